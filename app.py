@@ -1,0 +1,54 @@
+"""Entry point: page config, backend bootstrap, one Authenticate per run, navigation."""
+
+import streamlit as st
+import streamlit_authenticator as stauth
+
+from components import context
+from components.errors import database_errors_as_messages
+from portal.auth import DatabaseCredentials, current_user_from
+
+st.set_page_config(page_title="Peer Consultation Portal", page_icon=":material/handshake:",
+                   layout="centered")
+
+with database_errors_as_messages():
+    backend = context.backend()
+    credentials = DatabaseCredentials(backend)
+    authenticator = stauth.Authenticate(
+        credentials,
+        cookie_name="peer_portal_auth",
+        cookie_key=context.settings().resolved_cookie_key(),
+        cookie_expiry_days=7,
+        auto_hash=False,  # hashes come from the database; never hash a whole user table
+        login_sleep_time=0,
+    )
+    st.session_state["portal_credentials"] = credentials
+    st.session_state["portal_authenticator"] = authenticator
+
+    # Restore a session from the signed cookie, without drawing anything.
+    authenticator.login(location="unrendered")
+    username = st.session_state.get("username") if st.session_state.get("authentication_status") else None
+    user = context.current_user()
+    if username and (user is None or user.username != username):
+        st.session_state["portal_user"] = current_user_from(credentials, username)
+    elif not username:
+        st.session_state.pop("portal_user", None)
+    user = context.current_user()
+
+register = st.Page("pages/register.py", title="Register", icon=":material/person_add:", url_path="register")
+home = st.Page("pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True)
+profile = st.Page("pages/my_profile.py", title="My profile", icon=":material/badge:", url_path="profile")
+account = st.Page("pages/account.py", title="Account", icon=":material/lock:", url_path="account")
+admin = st.Page("pages/admin.py", title="Admin", icon=":material/admin_panel_settings:", url_path="admin")
+
+if user is None:
+    pages = [st.Page("pages/sign_in.py", title="Sign in", icon=":material/login:", url_path="sign-in",
+                     default=True), register]
+elif user.is_admin:
+    pages = {"Portal": [home, profile, account], "Administration": [admin]}
+else:
+    pages = [home, profile, account]
+
+if user is not None:
+    st.sidebar.caption(f"Signed in as **{user.display_name}**")
+
+st.navigation(pages, position="sidebar" if user else "top").run()

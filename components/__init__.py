@@ -1,0 +1,1 @@
+"""Reusable Streamlit rendering and per-session glue (no SQL here)."""

@@ -1,0 +1,200 @@
+"""My profile: what colleagues see about you, and whether you offer consultation."""
+
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from components import context
+from components.errors import database_errors_as_messages
+from components.reference import reference_lists
+from portal.db import DatabaseUnavailable, friendly_message
+from portal.profiles import (
+    LICENSE_TYPES,
+    LicenseInput,
+    ProfileError,
+    ProfileInput,
+    known_timezones,
+    load_my_profile,
+    save_my_profile,
+    validate,
+)
+
+user = context.require_user()
+backend = context.backend()
+st.title("My profile")
+st.caption("Your credentials, formats and fees. Seekers see this only if you offer consultation.")
+
+with database_errors_as_messages():
+    jurisdictions, languages = reference_lists(backend, user.claims)
+
+FIELD_KEYS = {
+    "display_name": "profile_display_name", "pronouns": "profile_pronouns",
+    "languages": "profile_languages", "offers_telehealth": "profile_offers_telehealth",
+    "offers_in_person": "profile_offers_in_person", "city": "profile_city", "fee_usd": "profile_fee_usd",
+    "sliding_scale": "profile_sliding_scale", "years_in_practice": "profile_years_in_practice",
+    "timezone": "profile_timezone", "bio": "profile_bio", "is_consultant": "profile_is_consultant",
+}
+LICENSE_COLUMNS = ["jurisdiction", "license_type", "license_number", "expires_on"]
+
+
+def load_into_form(doc: dict) -> None:
+    """Put the saved profile into the widgets' state (first visit, or after 'load latest')."""
+    loaded = ProfileInput.from_document(doc)
+    for name, key in FIELD_KEYS.items():
+        st.session_state[key] = getattr(loaded, name)
+    st.session_state["profile_licenses_base"] = pd.DataFrame(
+        [[lic.jurisdiction, lic.license_type, lic.license_number, lic.expires_on] for lic in loaded.licenses],
+        columns=LICENSE_COLUMNS,
+    )
+    st.session_state.pop("profile_licenses", None)
+    st.session_state["profile_version"] = doc["version"]
+    st.session_state["profile_owner"] = user.id
+    st.session_state["profile_errors"] = {}
+
+
+if st.session_state.get("profile_owner") != user.id or "profile_version" not in st.session_state:
+    with database_errors_as_messages():
+        load_into_form(load_my_profile(backend, user.claims))
+elif "profile_reload_doc" in st.session_state:
+    # Set widget values only here, before the widgets are drawn in this run.
+    load_into_form(st.session_state.pop("profile_reload_doc"))
+
+errors: dict[str, str] = st.session_state.setdefault("profile_errors", {})
+
+
+def field_error(name: str) -> None:
+    if name in errors:
+        st.error(errors[name], icon=":material/error:")
+
+
+timezones = sorted(known_timezones())
+with st.form("profile_form", border=False):
+    st.subheader("About you")
+    st.text_input("Display name", key="profile_display_name", max_chars=80)
+    field_error("display_name")
+    st.text_input("Pronouns", key="profile_pronouns", placeholder="e.g. she/her, they/them")
+    field_error("pronouns")
+    st.multiselect("Languages you work in", options=sorted(languages, key=languages.get),
+                   format_func=lambda code: languages.get(code, code), key="profile_languages")
+    field_error("languages")
+    st.selectbox("Time zone", options=timezones, key="profile_timezone",
+                 help="Appointments are shown to you in this zone.")
+    field_error("timezone")
+    st.number_input("Years in practice", min_value=None, max_value=None, step=1, value=None,
+                    key="profile_years_in_practice")
+    field_error("years_in_practice")
+
+    st.subheader("Licences")
+    st.caption("One row per state or province. Changing a row withdraws its verification until an admin checks it.")
+    st.data_editor(
+        st.session_state["profile_licenses_base"],
+        key="profile_licenses",
+        num_rows="dynamic",
+        width="stretch",
+        hide_index=True,
+        column_config={
+            "jurisdiction": st.column_config.SelectboxColumn(
+                "State / province", options=list(jurisdictions), required=True),
+            "license_type": st.column_config.SelectboxColumn("Licence type", options=list(LICENSE_TYPES),
+                                                             required=True),
+            "license_number": st.column_config.TextColumn("Number", max_chars=40, required=True),
+            "expires_on": st.column_config.DateColumn("Expires", min_value=date(2000, 1, 1), required=True),
+        },
+    )
+    field_error("licenses")
+
+    st.subheader("How you work")
+    st.toggle("I offer consultation to colleagues", key="profile_is_consultant",
+              help="Turn on to appear in search for therapists seeking a treating colleague.")
+    st.checkbox("Telehealth", key="profile_offers_telehealth")
+    field_error("offers_telehealth")
+    st.checkbox("In person", key="profile_offers_in_person")
+    st.text_input("City (for in-person sessions)", key="profile_city", max_chars=80)
+    field_error("city")
+    st.number_input("Fee per session (USD)", min_value=None, max_value=None, step=5, value=None,
+                    key="profile_fee_usd")
+    field_error("fee_usd")
+    st.checkbox("I offer a sliding scale", key="profile_sliding_scale")
+    st.text_area("Bio", key="profile_bio", height=140,
+                 help="How you work, who you work with. At most 2,000 characters.")
+    field_error("bio")
+    submitted = st.form_submit_button("Save profile", type="primary", key="profile_save")
+
+form_message = st.empty()
+
+
+def edited_licenses() -> list[LicenseInput]:
+    frame = st.session_state["profile_licenses_base"].copy()
+    delta = st.session_state.get("profile_licenses") or {}
+    for row, changes in (delta.get("edited_rows") or {}).items():
+        for column, value in changes.items():
+            frame.at[int(row), column] = value
+    frame = frame.drop(index=[int(r) for r in delta.get("deleted_rows") or []], errors="ignore")
+    added = pd.DataFrame(delta.get("added_rows") or [], columns=LICENSE_COLUMNS)
+    frame = pd.concat([frame, added], ignore_index=True) if len(added) else frame
+
+    def as_date(value):
+        if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NaT:
+            return None
+        return pd.Timestamp(value).date()
+
+    return [
+        LicenseInput(jurisdiction=r.jurisdiction if isinstance(r.jurisdiction, str) else None,
+                     license_type=r.license_type if isinstance(r.license_type, str) else None,
+                     license_number=r.license_number if isinstance(r.license_number, str) else None,
+                     expires_on=as_date(r.expires_on))
+        for r in frame.itertuples(index=False)
+        if any(isinstance(v, str) and v for v in (r.jurisdiction, r.license_type, r.license_number))
+        or as_date(r.expires_on)
+    ]
+
+
+if submitted:
+    def as_int(value):
+        return None if value is None else int(value)
+
+    profile = ProfileInput(
+        **{name: st.session_state[key] for name, key in FIELD_KEYS.items()
+           if name not in ("fee_usd", "years_in_practice")},
+        fee_usd=as_int(st.session_state["profile_fee_usd"]),
+        years_in_practice=as_int(st.session_state["profile_years_in_practice"]),
+        licenses=edited_licenses(),
+    )
+    found = validate(profile, jurisdictions=set(jurisdictions), languages=set(languages))
+    if found:
+        st.session_state["profile_errors"] = found
+        st.rerun()
+    try:
+        saved = save_my_profile(backend, user.claims, profile,
+                                expected_version=st.session_state["profile_version"])
+    except ProfileError as exc:
+        st.session_state["profile_errors"] = exc.fields
+        st.session_state["profile_form_error"] = exc.message
+        st.session_state["profile_stale"] = exc.stale
+        st.rerun()
+    except DatabaseUnavailable as exc:
+        st.session_state["profile_form_error"] = friendly_message(exc)
+        st.rerun()
+    else:
+        st.session_state["profile_reload_doc"] = saved
+        st.session_state["profile_form_error"] = None
+        st.session_state["profile_stale"] = False
+        st.session_state["profile_saved_notice"] = True
+        st.rerun()
+
+if st.session_state.get("profile_form_error"):
+    with form_message.container():
+        st.error(st.session_state["profile_form_error"], icon=":material/error:")
+        if st.session_state.get("profile_stale"):
+            if st.button("Load the latest saved version (replaces what is in the form)",
+                         key="profile_load_latest"):
+                with database_errors_as_messages():
+                    st.session_state["profile_reload_doc"] = load_my_profile(backend, user.claims)
+                st.session_state["profile_form_error"] = None
+                st.session_state["profile_stale"] = False
+                st.rerun()
+elif errors:
+    form_message.error("Some fields need attention; see the messages above.", icon=":material/error:")
+elif st.session_state.pop("profile_saved_notice", False):
+    form_message.success("Profile saved.", icon=":material/check_circle:")

@@ -1,0 +1,1 @@
+"""The Peer Consultation Portal's headless core: no Streamlit import here."""

@@ -1,0 +1,205 @@
+"""Credentials for streamlit-authenticator, fetched one user at a time.
+
+streamlit-authenticator expects `credentials['usernames']` to be a dict of
+every user. The portal never loads every user: `DatabaseUsers` is a mapping
+that fetches the one user being tried (the typed username, or the one named
+in the signed cookie) through a service-role function and remembers it for
+the run. What the authenticator changes is written back field by field:
+a new user (registration), a new password hash, a failed attempt (counted
+atomically in the database, so lockout holds across sessions), a reset of
+the count on success.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, MutableMapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from portal.db import SERVICE, APIError, Backend, Claims
+
+MAX_FAILED_ATTEMPTS = 5
+LOCKOUT_MINUTES = 15
+
+
+class RegistrationRefused(ValueError):
+    """Registration failed for a reason the person can fix; the message says which."""
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    """Who is signed in, kept in st.session_state for the session."""
+
+    id: str
+    username: str
+    display_name: str
+    is_admin: bool
+
+    @property
+    def claims(self) -> Claims:
+        return Claims.user(self.id)
+
+
+class UserRecord(dict):
+    """One user's entry as the authenticator sees it; writes go to the database."""
+
+    def __init__(self, backend: Backend, username: str, data: dict[str, Any]) -> None:
+        super().__init__(data)
+        self._backend = backend
+        self._username = username
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key == "password":
+            self._backend.rpc("auth_set_password_hash",
+                              {"p_username": self._username, "p_password_hash": value}, as_user=SERVICE)
+        elif key == "failed_login_attempts":
+            if not value:
+                self._backend.rpc("auth_clear_failed_logins", {"p_username": self._username}, as_user=SERVICE)
+                super().__setitem__("locked_until", None)
+                value = 0
+            elif value > (self.get("failed_login_attempts") or 0):
+                state = self._backend.rpc("auth_record_failed_login", {"p_username": self._username},
+                                          as_user=SERVICE)
+                super().__setitem__("locked_until", state["locked_until"])
+                value = state["failed_attempts"]
+        # Other keys ("logged_in", ...) describe this run only and are not persisted.
+        super().__setitem__(key, value)
+
+    @property
+    def locked_until(self) -> datetime | None:
+        value = self.get("locked_until")
+        return datetime.fromisoformat(value) if value else None
+
+
+def _record_from_row(backend: Backend, row: dict[str, Any]) -> UserRecord:
+    return UserRecord(backend, row["username"], {
+        "user_id": row["id"],
+        "email": row["email"],
+        "name": row["display_name"],
+        "password": row["password_hash"],
+        "failed_login_attempts": row["failed_attempts"],
+        "locked_until": row["locked_until"],
+        "roles": ["admin", "member"] if row["is_admin"] else ["member"],
+        "logged_in": False,
+    })
+
+
+class DatabaseUsers(MutableMapping):
+    """`credentials['usernames']`, backed by the database one user at a time."""
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+        self._loaded: dict[str, UserRecord] = {}
+        self._absent: set[str] = set()
+
+    def _lookup(self, username: str) -> UserRecord | None:
+        if not isinstance(username, str):
+            return None
+        key = username.lower().strip()
+        if key in self._loaded:
+            return self._loaded[key]
+        if key in self._absent or not key:
+            return None
+        row = self._backend.rpc("auth_get_login", {"p_username": key}, as_user=SERVICE)
+        if row is None:
+            self._absent.add(key)
+            return None
+        record = _record_from_row(self._backend, row)
+        self._loaded[key] = record
+        return record
+
+    def __getitem__(self, username: str) -> UserRecord:
+        record = self._lookup(username)
+        if record is None:
+            raise KeyError(username)
+        return record
+
+    def __contains__(self, username: object) -> bool:
+        return self._lookup(username) is not None  # type: ignore[arg-type]
+
+    def __setitem__(self, username: str, data: dict[str, Any]) -> None:
+        """Registration: the database's unique constraints are the final word."""
+        key = username.lower().strip()
+        if key in self:
+            raise RegistrationRefused("That username is taken. Choose another one.")
+        first = (data.get("first_name") or "").strip()
+        last = (data.get("last_name") or "").strip()
+        display_name = f"{first} {last}".strip() or data.get("name") or key
+        try:
+            user_id = self._backend.rpc("auth_register", {
+                "p_username": key,
+                "p_email": data["email"],
+                "p_display_name": display_name,
+                "p_password_hash": data["password"],
+            }, as_user=SERVICE)
+        except APIError as exc:
+            raise RegistrationRefused(_registration_message(exc)) from exc
+        self._absent.discard(key)
+        self._loaded[key] = UserRecord(self._backend, key, {
+            **data, "user_id": user_id, "name": display_name, "failed_login_attempts": 0,
+            "locked_until": None, "roles": ["member"],
+        })
+
+    def __delitem__(self, username: str) -> None:
+        raise NotImplementedError("Accounts are deleted from My data, not by the authenticator.")
+
+    def __iter__(self) -> Iterator[str]:
+        # Only the users looked up during this run: never the whole table.
+        return iter(dict(self._loaded))
+
+    def __len__(self) -> int:
+        return len(self._loaded)
+
+    def tried_record(self) -> UserRecord | None:
+        """The account whose sign-in was tried in this run, if any was found."""
+        tried = [r for r in self._loaded.values() if r.get("failed_login_attempts") or r.locked_until]
+        return tried[-1] if tried else None
+
+
+def _registration_message(exc: APIError) -> str:
+    text = f"{exc.message} {exc.details}"
+    if exc.code == "23505" and "email" in text:
+        return "An account with this email already exists. Sign in instead, or use another email."
+    if exc.code == "23505":
+        return "That username is taken. Choose another one."
+    if exc.code == "23514" and "username" in text:
+        return "Usernames are 3 to 30 characters: lowercase letters, digits, dots, dashes or underscores."
+    if exc.code == "23514" and "email" in text:
+        return "Enter a valid email address."
+    if exc.code == "23514" and "display_name" in text:
+        return "Your name must be between 2 and 80 characters."
+    return "Registration could not be completed. Please check the fields and try again."
+
+
+class DatabaseCredentials(dict):
+    """The `credentials` dict handed to Authenticate.
+
+    The authenticator replaces credentials['usernames'] with a plain dict while
+    it initialises (lower-casing keys, or `{}` when it looks empty); keep the
+    database-backed mapping instead so nothing is ever loaded wholesale.
+    """
+
+    def __init__(self, backend: Backend) -> None:
+        super().__init__(usernames=DatabaseUsers(backend))
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key == "usernames" and isinstance(self.get("usernames"), DatabaseUsers):
+            return
+        super().__setitem__(key, value)
+
+    @property
+    def users(self) -> DatabaseUsers:
+        return self["usernames"]
+
+
+def current_user_from(credentials: DatabaseCredentials, username: str) -> CurrentUser | None:
+    record = credentials.users._lookup(username)
+    if record is None:
+        return None
+    return CurrentUser(
+        id=str(record["user_id"]),
+        username=username.lower().strip(),
+        display_name=record.get("name") or username,
+        is_admin="admin" in (record.get("roles") or []),
+    )

@@ -1,0 +1,63 @@
+"""Settings from st.secrets (passed in by app.py) or the environment."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Settings:
+    backend: str  # "local" or "supabase"
+    data_dir: Path
+    load_demo_data: bool
+    supabase_url: str | None
+    supabase_key: str | None
+    jwt_secret: str | None
+    jwt_private_key: str | None
+    jwt_kid: str | None
+    cookie_key: str | None
+
+    @classmethod
+    def load(cls, source: Mapping | None = None) -> Settings:
+        """Values in `source` (st.secrets) win over the environment."""
+        source = source or {}
+
+        def get(name: str, default: str | None = None) -> str | None:
+            value = source.get(name) if hasattr(source, "get") else None
+            if value in (None, ""):
+                value = os.environ.get(name, default)
+            return value if value not in ("",) else default
+
+        backend = (get("PORTAL_BACKEND", "local") or "local").lower()
+        if backend not in ("local", "supabase"):
+            raise ValueError("PORTAL_BACKEND must be 'local' or 'supabase'")
+        return cls(
+            backend=backend,
+            data_dir=Path(get("PORTAL_DATA_DIR", str(REPO_ROOT / ".data"))).expanduser().resolve(),
+            load_demo_data=(get("PORTAL_DEMO_DATA", "1") or "1") not in ("0", "false", "no"),
+            supabase_url=get("SUPABASE_URL"),
+            supabase_key=get("SUPABASE_KEY"),
+            jwt_secret=get("SUPABASE_JWT_SECRET"),
+            jwt_private_key=get("SUPABASE_JWT_PRIVATE_KEY"),
+            jwt_kid=get("SUPABASE_JWT_KID"),
+            cookie_key=get("PORTAL_COOKIE_KEY"),
+        )
+
+    def resolved_cookie_key(self) -> str:
+        """The cookie-signing key: configured, or (local mode only) generated once and kept."""
+        if self.cookie_key:
+            return self.cookie_key
+        if self.backend != "local":
+            raise RuntimeError("Set PORTAL_COOKIE_KEY in st.secrets or the environment for Supabase mode.")
+        path = self.data_dir / "cookie_key"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()

@@ -1,0 +1,40 @@
+"""Open the configured backend: the embedded Postgres (default) or Supabase."""
+
+from __future__ import annotations
+
+import logging
+
+from portal.config import Settings
+from portal.db.base import Backend
+from portal.db.claims import SERVICE, Claims
+from portal.db.errors import APIError, DatabaseUnavailable, friendly_message
+
+__all__ = ["APIError", "Backend", "Claims", "DatabaseUnavailable", "SERVICE", "friendly_message", "open_backend"]
+
+log = logging.getLogger(__name__)
+
+
+def open_backend(settings: Settings) -> Backend:
+    """Create the process-wide backend. It carries no user identity."""
+    if settings.backend == "supabase":
+        from portal.db.supabase_backend import SupabaseBackend
+        from portal.db.tokens import TokenMinter
+
+        if not settings.supabase_url or not settings.supabase_key:
+            raise RuntimeError("Supabase mode needs SUPABASE_URL and SUPABASE_KEY.")
+        minter = TokenMinter(secret=settings.jwt_secret, private_key_pem=settings.jwt_private_key,
+                             kid=settings.jwt_kid)
+        return SupabaseBackend(settings.supabase_url, settings.supabase_key, minter)
+
+    from portal.db.bootstrap import apply_migrations, start_embedded
+    from portal.db.local import LocalBackend
+
+    db = start_embedded(settings.data_dir)
+    apply_migrations(db.owner_conninfo)
+    if settings.load_demo_data:
+        from portal.demo import load_demo_world_if_empty
+
+        load_demo_world_if_empty(db.owner_conninfo)
+    backend = LocalBackend(db.api_conninfo)
+    backend.embedded = db  # kept so tools and tests can stop/start the server
+    return backend

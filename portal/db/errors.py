@@ -1,0 +1,47 @@
+"""Errors every backend raises, and their wording for people."""
+
+from __future__ import annotations
+
+from postgrest import APIError
+
+__all__ = ["APIError", "DatabaseUnavailable", "friendly_message"]
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database could not be reached; the caller should keep the user's input."""
+
+    def __init__(self, message: str = "The database is not reachable right now.") -> None:
+        super().__init__(message)
+
+
+# Postgres codes whose own message is not meant for people.
+_GENERIC = {
+    "42501": "You do not have permission to do that.",
+    "23505": "That already exists.",
+    "23503": "That refers to something that no longer exists.",
+    "23514": "One of the values is not allowed.",
+    "22P02": "One of the values has the wrong format.",
+    "22003": "A number is out of range.",
+    "22007": "A date or time has the wrong format.",
+    "22008": "A date or time is out of range.",
+    "57014": "The request took too long and was stopped. Please try again.",
+    "PGRST202": "That action is not available.",
+}
+
+
+def friendly_message(error: Exception) -> str:
+    """One sentence for a person; never a traceback."""
+    if isinstance(error, DatabaseUnavailable):
+        return (
+            "The portal cannot reach its database at the moment. Nothing you typed was lost; "
+            "try again in a few seconds."
+        )
+    if isinstance(error, APIError):
+        # Messages raised on purpose by our functions (P0001, P0002, 42501 with text)
+        # are written as sentences for people.
+        if error.code in {"P0001", "P0002"} and error.message:
+            return error.message
+        if error.code == "42501" and error.message and error.message[0].isupper():
+            return error.message
+        return _GENERIC.get(error.code or "", "Something went wrong while saving. Please try again.")
+    return "Something unexpected went wrong. Please try again."

@@ -1,0 +1,210 @@
+"""Local backend: call Postgres functions exactly as PostgREST would.
+
+Per call: one transaction (READ ONLY for STABLE/IMMUTABLE functions), the
+caller's role and JWT claims set with set_config(..., true), the function
+called with named arguments decoded from one JSON object by Postgres
+(json_to_record, as PostgREST does), the result built as JSON by Postgres,
+and Postgres errors raised as postgrest.APIError with the same fields.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from portal.db.claims import Claims
+from portal.db.errors import APIError, DatabaseUnavailable
+
+# What PostgREST on Supabase puts on the search_path (db-schemas + db-extra-search-path).
+SEARCH_PATH = "public, extensions"
+
+
+@dataclass(frozen=True)
+class FunctionInfo:
+    name: str
+    arg_names: tuple[str, ...]
+    arg_types: tuple[str, ...]
+    required: frozenset[str]
+    returns_set: bool
+    returns_composite: bool
+    returns_void: bool
+    read_only: bool
+
+
+_FUNCTION_QUERY = """
+select p.proname,
+       p.provolatile,
+       p.proretset,
+       p.prorettype = 'pg_catalog.void'::pg_catalog.regtype as returns_void,
+       rt.typtype = 'c' as returns_composite,
+       coalesce(p.proargnames, '{}') as arg_names,
+       coalesce(p.proargmodes::text[], '{}') as arg_modes,
+       array(select pg_catalog.format_type(t, null) from unnest(p.proargtypes) t) as in_types,
+       p.pronargdefaults
+from pg_catalog.pg_proc p
+join pg_catalog.pg_namespace n on n.oid = p.pronamespace
+join pg_catalog.pg_type rt on rt.oid = p.prorettype
+where n.nspname = 'public' and p.proname = %s
+"""
+
+
+def _api_error(exc: psycopg.Error) -> APIError:
+    diag = exc.diag
+    return APIError(
+        {
+            "code": diag.sqlstate or exc.sqlstate,
+            "message": diag.message_primary or str(exc),
+            "details": diag.message_detail,
+            "hint": diag.message_hint,
+        }
+    )
+
+
+def _not_found(fn: str, params: dict[str, Any]) -> APIError:
+    names = ", ".join(sorted(params))
+    return APIError(
+        {
+            "code": "PGRST202",
+            "message": f"Could not find the function public.{fn}({names}) in the schema cache",
+            "details": (
+                f"Searched for the function public.{fn} with parameters {names} or with a single "
+                "unnamed json/jsonb parameter, but no matches were found in the schema cache."
+            ),
+            "hint": None,
+        }
+    )
+
+
+class LocalBackend:
+    """RPC over a psycopg pool connected as `authenticator`, like PostgREST."""
+
+    name = "local"
+
+    def __init__(self, conninfo: str, *, min_size: int = 1, max_size: int = 8) -> None:
+        self._pool = ConnectionPool(
+            conninfo,
+            min_size=min_size,
+            max_size=max_size,
+            open=False,
+            timeout=10,
+            # A pooled connection can die with the server; check before lending it
+            # so the app reconnects by itself once Postgres is back.
+            check=ConnectionPool.check_connection,
+            name="portal-local",
+            # Autocommit, so that each call opens its own explicit transaction and
+            # `set transaction read only` is its first statement.
+            kwargs={"autocommit": True},
+        )
+        self._functions: dict[str, FunctionInfo] = {}
+        self._lock = threading.Lock()
+        try:
+            self._pool.open(wait=True, timeout=10)
+        except PoolTimeout as exc:
+            self._pool.close()
+            raise DatabaseUnavailable() from exc
+
+    # -- schema cache ------------------------------------------------------
+    def _function(self, conn: psycopg.Connection, fn: str) -> FunctionInfo | None:
+        info = self._functions.get(fn)
+        if info is not None:
+            return info
+        rows = conn.execute(_FUNCTION_QUERY, (fn,)).fetchall()
+        if len(rows) != 1:  # unknown, or overloaded (which this API never uses)
+            return None
+        (name, volatility, retset, returns_void, composite, names, modes, in_types, n_defaults) = rows[0]
+        if modes:
+            in_names = [n for n, m in zip(names, modes, strict=False) if m in ("i", "b", "v")]
+        else:
+            in_names = list(names)
+        required = frozenset(in_names[: len(in_names) - (n_defaults or 0)])
+        info = FunctionInfo(
+            name=name,
+            arg_names=tuple(in_names),
+            arg_types=tuple(in_types),
+            required=required,
+            returns_set=retset,
+            returns_composite=composite,
+            returns_void=returns_void,
+            read_only=volatility in ("s", "i"),
+        )
+        with self._lock:
+            self._functions[fn] = info
+        return info
+
+    def forget_schema(self) -> None:
+        """Like PostgREST's schema reload: call after migrations change functions."""
+        with self._lock:
+            self._functions.clear()
+
+    # -- the call ----------------------------------------------------------
+    @staticmethod
+    def _statement(info: FunctionInfo, given: list[str]) -> sql.Composed:
+        fn = sql.Identifier("public", info.name)
+        if given:
+            types = dict(zip(info.arg_names, info.arg_types, strict=True))
+            record = sql.SQL(", ").join(
+                sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(types[n])) for n in given
+            )
+            args = sql.SQL(", ").join(
+                sql.SQL("{} := pgrst_args.{}").format(sql.Identifier(n), sql.Identifier(n))
+                for n in given
+            )
+            source = sql.SQL("(select * from json_to_record(%s::json) as _({})) pgrst_args").format(record)
+        else:
+            args = sql.SQL("")
+            source = sql.SQL("(select 1) pgrst_args")
+        call = sql.SQL("{}({})").format(fn, args)
+        if info.returns_set:
+            return sql.SQL(
+                "select coalesce(json_agg(pgrst_call), '[]'::json) from {}, lateral {} pgrst_call"
+            ).format(source, call)
+        if info.returns_composite:
+            return sql.SQL("select to_json(pgrst_call) from {}, lateral {} pgrst_call").format(source, call)
+        return sql.SQL("select to_json({}) from {}").format(call, source)
+
+    def rpc(self, fn: str, params: dict[str, Any] | None = None, *, as_user: Claims | None) -> Any:
+        params = dict(params or {})
+        role = as_user.role if as_user else "anon"
+        claims = as_user.as_jwt_payload() if as_user else {"role": "anon"}
+        try:
+            with self._pool.connection() as conn:
+                info = self._function(conn, fn)
+                if info is None or not set(params) <= set(info.arg_names) or not info.required <= set(params):
+                    raise _not_found(fn, params)
+                given = [n for n in info.arg_names if n in params]
+                with conn.transaction():
+                    if info.read_only:
+                        conn.execute("set transaction read only")
+                    conn.execute(
+                        "select set_config('role', %s, true),"
+                        " set_config('request.jwt.claims', %s, true),"
+                        " set_config('search_path', %s, true),"
+                        " set_config('request.method', 'POST', true),"
+                        " set_config('request.path', %s, true)",
+                        (role, json.dumps(claims), SEARCH_PATH, f"/rpc/{fn}"),
+                    )
+                    stmt = self._statement(info, given)
+                    args = (json.dumps({n: params[n] for n in given}),) if given else ()
+                    row = conn.execute(stmt, args).fetchone()
+                if info.returns_void:
+                    return None
+                return row[0] if row else None
+        except APIError:
+            raise
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            if isinstance(exc, psycopg.errors.QueryCanceled):
+                raise _api_error(exc) from exc
+            raise DatabaseUnavailable() from exc
+        except psycopg.Error as exc:
+            if exc.diag.sqlstate is None:
+                raise DatabaseUnavailable() from exc
+            raise _api_error(exc) from exc
+
+    def close(self) -> None:
+        self._pool.close()

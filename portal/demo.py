@@ -1,0 +1,186 @@
+"""The deterministic demo world loaded into an empty local database.
+
+Local mode only: Supabase projects never receive these accounts. Every demo
+account signs in with DEMO_PASSWORD (printed in the README for local mode).
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import bcrypt
+import psycopg
+
+DEMO_PASSWORD = "Portal-demo-2026"
+DEMO_NAMESPACE = uuid.UUID("6f1c1d1e-7a52-4c1b-9a57-2f0c5d7e9b10")
+SEED = 2026
+CONSULTANTS = 48
+SEEKERS = 12
+
+FIRST = ["Maria", "James", "Aisha", "Daniel", "Priya", "Noah", "Sofia", "Ethan", "Mei", "Lucas",
+         "Amara", "Oliver", "Yuki", "Gabriel", "Leila", "Samuel", "Ines", "Jonah", "Farah", "Mateo",
+         "Hannah", "Kwame", "Elena", "Ravi", "Chloe", "Tomas", "Nadia", "Owen", "Zara", "Felix"]
+LAST = ["Chen", "Okafor", "Garcia", "Nguyen", "Cohen", "Patel", "Rossi", "Kim", "Dubois", "Haddad",
+        "Novak", "Silva", "Tanaka", "Murphy", "Schmidt", "Khan", "Lopez", "Walker", "Ivanova", "Mensah",
+        "Tremblay", "Singh", "Bennett", "Moreau", "Alvarez", "Park", "Levi", "Adeyemi", "Fischer", "Brooks"]
+PRONOUNS = ["she/her", "he/him", "they/them", "she/they", "he/they", None]
+
+# Jurisdiction -> (time zone, cities): several US states and Canadian provinces.
+PLACES = {
+    "NY": ("America/New_York", ["New York", "Brooklyn", "Albany"]),
+    "CA": ("America/Los_Angeles", ["San Francisco", "Los Angeles", "Oakland"]),
+    "IL": ("America/Chicago", ["Chicago", "Evanston"]),
+    "TX": ("America/Chicago", ["Austin", "Houston"]),
+    "MA": ("America/New_York", ["Boston", "Cambridge"]),
+    "WA": ("America/Los_Angeles", ["Seattle", "Tacoma"]),
+    "CO": ("America/Denver", ["Denver", "Boulder"]),
+    "FL": ("America/New_York", ["Miami", "Tampa"]),
+    "ON": ("America/Toronto", ["Toronto", "Ottawa"]),
+    "BC": ("America/Vancouver", ["Vancouver", "Victoria"]),
+    "QC": ("America/Toronto", ["Montreal", "Quebec City"]),
+    "AB": ("America/Edmonton", ["Calgary", "Edmonton"]),
+}
+US_TYPES = ["LCSW", "LPC", "LMFT", "LMHC", "Psychologist (PhD)", "Psychologist (PsyD)", "Psychiatrist (MD/DO)"]
+CA_TYPES = {"ON": "RP (Ontario)", "BC": "RCC (BC)", "QC": "Psychologist (Canada)", "AB": "Psychologist (Canada)"}
+LANGUAGE_MIX = [["en"], ["en"], ["en"], ["en", "es"], ["en", "fr"], ["en", "zh"], ["en", "he"],
+                ["en", "pt"], ["en", "ko"], ["en", "ar"], ["fr", "en"], ["en", "hi", "pa"], ["en", "asl"]]
+FOCUS = ["trauma and PTSD", "burnout and compassion fatigue", "grief", "anxiety", "couples work",
+         "mood disorders", "attachment", "identity and life transitions", "eating disorders",
+         "substance use", "perinatal mental health", "chronic illness"]
+
+
+@dataclass
+class DemoPerson:
+    username: str
+    display_name: str
+    is_consultant: bool
+    is_admin: bool = False
+    pronouns: str | None = None
+    languages: list[str] = field(default_factory=lambda: ["en"])
+    offers_telehealth: bool = True
+    offers_in_person: bool = False
+    city: str | None = None
+    fee_usd: int | None = None
+    sliding_scale: bool = False
+    years_in_practice: int | None = None
+    timezone: str = "America/New_York"
+    bio: str | None = None
+    licenses: list[tuple[str, str, str, date]] = field(default_factory=list)
+
+    @property
+    def id(self) -> uuid.UUID:
+        return uuid.uuid5(DEMO_NAMESPACE, self.username)
+
+    @property
+    def email(self) -> str:
+        return f"{self.username}@demo.peerconsult.example"
+
+
+def demo_world(today: date | None = None) -> list[DemoPerson]:
+    """The same people every time (the seed is fixed); licence dates follow `today`."""
+    today = today or date(2026, 11, 1)
+    rng = random.Random(SEED)
+    names = [(f, la) for f in FIRST for la in LAST]
+    rng.shuffle(names)
+    people: list[DemoPerson] = []
+    places = list(PLACES)
+
+    def licences(home: str, count: int) -> list[tuple[str, str, str, date]]:
+        chosen = [home] + rng.sample([p for p in places if p != home and (p in CA_TYPES) == (home in CA_TYPES)],
+                                     count - 1)
+        result = []
+        us_type = rng.choice(US_TYPES)
+        for code in chosen:
+            kind = CA_TYPES.get(code, us_type)
+            number = f"{code}-{rng.randint(10000, 99999)}"
+            expires = today + timedelta(days=rng.randint(60, 900))
+            result.append((code, kind, number, expires))
+        return result
+
+    for i in range(CONSULTANTS):
+        first, last = names[i]
+        home = places[i % len(places)]
+        tz, cities = PLACES[home]
+        in_person = rng.random() < 0.45
+        years = rng.randint(3, 35)
+        focus = rng.sample(FOCUS, 2)
+        people.append(DemoPerson(
+            username=f"consultant{i + 1:02d}",
+            display_name=f"{'Dr. ' if rng.random() < 0.4 else ''}{first} {last}",
+            is_consultant=True,
+            pronouns=rng.choice(PRONOUNS),
+            languages=list(rng.choice(LANGUAGE_MIX)),
+            offers_telehealth=(not in_person) or rng.random() < 0.7,
+            offers_in_person=in_person,
+            city=rng.choice(cities) if in_person else None,
+            fee_usd=rng.choice([90, 110, 120, 140, 150, 160, 175, 180, 200, 220, 250, 275]),
+            sliding_scale=rng.random() < 0.4,
+            years_in_practice=years,
+            timezone=tz,
+            bio=(f"{years} years in practice, often with clinicians as clients. "
+                 f"Particular interest in {focus[0]} and {focus[1]}."),
+            licenses=licences(home, 1 if rng.random() < 0.55 else 2),
+        ))
+    for i in range(SEEKERS):
+        first, last = names[CONSULTANTS + i]
+        home = places[(i * 5) % len(places)]
+        tz, cities = PLACES[home]
+        people.append(DemoPerson(
+            username=f"seeker{i + 1:02d}",
+            display_name=f"{first} {last}",
+            is_consultant=False,
+            pronouns=rng.choice(PRONOUNS),
+            languages=list(rng.choice(LANGUAGE_MIX)),
+            city=rng.choice(cities),
+            years_in_practice=rng.randint(1, 25),
+            timezone=tz,
+            licenses=licences(home, 1),
+        ))
+    people.append(DemoPerson(username="admin", display_name="Portal Administrator", is_consultant=False,
+                             is_admin=True, pronouns="they/them"))
+    return people
+
+
+def load_demo_world_if_empty(owner_conninfo: str) -> bool:
+    """Insert the demo world when there are no profiles yet; True when it did."""
+    with psycopg.connect(owner_conninfo) as conn:
+        if conn.execute("select exists (select 1 from public.profiles)").fetchone()[0]:
+            return False
+        load_demo_world(conn)
+        conn.commit()
+        return True
+
+
+def load_demo_world(conn: psycopg.Connection, today: date | None = None) -> list[DemoPerson]:
+    # Licence expiry dates are relative to the day the database is created, so they are current.
+    people = demo_world(today or date.today())
+    # One hash for every demo account: bcrypt is slow on purpose, and they share a password.
+    password_hash = bcrypt.hashpw(DEMO_PASSWORD.encode(), bcrypt.gensalt(rounds=12)).decode()
+    with conn.cursor() as cur:
+        cur.executemany(
+            """insert into public.profiles (id, display_name, pronouns, languages, offers_telehealth,
+                 offers_in_person, city, fee_usd, sliding_scale, years_in_practice, timezone, bio,
+                 is_consultant)
+               values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+            [(p.id, p.display_name, p.pronouns, p.languages, p.offers_telehealth, p.offers_in_person,
+              p.city, p.fee_usd, p.sliding_scale, p.years_in_practice, p.timezone, p.bio, p.is_consultant)
+             for p in people],
+        )
+        cur.executemany(
+            """insert into private.credentials (user_id, username, email, password_hash, is_admin)
+               values (%s, %s, %s, %s, %s)""",
+            [(p.id, p.username, p.email, password_hash, p.is_admin) for p in people],
+        )
+        cur.executemany(
+            """insert into public.licenses (profile_id, jurisdiction, license_type, license_number,
+                 expires_on, verification_status, verified_at)
+               values (%s, %s, %s, %s, %s, %s, case when %s = 'verified' then now() end)""",
+            [(p.id, code, kind, number, expires, status, status)
+             for n, p in enumerate(people)
+             for code, kind, number, expires in p.licenses
+             for status in ["verified" if (n % 3) else "self_attested"]],
+        )
+    return people

@@ -1,0 +1,223 @@
+"""My profile: validation with messages per field, loading and saving."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from zoneinfo import available_timezones
+
+from portal.db import APIError, Backend, Claims
+
+LICENSE_TYPES = (
+    "LCSW", "LICSW", "LPC", "LPCC", "LMHC", "LMFT", "Psychologist (PhD)", "Psychologist (PsyD)",
+    "Psychiatrist (MD/DO)", "PMHNP", "RP (Ontario)", "RCC (BC)", "RSW (Canada)", "CCC (Canada)",
+    "Psychologist (Canada)",
+)
+
+PROFILE_FIELDS = (
+    "display_name", "pronouns", "languages", "offers_telehealth", "offers_in_person", "city",
+    "fee_usd", "sliding_scale", "years_in_practice", "timezone", "bio", "is_consultant",
+)
+
+# Database constraint -> (form field, message). The database has the last word;
+# these turn its refusals into the sentence shown next to the field.
+CONSTRAINT_MESSAGES = {
+    "profiles_display_name_length": ("display_name", "Your name must be between 2 and 80 characters."),
+    "profiles_pronouns_length": ("pronouns", "Pronouns can be at most 40 characters."),
+    "profiles_languages_present": ("languages", "Choose between 1 and 10 languages."),
+    "profiles_city_length": ("city", "The city can be at most 80 characters."),
+    "profiles_fee_range": ("fee_usd", "The fee must be between $0 and $1,000 per session."),
+    "profiles_years_range": ("years_in_practice", "Years in practice must be between 0 and 70."),
+    "profiles_timezone_valid": ("timezone", "Choose a time zone from the list."),
+    "profiles_bio_length": ("bio", "The bio can be at most 2,000 characters."),
+    "profiles_in_person_needs_city": ("city", "Name the city where you see people in person."),
+    "profiles_offers_a_format": ("offers_telehealth", "Offer at least one format: telehealth or in person."),
+    "licenses_type_length": ("licenses", "Each licence needs a licence type."),
+    "licenses_number_format": (
+        "licenses", "Licence numbers are 2 to 40 letters, digits, spaces, dots, slashes or dashes."),
+    "licenses_jurisdiction_fkey": ("licenses", "Choose each licence's state or province from the list."),
+}
+
+
+class ProfileError(Exception):
+    """Saving was refused. `fields` maps form fields to messages; `message` is for the whole form."""
+
+    def __init__(self, message: str, fields: dict[str, str] | None = None, *, stale: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+        self.stale = stale
+
+
+@dataclass
+class LicenseInput:
+    jurisdiction: str | None
+    license_type: str | None
+    license_number: str | None
+    expires_on: date | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "jurisdiction": self.jurisdiction,
+            "license_type": (self.license_type or "").strip(),
+            "license_number": (self.license_number or "").strip(),
+            "expires_on": self.expires_on.isoformat() if self.expires_on else None,
+        }
+
+
+@dataclass
+class ProfileInput:
+    display_name: str = ""
+    pronouns: str = ""
+    languages: list[str] = field(default_factory=lambda: ["en"])
+    offers_telehealth: bool = True
+    offers_in_person: bool = False
+    city: str = ""
+    fee_usd: int | None = None
+    sliding_scale: bool = False
+    years_in_practice: int | None = None
+    timezone: str = "America/New_York"
+    bio: str = ""
+    is_consultant: bool = False
+    licenses: list[LicenseInput] = field(default_factory=list)
+
+    @classmethod
+    def from_document(cls, doc: dict[str, Any]) -> ProfileInput:
+        return cls(
+            **{k: (doc.get(k) if doc.get(k) is not None else getattr(cls(), k)) for k in PROFILE_FIELDS
+               if k not in ("fee_usd", "years_in_practice")},
+            fee_usd=doc.get("fee_usd"),
+            years_in_practice=doc.get("years_in_practice"),
+            licenses=[
+                LicenseInput(
+                    jurisdiction=lic["jurisdiction"], license_type=lic["license_type"],
+                    license_number=lic["license_number"],
+                    expires_on=date.fromisoformat(lic["expires_on"]) if lic.get("expires_on") else None,
+                )
+                for lic in doc.get("licenses", [])
+            ],
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in PROFILE_FIELDS}
+
+
+_TIMEZONES: frozenset[str] | None = None
+
+
+def known_timezones() -> frozenset[str]:
+    global _TIMEZONES
+    if _TIMEZONES is None:
+        _TIMEZONES = frozenset(tz for tz in available_timezones() if "/" in tz and not tz.startswith("Etc/"))
+    return _TIMEZONES
+
+
+def validate(profile: ProfileInput, *, jurisdictions: set[str], languages: set[str],
+             today: date | None = None) -> dict[str, str]:
+    """Every problem with the form, keyed by field; empty when it may be saved."""
+    today = today or date.today()
+    errors: dict[str, str] = {}
+    name = (profile.display_name or "").strip()
+    if not 2 <= len(name) <= 80:
+        errors["display_name"] = "Your name must be between 2 and 80 characters."
+    if len(profile.pronouns or "") > 40:
+        errors["pronouns"] = "Pronouns can be at most 40 characters."
+    if not profile.languages:
+        errors["languages"] = "Choose at least one language you work in."
+    elif len(profile.languages) > 10:
+        errors["languages"] = "Choose at most 10 languages."
+    elif set(profile.languages) - languages:
+        errors["languages"] = "Pick languages from the list."
+    if not (profile.offers_telehealth or profile.offers_in_person):
+        errors["offers_telehealth"] = "Offer at least one format: telehealth or in person."
+    if profile.offers_in_person and not (profile.city or "").strip():
+        errors["city"] = "Name the city where you see people in person."
+    elif len(profile.city or "") > 80:
+        errors["city"] = "The city can be at most 80 characters."
+    if profile.fee_usd is not None and not 0 <= profile.fee_usd <= 1000:
+        errors["fee_usd"] = "The fee must be between $0 and $1,000 per session."
+    if profile.is_consultant and profile.fee_usd is None:
+        errors["fee_usd"] = "Consultants state a fee per session (it may be $0)."
+    if profile.years_in_practice is not None and not 0 <= profile.years_in_practice <= 70:
+        errors["years_in_practice"] = "Years in practice must be between 0 and 70."
+    if profile.timezone not in known_timezones():
+        errors["timezone"] = "Choose a time zone from the list."
+    if len(profile.bio or "") > 2000:
+        errors["bio"] = f"The bio can be at most 2,000 characters (it has {len(profile.bio)})."
+    license_problems = validate_licenses(profile.licenses, jurisdictions=jurisdictions, today=today)
+    if license_problems:
+        errors["licenses"] = " ".join(license_problems)
+    elif profile.is_consultant and not profile.licenses:
+        errors["licenses"] = "Consultants list at least one current licence."
+    return errors
+
+
+def validate_licenses(licenses: list[LicenseInput], *, jurisdictions: set[str], today: date) -> list[str]:
+    problems = []
+    seen: set[str] = set()
+    for number, lic in enumerate(licenses, start=1):
+        row = f"Licence {number}:"
+        if not lic.jurisdiction or lic.jurisdiction not in jurisdictions:
+            problems.append(f"{row} choose a state or province.")
+        elif lic.jurisdiction in seen:
+            problems.append(f"{row} {lic.jurisdiction} is listed twice; keep one licence per jurisdiction.")
+        else:
+            seen.add(lic.jurisdiction)
+        if not (lic.license_type or "").strip():
+            problems.append(f"{row} choose a licence type.")
+        number_text = (lic.license_number or "").strip()
+        if not 2 <= len(number_text) <= 40 or not all(c.isalnum() or c in " ./-" for c in number_text):
+            problems.append(f"{row} the number must be 2 to 40 letters, digits, spaces, dots, slashes or dashes.")
+        if lic.expires_on is None:
+            problems.append(f"{row} give the expiry date.")
+        elif lic.expires_on < today:
+            problems.append(f"{row} it expired on {lic.expires_on:%d %b %Y}; renew it or remove the row.")
+    return problems
+
+
+def load_my_profile(backend: Backend, claims: Claims) -> dict[str, Any]:
+    return backend.rpc("get_my_profile", {}, as_user=claims)
+
+
+def save_my_profile(backend: Backend, claims: Claims, profile: ProfileInput, *,
+                    expected_version: int) -> dict[str, Any]:
+    """Save; raises ProfileError with per-field messages when the database refuses."""
+    try:
+        return backend.rpc("save_my_profile", {
+            "p_profile": profile.as_json(),
+            "p_licenses": [lic.as_json() for lic in profile.licenses],
+            "p_expected_version": expected_version,
+        }, as_user=claims)
+    except APIError as exc:
+        raise _profile_error(exc) from exc
+
+
+def _profile_error(exc: APIError) -> ProfileError:
+    text = f"{exc.message} {exc.details or ''}"
+    if exc.code == "P0001" and exc.details == "version":
+        return ProfileError(f"{exc.message} {exc.hint}", stale=True)
+    if exc.code == "P0001" and exc.details in ("languages", "licenses"):
+        return ProfileError(exc.message, {exc.details: f"{exc.message} {exc.hint or ''}".strip()})
+    for constraint, (field_name, message) in CONSTRAINT_MESSAGES.items():
+        if constraint in text:
+            return ProfileError("Some fields need attention.", {field_name: message})
+    if exc.code in ("22P02", "22003", "22007", "22008"):
+        return ProfileError("A number or date in the form has the wrong format.")
+    from portal.db import friendly_message
+
+    return ProfileError(friendly_message(exc))
+
+
+def profile_checklist(doc: dict[str, Any]) -> list[str]:
+    """What is still missing from a profile, in the words the home page shows."""
+    missing = []
+    if not doc.get("pronouns"):
+        missing.append("Add your pronouns (optional, but helps colleagues address you).")
+    if not doc.get("licenses"):
+        missing.append("Add at least one licence with its state or province and expiry date.")
+    if doc.get("years_in_practice") is None:
+        missing.append("Say how many years you have been in practice.")
+    if doc.get("is_consultant") and not doc.get("bio"):
+        missing.append("Write a short bio so seekers know how you work.")
+    return missing
