@@ -1,0 +1,201 @@
+"""Browser journey: the real app in Debian's Chromium, driven by Playwright.
+
+Sign in as a demo seeker, open My profile from the sidebar, change the
+pronouns, save, reload the page and check the session (signed cookie) and the
+saved value survive. A second test checks a wrong password is refused.
+Screenshots of every step go to test-artifacts/browser/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from portal.demo import DEMO_PASSWORD
+from tests.app_server import ARTIFACTS, AppServer
+from tests.conftest import require_tool
+
+try:
+    from playwright.sync_api import Browser, Page, expect, sync_playwright
+except ImportError:  # reported by require_tool in the tests
+    sync_playwright = None
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-proxy-server",
+]
+SHOTS = ARTIFACTS / "browser"
+COOKIE = "peer_portal_auth"
+STEP_TIMEOUT = 30_000  # ms: Streamlit renders asynchronously; every wait is bounded
+FIRST_LOAD_TIMEOUT = 120_000  # ms: the first page load creates the embedded Postgres and the demo world
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+def wait_until_idle(page: Page, timeout: float = STEP_TIMEOUT) -> None:
+    """Wait until the script run is over and no lazily loaded widget still shows its skeleton."""
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=timeout)
+    expect(page.get_by_test_id("stSkeleton")).to_have_count(0, timeout=timeout)
+
+
+def shot(page: Page, name: str, *, settle: bool = True) -> Path:
+    """Screenshot of the whole page. Streamlit scrolls inside its main area, not the document, so
+    the viewport is stretched to the main area's height for the picture, then restored."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    if settle:
+        wait_until_idle(page)
+    viewport = page.viewport_size
+    height = page.evaluate("() => document.querySelector('[data-testid=stMain]')?.scrollHeight ?? 0")
+    if viewport and height > viewport["height"]:
+        page.set_viewport_size({"width": viewport["width"], "height": min(height, 6000)})
+        try:
+            if settle:
+                wait_until_idle(page)
+            page.screenshot(path=str(path), full_page=True)
+        finally:
+            page.set_viewport_size(viewport)
+    else:
+        page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def app() -> Iterator[AppServer]:
+    server = AppServer(log_name="app-server-browser.log")
+    server.start(timeout=90)
+    print(f"\n[browser] app healthy after {server.startup_seconds:.1f}s on {server.url} (log: {server.log_path})")
+    try:
+        yield server
+    finally:
+        server.stop()
+        assert not server.postgres_running(), "the app's embedded Postgres is still running"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    require_tool(sync_playwright is not None, "Playwright (pip install playwright)")
+    require_tool(os.path.exists(CHROMIUM), "Chromium")
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="module")
+def warm_app(app: AppServer, browser: Browser) -> AppServer:
+    """Load the sign-in page once: the first run of app.py builds the database (timed)."""
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    started = time.monotonic()
+    page.goto(app.url, wait_until="domcontentloaded")
+    try:
+        expect(page.get_by_label("Username", exact=True)).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)
+    except AssertionError:
+        path = shot(page, "00-first-load-failed", settle=False)
+        raise AssertionError(f"the sign-in form never appeared on first load (screenshot {path}); "
+                             f"app log:\n{app.log_tail()}") from None
+    finally:
+        print(f"[browser] first page load (database bootstrap) took {time.monotonic() - started:.1f}s")
+        context.close()
+    return app
+
+
+def sign_in_form_shown(page: Page) -> bool:
+    return page.get_by_role("button", name="Sign in", exact=True).count() > 0
+
+
+def auth_cookie(page: Page) -> dict | None:
+    return next((c for c in page.context.cookies() if c["name"] == COOKIE), None)
+
+
+def test_sign_in_edit_profile_and_reload_keeps_session(warm_app: AppServer, browser: Browser) -> None:
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    try:
+        page.goto(warm_app.url, wait_until="domcontentloaded")
+        expect(page.get_by_label("Username", exact=True)).to_be_visible(timeout=STEP_TIMEOUT)
+        shot(page, "01-sign-in")
+
+        page.get_by_label("Username", exact=True).fill("seeker01")
+        page.get_by_label("Password", exact=True).fill(DEMO_PASSWORD)
+        page.get_by_role("button", name="Sign in", exact=True).click()
+        home_title = page.get_by_role("heading", name=re.compile(r"^Welcome"))
+        try:
+            expect(home_title).to_be_visible(timeout=STEP_TIMEOUT)
+        except AssertionError:
+            path = shot(page, "02-after-sign-in-stuck", settle=False)
+            interim = page.get_by_text("Signed in. Opening your home page").count() > 0
+            cookie = auth_cookie(page)
+            raise AssertionError(
+                "Home never appeared after signing in "
+                f"(screenshot {path}; 'Signed in. Opening your home page…' shown: {interim}; "
+                f"cookie {COOKIE} set in the browser: {cookie is not None}). "
+                "The cookie component's rerun did not happen."
+            ) from None
+        shot(page, "02-home")
+        assert auth_cookie(page) is not None, f"signed in, but the browser holds no {COOKIE} cookie"
+
+        page.get_by_test_id("stSidebarNav").get_by_role("link", name="My profile").click()
+        expect(page.get_by_role("heading", name="My profile")).to_be_visible(timeout=STEP_TIMEOUT)
+        pronouns = page.get_by_label("Pronouns")
+        expect(pronouns).to_be_visible(timeout=STEP_TIMEOUT)
+        shot(page, "03-my-profile")
+
+        new_pronouns = f"xe/xem {uuid.uuid4().hex[:6]}"
+        pronouns.fill(new_pronouns)
+        page.get_by_role("button", name="Save profile").click()
+        expect(page.get_by_text("Profile saved.")).to_be_visible(timeout=STEP_TIMEOUT)
+        expect(pronouns).to_have_value(new_pronouns)
+        shot(page, "04-profile-saved")
+
+        page.reload(wait_until="domcontentloaded")
+        try:
+            expect(page.get_by_role("heading", name="My profile")).to_be_visible(timeout=STEP_TIMEOUT)
+        except AssertionError:
+            path = shot(page, "05-after-reload-failed", settle=False)
+            raise AssertionError(
+                f"after a reload My profile did not come back (screenshot {path}; sign-in form shown: "
+                f"{sign_in_form_shown(page)}; cookie {COOKIE} in the browser: {auth_cookie(page) is not None})"
+            ) from None
+        expect(page.get_by_label("Pronouns")).to_have_value(new_pronouns, timeout=STEP_TIMEOUT)
+        assert not sign_in_form_shown(page), "the sign-in form is shown after a reload"
+        expect(page.get_by_test_id("stSidebar").get_by_text("Signed in as")).to_be_visible(timeout=STEP_TIMEOUT)
+        shot(page, "05-after-reload")
+
+        page.set_viewport_size(PHONE)
+        expect(page.get_by_label("Pronouns")).to_have_value(new_pronouns, timeout=STEP_TIMEOUT)
+        shot(page, "06-my-profile-phone")
+    finally:
+        context.close()
+
+
+def test_wrong_password_is_refused(warm_app: AppServer, browser: Browser) -> None:
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    try:
+        page.goto(warm_app.url, wait_until="domcontentloaded")
+        expect(page.get_by_label("Username", exact=True)).to_be_visible(timeout=STEP_TIMEOUT)
+        page.get_by_label("Username", exact=True).fill("seeker02")
+        page.get_by_label("Password", exact=True).fill("not-the-password")
+        page.get_by_role("button", name="Sign in", exact=True).click()
+        expect(page.get_by_text(re.compile(r"username or password is incorrect"))).to_be_visible(
+            timeout=STEP_TIMEOUT)
+        shot(page, "07-wrong-password")
+        assert sign_in_form_shown(page)
+        assert page.get_by_role("heading", name=re.compile(r"^Welcome")).count() == 0
+        assert auth_cookie(page) is None, f"a refused sign-in left a {COOKIE} cookie"
+    finally:
+        context.close()
