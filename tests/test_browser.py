@@ -62,11 +62,11 @@ def shot(page: Page, name: str, *, settle: bool = True) -> Path:
         try:
             if settle:
                 wait_until_idle(page)
-            page.screenshot(path=str(path), full_page=True)
+            page.screenshot(path=str(path), full_page=True, animations="disabled")
         finally:
             page.set_viewport_size(viewport)
     else:
-        page.screenshot(path=str(path), full_page=True)
+        page.screenshot(path=str(path), full_page=True, animations="disabled")
     return path
 
 
@@ -132,9 +132,11 @@ def test_sign_in_edit_profile_and_reload_keeps_session(warm_app: AppServer, brow
         page.get_by_label("Username", exact=True).fill("seeker01")
         page.get_by_label("Password", exact=True).fill(DEMO_PASSWORD)
         page.get_by_role("button", name="Sign in", exact=True).click()
+        clicked = time.monotonic()
         home_title = page.get_by_role("heading", name=re.compile(r"^Welcome"))
         try:
             expect(home_title).to_be_visible(timeout=STEP_TIMEOUT)
+            print(f"[browser] sign-in click to Home: {time.monotonic() - clicked:.1f}s")
         except AssertionError:
             path = shot(page, "02-after-sign-in-stuck", settle=False)
             interim = page.get_by_text("Signed in. Opening your home page").count() > 0
@@ -175,9 +177,19 @@ def test_sign_in_edit_profile_and_reload_keeps_session(warm_app: AppServer, brow
         expect(page.get_by_test_id("stSidebar").get_by_text("Signed in as")).to_be_visible(timeout=STEP_TIMEOUT)
         shot(page, "05-after-reload")
 
-        page.set_viewport_size(PHONE)
-        expect(page.get_by_label("Pronouns")).to_have_value(new_pronouns, timeout=STEP_TIMEOUT)
-        shot(page, "06-my-profile-phone")
+        # The same browser on a phone: a new context with the same cookies, straight to My profile.
+        phone = browser.new_context(viewport=PHONE, storage_state=context.storage_state())
+        try:
+            phone_page = phone.new_page()
+            phone_page.goto(f"{warm_app.url}/profile", wait_until="domcontentloaded")
+            expect(phone_page.get_by_label("Pronouns")).to_have_value(new_pronouns, timeout=STEP_TIMEOUT)
+            shot(phone_page, "06-my-profile-phone")
+            phone_page.get_by_test_id("stExpandSidebarButton").click()
+            expect(phone_page.get_by_test_id("stSidebarNav").get_by_role("link", name="My profile")).to_be_visible(
+                timeout=STEP_TIMEOUT)
+            shot(phone_page, "07-phone-sidebar")
+        finally:
+            phone.close()
     finally:
         context.close()
 
@@ -193,7 +205,7 @@ def test_wrong_password_is_refused(warm_app: AppServer, browser: Browser) -> Non
         page.get_by_role("button", name="Sign in", exact=True).click()
         expect(page.get_by_text(re.compile(r"username or password is incorrect"))).to_be_visible(
             timeout=STEP_TIMEOUT)
-        shot(page, "07-wrong-password")
+        shot(page, "08-wrong-password")
         assert sign_in_form_shown(page)
         assert page.get_by_role("heading", name=re.compile(r"^Welcome")).count() == 0
         assert auth_cookie(page) is None, f"a refused sign-in left a {COOKIE} cookie"

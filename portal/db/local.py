@@ -9,6 +9,7 @@ and Postgres errors raised as postgrest.APIError with the same fields.
 
 from __future__ import annotations
 
+import difflib
 import json
 import threading
 from dataclasses import dataclass
@@ -66,19 +67,48 @@ def _api_error(exc: psycopg.Error) -> APIError:
     )
 
 
-def _not_found(fn: str, params: dict[str, Any]) -> APIError:
-    names = ", ".join(sorted(params))
+def _not_found(fn: str, params: dict[str, Any], hint: str | None) -> APIError:
+    """PGRST202 worded exactly as PostgREST 12 words it."""
+    names = sorted(params)
+    listed = ", ".join(names)
+    signature = f"({listed})" if names else " without parameters"
+    searched = f"with parameter{'s' if len(names) > 1 else ''} {listed}" if names else "without parameters"
     return APIError(
         {
             "code": "PGRST202",
-            "message": f"Could not find the function public.{fn}({names}) in the schema cache",
+            "message": f"Could not find the function public.{fn}{signature} in the schema cache",
             "details": (
-                f"Searched for the function public.{fn} with parameters {names} or with a single "
+                f"Searched for the function public.{fn} {searched} or with a single "
                 "unnamed json/jsonb parameter, but no matches were found in the schema cache."
             ),
-            "hint": None,
+            "hint": hint,
         }
     )
+
+
+_ALL_FUNCTIONS_QUERY = """
+select p.proname,
+       array(select a from unnest(coalesce(p.proargnames, '{}'), coalesce(p.proargmodes::text[], '{}'))
+               as t(a, m) where coalesce(m, 'i') in ('i', 'b', 'v') and a <> '' order by a)
+from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace
+where n.nspname = 'public'
+"""
+
+
+def _suggestion(conn: psycopg.Connection, fn: str) -> str | None:
+    """PostgREST's 'Perhaps you meant ...': the same name with its real parameters, or a close name."""
+    functions = {name: args for name, args in conn.execute(_ALL_FUNCTIONS_QUERY).fetchall()}
+    if fn in functions:
+        if not functions[fn]:
+            return None  # PostgREST offers no hint when the named function takes no parameters
+        target = fn
+    else:
+        close = difflib.get_close_matches(fn, list(functions), n=1, cutoff=0.85)
+        if not close:
+            return None
+        target = close[0]
+    args = functions[target]
+    return f"Perhaps you meant to call the function public.{target}" + (f"({', '.join(args)})" if args else "")
 
 
 class LocalBackend:
@@ -176,7 +206,7 @@ class LocalBackend:
             with self._pool.connection() as conn:
                 info = self._function(conn, fn)
                 if info is None or not set(params) <= set(info.arg_names) or not info.required <= set(params):
-                    raise _not_found(fn, params)
+                    raise _not_found(fn, params, _suggestion(conn, fn))
                 given = [n for n in info.arg_names if n in params]
                 with conn.transaction():
                     if info.read_only:
@@ -193,7 +223,7 @@ class LocalBackend:
                     args = (json.dumps({n: params[n] for n in given}),) if given else ()
                     row = conn.execute(stmt, args).fetchone()
                 if info.returns_void:
-                    return None
+                    return []  # PostgREST answers 204 with no body; supabase-py reads that as []
                 return row[0] if row else None
         except APIError:
             raise
