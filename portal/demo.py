@@ -47,6 +47,24 @@ US_TYPES = ["LCSW", "LPC", "LMFT", "LMHC", "Psychologist (PhD)", "Psychologist (
 CA_TYPES = {"ON": "RP (Ontario)", "BC": "RCC (BC)", "QC": "Psychologist (Canada)", "AB": "Psychologist (Canada)"}
 LANGUAGE_MIX = [["en"], ["en"], ["en"], ["en", "es"], ["en", "fr"], ["en", "zh"], ["en", "he"],
                 ["en", "pt"], ["en", "ko"], ["en", "ar"], ["fr", "en"], ["en", "hi", "pa"], ["en", "asl"]]
+MODALITY_BODIES = {
+    "cbt": "Beck Institute", "dbt": "Behavioral Tech", "act": "ACBS", "emdr": "EMDRIA",
+    "psychodynamic": "Psychodynamic institute", "psychoanalytic": "Psychoanalytic institute",
+    "ifs": "IFS Institute", "schema": "ISST", "eft": "ICEEFT", "cpt": "CPT provider roster",
+    "pe": "Center for the Treatment and Study of Anxiety", "somatic": "Somatic Experiencing International",
+    "mindfulness": "UCSD Mindfulness", "mi": "MINT", "narrative": "Dulwich Centre",
+    "family_systems": "Bowen Center", "gottman": "Gottman Institute", "sex_therapy": "AASECT",
+    "play_therapy": "Association for Play Therapy",
+}
+# Weekly patterns (ISO weekday, start, end) in the consultant's own zone.
+HOUR_PATTERNS = [
+    [(d, "08:00", "12:00") for d in (1, 2, 3, 4, 5)],
+    [(d, "13:00", "17:00") for d in (1, 2, 3, 4)],
+    [(d, "17:30", "20:30") for d in (1, 3, 4)],
+    [(6, "09:00", "13:00"), (7, "10:00", "14:00")],
+    [(1, "09:00", "12:00"), (2, "14:00", "19:00"), (4, "09:00", "12:00"), (6, "10:00", "12:00")],
+    [(2, "07:30", "10:00"), (3, "18:00", "21:00"), (5, "12:00", "16:00")],
+]
 FOCUS = ["trauma and PTSD", "burnout and compassion fatigue", "grief", "anxiety", "couples work",
          "mood disorders", "attachment", "identity and life transitions", "eating disorders",
          "substance use", "perinatal mental health", "chronic illness"]
@@ -69,6 +87,11 @@ class DemoPerson:
     timezone: str = "America/New_York"
     bio: str | None = None
     licenses: list[tuple[str, str, str, date]] = field(default_factory=list)
+    # (modality, level, body, year, hours, verified, expires_on)
+    competencies: list[tuple[str, int, str, int, int, bool, date | None]] = field(default_factory=list)
+    weekly_hours: list[tuple[int, str, str]] = field(default_factory=list)  # (ISO weekday, start, end)
+    accepting: bool = True
+    capacity: int = 8
 
     @property
     def id(self) -> uuid.UUID:
@@ -100,6 +123,20 @@ def demo_world(today: date | None = None) -> list[DemoPerson]:
             result.append((code, kind, number, expires))
         return result
 
+    modalities = list(MODALITY_BODIES)
+
+    def competencies() -> list:
+        result = []
+        for code in rng.sample(modalities, rng.randint(2, 5)):
+            level = rng.choices([1, 2, 3, 4], weights=[1, 3, 3, 1])[0]
+            year = rng.randint(1998, 2025)
+            hours = {1: rng.randint(8, 30), 2: rng.randint(30, 120), 3: rng.randint(100, 400),
+                     4: rng.randint(400, 1500)}[level]
+            verified = rng.random() < 0.6
+            expires = today - timedelta(days=30) if rng.random() < 0.05 else None
+            result.append((code, level, MODALITY_BODIES[code], year, hours, verified, expires))
+        return result
+
     for i in range(CONSULTANTS):
         first, last = names[i]
         home = places[i % len(places)]
@@ -123,6 +160,10 @@ def demo_world(today: date | None = None) -> list[DemoPerson]:
             bio=(f"{years} years in practice, often with clinicians as clients. "
                  f"Particular interest in {focus[0]} and {focus[1]}."),
             licenses=licences(home, 1 if rng.random() < 0.55 else 2),
+            competencies=competencies(),
+            weekly_hours=list(HOUR_PATTERNS[i % len(HOUR_PATTERNS)]),
+            accepting=(i % 10) != 7,
+            capacity=2 if i % 12 == 5 else rng.randint(4, 12),
         ))
     for i in range(SEEKERS):
         first, last = names[CONSULTANTS + i]
@@ -134,7 +175,6 @@ def demo_world(today: date | None = None) -> list[DemoPerson]:
             is_consultant=False,
             pronouns=rng.choice(PRONOUNS),
             languages=list(rng.choice(LANGUAGE_MIX)),
-            city=rng.choice(cities),
             years_in_practice=rng.randint(1, 25),
             timezone=tz,
             licenses=licences(home, 1),
@@ -183,4 +223,56 @@ def load_demo_world(conn: psycopg.Connection, today: date | None = None) -> list
              for code, kind, number, expires in p.licenses
              for status in ["verified" if (n % 3) else "self_attested"]],
         )
+        cur.executemany(
+            """insert into public.competencies (consultant_id, modality, level, evidence_body, evidence_year,
+                 training_hours, expires_on, verification_status, verified_at)
+               values (%s, %s, %s, %s, %s, %s, %s, %s, case when %s then now() end)""",
+            [(p.id, code, level, body, year, hours, expires, "verified" if verified else "self_attested", verified)
+             for p in people for code, level, body, year, hours, verified, expires in p.competencies],
+        )
+        cur.executemany(
+            "insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) values (%s, %s, %s, %s)",
+            [(p.id, day, start, end) for p in people for day, start, end in p.weekly_hours],
+        )
+        cur.executemany(
+            "update public.availability_settings set accepting_new_clients = %s, capacity = %s "
+            "where consultant_id = %s",
+            [(p.accepting, p.capacity, p.id) for p in people if p.is_consultant],
+        )
+        _demo_requests(cur, people)
     return people
+
+
+def _demo_requests(cur, people: list[DemoPerson]) -> None:
+    """Requests in every state, and engagements that use capacity (one consultant is full)."""
+    by_name = {p.username: p for p in people}
+
+    def ask(seeker, consultant, modalities, message, status, reason=None, engage=False):
+        s, c = by_name[seeker], by_name[consultant]
+        cur.execute(
+            """insert into public.consultation_requests (seeker_id, consultant_id, modalities, message, status,
+                 decline_reason, responded_at)
+               values (%s, %s, %s, %s, %s, %s, case when %s <> 'pending' then now() end) returning id""",
+            (s.id, c.id, modalities, message, status, reason, status),
+        )
+        request_id = cur.fetchone()[0]
+        if engage:
+            cur.execute("insert into public.engagements (request_id, seeker_id, consultant_id) values (%s, %s, %s)",
+                        (request_id, s.id, c.id))
+
+    first_modality = {p.username: [p.competencies[0][0]] for p in people if p.competencies}
+    ask("seeker01", "consultant01", first_modality["consultant01"],
+        "I'm a clinician looking for my own therapy; your approach fits what I need.", "pending")
+    ask("seeker02", "consultant01", first_modality["consultant01"],
+        "Hoping to start weekly sessions, telehealth if possible.", "pending")
+    ask("seeker03", "consultant02", first_modality["consultant02"],
+        "Looking for consultation after a difficult year in practice.", "accepted", engage=True)
+    ask("seeker04", "consultant02", first_modality["consultant02"],
+        "Would you have room for a new client?", "declined",
+        reason="My caseload is full for the next three months; please try again in spring.")
+    # consultant06 has capacity 2 (index 5): fill it so it shows as full.
+    ask("seeker05", "consultant06", first_modality["consultant06"], "Seeking treatment for burnout.",
+        "accepted", engage=True)
+    ask("seeker06", "consultant06", first_modality["consultant06"], "Looking for support with grief.",
+        "accepted", engage=True)
+    ask("seeker07", "consultant03", first_modality["consultant03"], "Interested in starting soon.", "pending")

@@ -49,7 +49,7 @@ def test_owner_reads_own_profile_and_consultants_but_not_other_seekers(api_conn)
 
 def test_stranger_cannot_read_or_change_a_seekers_profile(api_conn):
     seeker = demo_id("seeker03")
-    act_as(api_conn, Claims.user(demo_id("consultant02")))
+    act_as(api_conn, Claims.user(demo_id("consultant09")))  # no request between them
     assert api_conn.execute("select count(*) from public.profiles where id = %s", (seeker,)).fetchone()[0] == 0
     changed = api_conn.execute("update public.profiles set display_name = 'Hijacked' where id = %s", (seeker,))
     assert changed.rowcount == 0
@@ -329,7 +329,12 @@ def test_every_function_pins_search_path_and_definers_are_not_public(embedded_db
     assert mutable == []
     assert exposed_definers == []
     # The short, documented list (README, "SECURITY DEFINER functions").
-    assert definers == {"is_admin", "admin_list_accounts", "admin_unlock_account"}
+    assert definers == {
+        "is_admin", "admin_list_accounts", "admin_unlock_account", "admin_verification_queue",
+        "admin_verify_credential", "search_consultants", "search_relaxations", "get_consultant_profile",
+        "request_consultation", "respond_to_request", "screen_candidates", "consultant_can_take_requests",
+        "refresh_time_buckets", "count_active_clients", "profiles_create_settings",
+    }
 
 
 def test_migrations_ran_as_a_non_superuser_owner_and_are_idempotent(embedded_db):
