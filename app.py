@@ -37,16 +37,23 @@ with database_errors_as_messages():
 register = st.Page("pages/register.py", title="Register", icon=":material/person_add:", url_path="register")
 home = st.Page("pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True)
 profile = st.Page("pages/my_profile.py", title="My profile", icon=":material/badge:", url_path="profile")
+find = st.Page("pages/find.py", title="Find a consultant", icon=":material/search:", url_path="find")
+consultant = st.Page("pages/consultant.py", title="Consultant profile", icon=":material/person_search:",
+                     url_path="consultant")
+requests = st.Page("pages/requests.py", title="Requests", icon=":material/inbox:", url_path="requests")
+practice = st.Page("pages/my_practice.py", title="My practice", icon=":material/workspace_premium:",
+                   url_path="practice")
 account = st.Page("pages/account.py", title="Account", icon=":material/lock:", url_path="account")
 admin = st.Page("pages/admin.py", title="Admin", icon=":material/admin_panel_settings:", url_path="admin")
 
 if user is None:
     pages = [st.Page("pages/sign_in.py", title="Sign in", icon=":material/login:", url_path="sign-in",
                      default=True), register]
-elif user.is_admin:
-    pages = {"Portal": [home, profile, account], "Administration": [admin]}
 else:
-    pages = [home, profile, account]
+    pages = {"Portal": [home, find, consultant, requests],
+             "You": [profile, practice, account] if user.is_consultant else [profile, account]}
+    if user.is_admin:
+        pages["Administration"] = [admin]
 
 if user is not None:
     st.sidebar.caption(f"Signed in as **{user.display_name}**")

@@ -1,4 +1,4 @@
-"""Reference lists (jurisdictions, languages): the same for every member, cached."""
+"""Reference lists (jurisdictions, languages, modalities): the same for every member, cached."""
 
 from __future__ import annotations
 
@@ -16,3 +16,9 @@ def reference_lists(_backend: Backend, _claims: Claims) -> tuple[dict[str, str],
     }
     languages = {row["code"]: row["name"] for row in _backend.rpc("list_languages", {}, as_user=_claims)}
     return jurisdictions, languages
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def modality_names(_backend: Backend, _claims: Claims) -> dict[str, str]:
+    """code -> name. Short TTL: an admin can add modalities."""
+    return {row["code"]: row["name"] for row in _backend.rpc("list_modalities", {}, as_user=_claims)}

@@ -1,44 +1,94 @@
-"""Admin: find accounts and unlock those locked by failed sign-ins."""
+"""Admin: verify credentials, extend the modality list, and look after accounts."""
 
 import pandas as pd
 import streamlit as st
 
 from components import context
 from components.errors import database_errors_as_messages
-from portal.admin import list_accounts, unlock_account
+from portal.admin import add_modality, list_accounts, unlock_account, verification_queue, verify_credential
+from portal.db import APIError, friendly_message
 
 user = context.require_user()
 st.title("Admin")
-st.caption("Accounts on the portal, their lock state and licences on file.")
+st.caption("Verify competencies and licences, extend the modality list, and look after accounts.")
 if not user.is_admin:
     st.error("Only administrators can open this page.")
     st.stop()
 
 backend = context.backend()
-query = st.text_input("Search by name or username", key="admin_query")
-page_size = 25
-page = st.number_input("Page", min_value=1, step=1, value=1, key="admin_page")
-with database_errors_as_messages():
-    rows, total = list_accounts(backend, user.claims, query=query, limit=page_size,
-                                offset=(int(page) - 1) * page_size)
+queue_tab, modality_tab, accounts_tab = st.tabs(["Verification queue", "Modalities", "Accounts"])
 
-st.caption(f"{total} account(s) match.")
-if rows:
-    frame = pd.DataFrame(rows)[["display_name", "username", "is_consultant", "is_admin", "license_count",
-                                "locked_until", "created_at"]]
-    st.dataframe(frame, hide_index=True, width="stretch", column_config={
-        "display_name": "Name", "username": "Username", "is_consultant": "Consultant",
-        "is_admin": "Admin", "license_count": "Licences",
-        "locked_until": st.column_config.DatetimeColumn("Locked until"),
-        "created_at": st.column_config.DatetimeColumn("Joined", format="YYYY-MM-DD"),
-    })
-    locked = [r for r in rows if r["locked_until"]]
-    if locked:
-        choice = st.selectbox("Locked account", options=[r["id"] for r in locked], key="admin_unlock_choice",
-                              format_func=lambda i: next(f"{r['display_name']} ({r['username']})"
-                                                         for r in locked if r["id"] == i))
-        if st.button("Unlock account", key="admin_unlock"):
-            with database_errors_as_messages():
-                unlock_account(backend, user.claims, choice)
-            st.success("Account unlocked.")
-            st.rerun()
+with queue_tab:
+    with database_errors_as_messages():
+        queue = verification_queue(backend, user.claims, limit=500)
+    st.caption(f"{len(queue)}{'+' if len(queue) == 500 else ''} credential(s) waiting, oldest first. "
+               "An expired credential never counts as verified, whatever its status.")
+    wanted = st.text_input("Filter by member or credential", key="verify_filter").strip().lower()
+    shown = [i for i in queue if not wanted or wanted in f"{i['member_name']} {i['item']}".lower()][:25]
+    for item in shown:
+        with st.container(border=True, key=f"verify_card_{item['id']}"):
+            kind = "Competency" if item["kind"] == "competency" else "Licence"
+            st.markdown(f"**{item['member_name']}** · {kind}: {item['item']}")
+            st.caption(f"Evidence: {item['detail'] or 'none given'}"
+                       + (f" · expires {item['expires_on']}" if item.get("expires_on") else "")
+                       + f" · submitted {item['submitted_at'][:10]}")
+            note = st.text_input("Note (required to reject)", key=f"verify_note_{item['id']}")
+            approve_col, reject_col = st.columns(2)
+            decision = None
+            if approve_col.button("Verify", key=f"verify_approve_{item['id']}", type="primary"):
+                decision = True
+            if reject_col.button("Reject", key=f"verify_reject_{item['id']}"):
+                decision = False
+            if decision is not None:
+                try:
+                    verify_credential(backend, user.claims, item["kind"], item["id"], approve=decision, note=note)
+                except APIError as exc:
+                    st.error(friendly_message(exc), icon=":material/error:")
+                else:
+                    st.toast("Verified." if decision else "Rejected.")
+                    st.rerun()
+
+with modality_tab:
+    with st.form("modality_form", clear_on_submit=False):
+        code = st.text_input("Code (lowercase, e.g. ct_ptsd)", key="modality_code")
+        name = st.text_input("Name shown to members", key="modality_name")
+        description = st.text_input("Description (optional)", key="modality_description")
+        if st.form_submit_button("Add modality", key="modality_add"):
+            try:
+                add_modality(backend, user.claims, code, name, description)
+            except APIError as exc:
+                message = ("That code or name already exists." if exc.code == "23505"
+                           else "Codes are 2–31 lowercase letters, digits or underscores; names 2–60 characters."
+                           if exc.code == "23514" else friendly_message(exc))
+                st.error(message, icon=":material/error:")
+            else:
+                st.cache_data.clear()
+                st.success(f"Added {name}.")
+
+with accounts_tab:
+    query = st.text_input("Search by name or username", key="admin_query")
+    page_size = 25
+    page = st.number_input("Page", min_value=1, step=1, value=1, key="admin_page")
+    with database_errors_as_messages():
+        rows, total = list_accounts(backend, user.claims, query=query, limit=page_size,
+                                    offset=(int(page) - 1) * page_size)
+    st.caption(f"{total} account(s) match.")
+    if rows:
+        frame = pd.DataFrame(rows)[["display_name", "username", "is_consultant", "is_admin", "license_count",
+                                    "locked_until", "created_at"]]
+        st.dataframe(frame, hide_index=True, width="stretch", column_config={
+            "display_name": "Name", "username": "Username", "is_consultant": "Consultant",
+            "is_admin": "Admin", "license_count": "Licences",
+            "locked_until": st.column_config.DatetimeColumn("Locked until"),
+            "created_at": st.column_config.DatetimeColumn("Joined", format="YYYY-MM-DD"),
+        })
+        locked = [r for r in rows if r["locked_until"]]
+        if locked:
+            choice = st.selectbox("Locked account", options=[r["id"] for r in locked], key="admin_unlock_choice",
+                                  format_func=lambda i: next(f"{r['display_name']} ({r['username']})"
+                                                             for r in locked if r["id"] == i))
+            if st.button("Unlock account", key="admin_unlock"):
+                with database_errors_as_messages():
+                    unlock_account(backend, user.claims, choice)
+                st.success("Account unlocked.")
+                st.rerun()

@@ -1,5 +1,6 @@
 """My profile: what colleagues see about you, and whether you offer consultation."""
 
+from dataclasses import replace
 from datetime import date
 
 import pandas as pd
@@ -178,6 +179,9 @@ if submitted:
         st.rerun()
     else:
         st.session_state["profile_reload_doc"] = saved
+        # The navigation shows "My practice" to consultants: keep the session's view of that current.
+        st.session_state["portal_user"] = replace(user, is_consultant=saved["is_consultant"],
+                                                  display_name=saved["display_name"])
         st.session_state["profile_form_error"] = None
         st.session_state["profile_stale"] = False
         st.session_state["profile_saved_notice"] = True

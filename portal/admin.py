@@ -16,3 +16,18 @@ def list_accounts(backend: Backend, claims: Claims, *, query: str = "", limit: i
 
 def unlock_account(backend: Backend, claims: Claims, user_id: str) -> None:
     backend.rpc("admin_unlock_account", {"p_user_id": user_id}, as_user=claims)
+
+
+def verification_queue(backend: Backend, claims: Claims, limit: int = 50) -> list[dict[str, Any]]:
+    return backend.rpc("admin_verification_queue", {"p_limit": limit}, as_user=claims)
+
+
+def verify_credential(backend: Backend, claims: Claims, kind: str, item_id: str, *, approve: bool,
+                      note: str | None = None) -> None:
+    backend.rpc("admin_verify_credential", {"p_kind": kind, "p_id": item_id, "p_approve": approve,
+                                            "p_note": note}, as_user=claims)
+
+
+def add_modality(backend: Backend, claims: Claims, code: str, name: str, description: str | None = None) -> dict:
+    return backend.rpc("admin_add_modality", {"p_code": code, "p_name": name, "p_description": description},
+                       as_user=claims)

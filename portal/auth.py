@@ -35,6 +35,7 @@ class CurrentUser:
     username: str
     display_name: str
     is_admin: bool
+    is_consultant: bool = False
 
     @property
     def claims(self) -> Claims:
@@ -81,6 +82,7 @@ def _record_from_row(backend: Backend, row: dict[str, Any]) -> UserRecord:
         "failed_login_attempts": row["failed_attempts"],
         "locked_until": row["locked_until"],
         "roles": ["admin", "member"] if row["is_admin"] else ["member"],
+        "is_consultant": bool(row.get("is_consultant")),
         "logged_in": False,
     })
 
@@ -202,4 +204,5 @@ def current_user_from(credentials: DatabaseCredentials, username: str) -> Curren
         username=username.lower().strip(),
         display_name=record.get("name") or username,
         is_admin="admin" in (record.get("roles") or []),
+        is_consultant=bool(record.get("is_consultant")),
     )

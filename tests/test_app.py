@@ -16,6 +16,8 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGES = {
     "home": "pages/home.py", "profile": "pages/my_profile.py", "account": "pages/account.py",
     "admin": "pages/admin.py", "sign_in": "pages/sign_in.py", "register": "pages/register.py",
+    "find": "pages/find.py", "consultant": "pages/consultant.py", "requests": "pages/requests.py",
+    "practice": "pages/my_practice.py",
 }
 
 
@@ -61,9 +63,9 @@ def make_account(backend, password: str = "Good-pass-123") -> str:
 
 ROLE_PAGES = {
     None: ["sign_in", "register"],
-    "seeker01": ["home", "profile", "account"],
-    "consultant01": ["home", "profile", "account"],
-    "admin": ["home", "profile", "account", "admin"],
+    "seeker01": ["home", "find", "consultant", "requests", "profile", "account"],
+    "consultant01": ["home", "find", "consultant", "requests", "profile", "practice", "account"],
+    "admin": ["home", "find", "consultant", "requests", "profile", "account", "admin"],
 }
 
 
@@ -251,3 +253,128 @@ def test_admin_lists_and_unlocks_accounts(backend):
     at.button(key="admin_unlock").click().run()
     no_exceptions(at)
     assert backend.rpc("auth_get_login", {"p_username": username}, as_user=SERVICE)["locked_until"] is None
+
+
+# --- find, request, answer ------------------------------------------------------------------
+
+def make_consultant(backend, embedded_db, *, capacity: int = 3) -> tuple[str, str]:
+    import psycopg
+
+    username = make_account(backend)
+    user_id = backend.rpc("auth_get_login", {"p_username": username}, as_user=SERVICE)["id"]
+    with psycopg.connect(embedded_db.owner_conninfo) as conn:
+        conn.execute("update public.profiles set is_consultant = true, fee_usd = 130, years_in_practice = 9, "
+                     "display_name = %s where id = %s", (f"Casey {username}", user_id))
+        conn.execute("insert into public.licenses (profile_id, license_type, license_number, jurisdiction, "
+                     "expires_on) values (%s, 'LPC', 'NY-555', 'NY', current_date + 300)", (user_id,))
+        conn.execute("insert into public.competencies (consultant_id, modality, level, evidence_body) "
+                     "values (%s, 'ifs', 3, 'IFS Institute')",
+                     (user_id,))
+        conn.execute("update public.availability_settings set capacity = %s where consultant_id = %s",
+                     (capacity, user_id))
+    return username, user_id
+
+
+def test_find_lists_ranked_consultants_with_their_score():
+    at = app("seeker01").run()
+    at.switch_page(PAGES["find"]).run()
+    no_exceptions(at)
+    assert any("consultant(s) match" in m.value for m in at.markdown)
+    assert at.metric, "each card shows its match score"
+    assert at.get("progress") or True
+
+
+def test_empty_search_offers_to_relax_the_filter_that_removed_most():
+    at = app("seeker01").run()
+    at.switch_page(PAGES["find"]).run()
+    at.multiselect(key="find_languages").set_value(["asl", "ko"])
+    at.multiselect(key="find_modalities").set_value(["play_therapy", "gottman"])
+    at.button(key="find_submit").click().run()
+    no_exceptions(at)
+    assert any("Relaxing" in w for w in texts(at, "warning"))
+    relax = [b for b in at.button if b.key and b.key.startswith("find_relax_")]
+    assert relax
+    relax[0].click().run()
+    no_exceptions(at)
+
+
+def test_request_accept_journey(backend, embedded_db):
+    consultant_username, consultant_id = make_consultant(backend, embedded_db)
+    seeker_username = make_account(backend)
+
+    seeker = app(seeker_username)
+    seeker.session_state["view_consultant"] = consultant_id
+    seeker.run()
+    seeker.switch_page(PAGES["consultant"]).run()
+    no_exceptions(seeker)
+    seeker.multiselect(key="request_modalities").set_value(["ifs"])
+    seeker.text_area(key="request_message").input("I would like to work on burnout with IFS.")
+    seeker.button(key="request_send").click().run()
+    no_exceptions(seeker)
+    assert any("Request sent" in s for s in texts(seeker, "success"))
+
+    consultant = app(consultant_username).run()
+    consultant.switch_page(PAGES["requests"]).run()
+    no_exceptions(consultant)
+    accept = [b for b in consultant.button if b.key and b.key.startswith("request_accept_")]
+    assert len(accept) == 1
+    accept[0].click().run()
+    no_exceptions(consultant)
+    assert any("An engagement began" in s for s in texts(consultant, "success"))
+
+    seeker.switch_page(PAGES["requests"]).run()
+    assert any("Accepted" in m.value for m in seeker.markdown)
+
+
+def test_decline_without_a_reason_is_refused_next_to_the_request(backend, embedded_db):
+    consultant_username, consultant_id = make_consultant(backend, embedded_db)
+    seeker_username = make_account(backend)
+    seeker_id = backend.rpc("auth_get_login", {"p_username": seeker_username}, as_user=SERVICE)["id"]
+    from portal.db import Claims
+    from portal.requests import request_consultation
+
+    request_consultation(backend, Claims.user(seeker_id), consultant_id, [], "Hello")
+    consultant = app(consultant_username).run()
+    consultant.switch_page(PAGES["requests"]).run()
+    decline = [b for b in consultant.button if b.key and b.key.startswith("request_decline_")][0]
+    decline.click().run()
+    assert any("Give a reason" in e for e in texts(consultant, "error"))
+    reason = [t for t in consultant.text_input if t.key and t.key.startswith("request_reason_")][0]
+    reason.input("I am not taking IFS clients this year.")
+    [b for b in consultant.button if b.key and b.key.startswith("request_decline_")][0].click().run()
+    assert any("You declined" in s for s in texts(consultant, "success"))
+
+
+def test_practice_page_saves_competencies_and_capacity(backend, embedded_db):
+    consultant_username, consultant_id = make_consultant(backend, embedded_db)
+    at = app(consultant_username).run()
+    at.switch_page(PAGES["practice"]).run()
+    no_exceptions(at)
+    at.number_input(key="practice_capacity").set_value(99)
+    at.button(key="practice_save").click().run()
+    assert "Capacity is the number of active clients you can hold: 0 to 60." in texts(at, "error")
+    at.number_input(key="practice_capacity").set_value(6)
+    at.button(key="practice_save").click().run()
+    no_exceptions(at)
+    assert "Practice saved." in texts(at, "success")
+    from portal.db import Claims
+
+    assert backend.rpc("get_my_practice", {}, as_user=Claims.user(consultant_id))["intake"]["capacity"] == 6
+
+
+def test_admin_verifies_a_competency_from_the_queue(backend, embedded_db):
+    _, consultant_id = make_consultant(backend, embedded_db)
+    at = app("admin").run()
+    at.switch_page(PAGES["admin"]).run()
+    no_exceptions(at)
+    from portal.db import Claims
+
+    queue = backend.rpc("admin_verification_queue", {"p_limit": 500},
+                        as_user=Claims.user(at.session_state["portal_user"].id))
+    item = next(i for i in queue if i["member_id"] == consultant_id and i["kind"] == "competency")
+    at.text_input(key="verify_filter").input(item["member_name"]).run()
+    at.button(key=f"verify_approve_{item['id']}").click().run()
+    no_exceptions(at)
+    profile = backend.rpc("get_consultant_profile", {"p_consultant": consultant_id},
+                          as_user=Claims.user(at.session_state["portal_user"].id))
+    assert profile["competencies"][0]["verified"] is True

@@ -1,0 +1,44 @@
+"""Cards and badges for consultants (rendering only; no database calls)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from portal.search import BREAKDOWN_MAX, LEVELS
+
+FORMAT_LABELS = {"offers_telehealth": "Telehealth", "offers_in_person": "In person"}
+
+
+def competency_badges(competencies: list[dict[str, Any]]) -> str:
+    badges = []
+    for c in competencies:
+        mark = ":material/verified:" if c.get("verified") else ":material/pending:"
+        colour = "green" if c.get("verified") else "gray"
+        badges.append(f":{colour}-badge[{mark} {c['name']} · {LEVELS[c['level']]}]")
+    return " ".join(badges) or "_No competencies listed._"
+
+
+def formats(doc: dict[str, Any]) -> str:
+    parts = [label for key, label in FORMAT_LABELS.items() if doc.get(key)]
+    if doc.get("offers_in_person") and doc.get("city"):
+        parts[-1] = f"In person ({doc['city']})"
+    return " · ".join(parts)
+
+
+def fee(doc: dict[str, Any]) -> str:
+    text = f"${doc['fee_usd']}/session" if doc.get("fee_usd") is not None else "Fee not stated"
+    return text + (" · sliding scale" if doc.get("sliding_scale") else "")
+
+
+def score_breakdown(breakdown: dict[str, float]) -> None:
+    for part, maximum in BREAKDOWN_MAX.items():
+        value = float(breakdown.get(part) or 0)
+        st.progress(min(value / maximum, 1.0), text=f"{part.capitalize()}: {value:g} / {maximum}")
+
+
+def conflict_flag(level: str | None) -> None:
+    if level == "potential":
+        st.warning("A possible dual relationship was found. Check for conflicts on the profile before you ask.",
+                   icon=":material/report:")

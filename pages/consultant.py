@@ -1,0 +1,97 @@
+"""A consultant's profile: competencies, licences, formats, fee, availability; request a consultation."""
+
+import streamlit as st
+
+from components import context
+from components.cards import competency_badges, conflict_flag, fee, formats
+from components.errors import database_errors_as_messages
+from components.reference import modality_names, reference_lists
+from portal.consultants import availability_summary, get_consultant
+from portal.requests import RequestRefused, request_consultation
+from portal.search import LEVELS
+
+user = context.require_user()
+backend = context.backend()
+consultant_id = st.query_params.get("id") or st.session_state.get("view_consultant")
+st.title("Consultant profile")
+st.caption("Competencies, licences and availability, and a way to ask for a consultation.")
+if not consultant_id:
+    st.info("Pick a consultant from Find a consultant.")
+    st.page_link("pages/find.py", label="Find a consultant", icon=":material/search:")
+    st.stop()
+
+with database_errors_as_messages():
+    doc = get_consultant(backend, user.claims, consultant_id)
+    _, languages = reference_lists(backend, user.claims)
+    modalities = modality_names(backend, user.claims)
+st.query_params["id"] = consultant_id
+
+pronouns = f" ({doc['pronouns']})" if doc.get("pronouns") else ""
+st.header(f"{doc['display_name']}{pronouns}")
+st.caption(f"{formats(doc)} · {fee(doc)} · {', '.join(languages.get(c, c) for c in doc['languages'])} · "
+           f"{doc.get('years_in_practice') or 0} years in practice")
+conflict_flag(doc.get("conflict"))
+if doc.get("bio"):
+    st.markdown(doc["bio"])
+
+st.subheader("Competencies")
+st.markdown(competency_badges(doc["competencies"]))
+for c in doc["competencies"]:
+    evidence = ", ".join(str(x) for x in (c.get("evidence_body"), c.get("evidence_year"),
+                                         f"{c['training_hours']} training hours" if c.get("training_hours") else None)
+                         if x)
+    status = (f"verified {c['verified_at'][:10]}" if c.get("verified")
+              else "credential expired" if c.get("expired") else "self-attested")
+    st.caption(f"{c['name']}: level {c['level']} ({LEVELS[c['level']]}) · {status}"
+               + (f" · {evidence}" if evidence else ""))
+
+st.subheader("Licences")
+for lic in doc["licenses"]:
+    status = "expired" if lic["expired"] else "verified" if lic["verified"] else "self-attested"
+    st.caption(f"{lic['license_type']} in {lic['jurisdiction']} · no. {lic['license_number']} · "
+               f"expires {lic['expires_on']} · {status}")
+
+st.subheader("Availability")
+availability = doc["availability"]
+st.caption(availability_summary(availability, doc["timezone"]))
+st.caption(f"Sessions of {availability.get('session_minutes') or 50} minutes. "
+           + ("Taking new clients." if availability.get("has_room") else "Not taking new clients right now."))
+
+st.subheader("Ask for a consultation")
+if doc.get("active_engagement"):
+    st.success("You already work with this consultant.", icon=":material/handshake:")
+elif doc.get("pending_request"):
+    st.info("Your request is waiting for an answer. You will see it under Requests.", icon=":material/schedule:")
+elif not availability.get("has_room"):
+    st.warning("This consultant is not taking new clients right now, so they cannot be asked.",
+               icon=":material/hourglass:")
+else:
+    offered = [c["modality"] for c in doc["competencies"]]
+    errors = st.session_state.setdefault("request_errors", {})
+    with st.form("request_form"):
+        wanted = st.multiselect("Modalities you would like to work with", options=offered,
+                                format_func=lambda code: modalities.get(code, code), key="request_modalities")
+        message = st.text_area("Message", max_chars=1500, key="request_message",
+                               placeholder="A few lines on what you are looking for. Keep clinical detail for "
+                                           "the first session.")
+        if errors.get("message"):
+            st.error(errors["message"], icon=":material/error:")
+        sent = st.form_submit_button("Send request", type="primary", key="request_send")
+    if sent:
+        try:
+            with database_errors_as_messages():
+                request_consultation(backend, user.claims, consultant_id, wanted, message)
+        except RequestRefused as exc:
+            st.session_state["request_errors"] = {exc.field or "form": exc.message}
+            if exc.field != "message":
+                st.error(exc.message, icon=":material/error:")
+            else:
+                st.rerun()
+        else:
+            st.session_state["request_errors"] = {}
+            st.session_state.pop("request_message", None)
+            st.session_state["request_sent_notice"] = True
+            st.rerun()
+if st.session_state.pop("request_sent_notice", False):
+    st.success("Request sent. The consultant will answer in their inbox; you will see the outcome under Requests.",
+               icon=":material/send:")

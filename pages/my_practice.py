@@ -1,0 +1,136 @@
+"""My practice: the modalities you are competent in, with evidence, and how many clients you can take."""
+
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from components import context
+from components.errors import database_errors_as_messages
+from components.reference import modality_names
+from portal.db import DatabaseUnavailable, friendly_message
+from portal.practice import CompetencyInput, PracticeError, load_my_practice, save_my_practice, validate
+from portal.search import LEVELS
+
+user = context.require_user()
+backend = context.backend()
+st.title("My practice")
+st.caption("Your competencies per modality and your intake. Search ranks you by verified level.")
+
+with database_errors_as_messages():
+    modalities = modality_names(backend, user.claims)
+COLUMNS = ["modality", "level", "evidence_body", "evidence_credential", "evidence_year", "training_hours",
+           "expires_on", "verification_status"]
+
+
+def load_into_form(doc: dict) -> None:
+    frame = pd.DataFrame([{k: c.get(k) for k in COLUMNS} for c in doc["competencies"]], columns=COLUMNS)
+    frame["expires_on"] = pd.to_datetime(frame["expires_on"]).dt.date
+    st.session_state["practice_base"] = frame
+    st.session_state.pop("practice_competencies", None)
+    st.session_state["practice_accepting"] = doc["intake"]["accepting_new_clients"]
+    st.session_state["practice_capacity"] = doc["intake"]["capacity"]
+    st.session_state["practice_version"] = doc["intake"]["version"]
+    st.session_state["practice_active"] = doc["active_clients"]
+    st.session_state["practice_owner"] = user.id
+    st.session_state["practice_errors"] = {}
+
+
+if st.session_state.get("practice_owner") != user.id:
+    with database_errors_as_messages():
+        load_into_form(load_my_practice(backend, user.claims))
+elif "practice_reload_doc" in st.session_state:
+    load_into_form(st.session_state.pop("practice_reload_doc"))
+
+errors = st.session_state.setdefault("practice_errors", {})
+if not user.is_consultant:
+    st.info("Turn on “I offer consultation to colleagues” on My profile to appear in search.",
+            icon=":material/info:")
+
+with st.form("practice_form", border=False):
+    st.subheader("Intake")
+    st.toggle("Accepting new clients", key="practice_accepting")
+    st.number_input("Capacity (active clients you can hold)", min_value=None, step=1, key="practice_capacity")
+    st.caption(f"Active clients now: {st.session_state['practice_active']}.")
+    if errors.get("capacity"):
+        st.error(errors["capacity"], icon=":material/error:")
+    st.subheader("Competencies")
+    st.caption("Levels: " + " · ".join(f"{n} {name}" for n, name in LEVELS.items())
+               + ". Changing a row withdraws its verification until an admin checks it again.")
+    st.data_editor(
+        st.session_state["practice_base"], key="practice_competencies", num_rows="dynamic", hide_index=True,
+        width="stretch",
+        column_config={
+            "modality": st.column_config.SelectboxColumn("Modality", options=list(modalities), required=True),
+            "level": st.column_config.SelectboxColumn("Level", options=[1, 2, 3, 4], required=True),
+            "evidence_body": st.column_config.TextColumn("Certifying body", max_chars=120),
+            "evidence_credential": st.column_config.TextColumn("Credential id", max_chars=60),
+            "evidence_year": st.column_config.NumberColumn("Year", min_value=1950, max_value=date.today().year,
+                                                           step=1, format="%d"),
+            "training_hours": st.column_config.NumberColumn("Training hours", min_value=0, step=1),
+            "expires_on": st.column_config.DateColumn("Expires"),
+            "verification_status": st.column_config.TextColumn("Verification", disabled=True),
+        },
+    )
+    if errors.get("competencies"):
+        st.error(errors["competencies"], icon=":material/error:")
+    submitted = st.form_submit_button("Save practice", type="primary", key="practice_save")
+
+
+def edited_rows() -> list[CompetencyInput]:
+    frame = st.session_state["practice_base"].copy()
+    delta = st.session_state.get("practice_competencies") or {}
+    for row, changes in (delta.get("edited_rows") or {}).items():
+        for column, value in changes.items():
+            frame.at[int(row), column] = value
+    frame = frame.drop(index=[int(r) for r in delta.get("deleted_rows") or []], errors="ignore")
+    added = pd.DataFrame(delta.get("added_rows") or [], columns=COLUMNS)
+    if len(added):
+        frame = pd.concat([frame, added], ignore_index=True)
+
+    def number(value):
+        return None if value is None or pd.isna(value) else int(value)
+
+    def day(value):
+        return None if value is None or value is pd.NaT or (isinstance(value, float) and pd.isna(value)) \
+            else pd.Timestamp(value).date()
+
+    return [CompetencyInput(modality=r.modality if isinstance(r.modality, str) else None, level=number(r.level),
+                            evidence_body=r.evidence_body if isinstance(r.evidence_body, str) else None,
+                            evidence_credential=r.evidence_credential if isinstance(r.evidence_credential, str)
+                            else None,
+                            evidence_year=number(r.evidence_year), training_hours=number(r.training_hours),
+                            expires_on=day(r.expires_on))
+            for r in frame.itertuples(index=False)]
+
+
+if submitted:
+    rows = edited_rows()
+    capacity = st.session_state["practice_capacity"]
+    capacity = None if capacity is None else int(capacity)
+    found = validate(rows, capacity, modalities=set(modalities))
+    st.session_state["practice_errors"] = found
+    if not found:
+        try:
+            saved = save_my_practice(backend, user.claims, rows, accepting=st.session_state["practice_accepting"],
+                                     capacity=capacity, expected_version=st.session_state["practice_version"])
+        except PracticeError as exc:
+            st.session_state["practice_errors"] = {**exc.fields, "form": exc.message}
+        except DatabaseUnavailable as exc:
+            st.session_state["practice_errors"] = {"form": friendly_message(exc)}
+        else:
+            st.session_state["practice_reload_doc"] = saved
+            st.session_state["practice_notice"] = "Practice saved."
+    st.rerun()
+
+if errors.get("form"):
+    st.error(errors["form"], icon=":material/error:")
+    if "changed elsewhere" in errors["form"] and st.button(
+            "Load the latest saved version (replaces what is in the form)", key="practice_load_latest"):
+        with database_errors_as_messages():
+            st.session_state["practice_reload_doc"] = load_my_practice(backend, user.claims)
+        st.rerun()
+elif errors:
+    st.error("Some fields need attention; see the messages above.", icon=":material/error:")
+elif notice := st.session_state.pop("practice_notice", None):
+    st.success(notice, icon=":material/check_circle:")

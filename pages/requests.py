@@ -1,0 +1,80 @@
+"""Requests: answer colleagues who asked you, and follow the ones you sent."""
+
+import streamlit as st
+
+from components import context
+from components.errors import database_errors_as_messages
+from components.reference import modality_names
+from portal.requests import RequestRefused, my_requests, respond
+
+STATUS_BADGES = {"pending": ":orange-badge[Waiting for an answer]", "accepted": ":green-badge[Accepted]",
+                 "declined": ":red-badge[Declined]", "withdrawn": ":gray-badge[Withdrawn]"}
+
+user = context.require_user()
+backend = context.backend()
+st.title("Requests")
+st.caption("Consultation requests you received and sent, with their outcomes.")
+
+with database_errors_as_messages():
+    rows = my_requests(backend, user.claims)
+    modalities = modality_names(backend, user.claims)
+
+received = [r for r in rows if r["direction"] == "received"]
+sent = [r for r in rows if r["direction"] == "sent"]
+
+
+def describe(row: dict) -> str:
+    wanted = ", ".join(modalities.get(m, m) for m in row["modalities"]) or "no modality named"
+    return f"{STATUS_BADGES[row['status']]} · {wanted} · sent {row['created_at'][:10]}"
+
+
+notice = st.session_state.pop("requests_notice", None)
+if notice:
+    st.success(notice, icon=":material/check_circle:")
+
+if user.is_consultant or received:
+    st.subheader(f"Received ({sum(r['status'] == 'pending' for r in received)} waiting)")
+    if not received:
+        st.caption("No requests yet. Colleagues find you through search when your profile offers consultation.")
+    for row in received:
+        with st.container(border=True, key=f"request_card_{row['id']}"):
+            st.markdown(f"**{row['other_name']}** · {describe(row)}")
+            st.markdown(f"> {row['message']}")
+            if row["status"] == "declined" and row.get("decline_reason"):
+                st.caption(f"You declined: {row['decline_reason']}")
+            if row["status"] != "pending":
+                continue
+            error_key = f"request_error_{row['id']}"
+            accept_col, decline_col = st.columns([1, 2])
+            if accept_col.button("Accept", key=f"request_accept_{row['id']}", type="primary"):
+                try:
+                    with database_errors_as_messages():
+                        respond(backend, user.claims, row["id"], accept=True)
+                    st.session_state["requests_notice"] = f"You accepted {row['other_name']}. An engagement began."
+                    st.rerun()
+                except RequestRefused as exc:
+                    st.session_state[error_key] = exc.message
+            reason = decline_col.text_input("Reason for declining", key=f"request_reason_{row['id']}",
+                                            placeholder="e.g. my caseload is full until March")
+            if decline_col.button("Decline", key=f"request_decline_{row['id']}"):
+                try:
+                    with database_errors_as_messages():
+                        respond(backend, user.claims, row["id"], accept=False, reason=reason)
+                    st.session_state["requests_notice"] = f"You declined {row['other_name']}'s request."
+                    st.rerun()
+                except RequestRefused as exc:
+                    st.session_state[error_key] = exc.message
+            if st.session_state.get(error_key):
+                st.error(st.session_state[error_key], icon=":material/error:")
+
+st.subheader("Sent")
+if not sent:
+    st.caption("You have not asked anyone yet.")
+    st.page_link("pages/find.py", label="Find a consultant", icon=":material/search:")
+for row in sent:
+    with st.container(border=True, key=f"sent_card_{row['id']}"):
+        st.markdown(f"**{row['other_name']}** · {describe(row)}")
+        if row["status"] == "declined":
+            st.caption(f"Their reason: {row.get('decline_reason') or 'not given'}")
+        elif row["status"] == "accepted":
+            st.caption(f"Accepted {row['responded_at'][:10]}. You can now book sessions together.")

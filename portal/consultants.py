@@ -1,0 +1,27 @@
+"""A consultant's profile as a colleague sees it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from portal.db import Backend, Claims
+
+WEEKDAYS = {1: "Mon", 2: "Tue", 3: "Wed", 4: "Thu", 5: "Fri", 6: "Sat", 7: "Sun"}
+BUCKET_NAMES = {1: "weekday mornings", 2: "weekday afternoons", 4: "weekday evenings", 8: "weekends"}
+
+
+def get_consultant(backend: Backend, claims: Claims, consultant_id: str) -> dict[str, Any]:
+    return backend.rpc("get_consultant_profile", {"p_consultant": consultant_id}, as_user=claims)
+
+
+def availability_summary(availability: dict[str, Any], timezone: str) -> str:
+    buckets = availability.get("time_buckets") or 0
+    times = [name for bit, name in BUCKET_NAMES.items() if buckets & bit]
+    hours = availability.get("weekly_hours") or []
+    if not hours:
+        return "No weekly hours published yet."
+    by_day: dict[int, list[str]] = {}
+    for h in hours:
+        by_day.setdefault(h["weekday"], []).append(f"{h['starts_at'][:5]}–{h['ends_at'][:5]}")
+    week = "; ".join(f"{WEEKDAYS[d]} {', '.join(r)}" for d, r in sorted(by_day.items()))
+    return f"Usually {', '.join(times)} ({timezone}): {week}."

@@ -1,0 +1,96 @@
+"""A consultant's practice: modality competencies with evidence, and intake (capacity)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from portal.db import APIError, Backend, Claims, friendly_message
+
+
+@dataclass
+class CompetencyInput:
+    modality: str | None
+    level: int | None
+    evidence_body: str | None = None
+    evidence_credential: str | None = None
+    evidence_year: int | None = None
+    training_hours: int | None = None
+    expires_on: date | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "modality": self.modality, "level": self.level,
+            "evidence_body": (self.evidence_body or "").strip() or None,
+            "evidence_credential": (self.evidence_credential or "").strip() or None,
+            "evidence_year": self.evidence_year, "training_hours": self.training_hours,
+            "expires_on": self.expires_on.isoformat() if self.expires_on else None,
+        }
+
+
+class PracticeError(Exception):
+    def __init__(self, message: str, fields: dict[str, str] | None = None, *, stale: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+        self.stale = stale
+
+
+def validate(rows: list[CompetencyInput], capacity: int | None, *, modalities: set[str],
+             today: date | None = None) -> dict[str, str]:
+    today = today or date.today()
+    errors: dict[str, str] = {}
+    if capacity is None or not 0 <= capacity <= 60:
+        errors["capacity"] = "Capacity is the number of active clients you can hold: 0 to 60."
+    problems: list[str] = []
+    seen: set[str] = set()
+    for n, row in enumerate(rows, start=1):
+        label = f"Row {n}:"
+        if not row.modality or row.modality not in modalities:
+            problems.append(f"{label} choose a modality.")
+        elif row.modality in seen:
+            problems.append(f"{label} that modality is listed twice; keep one row per modality.")
+        else:
+            seen.add(row.modality)
+        if row.level not in (1, 2, 3, 4):
+            problems.append(f"{label} choose a level from 1 to 4.")
+        if row.evidence_year is not None and not 1950 <= row.evidence_year <= today.year:
+            problems.append(f"{label} the year must be between 1950 and {today.year}.")
+        if row.training_hours is not None and not 0 <= row.training_hours <= 20000:
+            problems.append(f"{label} training hours must be between 0 and 20,000.")
+        if row.level and row.level >= 3 and not (row.evidence_body or "").strip():
+            problems.append(f"{label} levels 3 and 4 need the certifying body as evidence.")
+        if len(row.evidence_body or "") > 120 or len(row.evidence_credential or "") > 60:
+            problems.append(f"{label} the body is at most 120 and the credential id at most 60 characters.")
+    if problems:
+        errors["competencies"] = " ".join(problems)
+    return errors
+
+
+def load_my_practice(backend: Backend, claims: Claims) -> dict[str, Any]:
+    return backend.rpc("get_my_practice", {}, as_user=claims)
+
+
+def save_my_practice(backend: Backend, claims: Claims, rows: list[CompetencyInput], *, accepting: bool,
+                     capacity: int, expected_version: int) -> dict[str, Any]:
+    try:
+        return backend.rpc("save_my_practice", {
+            "p_competencies": [r.as_json() for r in rows], "p_accepting": accepting, "p_capacity": capacity,
+            "p_expected_version": expected_version,
+        }, as_user=claims)
+    except APIError as exc:
+        if exc.code == "P0001" and exc.details == "version":
+            raise PracticeError(f"{exc.message} {exc.hint}", stale=True) from exc
+        if exc.code == "P0001" and exc.details == "competencies":
+            raise PracticeError(exc.message, {"competencies": f"{exc.message} {exc.hint or ''}".strip()}) from exc
+        if exc.code == "23514" and "capacity" in (exc.message or ""):
+            raise PracticeError("Some fields need attention.", {"capacity": "Capacity must be 0 to 60."}) from exc
+        if exc.code == "23514":
+            raise PracticeError("Some fields need attention.",
+                                {"competencies": "A level, year or number of hours is out of range."}) from exc
+        raise PracticeError(friendly_message(exc)) from exc
+
+
+def list_modalities(backend: Backend, claims: Claims) -> dict[str, str]:
+    return {row["code"]: row["name"] for row in backend.rpc("list_modalities", {}, as_user=claims)}

@@ -1,0 +1,192 @@
+"""Search ranking and filters on a small world built inside a rolled-back transaction.
+
+The world lives in Wyoming (WY), where the demo world has nobody, so every
+expected order below is exact.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date, timedelta
+
+import psycopg
+import pytest
+
+from portal.search import SearchFilters, relaxed
+
+TODAY = date.today()
+
+
+class World:
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+        conn.execute("select set_config('role', 'service_role', true)")
+        self.seeker = self.person("Sam Seeker", consultant=False, licences=[("WY", 400)])
+
+    def person(self, name: str, *, consultant: bool = True, fee: int = 150, years: int = 10,
+               languages=("en",), telehealth=True, in_person=False, city=None, sliding=False,
+               licences=(("WY", 400),), competencies=(), hours=((1, "09:00", "12:00"),),
+               accepting=True, capacity=5) -> str:
+        pid = str(uuid.uuid4())
+        self.conn.execute(
+            """insert into public.profiles (id, display_name, languages, offers_telehealth, offers_in_person, city,
+                 fee_usd, sliding_scale, years_in_practice, timezone, is_consultant)
+               values (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'America/Denver', %s)""",
+            (pid, name, list(languages), telehealth, in_person, city, fee, sliding, years, consultant))
+        for jurisdiction, days in licences:
+            self.conn.execute("""insert into public.licenses (profile_id, license_type, license_number, jurisdiction,
+                                   expires_on) values (%s, 'LPC', 'WY-1000', %s, %s)""",
+                              (pid, jurisdiction, TODAY + timedelta(days=days)))
+        for modality, level, verified, *expired in competencies:
+            self.conn.execute(
+                """insert into public.competencies (consultant_id, modality, level, verification_status,
+                     verified_at, expires_on, evidence_body)
+                   values (%s, %s, %s, %s, case when %s then now() end, %s, 'Test body')""",
+                (pid, modality, level, "verified" if verified else "self_attested", verified,
+                 TODAY - timedelta(days=1) if expired and expired[0] else None))
+        for weekday, start, end in hours:
+            self.conn.execute("insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) "
+                              "values (%s, %s, %s, %s)", (pid, weekday, start, end))
+        self.conn.execute("update public.availability_settings set accepting_new_clients = %s, capacity = %s "
+                          "where consultant_id = %s", (accepting, capacity, pid))
+        return pid
+
+    def fill(self, consultant: str, clients: int) -> None:
+        for n in range(clients):
+            client = self.person(f"Client {n} of {consultant[:4]}", consultant=False)
+            request = self.conn.execute(
+                "insert into public.consultation_requests (seeker_id, consultant_id, message, status) "
+                "values (%s, %s, 'hello', 'accepted') returning id", (client, consultant)).fetchone()[0]
+            self.conn.execute("insert into public.engagements (request_id, seeker_id, consultant_id) "
+                              "values (%s, %s, %s)", (request, client, consultant))
+
+    def search(self, **filters) -> dict:
+        params = SearchFilters(jurisdiction="WY", page_size=50, **filters).params()
+        claims = {"sub": self.seeker, "role": "authenticated"}
+        self.conn.execute("select set_config('role', 'authenticated', true), "
+                          "set_config('request.jwt.claims', %s, true)", (json.dumps(claims),))
+        try:
+            return self.conn.execute(
+                "select public.search_consultants(" + ", ".join(f"{k} => %({k})s" for k in params) + ")",
+                params).fetchone()[0]
+        finally:
+            self.conn.execute("select set_config('role', 'service_role', true)")
+
+    def names(self, **filters) -> list[str]:
+        return [r["display_name"] for r in self.search(**filters)["results"]]
+
+
+@pytest.fixture
+def world(api_conn):
+    return World(api_conn)
+
+
+def test_verified_higher_levels_rank_first_and_minimum_level_filters(world):
+    world.person("Ana Level4 Verified", competencies=[("cbt", 4, True)])
+    world.person("Ben Level4 Attested", competencies=[("cbt", 4, False)])
+    world.person("Cal Level2 Verified", competencies=[("cbt", 2, True)])
+    world.person("Dee Level1", competencies=[("cbt", 1, True)])
+    world.person("Eve No CBT", competencies=[("emdr", 4, True)])
+    assert world.names(modalities=["cbt"], min_level=2) == [
+        "Ana Level4 Verified", "Ben Level4 Attested", "Cal Level2 Verified"]
+    assert world.names(modalities=["cbt"]) == [
+        "Ana Level4 Verified", "Ben Level4 Attested", "Cal Level2 Verified", "Dee Level1"]
+
+
+def test_every_wanted_modality_is_required(world):
+    world.person("Both", competencies=[("cbt", 3, True), ("emdr", 3, True)])
+    world.person("Only CBT", competencies=[("cbt", 4, True)])
+    assert world.names(modalities=["cbt", "emdr"]) == ["Both"]
+
+
+def test_licence_where_the_seeker_lives_is_a_hard_filter(world):
+    world.person("Licensed here", competencies=[("cbt", 2, True)])
+    world.person("Licensed elsewhere", competencies=[("cbt", 4, True)], licences=[("MT", 400)])
+    world.person("Licence expired", competencies=[("cbt", 4, True)], licences=[("WY", -1)])
+    assert world.names(modalities=["cbt"]) == ["Licensed here"]
+
+
+def test_an_expired_credential_stops_counting_as_verified(world):
+    world.person("Current", competencies=[("emdr", 3, True)])
+    world.person("Expired", competencies=[("emdr", 3, True, True)])
+    results = world.search(modalities=["emdr"])["results"]
+    assert [r["display_name"] for r in results] == ["Current", "Expired"]
+    current, expired = results
+    assert current["breakdown"]["modality"] == 32.5 and current["competencies"][0]["verified"] is True
+    assert expired["breakdown"]["modality"] == 22.5 and expired["competencies"][0]["verified"] is False
+
+
+def test_capacity_and_accepting(world):
+    full = world.person("Full", capacity=1)
+    world.fill(full, 1)
+    world.person("Closed", accepting=False)
+    world.person("Open")
+    assert world.names() == ["Open"]
+    everyone = {r["display_name"]: r["has_room"] for r in world.search(accepting_only=False)["results"]}
+    assert everyone == {"Open": True, "Full": False, "Closed": False}
+
+
+def test_format_city_language_fee_and_times(world):
+    world.person("Tele only", fee=100, hours=[(6, "09:00", "12:00")])
+    world.person("Casper office", in_person=True, city="Casper", fee=200, languages=("en", "es"),
+                 hours=[(2, "18:00", "20:00")])
+    world.person("Laramie office", in_person=True, telehealth=False, city="Laramie", fee=260, sliding=True)
+    assert world.names(format="in_person") == ["Casper office", "Laramie office"]
+    assert world.names(format="in_person", city="casper ") == ["Casper office"]
+    assert world.names(format="telehealth") == ["Tele only", "Casper office"]
+    assert world.names(languages=["es"]) == ["Casper office"]
+    assert world.names(max_fee=150) == ["Tele only"]
+    assert set(world.names(max_fee=150, sliding_ok=True)) == {"Tele only", "Laramie office"}
+    assert world.names(times=["Weekends"]) == ["Tele only"]
+    assert world.names(times=["Weekday evenings"]) == ["Casper office"]
+
+
+def test_ties_break_by_name_then_id_and_score_is_the_sum_of_its_parts(world):
+    for name in ("Zoe Same", "Amy Same", "Moe Same"):
+        world.person(name, competencies=[("act", 3, True)])
+    results = world.search(modalities=["act"])["results"]
+    assert [r["display_name"] for r in results] == ["Amy Same", "Moe Same", "Zoe Same"]
+    for r in results:
+        assert abs(sum(r["breakdown"].values()) - r["score"]) <= 0.5
+        assert 0 <= r["score"] <= 100
+
+
+def test_neither_the_seeker_nor_non_consultants_appear(world):
+    world.person("Not offering", consultant=False)
+    world.person("Offering")
+    assert world.names() == ["Offering"]
+
+
+def test_paging_is_stable(world):
+    for n in range(7):
+        world.person(f"Person {n}", years=n)
+    everyone = world.names()
+    first = world.search(page=1)
+    params_page = [r["display_name"] for r in first["results"]]
+    assert params_page == everyone and first["total"] == 7
+    small = SearchFilters(jurisdiction="WY", page_size=3, page=3).params()
+    assert small["p_offset"] == 6 and small["p_limit"] == 3
+
+
+def test_empty_result_says_which_filter_removed_most_and_relaxing_finds_them(world):
+    world.person("Spanish CBT", languages=("es",), competencies=[("cbt", 3, True)])
+    world.person("French CBT", languages=("fr",), competencies=[("cbt", 3, True)])
+    world.person("German EMDR", languages=("de",), competencies=[("emdr", 3, True)])
+    found = world.search(modalities=["cbt"], languages=["de"])
+    assert found["total"] == 0
+    assert found["relax"][0] == {"filter": "languages", "count": 2}
+    assert {"filter": "modalities", "count": 1} in found["relax"]
+    filters = SearchFilters(jurisdiction="WY", modalities=["cbt"], languages=["de"])
+    assert relaxed(filters, "languages").languages == []
+
+
+def test_the_search_refuses_without_a_jurisdiction(world, backend):
+    from portal.db import APIError, Claims
+
+    with pytest.raises(APIError) as refused:
+        backend.rpc("search_consultants", {"p_jurisdiction": None}, as_user=Claims.user(str(uuid.uuid4())))
+    assert refused.value.details == "jurisdiction"
+    with pytest.raises(APIError) as anon:
+        backend.rpc("search_consultants", {"p_jurisdiction": "WY"}, as_user=None)
+    assert anon.value.code == "42501"
