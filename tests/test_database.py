@@ -334,6 +334,8 @@ def test_every_function_pins_search_path_and_definers_are_not_public(embedded_db
         "admin_verify_credential", "search_consultants", "search_relaxations", "get_consultant_profile",
         "request_consultation", "respond_to_request", "screen_candidates", "consultant_can_take_requests",
         "refresh_time_buckets", "count_active_clients", "profiles_create_settings",
+        "conflict_reasons", "conflict_levels", "log_screening", "disclosed_reasons", "orient", "check_conflicts",
+        "sign_waiver", "my_screening_log", "admin_update_conflict_rule",
     }
 
 

@@ -297,20 +297,21 @@ create trigger engagements_count_active
   for each row execute function private.count_active_clients();
 
 -- ---------------------------------------------------------------------------
--- The conflict-screening seam. Search and requests ask only this function.
--- Until the screening issue lands it finds no conflicts; that migration
--- replaces its body and nothing else changes.
+-- The conflict-screening seam. Search, profiles and requests ask only this
+-- function, naming the context they screen in (null: do not log). Until the
+-- screening issue lands it finds no conflicts; that migration replaces its
+-- body (real screening, and a log entry per call) and nothing else changes.
 -- ---------------------------------------------------------------------------
-create function public.screen_candidates(p_seeker uuid, p_consultants uuid[])
+create function public.screen_candidates(p_seeker uuid, p_consultants uuid[], p_context text default null)
 returns table (consultant_id uuid, level text)
 language sql
-stable
+volatile
 security definer
 set search_path = ''
 as $$
   select c, 'none'::text from unnest(p_consultants) c
 $$;
-revoke all on function public.screen_candidates(uuid, uuid[]) from public, anon, authenticated;
+revoke all on function public.screen_candidates(uuid, uuid[], text) from public, anon, authenticated;
 
 -- Whether a consultant can be asked now: consultant, accepting, and with room.
 create function public.consultant_can_take_requests(p_consultant uuid)
@@ -377,7 +378,7 @@ create function public.search_consultants(
   p_offset         integer default 0)
 returns jsonb
 language plpgsql
-stable
+volatile  -- it writes the screening log
 security definer
 set search_path = ''
 as $$
@@ -439,7 +440,8 @@ begin
   screened as (
     select f.*, sc.level as conflict
     from filtered f
-    join public.screen_candidates(me, (select array_agg(id) from filtered)) sc on sc.consultant_id = f.id
+    join public.screen_candidates(me, (select array_agg(id) from filtered), 'search') sc
+      on sc.consultant_id = f.id
     where sc.level <> 'blocking'
   ),
   scored as (
@@ -521,7 +523,7 @@ create function public.search_relaxations(
   p_languages text[], p_max_fee integer, p_sliding_ok boolean, p_accepting_only boolean, p_times integer)
 returns jsonb
 language sql
-stable
+volatile
 security definer
 set search_path = ''
 as $$
@@ -553,7 +555,7 @@ as $$
   ),
   screened as (
     select n.* from near n
-    join public.screen_candidates(p_me, (select array_agg(id) from near)) sc on sc.consultant_id = n.id
+    join public.screen_candidates(p_me, (select array_agg(id) from near), null) sc on sc.consultant_id = n.id
     where sc.level <> 'blocking'
   )
   select coalesce(jsonb_agg(jsonb_build_object('filter', f, 'count', n) order by n desc, f), '[]')
@@ -581,7 +583,7 @@ grant execute on function public.search_consultants(text, text[], integer, text,
 create function public.get_consultant_profile(p_consultant uuid)
 returns jsonb
 language plpgsql
-stable
+volatile  -- viewing a profile screens for conflicts, and that is logged
 security definer
 set search_path = ''
 as $$
@@ -626,7 +628,7 @@ begin
           select jsonb_agg(jsonb_build_object('weekday', h.weekday, 'starts_at', h.starts_at, 'ends_at', h.ends_at)
                            order by h.weekday, h.starts_at)
           from public.weekly_hours h where h.consultant_id = p.id), '[]')),
-      'conflict', (select sc.level from public.screen_candidates(me, array[p.id]) sc),
+      'conflict', (select sc.level from public.screen_candidates(me, array[p.id], 'profile') sc),
       'pending_request', exists (select 1 from public.consultation_requests r
                                  where r.seeker_id = me and r.consultant_id = p.id and r.status = 'pending'),
       'active_engagement', exists (select 1 from public.engagements e
@@ -673,7 +675,7 @@ begin
              where not exists (select 1 from public.modalities m where m.code = w)) then
     raise exception 'Unknown modality.' using detail = 'modalities', hint = 'Pick modalities from the list.';
   end if;
-  select sc.level into conflict from public.screen_candidates(me, array[p_consultant]) sc;
+  select sc.level into conflict from public.screen_candidates(me, array[p_consultant], 'request') sc;
   if not exists (select 1 from public.profiles p where p.id = p_consultant and p.is_consultant)
      or conflict = 'blocking' then
     raise exception 'This consultant is not available to you.' using errcode = 'P0002';
@@ -735,10 +737,15 @@ begin
     return to_jsonb(req);
   end if;
 
-  select sc.level into conflict from public.screen_candidates(req.seeker_id, array[me]) sc;
+  select sc.level into conflict from public.screen_candidates(req.seeker_id, array[me], 'accept') sc;
   if conflict = 'blocking' then
     raise exception 'A conflict that cannot be waived was found since this request was sent.'
       using detail = 'conflict', hint = 'Decline the request with a reason; the seeker will be told.';
+  end if;
+  if conflict = 'potential' then
+    raise exception 'A possible dual relationship was found between you two.'
+      using detail = 'conflict',
+            hint = 'Discuss it, and both sign a waiver with your reasons (Check for conflicts), before accepting.';
   end if;
   select * into settings from public.availability_settings s where s.consultant_id = me for update;
   if settings.consultant_id is null or settings.active_clients >= settings.capacity then
