@@ -41,6 +41,8 @@ find = st.Page("pages/find.py", title="Find a consultant", icon=":material/searc
 consultant = st.Page("pages/consultant.py", title="Consultant profile", icon=":material/person_search:",
                      url_path="consultant")
 requests = st.Page("pages/requests.py", title="Requests", icon=":material/inbox:", url_path="requests")
+relationships = st.Page("pages/relationships.py", title="My relationships", icon=":material/diversity_3:",
+                        url_path="relationships")
 practice = st.Page("pages/my_practice.py", title="My practice", icon=":material/workspace_premium:",
                    url_path="practice")
 account = st.Page("pages/account.py", title="Account", icon=":material/lock:", url_path="account")
@@ -51,7 +53,8 @@ if user is None:
                      default=True), register]
 else:
     pages = {"Portal": [home, find, consultant, requests],
-             "You": [profile, practice, account] if user.is_consultant else [profile, account]}
+             "You": [profile, relationships, practice, account] if user.is_consultant
+             else [profile, relationships, account]}
     if user.is_admin:
         pages["Administration"] = [admin]
 

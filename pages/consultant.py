@@ -4,6 +4,7 @@ import streamlit as st
 
 from components import context
 from components.cards import competency_badges, conflict_flag, fee, formats
+from components.conflicts import conflict_panel
 from components.errors import database_errors_as_messages
 from components.reference import modality_names, reference_lists
 from portal.consultants import availability_summary, get_consultant
@@ -56,6 +57,10 @@ availability = doc["availability"]
 st.caption(availability_summary(availability, doc["timezone"]))
 st.caption(f"Sessions of {availability.get('session_minutes') or 50} minutes. "
            + ("Taking new clients." if availability.get("has_room") else "Not taking new clients right now."))
+
+st.subheader("Dual relationships")
+st.caption("Screens your private declarations and theirs. You only ever see reasons drawn from what you entered.")
+conflict_panel(backend, user.claims, consultant_id, key=f"profile_{consultant_id}")
 
 st.subheader("Ask for a consultation")
 if doc.get("active_engagement"):

@@ -3,9 +3,10 @@
 import streamlit as st
 
 from components import context
+from components.conflicts import conflict_panel
 from components.errors import database_errors_as_messages
 from components.reference import modality_names
-from portal.requests import RequestRefused, my_requests, respond
+from portal.requests import RequestRefused, my_engagements, my_requests, respond
 
 STATUS_BADGES = {"pending": ":orange-badge[Waiting for an answer]", "accepted": ":green-badge[Accepted]",
                  "declined": ":red-badge[Declined]", "withdrawn": ":gray-badge[Withdrawn]"}
@@ -17,6 +18,7 @@ st.caption("Consultation requests you received and sent, with their outcomes.")
 
 with database_errors_as_messages():
     rows = my_requests(backend, user.claims)
+    engagements = my_engagements(backend, user.claims)
     modalities = modality_names(backend, user.claims)
 
 received = [r for r in rows if r["direction"] == "received"]
@@ -44,6 +46,8 @@ if user.is_consultant or received:
                 st.caption(f"You declined: {row['decline_reason']}")
             if row["status"] != "pending":
                 continue
+            with st.expander("Check for conflicts before you answer"):
+                conflict_panel(backend, user.claims, row["other_id"], key=f"request_{row['id']}")
             error_key = f"request_error_{row['id']}"
             accept_col, decline_col = st.columns([1, 2])
             if accept_col.button("Accept", key=f"request_accept_{row['id']}", type="primary"):
@@ -78,3 +82,13 @@ for row in sent:
             st.caption(f"Their reason: {row.get('decline_reason') or 'not given'}")
         elif row["status"] == "accepted":
             st.caption(f"Accepted {row['responded_at'][:10]}. You can now book sessions together.")
+
+st.subheader("Engagements")
+if not engagements:
+    st.caption("None yet. An engagement begins when a consultant accepts a request.")
+for engagement in engagements:
+    role = "You consult" if engagement["my_role"] == "consultant" else "You see"
+    waiver = (f" · :blue-badge[Waiver signed {engagement['waiver_signed_at'][:10]}]"
+              if engagement.get("waiver_signed_at") else "")
+    st.markdown(f"{role} **{engagement['other_name']}** · {engagement['status']} since "
+                f"{engagement['started_at'][:10]}{waiver}")

@@ -50,3 +50,7 @@ def respond(backend: Backend, claims: Claims, request_id: str, *, accept: bool,
 
 def my_requests(backend: Backend, claims: Claims) -> list[dict[str, Any]]:
     return backend.rpc("my_requests", {}, as_user=claims)
+
+
+def my_engagements(backend: Backend, claims: Claims) -> list[dict[str, Any]]:
+    return backend.rpc("my_engagements", {}, as_user=claims)

@@ -17,7 +17,7 @@ PAGES = {
     "home": "pages/home.py", "profile": "pages/my_profile.py", "account": "pages/account.py",
     "admin": "pages/admin.py", "sign_in": "pages/sign_in.py", "register": "pages/register.py",
     "find": "pages/find.py", "consultant": "pages/consultant.py", "requests": "pages/requests.py",
-    "practice": "pages/my_practice.py",
+    "practice": "pages/my_practice.py", "relationships": "pages/relationships.py",
 }
 
 
@@ -63,9 +63,9 @@ def make_account(backend, password: str = "Good-pass-123") -> str:
 
 ROLE_PAGES = {
     None: ["sign_in", "register"],
-    "seeker01": ["home", "find", "consultant", "requests", "profile", "account"],
-    "consultant01": ["home", "find", "consultant", "requests", "profile", "practice", "account"],
-    "admin": ["home", "find", "consultant", "requests", "profile", "account", "admin"],
+    "seeker01": ["home", "find", "consultant", "requests", "profile", "relationships", "account"],
+    "consultant01": ["home", "find", "consultant", "requests", "profile", "relationships", "practice", "account"],
+    "admin": ["home", "find", "consultant", "requests", "profile", "relationships", "account", "admin"],
 }
 
 

@@ -540,53 +540,86 @@ $$;
 revoke all on function public.get_my_declarations() from public, anon;
 grant execute on function public.get_my_declarations() to authenticated;
 
-create function public.save_my_affiliations(p_rows jsonb)
+-- Declarations are added and removed one at a time, so two open windows never
+-- overwrite each other's changes.
+create function public.add_my_affiliation(p_organisation text, p_kind text, p_role text default null,
+                                          p_email_domain text default null, p_starts_on date default null,
+                                          p_ends_on date default null)
 returns jsonb
 language plpgsql
 volatile
 set search_path = ''
 as $$
-declare
-  me uuid := auth.uid();
 begin
-  if me is null then
+  if auth.uid() is null then
     raise exception 'Sign in to change your declarations.' using errcode = '42501';
   end if;
-  delete from public.affiliations where member_id = me;
-  insert into public.affiliations (member_id, organisation, email_domain, kind, role, starts_on, ends_on)
-  select me, btrim(r ->> 'organisation'), nullif(lower(btrim(r ->> 'email_domain')), ''), r ->> 'kind',
-         nullif(btrim(r ->> 'role'), ''), (r ->> 'starts_on')::date, (r ->> 'ends_on')::date
-  from jsonb_array_elements(coalesce(p_rows, '[]')) r;
+  insert into public.affiliations (member_id, organisation, kind, role, email_domain, starts_on, ends_on)
+  values (auth.uid(), btrim(p_organisation), p_kind, nullif(btrim(p_role), ''),
+          nullif(lower(btrim(p_email_domain)), ''), p_starts_on, p_ends_on);
   return public.get_my_declarations();
 end;
 $$;
-revoke all on function public.save_my_affiliations(jsonb) from public, anon;
-grant execute on function public.save_my_affiliations(jsonb) to authenticated;
 
-create function public.save_my_relationships(p_rows jsonb)
+create function public.add_my_relationship(p_kind text, p_counterpart_id uuid default null,
+                                           p_counterpart_name text default null,
+                                           p_counterpart_email text default null,
+                                           p_starts_on date default null, p_ends_on date default null)
 returns jsonb
 language plpgsql
 volatile
 set search_path = ''
 as $$
-declare
-  me uuid := auth.uid();
 begin
-  if me is null then
+  if auth.uid() is null then
     raise exception 'Sign in to change your declarations.' using errcode = '42501';
   end if;
-  delete from public.declared_relationships where declarer_id = me;
+  if p_counterpart_id is not null and not exists (select 1 from public.profiles where id = p_counterpart_id) then
+    raise exception 'Pick the person from the list, or give a name and email.' using detail = 'counterpart';
+  end if;
   insert into public.declared_relationships (declarer_id, counterpart_id, counterpart_name, counterpart_email, kind,
                                              starts_on, ends_on)
-  select me, (r ->> 'counterpart_id')::uuid, nullif(btrim(r ->> 'counterpart_name'), ''),
-         nullif(lower(btrim(r ->> 'counterpart_email')), ''), r ->> 'kind',
-         (r ->> 'starts_on')::date, (r ->> 'ends_on')::date
-  from jsonb_array_elements(coalesce(p_rows, '[]')) r;
+  values (auth.uid(), p_counterpart_id, nullif(btrim(p_counterpart_name), ''),
+          nullif(lower(btrim(p_counterpart_email)), ''), p_kind, p_starts_on, p_ends_on);
   return public.get_my_declarations();
 end;
 $$;
-revoke all on function public.save_my_relationships(jsonb) from public, anon;
-grant execute on function public.save_my_relationships(jsonb) to authenticated;
+
+create function public.remove_my_declaration(p_id uuid)
+returns jsonb
+language plpgsql
+volatile
+set search_path = ''
+as $$
+begin
+  delete from public.affiliations where id = p_id and member_id = auth.uid();
+  if not found then
+    delete from public.declared_relationships where id = p_id and declarer_id = auth.uid();
+  end if;
+  return public.get_my_declarations();
+end;
+$$;
+
+-- Consultants are a public directory: a member may pick one by name.
+create function public.find_consultants(p_query text)
+returns table (id uuid, display_name text)
+language sql
+stable
+set search_path = ''
+as $$
+  select p.id, p.display_name from public.profiles p
+  where p.is_consultant and p.id <> auth.uid() and char_length(btrim(p_query)) >= 2
+    and p.display_name ilike '%' || btrim(p_query) || '%'
+  order by p.display_name, p.id
+  limit 20
+$$;
+
+revoke all on function public.add_my_affiliation(text, text, text, text, date, date),
+  public.add_my_relationship(text, uuid, text, text, date, date), public.remove_my_declaration(uuid),
+  public.find_consultants(text) from public, anon;
+grant execute on function public.add_my_affiliation(text, text, text, text, date, date),
+  public.add_my_relationship(text, uuid, text, text, date, date), public.remove_my_declaration(uuid),
+  public.find_consultants(text) to authenticated;
 
 create function public.list_conflict_rules()
 returns setof public.conflict_rules

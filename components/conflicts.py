@@ -1,0 +1,46 @@
+"""The conflict check and waiver panel, shown on a profile or next to a request."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components.errors import database_errors_as_messages
+from portal.db import Backend, Claims
+from portal.screening import LEVEL_TEXT, DeclarationRefused, check, sign_waiver
+
+LEVEL_STYLE = {"none": st.success, "waived": st.info, "potential": st.warning, "blocking": st.error}
+
+
+def conflict_panel(backend: Backend, claims: Claims, other_id: str, *, key: str) -> None:
+    """A 'Check for conflicts' button; after a check, the result and (for potential ones) the waiver."""
+    state_key = f"conflict_result_{key}"
+    if st.button("Check for conflicts", key=f"conflict_check_{key}", icon=":material/policy:"):
+        with database_errors_as_messages():
+            st.session_state[state_key] = check(backend, claims, other_id)
+    result = st.session_state.get(state_key)
+    if not result:
+        return
+    LEVEL_STYLE[result["level"]](LEVEL_TEXT[result["level"]])
+    for reason in result["reasons"]:
+        if reason["mine"]:
+            when = " – ".join(x for x in (reason.get("starts_on"), reason.get("ends_on") or "now") if x)
+            st.markdown(f"- You declared that this person {reason['label']} ({when}).")
+        else:
+            st.markdown(f"- {reason['text']}")
+    if result["level"] not in ("potential", "waived"):
+        return
+    waiver = result.get("waiver") or {}
+    if waiver.get("i_signed"):
+        st.caption("You signed the waiver." + (" They signed too." if waiver.get("they_signed")
+                                                else " Waiting for the other party to sign."))
+        return
+    with st.form(f"waiver_form_{key}"):
+        rationale = st.text_area("Your rationale (what you discussed, why you proceed, how you will manage it)",
+                                 key=f"waiver_rationale_{key}", max_chars=2000)
+        if st.form_submit_button("Sign the waiver", key=f"waiver_sign_{key}"):
+            try:
+                with database_errors_as_messages():
+                    st.session_state[state_key] = sign_waiver(backend, claims, other_id, rationale)
+                st.rerun()
+            except DeclarationRefused as exc:
+                st.error(exc.message, icon=":material/error:")

@@ -1,0 +1,166 @@
+"""My relationships: what you declare privately so the portal can screen for dual relationships."""
+
+from datetime import date
+
+import streamlit as st
+
+from components import context
+from components.errors import database_errors_as_messages
+from portal.screening import (
+    AFFILIATION_KINDS,
+    CONTEXT_TEXT,
+    AffiliationInput,
+    DeclarationRefused,
+    RelationshipInput,
+    add_affiliation,
+    add_relationship,
+    find_consultants,
+    my_declarations,
+    relationship_kinds,
+    remove_declaration,
+    screening_log,
+)
+
+user = context.require_user()
+backend = context.backend()
+st.title("My relationships")
+st.caption("Private declarations used only to screen for dual relationships. Nobody else ever reads them; "
+           "a match shows the other person only that a conflict exists.")
+
+with database_errors_as_messages():
+    doc = my_declarations(backend, user.claims)
+    kinds = relationship_kinds(backend, user.claims)
+
+notice = st.session_state.pop("relationships_notice", None)
+if notice:
+    st.success(notice, icon=":material/check_circle:")
+errors = st.session_state.setdefault("relationships_errors", {})
+
+
+def show_error(field: str) -> None:
+    if errors.get(field):
+        st.error(errors[field], icon=":material/error:")
+
+
+def period(item: dict) -> str:
+    start, end = item.get("starts_on"), item.get("ends_on")
+    if not start and not end:
+        return "dates not given"
+    return f"{start or '…'} – {end or 'now'}"
+
+
+people_tab, places_tab, log_tab = st.tabs(["People", "Organisations", "Screening log"])
+
+with people_tab:
+    st.markdown("People you have (or had) a relationship with: supervisors, family, friends, colleagues, "
+                "former therapists or clients. Declare them so you are never matched with them, or with "
+                "someone treating them.")
+    for item in doc["relationships"]:
+        row, remove = st.columns([5, 1])
+        label = kinds.get(item["kind"], {}).get("label", item["kind"])
+        who = item.get("counterpart_display") or item.get("counterpart_email") or "someone"
+        row.markdown(f"**{who}** {label} · {period(item)}")
+        if remove.button("Remove", key=f"relationship_remove_{item['id']}"):
+            with database_errors_as_messages():
+                remove_declaration(backend, user.claims, item["id"])
+            st.session_state["relationships_notice"] = "Removed."
+            st.rerun()
+
+    st.subheader("Add a person")
+    where = st.radio("Who", ["A consultant on the portal", "Someone else"], horizontal=True,
+                     key="relationship_who")
+    counterpart_id = None
+    if where == "A consultant on the portal":
+        query = st.text_input("Search consultants by name", key="relationship_query")
+        with database_errors_as_messages():
+            matches = find_consultants(backend, user.claims, query)
+        options = {m["id"]: m["display_name"] for m in matches}
+        counterpart_id = st.selectbox("Consultant", options=list(options), format_func=options.get,
+                                      index=None, placeholder="Type at least 2 letters above",
+                                      key="relationship_consultant")
+    with st.form("relationship_form"):
+        name = email = ""
+        if where == "Someone else":
+            name = st.text_input("Their name", key="relationship_name")
+            email = st.text_input("Their email (lets the portal recognise them if they join)",
+                                  key="relationship_email")
+            show_error("counterpart_email")
+        show_error("counterpart")
+        kind = st.selectbox("This person…", options=list(kinds), format_func=lambda k: kinds[k]["label"],
+                            key="relationship_kind")
+        start, end = st.columns(2)
+        starts_on = start.date_input("From (optional)", value=None, min_value=date(1950, 1, 1),
+                                     key="relationship_starts_on")
+        ends_on = end.date_input("Until (leave empty if ongoing)", value=None, min_value=date(1950, 1, 1),
+                                 key="relationship_ends_on")
+        show_error("ends_on")
+        if st.form_submit_button("Add person", type="primary", key="relationship_add"):
+            item = RelationshipInput(kind=kind, counterpart_id=counterpart_id, counterpart_name=name,
+                                     counterpart_email=email, starts_on=starts_on, ends_on=ends_on)
+            try:
+                with database_errors_as_messages():
+                    add_relationship(backend, user.claims, item, set(kinds))
+            except DeclarationRefused as exc:
+                st.session_state["relationships_errors"] = {exc.field or "counterpart": exc.message}
+            else:
+                st.session_state["relationships_errors"] = {}
+                for key in ("relationship_name", "relationship_email", "relationship_query"):
+                    st.session_state.pop(key, None)
+                st.session_state["relationships_notice"] = "Added. It will be used in every screening."
+            st.rerun()
+
+with places_tab:
+    st.markdown("Where you work or worked, trained or served. Shared workplaces within the rule's window are "
+                "flagged for discussion; large associations are never screened.")
+    for item in doc["affiliations"]:
+        row, remove = st.columns([5, 1])
+        role = f", {item['role']}" if item.get("role") else ""
+        row.markdown(f"**{item['organisation']}** · {AFFILIATION_KINDS[item['kind']]}{role} · {period(item)}")
+        if remove.button("Remove", key=f"affiliation_remove_{item['id']}"):
+            with database_errors_as_messages():
+                remove_declaration(backend, user.claims, item["id"])
+            st.session_state["relationships_notice"] = "Removed."
+            st.rerun()
+    with st.form("affiliation_form"):
+        st.subheader("Add an organisation")
+        organisation = st.text_input("Organisation", key="affiliation_organisation",
+                                     placeholder="e.g. St. Mary's Hospital")
+        show_error("organisation")
+        kind = st.selectbox("Kind", options=list(AFFILIATION_KINDS), format_func=AFFILIATION_KINDS.get,
+                            key="affiliation_kind")
+        role = st.text_input("Your role (optional)", key="affiliation_role")
+        domain = st.text_input("Its email domain (optional, e.g. stmarys.org)", key="affiliation_domain")
+        show_error("email_domain")
+        start, end = st.columns(2)
+        starts_on = start.date_input("From", value=None, min_value=date(1950, 1, 1), key="affiliation_starts_on")
+        ends_on = end.date_input("Until (empty if ongoing)", value=None, min_value=date(1950, 1, 1),
+                                 key="affiliation_ends_on")
+        if st.form_submit_button("Add organisation", type="primary", key="affiliation_add"):
+            item = AffiliationInput(organisation=organisation, kind=kind, role=role, email_domain=domain,
+                                    starts_on=starts_on, ends_on=ends_on)
+            try:
+                with database_errors_as_messages():
+                    add_affiliation(backend, user.claims, item)
+            except DeclarationRefused as exc:
+                st.session_state["relationships_errors"] = {exc.field or "organisation": exc.message}
+            else:
+                st.session_state["relationships_errors"] = {}
+                for key in ("affiliation_organisation", "affiliation_role", "affiliation_domain"):
+                    st.session_state.pop(key, None)
+                st.session_state["relationships_notice"] = "Added. It will be used in every screening."
+            st.rerun()
+
+with log_tab:
+    st.markdown("Every screening that concerned you: your own searches and checks, and checks a counterpart "
+                "made when you asked them, or they you. Reasons are never logged.")
+    with database_errors_as_messages():
+        log = screening_log(backend, user.claims)
+    if not log:
+        st.caption("No screenings yet.")
+    else:
+        st.dataframe(
+            [{"When": row["created_at"][:16].replace("T", " "), "What": CONTEXT_TEXT[row["context"]],
+              "With": row["other_name"] or (f"{row['screened']} consultants" if row["context"] == "search" else "—"),
+              "By": "you" if row["checked_by_me"] else "the other party", "Result": row["level"]}
+             for row in log],
+            hide_index=True, width="stretch")

@@ -1,0 +1,155 @@
+"""Dual-relationship screening as a member uses it: declarations, checks, waivers, the log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from portal.db import APIError, Backend, Claims, friendly_message
+
+AFFILIATION_KINDS = {
+    "practice": "Group practice", "agency": "Agency or clinic", "hospital": "Hospital",
+    "university": "University", "training_programme": "Training programme or institute",
+    "board": "Professional or licensing board", "association": "Large professional association (not screened)",
+}
+LEVEL_TEXT = {
+    "none": "No conflict found.",
+    "waived": "A possible conflict was found and both of you signed a waiver.",
+    "potential": "A possible dual relationship was found. Discuss it; you may proceed only if both of you "
+                 "sign a waiver with your reasons.",
+    "blocking": "A conflict that rules out treatment was found. It cannot be waived.",
+}
+CONTEXT_TEXT = {"search": "Search pre-screen", "profile": "Profile viewed", "request": "Request sent",
+                "accept": "Request accepted", "on_demand": "Check for conflicts"}
+
+
+class DeclarationRefused(Exception):
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+@dataclass
+class AffiliationInput:
+    organisation: str
+    kind: str
+    role: str = ""
+    email_domain: str = ""
+    starts_on: date | None = None
+    ends_on: date | None = None
+
+    def problems(self) -> dict[str, str]:
+        errors = {}
+        if not 2 <= len(self.organisation.strip()) <= 120:
+            errors["organisation"] = "Name the organisation (2 to 120 characters)."
+        if self.kind not in AFFILIATION_KINDS:
+            errors["kind"] = "Choose what kind of organisation it is."
+        domain = self.email_domain.strip().lower()
+        if domain and ("." not in domain or "@" in domain or " " in domain):
+            errors["email_domain"] = "Give just the domain, like stmarys.org."
+        if self.starts_on and self.ends_on and self.ends_on < self.starts_on:
+            errors["ends_on"] = "The end date is before the start date."
+        return errors
+
+
+@dataclass
+class RelationshipInput:
+    kind: str
+    counterpart_id: str | None = None
+    counterpart_name: str = ""
+    counterpart_email: str = ""
+    starts_on: date | None = None
+    ends_on: date | None = None
+
+    def problems(self, kinds: set[str]) -> dict[str, str]:
+        errors = {}
+        if self.kind not in kinds:
+            errors["kind"] = "Choose the kind of relationship."
+        if not self.counterpart_id and not self.counterpart_name.strip():
+            errors["counterpart"] = "Pick a consultant from the list, or give the person's name."
+        email = self.counterpart_email.strip()
+        if email and ("@" not in email or "." not in email.split("@")[-1]):
+            errors["counterpart_email"] = "That email address does not look right."
+        if self.starts_on and self.ends_on and self.ends_on < self.starts_on:
+            errors["ends_on"] = "The end date is before the start date."
+        return errors
+
+
+def _refused(exc: APIError) -> DeclarationRefused:
+    text = exc.message or ""
+    if exc.code == "23514" and "organisation" in text:
+        return DeclarationRefused("Name the organisation (2 to 120 characters).", "organisation")
+    if exc.code == "23514" and "domain" in text:
+        return DeclarationRefused("Give just the domain, like stmarys.org.", "email_domain")
+    if exc.code == "23514" and "email" in text:
+        return DeclarationRefused("That email address does not look right.", "counterpart_email")
+    if exc.code == "23514" and "dates" in text:
+        return DeclarationRefused("The end date is before the start date.", "ends_on")
+    return DeclarationRefused(friendly_message(exc), exc.details if isinstance(exc.details, str) else None)
+
+
+def my_declarations(backend: Backend, claims: Claims) -> dict[str, Any]:
+    return backend.rpc("get_my_declarations", {}, as_user=claims)
+
+
+def add_affiliation(backend: Backend, claims: Claims, item: AffiliationInput) -> dict[str, Any]:
+    if problems := item.problems():
+        field, message = next(iter(problems.items()))
+        raise DeclarationRefused(message, field)
+    try:
+        return backend.rpc("add_my_affiliation", {
+            "p_organisation": item.organisation, "p_kind": item.kind, "p_role": item.role,
+            "p_email_domain": item.email_domain, "p_starts_on": _iso(item.starts_on), "p_ends_on": _iso(item.ends_on),
+        }, as_user=claims)
+    except APIError as exc:
+        raise _refused(exc) from exc
+
+
+def add_relationship(backend: Backend, claims: Claims, item: RelationshipInput, kinds: set[str]) -> dict[str, Any]:
+    if problems := item.problems(kinds):
+        field, message = next(iter(problems.items()))
+        raise DeclarationRefused(message, field)
+    try:
+        return backend.rpc("add_my_relationship", {
+            "p_kind": item.kind, "p_counterpart_id": item.counterpart_id,
+            "p_counterpart_name": item.counterpart_name, "p_counterpart_email": item.counterpart_email,
+            "p_starts_on": _iso(item.starts_on), "p_ends_on": _iso(item.ends_on),
+        }, as_user=claims)
+    except APIError as exc:
+        raise _refused(exc) from exc
+
+
+def remove_declaration(backend: Backend, claims: Claims, declaration_id: str) -> dict[str, Any]:
+    return backend.rpc("remove_my_declaration", {"p_id": declaration_id}, as_user=claims)
+
+
+def find_consultants(backend: Backend, claims: Claims, query: str) -> list[dict[str, Any]]:
+    return backend.rpc("find_consultants", {"p_query": query}, as_user=claims) if len(query.strip()) >= 2 else []
+
+
+def relationship_kinds(backend: Backend, claims: Claims) -> dict[str, dict[str, Any]]:
+    return {r["kind"]: r for r in backend.rpc("list_conflict_rules", {}, as_user=claims) if not r["derived"]}
+
+
+def check(backend: Backend, claims: Claims, other_id: str) -> dict[str, Any]:
+    return backend.rpc("check_conflicts", {"p_other": other_id}, as_user=claims)
+
+
+def sign_waiver(backend: Backend, claims: Claims, other_id: str, rationale: str) -> dict[str, Any]:
+    if len(rationale.strip()) < 20:
+        raise DeclarationRefused("Write your rationale in at least 20 characters: what you discussed and why "
+                                 "you proceed.", "rationale")
+    try:
+        return backend.rpc("sign_waiver", {"p_other": other_id, "p_rationale": rationale}, as_user=claims)
+    except APIError as exc:
+        raise DeclarationRefused(f"{friendly_message(exc)} {exc.hint or ''}".strip(), "rationale") from exc
+
+
+def screening_log(backend: Backend, claims: Claims) -> list[dict[str, Any]]:
+    return backend.rpc("my_screening_log", {"p_limit": 100}, as_user=claims)
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
