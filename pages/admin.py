@@ -5,7 +5,14 @@ import streamlit as st
 
 from components import context
 from components.errors import database_errors_as_messages
-from portal.admin import add_modality, list_accounts, unlock_account, verification_queue, verify_credential
+from portal.admin import (
+    add_modality,
+    list_accounts,
+    unlock_account,
+    update_rule,
+    verification_queue,
+    verify_credential,
+)
 from portal.db import APIError, friendly_message
 
 user = context.require_user()
@@ -16,7 +23,8 @@ if not user.is_admin:
     st.stop()
 
 backend = context.backend()
-queue_tab, modality_tab, accounts_tab = st.tabs(["Verification queue", "Modalities", "Accounts"])
+queue_tab, modality_tab, rules_tab, accounts_tab = st.tabs(
+    ["Verification queue", "Modalities", "Conflict rules", "Accounts"])
 
 with queue_tab:
     with database_errors_as_messages():
@@ -64,6 +72,36 @@ with modality_tab:
             else:
                 st.cache_data.clear()
                 st.success(f"Added {name}.")
+
+with rules_tab:
+    st.caption("How each relationship counts in screening. Window: years after it ended (empty: ever; 0: only "
+               "while current). Blocking conflicts can never be waived. Every change is audited.")
+    with database_errors_as_messages():
+        rules = backend.rpc("list_conflict_rules", {}, as_user=user.claims)
+    frame = pd.DataFrame(rules)[["kind", "label", "severity", "window_years", "waivable", "derived"]]
+    edited = st.data_editor(frame, key="rules_editor", hide_index=True, width="stretch", disabled=["kind", "label",
+                                                                                                  "derived"],
+                            column_config={
+                                "severity": st.column_config.SelectboxColumn("Severity",
+                                                                             options=["blocking", "potential"]),
+                                "window_years": st.column_config.NumberColumn("Window (years)", min_value=0,
+                                                                              max_value=50, step=1),
+                                "waivable": st.column_config.CheckboxColumn("Waivable"),
+                                "derived": st.column_config.CheckboxColumn("Computed by the portal")})
+    if st.button("Save rule changes", key="rules_save"):
+        changed = 0
+        for before, after in zip(frame.to_dict("records"), edited.to_dict("records"), strict=True):
+            if (before["severity"], before["window_years"], before["waivable"]) == \
+                    (after["severity"], after["window_years"], after["waivable"]):
+                continue
+            window = after["window_years"]
+            try:
+                update_rule(backend, user.claims, after["kind"], after["severity"],
+                            None if pd.isna(window) else int(window), bool(after["waivable"]))
+                changed += 1
+            except APIError as exc:
+                st.error(f"{after['kind']}: {friendly_message(exc)}", icon=":material/error:")
+        st.success(f"{changed} rule(s) changed.")
 
 with accounts_tab:
     query = st.text_input("Search by name or username", key="admin_query")

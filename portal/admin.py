@@ -31,3 +31,10 @@ def verify_credential(backend: Backend, claims: Claims, kind: str, item_id: str,
 def add_modality(backend: Backend, claims: Claims, code: str, name: str, description: str | None = None) -> dict:
     return backend.rpc("admin_add_modality", {"p_code": code, "p_name": name, "p_description": description},
                        as_user=claims)
+
+
+def update_rule(backend: Backend, claims: Claims, kind: str, severity: str, window_years: int | None,
+                waivable: bool) -> dict:
+    return backend.rpc("admin_update_conflict_rule", {"p_kind": kind, "p_severity": severity,
+                                                      "p_window_years": window_years, "p_waivable": waivable},
+                       as_user=claims)

@@ -240,6 +240,7 @@ def load_demo_world(conn: psycopg.Connection, today: date | None = None) -> list
             [(p.accepting, p.capacity, p.id) for p in people if p.is_consultant],
         )
         _demo_requests(cur, people)
+        _demo_declarations(cur, people, today or date.today())
     return people
 
 
@@ -276,3 +277,58 @@ def _demo_requests(cur, people: list[DemoPerson]) -> None:
     ask("seeker06", "consultant06", first_modality["consultant06"], "Looking for support with grief.",
         "accepted", engage=True)
     ask("seeker07", "consultant03", first_modality["consultant03"], "Interested in starting soon.", "pending")
+
+
+def _demo_declarations(cur, people: list[DemoPerson], today: date) -> None:
+    """Declarations that produce each kind of screening result (README, "Demo world")."""
+    by_name = {p.username: p for p in people}
+
+    def ago(years: float) -> date:
+        return today - timedelta(days=int(years * 365.25))
+
+    def declare(declarer, counterpart, kind, starts, ends=None, *, by_email=False, name=None):
+        other = by_name[counterpart] if counterpart else None
+        cur.execute(
+            """insert into public.declared_relationships (declarer_id, counterpart_id, counterpart_name,
+                 counterpart_email, kind, starts_on, ends_on) values (%s, %s, %s, %s, %s, %s, %s)""",
+            (by_name[declarer].id, None if by_email or other is None else other.id, name,
+             other.email if by_email else None, kind, starts, ends))
+
+    def affiliate(member, organisation, kind, starts, ends=None, role=None):
+        cur.execute("""insert into public.affiliations (member_id, organisation, kind, role, starts_on, ends_on)
+                       values (%s, %s, %s, %s, %s, %s)""", (by_name[member].id, organisation, kind, role, starts, ends))
+
+    # seeker01 (New York): a former supervisor is hidden from search (blocking) ...
+    declare("seeker01", "consultant13", "supervisor", ago(6), ago(1))
+    # ... a consultant who declared seeker01 a friend is flagged (potential, reason hidden from seeker01) ...
+    declare("consultant25", "seeker01", "friend", ago(8))
+    # ... and so is one who worked at the same hospital (names normalise to the same organisation).
+    affiliate("seeker01", "St. Mary's Hospital", "hospital", ago(5), ago(1), "Staff psychologist")
+    affiliate("consultant37", "Saint Marys hospital", "hospital", ago(3), None, "Clinical lead")
+    # Large associations are never screened.
+    affiliate("seeker01", "American Psychological Association", "association", ago(10))
+    affiliate("consultant01", "American Psychological Association", "association", ago(15))
+    # seeker02 declared seeker05 as family, and consultant06 treats seeker05: an indirect tie.
+    declare("seeker02", "seeker05", "family", None, by_email=True, name="My sister")
+    # seeker03 and consultant04 were in the same training cohort; both signed a waiver.
+    declare("seeker03", "consultant04", "training_cohort", ago(4), ago(2))
+    # seeker04 sits on a board with consultant05.
+    affiliate("seeker04", "State Board of Psychology", "board", ago(3), None, "Member")
+    affiliate("consultant05", "State Board of Psychology", "board", ago(2), None, "Chair")
+    # seeker05 was consultant07's client: blocking, whoever asks.
+    declare("consultant07", "seeker05", "former_client", ago(9), ago(7))
+    # consultant08 and seeker06 run a business together now.
+    declare("consultant08", "seeker06", "business_partner", ago(2))
+    # seeker07 and consultant09 were colleagues five years ago: outside the window, no conflict.
+    declare("seeker07", "consultant09", "colleague", ago(9), ago(5))
+    # Someone not on the portal, by name only.
+    declare("seeker08", None, "former_romantic", ago(12), ago(10), name="Alex (not on the portal)")
+
+    cur.execute(
+        """insert into public.conflict_waivers (seeker_id, consultant_id, fingerprint, seeker_rationale,
+             seeker_signed_at, consultant_rationale, consultant_signed_at)
+           select %(s)s, %(c)s, l.fingerprint,
+                  'We trained together years ago and have had no contact since; we discussed boundaries.', now(),
+                  'Cohort overlap only; discussed in consultation with a peer and documented.', now()
+           from private.conflict_levels(%(s)s, array[%(c)s]::uuid[]) l""",
+        {"s": by_name["seeker03"].id, "c": by_name["consultant04"].id})

@@ -378,3 +378,50 @@ def test_admin_verifies_a_competency_from_the_queue(backend, embedded_db):
     profile = backend.rpc("get_consultant_profile", {"p_consultant": consultant_id},
                           as_user=Claims.user(at.session_state["portal_user"].id))
     assert profile["competencies"][0]["verified"] is True
+
+
+def test_waiver_journey_then_acceptance(backend, embedded_db):
+    from portal.db import Claims
+    from portal.requests import request_consultation
+
+    consultant_username, consultant_id = make_consultant(backend, embedded_db)
+    seeker_username = make_account(backend)
+    seeker_id = backend.rpc("auth_get_login", {"p_username": seeker_username}, as_user=SERVICE)["id"]
+    backend.rpc("add_my_relationship", {"p_kind": "training_cohort", "p_counterpart_id": consultant_id,
+                                        "p_starts_on": "2024-01-01"}, as_user=Claims.user(seeker_id))
+
+    seeker = app(seeker_username)
+    seeker.session_state["view_consultant"] = consultant_id
+    seeker.run()
+    seeker.switch_page(PAGES["consultant"]).run()
+    no_exceptions(seeker)
+    assert any("possible dual relationship" in w for w in texts(seeker, "warning"))  # flagged on the profile
+    seeker.button(key=f"conflict_check_profile_{consultant_id}").click().run()
+    assert any("You declared that this person was in my training cohort" in m.value for m in seeker.markdown)
+    seeker.text_area(key=f"waiver_rationale_profile_{consultant_id}").input("too short")
+    seeker.button(key=f"waiver_sign_profile_{consultant_id}").click().run()
+    assert any("at least 20 characters" in e for e in texts(seeker, "error"))
+    seeker.text_area(key=f"waiver_rationale_profile_{consultant_id}").input(
+        "We trained together but have had no contact since; we will discuss it in session one.")
+    seeker.button(key=f"waiver_sign_profile_{consultant_id}").click().run()
+    no_exceptions(seeker)
+    assert any("Waiting for the other party" in c for c in texts(seeker, "caption"))
+    request_consultation(backend, Claims.user(seeker_id), consultant_id, [], "Hello, as discussed.")
+
+    consultant = app(consultant_username).run()
+    consultant.switch_page(PAGES["requests"]).run()
+    accept = [b for b in consultant.button if b.key and b.key.startswith("request_accept_")][0]
+    accept.click().run()
+    assert any("waiver" in e for e in texts(consultant, "error"))
+    check = [b for b in consultant.button if b.key and b.key.startswith("conflict_check_request_")][0]
+    check.click().run()
+    # The consultant sees the conflict but not the seeker's declaration.
+    assert any("information you cannot see" in m.value for m in consultant.markdown)
+    assert not any("training cohort" in m.value for m in consultant.markdown)
+    rationale = [t for t in consultant.text_area if t.key and t.key.startswith("waiver_rationale_request_")][0]
+    rationale.input("Cohort overlap only; discussed with a peer consultant and documented in my notes.")
+    [b for b in consultant.button if b.key and b.key.startswith("waiver_sign_request_")][0].click().run()
+    no_exceptions(consultant)
+    [b for b in consultant.button if b.key and b.key.startswith("request_accept_")][0].click().run()
+    assert any("An engagement began" in s for s in texts(consultant, "success"))
+    assert any("Waiver signed" in m.value for m in consultant.markdown)

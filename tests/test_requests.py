@@ -110,3 +110,28 @@ def test_a_blocked_or_missing_consultant_profile_reads_as_not_available(backend,
     with pytest.raises(APIError) as missing:
         backend.rpc("get_consultant_profile", {"p_consultant": stranger.sub}, as_user=seeker)
     assert (missing.value.code, missing.value.message) == ("P0002", "This consultant is not available to you.")
+
+
+def test_a_conflict_declared_after_the_request_stops_the_acceptance(backend, pair):
+    seeker, consultant, _ = pair
+    sent = request_consultation(backend, seeker, consultant.sub, [], "Hello")
+    backend.rpc("add_my_relationship", {"p_kind": "friend", "p_counterpart_id": seeker.sub}, as_user=consultant)
+    with pytest.raises(RequestRefused) as potential:
+        respond(backend, consultant, sent["id"], accept=True)
+    assert potential.value.field == "conflict" and "waiver" in potential.value.message
+    backend.rpc("add_my_relationship", {"p_kind": "family", "p_counterpart_id": consultant.sub}, as_user=seeker)
+    with pytest.raises(RequestRefused) as blocking:
+        respond(backend, consultant, sent["id"], accept=True)
+    assert "cannot be waived" in blocking.value.message
+    assert my_requests(backend, seeker)[0]["status"] == "pending"
+
+
+def test_a_blocking_conflict_hides_the_consultant_everywhere(backend, pair):
+    seeker, consultant, _ = pair
+    backend.rpc("add_my_relationship", {"p_kind": "former_therapist", "p_counterpart_id": consultant.sub},
+                as_user=seeker)
+    with pytest.raises(RequestRefused, match="not available"):
+        request_consultation(backend, seeker, consultant.sub, [], "Hello")
+    with pytest.raises(APIError) as hidden:
+        backend.rpc("get_consultant_profile", {"p_consultant": consultant.sub}, as_user=seeker)
+    assert hidden.value.message == "This consultant is not available to you."
