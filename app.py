@@ -10,6 +10,10 @@ from portal.auth import DatabaseCredentials, current_user_from
 st.set_page_config(page_title="Peer Consultation Portal", page_icon=":material/handshake:",
                    layout="centered")
 
+# The authenticator's cookie component renders an empty iframe: keep it from taking space.
+st.html("<style>.st-key-init, .st-key-set, .st-key-delete {position: absolute; height: 0; overflow: hidden;}"
+        "</style>")
+
 with database_errors_as_messages():
     backend = context.backend()
     credentials = DatabaseCredentials(backend)

@@ -24,7 +24,8 @@ else:
 
 role = "You offer consultation to colleagues." if doc["is_consultant"] else \
     "You are looking for a treating colleague."
-st.markdown(f"**{role}** You can change this on My profile.")
+st.markdown(f"**{role}**")
+st.page_link("pages/my_profile.py", label="Change this on My profile", icon=":material/badge:")
 licences = doc.get("licenses", [])
 if licences:
     st.caption("Licences: " + ", ".join(f"{lic['license_type']} in {lic['jurisdiction']}" for lic in licences))
