@@ -17,7 +17,7 @@ with database_errors_as_messages():
             location="main",
             max_login_attempts=MAX_FAILED_ATTEMPTS,
             key="sign_in_form",
-            fields={"Form name": "Welcome back", "Username": "Username", "Password": "Password",
+            fields={"Form name": "Your account", "Username": "Username", "Password": "Password",
                     "Login": "Sign in"},
         )
     except LoginError:

@@ -336,6 +336,8 @@ def test_every_function_pins_search_path_and_definers_are_not_public(embedded_db
         "refresh_time_buckets", "count_active_clients", "profiles_create_settings",
         "conflict_reasons", "conflict_levels", "log_screening", "disclosed_reasons", "orient", "check_conflicts",
         "sign_waiver", "my_screening_log", "admin_update_conflict_rule",
+        "notify", "notify_request_events", "open_slots", "book_appointment", "respond_to_appointment",
+        "cancel_appointment", "reschedule_appointment", "mark_appointment", "professionalism_record",
     }
 
 
