@@ -5,6 +5,7 @@ import streamlit_authenticator as stauth
 
 from components import context
 from components.errors import database_errors_as_messages
+from components.notifications import unread_badge
 from portal.auth import DatabaseCredentials, current_user_from
 
 st.set_page_config(page_title="Peer Consultation Portal", page_icon=":material/handshake:",
@@ -45,6 +46,12 @@ find = st.Page("pages/find.py", title="Find a consultant", icon=":material/searc
 consultant = st.Page("pages/consultant.py", title="Consultant profile", icon=":material/person_search:",
                      url_path="consultant")
 requests = st.Page("pages/requests.py", title="Requests", icon=":material/inbox:", url_path="requests")
+appointments = st.Page("pages/appointments.py", title="Appointments", icon=":material/event:",
+                       url_path="appointments")
+notifications = st.Page("pages/notifications.py", title="Notifications", icon=":material/notifications:",
+                        url_path="notifications")
+availability = st.Page("pages/my_availability.py", title="My availability", icon=":material/schedule:",
+                       url_path="availability")
 relationships = st.Page("pages/relationships.py", title="My relationships", icon=":material/diversity_3:",
                         url_path="relationships")
 practice = st.Page("pages/my_practice.py", title="My practice", icon=":material/workspace_premium:",
@@ -56,13 +63,15 @@ if user is None:
     pages = [st.Page("pages/sign_in.py", title="Sign in", icon=":material/login:", url_path="sign-in",
                      default=True), register]
 else:
-    pages = {"Portal": [home, find, consultant, requests],
-             "You": [profile, relationships, practice, account] if user.is_consultant
+    pages = {"Portal": [home, find, consultant, requests, appointments, notifications],
+             "You": [profile, relationships, practice, availability, account] if user.is_consultant
              else [profile, relationships, account]}
     if user.is_admin:
         pages["Administration"] = [admin]
 
 if user is not None:
     st.sidebar.caption(f"Signed in as **{user.display_name}**")
+    with st.sidebar:
+        unread_badge(backend, user)
 
 st.navigation(pages, position="sidebar" if user else "top").run()

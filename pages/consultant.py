@@ -1,5 +1,7 @@
 """A consultant's profile: competencies, licences, formats, fee, availability; request a consultation."""
 
+from datetime import date, timedelta
+
 import streamlit as st
 
 from components import context
@@ -7,7 +9,11 @@ from components.cards import competency_badges, conflict_flag, fee, formats
 from components.conflicts import conflict_panel
 from components.errors import database_errors_as_messages
 from components.reference import modality_names, reference_lists
+from components.slots import slot_picker
+from portal.appointments import BookingRefused, book, professionalism_record, record_summary
+from portal.availability import open_slots
 from portal.consultants import availability_summary, get_consultant
+from portal.profiles import load_my_profile
 from portal.requests import RequestRefused, request_consultation
 from portal.search import LEVELS
 
@@ -58,6 +64,13 @@ st.caption(availability_summary(availability, doc["timezone"]))
 st.caption(f"Sessions of {availability.get('session_minutes') or 50} minutes. "
            + ("Taking new clients." if availability.get("has_room") else "Not taking new clients right now."))
 
+with database_errors_as_messages():
+    record = professionalism_record(backend, user.claims, consultant_id)
+if record["shown"]:
+    st.caption(f":material/verified_user: Professionalism record: {record_summary(record)}")
+else:
+    st.caption(":material/verified_user: Professionalism record: shown once it rests on at least 5 events.")
+
 st.subheader("Dual relationships")
 st.caption("Screens your private declarations and theirs. You only ever see reasons drawn from what you entered.")
 conflict_panel(backend, user.claims, consultant_id, key=f"profile_{consultant_id}")
@@ -67,6 +80,20 @@ if doc.get("active_engagement"):
     st.success("You already work with this consultant.", icon=":material/handshake:")
 elif doc.get("pending_request"):
     st.info("Your request is waiting for an answer. You will see it under Requests.", icon=":material/schedule:")
+    with st.expander("Propose a first session"):
+        with database_errors_as_messages():
+            me = load_my_profile(backend, user.claims)
+            slots = open_slots(backend, user.claims, consultant_id, date.today(), date.today() + timedelta(weeks=8),
+                               user.id)
+        chosen = slot_picker(slots, viewer_tz=me["timezone"], consultant_tz=doc["timezone"], key="first_slot")
+        if chosen and st.button("Propose this time", key="first_slot_submit", type="primary"):
+            try:
+                with database_errors_as_messages():
+                    book(backend, user.claims, consultant_id, chosen)
+            except BookingRefused as exc:
+                st.error(exc.message, icon=":material/error:")
+            else:
+                st.success("Proposed. The consultant will confirm it with your request.", icon=":material/event:")
 elif not availability.get("has_room"):
     st.warning("This consultant is not taking new clients right now, so they cannot be asked.",
                icon=":material/hourglass:")

@@ -18,6 +18,8 @@ PAGES = {
     "admin": "pages/admin.py", "sign_in": "pages/sign_in.py", "register": "pages/register.py",
     "find": "pages/find.py", "consultant": "pages/consultant.py", "requests": "pages/requests.py",
     "practice": "pages/my_practice.py", "relationships": "pages/relationships.py",
+    "appointments": "pages/appointments.py", "notifications": "pages/notifications.py",
+    "availability": "pages/my_availability.py",
 }
 
 
@@ -63,9 +65,12 @@ def make_account(backend, password: str = "Good-pass-123") -> str:
 
 ROLE_PAGES = {
     None: ["sign_in", "register"],
-    "seeker01": ["home", "find", "consultant", "requests", "profile", "relationships", "account"],
-    "consultant01": ["home", "find", "consultant", "requests", "profile", "relationships", "practice", "account"],
-    "admin": ["home", "find", "consultant", "requests", "profile", "relationships", "account", "admin"],
+    "seeker01": ["home", "find", "consultant", "requests", "appointments", "notifications", "profile",
+                 "relationships", "account"],
+    "consultant01": ["home", "find", "consultant", "requests", "appointments", "notifications", "profile",
+                     "relationships", "practice", "availability", "account"],
+    "admin": ["home", "find", "consultant", "requests", "appointments", "notifications", "profile", "relationships",
+              "account", "admin"],
 }
 
 

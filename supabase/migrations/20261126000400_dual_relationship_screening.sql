@@ -666,7 +666,7 @@ grant execute on function public.admin_update_conflict_rule(text, text, integer,
 -- The engagement carries its waiver, for both parties to see.
 create function public.my_engagements()
 returns table (id uuid, other_id uuid, other_name text, my_role text, status text, started_at timestamptz,
-               waiver_signed_at timestamptz)
+               waiver_signed_at timestamptz, other_timezone text)
 language sql
 stable
 set search_path = ''
@@ -679,7 +679,8 @@ as $$
          (select greatest(w.seeker_signed_at, w.consultant_signed_at) from public.conflict_waivers w
           where w.seeker_id = e.seeker_id and w.consultant_id = e.consultant_id
             and w.seeker_signed_at is not null and w.consultant_signed_at is not null
-          order by w.created_at desc limit 1)
+          order by w.created_at desc limit 1),
+         p.timezone
   from public.engagements e
   join public.profiles p on p.id = case when e.seeker_id = auth.uid() then e.consultant_id else e.seeker_id end
   where auth.uid() in (e.seeker_id, e.consultant_id)

@@ -1,0 +1,206 @@
+"""Appointments: book sessions with the colleagues you work with, answer, cancel or move them."""
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from components import context
+from components.errors import database_errors_as_messages
+from components.slots import slot_label, slot_picker
+from portal.appointments import (
+    BookingRefused,
+    answer,
+    book,
+    cancel,
+    mark,
+    my_appointments,
+    professionalism_record,
+    record_summary,
+    reschedule,
+)
+from portal.availability import open_slots
+from portal.ics import appointments_ics
+from portal.profiles import load_my_profile
+from portal.requests import my_engagements
+
+STATUS_BADGES = {"requested": ":orange-badge[Proposed]", "confirmed": ":green-badge[Confirmed]",
+                 "declined": ":gray-badge[Declined]", "cancelled": ":red-badge[Cancelled]",
+                 "completed": ":blue-badge[Completed]", "no_show": ":red-badge[No-show]"}
+
+user = context.require_user()
+backend = context.backend()
+st.title("Appointments")
+st.caption("Your sessions, in your time zone. Book with colleagues you work with; every change notifies the other.")
+
+with database_errors_as_messages():
+    me = load_my_profile(backend, user.claims)
+    engagements = [e for e in my_engagements(backend, user.claims) if e["status"] == "active"]
+    now = datetime.now(UTC)
+    appointments = my_appointments(backend, user.claims, now - timedelta(days=60), now + timedelta(days=120))
+my_tz = me["timezone"]
+zone = ZoneInfo(my_tz)
+
+if notice := st.session_state.pop("appointments_notice", None):
+    st.success(notice, icon=":material/check_circle:")
+
+book_tab, upcoming_tab, week_tab, past_tab = st.tabs(["Book", "Upcoming", "Week", "Past"])
+
+with book_tab:
+    if not engagements:
+        st.info("You can book once a consultant accepts your request (or propose a first session from their "
+                "profile while the request is pending).", icon=":material/info:")
+    else:
+        names = {e["other_id"]: f"{e['other_name']} (your {'client' if e['my_role'] == 'consultant' else 'consultant'})"
+                 for e in engagements}
+        other = st.selectbox("With", options=list(names), format_func=names.get, key="book_with")
+        engagement = next(e for e in engagements if e["other_id"] == other)
+        consultant_id = user.id if engagement["my_role"] == "consultant" else other
+        client_id = other if engagement["my_role"] == "consultant" else user.id
+        with database_errors_as_messages():
+            slots = open_slots(backend, user.claims, consultant_id, date.today(), date.today() + timedelta(weeks=8),
+                               client_id)
+        consultant_tz = my_tz if engagement["my_role"] == "consultant" else engagement["other_timezone"]
+        chosen = slot_picker(slots, viewer_tz=my_tz, consultant_tz=consultant_tz, key="book_slot")
+        if chosen and st.button("Propose this time", type="primary", key="book_submit"):
+            try:
+                with database_errors_as_messages():
+                    book(backend, user.claims, other, chosen)
+            except BookingRefused as exc:
+                st.error(exc.message, icon=":material/error:")
+                if exc.code == "slot_taken":
+                    st.caption("The list above now shows the times still open.")
+            else:
+                st.session_state["appointments_notice"] = "Proposed. The other party will confirm or decline."
+                st.rerun()
+
+upcoming = [a for a in appointments if datetime.fromisoformat(a["ends_at"]) >= now
+            and a["status"] in ("requested", "confirmed")]
+with upcoming_tab:
+    if not upcoming:
+        st.caption("No upcoming sessions.")
+    for appt in upcoming:
+        with st.container(border=True, key=f"appt_card_{appt['id']}"):
+            st.markdown(f"**{slot_label(appt['starts_at'], my_tz, appt['other_timezone'])}** · "
+                        f"{appt['other_name']} · {STATUS_BADGES[appt['status']]}")
+            if appt["rescheduled_from"]:
+                st.caption("Moved from an earlier time.")
+            if appt["status"] == "requested" and not appt["requested_by_me"]:
+                ok, no = st.columns([1, 2])
+                if ok.button("Confirm", key=f"appt_confirm_{appt['id']}", type="primary"):
+                    try:
+                        answer(backend, user.claims, appt["id"], confirm=True)
+                        st.session_state["appointments_notice"] = "Confirmed."
+                        st.rerun()
+                    except BookingRefused as exc:
+                        st.error(exc.message)
+                why = no.text_input("Reason to decline", key=f"appt_decline_reason_{appt['id']}")
+                if no.button("Decline", key=f"appt_decline_{appt['id']}"):
+                    try:
+                        answer(backend, user.claims, appt["id"], confirm=False, reason=why)
+                        st.session_state["appointments_notice"] = "Declined."
+                        st.rerun()
+                    except BookingRefused as exc:
+                        st.error(exc.message, icon=":material/error:")
+            with st.expander("Cancel or move this session"):
+                reason = st.text_input("Reason (required, shared with the other party)",
+                                       key=f"appt_cancel_reason_{appt['id']}")
+                hours = (datetime.fromisoformat(appt["starts_at"]) - now).total_seconds() / 3600
+                late_key = f"appt_late_{appt['id']}"
+                if st.session_state.get(late_key):
+                    st.warning(st.session_state[late_key], icon=":material/schedule:")
+                accept_late = bool(st.session_state.get(late_key)) and st.checkbox(
+                    "I understand this will be recorded as a late cancellation", key=f"appt_accept_late_{appt['id']}")
+                if st.button("Cancel session", key=f"appt_cancel_{appt['id']}"):
+                    try:
+                        cancel(backend, user.claims, appt["id"], reason, accept_late=accept_late)
+                        st.session_state.pop(late_key, None)
+                        st.session_state["appointments_notice"] = (
+                            f"Cancelled with {hours:.0f} hours' notice. {appt['other_name']} was notified.")
+                        st.rerun()
+                    except BookingRefused as exc:
+                        if exc.code == "late":
+                            st.session_state[late_key] = exc.message
+                            st.rerun()
+                        st.error(exc.message, icon=":material/error:")
+                consultant_id = user.id if appt["my_role"] == "consultant" else appt["other_id"]
+                client_id = appt["other_id"] if appt["my_role"] == "consultant" else user.id
+                if st.toggle("Move to another time", key=f"appt_move_{appt['id']}"):
+                    with database_errors_as_messages():
+                        slots = open_slots(backend, user.claims, consultant_id, date.today(),
+                                           date.today() + timedelta(weeks=8), client_id)
+                    new_start = slot_picker(slots, viewer_tz=my_tz, key=f"appt_move_slot_{appt['id']}",
+                                            consultant_tz=my_tz if appt["my_role"] == "consultant"
+                                            else appt["other_timezone"])
+                    if new_start and st.button("Move session", key=f"appt_move_submit_{appt['id']}"):
+                        try:
+                            reschedule(backend, user.claims, appt["id"], new_start, reason, accept_late=accept_late)
+                            st.session_state.pop(late_key, None)
+                            st.session_state["appointments_notice"] = (
+                                "Moved. The other party will confirm the new time.")
+                            st.rerun()
+                        except BookingRefused as exc:
+                            if exc.code == "late":
+                                st.session_state[late_key] = exc.message
+                                st.rerun()
+                            st.error(exc.message, icon=":material/error:")
+
+with week_tab:
+    start_of_week = datetime.now(zone).date() - timedelta(days=datetime.now(zone).weekday())
+    offset = st.number_input("Week (0 = this week)", min_value=-8, max_value=16, value=0, step=1, key="week_offset")
+    first_day = start_of_week + timedelta(weeks=int(offset))
+    rows = []
+    for appt in appointments:
+        start = datetime.fromisoformat(appt["starts_at"]).astimezone(zone)
+        end = datetime.fromisoformat(appt["ends_at"]).astimezone(zone)
+        if first_day <= start.date() < first_day + timedelta(days=7):
+            rows.append({"day": start.strftime("%a %d %b"), "from": start.hour + start.minute / 60,
+                         "to": end.hour + end.minute / 60, "with": appt["other_name"], "status": appt["status"],
+                         "time": f"{start:%H:%M}–{end:%H:%M}"})
+    st.caption(f"Week of {first_day:%d %b %Y}, times in {my_tz}.")
+    if rows:
+        days = [(first_day + timedelta(days=i)).strftime("%a %d %b") for i in range(7)]
+        chart = alt.Chart(pd.DataFrame(rows)).mark_bar(cornerRadius=3).encode(
+            x=alt.X("day:N", sort=days, scale=alt.Scale(domain=days), title=None),
+            y=alt.Y("from:Q", scale=alt.Scale(domain=[24, 6], nice=False), title="Hour"), y2="to:Q",
+            color=alt.Color("status:N", legend=alt.Legend(orient="bottom")),
+            tooltip=["with", "time", "status"])
+        st.altair_chart(chart, width="stretch")
+    else:
+        st.caption("Nothing this week.")
+
+with past_tab:
+    past = [a for a in appointments if datetime.fromisoformat(a["ends_at"]) < now or a["status"] not in
+            ("requested", "confirmed")]
+    for appt in reversed(past):
+        line = (f"{slot_label(appt['starts_at'], my_tz, appt['other_timezone'])} · {appt['other_name']} · "
+                f"{STATUS_BADGES[appt['status']]}")
+        if appt["status"] == "cancelled":
+            who = "you" if appt["cancelled_by_me"] else appt["other_name"]
+            late = " · :red-badge[late]" if appt["late"] else ""
+            line += f" by {who} with {appt['notice_hours']:g} h notice{late}"
+        st.markdown(line)
+        if appt["my_role"] == "consultant" and appt["status"] == "confirmed" and \
+                datetime.fromisoformat(appt["ends_at"]) < now:
+            kept, missed = st.columns(2)
+            if kept.button("Mark completed", key=f"appt_completed_{appt['id']}"):
+                mark(backend, user.claims, appt["id"], "completed")
+                st.rerun()
+            if missed.button("Mark no-show", key=f"appt_no_show_{appt['id']}"):
+                mark(backend, user.claims, appt["id"], "no_show")
+                st.rerun()
+    if not past:
+        st.caption("No past sessions in the last 60 days.")
+
+st.divider()
+left, right = st.columns(2)
+left.download_button("Download calendar (.ics)", key="appointments_ics",
+                     data=appointments_ics(appointments, viewer_timezone=my_tz,
+                                           calendar_name="Peer Consultation Portal"),
+                     file_name="peer-consultation-appointments.ics", mime="text/calendar",
+                     icon=":material/calendar_month:")
+with database_errors_as_messages():
+    record = professionalism_record(backend, user.claims, user.id)
+right.markdown(f"**Your record:** {record_summary(record)}")

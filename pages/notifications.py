@@ -1,0 +1,30 @@
+"""Notifications: requests, answers, bookings, cancellations and moves that concern you."""
+
+import streamlit as st
+
+from components import context
+from components.errors import database_errors_as_messages
+from portal.notifications import mark_read, my_notifications
+
+PAGES = {"requests": "pages/requests.py", "appointments": "pages/appointments.py"}
+
+user = context.require_user()
+backend = context.backend()
+st.title("Notifications")
+st.caption("What changed for you, newest first.")
+
+with database_errors_as_messages():
+    items = my_notifications(backend, user.claims)
+unread = [n for n in items if not n["read_at"]]
+if unread and st.button(f"Mark all {len(unread)} as read", key="notifications_mark_all"):
+    with database_errors_as_messages():
+        mark_read(backend, user.claims)
+    st.rerun()
+if not items:
+    st.caption("Nothing yet.")
+for item in items:
+    marker = ":blue-badge[new] " if not item["read_at"] else ""
+    line, link = st.columns([4, 1])
+    line.markdown(f"{marker}{item['message']}  \n:gray[{item['created_at'][:16].replace('T', ' ')} UTC]")
+    if item.get("page") in PAGES:
+        link.page_link(PAGES[item["page"]], label="Open")

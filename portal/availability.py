@@ -1,0 +1,115 @@
+"""A consultant's availability: settings, weekly hours, date overrides, time off; open slots."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, time
+from typing import Any
+
+from portal.db import APIError, Backend, Claims, friendly_message
+from portal.profiles import known_timezones
+
+WEEKDAYS = {1: "Monday", 2: "Tuesday", 3: "Wednesday", 4: "Thursday", 5: "Friday", 6: "Saturday", 7: "Sunday"}
+
+
+class AvailabilityError(Exception):
+    def __init__(self, message: str, fields: dict[str, str] | None = None, *, stale: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+        self.stale = stale
+
+
+@dataclass
+class AvailabilityInput:
+    timezone: str
+    session_minutes: int = 50
+    buffer_minutes: int = 10
+    min_notice_hours: int = 24
+    max_sessions_per_week: int | None = None
+    late_cancel_hours: int = 24
+    weekly_hours: list[tuple[int, time, time]] = field(default_factory=list)
+    overrides: list[tuple[date, time | None, time | None]] = field(default_factory=list)  # no times: day off
+    time_off: list[tuple[date, date, str]] = field(default_factory=list)
+
+    def validate(self) -> dict[str, str]:
+        errors: dict[str, str] = {}
+        if self.timezone not in known_timezones():
+            errors["timezone"] = "Choose a time zone from the list."
+        if not 15 <= self.session_minutes <= 180:
+            errors["session_minutes"] = "Sessions last 15 to 180 minutes."
+        if not 0 <= self.buffer_minutes <= 120:
+            errors["buffer_minutes"] = "The buffer is 0 to 120 minutes."
+        if not 0 <= self.min_notice_hours <= 720:
+            errors["min_notice_hours"] = "Minimum notice is 0 to 720 hours."
+        if self.max_sessions_per_week is not None and not 1 <= self.max_sessions_per_week <= 80:
+            errors["max_sessions_per_week"] = "The weekly maximum is 1 to 80 sessions, or empty for none."
+        if not 0 <= self.late_cancel_hours <= 168:
+            errors["late_cancel_hours"] = "The late-cancellation threshold is 0 to 168 hours."
+        problems = []
+        by_day: dict[int, list[tuple[time, time]]] = {}
+        for n, (weekday, start, end) in enumerate(self.weekly_hours, start=1):
+            if weekday not in WEEKDAYS or start is None or end is None:
+                problems.append(f"Row {n}: choose a day, a start and an end.")
+            elif end <= start:
+                problems.append(f"Row {n}: {WEEKDAYS[weekday]} ends before it starts.")
+            else:
+                by_day.setdefault(weekday, []).append((start, end))
+        for weekday, ranges in by_day.items():
+            ranges.sort()
+            for (_, end_a), (start_b, _) in zip(ranges, ranges[1:], strict=False):
+                if start_b < end_a:
+                    problems.append(f"{WEEKDAYS[weekday]}: two ranges overlap.")
+        if problems:
+            errors["weekly_hours"] = " ".join(problems)
+        override_problems = [f"Override {n}: give both times, or neither for a day off."
+                             for n, (day, start, end) in enumerate(self.overrides, start=1)
+                             if day is None or (start is None) != (end is None)]
+        override_problems += [f"Override {n}: it ends before it starts."
+                              for n, (day, start, end) in enumerate(self.overrides, start=1)
+                              if start is not None and end is not None and end <= start]
+        if override_problems:
+            errors["overrides"] = " ".join(override_problems)
+        off_problems = [f"Time off {n}: give a first and last day, in order."
+                        for n, (first, last, _) in enumerate(self.time_off, start=1)
+                        if first is None or last is None or last < first]
+        if off_problems:
+            errors["time_off"] = " ".join(off_problems)
+        return errors
+
+    def params(self, expected_version: int) -> dict[str, Any]:
+        return {
+            "p_settings": {"timezone": self.timezone, "session_minutes": self.session_minutes,
+                           "buffer_minutes": self.buffer_minutes, "min_notice_hours": self.min_notice_hours,
+                           "max_sessions_per_week": self.max_sessions_per_week,
+                           "late_cancel_hours": self.late_cancel_hours},
+            "p_weekly_hours": [{"weekday": d, "starts_at": s.isoformat(), "ends_at": e.isoformat()}
+                               for d, s, e in self.weekly_hours],
+            "p_overrides": [{"on_date": d.isoformat(), "starts_at": s.isoformat() if s else None,
+                             "ends_at": e.isoformat() if e else None} for d, s, e in self.overrides],
+            "p_time_off": [{"starts_on": a.isoformat(), "ends_on": b.isoformat(), "note": note}
+                           for a, b, note in self.time_off],
+            "p_expected_version": expected_version,
+        }
+
+
+def load_my_availability(backend: Backend, claims: Claims) -> dict[str, Any]:
+    return backend.rpc("get_my_availability", {}, as_user=claims)
+
+
+def save_my_availability(backend: Backend, claims: Claims, form: AvailabilityInput, *,
+                         expected_version: int) -> dict[str, Any]:
+    if errors := form.validate():
+        raise AvailabilityError("Some fields need attention.", errors)
+    try:
+        return backend.rpc("save_my_availability", form.params(expected_version), as_user=claims)
+    except APIError as exc:
+        if exc.code == "P0001" and exc.details == "version":
+            raise AvailabilityError(f"{exc.message} {exc.hint}", stale=True) from exc
+        raise AvailabilityError(friendly_message(exc)) from exc
+
+
+def open_slots(backend: Backend, claims: Claims, consultant_id: str, first: date, last: date,
+               client_id: str | None = None) -> list[dict[str, Any]]:
+    return backend.rpc("open_slots", {"p_consultant": consultant_id, "p_from": first.isoformat(),
+                                      "p_to": last.isoformat(), "p_client": client_id}, as_user=claims)

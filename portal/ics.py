@@ -1,0 +1,36 @@
+"""Appointments as an iCalendar file that common calendars import with correct times."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar, Event
+
+STATUS = {"requested": "TENTATIVE", "confirmed": "CONFIRMED", "cancelled": "CANCELLED", "declined": "CANCELLED",
+          "completed": "CONFIRMED", "no_show": "CONFIRMED"}
+
+
+def appointments_ics(appointments: list[dict[str, Any]], *, viewer_timezone: str, calendar_name: str) -> bytes:
+    """One VEVENT per appointment, with times in the viewer's zone (TZID) and a stable UID."""
+    zone = ZoneInfo(viewer_timezone)
+    cal = Calendar()
+    cal.add("prodid", "-//Peer Consultation Portal//appointments//EN")
+    cal.add("version", "2.0")
+    cal.add("x-wr-calname", calendar_name)
+    cal.add("x-wr-timezone", viewer_timezone)
+    for appt in appointments:
+        event = Event()
+        event.add("uid", f"{appt['id']}@peer-consultation-portal")
+        event.add("dtstamp", datetime.now(UTC))
+        event.add("dtstart", datetime.fromisoformat(appt["starts_at"]).astimezone(zone))
+        event.add("dtend", datetime.fromisoformat(appt["ends_at"]).astimezone(zone))
+        role = "Consultation with" if appt["my_role"] == "client" else "Session with"
+        event.add("summary", f"{role} {appt['other_name']}")
+        event.add("status", STATUS[appt["status"]])
+        if appt.get("cancel_reason"):
+            event.add("description", f"Cancelled: {appt['cancel_reason']}")
+        cal.add_component(event)
+    cal.add_missing_timezones()
+    return cal.to_ical()
