@@ -241,6 +241,7 @@ def load_demo_world(conn: psycopg.Connection, today: date | None = None) -> list
         )
         _demo_requests(cur, people)
         _demo_declarations(cur, people, today or date.today())
+        _demo_appointments(cur, people)
     return people
 
 
@@ -332,3 +333,39 @@ def _demo_declarations(cur, people: list[DemoPerson], today: date) -> None:
                   'Cohort overlap only; discussed in consultation with a peer and documented.', now()
            from private.conflict_levels(%(s)s, array[%(c)s]::uuid[]) l""",
         {"s": by_name["seeker03"].id, "c": by_name["consultant04"].id})
+
+
+def _demo_appointments(cur, people: list[DemoPerson]) -> None:
+    """Kept, missed, late-cancelled and upcoming sessions for the demo engagements."""
+    from datetime import datetime, time
+    from zoneinfo import ZoneInfo
+
+    by_name = {p.username: p for p in people}
+    base = date.today()
+
+    def session(consultant, client, days, hour, status, **extra):
+        c, s = by_name[consultant], by_name[client]
+        starts = datetime.combine(base + timedelta(days=days), time(hour), ZoneInfo(c.timezone))
+        cur.execute(
+            """insert into public.appointments (consultant_id, client_id, engagement_id, starts_at, ends_at,
+                 blocked_until, status, requested_by, responded_at, cancelled_by, cancelled_at, cancel_reason,
+                 notice_hours, late)
+               select %(c)s, %(s)s, e.id, %(start)s, %(start)s + interval '50 minutes',
+                      %(start)s + interval '60 minutes', %(status)s, %(s)s, now(), %(cancelled_by)s,
+                      case when %(cancelled_by)s::uuid is not null then %(start)s - make_interval(hours => %(notice)s)
+                      end, %(reason)s, %(notice)s, %(late)s
+               from public.engagements e where e.seeker_id = %(s)s and e.consultant_id = %(c)s""",
+            {"c": c.id, "s": s.id, "start": starts, "status": status,
+             "cancelled_by": extra.get("cancelled_by") and by_name[extra["cancelled_by"]].id,
+             "reason": extra.get("reason"), "notice": extra.get("notice"), "late": extra.get("late", False)})
+
+    for weeks_ago in (5, 4, 3, 2):
+        session("consultant02", "seeker03", -7 * weeks_ago, 10, "completed")
+    session("consultant02", "seeker03", -7, 10, "cancelled", cancelled_by="seeker03", reason="Fever", notice=6,
+            late=True)
+    session("consultant02", "seeker03", 7, 10, "confirmed")
+    session("consultant02", "seeker03", 14, 10, "requested")
+    session("consultant06", "seeker05", -14, 9, "completed")
+    session("consultant06", "seeker05", -7, 9, "no_show")
+    session("consultant06", "seeker05", 8, 9, "confirmed")
+    session("consultant06", "seeker06", 9, 11, "confirmed")

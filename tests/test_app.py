@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC
 from pathlib import Path
 
 import bcrypt
@@ -80,6 +81,7 @@ def test_page_renders_for_role(username, page):
     no_exceptions(at)
     at.switch_page(PAGES[page]).run()
     no_exceptions(at)
+    assert not texts(at, "error"), texts(at, "error")  # a database refusal shows as an error, not an exception
     assert at.title, "every page has a title"
     assert at.caption, "every page states its purpose"
 
@@ -430,3 +432,96 @@ def test_waiver_journey_then_acceptance(backend, embedded_db):
     [b for b in consultant.button if b.key and b.key.startswith("request_accept_")][0].click().run()
     assert any("An engagement began" in s for s in texts(consultant, "success"))
     assert any("Waiver signed" in m.value for m in consultant.markdown)
+
+
+# --- availability, booking, notifications ------------------------------------------------------
+
+def engaged_pair(backend, embedded_db):
+    """A consultant open every day (no notice) with one active client; returns their usernames."""
+    import psycopg
+
+    consultant_username, consultant_id = make_consultant(backend, embedded_db)
+    client_username = make_account(backend)
+    client_id = backend.rpc("auth_get_login", {"p_username": client_username}, as_user=SERVICE)["id"]
+    with psycopg.connect(embedded_db.owner_conninfo) as conn:
+        conn.execute("update public.availability_settings set min_notice_hours = 0 where consultant_id = %s",
+                     (consultant_id,))
+        for weekday in range(1, 8):
+            conn.execute("insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) "
+                         "values (%s, %s, '08:00', '20:00')", (consultant_id, weekday))
+        request = conn.execute(
+            "insert into public.consultation_requests (seeker_id, consultant_id, message, status) "
+            "values (%s, %s, 'hi', 'accepted') returning id", (client_id, consultant_id)).fetchone()[0]
+        conn.execute("insert into public.engagements (request_id, seeker_id, consultant_id) values (%s, %s, %s)",
+                     (request, client_id, consultant_id))
+    return consultant_username, client_username
+
+
+def test_booking_journey_with_confirmation_and_notifications(backend, embedded_db):
+    consultant_username, client_username = engaged_pair(backend, embedded_db)
+    client = app(client_username).run()
+    client.switch_page(PAGES["appointments"]).run()
+    no_exceptions(client)
+    client.button(key="book_submit").click().run()
+    no_exceptions(client)
+    assert any("Proposed" in s for s in texts(client, "success"))
+
+    consultant = app(consultant_username).run()
+    labels = [str(link.proto.label) for link in consultant.sidebar.get("page_link")]
+    assert "Notifications (2 unread)" in labels, labels  # the request and the proposed session
+    consultant.switch_page(PAGES["notifications"]).run()
+    assert any("proposed a session" in m.value for m in consultant.markdown)
+    consultant.switch_page(PAGES["appointments"]).run()
+    confirm = [b for b in consultant.button if b.key and b.key.startswith("appt_confirm_")]
+    assert len(confirm) == 1
+    confirm[0].click().run()
+    assert "Confirmed." in texts(consultant, "success")
+    assert any("Confirmed" in m.value for m in consultant.markdown)
+
+
+def test_cancelling_asks_for_a_reason_and_warns_before_a_late_cancellation(backend, embedded_db):
+    from datetime import datetime, timedelta
+
+    from portal.appointments import answer, book
+    from portal.availability import open_slots
+    from portal.db import Claims
+
+    consultant_username, client_username = engaged_pair(backend, embedded_db)
+    ids = {u: backend.rpc("auth_get_login", {"p_username": u}, as_user=SERVICE)["id"]
+           for u in (consultant_username, client_username)}
+    client_claims, consultant_claims = Claims.user(ids[client_username]), Claims.user(ids[consultant_username])
+    today = datetime.now(UTC).date()
+    slots = [s for s in open_slots(backend, client_claims, ids[consultant_username], today, today + timedelta(days=2))
+             if datetime.fromisoformat(s["starts_at"]) > datetime.now(UTC) + timedelta(hours=2)]
+    appt = book(backend, client_claims, ids[consultant_username], slots[0]["starts_at"])
+    answer(backend, consultant_claims, appt["id"], confirm=True)
+
+    at = app(client_username).run()
+    at.switch_page(PAGES["appointments"]).run()
+    at.button(key=f"appt_cancel_{appt['id']}").click().run()
+    assert any("Give a reason" in e for e in texts(at, "error"))
+    at.text_input(key=f"appt_cancel_reason_{appt['id']}").input("Unwell today")
+    at.button(key=f"appt_cancel_{appt['id']}").click().run()
+    no_exceptions(at)
+    assert any("late cancellation" in w for w in texts(at, "warning"))
+    assert at.text_input(key=f"appt_cancel_reason_{appt['id']}").value == "Unwell today"  # kept
+    at.checkbox(key=f"appt_accept_late_{appt['id']}").check()
+    at.button(key=f"appt_cancel_{appt['id']}").click().run()
+    no_exceptions(at)
+    assert any("Cancelled with" in s for s in texts(at, "success"))
+
+
+def test_availability_page_saves_and_previews_slots(backend, embedded_db):
+    consultant_username, _ = make_consultant(backend, embedded_db)
+    at = app(consultant_username).run()
+    at.switch_page(PAGES["availability"]).run()
+    no_exceptions(at)
+    at.number_input(key="availability_session_minutes").set_value(5)
+    at.button(key="availability_save").click().run()
+    assert "Sessions last 15 to 180 minutes." in texts(at, "error")
+    at.number_input(key="availability_session_minutes").set_value(60)
+    at.number_input(key="availability_buffer_minutes").set_value(15)
+    at.button(key="availability_save").click().run()
+    no_exceptions(at)
+    assert "Availability saved." in texts(at, "success")
+    assert at.number_input(key="availability_buffer_minutes").value == 15

@@ -466,7 +466,11 @@ set search_path = ''
 as $$
   select jsonb_build_object(
     'timezone', (select timezone from public.profiles where id = auth.uid()),
-    'settings', (select to_jsonb(s) - 'active_clients' - 'clients_served' - 'time_buckets'
+    'settings', (select jsonb_build_object(
+                   'session_minutes', s.session_minutes, 'buffer_minutes', s.buffer_minutes,
+                   'min_notice_hours', s.min_notice_hours, 'max_sessions_per_week', s.max_sessions_per_week,
+                   'late_cancel_hours', s.late_cancel_hours, 'capacity', s.capacity,
+                   'accepting_new_clients', s.accepting_new_clients, 'version', s.version)
                  from public.availability_settings s where s.consultant_id = auth.uid()),
     'weekly_hours', coalesce((select jsonb_agg(jsonb_build_object('weekday', h.weekday, 'starts_at', h.starts_at,
                                                                   'ends_at', h.ends_at) order by h.weekday, h.starts_at)
