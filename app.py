@@ -46,6 +46,8 @@ find = st.Page("pages/find.py", title="Find a consultant", icon=":material/searc
 consultant = st.Page("pages/consultant.py", title="Consultant profile", icon=":material/person_search:",
                      url_path="consultant")
 requests = st.Page("pages/requests.py", title="Requests", icon=":material/inbox:", url_path="requests")
+termination = st.Page("pages/termination.py", title="Termination plans", icon=":material/flag:",
+                      url_path="termination")
 appointments = st.Page("pages/appointments.py", title="Appointments", icon=":material/event:",
                        url_path="appointments")
 notifications = st.Page("pages/notifications.py", title="Notifications", icon=":material/notifications:",
@@ -63,7 +65,7 @@ if user is None:
     pages = [st.Page("pages/sign_in.py", title="Sign in", icon=":material/login:", url_path="sign-in",
                      default=True), register]
 else:
-    pages = {"Portal": [home, find, consultant, requests, appointments, notifications],
+    pages = {"Portal": [home, find, consultant, requests, appointments, termination, notifications],
              "You": [profile, relationships, practice, availability, account] if user.is_consultant
              else [profile, relationships, account]}
     if user.is_admin:

@@ -6,7 +6,8 @@ from components import context
 from components.errors import database_errors_as_messages
 from portal.notifications import mark_read, my_notifications
 
-PAGES = {"requests": "pages/requests.py", "appointments": "pages/appointments.py"}
+PAGES = {"requests": "pages/requests.py", "appointments": "pages/appointments.py",
+         "termination": "pages/termination.py"}
 
 user = context.require_user()
 backend = context.backend()

@@ -20,7 +20,7 @@ PAGES = {
     "find": "pages/find.py", "consultant": "pages/consultant.py", "requests": "pages/requests.py",
     "practice": "pages/my_practice.py", "relationships": "pages/relationships.py",
     "appointments": "pages/appointments.py", "notifications": "pages/notifications.py",
-    "availability": "pages/my_availability.py",
+    "availability": "pages/my_availability.py", "termination": "pages/termination.py",
 }
 
 
@@ -66,11 +66,13 @@ def make_account(backend, password: str = "Good-pass-123") -> str:
 
 ROLE_PAGES = {
     None: ["sign_in", "register"],
-    "seeker01": ["home", "find", "consultant", "requests", "appointments", "notifications", "profile",
+    "seeker01": ["home", "find", "consultant", "requests", "appointments", "termination", "notifications", "profile",
                  "relationships", "account"],
-    "consultant01": ["home", "find", "consultant", "requests", "appointments", "notifications", "profile",
+    "consultant01": ["home", "find", "consultant", "requests", "appointments", "termination", "notifications",
+                     "profile",
                      "relationships", "practice", "availability", "account"],
-    "admin": ["home", "find", "consultant", "requests", "appointments", "notifications", "profile", "relationships",
+    "admin": ["home", "find", "consultant", "requests", "appointments", "termination", "notifications", "profile",
+              "relationships",
               "account", "admin"],
 }
 

@@ -338,6 +338,10 @@ def test_every_function_pins_search_path_and_definers_are_not_public(embedded_db
         "sign_waiver", "my_screening_log", "admin_update_conflict_rule",
         "notify", "notify_request_events", "open_slots", "book_appointment", "respond_to_appointment",
         "cancel_appointment", "reschedule_appointment", "mark_appointment", "professionalism_record",
+        "add_plan_version", "start_termination_plan", "revise_termination_plan", "propose_termination_plan",
+        "sign_termination_plan", "complete_termination_plan", "withdraw_termination_plan",
+        "tick_termination_checklist", "my_termination_plans", "refresh_termination_reminders",
+        "referral_candidates",
     }
 
 

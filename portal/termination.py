@@ -1,0 +1,216 @@
+"""Termination plans: terms, guardrails explained, versions, signatures, review."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from portal.db import APIError, Backend, Claims, friendly_message
+
+REASONS = {
+    "goals_met": "Goals met", "client_choice": "Client's choice", "consultant_capacity": "Consultant's capacity",
+    "relocation": "Relocation", "conflict_emerged": "A conflict emerged", "specialist_referral":
+    "Referral to a specialist", "financial": "Financial", "safety": "Safety", "other": "Other",
+}
+CHECKLIST = {
+    "pre_termination_discussion": "Pre-termination discussion held", "referrals_given": "Referrals given",
+    "closing_session_held": "Closing session held", "summary_shared": "Records or summary shared",
+    "follow_up_arranged": "Follow-up arranged",
+}
+FIELD_LABELS = {
+    "initiated_by": "Initiated by", "reason": "Reason", "reason_notes": "Notes on the reason",
+    "discussed_on": "Ending first discussed", "final_session_on": "Final session", "sessions_remaining":
+    "Sessions remaining", "closing_sessions": "Closing sessions", "referrals": "Referrals", "follow_up_on":
+    "Follow-up check-in", "aftercare_notes": "Aftercare notes", "checklist": "Checklist",
+    "safety_justification": "Safety justification",
+}
+CONSTRAINT_MESSAGES = {
+    "plan_consultant_notice": ("final_session_on", "When the consultant ends treatment, the final session must be at "
+                               "least 21 days and 2 sessions after the ending was first discussed, with at least one "
+                               "referral. Only the reason “Safety” is exempt."),
+    "plan_safety_justified": ("safety_justification", "Ending for safety needs a written justification (at least 20 "
+                              "characters); both of you will see it flagged."),
+    "plan_final_after_discussion": ("final_session_on", "The final session cannot be before the ending was first "
+                                    "discussed."),
+    "plan_follow_up_after_final": ("follow_up_on", "The follow-up comes after the final session."),
+    "plan_closing_within_remaining": ("closing_sessions", "Closing sessions are part of the sessions remaining."),
+}
+
+
+class PlanError(Exception):
+    def __init__(self, message: str, fields: dict[str, str] | None = None, *, stale: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+        self.stale = stale
+
+
+@dataclass
+class PlanTerms:
+    initiated_by: str
+    reason: str
+    discussed_on: date
+    final_session_on: date
+    sessions_remaining: int
+    closing_sessions: int = 1
+    reason_notes: str = ""
+    referrals: list[dict[str, Any]] = field(default_factory=list)  # {"consultant_id", "name"} or {"name"}
+    follow_up_on: date | None = None
+    aftercare_notes: str = ""
+    checklist: list[str] = field(default_factory=list)
+    safety_justification: str = ""
+
+    @classmethod
+    def from_version(cls, version: dict[str, Any]) -> PlanTerms:
+        def day(value):
+            return date.fromisoformat(value) if value else None
+
+        return cls(initiated_by=version["initiated_by"], reason=version["reason"],
+                   discussed_on=day(version["discussed_on"]), final_session_on=day(version["final_session_on"]),
+                   sessions_remaining=version["sessions_remaining"], closing_sessions=version["closing_sessions"],
+                   reason_notes=version.get("reason_notes") or "", referrals=list(version.get("referrals") or []),
+                   follow_up_on=day(version.get("follow_up_on")), aftercare_notes=version.get("aftercare_notes") or "",
+                   checklist=list(version.get("checklist") or []),
+                   safety_justification=version.get("safety_justification") or "")
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("discussed_on", "final_session_on", "follow_up_on"):
+            data[key] = data[key].isoformat() if data[key] else None
+        return data
+
+    def problems(self) -> dict[str, str]:
+        """The guardrails, checked before the database checks them again."""
+        errors: dict[str, str] = {}
+        if self.reason not in REASONS:
+            errors["reason"] = "Choose a reason."
+        if self.final_session_on < self.discussed_on:
+            errors["final_session_on"] = CONSTRAINT_MESSAGES["plan_final_after_discussion"][1]
+        elif self.initiated_by == "consultant" and self.reason != "safety" and (
+                self.final_session_on < self.discussed_on + timedelta(days=21) or self.sessions_remaining < 2
+                or not self.referrals):
+            errors["final_session_on"] = CONSTRAINT_MESSAGES["plan_consultant_notice"][1]
+        if self.reason == "safety" and len(self.safety_justification.strip()) < 20:
+            errors["safety_justification"] = CONSTRAINT_MESSAGES["plan_safety_justified"][1]
+        if not 0 <= self.sessions_remaining <= 52:
+            errors["sessions_remaining"] = "Sessions remaining is 0 to 52."
+        if self.closing_sessions > self.sessions_remaining:
+            errors["closing_sessions"] = CONSTRAINT_MESSAGES["plan_closing_within_remaining"][1]
+        if self.follow_up_on and self.follow_up_on < self.final_session_on:
+            errors["follow_up_on"] = CONSTRAINT_MESSAGES["plan_follow_up_after_final"][1]
+        return errors
+
+
+def _error(exc: APIError) -> PlanError:
+    if exc.code == "P0001" and exc.details == "version":
+        return PlanError(f"{exc.message} {exc.hint or ''}".strip(), stale=True)
+    for constraint, (field_name, message) in CONSTRAINT_MESSAGES.items():
+        if constraint in (exc.message or ""):
+            return PlanError("The plan needs changes before it can be saved.", {field_name: message})
+    if exc.code == "P0001" and isinstance(exc.details, str):
+        text = f"{exc.message} {exc.hint or ''}".strip()
+        return PlanError(text, {exc.details: text})
+    return PlanError(friendly_message(exc))
+
+
+def _call(backend: Backend, claims: Claims, fn: str, params: dict[str, Any]) -> Any:
+    try:
+        return backend.rpc(fn, params, as_user=claims)
+    except APIError as exc:
+        raise _error(exc) from exc
+
+
+def start(backend: Backend, claims: Claims, engagement_id: str, terms: PlanTerms) -> str:
+    if problems := terms.problems():
+        raise PlanError("The plan needs changes before it can be saved.", problems)
+    return _call(backend, claims, "start_termination_plan", {"p_engagement": engagement_id, "p_terms": terms.as_json()})
+
+
+def revise(backend: Backend, claims: Claims, plan_id: str, terms: PlanTerms, *, expected_version: int) -> int:
+    if problems := terms.problems():
+        raise PlanError("The plan needs changes before it can be saved.", problems)
+    return _call(backend, claims, "revise_termination_plan",
+                 {"p_plan": plan_id, "p_terms": terms.as_json(), "p_expected_version": expected_version})
+
+
+def propose(backend: Backend, claims: Claims, plan_id: str, *, expected_version: int) -> None:
+    _call(backend, claims, "propose_termination_plan", {"p_plan": plan_id, "p_expected_version": expected_version})
+
+
+def sign(backend: Backend, claims: Claims, plan_id: str, version: int) -> str:
+    return _call(backend, claims, "sign_termination_plan", {"p_plan": plan_id, "p_version": version})
+
+
+def complete(backend: Backend, claims: Claims, plan_id: str) -> None:
+    _call(backend, claims, "complete_termination_plan", {"p_plan": plan_id})
+
+
+def withdraw(backend: Backend, claims: Claims, plan_id: str, reason: str) -> None:
+    _call(backend, claims, "withdraw_termination_plan", {"p_plan": plan_id, "p_reason": reason})
+
+
+def tick(backend: Backend, claims: Claims, plan_id: str, item: str, done: bool) -> None:
+    _call(backend, claims, "tick_termination_checklist", {"p_plan": plan_id, "p_item": item, "p_done": done})
+
+
+def my_plans(backend: Backend, claims: Claims) -> list[dict[str, Any]]:
+    backend.rpc("refresh_termination_reminders", {}, as_user=claims)
+    return backend.rpc("my_termination_plans", {}, as_user=claims)
+
+
+def awaiting(plan: dict[str, Any]) -> str:
+    """Whose signature the plan waits for, in words."""
+    if plan["status"] != "proposed":
+        return ""
+    current = plan["versions"][-1]
+    signed = {s["signer"] for s in current["signatures"]}
+    if "me" not in signed and "other" not in signed:
+        return "Awaiting both signatures"
+    return "Awaiting your signature" if "me" not in signed else f"Awaiting {plan['other_name']}'s signature"
+
+
+def describe(key: str, value: Any) -> str:
+    if key == "reason":
+        return REASONS.get(value, value)
+    if key == "initiated_by":
+        return {"consultant": "The consultant", "client": "The client"}.get(value, value)
+    if key == "referrals":
+        return ", ".join(r.get("name") or "a portal consultant" for r in value or []) or "none"
+    if key == "checklist":
+        return ", ".join(CHECKLIST.get(item, item) for item in value or []) or "none"
+    return "—" if value in (None, "", []) else str(value)
+
+
+def differences(older: dict[str, Any], newer: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(field label, before, after) for every term that changed between two versions."""
+    return [(label, describe(key, older.get(key)), describe(key, newer.get(key)))
+            for key, label in FIELD_LABELS.items() if older.get(key) != newer.get(key)]
+
+
+def summary_html(plan: dict[str, Any], my_name: str) -> str:
+    """A printable page with the agreed terms and both signatures."""
+    current = plan["versions"][-1]
+    names = {"me": my_name, "other": plan["other_name"]}
+    rows = "".join(f"<tr><th>{html.escape(label)}</th><td>{html.escape(describe(key, current.get(key)))}</td></tr>"
+                   for key, label in FIELD_LABELS.items())
+    signatures = "".join(f"<li>{html.escape(names[s['signer']])}, {html.escape(s['signed_at'][:16].replace('T', ' '))}"
+                         " UTC</li>" for s in current["signatures"]) or "<li>Not signed yet</li>"
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Termination plan</title>"
+        "<style>body{font-family:system-ui,sans-serif;max-width:720px;margin:2rem auto;color:#222}"
+        "th{text-align:left;padding:.3rem 1rem .3rem 0;vertical-align:top;width:14rem}td{padding:.3rem 0}"
+        "@media print{button{display:none}}</style></head><body>"
+        f"<h1>Termination plan</h1><p>Between {html.escape(my_name)} and {html.escape(plan['other_name'])}. "
+        f"Status: <strong>{html.escape(plan['status'])}</strong>, version {current['version']}.</p>"
+        f"<table>{rows}</table><h2>Signatures on version {current['version']}</h2><ul>{signatures}</ul>"
+        "<button onclick='window.print()'>Print</button></body></html>"
+    )
+
+
+def referral_candidates(backend: Backend, claims: Claims, engagement_id: str, query: str) -> list[dict[str, Any]]:
+    """Portal consultants for the engagement's client, screened against the client's conflicts."""
+    if len(query.strip()) < 2:
+        return []
+    return backend.rpc("referral_candidates", {"p_engagement": engagement_id, "p_query": query}, as_user=claims)

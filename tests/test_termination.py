@@ -1,0 +1,202 @@
+"""Termination plans: guardrails, versions and signatures, concurrent edits, privacy."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, timedelta
+
+import psycopg
+import pytest
+
+from portal.db import APIError, Claims
+from portal.termination import (
+    PlanError,
+    PlanTerms,
+    complete,
+    differences,
+    my_plans,
+    propose,
+    revise,
+    sign,
+    start,
+    summary_html,
+    withdraw,
+)
+
+TODAY = date.today()
+
+
+@pytest.fixture
+def engagement(backend, new_user, embedded_db):
+    consultant, _ = new_user("ending_c")
+    client, _ = new_user("ending_s")
+    stranger, _ = new_user("ending_x")
+    with psycopg.connect(embedded_db.owner_conninfo) as conn:
+        conn.execute("update public.profiles set is_consultant = true where id = %s", (consultant,))
+        request = conn.execute("insert into public.consultation_requests (seeker_id, consultant_id, message, status) "
+                               "values (%s, %s, 'hi', 'accepted') returning id", (client, consultant)).fetchone()[0]
+        engagement_id = conn.execute("insert into public.engagements (request_id, seeker_id, consultant_id) "
+                                     "values (%s, %s, %s) returning id", (request, client, consultant)).fetchone()[0]
+    return str(engagement_id), Claims.user(consultant), Claims.user(client), Claims.user(stranger)
+
+
+def consultant_terms(**changes) -> PlanTerms:
+    terms = PlanTerms(initiated_by="consultant", reason="consultant_capacity", discussed_on=TODAY,
+                      final_session_on=TODAY + timedelta(days=28), sessions_remaining=4, closing_sessions=1,
+                      referrals=[{"name": "Dr. External Colleague"}])
+    return replace(terms, **changes)
+
+
+def plan_of(backend, claims, plan_id):
+    return next(p for p in my_plans(backend, claims) if p["id"] == plan_id)
+
+
+@pytest.mark.parametrize("changes,field", [
+    ({"final_session_on": TODAY + timedelta(days=20)}, "final_session_on"),   # under 21 days
+    ({"sessions_remaining": 1, "closing_sessions": 1}, "final_session_on"),   # under 2 sessions
+    ({"referrals": []}, "final_session_on"),                                  # no referral
+    ({"reason": "safety", "final_session_on": TODAY, "sessions_remaining": 0, "closing_sessions": 0,
+      "referrals": []}, "safety_justification"),                              # safety needs a justification
+    ({"follow_up_on": TODAY}, "follow_up_on"),
+])
+def test_guardrails_refuse_a_last_minute_discharge(backend, engagement, changes, field):
+    engagement_id, consultant, _, _ = engagement
+    terms = consultant_terms(**changes)
+    with pytest.raises(PlanError) as in_python:
+        start(backend, consultant, engagement_id, terms)
+    assert field in in_python.value.fields
+    # The database refuses the same plan when the page's checks are bypassed.
+    with pytest.raises(APIError) as in_database:
+        backend.rpc("start_termination_plan", {"p_engagement": engagement_id, "p_terms": terms.as_json()},
+                    as_user=consultant)
+    assert in_database.value.code == "23514"
+
+
+def test_safety_is_the_only_exception_and_is_flagged_to_both(backend, engagement):
+    engagement_id, consultant, client, _ = engagement
+    terms = consultant_terms(reason="safety", final_session_on=TODAY, sessions_remaining=1, closing_sessions=1,
+                             referrals=[], safety_justification="Threats made in session; consulted the board.")
+    plan_id = start(backend, consultant, engagement_id, terms)
+    propose(backend, consultant, plan_id, expected_version=1)
+    assert sign(backend, client, plan_id, 1) == "agreed"
+    for party in (consultant, client):
+        assert "plan_safety" in [n["kind"] for n in backend.rpc("my_notifications", {}, as_user=party)]
+
+
+def test_a_client_may_end_sooner_and_a_closing_session_is_required_to_agree(backend, engagement):
+    engagement_id, consultant, client, _ = engagement
+    terms = PlanTerms(initiated_by="client", reason="financial", discussed_on=TODAY, final_session_on=TODAY,
+                      sessions_remaining=0, closing_sessions=0)
+    plan_id = start(backend, client, engagement_id, terms)
+    with pytest.raises(PlanError, match="closing session"):
+        propose(backend, client, plan_id, expected_version=1)
+    revise(backend, client, plan_id, replace(terms, sessions_remaining=1, closing_sessions=1,
+                                             final_session_on=TODAY + timedelta(days=7)), expected_version=1)
+    propose(backend, client, plan_id, expected_version=2)
+    assert sign(backend, consultant, plan_id, 2) == "agreed"
+
+
+def test_propose_counter_propose_agree_change_and_complete(backend, engagement, embedded_db):
+    engagement_id, consultant, client, _ = engagement
+    plan_id = start(backend, consultant, engagement_id, consultant_terms())
+    propose(backend, consultant, plan_id, expected_version=1)
+    plan = plan_of(backend, client, plan_id)
+    assert plan["status"] == "proposed" and [s["signer"] for s in plan["versions"][0]["signatures"]] == ["other"]
+
+    # The client counter-proposes: a new version signed by them only.
+    counter = consultant_terms(final_session_on=TODAY + timedelta(days=42), sessions_remaining=6, closing_sessions=2)
+    assert revise(backend, client, plan_id, counter, expected_version=1) == 2
+    with pytest.raises(PlanError, match="signing version 1"):
+        sign(backend, consultant, plan_id, 1)  # an old version cannot be signed
+    assert sign(backend, consultant, plan_id, 2) == "agreed"
+
+    # Changing an agreed plan needs both signatures again.
+    revise(backend, consultant, plan_id, replace(counter, aftercare_notes="Monthly check-in offered"),
+           expected_version=2)
+    plan = plan_of(backend, client, plan_id)
+    assert plan["status"] == "proposed" and plan["current_version"] == 3
+    assert [label for label, _, _ in differences(plan["versions"][1], plan["versions"][2])] == ["Aftercare notes"]
+    assert sign(backend, client, plan_id, 3) == "agreed"
+
+    with pytest.raises(PlanError, match="complete the plan after it"):
+        complete(backend, client, plan_id)
+    with psycopg.connect(embedded_db.owner_conninfo) as conn:  # let time pass: the final session is behind us
+        conn.execute("alter table public.termination_plan_versions disable trigger termination_versions_immutable")
+        conn.execute("update public.termination_plan_versions set final_session_on = current_date - 1, "
+                     "discussed_on = current_date - 43 where plan_id = %s", (plan_id,))
+        conn.execute("alter table public.termination_plan_versions enable trigger termination_versions_immutable")
+    before = backend.rpc("get_my_practice", {}, as_user=consultant)["active_clients"]
+    complete(backend, client, plan_id)
+    assert backend.rpc("get_my_practice", {}, as_user=consultant)["active_clients"] == before - 1
+    assert plan_of(backend, consultant, plan_id)["status"] == "completed"
+    html = summary_html(plan_of(backend, client, plan_id), "The Client")
+    assert "Signatures on version 3" in html and html.count("<li>") == 2
+
+
+def test_the_second_of_two_concurrent_edits_is_refused_and_nothing_is_lost(backend, engagement):
+    engagement_id, consultant, client, _ = engagement
+    plan_id = start(backend, consultant, engagement_id, consultant_terms())
+    propose(backend, consultant, plan_id, expected_version=1)
+    revise(backend, client, plan_id, consultant_terms(sessions_remaining=5), expected_version=1)
+    with pytest.raises(PlanError) as second:
+        revise(backend, consultant, plan_id, consultant_terms(sessions_remaining=3), expected_version=1)
+    assert second.value.stale and "changed while you were editing" in second.value.message
+    versions = plan_of(backend, consultant, plan_id)["versions"]
+    assert [v["sessions_remaining"] for v in versions] == [4, 5]
+
+
+def test_versions_are_immutable_and_nobody_signs_for_the_other(backend, engagement, api_conn):
+    engagement_id, consultant, client, stranger = engagement
+    plan_id = start(backend, consultant, engagement_id, consultant_terms())
+    propose(backend, consultant, plan_id, expected_version=1)
+    from tests.test_database import act_as, refused
+
+    act_as(api_conn, client)
+    assert refused(api_conn, "update public.termination_plan_versions set sessions_remaining = 9") == "42501"
+    assert refused(api_conn, "insert into public.termination_signatures (plan_id, version, signer_id) "
+                             "values (%s, 1, %s)", (plan_id, consultant.sub)) == "42501"
+    # The function signs only for its caller.
+    assert sign(backend, client, plan_id, 1) == "agreed"
+    signers = {s["signer"] for s in plan_of(backend, client, plan_id)["versions"][0]["signatures"]}
+    assert signers == {"me", "other"}
+
+
+def test_strangers_see_no_plan_and_cannot_act_on_one(backend, engagement, api_conn):
+    engagement_id, consultant, _, stranger = engagement
+    plan_id = start(backend, consultant, engagement_id, consultant_terms())
+    assert my_plans(backend, stranger) == []
+    for action in (lambda: propose(backend, stranger, plan_id, expected_version=1),
+                   lambda: sign(backend, stranger, plan_id, 1),
+                   lambda: withdraw(backend, stranger, plan_id, "not mine"),
+                   lambda: start(backend, stranger, engagement_id, consultant_terms())):
+        with pytest.raises(PlanError, match="No such"):
+            action()
+    from tests.test_database import act_as
+
+    act_as(api_conn, stranger)
+    for table in ("termination_plans", "termination_plan_versions", "termination_signatures"):
+        assert api_conn.execute(f"select count(*) from public.{table}").fetchone()[0] == 0, table
+
+
+def test_one_open_plan_per_engagement_and_withdrawal(backend, engagement):
+    engagement_id, consultant, client, _ = engagement
+    plan_id = start(backend, consultant, engagement_id, consultant_terms())
+    with pytest.raises(PlanError, match="already an open termination plan"):
+        start(backend, client, engagement_id, PlanTerms(initiated_by="client", reason="other", discussed_on=TODAY,
+                                                        final_session_on=TODAY, sessions_remaining=1))
+    with pytest.raises(PlanError, match="Say why"):
+        withdraw(backend, client, plan_id, " ")
+    withdraw(backend, client, plan_id, "We agreed to continue after all.")
+    assert plan_of(backend, consultant, plan_id)["status"] == "withdrawn"
+    start(backend, client, engagement_id, PlanTerms(initiated_by="client", reason="goals_met", discussed_on=TODAY,
+                                                    final_session_on=TODAY + timedelta(days=14), sessions_remaining=2))
+
+
+def test_reminders_are_written_once(backend, engagement):
+    engagement_id, consultant, client, _ = engagement
+    plan_id = start(backend, consultant, engagement_id, consultant_terms())
+    propose(backend, consultant, plan_id, expected_version=1)
+    my_plans(backend, client)
+    my_plans(backend, client)
+    kinds = [n["kind"] for n in backend.rpc("my_notifications", {}, as_user=client)]
+    assert kinds.count("plan_awaiting") == 1 and "plan_proposed" in kinds
