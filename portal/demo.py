@@ -242,6 +242,7 @@ def load_demo_world(conn: psycopg.Connection, today: date | None = None) -> list
         _demo_requests(cur, people)
         _demo_declarations(cur, people, today or date.today())
         _demo_appointments(cur, people)
+        _demo_termination_plans(cur, people)
     return people
 
 
@@ -369,3 +370,48 @@ def _demo_appointments(cur, people: list[DemoPerson]) -> None:
     session("consultant06", "seeker05", -7, 9, "no_show")
     session("consultant06", "seeker05", 8, 9, "confirmed")
     session("consultant06", "seeker06", 9, 11, "confirmed")
+
+
+def _demo_termination_plans(cur, people: list[DemoPerson]) -> None:
+    """A plan awaiting the client's signature, an agreed one, and a draft."""
+    from psycopg.types.json import Jsonb
+
+    by_name = {p.username: p for p in people}
+    today = date.today()
+
+    def plan(consultant, client, status, author, signers, **terms):
+        c, s = by_name[consultant], by_name[client]
+        cur.execute("""insert into public.termination_plans (engagement_id, seeker_id, consultant_id, status,
+                         created_by)
+                       select e.id, e.seeker_id, e.consultant_id, %s, %s from public.engagements e
+                       where e.seeker_id = %s and e.consultant_id = %s returning id""",
+                    (status, by_name[author].id, s.id, c.id))
+        plan_id = cur.fetchone()[0]
+        cur.execute("""insert into public.termination_plan_versions (plan_id, version, author_id, initiated_by, reason,
+                         reason_notes, discussed_on, final_session_on, sessions_remaining, closing_sessions, referrals,
+                         follow_up_on, aftercare_notes, checklist)
+                       values (%s, 1, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                    (plan_id, by_name[author].id, terms["initiated_by"], terms["reason"], terms.get("notes"),
+                     terms["discussed_on"], terms["final_session_on"], terms["sessions_remaining"],
+                     terms.get("closing_sessions", 1), Jsonb(terms.get("referrals", [])), terms.get("follow_up_on"),
+                     terms.get("aftercare"), ["pre_termination_discussion", "referrals_given", "closing_session_held",
+                                              "summary_shared", "follow_up_arranged"]))
+        for signer in signers:
+            cur.execute("insert into public.termination_signatures (plan_id, version, signer_id) values (%s, 1, %s)",
+                        (plan_id, by_name[signer].id))
+        return plan_id
+
+    plan("consultant02", "seeker03", "proposed", "consultant02", ["consultant02"], initiated_by="consultant",
+         reason="relocation", notes="Moving my practice to another state in the new year.",
+         discussed_on=today - timedelta(days=3), final_session_on=today + timedelta(days=35), sessions_remaining=5,
+         closing_sessions=2, referrals=[{"consultant_id": str(by_name["consultant14"].id),
+                                         "name": by_name["consultant14"].display_name}],
+         follow_up_on=today + timedelta(days=80), aftercare="A check-in call about a month after the last session.")
+    agreed = plan("consultant06", "seeker05", "agreed", "seeker05", ["seeker05", "consultant06"],
+                  initiated_by="client", reason="goals_met", discussed_on=today - timedelta(days=10),
+                  final_session_on=today + timedelta(days=8), sessions_remaining=2, closing_sessions=1,
+                  follow_up_on=today + timedelta(days=40))
+    cur.execute("insert into public.termination_checklist_progress (plan_id, item, done_by) values (%s, %s, %s)",
+                (agreed, "pre_termination_discussion", by_name["seeker05"].id))
+    plan("consultant06", "seeker06", "draft", "seeker06", [], initiated_by="client", reason="financial",
+         discussed_on=today, final_session_on=today + timedelta(days=21), sessions_remaining=3)

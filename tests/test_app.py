@@ -527,3 +527,45 @@ def test_availability_page_saves_and_previews_slots(backend, embedded_db):
     no_exceptions(at)
     assert "Availability saved." in texts(at, "success")
     assert at.number_input(key="availability_buffer_minutes").value == 15
+
+
+# --- termination plans ---------------------------------------------------------------------
+
+def test_termination_journey_propose_counter_agree(backend, embedded_db):
+    consultant_username, client_username = engaged_pair(backend, embedded_db)
+    consultant = app(consultant_username).run()
+    consultant.switch_page(PAGES["termination"]).run()
+    no_exceptions(consultant)
+    # Too soon for a consultant-initiated ending: refused next to the field, nothing typed is lost.
+    from datetime import date, timedelta
+
+    consultant.date_input(key="plan_new_final").set_value(date.today() + timedelta(days=10))
+    consultant.text_input(key="plan_new_external").input("Dr. Outside Referral")
+    consultant.button(key="plan_new_save").click().run()
+    no_exceptions(consultant)
+    assert any("at least 21 days" in e for e in texts(consultant, "error"))
+    assert consultant.text_input(key="plan_new_external").value == "Dr. Outside Referral"
+    consultant.date_input(key="plan_new_final").set_value(date.today() + timedelta(days=30))
+    consultant.button(key="plan_new_save").click().run()
+    no_exceptions(consultant)
+    assert any("Draft saved" in s for s in texts(consultant, "success"))
+    propose = [b for b in consultant.button if b.key and b.key.endswith("_propose")]
+    propose[0].click().run()
+    assert any("Proposed and signed by you" in s for s in texts(consultant, "success"))
+
+    client = app(client_username).run()
+    client.switch_page(PAGES["termination"]).run()
+    no_exceptions(client)
+    assert any("Awaiting your signature" in m.value for m in client.markdown)
+    remaining = [n for n in client.number_input if n.key and n.key.endswith("_remaining") and "plan_new" not in n.key]
+    remaining[0].set_value(6)
+    [b for b in client.button if b.key and b.key.endswith("_save") and "plan_new" not in b.key][0].click().run()
+    no_exceptions(client)
+    assert any("awaits the other signature" in s for s in texts(client, "success"))
+
+    consultant.run()
+    assert any("Awaiting your signature" in m.value for m in consultant.markdown)
+    [b for b in consultant.button if b.key and b.key.endswith("_sign")][0].click().run()
+    no_exceptions(consultant)
+    assert any("agreed by both of you" in s for s in texts(consultant, "success"))
+    assert any("Agreed" in m.value for m in consultant.markdown)

@@ -103,6 +103,7 @@ def _suggestion(conn: psycopg.Connection, fn: str) -> str | None:
             return None  # PostgREST offers no hint when the named function takes no parameters
         target = fn
     else:
+        # PostgREST's fuzzy matcher also hints at loosely similar names; only close ones are matched here.
         close = difflib.get_close_matches(fn, list(functions), n=1, cutoff=0.85)
         if not close:
             return None
