@@ -44,6 +44,7 @@ def embedded_db(data_dir):
     apply_migrations(db.owner_conninfo)
     load_demo_world_if_empty(db.owner_conninfo)
     yield db
+    db.stop()  # before the data directory is removed; the atexit hook then finds nothing to do
 
 
 @pytest.fixture(scope="session")
