@@ -2,6 +2,7 @@
 
 import streamlit as st
 import streamlit_authenticator as stauth
+from streamlit_authenticator.utilities import LoginError
 
 from components import context
 from components.errors import database_errors_as_messages
@@ -29,8 +30,12 @@ with database_errors_as_messages():
     st.session_state["portal_credentials"] = credentials
     st.session_state["portal_authenticator"] = authenticator
 
-    # Restore a session from the signed cookie, without drawing anything.
-    authenticator.login(location="unrendered")
+    # Restore a session from the signed cookie, without drawing anything. A cookie naming an
+    # account that no longer exists (deleted) simply leaves the visitor signed out.
+    try:
+        authenticator.login(location="unrendered")
+    except LoginError:
+        st.session_state["authentication_status"] = None
     username = st.session_state.get("username") if st.session_state.get("authentication_status") else None
     user = context.current_user()
     if username and (user is None or user.username != username):

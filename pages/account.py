@@ -5,10 +5,11 @@ from streamlit_authenticator.utilities import CredentialsError, ResetError
 
 from components import context
 from components.errors import database_errors_as_messages
+from portal.mydata import DeletionRefused, delete_my_account, export_my_data, export_zip
 
 user = context.require_user()
 st.title("Account")
-st.caption("Change your password, or sign out of this browser.")
+st.caption("Change your password, download your data, delete your account, or sign out.")
 
 authenticator = context.authenticator()
 with database_errors_as_messages():
@@ -24,6 +25,33 @@ with database_errors_as_messages():
         st.error("The current password is incorrect.", icon=":material/error:")
     except ResetError as exc:
         st.error(str(exc).replace("\n\n", " ").strip(), icon=":material/error:")
+
+st.divider()
+st.subheader("My data")
+st.caption("Everything the portal holds about you, as JSON and CSV in one zip file.")
+if st.button("Prepare my data", key="my_data_prepare", icon=":material/folder_zip:"):
+    with database_errors_as_messages():
+        st.session_state["my_data_zip"] = export_zip(export_my_data(context.backend(), user.claims))
+if st.session_state.get("my_data_zip"):
+    st.download_button("Download my data (.zip)", data=st.session_state["my_data_zip"], file_name="my-portal-data.zip",
+                       mime="application/zip", key="my_data_download", icon=":material/download:")
+
+with st.expander("Delete my account"):
+    st.markdown("Your profile, declarations, credentials and notifications are deleted. Requests, sessions and "
+                "plans you share with colleagues stay in their records under the name “Former member”; open ones "
+                "are cancelled or withdrawn and the other party is told.")
+    confirm = st.text_input("Type your username to confirm", key="delete_confirm")
+    if st.button("Delete my account", key="delete_account", type="primary"):
+        try:
+            with database_errors_as_messages():
+                delete_my_account(context.backend(), user.claims, confirm)
+        except DeletionRefused as exc:
+            st.error(str(exc), icon=":material/error:")
+        else:
+            authenticator.logout(location="unrendered")
+            st.session_state.pop("portal_user", None)
+            st.success("Your account was deleted.")
+            st.stop()
 
 st.divider()
 if st.button("Sign out", key="sign_out", icon=":material/logout:"):

@@ -1,31 +1,66 @@
-"""Home: where a signed-in member starts."""
+"""Home: what needs your attention now, your next sessions, and where to go next."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import streamlit as st
 
 from components import context
 from components.errors import database_errors_as_messages
+from portal.appointments import professionalism_record, record_summary
+from portal.mydata import attention_items
 from portal.profiles import load_my_profile, profile_checklist
 
 user = context.require_user()
+backend = context.backend()
 st.title(f"Welcome, {user.display_name}")
 st.caption("What needs your attention, and where to go next.")
 
 with database_errors_as_messages():
-    doc = load_my_profile(context.backend(), user.claims)
+    doc = load_my_profile(backend, user.claims)
+    home = backend.rpc("my_home", {}, as_user=user.claims)
 
 missing = profile_checklist(doc)
 if missing:
-    st.info("Complete your profile so colleagues can find the right match:", icon=":material/checklist:")
-    for item in missing:
-        st.markdown(f"- {item}")
-    st.page_link("pages/my_profile.py", label="Complete my profile", icon=":material/badge:")
-else:
-    st.success("Your profile is complete.", icon=":material/check_circle:")
+    with st.container(border=True):
+        st.markdown("**Complete your profile** so colleagues can find the right match:")
+        for item in missing:
+            st.markdown(f"- {item}")
+        st.page_link("pages/my_profile.py", label="Complete my profile", icon=":material/badge:")
 
-role = "You offer consultation to colleagues." if doc["is_consultant"] else \
-    "You are looking for a treating colleague."
-st.markdown(f"**{role}**")
+st.subheader("Needs your attention")
+items = attention_items(home)
+if not items:
+    st.success("Nothing is waiting on you.", icon=":material/check_circle:")
+for sentence, page in items:
+    st.page_link(page, label=sentence, icon=":material/arrow_forward:")
+if home["requests_waiting"]:
+    st.caption(f"{home['requests_waiting']} of your requests await a consultant's answer.")
+
+st.subheader("Upcoming sessions")
+zone = ZoneInfo(doc["timezone"])
+if not home["upcoming"]:
+    st.caption("No sessions booked.")
+for session in home["upcoming"]:
+    when = datetime.fromisoformat(session["starts_at"]).astimezone(zone)
+    badge = ":green-badge[Confirmed]" if session["status"] == "confirmed" else ":orange-badge[Proposed]"
+    st.markdown(f"{when:%a %d %b, %H:%M} · {session['other_name']} · {badge}")
+st.page_link("pages/appointments.py", label="All appointments", icon=":material/event:")
+
+if home.get("capacity"):
+    capacity = home["capacity"]
+    st.subheader("Your practice")
+    left, right = st.columns(2)
+    left.metric("Clients", f"{capacity['active']} of {capacity['capacity']}",
+                help="Active engagements against your capacity.")
+    right.metric("New clients", "Accepting" if capacity["accepting"] else "Closed")
+    with database_errors_as_messages():
+        record = professionalism_record(backend, user.claims, user.id)
+    st.caption(f"Your professionalism record: {record_summary(record)}")
+    st.page_link("pages/my_practice.py", label="My practice", icon=":material/workspace_premium:")
+else:
+    st.page_link("pages/find.py", label="Find a consultant", icon=":material/search:")
+
+role = "You offer consultation to colleagues." if doc["is_consultant"] else "You are looking for a treating colleague."
+st.caption(role)
 st.page_link("pages/my_profile.py", label="Change this on My profile", icon=":material/badge:")
-licences = doc.get("licenses", [])
-if licences:
-    st.caption("Licences: " + ", ".join(f"{lic['license_type']} in {lic['jurisdiction']}" for lic in licences))

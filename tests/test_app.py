@@ -569,3 +569,38 @@ def test_termination_journey_propose_counter_agree(backend, embedded_db):
     no_exceptions(consultant)
     assert any("agreed by both of you" in s for s in texts(consultant, "success"))
     assert any("Agreed" in m.value for m in consultant.markdown)
+
+
+# --- home and my data -------------------------------------------------------------------------
+
+def test_home_points_to_what_waits(backend, embedded_db):
+    at = app("consultant01").run()  # the demo gives consultant01 two pending requests
+    no_exceptions(at)
+    labels = [str(link.proto.label) for link in at.main.get("page_link")]
+    assert any("consultation request(s) to answer" in label for label in labels), labels
+
+
+def test_new_member_is_walked_through_the_profile(backend):
+    at = app(make_account(backend)).run()
+    assert any("Complete your profile" in m.value for m in at.markdown)
+
+
+def test_download_my_data_and_delete_my_account(backend):
+    username = make_account(backend)
+    at = app(username).run()
+    at.switch_page(PAGES["account"]).run()
+    at.button(key="my_data_prepare").click().run()
+    no_exceptions(at)
+    assert at.session_state["my_data_zip"][:2] == b"PK"
+    at.text_input(key="delete_confirm").input("not-me")
+    at.button(key="delete_account").click().run()
+    assert any("Type your username" in e for e in texts(at, "error"))
+    at.text_input(key="delete_confirm").input(username)
+    at.button(key="delete_account").click().run()
+    no_exceptions(at)
+    assert "Your account was deleted." in texts(at, "success")
+    assert backend.rpc("auth_get_login", {"p_username": username}, as_user=SERVICE) is None
+    ghost = app(username).run()  # a session still naming the deleted account is treated as signed out
+    no_exceptions(ghost)
+    assert ghost.session_state["portal_user"] is None
+    assert texts(ghost, "title") == ["Sign in"]
