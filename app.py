@@ -76,9 +76,9 @@ else:
     if user.is_admin:
         pages["Administration"] = [admin]
 
-if user is not None:
+page = st.navigation(pages, position="sidebar" if user else "top")
+if user is not None:  # after st.navigation: page links need the pages registered
     st.sidebar.caption(f"Signed in as **{user.display_name}**")
     with st.sidebar:
         unread_badge(backend, user)
-
-st.navigation(pages, position="sidebar" if user else "top").run()
+page.run()
