@@ -49,14 +49,14 @@ home = st.Page("pages/home.py", title="Home", icon=":material/home:", url_path="
 profile = st.Page("pages/my_profile.py", title="My profile", icon=":material/badge:", url_path="profile")
 find = st.Page("pages/find.py", title="Find a consultant", icon=":material/search:", url_path="find")
 consultant = st.Page("pages/consultant.py", title="Consultant profile", icon=":material/person_search:",
-                     url_path="consultant")
+                     url_path="consultant", visibility="hidden")  # opened from search results
 requests = st.Page("pages/requests.py", title="Requests", icon=":material/inbox:", url_path="requests")
 termination = st.Page("pages/termination.py", title="Termination plans", icon=":material/flag:",
                       url_path="termination")
 appointments = st.Page("pages/appointments.py", title="Appointments", icon=":material/event:",
                        url_path="appointments")
 notifications = st.Page("pages/notifications.py", title="Notifications", icon=":material/notifications:",
-                        url_path="notifications")
+                        url_path="notifications", visibility="hidden")  # the sidebar badge links here
 availability = st.Page("pages/my_availability.py", title="My availability", icon=":material/schedule:",
                        url_path="availability")
 relationships = st.Page("pages/relationships.py", title="My relationships", icon=":material/diversity_3:",

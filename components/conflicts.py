@@ -41,6 +41,7 @@ def conflict_panel(backend: Backend, claims: Claims, other_id: str, *, key: str)
             try:
                 with database_errors_as_messages():
                     st.session_state[state_key] = sign_waiver(backend, claims, other_id, rationale)
+                st.session_state["consultant_refresh"] = True  # the profile's conflict flag may have changed
                 st.rerun()
             except DeclarationRefused as exc:
                 st.error(exc.message, icon=":material/error:")

@@ -20,22 +20,28 @@ from portal.search import LEVELS
 user = context.require_user()
 backend = context.backend()
 consultant_id = st.query_params.get("id") or st.session_state.get("view_consultant")
-st.title("Consultant profile")
-st.caption("Competencies, licences and availability, and a way to ask for a consultation.")
 if not consultant_id:
+    st.title("Consultant profile")
+    st.caption("Competencies, licences and availability, and a way to ask for a consultation.")
     st.info("Pick a consultant from Find a consultant.")
     st.page_link("pages/find.py", label="Find a consultant", icon=":material/search:")
     st.stop()
 
 with database_errors_as_messages():
-    doc = get_consultant(backend, user.claims, consultant_id)
+    # One profile view per visit: reruns on this page reuse it, so the screening log records one view.
+    cached = st.session_state.get("consultant_doc")
+    if not cached or cached["id"] != consultant_id or st.session_state.pop("consultant_refresh", False):
+        cached = get_consultant(backend, user.claims, consultant_id)
+        st.session_state["consultant_doc"] = cached
+    doc = cached
     _, languages = reference_lists(backend, user.claims)
     modalities = modality_names(backend, user.claims)
 st.query_params["id"] = consultant_id
 
 pronouns = f" ({doc['pronouns']})" if doc.get("pronouns") else ""
-st.header(f"{doc['display_name']}{pronouns}")
-st.caption(f"{formats(doc)} · {fee(doc)} · {', '.join(languages.get(c, c) for c in doc['languages'])} · "
+st.title(f"{doc['display_name']}{pronouns}")
+spoken = ", ".join(languages.get(code, code) for code in doc["languages"])
+st.caption(f"Consultant profile · {formats(doc)} · {fee(doc)} · {spoken} · "
            f"{doc.get('years_in_practice') or 0} years in practice")
 conflict_flag(doc.get("conflict"))
 if doc.get("bio"):
@@ -79,7 +85,11 @@ st.subheader("Ask for a consultation")
 if doc.get("active_engagement"):
     st.success("You already work with this consultant.", icon=":material/handshake:")
 elif doc.get("pending_request"):
-    st.info("Your request is waiting for an answer. You will see it under Requests.", icon=":material/schedule:")
+    if st.session_state.pop("request_sent_notice", False):
+        st.success("Request sent. The consultant will answer in their inbox; you will see the outcome under "
+                   "Requests.", icon=":material/send:")
+    else:
+        st.info("Your request is waiting for an answer. You will see it under Requests.", icon=":material/schedule:")
     with st.expander("Propose a first session"):
         with database_errors_as_messages():
             me = load_my_profile(backend, user.claims)
@@ -122,8 +132,6 @@ else:
         else:
             st.session_state["request_errors"] = {}
             st.session_state.pop("request_message", None)
+            st.session_state["consultant_refresh"] = True
             st.session_state["request_sent_notice"] = True
             st.rerun()
-if st.session_state.pop("request_sent_notice", False):
-    st.success("Request sent. The consultant will answer in their inbox; you will see the outcome under Requests.",
-               icon=":material/send:")

@@ -7,7 +7,16 @@ from components.cards import competency_badges, conflict_flag, fee, formats, sco
 from components.errors import database_errors_as_messages
 from components.reference import modality_names, reference_lists
 from portal.profiles import load_my_profile
-from portal.search import FILTER_LABELS, FORMATS, LEVELS, TIME_BUCKETS, SearchFilters, explain_empty, relaxed, search
+from portal.search import (
+    FORMATS,
+    LEVELS,
+    TIME_BUCKETS,
+    SearchFilters,
+    explain_empty,
+    relax_label,
+    relaxed,
+    search,
+)
 
 user = context.require_user()
 backend = context.backend()
@@ -23,38 +32,39 @@ with database_errors_as_messages():
         st.session_state["find_filters"] = SearchFilters(jurisdiction=home)
 
 filters: SearchFilters = st.session_state["find_filters"]
-FORM_KEYS = ("find_jurisdiction", "find_modalities", "find_min_level", "find_format", "find_city", "find_languages",
-             "find_max_fee", "find_times", "find_sliding_ok", "find_accepting_only")
+FORM_FIELDS = {"find_jurisdiction": "jurisdiction", "find_modalities": "modalities", "find_min_level": "min_level",
+               "find_format": "format", "find_city": "city", "find_languages": "languages", "find_max_fee": "max_fee",
+               "find_times": "times", "find_sliding_ok": "sliding_ok", "find_accepting_only": "accepting_only"}
+if st.session_state.pop("find_sync_form", True):
+    # Widgets take their values from the filters (first visit, or after relaxing one).
+    for key, name in FORM_FIELDS.items():
+        st.session_state[key] = getattr(filters, name)
 
 with st.form("find_form", border=True):
-    left, right = st.columns(2)
-    jurisdiction = left.selectbox(
-        "Where you live (state or province)", options=list(jurisdictions), format_func=jurisdictions.get,
-        index=list(jurisdictions).index(filters.jurisdiction) if filters.jurisdiction in jurisdictions else None,
-        placeholder="Choose…", key="find_jurisdiction",
-        help="Consultants must hold a current licence here.")
-    wanted = right.multiselect("Modalities", options=list(modalities), default=filters.modalities,
-                               format_func=modalities.get, key="find_modalities")
-    min_level = left.selectbox("Minimum level", options=list(LEVELS), index=filters.min_level - 1,
-                               format_func=lambda n: f"{n} · {LEVELS[n]}", key="find_min_level")
-    form = right.selectbox("Format", options=list(FORMATS), index=list(FORMATS).index(filters.format),
-                           format_func=FORMATS.get, key="find_format")
-    city = left.text_input("City (in person)", value=filters.city, key="find_city")
-    langs = right.multiselect("Languages", options=list(languages), default=filters.languages,
-                              format_func=languages.get, key="find_languages")
-    max_fee = left.number_input("Maximum fee per session (USD)", min_value=0, max_value=1000, step=10,
-                                value=filters.max_fee, key="find_max_fee")
-    times = right.multiselect("Preferred times", options=list(TIME_BUCKETS), default=filters.times,
-                              key="find_times")
-    sliding_ok = left.checkbox("Include sliding-scale consultants above my maximum", value=filters.sliding_ok,
-                               key="find_sliding_ok")
-    accepting_only = right.checkbox("Only consultants with room for a new client", value=filters.accepting_only,
-                                    key="find_accepting_only")
+    where, what = st.columns(2)
+    where.selectbox("Where you live", options=list(jurisdictions), format_func=jurisdictions.get,
+                    placeholder="Choose…", key="find_jurisdiction",
+                    help="Consultants must hold a current licence here.")
+    what.multiselect("Modalities", options=list(modalities), format_func=modalities.get, key="find_modalities",
+                     help="Consultants must be competent in every modality you choose.")
+    level, form = st.columns(2)
+    level.selectbox("Minimum level", options=list(LEVELS), format_func=lambda n: f"{n} · {LEVELS[n]}",
+                    key="find_min_level")
+    form.selectbox("Format", options=list(FORMATS), format_func=FORMATS.get, key="find_format")
+    city, langs = st.columns(2)
+    city.text_input("City (in person)", key="find_city")
+    langs.multiselect("Languages", options=list(languages), format_func=languages.get, key="find_languages",
+                      help="Consultants who speak any one of them.")
+    fee_col, times_col = st.columns(2)
+    fee_col.number_input("Maximum fee (USD)", min_value=0, max_value=1000, step=10, key="find_max_fee")
+    times_col.multiselect("Preferred times", options=list(TIME_BUCKETS), key="find_times",
+                      help="Consultants with weekly hours in any of them.")
+    st.checkbox("Include sliding-scale fees above my maximum", key="find_sliding_ok")
+    st.checkbox("Only consultants with room for a new client", key="find_accepting_only")
     if st.form_submit_button("Search", type="primary", key="find_submit", icon=":material/search:"):
-        filters = SearchFilters(jurisdiction=jurisdiction, modalities=wanted, min_level=min_level, format=form,
-                                city=city, languages=langs, max_fee=max_fee, sliding_ok=sliding_ok,
-                                accepting_only=accepting_only, times=times)
+        filters = SearchFilters(**{name: st.session_state[key] for key, name in FORM_FIELDS.items()})
         st.session_state["find_filters"] = filters
+    st.session_state["find_sync_form"] = False
 
 if not filters.jurisdiction:
     st.info("Choose the state or province where you live to start.", icon=":material/location_on:")
@@ -66,11 +76,10 @@ with database_errors_as_messages():
 if page.total == 0:
     st.warning(explain_empty(page, filters), icon=":material/filter_alt_off:")
     for suggestion in [r for r in page.relax if r["filter"] != "jurisdiction"][:3]:
-        label = FILTER_LABELS[suggestion["filter"]]
-        if st.button(f"Relax {label} ({suggestion['count']} found)", key=f"find_relax_{suggestion['filter']}"):
+        if st.button(f"{relax_label(suggestion)} ({suggestion['count']} found)",
+                     key=f"find_relax_{suggestion['filter']}"):
             st.session_state["find_filters"] = relaxed(filters, suggestion["filter"])
-            for key in FORM_KEYS:  # redraw the form from the relaxed filters
-                st.session_state.pop(key, None)
+            st.session_state["find_sync_form"] = True  # redraw the form from the relaxed filters
             st.rerun()
     st.stop()
 
@@ -95,10 +104,11 @@ for result in page.results:
             st.session_state["view_consultant"] = result["consultant_id"]
             st.switch_page("pages/consultant.py")
 
-previous, _, following = st.columns([1, 2, 1])
-if previous.button("Previous", key="find_previous", disabled=filters.page <= 1):
-    filters.page -= 1
-    st.rerun()
-if following.button("Next", key="find_next", disabled=filters.page >= pages):
-    filters.page += 1
-    st.rerun()
+if pages > 1:
+    previous, _, following = st.columns([1, 2, 1])
+    if previous.button("Previous", key="find_previous", disabled=filters.page <= 1):
+        filters.page -= 1
+        st.rerun()
+    if following.button("Next", key="find_next", disabled=filters.page >= pages):
+        filters.page += 1
+        st.rerun()

@@ -28,7 +28,8 @@ BREAKDOWN_MAX = {"modality": 40, "availability": 20, "experience": 20, "language
 
 # How each relaxable filter is named when a search finds nobody.
 FILTER_LABELS = {
-    "modalities": "the modalities and minimum level",
+    "min_level": "the minimum level",
+    "modalities": "the modalities",
     "format": "the format (telehealth / in person)",
     "languages": "the languages",
     "fee": "the maximum fee",
@@ -88,8 +89,10 @@ def search(backend: Backend, claims: Claims, filters: SearchFilters) -> SearchPa
 def relaxed(filters: SearchFilters, name: str) -> SearchFilters:
     """The same search with one filter removed (never the jurisdiction: licensure is the law)."""
     changes: dict[str, Any] = {"page": 1}
-    if name == "modalities":
-        changes.update(min_level=1) if filters.min_level > 1 else changes.update(modalities=[])
+    if name == "min_level":
+        changes.update(min_level=1)
+    elif name == "modalities":
+        changes.update(modalities=[], min_level=1)
     elif name == "format":
         changes.update(format="any", city="")
     elif name == "languages":
@@ -112,7 +115,11 @@ def explain_empty(page: SearchPage, filters: SearchFilters) -> str:
                     "who would are not licensed there.")
         return f"No consultant licensed in {filters.jurisdiction} matches these filters."
     top = helpful[0]
-    what = FILTER_LABELS[top["filter"]]
-    if top["filter"] == "modalities" and filters.min_level > 1:
-        what = "the minimum level"
-    return f"Nobody matches all filters. Relaxing {what} would find {top['count']}."
+    return f"Nobody matches all filters. {relax_label(top)} would find {top['count']}."
+
+
+def relax_label(suggestion: dict[str, Any]) -> str:
+    """The words for relaxing one filter, used by both the explanation and its button."""
+    if suggestion["filter"] == "modalities":
+        return "Searching without the modalities"
+    return f"Relaxing {FILTER_LABELS[suggestion['filter']]}"

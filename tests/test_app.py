@@ -300,11 +300,20 @@ def test_empty_search_offers_to_relax_the_filter_that_removed_most():
     at.multiselect(key="find_modalities").set_value(["play_therapy", "gottman"])
     at.button(key="find_submit").click().run()
     no_exceptions(at)
-    assert any("Relaxing" in w for w in texts(at, "warning"))
+    assert any("would find" in w for w in texts(at, "warning"))
     relax = [b for b in at.button if b.key and b.key.startswith("find_relax_")]
     assert relax
+    relaxed_filter = relax[0].key.removeprefix("find_relax_")
+    found = int(relax[0].label.rsplit("(", 1)[1].split()[0])
     relax[0].click().run()
     no_exceptions(at)
+    # The results and the form now agree with the relaxed search, and a new Search keeps it.
+    assert any(f"**{found}** consultant(s) match" in m.value for m in at.markdown)
+    widget = {"languages": "find_languages", "modalities": "find_modalities", "min_level": "find_min_level",
+              "times": "find_times", "fee": "find_max_fee", "format": "find_format"}[relaxed_filter]
+    assert at.session_state[widget] in ([], 1, None, "any")
+    at.button(key="find_submit").click().run()
+    assert any(f"**{found}** consultant(s) match" in m.value for m in at.markdown)
 
 
 def test_request_accept_journey(backend, embedded_db):

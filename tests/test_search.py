@@ -177,6 +177,12 @@ def test_empty_result_says_which_filter_removed_most_and_relaxing_finds_them(wor
     assert found["total"] == 0
     assert found["relax"][0] == {"filter": "languages", "count": 2}
     assert {"filter": "modalities", "count": 1} in found["relax"]
+    # Only the minimum level keeps these out: relaxing it finds exactly them.
+    world.person("Level 1 CBT", languages=("de",), competencies=[("cbt", 1, True)])
+    world.person("Level 2 CBT", languages=("de",), competencies=[("cbt", 2, True)])
+    high = world.search(modalities=["cbt"], languages=["de"], min_level=3)
+    assert {"filter": "min_level", "count": 2} in high["relax"]
+    assert len(world.search(**{"modalities": ["cbt"], "languages": ["de"], "min_level": 1})["results"]) == 2
     filters = SearchFilters(jurisdiction="WY", modalities=["cbt"], languages=["de"])
     assert relaxed(filters, "languages").languages == []
 

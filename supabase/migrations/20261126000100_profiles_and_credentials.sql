@@ -137,7 +137,8 @@ create table public.licenses (
   created_at           timestamptz not null default now(),
   constraint licenses_one_per_jurisdiction unique (profile_id, jurisdiction)
 );
-create index licenses_jurisdiction_idx on public.licenses (jurisdiction, expires_on);
+-- Search narrows by jurisdiction first; covering, so that step reads only the index.
+create index licenses_jurisdiction_idx on public.licenses (jurisdiction, expires_on) include (profile_id);
 
 -- ---------------------------------------------------------------------------
 -- Credentials: usernames, emails, password hashes and lockout state.

@@ -62,6 +62,9 @@ create table public.competencies (
   constraint competencies_one_per_modality unique (consultant_id, modality)
 );
 create index competencies_modality_level_idx on public.competencies (modality, level, consultant_id);
+-- Scoring reads a candidate's competencies from the index alone.
+create index competencies_consultant_cover_idx
+  on public.competencies (consultant_id) include (modality, level, verification_status, expires_on);
 create index competencies_unverified_idx on public.competencies (created_at)
   where verification_status = 'self_attested';
 
@@ -414,12 +417,16 @@ begin
   from public.licenses l
   where l.jurisdiction = p_jurisdiction and l.expires_on >= current_date and l.profile_id <> me;
   if cardinality(wanted) > 0 then
+    -- Driven by the wanted modalities (competencies_modality_level_idx), then joined to the
+    -- licensed ids: no `consultant_id = any (ids)` filter, which a cached generic plan checks
+    -- linearly against thousands of ids for every competency it reads.
     select array_agg(sub.consultant_id) into ids from (
       select c.consultant_id
       from public.competencies c
-      where c.consultant_id = any (ids) and c.modality = any (wanted) and c.level >= min_level
+      where c.modality = any (wanted) and c.level >= min_level
       group by c.consultant_id
-      having count(*) = cardinality(wanted)) sub;
+      having count(*) = cardinality(wanted)) sub
+    join unnest(ids) as licensed(id) on licensed.id = sub.consultant_id;
   end if;
 
   with filtered as (
@@ -444,12 +451,23 @@ begin
       on sc.consultant_id = f.id
     where sc.level <> 'blocking'
   ),
+  -- Modality fit for every candidate in one grouped pass (index-only on the covering index);
+  -- the per-competency JSON is built for the page only.
+  fit as (
+    select c.consultant_id,
+           avg(c.level * 7.5 + case when c.verification_status = 'verified'
+                                     and (c.expires_on is null or c.expires_on >= current_date)
+                                then 10 else 0 end) as fit
+    from screened s
+    join public.competencies c on c.consultant_id = s.id
+    where cardinality(wanted) = 0 or c.modality = any (wanted)
+    group by c.consultant_id
+  ),
   scored as (
     select s.id, s.display_name, s.pronouns, s.languages, s.fee_usd, s.sliding_scale, s.offers_telehealth,
            s.offers_in_person, s.city, s.years_in_practice, s.timezone, s.conflict,
            s.accepting_new_clients and s.has_room as has_room,
-           m.matched,
-           round(m.fit, 1) as modality_score,
+           round(coalesce(m.fit, 0), 1) as modality_score,
            round((case when s.accepting_new_clients and s.has_room then 10 else 0 end
                   + case when times = 0 then case when s.time_buckets <> 0 then 10 else 0 end
                          else 10.0 * bit_count((s.time_buckets & times)::bit(4))
@@ -466,20 +484,7 @@ begin
                       else least(10, 10.0 * (1 - least(coalesce(s.fee_usd, 300), 300) / 300.0)
                                      + case when s.sliding_scale then 2 else 0 end) end, 1) as fee_score
     from screened s
-    cross join lateral (
-      select coalesce(avg(c.level * 7.5 + case when c.verification_status = 'verified'
-                                                and (c.expires_on is null or c.expires_on >= current_date)
-                                           then 10 else 0 end), 0) as fit,
-             coalesce(jsonb_agg(jsonb_build_object(
-               'modality', c.modality, 'name', mo.name, 'level', c.level,
-               'verified', c.verification_status = 'verified'
-                           and (c.expires_on is null or c.expires_on >= current_date))
-               order by c.level desc, c.modality), '[]') as matched
-      from public.competencies c
-      join public.modalities mo on mo.code = c.modality
-      where c.consultant_id = s.id
-        and (cardinality(wanted) = 0 or c.modality = any (wanted))
-    ) m
+    left join fit m on m.consultant_id = s.id
   ),
   ranked as (
     select sc.*,
@@ -498,7 +503,16 @@ begin
                      'languages', pg.languages, 'fee_usd', pg.fee_usd, 'sliding_scale', pg.sliding_scale,
                      'offers_telehealth', pg.offers_telehealth, 'offers_in_person', pg.offers_in_person,
                      'city', pg.city, 'years_in_practice', pg.years_in_practice, 'timezone', pg.timezone,
-                     'has_room', pg.has_room, 'conflict', pg.conflict, 'competencies', pg.matched,
+                     'has_room', pg.has_room, 'conflict', pg.conflict, 'competencies', coalesce((
+                       select jsonb_agg(jsonb_build_object(
+                                'modality', c.modality, 'name', mo.name, 'level', c.level,
+                                'verified', c.verification_status = 'verified'
+                                            and (c.expires_on is null or c.expires_on >= current_date))
+                              order by c.level desc, c.modality)
+                       from public.competencies c
+                       join public.modalities mo on mo.code = c.modality
+                       where c.consultant_id = pg.id
+                         and (cardinality(wanted) = 0 or c.modality = any (wanted))), '[]'),
                      'score', pg.score,
                      'breakdown', jsonb_build_object(
                         'modality', pg.modality_score, 'availability', pg.availability_score,
@@ -527,14 +541,29 @@ volatile
 security definer
 set search_path = ''
 as $$
-  with flags as (
+  with licensed as (
+    select l.profile_id from public.licenses l
+    where l.jurisdiction = p_jurisdiction and l.expires_on >= current_date
+  ),
+  competent as (
+    select c.consultant_id from public.competencies c
+    where c.modality = any (p_modalities) and c.level >= p_min_level
+    group by c.consultant_id
+    having count(*) = cardinality(p_modalities)
+  ),
+  -- Competent in every wanted modality at some level: then only the minimum level kept them out.
+  competent_any_level as (
+    select c.consultant_id from public.competencies c
+    where c.modality = any (p_modalities)
+    group by c.consultant_id
+    having count(*) = cardinality(p_modalities)
+  ),
+  flags as (
     select p.id,
-      exists (select 1 from public.licenses l where l.profile_id = p.id and l.jurisdiction = p_jurisdiction
-                and l.expires_on >= current_date) as jurisdiction,
-      (cardinality(p_modalities) = 0 or (
-         select count(*) from public.competencies c
-         where c.consultant_id = p.id and c.modality = any (p_modalities) and c.level >= p_min_level)
-       = cardinality(p_modalities)) as modalities,
+      p.id in (select profile_id from licensed) as jurisdiction,
+      (cardinality(p_modalities) = 0 or p.id in (select consultant_id from competent)) as modalities,
+      (cardinality(p_modalities) = 0 or p.id in (select consultant_id from competent_any_level))
+        as modalities_any_level,
       (coalesce(p_format, 'any') = 'any'
        or (p_format = 'telehealth' and p.offers_telehealth)
        or (p_format = 'in_person' and p.offers_in_person and (p_city is null or lower(p.city) = p_city)))
@@ -561,7 +590,8 @@ as $$
   select coalesce(jsonb_agg(jsonb_build_object('filter', f, 'count', n) order by n desc, f), '[]')
   from (
     select 'jurisdiction' f, count(*) filter (where not jurisdiction) n from screened
-    union all select 'modalities', count(*) filter (where not modalities) from screened
+    union all select 'min_level', count(*) filter (where not modalities and modalities_any_level) from screened
+    union all select 'modalities', count(*) filter (where not modalities and not modalities_any_level) from screened
     union all select 'format', count(*) filter (where not format) from screened
     union all select 'languages', count(*) filter (where not languages) from screened
     union all select 'fee', count(*) filter (where not fee) from screened

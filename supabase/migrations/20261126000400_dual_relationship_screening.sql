@@ -187,7 +187,8 @@ create policy "parties read their waivers" on public.conflict_waivers for select
 
 -- ---------------------------------------------------------------------------
 -- The screening itself. For each (seeker, consultant) pair, every reason with
--- who entered the data it is drawn from. Private: callers are the definer
+-- who entered the data it is drawn from. Driven from the seeker's side through
+-- indexes, so its cost grows with the candidates, not with their square. Private: callers are the definer
 -- functions below, which decide what each party may see.
 -- ---------------------------------------------------------------------------
 create function private.within_window(p_ends_on date, p_window smallint)
@@ -212,21 +213,43 @@ stable
 security definer
 set search_path = ''
 as $$
-  with emails as (
-    select c.user_id, lower(c.email) as email from private.credentials c
-    where c.user_id = p_seeker or c.user_id = any (p_consultants)
+  with seeker_email as (
+    select lower(c.email) as email from private.credentials c where c.user_id = p_seeker
   ),
-  seeker_email as (select email from emails where user_id = p_seeker),
-  -- Declarations in either direction between the seeker and a candidate.
+  -- Declarations in either direction between the seeker and a candidate: (candidate, declaration).
+  pairs as (
+    select d.counterpart_id as consultant_id, d.id
+    from public.declared_relationships d
+    where d.declarer_id = p_seeker and d.counterpart_id = any (p_consultants)
+    union
+    select c.user_id, d.id
+    from public.declared_relationships d
+    join private.credentials c on lower(c.email) = lower(d.counterpart_email)
+    where d.declarer_id = p_seeker and c.user_id = any (p_consultants)
+    union
+    select d.declarer_id, d.id
+    from public.declared_relationships d
+    where (d.counterpart_id = p_seeker or lower(d.counterpart_email) = (select email from seeker_email))
+      and d.declarer_id = any (p_consultants)
+  ),
   declared as (
     select x as consultant_id, d.*
     from unnest(p_consultants) x
-    join public.declared_relationships d
-      on (d.declarer_id = p_seeker
-          and (d.counterpart_id = x
-               or lower(d.counterpart_email) = (select e.email from emails e where e.user_id = x)))
-      or (d.declarer_id = x
-          and (d.counterpart_id = p_seeker or lower(d.counterpart_email) = (select email from seeker_email)))
+    join pairs pr on pr.consultant_id = x
+    join public.declared_relationships d on d.id = pr.id
+  ),
+  mine as materialized (
+    select a.* from public.affiliations a
+    where a.member_id = p_seeker and a.kind <> 'association'
+  ),
+  same_org as materialized (
+    select m.id as seeker_aff, b.id as consultant_aff, b.member_id
+    from mine m join public.affiliations b on b.organisation_key = m.organisation_key
+    where b.kind <> 'association'
+    union
+    select m.id, b.id, b.member_id
+    from mine m join public.affiliations b on b.email_domain = m.email_domain
+    where m.email_domain is not null and b.kind <> 'association'
   ),
   shared as (
     select b.member_id as consultant_id, a.kind as seeker_kind, b.kind as consultant_kind, a.id as seeker_aff,
@@ -237,35 +260,42 @@ as $$
            least(coalesce(a.ends_on, 'infinity'::date), coalesce(b.ends_on, 'infinity'::date)) as overlap_ends,
            greatest(coalesce(a.starts_on, '-infinity'::date), coalesce(b.starts_on, '-infinity'::date))
              as overlap_starts
-    from public.affiliations a
-    join public.affiliations b
-      on (b.organisation_key = a.organisation_key
-          or (a.email_domain is not null and b.email_domain = a.email_domain))
-     and b.member_id = any (p_consultants)
-    where a.member_id = p_seeker
-      and a.kind <> 'association' and b.kind <> 'association'
+    from same_org so
+    join mine a on a.id = so.seeker_aff
+    join public.affiliations b on b.id = so.consultant_aff
+    where so.member_id = any (p_consultants)
   ),
-  close_people as (
-    -- People one party declared as close: family, partner, supervisee, colleague.
-    select d.declarer_id, coalesce(d.counterpart_id, (
+  seeker_close as (
+    -- People the seeker declared as close: family, partner, supervisee, colleague.
+    select coalesce(d.counterpart_id, (
              select c.user_id from private.credentials c where lower(c.email) = lower(d.counterpart_email))) as person
     from public.declared_relationships d
-    where (d.declarer_id = p_seeker or d.declarer_id = any (p_consultants))
+    where d.declarer_id = p_seeker
       and d.kind in ('family', 'romantic', 'supervisee', 'colleague')
       and private.within_window(d.ends_on, 2::smallint)
+  ),
+  seeker_clients as (
+    -- People the seeker currently treats.
+    select e.seeker_id as person, lower(c.email) as email
+    from public.engagements e
+    left join private.credentials c on c.user_id = e.seeker_id
+    where e.consultant_id = p_seeker and e.status = 'active'
   ),
   indirect as (
     -- A candidate currently treats someone the seeker declared as close ...
     select e.consultant_id, p_seeker as entered_by, e.seeker_id as person
-    from close_people cp
+    from seeker_close cp
     join public.engagements e on e.seeker_id = cp.person and e.status = 'active'
-    where cp.declarer_id = p_seeker and e.consultant_id = any (p_consultants)
+    where e.consultant_id = any (p_consultants)
     union all
     -- ... or the seeker currently treats someone a candidate declared as close.
-    select cp.declarer_id, cp.declarer_id, e.seeker_id
-    from close_people cp
-    join public.engagements e on e.seeker_id = cp.person and e.status = 'active' and e.consultant_id = p_seeker
-    where cp.declarer_id = any (p_consultants)
+    select d.declarer_id, d.declarer_id, sc.person
+    from seeker_clients sc
+    join public.declared_relationships d
+      on d.counterpart_id = sc.person or (d.counterpart_id is null and lower(d.counterpart_email) = sc.email)
+    where d.declarer_id = any (p_consultants)
+      and d.kind in ('family', 'romantic', 'supervisee', 'colleague')
+      and private.within_window(d.ends_on, 2::smallint)
   )
   select d.consultant_id, r.kind, r.severity, r.waivable, d.declarer_id,
          'declared:' || d.id,
