@@ -1,5 +1,7 @@
 """Entry point: page config, backend bootstrap, one Authenticate per run, navigation."""
 
+from pathlib import Path
+
 import streamlit as st
 import streamlit_authenticator as stauth
 from streamlit_authenticator.utilities import LoginError
@@ -9,7 +11,8 @@ from components.errors import database_errors_as_messages
 from components.notifications import unread_badge
 from portal.auth import DatabaseCredentials, current_user_from
 
-st.set_page_config(page_title="Peer Consultation Portal", page_icon=":material/handshake:",
+# A local icon: a Material-symbol favicon would be fetched from a font CDN.
+st.set_page_config(page_title="Peer Consultation Portal", page_icon=str(Path(__file__).parent / "assets" / "icon.png"),
                    layout="centered")
 
 # The authenticator's cookie component renders an empty iframe: keep it from taking space.

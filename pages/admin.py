@@ -5,6 +5,7 @@ import streamlit as st
 
 from components import context
 from components.errors import database_errors_as_messages
+from components.reference import modality_names
 from portal.admin import (
     add_modality,
     list_accounts,
@@ -14,6 +15,13 @@ from portal.admin import (
     verify_credential,
 )
 from portal.db import APIError, friendly_message
+from portal.search import LEVELS
+
+
+def level_names(item: str) -> str:
+    """'CPT level 3' -> 'CPT level 3 (Certified)'."""
+    head, _, level = item.rpartition(" level ")
+    return f"{head} level {level} ({LEVELS[int(level)]})" if level.isdigit() and head else item
 
 user = context.require_user()
 st.title("Admin")
@@ -32,11 +40,14 @@ with queue_tab:
     st.caption(f"{len(queue)}{'+' if len(queue) == 500 else ''} credential(s) waiting, oldest first. "
                "An expired credential never counts as verified, whatever its status.")
     wanted = st.text_input("Filter by member or credential", key="verify_filter").strip().lower()
-    shown = [i for i in queue if not wanted or wanted in f"{i['member_name']} {i['item']}".lower()][:25]
+    matching = [i for i in queue if not wanted or wanted in f"{i['member_name']} {i['item']}".lower()]
+    shown = matching[:25]
+    if len(matching) > len(shown):
+        st.caption(f"Showing the oldest {len(shown)} of {len(matching)}; filter to find others.")
     for item in shown:
         with st.container(border=True, key=f"verify_card_{item['id']}"):
             kind = "Competency" if item["kind"] == "competency" else "Licence"
-            st.markdown(f"**{item['member_name']}** · {kind}: {item['item']}")
+            st.markdown(f"**{item['member_name']}** · {kind}: {level_names(item['item'])}")
             st.caption(f"Evidence: {item['detail'] or 'none given'}"
                        + (f" · expires {item['expires_on']}" if item.get("expires_on") else "")
                        + f" · submitted {item['submitted_at'][:10]}")
@@ -57,6 +68,9 @@ with queue_tab:
                     st.rerun()
 
 with modality_tab:
+    with database_errors_as_messages():
+        existing = modality_names(backend, user.claims)
+    st.caption("On the list now: " + ", ".join(sorted(existing.values())))
     with st.form("modality_form", clear_on_submit=False):
         code = st.text_input("Code (lowercase, e.g. ct_ptsd)", key="modality_code")
         name = st.text_input("Name shown to members", key="modality_name")
@@ -79,20 +93,26 @@ with rules_tab:
     with database_errors_as_messages():
         rules = backend.rpc("list_conflict_rules", {}, as_user=user.claims)
     frame = pd.DataFrame(rules)[["kind", "label", "severity", "window_years", "waivable", "derived"]]
-    edited = st.data_editor(frame, key="rules_editor", hide_index=True, width="stretch", disabled=["kind", "label",
-                                                                                                  "derived"],
+    frame["label"] = [("Computed: " if d else "This person ") + label
+                      for label, d in zip(frame["label"], frame["derived"], strict=True)]
+    edited = st.data_editor(frame, key="rules_editor", hide_index=True, width="stretch",
+                            disabled=["kind", "label", "derived"], column_order=["label", "severity", "window_years",
+                                                                                  "waivable"],
                             column_config={
+                                "label": st.column_config.TextColumn("Rule", pinned=True),
                                 "severity": st.column_config.SelectboxColumn("Severity",
                                                                              options=["blocking", "potential"]),
                                 "window_years": st.column_config.NumberColumn("Window (years)", min_value=0,
                                                                               max_value=50, step=1),
-                                "waivable": st.column_config.CheckboxColumn("Waivable"),
-                                "derived": st.column_config.CheckboxColumn("Computed by the portal")})
+                                "waivable": st.column_config.CheckboxColumn("Waivable")})
+
+    def same(a, b) -> bool:
+        return (pd.isna(a) and pd.isna(b)) or a == b
+
     if st.button("Save rule changes", key="rules_save"):
         changed = 0
         for before, after in zip(frame.to_dict("records"), edited.to_dict("records"), strict=True):
-            if (before["severity"], before["window_years"], before["waivable"]) == \
-                    (after["severity"], after["window_years"], after["waivable"]):
+            if all(same(before[k], after[k]) for k in ("severity", "window_years", "waivable")):
                 continue
             window = after["window_years"]
             try:
@@ -101,7 +121,10 @@ with rules_tab:
                 changed += 1
             except APIError as exc:
                 st.error(f"{after['kind']}: {friendly_message(exc)}", icon=":material/error:")
-        st.success(f"{changed} rule(s) changed.")
+        if changed:
+            st.success(f"{changed} rule(s) changed; each change is in the audit log.")
+        else:
+            st.info("No changes to save.")
 
 with accounts_tab:
     query = st.text_input("Search by name or username", key="admin_query")
@@ -110,16 +133,22 @@ with accounts_tab:
     with database_errors_as_messages():
         rows, total = list_accounts(backend, user.claims, query=query, limit=page_size,
                                     offset=(int(page) - 1) * page_size)
-    st.caption(f"{total} account(s) match.")
+        if not rows and page > 1:  # past the last page: show the first instead of "0 match"
+            rows, total = list_accounts(backend, user.claims, query=query, limit=page_size, offset=0)
+            page = 1
+    pages = max(1, -(-total // page_size))
+    st.caption(f"{total} account(s) match · page {min(int(page), pages)} of {pages}.")
     if rows:
-        frame = pd.DataFrame(rows)[["display_name", "username", "is_consultant", "is_admin", "license_count",
-                                    "locked_until", "created_at"]]
-        st.dataframe(frame, hide_index=True, width="stretch", column_config={
-            "display_name": "Name", "username": "Username", "is_consultant": "Consultant",
-            "is_admin": "Admin", "license_count": "Licences",
-            "locked_until": st.column_config.DatetimeColumn("Locked until"),
-            "created_at": st.column_config.DatetimeColumn("Joined", format="YYYY-MM-DD"),
+        frame = pd.DataFrame(rows)
+        frame = pd.DataFrame({
+            "Name": frame["display_name"], "Username": frame["username"],
+            "Role": ["Admin" if a else "Consultant" if c else "Member"
+                     for a, c in zip(frame["is_admin"], frame["is_consultant"], strict=True)],
+            "Licences": frame["license_count"],
+            "Locked until": [v[:16].replace("T", " ") + " UTC" if v else "—" for v in frame["locked_until"]],
+            "Joined": [v[:10] for v in frame["created_at"]],
         })
+        st.dataframe(frame, hide_index=True, width="stretch")
         locked = [r for r in rows if r["locked_until"]]
         if locked:
             choice = st.selectbox("Locked account", options=[r["id"] for r in locked], key="admin_unlock_choice",

@@ -50,8 +50,9 @@ book_tab, upcoming_tab, week_tab, past_tab = st.tabs(["Book", "Upcoming", "Week"
 
 with book_tab:
     if not engagements:
-        st.info("You can book once a consultant accepts your request (or propose a first session from their "
-                "profile while the request is pending).", icon=":material/info:")
+        st.info("Sessions are booked within an engagement, which begins when a consultant accepts a request. "
+                "While a request is pending, the seeker can propose a first session from the consultant's profile.",
+                icon=":material/info:")
     else:
         names = {e["other_id"]: f"{e['other_name']} (your {'client' if e['my_role'] == 'consultant' else 'consultant'})"
                  for e in engagements}

@@ -10,7 +10,7 @@ from components.errors import database_errors_as_messages
 from components.slots import slot_label
 from portal.availability import WEEKDAYS, AvailabilityError, AvailabilityInput, load_my_availability, open_slots
 from portal.availability import save_my_availability as save
-from portal.profiles import known_timezones
+from portal.profiles import known_timezones, timezone_label
 
 user = context.require_user()
 backend = context.backend()
@@ -79,7 +79,8 @@ def as_date(value):
 
 with st.form("availability_form", border=False):
     st.subheader("Rules")
-    st.selectbox("Time zone", options=sorted(known_timezones()), key="availability_timezone")
+    st.selectbox("Time zone", options=sorted(known_timezones()), key="availability_timezone",
+                 format_func=timezone_label)
     left, right = st.columns(2)
     left.number_input("Session length (minutes)", step=5, key="availability_session_minutes")
     right.number_input("Buffer between sessions (minutes)", step=5, key="availability_buffer_minutes")

@@ -23,9 +23,15 @@ COLUMNS = ["modality", "level", "evidence_body", "evidence_credential", "evidenc
            "expires_on", "verification_status"]
 
 
+STATUS_WORDS = {"self_attested": "Awaiting verification", "verified": "Verified", "rejected": "Rejected"}
+
+
 def load_into_form(doc: dict) -> None:
     frame = pd.DataFrame([{k: c.get(k) for k in COLUMNS} for c in doc["competencies"]], columns=COLUMNS)
     frame["expires_on"] = pd.to_datetime(frame["expires_on"]).dt.date
+    frame["verification_status"] = frame["verification_status"].map(STATUS_WORDS)
+    for column in ("evidence_body", "evidence_credential"):
+        frame[column] = frame[column].fillna("")
     st.session_state["practice_base"] = frame
     st.session_state.pop("practice_competencies", None)
     st.session_state["practice_accepting"] = doc["intake"]["accepting_new_clients"]
@@ -61,8 +67,11 @@ with st.form("practice_form", border=False):
         st.session_state["practice_base"], key="practice_competencies", num_rows="dynamic", hide_index=True,
         width="stretch",
         column_config={
-            "modality": st.column_config.SelectboxColumn("Modality", options=list(modalities), required=True),
-            "level": st.column_config.SelectboxColumn("Level", options=[1, 2, 3, 4], required=True),
+            "modality": st.column_config.SelectboxColumn("Modality", options=list(modalities), required=True,
+                                                         format_func=lambda code: modalities.get(code, code),
+                                                         pinned=True),
+            "level": st.column_config.SelectboxColumn("Level", options=[1, 2, 3, 4], required=True,
+                                                      format_func=lambda n: f"{n} · {LEVELS[n]}"),
             "evidence_body": st.column_config.TextColumn("Certifying body", max_chars=120),
             "evidence_credential": st.column_config.TextColumn("Credential id", max_chars=60),
             "evidence_year": st.column_config.NumberColumn("Year", min_value=1950, max_value=date.today().year,

@@ -18,6 +18,7 @@ from portal.profiles import (
     known_timezones,
     load_my_profile,
     save_my_profile,
+    timezone_label,
     validate,
 )
 
@@ -79,7 +80,7 @@ with st.form("profile_form", border=False):
     st.multiselect("Languages you work in", options=sorted(languages, key=languages.get),
                    format_func=lambda code: languages.get(code, code), key="profile_languages")
     field_error("languages")
-    st.selectbox("Time zone", options=timezones, key="profile_timezone",
+    st.selectbox("Time zone", options=timezones, key="profile_timezone", format_func=timezone_label,
                  help="Appointments are shown to you in this zone.")
     field_error("timezone")
     st.number_input("Years in practice", min_value=None, max_value=None, step=1, value=None,

@@ -1,11 +1,13 @@
 """My relationships: what you declare privately so the portal can screen for dual relationships."""
 
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import streamlit as st
 
 from components import context
 from components.errors import database_errors_as_messages
+from portal.profiles import load_my_profile
 from portal.screening import (
     AFFILIATION_KINDS,
     CONTEXT_TEXT,
@@ -20,6 +22,9 @@ from portal.screening import (
     remove_declaration,
     screening_log,
 )
+
+LEVEL_WORDS = {"none": "No conflict", "waived": "Waived by both", "potential": "Possible conflict",
+               "blocking": "Blocking conflict (hidden)"}
 
 user = context.require_user()
 backend = context.backend()
@@ -87,7 +92,7 @@ with people_tab:
             show_error("counterpart_email")
         show_error("counterpart")
         kind = st.selectbox("This person…", options=list(kinds), format_func=lambda k: kinds[k]["label"],
-                            key="relationship_kind")
+                            index=None, placeholder="Choose the relationship", key="relationship_kind")
         start, end = st.columns(2)
         starts_on = start.date_input("From (optional)", value=None, min_value=date(1950, 1, 1),
                                      key="relationship_starts_on")
@@ -155,12 +160,16 @@ with log_tab:
                 "made when you asked them, or they you. Reasons are never logged.")
     with database_errors_as_messages():
         log = screening_log(backend, user.claims)
+        zone = ZoneInfo(load_my_profile(backend, user.claims)["timezone"])
     if not log:
         st.caption("No screenings yet.")
     else:
+        st.caption(f"Times in {zone.key.replace('_', ' ')}.")
         st.dataframe(
-            [{"When": row["created_at"][:16].replace("T", " "), "What": CONTEXT_TEXT[row["context"]],
-              "With": row["other_name"] or (f"{row['screened']} consultants" if row["context"] == "search" else "—"),
-              "By": "you" if row["checked_by_me"] else "the other party", "Result": row["level"]}
+            [{"When": datetime.fromisoformat(row["created_at"]).astimezone(zone).strftime("%d %b %H:%M"),
+              "What": CONTEXT_TEXT[row["context"]],
+              "With": row["other_name"] or (f"{row['screened']} consultants screened" if row["context"] == "search"
+                                            else "—"),
+              "By": "you" if row["checked_by_me"] else "the other party", "Result": LEVEL_WORDS[row["level"]]}
              for row in log],
             hide_index=True, width="stretch")

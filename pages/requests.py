@@ -26,7 +26,7 @@ sent = [r for r in rows if r["direction"] == "sent"]
 
 
 def describe(row: dict) -> str:
-    wanted = ", ".join(modalities.get(m, m) for m in row["modalities"]) or "no modality named"
+    wanted = ", ".join(modalities.get(m, m) for m in row["modalities"]) or "no particular modality"
     return f"{STATUS_BADGES[row['status']]} · {wanted} · sent {row['created_at'][:10]}"
 
 
@@ -87,8 +87,9 @@ st.subheader("Engagements")
 if not engagements:
     st.caption("None yet. An engagement begins when a consultant accepts a request.")
 for engagement in engagements:
-    role = "You consult" if engagement["my_role"] == "consultant" else "You see"
+    role = "Your client" if engagement["my_role"] == "consultant" else "Your consultant"
     waiver = (f" · :blue-badge[Waiver signed {engagement['waiver_signed_at'][:10]}]"
               if engagement.get("waiver_signed_at") else "")
     st.markdown(f"{role} **{engagement['other_name']}** · {engagement['status']} since "
                 f"{engagement['started_at'][:10]}{waiver}")
+    st.page_link("pages/appointments.py", label="Book a session", icon=":material/event:")

@@ -24,4 +24,5 @@ def availability_summary(availability: dict[str, Any], timezone: str) -> str:
     for h in hours:
         by_day.setdefault(h["weekday"], []).append(f"{h['starts_at'][:5]}–{h['ends_at'][:5]}")
     week = "; ".join(f"{WEEKDAYS[d]} {', '.join(r)}" for d, r in sorted(by_day.items()))
-    return f"Usually {', '.join(times)} ({timezone}): {week}."
+    city = timezone.rsplit("/", 1)[-1].replace("_", " ")
+    return f"Usually {', '.join(times)}, {city} time: {week}."

@@ -113,6 +113,19 @@ def known_timezones() -> frozenset[str]:
     return _TIMEZONES
 
 
+def timezone_label(name: str) -> str:
+    """'America/New_York' -> 'New York (America/New_York, UTC−05:00)' for pickers."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    try:
+        offset = datetime.now(ZoneInfo(name)).strftime("%z")
+    except (KeyError, ValueError):
+        return name
+    city = name.rsplit("/", 1)[-1].replace("_", " ")
+    return f"{city} ({name}, UTC{offset[0].replace('-', '−')}{offset[1:3]}:{offset[3:]})"
+
+
 def validate(profile: ProfileInput, *, jurisdictions: set[str], languages: set[str],
              today: date | None = None) -> dict[str, str]:
     """Every problem with the form, keyed by field; empty when it may be saved."""
@@ -212,8 +225,6 @@ def _profile_error(exc: APIError) -> ProfileError:
 def profile_checklist(doc: dict[str, Any]) -> list[str]:
     """What is still missing from a profile, in the words the home page shows."""
     missing = []
-    if not doc.get("pronouns"):
-        missing.append("Add your pronouns (optional, but helps colleagues address you).")
     if not doc.get("licenses"):
         missing.append("Add at least one licence with its state or province and expiry date.")
     if doc.get("years_in_practice") is None:
