@@ -455,41 +455,44 @@ begin
   -- the per-competency JSON is built for the page only.
   fit as (
     select c.consultant_id,
-           avg(c.level * 7.5 + case when c.verification_status = 'verified'
-                                     and (c.expires_on is null or c.expires_on >= current_date)
-                                then 10 else 0 end) as fit
+           avg(c.level * 7.5::float8 + case when c.verification_status = 'verified'
+                                            and (c.expires_on is null or c.expires_on >= current_date)
+                                       then 10::float8 else 0::float8 end) as fit
     from screened s
     join public.competencies c on c.consultant_id = s.id
     where cardinality(wanted) = 0 or c.modality = any (wanted)
     group by c.consultant_id
   ),
+  -- Scores in float8 (numeric arithmetic over thousands of candidates is several times slower);
+  -- rounded to one decimal only for the page shown.
   scored as (
     select s.id, s.display_name, s.pronouns, s.languages, s.fee_usd, s.sliding_scale, s.offers_telehealth,
            s.offers_in_person, s.city, s.years_in_practice, s.timezone, s.conflict,
            s.accepting_new_clients and s.has_room as has_room,
-           round(coalesce(m.fit, 0), 1) as modality_score,
-           round((case when s.accepting_new_clients and s.has_room then 10 else 0 end
-                  + case when times = 0 then case when s.time_buckets <> 0 then 10 else 0 end
-                         else 10.0 * bit_count((s.time_buckets & times)::bit(4))
-                              / bit_count(times::bit(4)) end), 1) as availability_score,
-           round(15.0 * least(coalesce(s.years_in_practice, 0), 25) / 25
-                 + 5.0 * least(s.clients_served, 5) / 5, 1) as experience_score,
-           round(case when cardinality(langs) > 0 then
-                        case when langs[1] = any (s.languages) then 10 when s.languages && langs then 5 else 0 end
-                      when s.languages && coalesce(my_langs, '{en}') then 10 else 0 end, 1) as language_score,
-           round(case when p_max_fee is not null then
-                        case when s.fee_usd <= p_max_fee
-                             then 5 + 5.0 * (1 - s.fee_usd::numeric / greatest(p_max_fee, 1))
-                             else 3 end
-                      else least(10, 10.0 * (1 - least(coalesce(s.fee_usd, 300), 300) / 300.0)
-                                     + case when s.sliding_scale then 2 else 0 end) end, 1) as fee_score
+           coalesce(m.fit, 0) as modality_score,
+           (case when s.accepting_new_clients and s.has_room then 10 else 0 end
+            + case when times = 0 then case when s.time_buckets <> 0 then 10 else 0 end
+                   else 10::float8 * bit_count((s.time_buckets & times)::bit(4))
+                        / bit_count(times::bit(4)) end)::float8 as availability_score,
+           15::float8 * least(coalesce(s.years_in_practice, 0), 25) / 25
+             + 5::float8 * least(s.clients_served, 5) / 5 as experience_score,
+           (case when cardinality(langs) > 0 then
+                   case when langs[1] = any (s.languages) then 10 when s.languages && langs then 5 else 0 end
+                 when s.languages && coalesce(my_langs, '{en}') then 10 else 0 end)::float8 as language_score,
+           case when p_max_fee is not null then
+                  case when s.fee_usd <= p_max_fee
+                       then 5 + 5 * (1 - s.fee_usd::float8 / greatest(p_max_fee, 1))
+                       else 3::float8 end
+                else least(10::float8, 10 * (1 - least(coalesce(s.fee_usd, 300), 300) / 300::float8)
+                                       + case when s.sliding_scale then 2 else 0 end) end as fee_score
     from screened s
     left join fit m on m.consultant_id = s.id
   ),
   ranked as (
+    -- Each part is rounded to one decimal before summing, so the breakdown shown adds up to the score.
     select sc.*,
-           round(modality_score + availability_score + experience_score + language_score + fee_score)::int
-             as score
+           round((round(modality_score * 10) + round(availability_score * 10) + round(experience_score * 10)
+                  + round(language_score * 10) + round(fee_score * 10)) / 10)::int as score
     from scored sc
   ),
   page as (
@@ -515,8 +518,11 @@ begin
                          and (cardinality(wanted) = 0 or c.modality = any (wanted))), '[]'),
                      'score', pg.score,
                      'breakdown', jsonb_build_object(
-                        'modality', pg.modality_score, 'availability', pg.availability_score,
-                        'experience', pg.experience_score, 'language', pg.language_score, 'fee', pg.fee_score))
+                        'modality', round(pg.modality_score::numeric, 1),
+                        'availability', round(pg.availability_score::numeric, 1),
+                        'experience', round(pg.experience_score::numeric, 1),
+                        'language', round(pg.language_score::numeric, 1),
+                        'fee', round(pg.fee_score::numeric, 1)))
                    order by pg.score desc, pg.display_name, pg.id) from page pg), '[]')
   into total, result;
 
