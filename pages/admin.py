@@ -139,16 +139,13 @@ with accounts_tab:
     pages = max(1, -(-total // page_size))
     st.caption(f"{total} account(s) match · page {min(int(page), pages)} of {pages}.")
     if rows:
-        frame = pd.DataFrame(rows)
-        frame = pd.DataFrame({
-            "Name": frame["display_name"], "Username": frame["username"],
-            "Role": ["Admin" if a else "Consultant" if c else "Member"
-                     for a, c in zip(frame["is_admin"], frame["is_consultant"], strict=True)],
-            "Licences": frame["license_count"],
-            "Locked until": [v[:16].replace("T", " ") + " UTC" if v else "—" for v in frame["locked_until"]],
-            "Joined": [v[:10] for v in frame["created_at"]],
-        })
-        st.dataframe(frame, hide_index=True, width="stretch")
+        st.dataframe(pd.DataFrame([{
+            "Name": r["display_name"], "Username": r["username"],
+            "Role": "Admin" if r["is_admin"] else "Consultant" if r["is_consultant"] else "Member",
+            "Licences": r["license_count"],
+            "Locked until": r["locked_until"][:16].replace("T", " ") + " UTC" if r["locked_until"] else "—",
+            "Joined": r["created_at"][:10],
+        } for r in rows]), hide_index=True, width="stretch")
         locked = [r for r in rows if r["locked_until"]]
         if locked:
             choice = st.selectbox("Locked account", options=[r["id"] for r in locked], key="admin_unlock_choice",

