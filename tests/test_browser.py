@@ -211,3 +211,36 @@ def test_wrong_password_is_refused(warm_app: AppServer, browser: Browser) -> Non
         assert auth_cookie(page) is None, f"a refused sign-in left a {COOKIE} cookie"
     finally:
         context.close()
+
+
+def _cookie(value: str, app: AppServer) -> dict:
+    host = app.url.split("//", 1)[1].split(":", 1)[0]
+    return {"name": COOKIE, "value": value, "domain": host, "path": "/"}
+
+
+def test_a_cookie_signed_with_another_key_is_refused(warm_app: AppServer, browser: Browser) -> None:
+    import jwt
+
+    expires = time.time() + 3600
+    forged = jwt.encode({"username": "admin", "exp_date": expires}, "someone-elses-key", algorithm="HS256")
+    context = browser.new_context(viewport=DESKTOP)
+    context.add_cookies([_cookie(forged, warm_app)])
+    page = context.new_page()
+    try:
+        page.goto(warm_app.url, wait_until="domcontentloaded")
+        expect(page.get_by_label("Username", exact=True)).to_be_visible(timeout=STEP_TIMEOUT)
+        assert page.get_by_role("heading", name=re.compile(r"^Welcome")).count() == 0
+        shot(page, "09-forged-cookie-refused")
+    finally:
+        context.close()
+    # The same claims signed with the app's own key are accepted: the key, not the claims, decides.
+    key = (warm_app.data_dir / "cookie_key").read_text().strip()
+    genuine = jwt.encode({"username": "seeker02", "exp_date": expires}, key, algorithm="HS256")
+    context = browser.new_context(viewport=DESKTOP)
+    context.add_cookies([_cookie(genuine, warm_app)])
+    page = context.new_page()
+    try:
+        page.goto(warm_app.url, wait_until="domcontentloaded")
+        expect(page.get_by_role("heading", name=re.compile(r"^Welcome"))).to_be_visible(timeout=STEP_TIMEOUT)
+    finally:
+        context.close()

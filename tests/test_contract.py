@@ -9,6 +9,7 @@ data returned, or the error's code, message, details and hint.
 from __future__ import annotations
 
 import copy
+import json
 import uuid
 from typing import Any
 
@@ -397,3 +398,30 @@ def test_unknown_function_wording_is_identical(backends, fn, params, expected):
 def test_unknown_function_hint_is_identical(backends, fn, params, hint):
     result = same(backends, fn, params, as_user=SERVICE)
     assert result["error"]["hint"] == hint
+
+
+# --- tokens on the Supabase path ------------------------------------------------------------
+
+def test_a_users_token_never_reads_another_users_rows(supabase_backend, backend):
+    alice, _ = register(backend, "alice")
+    bob, _ = register(backend, "bob")
+    backend.rpc("add_my_relationship", {"p_kind": "friend", "p_counterpart_name": "Bob's secret friend"},
+                as_user=Claims.user(bob))
+    as_alice = Claims.user(alice)
+    assert supabase_backend.rpc("get_my_profile", {}, as_user=as_alice)["id"] == alice
+    assert supabase_backend.rpc("get_my_declarations", {}, as_user=as_alice)["relationships"] == []
+    assert "secret friend" in json.dumps(supabase_backend.rpc("get_my_declarations", {}, as_user=Claims.user(bob)))
+    with pytest.raises(APIError) as seeker_profile:  # bob is not a consultant: his profile is not Alice's to see
+        supabase_backend.rpc("get_consultant_profile", {"p_consultant": bob}, as_user=as_alice)
+    assert seeker_profile.value.code == "P0002"
+
+
+def test_a_token_signed_with_another_secret_is_refused(postgrest, backend):
+    alice, _ = register(backend, "forger")
+    http = httpx.Client(transport=BarePostgrestTransport(httpx.HTTPTransport()), timeout=httpx.Timeout(15.0))
+    anon_key = jwt.encode({"role": "anon"}, postgrest.jwt_secret, algorithm="HS256")
+    forged = SupabaseBackend(postgrest.url, anon_key, TokenMinter(secret="not-the-project-secret-" + "x" * 20),
+                             httpx_client=http)
+    with pytest.raises(APIError) as refused:
+        forged.rpc("get_my_profile", {}, as_user=Claims.user(alice))
+    assert refused.value.code in ("PGRST301", "PGRST300")  # JWT invalid: nothing runs
