@@ -321,7 +321,7 @@ def scratch_copy(world: World, sql_files: list[Path], name: str = SCRATCH_DATABA
     """A fresh copy of the bench database with `sql_files` applied as the owner; returns its name.
 
     For trying a fix (an index, a rewritten function) against the same world without
-    touching the migrations: `python bench/run.py --apply bench/proposals/*.sql`.
+    touching the migrations: `python bench/run.py --apply fix.sql`.
     """
     db = world.db
     with psycopg.connect(db.superuser_uri, autocommit=True) as conn:
