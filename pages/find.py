@@ -6,6 +6,7 @@ from components import context
 from components.cards import competency_badges, conflict_flag, fee, formats, score_breakdown
 from components.errors import database_errors_as_messages
 from components.reference import modality_names, reference_lists
+from portal.appointments import record_summary
 from portal.profiles import load_my_profile
 from portal.search import (
     FORMATS,
@@ -95,6 +96,8 @@ for result in page.results:
                      f"{result.get('years_in_practice') or 0} years in practice")
         score.metric("Match", f"{result['score']}/100")
         st.markdown(competency_badges(result["competencies"]))
+        if result.get("record"):
+            st.caption(f":material/verified_user: {record_summary(result['record'])}")
         if not result["has_room"]:
             st.caption(":material/hourglass: Not taking new clients right now.")
         conflict_flag(result["conflict"])

@@ -83,7 +83,13 @@ class SearchPage:
 
 def search(backend: Backend, claims: Claims, filters: SearchFilters) -> SearchPage:
     data = backend.rpc("search_consultants", filters.params(), as_user=claims)
-    return SearchPage(total=data["total"], results=data["results"], relax=data.get("relax") or [])
+    results = data["results"]
+    if results:  # professionalism records resting on at least 5 events, for the cards shown
+        records = backend.rpc("consultant_records", {"p_consultants": [r["consultant_id"] for r in results]},
+                              as_user=claims)
+        for result in results:
+            result["record"] = records.get(result["consultant_id"])
+    return SearchPage(total=data["total"], results=results, relax=data.get("relax") or [])
 
 
 def relaxed(filters: SearchFilters, name: str) -> SearchFilters:

@@ -323,3 +323,16 @@ def test_ics_round_trip_keeps_times_zones_and_statuses():
     assert str(first["summary"]) == "Consultation with Dr. Ada"
     assert str(events[1]["status"]) == "CANCELLED" and "ill" in str(events[1]["description"])
     assert [str(tz["tzid"]) for tz in parsed.walk("VTIMEZONE")] == ["America/New_York"]
+
+
+def test_consultant_records_show_only_once_they_rest_on_five_events(backend):
+    from tests.test_database import demo_id
+
+    seeker = Claims.user(demo_id("seeker09"))
+    records = backend.rpc("consultant_records", {"p_consultants": [demo_id("consultant01"), demo_id("consultant02")]},
+                          as_user=seeker)
+    assert list(records) == [demo_id("consultant02")]  # 2 answered requests and 4 kept sessions in the demo
+    assert records[demo_id("consultant02")]["sessions_kept"] == 4
+    own = backend.rpc("professionalism_record", {"p_member": demo_id("consultant01")},
+                      as_user=Claims.user(demo_id("consultant01")))
+    assert own["shown"] and not own["enough_events"]  # a consultant always sees their own

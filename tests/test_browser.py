@@ -222,7 +222,8 @@ def test_a_cookie_signed_with_another_key_is_refused(warm_app: AppServer, browse
     import jwt
 
     expires = time.time() + 3600
-    forged = jwt.encode({"username": "admin", "exp_date": expires}, "someone-elses-key-that-is-long-enough-for-hs256", algorithm="HS256")
+    other_key = "someone-elses-key-that-is-long-enough-for-hs256"
+    forged = jwt.encode({"username": "admin", "exp_date": expires}, other_key, algorithm="HS256")
     context = browser.new_context(viewport=DESKTOP)
     context.add_cookies([_cookie(forged, warm_app)])
     page = context.new_page()

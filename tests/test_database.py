@@ -341,7 +341,8 @@ def test_every_function_pins_search_path_and_definers_are_not_public(embedded_db
         "add_plan_version", "start_termination_plan", "revise_termination_plan", "propose_termination_plan",
         "sign_termination_plan", "complete_termination_plan", "withdraw_termination_plan",
         "tick_termination_checklist", "my_termination_plans", "refresh_termination_reminders",
-        "referral_candidates", "my_home", "export_my_data", "delete_my_account",
+        "referral_candidates", "my_home", "export_my_data", "delete_my_account", "professionalism_facts",
+        "consultant_records",
     }
 
 

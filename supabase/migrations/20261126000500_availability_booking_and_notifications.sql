@@ -581,31 +581,14 @@ grant execute on function public.my_notifications(integer), public.unread_notifi
 -- least 5 events; they see their own in full. A seeker's record is visible to
 -- themselves and to consultants they have an engagement with.
 -- ---------------------------------------------------------------------------
-create function public.professionalism_record(p_member uuid)
+-- The facts of one member's record (no visibility check: callers decide).
+create function private.professionalism_facts(p_member uuid)
 returns jsonb
-language plpgsql
+language sql
 stable
 security definer
 set search_path = ''
 as $$
-declare
-  me uuid := auth.uid();
-  is_consultant boolean;
-  rec jsonb;
-  events integer;
-begin
-  if me is null then
-    raise exception 'Sign in to see records.' using errcode = '42501';
-  end if;
-  select p.is_consultant into is_consultant from public.profiles p where p.id = p_member;
-  if is_consultant is null then
-    raise exception 'No such member.' using errcode = 'P0002';
-  end if;
-  if p_member <> me and not is_consultant and not exists (
-       select 1 from public.engagements e where e.seeker_id = p_member and e.consultant_id = me) then
-    raise exception 'This record is visible only to the member and the consultants they work with.'
-      using errcode = '42501';
-  end if;
   with answered as (
     select extract(epoch from r.responded_at - r.created_at) / 3600.0 as hours
     from public.consultation_requests r
@@ -619,23 +602,69 @@ begin
            case when a.consultant_id = p_member then 'consultant' else 'client' end as side
     from public.appointments a
     where (a.consultant_id = p_member or a.client_id = p_member) and a.status in ('completed', 'no_show')
+  ),
+  facts as (
+    select (select count(*) from answered) as requests_answered,
+           (select round(percentile_cont(0.5) within group (order by hours)::numeric, 1) from answered)
+             as median_answer_hours,
+           (select count(*) from cancellations) as cancellations,
+           (select round(avg(case when late then 0 else 1 end)::numeric, 2) from cancellations)
+             as cancellations_with_notice_share,
+           (select count(*) from sessions) as sessions,
+           (select count(*) filter (where status = 'completed') from sessions) as sessions_kept,
+           (select count(*) filter (where status = 'no_show' and side = 'client') from sessions) as client_no_shows
   )
-  select jsonb_build_object(
-    'requests_answered', (select count(*) from answered),
-    'median_answer_hours', (select round(percentile_cont(0.5) within group (order by hours)::numeric, 1)
-                            from answered),
-    'cancellations', (select count(*) from cancellations),
-    'cancellations_with_notice_share', (select round(avg(case when late then 0 else 1 end)::numeric, 2)
-                                        from cancellations),
-    'sessions', (select count(*) from sessions),
-    'sessions_kept', (select count(*) filter (where status = 'completed') from sessions),
-    'client_no_shows', (select count(*) filter (where status = 'no_show' and side = 'client') from sessions))
-  into rec;
-  events := (rec ->> 'requests_answered')::int + (rec ->> 'cancellations')::int + (rec ->> 'sessions')::int;
-  return rec || jsonb_build_object('events', events,
-                                   'enough_events', events >= 5,
-                                   'shown', p_member = me or events >= 5 or not is_consultant);
+  select to_jsonb(f) || jsonb_build_object(
+           'events', f.requests_answered + f.cancellations + f.sessions,
+           'enough_events', f.requests_answered + f.cancellations + f.sessions >= 5)
+  from facts f
+$$;
+revoke all on function private.professionalism_facts(uuid) from public, anon, authenticated;
+
+create function public.professionalism_record(p_member uuid)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  me uuid := auth.uid();
+  is_consultant boolean;
+  rec jsonb;
+begin
+  if me is null then
+    raise exception 'Sign in to see records.' using errcode = '42501';
+  end if;
+  select p.is_consultant into is_consultant from public.profiles p where p.id = p_member;
+  if is_consultant is null then
+    raise exception 'No such member.' using errcode = 'P0002';
+  end if;
+  if p_member <> me and not is_consultant and not exists (
+       select 1 from public.engagements e where e.seeker_id = p_member and e.consultant_id = me) then
+    raise exception 'This record is visible only to the member and the consultants they work with.'
+      using errcode = '42501';
+  end if;
+  rec := private.professionalism_facts(p_member);
+  return rec || jsonb_build_object(
+    'shown', p_member = me or (rec ->> 'enough_events')::boolean or not is_consultant);
 end;
 $$;
 revoke all on function public.professionalism_record(uuid) from public, anon;
 grant execute on function public.professionalism_record(uuid) to authenticated;
+
+-- Public records of several consultants at once (search results): only those resting on 5+ events.
+create function public.consultant_records(p_consultants uuid[])
+returns jsonb
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select coalesce(jsonb_object_agg(p.id, f.facts), '{}')
+  from public.profiles p
+  cross join lateral (select private.professionalism_facts(p.id) as facts) f
+  where p.id = any (p_consultants[1:50]) and p.is_consultant and (f.facts ->> 'enough_events')::boolean
+$$;
+revoke all on function public.consultant_records(uuid[]) from public, anon;
+grant execute on function public.consultant_records(uuid[]) to authenticated;
