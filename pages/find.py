@@ -33,39 +33,50 @@ with database_errors_as_messages():
         st.session_state["find_filters"] = SearchFilters(jurisdiction=home)
 
 filters: SearchFilters = st.session_state["find_filters"]
-FORM_FIELDS = {"find_jurisdiction": "jurisdiction", "find_modalities": "modalities", "find_min_level": "min_level",
-               "find_format": "format", "find_city": "city", "find_languages": "languages", "find_max_fee": "max_fee",
-               "find_times": "times", "find_sliding_ok": "sliding_ok", "find_accepting_only": "accepting_only"}
-if st.session_state.pop("find_sync_form", True):
-    # Widgets take their values from the filters (first visit, or after relaxing one).
-    for key, name in FORM_FIELDS.items():
-        st.session_state[key] = getattr(filters, name)
+# The form's widgets are created from the filters with explicit values. Relaxing a filter starts a
+# new "generation" of widget keys, so the widgets are created afresh from the relaxed filters
+# (writing widget values through st.session_state does not survive the browser's first reruns).
+generation = st.session_state.setdefault("find_form_generation", 0)
 
-with st.form("find_form", border=True):
+
+def key(name: str) -> str:
+    return f"find_{name}" if generation == 0 else f"find_{name}_{generation}"
+
+
+with st.form(f"find_form_{generation}", border=True):
     where, what = st.columns(2)
-    where.selectbox("Where you live", options=list(jurisdictions), format_func=jurisdictions.get,
-                    placeholder="Choose…", key="find_jurisdiction",
-                    help="Consultants must hold a current licence here.")
-    what.multiselect("Modalities", options=list(modalities), format_func=modalities.get, key="find_modalities",
-                     help="Consultants must be competent in every modality you choose.")
-    level, form = st.columns(2)
-    level.selectbox("Minimum level", options=list(LEVELS), format_func=lambda n: f"{n} · {LEVELS[n]}",
-                    key="find_min_level")
-    form.selectbox("Format", options=list(FORMATS), format_func=FORMATS.get, key="find_format")
-    city, langs = st.columns(2)
-    city.text_input("City (in person)", key="find_city")
-    langs.multiselect("Languages", options=list(languages), format_func=languages.get, key="find_languages",
-                      help="Consultants who speak any one of them.")
+    codes = list(jurisdictions)
+    jurisdiction = where.selectbox(
+        "Where you live", options=codes, format_func=jurisdictions.get, placeholder="Choose…", key=key("jurisdiction"),
+        index=codes.index(filters.jurisdiction) if filters.jurisdiction in codes else None,
+        help="Consultants must hold a current licence here.")
+    wanted = what.multiselect("Modalities", options=list(modalities), default=filters.modalities,
+                              format_func=modalities.get, key=key("modalities"),
+                              help="Consultants must be competent in every modality you choose.")
+    level_col, format_col = st.columns(2)
+    min_level = level_col.selectbox("Minimum level", options=list(LEVELS), index=filters.min_level - 1,
+                                    format_func=lambda n: f"{n} · {LEVELS[n]}", key=key("min_level"))
+    form_choice = format_col.selectbox("Format", options=list(FORMATS), index=list(FORMATS).index(filters.format),
+                                       format_func=FORMATS.get, key=key("format"))
+    city_col, langs_col = st.columns(2)
+    city = city_col.text_input("City (in person)", value=filters.city, key=key("city"))
+    langs = langs_col.multiselect("Languages", options=list(languages), default=filters.languages,
+                                  format_func=languages.get, key=key("languages"),
+                                  help="Consultants who speak any one of them.")
     fee_col, times_col = st.columns(2)
-    fee_col.number_input("Maximum fee (USD)", min_value=0, max_value=1000, step=10, key="find_max_fee")
-    times_col.multiselect("Preferred times", options=list(TIME_BUCKETS), key="find_times",
-                      help="Consultants with weekly hours in any of them.")
-    st.checkbox("Include sliding-scale fees above my maximum", key="find_sliding_ok")
-    st.checkbox("Only consultants with room for a new client", key="find_accepting_only")
-    if st.form_submit_button("Search", type="primary", key="find_submit", icon=":material/search:"):
-        filters = SearchFilters(**{name: st.session_state[key] for key, name in FORM_FIELDS.items()})
+    max_fee = fee_col.number_input("Maximum fee (USD)", min_value=0, max_value=1000, step=10, value=filters.max_fee,
+                                   key=key("max_fee"))
+    times = times_col.multiselect("Preferred times", options=list(TIME_BUCKETS), default=filters.times,
+                                  key=key("times"), help="Consultants with weekly hours in any of them.")
+    sliding_ok = st.checkbox("Include sliding-scale fees above my maximum", value=filters.sliding_ok,
+                             key=key("sliding_ok"))
+    accepting_only = st.checkbox("Only consultants with room for a new client", value=filters.accepting_only,
+                                 key=key("accepting_only"))
+    if st.form_submit_button("Search", type="primary", key=key("submit"), icon=":material/search:"):
+        filters = SearchFilters(jurisdiction=jurisdiction, modalities=wanted, min_level=min_level,
+                                format=form_choice, city=city, languages=langs, max_fee=max_fee,
+                                sliding_ok=sliding_ok, accepting_only=accepting_only, times=times)
         st.session_state["find_filters"] = filters
-    st.session_state["find_sync_form"] = False
 
 if not filters.jurisdiction:
     st.info("Choose the state or province where you live to start.", icon=":material/location_on:")
@@ -80,7 +91,7 @@ if page.total == 0:
         if st.button(f"{relax_label(suggestion)} ({suggestion['count']} found)",
                      key=f"find_relax_{suggestion['filter']}"):
             st.session_state["find_filters"] = relaxed(filters, suggestion["filter"])
-            st.session_state["find_sync_form"] = True  # redraw the form from the relaxed filters
+            st.session_state["find_form_generation"] = generation + 1  # fresh widgets from the relaxed filters
             st.rerun()
     st.stop()
 
