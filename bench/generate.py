@@ -688,7 +688,9 @@ def generate(owner_conninfo: str, spec: WorldSpec, log=print) -> dict[str, Any]:
 def _fingerprint(spec: WorldSpec) -> dict[str, Any]:
     source = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
     return {"generator_version": GENERATOR_VERSION, "generator_source": source, "spec": asdict(spec),
-            "migrations": [version for version, _, _ in migration_files()], "date": date.today().isoformat()}
+            "migrations": [[version, hashlib.sha256(path.read_bytes()).hexdigest()[:16]]
+                           for version, _, path in migration_files()],
+            "date": date.today().isoformat()}
 
 
 def ensure_world(spec: WorldSpec, *, data_root: Path = DATA_ROOT, regenerate: bool = False, log=print) -> World:

@@ -43,6 +43,8 @@ import psycopg  # noqa: E402
 from psycopg import sql  # noqa: E402
 
 from bench.generate import FULL, PLACES, QUICK, World, WorldSpec, ensure_world  # noqa: E402
+from bench.slots import merge_results, run_slots  # noqa: E402
+from bench.slots import print_table as print_slots_table  # noqa: E402
 from portal.db.bootstrap import DATABASE, OWNER  # noqa: E402
 from portal.db.claims import Claims  # noqa: E402
 from portal.db.local import SEARCH_PATH, LocalBackend  # noqa: E402
@@ -550,8 +552,11 @@ def main(argv: list[str] | None = None) -> int:
                   baseline_queries=args.baseline_queries or (30 if args.quick else 12))
     results["applied"] = [str(p) for p in args.apply or []]
     results["mode"] = "quick" if args.quick else "full" if spec == FULL else "custom"
+    # Open slots of busy consultants (bench/slots.py), on the same world and with the same --apply files.
+    results.update(run_slots(world, apply=args.apply))
     print_table(results, full_size=spec.consultants >= FULL.consultants)
-    args.out.write_text(json.dumps(results, indent=2, default=str))
+    print_slots_table(results, full_size=spec.consultants >= FULL.consultants)
+    merge_results(args.out, results)  # keeps the load test's load_* keys
     print(f"wrote {args.out}")
     return 0
 

@@ -25,6 +25,8 @@ _GENERIC = {
     "22007": "A date or time has the wrong format.",
     "22008": "A date or time is out of range.",
     "57014": "The request took too long and was stopped. Please try again.",
+    "40P01": "Someone else was changing the same thing at that moment. Please try again.",
+    "40001": "Someone else was changing the same thing at that moment. Please try again.",
     "PGRST202": "That action is not available.",
 }
 

@@ -278,8 +278,8 @@ class LocalBackend:
         except PoolTimeout as exc:
             raise _ConnectionLost() from exc
         except psycopg.OperationalError as exc:
-            if isinstance(exc, psycopg.errors.QueryCanceled):
-                raise _api_error(exc) from exc
+            if isinstance(exc, psycopg.errors.QueryCanceled | psycopg.errors.TransactionRollback):
+                raise _api_error(exc) from exc  # a timeout, deadlock or serialization failure: the call ran
             if exc.diag.sqlstate is None and not started[0]:
                 raise _ConnectionLost() from exc
             raise DatabaseUnavailable() from exc

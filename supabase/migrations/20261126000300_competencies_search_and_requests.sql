@@ -489,10 +489,17 @@ begin
     left join fit m on m.consultant_id = s.id
   ),
   ranked as (
-    -- Each part is rounded to one decimal before summing, so the breakdown shown adds up to the score.
+    -- Each part is rounded to one decimal (half away from zero, like numeric round()) before
+    -- summing, so the breakdown shown adds up to the score.
     select sc.*,
-           round((round(modality_score * 10) + round(availability_score * 10) + round(experience_score * 10)
-                  + round(language_score * 10) + round(fee_score * 10)) / 10)::int as score
+           floor(modality_score * 10 + 0.5) / 10 as modality_part,
+           floor(availability_score * 10 + 0.5) / 10 as availability_part,
+           floor(experience_score * 10 + 0.5) / 10 as experience_part,
+           floor(language_score * 10 + 0.5) / 10 as language_part,
+           floor(fee_score * 10 + 0.5) / 10 as fee_part,
+           floor((floor(modality_score * 10 + 0.5) + floor(availability_score * 10 + 0.5)
+                  + floor(experience_score * 10 + 0.5) + floor(language_score * 10 + 0.5)
+                  + floor(fee_score * 10 + 0.5)) / 10 + 0.5)::int as score
     from scored sc
   ),
   page as (
@@ -518,11 +525,11 @@ begin
                          and (cardinality(wanted) = 0 or c.modality = any (wanted))), '[]'),
                      'score', pg.score,
                      'breakdown', jsonb_build_object(
-                        'modality', round(pg.modality_score::numeric, 1),
-                        'availability', round(pg.availability_score::numeric, 1),
-                        'experience', round(pg.experience_score::numeric, 1),
-                        'language', round(pg.language_score::numeric, 1),
-                        'fee', round(pg.fee_score::numeric, 1)))
+                        'modality', round(pg.modality_part::numeric, 1),
+                        'availability', round(pg.availability_part::numeric, 1),
+                        'experience', round(pg.experience_part::numeric, 1),
+                        'language', round(pg.language_part::numeric, 1),
+                        'fee', round(pg.fee_part::numeric, 1)))
                    order by pg.score desc, pg.display_name, pg.id) from page pg), '[]')
   into total, result;
 

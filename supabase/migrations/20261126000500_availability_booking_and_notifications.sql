@@ -74,6 +74,8 @@ create table public.appointments (
 );
 create index appointments_consultant_time_idx on public.appointments (consultant_id, starts_at);
 create index appointments_client_time_idx on public.appointments (client_id, starts_at);
+-- Professionalism records count each member's cancellations.
+create index appointments_cancelled_by_idx on public.appointments (cancelled_by) where status = 'cancelled';
 
 alter table public.appointments enable row level security;
 revoke all on public.appointments from public, anon, authenticated;
@@ -177,16 +179,22 @@ as $$
     where not exists (select 1 from public.date_overrides o where o.consultant_id = p_consultant
                                                             and o.on_date = days.day)
   ),
-  candidates as (
-    select ((r.day + r.from_t + make_interval(mins => n * (cfg.session_minutes + cfg.buffer_minutes)))
-              at time zone cfg.tz) as starts_at,
-           cfg.session_minutes, cfg.buffer_minutes, cfg.tz
-    from ranges r cross join cfg
-    cross join lateral generate_series(
-      0, floor(extract(epoch from (r.to_t - r.from_t)) / 60 - cfg.session_minutes)::int
-         / (cfg.session_minutes + cfg.buffer_minutes)) n
-    where not exists (select 1 from public.time_off t
-                      where t.consultant_id = p_consultant and r.day between t.starts_on and t.ends_on)
+  candidates as materialized (
+    -- Each candidate's instant, blocked span and week computed once (not once per busy range).
+    select s.starts_at, s.session_minutes,
+           tstzrange(s.starts_at, s.starts_at + make_interval(mins => s.session_minutes + s.buffer_minutes)) as span,
+           date_trunc('week', s.starts_at at time zone s.tz) as week
+    from (
+      select ((r.day + r.from_t + make_interval(mins => n * (cfg.session_minutes + cfg.buffer_minutes)))
+                at time zone cfg.tz) as starts_at,
+             cfg.session_minutes, cfg.buffer_minutes, cfg.tz
+      from ranges r cross join cfg
+      cross join lateral generate_series(
+        0, floor(extract(epoch from (r.to_t - r.from_t)) / 60 - cfg.session_minutes)::int
+           / (cfg.session_minutes + cfg.buffer_minutes)) n
+      where not exists (select 1 from public.time_off t
+                        where t.consultant_id = p_consultant and r.day between t.starts_on and t.ends_on)
+    ) s
   ),
   busy as (
     select tstzrange(a.starts_at, a.blocked_until) as blocked, a.client_id, a.consultant_id,
@@ -208,11 +216,9 @@ as $$
   select c.starts_at, c.starts_at + make_interval(mins => c.session_minutes)
   from candidates c, cfg
   where c.starts_at >= now() + make_interval(hours => cfg.min_notice_hours)
-    and not exists (
-      select 1 from busy b
-      where b.blocked && tstzrange(c.starts_at, c.starts_at + make_interval(mins => c.session_minutes
-                                                                                  + c.buffer_minutes)))
-    and date_trunc('week', c.starts_at at time zone c.tz) not in (select week from full_weeks)
+    -- All busy ranges as one multirange, built once: each candidate is one (logarithmic) overlap test.
+    and not (c.span && (select coalesce(range_agg(b.blocked), '{}'::tstzmultirange) from busy b))
+    and c.week not in (select week from full_weeks)
   order by c.starts_at
 $$;
 revoke all on function public.open_slots(uuid, date, date, uuid) from public, anon;
@@ -258,6 +264,10 @@ begin
   else
     consultant := eng.consultant_id; client := eng.seeker_id;
   end if;
+  -- Serialise bookings that involve the same people (in a fixed order, so two of them never wait
+  -- on each other): the exclusion constraints then refuse the loser cleanly instead of deadlocking.
+  perform pg_advisory_xact_lock(hashtextextended('book:' || least(consultant, client)::text, 0));
+  perform pg_advisory_xact_lock(hashtextextended('book:' || greatest(consultant, client)::text, 0));
   if not exists (select 1 from public.open_slots(consultant, (p_starts_at - interval '1 day')::date,
                                                  (p_starts_at + interval '1 day')::date, client) s
                  where s.starts_at = p_starts_at) then
@@ -278,7 +288,7 @@ begin
                                                                               else consultant end),
                                     'Dy DD Mon at HH24:MI') || '.', 'appointments');
   return booked;
-exception when exclusion_violation then
+exception when exclusion_violation or deadlock_detected then
   raise exception 'That time was just taken.' using detail = 'slot_taken',
     hint = 'Someone booked it a moment ago. Pick another time from the fresh list.';
 end;
