@@ -8,6 +8,7 @@ import streamlit as st
 
 from components import context
 from components.errors import database_errors_as_messages
+from components.formstate import FormGeneration
 from components.reference import reference_lists
 from portal.db import DatabaseUnavailable, friendly_message
 from portal.profiles import (
@@ -30,38 +31,34 @@ st.caption("Your credentials, formats and fees. Seekers see this only if you off
 with database_errors_as_messages():
     jurisdictions, languages = reference_lists(backend, user.claims)
 
-FIELD_KEYS = {
-    "display_name": "profile_display_name", "pronouns": "profile_pronouns",
-    "languages": "profile_languages", "offers_telehealth": "profile_offers_telehealth",
-    "offers_in_person": "profile_offers_in_person", "city": "profile_city", "fee_usd": "profile_fee_usd",
-    "sliding_scale": "profile_sliding_scale", "years_in_practice": "profile_years_in_practice",
-    "timezone": "profile_timezone", "bio": "profile_bio", "is_consultant": "profile_is_consultant",
-}
+FIELDS = ("display_name", "pronouns", "languages", "offers_telehealth", "offers_in_person", "city", "fee_usd",
+          "sliding_scale", "years_in_practice", "timezone", "bio", "is_consultant")
 LICENSE_COLUMNS = ["jurisdiction", "license_type", "license_number", "expires_on"]
+form = FormGeneration("profile")
 
 
-def load_into_form(doc: dict) -> None:
-    """Put the saved profile into the widgets' state (first visit, or after 'load latest')."""
+def load_into_form(doc: dict, *, redraw: bool) -> None:
+    """Keep the saved profile as the form's values (first visit, after saving, or 'load latest')."""
     loaded = ProfileInput.from_document(doc)
-    for name, key in FIELD_KEYS.items():
-        st.session_state[key] = getattr(loaded, name)
+    st.session_state["profile_values"] = {name: getattr(loaded, name) for name in FIELDS}
     st.session_state["profile_licenses_base"] = pd.DataFrame(
         [[lic.jurisdiction, lic.license_type, lic.license_number, lic.expires_on] for lic in loaded.licenses],
         columns=LICENSE_COLUMNS,
     )
-    st.session_state.pop("profile_licenses", None)
     st.session_state["profile_version"] = doc["version"]
     st.session_state["profile_owner"] = user.id
     st.session_state["profile_errors"] = {}
+    if redraw:
+        form.renew()
 
 
 if st.session_state.get("profile_owner") != user.id or "profile_version" not in st.session_state:
     with database_errors_as_messages():
-        load_into_form(load_my_profile(backend, user.claims))
+        load_into_form(load_my_profile(backend, user.claims), redraw="profile_owner" in st.session_state)
 elif "profile_reload_doc" in st.session_state:
-    # Set widget values only here, before the widgets are drawn in this run.
-    load_into_form(st.session_state.pop("profile_reload_doc"))
-
+    load_into_form(st.session_state.pop("profile_reload_doc"), redraw=True)
+form = FormGeneration("profile")
+values = st.session_state["profile_values"]
 errors: dict[str, str] = st.session_state.setdefault("profile_errors", {})
 
 
@@ -71,33 +68,37 @@ def field_error(name: str) -> None:
 
 
 timezones = sorted(known_timezones())
-with st.form("profile_form", border=False):
+language_codes = sorted(languages, key=languages.get)
+with st.form(f"profile_form_{form.generation}", border=False):
     st.subheader("About you")
-    st.text_input("Display name", key="profile_display_name", max_chars=80)
+    st.text_input("Display name", value=values["display_name"], key=form.key("display_name"), max_chars=80)
     field_error("display_name")
-    st.text_input("Pronouns", key="profile_pronouns", placeholder="e.g. she/her, they/them")
+    st.text_input("Pronouns", value=values["pronouns"], key=form.key("pronouns"),
+                  placeholder="e.g. she/her, they/them")
     field_error("pronouns")
-    st.multiselect("Languages you work in", options=sorted(languages, key=languages.get),
-                   format_func=lambda code: languages.get(code, code), key="profile_languages")
+    st.multiselect("Languages you work in", options=language_codes,
+                   default=[code for code in values["languages"] if code in languages],
+                   format_func=lambda code: languages.get(code, code), key=form.key("languages"))
     field_error("languages")
-    st.selectbox("Time zone", options=timezones, key="profile_timezone", format_func=timezone_label,
+    st.selectbox("Time zone", options=timezones, format_func=timezone_label, key=form.key("timezone"),
+                 index=timezones.index(values["timezone"]) if values["timezone"] in timezones else None,
                  help="Appointments are shown to you in this zone.")
     field_error("timezone")
-    st.number_input("Years in practice", min_value=None, max_value=None, step=1, value=None,
-                    key="profile_years_in_practice")
+    st.number_input("Years in practice", min_value=None, max_value=None, step=1, value=values["years_in_practice"],
+                    key=form.key("years_in_practice"))
     field_error("years_in_practice")
 
     st.subheader("Licences")
     st.caption("One row per state or province. Changing a row withdraws its verification until an admin checks it.")
     st.data_editor(
         st.session_state["profile_licenses_base"],
-        key="profile_licenses",
+        key=form.key("licenses"),
         num_rows="dynamic",
         width="stretch",
         hide_index=True,
         column_config={
             "jurisdiction": st.column_config.SelectboxColumn(
-                "State / province", options=list(jurisdictions), required=True),
+                "State / province", options=list(jurisdictions), required=True, pinned=True),
             "license_type": st.column_config.SelectboxColumn("Licence type", options=list(LICENSE_TYPES),
                                                              required=True),
             "license_number": st.column_config.TextColumn("Number", max_chars=40, required=True),
@@ -107,18 +108,18 @@ with st.form("profile_form", border=False):
     field_error("licenses")
 
     st.subheader("How you work")
-    st.toggle("I offer consultation to colleagues", key="profile_is_consultant",
+    st.toggle("I offer consultation to colleagues", value=values["is_consultant"], key=form.key("is_consultant"),
               help="Turn on to appear in search for therapists seeking a treating colleague.")
-    st.checkbox("Telehealth", key="profile_offers_telehealth")
+    st.checkbox("Telehealth", value=values["offers_telehealth"], key=form.key("offers_telehealth"))
     field_error("offers_telehealth")
-    st.checkbox("In person", key="profile_offers_in_person")
-    st.text_input("City (for in-person sessions)", key="profile_city", max_chars=80)
+    st.checkbox("In person", value=values["offers_in_person"], key=form.key("offers_in_person"))
+    st.text_input("City (for in-person sessions)", value=values["city"] or "", key=form.key("city"), max_chars=80)
     field_error("city")
-    st.number_input("Fee per session (USD)", min_value=None, max_value=None, step=5, value=None,
-                    key="profile_fee_usd")
+    st.number_input("Fee per session (USD)", min_value=None, max_value=None, step=5, value=values["fee_usd"],
+                    key=form.key("fee_usd"))
     field_error("fee_usd")
-    st.checkbox("I offer a sliding scale", key="profile_sliding_scale")
-    st.text_area("Bio", key="profile_bio", height=140,
+    st.checkbox("I offer a sliding scale", value=values["sliding_scale"], key=form.key("sliding_scale"))
+    st.text_area("Bio", value=values["bio"] or "", key=form.key("bio"), height=140,
                  help="How you work, who you work with. At most 2,000 characters.")
     field_error("bio")
     submitted = st.form_submit_button("Save profile", type="primary", key="profile_save")
@@ -128,7 +129,7 @@ form_message = st.empty()
 
 def edited_licenses() -> list[LicenseInput]:
     frame = st.session_state["profile_licenses_base"].copy()
-    delta = st.session_state.get("profile_licenses") or {}
+    delta = st.session_state.get(form.key("licenses")) or {}
     for row, changes in (delta.get("edited_rows") or {}).items():
         for column, value in changes.items():
             frame.at[int(row), column] = value
@@ -157,10 +158,9 @@ if submitted:
         return None if value is None else int(value)
 
     profile = ProfileInput(
-        **{name: st.session_state[key] for name, key in FIELD_KEYS.items()
-           if name not in ("fee_usd", "years_in_practice")},
-        fee_usd=as_int(st.session_state["profile_fee_usd"]),
-        years_in_practice=as_int(st.session_state["profile_years_in_practice"]),
+        **{name: form.value(name) for name in FIELDS if name not in ("fee_usd", "years_in_practice")},
+        fee_usd=as_int(form.value("fee_usd")),
+        years_in_practice=as_int(form.value("years_in_practice")),
         licenses=edited_licenses(),
     )
     found = validate(profile, jurisdictions=set(jurisdictions), languages=set(languages))

@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from portal.db import SERVICE, Claims, DatabaseUnavailable
-from tests.test_app import APP, PAGES, make_account, texts
+from tests.test_app import APP, PAGES, keyed, make_account, texts
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def test_database_down_shows_a_sentence_keeps_the_form_and_recovers(backend, sto
     at.session_state["username"] = username
     at.run()
     at.switch_page(PAGES["profile"]).run()
-    at.text_input(key="profile_pronouns").input("they/them")
+    keyed(at, "text_input", "profile_pronouns").input("they/them")
 
     stop()
     with pytest.raises(DatabaseUnavailable):
@@ -44,7 +44,7 @@ def test_database_down_shows_a_sentence_keeps_the_form_and_recovers(backend, sto
     at.button(key="profile_save").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("cannot reach its database" in e and "Nothing you typed was lost" in e for e in texts(at, "error"))
-    assert at.text_input(key="profile_pronouns").value == "they/them"
+    assert keyed(at, "text_input", "profile_pronouns").value == "they/them"
 
     start()
     at.button(key="profile_save").click().run()

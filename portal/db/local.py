@@ -278,11 +278,14 @@ class LocalBackend:
         except PoolTimeout as exc:
             raise _ConnectionLost() from exc
         except psycopg.OperationalError as exc:
-            if isinstance(exc, psycopg.errors.QueryCanceled | psycopg.errors.TransactionRollback):
-                raise _api_error(exc) from exc  # a timeout, deadlock or serialization failure: the call ran
-            if exc.diag.sqlstate is None and not started[0]:
+            # psycopg raises OperationalError for connection trouble and also for some query errors
+            # (classes 53, 54, 55, 57014, 40P01...): only the former mean the database is unreachable.
+            state = exc.diag.sqlstate
+            if state is None and not started[0]:
                 raise _ConnectionLost() from exc
-            raise DatabaseUnavailable() from exc
+            if state is None or state.startswith("08") or state in ("57P01", "57P02", "57P03"):
+                raise DatabaseUnavailable() from exc
+            raise _api_error(exc) from exc
         except psycopg.Error as exc:
             if exc.diag.sqlstate is None:
                 raise DatabaseUnavailable() from exc

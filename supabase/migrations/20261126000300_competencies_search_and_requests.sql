@@ -314,7 +314,7 @@ set search_path = ''
 as $$
   select c, 'none'::text from unnest(p_consultants) c
 $$;
-revoke all on function public.screen_candidates(uuid, uuid[], text) from public, anon, authenticated;
+revoke all on function public.screen_candidates(uuid, uuid[], text) from public, anon, authenticated, service_role;
 
 -- Whether a consultant can be asked now: consultant, accepting, and with room.
 create function public.consultant_can_take_requests(p_consultant uuid)
@@ -614,7 +614,7 @@ as $$
   where n > 0
 $$;
 revoke all on function public.search_relaxations(uuid, text, text[], integer, text, text, text[], integer, boolean,
-                                                 boolean, integer) from public, anon, authenticated;
+                                                 boolean, integer) from public, anon, authenticated, service_role;
 revoke all on function public.search_consultants(text, text[], integer, text, text, text[], integer, boolean, boolean,
                                                  integer, integer, integer) from public, anon;
 grant execute on function public.search_consultants(text, text[], integer, text, text, text[], integer, boolean,

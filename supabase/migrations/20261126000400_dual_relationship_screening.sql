@@ -151,6 +151,9 @@ alter table public.screening_log enable row level security;
 revoke all on public.screening_log from public, anon, authenticated, service_role;
 grant select, insert on public.screening_log to service_role;
 
+-- Supabase grants new sequences to the API roles; identity inserts need no sequence privilege.
+revoke all on sequence public.audit_log_id_seq, public.screening_log_id_seq from public, anon, authenticated;
+
 create function private.refuse_changes()
 returns trigger
 language plpgsql
@@ -395,7 +398,7 @@ begin
   return query select * from unnest(ids, levels);
 end;
 $$;
-revoke all on function public.screen_candidates(uuid, uuid[], text) from public, anon, authenticated;
+revoke all on function public.screen_candidates(uuid, uuid[], text) from public, anon, authenticated, service_role;
 
 -- ---------------------------------------------------------------------------
 -- What a member sees: the level, their own reasons in full, and for every

@@ -165,7 +165,8 @@ as $$
     where p.id = p_consultant and p.is_consultant
   ),
   days as (
-    select d::date as day from generate_series(p_from, least(p_to, p_from + 92), interval '1 day') d
+    -- At most 93 days; an infinite date fails here (22008) instead of generating forever.
+    select p_from + n as day from generate_series(0, least(p_to - p_from, 92)) n
   ),
   ranges as (
     -- A date with overrides uses them (null times = day off); other dates use the weekly hours.
@@ -201,8 +202,18 @@ as $$
            date_trunc('week', a.starts_at at time zone (select tz from cfg)) as week
     from public.appointments a
     -- A client's own busy times count only when the caller is that client or their consultant.
+    -- A client's sessions elsewhere count only when the caller is that client, or the consultant they
+    -- work with or asked: anyone else could read another member's diary from the slots that vanish.
     where (a.consultant_id = p_consultant
-           or (p_client is not null and a.client_id = p_client and auth.uid() in (p_client, p_consultant)))
+           or (p_client is not null and a.client_id = p_client
+               and (auth.uid() = p_client
+                    or (auth.uid() = p_consultant
+                        and (exists (select 1 from public.engagements e
+                                     where e.consultant_id = p_consultant and e.seeker_id = p_client
+                                       and e.status = 'active')
+                             or exists (select 1 from public.consultation_requests r
+                                        where r.consultant_id = p_consultant and r.seeker_id = p_client
+                                          and r.status = 'pending'))))))
       and a.status in ('requested', 'confirmed')
       and a.starts_at < ((p_to + 2)::timestamp at time zone (select tz from cfg))
       and a.blocked_until > ((p_from - 1)::timestamp at time zone (select tz from cfg))

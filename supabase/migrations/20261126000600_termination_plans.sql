@@ -68,7 +68,8 @@ create table public.termination_signatures (
 -- Progress on the checklist, ticked by either party as the ending unfolds.
 create table public.termination_checklist_progress (
   plan_id   uuid not null references public.termination_plans (id) on delete cascade,
-  item      text not null,
+  item      text not null check (item in ('pre_termination_discussion', 'referrals_given', 'closing_session_held',
+                                         'summary_shared', 'follow_up_arranged')),
   done_by   uuid not null references public.profiles (id),
   done_at   timestamptz not null default now(),
   primary key (plan_id, item)
@@ -477,7 +478,7 @@ declare
   eng public.engagements;
   ids uuid[];
 begin
-  select * into eng from public.engagements where id = p_engagement;
+  select * into eng from public.engagements e where e.id = p_engagement;
   if eng.id is null or auth.uid() not in (eng.seeker_id, eng.consultant_id) then
     raise exception 'No such engagement.' using errcode = 'P0002';
   end if;
