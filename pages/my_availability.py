@@ -7,6 +7,7 @@ import streamlit as st
 
 from components import context
 from components.errors import database_errors_as_messages
+from components.formstate import FormGeneration
 from components.slots import slot_label
 from portal.availability import WEEKDAYS, AvailabilityError, AvailabilityInput, load_my_availability, open_slots
 from portal.availability import save_my_availability as save
@@ -28,9 +29,7 @@ def as_time(value):
 
 def load_into_form(doc: dict) -> None:
     settings = doc["settings"]
-    st.session_state["availability_timezone"] = doc["timezone"]
-    for name in SETTINGS:
-        st.session_state[f"availability_{name}"] = settings[name]
+    st.session_state["availability_values"] = {"timezone": doc["timezone"], **{n: settings[n] for n in SETTINGS}}
     st.session_state["availability_version"] = settings["version"]
     st.session_state["availability_hours_base"] = pd.DataFrame(
         [{"weekday": WEEKDAYS[h["weekday"]], "starts_at": as_time(h["starts_at"]), "ends_at": as_time(h["ends_at"])}
@@ -41,17 +40,20 @@ def load_into_form(doc: dict) -> None:
     st.session_state["availability_time_off_base"] = pd.DataFrame(
         [{"starts_on": date.fromisoformat(t["starts_on"]), "ends_on": date.fromisoformat(t["ends_on"]),
           "note": t.get("note") or ""} for t in doc["time_off"]], columns=["starts_on", "ends_on", "note"])
-    for key in ("availability_hours", "availability_overrides", "availability_time_off"):
-        st.session_state.pop(key, None)
+    if "availability_owner" in st.session_state:
+        form.renew()  # new values: draw the widgets afresh
     st.session_state["availability_owner"] = user.id
     st.session_state["availability_errors"] = {}
 
 
+form = FormGeneration("availability")
 if st.session_state.get("availability_owner") != user.id:
     with database_errors_as_messages():
         load_into_form(load_my_availability(backend, user.claims))
 elif "availability_reload_doc" in st.session_state:
     load_into_form(st.session_state.pop("availability_reload_doc"))
+form = FormGeneration("availability")
+values = st.session_state["availability_values"]
 errors = st.session_state.setdefault("availability_errors", {})
 
 
@@ -60,9 +62,9 @@ def field_error(name: str) -> None:
         st.error(errors[name], icon=":material/error:")
 
 
-def edited(base_key: str, widget_key: str) -> pd.DataFrame:
+def edited(base_key: str, widget_name: str) -> pd.DataFrame:
     frame = st.session_state[base_key].copy()
-    delta = st.session_state.get(widget_key) or {}
+    delta = form.value(widget_name) or {}
     for row, changes in (delta.get("edited_rows") or {}).items():
         for column, value in changes.items():
             frame.at[int(row), column] = value
@@ -79,19 +81,24 @@ def as_date(value):
 
 with st.form("availability_form", border=False):
     st.subheader("Rules")
-    st.selectbox("Time zone", options=sorted(known_timezones()), key="availability_timezone",
-                 format_func=timezone_label)
+    zones = sorted(known_timezones())
+    st.selectbox("Time zone", options=zones, key=form.key("timezone"), format_func=timezone_label,
+                 index=zones.index(values["timezone"]) if values["timezone"] in zones else None)
     left, right = st.columns(2)
-    left.number_input("Session length (minutes)", step=5, key="availability_session_minutes")
-    right.number_input("Buffer between sessions (minutes)", step=5, key="availability_buffer_minutes")
-    left.number_input("Minimum booking notice (hours)", step=1, key="availability_min_notice_hours")
-    right.number_input("Maximum sessions per week (empty: no maximum)", step=1, value=None,
-                       key="availability_max_sessions_per_week")
-    left.number_input("Late-cancellation threshold (hours)", step=1, key="availability_late_cancel_hours")
+    left.number_input("Session length (minutes)", step=5, value=values["session_minutes"],
+                      key=form.key("session_minutes"))
+    right.number_input("Buffer between sessions (minutes)", step=5, value=values["buffer_minutes"],
+                       key=form.key("buffer_minutes"))
+    left.number_input("Minimum booking notice (hours)", step=1, value=values["min_notice_hours"],
+                      key=form.key("min_notice_hours"))
+    right.number_input("Maximum sessions per week (empty: no maximum)", step=1,
+                       value=values["max_sessions_per_week"], key=form.key("max_sessions_per_week"))
+    left.number_input("Late-cancellation threshold (hours)", step=1, value=values["late_cancel_hours"],
+                      key=form.key("late_cancel_hours"))
     for name in SETTINGS:
         field_error(name)
     st.subheader("Weekly hours")
-    st.data_editor(st.session_state["availability_hours_base"], key="availability_hours", num_rows="dynamic",
+    st.data_editor(st.session_state["availability_hours_base"], key=form.key("hours"), num_rows="dynamic",
                    hide_index=True, width="stretch", column_config={
                        "weekday": st.column_config.SelectboxColumn("Day", options=list(WEEKDAYS.values()),
                                                                    required=True),
@@ -100,14 +107,14 @@ with st.form("availability_form", border=False):
     field_error("weekly_hours")
     st.subheader("Date overrides")
     st.caption("Different hours on one date, or leave the times empty for a day off.")
-    st.data_editor(st.session_state["availability_overrides_base"], key="availability_overrides",
+    st.data_editor(st.session_state["availability_overrides_base"], key=form.key("overrides"),
                    num_rows="dynamic", hide_index=True, width="stretch", column_config={
                        "on_date": st.column_config.DateColumn("Date", required=True),
                        "starts_at": st.column_config.TimeColumn("From", step=900),
                        "ends_at": st.column_config.TimeColumn("Until", step=900)})
     field_error("overrides")
     st.subheader("Time off")
-    st.data_editor(st.session_state["availability_time_off_base"], key="availability_time_off", num_rows="dynamic",
+    st.data_editor(st.session_state["availability_time_off_base"], key=form.key("time_off"), num_rows="dynamic",
                    hide_index=True, width="stretch", column_config={
                        "starts_on": st.column_config.DateColumn("First day", required=True),
                        "ends_on": st.column_config.DateColumn("Last day", required=True),
@@ -118,20 +125,20 @@ with st.form("availability_form", border=False):
 if submitted:
     day_numbers = {name: number for number, name in WEEKDAYS.items()}
 
-    def number(key):
-        value = st.session_state[key]
+    def number(name):
+        value = form.value(name)
         return None if value is None else int(value)
 
-    hours = edited("availability_hours_base", "availability_hours")
-    overrides = edited("availability_overrides_base", "availability_overrides")
-    time_off = edited("availability_time_off_base", "availability_time_off")
-    form = AvailabilityInput(
-        timezone=st.session_state["availability_timezone"],
-        session_minutes=number("availability_session_minutes") or 0,
-        buffer_minutes=number("availability_buffer_minutes") or 0,
-        min_notice_hours=number("availability_min_notice_hours") or 0,
-        max_sessions_per_week=number("availability_max_sessions_per_week"),
-        late_cancel_hours=number("availability_late_cancel_hours") or 0,
+    hours = edited("availability_hours_base", "hours")
+    overrides = edited("availability_overrides_base", "overrides")
+    time_off = edited("availability_time_off_base", "time_off")
+    entered = AvailabilityInput(
+        timezone=form.value("timezone"),
+        session_minutes=number("session_minutes") or 0,
+        buffer_minutes=number("buffer_minutes") or 0,
+        min_notice_hours=number("min_notice_hours") or 0,
+        max_sessions_per_week=number("max_sessions_per_week"),
+        late_cancel_hours=number("late_cancel_hours") or 0,
         weekly_hours=[(day_numbers.get(r.weekday), as_time(r.starts_at), as_time(r.ends_at))
                       for r in hours.itertuples(index=False)],
         overrides=[(as_date(r.on_date), as_time(r.starts_at), as_time(r.ends_at))
@@ -140,7 +147,7 @@ if submitted:
                   for r in time_off.itertuples(index=False)],
     )
     try:
-        saved = save(backend, user.claims, form, expected_version=st.session_state["availability_version"])
+        saved = save(backend, user.claims, entered, expected_version=st.session_state["availability_version"])
     except AvailabilityError as exc:
         st.session_state["availability_errors"] = {**exc.fields, "form": exc.message}
     else:
@@ -161,7 +168,7 @@ elif notice := st.session_state.pop("availability_notice", None):
 st.subheader("Preview: open times in the next two weeks")
 with database_errors_as_messages():
     preview = open_slots(backend, user.claims, user.id, date.today(), date.today() + timedelta(days=14))
-tz = st.session_state["availability_timezone"]
+tz = values["timezone"]
 if preview:
     by_day: dict[str, list[str]] = {}
     for slot in preview:

@@ -7,6 +7,7 @@ import streamlit as st
 
 from components import context
 from components.errors import database_errors_as_messages
+from components.formstate import FormGeneration
 from components.reference import modality_names
 from portal.db import DatabaseUnavailable, friendly_message
 from portal.practice import CompetencyInput, PracticeError, load_my_practice, save_my_practice, validate
@@ -33,21 +34,25 @@ def load_into_form(doc: dict) -> None:
     for column in ("evidence_body", "evidence_credential"):
         frame[column] = frame[column].fillna("")
     st.session_state["practice_base"] = frame
-    st.session_state.pop("practice_competencies", None)
-    st.session_state["practice_accepting"] = doc["intake"]["accepting_new_clients"]
-    st.session_state["practice_capacity"] = doc["intake"]["capacity"]
+    st.session_state["practice_values"] = {"accepting": doc["intake"]["accepting_new_clients"],
+                                           "capacity": doc["intake"]["capacity"]}
     st.session_state["practice_version"] = doc["intake"]["version"]
     st.session_state["practice_active"] = doc["active_clients"]
+    if "practice_owner" in st.session_state:
+        form.renew()  # new values: draw the widgets afresh
     st.session_state["practice_owner"] = user.id
     st.session_state["practice_errors"] = {}
 
 
+form = FormGeneration("practice")
 if st.session_state.get("practice_owner") != user.id:
     with database_errors_as_messages():
         load_into_form(load_my_practice(backend, user.claims))
 elif "practice_reload_doc" in st.session_state:
     load_into_form(st.session_state.pop("practice_reload_doc"))
 
+form = FormGeneration("practice")
+values = st.session_state["practice_values"]
 errors = st.session_state.setdefault("practice_errors", {})
 if not user.is_consultant:
     st.info("Turn on “I offer consultation to colleagues” on My profile to appear in search.",
@@ -55,8 +60,9 @@ if not user.is_consultant:
 
 with st.form("practice_form", border=False):
     st.subheader("Intake")
-    st.toggle("Accepting new clients", key="practice_accepting")
-    st.number_input("Capacity (active clients you can hold)", min_value=None, step=1, key="practice_capacity")
+    st.toggle("Accepting new clients", value=values["accepting"], key=form.key("accepting"))
+    st.number_input("Capacity (active clients you can hold)", min_value=None, step=1, value=values["capacity"],
+                    key=form.key("capacity"))
     st.caption(f"Active clients now: {st.session_state['practice_active']}.")
     if errors.get("capacity"):
         st.error(errors["capacity"], icon=":material/error:")
@@ -64,7 +70,7 @@ with st.form("practice_form", border=False):
     st.caption("Levels: " + " · ".join(f"{n} {name}" for n, name in LEVELS.items())
                + ". Changing a row withdraws its verification until an admin checks it again.")
     st.data_editor(
-        st.session_state["practice_base"], key="practice_competencies", num_rows="dynamic", hide_index=True,
+        st.session_state["practice_base"], key=form.key("competencies"), num_rows="dynamic", hide_index=True,
         width="stretch",
         column_config={
             "modality": st.column_config.SelectboxColumn("Modality", options=list(modalities), required=True,
@@ -88,7 +94,7 @@ with st.form("practice_form", border=False):
 
 def edited_rows() -> list[CompetencyInput]:
     frame = st.session_state["practice_base"].copy()
-    delta = st.session_state.get("practice_competencies") or {}
+    delta = st.session_state.get(form.key("competencies")) or {}
     for row, changes in (delta.get("edited_rows") or {}).items():
         for column, value in changes.items():
             frame.at[int(row), column] = value
@@ -115,13 +121,13 @@ def edited_rows() -> list[CompetencyInput]:
 
 if submitted:
     rows = edited_rows()
-    capacity = st.session_state["practice_capacity"]
+    capacity = form.value("capacity")
     capacity = None if capacity is None else int(capacity)
     found = validate(rows, capacity, modalities=set(modalities))
     st.session_state["practice_errors"] = found
     if not found:
         try:
-            saved = save_my_practice(backend, user.claims, rows, accepting=st.session_state["practice_accepting"],
+            saved = save_my_practice(backend, user.claims, rows, accepting=form.value("accepting"),
                                      capacity=capacity, expected_version=st.session_state["practice_version"])
         except PracticeError as exc:
             st.session_state["practice_errors"] = {**exc.fields, "form": exc.message}

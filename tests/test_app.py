@@ -376,10 +376,10 @@ def test_practice_page_saves_competencies_and_capacity(backend, embedded_db):
     at = app(consultant_username).run()
     at.switch_page(PAGES["practice"]).run()
     no_exceptions(at)
-    at.number_input(key="practice_capacity").set_value(99)
+    keyed(at, "number_input", "practice_capacity").set_value(99)
     at.button(key="practice_save").click().run()
     assert "Capacity is the number of active clients you can hold: 0 to 60." in texts(at, "error")
-    at.number_input(key="practice_capacity").set_value(6)
+    keyed(at, "number_input", "practice_capacity").set_value(6)
     at.button(key="practice_save").click().run()
     no_exceptions(at)
     assert "Practice saved." in texts(at, "success")
@@ -535,15 +535,15 @@ def test_availability_page_saves_and_previews_slots(backend, embedded_db):
     at = app(consultant_username).run()
     at.switch_page(PAGES["availability"]).run()
     no_exceptions(at)
-    at.number_input(key="availability_session_minutes").set_value(5)
+    keyed(at, "number_input", "availability_session_minutes").set_value(5)
     at.button(key="availability_save").click().run()
     assert "Sessions last 15 to 180 minutes." in texts(at, "error")
-    at.number_input(key="availability_session_minutes").set_value(60)
-    at.number_input(key="availability_buffer_minutes").set_value(15)
+    keyed(at, "number_input", "availability_session_minutes").set_value(60)
+    keyed(at, "number_input", "availability_buffer_minutes").set_value(15)
     at.button(key="availability_save").click().run()
     no_exceptions(at)
     assert "Availability saved." in texts(at, "success")
-    assert at.number_input(key="availability_buffer_minutes").value == 15
+    assert keyed(at, "number_input", "availability_buffer_minutes").value == 15
 
 
 # --- termination plans ---------------------------------------------------------------------
