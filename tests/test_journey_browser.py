@@ -1,0 +1,751 @@
+"""Browser journey, end to end: a new seeker and a demo consultant, each in their own Chromium context.
+
+The issue's story, made concrete with the demo world:
+
+1. a new seeker registers, signs in and completes My profile (pronouns, years in practice, and a
+   licence row in NY typed into the licences grid);
+2. on My relationships they declare consultant13 a former clinical supervisor (blocking) and
+   consultant25 a friend (potential);
+3. Find a consultant (NY, taken from the saved licence): consultant25's card carries the
+   possible-dual-relationship warning, consultant13 is nowhere in the results although every other
+   NY consultant with room is;
+4. they open consultant01 (no conflict, room for clients) and send a request with a message;
+5. consultant01 signs in (a second context) and accepts it;
+6. consultant01 shortens the minimum notice and widens the late-cancellation threshold on My
+   availability, the seeker proposes the first open time, the consultant confirms it, and the seeker
+   cancels it late (warning, acknowledgement, recorded as late);
+7. consultant01 starts a termination plan (external referral), proposes it, the seeker counter-proposes
+   fewer sessions, the consultant signs version 2: agreed by both;
+8. both download their data (a zip with my-data.json) and the contents are checked.
+
+Every page visited is saved as test-artifacts/journey/NN-name.png; the downloads go next to them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+import uuid
+import zipfile
+from collections import deque
+from collections.abc import Callable, Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from portal.demo import DEMO_PASSWORD, demo_world
+from tests.app_server import ARTIFACTS, AppServer
+from tests.conftest import require_tool
+
+try:
+    from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
+    from playwright.sync_api import Error as PlaywrightError
+except ImportError:  # reported by require_tool in the test
+    sync_playwright = None
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-proxy-server",
+]
+SHOTS = ARTIFACTS / "journey"
+STEP_TIMEOUT = 45_000  # ms: Streamlit renders asynchronously; every wait is bounded (CI machines are slow)
+FIRST_LOAD_TIMEOUT = 120_000  # ms: the first page load creates the embedded Postgres and the demo world
+GRID_TIMEOUT = 5_000  # ms: one keystroke's effect in the licences grid
+DESKTOP = {"width": 1280, "height": 900}
+
+WORLD = {p.username: p for p in demo_world()}
+BLOCKED = WORLD["consultant13"]  # the seeker's former clinical supervisor: must be hidden from search
+FLAGGED = WORLD["consultant25"]  # the seeker's friend: shown, with a warning
+CHOSEN = WORLD["consultant01"]  # no conflict, accepting, room for clients: the one the seeker asks
+WORLD_BY_ID = {str(p.id): p for p in WORLD.values()}
+HOME = "NY"
+
+SEEKER_PASSWORD = "Journey-pass-1!"  # 8-20 characters, upper, lower, digit, symbol
+FIRST_NAME = "Robin"
+REQUEST_MESSAGE = ("I'm a clinician looking for my own therapy after a hard year in practice; "
+                   "telehealth in the mornings would suit me.")
+EXTERNAL_REFERRAL = "Dr. Morgan Ellis (Hudson Valley Counseling)"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Waiting and screenshots
+
+
+def wait_until_idle(page: Page, timeout: float = STEP_TIMEOUT) -> None:
+    """Wait until the script run is over and no lazily loaded widget still shows its skeleton."""
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=timeout)
+    expect(page.get_by_test_id("stSkeleton")).to_have_count(0, timeout=timeout)
+
+
+LAST_SENT: dict[Page, float] = {}  # when each journey page last sent a websocket message to the app
+MESSAGES: dict[Page, deque] = {}  # the last messages each way, printed when the journey fails
+
+
+def watch_messages(page: Page) -> None:
+    LAST_SENT[page] = time.monotonic()
+    log = MESSAGES.setdefault(page, deque(maxlen=40))
+
+    def record(direction: str, payload: bytes | str) -> None:
+        if direction == "sent":
+            LAST_SENT[page] = time.monotonic()
+        data = payload.encode() if isinstance(payload, str) else payload
+        words = [w.decode()[:60] for w in re.findall(rb"[ -~]{5,}", data)][:8]
+        log.append(f"{time.strftime('%H:%M:%S')} {direction} {len(data)}B {words}")
+
+    page.on("websocket", lambda ws: (ws.on("framesent", lambda p: record("sent", p)),
+                                     ws.on("framereceived", lambda p: record("recv", p))))
+
+
+def settle(page: Page, quiet: float = 0.35) -> None:
+    """Wait until the page has sent nothing to the app for `quiet` seconds and no script run is going.
+
+    "Not running" alone is not enough: a rerun asked for a moment ago (a widget change, the cookie
+    component reporting on a fresh page) has not started yet, and the run after it may redraw the
+    widget about to be used. Every rerun starts with a message from the page, so a quiet socket and an
+    idle app mean the page is done."""
+    deadline = time.monotonic() + STEP_TIMEOUT / 1000
+    while True:
+        wait_until_idle(page)
+        waited = time.monotonic() - LAST_SENT.get(page, 0.0)
+        if waited >= quiet:
+            page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+            if time.monotonic() - LAST_SENT.get(page, 0.0) >= quiet:
+                wait_until_idle(page)
+                return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the page never settled (last message {waited:.1f}s ago)")
+        page.wait_for_timeout(max(50, int((quiet - waited) * 1000)))
+
+
+def click_after_typing(page: Page, button: Locator) -> None:
+    """Click a button right after typing into a field: first commit the field (Streamlit commits on blur;
+    outside a form that reruns the page) and let the page settle. Clicking while the field is still
+    focused blurs it on mouse-down, and the re-render that follows can swallow the click (seen under
+    load: the Save of a form sent nothing at all)."""
+    page.evaluate("() => document.activeElement?.blur()")
+    settle(page)
+    button.click()
+
+
+class Shots:
+    """Numbered full-page screenshots: test-artifacts/journey/NN-name.png, in the order taken."""
+
+    def __init__(self, directory: Path) -> None:
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
+        self.count = 0
+        self.paths: list[Path] = []
+        self.started = time.monotonic()
+
+    def __call__(self, page: Page, name: str, *, wait: bool = True) -> Path:
+        self.count += 1
+        path = self.directory / f"{self.count:02d}-{name}.png"
+        if wait:
+            wait_until_idle(page)
+        # Streamlit scrolls inside its main area, not the document: stretch the viewport for the picture.
+        viewport = page.viewport_size
+        height = page.evaluate("() => document.querySelector('[data-testid=stMain]')?.scrollHeight ?? 0")
+        if viewport and height > viewport["height"]:
+            page.set_viewport_size({"width": viewport["width"], "height": min(height, 8000)})
+            try:
+                if wait:
+                    wait_until_idle(page)
+                page.screenshot(path=str(path), full_page=True, animations="disabled")
+            finally:
+                page.set_viewport_size(viewport)
+                if wait:  # the page lays itself out again (charts, grids) before anything is clicked
+                    settle(page)
+        else:
+            page.screenshot(path=str(path), full_page=True, animations="disabled")
+        self.paths.append(path)
+        print(f"[journey] {time.monotonic() - self.started:6.1f}s {path.name}")
+        return path
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Streamlit widgets, as a person uses them
+
+
+def title(page: Page, text: str | re.Pattern) -> Locator:
+    return page.get_by_role("heading", name=text, level=1)
+
+
+def open_page(page: Page, link: str, heading: str | re.Pattern) -> None:
+    """Click a sidebar link and wait for that page's title and the end of its run."""
+    settle(page)
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=link, exact=True).click()
+    expect(title(page, heading)).to_be_visible(timeout=STEP_TIMEOUT)
+    settle(page)
+
+
+def reopen_page(page: Page, link: str, heading: str | re.Pattern) -> None:
+    """Show a page afresh (its data reloaded) by passing through Home."""
+    open_page(page, "Home", re.compile(r"^Welcome, "))
+    open_page(page, link, heading)
+
+
+def pick_option(page: Page, label: str, option: str, chosen: Callable[[], None], *, multiple: bool = False) -> None:
+    """Open the list of a selectbox or multiselect (a combobox named by its label), click the option, and
+    check with `chosen` (an expectation) that the widget shows it.
+
+    Both the opening and the click can be undone by a rerun the page was already waiting for (a search
+    typed just before, the sidebar's notification fragment ticking): the list then closes, or the option
+    is redrawn under the pointer. Then the choice is simply made again, within the step's time; what the
+    app does with a choice is checked by the journey, not here.
+    """
+    box = page.get_by_role("combobox", name=label, exact=True).filter(visible=True)
+    wanted = page.get_by_role("option", name=option, exact=True)
+    deadline = time.monotonic() + STEP_TIMEOUT / 1000
+    while True:
+        settle(page)
+        try:
+            box.click(timeout=2_000)  # fails while a rerun still shows the old widget next to the new one
+            wanted.click(timeout=2_000)
+            if multiple:  # a multiselect keeps its list open (Escape on a selectbox would clear the choice)
+                page.keyboard.press("Escape")
+            settle(page)  # outside a form, a choice reruns the page
+            chosen()
+            return
+        except (AssertionError, PlaywrightError):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"could not choose {option!r} in {label!r}; it offered "
+                                     f"{page.get_by_role('option').all_inner_texts()}") from None
+            if page.get_by_role("option").count():  # close a list left open, then try again
+                page.keyboard.press("Escape")
+
+
+def choose(page: Page, label: str, option: str) -> None:
+    """Pick an option of a selectbox: the combobox then shows it as its value."""
+    box = page.get_by_role("combobox", name=label, exact=True).filter(visible=True)
+    pick_option(page, label, option, lambda: expect(box).to_have_value(option, timeout=2_000))
+
+
+def choose_many(page: Page, label: str, option: str) -> None:
+    """Add an option to a multiselect: it then shows among the selected values."""
+    field = page.get_by_test_id("stMultiSelect").filter(has=page.get_by_role("combobox", name=label, exact=True))
+    selected = field.get_by_role("group", name="Selected values")
+    pick_option(page, label, option, lambda: expect(selected).to_contain_text(option, timeout=2_000), multiple=True)
+
+
+def notice(page: Page, text: str | re.Pattern) -> Locator:
+    """Wait for the first visible element holding the text, then for the end of the run that drew it
+    (until then the previous run's widgets can still stand next to the new ones)."""
+    found = page.get_by_text(text).filter(visible=True).first
+    expect(found).to_be_visible(timeout=STEP_TIMEOUT)
+    wait_until_idle(page)
+    return found
+
+
+def type_date(page: Page, label: str, day: date) -> None:
+    """A date input is three spin buttons (year, month, day); typing the digits fills them in turn."""
+    page.get_by_role("spinbutton", name=f"year, {label}", exact=True).click()
+    page.keyboard.type(day.strftime("%Y%m%d"))
+
+
+def sign_in(page: Page, base_url: str, username: str, password: str) -> None:
+    page.goto(base_url, wait_until="domcontentloaded")
+    expect(title(page, "Sign in")).to_be_visible(timeout=STEP_TIMEOUT)
+    settle(page)  # a fresh page reruns once more when the cookie component reports
+    fill_sign_in(page, username, password)
+
+
+def fill_sign_in(page: Page, username: str, password: str) -> None:
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    click_after_typing(page, page.get_by_role("button", name="Sign in", exact=True))
+    expect(title(page, re.compile(r"^Welcome, "))).to_be_visible(timeout=STEP_TIMEOUT)
+    settle(page)
+
+
+class LicenceGrid:
+    """The licences st.data_editor: a canvas, driven with the keyboard as a person would.
+
+    The hidden accessibility table (td#glide-cell-<column>-<row>, aria-selected) says which cell is
+    selected; an open cell editor lives in #portal.
+    """
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.grid = page.get_by_test_id("stDataFrame")
+        self.editor = page.locator("#portal input, #portal textarea")
+
+    def cell(self, column: int, row: int) -> Locator:
+        return self.grid.locator(f"td#glide-cell-{column}-{row}")
+
+    def add_row(self) -> None:
+        self.grid.scroll_into_view_if_needed()
+        self.grid.hover()
+        self.grid.get_by_role("button", name="Add row").click()
+        expect(self.cell(1, 0)).to_have_count(1, timeout=GRID_TIMEOUT)
+
+    def select(self, column: int, row: int) -> None:
+        if self.cell(column, row).get_attribute("aria-selected") != "true":
+            box = self.grid.get_by_test_id("stDataFrameResizable").bounding_box()
+            assert box, "the licences grid is not on screen"
+            # Header and rows are 35 px high; the row-marker column is about 33 px wide.
+            self.page.mouse.click(box["x"] + 60, box["y"] + 35 + 35 * row + 17)
+        expect(self.cell(column, row)).to_have_attribute("aria-selected", "true", timeout=GRID_TIMEOUT)
+
+    def move(self, key: str, column: int, row: int) -> None:
+        self.page.keyboard.press(key)
+        expect(self.cell(column, row)).to_have_attribute("aria-selected", "true", timeout=GRID_TIMEOUT)
+
+    def open_editor(self) -> Locator:
+        self.page.keyboard.press("Enter")
+        editor = self.editor.first
+        expect(editor).to_be_focused(timeout=GRID_TIMEOUT)
+        return editor
+
+    def commit(self) -> None:
+        self.page.keyboard.press("Enter")
+        expect(self.editor).to_have_count(0, timeout=GRID_TIMEOUT)
+
+    def pick(self, text: str) -> None:
+        """A select cell: type to filter, then take the matching option."""
+        self.open_editor()
+        self.page.keyboard.type(text)
+        expect(self.page.get_by_role("option", name=text, exact=True)).to_be_visible(timeout=GRID_TIMEOUT)
+        self.commit()
+
+    def write(self, text: str) -> None:
+        """A text or date cell: fill the editor's input."""
+        self.open_editor().fill(text)
+        self.commit()
+
+    def add_licence(self, jurisdiction: str, licence_type: str, number: str, expires: date) -> None:
+        self.add_row()
+        self.select(1, 0)
+        self.pick(jurisdiction)  # Enter commits and moves the selection down, to the "add a row" row
+        self.move("ArrowUp", 1, 0)
+        self.move("ArrowRight", 2, 0)
+        self.pick(licence_type)
+        self.move("ArrowUp", 2, 0)
+        self.move("ArrowRight", 3, 0)
+        self.write(number)
+        self.move("ArrowUp", 3, 0)
+        self.move("ArrowRight", 4, 0)
+        self.write(expires.isoformat())
+        for column, text in enumerate((jurisdiction, licence_type, number, expires.isoformat()), start=1):
+            expect(self.cell(column, 0)).to_have_text(text, timeout=GRID_TIMEOUT)
+
+
+def card(page: Page, key_prefix: str, *texts: str, key_suffix: str = "") -> Locator:
+    """A bordered container whose key starts with key_prefix (CSS class st-key-<key>) holding every text."""
+    found = page.locator(f"[class*='st-key-{key_prefix}']" + (f"[class*='{key_suffix}']" if key_suffix else ""))
+    for text in texts:
+        found = found.filter(has_text=text)
+    return found
+
+
+def plan_card(page: Page, *texts: str) -> Locator:
+    return card(page, "plan_", *texts, key_suffix="_card")
+
+
+def selectbox(page: Page, label: str) -> Locator:
+    """A selectbox: a combobox named by its label, whose value is the option shown."""
+    return page.get_by_role("combobox", name=label, exact=True).filter(visible=True)
+
+
+def download_my_data(page: Page, shots: Shots, who: str) -> dict:
+    open_page(page, "Account", "Account")
+    page.get_by_role("button", name="Prepare my data").click()
+    button = page.get_by_role("button", name="Download my data (.zip)")
+    expect(button).to_be_visible(timeout=STEP_TIMEOUT)
+    shots(page, f"{who}-account-data-ready")
+    with page.expect_download(timeout=STEP_TIMEOUT) as info:
+        button.click()
+    download = info.value
+    target = SHOTS / f"{who}-{download.suggested_filename}"
+    download.save_as(str(target))
+    with zipfile.ZipFile(target) as archive:
+        names = archive.namelist()
+        assert "my-data.json" in names, f"{target} holds {names}, not my-data.json"
+        return json.loads(archive.read("my-data.json"))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Fixtures
+
+
+@pytest.fixture(scope="module")
+def app() -> Iterator[AppServer]:
+    server = AppServer(log_name="app-server-journey.log")
+    server.start(timeout=90)
+    print(f"\n[journey] app healthy after {server.startup_seconds:.1f}s on {server.url} (log: {server.log_path})")
+    try:
+        yield server
+    finally:
+        server.stop()
+        assert not server.postgres_running(), "the app's embedded Postgres is still running"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    require_tool(sync_playwright is not None, "Playwright (pip install playwright)")
+    require_tool(os.path.exists(CHROMIUM), "Chromium")
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="module")
+def warm_app(app: AppServer, browser: Browser) -> AppServer:
+    """Load the sign-in page once: the first run of app.py builds the database (timed)."""
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    started = time.monotonic()
+    page.goto(app.url, wait_until="domcontentloaded")
+    try:
+        expect(page.get_by_label("Username", exact=True)).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)
+    except AssertionError:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        path = SHOTS / "00-first-load-failed.png"
+        page.screenshot(path=str(path), full_page=True)
+        raise AssertionError(f"the sign-in form never appeared on first load (screenshot {path}); "
+                             f"app log:\n{app.log_tail()}") from None
+    finally:
+        print(f"[journey] first page load (database bootstrap) took {time.monotonic() - started:.1f}s")
+        context.close()
+    return app
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The journey
+
+
+def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) -> None:
+    shots = Shots(SHOTS)
+    tag = uuid.uuid4().hex[:6]
+    username = f"journey{tag}"
+    last_name = "Journey-" + "".join(chr(ord("a") + int(c, 16)) for c in tag).capitalize()  # names: letters only
+    seeker_name = f"{FIRST_NAME} {last_name}"
+    contexts: list[BrowserContext] = []
+    timings: list[tuple[str, float]] = []
+    clock = time.monotonic()
+
+    def lap(step: str) -> None:
+        nonlocal clock
+        now = time.monotonic()
+        timings.append((step, now - clock))
+        print(f"[journey] {step}: {now - clock:.1f}s")
+        clock = now
+
+    def new_page() -> Page:
+        context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
+        contexts.append(context)
+        page = context.new_page()
+        watch_messages(page)
+        return page
+
+    seeker = new_page()
+    consultant = new_page()
+    try:
+        # 1. Register, sign in, complete the profile -----------------------------------------------------------
+        seeker.goto(warm_app.url, wait_until="domcontentloaded")
+        expect(title(seeker, "Sign in")).to_be_visible(timeout=STEP_TIMEOUT)
+        settle(seeker)
+        shots(seeker, "seeker-sign-in")
+        seeker.get_by_role("link", name="New here? Create an account").click()
+        expect(title(seeker, "Register")).to_be_visible(timeout=STEP_TIMEOUT)
+        settle(seeker)
+        seeker.get_by_label("First name", exact=True).fill(FIRST_NAME)
+        seeker.get_by_label("Last name", exact=True).fill(last_name)
+        seeker.get_by_label("Email", exact=True).fill(f"{username}@journey.example")
+        seeker.get_by_label("Username", exact=True).fill(username)
+        seeker.get_by_label("Password", exact=True).fill(SEEKER_PASSWORD)
+        seeker.get_by_label("Repeat password", exact=True).fill(SEEKER_PASSWORD)
+        shots(seeker, "seeker-register-filled")
+        click_after_typing(seeker, seeker.get_by_role("button", name="Create account"))
+        notice(seeker, f"Account {username} created. Sign in to complete your profile.")
+        shots(seeker, "seeker-registered")
+
+        seeker.get_by_role("link", name="Already registered? Sign in").click()
+        expect(title(seeker, "Sign in")).to_be_visible(timeout=STEP_TIMEOUT)
+        settle(seeker)
+        fill_sign_in(seeker, username, SEEKER_PASSWORD)
+        expect(title(seeker, f"Welcome, {seeker_name}")).to_be_visible()
+        notice(seeker, "Add at least one licence")
+        shots(seeker, "seeker-home-new")
+        lap("register and sign in")
+
+        open_page(seeker, "My profile", "My profile")
+        expect(seeker.get_by_label("Display name")).to_have_value(seeker_name)
+        seeker.get_by_label("Pronouns").fill("she/they")
+        seeker.get_by_label("Years in practice").fill("9")
+        licence_expiry = date.today() + timedelta(days=730)
+        LicenceGrid(seeker).add_licence(HOME, "LCSW", f"NY-{tag.upper()}", licence_expiry)
+        shots(seeker, "seeker-profile-filled")
+        click_after_typing(seeker, seeker.get_by_role("button", name="Save profile"))
+        notice(seeker, "Profile saved.")
+        expect(seeker.get_by_label("Pronouns")).to_have_value("she/they")
+        expect(seeker.get_by_label("Years in practice")).to_have_value("9")
+        shots(seeker, "seeker-profile-saved")
+
+        open_page(seeker, "Home", f"Welcome, {seeker_name}")
+        expect(seeker.get_by_text("Add at least one licence")).to_have_count(0)
+        shots(seeker, "seeker-home-profile-complete")
+        lap("profile with an NY licence")
+
+        # 2. Declare a former supervisor (blocking) and a friend (potential) -------------------------------------
+        open_page(seeker, "My relationships", "My relationships")
+        shots(seeker, "seeker-relationships-empty")
+        declarations = [
+            (FLAGGED, "is or was a friend", None, None),
+            (BLOCKED, "is or was my clinical supervisor", date(2019, 9, 1), date.today() - timedelta(days=365)),
+        ]
+        for person, kind, since, until in declarations:
+            search = seeker.get_by_label("Search consultants by name")
+            search.fill(person.display_name.split()[-1])
+            search.press("Enter")
+            settle(seeker)
+            choose(seeker, "Consultant", person.display_name)
+            choose(seeker, "This person…", kind)
+            if since:
+                type_date(seeker, "From (optional)", since)
+            if until:
+                type_date(seeker, "Until (leave empty if ongoing)", until)
+            click_after_typing(seeker, seeker.get_by_role("button", name="Add person"))
+            notice(seeker, "Added. It will be used in every screening.")
+            notice(seeker, f"{person.display_name} {kind}")
+        shots(seeker, "seeker-relationships-declared")
+        lap("declarations")
+
+        # 3. Search: the friend is flagged, the former supervisor is hidden -------------------------------------
+        open_page(seeker, "Find a consultant", "Find a consultant")
+        # The jurisdiction comes from the licence just saved.
+        expect(selectbox(seeker, "Where you live")).to_have_value(f"{HOME} — New York")
+        summary = notice(seeker, re.compile(r"consultant\(s\) match · page 1 of \d+"))
+        pages = int(re.search(r"page 1 of (\d+)", summary.inner_text()).group(1))
+        shots(seeker, "seeker-find-results")
+        shown: dict[str, str] = {}
+        chosen_page = None
+        for number in range(1, pages + 1):
+            if number > 1:
+                seeker.get_by_role("button", name="Next").click()
+                notice(seeker, re.compile(rf"consultant\(s\) match · page {number} of {pages}"))
+                shots(seeker, f"seeker-find-results-page-{number}")
+            for result in seeker.locator("[class*='st-key-find_card_']").all():
+                key = re.search(r"st-key-find_card_([0-9a-f-]{36})", result.get_attribute("class") or "").group(1)
+                shown[key] = result.inner_text()
+                if key == str(CHOSEN.id):
+                    chosen_page = number
+        ny_with_room = {str(p.id) for p in WORLD.values()
+                        if p.is_consultant and p.accepting and any(lic[0] == HOME for lic in p.licenses)}
+        names = {WORLD_BY_ID[k].username if k in WORLD_BY_ID else k for k in shown}
+        assert str(BLOCKED.id) not in shown, f"the blocked former supervisor was listed: {sorted(names)}"
+        assert BLOCKED.display_name not in seeker.locator("[data-testid=stMain]").inner_text()
+        assert set(shown) == ny_with_room - {str(BLOCKED.id)}, (
+            f"NY results {sorted(names)}; expected every NY consultant with room except {BLOCKED.username}")
+        warning = "A possible dual relationship was found"
+        assert warning in shown[str(FLAGGED.id)], f"{FLAGGED.username}'s card has no conflict warning"
+        assert warning not in shown[str(CHOSEN.id)], f"{CHOSEN.username}'s card shows a conflict warning"
+        flagged_card = card(seeker, f"find_card_{FLAGGED.id}")
+        flagged_card.scroll_into_view_if_needed()
+        expect(flagged_card.get_by_text(warning)).to_be_visible()
+        lap("search")
+
+        # 4. Ask a consultant without a conflict --------------------------------------------------------------
+        for number in range(pages - 1, (chosen_page or pages) - 1, -1):  # back to the page with their card
+            seeker.get_by_role("button", name="Previous").click()
+            notice(seeker, re.compile(rf"consultant\(s\) match · page {number} of {pages}"))
+        card(seeker, f"find_card_{CHOSEN.id}").get_by_role("button", name="View profile").click()
+        expect(title(seeker, re.compile(rf"^{re.escape(CHOSEN.display_name)}"))).to_be_visible(timeout=STEP_TIMEOUT)
+        settle(seeker)
+        expect(seeker.get_by_text(warning)).to_have_count(0)
+        shots(seeker, "seeker-consultant-profile")
+        choose_many(seeker, "Modalities you would like to work with", "EMDR")
+        expect(seeker.get_by_role("group", name="Selected values")).to_have_text(re.compile(r"^\s*EMDR\s*$"))
+        seeker.get_by_label("Message").fill(REQUEST_MESSAGE)
+        click_after_typing(seeker, seeker.get_by_role("button", name="Send request"))
+        notice(seeker, "Request sent. The consultant will answer in their inbox")
+        shots(seeker, "seeker-request-sent")
+        lap("request sent")
+
+        # 5. The consultant accepts -------------------------------------------------------------------------
+        sign_in(consultant, warm_app.url, CHOSEN.username, DEMO_PASSWORD)
+        shots(consultant, "consultant-home")
+        open_page(consultant, "Requests", "Requests")
+        request = card(consultant, "request_card_", seeker_name)
+        expect(request).to_have_count(1)
+        expect(request).to_contain_text(REQUEST_MESSAGE)
+        shots(consultant, "consultant-requests")
+        request.get_by_role("button", name="Accept").click()
+        notice(consultant, f"You accepted {seeker_name}. An engagement began.")
+        shots(consultant, "consultant-request-accepted")
+        lap("request accepted")
+
+        # 6. Availability rules, a booking, a confirmation and a late cancellation --------------------------------
+        # The demo consultant needs 24 h notice and counts cancellations within 24 h as late, and works
+        # weekday mornings only: a slot inside 24 h may not exist (evenings, weekends). A consultant may
+        # change both rules; with 2 h notice and a 168 h (one week) threshold, the first open time is
+        # always inside the threshold.
+        open_page(consultant, "My availability", "My availability")
+        expect(consultant.get_by_label("Minimum booking notice (hours)")).to_have_value("24")
+        consultant.get_by_label("Minimum booking notice (hours)").fill("2")
+        consultant.get_by_label("Late-cancellation threshold (hours)").fill("168")
+        click_after_typing(consultant, consultant.get_by_role("button", name="Save availability"))
+        notice(consultant, "Availability saved.")
+        expect(consultant.get_by_label("Late-cancellation threshold (hours)")).to_have_value("168")
+        shots(consultant, "consultant-availability-saved")
+
+        open_page(seeker, "Appointments", "Appointments")
+        expect(seeker.get_by_role("tab", name="Book")).to_have_attribute("aria-selected", "true")
+        expect(selectbox(seeker, "With")).to_have_value(f"{CHOSEN.display_name} (your consultant)")
+        slot_text = selectbox(seeker, "Time").input_value()
+        print(f"[journey] first open time offered: {slot_text!r}")
+        shots(seeker, "seeker-appointments-book")
+        seeker.get_by_role("button", name="Propose this time").click()
+        notice(seeker, "Proposed. The other party will confirm or decline.")
+        shots(seeker, "seeker-time-proposed")
+
+        open_page(consultant, "Appointments", "Appointments")
+        consultant.get_by_role("tab", name="Upcoming").click()
+        proposed = card(consultant, "appt_card_", seeker_name, "Proposed")
+        expect(proposed).to_have_count(1, timeout=STEP_TIMEOUT)
+        shots(consultant, "consultant-appointment-proposed")
+        proposed.get_by_role("button", name="Confirm").click()
+        notice(consultant, "Confirmed.")
+        shots(consultant, "consultant-appointment-confirmed")
+
+        reopen_page(seeker, "Appointments", "Appointments")
+        seeker.get_by_role("tab", name="Upcoming").click()
+        confirmed = card(seeker, "appt_card_", CHOSEN.display_name, "Confirmed")
+        expect(confirmed).to_have_count(1, timeout=STEP_TIMEOUT)
+        confirmed.get_by_text("Cancel or move this session").click()
+        confirmed.get_by_label("Reason (required, shared with the other party)").fill(
+            "A family emergency; I'm sorry for the short notice.")
+        # First try: the app asks to confirm.
+        click_after_typing(seeker, confirmed.get_by_role("button", name="Cancel session"))
+        late_warning = notice(seeker, re.compile(r"This is a late cancellation: .* hours before the session, "
+                                                 r"inside the 168 hour threshold"))
+        print(f"[journey] late-cancellation warning: {late_warning.inner_text()!r}")
+        shots(seeker, "seeker-late-cancellation-warning")
+        confirmed.get_by_text("I understand this will be recorded as a late cancellation").click()
+        expect(confirmed.get_by_role("checkbox", name="I understand this will be recorded as a late cancellation")
+               ).to_be_checked()
+        settle(seeker)  # ticking it reruns the page
+        confirmed.get_by_role("button", name="Cancel session").click()
+        notice(seeker, re.compile(rf"Cancelled with \d+ hours' notice\. {re.escape(CHOSEN.display_name)} "
+                                  r"was notified\."))
+        seeker.get_by_role("tab", name="Past").click()
+        past = notice(seeker, re.compile(rf"{re.escape(CHOSEN.display_name)} · Cancelled by you with [\d.]+ h notice"))
+        expect(past).to_contain_text("late")
+        shots(seeker, "seeker-cancelled-late")
+
+        reopen_page(consultant, "Appointments", "Appointments")
+        consultant.get_by_role("tab", name="Past").click()
+        theirs = notice(consultant, re.compile(rf"{re.escape(seeker_name)} · Cancelled by {re.escape(seeker_name)} "
+                                               r"with [\d.]+ h notice"))
+        expect(theirs).to_contain_text("late")
+        shots(consultant, "consultant-sees-late-cancellation")
+        consultant.get_by_test_id("stSidebar").get_by_role("link", name=re.compile(r"^Notifications")).click()
+        expect(title(consultant, "Notifications")).to_be_visible(timeout=STEP_TIMEOUT)
+        notice(consultant, re.compile(rf"{re.escape(seeker_name)} cancelled the session on .*"
+                                      r"\(late: [\d.]+ hours notice\): A family emergency"))
+        shots(consultant, "consultant-notifications")
+        lap("booked, confirmed, cancelled late")
+
+        # 7. Termination plan: started and proposed by the consultant, changed by the seeker, signed ------------
+        open_page(consultant, "Termination plans", "Termination plans")
+        consultant.get_by_role("tab", name="Start a plan").click()
+        expect(selectbox(consultant, "Engagement")).to_have_value(f"{seeker_name} (your client)")
+        notice(consultant, "As the consultant you give at least 21 days' and 2 sessions' notice")
+        choose(consultant, "Reason", "Consultant's capacity")
+        consultant.get_by_label("Other referrals (names, separated by semicolons)").fill(EXTERNAL_REFERRAL)
+        shots(consultant, "consultant-plan-start")
+        click_after_typing(consultant, consultant.get_by_role("button", name="Save", exact=True).filter(visible=True))
+        notice(consultant, "Draft saved. Propose it when you are ready.")
+        consultant.get_by_role("tab", name="Plans").click()
+        plan = plan_card(consultant, seeker_name, "Draft")
+        expect(plan).to_have_count(1, timeout=STEP_TIMEOUT)
+        expect(plan).to_contain_text(EXTERNAL_REFERRAL)
+        shots(consultant, "consultant-plan-draft")
+        plan.get_by_role("button", name="Propose", exact=True).click()
+        notice(consultant, "Proposed and signed by you.")
+        shots(consultant, "consultant-plan-proposed")
+
+        open_page(seeker, "Termination plans", "Termination plans")
+        plan = plan_card(seeker, CHOSEN.display_name, "Proposed")
+        expect(plan).to_have_count(1, timeout=STEP_TIMEOUT)
+        expect(plan).to_contain_text("4 sessions remaining")
+        shots(seeker, "seeker-plan-proposed")
+        plan.get_by_text("Propose changes").click()
+        remaining = plan.get_by_label("Sessions remaining")
+        expect(remaining).to_have_value("4")
+        remaining.fill("3")
+        click_after_typing(seeker, plan.get_by_role("button", name="Save", exact=True))
+        notice(seeker, "Saved as a new version, signed by you; it awaits the other signature.")
+        plan = plan_card(seeker, CHOSEN.display_name, "Proposed")
+        expect(plan).to_contain_text("version 2")
+        expect(plan).to_contain_text("3 sessions remaining")
+        shots(seeker, "seeker-plan-counter-proposed")
+
+        reopen_page(consultant, "Termination plans", "Termination plans")
+        plan = plan_card(consultant, seeker_name, "version 2")
+        expect(plan).to_contain_text("3 sessions remaining")
+        shots(consultant, "consultant-plan-counter-proposal")
+        plan.get_by_role("button", name="Sign version 2").click()
+        notice(consultant, "Signed: the plan is agreed by both of you.")
+        expect(plan_card(consultant, seeker_name, "Agreed")).to_have_count(1, timeout=STEP_TIMEOUT)
+        shots(consultant, "consultant-plan-agreed")
+
+        reopen_page(seeker, "Termination plans", "Termination plans")
+        expect(plan_card(seeker, CHOSEN.display_name, "Agreed")).to_have_count(1, timeout=STEP_TIMEOUT)
+        shots(seeker, "seeker-plan-agreed")
+        lap("termination plan agreed")
+
+        # 8. Both download their data --------------------------------------------------------------------------
+        mine = download_my_data(seeker, shots, "seeker")
+        assert mine["account"]["username"] == username
+        assert mine["profile"]["pronouns"] == "she/they" and mine["profile"]["years_in_practice"] == 9
+        assert [lic["jurisdiction"] for lic in mine["licenses"]] == [HOME]
+        declared = {(d["counterpart_id"], d["kind"]) for d in mine["declared_relationships"]}
+        assert declared == {(str(BLOCKED.id), "supervisor"), (str(FLAGGED.id), "friend")}, declared
+        late = [a for a in mine["appointments"] if a["status"] == "cancelled"]
+        assert len(late) == 1 and late[0]["late"] is True, mine["appointments"]
+        assert sorted(v["version"] for v in mine["termination_plan_versions"]) == [1, 2]
+        assert [p["status"] for p in mine["termination_plans"]] == ["agreed"]
+
+        theirs_data = download_my_data(consultant, shots, "consultant")
+        assert theirs_data["account"]["username"] == CHOSEN.username
+        seeker_id = mine["profile"]["id"]
+        assert any(a["client_id"] == seeker_id and a["late"] for a in theirs_data["appointments"])
+        assert all(d["declarer_id"] != seeker_id for d in theirs_data["declared_relationships"]), (
+            "the consultant's export holds the seeker's private declarations")
+        assert {s["version"] for s in theirs_data["termination_signatures"]} >= {1, 2}
+        lap("data downloaded")
+    except BaseException:
+        for context in contexts:
+            for page in context.pages:
+                path = None
+                try:
+                    path = shots(page, "FAILED", wait=False)
+                    print(f"[journey] failure screenshot: {path}")
+                except Exception as exc:  # noqa: BLE001 - the original failure matters more
+                    print(f"[journey] no failure screenshot: {exc}")
+                print(f"[journey] last websocket messages of {path.name if path else 'a page'}:")
+                for line in MESSAGES.get(page, ()):
+                    print(f"    {line}")
+        print(f"[journey] app log tail:\n{warm_app.log_tail(40)}")
+        raise
+    finally:
+        for context in contexts:
+            for page in context.pages:
+                LAST_SENT.pop(page, None)
+                MESSAGES.pop(page, None)
+            context.close()
+        total = sum(seconds for _, seconds in timings)
+        print(f"[journey] {len(shots.paths)} screenshots in {SHOTS}; steps took {total:.1f}s")
+
