@@ -4,8 +4,8 @@ The issue's story, made concrete with the demo world:
 
 1. a new seeker registers, signs in and completes My profile (pronouns, years in practice, and a
    licence row in NY typed into the licences grid);
-2. on My relationships they declare consultant13 a former clinical supervisor (blocking) and
-   consultant25 a friend (potential);
+2. on My relationships they declare consultant25 a friend (potential) and consultant13 a former
+   clinical supervisor, 2019 until a year ago (blocking);
 3. Find a consultant (NY, taken from the saved licence): consultant25's card carries the
    possible-dual-relationship warning, consultant13 is nowhere in the results although every other
    NY consultant with room is;
@@ -287,13 +287,14 @@ class LicenceGrid:
         self.grid.get_by_role("button", name="Add row").click()
         expect(self.cell(1, 0)).to_have_count(1, timeout=GRID_TIMEOUT)
 
-    def select(self, column: int, row: int) -> None:
-        if self.cell(column, row).get_attribute("aria-selected") != "true":
+    def select_first_cell(self, row: int) -> None:
+        """Click the row's first cell (the only place the canvas needs coordinates)."""
+        if self.cell(1, row).get_attribute("aria-selected") != "true":
             box = self.grid.get_by_test_id("stDataFrameResizable").bounding_box()
             assert box, "the licences grid is not on screen"
             # Header and rows are 35 px high; the row-marker column is about 33 px wide.
             self.page.mouse.click(box["x"] + 60, box["y"] + 35 + 35 * row + 17)
-        expect(self.cell(column, row)).to_have_attribute("aria-selected", "true", timeout=GRID_TIMEOUT)
+        expect(self.cell(1, row)).to_have_attribute("aria-selected", "true", timeout=GRID_TIMEOUT)
 
     def move(self, key: str, column: int, row: int) -> None:
         self.page.keyboard.press(key)
@@ -322,8 +323,9 @@ class LicenceGrid:
         self.commit()
 
     def add_licence(self, jurisdiction: str, licence_type: str, number: str, expires: date) -> None:
+        """Fill a new first row (a new member's grid is empty), cell by cell, with the keyboard."""
         self.add_row()
-        self.select(1, 0)
+        self.select_first_cell(0)
         self.pick(jurisdiction)  # Enter commits and moves the selection down, to the "add a row" row
         self.move("ArrowUp", 1, 0)
         self.move("ArrowRight", 2, 0)
@@ -498,7 +500,9 @@ def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) ->
         shots(seeker, "seeker-home-profile-complete")
         lap("profile with an NY licence")
 
-        # 2. Declare a former supervisor (blocking) and a friend (potential) -------------------------------------
+        # 2. Declare a friend (potential) and a former supervisor (blocking) -------------------------------------
+        # The friend first: after "Add person" the form keeps the kind and the dates just used (reported),
+        # and the friendship has no dates.
         open_page(seeker, "My relationships", "My relationships")
         shots(seeker, "seeker-relationships-empty")
         declarations = [
