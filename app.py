@@ -47,30 +47,30 @@ with database_errors_as_messages():
         st.session_state.pop("portal_user", None)
     user = context.current_user()
 
-register = st.Page("pages/register.py", title="Register", icon=":material/person_add:", url_path="register")
-home = st.Page("pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True)
-profile = st.Page("pages/my_profile.py", title="My profile", icon=":material/badge:", url_path="profile")
-find = st.Page("pages/find.py", title="Find a consultant", icon=":material/search:", url_path="find")
-consultant = st.Page("pages/consultant.py", title="Consultant profile", icon=":material/person_search:",
+register = st.Page("views/register.py", title="Register", icon=":material/person_add:", url_path="register")
+home = st.Page("views/home.py", title="Home", icon=":material/home:", url_path="home", default=True)
+profile = st.Page("views/my_profile.py", title="My profile", icon=":material/badge:", url_path="profile")
+find = st.Page("views/find.py", title="Find a consultant", icon=":material/search:", url_path="find")
+consultant = st.Page("views/consultant.py", title="Consultant profile", icon=":material/person_search:",
                      url_path="consultant", visibility="hidden")  # opened from search results
-requests = st.Page("pages/requests.py", title="Requests", icon=":material/inbox:", url_path="requests")
-termination = st.Page("pages/termination.py", title="Termination plans", icon=":material/flag:",
+requests = st.Page("views/requests.py", title="Requests", icon=":material/inbox:", url_path="requests")
+termination = st.Page("views/termination.py", title="Termination plans", icon=":material/flag:",
                       url_path="termination")
-appointments = st.Page("pages/appointments.py", title="Appointments", icon=":material/event:",
+appointments = st.Page("views/appointments.py", title="Appointments", icon=":material/event:",
                        url_path="appointments")
-notifications = st.Page("pages/notifications.py", title="Notifications", icon=":material/notifications:",
+notifications = st.Page("views/notifications.py", title="Notifications", icon=":material/notifications:",
                         url_path="notifications", visibility="hidden")  # the sidebar badge links here
-availability = st.Page("pages/my_availability.py", title="My availability", icon=":material/schedule:",
+availability = st.Page("views/my_availability.py", title="My availability", icon=":material/schedule:",
                        url_path="availability")
-relationships = st.Page("pages/relationships.py", title="My relationships", icon=":material/diversity_3:",
+relationships = st.Page("views/relationships.py", title="My relationships", icon=":material/diversity_3:",
                         url_path="relationships")
-practice = st.Page("pages/my_practice.py", title="My practice", icon=":material/workspace_premium:",
+practice = st.Page("views/my_practice.py", title="My practice", icon=":material/workspace_premium:",
                    url_path="practice")
-account = st.Page("pages/account.py", title="Account", icon=":material/lock:", url_path="account")
-admin = st.Page("pages/admin.py", title="Admin", icon=":material/admin_panel_settings:", url_path="admin")
+account = st.Page("views/account.py", title="Account", icon=":material/lock:", url_path="account")
+admin = st.Page("views/admin.py", title="Admin", icon=":material/admin_panel_settings:", url_path="admin")
 
 if user is None:
-    pages = [st.Page("pages/sign_in.py", title="Sign in", icon=":material/login:", url_path="sign-in",
+    pages = [st.Page("views/sign_in.py", title="Sign in", icon=":material/login:", url_path="sign-in",
                      default=True), register]
 else:
     pages = {"Portal": [home, find, consultant, requests, appointments, termination, notifications],

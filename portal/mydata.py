@@ -45,15 +45,15 @@ def attention_items(home: dict[str, Any]) -> list[tuple[str, str]]:
     """(sentence, page) for everything waiting on the member, most pressing first."""
     items = []
     if home["requests_to_answer"]:
-        items.append((f"{home['requests_to_answer']} consultation request(s) to answer", "pages/requests.py"))
+        items.append((f"{home['requests_to_answer']} consultation request(s) to answer", "views/requests.py"))
     if home["bookings_to_confirm"]:
         items.append((f"{home['bookings_to_confirm']} proposed session(s) to confirm or decline",
-                      "pages/appointments.py"))
+                      "views/appointments.py"))
     if home["plans_to_sign"]:
-        items.append((f"{home['plans_to_sign']} termination plan(s) awaiting your signature", "pages/termination.py"))
+        items.append((f"{home['plans_to_sign']} termination plan(s) awaiting your signature", "views/termination.py"))
     if home["waivers_to_answer"]:
         items.append((f"{home['waivers_to_answer']} conflict waiver(s) the other party signed and you have not",
-                      "pages/requests.py"))
+                      "views/requests.py"))
     if home["unread_notifications"]:
-        items.append((f"{home['unread_notifications']} unread notification(s)", "pages/notifications.py"))
+        items.append((f"{home['unread_notifications']} unread notification(s)", "views/notifications.py"))
     return items

@@ -116,7 +116,7 @@ for result in page.results:
             score_breakdown(result["breakdown"])
         if st.button("View profile", key=f"find_view_{result['consultant_id']}"):
             st.session_state["view_consultant"] = result["consultant_id"]
-            st.switch_page("pages/consultant.py")
+            st.switch_page("views/consultant.py")
 
 if pages > 1:
     previous, _, following = st.columns([1, 2, 1])

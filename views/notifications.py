@@ -6,8 +6,8 @@ from components import context
 from components.errors import database_errors_as_messages
 from portal.notifications import mark_read, my_notifications
 
-PAGES = {"requests": "pages/requests.py", "appointments": "pages/appointments.py",
-         "termination": "pages/termination.py"}
+PAGES = {"requests": "views/requests.py", "appointments": "views/appointments.py",
+         "termination": "views/termination.py"}
 
 user = context.require_user()
 backend = context.backend()

@@ -44,4 +44,4 @@ elif status is False:
             icon=":material/error:",
         )
 
-st.page_link("pages/register.py", label="New here? Create an account", icon=":material/person_add:")
+st.page_link("views/register.py", label="New here? Create an account", icon=":material/person_add:")

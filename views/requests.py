@@ -75,7 +75,7 @@ if user.is_consultant or received:
 st.subheader("Sent")
 if not sent:
     st.caption("You have not asked anyone yet.")
-    st.page_link("pages/find.py", label="Find a consultant", icon=":material/search:")
+    st.page_link("views/find.py", label="Find a consultant", icon=":material/search:")
 for row in sent:
     with st.container(border=True, key=f"sent_card_{row['id']}"):
         st.markdown(f"**{row['other_name']}** · {describe(row)}")
@@ -97,4 +97,4 @@ for engagement in engagements:
         with database_errors_as_messages():
             record = professionalism_record(backend, user.claims, engagement["other_id"])
         st.caption(f"Their record: {record_summary(record)}")
-    st.page_link("pages/appointments.py", label="Book a session", icon=":material/event:")
+    st.page_link("views/appointments.py", label="Book a session", icon=":material/event:")

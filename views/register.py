@@ -30,4 +30,4 @@ with database_errors_as_messages():
 if result and result[1]:
     st.success(f"Account **{result[1]}** created. Sign in to complete your profile.",
                icon=":material/check_circle:")
-st.page_link("pages/sign_in.py", label="Already registered? Sign in", icon=":material/login:")
+st.page_link("views/sign_in.py", label="Already registered? Sign in", icon=":material/login:")

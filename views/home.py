@@ -26,7 +26,7 @@ if missing:
         st.markdown("**Complete your profile** so colleagues can find the right match:")
         for item in missing:
             st.markdown(f"- {item}")
-        st.page_link("pages/my_profile.py", label="Complete my profile", icon=":material/badge:")
+        st.page_link("views/my_profile.py", label="Complete my profile", icon=":material/badge:")
 
 st.subheader("Needs your attention")
 items = attention_items(home)
@@ -45,7 +45,7 @@ for session in home["upcoming"]:
     when = datetime.fromisoformat(session["starts_at"]).astimezone(zone)
     badge = ":green-badge[Confirmed]" if session["status"] == "confirmed" else ":orange-badge[Proposed]"
     st.markdown(f"{when:%a %d %b, %H:%M} · {session['other_name']} · {badge}")
-st.page_link("pages/appointments.py", label="All appointments", icon=":material/event:")
+st.page_link("views/appointments.py", label="All appointments", icon=":material/event:")
 
 if home.get("capacity"):
     capacity = home["capacity"]
@@ -57,10 +57,10 @@ if home.get("capacity"):
     with database_errors_as_messages():
         record = professionalism_record(backend, user.claims, user.id)
     st.caption(f"Your professionalism record: {record_summary(record)}")
-    st.page_link("pages/my_practice.py", label="My practice", icon=":material/workspace_premium:")
+    st.page_link("views/my_practice.py", label="My practice", icon=":material/workspace_premium:")
 else:
-    st.page_link("pages/find.py", label="Find a consultant", icon=":material/search:")
+    st.page_link("views/find.py", label="Find a consultant", icon=":material/search:")
 
 role = "You offer consultation to colleagues." if doc["is_consultant"] else "You are looking for a treating colleague."
 st.caption(role)
-st.page_link("pages/my_profile.py", label="Change this on My profile", icon=":material/badge:")
+st.page_link("views/my_profile.py", label="Change this on My profile", icon=":material/badge:")

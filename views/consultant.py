@@ -24,7 +24,7 @@ if not consultant_id:
     st.title("Consultant profile")
     st.caption("Competencies, licences and availability, and a way to ask for a consultation.")
     st.info("Pick a consultant from Find a consultant.")
-    st.page_link("pages/find.py", label="Find a consultant", icon=":material/search:")
+    st.page_link("views/find.py", label="Find a consultant", icon=":material/search:")
     st.stop()
 
 with database_errors_as_messages():
