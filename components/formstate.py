@@ -7,8 +7,10 @@ loading new data starts a new "generation" of widget keys, so the widgets are cr
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 
@@ -27,3 +29,22 @@ class FormGeneration:
     def renew(self) -> None:
         """Draw the widgets again from their values on the next run."""
         st.session_state[f"{self.prefix}_generation"] = self.generation + 1
+
+
+def edited_frame(base: pd.DataFrame, delta: dict | None) -> pd.DataFrame:
+    """The rows of an st.data_editor: its base frame with the widget's edits, deletions and additions."""
+    frame = base.copy()
+    delta = delta or {}
+    for row, changes in (delta.get("edited_rows") or {}).items():
+        for column, value in changes.items():
+            frame.at[int(row), column] = value
+    frame = frame.drop(index=[int(r) for r in delta.get("deleted_rows") or []], errors="ignore")
+    added = pd.DataFrame(delta.get("added_rows") or [], columns=base.columns)
+    return pd.concat([frame, added], ignore_index=True) if len(added) else frame
+
+
+def cell_date(value: Any) -> date | None:
+    """A data-editor date cell (date, timestamp, string, None, NaN or NaT) as a date or None."""
+    if value is None or value is pd.NaT or (isinstance(value, float) and pd.isna(value)):
+        return None
+    return pd.Timestamp(value).date()

@@ -7,7 +7,7 @@ import streamlit as st
 
 from components import context
 from components.errors import database_errors_as_messages
-from components.formstate import FormGeneration
+from components.formstate import FormGeneration, cell_date, edited_frame
 from components.slots import slot_label
 from portal.availability import WEEKDAYS, AvailabilityError, AvailabilityInput, load_my_availability, open_slots
 from portal.availability import save_my_availability as save
@@ -63,20 +63,9 @@ def field_error(name: str) -> None:
 
 
 def edited(base_key: str, widget_name: str) -> pd.DataFrame:
-    frame = st.session_state[base_key].copy()
-    delta = form.value(widget_name) or {}
-    for row, changes in (delta.get("edited_rows") or {}).items():
-        for column, value in changes.items():
-            frame.at[int(row), column] = value
-    frame = frame.drop(index=[int(r) for r in delta.get("deleted_rows") or []], errors="ignore")
-    added = pd.DataFrame(delta.get("added_rows") or [], columns=frame.columns)
-    return pd.concat([frame, added], ignore_index=True) if len(added) else frame
+    return edited_frame(st.session_state[base_key], form.value(widget_name))
 
 
-def as_date(value):
-    if value is None or value is pd.NaT or (isinstance(value, float) and pd.isna(value)):
-        return None
-    return pd.Timestamp(value).date()
 
 
 with st.form("availability_form", border=False):
@@ -141,9 +130,9 @@ if submitted:
         late_cancel_hours=number("late_cancel_hours") or 0,
         weekly_hours=[(day_numbers.get(r.weekday), as_time(r.starts_at), as_time(r.ends_at))
                       for r in hours.itertuples(index=False)],
-        overrides=[(as_date(r.on_date), as_time(r.starts_at), as_time(r.ends_at))
+        overrides=[(cell_date(r.on_date), as_time(r.starts_at), as_time(r.ends_at))
                    for r in overrides.itertuples(index=False)],
-        time_off=[(as_date(r.starts_on), as_date(r.ends_on), r.note if isinstance(r.note, str) else "")
+        time_off=[(cell_date(r.starts_on), cell_date(r.ends_on), r.note if isinstance(r.note, str) else "")
                   for r in time_off.itertuples(index=False)],
     )
     try:

@@ -7,7 +7,7 @@ import streamlit as st
 
 from components import context
 from components.errors import database_errors_as_messages
-from components.formstate import FormGeneration
+from components.formstate import FormGeneration, cell_date, edited_frame
 from components.reference import modality_names
 from portal.db import DatabaseUnavailable, friendly_message
 from portal.practice import CompetencyInput, PracticeError, load_my_practice, save_my_practice, validate
@@ -93,29 +93,18 @@ with st.form("practice_form", border=False):
 
 
 def edited_rows() -> list[CompetencyInput]:
-    frame = st.session_state["practice_base"].copy()
-    delta = st.session_state.get(form.key("competencies")) or {}
-    for row, changes in (delta.get("edited_rows") or {}).items():
-        for column, value in changes.items():
-            frame.at[int(row), column] = value
-    frame = frame.drop(index=[int(r) for r in delta.get("deleted_rows") or []], errors="ignore")
-    added = pd.DataFrame(delta.get("added_rows") or [], columns=COLUMNS)
-    if len(added):
-        frame = pd.concat([frame, added], ignore_index=True)
+    frame = edited_frame(st.session_state["practice_base"], form.value("competencies"))
 
     def number(value):
         return None if value is None or pd.isna(value) else int(value)
 
-    def day(value):
-        return None if value is None or value is pd.NaT or (isinstance(value, float) and pd.isna(value)) \
-            else pd.Timestamp(value).date()
 
     return [CompetencyInput(modality=r.modality if isinstance(r.modality, str) else None, level=number(r.level),
                             evidence_body=r.evidence_body if isinstance(r.evidence_body, str) else None,
                             evidence_credential=r.evidence_credential if isinstance(r.evidence_credential, str)
                             else None,
                             evidence_year=number(r.evidence_year), training_hours=number(r.training_hours),
-                            expires_on=day(r.expires_on))
+                            expires_on=cell_date(r.expires_on))
             for r in frame.itertuples(index=False)]
 
 

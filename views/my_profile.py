@@ -8,7 +8,7 @@ import streamlit as st
 
 from components import context
 from components.errors import database_errors_as_messages
-from components.formstate import FormGeneration
+from components.formstate import FormGeneration, cell_date, edited_frame
 from components.reference import reference_lists
 from portal.db import DatabaseUnavailable, friendly_message
 from portal.profiles import (
@@ -128,28 +128,16 @@ form_message = st.empty()
 
 
 def edited_licenses() -> list[LicenseInput]:
-    frame = st.session_state["profile_licenses_base"].copy()
-    delta = st.session_state.get(form.key("licenses")) or {}
-    for row, changes in (delta.get("edited_rows") or {}).items():
-        for column, value in changes.items():
-            frame.at[int(row), column] = value
-    frame = frame.drop(index=[int(r) for r in delta.get("deleted_rows") or []], errors="ignore")
-    added = pd.DataFrame(delta.get("added_rows") or [], columns=LICENSE_COLUMNS)
-    frame = pd.concat([frame, added], ignore_index=True) if len(added) else frame
-
-    def as_date(value):
-        if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NaT:
-            return None
-        return pd.Timestamp(value).date()
+    frame = edited_frame(st.session_state["profile_licenses_base"], form.value("licenses"))
 
     return [
         LicenseInput(jurisdiction=r.jurisdiction if isinstance(r.jurisdiction, str) else None,
                      license_type=r.license_type if isinstance(r.license_type, str) else None,
                      license_number=r.license_number if isinstance(r.license_number, str) else None,
-                     expires_on=as_date(r.expires_on))
+                     expires_on=cell_date(r.expires_on))
         for r in frame.itertuples(index=False)
         if any(isinstance(v, str) and v for v in (r.jurisdiction, r.license_type, r.license_number))
-        or as_date(r.expires_on)
+        or cell_date(r.expires_on)
     ]
 
 
