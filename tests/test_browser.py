@@ -8,7 +8,6 @@ Screenshots of every step go to test-artifacts/browser/.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 import uuid
@@ -18,22 +17,15 @@ from pathlib import Path
 import pytest
 
 from portal.demo import DEMO_PASSWORD
-from tests.app_server import ARTIFACTS, AppServer
-from tests.conftest import require_tool
+from tests.app_server import ARTIFACTS, AppServer, chromium_browser, running_app
 
 try:
-    from playwright.sync_api import Browser, Page, expect, sync_playwright
-except ImportError:  # reported by require_tool in the tests
-    sync_playwright = None
+    from playwright.sync_api import Browser, Page, expect
+except ImportError:  # reported by require_tool in chromium_browser()
+    pass
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--no-proxy-server",
-]
 SHOTS = ARTIFACTS / "browser"
 COOKIE = "peer_portal_auth"
 STEP_TIMEOUT = 30_000  # ms: Streamlit renders asynchronously; every wait is bounded
@@ -72,26 +64,14 @@ def shot(page: Page, name: str, *, settle: bool = True) -> Path:
 
 @pytest.fixture(scope="module")
 def app() -> Iterator[AppServer]:
-    server = AppServer(log_name="app-server-browser.log")
-    server.start(timeout=90)
-    print(f"\n[browser] app healthy after {server.startup_seconds:.1f}s on {server.url} (log: {server.log_path})")
-    try:
+    with running_app("app-server-browser.log", "browser") as server:
         yield server
-    finally:
-        server.stop()
-        assert not server.postgres_running(), "the app's embedded Postgres is still running"
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    require_tool(sync_playwright is not None, "Playwright (pip install playwright)")
-    require_tool(os.path.exists(CHROMIUM), "Chromium")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium_browser() as chromium:
+        yield chromium
 
 
 @pytest.fixture(scope="module")

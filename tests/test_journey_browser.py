@@ -24,7 +24,6 @@ Every page visited is saved as test-artifacts/journey/NN-name.png; the downloads
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import time
@@ -38,23 +37,16 @@ from pathlib import Path
 import pytest
 
 from portal.demo import DEMO_PASSWORD, demo_world
-from tests.app_server import ARTIFACTS, AppServer
-from tests.conftest import require_tool
+from tests.app_server import ARTIFACTS, AppServer, chromium_browser, running_app
 
 try:
-    from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
+    from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
     from playwright.sync_api import Error as PlaywrightError
-except ImportError:  # reported by require_tool in the test
-    sync_playwright = None
+except ImportError:  # reported by require_tool in chromium_browser()
+    pass
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--no-proxy-server",
-]
 SHOTS = ARTIFACTS / "journey"
 STEP_TIMEOUT = 45_000  # ms: Streamlit renders asynchronously; every wait is bounded (CI machines are slow)
 FIRST_LOAD_TIMEOUT = 120_000  # ms: the first page load creates the embedded Postgres and the demo world
@@ -380,26 +372,14 @@ def download_my_data(page: Page, shots: Shots, who: str) -> dict:
 
 @pytest.fixture(scope="module")
 def app() -> Iterator[AppServer]:
-    server = AppServer(log_name="app-server-journey.log")
-    server.start(timeout=90)
-    print(f"\n[journey] app healthy after {server.startup_seconds:.1f}s on {server.url} (log: {server.log_path})")
-    try:
+    with running_app("app-server-journey.log", "journey") as server:
         yield server
-    finally:
-        server.stop()
-        assert not server.postgres_running(), "the app's embedded Postgres is still running"
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    require_tool(sync_playwright is not None, "Playwright (pip install playwright)")
-    require_tool(os.path.exists(CHROMIUM), "Chromium")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium_browser() as chromium:
+        yield chromium
 
 
 @pytest.fixture(scope="module")
