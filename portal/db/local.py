@@ -199,11 +199,6 @@ class LocalBackend:
             self._functions[fn] = info
         return info
 
-    def forget_schema(self) -> None:
-        """Like PostgREST's schema reload: call after migrations change functions."""
-        with self._lock:
-            self._functions.clear()
-
     # -- the call ----------------------------------------------------------
     @staticmethod
     def _statement(info: FunctionInfo, given: list[str]) -> sql.Composed:

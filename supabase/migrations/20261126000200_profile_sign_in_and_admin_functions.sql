@@ -173,6 +173,7 @@ as $$
     'display_name', p.display_name,
     'password_hash', c.password_hash,
     'is_admin', c.is_admin,
+    'is_consultant', p.is_consultant,  -- the app shows consultant pages from sign-in on
     'failed_attempts', case when c.locked_until > now() then 5 else c.failed_attempts end,
     'locked_until', case when c.locked_until > now() then c.locked_until end)
   from private.credentials c

@@ -1017,24 +1017,3 @@ revoke all on function public.admin_verification_queue(integer),
 grant execute on function public.admin_verification_queue(integer),
                           public.admin_verify_credential(text, uuid, boolean, text) to authenticated;
 
--- Sign-in also tells the app whether to show consultant pages.
-create or replace function public.auth_get_login(p_username text)
-returns jsonb
-language sql
-stable
-set search_path = ''
-as $$
-  select jsonb_build_object(
-    'id', c.user_id,
-    'username', c.username,
-    'email', c.email,
-    'display_name', p.display_name,
-    'password_hash', c.password_hash,
-    'is_admin', c.is_admin,
-    'is_consultant', p.is_consultant,
-    'failed_attempts', case when c.locked_until > now() then 5 else c.failed_attempts end,
-    'locked_until', case when c.locked_until > now() then c.locked_until end)
-  from private.credentials c
-  join public.profiles p on p.id = c.user_id
-  where c.username = lower(btrim(p_username))
-$$;
