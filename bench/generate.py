@@ -635,6 +635,14 @@ def generate(owner_conninfo: str, spec: WorldSpec, log=print) -> dict[str, Any]:
             timings[step] = round(time.perf_counter() - t0, 2)
             log(f"  {step:<14} {timings[step]:6.2f} s")
 
+        # The search facts follow each statement's changes through triggers; a bulk load row by row
+        # through the time-bucket and capacity triggers would refresh them once per row (minutes).
+        # They are switched off for the load and computed once at the end by the migration's own function.
+        facts_triggers = conn.execute("""
+            select t.tgrelid::regclass::text, t.tgname from pg_catalog.pg_trigger t
+            where not t.tgisinternal and t.tgname like 'search\\_facts\\_%'""").fetchall()
+        for table, trigger in facts_triggers:
+            conn.execute(f'alter table {table} disable trigger "{trigger}"')
         run("profiles", _PEOPLE_SQL)
         run("licences", _LICENCES_SQL)
         run("competencies", _COMPETENCIES_SQL)
@@ -661,12 +669,17 @@ def generate(owner_conninfo: str, spec: WorldSpec, log=print) -> dict[str, Any]:
         relationships_info = _optional(conn, "public.declared_relationships", relationships)
         if relationships_info["rows"] is None:
             log(f"  {'relationships':<14} {time.perf_counter() - t0:6.2f} s  {relationships_info['status']}")
+        for table, trigger in facts_triggers:
+            conn.execute(f'alter table {table} enable trigger "{trigger}"')
+        if facts_triggers:
+            run("search facts", "select private.refresh_search_facts(array(select id from public.profiles))")
         conn.commit()
     t0 = time.perf_counter()
     with psycopg.connect(owner_conninfo, autocommit=True) as conn:
         tables = ["public.profiles", "public.licenses", "public.competencies", "public.weekly_hours",
                   "public.availability_settings"]
-        for optional in ("public.affiliations", "public.declared_relationships", "private.credentials"):
+        for optional in ("public.affiliations", "public.declared_relationships", "private.credentials",
+                         "private.search_facts"):
             if conn.execute("select to_regclass(%s) is not null", (optional,)).fetchone()[0]:
                 tables.append(optional)
         conn.execute(f"vacuum (analyze) {', '.join(tables)}")

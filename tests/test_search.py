@@ -82,6 +82,14 @@ def world(api_conn):
     return World(api_conn)
 
 
+@pytest.fixture
+def superuser_world(embedded_db):
+    """The same world on a superuser connection (rolled back), which may also read private.search_facts."""
+    with psycopg.connect(embedded_db.conninfo("postgres")) as conn:
+        yield World(conn)
+        conn.rollback()
+
+
 def test_verified_higher_levels_rank_first_and_minimum_level_filters(world):
     world.person("Ana Level4 Verified", competencies=[("cbt", 4, True)])
     world.person("Ben Level4 Attested", competencies=[("cbt", 4, False)])
@@ -196,3 +204,81 @@ def test_the_search_refuses_without_a_jurisdiction(world, backend):
     with pytest.raises(APIError) as anon:
         backend.rpc("search_consultants", {"p_jurisdiction": "WY"}, as_user=None)
     assert anon.value.code == "42501"
+
+
+# --- the precomputed search facts -----------------------------------------------------------
+
+FACT_COLUMNS = ("consultant_id, display_name, jurisdictions, offers_telehealth, offers_in_person, city_key,"
+                " languages, fee_usd, sliding_scale, open_to_new, time_buckets, experience_score, fit_all, competence,"
+                " modality_points, valid_until::text")
+
+
+def facts(conn: psycopg.Connection) -> list[tuple]:
+    return conn.execute(f"select {FACT_COLUMNS} from private.search_facts order by consultant_id").fetchall()
+
+
+def recomputed(conn: psycopg.Connection) -> list[tuple]:
+    """The facts as a full recomputation from the source tables gives them (inside a savepoint, undone)."""
+    with conn.transaction(force_rollback=True):
+        conn.execute("delete from private.search_facts")
+        conn.execute("select private.refresh_search_facts(array(select id from public.profiles))")
+        return facts(conn)
+
+
+def test_the_facts_follow_every_change_to_what_they_are_drawn_from(superuser_world):
+    """Each kind of change the app makes, then the facts kept by the triggers equal a full recomputation."""
+    world = superuser_world
+    conn = world.conn
+    ana = world.person("Ana", competencies=[("cbt", 3, True), ("emdr", 2, False)], hours=((6, "09:00", "12:00"),))
+    ben = world.person("Ben", licences=[("WY", 400), ("MT", 2)], competencies=[("act", 4, True)])
+    seeker_turned_consultant = world.person("Cy", consultant=False)
+    conn.execute("reset role")
+    changes = [
+        ("update public.profiles set fee_usd = 90, sliding_scale = true, years_in_practice = 30, city = 'Casper', "
+         "offers_in_person = true, languages = '{en,es}', display_name = 'Ana B' where id = %(ana)s"),
+        "update public.profiles set is_consultant = true where id = %(cy)s",
+        "update public.availability_settings set accepting_new_clients = false where consultant_id = %(ben)s",
+        "insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) "
+        "values (%(ben)s, 3, '18:00', '20:00')",
+        "update public.competencies set expires_on = current_date + 3 where consultant_id = %(ana)s",
+        "update public.competencies set verification_status = 'verified', verified_at = now() "
+        "where consultant_id = %(ana)s and modality = 'emdr'",
+        "delete from public.competencies where consultant_id = %(ben)s",
+        "update public.licenses set expires_on = current_date - 1 where profile_id = %(ben)s and jurisdiction = 'MT'",
+        "delete from public.licenses where profile_id = %(ana)s",
+        ("insert into public.licenses (profile_id, license_type, license_number, jurisdiction, expires_on) "
+         "values (%(ana)s, 'LPC', 'ID-1', 'ID', current_date + 10)"),
+        "update public.profiles set is_consultant = false where id = %(ben)s",
+    ]
+    ids = {"ana": ana, "ben": ben, "cy": seeker_turned_consultant}
+    for change in changes:
+        conn.execute(change, ids)
+        assert facts(conn) == recomputed(conn), change
+    rows = {r[0]: r for r in facts(conn)}
+    assert str(ben) not in {str(k) for k in rows}                     # no longer offers consultation
+    ana_row = next(r for k, r in rows.items() if str(k) == ana)
+    assert ana_row[2] == ["ID"] and ana_row[5] == "casper"
+    assert ana_row[15] == str(TODAY + timedelta(days=3))                    # the emdr credential's expiry comes first
+
+
+def test_a_search_recomputes_facts_whose_day_has_passed(superuser_world):
+    """A row left from an earlier day (a licence has since expired) is recomputed before the search reads it."""
+    world = superuser_world
+    ana = world.person("Ana Stale", competencies=[("cbt", 3, True)])
+    world.conn.execute("reset role")
+    # As if computed yesterday, when Ana also held a Montana licence valid until yesterday.
+    world.conn.execute("update private.search_facts set jurisdictions = '{MT,WY}', valid_until = current_date - 1 "
+                       "where consultant_id = %s", (ana,))
+    assert world.names() == ["Ana Stale"]
+    world.conn.execute("reset role")
+    row = world.conn.execute("select jurisdictions, valid_until from private.search_facts where consultant_id = %s",
+                             (ana,)).fetchone()
+    assert row == (["WY"], TODAY + timedelta(days=400))
+
+
+def test_search_facts_are_out_of_every_api_role_s_reach(api_conn):
+    for role in ("anon", "authenticated", "service_role"):
+        with api_conn.transaction(force_rollback=True):
+            api_conn.execute(f"set local role {role}")
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                api_conn.execute("select count(*) from private.search_facts")

@@ -68,6 +68,7 @@ NOBODY_BUT_OWNER_CHANGES = row(DENIED, NONE, DENIED, NONE, NONE)      # e.g. ver
 #: table -> operation -> role -> expected outcome. "extra:*" rows are further column-level checks.
 TABLES: dict[str, dict[str, dict[str, Any]]] = {
     "private.credentials": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
+    "private.search_facts": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
     "public.profiles": {"select": WITH_PROFILE, "insert": ALL_DENIED, "update": OWNER_CHANGES, "delete": ALL_DENIED,
                         "extra:set_deleted_at": ALL_DENIED},
     "public.licenses": {"select": WITH_PROFILE, "insert": OWNER_ADDS, "update": OWNER_CHANGES,
@@ -130,6 +131,12 @@ class TableSQL:
 
 
 TABLE_SQL: dict[str, TableSQL] = {
+    "private.search_facts": TableSQL(
+        "consultant_id = %(consultant)s",
+        "insert into private.search_facts (consultant_id, display_name, jurisdictions, offers_telehealth, "
+        "offers_in_person, languages, sliding_scale, open_to_new, time_buckets, experience_score, valid_until) "
+        "values (%(fresh_profile)s, 'Forged', '{NY}', true, false, '{en}', false, true, 15, 20, 'infinity')",
+        "experience_score = 20"),
     "private.credentials": TableSQL(
         "user_id = %(owner)s",
         "insert into private.credentials (user_id, username, email, password_hash) "
