@@ -10,6 +10,7 @@ from components import context
 from components.errors import database_errors_as_messages
 from components.notifications import unread_badge
 from portal.auth import DatabaseCredentials, current_user_from
+from portal.config import environment_key
 
 # A local icon: a Material-symbol favicon would be fetched from a font CDN.
 st.set_page_config(page_title="Peer Consultation Portal", page_icon=str(Path(__file__).parent / "assets" / "icon.png"),
@@ -19,13 +20,21 @@ st.set_page_config(page_title="Peer Consultation Portal", page_icon=str(Path(__f
 st.html("<style>.st-key-init, .st-key-set, .st-key-delete {position: absolute; height: 0; overflow: hidden;}"
         "</style>")
 
+
+@st.cache_resource(show_spinner=False)
+def cookie_key(environment: tuple[str | None, ...]) -> str:
+    """The cookie-signing key: settings (not per user) and the key file are read once per process and
+    environment, not on every run. `environment` (portal.config.environment_key) is only the cache key."""
+    return context.settings().resolved_cookie_key()
+
+
 with database_errors_as_messages():
     backend = context.backend()
     credentials = DatabaseCredentials(backend)
     authenticator = stauth.Authenticate(
         credentials,
         cookie_name="peer_portal_auth",
-        cookie_key=context.settings().resolved_cookie_key(),
+        cookie_key=cookie_key(environment_key()),
         cookie_expiry_days=7,
         auto_hash=False,  # hashes come from the database; never hash a whole user table
         login_sleep_time=0,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -74,6 +75,16 @@ def my_appointments(backend: Backend, claims: Claims, first: datetime | None = N
 
 def professionalism_record(backend: Backend, claims: Claims, member_id: str) -> dict[str, Any]:
     return backend.rpc("professionalism_record", {"p_member": member_id}, as_user=claims)
+
+
+def notice_given(hours: float | str) -> str:
+    """The notice a cancellation gave, in whole hours and never rounded up: with 15.6 hours recorded and a
+    16-hour threshold, "16 hours' notice" would contradict the late-cancellation warning ("15.6 hours before
+    the session, inside the 16 hour threshold")."""
+    whole = math.floor(float(hours))
+    if whole < 1:
+        return "less than an hour's notice"
+    return "1 hour's notice" if whole == 1 else f"{whole} hours' notice"
 
 
 def record_summary(record: dict[str, Any]) -> str:

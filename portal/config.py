@@ -10,6 +10,16 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+#: Every setting's name, as read from st.secrets or the environment.
+SETTING_NAMES = ("PORTAL_BACKEND", "PORTAL_DATA_DIR", "PORTAL_DEMO_DATA", "SUPABASE_URL", "SUPABASE_KEY",
+                 "SUPABASE_JWT_SECRET", "SUPABASE_JWT_PRIVATE_KEY", "SUPABASE_JWT_KID", "PORTAL_COOKIE_KEY")
+
+
+def environment_key() -> tuple[str | None, ...]:
+    """The environment's value for every setting. A cache of settings keyed on it reads them again when the
+    environment changes (as tests change it), and otherwise never."""
+    return tuple(os.environ.get(name) for name in SETTING_NAMES)
+
 
 @dataclass(frozen=True)
 class Settings:

@@ -155,9 +155,34 @@ def tick(backend: Backend, claims: Claims, plan_id: str, item: str, done: bool) 
     _call(backend, claims, "tick_termination_checklist", {"p_plan": plan_id, "p_item": item, "p_done": done})
 
 
-def my_plans(backend: Backend, claims: Claims) -> list[dict[str, Any]]:
-    backend.rpc("refresh_termination_reminders", {}, as_user=claims)
+def refresh_reminders(backend: Backend, claims: Claims) -> int:
+    """Write the reminders the caller's plans call for (each once: the database skips duplicates)."""
+    return backend.rpc("refresh_termination_reminders", {}, as_user=claims)
+
+
+def my_plans(backend: Backend, claims: Claims, *, refresh: bool = True) -> list[dict[str, Any]]:
+    """The caller's plans; first refreshes their reminders unless `refresh` is False (a page that
+    refreshes them only when `reminder_state` changes)."""
+    if refresh:
+        refresh_reminders(backend, claims)
     return backend.rpc("my_termination_plans", {}, as_user=claims)
+
+
+def reminder_state(plans: list[dict[str, Any]], today: date) -> tuple:
+    """What refresh_termination_reminders depends on: while it is unchanged, refreshing again adds nothing.
+
+    A proposed plan you have not signed (per version), an agreed plan's final session within a week, a
+    follow-up due: the open plans' status, version, your signature and dates, and the day.
+    """
+    open_plans = []
+    for plan in plans:
+        if plan["status"] not in ("proposed", "agreed"):
+            continue
+        current = plan["versions"][-1]
+        signed = any(s["signer"] == "me" for s in current["signatures"])
+        open_plans.append((plan["id"], plan["status"], current["version"], signed, current["final_session_on"],
+                           current.get("follow_up_on")))
+    return today.isoformat(), tuple(sorted(open_plans))
 
 
 def awaiting(plan: dict[str, Any]) -> str:

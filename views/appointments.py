@@ -17,6 +17,7 @@ from portal.appointments import (
     cancel,
     mark,
     my_appointments,
+    notice_given,
     professionalism_record,
     record_summary,
     reschedule,
@@ -108,7 +109,6 @@ with upcoming_tab:
             with st.expander("Cancel or move this session"):
                 reason = st.text_input("Reason (required, shared with the other party)",
                                        key=f"appt_cancel_reason_{appt['id']}")
-                hours = (datetime.fromisoformat(appt["starts_at"]) - now).total_seconds() / 3600
                 late_key = f"appt_late_{appt['id']}"
                 if st.session_state.get(late_key):
                     st.warning(st.session_state[late_key], icon=":material/schedule:")
@@ -116,10 +116,11 @@ with upcoming_tab:
                     "I understand this will be recorded as a late cancellation", key=f"appt_accept_late_{appt['id']}")
                 if st.button("Cancel session", key=f"appt_cancel_{appt['id']}"):
                     try:
-                        cancel(backend, user.claims, appt["id"], reason, accept_late=accept_late)
+                        cancelled = cancel(backend, user.claims, appt["id"], reason, accept_late=accept_late)
                         st.session_state.pop(late_key, None)
                         st.session_state["appointments_notice"] = (
-                            f"Cancelled with {hours:.0f} hours' notice. {appt['other_name']} was notified.")
+                            f"Cancelled with {notice_given(cancelled['notice_hours'])}. "
+                            f"{appt['other_name']} was notified.")
                         st.rerun()
                     except BookingRefused as exc:
                         if exc.code == "late":

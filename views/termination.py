@@ -1,6 +1,6 @@
 """Termination plans: agree an ending together, sign it, and follow it through."""
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import altair as alt
 import pandas as pd
@@ -20,6 +20,8 @@ from portal.termination import (
     my_plans,
     propose,
     referral_candidates,
+    refresh_reminders,
+    reminder_state,
     revise,
     sign,
     start,
@@ -39,7 +41,15 @@ st.caption("Endings agreed by both of you: notice, closing sessions, referrals a
            "Every change is a new version that both sign.")
 
 with database_errors_as_messages():
-    plans = my_plans(backend, user.claims)
+    plans = my_plans(backend, user.claims, refresh=False)
+    # Reminders (a plan awaiting your signature, a final session soon, a follow-up due) are written when
+    # what they depend on changes, not on every rerun: once when the page first shows these plans in this
+    # session, again after a new version, a signature or a new day.
+    reminders_key = f"termination_reminders_{user.id}"
+    state = reminder_state(plans, datetime.now(UTC).date())
+    if st.session_state.get(reminders_key) != state:
+        refresh_reminders(backend, user.claims)
+        st.session_state[reminders_key] = state
     engagements = [e for e in my_engagements(backend, user.claims) if e["status"] == "active"]
 
 if notice := st.session_state.pop("termination_notice", None):
@@ -128,8 +138,9 @@ with plans_tab:
         key = f"plan_{plan['id']}"
         with st.container(border=True, key=f"{key}_card"):
             role = "your client" if plan["my_role"] == "consultant" else "your consultant"
-            st.markdown(f"**{plan['other_name']}** ({role}) · {STATUS_BADGES[plan['status']]} · "
-                        f"version {current['version']} · {awaiting(plan)}")
+            header = [f"**{plan['other_name']}** ({role})", STATUS_BADGES[plan["status"]],
+                      f"version {current['version']}", awaiting(plan)]
+            st.markdown(" · ".join(part for part in header if part))  # awaiting() is empty unless proposed
             if current["reason"] == "safety":
                 st.warning(f"Ending early for safety: {current.get('safety_justification')}", icon=":material/shield:")
             st.caption(f"{REASONS[current['reason']]} · final session {current['final_session_on']} · "

@@ -1,0 +1,279 @@
+"""Follow-ups: notification times in the recipient's zone, honest cancellation notice, the termination
+plan header, reminders refreshed only when they can change, settings read once per environment."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+
+from portal.appointments import answer, book, cancel, reschedule
+from portal.availability import open_slots
+from portal.config import Settings
+from portal.db import SERVICE, Claims
+from portal.db.local import LocalBackend
+from portal.termination import PlanTerms, propose, revise, sign, start
+from tests.test_app import PAGES, app, engaged_pair, no_exceptions, texts
+
+TODAY = date.today()
+
+
+# --- notification texts name times in the recipient's zone ----------------------------------------
+
+@pytest.fixture
+def pair(backend, new_user, embedded_db):
+    """A consultant in Tokyo (open all day, no notice, 24 h late threshold) and a client in Berlin."""
+    consultant, _ = new_user("zone_c")
+    client, _ = new_user("zone_s")
+    with psycopg.connect(embedded_db.owner_conninfo) as conn:
+        conn.execute("update public.profiles set is_consultant = true, fee_usd = 100, timezone = 'Asia/Tokyo', "
+                     "display_name = 'Kei Consultant' where id = %s", (consultant,))
+        conn.execute("update public.profiles set timezone = 'Europe/Berlin', display_name = 'Berta Client' "
+                     "where id = %s", (client,))
+        conn.execute("update public.availability_settings set min_notice_hours = 0, late_cancel_hours = 24, "
+                     "capacity = 10 where consultant_id = %s", (consultant,))
+        for weekday in range(1, 8):
+            conn.execute("insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) "
+                         "values (%s, %s, '00:00', '23:59')", (consultant, weekday))
+        request = conn.execute("insert into public.consultation_requests (seeker_id, consultant_id, message, "
+                               "status) values (%s, %s, 'hi', 'accepted') returning id",
+                               (client, consultant)).fetchone()[0]
+        conn.execute("insert into public.engagements (request_id, seeker_id, consultant_id) values (%s, %s, %s)",
+                     (request, client, consultant))
+    return Claims.user(consultant), Claims.user(client)
+
+
+def slots(backend, consultant: Claims, client: Claims, days_ahead: int) -> list[str]:
+    first = TODAY + timedelta(days=days_ahead)
+    return [s["starts_at"] for s in open_slots(backend, client, consultant.sub, first, first + timedelta(days=2),
+                                               client.sub)]
+
+
+def local_text(starts_at: str, zone: str) -> str:
+    """How a notification must name the instant for a reader in `zone`."""
+    return f"{datetime.fromisoformat(starts_at).astimezone(ZoneInfo(zone)):%a %d %b at %H:%M} {zone}"
+
+
+def messages(backend, claims: Claims, kind: str) -> list[str]:
+    return [n["message"] for n in backend.rpc("my_notifications", {}, as_user=claims) if n["kind"] == kind]
+
+
+def test_booking_and_cancellation_name_the_same_time_in_the_recipients_zone(backend, pair):
+    consultant, client = pair
+    start_at = slots(backend, consultant, client, days_ahead=5)[0]
+    appt = book(backend, client, consultant.sub, start_at)
+    assert messages(backend, consultant, "booked") == [
+        f"Berta Client proposed a session on {local_text(start_at, 'Asia/Tokyo')}."]
+    answer(backend, consultant, appt["id"], confirm=True)
+    cancel(backend, client, appt["id"], "Travelling")
+    assert messages(backend, consultant, "cancelled") == [
+        f"Berta Client cancelled the session on {local_text(start_at, 'Asia/Tokyo')}: Travelling"]
+
+
+def test_each_party_reads_the_time_in_their_own_zone(backend, pair):
+    consultant, client = pair
+    start_at = slots(backend, consultant, client, days_ahead=6)[0]
+    appt = book(backend, consultant, client.sub, start_at)  # the consultant proposes; the client is told
+    assert messages(backend, client, "booked") == [
+        f"Kei Consultant proposed a session on {local_text(start_at, 'Europe/Berlin')}."]
+    cancel(backend, consultant, appt["id"], "Conference")
+    assert messages(backend, client, "cancelled") == [
+        f"Kei Consultant cancelled the session on {local_text(start_at, 'Europe/Berlin')}: Conference"]
+
+
+def test_a_late_cancellation_keeps_its_notice_and_names_the_local_time(backend, pair):
+    consultant, client = pair
+    soon = [s for s in slots(backend, consultant, client, days_ahead=0)
+            if datetime.fromisoformat(s) > datetime.now(UTC) + timedelta(hours=3)][0]
+    appt = book(backend, client, consultant.sub, soon)
+    answer(backend, consultant, appt["id"], confirm=True)
+    done = cancel(backend, client, appt["id"], "Sick child", accept_late=True)
+    assert done["late"] is True
+    assert messages(backend, consultant, "late_cancellation") == [
+        f"Berta Client cancelled the session on {local_text(soon, 'Asia/Tokyo')} "
+        f"(late: {float(done['notice_hours']):.1f} hours notice): Sick child"]
+
+
+def test_a_move_names_both_times_in_the_recipients_zone_and_nothing_in_utc(backend, pair):
+    consultant, client = pair
+    options = slots(backend, consultant, client, days_ahead=8)
+    appt = book(backend, client, consultant.sub, options[0])
+    reschedule(backend, consultant, appt["id"], options[3], "Clash with a hearing")
+    assert messages(backend, client, "cancelled") == [
+        f"Kei Consultant cancelled the session on {local_text(options[0], 'Europe/Berlin')}: Clash with a hearing"]
+    assert messages(backend, client, "booked") == [
+        f"Kei Consultant proposed a session on {local_text(options[3], 'Europe/Berlin')}."]
+    everything = [n["message"] for who in (consultant, client)
+                  for n in backend.rpc("my_notifications", {}, as_user=who)]
+    assert not [m for m in everything if "UTC" in m], everything
+
+
+def test_the_time_helper_is_private_and_falls_back_to_utc(embedded_db):
+    with psycopg.connect(embedded_db.owner_conninfo) as conn:
+        text, = conn.execute("select private.local_time_text('2030-01-15 13:05+00', %s)",
+                             (str(uuid.uuid4()),)).fetchone()  # nobody: no profile, no zone
+        assert text == "Tue 15 Jan at 13:05 UTC"
+        definer, callers = conn.execute("""
+            select p.prosecdef, array(select r from unnest(array['anon', 'authenticated', 'service_role']) r
+                                      where has_function_privilege(r, p.oid, 'EXECUTE'))
+            from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace
+            where n.nspname = 'private' and p.proname = 'local_time_text'""").fetchone()
+        conn.rollback()
+    assert definer is False and callers == []
+
+
+# --- Appointments: the notice shown after cancelling is never rounded up ----------------------------
+
+def user_id(backend, username: str) -> str:
+    return backend.rpc("auth_get_login", {"p_username": username}, as_user=SERVICE)["id"]
+
+
+def test_cancelling_states_the_notice_without_rounding_it_up_past_the_threshold(backend, embedded_db):
+    consultant_username, client_username = engaged_pair(backend, embedded_db)
+    consultant, client = user_id(backend, consultant_username), user_id(backend, client_username)
+    with psycopg.connect(embedded_db.owner_conninfo) as conn:
+        conn.execute("update public.availability_settings set late_cancel_hours = 16 where consultant_id = %s",
+                     (consultant,))
+        engagement, = conn.execute("select id from public.engagements where seeker_id = %s and consultant_id = %s",
+                                   (client, consultant)).fetchone()
+        # 15 h 36 min ahead: 15.6 hours' notice, inside a 16-hour threshold.
+        appt, = conn.execute(
+            "insert into public.appointments (consultant_id, client_id, engagement_id, starts_at, ends_at, "
+            "blocked_until, status, requested_by) select %s, %s, %s, t, t + interval '50 minutes', "
+            "t + interval '1 hour', 'confirmed', %s from (select now() + interval '15 hours 36 minutes' as t) x "
+            "returning id", (consultant, client, engagement, client)).fetchone()
+
+    at = app(client_username).run()
+    at.switch_page(PAGES["appointments"]).run()
+    at.text_input(key=f"appt_cancel_reason_{appt}").input("Unwell today")
+    at.button(key=f"appt_cancel_{appt}").click().run()
+    assert any("late cancellation" in w for w in texts(at, "warning"))
+    at.checkbox(key=f"appt_accept_late_{appt}").check()
+    at.button(key=f"appt_cancel_{appt}").click().run()
+    no_exceptions(at)
+    with psycopg.connect(embedded_db.owner_conninfo) as conn:
+        recorded, late = conn.execute("select notice_hours, late from public.appointments where id = %s",
+                                      (appt,)).fetchone()
+    assert late is True and recorded < 16
+    other = backend.rpc("get_my_profile", {}, as_user=Claims.user(consultant))["display_name"]
+    assert texts(at, "success") == [f"Cancelled with {math.floor(recorded)} hours' notice. {other} was notified."]
+
+
+def test_notice_in_words():
+    from portal.appointments import notice_given
+
+    assert notice_given(15.6) == "15 hours' notice"
+    assert notice_given("15.96") == "15 hours' notice"
+    assert notice_given(40.0) == "40 hours' notice"
+    assert notice_given(1.5) == "1 hour's notice"
+    assert notice_given(0.4) == "less than an hour's notice"
+
+
+# --- Termination plans: the header, and reminders refreshed only when they can change ---------------
+
+def client_terms(**changes) -> PlanTerms:
+    return replace(PlanTerms(initiated_by="client", reason="goals_met", discussed_on=TODAY,
+                             final_session_on=TODAY + timedelta(days=14), sessions_remaining=2, closing_sessions=1),
+                   **changes)
+
+
+def plan_between(backend, embedded_db) -> tuple[str, str, Claims, Claims, str]:
+    """A plan the client started and proposed (signed by the client only)."""
+    consultant_username, client_username = engaged_pair(backend, embedded_db)
+    consultant = Claims.user(user_id(backend, consultant_username))
+    client = Claims.user(user_id(backend, client_username))
+    engagement = backend.rpc("my_engagements", {}, as_user=client)[0]["id"]
+    plan = start(backend, client, engagement, client_terms())
+    propose(backend, client, plan, expected_version=1)
+    return consultant_username, client_username, consultant, client, plan
+
+
+def test_the_agreed_plan_header_has_separators_only_between_parts(backend, embedded_db):
+    consultant_username, client_username, consultant, client, plan = plan_between(backend, embedded_db)
+    sign(backend, consultant, plan, 1)  # agreed: no signature is awaited, so that part is empty
+
+    at = app(consultant_username).run()
+    at.switch_page(PAGES["termination"]).run()
+    no_exceptions(at)
+    client_name = backend.rpc("get_my_profile", {}, as_user=client)["display_name"]
+    headers = [m.value for m in at.markdown if m.value.startswith(f"**{client_name}**")]
+    assert headers == [f"**{client_name}** (your client) · :green-badge[Agreed] · version 1"]
+
+
+def test_a_proposed_plan_header_names_whose_signature_it_awaits(backend, embedded_db):
+    consultant_username, _, _, client, _ = plan_between(backend, embedded_db)
+    at = app(consultant_username).run()
+    at.switch_page(PAGES["termination"]).run()
+    client_name = backend.rpc("get_my_profile", {}, as_user=client)["display_name"]
+    headers = [m.value for m in at.markdown if m.value.startswith(f"**{client_name}**")]
+    assert headers == [f"**{client_name}** (your client) · :orange-badge[Proposed] · version 1 · "
+                       "Awaiting your signature"]
+
+
+@pytest.fixture
+def refresh_calls(monkeypatch) -> list[str]:
+    """Who called refresh_termination_reminders, through any LocalBackend (the app's is one too)."""
+    calls: list[str] = []
+    original = LocalBackend.rpc
+
+    def rpc(self, fn, params=None, *, as_user):
+        if fn == "refresh_termination_reminders":
+            calls.append(as_user.sub)
+        return original(self, fn, params, as_user=as_user)
+
+    monkeypatch.setattr(LocalBackend, "rpc", rpc)
+    return calls
+
+
+def test_reminders_are_refreshed_when_the_plans_change_not_on_every_rerun(backend, embedded_db, refresh_calls):
+    consultant_username, _, consultant, client, plan = plan_between(backend, embedded_db)
+    at = app(consultant_username).run()
+    at.switch_page(PAGES["termination"]).run()
+    no_exceptions(at)
+    assert refresh_calls == [consultant.sub]
+    assert any("Awaiting your signature" in m.value for m in at.markdown)
+    assert len(messages(backend, consultant, "plan_awaiting")) == 1  # the reminder exists as the page shows it
+
+    at.run()
+    at.run()
+    no_exceptions(at)
+    assert refresh_calls == [consultant.sub], "reruns with nothing changed must not write reminders again"
+
+    # The client changes the plan: a new version awaits the consultant's signature, and its reminder is written.
+    revise(backend, client, plan, client_terms(sessions_remaining=3), expected_version=1)
+    at.run()
+    no_exceptions(at)
+    assert refresh_calls == [consultant.sub, consultant.sub]
+    assert len(messages(backend, consultant, "plan_awaiting")) == 2
+    assert any("version 2" in m.value for m in at.markdown)
+
+
+# --- app.py: settings and the cookie key read once per environment ----------------------------------
+
+def test_settings_and_the_cookie_key_are_read_once_per_environment(backend, monkeypatch):
+    reads: list[str] = []
+    original = Settings.resolved_cookie_key
+
+    def resolved_cookie_key(self):
+        reads.append(key := original(self))
+        return key
+
+    monkeypatch.setattr(Settings, "resolved_cookie_key", resolved_cookie_key)
+    at = app("seeker01")
+    for _ in range(3):
+        at.run()
+        no_exceptions(at)
+    assert len(reads) <= 1, "settings and the cookie-key file were read again on a rerun"
+
+    before = len(reads)
+    fresh = f"test-cookie-key-{uuid.uuid4().hex}"
+    monkeypatch.setenv("PORTAL_COOKIE_KEY", fresh)  # a new environment is read again, once
+    for _ in range(2):
+        at.run()
+        no_exceptions(at)
+    assert reads[before:] == [fresh]
