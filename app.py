@@ -9,6 +9,7 @@ from streamlit_authenticator.utilities import LoginError
 from components import context
 from components.errors import database_errors_as_messages
 from components.notifications import unread_badge
+from components.registration import PortalValidator
 from portal.auth import DatabaseCredentials, current_user_from
 from portal.config import environment_key
 
@@ -36,6 +37,7 @@ with database_errors_as_messages():
         cookie_name="peer_portal_auth",
         cookie_key=cookie_key(environment_key()),
         cookie_expiry_days=7,
+        validator=PortalValidator(),  # portal.auth's name rules (O'Brien, Zoë, 李), explained when refused
         auto_hash=False,  # hashes come from the database; never hash a whole user table
         login_sleep_time=0,
     )

@@ -12,6 +12,7 @@ the count on success.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +26,69 @@ LOCKOUT_MINUTES = 15
 
 class RegistrationRefused(ValueError):
     """Registration failed for a reason the person can fix; the message says which."""
+
+
+# --- names at registration ----------------------------------------------------------------
+# streamlit-authenticator's own Validator.validate_name (0.4.2) accepts only 2 to 100 characters from a few
+# Unicode blocks plus ' . - and space: it refuses "O’Brien" (typographic apostrophe), one-letter names ("李"),
+# decomposed accents ("Zoe" + U+0308), the ʻokina and no-break spaces, and says only "is not valid".
+# These rules accept ordinary names in any script and explain every refusal.
+
+NAME_MAX_LENGTH = 40
+DISPLAY_NAME_MAX_LENGTH = 80  # profiles_display_name_length: "first last"
+NAME_RULES = (f"Names may use letters from any alphabet (accents welcome), spaces, apostrophes, hyphens and "
+              f"full stops, up to {NAME_MAX_LENGTH} characters.")
+_NAME_PUNCTUATION = frozenset("'’ʼʻ‘-‐‑. ")  # apostrophes and ʻokina, hyphens, full stop, space
+_JOINERS = frozenset("\u200c\u200d")  # zero-width (non-)joiner: part of spelling in Persian and Indic scripts
+
+
+def clean_name(name: str | None) -> str:
+    """A typed name as stored: composed accents (NFC), runs of spaces (any kind) made one, ends trimmed."""
+    return " ".join(unicodedata.normalize("NFC", name or "").split())
+
+
+def name_problem(label: str, name: str | None) -> str | None:
+    """What is wrong with a first or last name, and what is allowed; None when it is fine."""
+    text = unicodedata.normalize("NFC", name or "")
+    if any(_is_control(c) for c in text):
+        return f"{label} contains an invisible control character (such as a tab or line break). {NAME_RULES}"
+    text = clean_name(text)
+    if not text:
+        return f"Enter your {label.lower()}. {NAME_RULES}"
+    if len(text) > NAME_MAX_LENGTH:
+        return f"{label} is {len(text)} characters long; the most is {NAME_MAX_LENGTH}. {NAME_RULES}"
+    digits = sorted({c for c in text if unicodedata.category(c).startswith("N")})
+    if digits:
+        return f"{label} cannot contain digits ({' '.join(digits)}). {NAME_RULES}"
+    others = sorted({c for c in text if not _is_letter(c) and c not in _NAME_PUNCTUATION})
+    if others:
+        return f"{label} cannot contain {', '.join(f'“{c}”' for c in others)}. {NAME_RULES}"
+    if not any(unicodedata.category(c).startswith("L") for c in text):
+        return f"{label} needs at least one letter. {NAME_RULES}"
+    return None
+
+
+def registration_name_problems(first_name: str | None, last_name: str | None) -> dict[str, str]:
+    """Problems with the two name fields of the registration form, keyed 'first_name' / 'last_name'."""
+    problems = {field: message for field, message in (
+        ("first_name", name_problem("First name", first_name)),
+        ("last_name", name_problem("Last name", last_name)),
+    ) if message}
+    if not problems:
+        together = len(clean_name(first_name)) + 1 + len(clean_name(last_name))
+        if together > DISPLAY_NAME_MAX_LENGTH:
+            problems["last_name"] = (f"Together your first and last name are {together} characters long; the most "
+                                     f"is {DISPLAY_NAME_MAX_LENGTH}. Shorten one of them.")
+    return problems
+
+
+def _is_control(char: str) -> bool:
+    category = unicodedata.category(char)
+    return category == "Cc" or (category == "Cf" and char not in _JOINERS) or category in ("Zl", "Zp")
+
+
+def _is_letter(char: str) -> bool:
+    return unicodedata.category(char)[0] in "LM" or char in _JOINERS
 
 
 @dataclass(frozen=True)

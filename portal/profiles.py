@@ -167,12 +167,18 @@ def validate(profile: ProfileInput, *, jurisdictions: set[str], languages: set[s
 
 
 def validate_licenses(licenses: list[LicenseInput], *, jurisdictions: set[str], today: date) -> list[str]:
+    """One sentence per problem, naming the row (counted from the top of the grid) and the field.
+
+    Every column is required; an incomplete row (a new one included) is reported, never dropped.
+    """
     problems = []
     seen: set[str] = set()
     for number, lic in enumerate(licenses, start=1):
         row = f"Licence {number}:"
-        if not lic.jurisdiction or lic.jurisdiction not in jurisdictions:
+        if not lic.jurisdiction:
             problems.append(f"{row} choose a state or province.")
+        elif lic.jurisdiction not in jurisdictions:
+            problems.append(f"{row} choose a state or province from the list.")
         elif lic.jurisdiction in seen:
             problems.append(f"{row} {lic.jurisdiction} is listed twice; keep one licence per jurisdiction.")
         else:
@@ -180,7 +186,9 @@ def validate_licenses(licenses: list[LicenseInput], *, jurisdictions: set[str], 
         if not (lic.license_type or "").strip():
             problems.append(f"{row} choose a licence type.")
         number_text = (lic.license_number or "").strip()
-        if not 2 <= len(number_text) <= 40 or not all(c.isalnum() or c in " ./-" for c in number_text):
+        if not number_text:
+            problems.append(f"{row} enter the licence number.")
+        elif not 2 <= len(number_text) <= 40 or not all(c.isalnum() or c in " ./-" for c in number_text):
             problems.append(f"{row} the number must be 2 to 40 letters, digits, spaces, dots, slashes or dashes.")
         if lic.expires_on is None:
             problems.append(f"{row} give the expiry date.")

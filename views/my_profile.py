@@ -89,7 +89,11 @@ with st.form(f"profile_form_{form.generation}", border=False):
     field_error("years_in_practice")
 
     st.subheader("Licences")
-    st.caption("One row per state or province. Changing a row withdraws its verification until an admin checks it.")
+    st.caption("One row per state or province, every column filled in; messages number the rows from the top. "
+               "Changing a row withdraws its verification until an admin checks it.")
+    # No `required=True` on these columns: Streamlit's grid leaves a new row with an empty required cell out of
+    # the widget's value altogether, so an incomplete licence would vanish on Save instead of being refused.
+    # Every column is required all the same: portal.profiles.validate names the row and the missing fields.
     st.data_editor(
         st.session_state["profile_licenses_base"],
         key=form.key("licenses"),
@@ -98,11 +102,11 @@ with st.form(f"profile_form_{form.generation}", border=False):
         hide_index=True,
         column_config={
             "jurisdiction": st.column_config.SelectboxColumn(
-                "State / province", options=list(jurisdictions), required=True, pinned=True),
+                "State / province", options=list(jurisdictions), pinned=True, help="Required."),
             "license_type": st.column_config.SelectboxColumn("Licence type", options=list(LICENSE_TYPES),
-                                                             required=True),
-            "license_number": st.column_config.TextColumn("Number", max_chars=40, required=True),
-            "expires_on": st.column_config.DateColumn("Expires", min_value=date(2000, 1, 1), required=True),
+                                                             help="Required."),
+            "license_number": st.column_config.TextColumn("Number", max_chars=40, help="Required."),
+            "expires_on": st.column_config.DateColumn("Expires", min_value=date(2000, 1, 1), help="Required."),
         },
     )
     field_error("licenses")
@@ -128,8 +132,8 @@ form_message = st.empty()
 
 
 def edited_licenses() -> list[LicenseInput]:
+    """Every row of the grid that has anything in it, complete or not (validation names what is missing)."""
     frame = edited_frame(st.session_state["profile_licenses_base"], form.value("licenses"))
-
     return [
         LicenseInput(jurisdiction=r.jurisdiction if isinstance(r.jurisdiction, str) else None,
                      license_type=r.license_type if isinstance(r.license_type, str) else None,

@@ -1,31 +1,65 @@
-"""Create an account: username, name, email and a strong password."""
+"""Create an account: username, name, email and a strong password.
+
+The form is drawn here (not by streamlit-authenticator's register_user widget) so that each refusal is shown
+next to the field it concerns; the authenticator still checks email, username and password and writes the
+account through portal.auth.DatabaseUsers. Names follow portal.auth's rules, which accept ordinary names
+(O'Brien, Smith-Jones, Zoë, 李) and explain every refusal, instead of the authenticator's bare "is not valid".
+"""
 
 import streamlit as st
+from streamlit_authenticator import params
 from streamlit_authenticator.utilities import RegisterError
 
 from components import context
 from components.errors import database_errors_as_messages
-from portal.auth import RegistrationRefused
+from components.registration import refusal_field
+from portal.auth import RegistrationRefused, clean_name, registration_name_problems
 
 st.title("Register")
 st.caption("Create your account. Your profile stays private until you choose to offer consultation.")
 
-authenticator = context.authenticator()
-with database_errors_as_messages():
-    try:
-        result = authenticator.register_user(
-            location="main",
-            captcha=False,
-            password_hint=False,
-            key="register_form",
-            fields={"Form name": "Create your account", "First name": "First name",
-                    "Last name": "Last name", "Email": "Email", "Username": "Username",
-                    "Password": "Password", "Repeat password": "Repeat password",
-                    "Register": "Create account"},
-        )
-    except (RegisterError, RegistrationRefused) as exc:
-        st.error(str(exc).replace("\n\n", " ").strip(), icon=":material/error:")
-        result = None
+authenticator = context.authenticator()  # app.py gives it PortalValidator: names follow the rules shown here
+
+errors: dict[str, str] = {}
+slots = {}
+with st.form("register_form", border=True):
+    st.subheader("Create your account")
+    # One row of columns per pair, so that a message under one field pushes the next pair down evenly.
+    left, right = st.columns(2)
+    first_name = left.text_input("First name", key="register_first_name", autocomplete="given-name")
+    slots["first_name"] = left.empty()
+    last_name = right.text_input("Last name", key="register_last_name", autocomplete="family-name")
+    slots["last_name"] = right.empty()
+    left, right = st.columns(2)
+    email = left.text_input("Email", key="register_email", autocomplete="email")
+    slots["email"] = left.empty()
+    username = right.text_input("Username", key="register_username", autocomplete="username",
+                                help="3 to 20 characters: lowercase letters, digits, dashes or underscores.")
+    slots["username"] = right.empty()
+    left, right = st.columns(2)
+    password = left.text_input("Password", type="password", key="register_password", autocomplete="new-password",
+                               help=params.PASSWORD_INSTRUCTIONS)
+    slots["password"] = left.empty()
+    password_repeat = right.text_input("Repeat password", type="password", key="register_password_repeat",
+                                       autocomplete="new-password")
+    slots["password_repeat"] = right.empty()
+    submitted = st.form_submit_button("Create account", type="primary", key="register_submit")
+form_error = st.empty()
+
+result = None
+if submitted:
+    errors = registration_name_problems(first_name, last_name)
+    if not errors:
+        with database_errors_as_messages():
+            try:
+                result = authenticator.authentication_controller.register_user(
+                    clean_name(first_name), clean_name(last_name), email, username, password, password_repeat,
+                    None)
+            except (RegisterError, RegistrationRefused) as exc:
+                field, sentence = refusal_field(str(exc))
+                errors = {field or "form": sentence}
+    for field, sentence in errors.items():
+        (slots.get(field) or form_error).error(sentence, icon=":material/error:")
 
 if result and result[1]:
     st.success(f"Account **{result[1]}** created. Sign in to complete your profile.",

@@ -7,6 +7,7 @@ import streamlit as st
 
 from components import context
 from components.errors import database_errors_as_messages
+from components.formstate import FormGeneration
 from portal.profiles import load_my_profile
 from portal.screening import (
     AFFILIATION_KINDS,
@@ -40,6 +41,20 @@ notice = st.session_state.pop("relationships_notice", None)
 if notice:
     st.success(notice, icon=":material/check_circle:")
 errors = st.session_state.setdefault("relationships_errors", {})
+# A successful add starts a new generation of widget keys: the next entry begins from a blank form.
+# A refused one keeps the keys, so everything typed stays for correcting.
+person_form = FormGeneration("relationship")
+place_form = FormGeneration("affiliation")
+
+
+PERSON_FIELDS = ("counterpart", "counterpart_email", "kind", "ends_on")
+PLACE_FIELDS = ("organisation", "kind", "email_domain", "ends_on")
+
+
+def refusal(form_name: str, exc: DeclarationRefused, fields: tuple[str, ...]) -> dict[str, str]:
+    """The refusal as an error next to its field in the form it came from (the first field if unknown)."""
+    field = exc.field if exc.field in fields else fields[0]
+    return {f"{form_name}_{field}": exc.message}
 
 
 def show_error(field: str) -> None:
@@ -72,33 +87,35 @@ with people_tab:
             st.rerun()
 
     st.subheader("Add a person")
+    # Whether the next person is on the portal is a choice of form, not an entry: it stays after adding.
     where = st.radio("Who", ["A consultant on the portal", "Someone else"], horizontal=True,
                      key="relationship_who")
     counterpart_id = None
     if where == "A consultant on the portal":
-        query = st.text_input("Search consultants by name", key="relationship_query")
+        query = st.text_input("Search consultants by name", key=person_form.key("query"))
         with database_errors_as_messages():
             matches = find_consultants(backend, user.claims, query)
         options = {m["id"]: m["display_name"] for m in matches}
         counterpart_id = st.selectbox("Consultant", options=list(options), format_func=options.get,
                                       index=None, placeholder="Type at least 2 letters above",
-                                      key="relationship_consultant")
-    with st.form("relationship_form"):
+                                      key=person_form.key("consultant"))
+    with st.form(f"relationship_form_{person_form.generation}"):
         name = email = ""
         if where == "Someone else":
-            name = st.text_input("Their name", key="relationship_name")
+            name = st.text_input("Their name", key=person_form.key("name"))
             email = st.text_input("Their email (lets the portal recognise them if they join)",
-                                  key="relationship_email")
-            show_error("counterpart_email")
-        show_error("counterpart")
+                                  key=person_form.key("email"))
+            show_error("person_counterpart_email")
+        show_error("person_counterpart")
         kind = st.selectbox("This person…", options=list(kinds), format_func=lambda k: kinds[k]["label"],
-                            index=None, placeholder="Choose the relationship", key="relationship_kind")
+                            index=None, placeholder="Choose the relationship", key=person_form.key("kind"))
+        show_error("person_kind")
         start, end = st.columns(2)
         starts_on = start.date_input("From (optional)", value=None, min_value=date(1950, 1, 1),
-                                     key="relationship_starts_on")
+                                     key=person_form.key("starts_on"))
         ends_on = end.date_input("Until (leave empty if ongoing)", value=None, min_value=date(1950, 1, 1),
-                                 key="relationship_ends_on")
-        show_error("ends_on")
+                                 key=person_form.key("ends_on"))
+        show_error("person_ends_on")
         if st.form_submit_button("Add person", type="primary", key="relationship_add"):
             item = RelationshipInput(kind=kind, counterpart_id=counterpart_id, counterpart_name=name,
                                      counterpart_email=email, starts_on=starts_on, ends_on=ends_on)
@@ -106,11 +123,10 @@ with people_tab:
                 with database_errors_as_messages():
                     add_relationship(backend, user.claims, item, set(kinds))
             except DeclarationRefused as exc:
-                st.session_state["relationships_errors"] = {exc.field or "counterpart": exc.message}
+                st.session_state["relationships_errors"] = refusal("person", exc, PERSON_FIELDS)
             else:
                 st.session_state["relationships_errors"] = {}
-                for key in ("relationship_name", "relationship_email", "relationship_query"):
-                    st.session_state.pop(key, None)
+                person_form.renew()
                 st.session_state["relationships_notice"] = "Added. It will be used in every screening."
             st.rerun()
 
@@ -126,20 +142,22 @@ with places_tab:
                 remove_declaration(backend, user.claims, item["id"])
             st.session_state["relationships_notice"] = "Removed."
             st.rerun()
-    with st.form("affiliation_form"):
+    with st.form(f"affiliation_form_{place_form.generation}"):
         st.subheader("Add an organisation")
-        organisation = st.text_input("Organisation", key="affiliation_organisation",
+        organisation = st.text_input("Organisation", key=place_form.key("organisation"),
                                      placeholder="e.g. St. Mary's Hospital")
-        show_error("organisation")
+        show_error("place_organisation")
         kind = st.selectbox("Kind", options=list(AFFILIATION_KINDS), format_func=AFFILIATION_KINDS.get,
-                            key="affiliation_kind")
-        role = st.text_input("Your role (optional)", key="affiliation_role")
-        domain = st.text_input("Its email domain (optional, e.g. stmarys.org)", key="affiliation_domain")
-        show_error("email_domain")
+                            key=place_form.key("kind"))
+        show_error("place_kind")
+        role = st.text_input("Your role (optional)", key=place_form.key("role"))
+        domain = st.text_input("Its email domain (optional, e.g. stmarys.org)", key=place_form.key("domain"))
+        show_error("place_email_domain")
         start, end = st.columns(2)
-        starts_on = start.date_input("From", value=None, min_value=date(1950, 1, 1), key="affiliation_starts_on")
+        starts_on = start.date_input("From", value=None, min_value=date(1950, 1, 1), key=place_form.key("starts_on"))
         ends_on = end.date_input("Until (empty if ongoing)", value=None, min_value=date(1950, 1, 1),
-                                 key="affiliation_ends_on")
+                                 key=place_form.key("ends_on"))
+        show_error("place_ends_on")
         if st.form_submit_button("Add organisation", type="primary", key="affiliation_add"):
             item = AffiliationInput(organisation=organisation, kind=kind, role=role, email_domain=domain,
                                     starts_on=starts_on, ends_on=ends_on)
@@ -147,11 +165,10 @@ with places_tab:
                 with database_errors_as_messages():
                     add_affiliation(backend, user.claims, item)
             except DeclarationRefused as exc:
-                st.session_state["relationships_errors"] = {exc.field or "organisation": exc.message}
+                st.session_state["relationships_errors"] = refusal("place", exc, PLACE_FIELDS)
             else:
                 st.session_state["relationships_errors"] = {}
-                for key in ("affiliation_organisation", "affiliation_role", "affiliation_domain"):
-                    st.session_state.pop(key, None)
+                place_form.renew()
                 st.session_state["relationships_notice"] = "Added. It will be used in every screening."
             st.rerun()
 

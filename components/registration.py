@@ -1,0 +1,41 @@
+"""Registration glue for streamlit-authenticator: portal.auth's name rules as its validator, and its
+refusals mapped to the field they concern, as sentences."""
+
+from streamlit_authenticator.utilities import Validator
+
+from portal.auth import NAME_RULES, name_problem
+
+# The authenticator's refusals (controllers/authentication_controller.py, 0.4.2) -> (field, sentence).
+AUTHENTICATOR_MESSAGES = {
+    "First name is not valid": ("first_name", NAME_RULES),
+    "Last name is not valid": ("last_name", NAME_RULES),
+    "Email is not valid": ("email", "Enter a valid email address, like name@example.org."),
+    "Username is not valid": (
+        "username", "Usernames are 3 to 20 characters: lowercase letters, digits, dashes or underscores."),
+    "Password/repeat password fields cannot be empty": ("password", "Enter a password, then repeat it below."),
+    "Passwords do not match": ("password_repeat", "The two passwords differ: type the same password twice."),
+    "Username/email already taken": ("username", "That username is taken. Choose another one."),
+    "Email already taken": (
+        "email", "An account with this email already exists. Sign in instead, or use another email."),
+}
+
+
+class PortalValidator(Validator):
+    """The authenticator's checks, with portal.auth's rules for names."""
+
+    def validate_name(self, name: str) -> bool:
+        return name_problem("Name", name) is None
+
+
+def refusal_field(message: str) -> tuple[str | None, str]:
+    """Which field a refusal concerns (None: the whole form) and the sentence to show there."""
+    if message in AUTHENTICATOR_MESSAGES:
+        return AUTHENTICATOR_MESSAGES[message]
+    text = message.replace("\n\n", " ").replace("**", "").strip()
+    if message.lstrip().startswith("**Password must"):
+        return "password", text
+    lowered = text.lower()
+    for word, field in (("username", "username"), ("email", "email"), ("name", "last_name")):
+        if word in lowered:
+            return field, text
+    return None, text
