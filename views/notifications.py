@@ -4,7 +4,9 @@ import streamlit as st
 
 from components import context
 from components.errors import database_errors_as_messages
+from portal.local_times import local_time, times_caption
 from portal.notifications import mark_read, my_notifications
+from portal.profiles import load_my_profile
 
 PAGES = {"requests": "views/requests.py", "appointments": "views/appointments.py",
          "termination": "views/termination.py"}
@@ -16,6 +18,7 @@ st.caption("What changed for you, newest first.")
 
 with database_errors_as_messages():
     items = my_notifications(backend, user.claims)
+    zone = load_my_profile(backend, user.claims)["timezone"]
 unread = [n for n in items if not n["read_at"]]
 if unread and st.button(f"Mark all {len(unread)} as read", key="notifications_mark_all"):
     with database_errors_as_messages():
@@ -23,9 +26,11 @@ if unread and st.button(f"Mark all {len(unread)} as read", key="notifications_ma
     st.rerun()
 if not items:
     st.caption("Nothing yet.")
+else:
+    st.caption(times_caption(zone))
 for item in items:
     marker = ":blue-badge[new] " if not item["read_at"] else ""
     line, link = st.columns([4, 1])
-    line.markdown(f"{marker}{item['message']}  \n:gray[{item['created_at'][:16].replace('T', ' ')} UTC]")
+    line.markdown(f"{marker}{item['message']}  \n:gray[{local_time(item['created_at'], zone)}]")
     if item.get("page") in PAGES:
         link.page_link(PAGES[item["page"]], label="Open")

@@ -7,6 +7,8 @@ from components.conflicts import conflict_panel
 from components.errors import database_errors_as_messages
 from components.reference import modality_names
 from portal.appointments import professionalism_record, record_summary
+from portal.local_times import local_day, times_caption
+from portal.profiles import load_my_profile
 from portal.requests import RequestRefused, my_engagements, my_requests, respond
 
 STATUS_BADGES = {"pending": ":orange-badge[Waiting for an answer]", "accepted": ":green-badge[Accepted]",
@@ -15,20 +17,26 @@ STATUS_BADGES = {"pending": ":orange-badge[Waiting for an answer]", "accepted": 
 user = context.require_user()
 backend = context.backend()
 st.title("Requests")
-st.caption("Consultation requests you received and sent, with their outcomes.")
 
 with database_errors_as_messages():
     rows = my_requests(backend, user.claims)
     engagements = my_engagements(backend, user.claims)
     modalities = modality_names(backend, user.claims)
+    zone = load_my_profile(backend, user.claims)["timezone"]
+
+st.caption(f"Consultation requests you received and sent, with their outcomes. {times_caption(zone, 'Dates')}")
 
 received = [r for r in rows if r["direction"] == "received"]
 sent = [r for r in rows if r["direction"] == "sent"]
 
 
+def day(instant: str) -> str:
+    return local_day(instant, zone)
+
+
 def describe(row: dict) -> str:
     wanted = ", ".join(modalities.get(m, m) for m in row["modalities"]) or "no particular modality"
-    return f"{STATUS_BADGES[row['status']]} · {wanted} · sent {row['created_at'][:10]}"
+    return f"{STATUS_BADGES[row['status']]} · {wanted} · sent {day(row['created_at'])}"
 
 
 notice = st.session_state.pop("requests_notice", None)
@@ -82,17 +90,17 @@ for row in sent:
         if row["status"] == "declined":
             st.caption(f"Their reason: {row.get('decline_reason') or 'not given'}")
         elif row["status"] == "accepted":
-            st.caption(f"Accepted {row['responded_at'][:10]}. You can now book sessions together.")
+            st.caption(f"Accepted {day(row['responded_at'])}. You can now book sessions together.")
 
 st.subheader("Engagements")
 if not engagements:
     st.caption("None yet. An engagement begins when a consultant accepts a request.")
 for engagement in engagements:
     role = "Your client" if engagement["my_role"] == "consultant" else "Your consultant"
-    waiver = (f" · :blue-badge[Waiver signed {engagement['waiver_signed_at'][:10]}]"
+    waiver = (f" · :blue-badge[Waiver signed {day(engagement['waiver_signed_at'])}]"
               if engagement.get("waiver_signed_at") else "")
     st.markdown(f"{role} **{engagement['other_name']}** · {engagement['status']} since "
-                f"{engagement['started_at'][:10]}{waiver}")
+                f"{day(engagement['started_at'])}{waiver}")
     if engagement["my_role"] == "consultant" and engagement["status"] == "active":
         with database_errors_as_messages():
             record = professionalism_record(backend, user.claims, engagement["other_id"])

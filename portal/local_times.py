@@ -1,0 +1,39 @@
+"""Stored instants shown in the reader's own time zone, in the app's style."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+
+def _instant(value: str | datetime) -> datetime:
+    """A timestamptz as the API returns it (ISO text with an offset) or a datetime; naive means UTC."""
+    instant = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+
+
+def _day(local: datetime, now: datetime | None) -> str:
+    """'Today', 'Yesterday', 'Tomorrow', else 'Tue 03 Mar' (with the year when it is not this year)."""
+    today = (now or datetime.now(UTC)).astimezone(local.tzinfo).date()
+    word = {today: "Today", today - timedelta(days=1): "Yesterday", today + timedelta(days=1): "Tomorrow"}
+    if local.date() in word:
+        return word[local.date()]
+    return f"{local:%a %d %b}" if local.year == today.year else f"{local:%a %d %b %Y}"
+
+
+def local_time(value: str | datetime, zone: str, *, now: datetime | None = None) -> str:
+    """A stored instant for a reader in `zone` (an IANA name), in the app's style:
+    'Today, 14:05', 'Yesterday, 09:30', 'Tue 03 Mar, 14:05', 'Mon 15 Dec 2025, 14:05' (another year)."""
+    local = _instant(value).astimezone(ZoneInfo(zone))
+    return f"{_day(local, now)}, {local:%H:%M}"
+
+
+def local_day(value: str | datetime, zone: str, *, now: datetime | None = None) -> str:
+    """The reader's calendar day of a stored instant, to sit inside a sentence ('sent today', 'since Tue 03 Mar')."""
+    day = _day(_instant(value).astimezone(ZoneInfo(zone)), now)
+    return day.lower() if day in ("Today", "Yesterday", "Tomorrow") else day
+
+
+def times_caption(zone: str, what: str = "Times") -> str:
+    """Where a page says which zone its times (or dates) are in: 'Times in America/New_York.'"""
+    return f"{what} in {zone}."
