@@ -12,6 +12,11 @@ from portal.profiles import known_timezones
 WEEKDAYS = {1: "Monday", 2: "Tuesday", 3: "Wednesday", 4: "Thursday", 5: "Friday", 6: "Saturday", 7: "Sunday"}
 
 
+def blank(*cells: Any) -> bool:
+    """A grid row with nothing typed in it (added and left empty): skipped, neither refused nor saved."""
+    return all(cell is None or (isinstance(cell, str) and not cell.strip()) for cell in cells)
+
+
 class AvailabilityError(Exception):
     def __init__(self, message: str, fields: dict[str, str] | None = None, *, stale: bool = False) -> None:
         super().__init__(message)
@@ -28,9 +33,11 @@ class AvailabilityInput:
     min_notice_hours: int = 24
     max_sessions_per_week: int | None = None
     late_cancel_hours: int = 24
-    weekly_hours: list[tuple[int, time, time]] = field(default_factory=list)
-    overrides: list[tuple[date, time | None, time | None]] = field(default_factory=list)  # no times: day off
-    time_off: list[tuple[date, date, str]] = field(default_factory=list)
+    # The grids' rows, top to bottom, as typed: an incomplete row is refused by `validate` with its number and
+    # the missing cells named; a row with nothing in it (added to a grid and left empty) is skipped and not saved.
+    weekly_hours: list[tuple[int | None, time | None, time | None]] = field(default_factory=list)
+    overrides: list[tuple[date | None, time | None, time | None]] = field(default_factory=list)  # no times: day off
+    time_off: list[tuple[date | None, date | None, str]] = field(default_factory=list)
 
     def validate(self) -> dict[str, str]:
         errors: dict[str, str] = {}
@@ -49,8 +56,17 @@ class AvailabilityInput:
         problems = []
         by_day: dict[int, list[tuple[time, time]]] = {}
         for n, (weekday, start, end) in enumerate(self.weekly_hours, start=1):
-            if weekday not in WEEKDAYS or start is None or end is None:
-                problems.append(f"Row {n}: choose a day, a start and an end.")
+            if blank(weekday, start, end):
+                continue
+            missing = []
+            if weekday not in WEEKDAYS:
+                missing.append(f"Row {n}: choose a day.")
+            if start is None:
+                missing.append(f"Row {n}: give the start time.")
+            if end is None:
+                missing.append(f"Row {n}: give the end time.")
+            if missing:
+                problems += missing
             elif end <= start:
                 problems.append(f"Row {n}: {WEEKDAYS[weekday]} ends before it starts.")
             else:
@@ -62,17 +78,28 @@ class AvailabilityInput:
                     problems.append(f"{WEEKDAYS[weekday]}: two ranges overlap.")
         if problems:
             errors["weekly_hours"] = " ".join(problems)
-        override_problems = [f"Override {n}: give both times, or neither for a day off."
-                             for n, (day, start, end) in enumerate(self.overrides, start=1)
-                             if day is None or (start is None) != (end is None)]
-        override_problems += [f"Override {n}: it ends before it starts."
-                              for n, (day, start, end) in enumerate(self.overrides, start=1)
-                              if start is not None and end is not None and end <= start]
+        override_problems = []
+        for n, (day, start, end) in enumerate(self.overrides, start=1):
+            if blank(day, start, end):
+                continue
+            if day is None:
+                override_problems.append(f"Override {n}: choose the date.")
+            if (start is None) != (end is None):
+                override_problems.append(f"Override {n}: give both times, or neither for a day off.")
+            elif start is not None and end is not None and end <= start:
+                override_problems.append(f"Override {n}: it ends before it starts.")
         if override_problems:
             errors["overrides"] = " ".join(override_problems)
-        off_problems = [f"Time off {n}: give a first and last day, in order."
-                        for n, (first, last, _) in enumerate(self.time_off, start=1)
-                        if first is None or last is None or last < first]
+        off_problems = []
+        for n, (first, last, note) in enumerate(self.time_off, start=1):
+            if blank(first, last, note):
+                continue
+            if first is None:
+                off_problems.append(f"Time off {n}: choose the first day.")
+            if last is None:
+                off_problems.append(f"Time off {n}: choose the last day.")
+            if first is not None and last is not None and last < first:
+                off_problems.append(f"Time off {n}: the last day is before the first; give them in order.")
         if off_problems:
             errors["time_off"] = " ".join(off_problems)
         return errors
@@ -84,11 +111,12 @@ class AvailabilityInput:
                            "max_sessions_per_week": self.max_sessions_per_week,
                            "late_cancel_hours": self.late_cancel_hours},
             "p_weekly_hours": [{"weekday": d, "starts_at": s.isoformat(), "ends_at": e.isoformat()}
-                               for d, s, e in self.weekly_hours],
+                               for d, s, e in self.weekly_hours if not blank(d, s, e)],
             "p_overrides": [{"on_date": d.isoformat(), "starts_at": s.isoformat() if s else None,
-                             "ends_at": e.isoformat() if e else None} for d, s, e in self.overrides],
+                             "ends_at": e.isoformat() if e else None}
+                            for d, s, e in self.overrides if not blank(d, s, e)],
             "p_time_off": [{"starts_on": a.isoformat(), "ends_on": b.isoformat(), "note": note}
-                           for a, b, note in self.time_off],
+                           for a, b, note in self.time_off if not blank(a, b, note)],
             "p_expected_version": expected_version,
         }
 

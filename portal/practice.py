@@ -28,6 +28,17 @@ class CompetencyInput:
             "expires_on": self.expires_on.isoformat() if self.expires_on else None,
         }
 
+    def is_blank(self) -> bool:
+        """Nothing typed in any cell: a row added to the grid and left empty, which is not a competency."""
+        return (not self.modality and self.level is None and not (self.evidence_body or "").strip()
+                and not (self.evidence_credential or "").strip() and self.evidence_year is None
+                and self.training_hours is None and self.expires_on is None)
+
+
+def filled(rows: list[CompetencyInput]) -> list[CompetencyInput]:
+    """The rows that hold anything (the ones saved); validation reports the incomplete ones among them."""
+    return [row for row in rows if not row.is_blank()]
+
 
 class PracticeError(Exception):
     def __init__(self, message: str, fields: dict[str, str] | None = None, *, stale: bool = False) -> None:
@@ -39,6 +50,12 @@ class PracticeError(Exception):
 
 def validate(rows: list[CompetencyInput], capacity: int | None, *, modalities: set[str],
              today: date | None = None) -> dict[str, str]:
+    """Messages per field; for the grid one sentence per problem, naming the row (counted from the top of the
+    grid, empty rows included) and the field.
+
+    Modality and level are required in every row; an incomplete row (a new one included) is reported, never
+    dropped. A row with nothing typed in it is skipped (and not saved: see `filled`).
+    """
     today = today or date.today()
     errors: dict[str, str] = {}
     if capacity is None or not 0 <= capacity <= 60:
@@ -46,20 +63,26 @@ def validate(rows: list[CompetencyInput], capacity: int | None, *, modalities: s
     problems: list[str] = []
     seen: set[str] = set()
     for n, row in enumerate(rows, start=1):
+        if row.is_blank():
+            continue
         label = f"Row {n}:"
-        if not row.modality or row.modality not in modalities:
+        if not row.modality:
             problems.append(f"{label} choose a modality.")
+        elif row.modality not in modalities:
+            problems.append(f"{label} choose a modality from the list.")
         elif row.modality in seen:
             problems.append(f"{label} that modality is listed twice; keep one row per modality.")
         else:
             seen.add(row.modality)
-        if row.level not in (1, 2, 3, 4):
+        if row.level is None:
+            problems.append(f"{label} choose a level.")
+        elif row.level not in (1, 2, 3, 4):
             problems.append(f"{label} choose a level from 1 to 4.")
         if row.evidence_year is not None and not 1950 <= row.evidence_year <= today.year:
             problems.append(f"{label} the year must be between 1950 and {today.year}.")
         if row.training_hours is not None and not 0 <= row.training_hours <= 20000:
             problems.append(f"{label} training hours must be between 0 and 20,000.")
-        if row.level and row.level >= 3 and not (row.evidence_body or "").strip():
+        if row.level in (3, 4) and not (row.evidence_body or "").strip():
             problems.append(f"{label} levels 3 and 4 need the certifying body as evidence.")
         if len(row.evidence_body or "") > 120 or len(row.evidence_credential or "") > 60:
             problems.append(f"{label} the body is at most 120 and the credential id at most 60 characters.")
@@ -76,7 +99,7 @@ def save_my_practice(backend: Backend, claims: Claims, rows: list[CompetencyInpu
                      capacity: int, expected_version: int) -> dict[str, Any]:
     try:
         return backend.rpc("save_my_practice", {
-            "p_competencies": [r.as_json() for r in rows], "p_accepting": accepting, "p_capacity": capacity,
+            "p_competencies": [r.as_json() for r in filled(rows)], "p_accepting": accepting, "p_capacity": capacity,
             "p_expected_version": expected_version,
         }, as_user=claims)
     except APIError as exc:

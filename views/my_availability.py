@@ -86,27 +86,32 @@ with st.form("availability_form", border=False):
                       key=form.key("late_cancel_hours"))
     for name in SETTINGS:
         field_error(name)
+    # No `required=True` on the grids' columns: Streamlit's grid leaves a new row with an empty required cell out
+    # of the widget's value altogether, so an incomplete row would vanish on Save instead of being refused. The
+    # columns marked "Required." are required all the same: AvailabilityInput.validate names the row and the cell.
     st.subheader("Weekly hours")
+    st.caption("Day, from and until are required in every row; messages number the rows from the top.")
     st.data_editor(st.session_state["availability_hours_base"], key=form.key("hours"), num_rows="dynamic",
                    hide_index=True, width="stretch", column_config={
                        "weekday": st.column_config.SelectboxColumn("Day", options=list(WEEKDAYS.values()),
-                                                                   required=True),
-                       "starts_at": st.column_config.TimeColumn("From", step=900, required=True),
-                       "ends_at": st.column_config.TimeColumn("Until", step=900, required=True)})
+                                                                   help="Required."),
+                       "starts_at": st.column_config.TimeColumn("From", step=900, help="Required."),
+                       "ends_at": st.column_config.TimeColumn("Until", step=900, help="Required.")})
     field_error("weekly_hours")
     st.subheader("Date overrides")
-    st.caption("Different hours on one date, or leave the times empty for a day off.")
+    st.caption("Different hours on one date, or leave the times empty for a day off. The date is required.")
     st.data_editor(st.session_state["availability_overrides_base"], key=form.key("overrides"),
                    num_rows="dynamic", hide_index=True, width="stretch", column_config={
-                       "on_date": st.column_config.DateColumn("Date", required=True),
+                       "on_date": st.column_config.DateColumn("Date", help="Required."),
                        "starts_at": st.column_config.TimeColumn("From", step=900),
                        "ends_at": st.column_config.TimeColumn("Until", step=900)})
     field_error("overrides")
     st.subheader("Time off")
+    st.caption("The first and last day are required.")
     st.data_editor(st.session_state["availability_time_off_base"], key=form.key("time_off"), num_rows="dynamic",
                    hide_index=True, width="stretch", column_config={
-                       "starts_on": st.column_config.DateColumn("First day", required=True),
-                       "ends_on": st.column_config.DateColumn("Last day", required=True),
+                       "starts_on": st.column_config.DateColumn("First day", help="Required."),
+                       "ends_on": st.column_config.DateColumn("Last day", help="Required."),
                        "note": st.column_config.TextColumn("Note (private)", max_chars=200)})
     field_error("time_off")
     submitted = st.form_submit_button("Save availability", type="primary", key="availability_save")

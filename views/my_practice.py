@@ -68,15 +68,19 @@ with st.form("practice_form", border=False):
         st.error(errors["capacity"], icon=":material/error:")
     st.subheader("Competencies")
     st.caption("Levels: " + " · ".join(f"{n} {name}" for n, name in LEVELS.items())
-               + ". Changing a row withdraws its verification until an admin checks it again.")
+               + ". One row per modality; modality and level are required, messages number the rows from the top. "
+               "Changing a row withdraws its verification until an admin checks it again.")
+    # No `required=True` on these columns: Streamlit's grid leaves a new row with an empty required cell out of
+    # the widget's value altogether, so an incomplete competency would vanish on Save instead of being refused.
+    # Modality and level are required all the same: portal.practice.validate names the row and the missing fields.
     st.data_editor(
         st.session_state["practice_base"], key=form.key("competencies"), num_rows="dynamic", hide_index=True,
         width="stretch",
         column_config={
-            "modality": st.column_config.SelectboxColumn("Modality", options=list(modalities), required=True,
+            "modality": st.column_config.SelectboxColumn("Modality", options=list(modalities), help="Required.",
                                                          format_func=lambda code: modalities.get(code, code),
                                                          pinned=True),
-            "level": st.column_config.SelectboxColumn("Level", options=[1, 2, 3, 4], required=True,
+            "level": st.column_config.SelectboxColumn("Level", options=[1, 2, 3, 4], help="Required.",
                                                       format_func=lambda n: f"{n} · {LEVELS[n]}"),
             "evidence_body": st.column_config.TextColumn("Certifying body", max_chars=120),
             "evidence_credential": st.column_config.TextColumn("Credential id", max_chars=60),
@@ -93,6 +97,8 @@ with st.form("practice_form", border=False):
 
 
 def edited_rows() -> list[CompetencyInput]:
+    """Every row of the grid, top to bottom, complete or not (validation names what is missing; empty rows are
+    skipped by validation and not saved)."""
     frame = edited_frame(st.session_state["practice_base"], form.value("competencies"))
 
     def number(value):
