@@ -127,3 +127,24 @@ def test_requests_page_shows_dates_in_the_members_zone(backend, embedded_db):
     assert "sent Thu 16 Jan 2025" in line, line
     assert "2025-01-15" not in line, line
     assert any("Dates in Asia/Tokyo." in c.value for c in at.caption)
+
+
+def test_home_shows_upcoming_sessions_in_the_members_zone(backend, embedded_db):
+    """consultant02 (the demo books their sessions), moved to Tokyo: Home lists them in Tokyo time and says so."""
+    with psycopg.connect(embedded_db.owner_conninfo) as conn:
+        member, = conn.execute("select user_id from private.credentials where username = 'consultant02'").fetchone()
+        original, = conn.execute("select timezone from public.profiles where id = %s", (member,)).fetchone()
+        starts = conn.execute(
+            "select starts_at from public.appointments where %s in (consultant_id, client_id) "
+            "and status in ('requested', 'confirmed') and starts_at > now() order by starts_at", (member,)).fetchall()
+        assert starts, "the demo world books sessions for consultant02"
+        conn.execute("update public.profiles set timezone = 'Asia/Tokyo' where id = %s", (member,))
+    try:
+        at = app("consultant02").run()
+        no_exceptions(at)
+        assert "Times in Asia/Tokyo." in [c.value for c in at.caption]
+        first = local_time(starts[0][0], "Asia/Tokyo")
+        assert any(m.value.startswith(first) for m in at.markdown), [m.value for m in at.markdown]
+    finally:
+        with psycopg.connect(embedded_db.owner_conninfo) as conn:
+            conn.execute("update public.profiles set timezone = %s where id = %s", (original, member))

@@ -1,13 +1,11 @@
 """Home: what needs your attention now, your next sessions, and where to go next."""
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 import streamlit as st
 
 from components import context
 from components.errors import database_errors_as_messages
 from portal.appointments import professionalism_record, record_summary
+from portal.local_times import local_time, times_caption
 from portal.mydata import attention_items
 from portal.profiles import load_my_profile, profile_checklist
 
@@ -38,13 +36,13 @@ if home["requests_waiting"]:
     st.caption(f"{home['requests_waiting']} of your requests await a consultant's answer.")
 
 st.subheader("Upcoming sessions")
-zone = ZoneInfo(doc["timezone"])
 if not home["upcoming"]:
     st.caption("No sessions booked.")
+else:
+    st.caption(times_caption(doc["timezone"]))
 for session in home["upcoming"]:
-    when = datetime.fromisoformat(session["starts_at"]).astimezone(zone)
     badge = ":green-badge[Confirmed]" if session["status"] == "confirmed" else ":orange-badge[Proposed]"
-    st.markdown(f"{when:%a %d %b, %H:%M} · {session['other_name']} · {badge}")
+    st.markdown(f"{local_time(session['starts_at'], doc['timezone'])} · {session['other_name']} · {badge}")
 st.page_link("views/appointments.py", label="All appointments", icon=":material/event:")
 
 if home.get("capacity"):
