@@ -195,6 +195,22 @@ def test_empty_result_says_which_filter_removed_most_and_relaxing_finds_them(wor
     assert relaxed(filters, "languages").languages == []
 
 
+def test_relaxation_counts_only_those_kept_out_by_one_filter_alone(world):
+    """Licensed elsewhere but otherwise a match: counted for the jurisdiction. Two filters failed: never counted."""
+    elsewhere = {r["filter"]: r["count"] for r in world.search(modalities=["cbt"], min_level=3)["relax"]}
+    assert set(elsewhere) <= {"jurisdiction"}  # the demo world's consultants, none licensed in Wyoming
+    world.person("Montana CBT", licences=[("MT", 400)], competencies=[("cbt", 3, True)])
+    world.person("Montana EMDR", licences=[("MT", 400)], competencies=[("emdr", 3, True)])
+    world.person("Montana CBT level 1", licences=[("MT", 400)], competencies=[("cbt", 1, True)])
+    world.person("Wyoming CBT level 1 German", languages=("de",), competencies=[("cbt", 1, True)])
+    world.person("Wyoming EMDR", competencies=[("emdr", 2, True)])
+    found = world.search(modalities=["cbt"], min_level=3)
+    assert found["total"] == 0
+    assert sorted(found["relax"], key=lambda r: r["filter"]) == [
+        {"filter": "jurisdiction", "count": elsewhere.get("jurisdiction", 0) + 1}, {"filter": "min_level", "count": 1},
+        {"filter": "modalities", "count": 1}]
+
+
 def test_the_search_refuses_without_a_jurisdiction(world, backend):
     from portal.db import APIError, Claims
 

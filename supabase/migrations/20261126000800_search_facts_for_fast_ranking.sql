@@ -42,6 +42,7 @@ create table private.search_facts (
   valid_until        date not null        -- the last day the date-dependent facts above hold
 );
 create index search_facts_jurisdictions_idx on private.search_facts using gin (jurisdictions);
+create index search_facts_competence_idx on private.search_facts using gin (competence);
 create index search_facts_valid_until_idx on private.search_facts (valid_until);
 alter table private.search_facts enable row level security;
 revoke all on private.search_facts from public, anon, authenticated, service_role;
@@ -432,7 +433,10 @@ as $$
       (not coalesce(p_accepting_only, true) or f.open_to_new) as capacity,
       (coalesce(p_times, 0) = 0 or f.time_buckets & p_times <> 0) as times
     from private.search_facts f
+    -- A consultant kept out by one filter alone passes either the licence or the modalities.
     where f.consultant_id <> p_me
+      and (f.jurisdictions @> array[p_jurisdiction]
+           or f.competence @> array(select w || '>=1' from unnest(p_modalities) w))
   ),
   near as materialized (
     select * from flags
