@@ -1,8 +1,8 @@
-"""Follow-up on the data-editor grids of My practice and My availability: an incomplete new row is refused with
+"""The data-editor grids of My practice and My availability: an incomplete new row is refused with
 its number and the missing cells named right under its grid, never silently dropped, and nothing typed is lost.
 
 Streamlit 1.67's grid leaves a new row with an empty cell in a `required` column out of what the browser sends, so
-these pages must not mark columns `required` (the fix made on My profile, tests/test_form_followups.py). The edits
+these pages must not mark columns `required` (the fix made on My profile, tests/test_forms_and_names.py). The edits
 are sent as the browser would send them (`browser_edit_state`); the validation rules are tested headless too."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from portal.availability import AvailabilityInput, save_my_availability
 from portal.db import Claims
 from portal.practice import CompetencyInput, save_my_practice, validate
 from tests.test_app import PAGES, app, keyed, make_consultant, no_exceptions, texts
-from tests.test_form_followups import browser_edit_state, element_after
+from tests.test_forms_and_names import browser_edit_state, element_after
 
 
 @pytest.fixture(autouse=True)

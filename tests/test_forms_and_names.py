@@ -1,4 +1,4 @@
-"""Follow-ups on three forms: an incomplete new licence row, the relationships form after an add, and names at
+"""Three forms: an incomplete new licence row, the relationships form after an add, and names at
 registration. Pages through AppTest on the real embedded database (the pattern of tests/test_app.py); the
 validation rules headless."""
 

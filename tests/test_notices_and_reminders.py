@@ -1,4 +1,4 @@
-"""Follow-ups: notification times in the recipient's zone, honest cancellation notice, the termination
+"""Notification times in the recipient's zone, honest cancellation notice, the termination
 plan header, reminders refreshed only when they can change, settings read once per environment."""
 
 from __future__ import annotations

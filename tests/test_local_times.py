@@ -1,4 +1,4 @@
-"""Follow-ups: the Notifications and Requests pages show stored instants in the reader's own zone, in the
+"""The Notifications, Requests and Home pages show stored instants in the reader's own zone, in the
 app's friendly form ('Today, 14:05', 'Tue 03 Mar, 14:05'), and say which zone that is."""
 
 from __future__ import annotations
