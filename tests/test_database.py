@@ -342,7 +342,8 @@ def test_every_function_pins_search_path_and_definers_are_not_public(embedded_db
         "sign_termination_plan", "complete_termination_plan", "withdraw_termination_plan",
         "tick_termination_checklist", "my_termination_plans", "refresh_termination_reminders",
         "referral_candidates", "my_home", "export_my_data", "delete_my_account", "professionalism_facts",
-        "consultant_records", "refresh_search_facts", "refresh_due_search_facts", "search_facts_follow_changes",
+        "consultant_records", "refresh_search_facts", "refresh_due_search_facts", "search_facts_note_changes",
+        "search_facts_at_commit", "refresh_pending_search_facts",
         "conflicts_found", "screen_conflicts",
     }
 

@@ -7,6 +7,8 @@ expected order below is exact.
 from __future__ import annotations
 
 import json
+import threading
+import time
 import uuid
 from datetime import date, timedelta
 
@@ -80,6 +82,24 @@ class World:
 @pytest.fixture
 def world(api_conn):
     return World(api_conn)
+
+
+@pytest.fixture
+def committed_world(embedded_db):
+    """The same world committed statement by statement (autocommit, as the superuser), removed afterwards
+    (deleting the profiles outright: their hours and engagements go with them)."""
+    with psycopg.connect(embedded_db.conninfo("postgres"), autocommit=True) as conn:
+        world = World(conn)
+        made = [world.seeker]
+        make = world.person
+
+        def person(*args, **kwargs) -> str:
+            made.append(make(*args, **kwargs))
+            return made[-1]
+
+        world.person = person
+        yield world
+        conn.execute("delete from public.profiles where id = any (%s)", (made,))
 
 
 @pytest.fixture
@@ -241,14 +261,15 @@ def recomputed(conn: psycopg.Connection) -> list[tuple]:
         return facts(conn)
 
 
-def test_the_facts_follow_every_change_to_what_they_are_drawn_from(superuser_world):
-    """Each kind of change the app makes, then the facts kept by the triggers equal a full recomputation."""
-    world = superuser_world
+def test_the_facts_follow_every_change_to_what_they_are_drawn_from(committed_world):
+    """Each kind of change the app makes, each committed: the facts recomputed at commit equal a full
+    recomputation."""
+    world = committed_world
     conn = world.conn
     ana = world.person("Ana", competencies=[("cbt", 3, True), ("emdr", 2, False)], hours=((6, "09:00", "12:00"),))
     ben = world.person("Ben", licences=[("WY", 400), ("MT", 2)], competencies=[("act", 4, True)])
     seeker_turned_consultant = world.person("Cy", consultant=False)
-    conn.execute("reset role")
+    assert facts(conn) == recomputed(conn)
     changes = [
         ("update public.profiles set fee_usd = 90, sliding_scale = true, years_in_practice = 30, city = 'Casper', "
          "offers_in_person = true, languages = '{en,es}', display_name = 'Ana B' where id = %(ana)s"),
@@ -256,6 +277,7 @@ def test_the_facts_follow_every_change_to_what_they_are_drawn_from(superuser_wor
         "update public.availability_settings set accepting_new_clients = false where consultant_id = %(ben)s",
         "insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) "
         "values (%(ben)s, 3, '18:00', '20:00')",
+        "delete from public.weekly_hours where consultant_id = %(ana)s",
         "update public.competencies set expires_on = current_date + 3 where consultant_id = %(ana)s",
         "update public.competencies set verification_status = 'verified', verified_at = now() "
         "where consultant_id = %(ana)s and modality = 'emdr'",
@@ -264,17 +286,75 @@ def test_the_facts_follow_every_change_to_what_they_are_drawn_from(superuser_wor
         "delete from public.licenses where profile_id = %(ana)s",
         ("insert into public.licenses (profile_id, license_type, license_number, jurisdiction, expires_on) "
          "values (%(ana)s, 'LPC', 'ID-1', 'ID', current_date + 10)"),
+        "delete from public.availability_settings where consultant_id = %(cy)s",
         "update public.profiles set is_consultant = false where id = %(ben)s",
     ]
     ids = {"ana": ana, "ben": ben, "cy": seeker_turned_consultant}
     for change in changes:
         conn.execute(change, ids)
         assert facts(conn) == recomputed(conn), change
-    rows = {r[0]: r for r in facts(conn)}
-    assert str(ben) not in {str(k) for k in rows}                     # no longer offers consultation
-    ana_row = next(r for k, r in rows.items() if str(k) == ana)
+    world.fill(ana, 2)  # engagements: the capacity trigger changes the settings, and with them "has room"
+    assert facts(conn) == recomputed(conn)
+    rows = {str(r[0]): r for r in facts(conn)}
+    assert ben not in rows and seeker_turned_consultant not in rows  # no longer offers consultation; no settings
+    ana_row = rows[ana]
     assert ana_row[2] == ["ID"] and ana_row[5] == "casper"
-    assert ana_row[15] == str(TODAY + timedelta(days=3))                    # the emdr credential's expiry comes first
+    assert ana_row[15] == str(TODAY + timedelta(days=3))  # the emdr credential's expiry comes first
+
+
+def test_concurrent_changes_to_one_consultant_are_never_lost(committed_world, embedded_db):
+    """An admin's verification still open while the consultant saves a profile change: once both have committed,
+    the facts include both (the later commit recomputes after the earlier one's)."""
+    ana = committed_world.person("Ana Concurrent", competencies=[("cbt", 2, False)])
+    with psycopg.connect(embedded_db.conninfo("postgres")) as admin:
+        admin.execute("update public.competencies set verification_status = 'verified', verified_at = now() "
+                      "where consultant_id = %s", (ana,))
+        committed_world.conn.execute("update public.profiles set bio = 'Changed meanwhile' where id = %s", (ana,))
+        admin.commit()
+    conn = committed_world.conn
+    assert facts(conn) == recomputed(conn)
+    points = conn.execute("select modality_points from private.search_facts where consultant_id = %s",
+                          (ana,)).fetchone()[0]
+    assert points == {"cbt": 25.0}  # level 2 x 7.5 + 10 for the verification
+
+
+def test_two_saves_locking_in_opposite_orders_do_not_deadlock_on_the_facts(committed_world, embedded_db):
+    """A settings save and a competency change of one consultant, each then touching what the other holds: the
+    facts' locks are taken at commit, after every row lock, so they add no deadlock (each waits its turn)."""
+    ana = committed_world.person("Ana Busy", competencies=[("cbt", 3, False)])
+    errors: list[BaseException] = []
+    with psycopg.connect(embedded_db.conninfo("postgres")) as first, \
+            psycopg.connect(embedded_db.conninfo("postgres")) as second:
+        first.execute("update public.availability_settings set capacity = 7 where consultant_id = %s", (ana,))
+        second.execute("update public.competencies set level = 4 where consultant_id = %s", (ana,))
+
+        def first_then_touches_the_competency() -> None:
+            try:
+                first.execute("update public.competencies set training_hours = 100 where consultant_id = %s", (ana,))
+                first.commit()
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        waiting = threading.Thread(target=first_then_touches_the_competency)
+        waiting.start()
+        # `first` waits for `second`'s row lock; `second` commits, recomputing the facts at commit.
+        wait_until_blocked(committed_world.conn, first)
+        second.commit()
+        waiting.join(timeout=60)
+        assert not waiting.is_alive() and errors == []
+    conn = committed_world.conn
+    assert facts(conn) == recomputed(conn)
+
+
+def wait_until_blocked(observer: psycopg.Connection, blocked: psycopg.Connection) -> None:
+    """Until `blocked`'s backend waits for a lock (no timing assumption: polled, bounded only by the test run)."""
+    pid = blocked.info.backend_pid
+    for _ in range(6000):
+        if observer.execute("select wait_event_type = 'Lock' from pg_stat_activity where pid = %s",
+                            (pid,)).fetchone()[0]:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the second transaction never waited for the first")
 
 
 def test_a_search_recomputes_facts_whose_day_has_passed(superuser_world):
@@ -282,6 +362,7 @@ def test_a_search_recomputes_facts_whose_day_has_passed(superuser_world):
     world = superuser_world
     ana = world.person("Ana Stale", competencies=[("cbt", 3, True)])
     world.conn.execute("reset role")
+    world.conn.execute("select private.refresh_pending_search_facts()")  # as a commit would have
     # As if computed yesterday, when Ana also held a Montana licence valid until yesterday.
     world.conn.execute("update private.search_facts set jurisdictions = '{MT,WY}', valid_until = current_date - 1 "
                        "where consultant_id = %s", (ana,))
@@ -290,6 +371,14 @@ def test_a_search_recomputes_facts_whose_day_has_passed(superuser_world):
     row = world.conn.execute("select jurisdictions, valid_until from private.search_facts where consultant_id = %s",
                              (ana,)).fetchone()
     assert row == (["WY"], TODAY + timedelta(days=400))
+
+
+def test_a_search_reads_its_own_transaction_s_changes(world):
+    """Facts are recomputed at commit; a search in the same transaction recomputes what it changed first."""
+    ana = world.person("Ana Own Writes", competencies=[("cbt", 3, True)])
+    assert world.names() == ["Ana Own Writes"]
+    world.conn.execute("update public.profiles set display_name = 'Ana Renamed' where id = %s", (ana,))
+    assert world.names() == ["Ana Renamed"]
 
 
 def test_search_facts_are_out_of_every_api_role_s_reach(api_conn):

@@ -502,7 +502,9 @@ class World:
 @pytest.fixture(params=PERSPECTIVES, ids=lambda p: f"owner_is_{p}")
 def world(request, embedded_db):
     with psycopg.connect(embedded_db.conninfo("postgres")) as conn:
-        yield World(conn, request.param)
+        world = World(conn, request.param)
+        conn.execute("select private.refresh_pending_search_facts()")  # the search facts, as a commit would
+        yield world
         conn.rollback()
 
 

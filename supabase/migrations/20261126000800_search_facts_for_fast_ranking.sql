@@ -4,9 +4,9 @@
 -- profiles, availability settings, competencies) on every call: "California, any
 -- modality" scored 8,000 candidates through 40,000 index probes and took ~100 ms
 -- at 50,000 consultants. What a search filters and ranks on that does not depend
--- on the query now lives in private.search_facts, kept current by statement
--- triggers on the tables it is drawn from, so a search reads one compact row per
--- candidate.
+-- on the query now lives in private.search_facts, recomputed when the tables it is
+-- drawn from change (at commit, consultant by consultant), so a search reads one
+-- compact row per candidate.
 --
 -- Two facts depend on the date: a licence counts until it expires, and a
 -- competency counts as verified until its credential expires. Each row records
@@ -47,8 +47,41 @@ create index search_facts_valid_until_idx on private.search_facts (valid_until);
 alter table private.search_facts enable row level security;
 revoke all on private.search_facts from public, anon, authenticated, service_role;
 
+-- The day the date-dependent facts are computed for: UTC's, whatever zone a session
+-- is in (a client can set its own through PostgREST), since the rows are shared.
+create function private.search_facts_today()
+returns date
+language sql
+stable
+set search_path = ''
+as $$
+  select (now() at time zone 'UTC')::date
+$$;
+revoke all on function private.search_facts_today() from public, anon, authenticated;
+
+-- Before a consultant's facts are read and written, their lock: two transactions
+-- changing the same consultant then recompute one after the other, the second
+-- reading what the first committed (without it, the later writer could store
+-- facts computed before the earlier one's change). Many consultants at once (a bulk
+-- change, the first fill) take one lock over all facts instead of thousands.
+create function private.lock_search_facts(p_consultants uuid[])
+returns void
+language sql
+volatile
+set search_path = ''
+as $$
+  select case when cardinality(p_consultants) > 500
+              then pg_advisory_xact_lock(hashtextextended('search_facts', 0))
+              else pg_advisory_xact_lock_shared(hashtextextended('search_facts', 0)) end;
+  select pg_advisory_xact_lock(keys.k)
+  from (select distinct hashtextextended('search_facts:' || id::text, 0) as k
+        from unnest(p_consultants) id where cardinality(p_consultants) <= 500 order by 1) keys;
+$$;
+revoke all on function private.lock_search_facts(uuid[]) from public, anon, authenticated;
+
 -- Recompute the facts of these consultants from the tables they are drawn from;
--- members who no longer offer consultation lose their row.
+-- members who no longer offer consultation lose their row. Locks first: every
+-- statement after it reads what other transactions have committed by then.
 create function private.refresh_search_facts(p_consultants uuid[])
 returns void
 language sql
@@ -56,6 +89,8 @@ volatile
 security definer
 set search_path = ''
 as $$
+  select private.lock_search_facts(p_consultants);
+
   delete from private.search_facts f
   using unnest(p_consultants) as changed(id)
   where f.consultant_id = changed.id
@@ -68,13 +103,13 @@ as $$
     sliding_scale, open_to_new, time_buckets, experience_score, fit_all, competence, modality_points, valid_until)
   select p.id, p.display_name,
          coalesce((select array_agg(l.jurisdiction order by l.jurisdiction) from public.licenses l
-                   where l.profile_id = p.id and l.expires_on >= current_date), '{}'),
+                   where l.profile_id = p.id and l.expires_on >= private.search_facts_today()), '{}'),
          p.offers_telehealth, p.offers_in_person, lower(p.city), p.languages, p.fee_usd, p.sliding_scale,
          s.accepting_new_clients and s.active_clients < s.capacity,
          s.time_buckets,
          15::float8 * least(coalesce(p.years_in_practice, 0), 25) / 25 + 5::float8 * least(s.clients_served, 5) / 5,
          (select avg(c.level * 7.5::float8 + case when c.verification_status = 'verified'
-                                                   and (c.expires_on is null or c.expires_on >= current_date)
+                                                   and (c.expires_on is null or c.expires_on >= private.search_facts_today())
                                               then 10::float8 else 0::float8 end)
           from public.competencies c where c.consultant_id = p.id),
          coalesce((select array_agg(c.modality || '>=' || n order by c.modality, n)
@@ -82,14 +117,14 @@ as $$
                    where c.consultant_id = p.id), '{}'),
          coalesce((select jsonb_object_agg(c.modality, c.level * 7.5::float8
                                              + case when c.verification_status = 'verified'
-                                                     and (c.expires_on is null or c.expires_on >= current_date)
+                                                     and (c.expires_on is null or c.expires_on >= private.search_facts_today())
                                                     then 10::float8 else 0::float8 end)
                    from public.competencies c where c.consultant_id = p.id), '{}'),
          least(coalesce((select min(l.expires_on) from public.licenses l
-                         where l.profile_id = p.id and l.expires_on >= current_date), 'infinity'::date),
+                         where l.profile_id = p.id and l.expires_on >= private.search_facts_today()), 'infinity'::date),
                coalesce((select min(c.expires_on) from public.competencies c
                          where c.consultant_id = p.id and c.verification_status = 'verified'
-                           and c.expires_on >= current_date), 'infinity'::date))
+                           and c.expires_on >= private.search_facts_today()), 'infinity'::date))
   from (select distinct id from unnest(p_consultants) as changed(id)) changed
   join public.profiles p on p.id = changed.id
   join public.availability_settings s on s.consultant_id = p.id
@@ -106,8 +141,8 @@ $$;
 revoke all on function private.refresh_search_facts(uuid[]) from public, anon, authenticated;
 
 -- Rows whose day has passed (a licence or a verified credential expired since):
--- recomputed by the first search of the day; concurrent searches skip rows
--- another one is already recomputing.
+-- recomputed by the first search of the day. A row another transaction is
+-- recomputing right now is left to it (no waiting, no deadlock).
 create function private.refresh_due_search_facts()
 returns void
 language sql
@@ -115,60 +150,127 @@ volatile
 security definer
 set search_path = ''
 as $$
-  select private.refresh_search_facts(array(
+  with due as materialized (
     select f.consultant_id from private.search_facts f
-    where f.valid_until < current_date
-    for update skip locked));
+    where f.valid_until < private.search_facts_today()
+  )
+  select private.refresh_search_facts(array(
+    select d.consultant_id from due d
+    where pg_try_advisory_xact_lock_shared(hashtextextended('search_facts', 0))
+      and pg_try_advisory_xact_lock(hashtextextended('search_facts:' || d.consultant_id::text, 0))))
+  where exists (select 1 from due);
 $$;
 revoke all on function private.refresh_due_search_facts() from public, anon, authenticated;
 
--- One trigger function for every source table: its argument names the column
--- holding the consultant; the changed rows arrive as the transition table.
-create function private.search_facts_follow_changes()
+-- Changes are noted by statement (which consultants) and the facts recomputed once,
+-- when the transaction commits: by then it holds every row lock it will take, so
+-- the facts' locks always come last and cannot interleave with another save's
+-- (two saves of one consultant, or a save and an admin's verification). A search
+-- in the same transaction recomputes what is pending first, so it reads its own writes.
+create function private.search_facts_note_changes()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  changed text;
+begin
+  -- tg_argv[0] names the column holding the consultant.
+  if tg_op = 'INSERT' then
+    select string_agg(distinct to_jsonb(n) ->> tg_argv[0], ',') into changed from new_rows n;
+  elsif tg_op = 'DELETE' then
+    select string_agg(distinct to_jsonb(o) ->> tg_argv[0], ',') into changed from old_rows o;
+  else
+    select string_agg(distinct id, ',') into changed from (
+      select to_jsonb(n) ->> tg_argv[0] as id from new_rows n
+      union select to_jsonb(o) ->> tg_argv[0] from old_rows o) ids;
+  end if;
+  if changed is not null then
+    perform set_config('portal.search_facts_pending',
+                       concat_ws(',', nullif(current_setting('portal.search_facts_pending', true), ''), changed),
+                       true);
+  end if;
+  return null;
+end;
+$$;
+revoke all on function private.search_facts_note_changes() from public, anon, authenticated;
+
+create function private.refresh_pending_search_facts()
+returns void
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  pending uuid[] := string_to_array(nullif(current_setting('portal.search_facts_pending', true), ''), ',')::uuid[];
+begin
+  if pending is not null then
+    perform set_config('portal.search_facts_pending', '', true);
+    perform private.refresh_search_facts(array(select distinct id from unnest(pending) id));
+  end if;
+end;
+$$;
+revoke all on function private.refresh_pending_search_facts() from public, anon, authenticated;
+
+create function private.search_facts_at_commit()
 returns trigger
 language plpgsql
 security definer
 set search_path = ''
 as $$
 begin
-  perform private.refresh_search_facts(array(
-    select distinct (to_jsonb(c) ->> tg_argv[0])::uuid from changed_rows c));
+  perform private.refresh_pending_search_facts();  -- the first row's trigger does it all; the rest find nothing
   return null;
 end;
 $$;
-revoke all on function private.search_facts_follow_changes() from public, anon, authenticated;
+revoke all on function private.search_facts_at_commit() from public, anon, authenticated;
 
-create trigger search_facts_after_profile_insert after insert on public.profiles
-  referencing new table as changed_rows for each statement execute function private.search_facts_follow_changes('id');
-create trigger search_facts_after_profile_update after update on public.profiles
-  referencing new table as changed_rows for each statement execute function private.search_facts_follow_changes('id');
+create trigger search_facts_note_profile_insert after insert on public.profiles
+  referencing new table as new_rows for each statement execute function private.search_facts_note_changes('id');
+create trigger search_facts_note_profile_update after update on public.profiles
+  referencing old table as old_rows new table as new_rows
+  for each statement execute function private.search_facts_note_changes('id');
+create constraint trigger search_facts_refresh_profile after insert or update on public.profiles
+  deferrable initially deferred for each row execute function private.search_facts_at_commit();
 
-create trigger search_facts_after_settings_insert after insert on public.availability_settings
-  referencing new table as changed_rows for each statement
-  execute function private.search_facts_follow_changes('consultant_id');
-create trigger search_facts_after_settings_update after update on public.availability_settings
-  referencing new table as changed_rows for each statement
-  execute function private.search_facts_follow_changes('consultant_id');
+create trigger search_facts_note_settings_insert after insert on public.availability_settings
+  referencing new table as new_rows
+  for each statement execute function private.search_facts_note_changes('consultant_id');
+create trigger search_facts_note_settings_update after update on public.availability_settings
+  referencing old table as old_rows new table as new_rows
+  for each statement execute function private.search_facts_note_changes('consultant_id');
+create trigger search_facts_note_settings_delete after delete on public.availability_settings
+  referencing old table as old_rows
+  for each statement execute function private.search_facts_note_changes('consultant_id');
+create constraint trigger search_facts_refresh_settings after insert or update or delete
+  on public.availability_settings
+  deferrable initially deferred for each row execute function private.search_facts_at_commit();
 
-create trigger search_facts_after_licence_insert after insert on public.licenses
-  referencing new table as changed_rows for each statement
-  execute function private.search_facts_follow_changes('profile_id');
-create trigger search_facts_after_licence_update after update on public.licenses
-  referencing new table as changed_rows for each statement
-  execute function private.search_facts_follow_changes('profile_id');
-create trigger search_facts_after_licence_delete after delete on public.licenses
-  referencing old table as changed_rows for each statement
-  execute function private.search_facts_follow_changes('profile_id');
+create trigger search_facts_note_licence_insert after insert on public.licenses
+  referencing new table as new_rows
+  for each statement execute function private.search_facts_note_changes('profile_id');
+create trigger search_facts_note_licence_update after update on public.licenses
+  referencing old table as old_rows new table as new_rows
+  for each statement execute function private.search_facts_note_changes('profile_id');
+create trigger search_facts_note_licence_delete after delete on public.licenses
+  referencing old table as old_rows
+  for each statement execute function private.search_facts_note_changes('profile_id');
+create constraint trigger search_facts_refresh_licence after insert or update or delete on public.licenses
+  deferrable initially deferred for each row execute function private.search_facts_at_commit();
 
-create trigger search_facts_after_competency_insert after insert on public.competencies
-  referencing new table as changed_rows for each statement
-  execute function private.search_facts_follow_changes('consultant_id');
-create trigger search_facts_after_competency_update after update on public.competencies
-  referencing new table as changed_rows for each statement
-  execute function private.search_facts_follow_changes('consultant_id');
-create trigger search_facts_after_competency_delete after delete on public.competencies
-  referencing old table as changed_rows for each statement
-  execute function private.search_facts_follow_changes('consultant_id');
+create trigger search_facts_note_competency_insert after insert on public.competencies
+  referencing new table as new_rows
+  for each statement execute function private.search_facts_note_changes('consultant_id');
+create trigger search_facts_note_competency_update after update on public.competencies
+  referencing old table as old_rows new table as new_rows
+  for each statement execute function private.search_facts_note_changes('consultant_id');
+create trigger search_facts_note_competency_delete after delete on public.competencies
+  referencing old table as old_rows
+  for each statement execute function private.search_facts_note_changes('consultant_id');
+create constraint trigger search_facts_refresh_competency after insert or update or delete on public.competencies
+  deferrable initially deferred for each row execute function private.search_facts_at_commit();
 
 select private.refresh_search_facts(array(select p.id from public.profiles p where p.is_consultant));
 
@@ -246,14 +348,23 @@ revoke all on function private.screen_conflicts(uuid, uuid[], text) from public,
 
 create or replace function public.screen_candidates(p_seeker uuid, p_consultants uuid[], p_context text default null)
 returns table (consultant_id uuid, level text)
-language sql
+language plpgsql
 volatile
 security definer
 set search_path = ''
 as $$
-  select x, coalesce(f.level, 'none')
+declare
+  ids uuid[];
+  levels text[];
+begin
+  -- Always screened (and logged), an empty list included.
+  select coalesce(array_agg(f.consultant_id), '{}'), coalesce(array_agg(f.level), '{}') into ids, levels
+  from private.screen_conflicts(p_seeker, p_consultants, p_context) f;
+  return query
+  select x, coalesce(found.level, 'none')
   from unnest(coalesce(p_consultants, '{}')) x
-  left join private.screen_conflicts(p_seeker, p_consultants, p_context) f on f.consultant_id = x
+  left join unnest(ids, levels) as found (consultant_id, level) on found.consultant_id = x;
+end;
 $$;
 
 -- ---------------------------------------------------------------------------
@@ -304,6 +415,7 @@ begin
   if exists (select 1 from unnest(wanted) w where not exists (select 1 from public.modalities m where m.code = w)) then
     raise exception 'Unknown modality.' using detail = 'modalities', hint = 'Pick modalities from the list.';
   end if;
+  perform private.refresh_pending_search_facts();
   perform private.refresh_due_search_facts();
   select p.languages into my_langs from public.profiles p where p.id = me;
   competent_in := array(select w || '>=' || min_level from unnest(wanted) w);
