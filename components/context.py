@@ -1,16 +1,22 @@
 """Per-session access to the backend, the signed-in user and the authenticator.
 
 The backend is process-wide and carries no identity (st.cache_resource). Who is
-signed in lives in st.session_state only.
+signed in, and their time zone, live in st.session_state only.
 """
 
 from __future__ import annotations
+
+import time
 
 import streamlit as st
 
 from portal.auth import CurrentUser, DatabaseCredentials
 from portal.config import Settings
 from portal.db import Backend, open_backend
+from portal.profiles import load_my_profile
+
+_TIMEZONE_KEY = "portal_my_timezone"
+TIMEZONE_REFRESH_SECONDS = 300  # a zone changed from another browser shows here within five minutes
 
 
 def settings() -> Settings:
@@ -44,3 +50,23 @@ def credentials() -> DatabaseCredentials:
 
 def authenticator():
     return st.session_state["portal_authenticator"]
+
+
+def my_timezone(backend: Backend, user: CurrentUser) -> str:
+    """The member's time zone (IANA name), read once and kept in this session's state under their id.
+
+    Pages that only need the zone to show times call this instead of fetching the whole profile on every run.
+    My profile and My availability, where the zone is saved, keep it current with `remember_my_timezone`; a
+    change saved from another session is read again after TIMEZONE_REFRESH_SECONDS.
+    """
+    kept = st.session_state.get(_TIMEZONE_KEY)
+    if kept and kept["user_id"] == user.id and time.monotonic() - kept["read_at"] < TIMEZONE_REFRESH_SECONDS:
+        return kept["zone"]
+    zone = load_my_profile(backend, user.claims)["timezone"]
+    remember_my_timezone(user.id, zone)
+    return zone
+
+
+def remember_my_timezone(user_id: str, zone: str) -> None:
+    """Keep the member's zone as just loaded or saved (My profile, My availability)."""
+    st.session_state[_TIMEZONE_KEY] = {"user_id": user_id, "zone": zone, "read_at": time.monotonic()}

@@ -1,17 +1,16 @@
-"""Registration glue for streamlit-authenticator: portal.auth's name rules as its validator, and its
+"""Registration glue for streamlit-authenticator: portal.auth's name and username rules as its validator, and its
 refusals mapped to the field they concern, as sentences."""
 
 from streamlit_authenticator.utilities import Validator
 
-from portal.auth import NAME_RULES, name_problem
+from portal.auth import NAME_RULES, USERNAME_RULES, name_problem, username_problem
 
 # The authenticator's refusals (controllers/authentication_controller.py, 0.4.2) -> (field, sentence).
 AUTHENTICATOR_MESSAGES = {
     "First name is not valid": ("first_name", NAME_RULES),
     "Last name is not valid": ("last_name", NAME_RULES),
     "Email is not valid": ("email", "Enter a valid email address, like name@example.org."),
-    "Username is not valid": (
-        "username", "Usernames are 3 to 20 characters: lowercase letters, digits, dashes or underscores."),
+    "Username is not valid": ("username", USERNAME_RULES),
     "Password/repeat password fields cannot be empty": ("password", "Enter a password, then repeat it below."),
     "Passwords do not match": ("password_repeat", "The two passwords differ: type the same password twice."),
     "Username/email already taken": ("username", "That username is taken. Choose another one."),
@@ -21,10 +20,13 @@ AUTHENTICATOR_MESSAGES = {
 
 
 class PortalValidator(Validator):
-    """The authenticator's checks, with portal.auth's rules for names."""
+    """The authenticator's checks, with portal.auth's rules for names and usernames (the database's rule)."""
 
     def validate_name(self, name: str) -> bool:
         return name_problem("Name", name) is None
+
+    def validate_username(self, username: str) -> bool:
+        return username_problem(username) is None
 
 
 def refusal_field(message: str) -> tuple[str | None, str]:

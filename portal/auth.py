@@ -12,6 +12,7 @@ the count on success.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
@@ -26,6 +27,44 @@ LOCKOUT_MINUTES = 15
 
 class RegistrationRefused(ValueError):
     """Registration failed for a reason the person can fix; the message says which."""
+
+
+# --- usernames -----------------------------------------------------------------------------
+# The database is authoritative: auth_register stores lower(btrim(p_username)) in private.credentials, whose check
+# constraint credentials_username_format is `username ~ '^[a-z0-9_.-]{3,30}$'`. The portal sends the username as
+# streamlit-authenticator and DatabaseUsers make it (lowercased, ends trimmed: `clean_username`), so this one rule,
+# applied to that, is the database's rule exactly. The authenticator's own Validator.validate_username (1 to 20 of
+# [a-zA-Z0-9_-], or an email address) is replaced by it (components/registration.PortalValidator).
+
+USERNAME_MIN_LENGTH = 3
+USERNAME_MAX_LENGTH = 30
+USERNAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-")
+_USERNAME_FORMAT = re.compile(rf"[a-z0-9_.-]{{{USERNAME_MIN_LENGTH},{USERNAME_MAX_LENGTH}}}", re.ASCII)
+USERNAME_RULES = (f"Usernames are {USERNAME_MIN_LENGTH} to {USERNAME_MAX_LENGTH} characters: letters a–z (kept in "
+                  f"lowercase), digits, dots, dashes or underscores.")
+
+
+def clean_username(username: str | None) -> str:
+    """A typed username as it is sent to the database: lowercased, ends trimmed (as the authenticator does)."""
+    return (username or "").lower().strip()
+
+
+def username_problem(username: str | None) -> str | None:
+    """What is wrong with a username, followed by USERNAME_RULES; None when the database will take it."""
+    key = clean_username(username)
+    if _USERNAME_FORMAT.fullmatch(key):
+        return None
+    if not key:
+        return f"Enter a username. {USERNAME_RULES}"
+    others = sorted({c for c in key if c not in USERNAME_CHARACTERS})
+    if others:
+        shown = ", ".join("spaces" if c.isspace() else f"“{c}”" if c.isprintable() else f"U+{ord(c):04X}"
+                          for c in others)
+        return f"A username cannot contain {shown}. {USERNAME_RULES}"
+    if len(key) < USERNAME_MIN_LENGTH:
+        return (f"“{key}” is {len(key)} character{'' if len(key) == 1 else 's'} long; the least is "
+                f"{USERNAME_MIN_LENGTH}. {USERNAME_RULES}")
+    return f"That username is {len(key)} characters long; the most is {USERNAME_MAX_LENGTH}. {USERNAME_RULES}"
 
 
 # --- names at registration ----------------------------------------------------------------
@@ -186,7 +225,9 @@ class DatabaseUsers(MutableMapping):
 
     def __setitem__(self, username: str, data: dict[str, Any]) -> None:
         """Registration: the database's unique constraints are the final word."""
-        key = username.lower().strip()
+        key = clean_username(username)
+        if problem := username_problem(key):  # refused here, before the database's check constraint
+            raise RegistrationRefused(problem)
         if key in self:
             raise RegistrationRefused("That username is taken. Choose another one.")
         first = (data.get("first_name") or "").strip()
@@ -230,7 +271,7 @@ def _registration_message(exc: APIError) -> str:
     if exc.code == "23505":
         return "That username is taken. Choose another one."
     if exc.code == "23514" and "username" in text:
-        return "Usernames are 3 to 30 characters: lowercase letters, digits, dots, dashes or underscores."
+        return USERNAME_RULES
     if exc.code == "23514" and "email" in text:
         return "Enter a valid email address."
     if exc.code == "23514" and "display_name" in text:

@@ -7,7 +7,7 @@ from datetime import date, time
 from typing import Any
 
 from portal.db import APIError, Backend, Claims, friendly_message
-from portal.profiles import known_timezones
+from portal.profiles import emptied_row_message, known_timezones
 
 WEEKDAYS = {1: "Monday", 2: "Tuesday", 3: "Wednesday", 4: "Thursday", 5: "Friday", 6: "Saturday", 7: "Sunday"}
 
@@ -38,6 +38,11 @@ class AvailabilityInput:
     weekly_hours: list[tuple[int | None, time | None, time | None]] = field(default_factory=list)
     overrides: list[tuple[date | None, time | None, time | None]] = field(default_factory=list)  # no times: day off
     time_off: list[tuple[date | None, date | None, str]] = field(default_factory=list)
+    # How many of the first rows of each grid were saved before (a grid lists them first, new rows after). One of
+    # them with every cell cleared is refused, not deleted: rows are deleted with the checkbox and the bin icon.
+    saved_weekly_hours: int = 0
+    saved_overrides: int = 0
+    saved_time_off: int = 0
 
     def validate(self) -> dict[str, str]:
         errors: dict[str, str] = {}
@@ -57,6 +62,8 @@ class AvailabilityInput:
         by_day: dict[int, list[tuple[time, time]]] = {}
         for n, (weekday, start, end) in enumerate(self.weekly_hours, start=1):
             if blank(weekday, start, end):
+                if n <= self.saved_weekly_hours:
+                    problems.append(emptied_row_message(f"Row {n}"))
                 continue
             missing = []
             if weekday not in WEEKDAYS:
@@ -81,6 +88,8 @@ class AvailabilityInput:
         override_problems = []
         for n, (day, start, end) in enumerate(self.overrides, start=1):
             if blank(day, start, end):
+                if n <= self.saved_overrides:
+                    override_problems.append(emptied_row_message(f"Override {n}"))
                 continue
             if day is None:
                 override_problems.append(f"Override {n}: choose the date.")
@@ -93,6 +102,8 @@ class AvailabilityInput:
         off_problems = []
         for n, (first, last, note) in enumerate(self.time_off, start=1):
             if blank(first, last, note):
+                if n <= self.saved_time_off:
+                    off_problems.append(emptied_row_message(f"Time off {n}"))
                 continue
             if first is None:
                 off_problems.append(f"Time off {n}: choose the first day.")

@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from portal.db import APIError, Backend, Claims, friendly_message
+from portal.profiles import emptied_row_message
 
 
 @dataclass
@@ -48,13 +49,20 @@ class PracticeError(Exception):
         self.stale = stale
 
 
+def emptied(rows: list[CompetencyInput], saved_rows: int) -> list[str]:
+    """A refusal for each of the first `saved_rows` rows (saved before) whose cells were all cleared."""
+    return [emptied_row_message(f"Row {n}") for n, row in enumerate(rows[:saved_rows], start=1) if row.is_blank()]
+
+
 def validate(rows: list[CompetencyInput], capacity: int | None, *, modalities: set[str],
-             today: date | None = None) -> dict[str, str]:
+             today: date | None = None, saved_rows: int = 0) -> dict[str, str]:
     """Messages per field; for the grid one sentence per problem, naming the row (counted from the top of the
     grid, empty rows included) and the field.
 
     Modality and level are required in every row; an incomplete row (a new one included) is reported, never
-    dropped. A row with nothing typed in it is skipped (and not saved: see `filled`).
+    dropped. A new row with nothing typed in it is skipped (and not saved: see `filled`). One of the first
+    `saved_rows` rows (saved before; the grid lists them first) with every cell cleared is refused: a saved
+    competency, and its verification, is deleted with the grid's checkbox and bin icon, never by clearing it.
     """
     today = today or date.today()
     errors: dict[str, str] = {}
@@ -64,6 +72,8 @@ def validate(rows: list[CompetencyInput], capacity: int | None, *, modalities: s
     seen: set[str] = set()
     for n, row in enumerate(rows, start=1):
         if row.is_blank():
+            if n <= saved_rows:
+                problems.append(emptied_row_message(f"Row {n}"))
             continue
         label = f"Row {n}:"
         if not row.modality:
@@ -96,7 +106,10 @@ def load_my_practice(backend: Backend, claims: Claims) -> dict[str, Any]:
 
 
 def save_my_practice(backend: Backend, claims: Claims, rows: list[CompetencyInput], *, accepting: bool,
-                     capacity: int, expected_version: int) -> dict[str, Any]:
+                     capacity: int, expected_version: int, saved_rows: int = 0) -> dict[str, Any]:
+    """Save the rows that hold anything; an emptied saved row (one of the first `saved_rows`) is refused."""
+    if problems := emptied(rows, saved_rows):
+        raise PracticeError("Some fields need attention.", {"competencies": " ".join(problems)})
     try:
         return backend.rpc("save_my_practice", {
             "p_competencies": [r.as_json() for r in filled(rows)], "p_accepting": accepting, "p_capacity": capacity,

@@ -50,6 +50,24 @@ class ProfileError(Exception):
         self.stale = stale
 
 
+# --- grid rows (My profile's licences, My practice's competencies, My availability's grids) -----------------
+# A grid lists the rows saved before first and new rows after; messages number rows from the top, empty ones
+# included. A new row left empty is ignored. A saved row whose every cell was cleared is refused, not deleted:
+# deleting is done with the row's checkbox and the bin icon, so clearing cells never loses a row (or, for a
+# competency, its verification) by accident.
+
+def emptied_row_message(row: str) -> str:
+    """The refusal for a saved row whose cells were all cleared; `row` names it as the grid's messages do."""
+    return f"{row} is empty: fill it in again, or delete it with its checkbox and the bin icon."
+
+
+def saved_rows_kept(saved: int, edits: dict[str, Any] | None) -> int:
+    """How many of a grid's `saved` rows are still in it, given the grid's edits (Streamlit's data-editor state:
+    `deleted_rows` holds positions of deleted rows). They come first in the grid, before any new rows."""
+    deleted = {int(row) for row in (edits or {}).get("deleted_rows") or []}
+    return saved - len(deleted & set(range(saved)))
+
+
 @dataclass
 class LicenseInput:
     jurisdiction: str | None
@@ -64,6 +82,16 @@ class LicenseInput:
             "license_number": (self.license_number or "").strip(),
             "expires_on": self.expires_on.isoformat() if self.expires_on else None,
         }
+
+    def is_blank(self) -> bool:
+        """Nothing typed in any cell: a row added to the grid and left empty (or a saved one cleared)."""
+        return (not (self.jurisdiction or "").strip() and not (self.license_type or "").strip()
+                and not (self.license_number or "").strip() and self.expires_on is None)
+
+
+def filled(licenses: list[LicenseInput]) -> list[LicenseInput]:
+    """The rows that hold anything (the ones saved); validation reports the incomplete ones among them."""
+    return [lic for lic in licenses if not lic.is_blank()]
 
 
 @dataclass
@@ -80,7 +108,10 @@ class ProfileInput:
     timezone: str = "America/New_York"
     bio: str = ""
     is_consultant: bool = False
+    # The licence grid's rows, top to bottom, as typed (empty ones included, so that messages number rows as the
+    # grid shows them); the first `saved_licenses` of them were saved before, the rest are new.
     licenses: list[LicenseInput] = field(default_factory=list)
+    saved_licenses: int = 0
 
     @classmethod
     def from_document(cls, doc: dict[str, Any]) -> ProfileInput:
@@ -97,6 +128,7 @@ class ProfileInput:
                 )
                 for lic in doc.get("licenses", [])
             ],
+            saved_licenses=len(doc.get("licenses", [])),
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -158,22 +190,31 @@ def validate(profile: ProfileInput, *, jurisdictions: set[str], languages: set[s
         errors["timezone"] = "Choose a time zone from the list."
     if len(profile.bio or "") > 2000:
         errors["bio"] = f"The bio can be at most 2,000 characters (it has {len(profile.bio)})."
-    license_problems = validate_licenses(profile.licenses, jurisdictions=jurisdictions, today=today)
+    license_problems = validate_licenses(profile.licenses, jurisdictions=jurisdictions, today=today,
+                                         saved_rows=profile.saved_licenses)
     if license_problems:
         errors["licenses"] = " ".join(license_problems)
-    elif profile.is_consultant and not profile.licenses:
+    elif profile.is_consultant and not filled(profile.licenses):
         errors["licenses"] = "Consultants list at least one current licence."
     return errors
 
 
-def validate_licenses(licenses: list[LicenseInput], *, jurisdictions: set[str], today: date) -> list[str]:
-    """One sentence per problem, naming the row (counted from the top of the grid) and the field.
+def validate_licenses(licenses: list[LicenseInput], *, jurisdictions: set[str], today: date,
+                      saved_rows: int = 0) -> list[str]:
+    """One sentence per problem, naming the row (counted from the top of the grid, empty rows included) and the
+    field.
 
-    Every column is required; an incomplete row (a new one included) is reported, never dropped.
+    Every column is required; an incomplete row (a new one included) is reported, never dropped. An empty row is
+    skipped (and not saved: see `filled`) when it is new; one of the first `saved_rows` (saved before) emptied is
+    refused: a saved licence is deleted with the grid's checkbox and bin icon, never by clearing its cells.
     """
     problems = []
     seen: set[str] = set()
     for number, lic in enumerate(licenses, start=1):
+        if lic.is_blank():
+            if number <= saved_rows:
+                problems.append(emptied_row_message(f"Licence {number}"))
+            continue
         row = f"Licence {number}:"
         if not lic.jurisdiction:
             problems.append(f"{row} choose a state or province.")
@@ -203,11 +244,16 @@ def load_my_profile(backend: Backend, claims: Claims) -> dict[str, Any]:
 
 def save_my_profile(backend: Backend, claims: Claims, profile: ProfileInput, *,
                     expected_version: int) -> dict[str, Any]:
-    """Save; raises ProfileError with per-field messages when the database refuses."""
+    """Save the licences that hold anything; raises ProfileError with per-field messages when the database refuses,
+    or when a saved licence was emptied (never deleted that way)."""
+    emptied = [emptied_row_message(f"Licence {n}") for n, lic in enumerate(profile.licenses[:profile.saved_licenses],
+                                                                           start=1) if lic.is_blank()]
+    if emptied:
+        raise ProfileError("Some fields need attention.", {"licenses": " ".join(emptied)})
     try:
         return backend.rpc("save_my_profile", {
             "p_profile": profile.as_json(),
-            "p_licenses": [lic.as_json() for lic in profile.licenses],
+            "p_licenses": [lic.as_json() for lic in filled(profile.licenses)],
             "p_expected_version": expected_version,
         }, as_user=claims)
     except APIError as exc:

@@ -11,7 +11,7 @@ from components.formstate import FormGeneration, cell_date, edited_frame
 from components.slots import slot_label
 from portal.availability import WEEKDAYS, AvailabilityError, AvailabilityInput, load_my_availability, open_slots
 from portal.availability import save_my_availability as save
-from portal.profiles import known_timezones, timezone_label
+from portal.profiles import known_timezones, saved_rows_kept, timezone_label
 
 user = context.require_user()
 backend = context.backend()
@@ -43,6 +43,7 @@ def load_into_form(doc: dict) -> None:
     if "availability_owner" in st.session_state:
         form.renew()  # new values: draw the widgets afresh
     st.session_state["availability_owner"] = user.id
+    context.remember_my_timezone(user.id, doc["timezone"])  # Notifications and Requests show times in it
     st.session_state["availability_errors"] = {}
 
 
@@ -64,6 +65,11 @@ def field_error(name: str) -> None:
 
 def edited(base_key: str, widget_name: str) -> pd.DataFrame:
     return edited_frame(st.session_state[base_key], form.value(widget_name))
+
+
+def saved_rows(base_key: str, widget_name: str) -> int:
+    """How many rows at the top of a grid were saved before (the rest are new)."""
+    return saved_rows_kept(len(st.session_state[base_key]), form.value(widget_name))
 
 
 
@@ -90,7 +96,8 @@ with st.form("availability_form", border=False):
     # of the widget's value altogether, so an incomplete row would vanish on Save instead of being refused. The
     # columns marked "Required." are required all the same: AvailabilityInput.validate names the row and the cell.
     st.subheader("Weekly hours")
-    st.caption("Day, from and until are required in every row; messages number the rows from the top.")
+    st.caption("Day, from and until are required in every row; messages number the rows from the top. To remove a "
+               "row from any of these grids, tick its checkbox and press the bin icon.")
     st.data_editor(st.session_state["availability_hours_base"], key=form.key("hours"), num_rows="dynamic",
                    hide_index=True, width="stretch", column_config={
                        "weekday": st.column_config.SelectboxColumn("Day", options=list(WEEKDAYS.values()),
@@ -139,6 +146,9 @@ if submitted:
                    for r in overrides.itertuples(index=False)],
         time_off=[(cell_date(r.starts_on), cell_date(r.ends_on), r.note if isinstance(r.note, str) else "")
                   for r in time_off.itertuples(index=False)],
+        saved_weekly_hours=saved_rows("availability_hours_base", "hours"),
+        saved_overrides=saved_rows("availability_overrides_base", "overrides"),
+        saved_time_off=saved_rows("availability_time_off_base", "time_off"),
     )
     try:
         saved = save(backend, user.claims, entered, expected_version=st.session_state["availability_version"])

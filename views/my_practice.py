@@ -11,6 +11,7 @@ from components.formstate import FormGeneration, cell_date, edited_frame
 from components.reference import modality_names
 from portal.db import DatabaseUnavailable, friendly_message
 from portal.practice import CompetencyInput, PracticeError, load_my_practice, save_my_practice, validate
+from portal.profiles import saved_rows_kept
 from portal.search import LEVELS
 
 user = context.require_user()
@@ -69,7 +70,8 @@ with st.form("practice_form", border=False):
     st.subheader("Competencies")
     st.caption("Levels: " + " · ".join(f"{n} {name}" for n, name in LEVELS.items())
                + ". One row per modality; modality and level are required, messages number the rows from the top. "
-               "Changing a row withdraws its verification until an admin checks it again.")
+               "Changing a row withdraws its verification until an admin checks it again. To remove a competency, "
+               "tick its checkbox and press the bin icon.")
     # No `required=True` on these columns: Streamlit's grid leaves a new row with an empty required cell out of
     # the widget's value altogether, so an incomplete competency would vanish on Save instead of being refused.
     # Modality and level are required all the same: portal.practice.validate names the row and the missing fields.
@@ -96,34 +98,37 @@ with st.form("practice_form", border=False):
     submitted = st.form_submit_button("Save practice", type="primary", key="practice_save")
 
 
-def edited_rows() -> list[CompetencyInput]:
-    """Every row of the grid, top to bottom, complete or not (validation names what is missing; empty rows are
-    skipped by validation and not saved)."""
-    frame = edited_frame(st.session_state["practice_base"], form.value("competencies"))
+def edited_rows() -> tuple[list[CompetencyInput], int]:
+    """Every row of the grid, top to bottom, complete or not (validation names what is missing; new empty rows are
+    skipped and not saved, emptied saved ones refused), and how many of them were saved before."""
+    base, edits = st.session_state["practice_base"], form.value("competencies")
+    frame = edited_frame(base, edits)
 
     def number(value):
         return None if value is None or pd.isna(value) else int(value)
 
 
-    return [CompetencyInput(modality=r.modality if isinstance(r.modality, str) else None, level=number(r.level),
+    rows = [CompetencyInput(modality=r.modality if isinstance(r.modality, str) else None, level=number(r.level),
                             evidence_body=r.evidence_body if isinstance(r.evidence_body, str) else None,
                             evidence_credential=r.evidence_credential if isinstance(r.evidence_credential, str)
                             else None,
                             evidence_year=number(r.evidence_year), training_hours=number(r.training_hours),
                             expires_on=cell_date(r.expires_on))
             for r in frame.itertuples(index=False)]
+    return rows, saved_rows_kept(len(base), edits)
 
 
 if submitted:
-    rows = edited_rows()
+    rows, saved_rows = edited_rows()
     capacity = form.value("capacity")
     capacity = None if capacity is None else int(capacity)
-    found = validate(rows, capacity, modalities=set(modalities))
+    found = validate(rows, capacity, modalities=set(modalities), saved_rows=saved_rows)
     st.session_state["practice_errors"] = found
     if not found:
         try:
             saved = save_my_practice(backend, user.claims, rows, accepting=form.value("accepting"),
-                                     capacity=capacity, expected_version=st.session_state["practice_version"])
+                                     capacity=capacity, expected_version=st.session_state["practice_version"],
+                                     saved_rows=saved_rows)
         except PracticeError as exc:
             st.session_state["practice_errors"] = {**exc.fields, "form": exc.message}
         except DatabaseUnavailable as exc:

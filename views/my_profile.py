@@ -19,6 +19,7 @@ from portal.profiles import (
     known_timezones,
     load_my_profile,
     save_my_profile,
+    saved_rows_kept,
     timezone_label,
     validate,
 )
@@ -47,6 +48,7 @@ def load_into_form(doc: dict, *, redraw: bool) -> None:
     )
     st.session_state["profile_version"] = doc["version"]
     st.session_state["profile_owner"] = user.id
+    context.remember_my_timezone(user.id, doc["timezone"])  # Notifications and Requests show times in it
     st.session_state["profile_errors"] = {}
     if redraw:
         form.renew()
@@ -90,7 +92,8 @@ with st.form(f"profile_form_{form.generation}", border=False):
 
     st.subheader("Licences")
     st.caption("One row per state or province, every column filled in; messages number the rows from the top. "
-               "Changing a row withdraws its verification until an admin checks it.")
+               "Changing a row withdraws its verification until an admin checks it. To remove a licence, tick its "
+               "checkbox and press the bin icon.")
     # No `required=True` on these columns: Streamlit's grid leaves a new row with an empty required cell out of
     # the widget's value altogether, so an incomplete licence would vanish on Save instead of being refused.
     # Every column is required all the same: portal.profiles.validate names the row and the missing fields.
@@ -131,29 +134,32 @@ with st.form(f"profile_form_{form.generation}", border=False):
 form_message = st.empty()
 
 
-def edited_licenses() -> list[LicenseInput]:
-    """Every row of the grid that has anything in it, complete or not (validation names what is missing)."""
-    frame = edited_frame(st.session_state["profile_licenses_base"], form.value("licenses"))
-    return [
+def edited_licenses() -> tuple[list[LicenseInput], int]:
+    """Every row of the grid, top to bottom, complete, incomplete or empty (portal.profiles.validate names what is
+    missing, skips new empty rows and refuses emptied saved ones), and how many of them were saved before."""
+    base, edits = st.session_state["profile_licenses_base"], form.value("licenses")
+    frame = edited_frame(base, edits)
+    rows = [
         LicenseInput(jurisdiction=r.jurisdiction if isinstance(r.jurisdiction, str) else None,
                      license_type=r.license_type if isinstance(r.license_type, str) else None,
                      license_number=r.license_number if isinstance(r.license_number, str) else None,
                      expires_on=cell_date(r.expires_on))
         for r in frame.itertuples(index=False)
-        if any(isinstance(v, str) and v for v in (r.jurisdiction, r.license_type, r.license_number))
-        or cell_date(r.expires_on)
     ]
+    return rows, saved_rows_kept(len(base), edits)
 
 
 if submitted:
     def as_int(value):
         return None if value is None else int(value)
 
+    licenses, saved_licenses = edited_licenses()
     profile = ProfileInput(
         **{name: form.value(name) for name in FIELDS if name not in ("fee_usd", "years_in_practice")},
         fee_usd=as_int(form.value("fee_usd")),
         years_in_practice=as_int(form.value("years_in_practice")),
-        licenses=edited_licenses(),
+        licenses=licenses,
+        saved_licenses=saved_licenses,
     )
     found = validate(profile, jurisdictions=set(jurisdictions), languages=set(languages))
     if found:

@@ -6,7 +6,6 @@ from components import context
 from components.errors import database_errors_as_messages
 from portal.local_times import local_time, times_caption
 from portal.notifications import mark_read, my_notifications
-from portal.profiles import load_my_profile
 
 PAGES = {"requests": "views/requests.py", "appointments": "views/appointments.py",
          "termination": "views/termination.py"}
@@ -18,7 +17,7 @@ st.caption("What changed for you, newest first.")
 
 with database_errors_as_messages():
     items = my_notifications(backend, user.claims)
-    zone = load_my_profile(backend, user.claims)["timezone"]
+    zone = context.my_timezone(backend, user)  # kept per session, not the whole profile per run
 unread = [n for n in items if not n["read_at"]]
 if unread and st.button(f"Mark all {len(unread)} as read", key="notifications_mark_all"):
     with database_errors_as_messages():

@@ -8,7 +8,6 @@ import streamlit as st
 from components import context
 from components.errors import database_errors_as_messages
 from components.formstate import FormGeneration
-from portal.profiles import load_my_profile
 from portal.screening import (
     AFFILIATION_KINDS,
     CONTEXT_TEXT,
@@ -99,14 +98,18 @@ with people_tab:
         counterpart_id = st.selectbox("Consultant", options=list(options), format_func=options.get,
                                       index=None, placeholder="Type at least 2 letters above",
                                       key=person_form.key("consultant"))
+        if counterpart_id:
+            errors.pop("person_counterpart", None)  # picked since the refusal: the message no longer applies
+        # The picker sits above the form (it searches as you type): its refusal is shown here, next to it.
+        show_error("person_counterpart")
     with st.form(f"relationship_form_{person_form.generation}"):
         name = email = ""
         if where == "Someone else":
             name = st.text_input("Their name", key=person_form.key("name"))
+            show_error("person_counterpart")
             email = st.text_input("Their email (lets the portal recognise them if they join)",
                                   key=person_form.key("email"))
             show_error("person_counterpart_email")
-        show_error("person_counterpart")
         kind = st.selectbox("This person…", options=list(kinds), format_func=lambda k: kinds[k]["label"],
                             index=None, placeholder="Choose the relationship", key=person_form.key("kind"))
         show_error("person_kind")
@@ -177,7 +180,7 @@ with log_tab:
                 "made when you asked them, or they you. Reasons are never logged.")
     with database_errors_as_messages():
         log = screening_log(backend, user.claims)
-        zone = ZoneInfo(load_my_profile(backend, user.claims)["timezone"])
+        zone = ZoneInfo(context.my_timezone(backend, user))
     if not log:
         st.caption("No screenings yet.")
     else:

@@ -8,7 +8,6 @@ from components.errors import database_errors_as_messages
 from components.reference import modality_names
 from portal.appointments import professionalism_record, record_summary
 from portal.local_times import local_day, times_caption
-from portal.profiles import load_my_profile
 from portal.requests import RequestRefused, my_engagements, my_requests, respond
 
 STATUS_BADGES = {"pending": ":orange-badge[Waiting for an answer]", "accepted": ":green-badge[Accepted]",
@@ -22,7 +21,7 @@ with database_errors_as_messages():
     rows = my_requests(backend, user.claims)
     engagements = my_engagements(backend, user.claims)
     modalities = modality_names(backend, user.claims)
-    zone = load_my_profile(backend, user.claims)["timezone"]
+    zone = context.my_timezone(backend, user)  # kept per session, not the whole profile per run
 
 st.caption(f"Consultation requests you received and sent, with their outcomes. {times_caption(zone, 'Dates')}")
 
