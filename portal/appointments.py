@@ -80,7 +80,7 @@ def professionalism_record(backend: Backend, claims: Claims, member_id: str) -> 
 def notice_given(hours: float | str) -> str:
     """The notice a cancellation gave, in whole hours and never rounded up: with 15.6 hours recorded and a
     16-hour threshold, "16 hours' notice" would contradict the late-cancellation warning ("15.6 hours before
-    the session, inside the 16 hour threshold")."""
+    the session, inside the 16-hour threshold")."""
     whole = math.floor(float(hours))
     if whole < 1:
         return "less than an hour's notice"

@@ -613,7 +613,7 @@ def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) ->
         # First try: the app asks to confirm.
         click_after_typing(seeker, confirmed.get_by_role("button", name="Cancel session"))
         late_warning = notice(seeker, re.compile(r"This is a late cancellation: .* hours before the session, "
-                                                 r"inside the 168 hour threshold"))
+                                                 r"inside the 168-hour threshold"))
         print(f"[journey] late-cancellation warning: {late_warning.inner_text()!r}")
         shots(seeker, "seeker-late-cancellation-warning")
         confirmed.get_by_text("I understand this will be recorded as a late cancellation").click()
@@ -637,7 +637,7 @@ def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) ->
         consultant.get_by_test_id("stSidebar").get_by_role("link", name=re.compile(r"^Notifications")).click()
         expect(title(consultant, "Notifications")).to_be_visible(timeout=STEP_TIMEOUT)
         notice(consultant, re.compile(rf"{re.escape(seeker_name)} cancelled the session on .*"
-                                      r"\(late: [\d.]+ hours notice\): A family emergency"))
+                                      r"\(late: [\d.]+ hours' notice\): A family emergency"))
         shots(consultant, "consultant-notifications")
         lap("booked, confirmed, cancelled late")
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
-from portal.appointments import answer, book, cancel, reschedule
+from portal.appointments import BookingRefused, answer, book, cancel, reschedule
 from portal.availability import open_slots
 from portal.config import Settings
 from portal.db import SERVICE, Claims
@@ -96,7 +96,7 @@ def test_a_late_cancellation_keeps_its_notice_and_names_the_local_time(backend, 
     assert done["late"] is True
     assert messages(backend, consultant, "late_cancellation") == [
         f"Berta Client cancelled the session on {local_text(soon, 'Asia/Tokyo')} "
-        f"(late: {float(done['notice_hours']):.1f} hours notice): Sick child"]
+        f"(late: {float(done['notice_hours']):.1f} hours' notice): Sick child"]
 
 
 def test_a_move_names_both_times_in_the_recipients_zone_and_nothing_in_utc(backend, pair):
@@ -277,3 +277,25 @@ def test_settings_and_the_cookie_key_are_read_once_per_environment(backend, monk
         at.run()
         no_exceptions(at)
     assert reads[before:] == [fresh]
+
+
+def test_a_notice_just_under_the_threshold_is_late_and_recorded_rounded_down(backend, embedded_db):
+    """15 h 58 min before a session with a 16-hour threshold: late (it used to round to 16.0 and pass as on time)."""
+    consultant_username, client_username = engaged_pair(backend, embedded_db)
+    consultant, client = user_id(backend, consultant_username), user_id(backend, client_username)
+    with psycopg.connect(embedded_db.owner_conninfo) as conn:
+        conn.execute("update public.availability_settings set late_cancel_hours = 16 where consultant_id = %s",
+                     (consultant,))
+        engagement, = conn.execute("select id from public.engagements where seeker_id = %s and consultant_id = %s",
+                                   (client, consultant)).fetchone()
+        appt, = conn.execute(
+            "insert into public.appointments (consultant_id, client_id, engagement_id, starts_at, ends_at, "
+            "blocked_until, status, requested_by) select %s, %s, %s, t, t + interval '50 minutes', "
+            "t + interval '1 hour', 'confirmed', %s from (select now() + interval '15 hours 58 minutes' as t) x "
+            "returning id", (consultant, client, engagement, client)).fetchone()
+    with pytest.raises(BookingRefused) as refused:
+        cancel(backend, Claims.user(client), str(appt), "Unwell")
+    assert refused.value.code == "late" and "15.9 hours before the session, inside the 16-hour threshold" in str(
+        refused.value.message)
+    done = cancel(backend, Claims.user(client), str(appt), "Unwell", accept_late=True)
+    assert done["late"] is True and float(done["notice_hours"]) == 15.9

@@ -13,6 +13,8 @@
 -- books through the two functions replaced here. The other notifications
 -- (answers to a proposed time, termination plans and their reminders) name no
 -- time of day; the final-session reminder names a calendar date, which has no zone.
+-- cancel_appointment also decides lateness on the exact notice and records it rounded
+-- down (it was rounded to the nearest tenth first: 15.96 hours became 16.0, on time).
 
 -- An instant as the member `p_who` reads it: their zone (UTC for a profile that is
 -- gone), then the zone's name. SECURITY INVOKER: it runs with the rights of the
@@ -108,6 +110,7 @@ declare
   me uuid := auth.uid();
   appt public.appointments;
   threshold integer;
+  hours numeric;
   notice numeric;
 begin
   select * into appt from public.appointments where id = p_appointment for update;
@@ -124,15 +127,18 @@ begin
     raise exception 'This session has already started.' using detail = 'status';
   end if;
   select late_cancel_hours into threshold from public.availability_settings where consultant_id = appt.consultant_id;
-  notice := round(extract(epoch from appt.starts_at - now()) / 3600.0, 1);
-  if notice < threshold and appt.status = 'confirmed' and not coalesce(p_accept_late, false) then
-    raise exception 'This is a late cancellation: % hours before the session, inside the % hour threshold.',
+  -- Late is decided on the exact notice; the notice recorded and shown is rounded down, never up
+  -- (15.96 hours is 15.9, inside a 16-hour threshold, not 16.0 outside it).
+  hours := extract(epoch from appt.starts_at - now()) / 3600.0;
+  notice := round(floor(hours * 10) / 10, 1);
+  if hours < threshold and appt.status = 'confirmed' and not coalesce(p_accept_late, false) then
+    raise exception 'This is a late cancellation: % hours before the session, inside the %-hour threshold.',
                     notice, threshold
       using detail = 'late', hint = 'Confirm to cancel anyway; it will be recorded as late.';
   end if;
   update public.appointments
   set status = 'cancelled', cancelled_by = me, cancelled_at = now(), cancel_reason = btrim(p_reason),
-      notice_hours = notice, late = notice < threshold and appt.status = 'confirmed'
+      notice_hours = notice, late = hours < threshold and appt.status = 'confirmed'
   where id = appt.id returning * into appt;
   perform private.notify(case when me = appt.consultant_id then appt.client_id else appt.consultant_id end,
                          case when appt.late then 'late_cancellation' else 'cancelled' end,
@@ -140,7 +146,7 @@ begin
                          || private.local_time_text(appt.starts_at, case when me = appt.consultant_id
                                                                          then appt.client_id
                                                                          else appt.consultant_id end)
-                         || case when appt.late then ' (late: ' || notice || ' hours notice)' else '' end
+                         || case when appt.late then ' (late: ' || notice || ' hours'' notice)' else '' end
                          || ': ' || appt.cancel_reason, 'appointments');
   return appt;
 end;
