@@ -77,3 +77,17 @@ def test_deleting_my_account_keeps_the_other_partys_records_whole(backend, pair)
     requests = backend.rpc("my_requests", {}, as_user=consultant)
     assert [r["other_name"] for r in requests] == ["Former member"]
     assert backend.rpc("get_my_practice", {}, as_user=consultant)["active_clients"] == 0
+
+
+def test_the_export_names_the_people_my_records_name_and_nobody_else(backend, pair, new_user, embedded_db):
+    consultant, client, _ = pair
+    declared, _ = new_user("data_declared")
+    stranger, _ = new_user("data_stranger")
+    with psycopg.connect(embedded_db.owner_conninfo) as conn:
+        conn.execute("update public.profiles set is_consultant = true where id = any (%s)", ([declared, stranger],))
+    backend.rpc("add_my_relationship", {"p_kind": "colleague", "p_counterpart_id": declared}, as_user=client)
+    data = export_my_data(backend, client)
+    people = {p["id"]: p["display_name"] for p in data["people"]}
+    assert set(people) == {consultant.sub, declared}  # my consultant (request, engagement) and whom I declared
+    archive = zipfile.ZipFile(io.BytesIO(export_zip(data)))
+    assert "Test data_declared" in archive.read("people.csv").decode()
