@@ -41,19 +41,28 @@ def delete_my_account(backend: Backend, claims: Claims, confirm_username: str) -
         raise DeletionRefused(friendly_message(exc)) from exc
 
 
+def plural(n: int, word: str, plural_form: str | None = None) -> str:
+    """"1 request", "2 requests", "0 requests"; `plural_form` for irregular words ("1 person", "2 people")."""
+    return f"{n} {word if n == 1 else plural_form or word + 's'}"
+
+
 def attention_items(home: dict[str, Any]) -> list[tuple[str, str]]:
     """(sentence, page) for everything waiting on the member, most pressing first."""
     items = []
-    if home["requests_to_answer"]:
-        items.append((f"{home['requests_to_answer']} consultation request(s) to answer", "views/requests.py"))
-    if home["bookings_to_confirm"]:
-        items.append((f"{home['bookings_to_confirm']} proposed session(s) to confirm or decline",
-                      "views/appointments.py"))
-    if home["plans_to_sign"]:
-        items.append((f"{home['plans_to_sign']} termination plan(s) awaiting your signature", "views/termination.py"))
-    if home["waivers_to_answer"]:
-        items.append((f"{home['waivers_to_answer']} conflict waiver(s) the other party signed and you have not",
+    if n := home["requests_to_answer"]:
+        items.append((f"{plural(n, 'consultation request')} to answer", "views/requests.py"))
+    if n := home["bookings_to_confirm"]:
+        items.append((f"{plural(n, 'proposed session')} to confirm or decline", "views/appointments.py"))
+    if n := home["plans_to_sign"]:
+        items.append((f"{plural(n, 'termination plan')} awaiting your signature", "views/termination.py"))
+    if n := home["waivers_to_answer"]:
+        items.append((f"{plural(n, 'conflict waiver')} the other party signed and you have not",
                       "views/requests.py"))
-    if home["unread_notifications"]:
-        items.append((f"{home['unread_notifications']} unread notification(s)", "views/notifications.py"))
+    if n := home["unread_notifications"]:
+        items.append((f"{plural(n, 'unread notification')}", "views/notifications.py"))
     return items
+
+
+def requests_waiting_sentence(n: int) -> str:
+    """Home's line about the member's own requests still waiting for a consultant's answer."""
+    return f"{n} of your requests {'awaits' if n == 1 else 'await'} a consultant's answer."

@@ -7,7 +7,14 @@ from datetime import date
 from typing import Any
 
 from portal.db import APIError, Backend, Claims, friendly_message
+from portal.mydata import plural
 from portal.profiles import emptied_row_message
+
+
+def capacity_below_active(active_clients: int) -> str:
+    """The refusal of a capacity lower than the clients already held."""
+    return (f"You have {plural(active_clients, 'active client')}; capacity can't be lower. "
+            "To stop taking new clients, turn off 'Accepting new clients'.")
 
 
 @dataclass
@@ -55,7 +62,7 @@ def emptied(rows: list[CompetencyInput], saved_rows: int) -> list[str]:
 
 
 def validate(rows: list[CompetencyInput], capacity: int | None, *, modalities: set[str],
-             today: date | None = None, saved_rows: int = 0) -> dict[str, str]:
+             today: date | None = None, saved_rows: int = 0, active_clients: int = 0) -> dict[str, str]:
     """Messages per field; for the grid one sentence per problem, naming the row (counted from the top of the
     grid, empty rows included) and the field.
 
@@ -63,11 +70,16 @@ def validate(rows: list[CompetencyInput], capacity: int | None, *, modalities: s
     dropped. A new row with nothing typed in it is skipped (and not saved: see `filled`). One of the first
     `saved_rows` rows (saved before; the grid lists them first) with every cell cleared is refused: a saved
     competency, and its verification, is deleted with the grid's checkbox and bin icon, never by clearing it.
+
+    Capacity may not be lower than `active_clients` (get_my_practice's count of active engagements): a consultant
+    who wants no new clients turns off accepting instead, and Home never reads "1 of 0".
     """
     today = today or date.today()
     errors: dict[str, str] = {}
     if capacity is None or not 0 <= capacity <= 60:
         errors["capacity"] = "Capacity is the number of active clients you can hold: 0 to 60."
+    elif capacity < active_clients:
+        errors["capacity"] = capacity_below_active(active_clients)
     problems: list[str] = []
     seen: set[str] = set()
     for n, row in enumerate(rows, start=1):
@@ -118,6 +130,9 @@ def save_my_practice(backend: Backend, claims: Claims, rows: list[CompetencyInpu
     except APIError as exc:
         if exc.code == "P0001" and exc.details == "version":
             raise PracticeError(f"{exc.message} {exc.hint}", stale=True) from exc
+        if exc.code == "P0001" and exc.details == "capacity":  # should the database ever refuse it too
+            raise PracticeError("Some fields need attention.",
+                                {"capacity": f"{exc.message} {exc.hint or ''}".strip()}) from exc
         if exc.code == "P0001" and exc.details == "competencies":
             raise PracticeError(exc.message, {"competencies": f"{exc.message} {exc.hint or ''}".strip()}) from exc
         if exc.code == "23514" and "capacity" in (exc.message or ""):

@@ -112,16 +112,114 @@ def relaxed(filters: SearchFilters, name: str) -> SearchFilters:
     return replace(filters, **changes)
 
 
-def explain_empty(page: SearchPage, filters: SearchFilters) -> str:
-    """One sentence saying which filter kept the most consultants out."""
-    helpful = [r for r in page.relax if r["filter"] != "jurisdiction"]
-    if not helpful:
-        if any(r["filter"] == "jurisdiction" for r in page.relax):
-            return (f"No consultant licensed in {filters.jurisdiction} matches these filters, and the others "
+def narrowing(filters: SearchFilters) -> list[str]:
+    """The optional filters this search sets, in the order of the form. The jurisdiction is never optional; the
+    minimum level counts only with modalities, and the city only with an in-person format (the search ignores them
+    otherwise)."""
+    names = []
+    if filters.modalities:
+        names.append("modalities")
+        if filters.min_level > 1:
+            names.append("min_level")
+    if filters.format != "any":
+        names.append("format")
+    if filters.languages:
+        names.append("languages")
+    if filters.max_fee is not None:
+        names.append("fee")
+    if filters.accepting_only:
+        names.append("capacity")
+    if filters.times:
+        names.append("times")
+    return names
+
+
+def relaxed_all(filters: SearchFilters, names: list[str] | None = None) -> SearchFilters:
+    """The same search with every optional filter removed (or those named): only the jurisdiction is kept."""
+    for name in narrowing(filters) if names is None else names:
+        filters = relaxed(filters, name)
+    return filters
+
+
+def filter_words(filters: SearchFilters, name: str, modality_names: dict[str, str] | None = None,
+                 language_names: dict[str, str] | None = None) -> str:
+    """One filter as the seeker set it, e.g. "the maximum fee ($50)"."""
+    modality_names, language_names = modality_names or {}, language_names or {}
+    if name == "modalities":
+        return f"the modalities ({', '.join(modality_names.get(m, m) for m in filters.modalities)})"
+    if name == "min_level":
+        return f"the minimum level ({filters.min_level} · {LEVELS.get(filters.min_level, filters.min_level)})"
+    if name == "format":
+        city = (filters.city or "").strip()
+        where = f" in {city}" if filters.format == "in_person" and city else ""
+        return f"the format ({FORMATS.get(filters.format, filters.format).lower()}{where})"
+    if name == "languages":
+        return f"the languages ({', '.join(language_names.get(c, c) for c in filters.languages)})"
+    if name == "fee":
+        sliding = ", or a sliding scale" if filters.sliding_ok else ""
+        return f"the maximum fee (${filters.max_fee}{sliding})"
+    if name == "times":
+        return f"the preferred times ({', '.join(t.lower() for t in filters.times)})"
+    return FILTER_LABELS[name]
+
+
+def words_list(parts: list[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+
+
+@dataclass
+class Broadening:
+    """When no single filter's removal finds anyone: the search with every optional filter removed."""
+    filters: SearchFilters  # the broadened search (only the jurisdiction kept)
+    count: int  # how many it finds
+    narrowing: list[str]  # the optional filters the seeker's search set, in the order of the form
+
+
+def broaden(backend: Backend, claims: Claims, filters: SearchFilters) -> Broadening | None:
+    """The search with only the jurisdiction kept, and how many it finds (one more call of the same search, asking
+    for one row; its total counts them all). None when the search sets no optional filter."""
+    names = narrowing(filters)
+    if not names:
+        return None
+    wider = relaxed_all(filters, names)
+    data = backend.rpc("search_consultants", replace(wider, page_size=1).params(), as_user=claims)
+    return Broadening(filters=wider, count=int(data["total"]), narrowing=names)
+
+
+def single_relaxations(page: SearchPage) -> list[dict[str, Any]]:
+    """The filters whose removal alone finds someone (never the jurisdiction), most helpful first."""
+    return [r for r in page.relax if r["filter"] != "jurisdiction"]
+
+
+def explain_empty(page: SearchPage, filters: SearchFilters, broadening: Broadening | None = None, *,
+                  modality_names: dict[str, str] | None = None, language_names: dict[str, str] | None = None) -> str:
+    """What kept everyone out: the filter that removed most; or, when removing any one filter still finds nobody,
+    the filters narrowing the search together and what showing everyone licensed there would find."""
+    helpful = single_relaxations(page)
+    if helpful:
+        top = helpful[0]
+        return f"Nobody matches all filters. {relax_label(top)} would find {top['count']}."
+    if any(r["filter"] == "jurisdiction" for r in page.relax):
+        sentence = (f"No consultant licensed in {filters.jurisdiction} matches these filters, and the others "
                     "who would are not licensed there.")
-        return f"No consultant licensed in {filters.jurisdiction} matches these filters."
-    top = helpful[0]
-    return f"Nobody matches all filters. {relax_label(top)} would find {top['count']}."
+    else:
+        sentence = f"No consultant licensed in {filters.jurisdiction} matches these filters."
+    if broadening is None or not broadening.narrowing:
+        return sentence
+    words = [filter_words(filters, name, modality_names, language_names) for name in broadening.narrowing]
+    if len(words) == 1:
+        sentence += f" Only {words[0]} narrows your search."
+    else:
+        sentence += f" Removing any one filter alone still finds nobody: together {words_list(words)} narrow it."
+    if broadening.count:
+        return sentence + f" {broaden_label(filters)} finds {broadening.count}."
+    return sentence + f" Nobody licensed in {filters.jurisdiction} is available to you even without them."
+
+
+def broaden_label(filters: SearchFilters, *, button: bool = False) -> str:
+    """The words for the one action that removes every optional filter, in the explanation or on its button."""
+    return f"{'Show' if button else 'Showing'} everyone licensed in {filters.jurisdiction}"
 
 
 def relax_label(suggestion: dict[str, Any]) -> str:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import html
 from dataclasses import asdict, dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from portal.db import APIError, Backend, Claims, friendly_message
 
@@ -26,6 +27,7 @@ FIELD_LABELS = {
     "Follow-up check-in", "aftercare_notes": "Aftercare notes", "checklist": "Checklist",
     "safety_justification": "Safety justification",
 }
+DATE_FIELDS = ("discussed_on", "final_session_on", "follow_up_on")
 CONSTRAINT_MESSAGES = {
     "plan_consultant_notice": ("final_session_on", "When the consultant ends treatment, the final session must be at "
                                "least 21 days and 2 sessions after the ending was first discussed, with at least one "
@@ -196,7 +198,17 @@ def awaiting(plan: dict[str, Any]) -> str:
     return "Awaiting your signature" if "me" not in signed else f"Awaiting {plan['other_name']}'s signature"
 
 
-def describe(key: str, value: Any) -> str:
+def friendly_day(value: date | str | None, *, today: date | None = None, year: bool = False) -> str:
+    """A calendar date in the app's style: 'Thu 24 Dec', with the year when it is not this year (or always,
+    with `year`, for a printed record); '—' for none."""
+    if not value:
+        return "—"
+    day = date.fromisoformat(value) if isinstance(value, str) else value
+    show_year = year or day.year != (today or date.today()).year
+    return f"{day:%a %d %b %Y}" if show_year else f"{day:%a %d %b}"
+
+
+def describe(key: str, value: Any, *, year: bool = False) -> str:
     if key == "reason":
         return REASONS.get(value, value)
     if key == "initiated_by":
@@ -205,6 +217,8 @@ def describe(key: str, value: Any) -> str:
         return ", ".join(r.get("name") or "a portal consultant" for r in value or []) or "none"
     if key == "checklist":
         return ", ".join(CHECKLIST.get(item, item) for item in value or []) or "none"
+    if key in DATE_FIELDS:
+        return friendly_day(value, year=year)
     return "—" if value in (None, "", []) else str(value)
 
 
@@ -214,14 +228,108 @@ def differences(older: dict[str, Any], newer: dict[str, Any]) -> list[tuple[str,
             for key, label in FIELD_LABELS.items() if older.get(key) != newer.get(key)]
 
 
-def summary_html(plan: dict[str, Any], my_name: str) -> str:
-    """A printable page with the agreed terms and both signatures."""
+def _comparable(key: str, value: Any) -> Any:
+    """A term as the database keeps it, for telling whether it changed: text trimmed, empty as none,
+    the checklist and referrals in a fixed order (the form may list them in another)."""
+    if isinstance(value, str):
+        value = value.strip()
+    if value in (None, "", []):
+        return None
+    if key == "checklist":
+        order = list(CHECKLIST)
+        return sorted(value, key=lambda item: (order.index(item) if item in order else len(order), item))
+    if key == "referrals":
+        # A portal consultant by id (their display name may have changed since), anyone else by name.
+        return sorted((r.get("consultant_id") or "", "" if r.get("consultant_id") else (r.get("name") or "").strip())
+                      for r in value)
+    return value
+
+
+@dataclass(frozen=True)
+class RebaseRow:
+    label: str
+    started: str   # in the version you started editing from
+    latest: str    # in the plan now
+    draft: str     # in your draft re-applied to the plan now
+    change: str    # "theirs" (changed in the plan since), "yours" (your edit), "both" (both, differently)
+
+
+@dataclass(frozen=True)
+class Rebased:
+    terms: PlanTerms            # the plan now, with your own edits re-applied
+    rows: list[RebaseRow]       # every term that changed on either side
+    clashes: list[str]          # labels of terms both of you changed, differently: your value is kept
+
+    @property
+    def changed_since(self) -> bool:
+        return any(row.change in ("theirs", "both") for row in self.rows)
+
+
+def rebase(started: dict[str, Any], latest: dict[str, Any], mine: PlanTerms) -> Rebased:
+    """Your draft moved onto the version saved while you were editing (a three-way merge).
+
+    `started` is the version your form was drawn from, `latest` the plan's current version and `mine` what
+    you submitted. A term you changed keeps your value; a term you did not touch takes the latest version's
+    value, so saving again never silently undoes the other person's change. A term both of you changed to
+    different values keeps yours and is named in `clashes`, for you to decide.
+    """
+    before = PlanTerms.from_version(started).as_json()
+    now = PlanTerms.from_version(latest).as_json()
+    yours = mine.as_json()
+    merged: dict[str, Any] = {}
+    rows: list[RebaseRow] = []
+    clashes: list[str] = []
+    for key, label in FIELD_LABELS.items():
+        was, theirs, mine_value = (_comparable(key, v[key]) for v in (before, now, yours))
+        i_changed, they_changed = mine_value != was, theirs != was
+        merged[key] = yours[key] if i_changed else now[key]
+        if not (i_changed or they_changed):
+            continue
+        if i_changed and they_changed and mine_value != theirs:
+            change = "both"
+            clashes.append(label)
+        else:
+            change = "yours" if i_changed and not they_changed else "theirs"
+        rows.append(RebaseRow(label, describe(key, before[key]), describe(key, now[key]),
+                              describe(key, merged[key]), change))
+    return Rebased(PlanTerms.from_version(merged), rows, clashes)
+
+
+def checklist_state(plan: dict[str, Any]) -> list[tuple[str, bool]]:
+    """The current version's checklist: (item label, done) in the plan's order."""
+    done = set(plan.get("progress") or [])
+    return [(CHECKLIST.get(item, item), item in done) for item in plan["versions"][-1].get("checklist") or []]
+
+
+def signed_time(value: str, zone: str) -> str:
+    """A signature's instant in the reader's zone, in full (a printed record outlives 'Today'):
+    'Thu 26 Nov 2026, 18:32'."""
+    instant = datetime.fromisoformat(value)
+    instant = instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+    return f"{instant.astimezone(ZoneInfo(zone)):%a %d %b %Y, %H:%M}"
+
+
+def summary_html(plan: dict[str, Any], my_name: str, zone: str = "UTC") -> str:
+    """A printable page with the agreed terms, where the checklist stands, and both signatures, their times in
+    the reader's zone (`zone`, an IANA name)."""
     current = plan["versions"][-1]
     names = {"me": my_name, "other": plan["other_name"]}
-    rows = "".join(f"<tr><th>{html.escape(label)}</th><td>{html.escape(describe(key, current.get(key)))}</td></tr>"
-                   for key, label in FIELD_LABELS.items())
-    signatures = "".join(f"<li>{html.escape(names[s['signer']])}, {html.escape(s['signed_at'][:16].replace('T', ' '))}"
-                         " UTC</li>" for s in current["signatures"]) or "<li>Not signed yet</li>"
+    items = checklist_state(plan)
+
+    def cell(key: str) -> str:
+        if key != "checklist":
+            return html.escape(describe(key, current.get(key), year=True))
+        if not items:
+            return "none"
+        return "".join(f"<div>{'☑' if done else '☐'} {html.escape(label)} — {'done' if done else 'not yet'}</div>"
+                       for label, done in items)
+
+    rows = "".join(f"<tr><th>{html.escape(label)}"
+                   + (f" ({sum(done for _, done in items)} of {len(items)} done)" if key == "checklist" and items
+                      else "")
+                   + f"</th><td>{cell(key)}</td></tr>" for key, label in FIELD_LABELS.items())
+    signatures = "".join(f"<li>{html.escape(names[s['signer']])}, {html.escape(signed_time(s['signed_at'], zone))}"
+                         "</li>" for s in current["signatures"]) or "<li>Not signed yet</li>"
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>Termination plan</title>"
         "<style>body{font-family:system-ui,sans-serif;max-width:720px;margin:2rem auto;color:#222}"
@@ -230,6 +338,7 @@ def summary_html(plan: dict[str, Any], my_name: str) -> str:
         f"<h1>Termination plan</h1><p>Between {html.escape(my_name)} and {html.escape(plan['other_name'])}. "
         f"Status: <strong>{html.escape(plan['status'])}</strong>, version {current['version']}.</p>"
         f"<table>{rows}</table><h2>Signatures on version {current['version']}</h2><ul>{signatures}</ul>"
+        f"<p><small>Times in {html.escape(zone)}.</small></p>"
         "<button onclick='window.print()'>Print</button></body></html>"
     )
 

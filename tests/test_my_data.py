@@ -43,7 +43,7 @@ def test_home_lists_what_waits_on_me(backend, pair):
     assert home["bookings_to_confirm"] == 1 and home["upcoming"][0]["starts_at"] == slot
     assert home["capacity"]["active"] == 1
     sentences = [s for s, _ in attention_items(home)]
-    assert "1 proposed session(s) to confirm or decline" in sentences
+    assert "1 proposed session to confirm or decline" in sentences
     assert backend.rpc("my_home", {}, as_user=client)["bookings_to_confirm"] == 0
 
 

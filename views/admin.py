@@ -7,14 +7,20 @@ from components import context
 from components.errors import database_errors_as_messages
 from components.reference import modality_names
 from portal.admin import (
+    QUEUE_PAGE_SIZE,
+    QUEUE_READ_LIMIT,
     add_modality,
+    cached_queue,
+    forget_decided,
+    forget_queue,
     list_accounts,
+    queue_matches,
     unlock_account,
     update_rule,
-    verification_queue,
     verify_credential,
 )
 from portal.db import APIError, friendly_message
+from portal.mydata import plural
 from portal.search import LEVELS
 
 
@@ -35,15 +41,28 @@ queue_tab, modality_tab, rules_tab, accounts_tab = st.tabs(
     ["Verification queue", "Modalities", "Conflict rules", "Accounts"])
 
 with queue_tab:
+    if notice := st.session_state.pop("verify_notice", None):  # shown after the rerun that follows a decision
+        st.success(notice, icon=":material/check_circle:")
+    refresh = st.button("Refresh the queue", key="verify_refresh", icon=":material/refresh:")
     with database_errors_as_messages():
-        queue = verification_queue(backend, user.claims, limit=500)
-    st.caption(f"{len(queue)}{'+' if len(queue) == 500 else ''} credential(s) waiting, oldest first. "
+        queue = cached_queue(backend, user.claims, st.session_state, refresh=refresh)
+    waiting = f"{QUEUE_READ_LIMIT}+ credentials" if len(queue) >= QUEUE_READ_LIMIT else plural(len(queue), "credential")
+    st.caption(f"{waiting} waiting, oldest first. "
                "An expired credential never counts as verified, whatever its status.")
-    wanted = st.text_input("Filter by member or credential", key="verify_filter").strip().lower()
-    matching = [i for i in queue if not wanted or wanted in f"{i['member_name']} {i['item']}".lower()]
-    shown = matching[:25]
-    if len(matching) > len(shown):
-        st.caption(f"Showing the oldest {len(shown)} of {len(matching)}; filter to find others.")
+    wanted = st.text_input("Filter by member or credential", key="verify_filter",
+                           help="Accents and capitals are ignored: “nguyen” finds Nguyễn.").strip()
+    if st.session_state.get("verify_shown_for") != wanted:  # a new filter starts again from the oldest
+        st.session_state["verify_shown_for"] = wanted
+        st.session_state["verify_shown"] = QUEUE_PAGE_SIZE
+    matching = queue_matches(queue, wanted)
+    shown = matching[:st.session_state.setdefault("verify_shown", QUEUE_PAGE_SIZE)]
+    if wanted and not matching:
+        st.info(f"No matches for “{wanted}”. The filter looks in member names and credentials.",
+                icon=":material/search_off:")
+    elif not queue:
+        st.success("Nothing is waiting for verification.", icon=":material/check_circle:")
+    elif len(matching) > len(shown):
+        st.caption(f"Showing the oldest {len(shown)} of {len(matching)}.")
     for item in shown:
         with st.container(border=True, key=f"verify_card_{item['id']}"):
             kind = "Competency" if item["kind"] == "competency" else "Licence"
@@ -62,10 +81,19 @@ with queue_tab:
                 try:
                     verify_credential(backend, user.claims, item["kind"], item["id"], approve=decision, note=note)
                 except APIError as exc:
+                    if exc.code == "P0002":  # someone else removed it: read the queue afresh
+                        forget_queue(st.session_state)
                     st.error(friendly_message(exc), icon=":material/error:")
                 else:
-                    st.toast("Verified." if decision else "Rejected.")
+                    forget_decided(st.session_state, item["id"])
+                    st.session_state["verify_notice"] = (
+                        f"{'Verified' if decision else 'Rejected'}: {item['member_name']} · {kind.lower()} "
+                        f"{level_names(item['item'])}.")
                     st.rerun()
+    if len(matching) > len(shown):
+        if st.button(f"Show more ({len(matching) - len(shown)} more)", key="verify_show_more"):
+            st.session_state["verify_shown"] = len(shown) + QUEUE_PAGE_SIZE
+            st.rerun()
 
 with modality_tab:
     with database_errors_as_messages():
@@ -122,7 +150,7 @@ with rules_tab:
             except APIError as exc:
                 st.error(f"{after['kind']}: {friendly_message(exc)}", icon=":material/error:")
         if changed:
-            st.success(f"{changed} rule(s) changed; each change is in the audit log.")
+            st.success(f"{plural(changed, 'rule')} changed; each change is in the audit log.")
         else:
             st.info("No changes to save.")
 

@@ -13,10 +13,13 @@ from portal.search import (
     LEVELS,
     TIME_BUCKETS,
     SearchFilters,
+    broaden,
+    broaden_label,
     explain_empty,
     relax_label,
     relaxed,
     search,
+    single_relaxations,
 )
 
 user = context.require_user()
@@ -86,12 +89,24 @@ with database_errors_as_messages():
     page = search(backend, user.claims, filters)
 
 if page.total == 0:
-    st.warning(explain_empty(page, filters), icon=":material/filter_alt_off:")
-    for suggestion in [r for r in page.relax if r["filter"] != "jurisdiction"][:3]:
+    suggestions = single_relaxations(page)[:3]
+    broadening = None
+    if not suggestions:  # no single filter's removal finds anyone: offer to remove every optional one at once
+        with database_errors_as_messages():
+            broadening = broaden(backend, user.claims, filters)
+    st.warning(explain_empty(page, filters, broadening, modality_names=modalities, language_names=languages),
+               icon=":material/filter_alt_off:")
+    for suggestion in suggestions:
         if st.button(f"{relax_label(suggestion)} ({suggestion['count']} found)",
                      key=f"find_relax_{suggestion['filter']}"):
             st.session_state["find_filters"] = relaxed(filters, suggestion["filter"])
             st.session_state["find_form_generation"] = generation + 1  # fresh widgets from the relaxed filters
+            st.rerun()
+    if broadening is not None and broadening.count:
+        if st.button(f"{broaden_label(filters, button=True)} ({broadening.count} found)", key="find_relax_all",
+                     help="Keeps only where you live; every other filter is cleared."):
+            st.session_state["find_filters"] = broadening.filters
+            st.session_state["find_form_generation"] = generation + 1  # fresh widgets from the broadened filters
             st.rerun()
     st.stop()
 

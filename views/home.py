@@ -6,7 +6,7 @@ from components import context
 from components.errors import database_errors_as_messages
 from portal.appointments import professionalism_record, record_summary
 from portal.local_times import local_time, times_caption
-from portal.mydata import attention_items
+from portal.mydata import attention_items, requests_waiting_sentence
 from portal.profiles import load_my_profile, profile_checklist
 
 user = context.require_user()
@@ -33,7 +33,7 @@ if not items:
 for sentence, page in items:
     st.page_link(page, label=sentence, icon=":material/arrow_forward:")
 if home["requests_waiting"]:
-    st.caption(f"{home['requests_waiting']} of your requests await a consultant's answer.")
+    st.caption(requests_waiting_sentence(home["requests_waiting"]))
 
 st.subheader("Upcoming sessions")
 if not home["upcoming"]:

@@ -64,7 +64,8 @@ with st.form("practice_form", border=False):
     st.toggle("Accepting new clients", value=values["accepting"], key=form.key("accepting"))
     st.number_input("Capacity (active clients you can hold)", min_value=None, step=1, value=values["capacity"],
                     key=form.key("capacity"))
-    st.caption(f"Active clients now: {st.session_state['practice_active']}.")
+    st.caption(f"Active clients now: {st.session_state['practice_active']}. Capacity can't be lower; to stop "
+               "taking new clients, turn off “Accepting new clients”.")
     if errors.get("capacity"):
         st.error(errors["capacity"], icon=":material/error:")
     st.subheader("Competencies")
@@ -122,7 +123,8 @@ if submitted:
     rows, saved_rows = edited_rows()
     capacity = form.value("capacity")
     capacity = None if capacity is None else int(capacity)
-    found = validate(rows, capacity, modalities=set(modalities), saved_rows=saved_rows)
+    found = validate(rows, capacity, modalities=set(modalities), saved_rows=saved_rows,
+                     active_clients=st.session_state["practice_active"])
     st.session_state["practice_errors"] = found
     if not found:
         try:

@@ -8,6 +8,10 @@ import streamlit as st
 
 from components import context
 from components.errors import database_errors_as_messages
+from components.formstate import FormGeneration
+from components.termination_parts import conflict_notice, conflict_record
+from portal.db import APIError, DatabaseUnavailable, friendly_message
+from portal.local_times import local_day, local_time, times_caption
 from portal.requests import my_engagements
 from portal.termination import (
     CHECKLIST,
@@ -17,8 +21,10 @@ from portal.termination import (
     awaiting,
     complete,
     differences,
+    friendly_day,
     my_plans,
     propose,
+    rebase,
     referral_candidates,
     refresh_reminders,
     reminder_state,
@@ -51,14 +57,20 @@ with database_errors_as_messages():
         refresh_reminders(backend, user.claims)
         st.session_state[reminders_key] = state
     engagements = [e for e in my_engagements(backend, user.claims) if e["status"] == "active"]
+    zone = context.my_timezone(backend, user)  # kept per session, not the whole profile per run
 
 if notice := st.session_state.pop("termination_notice", None):
     st.success(notice, icon=":material/check_circle:")
 
 
 def terms_form(key: str, engagement_id: str, my_role: str, initial: PlanTerms | None) -> PlanTerms | None:
-    """The plan's terms; returns them when submitted. Errors from the last try show next to their fields."""
+    """The plan's terms; returns them when submitted. Errors from the last try show next to their fields.
+
+    The widgets are drawn from `initial`; after `FormGeneration(key).renew()` they are drawn afresh from it
+    (new keys), e.g. with a draft moved onto a newer version of the plan.
+    """
     errors = st.session_state.get(f"{key}_errors", {})
+    form = FormGeneration(key)
 
     def error(name: str) -> None:
         if errors.get(name):
@@ -76,33 +88,36 @@ def terms_form(key: str, engagement_id: str, my_role: str, initial: PlanTerms | 
     known.update({c["id"]: c["display_name"] for c in found})
     with st.form(f"{key}_form"):
         reason = st.selectbox("Reason", options=list(REASONS), format_func=REASONS.get,
-                              index=list(REASONS).index(base.reason), key=f"{key}_reason")
+                              index=list(REASONS).index(base.reason), key=form.key("reason"))
         error("reason")
-        notes = st.text_area("Notes on the reason", value=base.reason_notes, key=f"{key}_reason_notes")
+        notes = st.text_area("Notes on the reason", value=base.reason_notes, key=form.key("reason_notes"))
         safety = st.text_area("Safety justification (only when the reason is Safety)",
-                              value=base.safety_justification, key=f"{key}_safety")
+                              value=base.safety_justification, key=form.key("safety"))
         error("safety_justification")
         left, right = st.columns(2)
-        discussed = left.date_input("Ending first discussed", value=base.discussed_on, key=f"{key}_discussed")
-        final = right.date_input("Planned final session", value=base.final_session_on, key=f"{key}_final")
+        discussed = left.date_input("Ending first discussed", value=base.discussed_on, key=form.key("discussed"))
+        final = right.date_input("Planned final session", value=base.final_session_on, key=form.key("final"))
         error("final_session_on")
         remaining = left.number_input("Sessions remaining", min_value=0, max_value=52,
-                                      value=base.sessions_remaining, key=f"{key}_remaining")
+                                      value=base.sessions_remaining, key=form.key("remaining"))
         error("sessions_remaining")
         closing = right.number_input("Closing sessions (to process the ending)", min_value=0, max_value=10,
-                                     value=base.closing_sessions, key=f"{key}_closing")
+                                     value=base.closing_sessions, key=form.key("closing"))
         error("closing_sessions")
         portal_referrals = st.multiselect("Referrals on the portal", options=list(known), format_func=known.get,
                                           default=[r["consultant_id"] for r in base.referrals
-                                                   if r.get("consultant_id")], key=f"{key}_referrals")
+                                                   if r.get("consultant_id")], key=form.key("referrals"))
         external = st.text_input("Other referrals (names, separated by semicolons)",
                                  value="; ".join(r["name"] for r in base.referrals if not r.get("consultant_id")),
-                                 key=f"{key}_external")
-        follow_up = st.date_input("Follow-up check-in (optional)", value=base.follow_up_on, key=f"{key}_follow_up")
+                                 key=form.key("external"))
+        follow_up = st.date_input("Follow-up check-in (optional)", value=base.follow_up_on, key=form.key("follow_up"))
         error("follow_up_on")
-        aftercare = st.text_area("Aftercare notes", value=base.aftercare_notes, key=f"{key}_aftercare")
-        checklist = st.multiselect("Checklist for this ending", options=list(CHECKLIST), format_func=CHECKLIST.get,
-                                   default=base.checklist or list(CHECKLIST), key=f"{key}_checklist")
+        aftercare = st.text_area("Aftercare notes", value=base.aftercare_notes, key=form.key("aftercare"))
+        checklist = st.multiselect("Include in the checklist", options=list(CHECKLIST), format_func=CHECKLIST.get,
+                                   default=base.checklist or list(CHECKLIST), key=form.key("checklist"),
+                                   help="The steps this ending should include. None of them is marked done here.")
+        st.caption("These are the steps to work through before the ending, not steps already taken: once the plan "
+                   "is proposed, each of you ticks them off on the plan as they happen.")
         if st.form_submit_button("Save", type="primary", key=f"{key}_save"):
             referrals = [{"consultant_id": cid, "name": known[cid]} for cid in portal_referrals]
             referrals += [{"name": name.strip()} for name in external.split(";") if name.strip()]
@@ -128,6 +143,65 @@ def timeline(plan: dict, terms: dict) -> None:
     st.altair_chart(chart.properties(height=200), width="stretch")
 
 
+def latest_plan(plan: dict) -> dict:
+    """The plan as the database has it now (after a refused save it may be newer than this run's copy)."""
+    try:
+        return next((p for p in my_plans(backend, user.claims, refresh=False) if p["id"] == plan["id"]), plan)
+    except (APIError, DatabaseUnavailable):  # explained from this run's copy; the next save is checked again
+        return plan
+
+
+def edit_terms(plan: dict, current: dict, message: str | None) -> None:
+    """The form that saves a new version, and what happens when the save is refused."""
+    key = f"plan_{plan['id']}"
+    if message:
+        st.error(message, icon=":material/error:")
+    draft = st.session_state.get(f"{key}_draft")
+    submitted = terms_form(key, plan["engagement_id"], plan["my_role"], draft or PlanTerms.from_version(current))
+    if submitted is None:
+        # The version the widgets were first drawn from: a save names it, so the database refuses it if the
+        # plan has moved on meanwhile.
+        st.session_state.setdefault(f"{key}_base", current["version"])
+        return
+    base_version = st.session_state.get(f"{key}_base", current["version"])
+    try:
+        revise(backend, user.claims, plan["id"], submitted, expected_version=base_version)
+    except PlanError as exc:
+        if exc.stale:
+            # Someone saved a newer version. Move the draft onto it: the user's own edits (what differs from
+            # the version they started from) re-applied to the newest values, so saving again never undoes
+            # the other person's change. The comparison shows at the top of the card.
+            now = latest_plan(plan)
+            started = next((v for v in now["versions"] if v["version"] == base_version), current)
+            rebased = rebase(started, now["versions"][-1], submitted)
+            st.session_state[f"{key}_draft"] = rebased.terms
+            st.session_state[f"{key}_base"] = now["versions"][-1]["version"]
+            st.session_state[f"{key}_conflict"] = conflict_record(now, base_version, rebased)
+            st.session_state.pop(f"{key}_errors", None)
+            FormGeneration(key).renew()  # draw the form afresh from the moved draft
+        else:
+            st.session_state[f"{key}_errors"] = exc.fields
+            st.session_state[f"{key}_draft"] = submitted
+            st.session_state[f"{key}_message"] = exc.message
+        st.rerun()
+    except DatabaseUnavailable as exc:  # nothing typed is lost: the form keeps it for another try
+        st.session_state[f"{key}_draft"] = submitted
+        st.session_state[f"{key}_message"] = friendly_message(exc)
+        st.rerun()
+    forget_edits(key)
+    st.session_state["termination_notice"] = (
+        "Saved as a new version" + ("" if plan["status"] == "draft"
+                                    else ", signed by you; it awaits the other signature."))
+    st.rerun()
+
+
+def forget_edits(key: str) -> None:
+    """After a save or a discard: the form is drawn afresh from the plan's current version on the next run."""
+    for suffix in ("errors", "draft", "base", "conflict", "message"):
+        st.session_state.pop(f"{key}_{suffix}", None)
+    FormGeneration(key).renew()
+
+
 plans_tab, start_tab = st.tabs(["Plans", "Start a plan"])
 
 with plans_tab:
@@ -136,14 +210,30 @@ with plans_tab:
     for plan in plans:
         current = plan["versions"][-1]
         key = f"plan_{plan['id']}"
+        editable = plan["status"] in ("draft", "proposed", "agreed")
+        message = st.session_state.pop(f"{key}_message", None)
+        conflict = st.session_state.get(f"{key}_conflict") if editable else None
         with st.container(border=True, key=f"{key}_card"):
             role = "your client" if plan["my_role"] == "consultant" else "your consultant"
             header = [f"**{plan['other_name']}** ({role})", STATUS_BADGES[plan["status"]],
                       f"version {current['version']}", awaiting(plan)]
             st.markdown(" · ".join(part for part in header if part))  # awaiting() is empty unless proposed
+            if message and not editable:  # e.g. the plan was withdrawn while you were editing it
+                st.error(message, icon=":material/error:")
+            if conflict:
+                # A save refused because the plan changed: shown here, open, above everything else on the card,
+                # with the form itself, so it cannot hide in a collapsed expander.
+                with st.container(border=True, key=f"{key}_resolve"):
+                    st.markdown("**Propose changes**" if plan["status"] != "draft" else "**Edit the draft**")
+                    conflict_notice(conflict)
+                    edit_terms(plan, current, message)
+                    if st.button(f"Discard my changes and start again from version {current['version']}",
+                                 key=f"{key}_discard", icon=":material/undo:"):
+                        forget_edits(key)
+                        st.rerun()
             if current["reason"] == "safety":
                 st.warning(f"Ending early for safety: {current.get('safety_justification')}", icon=":material/shield:")
-            st.caption(f"{REASONS[current['reason']]} · final session {current['final_session_on']} · "
+            st.caption(f"{REASONS[current['reason']]} · final session {friendly_day(current['final_session_on'])} · "
                        f"{current['sessions_remaining']} sessions remaining, {current['closing_sessions']} closing · "
                        f"referrals: {', '.join(r['name'] for r in current['referrals']) or 'none'}")
             timeline(plan, current)
@@ -185,43 +275,14 @@ with plans_tab:
                     st.rerun()
                 except PlanError as exc:
                     st.error(exc.message, icon=":material/error:")
-            actions[3].download_button("Summary", data=summary_html(plan, user.display_name), mime="text/html",
+            actions[3].download_button("Summary", data=summary_html(plan, user.display_name, zone), mime="text/html",
                                        file_name=f"termination-plan-v{current['version']}.html",
                                        key=f"{key}_summary", icon=":material/print:")
 
-            if plan["status"] in ("draft", "proposed", "agreed"):
-                with st.expander("Propose changes" if plan["status"] != "draft" else "Edit the draft"):
-                    if message := st.session_state.pop(f"{key}_message", None):
-                        st.error(message, icon=":material/error:")
-                    draft = st.session_state.get(f"{key}_draft")
-                    if draft is not None and st.session_state.get(f"{key}_stale"):
-                        st.warning("The plan changed while you were editing. Your draft is kept below; here is "
-                                   "how it differs from the new version.", icon=":material/sync_problem:")
-                        st.table(pd.DataFrame(differences(current, draft.as_json()),
-                                              columns=["Term", "Now in the plan", "Your draft"]))
-                    submitted = terms_form(key, plan["engagement_id"], plan["my_role"],
-                                           draft or PlanTerms.from_version(current))
-                    if submitted is not None:
-                        base_version = st.session_state.get(f"{key}_base", current["version"])
-                        try:
-                            revise(backend, user.claims, plan["id"], submitted, expected_version=base_version)
-                        except PlanError as exc:
-                            st.session_state[f"{key}_errors"] = exc.fields
-                            st.session_state[f"{key}_draft"] = submitted
-                            st.session_state[f"{key}_stale"] = exc.stale
-                            if exc.stale:  # from now on, edit against the version just seen
-                                st.session_state[f"{key}_base"] = current["version"]
-                            st.session_state[f"{key}_message"] = exc.message
-                            st.rerun()
-                        else:
-                            for suffix in ("errors", "draft", "stale", "base"):
-                                st.session_state.pop(f"{key}_{suffix}", None)
-                            st.session_state["termination_notice"] = (
-                                "Saved as a new version" + ("" if plan["status"] == "draft"
-                                                            else ", signed by you; it awaits the other signature."))
-                            st.rerun()
-                    else:
-                        st.session_state.setdefault(f"{key}_base", current["version"])
+            if editable:
+                if not conflict:
+                    with st.expander("Propose changes" if plan["status"] != "draft" else "Edit the draft"):
+                        edit_terms(plan, current, message)
                 with st.expander("Withdraw the plan"):
                     why = st.text_input("Why (shared with the other party)", key=f"{key}_withdraw_reason")
                     if st.button("Withdraw", key=f"{key}_withdraw"):
@@ -245,10 +306,11 @@ with plans_tab:
                              if changes else pd.DataFrame({"": ["No differences."]}))
                     for v in plan["versions"]:
                         signed = ", ".join(("you" if s["signer"] == "me" else plan["other_name"]) + " "
-                                           + s["signed_at"][:10] for s in v["signatures"]) or "not signed"
+                                           + local_day(s["signed_at"], zone) for s in v["signatures"]) or "not signed"
                         author = "you" if v["author_is_me"] else plan["other_name"]
-                        st.caption(f"Version {v['version']} by {author}, "
-                                   f"{datetime.fromisoformat(v['created_at']):%d %b %Y %H:%M} · signed: {signed}")
+                        st.caption(f"Version {v['version']} by {author}, {local_time(v['created_at'], zone)} · "
+                                   f"signed: {signed}")
+                    st.caption(times_caption(zone))
 
 with start_tab:
     open_engagements = {p["engagement_id"] for p in plans if p["status"] in ("draft", "proposed", "agreed")}

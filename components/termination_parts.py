@@ -1,0 +1,44 @@
+"""Pieces of the Termination plans page: the refusal of an edit made against an old version."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from portal.termination import Rebased
+
+CHANGE_NOTES = {"theirs": "changed in the plan meanwhile", "yours": "your change, kept",
+                "both": "both changed: yours kept, check it"}
+
+
+def conflict_record(plan: dict[str, Any], started_version: int, rebased: Rebased) -> dict[str, Any]:
+    """What the page keeps (in session state) to explain a refused save until the next one succeeds."""
+    latest = plan["versions"][-1]
+    newer = [v for v in plan["versions"] if v["version"] > started_version]
+    authors = {v["author_is_me"] for v in newer}
+    if authors == {False}:
+        who = plan["other_name"]
+    elif authors == {True}:
+        who = "You (in another window)"
+    else:
+        who = f"{plan['other_name']} and you (in another window)"
+    return {"from": started_version, "to": latest["version"], "who": who, "other_name": plan["other_name"],
+            "rebased": rebased}
+
+
+def conflict_notice(conflict: dict[str, Any]) -> None:
+    """The refusal, the other version next to your draft, and what Save will now send."""
+    rebased: Rebased = conflict["rebased"]
+    old, new = conflict["from"], conflict["to"]
+    st.warning(f"Not saved: the plan changed while you were editing. {conflict['who']} saved version {new} after "
+               f"the version {old} you started from. Nothing you typed is lost: your changes are re-applied to "
+               f"version {new} in the form below. Check it and save again.", icon=":material/sync_problem:")
+    if rebased.clashes:
+        st.error(f"You and {conflict['other_name']} both changed: {', '.join(rebased.clashes)}. The form keeps your "
+                 f"value; to take version {new}'s instead, change it in the form.", icon=":material/call_split:")
+    rows = [(r.label, r.started, r.latest, r.draft, CHANGE_NOTES[r.change]) for r in rebased.rows]
+    columns = ["Term", f"Version {old} (you started from)", f"Version {new} (now in the plan)",
+               "Your draft (saved with Save)", "What happened"]
+    st.table(pd.DataFrame(rows, columns=columns).set_index("Term"))
