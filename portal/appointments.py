@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from portal.db import APIError, Backend, Claims, friendly_message
@@ -77,14 +77,63 @@ def professionalism_record(backend: Backend, claims: Claims, member_id: str) -> 
     return backend.rpc("professionalism_record", {"p_member": member_id}, as_user=claims)
 
 
-def notice_given(hours: float | str) -> str:
+def notice_given(hours: float | str, *, short: bool = False) -> str:
     """The notice a cancellation gave, in whole hours and never rounded up: with 15.6 hours recorded and a
     16-hour threshold, "16 hours' notice" would contradict the late-cancellation warning ("15.6 hours before
-    the session, inside the 16-hour threshold")."""
+    the session, inside the 16-hour threshold"). `short` is the same figure for a list line ("15 h notice"):
+    the confirmation and the lists name the same number of hours."""
     whole = math.floor(float(hours))
+    if short:
+        return "less than 1 h notice" if whole < 1 else f"{whole} h notice"
     if whole < 1:
         return "less than an hour's notice"
     return "1 hour's notice" if whole == 1 else f"{whole} hours' notice"
+
+
+# The Appointments page's sections (st.tabs labels; the tabs keep their selection in session state under
+# TAB_STATE_KEY, so another page can open Appointments on a section). "Past & cancelled" keeps the word "Past":
+# the browser journey finds the tab by that name.
+BOOK, UPCOMING, WEEK, PAST = "Book", "Upcoming", "Week", "Past & cancelled"
+TABS = (BOOK, UPCOMING, WEEK, PAST)
+TAB_STATE_KEY = "appointments_tab"
+ACTIVE = ("requested", "confirmed")
+
+
+def _moment(value: datetime | str) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+def sections(appointments: list[dict[str, Any]], now: datetime | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Where each session is listed, in time order:
+
+    - `upcoming`: proposed or confirmed, not yet over: the sessions that will take place and may need an answer;
+    - `called_off`: cancelled or declined while its time is still ahead. It will not take place and needs no
+      action, so it is not among the upcoming cards; it is not past either. A clinician looks for "what was
+      called off, by whom, with how much notice" next to the session history, under its own heading;
+    - `past`: every session whose time is over, whatever became of it (kept, missed, cancelled, never answered).
+    """
+    now = now or datetime.now(UTC)
+    ordered = sorted(appointments, key=lambda a: (_moment(a["starts_at"]), str(a.get("id"))))
+    result: dict[str, list[dict[str, Any]]] = {"upcoming": [], "called_off": [], "past": []}
+    for appt in ordered:
+        if _moment(appt["ends_at"]) < now:
+            result["past"].append(appt)
+        elif appt["status"] in ACTIVE:
+            result["upcoming"].append(appt)
+        else:
+            result["called_off"].append(appt)
+    return result
+
+
+def first_session_proposal(backend: Backend, claims: Claims, consultant_id: str,
+                           now: datetime | None = None) -> dict[str, Any] | None:
+    """The first session a seeker proposed with a pending request (still proposed, or already confirmed) and
+    not yet over, or None: while it stands the database refuses a second proposal, so the page shows it
+    instead of a slot picker."""
+    now = now or datetime.now(UTC)
+    mine = [a for a in my_appointments(backend, claims, now) if a["other_id"] == consultant_id
+            and a["status"] in ACTIVE and _moment(a["ends_at"]) >= now]
+    return mine[0] if mine else None
 
 
 def record_summary(record: dict[str, Any]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from portal.appointments import PAST, UPCOMING
 from portal.db import Backend, Claims
 
 
@@ -17,3 +18,21 @@ def my_notifications(backend: Backend, claims: Claims, limit: int = 50) -> list[
 
 def mark_read(backend: Backend, claims: Claims, ids: list[str] | None = None) -> int:
     return backend.rpc("mark_notifications_read", {"p_ids": ids}, as_user=claims)
+
+
+# Where an appointment notification is about, as a section of the Appointments page (portal.appointments.TABS):
+# a proposed, confirmed or moved session is among the upcoming ones; a declined or cancelled one among the
+# sessions called off, under "Past & cancelled".
+APPOINTMENT_SECTIONS = {"booked": UPCOMING, "confirmed": UPCOMING, "rescheduled": UPCOMING,
+                        "declined": PAST, "cancelled": PAST, "late_cancellation": PAST}
+
+
+def destination(item: dict[str, Any]) -> tuple[str, str | None] | None:
+    """(page, section) an item links to: the page that handles it (its `page`) and, on Appointments, the tab
+    that lists what it is about (Upcoming for an unknown appointment kind). None when it links nowhere."""
+    page = item.get("page")
+    if not page:
+        return None
+    if page == "appointments":
+        return page, APPOINTMENT_SECTIONS.get(item.get("kind") or "", UPCOMING)
+    return page, None

@@ -9,8 +9,11 @@ import streamlit as st
 
 from components import context
 from components.errors import database_errors_as_messages
-from components.slots import slot_label, slot_picker
+from components.slots import picked_time_gone, slot_label, slot_picker
 from portal.appointments import (
+    PAST,
+    TAB_STATE_KEY,
+    TABS,
     BookingRefused,
     answer,
     book,
@@ -21,6 +24,7 @@ from portal.appointments import (
     professionalism_record,
     record_summary,
     reschedule,
+    sections,
 )
 from portal.availability import open_slots
 from portal.ics import appointments_ics
@@ -44,10 +48,15 @@ with database_errors_as_messages():
 my_tz = me["timezone"]
 zone = ZoneInfo(my_tz)
 
+# The one-shot notice goes into a slot that is drawn on every run, so the tabs below keep their place in the page
+# whether or not a notice shows (a notice drawn only on some runs moved them, and the browser reset the tab).
+notice_slot = st.empty()
 if notice := st.session_state.pop("appointments_notice", None):
-    st.success(notice, icon=":material/check_circle:")
+    notice_slot.success(notice, icon=":material/check_circle:")
 
-book_tab, upcoming_tab, week_tab, past_tab = st.tabs(["Book", "Upcoming", "Week", "Past"])
+# The tabs keep their selection in session state (TAB_STATE_KEY): it survives reruns, and Notifications sets it
+# to open this page on the tab that lists the item.
+book_tab, upcoming_tab, week_tab, past_tab = st.tabs(list(TABS), key=TAB_STATE_KEY, on_change="rerun")
 
 with book_tab:
     if not engagements:
@@ -65,24 +74,54 @@ with book_tab:
             slots = open_slots(backend, user.claims, consultant_id, date.today(), date.today() + timedelta(weeks=8),
                                client_id)
         consultant_tz = my_tz if engagement["my_role"] == "consultant" else engagement["other_timezone"]
-        chosen = slot_picker(slots, viewer_tz=my_tz, consultant_tz=consultant_tz, key="book_slot")
-        if chosen and st.button("Propose this time", type="primary", key="book_submit"):
+        # One picker per colleague: a time picked for one is never taken for a time gone with another.
+        picker = f"book_slot_{other}"
+        chosen = slot_picker(slots, viewer_tz=my_tz, consultant_tz=consultant_tz, key=picker)
+        if refusal := st.session_state.pop("book_refusal", None):
+            st.error(refusal["message"], icon=":material/error:")
+            if refusal["code"] == "slot_taken":
+                st.caption("The list above now shows the times still open.")
+        if chosen and st.button("Propose this time", type="primary", key="book_submit") \
+                and not picked_time_gone(picker):
             try:
                 with database_errors_as_messages():
                     book(backend, user.claims, other, chosen)
             except BookingRefused as exc:
-                st.error(exc.message, icon=":material/error:")
-                if exc.code == "slot_taken":
-                    st.caption("The list above now shows the times still open.")
+                # Drawn again with the open times read after the refusal: the list this run drew still offers
+                # the time that was just taken.
+                st.session_state["book_refusal"] = {"message": exc.message, "code": exc.code}
+                st.rerun()
             else:
                 st.session_state["appointments_notice"] = "Proposed. The other party will confirm or decline."
                 st.rerun()
 
-upcoming = [a for a in appointments if datetime.fromisoformat(a["ends_at"]) >= now
-            and a["status"] in ("requested", "confirmed")]
+listed = sections(appointments, now)
+upcoming, called_off, past = listed["upcoming"], listed["called_off"], listed["past"]
+
+
+def cancellation_text(appt: dict) -> str:
+    """Like " by you with 12 h notice · late": the whole hours the confirmation names (notice_given)."""
+    who = "you" if appt["cancelled_by_me"] else appt["other_name"]
+    notice_part = f" with {notice_given(appt['notice_hours'], short=True)}" if appt["notice_hours"] is not None else ""
+    late = " · :red-badge[late]" if appt["late"] else ""
+    return f" by {who}{notice_part}{late}"
+
+
+def history_line(appt: dict) -> str:
+    line = (f"{slot_label(appt['starts_at'], my_tz, appt['other_timezone'])} · {appt['other_name']} · "
+            f"{STATUS_BADGES[appt['status']]}")
+    if appt["status"] == "cancelled":
+        line += cancellation_text(appt)
+    elif appt["status"] == "declined" and appt.get("decline_reason"):
+        line += f" · {appt['decline_reason']}"
+    return line
+
+
 with upcoming_tab:
     if not upcoming:
         st.caption("No upcoming sessions.")
+    if called_off:
+        st.caption(f"{len(called_off)} cancelled or declined session(s) not yet due: under {PAST}.")
     for appt in upcoming:
         with st.container(border=True, key=f"appt_card_{appt['id']}"):
             st.markdown(f"**{slot_label(appt['starts_at'], my_tz, appt['other_timezone'])}** · "
@@ -136,7 +175,8 @@ with upcoming_tab:
                     new_start = slot_picker(slots, viewer_tz=my_tz, key=f"appt_move_slot_{appt['id']}",
                                             consultant_tz=my_tz if appt["my_role"] == "consultant"
                                             else appt["other_timezone"])
-                    if new_start and st.button("Move session", key=f"appt_move_submit_{appt['id']}"):
+                    if new_start and st.button("Move session", key=f"appt_move_submit_{appt['id']}") \
+                            and not picked_time_gone(f"appt_move_slot_{appt['id']}"):
                         try:
                             reschedule(backend, user.claims, appt["id"], new_start, reason, accept_late=accept_late)
                             st.session_state.pop(late_key, None)
@@ -174,16 +214,14 @@ with week_tab:
         st.caption("Nothing this week.")
 
 with past_tab:
-    past = [a for a in appointments if datetime.fromisoformat(a["ends_at"]) < now or a["status"] not in
-            ("requested", "confirmed")]
+    if called_off:
+        st.markdown("**Cancelled or declined, not yet due**")
+        st.caption("These will not take place; their times are open again.")
+        for appt in called_off:
+            st.markdown(history_line(appt))
+        st.markdown("**Past**")
     for appt in reversed(past):
-        line = (f"{slot_label(appt['starts_at'], my_tz, appt['other_timezone'])} · {appt['other_name']} · "
-                f"{STATUS_BADGES[appt['status']]}")
-        if appt["status"] == "cancelled":
-            who = "you" if appt["cancelled_by_me"] else appt["other_name"]
-            late = " · :red-badge[late]" if appt["late"] else ""
-            line += f" by {who} with {appt['notice_hours']:g} h notice{late}"
-        st.markdown(line)
+        st.markdown(history_line(appt))
         if appt["my_role"] == "consultant" and appt["status"] == "confirmed" and \
                 datetime.fromisoformat(appt["ends_at"]) < now:
             kept, missed = st.columns(2)

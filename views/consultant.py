@@ -9,11 +9,16 @@ from components.cards import competency_badges, conflict_flag, fee, formats
 from components.conflicts import conflict_panel
 from components.errors import database_errors_as_messages
 from components.reference import modality_names, reference_lists
-from components.slots import slot_picker
-from portal.appointments import BookingRefused, book, professionalism_record, record_summary
+from components.slots import picked_time_gone, slot_label, slot_picker
+from portal.appointments import (
+    BookingRefused,
+    book,
+    first_session_proposal,
+    professionalism_record,
+    record_summary,
+)
 from portal.availability import open_slots
 from portal.consultants import availability_summary, get_consultant
-from portal.profiles import load_my_profile
 from portal.requests import RequestRefused, request_consultation
 from portal.search import LEVELS
 
@@ -90,20 +95,42 @@ elif doc.get("pending_request"):
                    "Requests.", icon=":material/send:")
     else:
         st.info("Your request is waiting for an answer. You will see it under Requests.", icon=":material/schedule:")
-    with st.expander("Propose a first session"):
-        with database_errors_as_messages():
-            me = load_my_profile(backend, user.claims)
-            slots = open_slots(backend, user.claims, consultant_id, date.today(), date.today() + timedelta(weeks=8),
-                               user.id)
-        chosen = slot_picker(slots, viewer_tz=me["timezone"], consultant_tz=doc["timezone"], key="first_slot")
-        if chosen and st.button("Propose this time", key="first_slot_submit", type="primary"):
-            try:
-                with database_errors_as_messages():
-                    book(backend, user.claims, consultant_id, chosen)
-            except BookingRefused as exc:
-                st.error(exc.message, icon=":material/error:")
-            else:
-                st.success("Proposed. The consultant will confirm it with your request.", icon=":material/event:")
+    with database_errors_as_messages():
+        my_tz = context.my_timezone(backend, user)  # kept per session, not the whole profile per run
+        proposal = first_session_proposal(backend, user.claims, consultant_id)
+    # One slot, drawn on every run, for the outcome of the last click: the expander below keeps its place (and so
+    # stays open in the browser) whether or not a message shows.
+    message_slot = st.empty()
+    if notice := st.session_state.pop("first_slot_notice", None):
+        message_slot.success(notice, icon=":material/event:")
+    elif refusal := st.session_state.pop("first_slot_refusal", None):
+        message_slot.error(refusal, icon=":material/error:")
+    if proposal:
+        # One first session per request: once proposed, the time is shown instead of a picker.
+        when = slot_label(proposal["starts_at"], my_tz, doc["timezone"])
+        state = ("confirmed by the consultant" if proposal["status"] == "confirmed"
+                 else "it awaits the consultant's confirmation, with your request")
+        st.info(f"First session proposed: **{when}**; {state}. To cancel or move it, open Appointments.",
+                icon=":material/event:")
+        st.page_link("views/appointments.py", label="Appointments", icon=":material/event:")
+    else:
+        with st.expander("Propose a first session"):
+            with database_errors_as_messages():
+                slots = open_slots(backend, user.claims, consultant_id, date.today(),
+                                   date.today() + timedelta(weeks=8), user.id)
+            chosen = slot_picker(slots, viewer_tz=my_tz, consultant_tz=doc["timezone"], key="first_slot")
+            if chosen and st.button("Propose this time", key="first_slot_submit", type="primary") \
+                    and not picked_time_gone("first_slot"):
+                try:
+                    with database_errors_as_messages():
+                        book(backend, user.claims, consultant_id, chosen)
+                except BookingRefused as exc:
+                    st.session_state["first_slot_refusal"] = exc.message
+                else:
+                    st.session_state["first_slot_notice"] = ("Proposed. The consultant will confirm it with your "
+                                                             "request.")
+                # Drawn again from the database: the proposal (or, after a refusal, the times still open).
+                st.rerun()
 elif not availability.get("has_room"):
     st.warning("This consultant is not taking new clients right now, so they cannot be asked.",
                icon=":material/hourglass:")

@@ -4,8 +4,9 @@ import streamlit as st
 
 from components import context
 from components.errors import database_errors_as_messages
+from portal.appointments import TAB_STATE_KEY
 from portal.local_times import local_time, times_caption
-from portal.notifications import mark_read, my_notifications
+from portal.notifications import destination, mark_read, my_notifications
 
 PAGES = {"requests": "views/requests.py", "appointments": "views/appointments.py",
          "termination": "views/termination.py"}
@@ -31,5 +32,14 @@ for item in items:
     marker = ":blue-badge[new] " if not item["read_at"] else ""
     line, link = st.columns([4, 1])
     line.markdown(f"{marker}{item['message']}  \n:gray[{local_time(item['created_at'], zone)}]")
-    if item.get("page") in PAGES:
-        link.page_link(PAGES[item["page"]], label="Open")
+    target = destination(item)
+    if target and target[0] in PAGES and link.button("Open", key=f"notification_open_{item['id']}",
+                                                     icon=":material/open_in_new:"):
+        # Opening an item reads it; the sidebar count follows on the page it opens.
+        if not item["read_at"]:
+            with database_errors_as_messages():
+                mark_read(backend, user.claims, [item["id"]])
+        page, section = target
+        if section and page == "appointments":
+            st.session_state[TAB_STATE_KEY] = section  # Appointments opens on the tab that lists it
+        st.switch_page(PAGES[page])
