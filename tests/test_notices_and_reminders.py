@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
-from portal.appointments import BookingRefused, answer, book, cancel, reschedule
+from portal.appointments import BookingRefused, answer, book, cancel, notice_given, reschedule
 from portal.availability import open_slots
 from portal.config import Settings
 from portal.db import SERVICE, Claims
@@ -96,7 +96,7 @@ def test_a_late_cancellation_keeps_its_notice_and_names_the_local_time(backend, 
     assert done["late"] is True
     assert messages(backend, consultant, "late_cancellation") == [
         f"Berta Client cancelled the session on {local_text(soon, 'Asia/Tokyo')} "
-        f"(late: {float(done['notice_hours']):.1f} hours' notice): Sick child"]
+        f"(late: {notice_given(done['notice_hours'])}): Sick child"]
 
 
 def test_a_move_names_both_times_in_the_recipients_zone_and_nothing_in_utc(backend, pair):

@@ -146,7 +146,10 @@ begin
                          || private.local_time_text(appt.starts_at, case when me = appt.consultant_id
                                                                          then appt.client_id
                                                                          else appt.consultant_id end)
-                         || case when appt.late then ' (late: ' || notice || ' hours'' notice)' else '' end
+                         || case when not appt.late then ''
+                                 when notice < 1 then ' (late: less than an hour''s notice)'
+                                 when notice < 2 then ' (late: 1 hour''s notice)'
+                                 else ' (late: ' || floor(notice) || ' hours'' notice)' end
                          || ': ' || appt.cancel_reason, 'appointments');
   return appt;
 end;
