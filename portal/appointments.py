@@ -140,10 +140,14 @@ def record_summary(record: dict[str, Any]) -> str:
     """The record in one line, as the profile and search show it."""
     parts = []
     if record.get("median_answer_hours") is not None:
-        parts.append(f"answers requests in {record['median_answer_hours']:g} h (median)")
+        hours = float(record["median_answer_hours"])
+        parts.append("answers requests within the hour (median)" if hours < 1
+                     else f"answers requests in {hours:g} h (median)")
     if record.get("cancellations"):
-        share = round(100 * float(record["cancellations_with_notice_share"] or 0))
-        parts.append(f"{share}% of cancellations with notice")
+        # "In good time": outside the consultant's late-cancellation threshold (which can be days).
+        count = int(record["cancellations"])
+        in_time = round(count * float(record["cancellations_with_notice_share"] or 0))
+        parts.append(f"{in_time} of {count} cancellation{'s' if count != 1 else ''} in good time")
     if record.get("sessions"):
         parts.append(f"{record['sessions_kept']} of {record['sessions']} sessions kept")
     return "; ".join(parts) or "No events yet."

@@ -324,3 +324,15 @@ def test_after_proposing_a_first_session_the_profile_shows_it_instead_of_the_pic
     assert not [s for s in texts(at, "success") if s.startswith("Proposed.")]
     assert any("First session proposed" in i for i in texts(at, "info"))
     assert not [s for s in at.selectbox if s.key and s.key.startswith("first_slot")]
+
+
+def test_the_record_line_reads_plainly():
+    from portal.appointments import record_summary
+
+    assert record_summary({"median_answer_hours": 0.2, "cancellations": 1, "cancellations_with_notice_share": 0,
+                           "sessions": 4, "sessions_kept": 3}) == (
+        "answers requests within the hour (median); 0 of 1 cancellation in good time; 3 of 4 sessions kept")
+    assert record_summary({"median_answer_hours": 26.5, "cancellations": 4,
+                           "cancellations_with_notice_share": 0.75}) == (
+        "answers requests in 26.5 h (median); 3 of 4 cancellations in good time")
+    assert record_summary({}) == "No events yet."
