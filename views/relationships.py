@@ -1,6 +1,6 @@
 """My relationships: what you declare privately so the portal can screen for dual relationships."""
 
-from datetime import date, datetime
+from datetime import date
 from zoneinfo import ZoneInfo
 
 import streamlit as st
@@ -8,6 +8,7 @@ import streamlit as st
 from components import context
 from components.errors import database_errors_as_messages
 from components.formstate import FormGeneration
+from portal.local_times import local_time, times_caption
 from portal.screening import (
     AFFILIATION_KINDS,
     CONTEXT_TEXT,
@@ -184,9 +185,9 @@ with log_tab:
     if not log:
         st.caption("No screenings yet.")
     else:
-        st.caption(f"Times in {zone.key.replace('_', ' ')}.")
+        st.caption(times_caption(zone.key))
         st.dataframe(
-            [{"When": datetime.fromisoformat(row["created_at"]).astimezone(zone).strftime("%d %b %H:%M"),
+            [{"When": local_time(row["created_at"], zone.key),
               "What": CONTEXT_TEXT[row["context"]],
               "With": row["other_name"] or (f"{row['screened']} consultants screened" if row["context"] == "search"
                                             else "—"),
