@@ -301,6 +301,18 @@ def checklist_state(plan: dict[str, Any]) -> list[tuple[str, bool]]:
     return [(CHECKLIST.get(item, item), item in done) for item in plan["versions"][-1].get("checklist") or []]
 
 
+def done_note(plan: dict[str, Any], item: str, zone: str, *, year: bool = False) -> str:
+    """When a checklist step was ticked and by whom, in the reader's zone: 'done Thu 03 Dec by you' (with the
+    year for a printed record); '' when it is not done."""
+    detail = next((d for d in plan.get("progress_detail") or [] if d["item"] == item), None)
+    if detail is None:
+        return ""
+    instant = datetime.fromisoformat(detail["done_at"])
+    instant = (instant if instant.tzinfo else instant.replace(tzinfo=UTC)).astimezone(ZoneInfo(zone))
+    day = f"{instant:%a %d %b %Y}" if year else f"{instant:%a %d %b}"
+    return f"done {day} by {'you' if detail['by_me'] else plan['other_name']}"
+
+
 def signed_time(value: str, zone: str) -> str:
     """A signature's instant in the reader's zone, in full (a printed record outlives 'Today'):
     'Thu 26 Nov 2026, 18:32'."""
@@ -321,8 +333,10 @@ def summary_html(plan: dict[str, Any], my_name: str, zone: str = "UTC") -> str:
             return html.escape(describe(key, current.get(key), year=True))
         if not items:
             return "none"
-        return "".join(f"<div>{'☑' if done else '☐'} {html.escape(label)} — {'done' if done else 'not yet'}</div>"
-                       for label, done in items)
+        planned = current.get("checklist") or []
+        return "".join(f"<div>{'☑' if done else '☐'} {html.escape(label)} — "
+                       f"{html.escape(done_note(plan, item, zone, year=True) or 'done') if done else 'not yet'}</div>"
+                       for item, (label, done) in zip(planned, items, strict=True))
 
     rows = "".join(f"<tr><th>{html.escape(label)}"
                    + (f" ({sum(done for _, done in items)} of {len(items)} done)" if key == "checklist" and items

@@ -5,7 +5,8 @@ plan's checklist reads as steps to include, not steps done."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -262,6 +263,11 @@ def test_the_card_shows_friendly_dates_and_the_summary_its_readers_zone(backend,
     assert f"final session {app_style(final)}" in caption and final.isoformat() not in caption
     page = summaries[-1]
     assert "☑ Referrals given — done" in page and "☐ Closing session held — not yet" in page
+    plan = next(p for p in backend.rpc("my_termination_plans", {}, as_user=consultant) if p["id"] == plan_id)
+    ticked_on = datetime.fromisoformat(plan["progress_detail"][0]["done_at"]).astimezone(ZoneInfo("Asia/Tokyo"))
+    assert f"☑ Referrals given — done {ticked_on:%a %d %b %Y} by you" in page  # when, in the reader's zone
+    assert any(label.startswith(f"Referrals given · done {ticked_on:%a %d %b} by you")
+               for label in (c.label for c in at.checkbox)), [c.label for c in at.checkbox]
     assert "Times in Asia/Tokyo." in page and " UTC" not in page
     signed = versions(backend, consultant, plan_id)[0]["signatures"][0]["signed_at"]
     assert portal.termination.signed_time(signed, "Asia/Tokyo") in page

@@ -21,6 +21,7 @@ from portal.termination import (
     awaiting,
     complete,
     differences,
+    done_note,
     friendly_day,
     my_plans,
     propose,
@@ -244,7 +245,9 @@ with plans_tab:
                             text=f"Checklist: {len(done & set(planned))} of {len(planned)} done")
                 if plan["status"] in ("proposed", "agreed"):
                     for item in planned:
-                        ticked = st.checkbox(CHECKLIST[item], value=item in done, key=f"{key}_tick_{item}")
+                        note = done_note(plan, item, zone) if item in done else ""
+                        ticked = st.checkbox(CHECKLIST[item] + (f" · {note}" if note else ""), value=item in done,
+                                             key=f"{key}_tick_{item}")
                         if ticked != (item in done):
                             with database_errors_as_messages():
                                 tick(backend, user.claims, plan["id"], item, ticked)
