@@ -27,6 +27,12 @@ def slot_picker(slots: list[dict], *, viewer_tz: str, consultant_tz: str, key: s
     still open, and `picked_time_gone(key)` is true for this run, so the page books nothing until a time is
     picked again from the fresh list."""
     picked = st.session_state.get(f"{key}_time")
+    booked_here = st.session_state.pop(f"{key}_booked", None)
+    if picked is not None and (picked == booked_here or not _is_instant(picked)):
+        # This member's own booking took it (no one else's), or the browser sent back something that is not a
+        # time (a label): start again from the first open time, without a warning.
+        st.session_state.pop(f"{key}_time", None)
+        picked = None
     gone = picked is not None and picked not in {s["starts_at"] for s in slots}
     st.session_state[f"{key}_gone"] = gone
     if gone:
@@ -52,3 +58,17 @@ def slot_picker(slots: list[dict], *, viewer_tz: str, consultant_tz: str, key: s
 def picked_time_gone(key: str) -> bool:
     """True on the run where `slot_picker(key=key)` found the time picked before no longer open."""
     return bool(st.session_state.get(f"{key}_gone"))
+
+
+def booked_from_picker(key: str, starts_at: str) -> None:
+    """Call after this member booked `starts_at` from `slot_picker(key=key)`: on the next run the picker starts
+    from the first open time instead of reporting the time as taken by someone else."""
+    st.session_state[f"{key}_booked"] = starts_at
+
+
+def _is_instant(value: object) -> bool:
+    try:
+        datetime.fromisoformat(str(value))
+    except ValueError:
+        return False
+    return True

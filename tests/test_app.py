@@ -264,7 +264,7 @@ def test_admin_lists_and_unlocks_accounts(backend):
     at.switch_page(PAGES["admin"]).run()
     at.text_input(key="admin_query").input(username).run()
     no_exceptions(at)
-    assert "1 account(s) match · page 1 of 1." in texts(at, "caption")
+    assert "1 account matches · page 1 of 1." in texts(at, "caption")
     at.button(key="admin_unlock").click().run()
     no_exceptions(at)
     assert backend.rpc("auth_get_login", {"p_username": username}, as_user=SERVICE)["locked_until"] is None
@@ -294,7 +294,7 @@ def test_find_lists_ranked_consultants_with_their_score():
     at = app("seeker01").run()
     at.switch_page(PAGES["find"]).run()
     no_exceptions(at)
-    assert any("consultant(s) match" in m.value for m in at.markdown)
+    assert any("consultants match" in m.value or "consultant matches" in m.value for m in at.markdown)
     assert at.metric, "each card shows its match score"
     assert at.get("progress") or True
 
@@ -314,12 +314,12 @@ def test_empty_search_offers_to_relax_the_filter_that_removed_most():
     relax[0].click().run()
     no_exceptions(at)
     # The results and the form now agree with the relaxed search, and a new Search keeps it.
-    assert any(f"**{found}** consultant(s) match" in m.value for m in at.markdown)
+    assert any(f"**{found}** consultant{'s match' if found != 1 else ' matches'}" in m.value for m in at.markdown)
     widget = {"languages": "find_languages_1", "modalities": "find_modalities_1", "min_level": "find_min_level_1",
               "times": "find_times_1", "fee": "find_max_fee_1", "format": "find_format_1"}[relaxed_filter]
     assert at.session_state[widget] in ([], 1, None, "any")
     at.button(key="find_submit_1").click().run()
-    assert any(f"**{found}** consultant(s) match" in m.value for m in at.markdown)
+    assert any(f"**{found}** consultant{'s match' if found != 1 else ' matches'}" in m.value for m in at.markdown)
 
 
 def test_request_accept_journey(backend, embedded_db):

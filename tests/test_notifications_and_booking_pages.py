@@ -196,7 +196,7 @@ def test_a_cancelled_session_still_ahead_is_listed_as_called_off_with_the_confir
     assert not [c for c in tab(at, UPCOMING).get("flex_container")
                 if (c.proto.id or "").endswith("appt_card")]  # no card to act on
     assert not tab(at, UPCOMING).button
-    assert any("1 cancelled or declined session(s) not yet due" in c.value for c in tab(at, UPCOMING).caption)
+    assert any("1 cancelled or declined session not yet due" in c.value for c in tab(at, UPCOMING).caption)
     lines = [m.value for m in tab(at, PAST).markdown]
     assert lines[0] == "**Cancelled or declined, not yet due**", lines
     line = lines[1]
@@ -284,6 +284,34 @@ def test_a_time_taken_meanwhile_is_not_swapped_for_another_and_no_longer_offered
     booked = {a["starts_at"] for a in backend.rpc("my_appointments", {}, as_user=client)}
     assert {datetime.fromisoformat(b) for b in booked} == {datetime.fromisoformat(chosen),
                                                            datetime.fromisoformat(offered)}
+
+
+def test_after_booking_a_time_the_picker_starts_again_without_calling_it_taken(backend, embedded_db):
+    """The member's own booking is not "just taken" by someone else (it was, with a warning, on the next run)."""
+    consultant_username, client_username = engaged_pair(backend, embedded_db)
+    consultant = Claims.user(member_id(backend, consultant_username))
+    client = Claims.user(member_id(backend, client_username))
+    at = app(client_username).run()
+    at.switch_page(PAGES["appointments"]).run()
+    first = time_picker(at).value
+    at.button(key="book_submit").click().run()
+    no_exceptions(at)
+    assert "Proposed. The other party will confirm or decline." in texts(at, "success")
+    assert not [w for w in texts(at, "warning") if "was just taken" in w], texts(at, "warning")
+    second = time_picker(at).value
+    assert second != first
+    at.button(key="book_submit").click().run()  # and the next time is booked as shown
+    no_exceptions(at)
+    assert [datetime.fromisoformat(a["starts_at"]) for a in backend.rpc("my_appointments", {}, as_user=client)
+            if a["other_id"] == consultant.sub] == [datetime.fromisoformat(first), datetime.fromisoformat(second)]
+
+
+def test_a_picked_value_that_is_not_a_time_is_dropped_not_parsed():
+    """Once, a browser sent the time's label back instead of its value; the picker must drop it, not raise."""
+    from components.slots import _is_instant
+
+    assert _is_instant("2026-11-30T13:00:00+00:00")
+    assert not _is_instant("Mon 30 Nov, 08:00 (your time)")
 
 
 def test_after_proposing_a_first_session_the_profile_shows_it_instead_of_the_picker(backend, embedded_db):

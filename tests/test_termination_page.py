@@ -5,7 +5,7 @@ plan's checklist reads as steps to include, not steps done."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -280,3 +280,18 @@ def test_the_new_plan_checklist_reads_as_steps_to_include_not_steps_done(backend
     assert checklist.label == "Include in the checklist"
     assert "done" not in checklist.label.lower()
     assert any("not steps already taken" in c for c in texts(at, "caption"))
+
+
+def test_a_new_plan_starts_from_the_members_today_not_the_servers(backend, embedded_db):
+    """Somewhere on Earth it is already tomorrow, or still yesterday, against UTC: the form's "first discussed"
+    starts from the member's own date."""
+    now = datetime.now(UTC)
+    zone = next(z for z in ("Pacific/Kiritimati", "Pacific/Pago_Pago")  # UTC+14 and UTC-11: one always differs
+                if now.astimezone(ZoneInfo(z)).date() != now.date())
+    consultant_username, _ = engaged_pair(backend, embedded_db)
+    with psycopg.connect(embedded_db.owner_conninfo) as conn:
+        conn.execute("update public.profiles set timezone = %s where id = %s",
+                     (zone, user_id(backend, consultant_username)))
+    at = open_page(consultant_username)
+    discussed = next(d for d in at.date_input if d.label == "Ending first discussed")
+    assert discussed.value == datetime.now(ZoneInfo(zone)).date()

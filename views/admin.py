@@ -165,7 +165,8 @@ with accounts_tab:
             rows, total = list_accounts(backend, user.claims, query=query, limit=page_size, offset=0)
             page = 1
     pages = max(1, -(-total // page_size))
-    st.caption(f"{total} account(s) match · page {min(int(page), pages)} of {pages}.")
+    verb = "matches" if total == 1 else "match"
+    st.caption(f"{plural(total, 'account')} {verb} · page {min(int(page), pages)} of {pages}.")
     if rows:
         st.dataframe(pd.DataFrame([{
             "Name": r["display_name"], "Username": r["username"],

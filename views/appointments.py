@@ -9,7 +9,7 @@ import streamlit as st
 
 from components import context
 from components.errors import database_errors_as_messages
-from components.slots import picked_time_gone, slot_label, slot_picker
+from components.slots import booked_from_picker, picked_time_gone, slot_label, slot_picker
 from portal.appointments import (
     PAST,
     TAB_STATE_KEY,
@@ -28,6 +28,7 @@ from portal.appointments import (
 )
 from portal.availability import open_slots
 from portal.ics import appointments_ics
+from portal.mydata import plural
 from portal.profiles import load_my_profile
 from portal.requests import my_engagements
 
@@ -92,6 +93,7 @@ with book_tab:
                 st.session_state["book_refusal"] = {"message": exc.message, "code": exc.code}
                 st.rerun()
             else:
+                booked_from_picker(picker, chosen)
                 st.session_state["appointments_notice"] = "Proposed. The other party will confirm or decline."
                 st.rerun()
 
@@ -121,7 +123,7 @@ with upcoming_tab:
     if not upcoming:
         st.caption("No upcoming sessions.")
     if called_off:
-        st.caption(f"{len(called_off)} cancelled or declined session(s) not yet due: under {PAST}.")
+        st.caption(f"{plural(len(called_off), 'cancelled or declined session')} not yet due: under {PAST}.")
     for appt in upcoming:
         with st.container(border=True, key=f"appt_card_{appt['id']}"):
             st.markdown(f"**{slot_label(appt['starts_at'], my_tz, appt['other_timezone'])}** · "
@@ -179,6 +181,7 @@ with upcoming_tab:
                             and not picked_time_gone(f"appt_move_slot_{appt['id']}"):
                         try:
                             reschedule(backend, user.claims, appt["id"], new_start, reason, accept_late=accept_late)
+                            booked_from_picker(f"appt_move_slot_{appt['id']}", new_start)
                             st.session_state.pop(late_key, None)
                             st.session_state["appointments_notice"] = (
                                 "Moved. The other party will confirm the new time.")

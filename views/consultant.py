@@ -9,7 +9,7 @@ from components.cards import competency_badges, conflict_flag, fee, formats
 from components.conflicts import conflict_panel
 from components.errors import database_errors_as_messages
 from components.reference import modality_names, reference_lists
-from components.slots import picked_time_gone, slot_label, slot_picker
+from components.slots import booked_from_picker, picked_time_gone, slot_label, slot_picker
 from portal.appointments import (
     BookingRefused,
     book,
@@ -127,6 +127,7 @@ elif doc.get("pending_request"):
                 except BookingRefused as exc:
                     st.session_state["first_slot_refusal"] = exc.message
                 else:
+                    booked_from_picker("first_slot", chosen)
                     st.session_state["first_slot_notice"] = ("Proposed. The consultant will confirm it with your "
                                                              "request.")
                 # Drawn again from the database: the proposal (or, after a refusal, the times still open).

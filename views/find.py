@@ -111,7 +111,8 @@ if page.total == 0:
     st.stop()
 
 pages = page.pages(filters.page_size)
-st.markdown(f"**{page.total}** consultant(s) match · page {filters.page} of {pages}")
+matches = "consultant matches" if page.total == 1 else "consultants match"
+st.markdown(f"**{page.total}** {matches} · page {filters.page} of {pages}")
 for result in page.results:
     with st.container(border=True, key=f"find_card_{result['consultant_id']}"):
         head, score = st.columns([3, 1])

@@ -1,6 +1,7 @@
 """Termination plans: agree an ending together, sign it, and follow it through."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import altair as alt
 import pandas as pd
@@ -59,6 +60,7 @@ with database_errors_as_messages():
         st.session_state[reminders_key] = state
     engagements = [e for e in my_engagements(backend, user.claims) if e["status"] == "active"]
     zone = context.my_timezone(backend, user)  # kept per session, not the whole profile per run
+today_here = datetime.now(ZoneInfo(zone)).date()  # the member's today, not the server's (UTC)
 
 if notice := st.session_state.pop("termination_notice", None):
     st.success(notice, icon=":material/check_circle:")
@@ -77,7 +79,7 @@ def terms_form(key: str, engagement_id: str, my_role: str, initial: PlanTerms | 
         if errors.get(name):
             st.error(errors[name], icon=":material/error:")
 
-    today = date.today()
+    today = today_here
     base = initial or PlanTerms(initiated_by="consultant" if my_role == "consultant" else "client",
                                 reason="goals_met", discussed_on=today, final_session_on=today + timedelta(days=28),
                                 sessions_remaining=4, closing_sessions=1)
@@ -131,10 +133,10 @@ def terms_form(key: str, engagement_id: str, my_role: str, initial: PlanTerms | 
 
 def timeline(plan: dict, terms: dict) -> None:
     events = [{"what": "Booked session" if s["status"] != "completed" else "Session held",
-               "when": pd.Timestamp(s["starts_at"]).tz_convert(None)} for s in plan["sessions"]]
+               "when": pd.Timestamp(s["starts_at"]).tz_convert(zone).tz_localize(None)} for s in plan["sessions"]]
     events += [{"what": "Ending discussed", "when": pd.Timestamp(terms["discussed_on"])},
                {"what": "Final session", "when": pd.Timestamp(terms["final_session_on"])},
-               {"what": "Today", "when": pd.Timestamp(date.today())}]
+               {"what": "Today", "when": pd.Timestamp(today_here)}]
     if terms.get("follow_up_on"):
         events.append({"what": "Follow-up", "when": pd.Timestamp(terms["follow_up_on"])})
     chart = alt.Chart(pd.DataFrame(events)).mark_point(filled=True, size=120).encode(
