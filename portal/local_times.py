@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 
-def _instant(value: str | datetime) -> datetime:
-    """A timestamptz as the API returns it (ISO text with an offset) or a datetime; naive means UTC."""
+def in_zone(value: str | datetime, zone: str) -> datetime:
+    """A timestamptz as the API returns it (ISO text with an offset) or a datetime, in `zone` (an IANA name);
+    naive means UTC."""
     instant = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+    return (instant if instant.tzinfo else instant.replace(tzinfo=UTC)).astimezone(ZoneInfo(zone))
 
 
 def _day(local: datetime, now: datetime | None) -> str:
@@ -24,13 +25,13 @@ def _day(local: datetime, now: datetime | None) -> str:
 def local_time(value: str | datetime, zone: str, *, now: datetime | None = None) -> str:
     """A stored instant for a reader in `zone` (an IANA name), in the app's style:
     'Today, 14:05', 'Yesterday, 09:30', 'Tue 03 Mar, 14:05', 'Mon 15 Dec 2025, 14:05' (another year)."""
-    local = _instant(value).astimezone(ZoneInfo(zone))
+    local = in_zone(value, zone)
     return f"{_day(local, now)}, {local:%H:%M}"
 
 
 def local_day(value: str | datetime, zone: str, *, now: datetime | None = None) -> str:
     """The reader's calendar day of a stored instant, to sit inside a sentence ('sent today', 'since Tue 03 Mar')."""
-    day = _day(_instant(value).astimezone(ZoneInfo(zone)), now)
+    day = _day(in_zone(value, zone), now)
     return day.lower() if day in ("Today", "Yesterday", "Tomorrow") else day
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import html
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from portal.db import APIError, Backend, Claims, friendly_message
+from portal.local_times import in_zone
 
 REASONS = {
     "goals_met": "Goals met", "client_choice": "Client's choice", "consultant_capacity": "Consultant's capacity",
@@ -307,8 +307,7 @@ def done_note(plan: dict[str, Any], item: str, zone: str, *, year: bool = False)
     detail = next((d for d in plan.get("progress_detail") or [] if d["item"] == item), None)
     if detail is None:
         return ""
-    instant = datetime.fromisoformat(detail["done_at"])
-    instant = (instant if instant.tzinfo else instant.replace(tzinfo=UTC)).astimezone(ZoneInfo(zone))
+    instant = in_zone(detail["done_at"], zone)
     day = f"{instant:%a %d %b %Y}" if year else f"{instant:%a %d %b}"
     return f"done {day} by {'you' if detail['by_me'] else plan['other_name']}"
 
@@ -316,9 +315,7 @@ def done_note(plan: dict[str, Any], item: str, zone: str, *, year: bool = False)
 def signed_time(value: str, zone: str) -> str:
     """A signature's instant in the reader's zone, in full (a printed record outlives 'Today'):
     'Thu 26 Nov 2026, 18:32'."""
-    instant = datetime.fromisoformat(value)
-    instant = instant if instant.tzinfo else instant.replace(tzinfo=UTC)
-    return f"{instant.astimezone(ZoneInfo(zone)):%a %d %b %Y, %H:%M}"
+    return f"{in_zone(value, zone):%a %d %b %Y, %H:%M}"
 
 
 def summary_html(plan: dict[str, Any], my_name: str, zone: str = "UTC") -> str:

@@ -1,7 +1,6 @@
 """My relationships: what you declare privately so the portal can screen for dual relationships."""
 
 from datetime import date
-from zoneinfo import ZoneInfo
 
 import streamlit as st
 
@@ -181,13 +180,13 @@ with log_tab:
                 "made when you asked them, or they you. Reasons are never logged.")
     with database_errors_as_messages():
         log = screening_log(backend, user.claims)
-        zone = ZoneInfo(context.my_timezone(backend, user))
+        zone = context.my_timezone(backend, user)
     if not log:
         st.caption("No screenings yet.")
     else:
-        st.caption(times_caption(zone.key))
+        st.caption(times_caption(zone))
         st.dataframe(
-            [{"When": local_time(row["created_at"], zone.key),
+            [{"When": local_time(row["created_at"], zone),
               "What": CONTEXT_TEXT[row["context"]],
               "With": row["other_name"] or (f"{row['screened']} consultants screened" if row["context"] == "search"
                                             else "—"),
