@@ -133,7 +133,9 @@ def user_id(backend, username: str) -> str:
     return backend.rpc("auth_get_login", {"p_username": username}, as_user=SERVICE)["id"]
 
 
-def test_cancelling_states_the_notice_without_rounding_it_up_past_the_threshold(backend, embedded_db):
+def confirmed_session_ahead(backend, embedded_db, ahead: str) -> tuple[str, str, str, str]:
+    """A new engaged pair whose consultant has a 16-hour late-cancellation threshold and a confirmed session
+    `ahead` (an interval) from now: (client username, consultant id, client id, appointment id)."""
     consultant_username, client_username = engaged_pair(backend, embedded_db)
     consultant, client = user_id(backend, consultant_username), user_id(backend, client_username)
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
@@ -141,12 +143,17 @@ def test_cancelling_states_the_notice_without_rounding_it_up_past_the_threshold(
                      (consultant,))
         engagement, = conn.execute("select id from public.engagements where seeker_id = %s and consultant_id = %s",
                                    (client, consultant)).fetchone()
-        # 15 h 36 min ahead: 15.6 hours' notice, inside a 16-hour threshold.
         appt, = conn.execute(
             "insert into public.appointments (consultant_id, client_id, engagement_id, starts_at, ends_at, "
             "blocked_until, status, requested_by) select %s, %s, %s, t, t + interval '50 minutes', "
-            "t + interval '1 hour', 'confirmed', %s from (select now() + interval '15 hours 36 minutes' as t) x "
-            "returning id", (consultant, client, engagement, client)).fetchone()
+            "t + interval '1 hour', 'confirmed', %s from (select now() + %s::interval as t) x "
+            "returning id", (consultant, client, engagement, client, ahead)).fetchone()
+    return client_username, consultant, client, appt
+
+
+def test_cancelling_states_the_notice_without_rounding_it_up_past_the_threshold(backend, embedded_db):
+    # 15 h 36 min ahead: 15.6 hours' notice, inside a 16-hour threshold.
+    client_username, consultant, client, appt = confirmed_session_ahead(backend, embedded_db, "15 hours 36 minutes")
 
     at = app(client_username).run()
     at.switch_page(PAGES["appointments"]).run()
@@ -281,18 +288,7 @@ def test_settings_and_the_cookie_key_are_read_once_per_environment(backend, monk
 
 def test_a_notice_just_under_the_threshold_is_late_and_recorded_rounded_down(backend, embedded_db):
     """15 h 58 min before a session with a 16-hour threshold: late (it used to round to 16.0 and pass as on time)."""
-    consultant_username, client_username = engaged_pair(backend, embedded_db)
-    consultant, client = user_id(backend, consultant_username), user_id(backend, client_username)
-    with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        conn.execute("update public.availability_settings set late_cancel_hours = 16 where consultant_id = %s",
-                     (consultant,))
-        engagement, = conn.execute("select id from public.engagements where seeker_id = %s and consultant_id = %s",
-                                   (client, consultant)).fetchone()
-        appt, = conn.execute(
-            "insert into public.appointments (consultant_id, client_id, engagement_id, starts_at, ends_at, "
-            "blocked_until, status, requested_by) select %s, %s, %s, t, t + interval '50 minutes', "
-            "t + interval '1 hour', 'confirmed', %s from (select now() + interval '15 hours 58 minutes' as t) x "
-            "returning id", (consultant, client, engagement, client)).fetchone()
+    _, _, client, appt = confirmed_session_ahead(backend, embedded_db, "15 hours 58 minutes")
     with pytest.raises(BookingRefused) as refused:
         cancel(backend, Claims.user(client), str(appt), "Unwell")
     assert refused.value.code == "late" and "15.9 hours before the session, inside the 16-hour threshold" in str(
