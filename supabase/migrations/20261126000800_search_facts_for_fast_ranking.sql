@@ -59,6 +59,17 @@ as $$
 $$;
 revoke all on function private.search_facts_today() from public, anon, authenticated;
 
+-- The advisory lock keys: one per consultant, and (no consultant) the one over all facts.
+create function private.search_facts_lock_key(p_consultant uuid default null)
+returns bigint
+language sql
+immutable
+set search_path = ''
+as $$
+  select hashtextextended('search_facts' || coalesce(':' || p_consultant::text, ''), 0)
+$$;
+revoke all on function private.search_facts_lock_key(uuid) from public, anon, authenticated;
+
 -- Before a consultant's facts are read and written, their lock: two transactions
 -- changing the same consultant then recompute one after the other, the second
 -- reading what the first committed (without it, the later writer could store
@@ -71,10 +82,10 @@ volatile
 set search_path = ''
 as $$
   select case when cardinality(p_consultants) > 500
-              then pg_advisory_xact_lock(hashtextextended('search_facts', 0))
-              else pg_advisory_xact_lock_shared(hashtextextended('search_facts', 0)) end;
+              then pg_advisory_xact_lock(private.search_facts_lock_key())
+              else pg_advisory_xact_lock_shared(private.search_facts_lock_key()) end;
   select pg_advisory_xact_lock(keys.k)
-  from (select distinct hashtextextended('search_facts:' || id::text, 0) as k
+  from (select distinct private.search_facts_lock_key(id) as k
         from unnest(p_consultants) id where cardinality(p_consultants) <= 500 order by 1) keys;
 $$;
 revoke all on function private.lock_search_facts(uuid[]) from public, anon, authenticated;
@@ -156,8 +167,8 @@ as $$
   )
   select private.refresh_search_facts(array(
     select d.consultant_id from due d
-    where pg_try_advisory_xact_lock_shared(hashtextextended('search_facts', 0))
-      and pg_try_advisory_xact_lock(hashtextextended('search_facts:' || d.consultant_id::text, 0))))
+    where pg_try_advisory_xact_lock_shared(private.search_facts_lock_key())
+      and pg_try_advisory_xact_lock(private.search_facts_lock_key(d.consultant_id))))
   where exists (select 1 from due);
 $$;
 revoke all on function private.refresh_due_search_facts() from public, anon, authenticated;
