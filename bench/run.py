@@ -89,7 +89,7 @@ as $$
   where p.is_consultant
 $$;
 revoke all on function public.bench_all_consultants() from public, anon;
-grant execute on function public.bench_all_consultants() to authenticated;
+grant execute on function public.bench_all_consultants() to portal_member;
 """
 
 

@@ -204,9 +204,11 @@ CHROMIUM_ARGS = [
 
 
 @contextmanager
-def running_app(log_name: str, label: str) -> Iterator[AppServer]:
-    """The real app on a free loopback port with a fresh data directory; stopped with its Postgres."""
-    server = AppServer(log_name=log_name)
+def running_app(log_name: str, label: str, extra_env: dict[str, str] | None = None) -> Iterator[AppServer]:
+    """The real app on a free loopback port with a fresh data directory; stopped with its Postgres.
+
+    `extra_env` switches it to another backend (tests/conftest.py's supabase_stack)."""
+    server = AppServer(log_name=log_name, extra_env=extra_env)
     server.start(timeout=90)
     print(f"\n[{label}] app healthy after {server.startup_seconds:.1f}s on {server.url} (log: {server.log_path})")
     try:

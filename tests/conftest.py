@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import tempfile
 import uuid
 from pathlib import Path
 
+import jwt
 import psycopg
 import pytest
 
@@ -15,6 +17,9 @@ from portal.db.bootstrap import apply_migrations, start_embedded
 from portal.db.claims import SERVICE
 from portal.db.local import LocalBackend
 from portal.demo import load_demo_world_if_empty
+from tests.gateway import find_nginx, start_gateway
+from tests.postgrest_server import find_postgrest, start_postgrest
+from tests.supabase_like import find_pg15, find_supabase_cli, start_supabase_like_pg15, supabase_db_push
 
 REPO = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -75,3 +80,64 @@ def api_conn(embedded_db):
     with psycopg.connect(embedded_db.api_conninfo) as conn:
         yield conn
         conn.rollback()
+
+
+# --- the production path: a Supabase-like Postgres 15 deployed with the real CLI -------------
+
+EMBEDDED_18 = "embedded-pg18"
+SUPABASE_15 = "supabase-pg15"
+
+
+@pytest.fixture(scope="session")
+def supabase_pg15():
+    """A fresh Supabase-like Postgres 15 into which `supabase db push` deployed every migration.
+
+    The push is the deploy step itself (tests/test_deploy.py reads what it printed). The demo
+    world is then loaded by the test, only so that the cases have data; the app never seeds a project.
+    """
+    require_tool(find_pg15() is not None, "Postgres 15 (Debian's postgresql-15)")
+    cli = find_supabase_cli()
+    require_tool(cli is not None, "the Supabase CLI (.ci/install_supabase_cli.sh)")
+    server = start_supabase_like_pg15()
+    try:
+        push = supabase_db_push(cli, server.deploy_url)
+        server.pushes.append(push)
+        if push.returncode != 0:
+            pytest.fail(f"supabase db push into a fresh Postgres 15 failed:\n{push.stdout}\n{push.stderr}")
+        load_demo_world_if_empty(server.owner_conninfo)
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module", params=[EMBEDDED_18, SUPABASE_15])
+def deployed(request):
+    """The same schema on both servers: the embedded 18 (bootstrap) and the CLI-deployed 15."""
+    return request.getfixturevalue("embedded_db" if request.param == EMBEDDED_18 else "supabase_pg15")
+
+
+@pytest.fixture(scope="session")
+def supabase_stack(supabase_pg15):
+    """The production path end to end: PostgREST on the CLI-deployed Postgres 15, behind a gateway
+    that serves /rest/v1/ and checks the project key as Supabase's does. `app_environment` is what
+    the app needs to run against it (PORTAL_BACKEND=supabase), as README's Supabase section says."""
+    require_tool(find_postgrest() is not None, "PostgREST (.ci/install_postgrest.sh)")
+    require_tool(find_nginx() is not None, "nginx (Debian package)")
+    postgrest = start_postgrest(supabase_pg15.socket_dir, uri=supabase_pg15.postgrest_uri)
+    anon_key = jwt.encode({"iss": "supabase", "ref": "deploy-test", "role": "anon"}, postgrest.jwt_secret,
+                          algorithm="HS256")
+    try:
+        gateway = start_gateway(postgrest.port, anon_key)
+    except Exception:
+        postgrest.stop()
+        raise
+    app_environment = {
+        "PORTAL_BACKEND": "supabase",
+        "SUPABASE_URL": gateway.url,
+        "SUPABASE_KEY": anon_key,
+        "SUPABASE_JWT_SECRET": postgrest.jwt_secret,
+        "PORTAL_COOKIE_KEY": secrets.token_urlsafe(32),
+    }
+    yield {"gateway": gateway, "postgrest": postgrest, "database": supabase_pg15, "app_environment": app_environment}
+    gateway.stop()
+    postgrest.stop()

@@ -131,8 +131,12 @@ def _wait_ready(server: PostgrestServer, timeout: float) -> None:
 
 
 def start_postgrest(socket_dir: str, *, binary: str | None = None, jwt_secret: str = TEST_JWT_SECRET,
-                    database: str = "portal", timeout: float = START_TIMEOUT, attempts: int = 3) -> PostgrestServer:
-    """Start PostgREST on a free loopback port and wait until GET / answers 200."""
+                    database: str = "portal", uri: str | None = None, timeout: float = START_TIMEOUT,
+                    attempts: int = 3) -> PostgrestServer:
+    """Start PostgREST on a free loopback port and wait until GET / answers 200.
+
+    It reaches the database over socket_dir, or over `uri` when given (a TCP URI with a password,
+    as on a Supabase project)."""
     binary = binary or find_postgrest()
     if binary is None:
         raise FileNotFoundError("PostgREST binary not found; run .ci/install_postgrest.sh")
@@ -141,7 +145,7 @@ def start_postgrest(socket_dir: str, *, binary: str | None = None, jwt_secret: s
         workdir = Path(tempfile.mkdtemp(prefix="postgrest-"))
         port = free_port()
         config_path = workdir / "postgrest.conf"
-        config_path.write_text(_config(db_uri(socket_dir, database), port, jwt_secret))
+        config_path.write_text(_config(uri or db_uri(socket_dir, database), port, jwt_secret))
         log_path = workdir / "postgrest.log"
         with open(log_path, "wb") as log:
             process = subprocess.Popen(

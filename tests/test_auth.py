@@ -83,5 +83,5 @@ def test_current_user_carries_identity_and_role(backend):
     admin = current_user_from(credentials, "admin")
     member = current_user_from(credentials, "consultant07")
     assert admin.is_admin and not member.is_admin
-    assert member.claims.sub == member.id and member.claims.role == "authenticated"
+    assert member.claims.sub == member.id and member.claims.role == "portal_member"
     assert current_user_from(credentials, "ghost") is None

@@ -69,7 +69,7 @@ class Calendar_:
 
     def slots(self, first: date, last: date) -> list[datetime]:
         self.conn.execute("select set_config('request.jwt.claims', %s, true)",
-                          (json.dumps({"sub": self.consultant, "role": "authenticated"}),))
+                          (json.dumps({"sub": self.consultant, "role": "portal_member"}),))
         rows = self.conn.execute("select starts_at from public.open_slots(%s, %s, %s)",
                                  (self.consultant, first, last)).fetchall()
         return [r[0] for r in rows]

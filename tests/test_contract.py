@@ -1,9 +1,11 @@
 """Contract: the local backend and the Supabase backend answer every call the same.
 
 The Supabase backend here is the real thing minus Supabase's gateway: supabase-py
-talking to a real PostgREST 12.0.2 that runs on the same embedded Postgres as the
-local backend. Each case runs on both backends and compares the whole outcome: the
-data returned, or the error's code, message, details and hint.
+talking to a real PostgREST 12.0.2 that runs on the same database as the local
+backend. Each case runs on both backends and compares the whole outcome: the data
+returned, or the error's code, message, details and hint. The whole module runs twice:
+on the embedded Postgres 18, and on a Supabase-like Postgres 15 that the real
+`supabase db push` deployed (PostgREST reaching it over TCP with a password).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pytest
 from portal.db.base import Backend
 from portal.db.claims import SERVICE, Claims
 from portal.db.errors import APIError
+from portal.db.local import LocalBackend
 from portal.db.supabase_backend import SupabaseBackend
 from portal.db.tokens import TokenMinter
 from portal.demo import demo_world
@@ -45,7 +48,7 @@ stable
 set search_path = ''
 as $$ select pg_catalog.nextval('public.contract_probe_seq') $$;
 revoke all on function public.{PROBE_FN}() from public, anon;
-grant execute on function public.{PROBE_FN}() to authenticated, service_role;
+grant execute on function public.{PROBE_FN}() to portal_member, service_role;
 """
 _PROBE_DROP = f"""
 drop function if exists public.{PROBE_FN}();
@@ -77,19 +80,27 @@ class BarePostgrestTransport(httpx.BaseTransport):
 
 
 @pytest.fixture(scope="module")
-def postgrest(embedded_db):
+def backend(deployed):
+    """The local backend on this module's deployment (overrides conftest's embedded-only one)."""
+    b = LocalBackend(deployed.api_conninfo)
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="module")
+def postgrest(deployed):
     require_tool(find_postgrest() is not None, "PostgREST (.ci/install_postgrest.sh)")
-    with psycopg.connect(embedded_db.owner_conninfo, autocommit=True) as conn:
+    with psycopg.connect(deployed.owner_conninfo, autocommit=True) as conn:
         conn.execute(_PROBE_DROP)
         conn.execute(_PROBE_CREATE)
     try:
-        server = start_postgrest(embedded_db.socket_dir)
+        server = start_postgrest(deployed.socket_dir, uri=getattr(deployed, "postgrest_uri", None))
         try:
             yield server
         finally:
             server.stop()
     finally:
-        with psycopg.connect(embedded_db.owner_conninfo, autocommit=True) as conn:
+        with psycopg.connect(deployed.owner_conninfo, autocommit=True) as conn:
             conn.execute(_PROBE_DROP)
 
 

@@ -362,7 +362,10 @@ def test_migrations_ran_as_a_non_superuser_owner_and_are_idempotent(embedded_db)
 def test_service_role_bypasses_rls_and_authenticator_only_switches_roles(embedded_db):
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
         roles = dict(conn.execute("""select rolname, (rolbypassrls, rolinherit, rolcanlogin)::text from pg_roles
-                                     where rolname in ('anon', 'authenticated', 'service_role', 'authenticator')"""
+                                     where rolname in ('anon', 'authenticated', 'portal_member', 'service_role',
+                                                       'authenticator')"""
                                   ).fetchall())
-    assert roles == {"anon": "(f,f,f)", "authenticated": "(f,f,f)", "service_role": "(t,f,f)",
+    # portal_member inherits authenticated's platform grants (auth.uid()); nothing flows the other way.
+    assert roles == {"anon": "(f,f,f)", "authenticated": "(f,f,f)", "portal_member": "(f,t,f)",
+                     "service_role": "(t,f,f)",
                      "authenticator": "(f,f,t)"}

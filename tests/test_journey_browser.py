@@ -370,9 +370,16 @@ def download_my_data(page: Page, shots: Shots, who: str) -> dict:
 # Fixtures
 
 
-@pytest.fixture(scope="module")
-def app() -> Iterator[AppServer]:
-    with running_app("app-server-journey.log", "journey") as server:
+@pytest.fixture(scope="module", params=["local", "supabase"])
+def app(request) -> Iterator[AppServer]:
+    """The same journey on the embedded database, and in Supabase mode: the app talking to PostgREST
+    behind a Supabase-like gateway, on the Postgres 15 that `supabase db push` deployed."""
+    if request.param == "local":
+        with running_app("app-server-journey.log", "journey") as server:
+            yield server
+        return
+    stack = request.getfixturevalue("supabase_stack")
+    with running_app("app-server-journey-supabase.log", "journey-supabase", stack["app_environment"]) as server:
         yield server
 
 

@@ -119,7 +119,8 @@ def test_the_time_helper_is_private_and_falls_back_to_utc(embedded_db):
                              (str(uuid.uuid4()),)).fetchone()  # nobody: no profile, no zone
         assert text == "Tue 15 Jan at 13:05 UTC"
         definer, callers = conn.execute("""
-            select p.prosecdef, array(select r from unnest(array['anon', 'authenticated', 'service_role']) r
+            select p.prosecdef, array(select r from unnest(array['anon', 'authenticated', 'portal_member',
+                                                                 'service_role']) r
                                       where has_function_privilege(r, p.oid, 'EXECUTE'))
             from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace
             where n.nspname = 'private' and p.proname = 'local_time_text'""").fetchone()

@@ -33,7 +33,7 @@ class Pair:
         self.conn.execute("select set_config('role', 'service_role', true)")
 
     def as_user(self, user_id: str | None) -> None:
-        role = "authenticated" if user_id else "anon"
+        role = "portal_member" if user_id else "anon"
         claims = {"sub": user_id, "role": role} if user_id else {"role": "anon"}
         self.conn.execute("select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)",
                           (role, json.dumps(claims)))

@@ -65,8 +65,8 @@ class World:
 
     def search(self, **filters) -> dict:
         params = SearchFilters(jurisdiction="WY", page_size=50, **filters).params()
-        claims = {"sub": self.seeker, "role": "authenticated"}
-        self.conn.execute("select set_config('role', 'authenticated', true), "
+        claims = {"sub": self.seeker, "role": "portal_member"}
+        self.conn.execute("select set_config('role', 'portal_member', true), "
                           "set_config('request.jwt.claims', %s, true)", (json.dumps(claims),))
         try:
             return self.conn.execute(
@@ -382,7 +382,7 @@ def test_a_search_reads_its_own_transaction_s_changes(world):
 
 
 def test_search_facts_are_out_of_every_api_role_s_reach(api_conn):
-    for role in ("anon", "authenticated", "service_role"):
+    for role in ("anon", "authenticated", "portal_member", "service_role"):
         with api_conn.transaction(force_rollback=True):
             api_conn.execute(f"set local role {role}")
             with pytest.raises(psycopg.errors.InsufficientPrivilege):

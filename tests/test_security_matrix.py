@@ -473,7 +473,7 @@ class World:
         if who == "anon":
             role, claims = "anon", {"role": "anon"}
         else:
-            role, claims = "authenticated", {"sub": self.ids[who], "role": "authenticated", "aud": "authenticated"}
+            role, claims = "portal_member", {"sub": self.ids[who], "role": "portal_member", "aud": "authenticated"}
         self.conn.execute("select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)",
                           (role, json.dumps(claims)))
 
@@ -704,7 +704,7 @@ def test_every_table_and_function_has_a_row_in_the_matrix(embedded_db):
 
 # --- lints on the migrated schema (test_database.py has the first ones) ---------------------
 
-API_ROLES = ("anon", "authenticated", "service_role")
+API_ROLES = ("anon", "authenticated", "portal_member", "service_role")
 SCHEMAS = ("public", "private", "auth", "extensions", "supabase_migrations")
 _NOT_EXTENSION_MEMBER = """not exists (select 1 from pg_catalog.pg_depend d
                                 where d.objid = {oid} and d.deptype = 'e')"""
@@ -756,7 +756,8 @@ def test_no_sequence_is_usable_by_anon_or_members(embedded_db):
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
         usable = _rows(conn, """
             select n.nspname || '.' || c.relname || ' by ' || r from pg_catalog.pg_class c
-            join pg_catalog.pg_namespace n on n.oid = c.relnamespace, unnest(array['anon', 'authenticated']) r
+            join pg_catalog.pg_namespace n on n.oid = c.relnamespace,
+                 unnest(array['anon', 'authenticated', 'portal_member']) r
             where n.nspname = any (%s) and c.relkind = 'S'
               and has_sequence_privilege(r, c.oid, 'USAGE, SELECT, UPDATE')
             order by 1""", (list(SCHEMAS),))

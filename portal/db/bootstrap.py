@@ -1,10 +1,11 @@
 """Start the embedded Postgres and make it look like a Supabase project.
 
-First start: initdb, the Supabase roles, an `auth` schema with auth.uid(),
-auth.role() and auth.jwt() reading `request.jwt.claims`, Supabase's default
-privileges (so that migrations must revoke what they do not mean to grant,
-exactly as on Supabase), then every migration not yet applied, run as the
-non-superuser owner role `portal_owner`.
+First start: initdb, then what a fresh Supabase project has and nothing more
+(`supabase_platform.sql`: the API roles, an `auth` schema with auth.uid(),
+auth.role() and auth.jwt() reading `request.jwt.claims`, the default
+extensions, Supabase's default privileges), then every migration not yet
+applied, run as the non-superuser owner role `portal_owner`, which plays
+Supabase's `postgres`. Whatever else the schema needs, a migration creates.
 """
 
 from __future__ import annotations
@@ -25,90 +26,34 @@ OWNER = "portal_owner"
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "supabase" / "migrations"
 _MIGRATION_NAME = re.compile(r"^(\d{14})_([a-z0-9_]+)\.sql$")
 
-_ROLES_SQL = f"""
+PLATFORM_SQL = Path(__file__).with_name("supabase_platform.sql")
+
+# Only the owner role must exist before its database can be created; the platform file makes the rest.
+_OWNER_ROLE_SQL = f"""
 do $$
 begin
-  if not exists (select from pg_roles where rolname = 'anon') then
-    create role anon nologin noinherit;
-  end if;
-  if not exists (select from pg_roles where rolname = 'authenticated') then
-    create role authenticated nologin noinherit;
-  end if;
-  if not exists (select from pg_roles where rolname = 'service_role') then
-    create role service_role nologin noinherit bypassrls;
-  end if;
-  if not exists (select from pg_roles where rolname = 'authenticator') then
-    create role authenticator login noinherit;
-  end if;
   if not exists (select from pg_roles where rolname = '{OWNER}') then
-    -- Like Supabase's `postgres` role: owns the schema, is not a superuser.
-    create role {OWNER} login nosuperuser nocreatedb nocreaterole noinherit;
+    create role {OWNER} login nosuperuser noinherit;
   end if;
 end
 $$;
-grant anon, authenticated, service_role to authenticator;
 """
 
-# Run inside the portal database as the superuser, once.
-_SUPABASE_COMPAT_SQL = f"""
-alter schema public owner to {OWNER};
-grant usage on schema public to anon, authenticated, service_role;
-
-create schema if not exists extensions;
-grant usage on schema extensions to anon, authenticated, service_role, {OWNER};
-grant create on schema extensions to {OWNER};
-
-create schema if not exists auth;
-grant usage on schema auth to anon, authenticated, service_role, {OWNER};
-
-create or replace function auth.uid() returns uuid
-language sql stable set search_path = '' as $$
-  select nullif(
-    coalesce(
-      current_setting('request.jwt.claim.sub', true),
-      (current_setting('request.jwt.claims', true)::jsonb ->> 'sub')
-    ), '')::uuid
-$$;
-
-create or replace function auth.role() returns text
-language sql stable set search_path = '' as $$
-  select nullif(
-    coalesce(
-      current_setting('request.jwt.claim.role', true),
-      (current_setting('request.jwt.claims', true)::jsonb ->> 'role')
-    ), '')::text
-$$;
-
-create or replace function auth.jwt() returns jsonb
-language sql stable set search_path = '' as $$
-  select coalesce(
-    nullif(current_setting('request.jwt.claim', true), ''),
-    nullif(current_setting('request.jwt.claims', true), '')
-  )::jsonb
-$$;
-
-grant execute on function auth.uid(), auth.role(), auth.jwt()
-  to anon, authenticated, service_role, {OWNER};
-
--- Supabase's platform defaults: new objects in public are granted to the API roles.
-alter default privileges for role {OWNER} in schema public
-  grant all on tables to anon, authenticated, service_role;
-alter default privileges for role {OWNER} in schema public
-  grant all on sequences to anon, authenticated, service_role;
-alter default privileges for role {OWNER} in schema public
-  grant all on functions to anon, authenticated, service_role;
-
-create schema if not exists supabase_migrations authorization {OWNER};
-create table if not exists supabase_migrations.schema_migrations (
-  version text primary key,
-  name text not null,
-  applied_at timestamptz not null default now()
-);
-alter table supabase_migrations.schema_migrations owner to {OWNER};
-
--- Extensions are created by the platform on Supabase; create the ones we use.
-create extension if not exists btree_gist with schema extensions;
+# The history table exactly as `supabase db push` creates it (supabase/cli pkg/migration/history.go),
+# so that the CLI and this runner can take turns on one database.
+MIGRATION_HISTORY_SQL = """
+create schema if not exists supabase_migrations;
+create table if not exists supabase_migrations.schema_migrations (version text not null primary key);
+alter table supabase_migrations.schema_migrations add column if not exists statements text[];
+alter table supabase_migrations.schema_migrations add column if not exists name text;
 """
+
+
+def platform_sql(owner: str) -> str:
+    """What a fresh Supabase project has, with `owner` playing Supabase's `postgres` role."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", owner):
+        raise ValueError(f"owner role name must be a plain identifier: {owner!r}")
+    return PLATFORM_SQL.read_text().replace("@owner@", owner)
 
 
 @dataclass
@@ -168,17 +113,14 @@ def start_embedded(data_dir: Path, *, cleanup_mode: str | None = "stop") -> Embe
 
 def _prepare_cluster(db: EmbeddedDatabase) -> None:
     with psycopg.connect(db.superuser_uri, autocommit=True) as conn:
-        conn.execute(_ROLES_SQL)
+        conn.execute(_OWNER_ROLE_SQL)
         exists = conn.execute("select 1 from pg_database where datname = %s", (DATABASE,)).fetchone()
         if not exists:
             conn.execute(sql.SQL("create database {} owner {}").format(sql.Identifier(DATABASE), sql.Identifier(OWNER)))
-    with psycopg.connect(db.conninfo("postgres"), autocommit=True) as conn:
-        ready = conn.execute(
-            "select 1 from pg_namespace where nspname = 'supabase_migrations'"
-        ).fetchone()
-        if not ready:
-            with conn.transaction():
-                conn.execute(_SUPABASE_COMPAT_SQL)
+    # Idempotent, and run on every start so that a data directory made by an older bootstrap
+    # gets what a fresh project has now (the owner's CREATEROLE, for one).
+    with psycopg.connect(db.conninfo("postgres"), autocommit=True) as conn, conn.transaction():
+        conn.execute(platform_sql(OWNER))
 
 
 def migration_files(directory: Path = MIGRATIONS_DIR) -> list[tuple[str, str, Path]]:
@@ -196,6 +138,7 @@ def apply_migrations(owner_conninfo: str, directory: Path = MIGRATIONS_DIR) -> l
     """Apply, as the owner role, each migration not yet applied; returns versions applied."""
     applied_now = []
     with psycopg.connect(owner_conninfo, autocommit=True) as conn:
+        conn.execute(MIGRATION_HISTORY_SQL)
         done = {r[0] for r in conn.execute("select version from supabase_migrations.schema_migrations")}
         for version, name, path in migration_files(directory):
             if version in done:
