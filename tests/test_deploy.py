@@ -9,6 +9,8 @@ of them, unchanged, and create every extension they need themselves.
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 import tomllib
 import uuid
 from urllib.parse import quote
@@ -18,6 +20,10 @@ import pytest
 from psycopg import sql
 
 from portal.db.bootstrap import DATABASE, OWNER, migration_files, platform_sql
+from portal.db.claims import SERVICE, Claims
+from portal.db.errors import APIError
+from portal.db.supabase_backend import SupabaseBackend
+from portal.db.tokens import TokenMinter
 from tests.conftest import REPO, require_tool
 from tests.supabase_like import find_supabase_cli, supabase_db_push
 
@@ -122,3 +128,26 @@ def test_every_extension_is_created_idempotently_in_the_extensions_schema(path):
     text = path.read_text().lower()
     for statement in re.findall(r"create extension[^;]*;", text):
         assert "if not exists" in statement and "with schema extensions" in statement, statement
+
+
+def test_the_first_admin_is_made_as_the_readme_says(supabase_stack):
+    """README's Supabase step 6, run as written: a member registered through the gateway becomes an admin."""
+    require_tool(shutil.which("psql") is not None, "psql (Debian's postgresql-client)")
+    step = re.search(r'`psql "<db-url>" -c "(update private\.credentials [^"]+)"`', (REPO / "README.md").read_text())
+    assert step, "README's first-admin step is missing"
+    stack = supabase_stack
+    api = SupabaseBackend(stack["gateway"].url, stack["app_environment"]["SUPABASE_KEY"],
+                          TokenMinter(secret=stack["app_environment"]["SUPABASE_JWT_SECRET"]))
+    username = f"founder_{uuid.uuid4().hex[:8]}"
+    user_id = api.rpc("auth_register", {"p_username": username, "p_email": f"{username}@test.example",
+                                        "p_display_name": "Founding Admin", "p_password_hash": "$2b$12$" + "x" * 53},
+                      as_user=SERVICE)
+    with pytest.raises(APIError) as refused:
+        api.rpc("admin_list_accounts", {"p_query": username}, as_user=Claims.user(user_id))
+    assert refused.value.code == "42501"
+
+    subprocess.run(["psql", stack["database"].deploy_url, "-v", "ON_ERROR_STOP=1", "-c",
+                    step.group(1).replace("<you>", username)], check=True, capture_output=True, timeout=60)
+
+    accounts = api.rpc("admin_list_accounts", {"p_query": username}, as_user=Claims.user(user_id))
+    assert [(a["username"], a["is_admin"]) for a in accounts] == [(username, True)]
