@@ -165,9 +165,12 @@ def demo_world(today: date | None = None) -> list[DemoPerson]:
             accepting=(i % 10) != 7,
             capacity=2 if i % 12 == 5 else rng.randint(4, 12),
         ))
+    # Seekers in the demo's requests and engagements live where their consultant is licensed: the database
+    # refuses a request, an acceptance or a booking otherwise (README, "Licensure at every door").
+    homes = {"seeker02": "NY", "seeker03": "CA", "seeker05": "WA", "seeker06": "WA", "seeker07": "IL"}
     for i in range(SEEKERS):
         first, last = names[CONSULTANTS + i]
-        home = places[(i * 5) % len(places)]
+        home = homes.get(f"seeker{i + 1:02d}", places[(i * 5) % len(places)])
         tz, cities = PLACES[home]
         people.append(DemoPerson(
             username=f"seeker{i + 1:02d}",
@@ -203,10 +206,12 @@ def load_demo_world(conn: psycopg.Connection, today: date | None = None) -> list
         cur.executemany(
             """insert into public.profiles (id, display_name, pronouns, languages, offers_telehealth,
                  offers_in_person, city, fee_usd, sliding_scale, years_in_practice, timezone, bio,
-                 is_consultant)
-               values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                 is_consultant, home_jurisdiction)
+               values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+            # Everyone lives where their first licence is (licences() lists the home first).
             [(p.id, p.display_name, p.pronouns, p.languages, p.offers_telehealth, p.offers_in_person,
-              p.city, p.fee_usd, p.sliding_scale, p.years_in_practice, p.timezone, p.bio, p.is_consultant)
+              p.city, p.fee_usd, p.sliding_scale, p.years_in_practice, p.timezone, p.bio, p.is_consultant,
+              p.licenses[0][0] if p.licenses else None)
              for p in people],
         )
         cur.executemany(

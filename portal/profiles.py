@@ -17,7 +17,7 @@ LICENSE_TYPES = (
 
 PROFILE_FIELDS = (
     "display_name", "pronouns", "languages", "offers_telehealth", "offers_in_person", "city",
-    "fee_usd", "sliding_scale", "years_in_practice", "timezone", "bio", "is_consultant",
+    "fee_usd", "sliding_scale", "years_in_practice", "timezone", "bio", "is_consultant", "home_jurisdiction",
 )
 
 # Database constraint -> (form field, message). The database has the last word;
@@ -108,6 +108,8 @@ class ProfileInput:
     timezone: str = "America/New_York"
     bio: str = ""
     is_consultant: bool = False
+    # Where the member lives (a state or province): consultants must be licensed there to take them on.
+    home_jurisdiction: str | None = None
     # The licence grid's rows, top to bottom, as typed (empty ones included, so that messages number rows as the
     # grid shows them); the first `saved_licenses` of them were saved before, the rest are new.
     licenses: list[LicenseInput] = field(default_factory=list)
@@ -186,6 +188,8 @@ def validate(profile: ProfileInput, *, jurisdictions: set[str], languages: set[s
         errors["fee_usd"] = "Consultants state a fee per session (it may be $0)."
     if profile.years_in_practice is not None and not 0 <= profile.years_in_practice <= 70:
         errors["years_in_practice"] = "Years in practice must be between 0 and 70."
+    if profile.home_jurisdiction is not None and profile.home_jurisdiction not in jurisdictions:
+        errors["home_jurisdiction"] = "Choose the state or province where you live from the list."
     if profile.timezone not in known_timezones():
         errors["timezone"] = "Choose a time zone from the list."
     if len(profile.bio or "") > 2000:
@@ -251,11 +255,15 @@ def save_my_profile(backend: Backend, claims: Claims, profile: ProfileInput, *,
     if emptied:
         raise ProfileError("Some fields need attention.", {"licenses": " ".join(emptied)})
     try:
-        return backend.rpc("save_my_profile", {
+        saved = backend.rpc("save_my_profile", {
             "p_profile": profile.as_json(),
             "p_licenses": [lic.as_json() for lic in filled(profile.licenses)],
             "p_expected_version": expected_version,
         }, as_user=claims)
+        if profile.home_jurisdiction and profile.home_jurisdiction != saved.get("home_jurisdiction"):
+            saved = backend.rpc("set_my_home_jurisdiction", {"p_jurisdiction": profile.home_jurisdiction},
+                                as_user=claims)
+        return saved
     except APIError as exc:
         raise _profile_error(exc) from exc
 
@@ -264,7 +272,7 @@ def _profile_error(exc: APIError) -> ProfileError:
     text = f"{exc.message} {exc.details or ''}"
     if exc.code == "P0001" and exc.details == "version":
         return ProfileError(f"{exc.message} {exc.hint}", stale=True)
-    if exc.code == "P0001" and exc.details in ("languages", "licenses"):
+    if exc.code == "P0001" and exc.details in ("languages", "licenses", "home_jurisdiction"):
         return ProfileError(exc.message, {exc.details: f"{exc.message} {exc.hint or ''}".strip()})
     for constraint, (field_name, message) in CONSTRAINT_MESSAGES.items():
         if constraint in text:
@@ -279,6 +287,9 @@ def _profile_error(exc: APIError) -> ProfileError:
 def profile_checklist(doc: dict[str, Any]) -> list[str]:
     """What is still missing from a profile, in the words the home page shows."""
     missing = []
+    if not doc.get("home_jurisdiction"):
+        missing.append("Say where you live (state or province): a consultant must be licensed there to work with "
+                       "you.")
     if not doc.get("licenses"):
         missing.append("Add at least one licence with its state or province and expiry date.")
     if doc.get("years_in_practice") is None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import html
+import json
 from dataclasses import asdict, dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from portal.db import APIError, Backend, Claims, friendly_message
@@ -84,16 +85,13 @@ class PlanTerms:
         return data
 
     def problems(self) -> dict[str, str]:
-        """The guardrails, checked before the database checks them again."""
+        """What the form itself can tell. The notice guardrails depend on who wrote the version and on the
+        client's latest proposal, so the database decides them (and says what would pass)."""
         errors: dict[str, str] = {}
         if self.reason not in REASONS:
             errors["reason"] = "Choose a reason."
         if self.final_session_on < self.discussed_on:
             errors["final_session_on"] = CONSTRAINT_MESSAGES["plan_final_after_discussion"][1]
-        elif self.initiated_by == "consultant" and self.reason != "safety" and (
-                self.final_session_on < self.discussed_on + timedelta(days=21) or self.sessions_remaining < 2
-                or not self.referrals):
-            errors["final_session_on"] = CONSTRAINT_MESSAGES["plan_consultant_notice"][1]
         if self.reason == "safety" and len(self.safety_justification.strip()) < 20:
             errors["safety_justification"] = CONSTRAINT_MESSAGES["plan_safety_justified"][1]
         if not 0 <= self.sessions_remaining <= 52:
@@ -111,6 +109,10 @@ def _error(exc: APIError) -> PlanError:
     for constraint, (field_name, message) in CONSTRAINT_MESSAGES.items():
         if constraint in (exc.message or ""):
             return PlanError("The plan needs changes before it can be saved.", {field_name: message})
+    if exc.code == "P0001" and isinstance(exc.details, str) and exc.details.startswith("{"):
+        # One sentence per field that failed, each saying what would pass (the guardrails' refusal).
+        fields = json.loads(exc.details)
+        return PlanError(f"The plan needs changes before it can be saved. {exc.hint or ''}".strip(), fields)
     if exc.code == "P0001" and isinstance(exc.details, str):
         text = f"{exc.message} {exc.hint or ''}".strip()
         return PlanError(text, {exc.details: text})
@@ -196,6 +198,33 @@ def awaiting(plan: dict[str, Any]) -> str:
     if "me" not in signed and "other" not in signed:
         return "Awaiting both signatures"
     return "Awaiting your signature" if "me" not in signed else f"Awaiting {plan['other_name']}'s signature"
+
+
+def who_vouched(plan: dict[str, Any], version: dict[str, Any], zone: str) -> str:
+    """Who vouches for the dates of a version, in the reader's words.
+
+    The author states when the ending was first discussed. A consultant may date it before the plan
+    existed only on the client's word: the client's signature on that version confirms it (and no
+    version is agreed without it)."""
+    mine = version["author_is_me"]
+    author_role = plan["my_role"] if mine else ("client" if plan["my_role"] == "consultant" else "consultant")
+    author = "you" if mine else plan["other_name"]
+    discussed = friendly_day(version["discussed_on"])
+    started = in_zone(plan["created_at"], zone).date()
+    if date.fromisoformat(version["discussed_on"]) >= started or author_role == "client":
+        return f"Ending first discussed {discussed}: stated by {author}."
+    # From here the author is the consultant: the client is the other party if I wrote it, else me.
+    client_signed = any(s["signer"] == ("other" if mine else "me") for s in version["signatures"])
+    before = (started - date.fromisoformat(version["discussed_on"])).days
+    ahead = f"{before} day{'s' if before != 1 else ''} before this plan was started ({friendly_day(started)})"
+    if client_signed:
+        client = plan["other_name"] if mine else "you"
+        return f"Ending first discussed {discussed}, {ahead}: stated by {author}, confirmed by {client} by signing."
+    if mine:
+        return (f"Ending first discussed {discussed}, {ahead}: stated by you; {plan['other_name']}'s signature "
+                "will confirm it.")
+    return (f"Ending first discussed {discussed}, {ahead}: stated by {author}. Sign only if that is when you "
+            "first talked about ending: your signature confirms the date.")
 
 
 def friendly_day(value: date | str | None, *, today: date | None = None, year: bool = False) -> str:

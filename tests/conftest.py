@@ -141,3 +141,13 @@ def supabase_stack(supabase_pg15):
     yield {"gateway": gateway, "postgrest": postgrest, "database": supabase_pg15, "app_environment": app_environment}
     gateway.stop()
     postgrest.stop()
+
+
+def licensed_where_the_clients_live(conn: psycopg.Connection, consultant_id, *client_ids, jurisdiction: str = "NY"):
+    """A test pair as the rule wants it: the clients live in `jurisdiction` and the consultant holds a current
+    licence there (the database checks it on every request, acceptance and booking)."""
+    conn.execute("""insert into public.licenses (profile_id, license_type, license_number, jurisdiction, expires_on)
+                    values (%s, 'LCSW', 'TEST-1', %s, current_date + 365)
+                    on conflict (profile_id, jurisdiction) do nothing""", (consultant_id, jurisdiction))
+    conn.execute("update public.profiles set home_jurisdiction = %s where id = any (%s::uuid[])",
+                 (jurisdiction, [str(c) for c in client_ids]))

@@ -61,12 +61,17 @@ def sign_in(at: AppTest, username: str, password: str) -> AppTest:
     return at.run()
 
 
-def make_account(backend, password: str = "Good-pass-123") -> str:
+def make_account(backend, password: str = "Good-pass-123", *, home: str | None = "NY") -> str:
+    """A member who (unless `home` is None) has said they live in `home`, where make_consultant's licence is."""
+    from portal.db import Claims
+
     username = f"app_{uuid.uuid4().hex[:8]}"
-    backend.rpc("auth_register", {
+    user_id = backend.rpc("auth_register", {
         "p_username": username, "p_email": f"{username}@test.example", "p_display_name": "Casey Tester",
         "p_password_hash": bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode(),
     }, as_user=SERVICE)
+    if home:
+        backend.rpc("set_my_home_jurisdiction", {"p_jurisdiction": home}, as_user=Claims.user(user_id))
     return username
 
 

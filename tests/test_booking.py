@@ -17,6 +17,7 @@ from portal.appointments import BookingRefused, answer, book, cancel, mark, my_a
 from portal.availability import AvailabilityInput, open_slots
 from portal.db import APIError, Claims
 from portal.ics import appointments_ics
+from tests.conftest import licensed_where_the_clients_live
 from tests.test_database import refused
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -192,6 +193,7 @@ def engaged(backend, new_user, embedded_db):
                                    (client, consultant)).fetchone()[0]
             conn.execute("insert into public.engagements (request_id, seeker_id, consultant_id) values (%s, %s, %s)",
                          (request, client, consultant))
+        licensed_where_the_clients_live(conn, consultant, *clients, stranger)
     return Claims.user(consultant), [Claims.user(c) for c in clients], Claims.user(stranger)
 
 
@@ -260,9 +262,35 @@ def test_reschedule_links_the_new_appointment_to_the_old(backend, engaged):
     moved = reschedule(backend, consultant, first["id"], slots[3]["starts_at"], "Clash with a hearing")
     again = reschedule(backend, client, moved["id"], slots[5]["starts_at"], "Train times changed")
     mine = {a["id"]: a for a in my_appointments(backend, client)}
-    assert mine[first["id"]]["status"] == "cancelled" and mine[moved["id"]]["status"] == "cancelled"
+    assert mine[first["id"]]["status"] == "moved" and mine[moved["id"]]["status"] == "moved"
     assert mine[moved["id"]]["rescheduled_from"] == first["id"]
     assert mine[again["id"]]["rescheduled_from"] == moved["id"] and mine[again["id"]]["status"] == "requested"
+    assert mine[moved["id"]]["cancelled_by_me"] is True and mine[moved["id"]]["cancel_reason"] == "Train times changed"
+
+
+def test_a_move_in_good_time_is_not_a_cancellation_and_a_late_one_is(backend, engaged, embedded_db):
+    """The issue's record: a move with days of notice read "1 of 2 cancellations in good time"."""
+    consultant, (client, _), _ = engaged
+    slots = slots_for(backend, consultant, client, days_ahead=5)
+    first = book(backend, client, consultant.sub, slots[0]["starts_at"])
+    answer(backend, consultant, first["id"], confirm=True)
+    moved = reschedule(backend, consultant, first["id"], slots[3]["starts_at"], "Clash with a hearing")
+    record = backend.rpc("professionalism_record", {"p_member": consultant.sub}, as_user=consultant)
+    assert record["cancellations"] == 0
+
+    # The new time is confirmed, then the session is brought inside the late threshold and moved again.
+    answer(backend, client, moved["id"], confirm=True)
+    with psycopg.connect(embedded_db.owner_conninfo) as conn:
+        conn.execute("update public.availability_settings set late_cancel_hours = 168 where consultant_id = %s",
+                     (consultant.sub,))
+    with pytest.raises(BookingRefused) as warned:
+        reschedule(backend, consultant, moved["id"], slots[5]["starts_at"], "Double-booked myself")
+    assert warned.value.code == "late" and "late move" in warned.value.message
+    reschedule(backend, consultant, moved["id"], slots[5]["starts_at"], "Double-booked myself", accept_late=True)
+    record = backend.rpc("professionalism_record", {"p_member": consultant.sub}, as_user=consultant)
+    assert (record["cancellations"], float(record["cancellations_with_notice_share"])) == (1, 0.0)
+    client_record = backend.rpc("professionalism_record", {"p_member": client.sub}, as_user=client)
+    assert client_record["cancellations"] == 0
 
 
 def test_only_the_consultant_marks_past_sessions(backend, engaged, embedded_db):

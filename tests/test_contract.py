@@ -436,3 +436,47 @@ def test_a_token_signed_with_another_secret_is_refused(postgrest, backend):
     with pytest.raises(APIError) as refused:
         forged.rpc("get_my_profile", {}, as_user=Claims.user(alice))
     assert refused.value.code in ("PGRST301", "PGRST300")  # JWT invalid: nothing runs
+
+
+# --- rules whose facts neither party can write alone ------------------------------------------
+
+def engaged(deployed, backend) -> tuple[Claims, Claims, str]:
+    """A consultant and a client with an active engagement (made by the owner, as the demo world is)."""
+    consultant, _ = register(backend, "endc")
+    client, _ = register(backend, "ends")
+    with psycopg.connect(deployed.owner_conninfo) as conn:
+        conn.execute("update public.profiles set is_consultant = true where id = %s", (consultant,))
+        request = conn.execute("insert into public.consultation_requests (seeker_id, consultant_id, message, status) "
+                               "values (%s, %s, 'hi', 'accepted') returning id", (client, consultant)).fetchone()[0]
+        engagement = conn.execute("insert into public.engagements (request_id, seeker_id, consultant_id) "
+                                  "values (%s, %s, %s) returning id", (request, client, consultant)).fetchone()[0]
+    return Claims.user(consultant), Claims.user(client), str(engagement)
+
+
+def test_a_consultants_ending_typed_as_the_clients_is_refused_the_same_way(deployed, backends, backend):
+    consultant, _, engagement = engaged(deployed, backend)
+    terms = {"initiated_by": "client", "reason": "client_choice", "discussed_on": "2030-03-01",
+             "final_session_on": "2030-03-04", "sessions_remaining": 1, "closing_sessions": 1, "referrals": []}
+    result = same(backends, "start_termination_plan", {"p_engagement": engagement, "p_terms": terms},
+                  as_user=consultant)
+    assert result["error"]["code"] == "P0001"
+    assert json.loads(result["error"]["details"]) == {
+        "final_session_on": "When you end the work, the final session is at least 21 days after the ending was "
+                            "first discussed (1 Mar 2030): 22 Mar 2030 or later.",
+        "referrals": "When you end the work, name at least one colleague the client can continue with.",
+        "sessions_remaining": "When you end the work, at least 2 sessions remain to process the ending "
+                              "(this plan has 1)."}
+
+
+def test_a_request_to_a_consultant_not_licensed_where_the_seeker_lives_is_refused_the_same_way(deployed, backends,
+                                                                                               backend):
+    consultant, seeker, _ = engaged(deployed, backend)
+    with psycopg.connect(deployed.owner_conninfo) as conn:
+        conn.execute("insert into public.licenses (profile_id, license_type, license_number, jurisdiction, expires_on) "
+                     "values (%s, 'LPC', 'TX-1', 'TX', current_date + 300)", (consultant.sub,))
+        conn.execute("update public.profiles set home_jurisdiction = 'QC' where id = %s", (seeker.sub,))
+        conn.execute("update public.engagements set status = 'ended' where seeker_id = %s", (seeker.sub,))
+    result = same(backends, "request_consultation", {"p_consultant": consultant.sub, "p_modalities": [],
+                                                     "p_message": "Bonjour"}, as_user=seeker)
+    assert result == error("P0001", "This consultant holds no current licence in Quebec, where you live.",
+                           "jurisdiction", "Search for consultants licensed in Quebec.")

@@ -343,6 +343,8 @@ def test_every_function_pins_search_path_and_definers_are_not_public(embedded_db
         "tick_termination_checklist", "my_termination_plans", "refresh_termination_reminders",
         "referral_candidates", "my_home", "export_my_data", "delete_my_account", "professionalism_facts",
         "consultant_records", "refresh_search_facts", "refresh_due_search_facts", "search_facts_note_changes",
+        # Issue 12: bookings share one door; the licence check reads the consultant's licences and the date.
+        "insert_booking", "require_licence_where_client_lives",
         "search_facts_at_commit", "refresh_pending_search_facts",
         "conflicts_found", "screen_conflicts",
     }

@@ -185,14 +185,16 @@ def reopen_page(page: Page, link: str, heading: str | re.Pattern) -> None:
     open_page(page, link, heading)
 
 
-def pick_option(page: Page, label: str, option: str, chosen: Callable[[], None], *, multiple: bool = False) -> None:
+def pick_option(page: Page, label: str, option: str, chosen: Callable[[], None], *, multiple: bool = False,
+                typed: str | None = None) -> None:
     """Open the list of a selectbox or multiselect (a combobox named by its label), click the option, and
     check with `chosen` (an expectation) that the widget shows it.
 
     Both the opening and the click can be undone by a rerun the page was already waiting for (a search
     typed just before, the sidebar's notification fragment ticking): the list then closes, or the option
     is redrawn under the pointer. Then the choice is simply made again, within the step's time; what the
-    app does with a choice is checked by the journey, not here.
+    app does with a choice is checked by the journey, not here. `typed` filters a long list first (its
+    options are drawn only as they scroll into view).
     """
     box = page.get_by_role("combobox", name=label, exact=True).filter(visible=True)
     wanted = page.get_by_role("option", name=option, exact=True)
@@ -201,6 +203,8 @@ def pick_option(page: Page, label: str, option: str, chosen: Callable[[], None],
         settle(page)
         try:
             box.click(timeout=2_000)  # fails while a rerun still shows the old widget next to the new one
+            if typed:
+                page.keyboard.type(typed)
             wanted.click(timeout=2_000)
             if multiple:  # a multiselect keeps its list open (Escape on a selectbox would clear the choice)
                 page.keyboard.press("Escape")
@@ -215,10 +219,10 @@ def pick_option(page: Page, label: str, option: str, chosen: Callable[[], None],
                 page.keyboard.press("Escape")
 
 
-def choose(page: Page, label: str, option: str) -> None:
+def choose(page: Page, label: str, option: str, *, typed: str | None = None) -> None:
     """Pick an option of a selectbox: the combobox then shows it as its value."""
     box = page.get_by_role("combobox", name=label, exact=True).filter(visible=True)
-    pick_option(page, label, option, lambda: expect(box).to_have_value(option, timeout=2_000))
+    pick_option(page, label, option, lambda: expect(box).to_have_value(option, timeout=2_000), typed=typed)
 
 
 def choose_many(page: Page, label: str, option: str) -> None:
@@ -473,6 +477,8 @@ def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) ->
         expect(seeker.get_by_label("Display name")).to_have_value(seeker_name)
         seeker.get_by_label("Pronouns").fill("she/they")
         seeker.get_by_label("Years in practice").fill("9")
+        # Where they live: a consultant must be licensed there (checked by the database at every door).
+        choose(seeker, "Where you live (state or province)", "NY — New York", typed="New York")
         licence_expiry = date.today() + timedelta(days=730)
         LicenceGrid(seeker).add_licence(HOME, "LCSW", f"NY-{tag.upper()}", licence_expiry)
         shots(seeker, "seeker-profile-filled")
@@ -484,6 +490,7 @@ def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) ->
 
         open_page(seeker, "Home", f"Welcome, {seeker_name}")
         expect(seeker.get_by_text("Add at least one licence")).to_have_count(0)
+        expect(seeker.get_by_text("Say where you live")).to_have_count(0)
         shots(seeker, "seeker-home-profile-complete")
         lap("profile with an NY licence")
 

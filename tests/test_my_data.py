@@ -15,6 +15,7 @@ from portal.auth import DatabaseUsers
 from portal.availability import open_slots
 from portal.db import SERVICE, Claims
 from portal.mydata import DeletionRefused, attention_items, delete_my_account, export_my_data, export_zip
+from tests.conftest import licensed_where_the_clients_live
 
 
 @pytest.fixture
@@ -31,6 +32,7 @@ def pair(backend, new_user, embedded_db):
                                "values (%s, %s, 'hi', 'accepted') returning id", (client, consultant)).fetchone()[0]
         conn.execute("insert into public.engagements (request_id, seeker_id, consultant_id) values (%s, %s, %s)",
                      (request, client, consultant))
+        licensed_where_the_clients_live(conn, consultant, client)
     return Claims.user(consultant), Claims.user(client), client_username
 
 

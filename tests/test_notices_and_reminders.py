@@ -18,6 +18,7 @@ from portal.config import Settings
 from portal.db import SERVICE, Claims
 from portal.db.local import LocalBackend
 from portal.termination import PlanTerms, propose, revise, sign, start
+from tests.conftest import licensed_where_the_clients_live
 from tests.test_app import PAGES, app, engaged_pair, no_exceptions, texts
 
 TODAY = date.today()
@@ -45,6 +46,7 @@ def pair(backend, new_user, embedded_db):
                                (client, consultant)).fetchone()[0]
         conn.execute("insert into public.engagements (request_id, seeker_id, consultant_id) values (%s, %s, %s)",
                      (request, client, consultant))
+        licensed_where_the_clients_live(conn, consultant, client)
     return Claims.user(consultant), Claims.user(client)
 
 
@@ -103,11 +105,14 @@ def test_a_move_names_both_times_in_the_recipients_zone_and_nothing_in_utc(backe
     consultant, client = pair
     options = slots(backend, consultant, client, days_ahead=8)
     appt = book(backend, client, consultant.sub, options[0])
+    before = backend.rpc("my_notifications", {}, as_user=client)
     reschedule(backend, consultant, appt["id"], options[3], "Clash with a hearing")
-    assert messages(backend, client, "cancelled") == [
-        f"Kei Consultant cancelled the session on {local_text(options[0], 'Europe/Berlin')}: Clash with a hearing"]
-    assert messages(backend, client, "booked") == [
-        f"Kei Consultant proposed a session on {local_text(options[3], 'Europe/Berlin')}."]
+    # One notice per move, naming both times (not a cancellation plus a booking plus a third notice).
+    assert len(backend.rpc("my_notifications", {}, as_user=client)) == len(before) + 1
+    assert messages(backend, client, "rescheduled") == [
+        f"Kei Consultant asked to move the session on {local_text(options[0], 'Europe/Berlin')} to "
+        f"{local_text(options[3], 'Europe/Berlin')}: Clash with a hearing. Confirm or decline the new time."]
+    assert messages(backend, client, "cancelled") == [] and messages(backend, client, "booked") == []
     everything = [n["message"] for who in (consultant, client)
                   for n in backend.rpc("my_notifications", {}, as_user=who)]
     assert not [m for m in everything if "UTC" in m], everything

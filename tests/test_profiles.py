@@ -64,6 +64,7 @@ def test_licence_rows_are_checked_one_by_one():
 
 def test_checklist_names_what_is_missing():
     doc = {"pronouns": None, "licenses": [], "years_in_practice": None, "is_consultant": True, "bio": ""}
-    assert len(profile_checklist(doc)) == 3
+    assert len(profile_checklist(doc)) == 4
+    assert profile_checklist(doc)[0].startswith("Say where you live")
     assert profile_checklist({"pronouns": "they/them", "licenses": [{}], "years_in_practice": 3,
-                              "is_consultant": False}) == []
+                              "is_consultant": False, "home_jurisdiction": "NY"}) == []

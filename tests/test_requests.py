@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import psycopg
 import pytest
 
+from portal.appointments import BookingRefused, book
+from portal.availability import open_slots
 from portal.db import APIError, Claims
 from portal.requests import RequestRefused, my_requests, request_consultation, respond
+from tests.conftest import licensed_where_the_clients_live
 
 
 @pytest.fixture
@@ -18,6 +23,7 @@ def pair(backend, new_user, embedded_db):
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
         conn.execute("update public.profiles set is_consultant = true, fee_usd = 120 where id = %s", (consultant,))
         conn.execute("update public.availability_settings set capacity = 1 where consultant_id = %s", (consultant,))
+        licensed_where_the_clients_live(conn, consultant, seeker, stranger)
     return Claims.user(seeker), Claims.user(consultant), Claims.user(stranger)
 
 
@@ -135,3 +141,57 @@ def test_a_blocking_conflict_hides_the_consultant_everywhere(backend, pair):
     with pytest.raises(APIError) as hidden:
         backend.rpc("get_consultant_profile", {"p_consultant": consultant.sub}, as_user=seeker)
     assert hidden.value.message == "This consultant is not available to you."
+
+
+def test_the_consultant_must_be_licensed_where_the_client_lives_at_every_door(backend, pair, embedded_db):
+    """The issue's attempt: a seeker in Quebec opens a consultant licensed elsewhere by link and requests; a
+    licence that expires between request and acceptance; a session booked after it expired."""
+    seeker, consultant, _ = pair  # the consultant is licensed in NY only
+
+    def set_home(code):
+        with psycopg.connect(embedded_db.owner_conninfo) as conn:
+            conn.execute("update public.profiles set home_jurisdiction = %s where id = %s", (code, seeker.sub))
+
+    set_home("QC")
+    with pytest.raises(RequestRefused) as elsewhere:
+        request_consultation(backend, seeker, consultant.sub, [], "Hello from Montréal.")
+    assert elsewhere.value.field == "jurisdiction"
+    assert elsewhere.value.message.startswith("This consultant holds no current licence in Quebec, where you live.")
+    set_home(None)
+    with pytest.raises(RequestRefused) as unsaid:
+        request_consultation(backend, seeker, consultant.sub, [], "Hello.")
+    assert unsaid.value.field == "home_jurisdiction" and "My profile" in unsaid.value.message
+    assert [r for r in my_requests(backend, seeker)] == []  # nothing was written
+
+    set_home("NY")
+    sent = request_consultation(backend, seeker, consultant.sub, [], "Hello from Brooklyn.")
+    inbox = [r for r in my_requests(backend, consultant) if r["direction"] == "received"]
+    assert inbox[0]["client_lives_in"] == "New York"
+    with psycopg.connect(embedded_db.owner_conninfo) as conn:
+        conn.execute("update public.licenses set expires_on = current_date - 1 where profile_id = %s",
+                     (consultant.sub,))
+    with pytest.raises(RequestRefused) as lapsed:
+        respond(backend, consultant, sent["id"], accept=True)
+    assert lapsed.value.field == "jurisdiction"
+    assert lapsed.value.message.startswith("You hold no current licence in New York, where this client lives.")
+
+    # Accepted while current; then it lapses: no session can be booked by either party.
+    with psycopg.connect(embedded_db.owner_conninfo) as conn:
+        conn.execute("update public.licenses set expires_on = current_date + 30 where profile_id = %s",
+                     (consultant.sub,))
+    respond(backend, consultant, sent["id"], accept=True)
+    with psycopg.connect(embedded_db.owner_conninfo) as conn:
+        conn.execute("update public.availability_settings set min_notice_hours = 0 where consultant_id = %s",
+                     (consultant.sub,))
+        conn.execute("insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) "
+                     "select %s, d, '08:00', '18:00' from generate_series(1, 7) d", (consultant.sub,))
+    slot = open_slots(backend, seeker, consultant.sub, date.today() + timedelta(days=2),
+                      date.today() + timedelta(days=6), seeker.sub)[0]["starts_at"]
+    with psycopg.connect(embedded_db.owner_conninfo) as conn:
+        conn.execute("update public.licenses set expires_on = current_date - 1 where profile_id = %s",
+                     (consultant.sub,))
+    for who, words in ((seeker, "your consultant holds no current licence in New York, where you live"),
+                       (consultant, "you hold no current licence in New York, where your client lives")):
+        with pytest.raises(BookingRefused) as refused:
+            book(backend, who, consultant.sub if who is seeker else seeker.sub, slot)
+        assert refused.value.code == "jurisdiction" and words in refused.value.message

@@ -301,6 +301,7 @@ FUNCTIONS: dict[str, Fn] = {
     "normalise_organisation": Fn(MEMBERS, {"p_name": "St. Mary's Hospital"}),
     # my profile, practice, availability, declarations, data
     "get_my_profile": Fn(MEMBERS),
+    "set_my_home_jurisdiction": Fn(MEMBERS, {"p_jurisdiction": "NY"}),
     "save_my_profile": Fn(MEMBERS, {"p_profile": {"display_name": "Matrix Member", "languages": ["en"],
                                                   "offers_telehealth": True, "timezone": "America/New_York"},
                                     "p_licenses": [], "p_expected_version": 1}),
@@ -443,8 +444,9 @@ class World:
                         ids["engagement"], seeker, consultant, owner)
         self.conn.execute(
             "insert into public.termination_plan_versions (plan_id, version, author_id, initiated_by, reason, "
-            "discussed_on, final_session_on, sessions_remaining, closing_sessions) "
-            "values (%s, 1, %s, 'client', 'goals_met', current_date, current_date + 30, 3, 1)", (ids["plan"], owner))
+            "discussed_on, final_session_on, sessions_remaining, closing_sessions, referrals) "
+            "values (%s, 1, %s, 'client', 'goals_met', current_date, current_date + 30, 3, 1, "
+            "'[{\"name\": \"Dr. Referral\"}]')", (ids["plan"], owner))
         self.conn.execute("insert into public.termination_signatures (plan_id, version, signer_id) values (%s, 1, %s)",
                           (ids["plan"], owner))
         self.conn.execute("insert into public.termination_checklist_progress (plan_id, item, done_by) "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import date, timedelta
 
@@ -20,6 +21,7 @@ from portal.termination import (
     sign,
     start,
     summary_html,
+    who_vouched,
     withdraw,
 )
 
@@ -51,25 +53,86 @@ def plan_of(backend, claims, plan_id):
     return next(p for p in my_plans(backend, claims) if p["id"] == plan_id)
 
 
-@pytest.mark.parametrize("changes,field", [
-    ({"final_session_on": TODAY + timedelta(days=20)}, "final_session_on"),   # under 21 days
-    ({"sessions_remaining": 1, "closing_sessions": 1}, "final_session_on"),   # under 2 sessions
-    ({"referrals": []}, "final_session_on"),                                  # no referral
+@pytest.mark.parametrize("changes,field,code", [
+    ({"final_session_on": TODAY + timedelta(days=20)}, "final_session_on", "P0001"),   # under 21 days
+    ({"sessions_remaining": 1, "closing_sessions": 1}, "sessions_remaining", "P0001"),   # under 2 sessions
+    ({"referrals": []}, "referrals", "P0001"),                                           # no referral
     ({"reason": "safety", "final_session_on": TODAY, "sessions_remaining": 0, "closing_sessions": 0,
-      "referrals": []}, "safety_justification"),                              # safety needs a justification
-    ({"follow_up_on": TODAY}, "follow_up_on"),
+      "referrals": []}, "safety_justification", "23514"),                               # safety needs a reason
+    ({"follow_up_on": TODAY}, "follow_up_on", "23514"),
 ])
-def test_guardrails_refuse_a_last_minute_discharge(backend, engagement, changes, field):
+def test_guardrails_refuse_a_last_minute_discharge(backend, engagement, changes, field, code):
     engagement_id, consultant, _, _ = engagement
     terms = consultant_terms(**changes)
-    with pytest.raises(PlanError) as in_python:
+    with pytest.raises(PlanError) as on_the_page:
         start(backend, consultant, engagement_id, terms)
-    assert field in in_python.value.fields
-    # The database refuses the same plan when the page's checks are bypassed.
+    assert list(on_the_page.value.fields) == [field]  # the rule that failed, not every rule
+    # Straight to the database, calling the ending the client's: the same refusal.
     with pytest.raises(APIError) as in_database:
-        backend.rpc("start_termination_plan", {"p_engagement": engagement_id, "p_terms": terms.as_json()},
+        backend.rpc("start_termination_plan", {"p_engagement": engagement_id,
+                                               "p_terms": {**terms.as_json(), "initiated_by": "client"}},
                     as_user=consultant)
-    assert in_database.value.code == "23514"
+    assert in_database.value.code == code
+
+
+def test_a_consultant_cannot_record_their_ending_as_the_clients(backend, engagement):
+    """The issue's attempt: "initiated_by: client", client's choice, final session in 3 days, 1 session, no
+    referral. Refused, and the refusal names each rule with what would pass."""
+    engagement_id, consultant, client, _ = engagement
+    terms = {**consultant_terms(reason="client_choice", final_session_on=TODAY + timedelta(days=3),
+                                sessions_remaining=1, closing_sessions=1, referrals=[]).as_json(),
+             "initiated_by": "client"}
+    with pytest.raises(APIError) as refused:
+        backend.rpc("start_termination_plan", {"p_engagement": engagement_id, "p_terms": terms}, as_user=consultant)
+    fields = json.loads(refused.value.details)
+    earliest = TODAY + timedelta(days=21)
+    assert set(fields) == {"final_session_on", "sessions_remaining", "referrals"}
+    assert fields["final_session_on"].endswith(f"{earliest.day} {earliest:%b %Y} or later.")
+    assert "this plan has 1" in fields["sessions_remaining"]
+    assert my_plans(backend, client) == []  # nothing was written
+
+
+def test_a_consultants_revision_of_the_clients_plan_is_the_consultants_ending(backend, engagement):
+    """A client's plan ending in 60 days, revised by the consultant to 3 days: the consultant's ending, refused.
+    Revised without ending sooner or with fewer sessions, it stays the client's ending."""
+    engagement_id, consultant, client, _ = engagement
+    asked = PlanTerms(initiated_by="client", reason="client_choice", discussed_on=TODAY,
+                      final_session_on=TODAY + timedelta(days=60), sessions_remaining=4, closing_sessions=1)
+    plan_id = start(backend, client, engagement_id, asked)
+    propose(backend, client, plan_id, expected_version=1)
+    with pytest.raises(PlanError) as sooner:
+        revise(backend, consultant, plan_id, replace(asked, final_session_on=TODAY + timedelta(days=3)),
+               expected_version=1)
+    assert {"final_session_on", "referrals"} <= set(sooner.value.fields)
+    assert plan_of(backend, client, plan_id)["current_version"] == 1
+
+    later = replace(asked, final_session_on=TODAY + timedelta(days=63), aftercare_notes="Check-in by phone.")
+    assert revise(backend, consultant, plan_id, later, expected_version=1) == 2
+    versions = plan_of(backend, client, plan_id)["versions"]
+    assert [v["initiated_by"] for v in versions] == ["client", "client"]
+    assert sign(backend, client, plan_id, 2) == "agreed"
+
+    # Fewer sessions than the client asked for: the consultant's ending, so the guardrails apply (and pass).
+    fewer = consultant_terms(final_session_on=TODAY + timedelta(days=63), sessions_remaining=2)
+    assert revise(backend, consultant, plan_id, fewer, expected_version=2) == 3
+    assert plan_of(backend, client, plan_id)["versions"][-1]["initiated_by"] == "consultant"
+
+
+def test_the_page_says_who_vouched_for_the_date_the_ending_was_first_discussed(backend, engagement):
+    engagement_id, consultant, client, _ = engagement
+    backdated = consultant_terms(discussed_on=TODAY - timedelta(days=30), final_session_on=TODAY + timedelta(days=5))
+    plan_id = start(backend, consultant, engagement_id, backdated)
+    propose(backend, consultant, plan_id, expected_version=1)
+    plan, for_client = plan_of(backend, consultant, plan_id), plan_of(backend, client, plan_id)
+    assert "30 days before this plan was started" in who_vouched(plan, plan["versions"][-1], "UTC")
+    assert "signature will confirm it" in who_vouched(plan, plan["versions"][-1], "UTC")
+    assert "your signature confirms the date" in who_vouched(for_client, for_client["versions"][-1], "UTC")
+    assert sign(backend, client, plan_id, 1) == "agreed"
+    plan = plan_of(backend, consultant, plan_id)
+    assert "confirmed by" in who_vouched(plan, plan["versions"][-1], "UTC")
+    # A date on or after the plan's start needs nobody's confirmation.
+    plan["versions"][-1]["discussed_on"] = TODAY.isoformat()
+    assert who_vouched(plan, plan["versions"][-1], "UTC").endswith("stated by you.")
 
 
 def test_safety_is_the_only_exception_and_is_flagged_to_both(backend, engagement):
@@ -115,7 +178,9 @@ def test_propose_counter_propose_agree_change_and_complete(backend, engagement, 
            expected_version=2)
     plan = plan_of(backend, client, plan_id)
     assert plan["status"] == "proposed" and plan["current_version"] == 3
-    assert [label for label, _, _ in differences(plan["versions"][1], plan["versions"][2])] == ["Aftercare notes"]
+    # Version 2 was the client's (a client-written version is the client's ending), version 3 the consultant's.
+    assert [label for label, _, _ in differences(plan["versions"][1], plan["versions"][2])] == [
+        "Initiated by", "Aftercare notes"]
     assert sign(backend, client, plan_id, 3) == "agreed"
 
     with pytest.raises(PlanError, match="complete the plan after it"):

@@ -34,6 +34,7 @@ from portal.requests import my_engagements
 
 STATUS_BADGES = {"requested": ":orange-badge[Proposed]", "confirmed": ":green-badge[Confirmed]",
                  "declined": ":gray-badge[Declined]", "cancelled": ":red-badge[Cancelled]",
+                 "moved": ":gray-badge[Moved]",
                  "completed": ":blue-badge[Completed]", "no_show": ":red-badge[No-show]"}
 
 user = context.require_user()
@@ -102,7 +103,8 @@ upcoming, called_off, past = listed["upcoming"], listed["called_off"], listed["p
 
 
 def cancellation_text(appt: dict) -> str:
-    """Like " by you with 12 h notice · late": the whole hours the confirmation names (notice_given)."""
+    """Like " by you with 12 h notice · late": the whole hours the confirmation names (notice_given). A move
+    says so: only a late one counts on the record."""
     who = "you" if appt["cancelled_by_me"] else appt["other_name"]
     notice_part = f" with {notice_given(appt['notice_hours'], short=True)}" if appt["notice_hours"] is not None else ""
     late = " · :red-badge[late]" if appt["late"] else ""
@@ -112,7 +114,7 @@ def cancellation_text(appt: dict) -> str:
 def history_line(appt: dict) -> str:
     line = (f"{slot_label(appt['starts_at'], my_tz, appt['other_timezone'])} · {appt['other_name']} · "
             f"{STATUS_BADGES[appt['status']]}")
-    if appt["status"] == "cancelled":
+    if appt["status"] in ("cancelled", "moved"):
         line += cancellation_text(appt)
     elif appt["status"] == "declined" and appt.get("decline_reason"):
         line += f" · {appt['decline_reason']}"

@@ -32,7 +32,7 @@ with database_errors_as_messages():
     modalities = modality_names(backend, user.claims)
     if "find_filters" not in st.session_state:
         mine = load_my_profile(backend, user.claims)
-        home = next((lic["jurisdiction"] for lic in mine.get("licenses", [])), None)
+        home = mine.get("home_jurisdiction") or next((lic["jurisdiction"] for lic in mine.get("licenses", [])), None)
         st.session_state["find_filters"] = SearchFilters(jurisdiction=home)
 
 filters: SearchFilters = st.session_state["find_filters"]

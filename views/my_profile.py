@@ -33,7 +33,7 @@ with database_errors_as_messages():
     jurisdictions, languages = reference_lists(backend, user.claims)
 
 FIELDS = ("display_name", "pronouns", "languages", "offers_telehealth", "offers_in_person", "city", "fee_usd",
-          "sliding_scale", "years_in_practice", "timezone", "bio", "is_consultant")
+          "sliding_scale", "years_in_practice", "timezone", "bio", "is_consultant", "home_jurisdiction")
 LICENSE_COLUMNS = ["jurisdiction", "license_type", "license_number", "expires_on"]
 form = FormGeneration("profile")
 
@@ -86,6 +86,12 @@ with st.form(f"profile_form_{form.generation}", border=False):
                  index=timezones.index(values["timezone"]) if values["timezone"] in timezones else None,
                  help="Appointments are shown to you in this zone.")
     field_error("timezone")
+    places = list(jurisdictions)
+    st.selectbox("Where you live (state or province)", options=places, format_func=jurisdictions.get,
+                 index=places.index(values["home_jurisdiction"]) if values["home_jurisdiction"] in places else None,
+                 placeholder="Choose…", key=form.key("home_jurisdiction"),
+                 help="A consultant must hold a current licence here to take you on; Find searches here first.")
+    field_error("home_jurisdiction")
     st.number_input("Years in practice", min_value=None, max_value=None, step=1, value=values["years_in_practice"],
                     key=form.key("years_in_practice"))
     field_error("years_in_practice")

@@ -49,6 +49,9 @@ if user.is_consultant or received:
     for row in received:
         with st.container(border=True, key=f"request_card_{row['id']}"):
             st.markdown(f"**{row['other_name']}** · {describe(row)}")
+            # Your licence is checked where the client lives when you accept.
+            st.caption(f"Lives in {row['client_lives_in']}" if row.get("client_lives_in")
+                       else "Has not said where they live yet: you can accept once they have.")
             st.markdown(f"> {row['message']}")
             if row["status"] == "declined" and row.get("decline_reason"):
                 st.caption(f"You declined: {row['decline_reason']}")

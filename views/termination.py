@@ -35,6 +35,7 @@ from portal.termination import (
     start,
     summary_html,
     tick,
+    who_vouched,
     withdraw,
 )
 
@@ -80,7 +81,10 @@ def terms_form(key: str, engagement_id: str, my_role: str, initial: PlanTerms | 
             st.error(errors[name], icon=":material/error:")
 
     today = today_here
-    base = initial or PlanTerms(initiated_by="consultant" if my_role == "consultant" else "client",
+    # Who initiates is who writes this version (the database derives it the same way); never carried
+    # over from an earlier version.
+    author = "consultant" if my_role == "consultant" else "client"
+    base = initial or PlanTerms(initiated_by=author,
                                 reason="goals_met", discussed_on=today, final_session_on=today + timedelta(days=28),
                                 sessions_remaining=4, closing_sessions=1)
     query = st.text_input("Find a portal consultant to refer to (screened for conflicts with the client)",
@@ -113,6 +117,7 @@ def terms_form(key: str, engagement_id: str, my_role: str, initial: PlanTerms | 
         external = st.text_input("Other referrals (names, separated by semicolons)",
                                  value="; ".join(r["name"] for r in base.referrals if not r.get("consultant_id")),
                                  key=form.key("external"))
+        error("referrals")
         follow_up = st.date_input("Follow-up check-in (optional)", value=base.follow_up_on, key=form.key("follow_up"))
         error("follow_up_on")
         aftercare = st.text_area("Aftercare notes", value=base.aftercare_notes, key=form.key("aftercare"))
@@ -124,7 +129,7 @@ def terms_form(key: str, engagement_id: str, my_role: str, initial: PlanTerms | 
         if st.form_submit_button("Save", type="primary", key=f"{key}_save"):
             referrals = [{"consultant_id": cid, "name": known[cid]} for cid in portal_referrals]
             referrals += [{"name": name.strip()} for name in external.split(";") if name.strip()]
-            return PlanTerms(initiated_by=base.initiated_by, reason=reason, reason_notes=notes,
+            return PlanTerms(initiated_by=author, reason=reason, reason_notes=notes,
                              discussed_on=discussed, final_session_on=final, sessions_remaining=int(remaining),
                              closing_sessions=int(closing), referrals=referrals, follow_up_on=follow_up,
                              aftercare_notes=aftercare, checklist=checklist, safety_justification=safety)
@@ -239,6 +244,7 @@ with plans_tab:
             st.caption(f"{REASONS[current['reason']]} · final session {friendly_day(current['final_session_on'])} · "
                        f"{current['sessions_remaining']} sessions remaining, {current['closing_sessions']} closing · "
                        f"referrals: {', '.join(r['name'] for r in current['referrals']) or 'none'}")
+            st.caption(who_vouched(plan, current, zone))
             timeline(plan, current)
             planned = current.get("checklist") or []
             if planned:

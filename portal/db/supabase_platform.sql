@@ -60,26 +60,24 @@ $$;
 grant usage on schema extensions to anon, authenticated, service_role;
 grant all on schema extensions to "@owner@";
 
--- Supabase Auth's helpers, reading the claims PostgREST sets per request.
+-- Supabase Auth's helpers, reading the claims PostgREST sets per request (Supabase's definitions).
 create schema if not exists auth;
 grant usage on schema auth to anon, authenticated, service_role, "@owner@";
 
 create or replace function auth.uid() returns uuid
 language sql stable set search_path = '' as $$
-  select nullif(
-    coalesce(
-      current_setting('request.jwt.claim.sub', true),
-      (current_setting('request.jwt.claims', true)::jsonb ->> 'sub')
-    ), '')::uuid
+  select coalesce(
+    nullif(current_setting('request.jwt.claim.sub', true), ''),
+    (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
+  )::uuid
 $$;
 
 create or replace function auth.role() returns text
 language sql stable set search_path = '' as $$
-  select nullif(
-    coalesce(
-      current_setting('request.jwt.claim.role', true),
-      (current_setting('request.jwt.claims', true)::jsonb ->> 'role')
-    ), '')::text
+  select coalesce(
+    nullif(current_setting('request.jwt.claim.role', true), ''),
+    (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role')
+  )::text
 $$;
 
 create or replace function auth.jwt() returns jsonb
