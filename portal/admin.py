@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import MutableMapping
 from typing import Any
 
-from portal.db import Backend, Claims
+from portal.db import APIError, Backend, Claims, friendly_message
 
 QUEUE_READ_LIMIT = 500  # the most admin_verification_queue returns; the filter searches all of them
 QUEUE_TTL_SECONDS = 30  # how long one admin's read of the queue is reused between reruns of the page
@@ -28,6 +28,41 @@ def list_accounts(backend: Backend, claims: Claims, *, query: str = "", limit: i
 
 def unlock_account(backend: Backend, claims: Claims, user_id: str) -> None:
     backend.rpc("admin_unlock_account", {"p_user_id": user_id}, as_user=claims)
+
+
+class AdminRefused(Exception):
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def _admin_call(backend: Backend, claims: Claims, fn: str, params: dict[str, Any]) -> Any:
+    try:
+        return backend.rpc(fn, params, as_user=claims)
+    except APIError as exc:
+        field = exc.details if exc.code == "P0001" and isinstance(exc.details, str) else None
+        raise AdminRefused(friendly_message(exc), field) from exc
+
+
+def close_account(backend: Backend, claims: Claims, user_id: str, reason: str) -> int:
+    """Close a member's account for a documented reason (audited); returns how many clients were told."""
+    if len((reason or "").strip()) < 20:
+        raise AdminRefused("Give the reason for closing this account (at least 20 characters); every affected "
+                           "client reads it.", "reason")
+    return _admin_call(backend, claims, "admin_close_account",
+                       {"p_user": user_id, "p_reason": reason})["clients_notified"]
+
+
+def disputed_sessions(backend: Backend, claims: Claims) -> list[dict[str, Any]]:
+    return backend.rpc("admin_disputed_sessions", {}, as_user=claims)
+
+
+def resolve_attendance(backend: Backend, claims: Claims, appointment_id: str, outcome: str, note: str) -> dict:
+    if len((note or "").strip()) < 10:
+        raise AdminRefused("Say briefly how you decided (at least 10 characters); both parties read it.", "note")
+    return _admin_call(backend, claims, "admin_resolve_attendance",
+                       {"p_appointment": appointment_id, "p_outcome": outcome, "p_note": note})
 
 
 def verification_queue(backend: Backend, claims: Claims, limit: int = 50) -> list[dict[str, Any]]:

@@ -67,6 +67,35 @@ def mark(backend: Backend, claims: Claims, appointment_id: str, outcome: str) ->
     return _call(backend, claims, "mark_appointment", {"p_appointment": appointment_id, "p_outcome": outcome})
 
 
+# What either party can say happened at a session (record_attendance), in the page's words.
+OUTCOMES = {"held": "It was held", "ended_early": "It ended early", "client_absent": "The client did not come",
+            "consultant_absent": "The consultant did not come"}
+RECORDABLE = ("confirmed", "completed", "no_show", "consultant_no_show", "disputed")
+
+
+def record_attendance(backend: Backend, claims: Claims, appointment_id: str, outcome: str,
+                      note: str | None = None) -> dict[str, Any]:
+    if outcome not in OUTCOMES:
+        raise BookingRefused("Say what happened at the session.", "outcome")
+    return _call(backend, claims, "record_attendance",
+                 {"p_appointment": appointment_id, "p_outcome": outcome, "p_note": note or None})
+
+
+def attendance_line(appt: dict[str, Any]) -> str:
+    """Both statements on a session, as each party reads them: "You: held · Ana: the client did not come"."""
+    def said(outcome: str | None) -> str:
+        return OUTCOMES[outcome].lower().removeprefix("it ") if outcome else "not recorded yet"
+
+    line = f"You: {said(appt.get('my_statement'))} · {appt['other_name']}: {said(appt.get('their_statement'))}"
+    if appt.get("their_note"):
+        line += f" (“{appt['their_note']}”)"
+    if appt["status"] == "disputed":
+        line += " · disputed: counts for neither of you until an administrator has looked at it"
+    if appt.get("resolution_note"):
+        line += f" · resolved by an administrator: {appt['resolution_note']}"
+    return line
+
+
 def my_appointments(backend: Backend, claims: Claims, first: datetime | None = None,
                     last: datetime | None = None) -> list[dict[str, Any]]:
     return backend.rpc("my_appointments", {"p_from": first.isoformat() if first else None,
@@ -150,4 +179,6 @@ def record_summary(record: dict[str, Any]) -> str:
         parts.append(f"{in_time} of {count} cancellation{'s' if count != 1 else ''} in good time")
     if record.get("sessions"):
         parts.append(f"{record['sessions_kept']} of {record['sessions']} sessions kept")
+    if missed := record.get("consultant_no_shows"):
+        parts.append(f"{missed} session{'s' if missed != 1 else ''} missed by the consultant")
     return "; ".join(parts) or "No events yet."

@@ -38,7 +38,8 @@ def delete_my_account(backend: Backend, claims: Claims, confirm_username: str) -
     try:
         backend.rpc("delete_my_account", {"p_confirm_username": confirm_username}, as_user=claims)
     except APIError as exc:
-        raise DeletionRefused(friendly_message(exc)) from exc
+        hint = f" {exc.hint}" if exc.code == "P0001" and exc.hint else ""
+        raise DeletionRefused(friendly_message(exc) + hint) from exc
 
 
 def plural(n: int, word: str, plural_form: str | None = None) -> str:

@@ -329,8 +329,11 @@ def test_strangers_cannot_book_or_see_appointments(backend, engaged, api_conn):
                    (consultant.sub, client.sub, stranger.sub)) == "42501"
     with pytest.raises(APIError):
         backend.rpc("professionalism_record", {"p_member": client.sub}, as_user=stranger)
-    # The client's consultant may see the client's record; the client sees their own.
-    assert backend.rpc("professionalism_record", {"p_member": client.sub}, as_user=consultant)["shown"]
+    # A client's record is theirs alone: not even their own consultant reads it (issue 12).
+    with pytest.raises(APIError) as theirs_alone:
+        backend.rpc("professionalism_record", {"p_member": client.sub}, as_user=consultant)
+    assert theirs_alone.value.code == "42501"
+    assert backend.rpc("professionalism_record", {"p_member": client.sub}, as_user=client)["shown"]
 
 
 def test_ics_round_trip_keeps_times_zones_and_statuses():

@@ -480,3 +480,27 @@ def test_a_request_to_a_consultant_not_licensed_where_the_seeker_lives_is_refuse
                                                      "p_message": "Bonjour"}, as_user=seeker)
     assert result == error("P0001", "This consultant holds no current licence in Quebec, where you live.",
                            "jurisdiction", "Search for consultants licensed in Quebec.")
+
+
+def test_a_consultant_with_clients_cannot_delete_the_account_the_same_way(deployed, backends, backend):
+    consultant, client, _ = engaged(deployed, backend)
+    with psycopg.connect(deployed.owner_conninfo) as conn:
+        username = conn.execute("select username from private.credentials where user_id = %s",
+                                (consultant.sub,)).fetchone()[0]
+        conn.execute("update public.profiles set display_name = 'Cleo Client' where id = %s", (client.sub,))
+    result = same(backends, "delete_my_account", {"p_confirm_username": username}, as_user=consultant)
+    assert result["error"]["code"] == "P0001" and result["error"]["details"] == "engagements"
+    assert result["error"]["message"].startswith("You still work with: Cleo Client (since ")
+
+
+def test_attendance_for_a_session_not_yet_started_is_refused_the_same_way(deployed, backends, backend):
+    consultant, client, engagement = engaged(deployed, backend)
+    with psycopg.connect(deployed.owner_conninfo) as conn:
+        appointment = str(conn.execute(
+            "insert into public.appointments (consultant_id, client_id, engagement_id, starts_at, ends_at, "
+            "blocked_until, status, requested_by) values (%s, %s, %s, now() + interval '3 days', "
+            "now() + interval '3 days 50 minutes', now() + interval '3 days 1 hour', 'confirmed', %s) returning id",
+            (consultant.sub, client.sub, engagement, client.sub)).fetchone()[0])
+    result = same(backends, "record_attendance", {"p_appointment": appointment, "p_outcome": "consultant_absent"},
+                  as_user=client)
+    assert result == error("P0001", "Only a confirmed session that has started can be recorded.", "status")

@@ -345,6 +345,9 @@ def test_every_function_pins_search_path_and_definers_are_not_public(embedded_db
         "consultant_records", "refresh_search_facts", "refresh_due_search_facts", "search_facts_note_changes",
         # Issue 12: bookings share one door; the licence check reads the consultant's licences and the date.
         "insert_booking", "require_licence_where_client_lives",
+        # Endings by account deletion, and attendance recorded by both parties.
+        "close_account", "active_clients_sentence", "admin_close_account", "record_attendance",
+        "admin_disputed_sessions", "admin_resolve_attendance",
         "search_facts_at_commit", "refresh_pending_search_facts",
         "conflicts_found", "screen_conflicts",
     }

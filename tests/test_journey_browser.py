@@ -678,6 +678,7 @@ def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) ->
         plan = plan_card(seeker, CHOSEN.display_name, "Proposed")
         expect(plan).to_have_count(1, timeout=STEP_TIMEOUT)
         expect(plan).to_contain_text("4 sessions remaining")
+        expect(plan).to_contain_text(f"stated by {CHOSEN.display_name}")  # who vouched for the dates
         shots(seeker, "seeker-plan-proposed")
         plan.get_by_text("Propose changes").click()
         remaining = plan.get_by_label("Sessions remaining")
@@ -693,6 +694,7 @@ def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) ->
         reopen_page(consultant, "Termination plans", "Termination plans")
         plan = plan_card(consultant, seeker_name, "version 2")
         expect(plan).to_contain_text("3 sessions remaining")
+        expect(plan).to_contain_text(f"stated by {seeker_name}")  # the client wrote version 2: the client's ending
         shots(consultant, "consultant-plan-counter-proposal")
         plan.get_by_role("button", name="Sign version 2").click()
         notice(consultant, "Signed: the plan is agreed by both of you.")

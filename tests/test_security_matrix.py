@@ -94,6 +94,9 @@ TABLES: dict[str, dict[str, dict[str, Any]]] = {
                            "delete": ALL_DENIED},
     "public.appointments": {"select": PARTIES_READ, "insert": ALL_DENIED, "update": ALL_DENIED,
                             "delete": ALL_DENIED},
+    # Written only through record_attendance; both parties read both statements.
+    "public.attendance_statements": {"select": PARTIES_READ, "insert": ALL_DENIED, "update": ALL_DENIED,
+                                     "delete": ALL_DENIED},
     "public.notifications": {"select": OWNER_READS, "insert": ALL_DENIED, "update": OWNER_CHANGES,
                              "delete": ALL_DENIED, "extra:rewrite_message": ALL_DENIED},
     "public.conflict_waivers": {"select": PARTIES_READ, "insert": ALL_DENIED, "update": ALL_DENIED,
@@ -229,6 +232,11 @@ TABLE_SQL: dict[str, TableSQL] = {
         "id = %(audit)s",
         "insert into public.audit_log (actor_id, action) values (%(owner)s, 'forged')",
         "action = action"),
+    "public.attendance_statements": TableSQL(
+        "appointment_id = %(appointment)s and party_id = %(owner)s",
+        "insert into public.attendance_statements (appointment_id, party_id, outcome) "
+        "values (%(appointment)s, %(counterparty)s, 'client_absent')",
+        "outcome = outcome"),
     "public.termination_plans": TableSQL(
         "id = %(plan)s",
         "insert into public.termination_plans (engagement_id, seeker_id, consultant_id, created_by, status) "
@@ -357,9 +365,15 @@ FUNCTIONS: dict[str, Fn] = {
     "my_appointments": Fn(MEMBERS),
     # Consultants' records resting on 5+ events are public to members (search cards).
     "consultant_records": Fn(MEMBERS, {"p_consultants": ["@consultant", "@stranger"]}),
-    # A seeker's record: themselves and the consultants they work with; a consultant's: everyone.
-    "professionalism_record": Fn(row(REFUSED, Per(REFUSED, ALLOWED), ALLOWED, ALLOWED, Per(REFUSED, ALLOWED)),
-                                 {"p_member": "@peer"}),
+    # A seeker's record: themselves alone (not even their consultant, issue 12); a consultant's: everyone.
+    "professionalism_record": Fn(row(REFUSED, Per(REFUSED, ALLOWED), Per(ALLOWED, REFUSED), Per(REFUSED, ALLOWED),
+                                     Per(REFUSED, ALLOWED)), {"p_member": "@peer"}),
+    # Either party says what happened (anyone else reads "No such appointment", P0002; test_booking has the rest).
+    "record_attendance": Fn(MEMBERS, {"p_appointment": "@appointment", "p_outcome": "held"}),
+    "admin_close_account": Fn(ADMINS, {"p_user": "@stranger", "p_reason": "Licence suspended by the state board."}),
+    "admin_disputed_sessions": Fn(ADMINS),
+    "admin_resolve_attendance": Fn(ADMINS, {"p_appointment": "@appointment", "p_outcome": "held",
+                                            "p_note": "Both agreed on a call."}),
     # termination plans
     "start_termination_plan": Fn(MEMBERS, {"p_engagement": "@engagement", "p_terms": TERMS}),
     "revise_termination_plan": Fn(MEMBERS, {"p_plan": "@plan", "p_terms": TERMS, "p_expected_version": 1}),
@@ -431,6 +445,8 @@ class World:
             "date_trunc('hour', now()) + interval '9 days 50 minutes', "
             "date_trunc('hour', now()) + interval '9 days 1 hour', 'confirmed', %s) returning id",
             consultant, seeker, ids["engagement"], seeker)
+        self.conn.execute("insert into public.attendance_statements (appointment_id, party_id, outcome) "
+                          "values (%s, %s, 'held')", (ids["appointment"], owner))
         ids["notification"] = q("insert into public.notifications (user_id, kind, message) "
                                 "values (%s, 'matrix', 'For the owner') returning id", owner)
         ids["waiver"] = q("insert into public.conflict_waivers (seeker_id, consultant_id, fingerprint, "

@@ -9,17 +9,23 @@ from components.reference import modality_names
 from portal.admin import (
     QUEUE_PAGE_SIZE,
     QUEUE_READ_LIMIT,
+    AdminRefused,
     add_modality,
     cached_queue,
+    close_account,
+    disputed_sessions,
     forget_decided,
     forget_queue,
     list_accounts,
     queue_matches,
+    resolve_attendance,
     unlock_account,
     update_rule,
     verify_credential,
 )
+from portal.appointments import OUTCOMES
 from portal.db import APIError, friendly_message
+from portal.local_times import local_time
 from portal.mydata import plural
 from portal.search import LEVELS
 
@@ -37,8 +43,8 @@ if not user.is_admin:
     st.stop()
 
 backend = context.backend()
-queue_tab, modality_tab, rules_tab, accounts_tab = st.tabs(
-    ["Verification queue", "Modalities", "Conflict rules", "Accounts"])
+queue_tab, modality_tab, rules_tab, accounts_tab, disputes_tab = st.tabs(
+    ["Verification queue", "Modalities", "Conflict rules", "Accounts", "Disputed sessions"])
 
 with queue_tab:
     if notice := st.session_state.pop("verify_notice", None):  # shown after the rerun that follows a decision
@@ -185,3 +191,53 @@ with accounts_tab:
                     unlock_account(backend, user.claims, choice)
                 st.success("Account unlocked.")
                 st.rerun()
+        closable = [r for r in rows if not r["is_admin"]]
+        with st.expander("Close an account"):
+            # A member deleting their own account cannot end work with clients; this can, for a reason that every
+            # affected client reads, and it is audited.
+            st.caption("Ends the member's open requests, sessions, plans and engagements; each affected colleague is "
+                       "notified with your reason. Use it when a consultant cannot agree endings (for example a "
+                       "suspended licence).")
+            chosen = st.selectbox("Account", options=[r["id"] for r in closable], index=None, placeholder="Choose…",
+                                  key="admin_close_choice",
+                                  format_func=lambda i: next(f"{r['display_name']} ({r['username']})"
+                                                             for r in closable if r["id"] == i))
+            why = st.text_area("Reason (every affected client reads it)", key="admin_close_reason", max_chars=500)
+            if refused := st.session_state.get("admin_close_error"):
+                st.error(refused, icon=":material/error:")
+            if st.button("Close the account", key="admin_close", disabled=chosen is None):
+                try:
+                    told = close_account(backend, user.claims, chosen, why)
+                except AdminRefused as exc:
+                    st.session_state["admin_close_error"] = exc.message
+                    st.rerun()
+                st.session_state.pop("admin_close_error", None)
+                st.success(f"Account closed; {plural(told, 'client')} notified. The reason is in the audit log.")
+
+with disputes_tab:
+    st.caption("Sessions the two parties recorded differently. They count for neither until you decide; both read "
+               "your decision and your note, and it is audited.")
+    with database_errors_as_messages():
+        disputes = disputed_sessions(backend, user.claims)
+        admin_zone = context.my_timezone(backend, user)
+    if not disputes:
+        st.caption("No disputed sessions.")
+    for item in disputes:
+        with st.container(border=True, key=f"dispute_{item['id']}"):
+            st.markdown(f"**{local_time(item['starts_at'], admin_zone)}** ({admin_zone}) · "
+                        f"{item['consultant']} (consultant) with {item['client']} (client)")
+            for said in item["statements"]:
+                who = item["consultant"] if said["by"] == "consultant" else item["client"]
+                note = f" — “{said['note']}”" if said.get("note") else ""
+                st.markdown(f"- {who}: {OUTCOMES[said['outcome']]}{note}")
+            with st.form(f"dispute_form_{item['id']}", border=False):
+                outcome = st.selectbox("What happened", list(OUTCOMES), format_func=OUTCOMES.get, index=None,
+                                       placeholder="Choose…", key=f"dispute_outcome_{item['id']}")
+                note = st.text_input("How you decided (both parties read it)", key=f"dispute_note_{item['id']}")
+                if st.form_submit_button("Resolve", key=f"dispute_resolve_{item['id']}"):
+                    try:
+                        resolve_attendance(backend, user.claims, item["id"], outcome, note)
+                    except AdminRefused as exc:
+                        st.error(exc.message, icon=":material/error:")
+                    else:
+                        st.rerun()

@@ -11,17 +11,20 @@ from components import context
 from components.errors import database_errors_as_messages
 from components.slots import booked_from_picker, picked_time_gone, slot_label, slot_picker
 from portal.appointments import (
+    OUTCOMES,
     PAST,
+    RECORDABLE,
     TAB_STATE_KEY,
     TABS,
     BookingRefused,
     answer,
+    attendance_line,
     book,
     cancel,
-    mark,
     my_appointments,
     notice_given,
     professionalism_record,
+    record_attendance,
     record_summary,
     reschedule,
     sections,
@@ -35,7 +38,8 @@ from portal.requests import my_engagements
 STATUS_BADGES = {"requested": ":orange-badge[Proposed]", "confirmed": ":green-badge[Confirmed]",
                  "declined": ":gray-badge[Declined]", "cancelled": ":red-badge[Cancelled]",
                  "moved": ":gray-badge[Moved]",
-                 "completed": ":blue-badge[Completed]", "no_show": ":red-badge[No-show]"}
+                 "completed": ":blue-badge[Completed]", "no_show": ":red-badge[No-show]",
+                 "consultant_no_show": ":red-badge[Consultant absent]", "disputed": ":orange-badge[Disputed]"}
 
 user = context.require_user()
 backend = context.backend()
@@ -119,6 +123,26 @@ def history_line(appt: dict) -> str:
     elif appt["status"] == "declined" and appt.get("decline_reason"):
         line += f" · {appt['decline_reason']}"
     return line
+
+
+def attendance_form(appt: dict) -> None:
+    key = f"appt_attendance_{appt['id']}"
+    with st.form(key, border=False):
+        left, right = st.columns([2, 3])
+        outcomes = list(OUTCOMES)
+        outcome = left.selectbox("What happened?", outcomes, format_func=OUTCOMES.get, placeholder="Choose…",
+                                 index=outcomes.index(appt["my_statement"]) if appt.get("my_statement") else None,
+                                 key=f"{key}_outcome")
+        note = right.text_input("Note (optional; the other party reads it)", max_chars=500, key=f"{key}_note")
+        label = "Change what I recorded" if appt.get("my_statement") else "Record"
+        if st.form_submit_button(label, key=f"{key}_save"):
+            try:
+                record_attendance(backend, user.claims, appt["id"], outcome, note)
+            except BookingRefused as exc:
+                st.error(exc.message, icon=":material/error:")
+            else:
+                st.session_state["appointments_notice"] = f"Recorded. {appt['other_name']} is told and can answer."
+                st.rerun()
 
 
 with upcoming_tab:
@@ -227,15 +251,11 @@ with past_tab:
         st.markdown("**Past**")
     for appt in reversed(past):
         st.markdown(history_line(appt))
-        if appt["my_role"] == "consultant" and appt["status"] == "confirmed" and \
-                datetime.fromisoformat(appt["ends_at"]) < now:
-            kept, missed = st.columns(2)
-            if kept.button("Mark completed", key=f"appt_completed_{appt['id']}"):
-                mark(backend, user.claims, appt["id"], "completed")
-                st.rerun()
-            if missed.button("Mark no-show", key=f"appt_no_show_{appt['id']}"):
-                mark(backend, user.claims, appt["id"], "no_show")
-                st.rerun()
+        if appt["status"] in RECORDABLE:
+            # Either party says what happened; the record counts what both stand by.
+            st.caption(attendance_line(appt))
+            if not appt.get("resolution_note"):
+                attendance_form(appt)
     if not past:
         st.caption("No past sessions in the last 60 days.")
 

@@ -6,7 +6,6 @@ from components import context
 from components.conflicts import conflict_panel
 from components.errors import database_errors_as_messages
 from components.reference import modality_names
-from portal.appointments import professionalism_record, record_summary
 from portal.local_times import local_day, times_caption
 from portal.requests import RequestRefused, my_engagements, my_requests, respond
 
@@ -103,8 +102,4 @@ for engagement in engagements:
               if engagement.get("waiver_signed_at") else "")
     st.markdown(f"{role} **{engagement['other_name']}** · {engagement['status']} since "
                 f"{day(engagement['started_at'])}{waiver}")
-    if engagement["my_role"] == "consultant" and engagement["status"] == "active":
-        with database_errors_as_messages():
-            record = professionalism_record(backend, user.claims, engagement["other_id"])
-        st.caption(f"Their record: {record_summary(record)}")
     st.page_link("views/appointments.py", label="Book a session", icon=":material/event:")
