@@ -7,7 +7,8 @@
 -- Now the old session becomes `moved` (who moved it, when, why, the notice given, and whether
 -- that notice was inside the late-cancellation threshold), the new one is booked in the same
 -- transaction, and the other party gets one notice naming both times. The record counts a move
--- only when it was late; a move in good time costs nobody anything.
+-- only when it was late; a move in good time costs nobody anything (private.professionalism_facts,
+-- rewritten once for this and for attendance in 20261129000600).
 --
 -- Booking itself moves into private.insert_booking (the locks, the open-slot check, the insert and
 -- the refusal when someone was faster), shared by book_appointment and reschedule_appointment.
@@ -171,44 +172,4 @@ begin
                          || ': ' || btrim(p_reason) || '. Confirm or decline the new time.', 'appointments');
   return new_appt;
 end;
-$$;
-
--- The record: a move counts against the mover only when it was late, as a late cancellation would.
-create or replace function private.professionalism_facts(p_member uuid)
-returns jsonb
-language sql
-stable
-security definer
-set search_path = ''
-as $$
-  with answered as (
-    select extract(epoch from r.responded_at - r.created_at) / 3600.0 as hours
-    from public.consultation_requests r
-    where r.consultant_id = p_member and r.responded_at is not null and r.status in ('accepted', 'declined')
-  ),
-  cancellations as (
-    select a.late from public.appointments a
-    where a.cancelled_by = p_member and (a.status = 'cancelled' or (a.status = 'moved' and a.late))
-  ),
-  sessions as (
-    select a.status,
-           case when a.consultant_id = p_member then 'consultant' else 'client' end as side
-    from public.appointments a
-    where (a.consultant_id = p_member or a.client_id = p_member) and a.status in ('completed', 'no_show')
-  ),
-  facts as (
-    select (select count(*) from answered) as requests_answered,
-           (select round(percentile_cont(0.5) within group (order by hours)::numeric, 1) from answered)
-             as median_answer_hours,
-           (select count(*) from cancellations) as cancellations,
-           (select round(avg(case when late then 0 else 1 end)::numeric, 2) from cancellations)
-             as cancellations_with_notice_share,
-           (select count(*) from sessions) as sessions,
-           (select count(*) filter (where status = 'completed') from sessions) as sessions_kept,
-           (select count(*) filter (where status = 'no_show' and side = 'client') from sessions) as client_no_shows
-  )
-  select to_jsonb(f) || jsonb_build_object(
-           'events', f.requests_answered + f.cancellations + f.sessions,
-           'enough_events', f.requests_answered + f.cancellations + f.sessions >= 5)
-  from facts f
 $$;

@@ -242,7 +242,8 @@ revoke all on function public.my_appointments(timestamptz, timestamptz) from pub
 grant execute on function public.my_appointments(timestamptz, timestamptz) to portal_member;
 
 -- The record counts what both sides stand by: disputed sessions count for neither, and a
--- consultant's missed sessions count against them.
+-- consultant's missed sessions count against them. A move counts against the mover only when it
+-- was late (20261129000300), as a late cancellation would.
 create or replace function private.professionalism_facts(p_member uuid)
 returns jsonb
 language sql
