@@ -11,7 +11,7 @@ from components.errors import database_errors_as_messages
 from components.notifications import unread_badge
 from components.registration import PortalValidator
 from portal.auth import DatabaseCredentials, current_user_from
-from portal.config import environment_key
+from portal.config import ConfigurationError, environment_key
 
 # A local icon: a Material-symbol favicon would be fetched from a font CDN.
 st.set_page_config(page_title="Peer Consultation Portal", page_icon=str(Path(__file__).parent / "assets" / "icon.png"),
@@ -29,13 +29,20 @@ def cookie_key(environment: tuple[str | None, ...]) -> str:
     return context.settings().resolved_cookie_key()
 
 
+try:
+    signing_key = cookie_key(environment_key())
+except ConfigurationError as exc:  # e.g. a placeholder PORTAL_COOKIE_KEY: refuse to run, in a sentence
+    st.error(str(exc), icon=":material/key_off:")
+    st.stop()
+
+
 with database_errors_as_messages():
     backend = context.backend()
     credentials = DatabaseCredentials(backend)
     authenticator = stauth.Authenticate(
         credentials,
         cookie_name="peer_portal_auth",
-        cookie_key=cookie_key(environment_key()),
+        cookie_key=signing_key,
         cookie_expiry_days=7,
         validator=PortalValidator(),  # portal.auth's name rules (O'Brien, Zoë, 李), explained when refused
         auto_hash=False,  # hashes come from the database; never hash a whole user table

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from portal.db import APIError, Backend, Claims, friendly_message
+from portal.plain_text import plain
 
 
 class BookingRefused(Exception):
@@ -88,11 +89,11 @@ def attendance_line(appt: dict[str, Any]) -> str:
 
     line = f"You: {said(appt.get('my_statement'))} · {appt['other_name']}: {said(appt.get('their_statement'))}"
     if appt.get("their_note"):
-        line += f" (“{appt['their_note']}”)"
+        line += f" (“{plain(appt['their_note'])}”)"
     if appt["status"] == "disputed":
         line += " · disputed: counts for neither of you until an administrator has looked at it"
     if appt.get("resolution_note"):
-        line += f" · resolved by an administrator: {appt['resolution_note']}"
+        line += f" · resolved by an administrator: {plain(appt['resolution_note'])}"
     return line
 
 

@@ -159,9 +159,12 @@ class UserRecord(dict):
                               {"p_username": self._username, "p_password_hash": value}, as_user=SERVICE)
         elif key == "failed_login_attempts":
             if not value:
-                self._backend.rpc("auth_clear_failed_logins", {"p_username": self._username}, as_user=SERVICE)
-                super().__setitem__("locked_until", None)
-                value = 0
+                # A success counts only if the account is not locked at this moment (decided in the database,
+                # atomically: parallel wrong attempts may have locked it since this run read it).
+                state = self._backend.rpc("auth_record_successful_login", {"p_username": self._username},
+                                          as_user=SERVICE)
+                super().__setitem__("locked_until", state["locked_until"])
+                value = 0 if state["signed_in"] else MAX_FAILED_ATTEMPTS
             elif value > (self.get("failed_login_attempts") or 0):
                 state = self._backend.rpc("auth_record_failed_login", {"p_username": self._username},
                                           as_user=SERVICE)

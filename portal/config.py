@@ -10,6 +10,13 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+MIN_COOKIE_KEY_BYTES = 32
+
+
+class ConfigurationError(ValueError):
+    """A setting the portal refuses to run with; its message says what to change."""
+
+
 #: Every setting's name, as read from st.secrets or the environment.
 SETTING_NAMES = ("PORTAL_BACKEND", "PORTAL_DATA_DIR", "PORTAL_DEMO_DATA", "SUPABASE_URL", "SUPABASE_KEY",
                  "SUPABASE_JWT_SECRET", "SUPABASE_JWT_PRIVATE_KEY", "SUPABASE_JWT_KID", "PORTAL_COOKIE_KEY")
@@ -60,14 +67,27 @@ class Settings:
         )
 
     def resolved_cookie_key(self) -> str:
-        """The cookie-signing key: configured, or (local mode only) generated once and kept."""
+        """The cookie-signing key: configured, or (local mode only) generated once and kept.
+
+        It signs every member's sign-in cookie: a short or placeholder key is refused rather than used."""
         if self.cookie_key:
-            return self.cookie_key
+            key = self.cookie_key.strip()
+            if len(key.encode()) < MIN_COOKIE_KEY_BYTES or "<" in key or ">" in key:
+                raise ConfigurationError(
+                    "PORTAL_COOKIE_KEY must be a random string of at least 32 bytes: it signs every member's "
+                    "sign-in cookie, and the configured one is too short or still a placeholder. Make one with "
+                    "python -c \"import secrets; print(secrets.token_urlsafe(48))\".")
+            return key
         if self.backend != "local":
-            raise RuntimeError("Set PORTAL_COOKIE_KEY in st.secrets or the environment for Supabase mode.")
+            raise ConfigurationError("Set PORTAL_COOKIE_KEY in st.secrets or the environment for Supabase mode.")
         path = self.data_dir / "cookie_key"
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        if not path.exists():
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
+        try:
+            # Readable by its owner alone from the first byte (write-then-chmod left a window at 0644).
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # made earlier, or by another process just now
+        else:
+            with os.fdopen(descriptor, "w") as key_file:
+                key_file.write(secrets.token_urlsafe(48))
         return path.read_text().strip()

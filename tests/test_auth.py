@@ -52,8 +52,15 @@ def test_failed_attempts_are_counted_in_the_database_across_sessions(backend, ne
     third_session = DatabaseUsers(backend)
     assert third_session[username]["failed_login_attempts"] == 5
     assert third_session[username].locked_until is not None
+    # A correct password while locked does not lift the lock (issue 16): time or an admin does.
     third_session[username]["failed_login_attempts"] = 0
-    assert DatabaseUsers(backend)[username]["failed_login_attempts"] == 0
+    assert DatabaseUsers(backend)[username]["failed_login_attempts"] == 5
+    # Below the limit, a success resets the count.
+    _, other = new_user("sessions")
+    fourth_session = DatabaseUsers(backend)
+    fourth_session[other]["failed_login_attempts"] += 1
+    fourth_session[other]["failed_login_attempts"] = 0
+    assert DatabaseUsers(backend)[other]["failed_login_attempts"] == 0
 
 
 def test_new_password_hash_is_written_back(backend, new_user):

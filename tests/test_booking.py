@@ -307,8 +307,10 @@ def test_only_the_consultant_marks_past_sessions(backend, engaged, embedded_db):
     with pytest.raises(BookingRefused):
         mark(backend, client, appt["id"], "no_show")
     assert mark(backend, consultant, appt["id"], "completed")["status"] == "completed"
-    record = backend.rpc("professionalism_record", {"p_member": consultant.sub}, as_user=client)
+    record = backend.rpc("professionalism_record", {"p_member": consultant.sub}, as_user=consultant)
     assert record["sessions_kept"] == 1
+    # Resting on fewer than 5 events, it is not shown to others, and nothing of it is returned to them.
+    assert backend.rpc("professionalism_record", {"p_member": consultant.sub}, as_user=client) == {"shown": False}
 
 
 def test_strangers_cannot_book_or_see_appointments(backend, engaged, api_conn):

@@ -10,6 +10,7 @@ import pytest
 
 from portal.db import SERVICE
 from portal.local_times import local_day, local_time, times_caption
+from portal.plain_text import plain
 from tests.test_app import PAGES, app, make_account, no_exceptions
 
 # Tue 3 Mar 2026, 14:05 in Tokyo (UTC+9, no DST) is 05:05 UTC the same day.
@@ -93,7 +94,7 @@ def test_notifications_page_shows_created_times_in_the_members_zone(backend, emb
     at = app(username).run()
     at.switch_page(PAGES["notifications"]).run()
     no_exceptions(at)
-    line = next(m.value for m in at.markdown if "A stored notice from long ago." in m.value)
+    line = next(m.value for m in at.markdown if plain("A stored notice from long ago.") in m.value)
     assert "Thu 16 Jan 2025, 08:30" in line, line
     assert "UTC" not in line and "23:30" not in line and "2025-01-15" not in line, line
     assert "Times in Asia/Tokyo." in [c.value for c in at.caption]
@@ -108,7 +109,7 @@ def test_notifications_page_says_today_for_a_fresh_notification(backend, embedde
     at = app(username).run()
     at.switch_page(PAGES["notifications"]).run()
     no_exceptions(at)
-    line = next(m.value for m in at.markdown if "Something just happened." in m.value)
+    line = next(m.value for m in at.markdown if plain("Something just happened.") in m.value)
     assert local_time(created, "Asia/Tokyo") in line, line
 
 

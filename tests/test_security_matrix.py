@@ -69,6 +69,8 @@ NOBODY_BUT_OWNER_CHANGES = row(DENIED, NONE, DENIED, NONE, NONE)      # e.g. ver
 TABLES: dict[str, dict[str, dict[str, Any]]] = {
     "private.credentials": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
     "private.search_facts": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
+    "private.retired_usernames": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED,
+                                  "delete": ALL_DENIED},
     "public.profiles": {"select": WITH_PROFILE, "insert": ALL_DENIED, "update": OWNER_CHANGES, "delete": ALL_DENIED,
                         "extra:set_deleted_at": ALL_DENIED},
     "public.licenses": {"select": WITH_PROFILE, "insert": OWNER_ADDS, "update": OWNER_CHANGES,
@@ -140,6 +142,10 @@ TABLE_SQL: dict[str, TableSQL] = {
         "offers_in_person, languages, sliding_scale, open_to_new, time_buckets, experience_score, valid_until) "
         "values (%(fresh_profile)s, 'Forged', '{NY}', true, false, '{en}', false, true, 15, 20, 'infinity')",
         "experience_score = 20"),
+    "private.retired_usernames": TableSQL(
+        "username = 'matrix_retired'",
+        "insert into private.retired_usernames (username) values ('intruder_retires_someone')",
+        "retired_at = retired_at"),
     "private.credentials": TableSQL(
         "user_id = %(owner)s",
         "insert into private.credentials (user_id, username, email, password_hash) "
@@ -399,6 +405,7 @@ FUNCTIONS: dict[str, Fn] = {
                                  "p_display_name": "Matrix", "p_password_hash": "$2b$12$x"}),
     "auth_record_failed_login": Fn(NOBODY, {"p_username": "seeker01"}),
     "auth_clear_failed_logins": Fn(NOBODY, {"p_username": "seeker01"}),
+    "auth_record_successful_login": Fn(NOBODY, {"p_username": "seeker01"}),
     "auth_set_password_hash": Fn(NOBODY, {"p_username": "seeker01", "p_password_hash": "$2b$12$x"}),
 }
 
@@ -445,6 +452,8 @@ class World:
             "date_trunc('hour', now()) + interval '9 days 50 minutes', "
             "date_trunc('hour', now()) + interval '9 days 1 hour', 'confirmed', %s) returning id",
             consultant, seeker, ids["engagement"], seeker)
+        self.conn.execute("insert into private.retired_usernames (username) values ('matrix_retired') "
+                          "on conflict do nothing")
         self.conn.execute("insert into public.attendance_statements (appointment_id, party_id, outcome) "
                           "values (%s, %s, 'held')", (ids["appointment"], owner))
         ids["notification"] = q("insert into public.notifications (user_id, kind, message) "

@@ -27,6 +27,7 @@ from portal.appointments import OUTCOMES
 from portal.db import APIError, friendly_message
 from portal.local_times import local_time
 from portal.mydata import plural
+from portal.plain_text import plain
 from portal.search import LEVELS
 
 
@@ -228,7 +229,7 @@ with disputes_tab:
                         f"{item['consultant']} (consultant) with {item['client']} (client)")
             for said in item["statements"]:
                 who = item["consultant"] if said["by"] == "consultant" else item["client"]
-                note = f" — “{said['note']}”" if said.get("note") else ""
+                note = f" — “{plain(said['note'])}”" if said.get("note") else ""
                 st.markdown(f"- {who}: {OUTCOMES[said['outcome']]}{note}")
             with st.form(f"dispute_form_{item['id']}", border=False):
                 outcome = st.selectbox("What happened", list(OUTCOMES), format_func=OUTCOMES.get, index=None,

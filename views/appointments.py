@@ -32,6 +32,7 @@ from portal.appointments import (
 from portal.availability import open_slots
 from portal.ics import appointments_ics
 from portal.mydata import plural
+from portal.plain_text import plain
 from portal.profiles import load_my_profile
 from portal.requests import my_engagements
 
@@ -121,7 +122,7 @@ def history_line(appt: dict) -> str:
     if appt["status"] in ("cancelled", "moved"):
         line += cancellation_text(appt)
     elif appt["status"] == "declined" and appt.get("decline_reason"):
-        line += f" · {appt['decline_reason']}"
+        line += f" · {plain(appt['decline_reason'])}"
     return line
 
 

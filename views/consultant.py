@@ -19,6 +19,7 @@ from portal.appointments import (
 )
 from portal.availability import open_slots
 from portal.consultants import availability_summary, get_consultant
+from portal.plain_text import plain
 from portal.requests import RequestRefused, request_consultation
 from portal.search import LEVELS
 
@@ -50,7 +51,7 @@ st.caption(f"Consultant profile · {formats(doc)} · {fee(doc)} · {spoken} · "
            f"{doc.get('years_in_practice') or 0} years in practice")
 conflict_flag(doc.get("conflict"))
 if doc.get("bio"):
-    st.markdown(doc["bio"])
+    st.markdown(plain(doc["bio"]))  # the consultant's words, never their Markdown
 
 st.subheader("Competencies")
 st.markdown(competency_badges(doc["competencies"]))

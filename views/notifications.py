@@ -7,6 +7,7 @@ from components.errors import database_errors_as_messages
 from portal.appointments import TAB_STATE_KEY
 from portal.local_times import local_time, times_caption
 from portal.notifications import destination, mark_read, my_notifications
+from portal.plain_text import plain
 
 PAGES = {"requests": "views/requests.py", "appointments": "views/appointments.py",
          "termination": "views/termination.py"}
@@ -31,7 +32,7 @@ else:
 for item in items:
     marker = ":blue-badge[new] " if not item["read_at"] else ""
     line, link = st.columns([4, 1])
-    line.markdown(f"{marker}{item['message']}  \n:gray[{local_time(item['created_at'], zone)}]")
+    line.markdown(f"{marker}{plain(item['message'])}  \n:gray[{local_time(item['created_at'], zone)}]")
     target = destination(item)
     if target and target[0] in PAGES and link.button("Open", key=f"notification_open_{item['id']}",
                                                      icon=":material/open_in_new:"):

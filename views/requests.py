@@ -7,6 +7,7 @@ from components.conflicts import conflict_panel
 from components.errors import database_errors_as_messages
 from components.reference import modality_names
 from portal.local_times import local_day, times_caption
+from portal.plain_text import plain
 from portal.requests import RequestRefused, my_engagements, my_requests, respond
 
 STATUS_BADGES = {"pending": ":orange-badge[Waiting for an answer]", "accepted": ":green-badge[Accepted]",
@@ -51,9 +52,9 @@ if user.is_consultant or received:
             # Your licence is checked where the client lives when you accept.
             st.caption(f"Lives in {row['client_lives_in']}" if row.get("client_lives_in")
                        else "Has not said where they live yet: you can accept once they have.")
-            st.markdown(f"> {row['message']}")
+            st.markdown(f"> {plain(row['message'])}")  # the sender's words, never their Markdown
             if row["status"] == "declined" and row.get("decline_reason"):
-                st.caption(f"You declined: {row['decline_reason']}")
+                st.caption(f"You declined: {plain(row['decline_reason'])}")
             if row["status"] != "pending":
                 continue
             with st.expander("Check for conflicts before you answer"):
@@ -89,7 +90,7 @@ for row in sent:
     with st.container(border=True, key=f"sent_card_{row['id']}"):
         st.markdown(f"**{row['other_name']}** · {describe(row)}")
         if row["status"] == "declined":
-            st.caption(f"Their reason: {row.get('decline_reason') or 'not given'}")
+            st.caption(f"Their reason: {plain(row.get('decline_reason')) or 'not given'}")
         elif row["status"] == "accepted":
             st.caption(f"Accepted {day(row['responded_at'])}. You can now book sessions together.")
 

@@ -24,6 +24,10 @@ with database_errors_as_messages():
         st.session_state["authentication_status"] = False
     tried = context.credentials().users.tried_record()
 
+if st.session_state.get("authentication_status") and tried is not None and tried.locked_until is not None:
+    # The right password arrived while parallel wrong ones had locked the account: the lock holds.
+    authenticator.logout(location="unrendered")
+    st.session_state["authentication_status"] = False
 status = st.session_state.get("authentication_status")
 if status:
     st.success("Signed in. Opening your home page…", icon=":material/check_circle:")

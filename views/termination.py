@@ -13,6 +13,7 @@ from components.formstate import FormGeneration
 from components.termination_parts import conflict_notice, conflict_record
 from portal.db import APIError, DatabaseUnavailable, friendly_message
 from portal.local_times import local_day, local_time, times_caption
+from portal.plain_text import plain
 from portal.requests import my_engagements
 from portal.termination import (
     CHECKLIST,
@@ -240,10 +241,11 @@ with plans_tab:
                         forget_edits(key)
                         st.rerun()
             if current["reason"] == "safety":
-                st.warning(f"Ending early for safety: {current.get('safety_justification')}", icon=":material/shield:")
+                st.warning(f"Ending early for safety: {plain(current.get('safety_justification'))}",
+                           icon=":material/shield:")
             st.caption(f"{REASONS[current['reason']]} · final session {friendly_day(current['final_session_on'])} · "
                        f"{current['sessions_remaining']} sessions remaining, {current['closing_sessions']} closing · "
-                       f"referrals: {', '.join(r['name'] for r in current['referrals']) or 'none'}")
+                       f"referrals: {', '.join(plain(r['name']) for r in current['referrals']) or 'none'}")
             st.caption(who_vouched(plan, current, zone))
             timeline(plan, current)
             planned = current.get("checklist") or []

@@ -11,6 +11,34 @@
 --   * whoever closes an account, the other party of every engagement, request, session and plan
 --     it ends is told.
 -- Closing intake never ended engagements and still does not (tests hold it).
+--
+-- A closed account's username is retired for good: a sign-in cookie naming it could otherwise
+-- open whoever registered that name next (issue 16, item 8).
+
+create table private.retired_usernames (
+  username   text primary key,
+  retired_at timestamptz not null default now()
+);
+alter table private.retired_usernames enable row level security;  -- no policy: no API role reads a row
+revoke all on private.retired_usernames from public, anon, authenticated, service_role;
+grant select on private.retired_usernames to service_role;  -- registration (auth_register) runs as service_role
+
+create function private.refuse_retired_usernames()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  if exists (select 1 from private.retired_usernames r where r.username = new.username) then
+    raise exception 'duplicate key value violates unique constraint "credentials_username_key"'
+      using errcode = 'unique_violation', detail = 'That username belonged to a closed account; it is never reissued.';
+  end if;
+  return new;
+end;
+$$;
+revoke all on function private.refuse_retired_usernames() from public, anon, authenticated, service_role;
+create trigger credentials_refuse_retired_usernames before insert or update of username on private.credentials
+  for each row execute function private.refuse_retired_usernames();
 
 -- What closing an account does, whoever closes it. p_user's shared records stay whole under a
 -- tombstone; what is theirs alone goes.
@@ -60,6 +88,8 @@ begin
   delete from public.date_overrides where consultant_id = p_user;
   delete from public.time_off where consultant_id = p_user;
   delete from public.notifications where user_id = p_user;
+  insert into private.retired_usernames (username)
+  select c.username from private.credentials c where c.user_id = p_user on conflict do nothing;
   delete from private.credentials where user_id = p_user;
   update public.profiles set
     display_name = 'Former member', pronouns = null, languages = '{en}', offers_telehealth = true,

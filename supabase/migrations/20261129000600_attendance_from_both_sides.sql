@@ -286,7 +286,9 @@ as $$
   from facts f
 $$;
 
--- A client's record is theirs alone: no consultant reads it, not even their own.
+-- A client's record is theirs alone: no consultant reads it, not even their own. A consultant's
+-- record resting on fewer than 5 events is not shown to others, and now nothing of it is returned
+-- (it returned every fact beside `shown: false`).
 create or replace function public.professionalism_record(p_member uuid)
 returns jsonb
 language plpgsql
@@ -310,6 +312,10 @@ begin
     raise exception 'A client''s record is visible only to them.' using errcode = '42501';
   end if;
   rec := private.professionalism_facts(p_member);
-  return rec || jsonb_build_object('shown', p_member = me or (rec ->> 'enough_events')::boolean);
+  if p_member <> me and not (rec ->> 'enough_events')::boolean then
+    -- Not shown yet (fewer than 5 events): nothing of it leaves the database.
+    return jsonb_build_object('shown', false);
+  end if;
+  return rec || jsonb_build_object('shown', true);
 end;
 $$;
