@@ -151,3 +151,19 @@ def test_the_first_admin_is_made_as_the_readme_says(supabase_stack):
 
     accounts = api.rpc("admin_list_accounts", {"p_query": username}, as_user=Claims.user(user_id))
     assert [(a["username"], a["is_admin"]) for a in accounts] == [(username, True)]
+
+
+def test_a_restart_keeps_what_the_migrations_revoked(embedded_db):
+    """The platform is made once: starting again must not hand the API roles back their default grants."""
+    from portal.db.bootstrap import _prepare_cluster
+
+    def defaults() -> list[str]:
+        with psycopg.connect(embedded_db.owner_conninfo) as conn:
+            return sorted(str(a) for (a,) in conn.execute(
+                "select unnest(defaclacl)::text from pg_catalog.pg_default_acl d "
+                "where d.defaclrole = %s::regrole and d.defaclnamespace = 'public'::regnamespace", (OWNER,)))
+
+    before = defaults()
+    assert not [a for a in before if a.startswith(("anon=", "authenticated="))], before
+    _prepare_cluster(embedded_db)  # what the next `streamlit run` does
+    assert defaults() == before

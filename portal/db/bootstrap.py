@@ -39,6 +39,19 @@ end
 $$;
 """
 
+# The owner's attributes as a fresh project has them (supabase_platform.sql), for a data directory made
+# before that file existed: the platform file itself runs once per database.
+_OWNER_ATTRIBUTES_SQL = f"""
+alter role {OWNER} createrole createdb;
+do $$
+begin
+  if current_setting('server_version_num')::int >= 160000 then
+    grant anon, authenticated, service_role to {OWNER} with admin option;
+  end if;
+end
+$$;
+"""
+
 # The history table exactly as `supabase db push` creates it (supabase/cli pkg/migration/history.go),
 # so that the CLI and this runner can take turns on one database.
 MIGRATION_HISTORY_SQL = """
@@ -117,10 +130,11 @@ def _prepare_cluster(db: EmbeddedDatabase) -> None:
         exists = conn.execute("select 1 from pg_database where datname = %s", (DATABASE,)).fetchone()
         if not exists:
             conn.execute(sql.SQL("create database {} owner {}").format(sql.Identifier(DATABASE), sql.Identifier(OWNER)))
-    # Idempotent, and run on every start so that a data directory made by an older bootstrap
-    # gets what a fresh project has now (the owner's CREATEROLE, for one).
     with psycopg.connect(db.conninfo("postgres"), autocommit=True) as conn, conn.transaction():
-        conn.execute(platform_sql(OWNER))
+        fresh = conn.execute("select not exists (select from pg_namespace where nspname = 'auth')").fetchone()[0]
+        # Once per database, as a project is made once: run again, it would hand back the platform's default
+        # grants that a migration revoked, and the twin would be kinder than production.
+        conn.execute(platform_sql(OWNER) if fresh else _OWNER_ATTRIBUTES_SQL)
 
 
 def migration_files(directory: Path = MIGRATIONS_DIR) -> list[tuple[str, str, Path]]:
