@@ -190,3 +190,15 @@ def test_members_are_a_role_only_the_portal_s_tokens_carry(deployed):
     assert member_of == {"anon": False, "authenticated": False, "service_role": False, "authenticator": False}
     assert can_switch is True
     assert granted_to_members > 50
+
+
+def test_api_connections_have_supabases_statement_timeouts(deployed):
+    """A runaway query stops as it would on a project: the API connection's 8 s (issue 16, item 10)."""
+    with psycopg.connect(deployed.api_conninfo) as conn:
+        assert conn.execute("show statement_timeout").fetchone()[0] == "8s"
+    with psycopg.connect(deployed.owner_conninfo) as conn:
+        settings = dict(conn.execute("""
+            select r.rolname, s.setconfig from pg_catalog.pg_db_role_setting s
+            join pg_catalog.pg_roles r on r.oid = s.setrole
+            where s.setdatabase = 0 and r.rolname in ('anon', 'authenticated')""").fetchall())
+    assert settings == {"anon": ["statement_timeout=3s"], "authenticated": ["statement_timeout=8s"]}

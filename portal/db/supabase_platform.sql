@@ -27,6 +27,12 @@ begin
   end if;
 end
 $$;
+-- Statement timeouts as a project has them: PostgREST's connection (authenticator) 8 s, which
+-- covers every impersonated role without one of its own (service_role, portal_member); anon 3 s,
+-- authenticated 8 s. The local backend connects as authenticator, so its calls have the same limit.
+alter role authenticator set statement_timeout = '8s';
+alter role anon set statement_timeout = '3s';
+alter role authenticated set statement_timeout = '8s';
 -- Supabase's postgres may create roles (and databases); it is how a migration adds one.
 alter role "@owner@" createrole createdb;
 grant anon, authenticated, service_role to authenticator;
