@@ -124,7 +124,18 @@ def click_after_typing(page: Page, button: Locator) -> None:
     load: the Save of a form sent nothing at all)."""
     page.evaluate("() => document.activeElement?.blur()")
     settle(page)
+    sent_before = LAST_SENT.get(page, 0.0)
     button.click()
+    if page not in LAST_SENT:  # not watched: nothing to tell a swallowed click by
+        return
+    # A click the app received sends a message at once. None within a few seconds means a re-render swallowed
+    # it (seen on a loaded machine: "Cancel session" did nothing): click once more, the button still there.
+    deadline = time.monotonic() + 5
+    while LAST_SENT.get(page, 0.0) <= sent_before and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    if LAST_SENT.get(page, 0.0) <= sent_before:
+        settle(page)
+        button.click()
 
 
 class Shots:
