@@ -209,13 +209,14 @@ def who_vouched(plan: dict[str, Any], version: dict[str, Any], zone: str) -> str
     mine = version["author_is_me"]
     author_role = plan["my_role"] if mine else ("client" if plan["my_role"] == "consultant" else "consultant")
     author = "you" if mine else plan["other_name"]
-    discussed = friendly_day(version["discussed_on"])
+    discussed_on = date.fromisoformat(version["discussed_on"])
+    discussed = friendly_day(discussed_on)
     started = in_zone(plan["created_at"], zone).date()
-    if date.fromisoformat(version["discussed_on"]) >= started or author_role == "client":
+    if discussed_on >= started or author_role == "client":
         return f"Ending first discussed {discussed}: stated by {author}."
     # From here the author is the consultant: the client is the other party if I wrote it, else me.
     client_signed = any(s["signer"] == ("other" if mine else "me") for s in version["signatures"])
-    before = (started - date.fromisoformat(version["discussed_on"])).days
+    before = (started - discussed_on).days
     ahead = f"{before} day{'s' if before != 1 else ''} before this plan was started ({friendly_day(started)})"
     if client_signed:
         client = plan["other_name"] if mine else "you"

@@ -13,6 +13,7 @@ from components.reference import reference_lists
 from portal.db import DatabaseUnavailable, friendly_message
 from portal.profiles import (
     LICENSE_TYPES,
+    PROFILE_FIELDS,
     LicenseInput,
     ProfileError,
     ProfileInput,
@@ -32,8 +33,7 @@ st.caption("Your credentials, formats and fees. Seekers see this only if you off
 with database_errors_as_messages():
     jurisdictions, languages = reference_lists(backend, user.claims)
 
-FIELDS = ("display_name", "pronouns", "languages", "offers_telehealth", "offers_in_person", "city", "fee_usd",
-          "sliding_scale", "years_in_practice", "timezone", "bio", "is_consultant", "home_jurisdiction")
+FIELDS = PROFILE_FIELDS  # the form's fields are the profile's, one list for both
 LICENSE_COLUMNS = ["jurisdiction", "license_type", "license_number", "expires_on"]
 form = FormGeneration("profile")
 
