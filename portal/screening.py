@@ -20,6 +20,15 @@ LEVEL_TEXT = {
                  "sign a waiver with your reasons.",
     "blocking": "A conflict that rules out treatment was found. It cannot be waived.",
 }
+# What the seeker is told when the screening that runs with a request (declarations by email, shared
+# organisations, indirect ties) finds something: the consultant is shown the same.
+REQUEST_SCREENING_FOUND = {
+    "potential": "The screening that runs with each request found a possible dual relationship, from information "
+                 "you may not see. The consultant sees the same. Discuss it under Check for conflicts; the work can "
+                 "start only if both of you sign a waiver.",
+    "blocking": "The screening that runs with each request found a conflict that rules out treatment. The "
+                "consultant sees the same and will decline; you can look for someone else.",
+}
 CONTEXT_TEXT = {"search": "Search pre-screen", "profile": "Profile viewed", "request": "Request sent",
                 "accept": "Request accepted", "on_demand": "Check for conflicts"}
 

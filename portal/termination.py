@@ -385,7 +385,7 @@ def summary_html(plan: dict[str, Any], my_name: str, zone: str = "UTC") -> str:
 
 
 def referral_candidates(backend: Backend, claims: Claims, engagement_id: str, query: str) -> list[dict[str, Any]]:
-    """Portal consultants for the engagement's client, screened against the client's conflicts."""
+    """Portal consultants by name (a plain name search); for the client, `available_to_me` marks who they may see."""
     if len(query.strip()) < 2:
         return []
     return backend.rpc("referral_candidates", {"p_engagement": engagement_id, "p_query": query}, as_user=claims)

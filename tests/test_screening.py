@@ -71,10 +71,29 @@ class Pair:
                           (request, client, consultant))
 
     def level(self) -> str:
-        """The level as the search sees it (service role may call the private screening)."""
+        """The live level: what search, the profile and Check for conflicts see before any request."""
         self.conn.execute("set local role none")  # the test's own session user, to reach private functions
         level = self.conn.execute("select level from private.conflict_levels(%s, array[%s]::uuid[])",
                                  (self.seeker, self.consultant)).fetchone()[0]
+        self.as_service()
+        return level
+
+    def request(self) -> str:
+        """The seeker asks the consultant: the matched screening runs once and is kept with the request."""
+        self.conn.execute("set local role none")  # as a migration or the demo would: no member's claims
+        self.conn.execute("select set_config('request.jwt.claims', '', true)")
+        request = self.conn.execute("insert into public.consultation_requests (seeker_id, consultant_id, message) "
+                                    "values (%s, %s, 'hello') returning id", (self.seeker, self.consultant)
+                                    ).fetchone()[0]
+        self.conn.execute("select private.take_request_screening(%s)", (request,))
+        self.as_service()
+        return str(request)
+
+    def witnessed_level(self) -> str:
+        """The pair's level once a request has been sent (live reasons and what the request witnessed)."""
+        self.conn.execute("set local role none")
+        level = self.conn.execute("select level from private.pair_level(%s, %s)",
+                                  (self.seeker, self.consultant)).fetchone()[0]
         self.as_service()
         return level
 
@@ -145,9 +164,13 @@ def assert_disclosure(pair: Pair, declarer: str, kind: str, ends_on: date | None
     assert "information you cannot see" in hidden
 
 
-def test_declaration_by_email_matches_a_member(pair):
+def test_declaration_by_email_matches_a_member_once_a_request_is_sent(pair):
     pair.declare(pair.seeker, None, "family", by_email=pair.email(pair.consultant).upper(), name="My cousin")
-    assert pair.level() == "blocking"
+    # Live, an email match would confirm a member's private login email: it counts only at a request.
+    assert pair.level() == "none"
+    assert pair.view(pair.seeker)["reasons"] == []
+    pair.request()
+    assert pair.witnessed_level() == "blocking"
     assert "My cousin" not in json.dumps(pair.view(pair.consultant))
 
 
@@ -174,7 +197,9 @@ def test_shared_affiliation_scenarios(pair, seeker_org, consultant_org, kind, se
 
     pair.affiliate(pair.seeker, seeker_org, kind, *dates(seeker_dates))
     pair.affiliate(pair.consultant, consultant_org, kind, *dates(consultant_dates))
-    assert pair.level() == expected
+    assert pair.level() == "none"  # a shared affiliation is matched only when a request is sent
+    pair.request()
+    assert pair.witnessed_level() == expected
     for viewer in (pair.seeker, pair.consultant):
         view = json.dumps(pair.view(viewer))
         # Drawn from both sides' data: neither is told the organisation or the dates.
@@ -185,15 +210,17 @@ def test_shared_affiliation_scenarios(pair, seeker_org, consultant_org, kind, se
 def test_shared_email_domain_matches_different_names(pair):
     pair.affiliate(pair.seeker, "Riverbend Group", "practice", years_ago(1), None, "riverbend.org")
     pair.affiliate(pair.consultant, "RBG Therapy Collective", "practice", years_ago(2), None, "riverbend.org")
-    assert pair.level() == "potential"
+    pair.request()
+    assert pair.witnessed_level() == "potential"
 
 
 def test_indirect_tie_is_found_and_never_names_the_third_person(pair):
     sibling = pair.member("Sam Sibling", consultant=False)
     pair.declare(pair.seeker, None, "family", by_email=pair.email(sibling), name="Sam Sibling")
-    assert pair.level() == "none"
     pair.engage(pair.consultant, sibling)
-    assert pair.level() == "potential"
+    assert pair.level() == "none"  # never live: that would tell the seeker who the consultant treats
+    pair.request()
+    assert pair.witnessed_level() == "potential"
     for viewer in (pair.seeker, pair.consultant):
         view = json.dumps(pair.view(viewer))
         assert "Sibling" not in view and sibling not in view and "family" not in view
@@ -203,7 +230,9 @@ def test_indirect_tie_in_the_other_direction(pair):
     partner = pair.member("Pat Partner", consultant=False)
     pair.declare(pair.consultant, partner, "romantic")
     pair.engage(pair.seeker, partner)  # the seeker, a clinician too, treats the consultant's partner
-    assert pair.level() == "potential"
+    assert pair.level() == "none"
+    pair.request()
+    assert pair.witnessed_level() == "potential"
 
 
 def test_waiver_needs_both_signatures_and_lapses_when_the_reasons_change(pair):
@@ -268,6 +297,9 @@ def test_nobody_else_reads_declarations_logs_or_screening_internals(pair, who):
     for table in ("public.screening_log", "public.audit_log"):
         assert refused(pair.conn, f"select * from {table}") == "42501", table
     for call in ("select * from private.conflict_reasons(%s, array[%s]::uuid[])",
+                 "select * from private.matched_conflict_reasons(%s, array[%s]::uuid[])",
+                 "select * from private.pair_reasons(%s, %s)",
+                 "select * from private.pair_level(%s, %s)",
                  "select * from private.conflict_levels(%s, array[%s]::uuid[])",
                  "select * from public.screen_candidates(%s, array[%s]::uuid[], null)"):
         assert refused(pair.conn, call, (pair.seeker, pair.consultant)) == "42501", call

@@ -101,8 +101,14 @@ TABLES: dict[str, dict[str, dict[str, Any]]] = {
                                      "delete": ALL_DENIED},
     "public.notifications": {"select": OWNER_READS, "insert": ALL_DENIED, "update": OWNER_CHANGES,
                              "delete": ALL_DENIED, "extra:rewrite_message": ALL_DENIED},
+    # Parties read that a waiver exists and when each signed; never its fingerprint (built from the
+    # reasons, so an md5 over one's own clients named the third person) nor the other's rationale.
     "public.conflict_waivers": {"select": PARTIES_READ, "insert": ALL_DENIED, "update": ALL_DENIED,
-                                "delete": ALL_DENIED},
+                                "delete": ALL_DENIED, "extra:read_fingerprint": ALL_DENIED,
+                                "extra:read_rationales": ALL_DENIED},
+    # What a request's matched screening found: read only through the pair's check.
+    "private.request_screenings": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED,
+                                   "delete": ALL_DENIED},
     "public.screening_log": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED,
                              "delete": ALL_DENIED},
     "public.audit_log": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
@@ -228,7 +234,15 @@ TABLE_SQL: dict[str, TableSQL] = {
         "id = %(waiver)s",
         "insert into public.conflict_waivers (seeker_id, consultant_id, fingerprint) "
         "values (%(seeker)s, %(consultant)s, 'forged')",
-        "seeker_signed_at = seeker_signed_at"),
+        "seeker_signed_at = seeker_signed_at",
+        extra={"extra:read_fingerprint": "select fingerprint from public.conflict_waivers where id = %(waiver)s",
+               "extra:read_rationales": "select seeker_rationale, consultant_rationale from public.conflict_waivers "
+                                        "where id = %(waiver)s"}),
+    "private.request_screenings": TableSQL(
+        "request_id = %(request)s",
+        "insert into private.request_screenings (request_id, seeker_id, consultant_id) "
+        "values (%(request)s, %(seeker)s, %(consultant)s)",
+        "reasons = reasons"),
     "public.screening_log": TableSQL(
         "id = %(screening)s",
         "insert into public.screening_log (checked_by, seeker_id, consultant_id, context, level) "
@@ -444,6 +458,7 @@ class World:
                                 owner, counterparty)
         ids["request"] = q("insert into public.consultation_requests (seeker_id, consultant_id, message, status, "
                            "responded_at) values (%s, %s, 'Hello', 'accepted', now()) returning id", seeker, consultant)
+        self.conn.execute("select private.take_request_screening(%s)", (ids["request"],))
         ids["engagement"] = q("insert into public.engagements (request_id, seeker_id, consultant_id) "
                               "values (%s, %s, %s) returning id", ids["request"], seeker, consultant)
         ids["appointment"] = q(

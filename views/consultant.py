@@ -21,6 +21,7 @@ from portal.availability import open_slots
 from portal.consultants import availability_summary, get_consultant
 from portal.plain_text import plain
 from portal.requests import RequestRefused, request_consultation
+from portal.screening import REQUEST_SCREENING_FOUND
 from portal.search import LEVELS
 
 user = context.require_user()
@@ -91,9 +92,13 @@ st.subheader("Ask for a consultation")
 if doc.get("active_engagement"):
     st.success("You already work with this consultant.", icon=":material/handshake:")
 elif doc.get("pending_request"):
-    if st.session_state.pop("request_sent_notice", False):
+    sent_with = st.session_state.pop("request_sent_notice", None)
+    if sent_with:
         st.success("Request sent. The consultant will answer in their inbox; you will see the outcome under "
                    "Requests.", icon=":material/send:")
+        if sent_with in ("potential", "blocking"):
+            # The matched screening ran with the request; both of you see this, from Check for conflicts.
+            st.warning(REQUEST_SCREENING_FOUND[sent_with], icon=":material/report:")
     else:
         st.info("Your request is waiting for an answer. You will see it under Requests.", icon=":material/schedule:")
     with database_errors_as_messages():
@@ -151,7 +156,7 @@ else:
     if sent:
         try:
             with database_errors_as_messages():
-                request_consultation(backend, user.claims, consultant_id, wanted, message)
+                sent = request_consultation(backend, user.claims, consultant_id, wanted, message)
         except RequestRefused as exc:
             st.session_state["request_errors"] = {exc.field or "form": exc.message}
             if exc.field != "message":
@@ -162,5 +167,5 @@ else:
             st.session_state["request_errors"] = {}
             st.session_state.pop("request_message", None)
             st.session_state["consultant_refresh"] = True
-            st.session_state["request_sent_notice"] = True
+            st.session_state["request_sent_notice"] = sent.get("conflict") or "none"
             st.rerun()

@@ -93,7 +93,9 @@ def terms_form(key: str, engagement_id: str, my_role: str, initial: PlanTerms | 
     with database_errors_as_messages():
         found = referral_candidates(backend, user.claims, engagement_id, query)
     known = {r["consultant_id"]: r["name"] for r in base.referrals if r.get("consultant_id")}
-    known.update({c["id"]: c["display_name"] for c in found})
+    # Only the client is told which names are not available to them (the consultant's list is a plain name search).
+    known.update({c["id"]: c["display_name"] + (" (not available to you)" if c.get("available_to_me") is False else "")
+                  for c in found})
     with st.form(f"{key}_form"):
         reason = st.selectbox("Reason", options=list(REASONS), format_func=REASONS.get,
                               index=list(REASONS).index(base.reason), key=form.key("reason"))
