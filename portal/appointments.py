@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from portal.db import APIError, Backend, Claims, friendly_message
+from portal.local_times import local_time, zone_words
 from portal.plain_text import plain
 
 
@@ -118,6 +119,27 @@ def notice_given(hours: float | str, *, short: bool = False) -> str:
     if whole < 1:
         return "less than an hour's notice"
     return "1 hour's notice" if whole == 1 else f"{whole} hours' notice"
+
+
+def cancellation_policy(backend: Backend, claims: Claims, consultant_id: str) -> dict[str, Any]:
+    """The consultant's late-cancellation threshold and minimum notice (hours), stated before anyone acts."""
+    return backend.rpc("cancellation_policy", {"p_consultant": consultant_id}, as_user=claims) or {}
+
+
+def late_rule(late_cancel_hours: int | None, starts_at: str | datetime | None = None, zone: str | None = None) -> str:
+    """What counts as late, in a sentence: 'Cancelling or moving it less than 24 hours before it starts (after
+    Mon 11 Jan, 16:00 New York time) counts as a late cancellation on the record.'"""
+    if late_cancel_hours is None:
+        return "Cancelling or moving a session is recorded with the notice given."
+    if late_cancel_hours == 0:
+        return "Cancelling or moving is never counted as late by this consultant; the notice given is recorded."
+    hours = "1 hour" if late_cancel_hours == 1 else f"{late_cancel_hours} hours"
+    after = ""
+    if starts_at is not None and zone is not None:
+        cutoff = _moment(starts_at) - timedelta(hours=late_cancel_hours)
+        after = f" (after {local_time(cutoff, zone)} {zone_words(zone)})"
+    return (f"Cancelling or moving it less than {hours} before it starts{after} counts as a late cancellation "
+            "on the record.")
 
 
 # The Appointments page's sections (st.tabs labels; the tabs keep their selection in session state under

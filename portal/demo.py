@@ -246,6 +246,9 @@ def load_demo_world(conn: psycopg.Connection, today: date | None = None) -> list
         )
         _demo_requests(cur, people)
         _demo_declarations(cur, people, today or date.today())
+        # What each open request's screening saw when it was sent (matching runs only at a request).
+        cur.execute("select private.take_request_screening(q.id) from public.consultation_requests q "
+                    "where q.status in ('pending', 'accepted')")
         _demo_appointments(cur, people)
         _demo_termination_plans(cur, people)
     return people

@@ -35,6 +35,20 @@ def local_day(value: str | datetime, zone: str, *, now: datetime | None = None) 
     return day.lower() if day in ("Today", "Yesterday", "Tomorrow") else day
 
 
+def zone_words(zone: str) -> str:
+    """An IANA zone as people say it: 'America/New_York' -> 'New York time', 'America/Argentina/Buenos_Aires'
+    -> 'Buenos Aires time'; 'UTC' -> 'UTC'."""
+    if zone.upper() in ("UTC", "ETC/UTC", "GMT", "ETC/GMT"):
+        return "UTC"
+    return f"{zone.rsplit('/', 1)[-1].replace('_', ' ')} time"
+
+
+def clock_in_words(value: str | datetime, zone: str) -> str:
+    """'16:00 New York time': a time of day that names its zone."""
+    return f"{in_zone(value, zone):%H:%M} {zone_words(zone)}"
+
+
 def times_caption(zone: str, what: str = "Times") -> str:
-    """Where a page says which zone its times (or dates) are in: 'Times in America/New_York.'"""
-    return f"{what} in {zone}."
+    """Where a page says which zone its times (or dates) are in: 'Times are New York time (America/New_York).'"""
+    words = zone_words(zone)
+    return f"{what} are {words}." if words == zone else f"{what} are {words} ({zone})."

@@ -484,6 +484,7 @@ def test_booking_journey_with_confirmation_and_notifications(backend, embedded_d
     client = app(client_username).run()
     client.switch_page(PAGES["appointments"]).run()
     no_exceptions(client)
+    next(b for b in client.button if b.key and "_pick_" in b.key).click().run()  # one click picks a time
     client.button(key="book_submit").click().run()
     no_exceptions(client)
     assert any("Proposed" in s for s in texts(client, "success"))

@@ -450,20 +450,20 @@ def test_notifications_and_requests_do_not_fetch_the_profile_on_every_run(backen
     at = app(username).run()
     at.switch_page(PAGES["notifications"]).run()
     no_exceptions(at)
-    assert "Times in Asia/Tokyo." in texts(at, "caption")
+    assert "Times are Tokyo time (Asia/Tokyo)." in texts(at, "caption")
     rpc_calls.clear()
     for page in ("notifications", "requests", "notifications", "requests"):
         at.switch_page(PAGES[page]).run()
         at.run()
         no_exceptions(at)
     assert "get_my_profile" not in rpc_calls, rpc_calls
-    assert any("Dates in Asia/Tokyo." in c for c in texts(at, "caption"))
+    assert any("Dates are Tokyo time (Asia/Tokyo)." in c for c in texts(at, "caption"))
     # Kept per member: another member in another session reads their own zone.
     other = make_account(backend)
     notify(embedded_db, backend.rpc("auth_get_login", {"p_username": other}, as_user=SERVICE)["id"])
     fresh = app(other).run()
     fresh.switch_page(PAGES["notifications"]).run()
-    assert "Times in America/New_York." in texts(fresh, "caption")
+    assert "Times are New York time (America/New_York)." in texts(fresh, "caption")
 
 
 def test_a_zone_saved_on_my_profile_is_used_at_once(backend, embedded_db, rpc_calls):
@@ -471,7 +471,7 @@ def test_a_zone_saved_on_my_profile_is_used_at_once(backend, embedded_db, rpc_ca
     notify(embedded_db, backend.rpc("auth_get_login", {"p_username": username}, as_user=SERVICE)["id"])
     at = app(username).run()
     at.switch_page(PAGES["notifications"]).run()
-    assert "Times in America/New_York." in texts(at, "caption")
+    assert "Times are New York time (America/New_York)." in texts(at, "caption")
     at.switch_page(PAGES["profile"]).run()
     keyed(at, "selectbox", "profile_timezone").set_value("Europe/Paris")
     at.button(key="profile_save").click().run()
@@ -480,7 +480,7 @@ def test_a_zone_saved_on_my_profile_is_used_at_once(backend, embedded_db, rpc_ca
     rpc_calls.clear()
     at.switch_page(PAGES["notifications"]).run()
     no_exceptions(at)
-    assert "Times in Europe/Paris." in texts(at, "caption")
+    assert "Times are Paris time (Europe/Paris)." in texts(at, "caption")
     assert "get_my_profile" not in rpc_calls
 
 
@@ -488,7 +488,7 @@ def test_a_zone_saved_on_my_availability_is_used_at_once(backend, embedded_db, r
     username, _ = make_consultant(backend, embedded_db)
     at = app(username).run()
     at.switch_page(PAGES["requests"]).run()
-    assert any("Dates in America/New_York." in c for c in texts(at, "caption"))
+    assert any("Dates are New York time (America/New_York)." in c for c in texts(at, "caption"))
     at.switch_page(PAGES["availability"]).run()
     keyed(at, "selectbox", "availability_timezone").set_value("America/Vancouver")
     at.button(key="availability_save").click().run()
@@ -497,5 +497,5 @@ def test_a_zone_saved_on_my_availability_is_used_at_once(backend, embedded_db, r
     rpc_calls.clear()
     at.switch_page(PAGES["requests"]).run()
     no_exceptions(at)
-    assert any("Dates in America/Vancouver." in c for c in texts(at, "caption"))
+    assert any("Dates are Vancouver time (America/Vancouver)." in c for c in texts(at, "caption"))
     assert "get_my_profile" not in rpc_calls

@@ -612,8 +612,13 @@ def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) ->
         open_page(seeker, "Appointments", "Appointments")
         expect(seeker.get_by_role("tab", name="Book")).to_have_attribute("aria-selected", "true")
         expect(selectbox(seeker, "With")).to_have_value(f"{CHOSEN.display_name} (your consultant)")
-        slot_text = selectbox(seeker, "Time").input_value()
-        print(f"[journey] first open time offered: {slot_text!r}")
+        # The week view: one click picks a time; the confirmation names the zones and the late rule first.
+        first_time = seeker.locator("[class*='st-key-book_slot_'][class*='_pick_'] button").first
+        expect(first_time).to_be_visible(timeout=STEP_TIMEOUT)
+        print(f"[journey] first open time offered: {first_time.inner_text()!r}")
+        first_time.click()
+        picked = notice(seeker, re.compile(r"counts as a late cancellation on the record"))
+        expect(picked).to_contain_text("168 hours")
         shots(seeker, "seeker-appointments-book")
         seeker.get_by_role("button", name="Propose this time").click()
         notice(seeker, "Proposed. The other party will confirm or decline.")
@@ -633,6 +638,8 @@ def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) ->
         confirmed = card(seeker, "appt_card_", CHOSEN.display_name, "Confirmed")
         expect(confirmed).to_have_count(1, timeout=STEP_TIMEOUT)
         confirmed.get_by_text("Cancel or move this session").click()
+        # The rule is stated before any click: what counts as late, and from when.
+        expect(confirmed).to_contain_text("less than 168 hours before it starts", timeout=STEP_TIMEOUT)
         confirmed.get_by_label("Reason (required, shared with the other party)").fill(
             "A family emergency; I'm sorry for the short notice.")
         # First try: the app asks to confirm.

@@ -68,8 +68,20 @@ def test_without_now_today_is_the_real_today():
 
 
 def test_the_caption_names_the_zone():
-    assert times_caption("America/New_York") == "Times in America/New_York."
-    assert times_caption("Asia/Tokyo", "Dates") == "Dates in Asia/Tokyo."
+    assert times_caption("America/New_York") == "Times are New York time (America/New_York)."
+    assert times_caption("Asia/Tokyo", "Dates") == "Dates are Tokyo time (Asia/Tokyo)."
+    assert times_caption("UTC") == "Times are UTC."
+
+
+def test_zones_are_named_in_words():
+    from portal.local_times import clock_in_words, zone_words
+
+    assert zone_words("America/New_York") == "New York time"
+    assert zone_words("America/Argentina/Buenos_Aires") == "Buenos Aires time"
+    assert clock_in_words("2027-01-11T21:00:00+00:00", "America/New_York") == "16:00 New York time"
+    # Across a daylight-saving change the same instant reads differently only where the clock moved.
+    assert clock_in_words("2026-03-09T13:00:00+00:00", "America/New_York") == "09:00 New York time"
+    assert clock_in_words("2026-03-09T13:00:00+00:00", "Europe/London") == "13:00 London time"
 
 
 # --- the pages, for a member in Tokyo -----------------------------------------------------------------
@@ -97,7 +109,7 @@ def test_notifications_page_shows_created_times_in_the_members_zone(backend, emb
     line = next(m.value for m in at.markdown if plain("A stored notice from long ago.") in m.value)
     assert "Thu 16 Jan 2025, 08:30" in line, line
     assert "UTC" not in line and "23:30" not in line and "2025-01-15" not in line, line
-    assert "Times in Asia/Tokyo." in [c.value for c in at.caption]
+    assert "Times are Tokyo time (Asia/Tokyo)." in [c.value for c in at.caption]
 
 
 def test_notifications_page_says_today_for_a_fresh_notification(backend, embedded_db):
@@ -127,7 +139,7 @@ def test_requests_page_shows_dates_in_the_members_zone(backend, embedded_db):
     line = next(m.value for m in at.markdown if "Declined" in m.value and "sent" in m.value)
     assert "sent Thu 16 Jan 2025" in line, line
     assert "2025-01-15" not in line, line
-    assert any("Dates in Asia/Tokyo." in c.value for c in at.caption)
+    assert any("Dates are Tokyo time (Asia/Tokyo)." in c.value for c in at.caption)
 
 
 def test_home_shows_upcoming_sessions_in_the_members_zone(backend, embedded_db):
@@ -143,7 +155,7 @@ def test_home_shows_upcoming_sessions_in_the_members_zone(backend, embedded_db):
     try:
         at = app("consultant02").run()
         no_exceptions(at)
-        assert "Times in Asia/Tokyo." in [c.value for c in at.caption]
+        assert "Times are Tokyo time (Asia/Tokyo)." in [c.value for c in at.caption]
         first = local_time(starts[0][0], "Asia/Tokyo")
         assert any(m.value.startswith(first) for m in at.markdown), [m.value for m in at.markdown]
     finally:

@@ -12,7 +12,6 @@ from streamlit.proto.Block_pb2 import Block as BlockProto
 
 from components.slots import slot_label
 from portal.appointments import (
-    BOOK,
     PAST,
     TAB_STATE_KEY,
     TABS,
@@ -122,9 +121,16 @@ def tab(at, label: str):
     return next(t for t in at.tabs if t.label == label)
 
 
-def time_picker(at):
-    """The Book tab's time select (its key names the colleague)."""
-    return next(s for s in tab(at, BOOK).selectbox if s.label == "Time")
+def offered_times(at, prefix: str = "book_slot_") -> list[str]:
+    """The open times the week view draws as buttons (keys `{picker}_pick_{start}`), as ISO starts."""
+    return [b.key.split("_pick_", 1)[1] for b in at.button if b.key and b.key.startswith(prefix) and "_pick_" in b.key]
+
+
+def pick_time(at, prefix: str = "book_slot_", index: int = 0) -> str:
+    """Click one open time in the week view (the Book tab's picker key names the colleague); returns its start."""
+    button = [b for b in at.button if b.key and b.key.startswith(prefix) and "_pick_" in b.key][index]
+    button.click().run()
+    return button.key.split("_pick_", 1)[1]
 
 
 def sidebar_labels(at) -> list[str]:
@@ -258,7 +264,7 @@ def test_a_time_taken_meanwhile_is_not_swapped_for_another_and_no_longer_offered
 
     at = app(client_username).run()
     at.switch_page(PAGES["appointments"]).run()
-    chosen = time_picker(at).value
+    chosen = pick_time(at)
     taken = book(backend, client, consultant.sub, chosen)  # booked in another browser tab meanwhile
     at.button(key="book_submit").click().run()
     no_exceptions(at)
@@ -270,13 +276,13 @@ def test_a_time_taken_meanwhile_is_not_swapped_for_another_and_no_longer_offered
     consultant_zone = backend.rpc("get_my_profile", {}, as_user=consultant)["timezone"]
     assert any(w.startswith(f"{slot_label(chosen, zone, consultant_zone)} was just taken or is no longer open")
                for w in texts(at, "warning")), texts(at, "warning")
-    fresh = time_picker(at)
-    offered = fresh.value
+    assert chosen not in offered_times(at)  # no longer offered, and nothing picked in its place
+    assert not [b for b in at.button if b.key == "book_submit"]
+    offered = pick_time(at)
     today = datetime.now(UTC).date()
     still_open = {s["starts_at"] for s in open_slots(backend, client, consultant.sub, today,
                                                      today + timedelta(weeks=8), client.sub)}
     assert chosen not in still_open and offered in still_open
-    assert slot_label(chosen, zone, consultant_zone) not in fresh.options
 
     at.button(key="book_submit").click().run()  # pressed again: the fresh time shown is the one booked
     no_exceptions(at)
@@ -293,12 +299,13 @@ def test_after_booking_a_time_the_picker_starts_again_without_calling_it_taken(b
     client = Claims.user(member_id(backend, client_username))
     at = app(client_username).run()
     at.switch_page(PAGES["appointments"]).run()
-    first = time_picker(at).value
+    first = pick_time(at)
     at.button(key="book_submit").click().run()
     no_exceptions(at)
     assert "Proposed. The other party will confirm or decline." in texts(at, "success")
     assert not [w for w in texts(at, "warning") if "was just taken" in w], texts(at, "warning")
-    second = time_picker(at).value
+    assert not [b for b in at.button if b.key == "book_submit"]  # nothing picked after one's own booking
+    second = pick_time(at)
     assert second != first
     at.button(key="book_submit").click().run()  # and the next time is booked as shown
     no_exceptions(at)
@@ -311,7 +318,7 @@ def test_a_picked_value_that_is_not_a_time_is_dropped_not_parsed():
     from components.slots import _is_instant
 
     assert _is_instant("2026-11-30T13:00:00+00:00")
-    assert not _is_instant("Mon 30 Nov, 08:00 (your time)")
+    assert not _is_instant("Mon 30 Nov, 08:00 New York time")
 
 
 def test_after_proposing_a_first_session_the_profile_shows_it_instead_of_the_picker(backend, embedded_db):
@@ -330,12 +337,12 @@ def test_after_proposing_a_first_session_the_profile_shows_it_instead_of_the_pic
     at.session_state["view_consultant"] = consultant_id
     at.switch_page(PAGES["consultant"]).run()
     no_exceptions(at)
-    chosen = at.selectbox(key="first_slot_time").value
+    chosen = pick_time(at, "first_slot")
     at.button(key="first_slot_submit").click().run()
     no_exceptions(at)
 
     assert "Proposed. The consultant will confirm it with your request." in texts(at, "success")
-    assert not [s for s in at.selectbox if s.key and s.key.startswith("first_slot")]  # no picker, no stale time
+    assert not offered_times(at, "first_slot")  # no picker, no stale time
     assert not [b for b in at.button if b.key == "first_slot_submit"]
     zone = backend.rpc("get_my_profile", {}, as_user=seeker)["timezone"]
     consultant_zone = backend.rpc("get_consultant_profile", {"p_consultant": consultant_id},
@@ -351,7 +358,7 @@ def test_after_proposing_a_first_session_the_profile_shows_it_instead_of_the_pic
     no_exceptions(at)
     assert not [s for s in texts(at, "success") if s.startswith("Proposed.")]
     assert any("First session proposed" in i for i in texts(at, "info"))
-    assert not [s for s in at.selectbox if s.key and s.key.startswith("first_slot")]
+    assert not offered_times(at, "first_slot")
 
 
 def test_the_record_line_reads_plainly():

@@ -372,6 +372,7 @@ FUNCTIONS: dict[str, Fn] = {
                                       "p_times": 0}),
     # booking
     "open_slots": Fn(MEMBERS, {"p_consultant": "@consultant", "p_from": "@today", "p_to": "@in_a_week_date"}),
+    "cancellation_policy": Fn(MEMBERS, {"p_consultant": "@consultant"}),
     # Only the parties of an engagement (or a seeker with a pending request) book.
     "book_appointment": Fn(row(REFUSED, REFUSED, ALLOWED, ALLOWED, REFUSED),
                            {"p_other": "@peer", "p_starts_at": IN_A_WEEK}),

@@ -21,6 +21,8 @@ from portal.appointments import (
     attendance_line,
     book,
     cancel,
+    cancellation_policy,
+    late_rule,
     my_appointments,
     notice_given,
     professionalism_record,
@@ -31,6 +33,7 @@ from portal.appointments import (
 )
 from portal.availability import open_slots
 from portal.ics import appointments_ics
+from portal.local_times import times_caption
 from portal.mydata import plural
 from portal.plain_text import plain
 from portal.profiles import load_my_profile
@@ -80,14 +83,16 @@ with book_tab:
         with database_errors_as_messages():
             slots = open_slots(backend, user.claims, consultant_id, date.today(), date.today() + timedelta(weeks=8),
                                client_id)
+            policy = cancellation_policy(backend, user.claims, consultant_id)
         consultant_tz = my_tz if engagement["my_role"] == "consultant" else engagement["other_timezone"]
         # One picker per colleague: a time picked for one is never taken for a time gone with another.
         picker = f"book_slot_{other}"
-        chosen = slot_picker(slots, viewer_tz=my_tz, consultant_tz=consultant_tz, key=picker)
+        chosen = slot_picker(slots, viewer_tz=my_tz, consultant_tz=consultant_tz, key=picker,
+                             late_cancel_hours=policy.get("late_cancel_hours"))
         if refusal := st.session_state.pop("book_refusal", None):
             st.error(refusal["message"], icon=":material/error:")
             if refusal["code"] == "slot_taken":
-                st.caption("The list above now shows the times still open.")
+                st.caption("The week above now shows the times still open.")
         if chosen and st.button("Propose this time", type="primary", key="book_submit") \
                 and not picked_time_gone(picker):
             try:
@@ -104,6 +109,14 @@ with book_tab:
                 st.rerun()
 
 listed = sections(appointments, now)
+policies: dict[str, dict] = {}  # per consultant, read once per run
+
+
+def policy_of(consultant_id: str) -> dict:
+    if consultant_id not in policies:
+        with database_errors_as_messages():
+            policies[consultant_id] = cancellation_policy(backend, user.claims, consultant_id)
+    return policies[consultant_id]
 upcoming, called_off, past = listed["upcoming"], listed["called_off"], listed["past"]
 
 
@@ -174,7 +187,12 @@ with upcoming_tab:
                         st.rerun()
                     except BookingRefused as exc:
                         st.error(exc.message, icon=":material/error:")
+            consultant_id = user.id if appt["my_role"] == "consultant" else appt["other_id"]
+            client_id = appt["other_id"] if appt["my_role"] == "consultant" else user.id
+            late_cancel_hours = policy_of(consultant_id).get("late_cancel_hours")
             with st.expander("Cancel or move this session"):
+                # The rule is stated before any click: what counts as late, and from when.
+                st.caption(late_rule(late_cancel_hours, appt["starts_at"], my_tz))
                 reason = st.text_input("Reason (required, shared with the other party)",
                                        key=f"appt_cancel_reason_{appt['id']}")
                 late_key = f"appt_late_{appt['id']}"
@@ -195,15 +213,13 @@ with upcoming_tab:
                             st.session_state[late_key] = exc.message
                             st.rerun()
                         st.error(exc.message, icon=":material/error:")
-                consultant_id = user.id if appt["my_role"] == "consultant" else appt["other_id"]
-                client_id = appt["other_id"] if appt["my_role"] == "consultant" else user.id
                 if st.toggle("Move to another time", key=f"appt_move_{appt['id']}"):
                     with database_errors_as_messages():
                         slots = open_slots(backend, user.claims, consultant_id, date.today(),
                                            date.today() + timedelta(weeks=8), client_id)
                     new_start = slot_picker(slots, viewer_tz=my_tz, key=f"appt_move_slot_{appt['id']}",
                                             consultant_tz=my_tz if appt["my_role"] == "consultant"
-                                            else appt["other_timezone"])
+                                            else appt["other_timezone"], late_cancel_hours=late_cancel_hours)
                     if new_start and st.button("Move session", key=f"appt_move_submit_{appt['id']}") \
                             and not picked_time_gone(f"appt_move_slot_{appt['id']}"):
                         try:
@@ -231,7 +247,7 @@ with week_tab:
             rows.append({"day": start.strftime("%a %d %b"), "from": start.hour + start.minute / 60,
                          "to": end.hour + end.minute / 60, "with": appt["other_name"], "status": appt["status"],
                          "time": f"{start:%H:%M}–{end:%H:%M}"})
-    st.caption(f"Week of {first_day:%d %b %Y}, times in {my_tz}.")
+    st.caption(f"Week of {first_day:%d %b %Y}. {times_caption(my_tz)}")
     if rows:
         days = [(first_day + timedelta(days=i)).strftime("%a %d %b") for i in range(7)]
         chart = alt.Chart(pd.DataFrame(rows)).mark_bar(cornerRadius=3).encode(

@@ -13,12 +13,15 @@ from components.slots import booked_from_picker, picked_time_gone, slot_label, s
 from portal.appointments import (
     BookingRefused,
     book,
+    cancellation_policy,
     first_session_proposal,
     professionalism_record,
     record_summary,
 )
 from portal.availability import open_slots
 from portal.consultants import availability_summary, get_consultant
+from portal.db import APIError
+from portal.db.errors import is_not_found
 from portal.plain_text import plain
 from portal.requests import RequestRefused, request_consultation
 from portal.screening import REQUEST_SCREENING_FOUND
@@ -38,7 +41,20 @@ with database_errors_as_messages():
     # One profile view per visit: reruns on this page reuse it, so the screening log records one view.
     cached = st.session_state.get("consultant_doc")
     if not cached or cached["id"] != consultant_id or st.session_state.pop("consultant_refresh", False):
-        cached = get_consultant(backend, user.claims, consultant_id)
+        try:
+            cached = get_consultant(backend, user.claims, consultant_id)
+        except APIError as exc:
+            if not is_not_found(exc):
+                raise
+            # A link to someone who left, or whom a conflict keeps from you: the same page either way (which
+            # one is not said), with the way back.
+            st.title("Consultant profile")
+            st.warning(f"{exc.message} They may have left the portal, or a conflict may rule out working "
+                       "together; the portal does not say which.", icon=":material/person_off:")
+            st.page_link("views/find.py", label="Find a consultant", icon=":material/search:")
+            st.query_params.pop("id", None)
+            st.session_state.pop("view_consultant", None)
+            st.stop()
         st.session_state["consultant_doc"] = cached
     doc = cached
     _, languages = reference_lists(backend, user.claims)
@@ -124,7 +140,9 @@ elif doc.get("pending_request"):
             with database_errors_as_messages():
                 slots = open_slots(backend, user.claims, consultant_id, date.today(),
                                    date.today() + timedelta(weeks=8), user.id)
-            chosen = slot_picker(slots, viewer_tz=my_tz, consultant_tz=doc["timezone"], key="first_slot")
+                policy = cancellation_policy(backend, user.claims, consultant_id)
+            chosen = slot_picker(slots, viewer_tz=my_tz, consultant_tz=doc["timezone"], key="first_slot",
+                                 late_cancel_hours=policy.get("late_cancel_hours"))
             if chosen and st.button("Propose this time", key="first_slot_submit", type="primary") \
                     and not picked_time_gone("first_slot"):
                 try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from postgrest import APIError
 
-__all__ = ["APIError", "DatabaseUnavailable", "friendly_message"]
+__all__ = ["APIError", "DatabaseUnavailable", "NOT_FOUND_CODES", "friendly_message", "is_not_found"]
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -12,6 +12,16 @@ class DatabaseUnavailable(RuntimeError):
 
     def __init__(self, message: str = "The database is not reachable right now.") -> None:
         super().__init__(message)
+
+
+#: "Not found": PT404 is what the functions raise (PostgREST answers HTTP 404 for it, migration
+#: 20261129001900); P0002 is what they raised before, still recognised.
+NOT_FOUND_CODES = frozenset({"PT404", "P0002"})
+
+
+def is_not_found(error: Exception) -> bool:
+    """Whether a call answered "no such thing" (someone else removed it, or it is not the caller's to see)."""
+    return isinstance(error, APIError) and error.code in NOT_FOUND_CODES
 
 
 # Postgres codes whose own message is not meant for people.
@@ -39,9 +49,9 @@ def friendly_message(error: Exception) -> str:
             "try again in a few seconds."
         )
     if isinstance(error, APIError):
-        # Messages raised on purpose by our functions (P0001, P0002, 42501 with text)
+        # Messages raised on purpose by our functions (P0001, not found, 42501 with text)
         # are written as sentences for people.
-        if error.code in {"P0001", "P0002"} and error.message:
+        if (error.code == "P0001" or is_not_found(error)) and error.message:
             return error.message
         if error.code == "42501" and error.message and error.message[0].isupper():
             return error.message

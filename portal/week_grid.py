@@ -1,0 +1,60 @@
+"""Open times laid out as a week: days across, times down, in the zone the viewer chose.
+
+Headless (no Streamlit): components/slots.py draws it. A week starts on Monday in the shown
+zone, so a slot belongs to the day and the hour it has on that zone's clock — across a
+daylight-saving change too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from portal.local_times import in_zone
+
+
+@dataclass(frozen=True)
+class Day:
+    on: date
+    times: list[tuple[str, str]] = field(default_factory=list)  # (slot start as ISO, "09:00" on the shown clock)
+
+    @property
+    def heading(self) -> str:
+        return f"{self.on:%a} {self.on.day} {self.on:%b}"
+
+
+def monday_of(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def week_of(slots: list[dict], zone: str, monday: date) -> list[Day]:
+    """The seven days from `monday` with the open times that fall on each, on `zone`'s clock."""
+    days = [Day(monday + timedelta(days=i)) for i in range(7)]
+    for slot in slots:
+        local = in_zone(slot["starts_at"], zone)
+        offset = (local.date() - monday).days
+        if 0 <= offset < 7:
+            days[offset].times.append((slot["starts_at"], f"{local:%H:%M}"))
+    for day in days:
+        day.times.sort(key=lambda t: datetime.fromisoformat(t[0]))
+    return days
+
+
+def weeks_with_slots(slots: list[dict], zone: str) -> list[date]:
+    """The Mondays (on `zone`'s calendar) of the weeks that have an open time, in order."""
+    return sorted({monday_of(in_zone(s["starts_at"], zone).date()) for s in slots})
+
+
+def week_to_show(slots: list[dict], zone: str, wanted: date | None, picked: str | None) -> date | None:
+    """The week the picker opens on: the one asked for if it has times, else the picked time's, else the first."""
+    weeks = weeks_with_slots(slots, zone)
+    if not weeks:
+        return None
+    if wanted in weeks:
+        return wanted
+    if picked:
+        return monday_of(in_zone(picked, zone).date())
+    if wanted is not None:
+        later = [w for w in weeks if w >= wanted]
+        return later[0] if later else weeks[-1]
+    return weeks[0]
