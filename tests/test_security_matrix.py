@@ -106,6 +106,8 @@ TABLES: dict[str, dict[str, dict[str, Any]]] = {
     "public.conflict_waivers": {"select": PARTIES_READ, "insert": ALL_DENIED, "update": ALL_DENIED,
                                 "delete": ALL_DENIED, "extra:read_fingerprint": ALL_DENIED,
                                 "extra:read_rationales": ALL_DENIED},
+    # Emails waiting to go out, written by a trigger on notifications: the sender's alone.
+    "private.outbox": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
     # What a request's matched screening found: read only through the pair's check.
     "private.request_screenings": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED,
                                    "delete": ALL_DENIED},
@@ -238,6 +240,10 @@ TABLE_SQL: dict[str, TableSQL] = {
         extra={"extra:read_fingerprint": "select fingerprint from public.conflict_waivers where id = %(waiver)s",
                "extra:read_rationales": "select seeker_rationale, consultant_rationale from public.conflict_waivers "
                                         "where id = %(waiver)s"}),
+    "private.outbox": TableSQL(
+        "notification_id = %(notification)s",
+        "insert into private.outbox (recipient_id, kind, message) values (%(owner)s, 'forged', 'Forged')",
+        "status = status"),
     "private.request_screenings": TableSQL(
         "request_id = %(request)s",
         "insert into private.request_screenings (request_id, seeker_id, consultant_id) "
@@ -418,6 +424,9 @@ FUNCTIONS: dict[str, Fn] = {
     "auth_get_login": Fn(NOBODY, {"p_username": "seeker01"}),
     "auth_register": Fn(NOBODY, {"p_username": "matrix_x", "p_email": "matrix@x.example",
                                  "p_display_name": "Matrix", "p_password_hash": "$2b$12$x"}),
+    # The sender's calls (service role): no member claims or settles a row of the outbox.
+    "outbox_claim": Fn(NOBODY, {"p_limit": 1}),
+    "outbox_settle": Fn(NOBODY, {"p_id": 1, "p_outcome": "sent"}),
     "auth_record_failed_login": Fn(NOBODY, {"p_username": "seeker01"}),
     "auth_clear_failed_logins": Fn(NOBODY, {"p_username": "seeker01"}),
     "auth_record_successful_login": Fn(NOBODY, {"p_username": "seeker01"}),
@@ -846,7 +855,8 @@ def test_internal_functions_are_executable_by_no_api_role(embedded_db):
     """README, "SECURITY DEFINER functions": the screening seam and the search relaxations are "not
     executable by any API role; called only from the functions here". service_role is an API role too
     (PostgREST switches to it for the service key), so it must not reach them either."""
-    internal = [name for name, spec in FUNCTIONS.items() if spec.expect == NOBODY and not name.startswith("auth_")]
+    internal = [name for name, spec in FUNCTIONS.items()
+                if spec.expect == NOBODY and not name.startswith(("auth_", "outbox_"))]  # server-side: service_role
     assert sorted(internal) == ["screen_candidates", "search_relaxations"]
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
         reachable = _rows(conn, """

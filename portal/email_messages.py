@@ -1,0 +1,118 @@
+"""An outbox row as an email: subject, plain text, simple HTML, and for a session a calendar invitation.
+
+The notice's own sentence (written by the database in the recipient's zone, naming who and when) is
+the body; the email adds where to act. A session's invitation is built with icalendar: METHOD REQUEST
+or CANCEL, a UID stable across moves (the first booking's id), the SEQUENCE the recipient's calendar
+has seen, DTSTART/DTEND in UTC and the consultant's zone named, so Google Calendar, Outlook and Apple
+Calendar add, move and remove one event.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from typing import Any
+
+from icalendar import Calendar, Event, vCalAddress, vText
+
+from portal.local_times import clock_in_words, in_zone, zone_words
+
+PORTAL_NAME = "Peer Consultation Portal"
+UID_DOMAIN = "peer-consultation-portal"
+
+SUBJECTS = {
+    "request": "New consultation request",
+    "accepted": "Your consultation request was accepted",
+    "booked": "Session proposed",
+    "confirmed": "Session confirmed",
+    "declined": "Declined",
+    "cancelled": "Session cancelled",
+    "late_cancellation": "Late cancellation",
+    "rescheduled": "Session moved",
+    "plan_proposed": "A termination plan awaits your signature",
+    "plan_changed": "A termination plan was changed and awaits your signature",
+    "plan_agreed": "Termination plan agreed",
+    "plan_completed": "Termination plan completed",
+    "plan_withdrawn": "Termination plan withdrawn",
+    "account_closed": "An account you work with was closed",
+}
+PAGE_TITLES = {"appointments": "Appointments", "requests": "Requests", "termination": "Termination plans",
+               "notifications": "Notifications"}
+
+
+def subject(row: dict[str, Any]) -> str:
+    kind = row["kind"]
+    if kind == "declined" and row.get("page") == "requests":
+        base = "Your consultation request was declined"
+    elif kind == "declined":
+        base = "Proposed session declined"
+    else:
+        base = SUBJECTS.get(kind, "News from the portal")
+    if row.get("starts_at") and row.get("recipient_timezone"):
+        local = in_zone(row["starts_at"], row["recipient_timezone"])
+        base += f": {local:%a} {local.day} {local:%b}, {clock_in_words(row['starts_at'], row['recipient_timezone'])}"
+    return base
+
+
+def build_message(row: dict[str, Any], *, sender: str, base_url: str) -> EmailMessage:
+    """The email for one claimed outbox row (outbox_claim's columns)."""
+    link = f"{base_url.rstrip('/')}/{row['page']}" if row.get("page") else base_url
+    where = PAGE_TITLES.get(row.get("page") or "", "the portal")
+    greeting = f"Dear {row['recipient_name']},"
+    text = (f"{greeting}\n\n{row['message']}\n\nOpen {where}: {link}\n\n"
+            f"— {PORTAL_NAME}. You receive this because it concerns your work on the portal.\n")
+    message = EmailMessage()
+    message["Subject"] = subject(row)
+    message["From"] = sender
+    message["To"] = row["recipient_email"]
+    message["Message-ID"] = f"<outbox-{row['id']}@{UID_DOMAIN}>"
+    message.set_content(text)
+    message.add_alternative(
+        f"<p>{html.escape(greeting)}</p><p>{html.escape(row['message'])}</p>"
+        f"<p><a href=\"{html.escape(link, quote=True)}\">Open {html.escape(where)}</a></p>"
+        f"<p style=\"color:#555\">{PORTAL_NAME}. You receive this because it concerns your work on the portal.</p>",
+        subtype="html")
+    if row.get("ics_method") and row.get("starts_at"):
+        invitation = calendar_invitation(row, organiser=sender)
+        message.add_attachment(invitation, maintype="text", subtype="calendar",
+                               filename="invite.ics", params={"method": row["ics_method"]})
+    return message
+
+
+def calendar_invitation(row: dict[str, Any], *, organiser: str) -> bytes:
+    method = row["ics_method"]
+    cal = Calendar()
+    cal.add("prodid", f"-//{PORTAL_NAME}//invitations//EN")
+    cal.add("version", "2.0")
+    cal.add("method", method)
+    event = Event()
+    event.add("uid", f"{row['series_id']}@{UID_DOMAIN}")
+    event.add("sequence", int(row.get("ics_sequence") or 0))
+    event.add("dtstamp", datetime.now(UTC))
+    event.add("dtstart", _utc(row["starts_at"]))
+    event.add("dtend", _utc(row["ends_at"]))
+    event.add("summary", f"Session with {row.get('other_name') or 'a colleague'}")
+    zone = row.get("consultant_timezone")
+    if zone:
+        local = in_zone(row["starts_at"], zone)
+        event.add("description", f"{local:%a} {local.day} {local:%b} {local:%H:%M} {zone_words(zone)} ({zone}), "
+                                 "the consultant's zone.")
+    event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED" if row["kind"] == "confirmed"
+              else "TENTATIVE")
+    event.add("organizer", vCalAddress(f"mailto:{_address(organiser)}"))
+    attendee = vCalAddress(f"mailto:{row['recipient_email']}")
+    attendee.params["cn"] = vText(row["recipient_name"])
+    event.add("attendee", attendee)
+    cal.add_component(event)
+    return cal.to_ical()
+
+
+def _utc(value: str | datetime) -> datetime:
+    instant = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return instant.astimezone(UTC)
+
+
+def _address(sender: str) -> str:
+    """'Portal <no-reply@x.org>' -> 'no-reply@x.org'."""
+    return sender.rsplit("<", 1)[-1].rstrip(">").strip()

@@ -1,0 +1,174 @@
+"""The sender: delivers the outbox (private.outbox) over SMTP, and in local mode to a mailbox folder.
+
+    python -m portal.mailer            # one process per deployment; polls every few seconds
+    python -m portal.mailer --once     # deliver what is due, then stop
+
+Rows are claimed through public.outbox_claim (a lease, FOR UPDATE SKIP LOCKED: two senders never
+take the same row) and settled through public.outbox_settle: sent; held (nowhere to send yet: the
+address is not verified, or it is a reserved example address like the demo world's); or retried with
+back-off (1, 2, 4 ... minutes) when the server is down or refuses, until it fails after 8 attempts.
+Delivery is at least once: a sender that dies between the server's acceptance and the settle sends
+that row again when its lease runs out.
+
+Settings (environment or st.secrets): SMTP_HOST, SMTP_PORT (587), SMTP_USER, SMTP_PASSWORD,
+SMTP_FROM, SMTP_STARTTLS (on unless "0"), PORTAL_BASE_URL (links in the emails). Without SMTP_HOST
+nothing leaves the machine: each message is written as an .eml under the data directory's mailbox/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import smtplib
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from portal.db import SERVICE, APIError, Backend, DatabaseUnavailable
+from portal.email_messages import build_message
+
+log = logging.getLogger(__name__)
+
+#: RFC 2606 / 6761 names that never belong to anyone: the demo world's addresses end in .example.
+RESERVED_SUFFIXES = (".example", ".test", ".invalid", ".localhost", "@example.com", "@example.org", "@example.net")
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    sender: str = "Peer Consultation Portal <no-reply@localhost>"
+    starttls: bool = True
+    base_url: str = "http://localhost:8501"
+    mailbox_dir: Path | None = None  # local mode: every message also written here as .eml
+
+    @classmethod
+    def from_environment(cls, get: Callable[[str], str | None] | Mapping[str, Any] | None = None, *,
+                         mailbox_dir: Path | None = None) -> MailSettings:
+        lookup = get.get if isinstance(get, Mapping) else (get or os.environ.get)
+
+        def value(name: str) -> str | None:
+            found = lookup(name)
+            return str(found).strip() if found not in (None, "") else None
+
+        return cls(smtp_host=value("SMTP_HOST"), smtp_port=int(value("SMTP_PORT") or 587),
+                   smtp_user=value("SMTP_USER"), smtp_password=value("SMTP_PASSWORD"),
+                   sender=value("SMTP_FROM") or cls.sender,
+                   starttls=(value("SMTP_STARTTLS") or "1").lower() not in ("0", "false", "no", "off"),
+                   base_url=value("PORTAL_BASE_URL") or cls.base_url, mailbox_dir=mailbox_dir)
+
+
+def reserved_address(address: str) -> bool:
+    return address.strip().lower().endswith(RESERVED_SUFFIXES)
+
+
+class Mailer:
+    def __init__(self, backend: Backend, settings: MailSettings) -> None:
+        self.backend = backend
+        self.settings = settings
+
+    def run_once(self, limit: int = 20) -> dict[str, int]:
+        """Deliver what is due now (one batch); returns how many rows ended sent, held and retried."""
+        rows = self.backend.rpc("outbox_claim", {"p_limit": limit}, as_user=SERVICE) or []
+        outcomes = {"sent": 0, "held": 0, "retry": 0}
+        if not rows:
+            return outcomes
+        smtp: smtplib.SMTP | None = None
+        smtp_error: str | None = None
+        try:
+            for row in rows:
+                outcome, detail = self._deliver_locally(row)
+                if outcome is None:
+                    if smtp is None and smtp_error is None:
+                        try:
+                            smtp = self._connect()
+                        except (OSError, smtplib.SMTPException) as exc:
+                            smtp_error = f"The mail server could not be reached: {exc}"
+                    outcome, detail = ("retry", smtp_error) if smtp is None else self._send(smtp, row)
+                self.backend.rpc("outbox_settle", {"p_id": row["id"], "p_outcome": outcome, "p_detail": detail},
+                                 as_user=SERVICE)
+                outcomes[outcome] += 1
+        finally:
+            if smtp is not None:
+                try:
+                    smtp.quit()
+                except (OSError, smtplib.SMTPException):
+                    pass
+        return outcomes
+
+    def _deliver_locally(self, row: dict[str, Any]) -> tuple[str | None, str | None]:
+        """The mailbox copy, and the outcomes decided without a server; (None, None): send it over SMTP."""
+        message = build_message(row, sender=self.settings.sender, base_url=self.settings.base_url)
+        row["_message"] = message
+        saved = None
+        if self.settings.mailbox_dir is not None:
+            self.settings.mailbox_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            saved = self.settings.mailbox_dir / f"{row['id']:08d}-{row['kind']}.eml"
+            saved.write_bytes(bytes(message))
+        if not self.settings.smtp_host:
+            return ("sent", f"mailbox:{saved.name}") if saved else ("held", "No mail server is set up (SMTP_HOST).")
+        if reserved_address(row["recipient_email"]):
+            return "held", "A reserved example address (the demo world's): never sent."
+        if not row["email_verified"]:
+            return "held", "The address is not verified yet."
+        return None, None
+
+    def _connect(self) -> smtplib.SMTP:
+        smtp = smtplib.SMTP(self.settings.smtp_host, self.settings.smtp_port, timeout=20)
+        if self.settings.starttls:
+            smtp.starttls()
+        if self.settings.smtp_user:
+            smtp.login(self.settings.smtp_user, self.settings.smtp_password or "")
+        return smtp
+
+    def _send(self, smtp: smtplib.SMTP, row: dict[str, Any]) -> tuple[str, str]:
+        try:
+            smtp.send_message(row["_message"])
+        except (OSError, smtplib.SMTPException) as exc:
+            return "retry", f"The mail server refused or failed: {exc}"
+        return "sent", row["recipient_email"]
+
+    def run_forever(self, stop: threading.Event, *, poll_seconds: float = 5.0) -> None:
+        """Deliver until `stop` is set; a database or server outage is logged and waited out."""
+        while not stop.is_set():
+            try:
+                busy = sum(self.run_once().values())
+            except (APIError, DatabaseUnavailable, OSError) as exc:
+                log.warning("outbox delivery paused: %s", exc)
+                busy = 0
+            if not busy:
+                stop.wait(poll_seconds)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from portal.config import Settings
+    from portal.db import open_backend
+
+    parser = argparse.ArgumentParser(description="Deliver the portal's outbox.")
+    parser.add_argument("--once", action="store_true", help="deliver what is due, then stop")
+    parser.add_argument("--poll", type=float, default=5.0, help="seconds between polls (default 5)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    settings = Settings.load()
+    backend = open_backend(settings)
+    mail = MailSettings.from_environment(
+        mailbox_dir=settings.data_dir / "mailbox" if settings.backend == "local" else None)
+    mailer = Mailer(backend, mail)
+    if args.once:
+        print(mailer.run_once(limit=500))
+        return 0
+    stop = threading.Event()
+    try:
+        mailer.run_forever(stop, poll_seconds=args.poll)
+    except KeyboardInterrupt:
+        stop.set()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

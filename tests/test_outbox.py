@@ -1,0 +1,256 @@
+"""The outbox (#13): every notice is queued in the same transaction as the change, and a separate
+sender delivers it over SMTP — here to a real SMTP server on loopback (aiosmtpd) — with a calendar
+invitation for sessions: one UID across a move, SEQUENCE rising, REQUEST then CANCEL, times in UTC.
+A server that is down leaves rows queued until it returns; two senders never send a row twice;
+nothing goes to an unverified or reserved address; a change that fails queues nothing."""
+
+from __future__ import annotations
+
+import email
+import socket
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+from email.message import Message
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+from aiosmtpd.controller import Controller
+from icalendar import Calendar
+
+from portal.appointments import BookingRefused, answer, book, cancel, reschedule
+from portal.db import SERVICE, Claims
+from portal.mailer import Mailer, MailSettings, reserved_address
+from tests.test_app import engaged_pair
+
+NEW_YORK, LONDON = "America/New_York", "Europe/London"
+
+
+class Inbox:
+    """An aiosmtpd handler keeping every message it accepts."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        with self.lock:
+            self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list[Message]:
+        with self.lock:
+            return [m for m in self.messages if m["To"] == address]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller, inbox
+    try:
+        controller.stop()
+    except AssertionError:
+        pass  # already stopped by the test
+
+
+def mailer_for(backend, controller, **extra) -> Mailer:
+    return Mailer(backend, MailSettings(smtp_host="127.0.0.1", smtp_port=controller.port, starttls=False,
+                                        sender="Peer Consultation Portal <no-reply@portal.test>",
+                                        base_url="https://portal.example.org", **extra))
+
+
+def drain(mailer: Mailer) -> None:
+    """Deliver until nothing is due (other tests' rows share the outbox: theirs are held)."""
+    for _ in range(200):
+        if not sum(mailer.run_once(limit=100).values()):
+            return
+    raise AssertionError("the outbox never drained")
+
+
+def pair(backend, embedded_db, *, verified: bool = True) -> tuple[Claims, Claims, str, str]:
+    """An engaged consultant (New York) and client (London) with real-looking, verified addresses."""
+    consultant_username, client_username = engaged_pair(backend, embedded_db)
+    ids = {u: backend.rpc("auth_get_login", {"p_username": u}, as_user=SERVICE)["id"]
+           for u in (consultant_username, client_username)}
+    addresses = {u: f"{u}@clinic-{uuid.uuid4().hex[:6]}.org" for u in ids}
+    with psycopg.connect(embedded_db.owner_conninfo) as conn:
+        for username, user_id in ids.items():
+            conn.execute("update private.credentials set email = %s, email_verified_at = %s where user_id = %s",
+                         (addresses[username], datetime.now(UTC) if verified else None, user_id))
+        conn.execute("update public.profiles set timezone = %s where id = %s", (NEW_YORK, ids[consultant_username]))
+        conn.execute("update public.profiles set timezone = %s where id = %s", (LONDON, ids[client_username]))
+        conn.execute("update public.availability_settings set late_cancel_hours = 168 where consultant_id = %s",
+                     (ids[consultant_username],))
+    return (Claims.user(ids[consultant_username]), Claims.user(ids[client_username]),
+            addresses[consultant_username], addresses[client_username])
+
+
+def open_times(backend, client: Claims, consultant: Claims, count: int = 2) -> list[str]:
+    today = datetime.now(UTC).date()
+    slots = backend.rpc("open_slots", {"p_consultant": consultant.sub, "p_from": today.isoformat(),
+                                       "p_to": (today + timedelta(days=10)).isoformat(), "p_client": client.sub},
+                        as_user=client)
+    later = [s["starts_at"] for s in slots if datetime.fromisoformat(s["starts_at"]) > datetime.now(UTC)
+             + timedelta(hours=30)]
+    return later[:count]
+
+
+def invitation(message: Message) -> Calendar:
+    part = next(p for p in message.walk() if p.get_content_type() == "text/calendar")
+    return Calendar.from_ical(part.get_payload(decode=True))
+
+
+def event_of(cal: Calendar):
+    return next(c for c in cal.walk() if c.name == "VEVENT")
+
+
+def outbox_rows(embedded_db, recipient: str) -> list[tuple]:
+    with psycopg.connect(embedded_db.owner_conninfo) as conn:
+        return conn.execute("select kind, status, attempts, last_error from private.outbox "
+                            "where recipient_id = %s order by id", (recipient,)).fetchall()
+
+
+def test_a_session_booked_confirmed_moved_and_cancelled_reaches_both_calendars(backend, embedded_db, smtp_server):
+    controller, inbox = smtp_server
+    consultant, client, consultant_address, client_address = pair(backend, embedded_db)
+    mailer = mailer_for(backend, controller)
+    drain(mailer)  # the engagement's own notice ("asked you for a consultation")
+    inbox.messages.clear()
+    first, second = open_times(backend, client, consultant)
+    booked = book(backend, client, consultant.sub, first)
+    answer(backend, consultant, booked["id"], confirm=True)
+    reschedule(backend, client, booked["id"], second, "A clash at work; sorry.", accept_late=True)
+    moved = next(a for a in backend.rpc("my_appointments", {}, as_user=client) if a["status"] == "requested")
+    answer(backend, consultant, moved["id"], confirm=True)
+    cancel(backend, consultant, moved["id"], "I am unwell.", accept_late=True)
+    drain(mailer)
+
+    to_consultant, to_client = inbox.to(consultant_address), inbox.to(client_address)
+    assert [m["Subject"].split(":")[0] for m in to_consultant] == ["Session proposed", "Session moved"]
+    assert [m["Subject"].split(":")[0] for m in to_client] == ["Session confirmed", "Session confirmed",
+                                                                "Late cancellation"]
+    # Each in the recipient's own zone, naming it.
+    assert all("New York time" in m["Subject"] for m in to_consultant)
+    assert all("London time" in m["Subject"] for m in to_client)
+    london = datetime.fromisoformat(first).astimezone(ZoneInfo(LONDON))
+    assert f"{london:%H:%M} London time" in to_client[0]["Subject"]
+
+    # The calendar: one event (one UID) across the move, SEQUENCE rising per recipient, UTC times.
+    client_events = [(invitation(m).get("method"), event_of(invitation(m))) for m in to_client]
+    assert [str(method) for method, _ in client_events] == ["REQUEST", "REQUEST", "CANCEL"]
+    assert len({str(e["uid"]) for _, e in client_events}) == 1
+    assert [int(e["sequence"]) for _, e in client_events] == [0, 1, 2]
+    starts = [e.decoded("dtstart") for _, e in client_events]
+    assert all(s.utcoffset() == timedelta(0) for s in starts)
+    assert starts[0] == datetime.fromisoformat(first) and starts[1] == datetime.fromisoformat(second)
+    assert str(client_events[2][1]["status"]) == "CANCELLED"
+    consultant_events = [event_of(invitation(m)) for m in to_consultant]
+    assert {str(e["uid"]) for e in consultant_events} == {str(client_events[0][1]["uid"])}
+    assert [int(e["sequence"]) for e in consultant_events] == [0, 1]
+    assert "America/New_York" in str(consultant_events[0]["description"])
+    # A link to the exact page, and a plain-text part beside the HTML.
+    body = next(p for p in to_client[0].walk() if p.get_content_type() == "text/plain").get_payload(decode=True)
+    assert b"https://portal.example.org/appointments" in body
+
+
+def test_a_stopped_server_leaves_rows_queued_until_it_returns(backend, embedded_db, smtp_server):
+    controller, inbox = smtp_server
+    consultant, client, consultant_address, _ = pair(backend, embedded_db)
+    mailer = mailer_for(backend, controller)
+    drain(mailer)  # whatever other tests left
+    controller.stop()
+    book(backend, client, consultant.sub, open_times(backend, client, consultant, 1)[0])
+    drain(mailer)
+    [(kind, status, attempts, error)] = outbox_rows(embedded_db, consultant.sub)[1:]
+    assert (kind, status, attempts) == ("booked", "queued", 1) and "could not be reached" in error
+
+    restarted = Controller(inbox, hostname="127.0.0.1", port=controller.port)
+    restarted.start()
+    try:
+        drain(mailer)
+        assert not [m for m in inbox.to(consultant_address) if m["Subject"].startswith("Session proposed")], \
+            "sent before its back-off was over"
+        with psycopg.connect(embedded_db.owner_conninfo) as conn:  # ... the minute passes
+            conn.execute("update private.outbox set next_attempt_at = now() where recipient_id = %s",
+                         (consultant.sub,))
+        drain(mailer)
+    finally:
+        restarted.stop()
+    assert [m["Subject"].split(":")[0] for m in inbox.to(consultant_address)] == ["New consultation request",
+                                                                                  "Session proposed"]
+    assert outbox_rows(embedded_db, consultant.sub)[1:] == [("booked", "sent", 2, None)]
+
+
+def test_two_senders_at_once_never_send_a_row_twice(backend, embedded_db, smtp_server):
+    controller, inbox = smtp_server
+    consultant, _, consultant_address, _ = pair(backend, embedded_db)
+    drain(mailer_for(backend, controller))
+    with psycopg.connect(embedded_db.owner_conninfo) as conn:
+        for n in range(60):
+            conn.execute("insert into public.notifications (user_id, kind, message, page) "
+                         "values (%s, 'request', %s, 'requests')", (consultant.sub, f"Notice number {n}."))
+    errors: list[BaseException] = []
+
+    def sender() -> None:
+        try:
+            mailer = mailer_for(backend, controller)
+            for _ in range(100):
+                if not sum(mailer.run_once(limit=7).values()):
+                    return
+        except BaseException as exc:  # noqa: BLE001 (reported by the test thread)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sender) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors
+    received = [m for m in inbox.to(consultant_address) if "Notice number" in m.as_string()]
+    assert len(received) == 60
+    assert len({m["Message-ID"] for m in received}) == 60
+    assert {s for _, s, _, _ in outbox_rows(embedded_db, consultant.sub)} == {"sent"}
+
+
+def test_nothing_goes_to_an_unverified_or_reserved_address(backend, embedded_db, smtp_server, tmp_path: Path):
+    controller, inbox = smtp_server
+    consultant, client, consultant_address, _ = pair(backend, embedded_db, verified=False)
+    book(backend, client, consultant.sub, open_times(backend, client, consultant, 1)[0])
+    drain(mailer_for(backend, controller, mailbox_dir=tmp_path))
+    assert inbox.to(consultant_address) == []
+    assert [(kind, status, error) for kind, status, _, error in outbox_rows(embedded_db, consultant.sub)] == [
+        ("request", "held", "The address is not verified yet."), ("booked", "held", "The address is not verified yet.")]
+    assert reserved_address("seeker01@demo.peerconsult.example") and not reserved_address("a@clinic.org")
+    # The local mailbox still has it, as an .eml a developer can open.
+    saved = [p for p in tmp_path.glob("*-booked.eml") if consultant_address in p.read_text()]
+    assert len(saved) == 1
+
+
+def test_a_change_that_fails_queues_nothing(backend, embedded_db):
+    consultant, client, _, _ = pair(backend, embedded_db)
+    when = open_times(backend, client, consultant, 1)[0]
+    book(backend, client, consultant.sub, when)
+    before = outbox_rows(embedded_db, consultant.sub)
+    with pytest.raises(BookingRefused):
+        book(backend, client, consultant.sub, when)  # the same time again: refused, rolled back
+    assert outbox_rows(embedded_db, consultant.sub) == before
+
+
+def test_without_a_mail_server_messages_land_in_the_local_mailbox(backend, embedded_db, tmp_path: Path):
+    consultant, client, consultant_address, _ = pair(backend, embedded_db)
+    book(backend, client, consultant.sub, open_times(backend, client, consultant, 1)[0])
+    drain(Mailer(backend, MailSettings(mailbox_dir=tmp_path)))
+    [saved] = [p for p in tmp_path.glob("*-booked.eml") if consultant_address in p.read_text()]
+    message = email.message_from_bytes(saved.read_bytes())
+    assert message["Subject"].startswith("Session proposed") and invitation(message).get("method") == "REQUEST"
+    assert [status for _, status, _, _ in outbox_rows(embedded_db, consultant.sub)] == ["sent", "sent"]
