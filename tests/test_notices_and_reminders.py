@@ -58,7 +58,8 @@ def slots(backend, consultant: Claims, client: Claims, days_ahead: int) -> list[
 
 def local_text(starts_at: str, zone: str) -> str:
     """How a notification must name the instant for a reader in `zone`."""
-    return f"{datetime.fromisoformat(starts_at).astimezone(ZoneInfo(zone)):%a %d %b at %H:%M} {zone}"
+    words = "UTC" if zone == "UTC" else f"{zone.rsplit('/', 1)[-1].replace('_', ' ')} time"  # "Tokyo time"
+    return f"{datetime.fromisoformat(starts_at).astimezone(ZoneInfo(zone)):%a %d %b at %H:%M} {words}"
 
 
 def messages(backend, claims: Claims, kind: str) -> list[str]:
@@ -301,3 +302,48 @@ def test_a_notice_just_under_the_threshold_is_late_and_recorded_rounded_down(bac
         refused.value.message)
     done = cancel(backend, Claims.user(client), str(appt), "Unwell", accept_late=True)
     assert done["late"] is True and float(done["notice_hours"]) == 15.9
+
+
+# --- notices say what and who, once per event (#13) -------------------------------------------------
+
+def test_a_confirmation_names_the_session_in_the_recipients_zone(backend, pair):
+    consultant, client = pair
+    start_at = slots(backend, consultant, client, days_ahead=6)[0]
+    appt = book(backend, client, consultant.sub, start_at)
+    answer(backend, consultant, appt["id"], confirm=True)
+    assert messages(backend, client, "confirmed") == [
+        f"Kei Consultant confirmed the session on {local_text(start_at, 'Europe/Berlin')}."]
+    assert "Berlin time" in messages(backend, client, "confirmed")[0]
+
+
+def test_plan_notices_say_who_and_which_plan_and_come_once(backend, embedded_db):
+    consultant_username, client_username, consultant, client, plan = plan_between(backend, embedded_db)
+    client_name = backend.rpc("get_my_profile", {}, as_user=client)["display_name"]
+    consultant_name = backend.rpc("get_my_profile", {}, as_user=consultant)["display_name"]
+    assert messages(backend, consultant, "plan_proposed") == [
+        f"{client_name} proposed a termination plan for your work together; it awaits your signature."]
+    revise(backend, consultant, plan, client_terms(sessions_remaining=3), expected_version=1)
+    assert messages(backend, client, "plan_changed") == [
+        f"{consultant_name} changed the termination plan for your work together (now version 2); "
+        "it awaits your signature."]
+    sign(backend, client, plan, 2)
+    assert messages(backend, client, "plan_agreed") == [
+        f"Your termination plan with {consultant_name} is agreed by both of you."]
+    assert messages(backend, consultant, "plan_agreed") == [
+        f"Your termination plan with {client_name} is agreed by both of you."]
+    # Every notice is one event: no sentence reached the same person twice.
+    for who in (consultant, client):
+        notices = [(n["kind"], n["message"]) for n in backend.rpc("my_notifications", {}, as_user=who)]
+        assert len(notices) == len(set(notices)), notices
+
+
+def test_the_same_notice_twice_in_one_change_is_written_once_and_queued_once(embedded_db, new_user):
+    member, _ = new_user("once")
+    with psycopg.connect(embedded_db.owner_conninfo) as conn:
+        for _ in range(2):
+            conn.execute("select private.notify(%s, 'plan_safety', 'This plan ends treatment early.', 'requests')",
+                         (member,))
+        conn.execute("select private.notify(%s, 'plan_safety', 'Another sentence.', 'requests')", (member,))
+        written = conn.execute("select count(*) from public.notifications where user_id = %s", (member,)).fetchone()
+        queued = conn.execute("select count(*) from private.outbox where recipient_id = %s", (member,)).fetchone()
+    assert written == queued == (2,)
