@@ -4,6 +4,7 @@ refusals mapped to the field they concern, as sentences."""
 from streamlit_authenticator.utilities import Validator
 
 from portal.auth import NAME_RULES, USERNAME_RULES, name_problem, username_problem
+from portal.passwords import PASSWORD_RULES, password_problem
 
 # The authenticator's refusals (controllers/authentication_controller.py, 0.4.2) -> (field, sentence).
 AUTHENTICATOR_MESSAGES = {
@@ -28,6 +29,11 @@ class PortalValidator(Validator):
     def validate_username(self, username: str) -> bool:
         return username_problem(username) is None
 
+    def validate_password(self, password: str) -> bool:
+        # NIST SP 800-63B: length and a list of common passwords, no composition rules. (The authenticator's own
+        # rule refused passphrases with spaces and any password longer than 20 characters.)
+        return password_problem(password) is None
+
 
 def refusal_field(message: str) -> tuple[str | None, str]:
     """Which field a refusal concerns (None: the whole form) and the sentence to show there."""
@@ -35,7 +41,7 @@ def refusal_field(message: str) -> tuple[str | None, str]:
         return AUTHENTICATOR_MESSAGES[message]
     text = message.replace("\n\n", " ").replace("**", "").strip()
     if message.lstrip().startswith("**Password must"):
-        return "password", text
+        return "password", PASSWORD_RULES  # the authenticator's own wording describes its old rule
     lowered = text.lower()
     for word, field in (("username", "username"), ("email", "email"), ("name", "last_name")):
         if word in lowered:
