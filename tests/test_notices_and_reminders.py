@@ -251,7 +251,9 @@ def test_reminders_are_refreshed_when_the_plans_change_not_on_every_rerun(backen
     no_exceptions(at)
     assert refresh_calls == [consultant.sub]
     assert any("Awaiting your signature" in m.value for m in at.markdown)
-    assert len(messages(backend, consultant, "plan_awaiting")) == 1  # the reminder exists as the page shows it
+    # One event, one notice: the proposal already said the plan awaits the consultant's signature.
+    assert len(messages(backend, consultant, "plan_proposed")) == 1
+    assert messages(backend, consultant, "plan_awaiting") == []
 
     at.run()
     at.run()
@@ -263,7 +265,8 @@ def test_reminders_are_refreshed_when_the_plans_change_not_on_every_rerun(backen
     at.run()
     no_exceptions(at)
     assert refresh_calls == [consultant.sub, consultant.sub]
-    assert len(messages(backend, consultant, "plan_awaiting")) == 2
+    assert len(messages(backend, consultant, "plan_changed")) == 1  # the change says version 2 awaits them
+    assert messages(backend, consultant, "plan_awaiting") == []
     assert any("version 2" in m.value for m in at.markdown)
 
 
@@ -320,6 +323,8 @@ def test_plan_notices_say_who_and_which_plan_and_come_once(backend, embedded_db)
     consultant_username, client_username, consultant, client, plan = plan_between(backend, embedded_db)
     client_name = backend.rpc("get_my_profile", {}, as_user=client)["display_name"]
     consultant_name = backend.rpc("get_my_profile", {}, as_user=consultant)["display_name"]
+    backend.rpc("refresh_termination_reminders", {}, as_user=consultant)  # the page does this on every visit
+    assert messages(backend, consultant, "plan_awaiting") == []  # the proposal already said it awaits them
     assert messages(backend, consultant, "plan_proposed") == [
         f"{client_name} proposed a termination plan for your work together; it awaits your signature."]
     revise(backend, consultant, plan, client_terms(sessions_remaining=3), expected_version=1)

@@ -264,4 +264,5 @@ def test_reminders_are_written_once(backend, engagement):
     my_plans(backend, client)
     my_plans(backend, client)
     kinds = [n["kind"] for n in backend.rpc("my_notifications", {}, as_user=client)]
-    assert kinds.count("plan_awaiting") == 1 and "plan_proposed" in kinds
+    # One event, one notice: the proposal says it awaits the client's signature; no reminder repeats it.
+    assert kinds.count("plan_proposed") == 1 and kinds.count("plan_awaiting") == 0

@@ -7,7 +7,8 @@
 -- notifications completes the sentence from what the transaction changed (the
 -- session changed last: private.remember_changed_appointment; the plan changed
 -- last: below), and drops a notice identical to one the same person already got
--- in the same transaction (the outbox, filled AFTER INSERT, then never sees it).
+-- in the same transaction, or a reminder that a version awaits a signature when
+-- its proposal already said so (the outbox, filled AFTER INSERT, never sees them).
 -- Times read "Tue 08 Dec at 16:00 New York time" instead of the zone's IANA name.
 
 create function private.zone_in_words(p_zone text)
@@ -84,6 +85,16 @@ begin
                                    || coalesce(plan.withdraw_reason, '')
         else new.message end;
     end if;
+  end if;
+  -- The reminder that a version awaits a signature, for a version its proposal or change already announced
+  -- to this person: the same event, told twice ("proposed ... awaits your signature", then "awaits your
+  -- signature" on the next page load).
+  if new.kind = 'plan_awaiting' and new.dedup_key like 'awaiting:%' and exists (
+       select 1 from public.notifications n
+       join public.termination_plan_versions v
+         on v.plan_id = split_part(new.dedup_key, ':', 2)::uuid and v.version = split_part(new.dedup_key, ':', 3)::integer
+       where n.user_id = new.user_id and n.kind in ('plan_proposed', 'plan_changed') and n.created_at >= v.created_at) then
+    return null;
   end if;
   -- Once per event: the same sentence to the same person within one change is one notice.
   if exists (select 1 from public.notifications n
