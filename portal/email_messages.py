@@ -80,6 +80,32 @@ def build_message(row: dict[str, Any], *, sender: str, base_url: str) -> EmailMe
     return message
 
 
+def build_summary(rows: list[dict[str, Any]], *, sender: str, base_url: str) -> EmailMessage:
+    """One quiet email for a member who chose a daily summary: every notice due, oldest first, with the
+    sessions' calendar invitations attached."""
+    first = rows[0]
+    count = len(rows)
+    greeting = f"Dear {first['recipient_name']},"
+    lines = [f"- {row['message']}" for row in rows]
+    text = (f"{greeting}\n\nSince the last summary:\n\n" + "\n".join(lines)
+            + f"\n\nOpen the portal: {base_url}\n\n— {PORTAL_NAME}. You chose one summary a day on My profile.\n")
+    message = EmailMessage()
+    message["Subject"] = f"Your portal summary: {count} {'notice' if count == 1 else 'notices'}"
+    message["From"] = sender
+    message["To"] = first["recipient_email"]
+    message["Message-ID"] = f"<summary-{first['id']}-{rows[-1]['id']}@{UID_DOMAIN}>"
+    message.set_content(text)
+    items = "".join(f"<li>{html.escape(row['message'])}</li>" for row in rows)
+    message.add_alternative(
+        f"<p>{html.escape(greeting)}</p><p>Since the last summary:</p><ul>{items}</ul>"
+        f"<p><a href=\"{html.escape(base_url, quote=True)}\">Open the portal</a></p>", subtype="html")
+    for row in rows:
+        if row.get("ics_method") and row.get("starts_at"):
+            message.add_attachment(calendar_invitation(row, organiser=sender), maintype="text", subtype="calendar",
+                                   filename=f"invite-{row['id']}.ics", params={"method": row["ics_method"]})
+    return message
+
+
 def calendar_invitation(row: dict[str, Any], *, organiser: str) -> bytes:
     method = row["ics_method"]
     cal = Calendar()

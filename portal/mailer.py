@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from portal.db import SERVICE, APIError, Backend, DatabaseUnavailable
-from portal.email_messages import build_message
+from portal.email_messages import build_message, build_summary
 
 log = logging.getLogger(__name__)
 
@@ -76,23 +76,22 @@ class Mailer:
         """Deliver what is due now (one batch); returns how many rows ended sent, held and retried."""
         rows = self.backend.rpc("outbox_claim", {"p_limit": limit}, as_user=SERVICE) or []
         outcomes = {"sent": 0, "held": 0, "retry": 0}
-        if not rows:
-            return outcomes
         smtp: smtplib.SMTP | None = None
         smtp_error: str | None = None
         try:
-            for row in rows:
-                outcome, detail = self._deliver_locally(row)
+            for group in self._messages(rows):
+                outcome, detail = self._deliver_locally(group)
                 if outcome is None:
                     if smtp is None and smtp_error is None:
                         try:
                             smtp = self._connect()
                         except (OSError, smtplib.SMTPException) as exc:
                             smtp_error = f"The mail server could not be reached: {exc}"
-                    outcome, detail = ("retry", smtp_error) if smtp is None else self._send(smtp, row)
-                self.backend.rpc("outbox_settle", {"p_id": row["id"], "p_outcome": outcome, "p_detail": detail},
-                                 as_user=SERVICE)
-                outcomes[outcome] += 1
+                    outcome, detail = ("retry", smtp_error) if smtp is None else self._send(smtp, group)
+                for row in group["rows"]:
+                    self.backend.rpc("outbox_settle", {"p_id": row["id"], "p_outcome": outcome, "p_detail": detail},
+                                     as_user=SERVICE)
+                    outcomes[outcome] += 1
         finally:
             if smtp is not None:
                 try:
@@ -101,14 +100,35 @@ class Mailer:
                     pass
         return outcomes
 
-    def _deliver_locally(self, row: dict[str, Any]) -> tuple[str | None, str | None]:
+    def _messages(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One email per row, except that a member's summary rows make one email together."""
+        groups: list[dict[str, Any]] = []
+        summaries: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            if row.get("summary"):
+                group = summaries.get(row["recipient_id"])
+                if group is None:
+                    group = summaries[row["recipient_id"]] = {"rows": [], "first": row}
+                    groups.append(group)
+                group["rows"].append(row)
+            else:
+                groups.append({"rows": [row], "first": row})
+        for group in groups:
+            first = group["first"]
+            group["message"] = (build_summary(group["rows"], sender=self.settings.sender,
+                                              base_url=self.settings.base_url)
+                                if first.get("summary") else
+                                build_message(first, sender=self.settings.sender, base_url=self.settings.base_url))
+        return groups
+
+    def _deliver_locally(self, group: dict[str, Any]) -> tuple[str | None, str | None]:
         """The mailbox copy, and the outcomes decided without a server; (None, None): send it over SMTP."""
-        message = build_message(row, sender=self.settings.sender, base_url=self.settings.base_url)
-        row["_message"] = message
+        row, message = group["first"], group["message"]
         saved = None
         if self.settings.mailbox_dir is not None:
             self.settings.mailbox_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            saved = self.settings.mailbox_dir / f"{row['id']:08d}-{row['kind']}.eml"
+            kind = "summary" if row.get("summary") else row["kind"]
+            saved = self.settings.mailbox_dir / f"{row['id']:08d}-{kind}.eml"
             saved.write_bytes(bytes(message))
         if not self.settings.smtp_host:
             return ("sent", f"mailbox:{saved.name}") if saved else ("held", "No mail server is set up (SMTP_HOST).")
@@ -126,12 +146,12 @@ class Mailer:
             smtp.login(self.settings.smtp_user, self.settings.smtp_password or "")
         return smtp
 
-    def _send(self, smtp: smtplib.SMTP, row: dict[str, Any]) -> tuple[str, str]:
+    def _send(self, smtp: smtplib.SMTP, group: dict[str, Any]) -> tuple[str, str]:
         try:
-            smtp.send_message(row["_message"])
+            smtp.send_message(group["message"])
         except (OSError, smtplib.SMTPException) as exc:
             return "retry", f"The mail server refused or failed: {exc}"
-        return "sent", row["recipient_email"]
+        return "sent", group["first"]["recipient_email"]
 
     def run_forever(self, stop: threading.Event, *, poll_seconds: float = 5.0) -> None:
         """Deliver until `stop` is set; a database or server outage is logged and waited out."""

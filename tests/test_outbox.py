@@ -254,3 +254,47 @@ def test_without_a_mail_server_messages_land_in_the_local_mailbox(backend, embed
     message = email.message_from_bytes(saved.read_bytes())
     assert message["Subject"].startswith("Session proposed") and invitation(message).get("method") == "REQUEST"
     assert [status for _, status, _, _ in outbox_rows(embedded_db, consultant.sub)] == ["sent", "sent"]
+
+
+# --- members choose: muted groups, a quiet daily summary ------------------------------------------
+
+def test_a_muted_group_queues_nothing_and_the_app_notice_stays(backend, embedded_db):
+    from portal.email_choices import EmailChoiceRefused, my_email_choices, save_email_choices
+
+    consultant, client, _, _ = pair(backend, embedded_db)
+    assert my_email_choices(backend, consultant) == {"muted": [], "summary": False}
+    save_email_choices(backend, consultant, muted=["sessions"], summary=False)
+    book(backend, client, consultant.sub, open_times(backend, client, consultant, 1)[0])
+    assert [k for k, *_ in outbox_rows(embedded_db, consultant.sub)] == ["request"]  # the booking queued nothing
+    assert any(n["kind"] == "booked" for n in backend.rpc("my_notifications", {}, as_user=consultant))
+    with pytest.raises(EmailChoiceRefused, match="Unknown email group"):
+        save_email_choices(backend, consultant, muted=["everything"], summary=False)
+    refused = backend.rpc  # the database says the same to a caller who skips the page's check
+    with pytest.raises(Exception, match="Choose among sessions"):
+        refused("save_my_email_preferences", {"p_muted": ["everything"], "p_summary": False}, as_user=consultant)
+
+
+def test_a_summary_waits_for_the_morning_and_folds_the_day_into_one_email(backend, embedded_db, smtp_server):
+    from portal.email_choices import save_email_choices
+
+    controller, inbox = smtp_server
+    consultant, client, consultant_address, _ = pair(backend, embedded_db)
+    mailer = mailer_for(backend, controller)
+    drain(mailer)
+    save_email_choices(backend, consultant, muted=[], summary=True)
+    first, second = open_times(backend, client, consultant)
+    book(backend, client, consultant.sub, first)
+    book(backend, client, consultant.sub, second)
+    with psycopg.connect(embedded_db.owner_conninfo) as conn:
+        due = conn.execute("select distinct next_attempt_at at time zone 'America/New_York' from private.outbox "
+                           "where recipient_id = %s and summary", (consultant.sub,)).fetchall()
+    assert len(due) == 1 and due[0][0].strftime("%H:%M") == "07:00"  # 07:00 on the consultant's clock
+    drain(mailer)
+    assert [m for m in inbox.to(consultant_address) if "summary" in m["Subject"]] == []  # not yet morning
+    with psycopg.connect(embedded_db.owner_conninfo) as conn:
+        conn.execute("update private.outbox set next_attempt_at = now() where recipient_id = %s", (consultant.sub,))
+    drain(mailer)
+    [summary] = [m for m in inbox.to(consultant_address) if "summary" in m["Subject"]]
+    assert summary["Subject"] == "Your portal summary: 2 notices"
+    assert len([p for p in summary.walk() if p.get_content_type() == "text/calendar"]) == 2
+    assert [s for _, s, _, _ in outbox_rows(embedded_db, consultant.sub)][-2:] == ["sent", "sent"]

@@ -110,6 +110,9 @@ TABLES: dict[str, dict[str, dict[str, Any]]] = {
     "private.outbox": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
     # What a request's matched screening found: read only through the pair's check.
     "private.request_screenings": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED,
+    # Which emails a member gets: theirs alone, changed only through save_my_email_preferences.
+    "public.email_preferences": {"select": OWNER_READS, "insert": ALL_DENIED, "update": ALL_DENIED,
+                                 "delete": ALL_DENIED},
                                    "delete": ALL_DENIED},
     "public.screening_log": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED,
                              "delete": ALL_DENIED},
@@ -244,6 +247,10 @@ TABLE_SQL: dict[str, TableSQL] = {
         "notification_id = %(notification)s",
         "insert into private.outbox (recipient_id, kind, message) values (%(owner)s, 'forged', 'Forged')",
         "status = status"),
+    "public.email_preferences": TableSQL(
+        "member_id = %(owner)s",
+        "insert into public.email_preferences (member_id) values (%(fresh_profile)s)",
+        "summary = true"),
     "private.request_screenings": TableSQL(
         "request_id = %(request)s",
         "insert into private.request_screenings (request_id, seeker_id, consultant_id) "
@@ -369,6 +376,8 @@ FUNCTIONS: dict[str, Fn] = {
     "my_engagements": Fn(MEMBERS),
     # screening
     "check_conflicts": Fn(MEMBERS, {"p_other": "@peer"}),
+    "get_my_email_preferences": Fn(MEMBERS),
+    "save_my_email_preferences": Fn(MEMBERS, {"p_muted": ["account"], "p_summary": False}),
     "sign_waiver": Fn(MEMBERS, {"p_other": "@peer", "p_rationale": "We discussed it and agreed on boundaries."}),
     "my_screening_log": Fn(MEMBERS),
     "screen_candidates": Fn(NOBODY, {"p_seeker": "@seeker", "p_consultants": ["@consultant"], "p_context": None}),
@@ -503,6 +512,7 @@ class World:
                           "values (%s, 'pre_termination_discussion', %s)", (ids["plan"], owner))
         week = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=7)
         ids.update({"today": datetime.now(UTC).date(), "in_a_week_date": week.date(), "in_a_week": week})
+        self.conn.execute("insert into public.email_preferences (member_id) values (%s)", (owner,))
         self.ids = {k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in ids.items()}
 
     def scalar(self, statement: str, *params) -> str:
