@@ -34,3 +34,8 @@ def save_email_choices(backend: Backend, claims: Claims, *, muted: list[str], su
         return backend.rpc("save_my_email_preferences", {"p_muted": muted, "p_summary": summary}, as_user=claims)
     except APIError as exc:
         raise EmailChoiceRefused(friendly_message(exc)) from exc
+
+
+def admin_outbox(backend: Backend, claims: Claims, limit: int = 100) -> list[dict[str, Any]]:
+    """The latest outbox rows and where each stands (admins only)."""
+    return backend.rpc("admin_outbox", {"p_limit": limit}, as_user=claims)

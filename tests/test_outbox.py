@@ -298,3 +298,37 @@ def test_a_summary_waits_for_the_morning_and_folds_the_day_into_one_email(backen
     assert summary["Subject"] == "Your portal summary: 2 notices"
     assert len([p for p in summary.walk() if p.get_content_type() == "text/calendar"]) == 2
     assert [s for _, s, _, _ in outbox_rows(embedded_db, consultant.sub)][-2:] == ["sent", "sent"]
+
+
+def test_the_local_sender_thread_delivers_while_running_and_stops_when_told(backend, embedded_db, tmp_path: Path):
+    import time
+
+    consultant, client, consultant_address, _ = pair(backend, embedded_db)
+    stop = threading.Event()
+    thread = threading.Thread(target=Mailer(backend, MailSettings(mailbox_dir=tmp_path)).run_forever, args=(stop,),
+                              kwargs={"poll_seconds": 0.1}, daemon=True)
+    thread.start()
+    try:
+        book(backend, client, consultant.sub, open_times(backend, client, consultant, 1)[0])
+        deadline = time.monotonic() + 30  # waiting for an event, not measuring a speed
+        while time.monotonic() < deadline and not [p for p in tmp_path.glob("*-booked.eml")
+                                                   if consultant_address in p.read_text()]:
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert [p for p in tmp_path.glob("*-booked.eml") if consultant_address in p.read_text()]
+    assert not thread.is_alive()
+
+
+def test_admins_read_the_outbox_and_members_do_not(backend, embedded_db):
+    from portal.demo import demo_world
+    from portal.email_choices import admin_outbox
+
+    consultant, client, _, _ = pair(backend, embedded_db)
+    book(backend, client, consultant.sub, open_times(backend, client, consultant, 1)[0])
+    admin = Claims.user(str(next(p.id for p in demo_world() if p.username == "admin")))
+    rows = admin_outbox(backend, admin, limit=50)
+    assert any(r["kind"] == "booked" and r["status"] in ("queued", "sent", "held") for r in rows)
+    with pytest.raises(Exception, match="Only administrators"):
+        admin_outbox(backend, client)

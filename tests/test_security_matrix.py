@@ -420,6 +420,7 @@ FUNCTIONS: dict[str, Fn] = {
     "tick_termination_checklist": Fn(MEMBERS, {"p_plan": "@plan", "p_item": "summary_shared", "p_done": True}),
     "my_termination_plans": Fn(MEMBERS),
     "refresh_termination_reminders": Fn(MEMBERS),
+    "admin_outbox": Fn(ADMINS, {"p_limit": 5}),
     "referral_candidates": Fn(MEMBERS, {"p_engagement": "@engagement", "p_query": "Matrix"}),
     # admin
     "admin_list_accounts": Fn(ADMINS),

@@ -1,0 +1,31 @@
+"""Local mode's sender: a background thread the app starts once per process (never per session), delivering
+the outbox as `python -m portal.mailer` does in production."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import streamlit as st
+
+from portal.config import Settings
+from portal.db import Backend
+from portal.mailer import Mailer, MailSettings
+
+
+def local_mail_settings(settings: Settings) -> MailSettings:
+    """SMTP settings from st.secrets or the environment; the mailbox folder under the data directory."""
+    try:
+        secrets = {k: v for k, v in st.secrets.items() if isinstance(v, str)}
+    except Exception:  # no secrets.toml
+        secrets = {}
+    return MailSettings.from_environment({**os.environ, **secrets}, mailbox_dir=settings.data_dir / "mailbox")
+
+
+@st.cache_resource(show_spinner=False)
+def start_local_sender(_backend: Backend, mail: MailSettings) -> threading.Event:
+    """Start the thread once per settings; returns the event that stops it."""
+    stop = threading.Event()
+    threading.Thread(target=Mailer(_backend, mail).run_forever, args=(stop,), name="portal-mailer",
+                     daemon=True).start()
+    return stop
