@@ -6,12 +6,14 @@ import streamlit as st
 import streamlit_authenticator as stauth
 from streamlit_authenticator.utilities import LoginError
 
-from components import context
+from components import context, sessions
 from components.errors import database_errors_as_messages
+from components.mail_sender import local_mail_settings, local_sender_wanted, start_local_sender
 from components.notifications import unread_badge
 from components.registration import PortalValidator
 from portal.auth import DatabaseCredentials, current_user_from
 from portal.config import ConfigurationError, environment_key
+from portal.sessions import COOKIE_NAME, SESSION_DAYS
 
 # A local icon: a Material-symbol favicon would be fetched from a font CDN.
 st.set_page_config(page_title="Peer Consultation Portal", page_icon=str(Path(__file__).parent / "assets" / "icon.png"),
@@ -41,65 +43,88 @@ with database_errors_as_messages():
     credentials = DatabaseCredentials(backend)
     authenticator = stauth.Authenticate(
         credentials,
-        cookie_name="peer_portal_auth",
+        cookie_name=COOKIE_NAME,
         cookie_key=signing_key,
-        cookie_expiry_days=7,
+        cookie_expiry_days=SESSION_DAYS,
         validator=PortalValidator(),  # portal.auth's name rules (O'Brien, Zoë, 李), explained when refused
         auto_hash=False,  # hashes come from the database; never hash a whole user table
         login_sleep_time=0,
     )
+    # The cookie also names the account and a server-side session; it opens nothing once that session ended.
+    sessions.bind_cookie(authenticator, credentials, backend)
     st.session_state["portal_credentials"] = credentials
     st.session_state["portal_authenticator"] = authenticator
 
     # Restore a session from the signed cookie, without drawing anything. A cookie naming an
-    # account that no longer exists (deleted) simply leaves the visitor signed out.
+    # account that no longer exists (deleted), or a session that ended, leaves the visitor signed out.
     try:
         authenticator.login(location="unrendered")
     except LoginError:
         st.session_state["authentication_status"] = None
     username = st.session_state.get("username") if st.session_state.get("authentication_status") else None
+    # Every run: the session this browser holds must still be open (sign-out elsewhere, a new password or a
+    # closed account end it at once, in every open tab too).
+    if not sessions.gate(authenticator, backend, username):
+        username = None
     user = context.current_user()
     if username and (user is None or user.username != username):
         st.session_state["portal_user"] = current_user_from(credentials, username)
     elif not username:
         st.session_state.pop("portal_user", None)
     user = context.current_user()
+run_local_sender = local_sender_wanted(context.settings())
+
+# Every page, with the address it answers to. Each is registered for every visitor, so every address works:
+# shown in the menu where it belongs, hidden elsewhere (the page itself says who it is for).
+PAGES = [  # (script, title, icon, address, in the menu of)
+    ("views/home.py", "Home", ":material/home:", "home", "Portal"),
+    ("views/find.py", "Find a consultant", ":material/search:", "find", "Portal"),
+    ("views/consultant.py", "Consultant profile", ":material/person_search:", "consultant", None),  # from results
+    ("views/requests.py", "Requests", ":material/inbox:", "requests", "Portal"),
+    ("views/appointments.py", "Appointments", ":material/event:", "appointments", "Portal"),
+    ("views/termination.py", "Termination plans", ":material/flag:", "termination", "Portal"),
+    ("views/notifications.py", "Notifications", ":material/notifications:", "notifications", None),  # the badge
+    ("views/my_profile.py", "My profile", ":material/badge:", "profile", "You"),
+    ("views/relationships.py", "My relationships", ":material/diversity_3:", "relationships", "You"),
+    ("views/my_practice.py", "My practice", ":material/workspace_premium:", "practice", "Consultants"),
+    ("views/my_availability.py", "My availability", ":material/schedule:", "availability", "Consultants"),
+    ("views/account.py", "Account", ":material/lock:", "account", "You"),
+    ("views/admin.py", "Admin", ":material/admin_panel_settings:", "admin", "Administration"),
+]
+
+
+def menu_of(section: str | None) -> str | None:
+    """Where a page shows for this user: its section, or None (registered, hidden)."""
+    if user is None or section is None:
+        return None
+    if section == "Consultants":
+        return "You" if user.is_consultant else None
+    if section == "Administration":
+        return section if user.is_admin else None
+    return section
+
 
 register = st.Page("views/register.py", title="Register", icon=":material/person_add:", url_path="register")
-home = st.Page("views/home.py", title="Home", icon=":material/home:", url_path="home", default=True)
-profile = st.Page("views/my_profile.py", title="My profile", icon=":material/badge:", url_path="profile")
-find = st.Page("views/find.py", title="Find a consultant", icon=":material/search:", url_path="find")
-consultant = st.Page("views/consultant.py", title="Consultant profile", icon=":material/person_search:",
-                     url_path="consultant", visibility="hidden")  # opened from search results
-requests = st.Page("views/requests.py", title="Requests", icon=":material/inbox:", url_path="requests")
-termination = st.Page("views/termination.py", title="Termination plans", icon=":material/flag:",
-                      url_path="termination")
-appointments = st.Page("views/appointments.py", title="Appointments", icon=":material/event:",
-                       url_path="appointments")
-notifications = st.Page("views/notifications.py", title="Notifications", icon=":material/notifications:",
-                        url_path="notifications", visibility="hidden")  # the sidebar badge links here
-availability = st.Page("views/my_availability.py", title="My availability", icon=":material/schedule:",
-                       url_path="availability")
-relationships = st.Page("views/relationships.py", title="My relationships", icon=":material/diversity_3:",
-                        url_path="relationships")
-practice = st.Page("views/my_practice.py", title="My practice", icon=":material/workspace_premium:",
-                   url_path="practice")
-account = st.Page("views/account.py", title="Account", icon=":material/lock:", url_path="account")
-admin = st.Page("views/admin.py", title="Admin", icon=":material/admin_panel_settings:", url_path="admin")
-
+sign_in = st.Page("views/sign_in.py", title="Sign in", icon=":material/login:", url_path="sign-in",
+                  default=user is None)
+pages: dict[str, list] = {"Portal": [], "You": [], "Administration": [], "": []}
+for script, title, icon, address, section in PAGES:
+    shown = menu_of(section)
+    # Signed out, a member's address (a bookmark, a link in an email) shows sign-in; once signed in, the same
+    # address opens the page asked for.
+    pages[shown or ""].append(st.Page(script if user is not None else "views/sign_in.py", title=title, icon=icon,
+                                      url_path=address, default=user is not None and address == "home",
+                                      visibility="visible" if shown else "hidden"))
 if user is None:
-    pages = [st.Page("views/sign_in.py", title="Sign in", icon=":material/login:", url_path="sign-in",
-                     default=True), register]
-else:
-    pages = {"Portal": [home, find, consultant, requests, appointments, termination, notifications],
-             "You": [profile, relationships, practice, availability, account] if user.is_consultant
-             else [profile, relationships, account]}
-    if user.is_admin:
-        pages["Administration"] = [admin]
+    pages[""] = [sign_in, register] + pages[""]
+pages = {section: listed for section, listed in pages.items() if listed}
 
 page = st.navigation(pages, position="sidebar" if user else "top")
 if user is not None:  # after st.navigation: page links need the pages registered
     st.sidebar.caption(f"Signed in as **{user.display_name}**")
     with st.sidebar:
         unread_badge(backend, user)
+    if run_local_sender:
+        # Local mode delivers its own outbox (production runs `python -m portal.mailer`).
+        start_local_sender(backend, local_mail_settings(context.settings()))
 page.run()

@@ -12,12 +12,17 @@ FORMAT_LABELS = {"offers_telehealth": "Telehealth", "offers_in_person": "In pers
 
 
 def competency_badges(competencies: list[dict[str, Any]]) -> str:
+    """One Markdown list item per competency, so a screen reader announces "list, n items". Colour and icon
+    are never the only sign of verification: the words "verified" / "not yet verified" are in the badge
+    (Streamlit announces a Material icon only by its name, "verified icon" / "pending icon")."""
     badges = []
     for c in competencies:
-        mark = ":material/verified:" if c.get("verified") else ":material/pending:"
-        colour = "green" if c.get("verified") else "gray"
-        badges.append(f":{colour}-badge[{mark} {c['name']} · {LEVELS[c['level']]}]")
-    return " ".join(badges) or "_No competencies listed._"
+        if c.get("verified"):
+            mark, colour, status = ":material/verified:", "green", "verified"
+        else:
+            mark, colour, status = ":material/pending:", "gray", "not yet verified"
+        badges.append(f"- :{colour}-badge[{mark} {c['name']} · {LEVELS[c['level']]} · {status}]")
+    return "\n".join(badges) or "_No competencies listed._"
 
 
 def formats(doc: dict[str, Any]) -> str:

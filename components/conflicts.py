@@ -6,7 +6,7 @@ import streamlit as st
 
 from components.errors import database_errors_as_messages
 from portal.db import Backend, Claims
-from portal.screening import LEVEL_TEXT, DeclarationRefused, check, sign_waiver
+from portal.screening import LEVEL_TEXT, DeclarationRefused, check, declared_sentence, sign_waiver
 
 LEVEL_STYLE = {"none": st.success, "waived": st.info, "potential": st.warning, "blocking": st.error}
 
@@ -24,7 +24,7 @@ def conflict_panel(backend: Backend, claims: Claims, other_id: str, *, key: str)
     for reason in result["reasons"]:
         if reason["mine"]:
             when = " – ".join(x for x in (reason.get("starts_on"), reason.get("ends_on") or "now") if x)
-            st.markdown(f"- You declared that this person {reason['label']} ({when}).")
+            st.markdown(f"- {declared_sentence(reason['label'], when)}")
         else:
             st.markdown(f"- {reason['text']}")
     if result["level"] not in ("potential", "waived"):

@@ -13,6 +13,11 @@ from portal.db import Backend
 from portal.mailer import Mailer, MailSettings
 
 
+def local_sender_wanted(settings: Settings) -> bool:
+    """Local mode delivers its own outbox unless PORTAL_LOCAL_MAILER=0 (the tests drive the sender themselves)."""
+    return settings.backend == "local" and os.environ.get("PORTAL_LOCAL_MAILER", "1") != "0"
+
+
 def local_mail_settings(settings: Settings) -> MailSettings:
     """SMTP settings from st.secrets or the environment; the mailbox folder under the data directory."""
     try:
@@ -22,10 +27,24 @@ def local_mail_settings(settings: Settings) -> MailSettings:
     return MailSettings.from_environment({**os.environ, **secrets}, mailbox_dir=settings.data_dir / "mailbox")
 
 
+_RUNNING: list[tuple[threading.Thread, threading.Event]] = []  # the process's sender threads (no user data)
+
+
 @st.cache_resource(show_spinner=False)
 def start_local_sender(_backend: Backend, mail: MailSettings) -> threading.Event:
     """Start the thread once per settings; returns the event that stops it."""
     stop = threading.Event()
-    threading.Thread(target=Mailer(_backend, mail).run_forever, args=(stop,), name="portal-mailer",
-                     daemon=True).start()
+    thread = threading.Thread(target=Mailer(_backend, mail).run_forever, args=(stop,), name="portal-mailer",
+                              daemon=True)
+    thread.start()
+    _RUNNING.append((thread, stop))
     return stop
+
+
+def stop_local_senders() -> None:
+    """Stop every sender thread this process started (tests; a clean shutdown)."""
+    while _RUNNING:
+        thread, stop = _RUNNING.pop()
+        stop.set()
+        thread.join(timeout=30)
+    start_local_sender.clear()

@@ -7,7 +7,14 @@ in the signed cookie) through a service-role function and remembers it for
 the run. What the authenticator changes is written back field by field:
 a new user (registration), a new password hash, a failed attempt (counted
 atomically in the database, so lockout holds across sessions), a reset of
-the count on success.
+the count on success (which opens a server-side session: portal.sessions).
+
+While the sign-in form runs (`DatabaseUsers.answering_every_name`), every
+typed name has a record: an account's, or one for a name without an account
+whose hash is DUMMY_PASSWORD_HASH and whose failures are counted and locked
+in the database exactly as an account's are. The form then checks a password
+with bcrypt, counts a failure and locks after five in the same way for every
+name, and its answers cannot tell a real username from a made-up one.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +31,22 @@ from portal.db import SERVICE, APIError, Backend, Claims
 
 MAX_FAILED_ATTEMPTS = 5
 LOCKOUT_MINUTES = 15
+
+# What the sign-in form checks a password against when the typed name has no account: a bcrypt hash, of the cost
+# streamlit-authenticator gives every real hash (bcrypt.gensalt()'s default, 12), of a random string nobody kept.
+# No password matches it, and were one to, a name without an account never signs in (auth_record_successful_login).
+DUMMY_PASSWORD_HASH = "$2b$12$CByiXfqzKoeh8dVCZGsoIeXDDi0qzPpTdf0Iiy5EyQapot0lIOcLy"
+
+
+def sign_in_refusal(locked_until: datetime | None) -> str:
+    """The sign-in page's answer to a refused attempt: one sentence for a wrong password or a name without an
+    account, one for a locked name. Neither depends on whether an account has the name."""
+    if locked_until is not None:
+        return (f"This account is locked after {MAX_FAILED_ATTEMPTS} failed sign-in attempts. Try again after "
+                f"{locked_until:%H:%M} UTC ({LOCKOUT_MINUTES} minutes from the last attempt), or ask an "
+                "administrator to unlock it.")
+    return ("The username or password is incorrect. "
+            f"After {MAX_FAILED_ATTEMPTS} failed attempts the account is locked for {LOCKOUT_MINUTES} minutes.")
 
 
 class RegistrationRefused(ValueError):
@@ -161,9 +185,11 @@ class UserRecord(dict):
             if not value:
                 # A success counts only if the account is not locked at this moment (decided in the database,
                 # atomically: parallel wrong attempts may have locked it since this run read it).
+                # A counted success opens a session (private.sign_in_sessions); the cookie will carry its id.
                 state = self._backend.rpc("auth_record_successful_login", {"p_username": self._username},
                                           as_user=SERVICE)
                 super().__setitem__("locked_until", state["locked_until"])
+                super().__setitem__("session_id", state.get("session"))
                 value = 0 if state["signed_in"] else MAX_FAILED_ATTEMPTS
             elif value > (self.get("failed_login_attempts") or 0):
                 state = self._backend.rpc("auth_record_failed_login", {"p_username": self._username},
@@ -184,7 +210,7 @@ def _record_from_row(backend: Backend, row: dict[str, Any]) -> UserRecord:
         "user_id": row["id"],
         "email": row["email"],
         "name": row["display_name"],
-        "password": row["password_hash"],
+        "password": row["password_hash"] or DUMMY_PASSWORD_HASH,  # a name without an account: same bcrypt work
         "failed_login_attempts": row["failed_attempts"],
         "locked_until": row["locked_until"],
         "roles": ["admin", "member"] if row["is_admin"] else ["member"],
@@ -200,6 +226,17 @@ class DatabaseUsers(MutableMapping):
         self._backend = backend
         self._loaded: dict[str, UserRecord] = {}
         self._absent: set[str] = set()
+        self._unclaimed: dict[str, UserRecord] = {}  # names without an account, tried at the sign-in form
+        self._every_name = False
+
+    @contextmanager
+    def answering_every_name(self) -> Iterator[None]:
+        """While the sign-in form runs: every typed name has a record (see the module's docstring)."""
+        self._every_name = True
+        try:
+            yield
+        finally:
+            self._every_name = False
 
     def _lookup(self, username: str) -> UserRecord | None:
         if not isinstance(username, str):
@@ -207,6 +244,8 @@ class DatabaseUsers(MutableMapping):
         key = username.lower().strip()
         if key in self._loaded:
             return self._loaded[key]
+        if self._every_name:
+            return self._sign_in_lookup(key)
         if key in self._absent or not key:
             return None
         row = self._backend.rpc("auth_get_login", {"p_username": key}, as_user=SERVICE)
@@ -215,6 +254,21 @@ class DatabaseUsers(MutableMapping):
             return None
         record = _record_from_row(self._backend, row)
         self._loaded[key] = record
+        return record
+
+    def _sign_in_lookup(self, key: str) -> UserRecord | None:
+        """One call for every name, account or not (auth_sign_in_record): the same work, the same record."""
+        if not key:
+            return None
+        if key in self._unclaimed:
+            return self._unclaimed[key]
+        row = self._backend.rpc("auth_sign_in_record", {"p_username": key}, as_user=SERVICE)
+        record = _record_from_row(self._backend, row)
+        if row["id"] is None:
+            self._unclaimed[key] = record  # kept apart: outside the form the name has no account
+        else:
+            self._absent.discard(key)
+            self._loaded[key] = record
         return record
 
     def __getitem__(self, username: str) -> UserRecord:
@@ -262,9 +316,26 @@ class DatabaseUsers(MutableMapping):
         return len(self._loaded)
 
     def tried_record(self) -> UserRecord | None:
-        """The account whose sign-in was tried in this run, if any was found."""
-        tried = [r for r in self._loaded.values() if r.get("failed_login_attempts") or r.locked_until]
+        """The name whose sign-in failed or is locked in this run (with or without an account), if any."""
+        tried = [r for r in [*self._loaded.values(), *self._unclaimed.values()]
+                 if r.get("failed_login_attempts") or r.locked_until]
         return tried[-1] if tried else None
+
+    def opened_session(self) -> SignInSession | None:
+        """The session a counted success opened in this run (sign-in, or a password change), if any."""
+        for username, record in self._loaded.items():
+            if record.get("session_id"):
+                return SignInSession(str(record["user_id"]), str(record["session_id"]), username)
+        return None
+
+
+@dataclass(frozen=True)
+class SignInSession:
+    """One signed-in browser: a row of private.sign_in_sessions, named in the cookie with its account."""
+
+    user_id: str
+    session_id: str
+    username: str
 
 
 def _registration_message(exc: APIError) -> str:

@@ -9,6 +9,9 @@ from typing import Any
 from portal.db import APIError, Backend, Claims, friendly_message
 from portal.profiles import emptied_row_message, known_timezones
 
+#: The grids whose refusals the database names in `detail` (20261129001000_bounds_on_every_input.sql).
+GRIDS = ("weekly_hours", "overrides", "time_off")
+
 WEEKDAYS = {1: "Monday", 2: "Tuesday", 3: "Wednesday", 4: "Thursday", 5: "Friday", 6: "Saturday", 7: "Sunday"}
 
 
@@ -145,6 +148,9 @@ def save_my_availability(backend: Backend, claims: Claims, form: AvailabilityInp
     except APIError as exc:
         if exc.code == "P0001" and exc.details == "version":
             raise AvailabilityError(f"{exc.message} {exc.hint}", stale=True) from exc
+        if exc.code == "P0001" and exc.details in GRIDS:
+            # The database's bounds (rows per grid, overlapping ranges): its sentence goes next to the grid.
+            raise AvailabilityError("Some fields need attention.", {exc.details: exc.message}) from exc
         raise AvailabilityError(friendly_message(exc)) from exc
 
 

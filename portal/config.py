@@ -57,7 +57,8 @@ class Settings:
         return cls(
             backend=backend,
             data_dir=Path(get("PORTAL_DATA_DIR", str(REPO_ROOT / ".data"))).expanduser().resolve(),
-            load_demo_data=(get("PORTAL_DEMO_DATA", "1") or "1") not in ("0", "false", "no"),
+            # The demo world (and its admin account, whose password README prints) only when asked for.
+            load_demo_data=(get("PORTAL_DEMO_DATA", "0") or "0").strip().lower() in ("1", "true", "yes", "on"),
             supabase_url=get("SUPABASE_URL"),
             supabase_key=get("SUPABASE_KEY"),
             jwt_secret=get("SUPABASE_JWT_SECRET"),

@@ -187,6 +187,13 @@ def demo_world(today: date | None = None) -> list[DemoPerson]:
     return people
 
 
+def demo_admin_present(owner_conninfo: str) -> bool:
+    """Whether this database still holds the demo world's `admin` account (its password is in README)."""
+    with psycopg.connect(owner_conninfo) as conn:
+        return conn.execute("select exists (select 1 from private.credentials where user_id = %s and is_admin)",
+                            (uuid.uuid5(DEMO_NAMESPACE, "admin"),)).fetchone()[0]
+
+
 def load_demo_world_if_empty(owner_conninfo: str) -> bool:
     """Insert the demo world when there are no profiles yet; True when it did."""
     with psycopg.connect(owner_conninfo) as conn:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -29,6 +30,23 @@ REQUEST_SCREENING_FOUND = {
     "blocking": "The screening that runs with each request found a conflict that rules out treatment. The "
                 "consultant sees the same and will decline; you can look for someone else.",
 }
+def as_you_declared(label: str) -> str:
+    """A rule's label is written in the declarer's voice ("was in my training cohort"); told back to them it
+    reads in theirs: "You declared that this person was in your training cohort"."""
+    words = {"my": "your", "me": "you", "I": "you", "mine": "yours"}
+    return re.sub(r"\b(my|me|I|mine)\b", lambda m: words[m.group(1)], label)
+
+
+def declared_sentence(label: str, when: str) -> str:
+    """'You declared that this person was in your training cohort (2019 – now).' — or, for a label about what the
+    declarer does ('I evaluate or evaluated them'), 'You declared that you evaluate or evaluated this person'."""
+    if label.startswith("I "):
+        core = "you " + re.sub(r"\bthem\b", "this person", label[2:])
+    else:
+        core = "this person " + as_you_declared(label)
+    return f"You declared that {core} ({when})."
+
+
 CONTEXT_TEXT = {"search": "Search pre-screen", "profile": "Profile viewed", "request": "Request sent",
                 "accept": "Request accepted", "on_demand": "Check for conflicts"}
 

@@ -71,6 +71,7 @@ class AppServer:
         env.update({
             "PORTAL_DATA_DIR": str(self.data_dir),
             "PORTAL_BACKEND": "local",
+            "PORTAL_DEMO_DATA": "1",  # the journeys sign in as demo members: asked for, never a default
             "PYTHONUNBUFFERED": "1",
             "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
             "NO_PROXY": "127.0.0.1,localhost",

@@ -39,6 +39,8 @@ def data_dir():
     path = Path(tempfile.mkdtemp(prefix="portal-test-"))
     os.environ["PORTAL_DATA_DIR"] = str(path)
     os.environ["PORTAL_BACKEND"] = "local"
+    os.environ["PORTAL_LOCAL_MAILER"] = "0"  # AppTest runs app.py in this process: tests drive the sender themselves
+    os.environ["PORTAL_DEMO_DATA"] = "1"  # AppTest opens this database; the demo world is asked for
     yield path
     shutil.rmtree(path, ignore_errors=True)
 

@@ -39,3 +39,35 @@ def test_a_blocked_consultant_opened_by_link_says_why_and_offers_the_way_back():
     missing = open_consultant(str(uuid.uuid4()))
     no_exceptions(missing)
     assert texts(missing, "warning") == texts(blocked, "warning")
+
+
+def test_pages_outside_a_members_role_say_who_they_are_for():
+    seeker = app("seeker01").run()
+    seeker.switch_page(PAGES["admin"]).run()  # an admin's link, opened by a seeker
+    no_exceptions(seeker)
+    assert any("administrator" in w.lower() for w in texts(seeker, "warning") + texts(seeker, "error")
+               + texts(seeker, "info"))
+    # ... and it is not in their menu.
+    assert "Admin" not in [str(link.proto.label) for link in seeker.sidebar.get("page_link")]
+
+
+def test_an_empty_portal_says_how_to_begin(tmp_path, monkeypatch):
+    """Started without the demo world, a portal has no accounts: the sign-in page says so."""
+    from portal.db import SERVICE
+    from portal.db.bootstrap import apply_migrations, start_embedded
+    from portal.db.local import LocalBackend
+
+    db = start_embedded(tmp_path)
+    try:
+        apply_migrations(db.owner_conninfo)
+        backend = LocalBackend(db.api_conninfo)
+        try:
+            assert backend.rpc("portal_has_accounts", {}, as_user=SERVICE) is False
+        finally:
+            backend.close()
+    finally:
+        db.stop()
+    # The demo world's database has accounts, and its sign-in page does not say that.
+    at = app().run()
+    no_exceptions(at)
+    assert not [i for i in texts(at, "info") if "no accounts yet" in i]

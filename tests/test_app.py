@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import UTC
 from pathlib import Path
@@ -10,6 +11,8 @@ import bcrypt
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from components.sessions import SESSION_KEY
+from portal.auth import SignInSession
 from portal.db import SERVICE
 from portal.demo import DEMO_PASSWORD
 
@@ -32,9 +35,35 @@ def _database(embedded_db):
 def app(username: str | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     if username:
-        at.session_state["authentication_status"] = True
-        at.session_state["username"] = username
+        signed_in_as(at, username)
     return at
+
+
+def signed_in_as(at: AppTest, username: str) -> AppTest:
+    """A browser session signed in as `username`, as a counted sign-in leaves one: the authenticator's state and
+    an open server-side session (app.py's gate checks it on every run)."""
+    at.session_state["authentication_status"] = True
+    at.session_state["username"] = username
+    at.session_state[SESSION_KEY] = open_session(username)
+    return at
+
+
+_SERVICE_BACKEND = []
+
+
+def open_session(username: str) -> SignInSession:
+    """What a right password does in the database: auth_record_successful_login opens a session."""
+    if not _SERVICE_BACKEND:  # the test session's own server (tests/conftest.py started it under PORTAL_DATA_DIR)
+        from portal.db.bootstrap import start_embedded
+        from portal.db.local import LocalBackend
+
+        db = start_embedded(Path(os.environ["PORTAL_DATA_DIR"]), cleanup_mode=None)
+        _SERVICE_BACKEND.append(LocalBackend(db.api_conninfo, max_size=2))
+    backend = _SERVICE_BACKEND[0]
+    state = backend.rpc("auth_record_successful_login", {"p_username": username}, as_user=SERVICE)
+    assert state["signed_in"], f"{username} could not sign in: {state}"
+    user_id = backend.rpc("auth_get_login", {"p_username": username}, as_user=SERVICE)["id"]
+    return SignInSession(str(user_id), state["session"], username)
 
 
 def texts(at: AppTest, kind: str) -> list[str]:
@@ -112,10 +141,14 @@ def test_member_pages_are_not_routed_for_signed_out_visitors():
         at.switch_page(PAGES["profile"])
 
 
-def test_admin_page_is_not_routed_for_members():
+def test_admin_page_is_not_in_a_members_menu_and_refuses_them():
+    """Every address works (issue 15): the admin page is routed for a member too, and says it is not theirs."""
     at = app("seeker02").run()
-    with pytest.raises(ValueError, match="Could not find a navigation page"):
-        at.switch_page(PAGES["admin"])
+    assert "Admin" not in [str(link.proto.label) for link in at.sidebar.get("page_link")]
+    at.switch_page(PAGES["admin"]).run()
+    no_exceptions(at)
+    assert any("administrator" in text.lower() for text in texts(at, "warning") + texts(at, "error")), \
+        texts(at, "warning") + texts(at, "error")
 
 
 # --- sign-in journeys -------------------------------------------------------------------
@@ -428,7 +461,7 @@ def test_waiver_journey_then_acceptance(backend, embedded_db):
     no_exceptions(seeker)
     assert any("possible dual relationship" in w for w in texts(seeker, "warning"))  # flagged on the profile
     seeker.button(key=f"conflict_check_profile_{consultant_id}").click().run()
-    assert any("You declared that this person was in my training cohort" in m.value for m in seeker.markdown)
+    assert any("You declared that this person was in your training cohort" in m.value for m in seeker.markdown)
     seeker.text_area(key=f"waiver_rationale_profile_{consultant_id}").input("too short")
     seeker.button(key=f"waiver_sign_profile_{consultant_id}").click().run()
     assert any("at least 20 characters" in e for e in texts(seeker, "error"))
@@ -550,6 +583,16 @@ def test_availability_page_saves_and_previews_slots(backend, embedded_db):
     no_exceptions(at)
     assert "Availability saved." in texts(at, "success")
     assert keyed(at, "number_input", "availability_buffer_minutes").value == 15
+    # The week preview follows the switches and ranges as they are edited, before any save.
+    assert "Preview: your coming week as colleagues see it" in [h.value for h in at.header]
+    assert len(at.get("vega_lite_chart")) == 1
+    assert all(": Not working" in line for line in at.markdown[-1].value.split("  \n"))
+    for day in range(1, 8):
+        keyed(at, "toggle", f"availability_day{day}_on").set_value(True)
+    at.run()
+    no_exceptions(at)
+    assert all(line.endswith(": 09:00–17:00") for line in at.markdown[-1].value.split("  \n"))
+    assert any("They book 60-minute sessions" in c for c in texts(at, "caption"))
 
 
 # --- termination plans ---------------------------------------------------------------------
@@ -611,6 +654,7 @@ def test_new_member_is_walked_through_the_profile(backend):
 def test_download_my_data_and_delete_my_account(backend):
     username = make_account(backend)
     at = app(username).run()
+    session = at.session_state[SESSION_KEY]
     at.switch_page(PAGES["account"]).run()
     at.button(key="my_data_prepare").click().run()
     no_exceptions(at)
@@ -623,7 +667,11 @@ def test_download_my_data_and_delete_my_account(backend):
     no_exceptions(at)
     assert "Your account was deleted." in texts(at, "success")
     assert backend.rpc("auth_get_login", {"p_username": username}, as_user=SERVICE) is None
-    ghost = app(username).run()  # a session still naming the deleted account is treated as signed out
+    ghost = app()  # another browser session still naming the deleted account (and its session) is signed out
+    ghost.session_state["authentication_status"] = True
+    ghost.session_state["username"] = username
+    ghost.session_state[SESSION_KEY] = session
+    ghost.run()
     no_exceptions(ghost)
-    assert ghost.session_state["portal_user"] is None
+    assert "portal_user" not in ghost.session_state and not ghost.session_state["authentication_status"]
     assert texts(ghost, "title") == ["Sign in"]

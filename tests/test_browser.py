@@ -214,14 +214,38 @@ def test_a_cookie_signed_with_another_key_is_refused(warm_app: AppServer, browse
         shot(page, "09-forged-cookie-refused")
     finally:
         context.close()
-    # The same claims signed with the app's own key are accepted: the key, not the claims, decides.
+    # The same claims signed with the app's own key are refused too: a cookie opens an account only while the
+    # server-side session it names is open (portal.sessions); the key alone mints nothing.
     key = (warm_app.data_dir / "cookie_key").read_text().strip()
-    genuine = jwt.encode({"username": "seeker02", "exp_date": expires}, key, algorithm="HS256")
+    signed = jwt.encode({"username": "seeker02", "exp_date": expires}, key, algorithm="HS256")
+    made_up_session = jwt.encode({"username": "seeker02", "exp_date": expires, "uid": str(uuid.uuid4()),
+                                  "sid": str(uuid.uuid4())}, key, algorithm="HS256")
+    for cookie in (signed, made_up_session):
+        context = browser.new_context(viewport=DESKTOP)
+        context.add_cookies([_cookie(cookie, warm_app)])
+        page = context.new_page()
+        try:
+            page.goto(warm_app.url, wait_until="domcontentloaded")
+            expect(page.get_by_label("Username", exact=True)).to_be_visible(timeout=STEP_TIMEOUT)
+            assert page.get_by_role("heading", name=re.compile(r"^Welcome")).count() == 0
+        finally:
+            context.close()
+
+
+def test_an_address_opened_signed_out_signs_in_and_lands_there(warm_app: AppServer, browser: Browser) -> None:
+    """A bookmark or an email's link (/find, /consultant?id=...) opened signed out: sign-in shows at that address
+    (not "Page not found"), and signing in opens the page asked for, with its query."""
     context = browser.new_context(viewport=DESKTOP)
-    context.add_cookies([_cookie(genuine, warm_app)])
     page = context.new_page()
     try:
-        page.goto(warm_app.url, wait_until="domcontentloaded")
-        expect(page.get_by_role("heading", name=re.compile(r"^Welcome"))).to_be_visible(timeout=STEP_TIMEOUT)
+        page.goto(f"{warm_app.url}/find", wait_until="domcontentloaded")
+        expect(page.get_by_label("Username", exact=True)).to_be_visible(timeout=STEP_TIMEOUT)
+        assert page.get_by_text("Page not found").count() == 0
+        page.get_by_label("Username", exact=True).fill("seeker02")
+        page.get_by_label("Password", exact=True).fill(DEMO_PASSWORD)
+        page.get_by_role("button", name="Sign in", exact=True).click()
+        expect(page.get_by_role("heading", name="Find a consultant")).to_be_visible(timeout=STEP_TIMEOUT)
+        assert page.url.rstrip("/").endswith("/find"), page.url
+        shot(page, "09-deep-link-after-sign-in")
     finally:
         context.close()

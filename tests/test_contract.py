@@ -245,7 +245,7 @@ def test_scalar_uuid_function_returns_a_string(api):
 
 def test_profile_that_does_not_exist(backends):
     result = same(backends, "get_my_profile", {}, as_user=Claims.user(str(uuid.uuid4())))
-    assert result == error("P0002", "No profile exists for this account.",
+    assert result == error("PT404", "No profile exists for this account.",
                            hint="Sign out and in again; if it persists, contact the admin.")
 
 
@@ -424,7 +424,7 @@ def test_a_users_token_never_reads_another_users_rows(supabase_backend, backend)
     assert "secret friend" in json.dumps(supabase_backend.rpc("get_my_declarations", {}, as_user=Claims.user(bob)))
     with pytest.raises(APIError) as seeker_profile:  # bob is not a consultant: his profile is not Alice's to see
         supabase_backend.rpc("get_consultant_profile", {"p_consultant": bob}, as_user=as_alice)
-    assert seeker_profile.value.code == "P0002"
+    assert seeker_profile.value.code == "PT404"
 
 
 def test_a_token_signed_with_another_secret_is_refused(postgrest, backend):
@@ -504,3 +504,26 @@ def test_attendance_for_a_session_not_yet_started_is_refused_the_same_way(deploy
     result = same(backends, "record_attendance", {"p_appointment": appointment, "p_outcome": "consultant_absent"},
                   as_user=client)
     assert result == error("P0001", "Only a confirmed session that has started can be recorded.", "status")
+
+
+def test_sign_in_records_and_sessions_are_identical(backends, backend):
+    """Issue 16, items 7 and 8: the sign-in form's lookup and the session calls, through both backends."""
+    made_up = f"nobody_{uuid.uuid4().hex[:8]}"
+    record = same(backends, "auth_sign_in_record", {"p_username": f" {made_up.upper()} "}, as_user=SERVICE)["data"]
+    assert record["id"] is None and record["username"] == made_up and record["failed_attempts"] == 0
+    assert same(backends, "auth_record_successful_login", {"p_username": made_up}, as_user=SERVICE) == {
+        "data": {"signed_in": False, "locked_until": None}}
+    user_id, username = register(backend, "session")
+    assert same(backends, "auth_sign_in_record", {"p_username": username}, as_user=SERVICE)["data"]["id"] == user_id
+    session = backend.rpc("auth_record_successful_login", {"p_username": username}, as_user=SERVICE)["session"]
+    alive = {"p_session": session, "p_user": user_id, "p_username": username}
+    assert same(backends, "auth_session_alive", alive, as_user=SERVICE) == {"data": True}
+    assert "error" not in same(backends, "auth_close_session", {"p_session": str(uuid.uuid4()), "p_user": user_id},
+                               as_user=SERVICE)
+    assert same(backends, "auth_session_alive", {**alive, "p_user": str(uuid.uuid4())}, as_user=SERVICE) == {
+        "data": False}
+    backend.rpc("auth_close_session", {"p_session": session, "p_user": user_id}, as_user=SERVICE)
+    assert same(backends, "auth_session_alive", alive, as_user=SERVICE) == {"data": False}
+    assert same(backends, "auth_close_all_sessions", {"p_user": user_id}, as_user=SERVICE) == {"data": 0}
+    assert same(backends, "auth_session_alive", alive, as_user=Claims.user(user_id)) == error(
+        "42501", "permission denied for function auth_session_alive")

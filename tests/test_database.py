@@ -351,6 +351,15 @@ def test_every_function_pins_search_path_and_definers_are_not_public(embedded_db
         "admin_disputed_sessions", "admin_resolve_attendance",
         "search_facts_at_commit", "refresh_pending_search_facts",
         "conflicts_found", "screen_conflicts",
+        # Issue 16, item 5: the caller's own practice and profile with the admins' notes (auth.uid()'s rows only).
+        "get_my_profile", "get_my_practice",
+        # Issue 16, items 1-4: the matched screening at a request, kept with it, and a pair's reasons and level.
+        "matched_conflict_reasons", "take_request_screening", "pair_reasons", "pair_level",
+        # Issue 13: the outbox, filled by a trigger on notifications, read and settled by the sender; notices
+        # completed from what the transaction changed; members' email choices; the admin's view.
+        "appointment_series", "remember_changed_appointment", "queue_notice_for_delivery", "outbox_claim",
+        "outbox_settle", "remember_changed_plan", "notices_say_what_and_who", "save_my_email_preferences",
+        "outbox_honours_choices", "admin_outbox",
     }
 
 

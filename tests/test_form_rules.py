@@ -7,7 +7,7 @@ headless."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, time
+from datetime import date, time, timedelta
 
 import psycopg
 import pytest
@@ -376,32 +376,41 @@ def test_clearing_every_cell_of_a_saved_competency_is_refused_and_keeps_its_veri
     assert [(c["modality"], c["level"], c["verification_status"]) for c in saved] == [("ifs", 3, "verified")]
 
 
-def test_clearing_every_cell_of_saved_availability_rows_is_refused_under_each_grid(backend, embedded_db):
+def test_clearing_the_times_of_a_saved_range_is_refused_next_to_it_not_a_deletion(backend, embedded_db):
+    """My availability has no grid rows to empty (issue 15): a saved range whose times are cleared is refused next to
+    it, and nothing is saved; a range goes with its Remove button, and what else was saved stays."""
     username, consultant_id = make_consultant(backend, embedded_db)
     claims = Claims.user(consultant_id)
     version = backend.rpc("get_my_availability", {}, as_user=claims)["settings"]["version"]
+    on, first, last = date.today() + timedelta(days=40), date.today() + timedelta(days=50), date.today() + timedelta(
+        days=52)
     save_my_availability(backend, claims, AvailabilityInput(
         timezone="America/New_York", weekly_hours=[(1, time(9), time(12)), (3, time(13), time(17))],
-        overrides=[(date(2027, 1, 5), None, None)], time_off=[(date(2027, 3, 1), date(2027, 3, 3), "Conference")],
+        overrides=[(on, None, None)], time_off=[(first, last, "Conference")],
     ), expected_version=version)
     before = backend.rpc("get_my_availability", {}, as_user=claims)
     at = open_page(username, "availability")
-    grids = at.data_editor
-    sent = [edits({"1": {"weekday": None, "starts_at": None, "ends_at": None}}, added_rows=[{}]),
-            edits({"0": {"on_date": None}}),
-            edits({"0": {"starts_on": None, "ends_on": None, "note": None}})]
-    for grid, state in zip(grids, sent, strict=True):
-        at.session_state[grid.key] = state
+    wednesday = next(ti for ti in at.time_input if ti.label == "Wednesday from").key.removesuffix("_from")
+    keyed(at, "time_input", f"{wednesday}_from").set_value(None).run()
+    keyed(at, "time_input", f"{wednesday}_until").set_value(None).run()
     at.button(key="availability_save").click().run()
     no_exceptions(at)
-    assert message_under(at, 0) == emptied_row_message("Row 2")
-    assert message_under(at, 1) == emptied_row_message("Override 1")
-    assert message_under(at, 2) == emptied_row_message("Time off 1")
+    assert element_after(at, keyed(at, "button", f"{wednesday}_remove")).value == (
+        "Give the start and end times, or remove this range.")
     assert "Availability saved." not in texts(at, "success")
-    assert [at.session_state[grid.key] for grid in at.data_editor] == sent
+    assert [ti.value for ti in at.time_input if ti.key.startswith(wednesday)] == [None, None]  # kept as typed
     after = backend.rpc("get_my_availability", {}, as_user=claims)
     assert [(after[k], after["settings"]["version"]) for k in ("weekly_hours", "overrides", "time_off")] == [
         (before[k], before["settings"]["version"]) for k in ("weekly_hours", "overrides", "time_off")]
+
+    # The Remove button is how a range goes; the rest of what was saved stays.
+    keyed(at, "button", f"{wednesday}_remove").click().run()
+    at.button(key="availability_save").click().run()
+    no_exceptions(at)
+    assert "Availability saved." in texts(at, "success")
+    after = backend.rpc("get_my_availability", {}, as_user=claims)
+    assert [(h["weekday"], h["starts_at"][:5]) for h in after["weekly_hours"]] == [(1, "09:00")]
+    assert (after["overrides"], after["time_off"]) == (before["overrides"], before["time_off"])
 
 
 # --- 4. My relationships: the consultant picker's refusal is shown next to it -------------------------------------

@@ -1,5 +1,6 @@
-"""The data-editor grids of My practice and My availability: an incomplete new row is refused with
-its number and the missing cells named right under its grid, never silently dropped, and nothing typed is lost.
+"""The data-editor grid of My practice: an incomplete new row is refused with its number and the missing cells
+named right under its grid, never silently dropped, and nothing typed is lost. My availability has no grids any
+more: a range with a missing time, an override or time off without its date, is refused next to it.
 
 Streamlit 1.67's grid leaves a new row with an empty cell in a `required` column out of what the browser sends, so
 these pages must not mark columns `required` (the fix made on My profile, tests/test_forms_and_names.py). The edits
@@ -154,83 +155,75 @@ def test_an_empty_competency_row_is_not_sent_to_the_database():
     assert [c["modality"] for c in sent["save_my_practice"]["p_competencies"]] == ["ifs"]
 
 
-# --- My availability: weekly hours, date overrides, time off ------------------------------------------------------
-
-HOURS, OVERRIDES, TIME_OFF = 0, 1, 2
-
+# --- My availability: no grids any more (issue 15); its rows are refused next to them before saving -------------
+# Weekly hours are switches and time ranges, overrides and time off are added from date pickers
+# (components/availability_editor.py, tests/test_availability_editor.py). A range with a missing time is refused
+# next to it at once; an override or time off without its date is refused next to its Add button.
 
 def availability(backend, consultant_id: str) -> dict:
     return backend.rpc("get_my_availability", {}, as_user=Claims.user(consultant_id))
 
 
-def test_incomplete_new_availability_rows_are_refused_under_their_grids(backend, embedded_db):
+def test_my_availability_has_no_grids(backend, embedded_db):
+    username, _ = make_consultant(backend, embedded_db)
+    at = open_page(username, "availability")
+    assert len(at.data_editor) == 0
+    assert [toggle.label for toggle in at.toggle][:7] == ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
+                                                          "Saturday", "Sunday"]
+
+
+def test_a_range_with_a_missing_time_is_refused_next_to_it_before_saving(backend, embedded_db):
     username, consultant_id = make_consultant(backend, embedded_db)  # no weekly hours, overrides or time off
     at = open_page(username, "availability")
-    grids = at.data_editor
-    assert len(grids) == 3
-    keys = [grid.key for grid in grids]
-    keyed(at, "number_input", "availability_session_minutes").set_value(60)
-    hours = [{"weekday": "Monday", "starts_at": "09:00:00", "ends_at": "12:00:00"}, {"weekday": "Tuesday"}]
-    overrides = [{"starts_at": "10:00:00", "ends_at": "11:00:00"}]
-    time_off = [{"starts_on": "2027-03-01", "note": "Conference"}]
-    send(at, HOURS, hours)
-    send(at, OVERRIDES, overrides)
-    send(at, TIME_OFF, time_off)
+    keyed(at, "toggle", "availability_day1_on").set_value(True).run()
+    keyed(at, "number_input", "availability_session_minutes").set_value(60).run()
+    until = next(ti for ti in at.time_input if ti.label == "Monday until")
+    range_key = until.key.removesuffix("_until")
+    until.set_value(None).run()
+    no_exceptions(at)
+    assert element_after(at, keyed(at, "button", f"{range_key}_remove")).value == "Give the end time."
     at.button(key="availability_save").click().run()
     no_exceptions(at)
-
     assert "Availability saved." not in texts(at, "success")
-    assert message_under(at, HOURS) == "Row 2: give the start time. Row 2: give the end time."
-    assert message_under(at, OVERRIDES) == "Override 1: choose the date."
-    assert message_under(at, TIME_OFF) == "Time off 1: choose the last day."
-    # Nothing typed is lost: the same grid widgets with the same edits, the settings as typed.
-    assert [grid.key for grid in at.data_editor] == keys
-    assert [at.session_state[key]["added_rows"] for key in keys] == [
-        browser_edit_state(grid, rows)["added_rows"] for grid, rows in zip(grids, (hours, overrides, time_off),
-                                                                           strict=True)]
-    assert at.session_state[keys[HOURS]]["added_rows"][1] == {"weekday": "Tuesday"}
+    assert element_after(at, keyed(at, "button", f"{range_key}_remove")).value == "Give the end time."
+    # Nothing typed is lost, nothing was saved.
+    assert [(ti.label, ti.value) for ti in at.time_input if ti.key.startswith(range_key)] == [
+        ("Monday from", time(9)), ("Monday until", None)]
     assert keyed(at, "number_input", "availability_session_minutes").value == 60
-    # Nothing was saved.
     saved = availability(backend, consultant_id)
-    assert (saved["weekly_hours"], saved["overrides"], saved["time_off"]) == ([], [], [])
-    assert saved["settings"]["session_minutes"] != 60
+    assert saved["weekly_hours"] == [] and saved["settings"]["session_minutes"] != 60
 
-    # Completing the rows saves them all.
-    send(at, HOURS, [hours[0], {"weekday": "Tuesday", "starts_at": "14:00:00", "ends_at": "17:00:00"}])
-    send(at, OVERRIDES, [{"on_date": "2027-01-05", **overrides[0]}])
-    send(at, TIME_OFF, [{**time_off[0], "ends_on": "2027-03-03"}])
+    keyed(at, "time_input", f"{range_key}_until").set_value(time(12)).run()
     at.button(key="availability_save").click().run()
     no_exceptions(at)
     assert "Availability saved." in texts(at, "success")
     saved = availability(backend, consultant_id)
-    assert sorted((h["weekday"], h["starts_at"][:5], h["ends_at"][:5]) for h in saved["weekly_hours"]) == [
-        (1, "09:00", "12:00"), (2, "14:00", "17:00")]
-    assert [(o["on_date"], o["starts_at"][:5], o["ends_at"][:5]) for o in saved["overrides"]] == [
-        ("2027-01-05", "10:00", "11:00")]
-    assert [(t["starts_on"], t["ends_on"], t["note"]) for t in saved["time_off"]] == [
-        ("2027-03-01", "2027-03-03", "Conference")]
+    assert [(h["weekday"], h["starts_at"][:5], h["ends_at"][:5]) for h in saved["weekly_hours"]] == [
+        (1, "09:00", "12:00")]
     assert saved["settings"]["session_minutes"] == 60
-    assert all(no_required_columns(grid) for grid in at.data_editor)  # what made the browser drop the rows
 
 
-def test_a_new_weekly_hours_row_without_a_day_is_refused(backend, embedded_db):
+def test_an_override_or_time_off_without_its_date_is_refused_next_to_its_add_button(backend, embedded_db):
     username, consultant_id = make_consultant(backend, embedded_db)
     at = open_page(username, "availability")
-    send(at, HOURS, [{"starts_at": "09:00:00", "ends_at": "12:00:00"}])
-    send(at, TIME_OFF, [{"ends_on": "2027-03-03"}])
-    at.button(key="availability_save").click().run()
+    keyed(at, "button", "availability_override_add").click().run()
+    keyed(at, "text_input", "availability_time_off_note").input("Conference").run()
+    keyed(at, "button", "availability_time_off_add").click().run()
     no_exceptions(at)
-    assert message_under(at, HOURS) == "Row 1: choose a day."
-    assert message_under(at, TIME_OFF) == "Time off 1: choose the first day."
-    assert availability(backend, consultant_id)["weekly_hours"] == []
+    assert element_after(at, keyed(at, "button", "availability_override_add")).value == "Choose the date."
+    assert element_after(at, keyed(at, "button", "availability_time_off_add")).value == (
+        "Choose the first day (and the last, for more than one day).")
+    assert keyed(at, "text_input", "availability_time_off_note").value == "Conference"  # kept
+    assert (availability(backend, consultant_id)["overrides"], availability(backend, consultant_id)["time_off"]) == (
+        [], [])
 
 
-def test_empty_new_availability_rows_are_ignored(backend, embedded_db):
+def test_a_day_switched_off_is_not_saved(backend, embedded_db):
     username, consultant_id = make_consultant(backend, embedded_db)
     at = open_page(username, "availability")
-    send(at, HOURS, [{"weekday": "Friday", "starts_at": "08:00:00", "ends_at": "10:00:00"}, {}])
-    send(at, OVERRIDES, [{}])
-    send(at, TIME_OFF, [{}])
+    keyed(at, "toggle", "availability_day5_on").set_value(True).run()
+    keyed(at, "toggle", "availability_day6_on").set_value(True).run()
+    keyed(at, "toggle", "availability_day6_on").set_value(False).run()
     at.button(key="availability_save").click().run()
     no_exceptions(at)
     assert "Availability saved." in texts(at, "success")

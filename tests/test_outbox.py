@@ -332,3 +332,17 @@ def test_admins_read_the_outbox_and_members_do_not(backend, embedded_db):
     assert any(r["kind"] == "booked" and r["status"] in ("queued", "sent", "held") for r in rows)
     with pytest.raises(Exception, match="Only administrators"):
         admin_outbox(backend, client)
+
+
+def test_the_app_starts_one_local_sender_per_process(embedded_db, monkeypatch):
+    from components.mail_sender import stop_local_senders
+    from tests.test_app import app, no_exceptions
+
+    monkeypatch.setenv("PORTAL_LOCAL_MAILER", "1")
+    try:
+        for _ in range(2):  # two sessions (two runs of app.py), one thread
+            no_exceptions(app("seeker01").run())
+        assert [t.name for t in threading.enumerate()].count("portal-mailer") == 1
+    finally:
+        stop_local_senders()
+    assert "portal-mailer" not in [t.name for t in threading.enumerate()]

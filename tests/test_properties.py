@@ -186,6 +186,7 @@ def value_for(name: str, type_: str, cast: Cast) -> st.SearchStrategy[Any]:
         "text": texts,
         "uuid": uuids,
         "integer": st.one_of(st.integers(-3, 5), st.integers(-(2**70), 2**70), st.sampled_from(HOSTILE_INTEGERS)),
+        "bigint": st.one_of(st.integers(-3, 5), st.integers(-(2**70), 2**70), st.sampled_from(HOSTILE_INTEGERS)),
         "boolean": st.one_of(st.booleans(), st.sampled_from(["t", "yes", 1, "maybe"])),
         "date": st.one_of(st.sampled_from(HOSTILE_DATES), st.dates().map(date.isoformat)),
         "timestamp with time zone": st.one_of(
@@ -358,6 +359,7 @@ SWEEP = {
              "\x01\x1b[2J", None, 12, {"a": 1}],
     "uuid": ["not-a-uuid", "00000000-0000-0000-0000-000000000000", "", None, 1, ["x"]],
     "integer": [2**31, -(2**31) - 1, 10**100, -1, "1; drop", 1.5, None, True],
+    "bigint": [2**63, -(2**63) - 1, 10**100, -1, "1; drop", 1.5, None, True],
     "boolean": ["maybe", 2, None, []],
     "date": ["infinity", "-infinity", "0001-01-01", "9999-12-31", "5874897-12-31", "2026-02-30", "", None, 20260101],
     "timestamp with time zone": ["infinity", "-infinity", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z",
@@ -374,7 +376,7 @@ def plausible(name: str, type_: str, cast: Cast) -> Any:
     week = (datetime.now(UTC) + timedelta(days=7)).replace(minute=0, second=0, microsecond=0)
     if name in PLAUSIBLE_TEXT:
         return PLAUSIBLE_TEXT[name][0]
-    return {"text": "Hello there", "uuid": cast.consultant, "integer": 1, "boolean": True,
+    return {"text": "Hello there", "uuid": cast.consultant, "integer": 1, "bigint": 1, "boolean": True,
             "date": date.today().isoformat(), "timestamp with time zone": week.isoformat(),
             "jsonb": [] if name in JSON_ARRAYS else {}, "json": {}, "text[]": [], "uuid[]": [cast.consultant]}[type_]
 

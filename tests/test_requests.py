@@ -115,7 +115,7 @@ def test_a_blocked_or_missing_consultant_profile_reads_as_not_available(backend,
     seeker, _, stranger = pair
     with pytest.raises(APIError) as missing:
         backend.rpc("get_consultant_profile", {"p_consultant": stranger.sub}, as_user=seeker)
-    assert (missing.value.code, missing.value.message) == ("P0002", "This consultant is not available to you.")
+    assert (missing.value.code, missing.value.message) == ("PT404", "This consultant is not available to you.")
 
 
 def test_a_conflict_declared_after_the_request_stops_the_acceptance(backend, pair):

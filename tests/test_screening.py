@@ -303,3 +303,19 @@ def test_nobody_else_reads_declarations_logs_or_screening_internals(pair, who):
                  "select * from private.conflict_levels(%s, array[%s]::uuid[])",
                  "select * from public.screen_candidates(%s, array[%s]::uuid[], null)"):
         assert refused(pair.conn, call, (pair.seeker, pair.consultant)) == "42501", call
+
+
+def test_a_declaration_is_told_back_in_the_declarers_own_voice():
+    from portal.screening import as_you_declared
+
+    assert as_you_declared("was in my training cohort") == "was in your training cohort"
+    assert as_you_declared("evaluates or evaluated me (e.g. licensure, training)") == \
+        "evaluates or evaluated you (e.g. licensure, training)"
+    assert as_you_declared("I evaluate or evaluated them") == "you evaluate or evaluated them"
+    assert as_you_declared("is family") == "is family"
+    from portal.screening import declared_sentence
+
+    assert declared_sentence("was in my training cohort", "2019-01-01 – now") == \
+        "You declared that this person was in your training cohort (2019-01-01 – now)."
+    assert declared_sentence("I evaluate or evaluated them", "now") == \
+        "You declared that you evaluate or evaluated this person (now)."

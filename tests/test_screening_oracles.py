@@ -162,11 +162,22 @@ def test_referral_candidates_are_the_plain_name_search_for_the_consultant(deploy
     assert [(r["id"], r["available_to_me"]) for r in mine] == [(consultant07, False)]
 
 
-def test_a_request_is_where_matching_shows_to_both_and_is_logged_for_both(deployed, api):
+@pytest.fixture
+def leaves_the_directory(deployed):
+    """Consultants a test makes leave the directory afterwards: the database is shared with later modules
+    (the browser journey counts the consultants a search in NY finds)."""
+    made: list[str] = []
+    yield made
+    with psycopg.connect(deployed.owner_conninfo) as conn:
+        conn.execute("update public.profiles set is_consultant = false where id = any (%s::uuid[])", (made,))
+
+
+def test_a_request_is_where_matching_shows_to_both_and_is_logged_for_both(deployed, api, leaves_the_directory):
     """What the matched screening finds reaches the pair once, at a request the consultant sees;
     editing declarations afterwards changes nothing either can read."""
     seeker, _ = register(api, "probe_s")
     consultant, _ = register(api, "probe_c")
+    leaves_the_directory.append(consultant)
     sibling, _ = register(api, "probe_f")
     with psycopg.connect(deployed.owner_conninfo) as conn:
         conn.execute("update public.profiles set is_consultant = true where id = %s", (consultant,))
@@ -206,10 +217,11 @@ def test_a_request_is_where_matching_shows_to_both_and_is_logged_for_both(deploy
         api.rpc("respond_to_request", {"p_request": inbox[0]["id"], "p_accept": True}, as_user=them)
 
 
-def test_requests_are_capped_per_day(deployed, backend):
+def test_requests_are_capped_per_day(deployed, backend, leaves_the_directory):
     """Each request runs the matched screening once; twenty a day is the most one member can send."""
     seeker, _ = register(backend, "cap_s")
     consultants = [register(backend, f"cap_c{i}")[0] for i in range(21)]
+    leaves_the_directory.extend(consultants)
     with psycopg.connect(deployed.owner_conninfo) as conn:
         for consultant in consultants:
             conn.execute("update public.profiles set is_consultant = true where id = %s", (consultant,))

@@ -15,7 +15,7 @@ Tables, per operation on the owner's row:
   update  DENIED (42501), NONE (0 rows: RLS hides the row from the change), DONE (1 row)
   delete  as update
 Functions: REFUSED (42501, from the grant or raised by the function's own check) or ALLOWED
-(success, or a domain or data error such as P0001/P0002/22xxx/23xxx: the role may execute it);
+(success, or a domain or data error such as P0001/PT404/22xxx/23xxx: the role may execute it);
 any other error means the function cannot run at all and fails its cells.
 """
 
@@ -71,6 +71,10 @@ TABLES: dict[str, dict[str, dict[str, Any]]] = {
     "private.search_facts": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
     "private.retired_usernames": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED,
                                   "delete": ALL_DENIED},
+    "private.sign_in_failures": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED,
+                                 "delete": ALL_DENIED},
+    "private.sign_in_sessions": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED,
+                                 "delete": ALL_DENIED},
     "public.profiles": {"select": WITH_PROFILE, "insert": ALL_DENIED, "update": OWNER_CHANGES, "delete": ALL_DENIED,
                         "extra:set_deleted_at": ALL_DENIED},
     "public.licenses": {"select": WITH_PROFILE, "insert": OWNER_ADDS, "update": OWNER_CHANGES,
@@ -106,13 +110,13 @@ TABLES: dict[str, dict[str, dict[str, Any]]] = {
     "public.conflict_waivers": {"select": PARTIES_READ, "insert": ALL_DENIED, "update": ALL_DENIED,
                                 "delete": ALL_DENIED, "extra:read_fingerprint": ALL_DENIED,
                                 "extra:read_rationales": ALL_DENIED},
+    # Which emails a member gets: theirs alone, changed only through save_my_email_preferences.
+    "public.email_preferences": {"select": OWNER_READS, "insert": ALL_DENIED, "update": ALL_DENIED,
+                                 "delete": ALL_DENIED},
     # Emails waiting to go out, written by a trigger on notifications: the sender's alone.
     "private.outbox": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
     # What a request's matched screening found: read only through the pair's check.
     "private.request_screenings": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED,
-    # Which emails a member gets: theirs alone, changed only through save_my_email_preferences.
-    "public.email_preferences": {"select": OWNER_READS, "insert": ALL_DENIED, "update": ALL_DENIED,
-                                 "delete": ALL_DENIED},
                                    "delete": ALL_DENIED},
     "public.screening_log": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED,
                              "delete": ALL_DENIED},
@@ -157,6 +161,14 @@ TABLE_SQL: dict[str, TableSQL] = {
         "username = 'matrix_retired'",
         "insert into private.retired_usernames (username) values ('intruder_retires_someone')",
         "retired_at = retired_at"),
+    "private.sign_in_failures": TableSQL(
+        "username = 'matrix_failing'",
+        "insert into private.sign_in_failures (username, failed_attempts) values ('intruder_counts', 1)",
+        "failed_attempts = 0"),
+    "private.sign_in_sessions": TableSQL(
+        "user_id = %(owner)s",
+        "insert into private.sign_in_sessions (user_id, expires_at) values (%(owner)s, now() + interval '1 day')",
+        "expires_at = expires_at"),
     "private.credentials": TableSQL(
         "user_id = %(owner)s",
         "insert into private.credentials (user_id, username, email, password_hash) "
@@ -235,6 +247,10 @@ TABLE_SQL: dict[str, TableSQL] = {
         "read_at = now()",
         extra={"extra:rewrite_message": "update public.notifications set message = 'Forged' "
                                         "where id = %(notification)s"}),
+    "public.email_preferences": TableSQL(
+        "member_id = %(owner)s",
+        "insert into public.email_preferences (member_id) values (%(fresh_profile)s)",
+        "summary = true"),
     "public.conflict_waivers": TableSQL(
         "id = %(waiver)s",
         "insert into public.conflict_waivers (seeker_id, consultant_id, fingerprint) "
@@ -247,10 +263,6 @@ TABLE_SQL: dict[str, TableSQL] = {
         "notification_id = %(notification)s",
         "insert into private.outbox (recipient_id, kind, message) values (%(owner)s, 'forged', 'Forged')",
         "status = status"),
-    "public.email_preferences": TableSQL(
-        "member_id = %(owner)s",
-        "insert into public.email_preferences (member_id) values (%(fresh_profile)s)",
-        "summary = true"),
     "private.request_screenings": TableSQL(
         "request_id = %(request)s",
         "insert into private.request_screenings (request_id, seeker_id, consultant_id) "
@@ -364,6 +376,8 @@ FUNCTIONS: dict[str, Fn] = {
     "export_my_data": Fn(MEMBERS),
     "delete_my_account": Fn(MEMBERS, {"p_confirm_username": "not-my-username"}),
     "my_notifications": Fn(MEMBERS),
+    "get_my_email_preferences": Fn(MEMBERS),
+    "save_my_email_preferences": Fn(MEMBERS, {"p_muted": ["account"], "p_summary": False}),
     "unread_notification_count": Fn(MEMBERS),
     "mark_notifications_read": Fn(MEMBERS, {"p_ids": ["@notification"]}),
     # finding and asking
@@ -376,8 +390,6 @@ FUNCTIONS: dict[str, Fn] = {
     "my_engagements": Fn(MEMBERS),
     # screening
     "check_conflicts": Fn(MEMBERS, {"p_other": "@peer"}),
-    "get_my_email_preferences": Fn(MEMBERS),
-    "save_my_email_preferences": Fn(MEMBERS, {"p_muted": ["account"], "p_summary": False}),
     "sign_waiver": Fn(MEMBERS, {"p_other": "@peer", "p_rationale": "We discussed it and agreed on boundaries."}),
     "my_screening_log": Fn(MEMBERS),
     "screen_candidates": Fn(NOBODY, {"p_seeker": "@seeker", "p_consultants": ["@consultant"], "p_context": None}),
@@ -401,11 +413,14 @@ FUNCTIONS: dict[str, Fn] = {
     "my_appointments": Fn(MEMBERS),
     # Consultants' records resting on 5+ events are public to members (search cards).
     "consultant_records": Fn(MEMBERS, {"p_consultants": ["@consultant", "@stranger"]}),
-    # A seeker's record: themselves alone (not even their consultant, issue 12); a consultant's: everyone.
-    "professionalism_record": Fn(row(REFUSED, Per(REFUSED, ALLOWED), Per(ALLOWED, REFUSED), Per(REFUSED, ALLOWED),
-                                     Per(REFUSED, ALLOWED)), {"p_member": "@peer"}),
-    # Either party says what happened (anyone else reads "No such appointment", P0002; test_booking has the rest).
+    # A seeker's record: themselves alone (not even their consultant, issue 12); a consultant's: everyone. Anyone
+    # else asking for a seeker's record reads "No such member." (PT404), as for an unknown id (issue 16, item 12:
+    # 403 against 404 told whether an id was a seeker's), which this matrix counts as executable; the rule itself is
+    # held by tests/test_booking.py and tests/test_bounds_and_notes.py.
+    "professionalism_record": Fn(MEMBERS, {"p_member": "@peer"}),
+    # Either party says what happened (anyone else reads "No such appointment", PT404; test_booking has the rest).
     "record_attendance": Fn(MEMBERS, {"p_appointment": "@appointment", "p_outcome": "held"}),
+    "admin_outbox": Fn(ADMINS, {"p_limit": 5}),
     "admin_close_account": Fn(ADMINS, {"p_user": "@stranger", "p_reason": "Licence suspended by the state board."}),
     "admin_disputed_sessions": Fn(ADMINS),
     "admin_resolve_attendance": Fn(ADMINS, {"p_appointment": "@appointment", "p_outcome": "held",
@@ -420,7 +435,6 @@ FUNCTIONS: dict[str, Fn] = {
     "tick_termination_checklist": Fn(MEMBERS, {"p_plan": "@plan", "p_item": "summary_shared", "p_done": True}),
     "my_termination_plans": Fn(MEMBERS),
     "refresh_termination_reminders": Fn(MEMBERS),
-    "admin_outbox": Fn(ADMINS, {"p_limit": 5}),
     "referral_candidates": Fn(MEMBERS, {"p_engagement": "@engagement", "p_query": "Matrix"}),
     # admin
     "admin_list_accounts": Fn(ADMINS),
@@ -432,15 +446,20 @@ FUNCTIONS: dict[str, Fn] = {
                                               "p_waivable": True}),
     # sign-in support: the portal's server only (service_role)
     "auth_get_login": Fn(NOBODY, {"p_username": "seeker01"}),
-    "auth_register": Fn(NOBODY, {"p_username": "matrix_x", "p_email": "matrix@x.example",
-                                 "p_display_name": "Matrix", "p_password_hash": "$2b$12$x"}),
     # The sender's calls (service role): no member claims or settles a row of the outbox.
     "outbox_claim": Fn(NOBODY, {"p_limit": 1}),
+    "portal_has_accounts": Fn(NOBODY),
     "outbox_settle": Fn(NOBODY, {"p_id": 1, "p_outcome": "sent"}),
+    "auth_register": Fn(NOBODY, {"p_username": "matrix_x", "p_email": "matrix@x.example",
+                                 "p_display_name": "Matrix", "p_password_hash": "$2b$12$x"}),
     "auth_record_failed_login": Fn(NOBODY, {"p_username": "seeker01"}),
     "auth_clear_failed_logins": Fn(NOBODY, {"p_username": "seeker01"}),
     "auth_record_successful_login": Fn(NOBODY, {"p_username": "seeker01"}),
     "auth_set_password_hash": Fn(NOBODY, {"p_username": "seeker01", "p_password_hash": "$2b$12$x"}),
+    "auth_sign_in_record": Fn(NOBODY, {"p_username": "seeker01"}),
+    "auth_session_alive": Fn(NOBODY, {"p_session": "@fresh_profile", "p_user": "@owner", "p_username": "seeker01"}),
+    "auth_close_session": Fn(NOBODY, {"p_session": "@fresh_profile", "p_user": "@owner"}),
+    "auth_close_all_sessions": Fn(NOBODY, {"p_user": "@owner"}),
 }
 
 
@@ -489,8 +508,13 @@ class World:
             consultant, seeker, ids["engagement"], seeker)
         self.conn.execute("insert into private.retired_usernames (username) values ('matrix_retired') "
                           "on conflict do nothing")
+        self.conn.execute("insert into private.sign_in_failures (username, failed_attempts) "
+                          "values ('matrix_failing', 2) on conflict do nothing")
+        self.conn.execute("insert into private.sign_in_sessions (user_id, expires_at) "
+                          "values (%s, now() + interval '1 day')", (owner,))
         self.conn.execute("insert into public.attendance_statements (appointment_id, party_id, outcome) "
                           "values (%s, %s, 'held')", (ids["appointment"], owner))
+        self.conn.execute("insert into public.email_preferences (member_id) values (%s)", (owner,))
         ids["notification"] = q("insert into public.notifications (user_id, kind, message) "
                                 "values (%s, 'matrix', 'For the owner') returning id", owner)
         ids["waiver"] = q("insert into public.conflict_waivers (seeker_id, consultant_id, fingerprint, "
@@ -513,7 +537,6 @@ class World:
                           "values (%s, 'pre_termination_discussion', %s)", (ids["plan"], owner))
         week = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=7)
         ids.update({"today": datetime.now(UTC).date(), "in_a_week_date": week.date(), "in_a_week": week})
-        self.conn.execute("insert into public.email_preferences (member_id) values (%s)", (owner,))
         self.ids = {k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in ids.items()}
 
     def scalar(self, statement: str, *params) -> str:
@@ -653,7 +676,8 @@ def call_statement(fn: str, args: dict[str, Any], types: dict[str, str]) -> str:
 
 
 def function_outcome(result: tuple[str, Any]) -> str:
-    """42501 is a refusal; success or a domain/data error (P0xxx, 22xxx, 23xxx) means the role may execute it.
+    """42501 is a refusal; success or a domain/data error (P0xxx, PT404 "not found", 22xxx, 23xxx) means the role
+    may execute it.
     Anything else (42702, 42883, XX000, ...) is a function that cannot run at all: reported, never "allowed"."""
     kind, detail = result
     if kind == "ok":
@@ -661,7 +685,7 @@ def function_outcome(result: tuple[str, Any]) -> str:
     code, message = detail
     if code == "42501":
         return REFUSED
-    if code.startswith(("P0", "22", "23")):
+    if code.startswith(("P0", "22", "23")) or code == "PT404":
         return ALLOWED
     return f"broken ({code}: {message})"
 
@@ -866,8 +890,8 @@ def test_internal_functions_are_executable_by_no_api_role(embedded_db):
     """README, "SECURITY DEFINER functions": the screening seam and the search relaxations are "not
     executable by any API role; called only from the functions here". service_role is an API role too
     (PostgREST switches to it for the service key), so it must not reach them either."""
-    internal = [name for name, spec in FUNCTIONS.items()
-                if spec.expect == NOBODY and not name.startswith(("auth_", "outbox_"))]  # server-side: service_role
+    server_side = ("auth_", "outbox_", "portal_has")  # the server's own calls, as service_role
+    internal = [name for name, spec in FUNCTIONS.items() if spec.expect == NOBODY and not name.startswith(server_side)]
     assert sorted(internal) == ["screen_candidates", "search_relaxations"]
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
         reachable = _rows(conn, """

@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from portal.db import SERVICE, Claims, DatabaseUnavailable
-from tests.test_app import APP, PAGES, keyed, make_account, texts
+from tests.test_app import APP, PAGES, keyed, make_account, signed_in_as, texts
 
 
 @pytest.fixture
@@ -31,9 +31,7 @@ def test_database_down_shows_a_sentence_keeps_the_form_and_recovers(backend, sto
     stop, start = stopped_database
     username = make_account(backend)
     user_id = backend.rpc("auth_get_login", {"p_username": username}, as_user=SERVICE)["id"]
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["authentication_status"] = True
-    at.session_state["username"] = username
+    at = signed_in_as(AppTest.from_file(APP, default_timeout=60), username)
     at.run()
     at.switch_page(PAGES["profile"]).run()
     keyed(at, "text_input", "profile_pronouns").input("they/them")

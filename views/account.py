@@ -1,10 +1,11 @@
-"""Account: change your password or sign out."""
+"""Account: change your password, sign out (here, or everywhere), download your data, delete your account."""
 
 import streamlit as st
 from streamlit_authenticator.utilities import CredentialsError, ResetError
 
-from components import context
+from components import context, sessions
 from components.errors import database_errors_as_messages
+from components.registration import refusal_field
 from portal.mydata import DeletionRefused, delete_my_account, export_my_data, export_zip
 
 user = context.require_user()
@@ -12,6 +13,7 @@ st.title("Account")
 st.caption("Change your password, download your data, delete your account, or sign out.")
 
 authenticator = context.authenticator()
+st.header("Password")
 with database_errors_as_messages():
     try:
         if authenticator.reset_password(
@@ -20,14 +22,19 @@ with database_errors_as_messages():
                     "New password": "New password", "Repeat password": "Repeat new password",
                     "Reset": "Change password"},
         ):
-            st.success("Your password was changed.", icon=":material/check_circle:")
+            # The change ended every session of the account (any other browser is signed out); this one goes on
+            # with the session the change opened, in a new cookie.
+            sessions.reissue_cookie(authenticator, context.credentials())
+            st.success("Your password was changed. Every other browser signed in to your account was signed out.",
+                       icon=":material/check_circle:")
     except CredentialsError:
         st.error("The current password is incorrect.", icon=":material/error:")
     except ResetError as exc:
-        st.error(str(exc).replace("\n\n", " ").strip(), icon=":material/error:")
+        # The authenticator words a refused new password with its own (replaced) rules: say the portal's.
+        st.error(refusal_field(str(exc))[1], icon=":material/error:")
 
 st.divider()
-st.subheader("My data")
+st.header("My data")
 st.caption("Everything the portal holds about you, as JSON and CSV in one zip file.")
 if st.button("Prepare my data", key="my_data_prepare", icon=":material/folder_zip:"):
     with database_errors_as_messages():
@@ -48,13 +55,19 @@ with st.expander("Delete my account"):
         except DeletionRefused as exc:
             st.error(str(exc), icon=":material/error:")
         else:
-            authenticator.logout(location="unrendered")
-            st.session_state.pop("portal_user", None)
+            sessions.sign_out_here(authenticator)  # the account's sessions went with its credentials
             st.success("Your account was deleted.")
             st.stop()
 
 st.divider()
-if st.button("Sign out", key="sign_out", icon=":material/logout:"):
-    authenticator.logout(location="unrendered")
-    st.session_state.pop("portal_user", None)
-    st.rerun()
+st.caption("Signing out ends this browser's session on the server: a copy of its sign-in cookie opens nothing "
+           "afterwards. Sign out everywhere ends every session of your account, on every device.")
+left, right = st.columns(2)
+if left.button("Sign out", key="sign_out", icon=":material/logout:"):
+    with database_errors_as_messages():
+        sessions.sign_out(authenticator, context.backend())
+        st.rerun()
+if right.button("Sign out everywhere", key="sign_out_everywhere", icon=":material/devices:"):
+    with database_errors_as_messages():
+        sessions.sign_out(authenticator, context.backend(), everywhere_for=user.id)
+        st.rerun()

@@ -25,6 +25,7 @@ from portal.admin import (
 )
 from portal.appointments import OUTCOMES
 from portal.db import APIError, friendly_message
+from portal.db.errors import is_not_found
 from portal.local_times import local_time
 from portal.mydata import plural
 from portal.plain_text import plain
@@ -88,7 +89,7 @@ with queue_tab:
                 try:
                     verify_credential(backend, user.claims, item["kind"], item["id"], approve=decision, note=note)
                 except APIError as exc:
-                    if exc.code == "P0002":  # someone else removed it: read the queue afresh
+                    if is_not_found(exc):  # someone else removed it: read the queue afresh
                         forget_queue(st.session_state)
                     st.error(friendly_message(exc), icon=":material/error:")
                 else:

@@ -70,7 +70,7 @@ conflict_flag(doc.get("conflict"))
 if doc.get("bio"):
     st.markdown(plain(doc["bio"]))  # the consultant's words, never their Markdown
 
-st.subheader("Competencies")
+st.header("Competencies")
 st.markdown(competency_badges(doc["competencies"]))
 for c in doc["competencies"]:
     evidence = ", ".join(str(x) for x in (c.get("evidence_body"), c.get("evidence_year"),
@@ -81,13 +81,13 @@ for c in doc["competencies"]:
     st.caption(f"{c['name']}: level {c['level']} ({LEVELS[c['level']]}) · {status}"
                + (f" · {evidence}" if evidence else ""))
 
-st.subheader("Licences")
+st.header("Licences")
 for lic in doc["licenses"]:
     status = "expired" if lic["expired"] else "verified" if lic["verified"] else "self-attested"
     st.caption(f"{lic['license_type']} in {lic['jurisdiction']} · no. {lic['license_number']} · "
                f"expires {lic['expires_on']} · {status}")
 
-st.subheader("Availability")
+st.header("Availability")
 availability = doc["availability"]
 st.caption(availability_summary(availability, doc["timezone"]))
 st.caption(f"Sessions of {availability.get('session_minutes') or 50} minutes. "
@@ -100,11 +100,11 @@ if record["shown"]:
 else:
     st.caption(":material/verified_user: Professionalism record: shown once it rests on at least 5 events.")
 
-st.subheader("Dual relationships")
+st.header("Dual relationships")
 st.caption("Screens your private declarations and theirs. You only ever see reasons drawn from what you entered.")
 conflict_panel(backend, user.claims, consultant_id, key=f"profile_{consultant_id}")
 
-st.subheader("Ask for a consultation")
+st.header("Ask for a consultation")
 if doc.get("active_engagement"):
     st.success("You already work with this consultant.", icon=":material/handshake:")
 elif doc.get("pending_request"):

@@ -112,12 +112,13 @@ if page.total == 0:
 
 pages = page.pages(filters.page_size)
 matches = "consultant matches" if page.total == 1 else "consultants match"
+st.header("Results", anchor=False)  # h2 under the page's h1; each card's name is an h3 below it
 st.markdown(f"**{page.total}** {matches} · page {filters.page} of {pages}")
 for result in page.results:
     with st.container(border=True, key=f"find_card_{result['consultant_id']}"):
         head, score = st.columns([3, 1])
         pronouns = f" ({result['pronouns']})" if result.get("pronouns") else ""
-        head.markdown(f"#### {result['display_name']}{pronouns}")
+        head.markdown(f"### {result['display_name']}{pronouns}")
         head.caption(f"{formats(result)} · {fee(result)} · "
                      f"{', '.join(languages.get(code, code) for code in result['languages'])} · "
                      f"{result.get('years_in_practice') or 0} years in practice")

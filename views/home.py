@@ -21,12 +21,12 @@ with database_errors_as_messages():
 missing = profile_checklist(doc)
 if missing:
     with st.container(border=True):
-        st.markdown("**Complete your profile** so colleagues can find the right match:")
-        for item in missing:
-            st.markdown(f"- {item}")
+        # One Markdown list, so a screen reader announces one list of n items, not n lists of one.
+        st.markdown("**Complete your profile** so colleagues can find the right match:\n\n"
+                    + "\n".join(f"- {item}" for item in missing))
         st.page_link("views/my_profile.py", label="Complete my profile", icon=":material/badge:")
 
-st.subheader("Needs your attention")
+st.header("Needs your attention")
 items = attention_items(home)
 if not items:
     st.success("Nothing is waiting on you.", icon=":material/check_circle:")
@@ -35,7 +35,7 @@ for sentence, page in items:
 if home["requests_waiting"]:
     st.caption(requests_waiting_sentence(home["requests_waiting"]))
 
-st.subheader("Upcoming sessions")
+st.header("Upcoming sessions")
 if not home["upcoming"]:
     st.caption("No sessions booked.")
 else:
@@ -47,7 +47,7 @@ st.page_link("views/appointments.py", label="All appointments", icon=":material/
 
 if home.get("capacity"):
     capacity = home["capacity"]
-    st.subheader("Your practice")
+    st.header("Your practice")
     left, right = st.columns(2)
     left.metric("Clients", f"{capacity['active']} of {capacity['capacity']}",
                 help="Active engagements against your capacity.")

@@ -60,7 +60,7 @@ if not user.is_consultant:
             icon=":material/info:")
 
 with st.form("practice_form", border=False):
-    st.subheader("Intake")
+    st.header("Intake")
     st.toggle("Accepting new clients", value=values["accepting"], key=form.key("accepting"))
     st.number_input("Capacity (active clients you can hold)", min_value=None, step=1, value=values["capacity"],
                     key=form.key("capacity"))
@@ -68,7 +68,7 @@ with st.form("practice_form", border=False):
                "taking new clients, turn off “Accepting new clients”.")
     if errors.get("capacity"):
         st.error(errors["capacity"], icon=":material/error:")
-    st.subheader("Competencies")
+    st.header("Competencies")
     st.caption("Levels: " + " · ".join(f"{n} {name}" for n, name in LEVELS.items())
                + ". One row per modality; modality and level are required, messages number the rows from the top. "
                "Changing a row withdraws its verification until an admin checks it again. To remove a competency, "

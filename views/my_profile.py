@@ -72,7 +72,7 @@ def field_error(name: str) -> None:
 timezones = sorted(known_timezones())
 language_codes = sorted(languages, key=languages.get)
 with st.form(f"profile_form_{form.generation}", border=False):
-    st.subheader("About you")
+    st.header("About you")
     st.text_input("Display name", value=values["display_name"], key=form.key("display_name"), max_chars=80)
     field_error("display_name")
     st.text_input("Pronouns", value=values["pronouns"], key=form.key("pronouns"),
@@ -96,7 +96,7 @@ with st.form(f"profile_form_{form.generation}", border=False):
                     key=form.key("years_in_practice"))
     field_error("years_in_practice")
 
-    st.subheader("Licences")
+    st.header("Licences")
     st.caption("One row per state or province, every column filled in; messages number the rows from the top. "
                "Changing a row withdraws its verification until an admin checks it. To remove a licence, tick its "
                "checkbox and press the bin icon.")
@@ -120,7 +120,7 @@ with st.form(f"profile_form_{form.generation}", border=False):
     )
     field_error("licenses")
 
-    st.subheader("How you work")
+    st.header("How you work")
     st.toggle("I offer consultation to colleagues", value=values["is_consultant"], key=form.key("is_consultant"),
               help="Turn on to appear in search for therapists seeking a treating colleague.")
     st.checkbox("Telehealth", value=values["offers_telehealth"], key=form.key("offers_telehealth"))

@@ -10,7 +10,6 @@ nothing typed, the password included, stays in the session; the success message 
 """
 
 import streamlit as st
-from streamlit_authenticator import params
 from streamlit_authenticator.utilities import RegisterError
 
 from components import context
@@ -18,6 +17,7 @@ from components.errors import database_errors_as_messages
 from components.formstate import FormGeneration
 from components.registration import refusal_field
 from portal.auth import USERNAME_RULES, RegistrationRefused, clean_name, registration_name_problems, username_problem
+from portal.passwords import PASSWORD_RULES, PASSWORD_RULES_LIST
 
 st.title("Register")
 st.caption("Create your account. Your profile stays private until you choose to offer consultation.")
@@ -28,7 +28,7 @@ form = FormGeneration("register")
 errors: dict[str, str] = {}
 slots = {}
 with st.form(f"register_form_{form.generation}", border=True):
-    st.subheader("Create your account")
+    st.header("Create your account")
     # One row of columns per pair, so that a message under one field pushes the next pair down evenly.
     left, right = st.columns(2)
     first_name = left.text_input("First name", key=form.key("first_name"), autocomplete="given-name")
@@ -43,11 +43,12 @@ with st.form(f"register_form_{form.generation}", border=True):
     slots["username"] = right.empty()
     left, right = st.columns(2)
     password = left.text_input("Password", type="password", key=form.key("password"), autocomplete="new-password",
-                               help=params.PASSWORD_INSTRUCTIONS)
+                               help=PASSWORD_RULES)
     slots["password"] = left.empty()
     password_repeat = right.text_input("Repeat password", type="password", key=form.key("password_repeat"),
                                        autocomplete="new-password")
     slots["password_repeat"] = right.empty()
+    st.markdown("**Your password**  \n" + PASSWORD_RULES_LIST)  # the rules as a readable list, before typing
     submitted = st.form_submit_button("Create account", type="primary", key="register_submit")
 form_error = st.empty()
 

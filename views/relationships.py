@@ -85,7 +85,7 @@ with people_tab:
             st.session_state["relationships_notice"] = "Removed."
             st.rerun()
 
-    st.subheader("Add a person")
+    st.header("Add a person")
     # Whether the next person is on the portal is a choice of form, not an entry: it stays after adding.
     where = st.radio("Who", ["A consultant on the portal", "Someone else"], horizontal=True,
                      key="relationship_who")
@@ -146,7 +146,7 @@ with places_tab:
             st.session_state["relationships_notice"] = "Removed."
             st.rerun()
     with st.form(f"affiliation_form_{place_form.generation}"):
-        st.subheader("Add an organisation")
+        st.header("Add an organisation")
         organisation = st.text_input("Organisation", key=place_form.key("organisation"),
                                      placeholder="e.g. St. Mary's Hospital")
         show_error("place_organisation")

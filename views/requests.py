@@ -43,7 +43,7 @@ if notice:
     st.success(notice, icon=":material/check_circle:")
 
 if user.is_consultant or received:
-    st.subheader(f"Received ({sum(r['status'] == 'pending' for r in received)} waiting)")
+    st.header(f"Received ({sum(r['status'] == 'pending' for r in received)} waiting)")
     if not received:
         st.caption("No requests yet. Colleagues find you through search when your profile offers consultation.")
     for row in received:
@@ -82,7 +82,7 @@ if user.is_consultant or received:
             if st.session_state.get(error_key):
                 st.error(st.session_state[error_key], icon=":material/error:")
 
-st.subheader("Sent")
+st.header("Sent")
 if not sent:
     st.caption("You have not asked anyone yet.")
     st.page_link("views/find.py", label="Find a consultant", icon=":material/search:")
@@ -94,7 +94,7 @@ for row in sent:
         elif row["status"] == "accepted":
             st.caption(f"Accepted {day(row['responded_at'])}. You can now book sessions together.")
 
-st.subheader("Engagements")
+st.header("Engagements")
 if not engagements:
     st.caption("None yet. An engagement begins when a consultant accepts a request.")
 for engagement in engagements:

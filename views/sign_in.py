@@ -1,51 +1,59 @@
-"""Sign in with a username and password; five failures lock the account for 15 minutes."""
+"""Sign in with a username and password; five failures lock the account for 15 minutes.
+
+Every typed name gets the same treatment and the same answers, whether or not an account has it
+(portal.auth: a dummy bcrypt check, failures counted and locked per typed name): the page cannot
+tell a stranger which usernames exist.
+"""
 
 import streamlit as st
 from streamlit_authenticator.utilities import LoginError
 
-from components import context
+from components import context, sessions
 from components.errors import database_errors_as_messages
-from portal.auth import LOCKOUT_MINUTES, MAX_FAILED_ATTEMPTS
+from portal.auth import MAX_FAILED_ATTEMPTS, sign_in_refusal
+from portal.db import SERVICE
 
 st.title("Sign in")
 st.caption("Find a treating colleague, or manage the colleagues who consult you.")
 
 authenticator = context.authenticator()
+users = context.credentials().users
+with database_errors_as_messages():
+    empty = not context.backend().rpc("portal_has_accounts", {}, as_user=SERVICE)
+if empty:
+    st.info("This portal has no accounts yet. Register the first one; to try it with sample data instead, start "
+            "it with `PORTAL_DEMO_DATA=1` (README).", icon=":material/info:")
+st.header("Your account")
 with database_errors_as_messages():
     try:
-        authenticator.login(
-            location="main",
-            max_login_attempts=MAX_FAILED_ATTEMPTS,
-            key="sign_in_form",
-            fields={"Form name": "Your account", "Username": "Username", "Password": "Password",
-                    "Login": "Sign in"},
-        )
+        with users.answering_every_name():
+            authenticator.login(
+                location="main",
+                max_login_attempts=MAX_FAILED_ATTEMPTS,
+                key="sign_in_form",
+                fields={"Form name": "Username and password", "Username": "Username", "Password": "Password",
+                        "Login": "Sign in"},
+            )
     except LoginError:
         st.session_state["authentication_status"] = False
-    tried = context.credentials().users.tried_record()
+    tried = users.tried_record()
+    opened = users.opened_session()
 
-if st.session_state.get("authentication_status") and tried is not None and tried.locked_until is not None:
-    # The right password arrived while parallel wrong ones had locked the account: the lock holds.
-    authenticator.logout(location="unrendered")
-    st.session_state["authentication_status"] = False
+if st.session_state.get("authentication_status"):
+    if opened is None:
+        # The right password arrived while parallel wrong ones had locked the account: the lock holds, and no
+        # session was opened (the same for a name without an account, which never signs in).
+        authenticator.logout(location="unrendered")
+        st.session_state["authentication_status"] = False
+    else:
+        sessions.remember(opened)
 status = st.session_state.get("authentication_status")
 if status:
     st.success("Signed in. Opening your home page…", icon=":material/check_circle:")
     if st.button("Continue", key="sign_in_continue", type="primary"):
         st.rerun()
 elif status is False:
-    if tried is not None and tried.locked_until is not None:
-        st.error(
-            f"This account is locked after {MAX_FAILED_ATTEMPTS} failed sign-in attempts. "
-            f"Try again after {tried.locked_until:%H:%M} UTC ({LOCKOUT_MINUTES} minutes from the "
-            "last attempt), or ask an administrator to unlock it.",
-            icon=":material/lock_clock:",
-        )
-    else:
-        st.error(
-            "The username or password is incorrect. "
-            f"After {MAX_FAILED_ATTEMPTS} failed attempts the account is locked for {LOCKOUT_MINUTES} minutes.",
-            icon=":material/error:",
-        )
+    locked_until = tried.locked_until if tried is not None else None
+    st.error(sign_in_refusal(locked_until), icon=":material/lock_clock:" if locked_until else ":material/error:")
 
 st.page_link("views/register.py", label="New here? Create an account", icon=":material/person_add:")

@@ -31,10 +31,19 @@ def open_backend(settings: Settings) -> Backend:
 
     db = start_embedded(settings.data_dir)
     apply_migrations(db.owner_conninfo)
+    # The demo world only when asked for (PORTAL_DEMO_DATA=1): its accounts, admin included, share the password
+    # README prints.
     if settings.load_demo_data:
         from portal.demo import load_demo_world_if_empty
 
         load_demo_world_if_empty(db.owner_conninfo)
+    else:
+        from portal.demo import demo_admin_present
+
+        if demo_admin_present(db.owner_conninfo):
+            log.warning("This database (%s) still holds the demo world, whose accounts (admin included) share the "
+                        "password README prints. Start with PORTAL_DEMO_DATA=1 if you meant to run the demo; "
+                        "otherwise use a fresh PORTAL_DATA_DIR.", settings.data_dir)
     backend = LocalBackend(db.api_conninfo)
     backend.embedded = db  # kept so tools and tests can stop/start the server
     return backend
