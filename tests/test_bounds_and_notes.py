@@ -81,6 +81,19 @@ class Api:
         return self.http.post(f"/{table}", json=rows, headers={**self.headers, "Prefer": "return=minimal"})
 
 
+#: Consultants this module made, per deployment: they leave the directory when the module ends (the database is
+#: shared with later modules, and the browser journey counts every consultant a NY search finds).
+MADE_CONSULTANTS: dict[str, list[str]] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def consultants_leave_the_directory(deployed):
+    yield
+    made = MADE_CONSULTANTS.pop(deployed.owner_conninfo, [])
+    with psycopg.connect(deployed.owner_conninfo, autocommit=True) as conn:
+        conn.execute("update public.profiles set is_consultant = false where id = any (%s::uuid[])", (made,))
+
+
 def member(deployed, prefix: str, *, consultant: bool = False) -> str:
     """A fresh member, registered as the service role would (auth_register), as the owner."""
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
@@ -89,6 +102,8 @@ def member(deployed, prefix: str, *, consultant: bool = False) -> str:
                                (name, f"{name}@test.example", f"Test {prefix}", "$2b$12$" + "x" * 53)).fetchone()[0]
         conn.execute("update public.profiles set is_consultant = %s, home_jurisdiction = 'NY' where id = %s",
                      (consultant, user_id))
+    if consultant:
+        MADE_CONSULTANTS.setdefault(deployed.owner_conninfo, []).append(str(user_id))
     return str(user_id)
 
 

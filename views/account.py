@@ -25,13 +25,18 @@ with database_errors_as_messages():
             # The change ended every session of the account (any other browser is signed out); this one goes on
             # with the session the change opened, in a new cookie.
             sessions.reissue_cookie(authenticator, context.credentials())
-            st.success("Your password was changed. Every other browser signed in to your account was signed out.",
-                       icon=":material/check_circle:")
+            # Kept, not one-shot: setting the new cookie reruns the page, which would wipe a message drawn once.
+            st.session_state["account_password_notice"] = (
+                "Your password was changed. Every other browser signed in to your account was signed out.")
     except CredentialsError:
+        st.session_state.pop("account_password_notice", None)
         st.error("The current password is incorrect.", icon=":material/error:")
     except ResetError as exc:
+        st.session_state.pop("account_password_notice", None)
         # The authenticator words a refused new password with its own (replaced) rules: say the portal's.
         st.error(refusal_field(str(exc))[1], icon=":material/error:")
+if notice := st.session_state.get("account_password_notice"):
+    st.success(notice, icon=":material/check_circle:")
 
 st.divider()
 st.header("My data")
