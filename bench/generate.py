@@ -41,7 +41,7 @@ import psycopg  # noqa: E402
 
 from portal.db.bootstrap import EmbeddedDatabase, apply_migrations, migration_files, start_embedded  # noqa: E402
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 DATA_ROOT = Path(__file__).resolve().parent / ".data"
 
 # (code, country, weight, time zone, cities): spread like clinician populations, roughly.
@@ -214,9 +214,9 @@ select b.i,
        array(select q.code from b_place q where q.country = p.country and q.code <> p.code order by q.idx)
          as others,
        case when pg_temp.u(b.i, 'dr') < 0.3 then 'Dr. ' else '' end
-         || (select n.name from b_name n where n.kind = 'first' and n.idx = pg_temp.h(b.i, 'first') %% %(nfirst)s)
+         || (array[%(first_names)s])[1 + pg_temp.h(b.i, 'first') %% %(nfirst)s]
          || ' ' || chr(65 + (pg_temp.h(b.i, 'initial') %% 26)::int) || '. '
-         || (select n.name from b_name n where n.kind = 'last' and n.idx = pg_temp.h(b.i, 'last') %% %(nlast)s)
+         || (array[%(last_names)s])[1 + pg_temp.h(b.i, 'last') %% %(nlast)s]
          as display_name,
        (array['she/her','he/him','they/them','she/they','he/they',null])[1 + pg_temp.h(b.i, 'pronouns') %% 6]
          as pronouns,
@@ -247,8 +247,8 @@ with base as materialized (
 )
 select b.i, md5('bench-seeker:' || b.i)::uuid as id, p.code as home, p.country, p.tz,
        p.cities[1 + pg_temp.h(b.i, 's-city') %% cardinality(p.cities)] as home_city,
-       (select n.name from b_name n where n.kind = 'first' and n.idx = pg_temp.h(b.i, 's-first') %% %(nfirst)s)
-         || ' ' || (select n.name from b_name n where n.kind = 'last' and n.idx = pg_temp.h(b.i, 's-last') %% %(nlast)s)
+       (array[%(first_names)s])[1 + pg_temp.h(b.i, 's-first') %% %(nfirst)s]
+         || ' ' || (array[%(last_names)s])[1 + pg_temp.h(b.i, 's-last') %% %(nlast)s]
          as display_name,
        l.langs as languages,
        (array[%(us_types)s])[1 + pg_temp.h(b.i, 's-type') %% %(n_us_types)s] as us_type
@@ -270,26 +270,30 @@ select id, display_name, languages, (pg_temp.h(i, 's-years') %% 30)::int, tz, fa
 _LICENCES_SQL = """
 insert into public.licenses (profile_id, license_type, license_number, jurisdiction, expires_on,
                              verification_status, verified_at)
-select c.id,
-       case when c.country = 'US' then c.us_type else %(ca_types)s::jsonb ->> j.code end,
-       j.code || '-' || lpad((pg_temp.h(c.i, 'licno' || j.k) %% 1000000)::text, 6, '0'),
-       j.code,
-       case when pg_temp.u(c.i, 'lic_expired' || j.k) < 0.07
-            then current_date - (1 + pg_temp.h(c.i, 'lic_ago' || j.k) %% 400)::int
-            else current_date + (20 + pg_temp.h(c.i, 'lic_until' || j.k) %% 1000)::int end,
-       case when pg_temp.u(c.i, 'lic_ver' || j.k) < 0.60 then 'verified'
-            when pg_temp.u(c.i, 'lic_ver' || j.k) < 0.63 then 'rejected' else 'self_attested' end,
-       case when pg_temp.u(c.i, 'lic_ver' || j.k) < 0.60
-            then now() - make_interval(days => (pg_temp.h(c.i, 'lic_vat' || j.k) %% 700)::int) end
-from b_c c
-cross join lateral (
-  select r1, (r1 + 1 + pg_temp.h(c.i, 'lic_r2') %% (cardinality(c.others) - 1)) %% cardinality(c.others) as r2
-  from (select (pg_temp.h(c.i, 'lic_r1') %% cardinality(c.others))::int as r1) x
-) r
-cross join lateral (
-  values (1, c.home), (2, c.others[1 + r.r1]), (3, c.others[1 + r.r2])
-) j(k, code)
-where j.k <= c.nlic;
+select v.id,
+       case when v.country = 'US' then v.us_type else %(ca_types)s::jsonb ->> v.code end,
+       v.code || '-' || lpad((pg_temp.h(v.i, 'licno' || v.k) %% 1000000)::text, 6, '0'),
+       v.code,
+       case when pg_temp.u(v.i, 'lic_expired' || v.k) < 0.07
+            then current_date - (1 + pg_temp.h(v.i, 'lic_ago' || v.k) %% 400)::int
+            else current_date + (20 + pg_temp.h(v.i, 'lic_until' || v.k) %% 1000)::int end,
+       case when v.ver < 0.60 then 'verified' when v.ver < 0.63 then 'rejected' else 'self_attested' end,
+       case when v.ver < 0.60
+            then now() - make_interval(days => (pg_temp.h(v.i, 'lic_vat' || v.k) %% 700)::int) end
+from (
+  -- The verification draw once per licence (the same value as drawing it in place).
+  select c.i, c.id, c.country, c.us_type, j.k, j.code, pg_temp.u(c.i, 'lic_ver' || j.k) as ver
+  from b_c c
+  cross join lateral (
+    select r1, (r1 + 1 + pg_temp.h(c.i, 'lic_r2') %% (cardinality(c.others) - 1)) %% cardinality(c.others) as r2
+    from (select (pg_temp.h(c.i, 'lic_r1') %% cardinality(c.others))::int as r1) x
+  ) r
+  cross join lateral (
+    values (1, c.home), (2, c.others[1 + r.r1]), (3, c.others[1 + r.r2])
+  ) j(k, code)
+  where j.k <= c.nlic
+  offset 0
+) v;
 
 insert into public.licenses (profile_id, license_type, license_number, jurisdiction, expires_on,
                              verification_status, verified_at)
@@ -308,53 +312,61 @@ select x.id, x.code, x.level,
        'Training body for ' || x.code,
        upper(left(x.code, 3)) || '-' || (pg_temp.h(x.i, 'cred' || x.code) %% 100000)::text,
        (1995 + pg_temp.h(x.i, 'year' || x.code) %% 31)::smallint,
-       case x.level when 1 then 8 + pg_temp.h(x.i, 'hrs' || x.code) %% 25
-                    when 2 then 30 + pg_temp.h(x.i, 'hrs' || x.code) %% 90
-                    when 3 then 100 + pg_temp.h(x.i, 'hrs' || x.code) %% 300
-                    else 400 + pg_temp.h(x.i, 'hrs' || x.code) %% 1100 end,
+       case x.level when 1 then 8 + x.hrs %% 25
+                    when 2 then 30 + x.hrs %% 90
+                    when 3 then 100 + x.hrs %% 300
+                    else 400 + x.hrs %% 1100 end,
        case when pg_temp.u(x.i, 'c_expiry' || x.code) < 0.20
             then case when pg_temp.u(x.i, 'c_expired' || x.code) < 0.30
                       then current_date - (1 + pg_temp.h(x.i, 'c_ago' || x.code) %% 500)::int
                       else current_date + (30 + pg_temp.h(x.i, 'c_until' || x.code) %% 1200)::int end end,
-       case when pg_temp.u(x.i, 'c_ver' || x.code) < 0.60 then 'verified'
-            when pg_temp.u(x.i, 'c_ver' || x.code) < 0.62 then 'rejected' else 'self_attested' end,
-       case when pg_temp.u(x.i, 'c_ver' || x.code) < 0.60
+       case when x.ver < 0.60 then 'verified' when x.ver < 0.62 then 'rejected' else 'self_attested' end,
+       case when x.ver < 0.60
             then now() - make_interval(days => (pg_temp.h(x.i, 'c_vat' || x.code) %% 900)::int) end
 from (
-  select d.i, d.id, d.code,
-         case when pg_temp.u(d.i, 'level' || d.code) < 0.15 then 1
-              when pg_temp.u(d.i, 'level' || d.code) < 0.50 then 2
-              when pg_temp.u(d.i, 'level' || d.code) < 0.85 then 3 else 4 end::smallint as level,
-         row_number() over (partition by d.i order by d.first_draw) as pick, d.ncomp
+  -- Each draw computed once per kept competency (the same values as drawing them in place).
+  select k.i, k.id, k.code,
+         case when k.lv < 0.15 then 1 when k.lv < 0.50 then 2 when k.lv < 0.85 then 3 else 4 end::smallint as level,
+         k.ver, k.hrs
   from (
-    -- 16 weighted draws per consultant; the first ncomp distinct modalities are kept.
-    select c.i, c.id, c.ncomp, m.code, min(dr.n) as first_draw
-    from b_c c
-    cross join generate_series(1, 16) dr(n)
-    join b_mod m on m.idx = width_bucket(pg_temp.u(c.i, 'mod' || dr.n), (select array_agg(lo order by idx)
-                                                                          from b_mod)) - 1
-    group by c.i, c.id, c.ncomp, m.code
-  ) d
-) x
-where x.pick <= x.ncomp;
+    select p.i, p.id, p.code, pg_temp.u(p.i, 'level' || p.code) as lv, pg_temp.u(p.i, 'c_ver' || p.code) as ver,
+           pg_temp.h(p.i, 'hrs' || p.code) as hrs
+    from (
+      select d.i, d.id, d.code, row_number() over (partition by d.i order by d.first_draw) as pick, d.ncomp
+      from (
+        -- 16 weighted draws per consultant; the first ncomp distinct modalities are kept.
+        select c.i, c.id, c.ncomp, m.code, min(c.n) as first_draw
+        from (select c.i, c.id, c.ncomp, dr.n,
+                     width_bucket(pg_temp.u(c.i, 'mod' || dr.n), (select array_agg(lo order by idx) from b_mod)) - 1
+                       as mod_idx
+              from b_c c cross join generate_series(1, 16) dr(n)) c
+        join b_mod m on m.idx = c.mod_idx
+        group by c.i, c.id, c.ncomp, m.code
+      ) d
+    ) p
+    where p.pick <= p.ncomp
+    offset 0  -- computed once each, not once per use
+  ) k
+) x;
 """
 
-# The weekly-hours trigger keeps availability_settings.time_buckets; it runs once per row. For a bulk
-# load it is switched off, then fired once per consultant by touching one of their rows, so the
-# buckets still come from the migration's own trigger function.
+# The weekly-hours trigger keeps availability_settings.time_buckets; it runs once per row (at 500,000
+# consultants, minutes); statement triggers check each inserted row against the consultant's others (the
+# generated patterns never overlap). For a bulk load they are switched off and the buckets are set in the same
+# statement as the intake settings, with the expression of the migration's trigger function
+# (private.refresh_time_buckets) read from the catalogue, so they are the trigger's own.
 _AVAILABILITY_SQL = """
-alter table public.weekly_hours disable trigger weekly_hours_refresh_buckets;
+alter table public.weekly_hours disable trigger user;
 insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at)
 select c.id, h.weekday, h.starts_at, h.ends_at
-from b_c c
-join b_hours h on h.pattern = pg_temp.h(c.i, 'hours') %% %(npatterns)s
-where pg_temp.u(c.i, 'no_hours') >= 0.06;
-alter table public.weekly_hours enable trigger weekly_hours_refresh_buckets;
-update public.weekly_hours w set weekday = w.weekday
-where w.id in (select distinct on (h.consultant_id) h.id from public.weekly_hours h order by h.consultant_id, h.id);
+from (select c.id, pg_temp.h(c.i, 'hours') %% %(npatterns)s as pattern from b_c c
+      where pg_temp.u(c.i, 'no_hours') >= 0.06) c
+join b_hours h on h.pattern = c.pattern;
+alter table public.weekly_hours enable trigger user;
 
 update public.availability_settings s
-set accepting_new_clients = pg_temp.u(c.i, 'accepting') >= 0.12,
+set time_buckets = coalesce(b.buckets, 0),
+    accepting_new_clients = pg_temp.u(c.i, 'accepting') >= 0.12,
     capacity = v.capacity,
     active_clients = v.active,
     clients_served = v.active + (pg_temp.h(c.i, 'served') %% 7)::int,
@@ -366,6 +378,7 @@ cross join lateral (
               else floor(pg_temp.u(c.i, 'active') * cap)::int end as active
   from (select (2 + pg_temp.h(c.i, 'capacity') %% 11)::int as cap) k
 ) v
+left join (%(buckets_sql)s) b on b.consultant_id = c.id
 where s.consultant_id = c.id;
 """
 
@@ -592,6 +605,33 @@ join b_c t on t.i = d.target;
 """
 
 
+def _buckets_sql(conn: psycopg.Connection) -> str:
+    """Each consultant's time buckets from their weekly hours, with the expression of the migration's own trigger
+    function (private.refresh_time_buckets), so a bulk load sets them as the trigger would."""
+    body = conn.execute("select pg_get_functiondef('private.refresh_time_buckets()'::regprocedure)").fetchone()[0]
+    found = re.search(r"select\s+(bit_or\(.*?\))\s*from public\.weekly_hours h\s+where h\.consultant_id = who",
+                      body, re.S)
+    if not found:
+        raise RuntimeError("private.refresh_time_buckets no longer has the shape the generator reads")
+    return f"select h.consultant_id, {found.group(1)} as buckets from public.weekly_hours h group by h.consultant_id"
+
+
+def _drop_secondary_indexes(conn: psycopg.Connection, tables: list[str]) -> list[str]:
+    """Drop the indexes of these tables that back no constraint; returns the statements that make them again."""
+    rows = conn.execute("""
+        select format('%%I.%%I', n.nspname, c.relname), pg_catalog.pg_get_indexdef(i.indexrelid)
+        from pg_catalog.pg_index i
+        join pg_catalog.pg_class c on c.oid = i.indexrelid
+        join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+        where i.indrelid = any (array(select to_regclass(t) from unnest(%s::text[]) t where to_regclass(t) is not null))
+          and not i.indisunique
+          and not exists (select 1 from pg_catalog.pg_constraint k where k.conindid = i.indexrelid)
+        order by 1""", (tables,)).fetchall()
+    for name, _ in rows:
+        conn.execute(f"drop index {name}")
+    return [definition for _, definition in rows]
+
+
 def _optional(conn: psycopg.Connection, table: str, run) -> dict[str, Any]:
     """Run one optional step in a savepoint: a missing table or a changed shape is reported, not fatal."""
     if not conn.execute("select to_regclass(%s) is not null", (table,)).fetchone()[0]:
@@ -623,7 +663,15 @@ def generate(owner_conninfo: str, spec: WorldSpec, log=print) -> dict[str, Any]:
             "ca_types": json.dumps(CA_TYPES), "hash": FAKE_HASH,
         }
         # Lists go into the SQL text as literals (the SQL is ours, the values are constants above).
-        text_params = {"focus": ", ".join(_lit(f) for f in FOCUS), "us_types": ", ".join(_lit(t) for t in US_TYPES)}
+        text_params = {"focus": ", ".join(_lit(f) for f in FOCUS), "us_types": ", ".join(_lit(t) for t in US_TYPES),
+                       "buckets_sql": _buckets_sql(conn),
+                       # Names by index from array literals (the same picks as a lookup in b_name, without a scan
+                       # of it per row).
+                       "first_names": ", ".join(_lit(n) for n in FIRST), "last_names": ", ".join(_lit(n) for n in LAST)}
+        # A bulk load: no wait for the WAL at each statement, and room to build indexes in memory.
+        conn.execute("set synchronous_commit = off")
+        conn.execute("set maintenance_work_mem = '512MB'")
+        conn.execute("set work_mem = '256MB'")
 
         def run(step: str, sql: str) -> None:
             t0 = time.perf_counter()
@@ -641,9 +689,28 @@ def generate(owner_conninfo: str, spec: WorldSpec, log=print) -> dict[str, Any]:
         facts_triggers = conn.execute("""
             select t.tgrelid::regclass::text, t.tgname from pg_catalog.pg_trigger t
             where not t.tgisinternal and t.tgname like 'search\\_facts\\_%'""").fetchall()
+        # The entries of private.search_rank follow the facts statement by statement: built once at the end.
+        facts_triggers += conn.execute("""
+            select t.tgrelid::regclass::text, t.tgname from pg_catalog.pg_trigger t
+            where not t.tgisinternal and t.tgname like 'search\\_rank\\_%'""").fetchall()
         for table, trigger in facts_triggers:
             conn.execute(f'alter table {table} disable trigger "{trigger}"')
+        # Secondary indexes (none backing a constraint) are built after the rows are in.
+        loaded = ["public.licenses", "public.competencies", "public.weekly_hours", "public.affiliations",
+                  "public.declared_relationships"]
+        secondary = _drop_secondary_indexes(conn, loaded)
+        # Each new profile's default intake settings, inserted by a row trigger: here in one statement.
+        settings_trigger = conn.execute("""
+            select exists (select 1 from pg_catalog.pg_trigger t
+                           where t.tgrelid = 'public.profiles'::regclass and t.tgname = 'profiles_create_settings')
+        """).fetchone()[0]
+        if settings_trigger:
+            conn.execute("alter table public.profiles disable trigger profiles_create_settings")
         run("profiles", _PEOPLE_SQL)
+        if settings_trigger:
+            conn.execute("alter table public.profiles enable trigger profiles_create_settings")
+            conn.execute("insert into public.availability_settings (consultant_id) select id from public.profiles "
+                         "on conflict do nothing")
         run("licences", _LICENCES_SQL)
         run("competencies", _COMPETENCIES_SQL)
         run("availability", _AVAILABILITY_SQL)
@@ -669,10 +736,23 @@ def generate(owner_conninfo: str, spec: WorldSpec, log=print) -> dict[str, Any]:
         relationships_info = _optional(conn, "public.declared_relationships", relationships)
         if relationships_info["rows"] is None:
             log(f"  {'relationships':<14} {time.perf_counter() - t0:6.2f} s  {relationships_info['status']}")
+        t0 = time.perf_counter()
+        for statement in secondary:
+            conn.execute(statement)
+        timings["indexes"] = round(time.perf_counter() - t0, 2)
+        log(f"  {'indexes':<14} {timings['indexes']:6.2f} s")
+        if facts_triggers:
+            facts_indexes = _drop_secondary_indexes(conn, ["private.search_facts"])
+            run("search facts", "select private.refresh_search_facts(array(select id from public.profiles))")
+            t0 = time.perf_counter()
+            for statement in facts_indexes:
+                conn.execute(statement)
+            if conn.execute("select to_regprocedure('private.rebuild_search_rank()') is not null").fetchone()[0]:
+                conn.execute("select private.rebuild_search_rank()")
+            timings["search rank"] = round(time.perf_counter() - t0, 2)
+            log(f"  {'search rank':<14} {timings['search rank']:6.2f} s")
         for table, trigger in facts_triggers:
             conn.execute(f'alter table {table} enable trigger "{trigger}"')
-        if facts_triggers:
-            run("search facts", "select private.refresh_search_facts(array(select id from public.profiles))")
         conn.commit()
     t0 = time.perf_counter()
     with psycopg.connect(owner_conninfo, autocommit=True) as conn:

@@ -12,6 +12,9 @@ The score (0-100) is computed in Postgres by public.search_consultants:
 |              |     | no max: 10 x (1 - min(fee, 300)/300) + 2 for a sliding scale, capped      |
 
 Ties go to the name, then the id, so the order never changes between runs.
+
+Counts are exact up to 1,000; beyond, the search reports 1,001 with total_capped and the page says
+"more than 1,000" (count_words). The top of the list is exact whatever the count.
 """
 
 from __future__ import annotations
@@ -71,14 +74,30 @@ class SearchFilters:
         }
 
 
+# Counts above this are not counted further: the search and the relaxation counts say "more than 1,000".
+COUNT_CAP = 1000
+
+
+def count_words(n: int) -> str:
+    """A count as the page says it: exact up to 1,000, otherwise "more than 1,000"."""
+    return f"more than {COUNT_CAP:,}" if n > COUNT_CAP else f"{n:,}"
+
+
 @dataclass
 class SearchPage:
-    total: int
+    total: int  # exact up to 1,000; 1,001 means more (total_capped)
     results: list[dict[str, Any]]
-    relax: list[dict[str, Any]]  # [{"filter": name, "count": n}], most helpful first
+    relax: list[dict[str, Any]]  # [{"filter": name, "count": n}], most helpful first (counts capped alike)
+    total_capped: bool = False
 
     def pages(self, page_size: int) -> int:
-        return max(1, -(-self.total // max(1, page_size)))
+        # Past the cap the pages cover the best 1,000: the count beyond is not known, so neither is a last page.
+        shown = min(self.total, COUNT_CAP) if self.total_capped else self.total
+        return max(1, -(-shown // max(1, page_size)))
+
+    def total_words(self) -> str:
+        """"12", or "more than 1,000"."""
+        return count_words(self.total)
 
 
 def search(backend: Backend, claims: Claims, filters: SearchFilters) -> SearchPage:
@@ -89,7 +108,8 @@ def search(backend: Backend, claims: Claims, filters: SearchFilters) -> SearchPa
                               as_user=claims)
         for result in results:
             result["record"] = records.get(result["consultant_id"])
-    return SearchPage(total=data["total"], results=results, relax=data.get("relax") or [])
+    return SearchPage(total=data["total"], results=results, relax=data.get("relax") or [],
+                      total_capped=bool(data.get("total_capped")) or data["total"] > COUNT_CAP)
 
 
 def relaxed(filters: SearchFilters, name: str) -> SearchFilters:
@@ -172,7 +192,7 @@ def words_list(parts: list[str]) -> str:
 class Broadening:
     """When no single filter's removal finds anyone: the search with every optional filter removed."""
     filters: SearchFilters  # the broadened search (only the jurisdiction kept)
-    count: int  # how many it finds
+    count: int  # how many it finds (1,001: more than 1,000)
     narrowing: list[str]  # the optional filters the seeker's search set, in the order of the form
 
 
@@ -199,7 +219,7 @@ def explain_empty(page: SearchPage, filters: SearchFilters, broadening: Broadeni
     helpful = single_relaxations(page)
     if helpful:
         top = helpful[0]
-        return f"Nobody matches all filters. {relax_label(top)} would find {top['count']}."
+        return f"Nobody matches all filters. {relax_label(top)} would find {count_words(top['count'])}."
     if any(r["filter"] == "jurisdiction" for r in page.relax):
         sentence = (f"No consultant licensed in {filters.jurisdiction} matches these filters, and the others "
                     "who would are not licensed there.")
@@ -213,7 +233,7 @@ def explain_empty(page: SearchPage, filters: SearchFilters, broadening: Broadeni
     else:
         sentence += f" Removing any one filter alone still finds nobody: together {words_list(words)} narrow it."
     if broadening.count:
-        return sentence + f" {broaden_label(filters)} finds {broadening.count}."
+        return sentence + f" {broaden_label(filters)} finds {count_words(broadening.count)}."
     return sentence + f" Nobody licensed in {filters.jurisdiction} is available to you even without them."
 
 

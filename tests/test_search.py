@@ -387,3 +387,14 @@ def test_search_facts_are_out_of_every_api_role_s_reach(api_conn):
             api_conn.execute(f"set local role {role}")
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 api_conn.execute("select count(*) from private.search_facts")
+
+
+def test_counts_past_the_cap_are_said_as_more_than_1000_and_page_only_the_best_1000():
+    from portal.search import SearchPage, count_words
+
+    assert [count_words(n) for n in (0, 1, 1000, 1001)] == ["0", "1", "1,000", "more than 1,000"]
+    exact = SearchPage(total=1000, results=[], relax=[])
+    capped = SearchPage(total=1001, results=[], relax=[], total_capped=True)
+    assert (exact.pages(20), exact.total_words()) == (50, "1,000")
+    assert (capped.pages(20), capped.total_words()) == (50, "more than 1,000")  # never a 51st page of one
+    assert SearchPage(total=7, results=[], relax=[]).pages(20) == 1

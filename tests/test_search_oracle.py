@@ -71,3 +71,117 @@ def test_search_agrees_with_a_plain_reimplementation(bench_world):
     # Not vacuous: most searches found consultants, many more than a page, and screening hid some.
     assert sum(t > 0 for t in totals) > len(totals) // 2 and sum(t > TOP for t in totals) > 10, totals
     assert hidden > 0
+
+
+# --- early stopping against a full scoring, where many candidates tie at the cut -------------------
+
+# 1,300 consultants in Wyoming (where the demo world has nobody) drawn from a few values each, so that
+# scores bunch: dozens share the 20th score, and names repeat (ties then go to the id).
+TIED_WORLD = """
+with made as (
+  insert into public.profiles (id, display_name, languages, offers_telehealth, offers_in_person, city, fee_usd,
+                               sliding_scale, years_in_practice, timezone, is_consultant)
+  select md5('tied-consultant:' || i)::uuid,
+         (array['Ana Tie', 'Ben Tie', 'Cy Tie', 'Dee Tie', 'Eve Tie'])[1 + i % 5],
+         case when i % 7 = 0 then array['en', 'es'] else array['en'] end,
+         true, i % 3 = 0, case when i % 3 = 0 then 'Casper' end,
+         (array[100, 100, 150, 150, 200])[1 + (i / 5) % 5], i % 4 = 0,
+         (array[25, 25, 20, 30])[1 + (i / 3) % 4], 'America/Denver', true
+  from generate_series(1, 1300) i
+  returning id
+)
+select count(*) from made;
+insert into public.licenses (profile_id, license_type, license_number, jurisdiction, expires_on)
+select md5('tied-consultant:' || i)::uuid, 'LPC', 'WY-' || i, 'WY', current_date + 400
+from generate_series(1, 1300) i;
+insert into public.competencies (consultant_id, modality, level, verification_status, verified_at,
+                                 evidence_body)
+select md5('tied-consultant:' || i)::uuid, c.modality, c.level, c.status,
+       case when c.status = 'verified' then now() end, 'Test body'
+from generate_series(1, 1300) i
+cross join lateral (values ('cbt', 3 + (i / 2) % 2, case when i % 6 < 4 then 'verified' else 'self_attested' end),
+                           ('emdr', 4, case when i % 5 < 3 then 'verified' else 'self_attested' end),
+                           ('act', 2 + i % 3, 'verified')) c (modality, level, status)
+where c.modality <> 'act' or i % 2 = 0;
+insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at)
+select md5('tied-consultant:' || i)::uuid, w.weekday, w.starts_at, w.ends_at
+from generate_series(1, 1300) i
+cross join lateral (values (1 + i % 5, time '09:00', time '12:00'), (6, time '10:00', time '13:00'))
+  w (weekday, starts_at, ends_at)
+where w.weekday <> 6 or i % 4 = 1;
+update public.availability_settings s set accepting_new_clients = (right(s.consultant_id::text, 1) <> '0'), capacity = 5
+where s.consultant_id in (select md5('tied-consultant:' || i)::uuid from generate_series(1, 1300) i);
+"""
+
+
+def test_early_stopping_agrees_with_a_full_scoring_where_many_tie_at_the_cut(embedded_db, monkeypatch):
+    """More than 1,000 match, so the search reads the bound-ordered lists and stops early; a plain pandas scoring of
+    everyone must give the same pages (top 20, the page after it, scores, ties by name then id), with a blocking
+    conflict among those tied at the cut left out and a potential one kept."""
+    import bench.run as bench_run
+    from bench.run import Query, Seeker
+    from portal.search import SearchFilters
+
+    with psycopg.connect(embedded_db.conninfo("postgres")) as conn:
+        conn.execute(TIED_WORLD)
+        seeker = conn.execute(
+            "insert into public.profiles (id, display_name, languages, timezone, is_consultant) "
+            "values (gen_random_uuid(), 'Tied Seeker', '{en}', 'America/Denver', false) returning id::text"
+        ).fetchone()[0]
+        rows = conn.cursor(row_factory=psycopg.rows.dict_row).execute(RAW_CONSULTANTS).fetchall()
+        today = date.today().isoformat()
+
+        def everyone(query: Query) -> dict:
+            monkeypatch.setattr(bench_run, "TOP", 10_000)
+            blocked = {r[0] for r in conn.execute(BLOCKED_FOR, (seeker,))}
+            return baseline_search([r for r in rows if r["id"] not in blocked], query, today)
+
+        def search(filters: SearchFilters) -> dict:
+            params = filters.params()
+            conn.execute("select set_config('role', 'portal_member', true), "
+                         "set_config('request.jwt.claims', %s, true)",
+                         (f'{{"sub": "{seeker}", "role": "portal_member"}}',))
+            try:
+                return conn.execute("select public.search_consultants("
+                                    + ", ".join(f"{k} => %({k})s" for k in params) + ")", params).fetchone()[0]
+            finally:
+                conn.execute("reset role")
+
+        shapes = [
+            SearchFilters(jurisdiction="WY", page_size=20),
+            SearchFilters(jurisdiction="WY", modalities=["cbt"], page_size=20),
+            SearchFilters(jurisdiction="WY", modalities=["cbt", "emdr"], page_size=20),
+            SearchFilters(jurisdiction="WY", modalities=["cbt"], max_fee=250, sliding_ok=True, accepting_only=False,
+                          page_size=20),
+            SearchFilters(jurisdiction="WY", modalities=["emdr"], times=["Weekday mornings"], max_fee=160,
+                          sliding_ok=True, accepting_only=False, page_size=20),
+            SearchFilters(jurisdiction="WY", languages=["en", "es"], accepting_only=False, page_size=20),
+        ]
+        # Declarations naming two of the consultants tied at the cut of the first search: one blocking, one not.
+        first = everyone(Query(Seeker(seeker, "WY", ["en"]), shapes[0]))
+        cut = first["scores"][19]
+        at_cut = [i for i, s in zip(first["ids"], first["scores"], strict=True) if s == cut]
+        assert len(at_cut) > 20, "the world must tie many candidates at the 20th score"
+        conn.execute("insert into public.declared_relationships (declarer_id, counterpart_id, kind, starts_on) "
+                     "values (%s, %s, 'family', '2020-01-01'), (%s, %s, 'colleague', '2020-01-01')",
+                     (seeker, at_cut[0], seeker, at_cut[1]))
+        levels = dict(conn.execute("select consultant_id::text, level from private.conflicts_found(%s, %s::uuid[])",
+                                   (seeker, at_cut[:2])).fetchall())
+        assert levels.get(at_cut[0]) == "blocking" and levels.get(at_cut[1]) in ("potential", "waived")
+
+        for filters in shapes:
+            for page in (1, 2):
+                paged = SearchFilters(**{**filters.__dict__, "page": page})
+                expected = everyone(Query(Seeker(seeker, "WY", ["en"]), paged))
+                found = search(paged)
+                start = (page - 1) * 20
+                what = f"{filters} page {page}"
+                assert expected["total"] > 1000 and found["total"] == 1001 and found["total_capped"] is True, what
+                assert [r["consultant_id"] for r in found["results"]] == expected["ids"][start:start + 20], what
+                assert [r["score"] for r in found["results"]] == expected["scores"][start:start + 20], what
+                for r in found["results"]:
+                    assert abs(sum(r["breakdown"].values()) - r["score"]) <= 0.5, what
+        top = search(shapes[0])["results"]
+        assert at_cut[0] not in {r["consultant_id"] for r in top}
+        assert {r["consultant_id"]: r["conflict"] for r in top}.get(at_cut[1]) in ("potential", "waived")
+        conn.rollback()

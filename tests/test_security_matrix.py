@@ -69,6 +69,7 @@ NOBODY_BUT_OWNER_CHANGES = row(DENIED, NONE, DENIED, NONE, NONE)      # e.g. ver
 TABLES: dict[str, dict[str, dict[str, Any]]] = {
     "private.credentials": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
     "private.search_facts": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
+    "private.search_rank": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
     "private.retired_usernames": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED,
                                   "delete": ALL_DENIED},
     "private.sign_in_failures": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED,
@@ -157,6 +158,12 @@ TABLE_SQL: dict[str, TableSQL] = {
         "offers_in_person, languages, sliding_scale, open_to_new, time_buckets, experience_score, valid_until) "
         "values (%(fresh_profile)s, 'Forged', '{NY}', true, false, '{en}', false, true, 15, 20, 'infinity')",
         "experience_score = 20"),
+    "private.search_rank": TableSQL(
+        "(jurisdiction, modality, consultant_id) = (select r.jurisdiction, r.modality, r.consultant_id "
+        "from private.search_rank r order by 1, 2, 3 limit 1)",  # any one entry: nobody but the owner reads them
+        "insert into private.search_rank (jurisdiction, modality, bound, consultant_id) "
+        "values ('NY', '', 1000, %(fresh_profile)s)",
+        "bound = 1000"),
     "private.retired_usernames": TableSQL(
         "username = 'matrix_retired'",
         "insert into private.retired_usernames (username) values ('intruder_retires_someone')",

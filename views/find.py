@@ -15,6 +15,7 @@ from portal.search import (
     SearchFilters,
     broaden,
     broaden_label,
+    count_words,
     explain_empty,
     relax_label,
     relaxed,
@@ -97,13 +98,14 @@ if page.total == 0:
     st.warning(explain_empty(page, filters, broadening, modality_names=modalities, language_names=languages),
                icon=":material/filter_alt_off:")
     for suggestion in suggestions:
-        if st.button(f"{relax_label(suggestion)} ({suggestion['count']} found)",
+        if st.button(f"{relax_label(suggestion)} ({count_words(suggestion['count'])} found)",
                      key=f"find_relax_{suggestion['filter']}"):
             st.session_state["find_filters"] = relaxed(filters, suggestion["filter"])
             st.session_state["find_form_generation"] = generation + 1  # fresh widgets from the relaxed filters
             st.rerun()
     if broadening is not None and broadening.count:
-        if st.button(f"{broaden_label(filters, button=True)} ({broadening.count} found)", key="find_relax_all",
+        found = count_words(broadening.count)
+        if st.button(f"{broaden_label(filters, button=True)} ({found} found)", key="find_relax_all",
                      help="Keeps only where you live; every other filter is cleared."):
             st.session_state["find_filters"] = broadening.filters
             st.session_state["find_form_generation"] = generation + 1  # fresh widgets from the broadened filters
@@ -112,8 +114,9 @@ if page.total == 0:
 
 pages = page.pages(filters.page_size)
 matches = "consultant matches" if page.total == 1 else "consultants match"
+capped = " (the best 1,000 are shown; narrow the filters to see others)" if page.total_capped else ""
 st.header("Results", anchor=False)  # h2 under the page's h1; each card's name is an h3 below it
-st.markdown(f"**{page.total}** {matches} · page {filters.page} of {pages}")
+st.markdown(f"**{page.total_words().capitalize()}** {matches}{capped} · page {filters.page} of {pages}")
 for result in page.results:
     with st.container(border=True, key=f"find_card_{result['consultant_id']}"):
         head, score = st.columns([3, 1])

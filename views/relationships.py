@@ -22,6 +22,7 @@ from portal.screening import (
     remove_declaration,
     screening_log,
 )
+from portal.search import count_words
 
 LEVEL_WORDS = {"none": "No conflict", "waived": "Waived by both", "potential": "Possible conflict",
                "blocking": "Blocking conflict (hidden)"}
@@ -188,8 +189,8 @@ with log_tab:
         st.dataframe(
             [{"When": local_time(row["created_at"], zone),
               "What": CONTEXT_TEXT[row["context"]],
-              "With": row["other_name"] or (f"{row['screened']} consultants screened" if row["context"] == "search"
-                                            else "—"),
+              "With": row["other_name"] or (f"{count_words(row['screened'])} consultants screened"
+                                            if row["context"] == "search" else "—"),
               "By": "you" if row["checked_by_me"] else "the other party", "Result": LEVEL_WORDS[row["level"]]}
              for row in log],
             hide_index=True, width="stretch")
