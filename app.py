@@ -105,6 +105,14 @@ def menu_of(section: str | None) -> str | None:
 
 
 register = st.Page("views/register.py", title="Register", icon=":material/person_add:", url_path="register")
+forgot = st.Page("views/forgot_password.py", title="Forgot password", icon=":material/lock_reset:",
+                 url_path="forgot-password", visibility="hidden")
+# Where the emails' links land, signed in or not (a member verifies the address from the Account page).
+# Registered for every visitor, hidden from the menu.
+links = [st.Page("views/verify_email.py", title="Confirm your email", icon=":material/mark_email_read:",
+                 url_path="verify-email", visibility="hidden"),
+         st.Page("views/reset_password.py", title="Choose a new password", icon=":material/lock_reset:",
+                 url_path="reset-password", visibility="hidden")]
 sign_in = st.Page("views/sign_in.py", title="Sign in", icon=":material/login:", url_path="sign-in",
                   default=user is None)
 pages: dict[str, list] = {"Portal": [], "You": [], "Administration": [], "": []}
@@ -117,6 +125,7 @@ for script, title, icon, address, section in PAGES:
                                       visibility="visible" if shown else "hidden"))
 if user is None:
     pages[""] = [sign_in, register] + pages[""]
+pages[""] += [forgot, *links]
 pages = {section: listed for section, listed in pages.items() if listed}
 
 page = st.navigation(pages, position="sidebar" if user else "top")
@@ -124,7 +133,8 @@ if user is not None:  # after st.navigation: page links need the pages registere
     st.sidebar.caption(f"Signed in as **{user.display_name}**")
     with st.sidebar:
         unread_badge(backend, user)
-    if run_local_sender:
-        # Local mode delivers its own outbox (production runs `python -m portal.mailer`).
-        start_local_sender(backend, local_mail_settings(context.settings()))
+if run_local_sender:
+    # Local mode delivers its own outbox (production runs `python -m portal.mailer`), signed out too: a
+    # registration's link must reach the mailbox before anyone signs in.
+    start_local_sender(backend, local_mail_settings(context.settings()))
 page.run()

@@ -5,16 +5,28 @@
 A fresh embedded Postgres (a temporary directory) with the portal's migrations, 50 members with
 verified addresses and `--rows` notifications spread over them (each queues one outbox row, as the
 portal's changes do). A real SMTP server on loopback (aiosmtpd) accepts everything. Measured per run:
-the sender (portal.mailer.Mailer.run_once in batches of 100 through the local backend: claim, render,
-send, settle) until the outbox is empty; and, as the baseline in the same run, smtplib sending the same
-number of already-built messages over one connection (no database, no rendering). Prints the medians
-and merges `outbox_rows_per_s`, `outbox_smtp_only_per_s` and `outbox_vs_smtp_only` into
-bench/results.json.
+
+- the sender as it is (portal.mailer.Mailer.run_once in batches of 100 through the local backend:
+  claim, render, send, settle one row per call) until the outbox is empty, with the time split by
+  phase (the backend's calls timed by name, rendering and sending timed around the Mailer's own steps);
+- the same sender with its settles batched: a bench-only function (created for the run) settles a
+  batch's rows in one call, at the next claim — what batching outbox_settle would give, without
+  changing portal/mailer.py;
+- as the baseline, smtplib sending the same number of already-built messages over one connection
+  (no database, no rendering).
+
+Prints the figures and the medians, and merges into bench/results.json only its own keys:
+`outbox_rows_per_s` (the sender as it is, median over runs), `outbox_smtp_only_per_s`,
+`outbox_vs_smtp_only`, and the details under `outbox` (per-run figures, phases, the batched-settle
+variant, rows, runs, load average). Other benchmarks' keys are kept; the file is replaced atomically.
+Figures only: nothing here asserts a timing.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import smtplib
 import socket
 import statistics
@@ -22,8 +34,10 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import defaultdict
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -32,10 +46,27 @@ if str(ROOT) not in sys.path:
 import psycopg  # noqa: E402
 from aiosmtpd.controller import Controller  # noqa: E402
 
-from bench.slots import RESULTS_PATH, merge_results  # noqa: E402
+from bench.slots import RESULTS_PATH  # noqa: E402
+from portal.db import SERVICE  # noqa: E402
 from portal.db.bootstrap import apply_migrations, start_embedded  # noqa: E402
 from portal.db.local import LocalBackend  # noqa: E402
 from portal.mailer import Mailer, MailSettings  # noqa: E402
+
+BATCH = 100
+
+# Bench-only: settle many claimed rows in one call, each exactly as public.outbox_settle does.
+SETTLE_MANY = """
+create or replace function public.bench_outbox_settle_many(p_ids bigint[], p_outcomes text[], p_details text[])
+returns integer language plpgsql volatile security definer set search_path = '' as $$
+begin
+  for i in 1 .. coalesce(cardinality(p_ids), 0) loop
+    perform public.outbox_settle(p_ids[i], p_outcomes[i], p_details[i]);
+  end loop;
+  return coalesce(cardinality(p_ids), 0);
+end $$;
+revoke all on function public.bench_outbox_settle_many(bigint[], text[], text[]) from public;
+grant execute on function public.bench_outbox_settle_many(bigint[], text[], text[]) to service_role;
+"""
 
 
 class CountingHandler:
@@ -45,6 +76,76 @@ class CountingHandler:
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
         self.count += 1
         return "250 OK"
+
+
+class TimedBackend:
+    """The backend, with the time of each call added up by function name."""
+
+    def __init__(self, backend: LocalBackend) -> None:
+        self.backend = backend
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+
+    def rpc(self, fn: str, params: dict[str, Any] | None = None, *, as_user) -> Any:
+        started = time.perf_counter()
+        try:
+            return self.backend.rpc(fn, params, as_user=as_user)
+        finally:
+            self.seconds[fn] += time.perf_counter() - started
+            self.calls[fn] += 1
+
+
+class BatchedSettleBackend(TimedBackend):
+    """Settles are kept and sent in one call before the next claim (and at the end): what a sender that
+    batches outbox_settle would do."""
+
+    def __init__(self, backend: LocalBackend) -> None:
+        super().__init__(backend)
+        self.pending: list[tuple[int, str, str | None]] = []
+
+    def rpc(self, fn: str, params: dict[str, Any] | None = None, *, as_user) -> Any:
+        if fn == "outbox_settle":
+            self.pending.append((params["p_id"], params["p_outcome"], params.get("p_detail")))
+            return None
+        if fn == "outbox_claim":
+            self.flush()
+        return super().rpc(fn, params, as_user=as_user)
+
+    def flush(self) -> None:
+        if self.pending:
+            ids, outcomes, details = (list(x) for x in zip(*self.pending, strict=True))
+            self.pending = []
+            super().rpc("bench_outbox_settle_many", {"p_ids": ids, "p_outcomes": outcomes, "p_details": details},
+                        as_user=SERVICE)
+
+
+class TimedMailer(Mailer):
+    """The sender unchanged, with its rendering and sending timed."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.seconds: dict[str, float] = defaultdict(float)
+
+    def _messages(self, rows):
+        started = time.perf_counter()
+        try:
+            return super()._messages(rows)
+        finally:
+            self.seconds["render"] += time.perf_counter() - started
+
+    def _send(self, smtp, group):
+        started = time.perf_counter()
+        try:
+            return super()._send(smtp, group)
+        finally:
+            self.seconds["smtp_send"] += time.perf_counter() - started
+
+    def _connect(self):
+        started = time.perf_counter()
+        try:
+            return super()._connect()
+        finally:
+            self.seconds["smtp_connect"] += time.perf_counter() - started
 
 
 def free_port() -> int:
@@ -63,6 +164,54 @@ def queue_rows(owner_conninfo: str, members: list[str], rows: int) -> None:
                              for i in range(rows)])
 
 
+def drain(mailer: TimedMailer, backend: TimedBackend, handler: CountingHandler, rows: int) -> dict[str, Any]:
+    """Empty the outbox once; the rate and where the time went."""
+    before = handler.count
+    started = time.perf_counter()
+    while sum(mailer.run_once(limit=BATCH).values()):
+        pass
+    if isinstance(backend, BatchedSettleBackend):
+        backend.flush()
+    elapsed = time.perf_counter() - started
+    assert handler.count - before == rows, (handler.count - before, rows)
+    phases = {"claim": backend.seconds.pop("outbox_claim", 0.0),
+              "settle": backend.seconds.pop("outbox_settle", 0.0) + backend.seconds.pop("bench_outbox_settle_many",
+                                                                                       0.0),
+              **{k: mailer.seconds.pop(k) for k in list(mailer.seconds)}}
+    backend.seconds.clear()
+    backend.calls.clear()
+    phases["other"] = max(0.0, elapsed - sum(phases.values()))
+    return {"rows_per_s": rows / elapsed, "seconds": elapsed,
+            "phase_ms_per_row": {k: round(v * 1000 / rows, 3) for k, v in phases.items()},
+            "phase_share": {k: round(v / elapsed, 3) for k, v in phases.items()}}
+
+
+def smtp_only(port: int, rows: int) -> float:
+    message = EmailMessage()
+    message["Subject"], message["From"], message["To"] = "Baseline", "p@portal.test", "b@clinic-bench.org"
+    message.set_content("A termination plan was proposed.")
+    started = time.perf_counter()
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        for _ in range(rows):
+            smtp.send_message(message)
+    return rows / (time.perf_counter() - started)
+
+
+def merge_my_keys(path: Path, updates: dict[str, Any]) -> None:
+    """Read results.json, set only these keys, write it back in one replace (another benchmark writing at the
+    same time loses nothing of ours and never sees half a file)."""
+    current: dict[str, Any] = {}
+    if path.exists():
+        try:
+            current = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            current = {}
+    current.update(updates)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(current, indent=2, default=str))
+    os.replace(temporary, path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark the outbox sender.")
     parser.add_argument("--rows", type=int, default=2000)
@@ -70,9 +219,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS_PATH)
     args = parser.parse_args(argv)
 
+    load_before = os.getloadavg()
     handler = CountingHandler()
     controller = Controller(handler, hostname="127.0.0.1", port=free_port())
     controller.start()
+    runs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-outbox-") as tmp:
         db = start_embedded(Path(tmp))
         try:
@@ -85,42 +236,61 @@ def main(argv: list[str] | None = None) -> int:
                     conn.execute("insert into private.credentials (user_id, username, email, password_hash, "
                                  "email_verified_at) values (%s, %s, %s, '$2b$12$x', now())",
                                  (member, f"bench{n}", f"bench{n}@clinic-bench.org"))
-            backend = LocalBackend(db.api_conninfo)
-            mailer = Mailer(backend, MailSettings(smtp_host="127.0.0.1", smtp_port=controller.port,
-                                                  starttls=False, sender="Portal <no-reply@portal.test>"))
-            sender_rates, baseline_rates = [], []
+                conn.execute(SETTLE_MANY)
+            local = LocalBackend(db.api_conninfo)
+            settings = MailSettings(smtp_host="127.0.0.1", smtp_port=controller.port, starttls=False,
+                                    sender="Portal <no-reply@portal.test>")
+            as_is, batched = TimedBackend(local), BatchedSettleBackend(local)
             for run in range(args.runs):
                 queue_rows(db.owner_conninfo, members, args.rows)
-                before = handler.count
-                started = time.perf_counter()
-                while sum(mailer.run_once(limit=100).values()):
-                    pass
-                elapsed = time.perf_counter() - started
-                assert handler.count - before == args.rows, (handler.count - before, args.rows)
-                sender_rates.append(args.rows / elapsed)
-
-                message = EmailMessage()
-                message["Subject"], message["From"], message["To"] = "Baseline", "p@portal.test", "b@clinic-bench.org"
-                message.set_content("A termination plan was proposed.")
-                started = time.perf_counter()
-                with smtplib.SMTP("127.0.0.1", controller.port) as smtp:
-                    for _ in range(args.rows):
-                        smtp.send_message(message)
-                baseline_rates.append(args.rows / (time.perf_counter() - started))
-                print(f"run {run + 1}: sender {sender_rates[-1]:,.0f} rows/s, "
-                      f"smtplib alone {baseline_rates[-1]:,.0f} messages/s")
-            backend.close()
+                sender = drain(TimedMailer(as_is, settings), as_is, handler, args.rows)
+                queue_rows(db.owner_conninfo, members, args.rows)
+                batched_run = drain(TimedMailer(batched, settings), batched, handler, args.rows)
+                baseline = smtp_only(controller.port, args.rows)
+                runs.append({"sender": sender, "batched_settle": batched_run, "smtp_only_per_s": baseline})
+                print(f"run {run + 1}: sender {sender['rows_per_s']:,.0f} rows/s "
+                      f"(ms per row: {sender['phase_ms_per_row']}); "
+                      f"with settles batched {batched_run['rows_per_s']:,.0f} rows/s; "
+                      f"smtplib alone {baseline:,.0f} messages/s")
+            local.close()
         finally:
             db.stop()
     controller.stop()
-    results = {"outbox_rows_per_s": round(statistics.median(sender_rates), 1),
-               "outbox_smtp_only_per_s": round(statistics.median(baseline_rates), 1),
-               "outbox_vs_smtp_only": round(statistics.median(sender_rates) / statistics.median(baseline_rates), 3),
-               "outbox_rows": args.rows, "outbox_runs": args.runs}
-    print(f"median: sender {results['outbox_rows_per_s']:,} rows/s; smtplib alone "
-          f"{results['outbox_smtp_only_per_s']:,} messages/s; ratio {results['outbox_vs_smtp_only']}")
-    merge_results(args.out, results)
-    print(f"wrote {args.out}")
+
+    def median(values) -> float:
+        return round(statistics.median(values), 1)
+
+    sender_rate = median(r["sender"]["rows_per_s"] for r in runs)
+    batched_rate = median(r["batched_settle"]["rows_per_s"] for r in runs)
+    baseline_rate = median(r["smtp_only_per_s"] for r in runs)
+    phases = {k: round(statistics.median(r["sender"]["phase_ms_per_row"][k] for r in runs), 3)
+              for k in runs[0]["sender"]["phase_ms_per_row"]}
+    results = {
+        "outbox_rows_per_s": sender_rate,
+        "outbox_smtp_only_per_s": baseline_rate,
+        "outbox_vs_smtp_only": round(sender_rate / baseline_rate, 3),
+        "outbox": {
+            "rows": args.rows, "runs": args.runs, "batch": BATCH,
+            "rows_per_s_median": sender_rate,
+            "phase_ms_per_row_median": phases,
+            "batched_settle_rows_per_s_median": batched_rate,
+            "batched_settle_speedup": round(batched_rate / sender_rate, 2),
+            "smtp_only_per_s_median": baseline_rate,
+            "per_run": [{"sender_rows_per_s": round(r["sender"]["rows_per_s"], 1),
+                         "sender_phase_share": r["sender"]["phase_share"],
+                         "batched_settle_rows_per_s": round(r["batched_settle"]["rows_per_s"], 1),
+                         "batched_settle_phase_ms_per_row": r["batched_settle"]["phase_ms_per_row"],
+                         "smtp_only_per_s": round(r["smtp_only_per_s"], 1)} for r in runs],
+            "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+            "cpus": os.cpu_count(),
+        },
+    }
+    print(f"median over {args.runs} runs of {args.rows} rows: sender {sender_rate:,} rows/s "
+          f"(ms per row: {phases}); with settles batched {batched_rate:,} rows/s "
+          f"(×{results['outbox']['batched_settle_speedup']}); smtplib alone {baseline_rate:,} messages/s; "
+          f"sender / smtplib {results['outbox_vs_smtp_only']}")
+    merge_my_keys(args.out, results)
+    print(f"wrote outbox_rows_per_s and outbox* into {args.out}")
     return 0
 
 

@@ -3,7 +3,7 @@ refusals mapped to the field they concern, as sentences."""
 
 from streamlit_authenticator.utilities import Validator
 
-from portal.auth import NAME_RULES, USERNAME_RULES, name_problem, username_problem
+from portal.auth import NAME_RULES, REGISTRATION_NOT_COMPLETED, USERNAME_RULES, name_problem, username_problem
 from portal.passwords import PASSWORD_RULES, password_problem
 
 # The authenticator's refusals (controllers/authentication_controller.py, 0.4.2) -> (field, sentence).
@@ -15,8 +15,8 @@ AUTHENTICATOR_MESSAGES = {
     "Password/repeat password fields cannot be empty": ("password", "Enter a password, then repeat it below."),
     "Passwords do not match": ("password_repeat", "The two passwords differ: type the same password twice."),
     "Username/email already taken": ("username", "That username is taken. Choose another one."),
-    "Email already taken": (
-        "email", "An account with this email already exists. Sign in instead, or use another email."),
+    # Never "this email has an account" (#13); the Register page no longer uses the authenticator's widget anyway.
+    "Email already taken": (None, REGISTRATION_NOT_COMPLETED),
 }
 
 

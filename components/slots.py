@@ -4,13 +4,17 @@ cancellation policy before anything is booked."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import streamlit as st
 
 from portal.appointments import late_rule
 from portal.local_times import in_zone, zone_words
-from portal.week_grid import week_of, week_to_show, weeks_with_slots
+from portal.week_grid import HORIZON, fetch_window, monday_of, week_of, week_to_show, weeks_with_slots
+
+Fetch = Callable[[date, date], list[dict]]  # (first, last day) -> open_slots' rows
 
 
 def slot_label(starts_at: str, viewer_tz: str, consultant_tz: str) -> str:
@@ -30,49 +34,84 @@ def _move_week(key: str, monday: date) -> None:
     st.session_state[f"{key}_week"] = monday.isoformat()
 
 
-def slot_picker(slots: list[dict], *, viewer_tz: str, consultant_tz: str, key: str,
+def _jump(key: str) -> None:
+    """"Go to week of": the week holding the chosen day (any day of it will do)."""
+    chosen = st.session_state.get(f"{key}_go")
+    if isinstance(chosen, date):
+        st.session_state[f"{key}_week"] = monday_of(chosen).isoformat()
+
+
+def _still_open(fetch: Fetch, starts_at: str) -> bool:
+    """Whether a time picked in another week than the one read is still open: its own days, read afresh."""
+    day = in_zone(starts_at, "UTC").date()
+    return starts_at in {s["starts_at"] for s in fetch(day - timedelta(days=1), day + timedelta(days=1))}
+
+
+def slot_picker(fetch: Fetch, *, viewer_tz: str, consultant_tz: str, key: str,
                 late_cancel_hours: int | None = None) -> str | None:
     """A week of open times; returns the picked slot's start (ISO) or None until one is picked.
 
-    `slots` are read afresh on every run. A time picked on an earlier run that is no longer among them (booked
-    meanwhile, by this member in another tab or by someone else, or now inside the minimum notice) is never
-    silently replaced by another one for the button pressed on this run: the picker says so, shows the times
-    still open, and `picked_time_gone(key)` is true for this run, so the page books nothing until a time is
-    picked again. State lives under `{key}_time` (the pick), `{key}_week` (the Monday shown), `{key}_zone`."""
+    `fetch(first, last)` reads the open times of those days (the consultant's calendar, both included); the
+    picker calls it on every run for the weeks around the one shown (portal.week_grid.fetch_window), so a week
+    reached with "Go to week of" months ahead shows its own times. A time picked on an earlier run that is no
+    longer open (booked meanwhile, by this member in another tab or by someone else, or now inside the minimum
+    notice) is never silently replaced by another one for the button pressed on this run: the picker says so,
+    shows the times still open, and `picked_time_gone(key)` is true for this run, so the page books nothing
+    until a time is picked again. State lives under `{key}_time` (the pick), `{key}_week` (the Monday shown),
+    `{key}_zone`, `{key}_go` (the date jumped to)."""
     picked = st.session_state.get(f"{key}_time")
     booked_here = st.session_state.pop(f"{key}_booked", None)
     if picked is not None and (picked == booked_here or not _is_instant(picked)):
         # This member's own booking took it (no one else's), or something that is not a time came back.
         st.session_state.pop(f"{key}_time", None)
         picked = None
-    gone = picked is not None and picked not in {s["starts_at"] for s in slots}
+    wanted = st.session_state.get(f"{key}_week")
+    wanted = date.fromisoformat(wanted) if wanted else None
+    first, last = fetch_window(date.today(), wanted)
+    slots = fetch(first, last)
+    gone = False
+    if picked is not None and picked not in {s["starts_at"] for s in slots}:
+        day = in_zone(picked, "UTC").date()
+        # Inside the days read, a time not among them is gone; outside them (another week shown), ask again.
+        gone = first < day < last or not _still_open(fetch, picked)
     st.session_state[f"{key}_gone"] = gone
     if gone:
         st.session_state.pop(f"{key}_time", None)
         st.warning(f"{slot_label(picked, viewer_tz, consultant_tz)} was just taken or is no longer open. "
                    "The week below shows the times still open: pick one.", icon=":material/event_busy:")
         picked = None
-    if not slots:
-        st.info("No open times in the next eight weeks.", icon=":material/event_busy:")
-        return None
 
+    zone_column, go_column = st.columns([3, 2], vertical_alignment="bottom")
     shown_tz = viewer_tz
-    if consultant_tz != viewer_tz:
+    if consultant_tz != viewer_tz and slots:
         names = {viewer_tz: f"Yours ({zone_words(viewer_tz)})", consultant_tz: f"The consultant's "
                                                                               f"({zone_words(consultant_tz)})"}
-        shown_tz = st.segmented_control("Show times in", options=list(names), format_func=names.get,
-                                        default=viewer_tz, key=f"{key}_zone") or viewer_tz
-
-    wanted = st.session_state.get(f"{key}_week")
-    monday = week_to_show(slots, shown_tz, date.fromisoformat(wanted) if wanted else None, picked)
+        shown_tz = zone_column.segmented_control("Show times in", options=list(names), format_func=names.get,
+                                                 default=viewer_tz, key=f"{key}_zone") or viewer_tz
+    today = datetime.now(ZoneInfo(shown_tz)).date()
+    monday = week_to_show(slots, shown_tz, wanted, picked if picked in {s["starts_at"] for s in slots} else None)
+    # The server's today may be a day ahead of the shown zone's: the farthest week read must stay choosable.
+    earliest, latest = monday_of(today), max(today, date.today()) + HORIZON
+    # The date shown is the week's Monday; set before the widget is drawn (so never alongside a `value=`).
+    st.session_state[f"{key}_go"] = min(max(monday or wanted or earliest, earliest), latest)
+    go_column.date_input("Go to week of", key=f"{key}_go", on_change=_jump, args=(key,),
+                         min_value=earliest, max_value=latest,
+                         help="Any day of the week you want to see; its open times are read for that week.")
+    if monday is None:
+        st.info("No open times in the next eight weeks." if wanted is None else
+                f"No open times from {in_words(first)} to {in_words(last)}. Go to another week to look further.",
+                icon=":material/event_busy:")
+        return None
     st.session_state[f"{key}_week"] = monday.isoformat()
+    if wanted is not None and monday != wanted:
+        st.caption(f"No open times in the week of {in_words(wanted)}: this is the nearest week that has some.")
     weeks = weeks_with_slots(slots, shown_tz)
     earlier = [w for w in weeks if w < monday]
     later = [w for w in weeks if w > monday]
     back, title, forward = st.columns([1, 2, 1], vertical_alignment="center")
     back.button("Previous week", key=f"{key}_previous", icon=":material/chevron_left:", disabled=not earlier,
                 on_click=_move_week, args=(key, earlier[-1] if earlier else monday), width="stretch")
-    title.markdown(f"**Week of {monday:%a} {monday.day} {monday:%b %Y}**  \n{zone_words(shown_tz)}")
+    title.markdown(f"**Week of {in_words(monday)}**  \n{zone_words(shown_tz)}")
     forward.button("Next week", key=f"{key}_next", icon=":material/chevron_right:", disabled=not later,
                    on_click=_move_week, args=(key, later[0] if later else monday), width="stretch")
 
@@ -91,6 +130,11 @@ def slot_picker(slots: list[dict], *, viewer_tz: str, consultant_tz: str, key: s
     st.info(f"**{slot_label(picked, viewer_tz, consultant_tz)}**  \n"
             f"{late_rule(late_cancel_hours, picked, viewer_tz)}", icon=":material/event_available:")
     return picked
+
+
+def in_words(day: date) -> str:
+    """'Mon 8 Mar 2027': a week's first day as the title says it."""
+    return f"{day:%a} {day.day} {day:%b %Y}"
 
 
 def picked_time_gone(key: str) -> bool:

@@ -1,4 +1,5 @@
-"""Pieces of the Termination plans page: the refusal of an edit made against an old version."""
+"""Pieces of the Termination plans page: the refusal of an edit made against an old version; what a plan that
+has ended, or an address that leads to no plan of yours, says instead of a dead end."""
 
 from __future__ import annotations
 
@@ -7,7 +8,15 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from portal.termination import Rebased
+from portal.local_times import in_zone
+from portal.plain_text import plain
+from portal.termination import Rebased, friendly_day
+
+ENDED = ("completed", "withdrawn")
+
+# One answer for a plan id that does not exist and for someone else's plan: which one it is is not said.
+NO_SUCH_PLAN = ("There is no termination plan at this address that you can open. The link may be mistyped or "
+                "out of date, or the plan may be between other members; the portal does not say which.")
 
 CHANGE_NOTES = {"theirs": "changed in the plan meanwhile", "yours": "your change, kept",
                 "both": "both changed: yours kept, check it"}
@@ -42,3 +51,19 @@ def conflict_notice(conflict: dict[str, Any]) -> None:
     columns = ["Term", f"Version {old} (you started from)", f"Version {new} (now in the plan)",
                "Your draft (saved with Save)", "What happened"]
     st.table(pd.DataFrame(rows, columns=columns).set_index("Term"))
+
+
+def ended_notice(plan: dict[str, Any], zone: str, *, still_working_together: bool) -> str:
+    """Why a plan that has ended offers nothing more to do: when it ended and what that means for the work.
+
+    A plan is closed on the day of its last change (completing or withdrawing it is its last change)."""
+    day = friendly_day(in_zone(plan["updated_at"], zone).date())
+    other = plan["other_name"]
+    if plan["status"] == "completed":
+        return (f"This plan ended on {day}; the work together with {other} is complete. The plan stays here "
+                "for the record: its terms, checklist, signatures and summary.")
+    reason = (plan.get("withdraw_reason") or "").strip()
+    said = f" ({plain(reason)})" if reason else ""  # their words, never their Markdown
+    goes_on = (f"Your work together with {other} goes on; a new plan can be started under Start a plan."
+               if still_working_together else f"Your work together with {other} has ended.")
+    return f"This plan was withdrawn on {day}{said}, so none of its terms are in force. {goes_on}"

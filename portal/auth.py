@@ -53,6 +53,9 @@ class RegistrationRefused(ValueError):
     """Registration failed for a reason the person can fix; the message says which."""
 
 
+REGISTRATION_NOT_COMPLETED = "Registration could not be completed. Please check the fields and try again."
+
+
 # --- usernames -----------------------------------------------------------------------------
 # The database is authoritative: auth_register stores lower(btrim(p_username)) in private.credentials, whose check
 # constraint credentials_username_format is `username ~ '^[a-z0-9_.-]{3,30}$'`. The portal sends the username as
@@ -281,7 +284,9 @@ class DatabaseUsers(MutableMapping):
         return self._lookup(username) is not None  # type: ignore[arg-type]
 
     def __setitem__(self, username: str, data: dict[str, Any]) -> None:
-        """Registration: the database's unique constraints are the final word."""
+        """An account made at once (the authenticator's register widget, which no page draws: the Register page
+        asks for a link instead, portal.account_links). The database's unique constraints are the final word, and
+        a refusal never says that an address has an account."""
         key = clean_username(username)
         if problem := username_problem(key):  # refused here, before the database's check constraint
             raise RegistrationRefused(problem)
@@ -341,7 +346,8 @@ class SignInSession:
 def _registration_message(exc: APIError) -> str:
     text = f"{exc.message} {exc.details}"
     if exc.code == "23505" and "email" in text:
-        return "An account with this email already exists. Sign in instead, or use another email."
+        # Never "this email has an account": that told anyone whether a colleague is registered (#13).
+        return REGISTRATION_NOT_COMPLETED
     if exc.code == "23505":
         return "That username is taken. Choose another one."
     if exc.code == "23514" and "username" in text:
@@ -350,7 +356,7 @@ def _registration_message(exc: APIError) -> str:
         return "Enter a valid email address."
     if exc.code == "23514" and "display_name" in text:
         return "Your name must be between 2 and 80 characters."
-    return "Registration could not be completed. Please check the fields and try again."
+    return REGISTRATION_NOT_COMPLETED
 
 
 class DatabaseCredentials(dict):

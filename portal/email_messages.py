@@ -35,6 +35,9 @@ SUBJECTS = {
     "plan_agreed": "Termination plan agreed",
     "plan_completed": "Termination plan completed",
     "plan_withdrawn": "Termination plan withdrawn",
+    "plan_awaiting_2_days": "A termination plan has waited 2 days for your signature",
+    "session_tomorrow": "Session reminder",
+    "final_session_soon": "Your final session is coming up",
     "account_closed": "An account you work with was closed",
 }
 PAGE_TITLES = {"appointments": "Appointments", "requests": "Requests", "termination": "Termination plans",
@@ -55,10 +58,21 @@ def subject(row: dict[str, Any]) -> str:
     return base
 
 
+def item_link(row: dict[str, Any], base_url: str) -> str:
+    """The page the notice is about, and the plan itself when it names one (termination?plan=<id>)."""
+    base = base_url.rstrip("/")
+    if not row.get("page"):
+        return base_url
+    if row["page"] == "termination" and row.get("plan_id"):
+        return f"{base}/termination?plan={row['plan_id']}"
+    return f"{base}/{row['page']}"
+
+
 def build_message(row: dict[str, Any], *, sender: str, base_url: str) -> EmailMessage:
     """The email for one claimed outbox row (outbox_claim's columns)."""
-    link = f"{base_url.rstrip('/')}/{row['page']}" if row.get("page") else base_url
-    where = PAGE_TITLES.get(row.get("page") or "", "the portal")
+    link = item_link(row, base_url)
+    where = "the plan" if row.get("plan_id") and row.get("page") == "termination" else \
+        PAGE_TITLES.get(row.get("page") or "", "the portal")
     greeting = f"Dear {row['recipient_name']},"
     text = (f"{greeting}\n\n{row['message']}\n\nOpen {where}: {link}\n\n"
             f"— {PORTAL_NAME}. You receive this because it concerns your work on the portal.\n")
@@ -142,3 +156,77 @@ def _utc(value: str | datetime) -> datetime:
 def _address(sender: str) -> str:
     """'Portal <no-reply@x.org>' -> 'no-reply@x.org'."""
     return sender.rsplit("<", 1)[-1].rstrip(">").strip()
+
+
+# --- account messages: verification, "someone tried to register", password reset -------------------------
+
+def build_link_message(row: dict[str, Any], *, token: str | None, sender: str, base_url: str) -> EmailMessage:
+    """One claimed account_links row (account_links_claim's columns) as an email; `token` is the link's plaintext,
+    minted by the sender for this message (never stored)."""
+    from portal.account_links import RESET_MINUTES, VERIFY_HOURS, link_url
+
+    base = base_url.rstrip("/")
+    kind = row["kind"]
+    name = row.get("recipient_name") or "colleague"
+    sign_in, forgot = f"{base}/sign-in", f"{base}/forgot-password"
+    if kind == "registration":
+        title = "Confirm your email to finish creating your account"
+        link = link_url(base, kind, token or "")
+        paragraphs = [f"You asked to create the account “{row.get('username')}” on the {PORTAL_NAME} with this "
+                      "address. Open this link to confirm that the address is yours; your account is created then:",
+                      f"The link works once, for {VERIFY_HOURS} hours. If you did not ask for an account, ignore "
+                      "this message: nothing is created without the link."]
+        action = ("Confirm my email and create my account", link)
+        extra = []
+    elif kind == "verify_email":
+        title = "Confirm your email address"
+        link = link_url(base, kind, token or "")
+        paragraphs = [f"You asked to verify this address for your account “{row.get('username')}”. Open this link to "
+                      "confirm it; until then the portal sends it nothing but this message:",
+                      f"The link works once, for {VERIFY_HOURS} hours."]
+        action = ("Verify my email", link)
+        extra = []
+    elif kind == "reset":
+        title = "Choose a new password"
+        link = link_url(base, kind, token or "")
+        paragraphs = [f"Someone (we hope you) asked to reset the password of your account “{row.get('username')}”. "
+                      "Open this link to choose a new one:",
+                      f"The link works once, for {RESET_MINUTES} minutes; choosing a new password signs you out on "
+                      "every device. If you did not ask, ignore this message: your password stays as it is."]
+        action = ("Choose a new password", link)
+        extra = []
+    else:  # already_registered: no token, two plain links
+        title = "Someone tried to register with your email"
+        paragraphs = [f"Someone tried to create a new account on the {PORTAL_NAME} with this address, which "
+                      f"already belongs to your account “{row.get('username')}”. No new account was created. "
+                      "If it was you, sign in instead:",
+                      "Forgot your password? Ask for a reset link here:",
+                      "If it was not you, you need do nothing: the portal never says to anyone whether an address has "
+                      "an account."]
+        action = ("Sign in", sign_in)
+        extra = [("Reset my password", forgot)]
+    greeting = f"Dear {name},"
+    text_lines = [greeting, "", paragraphs[0], action[1], ""]
+    if extra:
+        text_lines += [paragraphs[1], extra[0][1], "", paragraphs[2]]
+    else:
+        text_lines += [paragraphs[1]]
+    text_lines += ["", f"— {PORTAL_NAME}"]
+    message = EmailMessage()
+    message["Subject"] = title
+    message["From"] = sender
+    message["To"] = row["email"]
+    message["Message-ID"] = f"<account-{row['id']}-{row.get('attempts') or 0}@{UID_DOMAIN}>"
+    message.set_content("\n".join(text_lines) + "\n")
+
+    def anchor(label: str, href: str) -> str:
+        return f"<p><a href=\"{html.escape(href, quote=True)}\">{html.escape(label)}</a><br>{html.escape(href)}</p>"
+
+    body = [f"<p>{html.escape(greeting)}</p>", f"<p>{html.escape(paragraphs[0])}</p>", anchor(*action)]
+    if extra:
+        body += [f"<p>{html.escape(paragraphs[1])}</p>", anchor(*extra[0]), f"<p>{html.escape(paragraphs[2])}</p>"]
+    else:
+        body.append(f"<p>{html.escape(paragraphs[1])}</p>")
+    body.append(f"<p style=\"color:#555\">{PORTAL_NAME}</p>")
+    message.add_alternative("".join(body), subtype="html")
+    return message

@@ -10,6 +10,12 @@ back-off (1, 2, 4 ... minutes) when the server is down or refuses, until it fail
 Delivery is at least once: a sender that dies between the server's acceptance and the settle sends
 that row again when its lease runs out.
 
+Account messages (private.account_links: a registration's verification link, "someone tried to
+register with your email", a password reset link, a member's own verification link) are claimed the
+same way (account_links_claim). The sender mints each link's token as it sends (a new one on every
+attempt), stores only its sha256 (account_link_arm) and puts the token only in the email. Only a
+verification link may go to an unverified address.
+
 Settings (environment or st.secrets): SMTP_HOST, SMTP_PORT (587), SMTP_USER, SMTP_PASSWORD,
 SMTP_FROM, SMTP_STARTTLS (on unless "0"), PORTAL_BASE_URL (links in the emails). Without SMTP_HOST
 nothing leaves the machine: each message is written as an .eml under the data directory's mailbox/.
@@ -22,13 +28,15 @@ import logging
 import os
 import smtplib
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from portal.account_links import VERIFICATION_KINDS, new_token
 from portal.db import SERVICE, APIError, Backend, DatabaseUnavailable
-from portal.email_messages import build_message, build_summary
+from portal.email_messages import build_link_message, build_message, build_summary
 
 log = logging.getLogger(__name__)
 
@@ -68,37 +76,63 @@ def reserved_address(address: str) -> bool:
 
 
 class Mailer:
-    def __init__(self, backend: Backend, settings: MailSettings) -> None:
+    def __init__(self, backend: Backend, settings: MailSettings, *, reminders_every_s: float = 60.0) -> None:
         self.backend = backend
         self.settings = settings
+        self.reminders_every_s = reminders_every_s
+        self._reminders_swept_at: float | None = None
+
+    def write_due_reminders(self) -> None:
+        """Reminders (a session tomorrow, a final session in 7 days, a plan awaiting a signature for 2 days)
+        are written for members who are away too, so they reach the outbox without anyone opening a page.
+        Once a minute is enough for reminders counted in hours and days; each is written once (dedup keys)."""
+        now = time.monotonic()
+        if self._reminders_swept_at is None or now - self._reminders_swept_at >= self.reminders_every_s:
+            self._reminders_swept_at = now
+            try:
+                self.backend.rpc("write_due_reminders", {}, as_user=SERVICE)
+            except (APIError, DatabaseUnavailable) as exc:  # written on the next sweep; delivery goes on
+                log.warning("reminders not written this time: %s", exc)
 
     def run_once(self, limit: int = 20) -> dict[str, int]:
         """Deliver what is due now (one batch); returns how many rows ended sent, held and retried."""
-        rows = self.backend.rpc("outbox_claim", {"p_limit": limit}, as_user=SERVICE) or []
         outcomes = {"sent": 0, "held": 0, "retry": 0}
-        smtp: smtplib.SMTP | None = None
-        smtp_error: str | None = None
-        try:
+        self.write_due_reminders()
+        self._deliver_account_links(limit, outcomes)
+        rows = self.backend.rpc("outbox_claim", {"p_limit": limit}, as_user=SERVICE) or []
+        with _BatchConnection(self) as server:
             for group in self._messages(rows):
                 outcome, detail = self._deliver_locally(group)
                 if outcome is None:
-                    if smtp is None and smtp_error is None:
-                        try:
-                            smtp = self._connect()
-                        except (OSError, smtplib.SMTPException) as exc:
-                            smtp_error = f"The mail server could not be reached: {exc}"
-                    outcome, detail = ("retry", smtp_error) if smtp is None else self._send(smtp, group)
+                    outcome, detail = server.send(group)
                 for row in group["rows"]:
                     self.backend.rpc("outbox_settle", {"p_id": row["id"], "p_outcome": outcome, "p_detail": detail},
                                      as_user=SERVICE)
                     outcomes[outcome] += 1
-        finally:
-            if smtp is not None:
-                try:
-                    smtp.quit()
-                except (OSError, smtplib.SMTPException):
-                    pass
         return outcomes
+
+    def _deliver_account_links(self, limit: int, outcomes: dict[str, int]) -> None:
+        """Account messages first: someone is waiting on the page for them."""
+        rows = self.backend.rpc("account_links_claim", {"p_limit": limit}, as_user=SERVICE) or []
+        with _BatchConnection(self) as server:
+            for row in rows:
+                token = None
+                if row["kind"] != "already_registered":
+                    token, hashed = new_token()
+                    if self.backend.rpc("account_link_arm", {"p_id": row["id"], "p_token_hash": hashed},
+                                        as_user=SERVICE) is None:
+                        continue  # another sender took it over (lease ran out): theirs is the live link
+                message = build_link_message(row, token=token, sender=self.settings.sender,
+                                             base_url=self.settings.base_url)
+                outcome, detail = self._deliver_locally({
+                    "first": {"id": row["id"], "kind": f"account-{row['kind']}", "recipient_email": row["email"],
+                              "email_verified": row["kind"] in VERIFICATION_KINDS or row["email_verified"]},
+                    "message": message})
+                if outcome is None:
+                    outcome, detail = server.send({"message": message, "first": {"recipient_email": row["email"]}})
+                self.backend.rpc("account_links_settle", {"p_id": row["id"], "p_outcome": outcome,
+                                                          "p_detail": detail}, as_user=SERVICE)
+                outcomes[outcome] += 1
 
     def _messages(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """One email per row, except that a member's summary rows make one email together."""
@@ -163,6 +197,34 @@ class Mailer:
                 busy = 0
             if not busy:
                 stop.wait(poll_seconds)
+
+
+class _BatchConnection:
+    """One SMTP connection per batch, opened by the first message that needs the server. A server that cannot be
+    reached makes every message of the batch a retry, with the reason, without trying again for each."""
+
+    def __init__(self, mailer: Mailer) -> None:
+        self.mailer = mailer
+        self.smtp: smtplib.SMTP | None = None
+        self.error: str | None = None
+
+    def __enter__(self) -> _BatchConnection:
+        return self
+
+    def send(self, group: dict[str, Any]) -> tuple[str, str]:
+        if self.smtp is None and self.error is None:
+            try:
+                self.smtp = self.mailer._connect()
+            except (OSError, smtplib.SMTPException) as exc:
+                self.error = f"The mail server could not be reached: {exc}"
+        return ("retry", self.error) if self.smtp is None else self.mailer._send(self.smtp, group)
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.smtp is not None:
+            try:
+                self.smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                pass
 
 
 def main(argv: list[str] | None = None) -> int:

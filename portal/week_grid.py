@@ -12,6 +12,12 @@ from datetime import date, datetime, timedelta
 
 from portal.local_times import in_zone
 
+# How far ahead the week view reaches ("Go to week of"), and Appointments lists what was booked: a year.
+# The database sets no limit on booking ahead; open_slots caps the span of one request (93 days), not the
+# distance from today, so each request reads the weeks around the one shown.
+HORIZON = timedelta(weeks=52)
+WEEKS_BEFORE, WEEKS_AFTER = 5, 8  # read around the week shown: Previous and Next find the neighbouring open weeks
+
 
 @dataclass(frozen=True)
 class Day:
@@ -58,3 +64,17 @@ def week_to_show(slots: list[dict], zone: str, wanted: date | None, picked: str 
         later = [w for w in weeks if w >= wanted]
         return later[0] if later else weeks[-1]
     return weeks[0]
+
+
+def fetch_window(today: date, week: date | None) -> tuple[date, date]:
+    """The days (first, last, both included) to read open times for, on the consultant's calendar.
+
+    Without a week asked for: the next eight weeks, as the picker first opens on the earliest open week. With
+    one (a Monday): five weeks before it to eight after, so Previous and Next find the open weeks around it;
+    never before yesterday (a viewer ahead of the consultant's zone is already on the consultant's tomorrow)
+    nor past the horizon. At most 92 days apart, within open_slots' cap on one request."""
+    first = today - timedelta(days=1)
+    if week is None:
+        return first, today + timedelta(weeks=WEEKS_AFTER)
+    last = min(week + timedelta(weeks=WEEKS_AFTER), today + HORIZON)
+    return max(first, week - timedelta(weeks=WEEKS_BEFORE)), max(last, first)

@@ -103,7 +103,11 @@ class Visit:
 
 
 PROFILE_TITLE = re.compile(rf"^({re.escape(PROFILE.display_name)}|Consultant profile)")
-SIGNED_OUT = [Visit("", "Sign in", label="sign-in"), Visit("register", "Register")]
+SIGNED_OUT = [Visit("", "Sign in", label="sign-in"), Visit("register", "Register"),
+              # Reached from sign-in and from the emails' links (a link without its token says so).
+              Visit("forgot-password", "Forgot your password", in_nav=False),
+              Visit("verify-email", "Confirm your email", in_nav=False),
+              Visit("reset-password", "Choose a new password", in_nav=False)]
 PORTAL = [
     Visit("", re.compile(r"^Welcome, ")),
     Visit("find", "Find a consultant"),

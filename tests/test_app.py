@@ -182,6 +182,9 @@ def test_five_failures_lock_the_account_across_sessions(backend):
 
 
 def test_registration_then_sign_in(backend):
+    from portal.account_links import REGISTRATION_ANSWER
+    from tests.test_sign_up_and_reset import finish_registration
+
     username = f"new_{uuid.uuid4().hex[:8]}"
     at = app().run()
     at.switch_page(PAGES["register"]).run()
@@ -195,7 +198,10 @@ def test_registration_then_sign_in(backend):
     next(b for b in at.button if b.label == "Create account").click()
     at.run()
     no_exceptions(at)
-    assert any(username in s for s in texts(at, "success"))
+    assert texts(at, "success") == [REGISTRATION_ANSWER]  # the same sentence whatever the address (#13)
+    # No account until the link in the email is opened: the password opens nothing yet.
+    assert sign_in(app().run(), username, "Strong-pass-42").session_state["authentication_status"] is False
+    assert finish_registration(backend, f"{username}@example.org") == {"outcome": "created", "username": username}
 
     again = app().run()
     again.switch_page(PAGES["register"]).run()

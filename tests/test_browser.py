@@ -156,6 +156,9 @@ def test_sign_in_edit_profile_and_reload_keeps_session(warm_app: AppServer, brow
         pronouns.fill(new_pronouns)
         page.get_by_role("button", name="Save profile").click()
         expect(page.get_by_text("Profile saved.")).to_be_visible(timeout=STEP_TIMEOUT)
+        # The saved form is drawn afresh (new widget keys); until the run ends the old one may still be on the
+        # page, stale, below the message.
+        wait_until_idle(page)
         expect(pronouns).to_have_value(new_pronouns)
         shot(page, "04-profile-saved")
 

@@ -325,6 +325,13 @@ def test_member_cannot_call_sign_in_functions(backends):
     assert result == error("42501", "permission denied for function auth_get_login")
 
 
+def test_member_cannot_sweep_reminders_or_claim_account_links(backends):
+    # The sender's calls (service role): a member writing everyone's reminders, or reading sign-up links, is refused.
+    member = Claims.user(demo_id("seeker01"))
+    for fn, params in (("write_due_reminders", {}), ("account_links_claim", {"p_limit": 1})):
+        assert same(backends, fn, params, as_user=member) == error("42501", f"permission denied for function {fn}")
+
+
 def test_non_admin_gets_the_functions_own_refusal(backends):
     result = same(backends, "admin_list_accounts", {}, as_user=Claims.user(demo_id("seeker01")))
     assert result == error("42501", "Only administrators can list accounts.")

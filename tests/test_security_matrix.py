@@ -116,6 +116,9 @@ TABLES: dict[str, dict[str, dict[str, Any]]] = {
                                  "delete": ALL_DENIED},
     # Emails waiting to go out, written by a trigger on notifications: the sender's alone.
     "private.outbox": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
+    # Sign-up and reset requests and their links (token digests): only the server's functions read them.
+    "private.account_links": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED,
+                              "delete": ALL_DENIED},
     # What a request's matched screening found: read only through the pair's check.
     "private.request_screenings": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED,
                                    "delete": ALL_DENIED},
@@ -269,6 +272,10 @@ TABLE_SQL: dict[str, TableSQL] = {
     "private.outbox": TableSQL(
         "notification_id = %(notification)s",
         "insert into private.outbox (recipient_id, kind, message) values (%(owner)s, 'forged', 'Forged')",
+        "status = status"),
+    "private.account_links": TableSQL(
+        "user_id = %(owner)s",
+        "insert into private.account_links (kind, email, user_id) values ('reset', 'forged@x.example', %(owner)s)",
         "status = status"),
     "private.request_screenings": TableSQL(
         "request_id = %(request)s",
@@ -455,6 +462,20 @@ FUNCTIONS: dict[str, Fn] = {
     "auth_get_login": Fn(NOBODY, {"p_username": "seeker01"}),
     # The sender's calls (service role): no member claims or settles a row of the outbox.
     "outbox_claim": Fn(NOBODY, {"p_limit": 1}),
+    "write_due_reminders": Fn(NOBODY),  # the sender's sweep of reminders due to members who are away
+    # Sign-up and reset by link: the app's server and the sender only (service_role).
+    "auth_request_registration": Fn(NOBODY, {"p_username": "matrix_y", "p_email": "matrix_y@x.example",
+                                             "p_display_name": "Matrix", "p_password_hash": "$2b$12$x"}),
+    "auth_request_password_reset": Fn(NOBODY, {"p_identifier": "seeker01"}),
+    "account_links_claim": Fn(NOBODY, {"p_limit": 1}),
+    "account_link_arm": Fn(NOBODY, {"p_id": 1, "p_token_hash": "0" * 64}),
+    "account_links_settle": Fn(NOBODY, {"p_id": 1, "p_outcome": "sent"}),
+    "auth_link_state": Fn(NOBODY, {"p_token_hash": "0" * 64}),
+    "auth_redeem_verification": Fn(NOBODY, {"p_token_hash": "0" * 64}),
+    "auth_reset_password_by_link": Fn(NOBODY, {"p_token_hash": "0" * 64, "p_password_hash": "$2b$12$x"}),
+    # A member's own address and its verification link.
+    "my_email_verification": Fn(MEMBERS),
+    "request_my_email_verification": Fn(MEMBERS),
     "portal_has_accounts": Fn(NOBODY),
     "outbox_settle": Fn(NOBODY, {"p_id": 1, "p_outcome": "sent"}),
     "auth_register": Fn(NOBODY, {"p_username": "matrix_x", "p_email": "matrix@x.example",
@@ -522,6 +543,8 @@ class World:
         self.conn.execute("insert into public.attendance_statements (appointment_id, party_id, outcome) "
                           "values (%s, %s, 'held')", (ids["appointment"], owner))
         self.conn.execute("insert into public.email_preferences (member_id) values (%s)", (owner,))
+        self.conn.execute("insert into private.account_links (kind, email, user_id) "
+                          "values ('verify_email', 'matrix_owner@x.example', %s)", (owner,))
         ids["notification"] = q("insert into public.notifications (user_id, kind, message) "
                                 "values (%s, 'matrix', 'For the owner') returning id", owner)
         ids["waiver"] = q("insert into public.conflict_waivers (seeker_id, consultant_id, fingerprint, "
@@ -897,7 +920,7 @@ def test_internal_functions_are_executable_by_no_api_role(embedded_db):
     """README, "SECURITY DEFINER functions": the screening seam and the search relaxations are "not
     executable by any API role; called only from the functions here". service_role is an API role too
     (PostgREST switches to it for the service key), so it must not reach them either."""
-    server_side = ("auth_", "outbox_", "portal_has")  # the server's own calls, as service_role
+    server_side = ("auth_", "outbox_", "portal_has", "account_link", "write_due_reminders")  # the server's own calls
     internal = [name for name, spec in FUNCTIONS.items() if spec.expect == NOBODY and not name.startswith(server_side)]
     assert sorted(internal) == ["screen_candidates", "search_relaxations"]
     with psycopg.connect(embedded_db.owner_conninfo) as conn:

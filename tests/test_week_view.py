@@ -9,10 +9,12 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import psycopg
+import pytest
 
+from components.slots import slot_label
 from portal.appointments import book, late_rule
 from portal.db import Claims
-from portal.week_grid import monday_of, week_of, week_to_show, weeks_with_slots
+from portal.week_grid import HORIZON, fetch_window, monday_of, week_of, week_to_show, weeks_with_slots
 from tests.test_app import PAGES, app, engaged_pair, no_exceptions, texts
 from tests.test_notifications_and_booking_pages import member_id, offered_times, pick_time
 
@@ -63,9 +65,22 @@ def test_the_late_rule_says_what_counts_and_from_when():
     assert "never counted as late" in late_rule(0)
 
 
+MADE_CONSULTANTS: list[str] = []  # leave the directory when the module ends: the database is shared
+
+
+@pytest.fixture(scope="module", autouse=True)
+def consultants_leave_the_directory(embedded_db):
+    yield
+    with psycopg.connect(embedded_db.owner_conninfo, autocommit=True) as conn:
+        conn.execute("update public.profiles set is_consultant = false where id = any (%s::uuid[])",
+                     (MADE_CONSULTANTS,))
+    MADE_CONSULTANTS.clear()
+
+
 def _pair_in_two_zones(backend, embedded_db) -> tuple[str, str, Claims, Claims]:
     consultant_username, client_username = engaged_pair(backend, embedded_db)
     consultant = Claims.user(member_id(backend, consultant_username))
+    MADE_CONSULTANTS.append(str(consultant.sub))
     client = Claims.user(member_id(backend, client_username))
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
         conn.execute("update public.profiles set timezone = %s where id = %s", (NEW_YORK, consultant.sub))
@@ -134,3 +149,133 @@ def test_the_cancel_dialog_states_the_late_rule_before_any_click(backend, embedd
     no_exceptions(at)
     expected = late_rule(36, slot, LONDON)
     assert expected in texts(at, "caption"), texts(at, "caption")
+
+
+# --- "Go to week of": any week within the horizon, its own open times read for it ----------------------------
+
+def next_change(zone: str, after: date) -> date:
+    """The first day after `after` whose noon has another UTC offset than the day before's: a clock change."""
+    def offset(day: date) -> timedelta:
+        return datetime.combine(day, datetime.min.time(), ZoneInfo(zone)).replace(hour=12).utcoffset()
+    day = after
+    while offset(day + timedelta(days=1)) == offset(day):
+        day += timedelta(days=1)
+    return day + timedelta(days=1)
+
+
+def clock(day: date, hour: int, zone: str, shown_in: str) -> str:
+    """`hour`:00 on `zone`'s clock on `day`, as the week view labels it on `shown_in`'s clock."""
+    instant = datetime.fromisoformat(slots_at(day, hour, zone, 1)[0]["starts_at"])
+    return f"{instant.astimezone(ZoneInfo(shown_in)):%H:%M}"
+
+
+def test_the_days_read_surround_the_week_shown_within_the_cap_on_one_request():
+    today = date(2026, 11, 29)
+    assert fetch_window(today, None) == (date(2026, 11, 28), date(2027, 1, 24))  # the next eight weeks
+    first, last = fetch_window(today, date(2027, 3, 8))
+    assert (first, last) == (date(2027, 2, 1), date(2027, 5, 3))  # five weeks before, eight after
+    assert (last - first).days <= 92  # open_slots reads at most 93 days per request
+    assert fetch_window(today, date(2026, 12, 7))[0] == date(2026, 11, 28)  # never before yesterday
+    assert fetch_window(today, monday_of(today + HORIZON))[1] == today + HORIZON  # nor past the horizon
+
+
+def _only_ten_oclock(embedded_db, consultant: Claims) -> None:
+    """The consultant's one open time a day: 10:00 New York time (a 50-minute session fits 10:00-11:00)."""
+    with psycopg.connect(embedded_db.owner_conninfo) as conn:
+        conn.execute("delete from public.weekly_hours where consultant_id = %s", (consultant.sub,))
+        for weekday in range(1, 8):
+            conn.execute("insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) "
+                         "values (%s, %s, '10:00', '11:00')", (consultant.sub, weekday))
+
+
+def week_labels(at) -> list[str]:
+    return [b.label for b in at.button if b.key and "_pick_" in b.key]
+
+
+def week_title(at) -> str:
+    return next(m for m in texts(at, "markdown") if m.startswith("**Week of "))
+
+
+def test_go_to_week_of_reaches_both_sides_of_a_daylight_saving_change(backend, embedded_db):
+    """10:00 in New York is 15:00 in London, except between the US change (2027: 14 March) and Europe's
+    (28 March), when it is 14:00: the weeks reached by date, months ahead, show each day's own clock."""
+    _, client_username, consultant, _ = _pair_in_two_zones(backend, embedded_db)
+    _only_ten_oclock(embedded_db, consultant)
+    us_change = next_change(NEW_YORK, date.today() + timedelta(days=8))
+    before = monday_of(us_change)  # its Monday to Saturday keep the old clock; the change is on the Sunday
+    at = app(client_username).run()
+    at.switch_page(PAGES["appointments"]).run()
+    go = next(d for d in at.date_input if d.key.endswith("_go"))
+    assert go.label == "Go to week of" and go.key == f"book_slot_{consultant.sub}_go"
+
+    go.set_value(before + timedelta(days=2)).run()  # any day of the week will do
+    no_exceptions(at)
+    assert week_title(at).startswith(f"**Week of {before:%a} {before.day} {before:%b %Y}**")
+    expected = [clock(before + timedelta(days=i), 10, NEW_YORK, LONDON) for i in range(7)]
+    assert week_labels(at) == expected
+    assert at.date_input(key=f"book_slot_{consultant.sub}_go").value == before  # the field shows the week's Monday
+    assert len(set(expected)) == 2, "the week holds the US change: one clock before it, another after"
+
+    after = before + timedelta(days=7)
+    at.button(key=f"book_slot_{consultant.sub}_next").click().run()
+    no_exceptions(at)
+    assert week_title(at).startswith(f"**Week of {after:%a} {after.day} {after:%b %Y}**")
+    assert week_labels(at) == [clock(after + timedelta(days=i), 10, NEW_YORK, LONDON) for i in range(7)]
+    # Five hours apart before the change, four after it (until Europe changes too).
+    gap_before = int(expected[0][:2]) - 10
+    gap_after = int(week_labels(at)[0][:2]) - 10
+    assert gap_before - gap_after == 1, (expected, week_labels(at))
+    if us_change == date(2027, 3, 14):
+        assert expected == ["15:00"] * 6 + ["14:00"] and week_labels(at) == ["14:00"] * 7
+
+    # On the consultant's clock the time never moves.
+    switch = next(s for s in at.button_group if s.key and s.key.endswith("_zone"))
+    switch.set_value(NEW_YORK).run()
+    assert week_labels(at) == ["10:00"] * 7
+    at.button(key=f"book_slot_{consultant.sub}_previous").click().run()
+    assert week_labels(at) == ["10:00"] * 7
+    assert week_title(at).startswith(f"**Week of {before:%a} {before.day} {before:%b %Y}**")
+
+
+def test_a_time_picked_in_one_week_survives_a_jump_and_is_booked_and_listed(backend, embedded_db):
+    _, client_username, consultant, client = _pair_in_two_zones(backend, embedded_db)
+    _only_ten_oclock(embedded_db, consultant)
+    far = monday_of(date.today() + timedelta(weeks=30))  # beyond the four months the page used to list
+    at = app(client_username).run()
+    at.switch_page(PAGES["appointments"]).run()
+    at.date_input(key=f"book_slot_{consultant.sub}_go").set_value(far).run()
+    chosen = pick_time(at, index=2)  # Wednesday
+    assert in_new_york(chosen) == (far + timedelta(days=2), "10:00")
+    # Looking at another week keeps the pick: it is neither lost nor reported as taken.
+    at.date_input(key=f"book_slot_{consultant.sub}_go").set_value(date.today() + timedelta(days=14)).run()
+    no_exceptions(at)
+    assert not at.warning
+    assert chosen not in offered_times(at)
+    assert any(slot_label(chosen, LONDON, NEW_YORK) in i for i in texts(at, "info"))
+    at.button(key="book_submit").click().run()
+    no_exceptions(at)
+    assert [a["starts_at"] for a in backend.rpc("my_appointments", {}, as_user=client)] == [chosen]
+    at.run()
+    assert any(slot_label(chosen, LONDON, NEW_YORK) in m for m in texts(at, "markdown"))  # listed under Upcoming
+
+
+def test_a_week_with_no_open_times_says_so_and_shows_the_nearest_that_has_some(backend, embedded_db):
+    _, client_username, consultant, _ = _pair_in_two_zones(backend, embedded_db)
+    _only_ten_oclock(embedded_db, consultant)
+    away = monday_of(date.today() + timedelta(weeks=12))
+    with psycopg.connect(embedded_db.owner_conninfo) as conn:
+        conn.execute("insert into public.time_off (consultant_id, starts_on, ends_on) values (%s, %s, %s)",
+                     (consultant.sub, away - timedelta(days=1), away + timedelta(days=7)))
+    at = app(client_username).run()
+    at.switch_page(PAGES["appointments"]).run()
+    at.date_input(key=f"book_slot_{consultant.sub}_go").set_value(away).run()
+    no_exceptions(at)
+    assert f"No open times in the week of {away:%a} {away.day} {away:%b %Y}: this is the nearest week that has " \
+           "some." in texts(at, "caption")
+    shown = away + timedelta(days=7)
+    assert week_title(at).startswith(f"**Week of {shown:%a} {shown.day} {shown:%b %Y}**")
+
+
+def in_new_york(starts_at: str) -> tuple[date, str]:
+    local = datetime.fromisoformat(starts_at).astimezone(ZoneInfo(NEW_YORK))
+    return local.date(), f"{local:%H:%M}"

@@ -1,4 +1,5 @@
-"""Account: change your password, sign out (here, or everywhere), download your data, delete your account."""
+"""Account: your email address (and its verification), change your password, sign out (here, or everywhere),
+download your data, delete your account."""
 
 import streamlit as st
 from streamlit_authenticator.utilities import CredentialsError, ResetError
@@ -6,6 +7,8 @@ from streamlit_authenticator.utilities import CredentialsError, ResetError
 from components import context, sessions
 from components.errors import database_errors_as_messages
 from components.registration import refusal_field
+from portal.account_links import VERIFY_HOURS, my_email, request_my_verification
+from portal.db import APIError
 from portal.mydata import DeletionRefused, delete_my_account, export_my_data, export_zip
 
 user = context.require_user()
@@ -13,6 +16,29 @@ st.title("Account")
 st.caption("Change your password, download your data, delete your account, or sign out.")
 
 authenticator = context.authenticator()
+st.header("Email address")
+with database_errors_as_messages():
+    address = my_email(context.backend(), user.claims)
+if address["verified"]:
+    st.markdown(f"**{address['email']}** — verified.")
+else:
+    # Accounts made before sign-up was verified: they sign in as before, and nothing but this link is emailed
+    # to the address until it is verified.
+    st.markdown(f"**{address['email']}** — not verified yet. Until it is, the portal emails it nothing but the "
+                "verification link, and a forgotten password cannot be reset by email.")
+    if st.button("Verify my email", key="account_verify_email", icon=":material/mark_email_read:"):
+        try:
+            with database_errors_as_messages():
+                request_my_verification(context.backend(), user.claims)
+        except APIError as exc:
+            st.error(exc.message, icon=":material/error:")
+        else:
+            st.session_state["account_verify_notice"] = (
+                f"A link is on its way to {address['email']}; open it within {VERIFY_HOURS} hours.")
+    if notice := st.session_state.get("account_verify_notice"):
+        st.success(notice, icon=":material/check_circle:")
+
+st.divider()
 st.header("Password")
 with database_errors_as_messages():
     try:

@@ -5,6 +5,7 @@ import streamlit as st
 
 from components import context
 from components.errors import database_errors_as_messages
+from components.mail_sender import local_mail_settings
 from components.reference import modality_names
 from portal.admin import (
     QUEUE_PAGE_SIZE,
@@ -26,7 +27,9 @@ from portal.admin import (
 from portal.appointments import OUTCOMES
 from portal.db import APIError, friendly_message
 from portal.db.errors import is_not_found
-from portal.local_times import local_time
+from portal.email_choices import admin_outbox, outbox_table
+from portal.local_mailbox import as_markdown, list_messages, read_text
+from portal.local_times import local_time, zone_words
 from portal.mydata import plural
 from portal.plain_text import plain
 from portal.search import LEVELS
@@ -39,14 +42,15 @@ def level_names(item: str) -> str:
 
 user = context.require_user()
 st.title("Admin")
-st.caption("Verify competencies and licences, extend the modality list, and look after accounts.")
+st.caption("Verify competencies and licences, extend the modality list, look after accounts, and see what the "
+           "portal emailed.")
 if not user.is_admin:
     st.error("Only administrators can open this page.")
     st.stop()
 
 backend = context.backend()
-queue_tab, modality_tab, rules_tab, accounts_tab, disputes_tab = st.tabs(
-    ["Verification queue", "Modalities", "Conflict rules", "Accounts", "Disputed sessions"])
+queue_tab, modality_tab, rules_tab, accounts_tab, disputes_tab, outbox_tab = st.tabs(
+    ["Verification queue", "Modalities", "Conflict rules", "Accounts", "Disputed sessions", "Outbox"])
 
 with queue_tab:
     if notice := st.session_state.pop("verify_notice", None):  # shown after the rerun that follows a decision
@@ -243,3 +247,42 @@ with disputes_tab:
                         st.error(exc.message, icon=":material/error:")
                     else:
                         st.rerun()
+
+with outbox_tab:
+    settings = context.settings()
+    local_mailbox = settings.data_dir / "mailbox" if settings.backend == "local" else None
+    no_server = local_mailbox is not None and not local_mail_settings(settings).smtp_host
+    st.caption("Every notice that also goes by email, newest first, and where it stands. Held rows wait for a "
+               "verified address; a failed send is tried again with growing pauses before it counts as failed."
+               + (" No mail server is set up (SMTP_HOST): nothing leaves this machine, and each message is written "
+                  "to the local mailbox below instead." if no_server else ""))
+    st.button("Refresh", key="outbox_refresh", icon=":material/refresh:")  # a click reruns the tab with fresh rows
+    with database_errors_as_messages():
+        outbox = admin_outbox(backend, user.claims, limit=200)
+        admin_zone = context.my_timezone(backend, user)
+    if outbox:
+        st.caption(f"The latest {plural(len(outbox), 'email')}; times are {zone_words(admin_zone)}.")
+        st.dataframe(pd.DataFrame(outbox_table(outbox, admin_zone)), hide_index=True, width="stretch",
+                     key="outbox_rows")
+    else:
+        st.caption("Nothing has been queued for email yet.")
+    if local_mailbox is not None:
+        st.header("Local mailbox")
+        messages = list_messages(local_mailbox)
+        if not messages:
+            st.caption(f"No messages in {local_mailbox} yet.")
+        else:
+            st.caption(f"{plural(len(messages), 'message')} in {local_mailbox}, newest first. Choose one to read "
+                       "it; its links open the portal (a verification link included).")
+            chosen = st.selectbox("Message", options=[m.name for m in messages], index=0, key="outbox_message",
+                                  format_func=lambda name: next(
+                                      f"{local_time(m.written_at, admin_zone)} · to {m.to} · {m.subject}"
+                                      for m in messages if m.name == name))
+            try:
+                body = read_text(local_mailbox, chosen)
+            except (FileNotFoundError, OSError):
+                st.warning("That message is no longer in the mailbox; refresh to see what is.",
+                           icon=":material/warning:")
+            else:
+                with st.container(border=True, key="outbox_message_body"):
+                    st.markdown(as_markdown(body))

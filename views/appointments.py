@@ -38,6 +38,7 @@ from portal.mydata import plural
 from portal.plain_text import plain
 from portal.profiles import load_my_profile
 from portal.requests import my_engagements
+from portal.week_grid import HORIZON
 
 STATUS_BADGES = {"requested": ":orange-badge[Proposed]", "confirmed": ":green-badge[Confirmed]",
                  "declined": ":gray-badge[Declined]", "cancelled": ":red-badge[Cancelled]",
@@ -47,6 +48,16 @@ STATUS_BADGES = {"requested": ":orange-badge[Proposed]", "confirmed": ":green-ba
 
 user = context.require_user()
 backend = context.backend()
+
+
+def open_times(consultant_id: str, client_id: str):
+    """What the week view reads: the open times of the days it asks for (the weeks around the one shown)."""
+    def days(first: date, last: date) -> list[dict]:
+        with database_errors_as_messages():
+            return open_slots(backend, user.claims, consultant_id, first, last, client_id)
+    return days
+
+
 st.title("Appointments")
 st.caption("Your sessions, in your time zone. Book with colleagues you work with; every change notifies the other.")
 
@@ -54,7 +65,8 @@ with database_errors_as_messages():
     me = load_my_profile(backend, user.claims)
     engagements = [e for e in my_engagements(backend, user.claims) if e["status"] == "active"]
     now = datetime.now(UTC)
-    appointments = my_appointments(backend, user.claims, now - timedelta(days=60), now + timedelta(days=120))
+    # As far ahead as the week view books ("Go to week of"), so what was booked is listed.
+    appointments = my_appointments(backend, user.claims, now - timedelta(days=60), now + HORIZON + timedelta(days=8))
 my_tz = me["timezone"]
 zone = ZoneInfo(my_tz)
 
@@ -81,14 +93,12 @@ with book_tab:
         consultant_id = user.id if engagement["my_role"] == "consultant" else other
         client_id = other if engagement["my_role"] == "consultant" else user.id
         with database_errors_as_messages():
-            slots = open_slots(backend, user.claims, consultant_id, date.today(), date.today() + timedelta(weeks=8),
-                               client_id)
             policy = cancellation_policy(backend, user.claims, consultant_id)
         consultant_tz = my_tz if engagement["my_role"] == "consultant" else engagement["other_timezone"]
         # One picker per colleague: a time picked for one is never taken for a time gone with another.
         picker = f"book_slot_{other}"
-        chosen = slot_picker(slots, viewer_tz=my_tz, consultant_tz=consultant_tz, key=picker,
-                             late_cancel_hours=policy.get("late_cancel_hours"))
+        chosen = slot_picker(open_times(consultant_id, client_id), viewer_tz=my_tz, consultant_tz=consultant_tz,
+                             key=picker, late_cancel_hours=policy.get("late_cancel_hours"))
         if refusal := st.session_state.pop("book_refusal", None):
             st.error(refusal["message"], icon=":material/error:")
             if refusal["code"] == "slot_taken":
@@ -214,10 +224,8 @@ with upcoming_tab:
                             st.rerun()
                         st.error(exc.message, icon=":material/error:")
                 if st.toggle("Move to another time", key=f"appt_move_{appt['id']}"):
-                    with database_errors_as_messages():
-                        slots = open_slots(backend, user.claims, consultant_id, date.today(),
-                                           date.today() + timedelta(weeks=8), client_id)
-                    new_start = slot_picker(slots, viewer_tz=my_tz, key=f"appt_move_slot_{appt['id']}",
+                    new_start = slot_picker(open_times(consultant_id, client_id), viewer_tz=my_tz,
+                                            key=f"appt_move_slot_{appt['id']}",
                                             consultant_tz=my_tz if appt["my_role"] == "consultant"
                                             else appt["other_timezone"], late_cancel_hours=late_cancel_hours)
                     if new_start and st.button("Move session", key=f"appt_move_submit_{appt['id']}") \

@@ -1,6 +1,6 @@
 """A consultant's profile: competencies, licences, formats, fee, availability; request a consultation."""
 
-from datetime import date, timedelta
+from datetime import date
 
 import streamlit as st
 
@@ -138,10 +138,14 @@ elif doc.get("pending_request"):
     else:
         with st.expander("Propose a first session"):
             with database_errors_as_messages():
-                slots = open_slots(backend, user.claims, consultant_id, date.today(),
-                                   date.today() + timedelta(weeks=8), user.id)
                 policy = cancellation_policy(backend, user.claims, consultant_id)
-            chosen = slot_picker(slots, viewer_tz=my_tz, consultant_tz=doc["timezone"], key="first_slot",
+
+            def open_times(first: date, last: date) -> list[dict]:
+                """The days the week view shows (it asks for the weeks around the one shown)."""
+                with database_errors_as_messages():
+                    return open_slots(backend, user.claims, consultant_id, first, last, user.id)
+
+            chosen = slot_picker(open_times, viewer_tz=my_tz, consultant_tz=doc["timezone"], key="first_slot",
                                  late_cancel_hours=policy.get("late_cancel_hours"))
             if chosen and st.button("Propose this time", key="first_slot_submit", type="primary") \
                     and not picked_time_gone("first_slot"):

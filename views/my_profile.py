@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from components import context
+from components.email_choices import email_choices_section
 from components.errors import database_errors_as_messages
 from components.formstate import FormGeneration, cell_date, edited_frame
 from components.reference import reference_lists
@@ -28,7 +29,8 @@ from portal.profiles import (
 user = context.require_user()
 backend = context.backend()
 st.title("My profile")
-st.caption("Your credentials, formats and fees. Seekers see this only if you offer consultation.")
+st.caption("Your credentials, formats and fees (seekers see these only if you offer consultation), and which "
+           "emails you get.")
 
 with database_errors_as_messages():
     jurisdictions, languages = reference_lists(backend, user.claims)
@@ -207,3 +209,5 @@ elif errors:
     form_message.error("Some fields need attention; see the messages above.", icon=":material/error:")
 elif st.session_state.pop("profile_saved_notice", False):
     form_message.success("Profile saved.", icon=":material/check_circle:")
+
+email_choices_section(backend, user)  # its own form: saving it leaves the profile form as typed

@@ -43,4 +43,6 @@ for item in items:
         page, section = target
         if section and page == "appointments":
             st.session_state[TAB_STATE_KEY] = section  # Appointments opens on the tab that lists it
+        if page == "termination" and item.get("plan_id"):
+            st.session_state["view_plan"] = item["plan_id"]  # the plan itself (termination?plan=<id>)
         st.switch_page(PAGES[page])

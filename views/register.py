@@ -1,31 +1,29 @@
-"""Create an account: username, name, email and a strong password.
+"""Create an account: username, name, email and a password — finished from a link sent to the email.
 
-The form is drawn here (not by streamlit-authenticator's register_user widget) so that each refusal is shown
-next to the field it concerns; the authenticator still checks email, username and password and writes the
-account through portal.auth.DatabaseUsers. Names follow portal.auth's rules, which accept ordinary names
-(O'Brien, Smith-Jones, Zoë, 李) and explain every refusal, instead of the authenticator's bare "is not valid";
-usernames follow portal.auth's one username rule (the database's), shown as the field's help and in its refusals.
-After an account is created the form starts afresh (a new generation of widget keys, components/formstate), so
-nothing typed, the password included, stays in the session; the success message stays.
+The page answers one sentence whatever became of the address (portal.account_links): a new address gets a
+link that creates the account when opened; an address that has an account gets "someone tried to register
+with your email". So the page never tells anyone whether a colleague's address is registered. A username
+already taken is still refused next to its field: usernames are not the secret. Each refusal is shown next to
+the field it concerns, with the portal's rules for names (O'Brien, Zoë, 李), usernames and passwords. After a
+request the form starts afresh (a new generation of widget keys, components/formstate), so nothing typed, the
+password included, stays in the session; the answer stays.
 """
 
 import streamlit as st
-from streamlit_authenticator.utilities import RegisterError
 
 from components import context
 from components.errors import database_errors_as_messages
 from components.formstate import FormGeneration
-from components.registration import refusal_field
-from portal.auth import USERNAME_RULES, RegistrationRefused, clean_name, registration_name_problems, username_problem
+from components.mail_sender import local_mail_settings
+from portal.account_links import registration_problems, request_registration
+from portal.auth import USERNAME_RULES, RegistrationRefused
 from portal.passwords import PASSWORD_RULES, PASSWORD_RULES_LIST
 
 st.title("Register")
 st.caption("Create your account. Your profile stays private until you choose to offer consultation.")
 
-authenticator = context.authenticator()  # app.py gives it PortalValidator: names follow the rules shown here
 form = FormGeneration("register")
 
-errors: dict[str, str] = {}
 slots = {}
 with st.form(f"register_form_{form.generation}", border=True):
     st.header("Create your account")
@@ -36,7 +34,8 @@ with st.form(f"register_form_{form.generation}", border=True):
     last_name = right.text_input("Last name", key=form.key("last_name"), autocomplete="family-name")
     slots["last_name"] = right.empty()
     left, right = st.columns(2)
-    email = left.text_input("Email", key=form.key("email"), autocomplete="email")
+    email = left.text_input("Email", key=form.key("email"), autocomplete="email",
+                            help="We send a link to this address; your account is created when you open it.")
     slots["email"] = left.empty()
     username = right.text_input("Username", key=form.key("username"), autocomplete="username",
                                 help=USERNAME_RULES)
@@ -52,30 +51,27 @@ with st.form(f"register_form_{form.generation}", border=True):
     submitted = st.form_submit_button("Create account", type="primary", key="register_submit")
 form_error = st.empty()
 
-result = None
 if submitted:
-    st.session_state.pop("register_created", None)  # the last account's message gives way to this attempt
-    errors = registration_name_problems(first_name, last_name)
-    if problem := username_problem(username):
-        errors["username"] = problem
+    st.session_state.pop("register_answer", None)  # the last request's answer gives way to this attempt
+    errors = registration_problems(first_name, last_name, email, username, password, password_repeat)
     if not errors:
         with database_errors_as_messages():
             try:
-                result = authenticator.authentication_controller.register_user(
-                    clean_name(first_name), clean_name(last_name), email, username, password, password_repeat,
-                    None)
-            except (RegisterError, RegistrationRefused) as exc:
-                field, sentence = refusal_field(str(exc))
-                errors = {field or "form": sentence}
+                answer = request_registration(context.backend(), first_name, last_name, email, username, password)
+            except RegistrationRefused as exc:
+                errors = {"username" if "username" in str(exc) else "form": str(exc)}
+            else:
+                # A fresh form for whoever registers next: the old keys (and so the password) are not drawn again.
+                st.session_state["register_answer"] = answer
+                form.renew()
+                st.rerun()
     for field, sentence in errors.items():
         (slots.get(field) or form_error).error(sentence, icon=":material/error:")
 
-if result and result[1]:
-    # A fresh form for whoever registers next: the old keys (and so the password) are not drawn again, and
-    # Streamlit drops the state of widgets that are not drawn.
-    st.session_state["register_created"] = result[1]
-    form.renew()
-    st.rerun()
-if created := st.session_state.get("register_created"):
-    st.success(f"Account **{created}** created. Sign in to complete your profile.", icon=":material/check_circle:")
+if answer := st.session_state.get("register_answer"):
+    st.success(answer, icon=":material/mark_email_unread:")
+    if context.settings().backend == "local" and not local_mail_settings(context.settings()).smtp_host:
+        st.info("This portal runs in local mode and sends no email: messages are kept in the mailbox folder of "
+                "its data directory (`.data/mailbox/`), where an administrator also sees them (Admin → Outbox).",
+                icon=":material/inbox:")
 st.page_link("views/sign_in.py", label="Already registered? Sign in", icon=":material/login:")

@@ -56,4 +56,5 @@ elif status is False:
     locked_until = tried.locked_until if tried is not None else None
     st.error(sign_in_refusal(locked_until), icon=":material/lock_clock:" if locked_until else ":material/error:")
 
+st.page_link("views/forgot_password.py", label="Forgot your password?", icon=":material/lock_reset:")
 st.page_link("views/register.py", label="New here? Create an account", icon=":material/person_add:")

@@ -10,7 +10,7 @@ import streamlit as st
 from components import context
 from components.errors import database_errors_as_messages
 from components.formstate import FormGeneration
-from components.termination_parts import conflict_notice, conflict_record
+from components.termination_parts import ENDED, NO_SUCH_PLAN, conflict_notice, conflict_record, ended_notice
 from portal.db import APIError, DatabaseUnavailable, friendly_message
 from portal.local_times import local_day, local_time, times_caption
 from portal.plain_text import plain
@@ -66,6 +66,34 @@ today_here = datetime.now(ZoneInfo(zone)).date()  # the member's today, not the 
 
 if notice := st.session_state.pop("termination_notice", None):
     st.success(notice, icon=":material/check_circle:")
+
+
+def way_back() -> None:
+    """Where to go from one plan: every plan, or Home."""
+    left, right = st.columns(2)
+    left.page_link("views/termination.py", label="All termination plans", icon=":material/flag:")
+    right.page_link("views/home.py", label="Home", icon=":material/home:")
+
+
+# One plan by its address (termination?plan=<id>, a bookmark or a link someone sent): that plan alone, and
+# when it has ended, why there is nothing more to do with it. An unknown id and someone else's plan read alike.
+asked = st.query_params.get("plan") or st.session_state.pop("view_plan", None)
+shown = plans
+if asked:
+    focused = next((p for p in plans if p["id"] == asked), None)
+    if focused is None:
+        st.warning(NO_SUCH_PLAN, icon=":material/link_off:")
+        way_back()
+        st.query_params.pop("plan", None)
+        st.stop()
+    st.query_params["plan"] = asked
+    if focused["status"] in ENDED:
+        st.info(ended_notice(focused, zone, still_working_together=focused["engagement_id"]
+                             in {e["id"] for e in engagements}), icon=":material/event_available:")
+    else:
+        st.caption("This plan alone, as its link shows it.")
+    way_back()
+    shown = [focused]
 
 
 def terms_form(key: str, engagement_id: str, my_role: str, initial: PlanTerms | None) -> PlanTerms | None:
@@ -218,7 +246,7 @@ plans_tab, start_tab = st.tabs(["Plans", "Start a plan"])
 with plans_tab:
     if not plans:
         st.caption("No termination plans yet.")
-    for plan in plans:
+    for plan in shown:
         current = plan["versions"][-1]
         key = f"plan_{plan['id']}"
         editable = plan["status"] in ("draft", "proposed", "agreed")
@@ -229,6 +257,9 @@ with plans_tab:
             header = [f"**{plan['other_name']}** ({role})", STATUS_BADGES[plan["status"]],
                       f"version {current['version']}", awaiting(plan)]
             st.markdown(" · ".join(part for part in header if part))  # awaiting() is empty unless proposed
+            if plan["status"] in ENDED and not asked:  # opened by its link, the notice above says it
+                st.caption(ended_notice(plan, zone, still_working_together=plan["engagement_id"]
+                                        in {e["id"] for e in engagements}))
             if message and not editable:  # e.g. the plan was withdrawn while you were editing it
                 st.error(message, icon=":material/error:")
             if conflict:

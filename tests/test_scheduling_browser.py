@@ -1,0 +1,350 @@
+"""Chromium: book, move and cancel a session from the week view (issue 15), a seeker in London and a consultant in
+New York, across a daylight-saving change.
+
+The consultant's one open time a day is 10:00 New York time. The United States moves its clocks on the second
+Sunday of March (2027: the 14th), Europe on the last (the 28th): before the first change 10:00 in New York is
+15:00 in London, between the two it is 14:00. That is months ahead, beyond the eight weeks the view opens on, so
+the seeker reaches those weeks with "Go to week of". The test finds the next US change from today (the
+expectations follow from the zones, and the gap is checked to shrink by an hour), so it holds whenever it runs.
+
+The seeker books Wednesday of the week of the change (15:00 London time, 10:00 New York time, the Sunday of that
+week already 14:00), moves it to the Tuesday after the change (14:00 London, 10:00 New York), and cancels it. The
+confirmation and the cancel/move panel state the late rule before any click; the lists show the right times in
+both zones, for the seeker and for the consultant.
+
+The app runs on its own fresh data directory (tests/app_server.py); the two members are made in its database,
+which goes with it. A missing Chromium or Playwright skips locally and fails with CI=true (tests/conftest.py).
+Screenshots go to test-artifacts/scheduling/.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+
+from portal.appointments import late_rule
+from portal.db import SERVICE
+from portal.db.bootstrap import DATABASE, OWNER
+from portal.db.local import LocalBackend
+from portal.week_grid import monday_of
+from tests.app_server import ARTIFACTS, AppServer, chromium_browser, running_app
+from tests.test_app import make_account, make_consultant
+from tests.test_journey_browser import (
+    DESKTOP,
+    FIRST_LOAD_TIMEOUT,
+    STEP_TIMEOUT,
+    Shots,
+    card,
+    click_after_typing,
+    notice,
+    open_page,
+    settle,
+    sign_in,
+    watch_messages,
+)
+
+try:
+    from playwright.sync_api import Browser, Locator, Page, expect
+except ImportError:  # reported by require_tool in chromium_browser()
+    pass
+
+pytestmark = pytest.mark.browser
+
+NEW_YORK, LONDON = "America/New_York", "Europe/London"
+PASSWORD = "Good-pass-123"  # make_account's
+CONSULTANT_NAME, SEEKER_NAME = "Dana Rivera", "Robin Hale"
+LATE_HOURS = 24
+SHOTS = ARTIFACTS / "scheduling"
+
+
+@dataclass(frozen=True)
+class AppDatabase:
+    """The app server's own embedded Postgres, reached through its socket (as tests/conftest.py's embedded_db)."""
+
+    socket_dir: str
+
+    def conninfo(self, role: str) -> str:
+        return f"host={self.socket_dir} dbname={DATABASE} user={role}"
+
+    @property
+    def owner_conninfo(self) -> str:
+        return self.conninfo(OWNER)
+
+    @property
+    def api_conninfo(self) -> str:
+        return self.conninfo("authenticator")
+
+    @classmethod
+    def of(cls, server: AppServer) -> AppDatabase:
+        # postmaster.pid: pid, data directory, start time, port, socket directory, ...
+        return cls((server.pgdata / "postmaster.pid").read_text().splitlines()[4])
+
+
+@dataclass(frozen=True)
+class Pair:
+    consultant: str  # usernames
+    seeker: str
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium_browser() as chromium:  # first: a missing browser skips (fails in CI) before the app starts
+        yield chromium
+
+
+@pytest.fixture(scope="module")
+def app(browser: Browser) -> Iterator[AppServer]:
+    with running_app("app-server-scheduling.log", "scheduling") as server:
+        context = browser.new_context(viewport=DESKTOP)
+        page = context.new_page()
+        page.goto(server.url, wait_until="domcontentloaded")  # the first run builds the database
+        expect(page.get_by_label("Username", exact=True)).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)
+        context.close()
+        yield server
+
+
+@pytest.fixture(scope="module")
+def pair(app: AppServer) -> Pair:
+    """A consultant in New York open at 10:00 every day (late after 24 hours' notice) and a client of theirs who
+    keeps London time (and lives in New York State, where the consultant is licensed)."""
+    db = AppDatabase.of(app)
+    backend = LocalBackend(db.api_conninfo, max_size=2)
+    try:
+        consultant, consultant_id = make_consultant(backend, db)
+        seeker = make_account(backend, PASSWORD)
+        seeker_id = backend.rpc("auth_get_login", {"p_username": seeker}, as_user=SERVICE)["id"]
+    finally:
+        backend.close()
+    with psycopg.connect(db.owner_conninfo) as conn:
+        conn.execute("update public.profiles set timezone = %s, display_name = %s where id = %s",
+                     (NEW_YORK, CONSULTANT_NAME, consultant_id))
+        conn.execute("update public.profiles set timezone = %s, display_name = %s where id = %s",
+                     (LONDON, SEEKER_NAME, seeker_id))
+        conn.execute("update public.availability_settings set min_notice_hours = 24, late_cancel_hours = %s "
+                     "where consultant_id = %s", (LATE_HOURS, consultant_id))
+        for weekday in range(1, 8):
+            conn.execute("insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) "
+                         "values (%s, %s, '10:00', '11:00')", (consultant_id, weekday))
+        request = conn.execute(
+            "insert into public.consultation_requests (seeker_id, consultant_id, message, status) "
+            "values (%s, %s, 'Weekly consultation, please.', 'accepted') returning id",
+            (seeker_id, consultant_id)).fetchone()[0]
+        conn.execute("insert into public.engagements (request_id, seeker_id, consultant_id) values (%s, %s, %s)",
+                     (request, seeker_id, consultant_id))
+    return Pair(consultant, seeker)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Time
+
+
+def next_us_change(after: date) -> date:
+    """The first day after `after` whose noon in New York has another UTC offset: a US clock change (a Sunday)."""
+    def offset(day: date) -> timedelta:
+        return datetime.combine(day, time(12), ZoneInfo(NEW_YORK)).utcoffset()
+    day = after
+    while offset(day + timedelta(days=1)) == offset(day):
+        day += timedelta(days=1)
+    return day + timedelta(days=1)
+
+
+def ten_in_new_york(day: date) -> datetime:
+    return datetime.combine(day, time(10), ZoneInfo(NEW_YORK))
+
+
+def in_london(day: date) -> str:
+    """10:00 New York time on `day`, on London's clock."""
+    return f"{ten_in_new_york(day).astimezone(ZoneInfo(LONDON)):%H:%M}"
+
+
+def label(day: date, viewer: str, other: str) -> str:
+    """components.slots.slot_label for 10:00 New York time on `day`: 'Wed 10 Mar, 15:00 London time · 10:00 New
+    York time'."""
+    words = {LONDON: "London time", NEW_YORK: "New York time"}
+    mine, theirs = (ten_in_new_york(day).astimezone(ZoneInfo(zone)) for zone in (viewer, other))
+    return f"{mine:%a %d %b}, {mine:%H:%M} {words[viewer]} · {theirs:%H:%M} {words[other]}"
+
+
+def week_title(monday: date) -> str:
+    return f"Week of {monday:%a} {monday.day} {monday:%b %Y}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The week view, as a person uses it
+
+
+def go_to_week(page: Page, within: Locator, day: date) -> None:
+    """Type a day into "Go to week of" (three spin buttons: year, month, day) and commit it."""
+    settle(page)
+    within.get_by_role("spinbutton", name="year, Go to week of", exact=True).click()
+    page.keyboard.type(day.strftime("%Y%m%d"))  # the calendar opens on that month, the day marked
+    # The typed date counts once the calendar closes on it: click the day, as a person finishing the choice does.
+    page.get_by_role("button", name=re.compile(rf"^{day:%A}, {day:%B} {day.day}, {day.year}")).click()
+    settle(page)
+    expect(within.get_by_text(week_title(monday_of(day)), exact=True)).to_be_visible(timeout=STEP_TIMEOUT)
+    settle(page)
+
+
+def expect_zone(within: Locator, monday: date, zone: str) -> None:
+    """The week's title names the zone its times are on: 'Week of Mon 8 Mar 2027' and, below, 'London time'."""
+    title = within.locator("p").filter(has=within.page.get_by_text(week_title(monday), exact=True))
+    expect(title).to_contain_text(zone, timeout=STEP_TIMEOUT)
+
+
+def day_column(within: Locator, day: date) -> Locator:
+    heading = f"{day:%a} {day.day} {day:%b}"
+    return within.get_by_test_id("stColumn").filter(has=within.page.get_by_text(heading, exact=True))
+
+
+def expect_week(within: Locator, monday: date, clocks: list[str]) -> None:
+    """Each day of the week shows exactly one open time, `clocks[i]` on day i."""
+    for offset, shown in enumerate(clocks):
+        times = day_column(within, monday + timedelta(days=offset)).get_by_role("button")
+        expect(times).to_have_text([shown], timeout=STEP_TIMEOUT)
+
+
+def pick(page: Page, within: Locator, day: date, shown: str) -> None:
+    settle(page)
+    day_column(within, day).get_by_role("button", name=shown, exact=True).click()
+    settle(page)
+
+
+def show_zone(page: Page, within: Locator, name: str) -> None:
+    """"Show times in" is a segmented control: a radio group."""
+    settle(page)
+    choice = within.get_by_role("radiogroup", name="Show times in").get_by_role("radio", name=name, exact=True)
+    choice.click()
+    expect(choice).to_be_checked(timeout=STEP_TIMEOUT)
+    settle(page)
+
+
+def upcoming_card(page: Page, *texts: str) -> Locator:
+    return card(page, "appt_card_", *texts)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The journey
+
+
+def test_book_move_and_cancel_across_a_daylight_saving_change_in_two_zones(app: AppServer, browser: Browser,
+                                                                             pair: Pair) -> None:
+    shots = Shots(SHOTS)
+    change = next_us_change(date.today() + timedelta(days=8))  # Sunday; its week's Monday is well beyond notice
+    before = monday_of(change)  # Monday to Saturday on the old clock, the Sunday (the change) on the new one
+    after = before + timedelta(days=7)
+    booked_on, moved_to = before + timedelta(days=2), after + timedelta(days=1)  # a Wednesday, then a Tuesday
+    clocks_before = [in_london(before + timedelta(days=i)) for i in range(7)]
+    clocks_after = [in_london(after + timedelta(days=i)) for i in range(7)]
+    # The check is only worth it if the gap really changes: five hours, then four (or the other way in autumn).
+    assert clocks_before[0] != clocks_before[6] == clocks_after[0], (clocks_before, clocks_after)
+    if change == date(2027, 3, 14):
+        assert clocks_before == ["15:00"] * 6 + ["14:00"] and clocks_after == ["14:00"] * 7
+
+    contexts = []
+
+    def new_page() -> Page:
+        context = browser.new_context(viewport=DESKTOP)
+        contexts.append(context)
+        page = context.new_page()
+        watch_messages(page)
+        return page
+
+    seeker = new_page()
+    try:
+        # Book: the week of the change, reached by date; London's clock, then New York's.
+        sign_in(seeker, app.url, pair.seeker, PASSWORD)
+        open_page(seeker, "Appointments", "Appointments")
+        expect(seeker.get_by_role("tab", name="Book")).to_have_attribute("aria-selected", "true")
+        book = seeker.get_by_role("tabpanel", name="Book")
+        go_to_week(seeker, book, before + timedelta(days=3))  # any day of the week will do
+        expect_zone(book, before, "London time")  # the week names the zone it is shown in
+        expect_week(book, before, clocks_before)
+        shots(seeker, "week-of-the-change-london")
+        show_zone(seeker, book, "The consultant's (New York time)")
+        expect_zone(book, before, "New York time")
+        expect_week(book, before, ["10:00"] * 7)  # on the consultant's clock the time never moves
+        shots(seeker, "week-of-the-change-new-york")
+        show_zone(seeker, book, "Yours (London time)")
+        expect_week(book, before, clocks_before)
+
+        pick(seeker, book, booked_on, clocks_before[2])
+        first = label(booked_on, LONDON, NEW_YORK)
+        confirmation = notice(seeker, first)
+        # Before anything is booked: both zones and what counts as late, from when.
+        rule = late_rule(LATE_HOURS, ten_in_new_york(booked_on), LONDON)
+        expect(book.get_by_text(rule)).to_be_visible()
+        print(f"[scheduling] picked {confirmation.inner_text()!r}; {rule}")
+        shots(seeker, "picked")
+        click_after_typing(seeker, book.get_by_role("button", name="Propose this time"))
+        notice(seeker, "Proposed. The other party will confirm or decline.")
+
+        # The list: the same time in both zones; the panel states the rule before any click on Cancel or Move.
+        seeker.get_by_role("tab", name="Upcoming").click()
+        booked = upcoming_card(seeker, first, "Proposed")
+        expect(booked).to_have_count(1, timeout=STEP_TIMEOUT)
+        booked.get_by_text("Cancel or move this session").click()
+        expect(booked.get_by_text(rule, exact=True)).to_be_visible(timeout=STEP_TIMEOUT)
+        shots(seeker, "booked-with-the-rule")
+
+        # Move: the week after the change, again by date; 10:00 in New York is now 14:00 in London.
+        booked.get_by_label("Reason (required, shared with the other party)").fill("A training day moved.")
+        seeker.evaluate("() => document.activeElement?.blur()")
+        settle(seeker)
+        booked.get_by_role("switch", name="Move to another time").locator("xpath=ancestor::label[1]").click()
+        settle(seeker)
+        go_to_week(seeker, booked, after + timedelta(days=4))
+        expect_week(booked, after, clocks_after)
+        pick(seeker, booked, moved_to, clocks_after[1])
+        second = label(moved_to, LONDON, NEW_YORK)
+        expect(booked.get_by_text(second)).to_be_visible(timeout=STEP_TIMEOUT)
+        shots(seeker, "move-picked")
+        click_after_typing(seeker, booked.get_by_role("button", name="Move session"))
+        notice(seeker, "Moved. The other party will confirm the new time.")
+        seeker.get_by_role("tab", name="Upcoming").click()
+        moved = upcoming_card(seeker, second, "Proposed")
+        expect(moved).to_have_count(1, timeout=STEP_TIMEOUT)
+        expect(moved).to_contain_text("Moved from an earlier time.")
+        expect(upcoming_card(seeker, first)).to_have_count(0)
+        seeker.get_by_role("tab", name="Past").click()
+        notice(seeker, re.compile(rf"{re.escape(first)} · {CONSULTANT_NAME} · Moved by you with \d+ h notice"))
+        shots(seeker, "moved")
+
+        # The consultant sees the same sessions on New York's clock, London's alongside.
+        consultant = new_page()
+        sign_in(consultant, app.url, pair.consultant, PASSWORD)
+        open_page(consultant, "Appointments", "Appointments")
+        consultant.get_by_role("tab", name="Upcoming").click()
+        theirs = upcoming_card(consultant, label(moved_to, NEW_YORK, LONDON), SEEKER_NAME, "Proposed")
+        expect(theirs).to_have_count(1, timeout=STEP_TIMEOUT)
+        shots(consultant, "consultant-sees-the-move")
+
+        # Cancel: the rule for the new time is stated first; in good time, the cancellation is not late.
+        seeker.get_by_role("tab", name="Upcoming").click()
+        moved.get_by_text("Cancel or move this session").click()
+        new_rule = late_rule(LATE_HOURS, ten_in_new_york(moved_to), LONDON)
+        expect(moved.get_by_text(new_rule, exact=True)).to_be_visible(timeout=STEP_TIMEOUT)
+        moved.get_by_label("Reason (required, shared with the other party)").fill("Cover found elsewhere.")
+        click_after_typing(seeker, moved.get_by_role("button", name="Cancel session"))
+        notice(seeker, re.compile(rf"Cancelled with \d+ hours' notice\. {CONSULTANT_NAME} was notified\."))
+        seeker.get_by_role("tab", name="Upcoming").click()
+        expect(seeker.get_by_text("No upcoming sessions.")).to_be_visible(timeout=STEP_TIMEOUT)
+        seeker.get_by_role("tab", name="Past").click()
+        cancelled = notice(seeker, re.compile(rf"{re.escape(second)} · {CONSULTANT_NAME} · Cancelled by you with "
+                                              r"\d+ h notice"))
+        expect(cancelled).not_to_contain_text("late")
+        shots(seeker, "cancelled")
+    except Exception:
+        for n, context in enumerate(contexts):
+            for page in context.pages:
+                shots(page, f"failed-{n}", wait=False)
+        print(f"app log:\n{app.log_tail()}")
+        raise
+    finally:
+        for context in contexts:
+            context.close()
