@@ -22,7 +22,7 @@ if str(ROOT) not in sys.path:
 
 import psycopg  # noqa: E402
 
-from bench.generate import FULL, QUICK, ensure_world  # noqa: E402
+from bench.generate import FULL, QUICK, WorldSpec, ensure_world  # noqa: E402
 from bench.run import RESULTS_PATH, load_seekers, make_queries, scratch_copy  # noqa: E402
 from portal.db.local import SEARCH_PATH  # noqa: E402
 
@@ -74,6 +74,7 @@ def explain(conninfo: str, query, *, min_ms: float, warm: list | None = None) ->
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--consultants", type=int, help="world size, as bench/run.py's (default 50,000)")
     parser.add_argument("--query", type=int, help="query number in bench/run.py's list")
     parser.add_argument("--slowest", action="store_true", help="the slowest query of the last results.json")
     parser.add_argument("--min-ms", type=float, default=1.0, help="show statements at least this slow")
@@ -85,7 +86,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="bench searches run first in the same session (cached plans, as in the pool)")
     args = parser.parse_args(argv)
 
-    world = ensure_world(QUICK if args.quick else FULL)
+    spec = QUICK if args.quick else FULL
+    if args.consultants:
+        spec = WorldSpec(consultants=args.consultants, seekers=max(50, args.consultants // 50))
+    world = ensure_world(spec)
     if args.apply:
         args.database = scratch_copy(world, args.apply)
     number = args.query or 0
