@@ -56,8 +56,9 @@ def conflict_notice(conflict: dict[str, Any]) -> None:
 def ended_notice(plan: dict[str, Any], zone: str, *, still_working_together: bool) -> str:
     """Why a plan that has ended offers nothing more to do: when it ended and what that means for the work.
 
-    A plan is closed on the day of its last change (completing or withdrawing it is its last change)."""
-    day = friendly_day(in_zone(plan["updated_at"], zone).date())
+    Its day is when it was closed (closed_at: completing, withdrawing, or an account's closure), not its last
+    change: an account's closure withdraws plans without changing them otherwise."""
+    day = friendly_day(in_zone(plan.get("closed_at") or plan["updated_at"], zone).date())
     other = plan["other_name"]
     if plan["status"] == "completed":
         return (f"This plan ended on {day}; the work together with {other} is complete. The plan stays here "

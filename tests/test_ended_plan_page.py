@@ -158,3 +158,16 @@ def test_the_ended_notice_in_words():
     assert ended_notice(withdrawn, LONDON, still_working_together=False) == (
         f"This plan was withdrawn on {sunday}, so none of its terms are in force. Your work together with Sam "
         "has ended.")
+
+
+def test_a_plan_withdrawn_by_an_account_closure_says_the_day_it_ended_not_its_last_change(embedded_db, agreed_plan):
+    """Closing an account withdraws its plans without touching their last change (updated_at): the page gives the
+    day the plan was closed."""
+    _, client_username, plan_id, engagement_id = agreed_plan
+    end_plan(embedded_db, plan_id, engagement_id, "withdrawn", "Account closed")
+    with psycopg.connect(embedded_db.owner_conninfo) as conn:  # last changed long before it was closed
+        conn.execute("update public.termination_plans set updated_at = %s where id = %s",
+                     (ENDED_AT - timedelta(days=40), plan_id))
+    at = open_plan(client_username, plan_id)
+    [notice] = [i for i in texts(at, "info") if i.startswith("This plan was withdrawn on")]
+    assert notice.startswith(f"This plan was withdrawn on {day_in(LONDON)} (Account closed)"), notice
