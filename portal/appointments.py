@@ -177,6 +177,17 @@ def sections(appointments: list[dict[str, Any]], now: datetime | None = None) ->
     return result
 
 
+def tab_listing(appt: dict[str, Any], now: datetime | None = None) -> str:
+    """The Appointments tab that lists a session: Upcoming while it will take place, otherwise Past & cancelled
+    (which also lists the called-off sessions still ahead; see sections)."""
+    now = now or datetime.now(UTC)
+    return UPCOMING if _moment(appt["ends_at"]) >= now and appt["status"] in ACTIVE else PAST
+
+
+NO_SUCH_SESSION = ("This link names a session that is not among yours, or no longer exists; the portal does not "
+                   "say which. Your sessions are listed below.")
+
+
 def first_session_proposal(backend: Backend, claims: Claims, consultant_id: str,
                            now: datetime | None = None) -> dict[str, Any] | None:
     """The first session a seeker proposed with a pending request (still proposed, or already confirmed) and

@@ -59,12 +59,15 @@ def subject(row: dict[str, Any]) -> str:
 
 
 def item_link(row: dict[str, Any], base_url: str) -> str:
-    """The page the notice is about, and the plan itself when it names one (termination?plan=<id>)."""
+    """The page the notice is about, and the plan or session itself when it names one (termination?plan=<id>,
+    appointments?session=<id>)."""
     base = base_url.rstrip("/")
     if not row.get("page"):
         return base_url
     if row["page"] == "termination" and row.get("plan_id"):
         return f"{base}/termination?plan={row['plan_id']}"
+    if row["page"] == "appointments" and row.get("appointment_id"):
+        return f"{base}/appointments?session={row['appointment_id']}"
     return f"{base}/{row['page']}"
 
 

@@ -77,3 +77,41 @@ def test_an_item_is_named_only_to_its_parties(backend, embedded_db, agreed_plan)
             "returning plan_id", (stranger, f"probe:{plan_id}:1", stranger)).fetchall()
         conn.rollback()
     assert names == [(None,), (None,)]
+
+
+def test_a_session_notice_opens_that_session_and_its_email_links_there(backend, embedded_db):
+    consultant_username, client_username = engaged_pair(backend, embedded_db)
+    consultant = Claims.user(member_id(backend, consultant_username))
+    client = Claims.user(member_id(backend, client_username))
+    appointment = book(backend, client, consultant.sub, first_slot(backend, client, consultant.sub))
+    [booked] = notifications_of(backend, consultant, "booked")
+
+    at = app(consultant_username).run()
+    at.switch_page(PAGES["notifications"]).run()
+    at.button(key=f"notification_open_{booked['id']}").click().run()
+    no_exceptions(at)
+    assert texts(at, "title") == ["Appointments"]
+    [said] = [i for i in texts(at, "info") if i.startswith("This link is about your session on")]
+    assert "listed under Upcoming" in said and "Proposed" in said
+    assert at.query_params.get("session") in (str(appointment["id"]), [str(appointment["id"])])
+
+    email = build_message({"id": 1, "page": "appointments", "appointment_id": appointment["id"], "kind": "booked",
+                           "message": booked["message"], "recipient_name": "Casey", "recipient_email": "c@x.example"},
+                          sender="portal@portal.example", base_url="https://portal.example")
+    link = f"https://portal.example/appointments?session={appointment['id']}"
+    assert link in email.get_body(("plain",)).get_content()
+
+
+def test_a_session_link_that_is_not_yours_says_so_alike(backend, embedded_db):
+    consultant_username, client_username = engaged_pair(backend, embedded_db)
+    client = Claims.user(member_id(backend, client_username))
+    appointment = book(backend, client, member_id(backend, consultant_username),
+                       first_slot(backend, client, member_id(backend, consultant_username)))
+    answers = []
+    for asked in (str(appointment["id"]), str(uuid.uuid4()), "not-an-id"):  # someone else's, unknown, malformed
+        at = app("seeker07").run()
+        at.query_params["session"] = asked
+        at.switch_page(PAGES["appointments"]).run()
+        no_exceptions(at)
+        answers.append([w for w in texts(at, "warning") if "not among yours" in w])
+    assert answers[0] and answers == [answers[0]] * 3

@@ -11,6 +11,7 @@ from components import context
 from components.errors import database_errors_as_messages
 from components.slots import booked_from_picker, picked_time_gone, slot_label, slot_picker
 from portal.appointments import (
+    NO_SUCH_SESSION,
     OUTCOMES,
     PAST,
     RECORDABLE,
@@ -30,6 +31,7 @@ from portal.appointments import (
     record_summary,
     reschedule,
     sections,
+    tab_listing,
 )
 from portal.availability import open_slots
 from portal.ics import appointments_ics
@@ -75,6 +77,24 @@ zone = ZoneInfo(my_tz)
 notice_slot = st.empty()
 if notice := st.session_state.pop("appointments_notice", None):
     notice_slot.success(notice, icon=":material/check_circle:")
+
+# One session by its address (appointments?session=<id>: a notice's "Open", an email's link): named above the tabs,
+# and the tab that lists it opened once (later tab clicks stay the member's). Unknown and not-yours read alike.
+asked = st.query_params.get("session") or st.session_state.pop("view_session", None)
+if asked:
+    focused = next((a for a in appointments if str(a["id"]) == str(asked)), None)
+    if focused is None:
+        st.warning(NO_SUCH_SESSION, icon=":material/link_off:")
+        st.query_params.pop("session", None)
+    else:
+        st.query_params["session"] = str(asked)
+        listing = tab_listing(focused, now)
+        if st.session_state.get("appointments_focus") != str(asked):
+            st.session_state["appointments_focus"] = str(asked)
+            st.session_state[TAB_STATE_KEY] = listing
+        when = slot_label(focused["starts_at"], my_tz, focused["other_timezone"])
+        st.info(f"This link is about your session on **{when}** with {focused['other_name']} "
+                f"({STATUS_BADGES[focused['status']]}), listed under {listing}.", icon=":material/event:")
 
 # The tabs keep their selection in session state (TAB_STATE_KEY): it survives reruns, and Notifications sets it
 # to open this page on the tab that lists the item.
