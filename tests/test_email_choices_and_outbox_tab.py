@@ -174,14 +174,14 @@ def test_the_mailbox_lists_newest_first_and_reads_a_message_with_its_links(tmp_p
 
 def test_the_senders_own_messages_are_listed_and_read(backend, embedded_db, tmp_path: Path):
     consultant, client, consultant_address, _ = pair(backend, embedded_db)
-    book(backend, client, consultant.sub, open_times(backend, client, consultant, 1)[0])
+    session = book(backend, client, consultant.sub, open_times(backend, client, consultant, 1)[0])
     mailer = Mailer(backend, MailSettings(mailbox_dir=tmp_path, base_url="http://localhost:8501"))
     while sum(mailer.run_once(limit=100).values()):
         pass
     [mine] = [m for m in list_messages(tmp_path) if m.to == consultant_address and m.name.endswith("-booked.eml")]
     assert mine.subject.startswith("Session proposed")
     body = read_text(tmp_path, mine.name)
-    assert "http://localhost:8501/appointments" in links(body)
+    assert f"http://localhost:8501/appointments?session={session['id']}" in links(body)  # the session itself
     assert email.message_from_bytes((tmp_path / mine.name).read_bytes())["To"] == consultant_address
 
 
@@ -214,7 +214,7 @@ def test_admin_outbox_rows_say_why_and_when_next(backend, embedded_db):
 
 def test_the_admin_reads_the_outbox_and_the_local_mailbox_with_links(backend, embedded_db):
     consultant, client, consultant_address, _ = pair(backend, embedded_db)
-    book(backend, client, consultant.sub, open_times(backend, client, consultant, 1)[0])
+    session = book(backend, client, consultant.sub, open_times(backend, client, consultant, 1)[0])
     mailbox = Path(os.environ["PORTAL_DATA_DIR"]) / "mailbox"  # where local mode's sender writes
     mailer = Mailer(backend, MailSettings(mailbox_dir=mailbox, base_url="http://localhost:8501"))
     while sum(mailer.run_once(limit=100).values()):
@@ -237,7 +237,7 @@ def test_the_admin_reads_the_outbox_and_the_local_mailbox_with_links(backend, em
     at.run()
     no_exceptions(at)
     shown = [m.value for m in next(t for t in at.tabs if t.label == "Outbox").markdown]
-    assert any("(http://localhost:8501/appointments)" in m for m in shown), shown
+    assert any(f"(http://localhost:8501/appointments?session={session['id']})" in m for m in shown), shown
 
 
 def test_members_and_strangers_see_no_outbox(backend):
