@@ -168,20 +168,21 @@ def sections(appointments: list[dict[str, Any]], now: datetime | None = None) ->
     ordered = sorted(appointments, key=lambda a: (_moment(a["starts_at"]), str(a.get("id"))))
     result: dict[str, list[dict[str, Any]]] = {"upcoming": [], "called_off": [], "past": []}
     for appt in ordered:
-        if _moment(appt["ends_at"]) < now:
-            result["past"].append(appt)
-        elif appt["status"] in ACTIVE:
-            result["upcoming"].append(appt)
-        else:
-            result["called_off"].append(appt)
+        result[section_of(appt, now)].append(appt)
     return result
+
+
+def section_of(appt: dict[str, Any], now: datetime) -> str:
+    """The one section (see sections) that lists a session."""
+    if _moment(appt["ends_at"]) < now:
+        return "past"
+    return "upcoming" if appt["status"] in ACTIVE else "called_off"
 
 
 def tab_listing(appt: dict[str, Any], now: datetime | None = None) -> str:
     """The Appointments tab that lists a session: Upcoming while it will take place, otherwise Past & cancelled
     (which also lists the called-off sessions still ahead; see sections)."""
-    now = now or datetime.now(UTC)
-    return UPCOMING if _moment(appt["ends_at"]) >= now and appt["status"] in ACTIVE else PAST
+    return UPCOMING if section_of(appt, now or datetime.now(UTC)) == "upcoming" else PAST
 
 
 NO_SUCH_SESSION = ("This link names a session that is not among yours, or no longer exists; the portal does not "
