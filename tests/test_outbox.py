@@ -7,7 +7,6 @@ nothing goes to an unverified or reserved address; a change that fails queues no
 from __future__ import annotations
 
 import email
-import socket
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -23,6 +22,7 @@ from icalendar import Calendar
 from portal.appointments import BookingRefused, answer, book, cancel, reschedule
 from portal.db import SERVICE, Claims
 from portal.mailer import Mailer, MailSettings, reserved_address
+from tests.postgrest_server import free_port
 from tests.test_app import engaged_pair
 
 NEW_YORK, LONDON = "America/New_York", "Europe/London"
@@ -43,12 +43,6 @@ class Inbox:
     def to(self, address: str) -> list[Message]:
         with self.lock:
             return [m for m in self.messages if m["To"] == address]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
