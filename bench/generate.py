@@ -24,10 +24,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import re
 import shutil
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
@@ -41,7 +43,7 @@ import psycopg  # noqa: E402
 
 from portal.db.bootstrap import EmbeddedDatabase, apply_migrations, migration_files, start_embedded  # noqa: E402
 
-GENERATOR_VERSION = 4
+GENERATOR_VERSION = 5
 DATA_ROOT = Path(__file__).resolve().parent / ".data"
 
 # (code, country, weight, time zone, cities): spread like clinician populations, roughly.
@@ -512,8 +514,9 @@ def _expression(col: _Column, parent_arrays: dict[str, str]) -> str | None:
     raise ValueError(f"cannot fill required column {col.name} ({t})")
 
 
-def _fill_table(conn: psycopg.Connection, schema: str, table: str, source_sql: str, parents: dict[str, str]) -> int:
-    cols = _columns(conn, schema, table)
+def _fill_table(conn: psycopg.Connection, schema: str, table: str, source_sql: str, parents: dict[str, str],
+                cols: list[_Column] | None = None) -> int:
+    cols = cols if cols is not None else _columns(conn, schema, table)
     names, exprs = [], []
     for col in cols:
         expr = _expression(col, parents)
@@ -525,14 +528,13 @@ def _fill_table(conn: psycopg.Connection, schema: str, table: str, source_sql: s
     return conn.execute(sql).rowcount
 
 
-def _affiliations(conn: psycopg.Connection, consultants: int) -> dict[str, Any]:
-    found = conn.execute("select to_regclass('public.affiliations') is not null").fetchone()[0]
-    if not found:
+def _affiliations(conn: psycopg.Connection, consultants: int, columns: list[_Column] | None) -> dict[str, Any]:
+    """`columns`: the table's shape read before its keys were dropped for the load (None: no such table)."""
+    if columns is None:
         return {"status": "skipped: table public.affiliations does not exist", "rows": None}
     orgs = _orgs(max(60, consultants // 8))
     with conn.cursor() as cur:
         cur.executemany("insert into b_org values (%s, %s, %s, %s, %s)", orgs)
-    columns = _columns(conn, "public", "affiliations")
     # Rows: 1-5 per member, consultants and seekers (mean 3); a quarter in one of the big associations.
     source = f"""
         select c.i * 10 + n as k, c.id as profile_id, o.idx as org_idx, o.name as org_name, o.slug as org_slug,
@@ -563,7 +565,7 @@ def _affiliations(conn: psycopg.Connection, consultants: int) -> dict[str, Any]:
                             "o.slug as org_slug, o.kind as org_kind, o.big as org_big, 0 as start_day, "
                             "3650 as end_day, true as current from b_org o", {})
             parents[col.name] = f'select array_agg("{fcol}" order by "{fcol}") from "{fschema}"."{ftable}"'
-    rows = _fill_table(conn, "public", "affiliations", source, {k: f"({v})" for k, v in parents.items()})
+    rows = _fill_table(conn, "public", "affiliations", source, {k: f"({v})" for k, v in parents.items()}, columns)
     return {"status": f"generated ({', '.join(described)})", "rows": rows}
 
 
@@ -617,19 +619,38 @@ def _buckets_sql(conn: psycopg.Connection) -> str:
 
 
 def _drop_secondary_indexes(conn: psycopg.Connection, tables: list[str]) -> list[str]:
-    """Drop the indexes of these tables that back no constraint; returns the statements that make them again."""
+    """Drop the indexes of these tables that back no constraint (unique ones too: made again after the load, a
+    duplicate fails loudly); returns the statements that make them again."""
     rows = conn.execute("""
         select format('%%I.%%I', n.nspname, c.relname), pg_catalog.pg_get_indexdef(i.indexrelid)
         from pg_catalog.pg_index i
         join pg_catalog.pg_class c on c.oid = i.indexrelid
         join pg_catalog.pg_namespace n on n.oid = c.relnamespace
         where i.indrelid = any (array(select to_regclass(t) from unnest(%s::text[]) t where to_regclass(t) is not null))
-          and not i.indisunique
           and not exists (select 1 from pg_catalog.pg_constraint k where k.conindid = i.indexrelid)
         order by 1""", (tables,)).fetchall()
     for name, _ in rows:
         conn.execute(f"drop index {name}")
     return [definition for _, definition in rows]
+
+
+def _drop_keys(conn: psycopg.Connection, tables: list[str]) -> list[str]:
+    """Drop the primary keys, unique constraints and foreign keys of these tables, and the foreign keys that point at
+    them; returns the statements that add them again, keys first. As pg_restore does: a key built once by sorting
+    instead of row by row into a b-tree keyed by random uuids (at 500,000 consultants most of a table's load time),
+    and each foreign key checked by one join when it is added back, so the rows are checked as before."""
+    rows = conn.execute("""
+        with loaded as (select to_regclass(t) as rel from unnest(%s::text[]) t where to_regclass(t) is not null)
+        select k.contype, format('alter table %%s drop constraint %%I', k.conrelid::regclass, k.conname),
+               format('alter table %%s add constraint %%I %%s', k.conrelid::regclass, k.conname,
+                      pg_catalog.pg_get_constraintdef(k.oid))
+        from pg_catalog.pg_constraint k
+        where (k.contype in ('p', 'u', 'f') and k.conrelid in (select rel from loaded))
+           or (k.contype = 'f' and k.confrelid in (select rel from loaded))
+        order by k.contype = 'f' desc, 2""", (tables,)).fetchall()
+    for _, drop, _ in rows:
+        conn.execute(drop)
+    return [add for _, _, add in sorted(rows, key=lambda r: (r[0] == "f", r[2]))]
 
 
 def _optional(conn: psycopg.Connection, table: str, run) -> dict[str, Any]:
@@ -645,6 +666,26 @@ def _optional(conn: psycopg.Connection, table: str, run) -> dict[str, Any]:
         conn.execute("rollback to savepoint optional_step")
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return {"status": f"skipped: could not generate ({message[:160]})", "rows": None}
+
+
+def _refresh_facts_in_parallel(owner_conninfo: str, chunk: int = 500) -> None:
+    """Every member's facts by the migration's own private.refresh_search_facts, in chunks of at most 500 (a larger
+    call takes the lock over all facts, which would serialise the workers), one connection per core, each chunk its
+    own transaction (its per-consultant locks are released at once)."""
+    with psycopg.connect(owner_conninfo) as conn:
+        ids = [r[0] for r in conn.execute("select id from public.profiles order by id")]
+    chunks = [ids[i:i + chunk] for i in range(0, len(ids), chunk)]
+    workers = max(1, min(os.cpu_count() or 1, 4))
+
+    def work(part: list[list[Any]]) -> None:
+        with psycopg.connect(owner_conninfo, autocommit=True) as conn:
+            conn.execute("set synchronous_commit = off")
+            for ids_ in part:
+                conn.execute("select private.refresh_search_facts(%s::uuid[])", (ids_,))
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for done in [pool.submit(work, chunks[w::workers]) for w in range(workers)]:
+            done.result()
 
 
 def generate(owner_conninfo: str, spec: WorldSpec, log=print) -> dict[str, Any]:
@@ -695,10 +736,15 @@ def generate(owner_conninfo: str, spec: WorldSpec, log=print) -> dict[str, Any]:
             where not t.tgisinternal and t.tgname like 'search\\_rank\\_%'""").fetchall()
         for table, trigger in facts_triggers:
             conn.execute(f'alter table {table} disable trigger "{trigger}"')
-        # Secondary indexes (none backing a constraint) are built after the rows are in.
-        loaded = ["public.licenses", "public.competencies", "public.weekly_hours", "public.affiliations",
-                  "public.declared_relationships"]
+        # Secondary indexes (none backing a constraint), then keys and foreign keys, are built after the rows are in.
+        loaded = ["public.profiles", "public.availability_settings", "public.licenses", "public.competencies",
+                  "public.weekly_hours", "private.credentials", "public.affiliations", "public.declared_relationships"]
         secondary = _drop_secondary_indexes(conn, loaded)
+        # The affiliations are generated to fit the table's columns and foreign keys: read before the keys go.
+        affiliation_columns = (_columns(conn, "public", "affiliations")
+                               if conn.execute("select to_regclass('public.affiliations') is not null").fetchone()[0]
+                               else None)
+        keys = _drop_keys(conn, loaded)
         # Each new profile's default intake settings, inserted by a row trigger: here in one statement.
         settings_trigger = conn.execute("""
             select exists (select 1 from pg_catalog.pg_trigger t
@@ -716,7 +762,8 @@ def generate(owner_conninfo: str, spec: WorldSpec, log=print) -> dict[str, Any]:
         run("availability", _AVAILABILITY_SQL)
         run("credentials", _CREDENTIALS_SQL)
         t0 = time.perf_counter()
-        affiliations = _optional(conn, "public.affiliations", lambda: _affiliations(conn, spec.consultants))
+        affiliations = _optional(conn, "public.affiliations",
+                                 lambda: _affiliations(conn, spec.consultants, affiliation_columns))
         timings["affiliations"] = round(time.perf_counter() - t0, 2)
         log(f"  {'affiliations':<14} {timings['affiliations']:6.2f} s  {affiliations['status']}")
 
@@ -741,28 +788,49 @@ def generate(owner_conninfo: str, spec: WorldSpec, log=print) -> dict[str, Any]:
             conn.execute(statement)
         timings["indexes"] = round(time.perf_counter() - t0, 2)
         log(f"  {'indexes':<14} {timings['indexes']:6.2f} s")
-        if facts_triggers:
-            facts_indexes = _drop_secondary_indexes(conn, ["private.search_facts"])
-            run("search facts", "select private.refresh_search_facts(array(select id from public.profiles))")
-            t0 = time.perf_counter()
-            for statement in facts_indexes:
-                conn.execute(statement)
-            if conn.execute("select to_regprocedure('private.rebuild_search_rank()') is not null").fetchone()[0]:
-                conn.execute("select private.rebuild_search_rank()")
-            timings["search rank"] = round(time.perf_counter() - t0, 2)
-            log(f"  {'search rank':<14} {timings['search rank']:6.2f} s")
-        for table, trigger in facts_triggers:
-            conn.execute(f'alter table {table} enable trigger "{trigger}"')
+        t0 = time.perf_counter()
+        for statement in keys:
+            conn.execute(statement)
+        timings["keys"] = round(time.perf_counter() - t0, 2)
+        log(f"  {'keys':<14} {timings['keys']:6.2f} s")
+        facts_indexes = _drop_secondary_indexes(conn, ["private.search_facts"]) if facts_triggers else []
+        # The rows are in: committed, so that the facts can be computed from them on several connections.
         conn.commit()
-    t0 = time.perf_counter()
+    tables = ["public.profiles", "public.licenses", "public.competencies", "public.weekly_hours",
+              "public.availability_settings"]
     with psycopg.connect(owner_conninfo, autocommit=True) as conn:
-        tables = ["public.profiles", "public.licenses", "public.competencies", "public.weekly_hours",
-                  "public.availability_settings"]
-        for optional in ("public.affiliations", "public.declared_relationships", "private.credentials",
-                         "private.search_facts"):
+        for optional in ("public.affiliations", "public.declared_relationships", "private.credentials"):
             if conn.execute("select to_regclass(%s) is not null", (optional,)).fetchone()[0]:
                 tables.append(optional)
-        conn.execute(f"vacuum (analyze) {', '.join(tables)}")
+        try:
+            # Statistics, and the visibility map that lets the facts read competencies and licences from their
+            # indexes alone.
+            t0 = time.perf_counter()
+            conn.execute(f"vacuum (analyze) {', '.join(tables)}")
+            timings["vacuum_analyze"] = round(time.perf_counter() - t0, 2)
+            log(f"  {'vacuum analyze':<14} {timings['vacuum_analyze']:6.2f} s")
+            if facts_triggers:
+                t0 = time.perf_counter()
+                _refresh_facts_in_parallel(owner_conninfo)
+                timings["search facts"] = round(time.perf_counter() - t0, 2)
+                log(f"  {'search facts':<14} {timings['search facts']:6.2f} s")
+                t0 = time.perf_counter()
+                conn.execute("set maintenance_work_mem = '512MB'")
+                for statement in facts_indexes:
+                    conn.execute(statement)
+                if conn.execute("select to_regprocedure('private.rebuild_search_rank()') is not null").fetchone()[0]:
+                    with conn.transaction():
+                        conn.execute("select private.rebuild_search_rank()")
+                timings["search rank"] = round(time.perf_counter() - t0, 2)
+                log(f"  {'search rank':<14} {timings['search rank']:6.2f} s")
+        finally:
+            for table, trigger in facts_triggers:
+                conn.execute(f'alter table {table} enable trigger "{trigger}"')
+        t0 = time.perf_counter()
+        facts_tables = [t for t in ("private.search_facts", "private.search_rank")
+                        if conn.execute("select to_regclass(%s) is not null", (t,)).fetchone()[0]]
+        if facts_tables:
+            conn.execute(f"vacuum (analyze) {', '.join(facts_tables)}")
         counts = {
             "consultants": conn.execute("select count(*) from public.profiles where is_consultant").fetchone()[0],
             "seekers": conn.execute("select count(*) from public.profiles where not is_consultant").fetchone()[0],
@@ -772,8 +840,8 @@ def generate(owner_conninfo: str, spec: WorldSpec, log=print) -> dict[str, Any]:
             "affiliations": affiliations["rows"],
             "declared_relationships": relationships_info["rows"],
         }
-    timings["vacuum_analyze"] = round(time.perf_counter() - t0, 2)
-    log(f"  {'vacuum analyze':<14} {timings['vacuum_analyze']:6.2f} s")
+    timings["vacuum_facts"] = round(time.perf_counter() - t0, 2)
+    log(f"  {'vacuum facts':<14} {timings['vacuum_facts']:6.2f} s")
     return {"counts": counts, "timings_s": timings, "generation_s": round(time.perf_counter() - started, 2),
             "affiliations_status": affiliations["status"], "relationships_status": relationships_info["status"]}
 
