@@ -290,37 +290,77 @@ def _popcount(values: np.ndarray) -> np.ndarray:
     return sum((values >> bit) & 1 for bit in range(4))
 
 
-def baseline_search(rows: list[dict[str, Any]], query: Query, today: str) -> dict[str, Any]:
-    """The ranked search done the usual Streamlit way, with the rules documented in portal/search.py."""
+def baseline_filters(df: pd.DataFrame, query: Query, today: str, *,
+                     min_level: int | None = None) -> dict[str, pd.Series]:
+    """Each filter the query sets, by the name search_relaxations gives it, as a mask over the consultants."""
     f = query.filters
     p = f.params()
-    wanted, min_level = list(p["p_modalities"]), max(1, min(p["p_min_level"], 4))
+    wanted = list(p["p_modalities"])
+    min_level = max(1, min(p["p_min_level"], 4)) if min_level is None else min_level
     langs, max_fee, times = list(p["p_languages"]), p["p_max_fee"], p["p_times"] & 15
     want_city = (p["p_city"] or "").strip().lower() or None
-    df = pd.DataFrame(rows)
-
-    mask = df["licenses"].map(
-        lambda ls: any(lic["jurisdiction"] == f.jurisdiction and lic["expires_on"] >= today for lic in ls))
-    mask &= df["id"] != query.seeker.id
+    masks: dict[str, pd.Series] = {"jurisdiction": df["licenses"].map(
+        lambda ls: any(lic["jurisdiction"] == f.jurisdiction and lic["expires_on"] >= today for lic in ls))}
     if wanted:
         def competent(cs: list[dict]) -> bool:
             levels = {c["modality"]: c["level"] for c in cs}
             return all(levels.get(m, 0) >= min_level for m in wanted)
-        mask &= df["competencies"].map(competent)
+        masks["modalities"] = df["competencies"].map(competent)
     if p["p_format"] == "telehealth":
-        mask &= df["offers_telehealth"]
+        masks["format"] = df["offers_telehealth"]
     elif p["p_format"] == "in_person":
-        mask &= df["offers_in_person"]
+        masks["format"] = df["offers_in_person"]
         if want_city:
-            mask &= df["city"].fillna("").str.lower() == want_city
+            masks["format"] = masks["format"] & (df["city"].fillna("").str.lower() == want_city)
     if langs:
-        mask &= df["languages"].map(lambda ls: bool(set(ls) & set(langs)))
+        masks["languages"] = df["languages"].map(lambda ls: bool(set(ls) & set(langs)))
     if max_fee is not None:
-        mask &= df["fee_usd"].le(max_fee) | (bool(p["p_sliding_ok"]) & df["sliding_scale"])
+        masks["fee"] = df["fee_usd"].le(max_fee) | (bool(p["p_sliding_ok"]) & df["sliding_scale"])
     if p["p_accepting_only"]:
-        mask &= df["accepting_new_clients"] & df["has_room"]
+        masks["capacity"] = df["accepting_new_clients"] & df["has_room"]
     if times:
-        mask &= (df["time_buckets"] & times) != 0
+        masks["times"] = (df["time_buckets"] & times) != 0
+    return masks
+
+
+def baseline_relaxations(rows: list[dict[str, Any]], query: Query, today: str) -> list[dict[str, Any]]:
+    """search_relaxations written plainly: for each filter, how many consultants it alone keeps out (they pass every
+    other), capped at 1,001; the minimum level counts those competent in every wanted modality at level 1 but not
+    at the level asked, and the modalities those not competent at level 1."""
+    df = pd.DataFrame(rows)
+    others_of = df["id"] != query.seeker.id
+    masks = baseline_filters(df, query, today)
+    level = max(1, min(query.filters.params()["p_min_level"], 4))
+    counts = []
+    for name in [*masks, "min_level"]:
+        if name == "min_level":
+            if level == 1 or "modalities" not in masks:
+                continue
+            any_level = baseline_filters(df, query, today, min_level=1)["modalities"]
+            kept_out = any_level & ~masks["modalities"]
+        elif name == "modalities":
+            kept_out = ~baseline_filters(df, query, today, min_level=1)["modalities"]
+        else:
+            kept_out = ~masks[name]
+        passing = others_of & kept_out
+        for other, mask in masks.items():
+            if other != name and not (name == "min_level" and other == "modalities"):
+                passing &= mask
+        n = min(int(passing.sum()), 1001)
+        if n > 0:
+            counts.append({"filter": name, "count": n})
+    return sorted(counts, key=lambda c: (-c["count"], c["filter"]))
+
+
+def baseline_search(rows: list[dict[str, Any]], query: Query, today: str) -> dict[str, Any]:
+    """The ranked search done the usual Streamlit way, with the rules documented in portal/search.py."""
+    p = query.filters.params()
+    wanted = list(p["p_modalities"])
+    langs, max_fee, times = list(p["p_languages"]), p["p_max_fee"], p["p_times"] & 15
+    df = pd.DataFrame(rows)
+    mask = df["id"] != query.seeker.id
+    for filter_mask in baseline_filters(df, query, today).values():
+        mask &= filter_mask
     d = df[mask].copy()
 
     def fit(cs: list[dict]) -> float:

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from bench.generate import QUICK, ensure_world
-from bench.run import TOP, baseline_search, load_seekers, make_queries
+from bench.run import TOP, baseline_relaxations, baseline_search, load_seekers, make_queries
 from portal.db.local import LocalBackend
 
 # Every consultant with competencies and licences, read from the source tables (as the owner).
@@ -71,6 +71,36 @@ def test_search_agrees_with_a_plain_reimplementation(bench_world):
     # Not vacuous: most searches found consultants, many more than a page, and screening hid some.
     assert sum(t > 0 for t in totals) > len(totals) // 2 and sum(t > TOP for t in totals) > 10, totals
     assert hidden > 0
+
+
+RELAXATIONS = """
+  select public.search_relaxations(%(me)s, %(p_jurisdiction)s, %(p_modalities)s, %(p_min_level)s, %(p_format)s,
+                                   %(city)s, %(p_languages)s, %(p_max_fee)s, %(p_sliding_ok)s, %(p_accepting_only)s,
+                                   %(p_times)s)"""
+
+
+def test_relaxation_counts_agree_with_a_plain_reimplementation(bench_world):
+    """What an empty result offers to relax, asked for every query (not only the empty ones): for each filter, how
+    many it alone keeps out, counted through the indexes (the places index among them) against the same rule in
+    pandas."""
+    owner = bench_world.db.owner_conninfo
+    today = date.today().isoformat()
+    seen: dict[str, int] = {}
+    with psycopg.connect(owner) as conn:
+        rows = conn.cursor(row_factory=psycopg.rows.dict_row).execute(RAW_CONSULTANTS).fetchall()
+        modalities = [r[0] for r in conn.execute("select code from public.modalities order by code")]
+        for query in make_queries(load_seekers(owner), modalities, count=150, seed=2026):
+            blocked = {r[0] for r in conn.execute(BLOCKED_FOR, (query.seeker.id,))}
+            expected = baseline_relaxations([r for r in rows if r["id"] not in blocked], query, today)
+            params = query.filters.params()
+            found = conn.execute(RELAXATIONS, {**params, "me": query.seeker.id,
+                                               "city": (params["p_city"] or "").strip().lower() or None}).fetchone()[0]
+            assert found == expected, query.describe()
+            for relax in found:
+                seen[relax["filter"]] = seen.get(relax["filter"], 0) + 1
+    # Not vacuous: every kind of relaxation was offered by several queries.
+    assert all(seen.get(name, 0) >= 3 for name in ("jurisdiction", "modalities", "min_level", "format", "languages",
+                                                   "fee", "capacity", "times")), seen
 
 
 # --- early stopping against a full scoring, where many candidates tie at the cut -------------------
