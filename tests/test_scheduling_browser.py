@@ -12,9 +12,14 @@ week already 14:00), moves it to the Tuesday after the change (14:00 London, 10:
 confirmation and the cancel/move panel state the late rule before any click; the lists show the right times in
 both zones, for the seeker and for the consultant.
 
-The app runs on its own fresh data directory (tests/app_server.py); the two members are made in its database,
-which goes with it. A missing Chromium or Playwright skips locally and fails with CI=true (tests/conftest.py).
-Screenshots go to test-artifacts/scheduling/.
+The journey runs twice, as tests/test_journey_browser.py's does: on the app's own embedded database ("local",
+a fresh data directory, tests/app_server.py; the two members are made in it and go with it), then in Supabase mode
+(the app talking to PostgREST behind the gateway, on the Postgres 15 that `supabase db push` deployed: conftest's
+supabase_stack). That database is shared by the whole session, so there the members are made with fresh usernames
+and, when the module ends, the consultant leaves the directory (the Supabase journey counts every NY consultant a
+search finds) and the notices still queued for the two are dropped (another test's sender run would deliver them).
+A missing Chromium or Playwright skips locally and fails with CI=true (tests/conftest.py).
+Screenshots go to test-artifacts/scheduling/local/ and test-artifacts/scheduling/supabase/.
 """
 
 from __future__ import annotations
@@ -98,27 +103,54 @@ def browser() -> Iterator[Browser]:
         yield chromium
 
 
-@pytest.fixture(scope="module")
-def app(browser: Browser) -> Iterator[AppServer]:
-    with running_app("app-server-scheduling.log", "scheduling") as server:
+def backend_of(app: AppServer) -> str:
+    return app.extra_env.get("PORTAL_BACKEND", "local")
+
+
+@pytest.fixture(scope="module", params=["local", "supabase"])
+def app(request: pytest.FixtureRequest, browser: Browser) -> Iterator[AppServer]:
+    """The app on its own embedded database, then in Supabase mode (PostgREST behind the gateway, on the
+    CLI-deployed Postgres 15)."""
+    if request.param == "local":
+        started = running_app("app-server-scheduling.log", "scheduling")
+    else:
+        stack = request.getfixturevalue("supabase_stack")
+        started = running_app("app-server-scheduling-supabase.log", "scheduling-supabase", stack["app_environment"])
+    with started as server:
         context = browser.new_context(viewport=DESKTOP)
         page = context.new_page()
-        page.goto(server.url, wait_until="domcontentloaded")  # the first run builds the database
+        page.goto(server.url, wait_until="domcontentloaded")  # the first run builds the database (local mode)
         expect(page.get_by_label("Username", exact=True)).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)
         context.close()
         yield server
 
 
 @pytest.fixture(scope="module")
-def pair(app: AppServer) -> Pair:
+def pair(request: pytest.FixtureRequest, app: AppServer) -> Iterator[Pair]:
     """A consultant in New York open at 10:00 every day (late after 24 hours' notice) and a client of theirs who
-    keeps London time (and lives in New York State, where the consultant is licensed)."""
-    db = AppDatabase.of(app)
+    keeps London time (and lives in New York State, where the consultant is licensed).
+
+    Made in the database the app uses: its own embedded one, or the shared Supabase one, where they are retired
+    when the module ends."""
+    supabase = backend_of(app) == "supabase"
+    db = request.getfixturevalue("supabase_stack")["database"] if supabase else AppDatabase.of(app)
+    made: list[str] = []  # member ids, for the retirement below
+    try:
+        yield make_pair(db, made)
+    finally:
+        if supabase and made:
+            retire(db, made)
+
+
+def make_pair(db, made: list[str]) -> Pair:
+    """`db`: AppDatabase or tests/supabase_like.py's server (both give api_conninfo and owner_conninfo)."""
     backend = LocalBackend(db.api_conninfo, max_size=2)
     try:
-        consultant, consultant_id = make_consultant(backend, db)
+        consultant, consultant_id = make_consultant(backend, db)  # a fresh username: app_<8 hex digits>
+        made.append(str(consultant_id))
         seeker = make_account(backend, PASSWORD)
         seeker_id = backend.rpc("auth_get_login", {"p_username": seeker}, as_user=SERVICE)["id"]
+        made.append(str(seeker_id))
     finally:
         backend.close()
     with psycopg.connect(db.owner_conninfo) as conn:
@@ -138,6 +170,20 @@ def pair(app: AppServer) -> Pair:
         conn.execute("insert into public.engagements (request_id, seeker_id, consultant_id) values (%s, %s, %s)",
                      (request, seeker_id, consultant_id))
     return Pair(consultant, seeker)
+
+
+def retire(db, made: list[str]) -> None:
+    """Leave the shared database as other tests expect it: the consultant out of the directory (as the other
+    modules on it do), and nothing of theirs left queued for a sender another test runs."""
+    with psycopg.connect(db.owner_conninfo, autocommit=True) as conn:
+        retired = conn.execute("update public.profiles set is_consultant = false "
+                               "where is_consultant and id = any (%s::uuid[])", (made,)).rowcount
+        dropped = conn.execute("delete from private.outbox where recipient_id = any (%s::uuid[]) "
+                               "and status in ('queued', 'sending', 'held')", (made,)).rowcount
+        left = conn.execute("select count(*) from public.profiles where is_consultant and id = any (%s::uuid[])",
+                            (made,)).fetchone()[0]
+    print(f"[scheduling] retired {retired} consultant(s); dropped {dropped} queued notice(s)")
+    assert left == 0, f"{left} of the consultants made here are still in the shared directory"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -234,7 +280,7 @@ def upcoming_card(page: Page, *texts: str) -> Locator:
 
 def test_book_move_and_cancel_across_a_daylight_saving_change_in_two_zones(app: AppServer, browser: Browser,
                                                                              pair: Pair) -> None:
-    shots = Shots(SHOTS)
+    shots = Shots(SHOTS / backend_of(app))  # one folder per backend: neither run overwrites the other's
     change = next_us_change(date.today() + timedelta(days=8))  # Sunday; its week's Monday is well beyond notice
     before = monday_of(change)  # Monday to Saturday on the old clock, the Sunday (the change) on the new one
     after = before + timedelta(days=7)
