@@ -18,7 +18,7 @@ The issue's story, made concrete with the demo world:
    fewer sessions, the consultant signs version 2: agreed by both;
 8. both download their data (a zip with my-data.json) and the contents are checked.
 
-Every page visited is saved as test-artifacts/journey/NN-name.png; the downloads go next to them.
+Every page visited is saved as test-artifacts/journey/<local or supabase>/NN-name.png; the downloads go next to them.
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ def click_after_typing(page: Page, button: Locator) -> None:
 
 
 class Shots:
-    """Numbered full-page screenshots: test-artifacts/journey/NN-name.png, in the order taken."""
+    """Numbered full-page screenshots: test-artifacts/journey/<backend>/NN-name.png, in the order taken."""
 
     def __init__(self, directory: Path) -> None:
         shutil.rmtree(directory, ignore_errors=True)
@@ -471,7 +471,7 @@ def warm_app(app: AppServer, browser: Browser) -> AppServer:
 
 
 def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) -> None:
-    shots = Shots(SHOTS)
+    shots = Shots(SHOTS / warm_app.extra_env.get("PORTAL_BACKEND", "local"))  # neither run overwrites the other's
     tag = uuid.uuid4().hex[:6]
     username = f"journey{tag}"
     last_name = "Journey-" + "".join(chr(ord("a") + int(c, 16)) for c in tag).capitalize()  # names: letters only
