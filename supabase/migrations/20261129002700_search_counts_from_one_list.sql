@@ -1,123 +1,65 @@
--- Search counts from one index (issue 14).
+-- Search counts from one list (issue 14).
 --
--- A search counts its matches up to 1,001. It read them through a bitmap of everyone licensed in
--- the jurisdiction (about 100,000 in Florida at 500,000 consultants), intersected, when modalities
--- were wanted, with everyone competent in them anywhere (about 115,000 for two common ones): both
--- bitmaps built whole, 60 ms, before a row was read. Then it read a row for each candidate until
--- 1,001 passed the other filters: with a fee maximum, telehealth and afternoons asked, 30,000 rows
--- (19,000 pages, 100 ms) to find that 876 pass.
+-- A search that wants modalities counted its matches (up to 1,001) by intersecting two large
+-- lists: everyone licensed in the jurisdiction (about 100,000 in Florida at 500,000 consultants)
+-- and everyone competent in the modalities anywhere (about 115,000 for two of the common ones).
+-- Both bitmaps were built whole before a row was read: 60 ms of a 110 ms count.
 --
--- Now each facts row is also indexed by its tokens (private.search_tokens), and a count asks one
--- GIN scan for all of them at once, which steps through the short lists and skips in the long:
---   'FL'                 licensed in Florida (a current licence);
---   'FL|cbt>=2'          licensed in Florida and competent in CBT at level 2 or more (its places);
---   'telehealth', 'in_person', 'open' (accepting new clients and below capacity), 'sliding';
---   'time1' .. 'time8'   a weekly time bucket (mornings, afternoons, evenings, weekends);
---   'lang:es'            a language;
---   'fee<=150'           a fee at or below a step of private.search_fee_steps().
--- A filter asks: licensed in J and competent in every wanted modality at level n is the places
--- {J|m1>=n, J|m2>=n}; a format, capacity, times or languages its tokens (any of several: &&);
--- a maximum fee the smallest step at or above it (with a sliding scale allowed: that step or
--- 'sliding'). The rows found are the rows the filters keep, or, for a fee between steps, a few
--- more: every filter is still applied to each row exactly (search_filter_sql), so the counts are
--- the same; only fewer rows are read. Codes cannot hold '|' (jurisdictions are two capitals,
--- modalities lower case), so a token names one thing.
+-- Now each facts row is also indexed by its places: one token per jurisdiction where a licence
+-- is current and competence token, 'FL|cbt>=2'. Licensed in J and competent in every wanted
+-- modality at level n is then one containment, `places @> {J|m1>=n, J|m2>=n}`, answered from
+-- the short lists of that jurisdiction (16,000 rows for the search above, 6 ms). The rows are
+-- the same: a row holds J|m>=n exactly when J is among its jurisdictions and m>=n among its
+-- competence. The capped count and the relaxation counts use it; the scoring steps, which
+-- read rows by key, keep the two plain conditions.
 --
--- The capped count and the relaxation counts use it; the scoring steps, which read rows by key,
--- do not. The tokens are an expression index, not a column: the facts rows stay as narrow as
--- they were.
+-- The places are an expression index, not a column: the facts rows stay as narrow as they were.
 
-create function private.search_fee_steps()
-returns integer[]
-language sql
-immutable
-parallel safe
-set search_path = ''
-as $$
-  select array[50, 75, 100, 125, 150, 175, 200, 250, 300, 400, 500]
-$$;
-revoke all on function private.search_fee_steps() from public, anon, authenticated;
-
-create function private.search_tokens(
-  p_jurisdictions text[], p_competence text[], p_telehealth boolean, p_in_person boolean, p_open boolean,
-  p_time_buckets smallint, p_languages text[], p_fee integer, p_sliding boolean)
+create function private.search_places(p_jurisdictions text[], p_competence text[])
 returns text[]
 language sql
 immutable
 parallel safe
 set search_path = ''
 as $$
-  select p_jurisdictions
-         || array(select j || '|' || c from unnest(p_jurisdictions) j cross join unnest(p_competence) c)
-         || case when p_telehealth then array['telehealth'] else '{}'::text[] end
-         || case when p_in_person then array['in_person'] else '{}'::text[] end
-         || case when p_open then array['open'] else '{}'::text[] end
-         || array(select 'time' || b from unnest(array[1, 2, 4, 8]) b where p_time_buckets & b <> 0)
-         || array(select 'lang:' || l from unnest(p_languages) l)
-         || array(select 'fee<=' || s from unnest(private.search_fee_steps()) s where p_fee <= s)
-         || case when p_sliding then array['sliding'] else '{}'::text[] end
+  select array(select j || '|' || c from unnest(p_jurisdictions) j cross join unnest(p_competence) c)
 $$;
-revoke all on function private.search_tokens(text[], text[], boolean, boolean, boolean, smallint, text[], integer, boolean)
-  from public, anon, authenticated;
+revoke all on function private.search_places(text[], text[]) from public, anon, authenticated;
 
-create index search_facts_tokens_idx on private.search_facts using gin (private.search_tokens(
-  jurisdictions, competence, offers_telehealth, offers_in_person, open_to_new, time_buckets, languages, fee_usd,
-  sliding_scale));
+create index search_facts_places_idx on private.search_facts using gin (private.search_places(jurisdictions, competence));
 
--- The token conditions for these filters of a search (names as search_filter_sql's, with 'places'
--- for jurisdiction and modalities together), as SQL over private.search_facts f; null when none
--- applies. Values are written in as literals: the statements are planned for them anyway.
-create function private.search_token_sql(
-  p_filters text[], p_jurisdiction text, p_competence text[], p_format text, p_languages text[],
+-- The filters gain 'places' (jurisdiction and modalities together); the others are unchanged.
+create or replace function private.search_filter_sql(
+  p_filter text, p_wanted_count integer, p_format text, p_city text, p_language_count integer,
   p_max_fee integer, p_sliding_ok boolean, p_accepting_only boolean, p_times integer)
 returns text
-language plpgsql
+language sql
 immutable
 set search_path = ''
 as $$
-declare
-  tokens constant text := 'private.search_tokens(f.jurisdictions, f.competence, f.offers_telehealth, '
-                          'f.offers_in_person, f.open_to_new, f.time_buckets, f.languages, f.fee_usd, f.sliding_scale)';
-  required text[] := '{}';
-  any_of text[] := '{}';  -- conditions, each "one of these tokens"
-  fee_step integer := (select min(s) from unnest(private.search_fee_steps()) s where s >= p_max_fee);
-begin
-  if not p_filters && array['jurisdiction', 'places'] then
-    return null;  -- only common tokens: one scan of their long lists would cost more than it saves
-  end if;
-  if 'places' = any (p_filters) and cardinality(p_competence) > 0 then
-    required := required || array(select p_jurisdiction || '|' || c from unnest(p_competence) c);
-  elsif 'jurisdiction' = any (p_filters) or 'places' = any (p_filters) then
-    required := required || p_jurisdiction;
-  end if;
-  if 'format' = any (p_filters) and coalesce(p_format, 'any') in ('telehealth', 'in_person') then
-    required := required || p_format;
-  end if;
-  if 'capacity' = any (p_filters) and coalesce(p_accepting_only, true) then
-    required := required || 'open'::text;
-  end if;
-  if 'fee' = any (p_filters) and fee_step is not null then
-    if coalesce(p_sliding_ok, false) then
-      any_of := any_of || format('%s && %L::text[]', tokens, array['fee<=' || fee_step, 'sliding']);
-    else
-      required := required || ('fee<=' || fee_step);
-    end if;
-  end if;
-  if 'times' = any (p_filters) and coalesce(p_times, 0) & 15 <> 0 then
-    any_of := any_of || format('%s && %L::text[]', tokens,
-                               array(select 'time' || b from unnest(array[1, 2, 4, 8]) b where p_times & b <> 0));
-  end if;
-  if 'languages' = any (p_filters) and cardinality(p_languages) > 0 then
-    any_of := any_of || format('%s && %L::text[]', tokens, array(select 'lang:' || l from unnest(p_languages) l));
-  end if;
-  return array_to_string(format('%s @> %L::text[]', tokens, required) || any_of, ' and ');
-end;
+  select case p_filter
+    when 'jurisdiction' then 'f.jurisdictions @> array[$1]'
+    when 'modalities' then case when p_wanted_count > 0 then 'f.competence @> $2' end
+    -- Licensed here and competent in every wanted modality, as one lookup in one list (see the header).
+    when 'places' then case when p_wanted_count > 0
+                            then 'private.search_places(f.jurisdictions, f.competence) @> private.search_places(array[$1], $2)' end
+    when 'format' then case coalesce(p_format, 'any')
+                         when 'telehealth' then 'f.offers_telehealth'
+                         when 'in_person' then case when p_city is null then 'f.offers_in_person'
+                                                    else 'f.offers_in_person and f.city_key = $9' end end
+    when 'languages' then case when p_language_count > 0 then 'f.languages && $4' end
+    when 'fee' then case when p_max_fee is not null then
+                      case when coalesce(p_sliding_ok, false) then '(f.fee_usd <= $6 or f.sliding_scale)'
+                           else 'f.fee_usd <= $6' end end
+    when 'capacity' then case when coalesce(p_accepting_only, true) then 'f.open_to_new' end
+    when 'times' then case when coalesce(p_times, 0) <> 0 then 'f.time_buckets & $8 <> 0' end
+  end
 $$;
-revoke all on function private.search_token_sql(text[], text, text[], text, text[], integer, boolean, boolean, integer)
+revoke all on function private.search_filter_sql(text, integer, text, text, integer, integer, boolean, boolean, integer)
   from public, anon, authenticated;
 
 -- ---------------------------------------------------------------------------
--- The search and its relaxations: as in 20261129002000, with the counts through the tokens.
+-- The search and its relaxations: as in 20261129002000, with the counts through the places.
 -- ---------------------------------------------------------------------------
 create or replace function public.search_consultants(
   p_jurisdiction   text,
@@ -210,18 +152,14 @@ begin
         from unnest(array['jurisdiction', 'modalities', 'format', 'languages', 'fee', 'capacity', 'times']) name) x
   where c is not null;
   cond := cond_base || ' and not (f.consultant_id = any ($11))';
-  -- The count asks the tokens index for every filter at once (see the header); each filter is still
-  -- applied exactly, except jurisdiction and modalities, which the tokens answer exactly.
-  select 'f.consultant_id <> $10 and not (f.consultant_id = any ($11)) and '
-         || coalesce(private.search_token_sql(array['places', 'format', 'languages', 'fee', 'capacity', 'times'],
-                                              p_jurisdiction, competent_in, fmt, langs, p_max_fee, p_sliding_ok,
-                                              p_accepting_only, times),
-                     'f.jurisdictions @> array[$1] and f.competence @> $2')
-         || coalesce(' and ' || string_agg(c, ' and '), '')
+  -- The count reads one list of the places index when modalities are wanted (the same rows).
+  select 'f.consultant_id <> $10 and not (f.consultant_id = any ($11)) and ' || string_agg(c, ' and ')
   into cond_count
   from (select private.search_filter_sql(name, cardinality(wanted), fmt, want_city, cardinality(langs), p_max_fee,
                                          p_sliding_ok, p_accepting_only, times) c
-        from unnest(array['format', 'languages', 'fee', 'capacity', 'times']) name) x
+        from unnest(case when cardinality(wanted) > 0
+                         then array['places', 'format', 'languages', 'fee', 'capacity', 'times']
+                         else array['jurisdiction', 'format', 'languages', 'fee', 'capacity', 'times'] end) name) x
   where c is not null;
   scores := private.search_score_sql(cardinality(wanted), cardinality(langs), p_max_fee, times);
 
@@ -371,7 +309,6 @@ declare
   blocked uuid[] := array(select c.consultant_id from private.seeker_conflicts(p_me) c where c.level = 'blocking');
   filters text[] := array['jurisdiction', 'modalities', 'format', 'languages', 'fee', 'capacity', 'times'];
   relaxed text;
-  tokened text[];
   kept_out text;
   others text;
   n integer;
@@ -381,32 +318,21 @@ begin
     -- Who this filter alone keeps out: they fail it and pass every other.
     kept_out := case relaxed
       when 'min_level' then case when level > 1 and cardinality(wanted) > 0
-                                 then 'f.competence @> $12 and not (f.competence @> $2)' end
+                                 then 'private.search_places(f.jurisdictions, f.competence) '
+                                      '@> private.search_places(array[$1], $12) and not (f.competence @> $2)' end
       when 'modalities' then case when cardinality(wanted) > 0 then 'not (f.competence @> $12)' end
       else 'not coalesce(' || private.search_filter_sql(relaxed, cardinality(wanted), p_format, p_city,
                                                         cardinality(langs), p_max_fee, p_sliding_ok, p_accepting_only,
                                                         times) || ', false)' end;
     continue when kept_out is null;
-    -- The others, through the tokens where they can be (not when the jurisdiction is the one relaxed:
-    -- its list is the short one); those the tokens answer exactly are not applied again.
-    tokened := case when relaxed = 'jurisdiction' then '{}'::text[]
-                    when relaxed = 'modalities' or cardinality(wanted) = 0 then array['jurisdiction']
-                    else array['places'] end
-               || array(select t.name from unnest(array['format', 'languages', 'fee', 'capacity', 'times']) t (name)
-                        where t.name <> relaxed);
     select string_agg(c, ' and ') into others
     from (select private.search_filter_sql(name, cardinality(wanted), p_format, p_city, cardinality(langs), p_max_fee,
                                            p_sliding_ok, p_accepting_only, times) c
-          from unnest(filters) name
-          where name <> relaxed and not (relaxed = 'min_level' and name = 'modalities')
-            and not (name = 'jurisdiction' and tokened && array['jurisdiction', 'places'])
-            and not (name = 'modalities' and 'places' = any (tokened))) x
+          from unnest(case when cardinality(wanted) > 0 and relaxed not in ('jurisdiction', 'modalities')
+                           then array['places'] || filters[3:] else filters end) name
+          where name <> relaxed
+            and not (relaxed = 'min_level' and name in ('modalities', 'places', 'jurisdiction'))) x
     where c is not null;
-    others := nullif(concat_ws(' and ', private.search_token_sql(
-                                   tokened, p_jurisdiction,
-                                   case when relaxed = 'min_level' then competent_any else competent_in end,
-                                   p_format, langs, p_max_fee, p_sliding_ok, p_accepting_only, times),
-                        others), '');
     execute format('select count(*)::int from (select 1 from private.search_facts f '
                    'where f.consultant_id <> $10 and not (f.consultant_id = any ($11)) and %s and %s limit 1001) x',
                    coalesce(others, 'true'), kept_out)
