@@ -118,6 +118,15 @@ def deployed(request):
     return request.getfixturevalue("embedded_db" if request.param == EMBEDDED_18 else "supabase_pg15")
 
 
+@pytest.fixture(scope="module")
+def postgrest(deployed):
+    """The real PostgREST on the `deployed` server (a module may override it, as test_contract.py does)."""
+    require_tool(find_postgrest() is not None, "PostgREST (.ci/install_postgrest.sh)")
+    server = start_postgrest(deployed.socket_dir, uri=getattr(deployed, "postgrest_uri", None))
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def supabase_stack(supabase_pg15):
     """The production path end to end: PostgREST on the CLI-deployed Postgres 15, behind a gateway

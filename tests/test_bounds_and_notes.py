@@ -33,8 +33,6 @@ from portal.db.errors import APIError, friendly_message, is_not_found
 from portal.db.local import LocalBackend
 from portal.db.tokens import TokenMinter
 from portal.demo import demo_world
-from tests.conftest import require_tool
-from tests.postgrest_server import find_postgrest, start_postgrest
 
 NOTE = "Rejected: the certificate number does not match the issuing body's register."
 LICENCE_NOTE = "Rejected: the board lists this licence as lapsed."
@@ -42,14 +40,6 @@ LICENCE_NOTE = "Rejected: the board lists this licence as lapsed."
 
 def demo_id(username: str) -> str:
     return str(next(p.id for p in demo_world() if p.username == username))
-
-
-@pytest.fixture(scope="module")
-def postgrest(deployed):
-    require_tool(find_postgrest() is not None, "PostgREST (.ci/install_postgrest.sh)")
-    server = start_postgrest(deployed.socket_dir, uri=getattr(deployed, "postgrest_uri", None))
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -21,21 +21,11 @@ import pytest
 from portal.db.claims import Claims
 from portal.db.tokens import TokenMinter
 from portal.demo import demo_world
-from tests.conftest import require_tool
-from tests.postgrest_server import find_postgrest, start_postgrest
 
 pytestmark = pytest.mark.postgrest
 
 SCHEMAS = ["public", "private"]
 OUTSIDERS = ("anon", "authenticated")
-
-
-@pytest.fixture(scope="module")
-def postgrest(deployed):
-    require_tool(find_postgrest() is not None, "PostgREST (.ci/install_postgrest.sh)")
-    server = start_postgrest(deployed.socket_dir, uri=getattr(deployed, "postgrest_uri", None))
-    yield server
-    server.stop()
 
 
 def seeker01() -> str:
