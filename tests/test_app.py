@@ -673,6 +673,10 @@ def test_download_my_data_and_delete_my_account(backend):
     no_exceptions(at)
     assert "Your account was deleted." in texts(at, "success")
     assert backend.rpc("auth_get_login", {"p_username": username}, as_user=SERVICE) is None
+    # Removing the cookie reruns the app, signed out: the sign-in page it lands on still says so.
+    at.run()
+    no_exceptions(at)
+    assert texts(at, "title") == ["Sign in"] and "Your account was deleted." in texts(at, "success")
     ghost = app()  # another browser session still naming the deleted account (and its session) is signed out
     ghost.session_state["authentication_status"] = True
     ghost.session_state["username"] = username

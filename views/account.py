@@ -87,6 +87,8 @@ with st.expander("Delete my account"):
             st.error(str(exc), icon=":material/error:")
         else:
             sessions.sign_out_here(authenticator)  # the account's sessions went with its credentials
+            # Removing the cookie reruns the app, now signed out: the sign-in page says it too.
+            st.session_state["sign_in_notice"] = "Your account was deleted."
             st.success("Your account was deleted.")
             st.stop()
 

@@ -15,6 +15,9 @@ from portal.db import SERVICE
 
 st.title("Sign in")
 st.caption("Find a treating colleague, or manage the colleagues who consult you.")
+# What the last page did as it signed this browser out (an account deleted): kept until someone signs in here.
+if notice := st.session_state.get("sign_in_notice"):
+    st.success(notice, icon=":material/check_circle:")
 
 authenticator = context.authenticator()
 users = context.credentials().users
@@ -47,6 +50,7 @@ if st.session_state.get("authentication_status"):
         st.session_state["authentication_status"] = False
     else:
         sessions.remember(opened)
+        st.session_state.pop("sign_in_notice", None)
 status = st.session_state.get("authentication_status")
 if status:
     st.success("Signed in. Opening your home page…", icon=":material/check_circle:")
