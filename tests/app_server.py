@@ -214,6 +214,34 @@ def running_app(log_name: str, label: str, extra_env: dict[str, str] | None = No
         assert not server.postgres_running(), "the app's embedded Postgres is still running"
 
 
+DESKTOP = {"width": 1280, "height": 900}
+FIRST_LOAD_TIMEOUT = 120_000  # ms: the first page load creates the embedded Postgres and the demo world
+
+
+def wait_for_sign_in_form(server: AppServer, browser, *, label: str, screenshot: Path | None = None) -> None:
+    """Open the app once and wait for the sign-in form: the first run of app.py builds the database, which is
+    slow (timed, printed). When it never comes, the error carries the app's log, and a screenshot if asked."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    started = time.monotonic()
+    try:
+        page.goto(server.url, wait_until="domcontentloaded")
+        expect(page.get_by_label("Username", exact=True)).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)
+    except AssertionError:
+        shown = ""
+        if screenshot is not None:
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(screenshot), full_page=True)
+            shown = f" (screenshot {screenshot})"
+        raise AssertionError(f"the sign-in form never appeared on first load{shown}; "
+                             f"app log:\n{server.log_tail()}") from None
+    finally:
+        print(f"[{label}] first page load (database bootstrap) took {time.monotonic() - started:.1f}s")
+        context.close()
+
+
 @contextmanager
 def chromium_browser():
     """Debian's Chromium driven by Playwright; a missing tool skips locally and fails in CI."""

@@ -119,6 +119,16 @@ def deployed(request):
 
 
 @pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium for a module's browser tests. An app fixture that asks for it first is never started when
+    the browser is missing (a skip locally, a failure with CI=true)."""
+    from tests.app_server import chromium_browser
+
+    with chromium_browser() as chromium:
+        yield chromium
+
+
+@pytest.fixture(scope="module")
 def postgrest(deployed):
     """The real PostgREST on the `deployed` server (a module may override it, as test_contract.py does)."""
     require_tool(find_postgrest() is not None, "PostgREST (.ci/install_postgrest.sh)")

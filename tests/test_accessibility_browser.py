@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from portal.demo import DEMO_PASSWORD, demo_world
-from tests.app_server import ARTIFACTS, REPO, AppServer, chromium_browser, running_app
+from tests.app_server import ARTIFACTS, DESKTOP, FIRST_LOAD_TIMEOUT, REPO, AppServer, running_app
 
 try:
     from playwright.sync_api import Browser, BrowserContext, Page, expect
@@ -37,8 +37,6 @@ except ImportError:  # reported by require_tool in chromium_browser()
 
 SHOTS = ARTIFACTS / "accessibility"
 STEP_TIMEOUT = 45_000  # ms: Streamlit renders asynchronously; every wait is bounded
-FIRST_LOAD_TIMEOUT = 120_000  # ms: the first page load creates the embedded Postgres and the demo world
-DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 BLOCKING = ("serious", "critical")
 AA = 4.5  # WCAG 2.x AA, normal-size text
@@ -212,12 +210,6 @@ def test_contrast_helper_matches_known_ratios() -> None:
 def app() -> Iterator[AppServer]:
     with running_app("app-server-accessibility.log", "accessibility") as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium_browser() as chromium:
-        yield chromium
 
 
 @pytest.fixture(scope="module")

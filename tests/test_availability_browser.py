@@ -20,10 +20,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from portal.demo import DEMO_PASSWORD, demo_world
-from tests.app_server import ARTIFACTS, AppServer, chromium_browser, running_app
+from tests.app_server import ARTIFACTS, DESKTOP, AppServer, running_app, wait_for_sign_in_form
 from tests.test_journey_browser import (
-    DESKTOP,
-    FIRST_LOAD_TIMEOUT,
     STEP_TIMEOUT,
     Shots,
     click_after_typing,
@@ -49,19 +47,9 @@ SHOTS = ARTIFACTS / "availability"
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium_browser() as chromium:  # first: a missing browser skips (fails in CI) before the app starts
-        yield chromium
-
-
-@pytest.fixture(scope="module")
 def app(browser: Browser) -> Iterator[AppServer]:
     with running_app("app-server-availability.log", "availability") as server:
-        context = browser.new_context(viewport=DESKTOP)
-        page = context.new_page()
-        page.goto(server.url, wait_until="domcontentloaded")
-        expect(page.get_by_label("Username", exact=True)).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)
-        context.close()
+        wait_for_sign_in_form(server, browser, label="availability")
         yield server
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from portal.demo import DEMO_PASSWORD
-from tests.app_server import ARTIFACTS, AppServer, chromium_browser, running_app
+from tests.app_server import ARTIFACTS, DESKTOP, AppServer, running_app, wait_for_sign_in_form
 
 try:
     from playwright.sync_api import Browser, Page, expect
@@ -29,8 +29,6 @@ pytestmark = pytest.mark.browser
 SHOTS = ARTIFACTS / "browser"
 COOKIE = "peer_portal_auth"
 STEP_TIMEOUT = 30_000  # ms: Streamlit renders asynchronously; every wait is bounded
-FIRST_LOAD_TIMEOUT = 120_000  # ms: the first page load creates the embedded Postgres and the demo world
-DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 
@@ -85,27 +83,9 @@ def app() -> Iterator[AppServer]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium_browser() as chromium:
-        yield chromium
-
-
-@pytest.fixture(scope="module")
 def warm_app(app: AppServer, browser: Browser) -> AppServer:
     """Load the sign-in page once: the first run of app.py builds the database (timed)."""
-    context = browser.new_context(viewport=DESKTOP)
-    page = context.new_page()
-    started = time.monotonic()
-    page.goto(app.url, wait_until="domcontentloaded")
-    try:
-        expect(page.get_by_label("Username", exact=True)).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)
-    except AssertionError:
-        path = shot(page, "00-first-load-failed", settle=False)
-        raise AssertionError(f"the sign-in form never appeared on first load (screenshot {path}); "
-                             f"app log:\n{app.log_tail()}") from None
-    finally:
-        print(f"[browser] first page load (database bootstrap) took {time.monotonic() - started:.1f}s")
-        context.close()
+    wait_for_sign_in_form(app, browser, label="browser", screenshot=SHOTS / "00-first-load-failed.png")
     return app
 
 

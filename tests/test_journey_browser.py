@@ -37,7 +37,7 @@ from pathlib import Path
 import pytest
 
 from portal.demo import DEMO_PASSWORD, demo_world
-from tests.app_server import ARTIFACTS, AppServer, chromium_browser, running_app
+from tests.app_server import ARTIFACTS, DESKTOP, AppServer, running_app, wait_for_sign_in_form
 
 try:
     from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
@@ -49,9 +49,7 @@ pytestmark = pytest.mark.browser
 
 SHOTS = ARTIFACTS / "journey"
 STEP_TIMEOUT = 45_000  # ms: Streamlit renders asynchronously; every wait is bounded (CI machines are slow)
-FIRST_LOAD_TIMEOUT = 120_000  # ms: the first page load creates the embedded Postgres and the demo world
 GRID_TIMEOUT = 5_000  # ms: one keystroke's effect in the licences grid
-DESKTOP = {"width": 1280, "height": 900}
 
 WORLD = {p.username: p for p in demo_world()}
 BLOCKED = WORLD["consultant13"]  # the seeker's former clinical supervisor: must be hidden from search
@@ -332,7 +330,9 @@ class LicenceGrid:
         # Centred, not at the top edge: there the toolbar above the grid sits under Streamlit's sticky header.
         self.grid.evaluate("grid => grid.scrollIntoView({block: 'center'})")
         self.grid.hover()
-        self.grid.get_by_role("button", name="Add row").click()
+        # The button's own click event: a pointer click lands on whatever lies on top, and on a loaded machine
+        # Playwright's scrolling retries kept putting the toolbar under the sticky header until the step timed out.
+        self.grid.get_by_role("button", name="Add row").dispatch_event("click")
         expect(self.cell(1, 0)).to_have_count(1, timeout=GRID_TIMEOUT)
 
     def select_first_cell(self, row: int) -> None:
@@ -440,29 +440,11 @@ def app(request) -> Iterator[AppServer]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium_browser() as chromium:
-        yield chromium
-
-
-@pytest.fixture(scope="module")
 def warm_app(app: AppServer, browser: Browser) -> AppServer:
     """Load the sign-in page once: the first run of app.py builds the database (timed)."""
-    context = browser.new_context(viewport=DESKTOP)
-    page = context.new_page()
-    started = time.monotonic()
-    page.goto(app.url, wait_until="domcontentloaded")
-    try:
-        expect(page.get_by_label("Username", exact=True)).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)
-    except AssertionError:
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        path = SHOTS / "00-first-load-failed.png"
-        page.screenshot(path=str(path), full_page=True)
-        raise AssertionError(f"the sign-in form never appeared on first load (screenshot {path}); "
-                             f"app log:\n{app.log_tail()}") from None
-    finally:
-        print(f"[journey] first page load (database bootstrap) took {time.monotonic() - started:.1f}s")
-        context.close()
+    backend = app.extra_env.get("PORTAL_BACKEND", "local")
+    wait_for_sign_in_form(app, browser, label=f"journey {backend}",
+                          screenshot=SHOTS / backend / "00-first-load-failed.png")
     return app
 
 

@@ -38,11 +38,10 @@ from portal.db import SERVICE
 from portal.db.bootstrap import DATABASE, OWNER
 from portal.db.local import LocalBackend
 from portal.week_grid import monday_of
-from tests.app_server import ARTIFACTS, AppServer, chromium_browser, running_app
+from tests.app_server import ARTIFACTS, AppServer, running_app, wait_for_sign_in_form
 from tests.test_app import make_account, make_consultant
 from tests.test_journey_browser import (
     DESKTOP,
-    FIRST_LOAD_TIMEOUT,
     STEP_TIMEOUT,
     Shots,
     card,
@@ -97,12 +96,6 @@ class Pair:
     seeker: str
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium_browser() as chromium:  # first: a missing browser skips (fails in CI) before the app starts
-        yield chromium
-
-
 def backend_of(app: AppServer) -> str:
     return app.extra_env.get("PORTAL_BACKEND", "local")
 
@@ -117,11 +110,7 @@ def app(request: pytest.FixtureRequest, browser: Browser) -> Iterator[AppServer]
         stack = request.getfixturevalue("supabase_stack")
         started = running_app("app-server-scheduling-supabase.log", "scheduling-supabase", stack["app_environment"])
     with started as server:
-        context = browser.new_context(viewport=DESKTOP)
-        page = context.new_page()
-        page.goto(server.url, wait_until="domcontentloaded")  # the first run builds the database (local mode)
-        expect(page.get_by_label("Username", exact=True)).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)
-        context.close()
+        wait_for_sign_in_form(server, browser, label=f"scheduling {request.param}")
         yield server
 
 

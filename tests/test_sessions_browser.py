@@ -21,7 +21,7 @@ from portal.db import SERVICE, APIError, Claims
 from portal.db.bootstrap import EmbeddedDatabase
 from portal.db.local import LocalBackend
 from portal.demo import DEMO_PASSWORD
-from tests.app_server import ARTIFACTS, AppServer, chromium_browser, running_app
+from tests.app_server import ARTIFACTS, DESKTOP, AppServer, running_app, wait_for_sign_in_form
 
 try:
     from playwright.sync_api import Browser, BrowserContext, Page, expect
@@ -33,30 +33,14 @@ pytestmark = pytest.mark.browser
 SHOTS = ARTIFACTS / "sessions"
 COOKIE = "peer_portal_auth"
 STEP_TIMEOUT = 30_000  # ms
-FIRST_LOAD_TIMEOUT = 120_000  # ms: the first page load creates the embedded Postgres and the demo world
-DESKTOP = {"width": 1280, "height": 900}
 PASSWORD = "Good-pass-123"
 WELCOME = re.compile(r"^Welcome")
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium_browser() as chromium:
-        yield chromium
-
-
-@pytest.fixture(scope="module")
 def app(browser: Browser) -> Iterator[AppServer]:
     with running_app("app-server-sessions.log", "sessions") as server:
-        context = browser.new_context(viewport=DESKTOP)
-        page = context.new_page()
-        page.goto(server.url, wait_until="domcontentloaded")
-        try:
-            expect(page.get_by_label("Username", exact=True)).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)
-        except AssertionError:
-            raise AssertionError(f"the sign-in form never appeared; app log:\n{server.log_tail()}") from None
-        finally:
-            context.close()
+        wait_for_sign_in_form(server, browser, label="sessions")
         yield server
 
 
