@@ -528,10 +528,9 @@ def _fill_table(conn: psycopg.Connection, schema: str, table: str, source_sql: s
     return conn.execute(sql).rowcount
 
 
-def _affiliations(conn: psycopg.Connection, consultants: int, columns: list[_Column] | None) -> dict[str, Any]:
-    """`columns`: the table's shape read before its keys were dropped for the load (None: no such table)."""
-    if columns is None:
-        return {"status": "skipped: table public.affiliations does not exist", "rows": None}
+def _affiliations(conn: psycopg.Connection, consultants: int, columns: list[_Column]) -> dict[str, Any]:
+    """`columns`: the table's shape, read before its keys were dropped for the load (_optional runs this only when
+    the table exists)."""
     orgs = _orgs(max(60, consultants // 8))
     with conn.cursor() as cur:
         cur.executemany("insert into b_org values (%s, %s, %s, %s, %s)", orgs)
@@ -653,9 +652,13 @@ def _drop_keys(conn: psycopg.Connection, tables: list[str]) -> list[str]:
     return [add for _, _, add in sorted(rows, key=lambda r: (r[0] == "f", r[2]))]
 
 
+def _exists(conn: psycopg.Connection, table: str) -> bool:
+    return conn.execute("select to_regclass(%s) is not null", (table,)).fetchone()[0]
+
+
 def _optional(conn: psycopg.Connection, table: str, run) -> dict[str, Any]:
     """Run one optional step in a savepoint: a missing table or a changed shape is reported, not fatal."""
-    if not conn.execute("select to_regclass(%s) is not null", (table,)).fetchone()[0]:
+    if not _exists(conn, table):
         return {"status": f"skipped: table {table} does not exist", "rows": None}
     conn.execute("savepoint optional_step")
     try:
@@ -741,9 +744,7 @@ def generate(owner_conninfo: str, spec: WorldSpec, log=print) -> dict[str, Any]:
                   "public.weekly_hours", "private.credentials", "public.affiliations", "public.declared_relationships"]
         secondary = _drop_secondary_indexes(conn, loaded)
         # The affiliations are generated to fit the table's columns and foreign keys: read before the keys go.
-        affiliation_columns = (_columns(conn, "public", "affiliations")
-                               if conn.execute("select to_regclass('public.affiliations') is not null").fetchone()[0]
-                               else None)
+        affiliation_columns = _columns(conn, "public", "affiliations")  # none when there is no such table
         keys = _drop_keys(conn, loaded)
         # Each new profile's default intake settings, inserted by a row trigger: here in one statement.
         settings_trigger = conn.execute("""
@@ -799,9 +800,8 @@ def generate(owner_conninfo: str, spec: WorldSpec, log=print) -> dict[str, Any]:
     tables = ["public.profiles", "public.licenses", "public.competencies", "public.weekly_hours",
               "public.availability_settings"]
     with psycopg.connect(owner_conninfo, autocommit=True) as conn:
-        for optional in ("public.affiliations", "public.declared_relationships", "private.credentials"):
-            if conn.execute("select to_regclass(%s) is not null", (optional,)).fetchone()[0]:
-                tables.append(optional)
+        tables += [t for t in ("public.affiliations", "public.declared_relationships", "private.credentials")
+                   if _exists(conn, t)]
         try:
             # Statistics, and the visibility map that lets the facts read competencies and licences from their
             # indexes alone.
@@ -827,8 +827,7 @@ def generate(owner_conninfo: str, spec: WorldSpec, log=print) -> dict[str, Any]:
             for table, trigger in facts_triggers:
                 conn.execute(f'alter table {table} enable trigger "{trigger}"')
         t0 = time.perf_counter()
-        facts_tables = [t for t in ("private.search_facts", "private.search_rank")
-                        if conn.execute("select to_regclass(%s) is not null", (t,)).fetchone()[0]]
+        facts_tables = [t for t in ("private.search_facts", "private.search_rank") if _exists(conn, t)]
         if facts_tables:
             conn.execute(f"vacuum (analyze) {', '.join(facts_tables)}")
         counts = {

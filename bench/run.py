@@ -331,15 +331,16 @@ def baseline_relaxations(rows: list[dict[str, Any]], query: Query, today: str) -
     others_of = df["id"] != query.seeker.id
     masks = baseline_filters(df, query, today)
     level = max(1, min(query.filters.params()["p_min_level"], 4))
+    # Competent in every wanted modality at level 1 (both the modalities and the minimum level count from it).
+    any_level = baseline_filters(df, query, today, min_level=1).get("modalities")
     counts = []
     for name in [*masks, "min_level"]:
         if name == "min_level":
             if level == 1 or "modalities" not in masks:
                 continue
-            any_level = baseline_filters(df, query, today, min_level=1)["modalities"]
             kept_out = any_level & ~masks["modalities"]
         elif name == "modalities":
-            kept_out = ~baseline_filters(df, query, today, min_level=1)["modalities"]
+            kept_out = ~any_level
         else:
             kept_out = ~masks[name]
         passing = others_of & kept_out
