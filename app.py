@@ -16,12 +16,14 @@ from portal.config import ConfigurationError, environment_key
 from portal.sessions import COOKIE_NAME, SESSION_DAYS
 
 # A local icon: a Material-symbol favicon would be fetched from a font CDN.
-st.set_page_config(page_title="Peer Consultation Portal", page_icon=str(Path(__file__).parent / "assets" / "icon.png"),
-                   layout="centered")
+st.set_page_config(
+    page_title="Peer Consultation Portal",
+    page_icon=str(Path(__file__).parent / "assets" / "icon.png"),
+    layout="centered",
+)
 
 # The authenticator's cookie component renders an empty iframe: keep it from taking space.
-st.html("<style>.st-key-init, .st-key-set, .st-key-delete {position: absolute; height: 0; overflow: hidden;}"
-        "</style>")
+st.html("<style>.st-key-init, .st-key-set, .st-key-delete {position: absolute; height: 0; overflow: hidden;}</style>")
 
 
 @st.cache_resource(show_spinner=False)
@@ -105,24 +107,49 @@ def menu_of(section: str | None) -> str | None:
 
 
 register = st.Page("views/register.py", title="Register", icon=":material/person_add:", url_path="register")
-forgot = st.Page("views/forgot_password.py", title="Forgot password", icon=":material/lock_reset:",
-                 url_path="forgot-password", visibility="hidden")
+forgot = st.Page(
+    "views/forgot_password.py",
+    title="Forgot password",
+    icon=":material/lock_reset:",
+    url_path="forgot-password",
+    visibility="hidden",
+)
 # Where the emails' links land, signed in or not (a member verifies the address from the Account page).
 # Registered for every visitor, hidden from the menu.
-links = [st.Page("views/verify_email.py", title="Confirm your email", icon=":material/mark_email_read:",
-                 url_path="verify-email", visibility="hidden"),
-         st.Page("views/reset_password.py", title="Choose a new password", icon=":material/lock_reset:",
-                 url_path="reset-password", visibility="hidden")]
-sign_in = st.Page("views/sign_in.py", title="Sign in", icon=":material/login:", url_path="sign-in",
-                  default=user is None)
+links = [
+    st.Page(
+        "views/verify_email.py",
+        title="Confirm your email",
+        icon=":material/mark_email_read:",
+        url_path="verify-email",
+        visibility="hidden",
+    ),
+    st.Page(
+        "views/reset_password.py",
+        title="Choose a new password",
+        icon=":material/lock_reset:",
+        url_path="reset-password",
+        visibility="hidden",
+    ),
+]
+sign_in = st.Page(
+    "views/sign_in.py", title="Sign in", icon=":material/login:", url_path="sign-in", default=user is None
+)
 pages: dict[str, list] = {"Portal": [], "You": [], "Administration": [], "": []}
 for script, title, icon, address, section in PAGES:
     shown = menu_of(section)
     # Signed out, a member's address (a bookmark, a link in an email) shows sign-in; once signed in, the same
     # address opens the page asked for.
-    pages[shown or ""].append(st.Page(script if user is not None else "views/sign_in.py", title=title, icon=icon,
-                                      url_path=address, default=user is not None and address == "home",
-                                      visibility="visible" if shown else "hidden"))
+    pages[shown or ""].append(
+        st.Page(
+            script if user is not None else "views/sign_in.py",
+            title=title,
+            icon=icon,
+            url_path=address,
+            default=user is not None and address == "home",
+            visibility="visible" if shown else "hidden",
+        )
+    )
 if user is None:
     pages[""] = [sign_in, register] + pages[""]
 pages[""] += [forgot, *links]

@@ -34,7 +34,8 @@ def _call(conn: psycopg.Connection, query, args: str) -> None:
         conn.execute(
             "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true),"
             " set_config('search_path', %s, true)",
-            (query.claims.role, json.dumps(query.claims.as_jwt_payload()), SEARCH_PATH))
+            (query.claims.role, json.dumps(query.claims.as_jwt_payload()), SEARCH_PATH),
+        )
         conn.execute(f"select public.search_consultants({args})", params).fetchone()
     finally:
         conn.execute("rollback")
@@ -53,10 +54,15 @@ def explain(conninfo: str, query, *, min_ms: float, warm: list | None = None) ->
 
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.add_notice_handler(on_notice)
-        for statement in ("load 'auto_explain'", "set auto_explain.log_min_duration = -1",
-                          "set auto_explain.log_analyze = on", "set auto_explain.log_buffers = on",
-                          "set auto_explain.log_nested_statements = on", "set auto_explain.log_level = notice",
-                          "set auto_explain.log_triggers = on"):
+        for statement in (
+            "load 'auto_explain'",
+            "set auto_explain.log_min_duration = -1",
+            "set auto_explain.log_analyze = on",
+            "set auto_explain.log_buffers = on",
+            "set auto_explain.log_nested_statements = on",
+            "set auto_explain.log_level = notice",
+            "set auto_explain.log_triggers = on",
+        ):
             conn.execute(statement)
         names, types = conn.execute(
             """select p.proargnames[1:p.pronargs], array(select format_type(t, null) from unnest(p.proargtypes) t)
@@ -79,11 +85,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slowest", action="store_true", help="the slowest query of the last results.json")
     parser.add_argument("--min-ms", type=float, default=1.0, help="show statements at least this slow")
     parser.add_argument("--database", default="portal", help="e.g. a scratch copy of the bench database")
-    parser.add_argument("--apply", type=Path, nargs="+", metavar="SQL",
-                        help="explain on a fresh scratch copy with these SQL files applied")
+    parser.add_argument(
+        "--apply",
+        type=Path,
+        nargs="+",
+        metavar="SQL",
+        help="explain on a fresh scratch copy with these SQL files applied",
+    )
     parser.add_argument("--samples", type=int, default=240)
-    parser.add_argument("--warm", type=int, default=20,
-                        help="bench searches run first in the same session (cached plans, as in the pool)")
+    parser.add_argument(
+        "--warm",
+        type=int,
+        default=20,
+        help="bench searches run first in the same session (cached plans, as in the pool)",
+    )
     args = parser.parse_args(argv)
 
     spec = QUICK if args.quick else FULL
@@ -100,8 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     queries = make_queries(load_seekers(world.db.owner_conninfo), modalities, args.samples)
     query = queries[number]
     print(f"query {number}: {query.describe()}  (seeker {query.seeker.id})")
-    plans = explain(world.db.conninfo("postgres", database=args.database), query, min_ms=args.min_ms,
-                    warm=[q for i, q in enumerate(queries) if i != number][: args.warm])
+    plans = explain(
+        world.db.conninfo("postgres", database=args.database),
+        query,
+        min_ms=args.min_ms,
+        warm=[q for i, q in enumerate(queries) if i != number][: args.warm],
+    )
     for _ms, text in plans:
         print("-" * 100)
         # Plans only: the query text of a function body and its (long) parameter arrays are left out.

@@ -64,28 +64,163 @@ PLACES = [
 US_TYPES = ["LCSW", "LPC", "LMFT", "LMHC", "Psychologist (PhD)", "Psychologist (PsyD)", "Psychiatrist (MD/DO)"]
 CA_TYPES = {"ON": "RP (Ontario)", "BC": "RCC (BC)", "QC": "Psychologist (Canada)", "AB": "Psychologist (Canada)"}
 
-FIRST = ["Maria", "James", "Aisha", "Daniel", "Priya", "Noah", "Sofia", "Ethan", "Mei", "Lucas", "Amara", "Oliver",
-         "Yuki", "Gabriel", "Leila", "Samuel", "Ines", "Jonah", "Farah", "Mateo", "Hannah", "Kwame", "Elena", "Ravi",
-         "Chloe", "Tomas", "Nadia", "Owen", "Zara", "Felix", "Anna", "David", "Fatima", "Liam", "Grace", "Omar",
-         "Julia", "Marcus", "Rosa", "Adrian", "Helen", "Victor", "Lena", "Hugo", "Maya", "Isaac", "Clara", "Tariq"]
-LAST = ["Chen", "Okafor", "Garcia", "Nguyen", "Cohen", "Patel", "Rossi", "Kim", "Dubois", "Haddad", "Novak", "Silva",
-        "Tanaka", "Murphy", "Schmidt", "Khan", "Lopez", "Walker", "Ivanova", "Mensah", "Tremblay", "Singh", "Bennett",
-        "Moreau", "Alvarez", "Park", "Levi", "Adeyemi", "Fischer", "Brooks", "Roy", "Martin", "Gagnon", "Wong",
-        "Hughes", "Reyes", "Kowalski", "Ali", "Baker", "Costa", "Ferreira", "Jensen", "Kaur", "Lee", "Morales",
-        "Nakamura", "Obi", "Quinn"]
+FIRST = [
+    "Maria",
+    "James",
+    "Aisha",
+    "Daniel",
+    "Priya",
+    "Noah",
+    "Sofia",
+    "Ethan",
+    "Mei",
+    "Lucas",
+    "Amara",
+    "Oliver",
+    "Yuki",
+    "Gabriel",
+    "Leila",
+    "Samuel",
+    "Ines",
+    "Jonah",
+    "Farah",
+    "Mateo",
+    "Hannah",
+    "Kwame",
+    "Elena",
+    "Ravi",
+    "Chloe",
+    "Tomas",
+    "Nadia",
+    "Owen",
+    "Zara",
+    "Felix",
+    "Anna",
+    "David",
+    "Fatima",
+    "Liam",
+    "Grace",
+    "Omar",
+    "Julia",
+    "Marcus",
+    "Rosa",
+    "Adrian",
+    "Helen",
+    "Victor",
+    "Lena",
+    "Hugo",
+    "Maya",
+    "Isaac",
+    "Clara",
+    "Tariq",
+]
+LAST = [
+    "Chen",
+    "Okafor",
+    "Garcia",
+    "Nguyen",
+    "Cohen",
+    "Patel",
+    "Rossi",
+    "Kim",
+    "Dubois",
+    "Haddad",
+    "Novak",
+    "Silva",
+    "Tanaka",
+    "Murphy",
+    "Schmidt",
+    "Khan",
+    "Lopez",
+    "Walker",
+    "Ivanova",
+    "Mensah",
+    "Tremblay",
+    "Singh",
+    "Bennett",
+    "Moreau",
+    "Alvarez",
+    "Park",
+    "Levi",
+    "Adeyemi",
+    "Fischer",
+    "Brooks",
+    "Roy",
+    "Martin",
+    "Gagnon",
+    "Wong",
+    "Hughes",
+    "Reyes",
+    "Kowalski",
+    "Ali",
+    "Baker",
+    "Costa",
+    "Ferreira",
+    "Jensen",
+    "Kaur",
+    "Lee",
+    "Morales",
+    "Nakamura",
+    "Obi",
+    "Quinn",
+]
 PRONOUNS = ["she/her", "he/him", "they/them", "she/they", "he/they", None]
 # (languages, weight)
-LANGUAGE_MIX = [(["en"], 52), (["en", "es"], 12), (["en", "fr"], 6), (["fr", "en"], 5), (["en", "zh"], 4),
-                (["en", "he"], 2), (["en", "pt"], 2), (["en", "ko"], 2), (["en", "ar"], 2), (["en", "hi", "pa"], 2),
-                (["en", "asl"], 1), (["es", "en"], 4), (["en", "ru"], 2), (["en", "vi"], 1), (["en", "tl"], 1),
-                (["en", "fa"], 1), (["en", "de"], 1)]
+LANGUAGE_MIX = [
+    (["en"], 52),
+    (["en", "es"], 12),
+    (["en", "fr"], 6),
+    (["fr", "en"], 5),
+    (["en", "zh"], 4),
+    (["en", "he"], 2),
+    (["en", "pt"], 2),
+    (["en", "ko"], 2),
+    (["en", "ar"], 2),
+    (["en", "hi", "pa"], 2),
+    (["en", "asl"], 1),
+    (["es", "en"], 4),
+    (["en", "ru"], 2),
+    (["en", "vi"], 1),
+    (["en", "tl"], 1),
+    (["en", "fa"], 1),
+    (["en", "de"], 1),
+]
 # Modalities not listed here get weight 3.
-MODALITY_WEIGHTS = {"cbt": 20, "act": 9, "psychodynamic": 9, "emdr": 8, "dbt": 7, "mindfulness": 7, "ifs": 6,
-                    "mi": 5, "eft": 4, "cpt": 4, "somatic": 4, "family_systems": 4, "psychoanalytic": 3,
-                    "schema": 3, "pe": 3, "narrative": 3, "gottman": 3, "sex_therapy": 2, "play_therapy": 2}
-FOCUS = ["trauma and PTSD", "burnout and compassion fatigue", "grief", "anxiety", "couples work", "mood disorders",
-         "attachment", "identity and life transitions", "eating disorders", "substance use",
-         "perinatal mental health", "chronic illness"]
+MODALITY_WEIGHTS = {
+    "cbt": 20,
+    "act": 9,
+    "psychodynamic": 9,
+    "emdr": 8,
+    "dbt": 7,
+    "mindfulness": 7,
+    "ifs": 6,
+    "mi": 5,
+    "eft": 4,
+    "cpt": 4,
+    "somatic": 4,
+    "family_systems": 4,
+    "psychoanalytic": 3,
+    "schema": 3,
+    "pe": 3,
+    "narrative": 3,
+    "gottman": 3,
+    "sex_therapy": 2,
+    "play_therapy": 2,
+}
+FOCUS = [
+    "trauma and PTSD",
+    "burnout and compassion fatigue",
+    "grief",
+    "anxiety",
+    "couples work",
+    "mood disorders",
+    "attachment",
+    "identity and life transitions",
+    "eating disorders",
+    "substance use",
+    "perinatal mental health",
+    "chronic illness",
+]
 # Weekly patterns (ISO weekday, start, end) in the consultant's own zone.
 HOUR_PATTERNS = [
     [(d, "08:00", "12:00") for d in (1, 2, 3, 4, 5)],
@@ -97,22 +232,79 @@ HOUR_PATTERNS = [
     [(d, "10:00", "16:00") for d in (2, 3, 4)],
     [(1, "12:00", "19:00"), (3, "12:00", "19:00"), (6, "09:00", "12:00")],
 ]
-ORG_ADJ = ["Riverside", "Northside", "Lakeview", "Harbor", "Maple", "Cedar", "Summit", "Bridge", "Oak", "Pine",
-           "Westgate", "Eastside", "Granite", "Willow", "Beacon", "Meadow", "Highland", "Valley", "Coastal", "Prairie"]
-ORG_NOUN = ["Counseling", "Psychotherapy", "Wellness", "Family", "Trauma", "Behavioral Health", "Mind", "Healing",
-            "Child and Family", "Couples"]
-ORG_KIND = [("Group", "practice"), ("Associates", "practice"), ("Clinic", "agency"), ("Center", "agency"),
-            ("Hospital", "hospital"), ("Institute", "university"), ("Training Programme", "training_programme"),
-            ("Board", "board")]
+ORG_ADJ = [
+    "Riverside",
+    "Northside",
+    "Lakeview",
+    "Harbor",
+    "Maple",
+    "Cedar",
+    "Summit",
+    "Bridge",
+    "Oak",
+    "Pine",
+    "Westgate",
+    "Eastside",
+    "Granite",
+    "Willow",
+    "Beacon",
+    "Meadow",
+    "Highland",
+    "Valley",
+    "Coastal",
+    "Prairie",
+]
+ORG_NOUN = [
+    "Counseling",
+    "Psychotherapy",
+    "Wellness",
+    "Family",
+    "Trauma",
+    "Behavioral Health",
+    "Mind",
+    "Healing",
+    "Child and Family",
+    "Couples",
+]
+ORG_KIND = [
+    ("Group", "practice"),
+    ("Associates", "practice"),
+    ("Clinic", "agency"),
+    ("Center", "agency"),
+    ("Hospital", "hospital"),
+    ("Institute", "university"),
+    ("Training Programme", "training_programme"),
+    ("Board", "board"),
+]
 # Declared relationship kinds, repeated by weight (unknown kinds are dropped at generation).
-RELATIONSHIP_KINDS = (["colleague"] * 6 + ["friend"] * 4 + ["training_cohort"] * 3 + ["referral_partner"] * 2
-                      + ["supervisor", "supervisee", "family", "former_client", "committee_board", "employer"])
+RELATIONSHIP_KINDS = (
+    ["colleague"] * 6
+    + ["friend"] * 4
+    + ["training_cohort"] * 3
+    + ["referral_partner"] * 2
+    + ["supervisor", "supervisee", "family", "former_client", "committee_board", "employer"]
+)
 FAKE_HASH = "$2b$12$" + "benchbenchbenchbenchbenchbenchbenchbenchbenchbenchben"
-BIG_ASSOCIATIONS = ["American Psychological Association", "American Counseling Association",
-                    "National Association of Social Workers", "Canadian Psychological Association",
-                    "American Association for Marriage and Family Therapy", "Ontario Association of Mental Health"]
-ROLES = ["Staff clinician", "Clinical director", "Supervisor", "Partner", "Associate", "Intern", "Faculty",
-         "Board member", "Member", "Consultant"]
+BIG_ASSOCIATIONS = [
+    "American Psychological Association",
+    "American Counseling Association",
+    "National Association of Social Workers",
+    "Canadian Psychological Association",
+    "American Association for Marriage and Family Therapy",
+    "Ontario Association of Mental Health",
+]
+ROLES = [
+    "Staff clinician",
+    "Clinical director",
+    "Supervisor",
+    "Partner",
+    "Associate",
+    "Intern",
+    "Faculty",
+    "Board member",
+    "Member",
+    "Consultant",
+]
 
 
 @dataclass(frozen=True)
@@ -169,25 +361,48 @@ def _reference_tables(conn: psycopg.Connection, modalities: list[str]) -> None:
         create temp table b_org (idx int, name text, slug text, kind text, big boolean) on commit drop;
     """)
     with conn.cursor() as cur:
-        cur.executemany("insert into b_place values (%s, %s, %s, %s, %s, %s, %s)",
-                        [(i, code, country, tz, cities, lo, hi) for i, ((code, country, _, tz, cities), (lo, hi))
-                         in enumerate(zip(PLACES, _cumulative([p[2] for p in PLACES]), strict=True))])
-        cur.executemany("insert into b_lang values (%s, %s, %s, %s)",
-                        [(i, langs, lo, hi) for i, ((langs, _), (lo, hi))
-                         in enumerate(zip(LANGUAGE_MIX, _cumulative([w for _, w in LANGUAGE_MIX]), strict=True))])
-        cur.executemany("insert into b_mod values (%s, %s, %s, %s)",
-                        [(i, code, lo, hi) for i, (code, (lo, hi)) in enumerate(
-                            zip(modalities, _cumulative([MODALITY_WEIGHTS.get(m, 3) for m in modalities]),
-                                strict=True))])
-        cur.executemany("insert into b_hours values (%s, %s, %s, %s)",
-                        [(p, d, s, e) for p, pattern in enumerate(HOUR_PATTERNS) for d, s, e in pattern])
-        cur.executemany("insert into b_name values (%s, %s, %s)",
-                        [("first", i, n) for i, n in enumerate(FIRST)] + [("last", i, n) for i, n in enumerate(LAST)])
+        cur.executemany(
+            "insert into b_place values (%s, %s, %s, %s, %s, %s, %s)",
+            [
+                (i, code, country, tz, cities, lo, hi)
+                for i, ((code, country, _, tz, cities), (lo, hi)) in enumerate(
+                    zip(PLACES, _cumulative([p[2] for p in PLACES]), strict=True)
+                )
+            ],
+        )
+        cur.executemany(
+            "insert into b_lang values (%s, %s, %s, %s)",
+            [
+                (i, langs, lo, hi)
+                for i, ((langs, _), (lo, hi)) in enumerate(
+                    zip(LANGUAGE_MIX, _cumulative([w for _, w in LANGUAGE_MIX]), strict=True)
+                )
+            ],
+        )
+        cur.executemany(
+            "insert into b_mod values (%s, %s, %s, %s)",
+            [
+                (i, code, lo, hi)
+                for i, (code, (lo, hi)) in enumerate(
+                    zip(modalities, _cumulative([MODALITY_WEIGHTS.get(m, 3) for m in modalities]), strict=True)
+                )
+            ],
+        )
+        cur.executemany(
+            "insert into b_hours values (%s, %s, %s, %s)",
+            [(p, d, s, e) for p, pattern in enumerate(HOUR_PATTERNS) for d, s, e in pattern],
+        )
+        cur.executemany(
+            "insert into b_name values (%s, %s, %s)",
+            [("first", i, n) for i, n in enumerate(FIRST)] + [("last", i, n) for i, n in enumerate(LAST)],
+        )
 
 
 def _orgs(count: int) -> list[tuple[int, str, str, str, bool]]:
-    rows = [(i, name, re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-"), "association", True)
-            for i, name in enumerate(BIG_ASSOCIATIONS)]
+    rows = [
+        (i, name, re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-"), "association", True)
+        for i, name in enumerate(BIG_ASSOCIATIONS)
+    ]
     j = 0
     while len(rows) < count:
         suffix, kind = ORG_KIND[j % len(ORG_KIND)]
@@ -406,7 +621,9 @@ def _columns(conn: psycopg.Connection, schema: str, table: str) -> list[_Column]
         for name, dtype, udt, nullable, default, generated, identity in conn.execute(
             """select column_name, data_type, udt_name, is_nullable, column_default, is_generated, is_identity
                from information_schema.columns where table_schema = %s and table_name = %s
-               order by ordinal_position""", (schema, table))
+               order by ordinal_position""",
+            (schema, table),
+        )
     ]
     by_name = {c.name: c for c in cols}
     fks = conn.execute(
@@ -417,7 +634,9 @@ def _columns(conn: psycopg.Connection, schema: str, table: str) -> list[_Column]
            cross join lateral unnest(k.conkey, k.confkey) as u(ck, fk)
            join pg_attribute a on a.attrelid = k.conrelid and a.attnum = u.ck
            join pg_attribute af on af.attrelid = k.confrelid and af.attnum = u.fk
-           where k.contype = 'f' and n.nspname = %s and c.relname = %s""", (schema, table)).fetchall()
+           where k.contype = 'f' and n.nspname = %s and c.relname = %s""",
+        (schema, table),
+    ).fetchall()
     for col, fschema, ftable, fcol in fks:
         by_name[col].fk = (fschema, ftable, fcol)
     checks = conn.execute(
@@ -426,7 +645,8 @@ def _columns(conn: psycopg.Connection, schema: str, table: str) -> list[_Column]
            join pg_class c on c.oid = k.conrelid join pg_namespace n on n.oid = c.relnamespace
            join pg_attribute a on a.attrelid = k.conrelid and a.attnum = k.conkey[1]
            where k.contype = 'c' and cardinality(k.conkey) = 1 and n.nspname = %s and c.relname = %s""",
-        (schema, table)).fetchall()
+        (schema, table),
+    ).fetchall()
     for col, definition in checks:
         if "ANY (ARRAY[" in definition or " IN (" in definition.upper():
             values = re.findall(r"'((?:[^']|'')*)'::", definition)
@@ -462,12 +682,28 @@ def _expression(col: _Column, parent_arrays: dict[str, str]) -> str | None:
         return None
     if t in ("text", "character varying", "citext") or col.udt == "citext":
         if "domain" in name:
-            return "case when pg_temp.u(a.k, 'domain') < 0.7 then a.org_slug || '.example.org' end" \
-                if col.nullable else "a.org_slug || '.example.org'"
+            return (
+                "case when pg_temp.u(a.k, 'domain') < 0.7 then a.org_slug || '.example.org' end"
+                if col.nullable
+                else "a.org_slug || '.example.org'"
+            )
         if "norm" in name:
             return "lower(a.org_name)"
-        if name in {"name", "organisation", "organization", "org", "organisation_name", "organization_name",
-                    "org_name", "employer"} or name.endswith("_name") or "organi" in name:
+        if (
+            name
+            in {
+                "name",
+                "organisation",
+                "organization",
+                "org",
+                "organisation_name",
+                "organization_name",
+                "org_name",
+                "employer",
+            }
+            or name.endswith("_name")
+            or "organi" in name
+        ):
             return "a.org_name"
         if "role" in name or "title" in name or "position" in name:
             return _pick(ROLES, "role")
@@ -488,11 +724,14 @@ def _expression(col: _Column, parent_arrays: dict[str, str]) -> str | None:
             return None
         return "null" if col.nullable else f"(date '1995-01-01' + a.start_day){cast}"
     if t == "daterange":
-        return ("daterange(date '1995-01-01' + a.start_day,"
-                " case when not a.current then date '1995-01-01' + a.end_day end)")
+        return (
+            "daterange(date '1995-01-01' + a.start_day, case when not a.current then date '1995-01-01' + a.end_day end)"
+        )
     if t == "tstzrange":
-        return ("tstzrange((date '1995-01-01' + a.start_day)::timestamptz,"
-                " case when not a.current then (date '1995-01-01' + a.end_day)::timestamptz end)")
+        return (
+            "tstzrange((date '1995-01-01' + a.start_day)::timestamptz,"
+            " case when not a.current then (date '1995-01-01' + a.end_day)::timestamptz end)"
+        )
     if t in ("smallint", "integer", "bigint") and "year" in name:
         if any(s in name for s in ("end", "until", "to")):
             return "extract(year from date '1995-01-01' + a.end_day)::int"
@@ -514,8 +753,14 @@ def _expression(col: _Column, parent_arrays: dict[str, str]) -> str | None:
     raise ValueError(f"cannot fill required column {col.name} ({t})")
 
 
-def _fill_table(conn: psycopg.Connection, schema: str, table: str, source_sql: str, parents: dict[str, str],
-                cols: list[_Column] | None = None) -> int:
+def _fill_table(
+    conn: psycopg.Connection,
+    schema: str,
+    table: str,
+    source_sql: str,
+    parents: dict[str, str],
+    cols: list[_Column] | None = None,
+) -> int:
     cols = cols if cols is not None else _columns(conn, schema, table)
     names, exprs = [], []
     for col in cols:
@@ -523,8 +768,10 @@ def _fill_table(conn: psycopg.Connection, schema: str, table: str, source_sql: s
         if expr is not None:
             names.append(f'"{col.name}"')
             exprs.append(expr)
-    sql = (f'insert into "{schema}"."{table}" ({", ".join(names)}) select {", ".join(exprs)} '
-           f"from ({source_sql}) a on conflict do nothing")
+    sql = (
+        f'insert into "{schema}"."{table}" ({", ".join(names)}) select {", ".join(exprs)} '
+        f"from ({source_sql}) a on conflict do nothing"
+    )
     return conn.execute(sql).rowcount
 
 
@@ -559,10 +806,15 @@ def _affiliations(conn: psycopg.Connection, consultants: int, columns: list[_Col
             fschema, ftable, fcol = col.fk
             empty = not conn.execute(f'select exists (select 1 from "{fschema}"."{ftable}")').fetchone()[0]
             if empty:  # e.g. an organisations table: one row per generated organisation
-                _fill_table(conn, fschema, ftable,
-                            "select o.idx as k, null::uuid as profile_id, o.idx as org_idx, o.name as org_name, "
-                            "o.slug as org_slug, o.kind as org_kind, o.big as org_big, 0 as start_day, "
-                            "3650 as end_day, true as current from b_org o", {})
+                _fill_table(
+                    conn,
+                    fschema,
+                    ftable,
+                    "select o.idx as k, null::uuid as profile_id, o.idx as org_idx, o.name as org_name, "
+                    "o.slug as org_slug, o.kind as org_kind, o.big as org_big, 0 as start_day, "
+                    "3650 as end_day, true as current from b_org o",
+                    {},
+                )
             parents[col.name] = f'select array_agg("{fcol}" order by "{fcol}") from "{fschema}"."{ftable}"'
     rows = _fill_table(conn, "public", "affiliations", source, {k: f"({v})" for k, v in parents.items()}, columns)
     return {"status": f"generated ({', '.join(described)})", "rows": rows}
@@ -610,8 +862,9 @@ def _buckets_sql(conn: psycopg.Connection) -> str:
     """Each consultant's time buckets from their weekly hours, with the expression of the migration's own trigger
     function (private.refresh_time_buckets), so a bulk load sets them as the trigger would."""
     body = conn.execute("select pg_get_functiondef('private.refresh_time_buckets()'::regprocedure)").fetchone()[0]
-    found = re.search(r"select\s+(bit_or\(.*?\))\s*from public\.weekly_hours h\s+where h\.consultant_id = who",
-                      body, re.S)
+    found = re.search(
+        r"select\s+(bit_or\(.*?\))\s*from public\.weekly_hours h\s+where h\.consultant_id = who", body, re.S
+    )
     if not found:
         raise RuntimeError("private.refresh_time_buckets no longer has the shape the generator reads")
     return f"select h.consultant_id, {found.group(1)} as buckets from public.weekly_hours h group by h.consultant_id"
@@ -620,14 +873,17 @@ def _buckets_sql(conn: psycopg.Connection) -> str:
 def _drop_secondary_indexes(conn: psycopg.Connection, tables: list[str]) -> list[str]:
     """Drop the indexes of these tables that back no constraint (unique ones too: made again after the load, a
     duplicate fails loudly); returns the statements that make them again."""
-    rows = conn.execute("""
+    rows = conn.execute(
+        """
         select format('%%I.%%I', n.nspname, c.relname), pg_catalog.pg_get_indexdef(i.indexrelid)
         from pg_catalog.pg_index i
         join pg_catalog.pg_class c on c.oid = i.indexrelid
         join pg_catalog.pg_namespace n on n.oid = c.relnamespace
         where i.indrelid = any (array(select to_regclass(t) from unnest(%s::text[]) t where to_regclass(t) is not null))
           and not exists (select 1 from pg_catalog.pg_constraint k where k.conindid = i.indexrelid)
-        order by 1""", (tables,)).fetchall()
+        order by 1""",
+        (tables,),
+    ).fetchall()
     for name, _ in rows:
         conn.execute(f"drop index {name}")
     return [definition for _, definition in rows]
@@ -638,7 +894,8 @@ def _drop_keys(conn: psycopg.Connection, tables: list[str]) -> list[str]:
     them; returns the statements that add them again, keys first. As pg_restore does: a key built once by sorting
     instead of row by row into a b-tree keyed by random uuids (at 500,000 consultants most of a table's load time),
     and each foreign key checked by one join when it is added back, so the rows are checked as before."""
-    rows = conn.execute("""
+    rows = conn.execute(
+        """
         with loaded as (select to_regclass(t) as rel from unnest(%s::text[]) t where to_regclass(t) is not null)
         select k.contype, format('alter table %%s drop constraint %%I', k.conrelid::regclass, k.conname),
                format('alter table %%s add constraint %%I %%s', k.conrelid::regclass, k.conname,
@@ -646,7 +903,9 @@ def _drop_keys(conn: psycopg.Connection, tables: list[str]) -> list[str]:
         from pg_catalog.pg_constraint k
         where (k.contype in ('p', 'u', 'f') and k.conrelid in (select rel from loaded))
            or (k.contype = 'f' and k.confrelid in (select rel from loaded))
-        order by k.contype = 'f' desc, 2""", (tables,)).fetchall()
+        order by k.contype = 'f' desc, 2""",
+        (tables,),
+    ).fetchall()
     for _, drop, _ in rows:
         conn.execute(drop)
     return [add for _, _, add in sorted(rows, key=lambda r: (r[0] == "f", r[2]))]
@@ -677,7 +936,7 @@ def _refresh_facts_in_parallel(owner_conninfo: str, chunk: int = 500) -> None:
     own transaction (its per-consultant locks are released at once)."""
     with psycopg.connect(owner_conninfo) as conn:
         ids = [r[0] for r in conn.execute("select id from public.profiles order by id")]
-    chunks = [ids[i:i + chunk] for i in range(0, len(ids), chunk)]
+    chunks = [ids[i : i + chunk] for i in range(0, len(ids), chunk)]
     workers = max(1, min(os.cpu_count() or 1, 4))
 
     def work(part: list[list[Any]]) -> None:
@@ -702,16 +961,26 @@ def generate(owner_conninfo: str, spec: WorldSpec, log=print) -> dict[str, Any]:
         modalities = [r[0] for r in conn.execute("select code from public.modalities order by code")]
         _reference_tables(conn, modalities)
         params = {
-            "consultants": spec.consultants, "seekers": spec.seekers, "nfirst": len(FIRST), "nlast": len(LAST),
-            "nfocus": len(FOCUS), "n_us_types": len(US_TYPES), "npatterns": len(HOUR_PATTERNS),
-            "ca_types": json.dumps(CA_TYPES), "hash": FAKE_HASH,
+            "consultants": spec.consultants,
+            "seekers": spec.seekers,
+            "nfirst": len(FIRST),
+            "nlast": len(LAST),
+            "nfocus": len(FOCUS),
+            "n_us_types": len(US_TYPES),
+            "npatterns": len(HOUR_PATTERNS),
+            "ca_types": json.dumps(CA_TYPES),
+            "hash": FAKE_HASH,
         }
         # Lists go into the SQL text as literals (the SQL is ours, the values are constants above).
-        text_params = {"focus": ", ".join(_lit(f) for f in FOCUS), "us_types": ", ".join(_lit(t) for t in US_TYPES),
-                       "buckets_sql": _buckets_sql(conn),
-                       # Names by index from array literals (the same picks as a lookup in b_name, without a scan
-                       # of it per row).
-                       "first_names": ", ".join(_lit(n) for n in FIRST), "last_names": ", ".join(_lit(n) for n in LAST)}
+        text_params = {
+            "focus": ", ".join(_lit(f) for f in FOCUS),
+            "us_types": ", ".join(_lit(t) for t in US_TYPES),
+            "buckets_sql": _buckets_sql(conn),
+            # Names by index from array literals (the same picks as a lookup in b_name, without a scan
+            # of it per row).
+            "first_names": ", ".join(_lit(n) for n in FIRST),
+            "last_names": ", ".join(_lit(n) for n in LAST),
+        }
         # A bulk load: no wait for the WAL at each statement, and room to build indexes in memory.
         conn.execute("set synchronous_commit = off")
         conn.execute("set maintenance_work_mem = '512MB'")
@@ -740,8 +1009,16 @@ def generate(owner_conninfo: str, spec: WorldSpec, log=print) -> dict[str, Any]:
         for table, trigger in facts_triggers:
             conn.execute(f'alter table {table} disable trigger "{trigger}"')
         # Secondary indexes (none backing a constraint), then keys and foreign keys, are built after the rows are in.
-        loaded = ["public.profiles", "public.availability_settings", "public.licenses", "public.competencies",
-                  "public.weekly_hours", "private.credentials", "public.affiliations", "public.declared_relationships"]
+        loaded = [
+            "public.profiles",
+            "public.availability_settings",
+            "public.licenses",
+            "public.competencies",
+            "public.weekly_hours",
+            "private.credentials",
+            "public.affiliations",
+            "public.declared_relationships",
+        ]
         secondary = _drop_secondary_indexes(conn, loaded)
         # The affiliations are generated to fit the table's columns and foreign keys: read before the keys go.
         affiliation_columns = _columns(conn, "public", "affiliations")  # none when there is no such table
@@ -756,15 +1033,18 @@ def generate(owner_conninfo: str, spec: WorldSpec, log=print) -> dict[str, Any]:
         run("profiles", _PEOPLE_SQL)
         if settings_trigger:
             conn.execute("alter table public.profiles enable trigger profiles_create_settings")
-            conn.execute("insert into public.availability_settings (consultant_id) select id from public.profiles "
-                         "on conflict do nothing")
+            conn.execute(
+                "insert into public.availability_settings (consultant_id) select id from public.profiles "
+                "on conflict do nothing"
+            )
         run("licences", _LICENCES_SQL)
         run("competencies", _COMPETENCIES_SQL)
         run("availability", _AVAILABILITY_SQL)
         run("credentials", _CREDENTIALS_SQL)
         t0 = time.perf_counter()
-        affiliations = _optional(conn, "public.affiliations",
-                                 lambda: _affiliations(conn, spec.consultants, affiliation_columns))
+        affiliations = _optional(
+            conn, "public.affiliations", lambda: _affiliations(conn, spec.consultants, affiliation_columns)
+        )
         timings["affiliations"] = round(time.perf_counter() - t0, 2)
         log(f"  {'affiliations':<14} {timings['affiliations']:6.2f} s  {affiliations['status']}")
 
@@ -797,11 +1077,19 @@ def generate(owner_conninfo: str, spec: WorldSpec, log=print) -> dict[str, Any]:
         facts_indexes = _drop_secondary_indexes(conn, ["private.search_facts"]) if facts_triggers else []
         # The rows are in: committed, so that the facts can be computed from them on several connections.
         conn.commit()
-    tables = ["public.profiles", "public.licenses", "public.competencies", "public.weekly_hours",
-              "public.availability_settings"]
+    tables = [
+        "public.profiles",
+        "public.licenses",
+        "public.competencies",
+        "public.weekly_hours",
+        "public.availability_settings",
+    ]
     with psycopg.connect(owner_conninfo, autocommit=True) as conn:
-        tables += [t for t in ("public.affiliations", "public.declared_relationships", "private.credentials")
-                   if _exists(conn, t)]
+        tables += [
+            t
+            for t in ("public.affiliations", "public.declared_relationships", "private.credentials")
+            if _exists(conn, t)
+        ]
         try:
             # Statistics, and the visibility map that lets the facts read competencies and licences from their
             # indexes alone.
@@ -841,16 +1129,26 @@ def generate(owner_conninfo: str, spec: WorldSpec, log=print) -> dict[str, Any]:
         }
     timings["vacuum_facts"] = round(time.perf_counter() - t0, 2)
     log(f"  {'vacuum facts':<14} {timings['vacuum_facts']:6.2f} s")
-    return {"counts": counts, "timings_s": timings, "generation_s": round(time.perf_counter() - started, 2),
-            "affiliations_status": affiliations["status"], "relationships_status": relationships_info["status"]}
+    return {
+        "counts": counts,
+        "timings_s": timings,
+        "generation_s": round(time.perf_counter() - started, 2),
+        "affiliations_status": affiliations["status"],
+        "relationships_status": relationships_info["status"],
+    }
 
 
 def _fingerprint(spec: WorldSpec) -> dict[str, Any]:
     source = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
-    return {"generator_version": GENERATOR_VERSION, "generator_source": source, "spec": asdict(spec),
-            "migrations": [[version, hashlib.sha256(path.read_bytes()).hexdigest()[:16]]
-                           for version, _, path in migration_files()],
-            "date": date.today().isoformat()}
+    return {
+        "generator_version": GENERATOR_VERSION,
+        "generator_source": source,
+        "spec": asdict(spec),
+        "migrations": [
+            [version, hashlib.sha256(path.read_bytes()).hexdigest()[:16]] for version, _, path in migration_files()
+        ],
+        "date": date.today().isoformat(),
+    }
 
 
 def ensure_world(spec: WorldSpec, *, data_root: Path = DATA_ROOT, regenerate: bool = False, log=print) -> World:

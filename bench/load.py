@@ -86,9 +86,9 @@ select
 @dataclass
 class Sample:
     op: str
-    started: float   # seconds since the start
+    started: float  # seconds since the start
     ms: float
-    outcome: str     # ok | won | refused | error
+    outcome: str  # ok | won | refused | error
     detail: str = ""
 
 
@@ -145,8 +145,17 @@ class User:
 
     def read_slots(self) -> None:
         consultant = self.rng.choice(self.s.busy)
-        self.timed("open_slots", lambda: open_slots(self.s.backend, self.claims, consultant, self.s.today,
-                                                    self.s.today + timedelta(days=READ_WINDOW_DAYS), self.id))
+        self.timed(
+            "open_slots",
+            lambda: open_slots(
+                self.s.backend,
+                self.claims,
+                consultant,
+                self.s.today,
+                self.s.today + timedelta(days=READ_WINDOW_DAYS),
+                self.id,
+            ),
+        )
 
     def action(self) -> None:
         if self.rng.random() < 0.85:
@@ -169,9 +178,17 @@ class User:
                 barrier.abort()
                 return
             consultant = self.s.contested[r % len(self.s.contested)]
-            slots = self.timed("open_slots_to_book", lambda c=consultant: open_slots(
-                self.s.backend, self.claims, c, self.s.today, self.s.today + timedelta(days=BOOK_WINDOW_DAYS),
-                self.id))
+            slots = self.timed(
+                "open_slots_to_book",
+                lambda c=consultant: open_slots(
+                    self.s.backend,
+                    self.claims,
+                    c,
+                    self.s.today,
+                    self.s.today + timedelta(days=BOOK_WINDOW_DAYS),
+                    self.id,
+                ),
+            )
             target = slots[0]["starts_at"] if slots else None
             try:
                 barrier.wait(timeout=60)
@@ -209,30 +226,55 @@ def _stats(values: list[float]) -> dict[str, float]:
     if not values:
         return {"n": 0}
     arr = np.array(values)
-    return {"n": len(values), "p50_ms": round(float(np.median(arr)), 2),
-            "p95_ms": round(float(np.percentile(arr, 95)), 2), "max_ms": round(float(arr.max()), 2)}
+    return {
+        "n": len(values),
+        "p50_ms": round(float(np.median(arr)), 2),
+        "p95_ms": round(float(np.percentile(arr, 95)), 2),
+        "max_ms": round(float(arr.max()), 2),
+    }
 
 
-def run_load(world: World, setup: BusySetup, *, users: int, bookers: int, duration: float, pool: int,
-             think_ms: float, apply: list[Path] | None, keep: bool, log=print) -> dict[str, Any]:
+def run_load(
+    world: World,
+    setup: BusySetup,
+    *,
+    users: int,
+    bookers: int,
+    duration: float,
+    pool: int,
+    think_ms: float,
+    apply: list[Path] | None,
+    keep: bool,
+    log=print,
+) -> dict[str, Any]:
     database = copy_database(world, setup.database, LOAD_DATABASE, apply, log=log)
     owner_conninfo = world.db.conninfo(OWNER, database)
-    user_ids = setup.reserved[RESERVED - users:]
+    user_ids = setup.reserved[RESERVED - users :]
     with psycopg.connect(owner_conninfo) as conn:
         today = conn.execute("select current_date").fetchone()[0]
         modalities = [r[0] for r in conn.execute("select code from public.modalities order by code")]
         deadlock_timeout = conn.execute("show deadlock_timeout").fetchone()[0]
-        deadlocks_before = conn.execute("select deadlocks from pg_stat_database"
-                                        " where datname = current_database()").fetchone()[0]
+        deadlocks_before = conn.execute(
+            "select deadlocks from pg_stat_database where datname = current_database()"
+        ).fetchone()[0]
         max_connections = conn.execute("show max_connections").fetchone()[0]
     seekers = {s.id: s for s in load_seekers(owner_conninfo)}
     backend = LocalBackend(world.db.conninfo("authenticator", database), max_size=pool)
     original_pool = backend._pool
-    shared = Shared(backend=backend, today=today, deadline=0.0, t0=0.0, contested=setup.contested,
-                    busy=[c.id for c in setup.busy], barrier=threading.Barrier(bookers) if bookers else None,
-                    think_s=think_ms / 1000)
-    people = [User(shared, uid, make_queries([seekers[uid]], modalities, 60, seed=1000 + k), f"load:{k}")
-              for k, uid in enumerate(user_ids)]
+    shared = Shared(
+        backend=backend,
+        today=today,
+        deadline=0.0,
+        t0=0.0,
+        contested=setup.contested,
+        busy=[c.id for c in setup.busy],
+        barrier=threading.Barrier(bookers) if bookers else None,
+        think_s=think_ms / 1000,
+    )
+    people = [
+        User(shared, uid, make_queries([seekers[uid]], modalities, 60, seed=1000 + k), f"load:{k}")
+        for k, uid in enumerate(user_ids)
+    ]
     log(f"warming up ({len(people)} users, one search and one open_slots each)")
     for p in people:
         search(backend, p.claims, p.queries[-1].filters)
@@ -260,11 +302,15 @@ def run_load(world: World, setup: BusySetup, *, users: int, bookers: int, durati
     with psycopg.connect(owner_conninfo) as conn:
         check = conn.execute(DOUBLE_BOOKINGS_SQL, {"contested": setup.contested}).fetchone()
         conn.execute("select pg_stat_force_next_flush()")
-        deadlocks = conn.execute("select deadlocks from pg_stat_database"
-                                 " where datname = current_database()").fetchone()[0] - deadlocks_before
-        notifications = conn.execute("select count(*) from public.notifications where kind = 'booked'"
-                                     " and created_at > now() - make_interval(secs => %s)",
-                                     (elapsed + 60,)).fetchone()[0]
+        deadlocks = (
+            conn.execute("select deadlocks from pg_stat_database where datname = current_database()").fetchone()[0]
+            - deadlocks_before
+        )
+        notifications = conn.execute(
+            "select count(*) from public.notifications where kind = 'booked'"
+            " and created_at > now() - make_interval(secs => %s)",
+            (elapsed + 60,),
+        ).fetchone()[0]
     if not keep:
         with psycopg.connect(world.db.superuser_uri, autocommit=True) as conn:
             conn.execute(f"drop database if exists {LOAD_DATABASE} with (force)")
@@ -286,8 +332,10 @@ def run_load(world: World, setup: BusySetup, *, users: int, bookers: int, durati
             if target is not None and len(outcomes) > 1:
                 contested_slots += 1
                 max_winners = max(max_winners, outcomes.count("won"))
-    by_op = {op: _stats([s.ms for s in samples if s.op == op])
-             for op in ("search", "open_slots", "open_slots_to_book", "book")}
+    by_op = {
+        op: _stats([s.ms for s in samples if s.op == op])
+        for op in ("search", "open_slots", "open_slots_to_book", "book")
+    }
     by_op["book_won"] = _stats([s.ms for s in books if s.outcome == "won"])
     by_op["book_refused"] = _stats([s.ms for s in books if s.outcome == "refused"])
     by_op["book_error"] = _stats([s.ms for s in books if s.outcome == "error"])
@@ -305,24 +353,45 @@ def run_load(world: World, setup: BusySetup, *, users: int, bookers: int, durati
             "world": world.spec.name,
             "database": f"{database} (fresh copy of {setup.database})",
             "applied": [str(p) for p in apply or []],
-            "users": users, "bookers": bookers, "duration_s": duration, "elapsed_s": round(elapsed, 2),
+            "users": users,
+            "bookers": bookers,
+            "duration_s": duration,
+            "elapsed_s": round(elapsed, 2),
             "think_ms": think_ms,
-            "pool": {"min_size": 1, "max_size": pool, "timeout_s": 5, "replaced_during_run": pool_replaced,
-                     "stats_before": stats_before, "stats_after": pool_stats},
-            "postgres": {"deadlock_timeout": deadlock_timeout, "max_connections": max_connections,
-                         "deadlocks_detected": deadlocks},
+            "pool": {
+                "min_size": 1,
+                "max_size": pool,
+                "timeout_s": 5,
+                "replaced_during_run": pool_replaced,
+                "stats_before": stats_before,
+                "stats_after": pool_stats,
+            },
+            "postgres": {
+                "deadlock_timeout": deadlock_timeout,
+                "max_connections": max_connections,
+                "deadlocks_detected": deadlocks,
+            },
             "requests": len(samples),
             "p50_ms": round(float(np.median(all_ms)), 1) if all_ms else None,
             "max_ms": round(max(all_ms), 1) if all_ms else None,
             "by_op": by_op,
             "rps_by_second": [per_second.get(k, 0) for k in range(int(elapsed) + 1)],
-            "bookings": {"attempted": len(books), "won": won, "refused_slot_taken": refused,
-                         "errors": sum(s.outcome == "error" for s in books), "rounds": len(shared.rounds),
-                         "slots_raced_by_2_or_more": contested_slots, "max_winners_of_one_raced_slot": max_winners,
-                         "booked_notifications": notifications},
-            "double_bookings": {"consultant_overlaps": consultant_overlaps, "client_overlaps": client_overlaps,
-                                "active_appointments_of_contested": contested_active,
-                                "active_equals_won": contested_active == won},
+            "bookings": {
+                "attempted": len(books),
+                "won": won,
+                "refused_slot_taken": refused,
+                "errors": sum(s.outcome == "error" for s in books),
+                "rounds": len(shared.rounds),
+                "slots_raced_by_2_or_more": contested_slots,
+                "max_winners_of_one_raced_slot": max_winners,
+                "booked_notifications": notifications,
+            },
+            "double_bookings": {
+                "consultant_overlaps": consultant_overlaps,
+                "client_overlaps": client_overlaps,
+                "active_appointments_of_contested": contested_active,
+                "active_equals_won": contested_active == won,
+            },
             "errors_by_kind": dict(Counter(f"{s.op}: {s.detail}" for s in errors).most_common(10)),
             "threads_still_running": hung,
             "barrier_broken_early": shared.barrier_broken_early,
@@ -344,10 +413,14 @@ def print_table(r: dict[str, Any]) -> None:
     b = d["bookings"]
     print()
     print(f"Load test - world {d['world']}, {d['database']}")
-    print(f"  {d['users']} users ({d['bookers']} booking in rounds) for {d['duration_s']:g} s (ran {d['elapsed_s']} s),"
-          f" think {d['think_ms']:g} ms; one LocalBackend, pool max {d['pool']['max_size']} (app default 8)")
-    print(f"  {d['cpus']} CPUs, load {d['loadavg_before'][0]} -> {d['loadavg_after'][0]}; "
-          f"deadlock_timeout {d['postgres']['deadlock_timeout']}")
+    print(
+        f"  {d['users']} users ({d['bookers']} booking in rounds) for {d['duration_s']:g} s (ran {d['elapsed_s']} s),"
+        f" think {d['think_ms']:g} ms; one LocalBackend, pool max {d['pool']['max_size']} (app default 8)"
+    )
+    print(
+        f"  {d['cpus']} CPUs, load {d['loadavg_before'][0]} -> {d['loadavg_after'][0]}; "
+        f"deadlock_timeout {d['postgres']['deadlock_timeout']}"
+    )
     if d["applied"]:
         print(f"  with {', '.join(d['applied'])}")
     print()
@@ -357,21 +430,27 @@ def print_table(r: dict[str, Any]) -> None:
     print(f"  {'load_rps':<34}{r['load_rps']:>12.1f}")
     print(f"  {'load_p95_ms':<34}{r['load_p95_ms']:>12.1f}")
     print(f"  {'load_errors':<34}{r['load_errors']:>12}   {'= 0':>10}   {_verdict('load_errors', r['load_errors'])}")
-    print(f"  {'double bookings':<34}{r['load_double_bookings']:>12}   {'= 0':>10}   "
-          f"{_verdict('load_double_bookings', r['load_double_bookings'])}")
+    print(
+        f"  {'double bookings':<34}{r['load_double_bookings']:>12}   {'= 0':>10}   "
+        f"{_verdict('load_double_bookings', r['load_double_bookings'])}"
+    )
     print(f"  {'refusals (slot_taken)':<34}{r['load_refusals']:>12}")
     print(f"  {'deadlocks detected by Postgres':<34}{d['postgres']['deadlocks_detected']:>12}")
     print(f"  {'bookings won / attempted':<34}{b['won']:>6} / {b['attempted']}")
     print(f"  {'rounds; slots raced by >= 2':<34}{b['rounds']:>6} ; {b['slots_raced_by_2_or_more']}")
     print(f"  {'most winners of one raced slot':<34}{b['max_winners_of_one_raced_slot']:>12}")
     dbk = d["double_bookings"]
-    print(f"  {'active appts made = bookings won':<34}{str(dbk['active_equals_won']):>12}"
-          f"   ({dbk['active_appointments_of_contested']} vs {b['won']})")
+    print(
+        f"  {'active appts made = bookings won':<34}{str(dbk['active_equals_won']):>12}"
+        f"   ({dbk['active_appointments_of_contested']} vs {b['won']})"
+    )
     print(f"  {'requests; p50 / max (ms)':<34}{d['requests']:>12}   {d['p50_ms']} / {d['max_ms']}")
     ps = d["pool"]["stats_after"]
-    print(f"  {'pool: connections / max':<34}{ps.get('pool_size', '?'):>6} / {d['pool']['max_size']}"
-          f"   queued {ps.get('requests_queued', 0)}, waited {ps.get('requests_wait_ms', 0)} ms in all,"
-          f" errors {ps.get('requests_errors', 0)}, replaced {d['pool']['replaced_during_run']}")
+    print(
+        f"  {'pool: connections / max':<34}{ps.get('pool_size', '?'):>6} / {d['pool']['max_size']}"
+        f"   queued {ps.get('requests_queued', 0)}, waited {ps.get('requests_wait_ms', 0)} ms in all,"
+        f" errors {ps.get('requests_errors', 0)}, replaced {d['pool']['replaced_during_run']}"
+    )
     print()
     print(f"  {'operation':<22}{'n':>7}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}")
     for op, s in d["by_op"].items():
@@ -383,23 +462,31 @@ def print_table(r: dict[str, Any]) -> None:
         for kind, n in d["errors_by_kind"].items():
             print(f"    {n:>5} x {kind}")
     if d["threads_still_running"] or d["barrier_broken_early"]:
-        print(f"  WARNING: {d['threads_still_running']} threads still running, "
-              f"barrier broken early: {d['barrier_broken_early']}")
+        print(
+            f"  WARNING: {d['threads_still_running']} threads still running, "
+            f"barrier broken early: {d['barrier_broken_early']}"
+        )
     print()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Load test: concurrent searches, open slots and racing bookings.")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"10 s on the small world ({QUICK.consultants:,} consultants)")
+    parser.add_argument(
+        "--quick", action="store_true", help=f"10 s on the small world ({QUICK.consultants:,} consultants)"
+    )
     parser.add_argument("--consultants", type=int, help=f"world size (default {FULL.consultants:,})")
     parser.add_argument("--users", type=int, default=20, help=f"concurrent users (default 20, at most {MAX_USERS})")
     parser.add_argument("--bookers", type=int, default=8, help="users racing for the same slots (default 8)")
     parser.add_argument("--duration", type=float, help="seconds (default 60, quick 10)")
     parser.add_argument("--pool", type=int, default=20, help="LocalBackend pool max_size (default 20; the app's is 8)")
     parser.add_argument("--think-ms", type=float, default=0, help="mean pause between a user's actions (default 0)")
-    parser.add_argument("--apply", type=Path, nargs="+", metavar="SQL",
-                        help="run on a copy with these SQL files applied (a proposed fix)")
+    parser.add_argument(
+        "--apply",
+        type=Path,
+        nargs="+",
+        metavar="SQL",
+        help="run on a copy with these SQL files applied (a proposed fix)",
+    )
     parser.add_argument("--keep", action="store_true", help=f"keep the {LOAD_DATABASE} database afterwards")
     parser.add_argument("--out", type=Path, default=RESULTS_PATH, help="results file (default bench/results.json)")
     args = parser.parse_args(argv)
@@ -411,12 +498,24 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 < duration <= MAX_DURATION_S:
         parser.error(f"--duration must be at most {MAX_DURATION_S} s")
     base = QUICK if args.quick else FULL
-    spec = base if not args.consultants else WorldSpec(consultants=args.consultants,
-                                                       seekers=max(50, args.consultants // 50))
+    spec = (
+        base
+        if not args.consultants
+        else WorldSpec(consultants=args.consultants, seekers=max(50, args.consultants // 50))
+    )
     world = ensure_world(spec)
     setup = ensure_busy(world)
-    results = run_load(world, setup, users=args.users, bookers=args.bookers, duration=duration, pool=args.pool,
-                       think_ms=args.think_ms, apply=args.apply, keep=args.keep)
+    results = run_load(
+        world,
+        setup,
+        users=args.users,
+        bookers=args.bookers,
+        duration=duration,
+        pool=args.pool,
+        think_ms=args.think_ms,
+        apply=args.apply,
+        keep=args.keep,
+    )
     results["load"]["mode"] = "quick" if args.quick else "full" if spec == FULL else "custom"
     print_table(results)
     merge_results(args.out, results)

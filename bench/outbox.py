@@ -115,8 +115,11 @@ class BatchedSettleBackend(TimedBackend):
         if self.pending:
             ids, outcomes, details = (list(x) for x in zip(*self.pending, strict=True))
             self.pending = []
-            super().rpc("bench_outbox_settle_many", {"p_ids": ids, "p_outcomes": outcomes, "p_details": details},
-                        as_user=SERVICE)
+            super().rpc(
+                "bench_outbox_settle_many",
+                {"p_ids": ids, "p_outcomes": outcomes, "p_details": details},
+                as_user=SERVICE,
+            )
 
 
 class TimedMailer(Mailer):
@@ -158,10 +161,11 @@ def queue_rows(owner_conninfo: str, members: list[str], rows: int) -> None:
     with psycopg.connect(owner_conninfo) as conn:
         conn.execute("delete from private.outbox")
         with conn.cursor() as cur:
-            cur.executemany("insert into public.notifications (user_id, kind, message, page) "
-                            "values (%s, 'plan_proposed', %s, 'termination')",
-                            [(members[i % len(members)], f"A termination plan was proposed ({i}).")
-                             for i in range(rows)])
+            cur.executemany(
+                "insert into public.notifications (user_id, kind, message, page) "
+                "values (%s, 'plan_proposed', %s, 'termination')",
+                [(members[i % len(members)], f"A termination plan was proposed ({i}).") for i in range(rows)],
+            )
 
 
 def drain(mailer: TimedMailer, backend: TimedBackend, handler: CountingHandler, rows: int) -> dict[str, Any]:
@@ -174,16 +178,20 @@ def drain(mailer: TimedMailer, backend: TimedBackend, handler: CountingHandler, 
         backend.flush()
     elapsed = time.perf_counter() - started
     assert handler.count - before == rows, (handler.count - before, rows)
-    phases = {"claim": backend.seconds.pop("outbox_claim", 0.0),
-              "settle": backend.seconds.pop("outbox_settle", 0.0) + backend.seconds.pop("bench_outbox_settle_many",
-                                                                                       0.0),
-              **{k: mailer.seconds.pop(k) for k in list(mailer.seconds)}}
+    phases = {
+        "claim": backend.seconds.pop("outbox_claim", 0.0),
+        "settle": backend.seconds.pop("outbox_settle", 0.0) + backend.seconds.pop("bench_outbox_settle_many", 0.0),
+        **{k: mailer.seconds.pop(k) for k in list(mailer.seconds)},
+    }
     backend.seconds.clear()
     backend.calls.clear()
     phases["other"] = max(0.0, elapsed - sum(phases.values()))
-    return {"rows_per_s": rows / elapsed, "seconds": elapsed,
-            "phase_ms_per_row": {k: round(v * 1000 / rows, 3) for k, v in phases.items()},
-            "phase_share": {k: round(v / elapsed, 3) for k, v in phases.items()}}
+    return {
+        "rows_per_s": rows / elapsed,
+        "seconds": elapsed,
+        "phase_ms_per_row": {k: round(v * 1000 / rows, 3) for k, v in phases.items()},
+        "phase_share": {k: round(v / elapsed, 3) for k, v in phases.items()},
+    }
 
 
 def smtp_only(port: int, rows: int) -> float:
@@ -231,15 +239,19 @@ def main(argv: list[str] | None = None) -> int:
             members = [str(uuid.uuid4()) for _ in range(50)]
             with psycopg.connect(db.owner_conninfo) as conn:
                 for n, member in enumerate(members):
-                    conn.execute("insert into public.profiles (id, display_name) values (%s, %s)",
-                                 (member, f"Bench Member {n}"))
-                    conn.execute("insert into private.credentials (user_id, username, email, password_hash, "
-                                 "email_verified_at) values (%s, %s, %s, '$2b$12$x', now())",
-                                 (member, f"bench{n}", f"bench{n}@clinic-bench.org"))
+                    conn.execute(
+                        "insert into public.profiles (id, display_name) values (%s, %s)", (member, f"Bench Member {n}")
+                    )
+                    conn.execute(
+                        "insert into private.credentials (user_id, username, email, password_hash, "
+                        "email_verified_at) values (%s, %s, %s, '$2b$12$x', now())",
+                        (member, f"bench{n}", f"bench{n}@clinic-bench.org"),
+                    )
                 conn.execute(SETTLE_MANY)
             local = LocalBackend(db.api_conninfo)
-            settings = MailSettings(smtp_host="127.0.0.1", smtp_port=controller.port, starttls=False,
-                                    sender="Portal <no-reply@portal.test>")
+            settings = MailSettings(
+                smtp_host="127.0.0.1", smtp_port=controller.port, starttls=False, sender="Portal <no-reply@portal.test>"
+            )
             as_is, batched = TimedBackend(local), BatchedSettleBackend(local)
             for run in range(args.runs):
                 queue_rows(db.owner_conninfo, members, args.rows)
@@ -248,10 +260,12 @@ def main(argv: list[str] | None = None) -> int:
                 batched_run = drain(TimedMailer(batched, settings), batched, handler, args.rows)
                 baseline = smtp_only(controller.port, args.rows)
                 runs.append({"sender": sender, "batched_settle": batched_run, "smtp_only_per_s": baseline})
-                print(f"run {run + 1}: sender {sender['rows_per_s']:,.0f} rows/s "
-                      f"(ms per row: {sender['phase_ms_per_row']}); "
-                      f"with settles batched {batched_run['rows_per_s']:,.0f} rows/s; "
-                      f"smtplib alone {baseline:,.0f} messages/s")
+                print(
+                    f"run {run + 1}: sender {sender['rows_per_s']:,.0f} rows/s "
+                    f"(ms per row: {sender['phase_ms_per_row']}); "
+                    f"with settles batched {batched_run['rows_per_s']:,.0f} rows/s; "
+                    f"smtplib alone {baseline:,.0f} messages/s"
+                )
             local.close()
         finally:
             db.stop()
@@ -263,32 +277,43 @@ def main(argv: list[str] | None = None) -> int:
     sender_rate = median(r["sender"]["rows_per_s"] for r in runs)
     batched_rate = median(r["batched_settle"]["rows_per_s"] for r in runs)
     baseline_rate = median(r["smtp_only_per_s"] for r in runs)
-    phases = {k: round(statistics.median(r["sender"]["phase_ms_per_row"][k] for r in runs), 3)
-              for k in runs[0]["sender"]["phase_ms_per_row"]}
+    phases = {
+        k: round(statistics.median(r["sender"]["phase_ms_per_row"][k] for r in runs), 3)
+        for k in runs[0]["sender"]["phase_ms_per_row"]
+    }
     results = {
         "outbox_rows_per_s": sender_rate,
         "outbox_smtp_only_per_s": baseline_rate,
         "outbox_vs_smtp_only": round(sender_rate / baseline_rate, 3),
         "outbox": {
-            "rows": args.rows, "runs": args.runs, "batch": BATCH,
+            "rows": args.rows,
+            "runs": args.runs,
+            "batch": BATCH,
             "rows_per_s_median": sender_rate,
             "phase_ms_per_row_median": phases,
             "batched_settle_rows_per_s_median": batched_rate,
             "batched_settle_speedup": round(batched_rate / sender_rate, 2),
             "smtp_only_per_s_median": baseline_rate,
-            "per_run": [{"sender_rows_per_s": round(r["sender"]["rows_per_s"], 1),
-                         "sender_phase_share": r["sender"]["phase_share"],
-                         "batched_settle_rows_per_s": round(r["batched_settle"]["rows_per_s"], 1),
-                         "batched_settle_phase_ms_per_row": r["batched_settle"]["phase_ms_per_row"],
-                         "smtp_only_per_s": round(r["smtp_only_per_s"], 1)} for r in runs],
+            "per_run": [
+                {
+                    "sender_rows_per_s": round(r["sender"]["rows_per_s"], 1),
+                    "sender_phase_share": r["sender"]["phase_share"],
+                    "batched_settle_rows_per_s": round(r["batched_settle"]["rows_per_s"], 1),
+                    "batched_settle_phase_ms_per_row": r["batched_settle"]["phase_ms_per_row"],
+                    "smtp_only_per_s": round(r["smtp_only_per_s"], 1),
+                }
+                for r in runs
+            ],
             "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
             "cpus": os.cpu_count(),
         },
     }
-    print(f"median over {args.runs} runs of {args.rows} rows: sender {sender_rate:,} rows/s "
-          f"(ms per row: {phases}); with settles batched {batched_rate:,} rows/s "
-          f"(×{results['outbox']['batched_settle_speedup']}); smtplib alone {baseline_rate:,} messages/s; "
-          f"sender / smtplib {results['outbox_vs_smtp_only']}")
+    print(
+        f"median over {args.runs} runs of {args.rows} rows: sender {sender_rate:,} rows/s "
+        f"(ms per row: {phases}); with settles batched {batched_rate:,} rows/s "
+        f"(×{results['outbox']['batched_settle_speedup']}); smtplib alone {baseline_rate:,} messages/s; "
+        f"sender / smtplib {results['outbox_vs_smtp_only']}"
+    )
     merge_my_keys(args.out, results)
     print(f"wrote outbox_rows_per_s and outbox* into {args.out}")
     return 0

@@ -74,15 +74,33 @@ TARGETS_LARGE = {
 }
 LARGE = 500_000
 # The figures kept per world size under "by_size" in results.json (a run at one size keeps the others').
-SIZE_KEYS = ("consultants", "search_p50_ms", "search_p95_ms", "search_max_ms", "direct_p50_ms", "baseline_p50_ms",
-             "speedup_vs_baseline", "rpc_overhead_ratio", "baseline_agreement_pct", "screen_pair_p50_ms",
-             "prescreen_p50_ms", "no_result_p50_ms", "no_result_max_ms", "zero_modality_p50_ms",
-             "zero_modality_p95_ms", "matches_p50", "matches_max", "generation_s", "measured_at")
+SIZE_KEYS = (
+    "consultants",
+    "search_p50_ms",
+    "search_p95_ms",
+    "search_max_ms",
+    "direct_p50_ms",
+    "baseline_p50_ms",
+    "speedup_vs_baseline",
+    "rpc_overhead_ratio",
+    "baseline_agreement_pct",
+    "screen_pair_p50_ms",
+    "prescreen_p50_ms",
+    "no_result_p50_ms",
+    "no_result_max_ms",
+    "zero_modality_p50_ms",
+    "zero_modality_p95_ms",
+    "matches_p50",
+    "matches_max",
+    "generation_s",
+    "measured_at",
+)
 PRESCREEN_DECLARATIONS = 20
 
 
 def targets_for(consultants: int) -> dict[str, tuple[str, float]]:
     return TARGETS_LARGE if consultants >= LARGE else TARGETS
+
 
 BENCH_FUNCTION = "bench_all_consultants"
 BENCH_FUNCTION_SQL = """
@@ -158,7 +176,8 @@ def load_seekers(owner_conninfo: str) -> list[Seeker]:
         rows = conn.execute(
             """select p.id::text, min(l.jurisdiction), p.languages from public.profiles p
                join public.licenses l on l.profile_id = p.id
-               where not p.is_consultant group by p.id order by p.id""").fetchall()
+               where not p.is_consultant group by p.id order by p.id"""
+        ).fetchall()
     return [Seeker(id=i, home=home, languages=list(langs)) for i, home, langs in rows]
 
 
@@ -174,32 +193,40 @@ def make_queries(seekers: list[Seeker], modalities: list[str], count: int, seed:
     for k in range(count):
         seeker = seekers[(k * 7919) % len(seekers)]
         roll = rng.random()
-        jurisdiction = (seeker.home if roll < 0.85 else
-                        rng.choice(list(cities)) if roll < 0.98 else rng.choice(outside))
+        jurisdiction = seeker.home if roll < 0.85 else rng.choice(list(cities)) if roll < 0.98 else rng.choice(outside)
         wanted: list[str] = []
         for _ in range(rng.choices([0, 1, 2, 3], weights=[22, 40, 26, 12])[0]):
             pool = [m for m in modalities if m not in wanted]
             wanted.append(rng.choices(pool, weights=[weights[modalities.index(m)] for m in pool])[0])
         fmt = rng.choices(["any", "telehealth", "in_person"], weights=[50, 35, 15])[0]
-        city = rng.choice(cities[jurisdiction]) if fmt == "in_person" and jurisdiction in cities and \
-            rng.random() < 0.5 else ""
-        languages = rng.choices([[], ["es"], ["fr"], ["en", "es"], ["zh"], ["fr", "en"], ["ko", "en"]],
-                                weights=[72, 9, 5, 5, 3, 4, 2])[0]
+        city = (
+            rng.choice(cities[jurisdiction])
+            if fmt == "in_person" and jurisdiction in cities and rng.random() < 0.5
+            else ""
+        )
+        languages = rng.choices(
+            [[], ["es"], ["fr"], ["en", "es"], ["zh"], ["fr", "en"], ["ko", "en"]], weights=[72, 9, 5, 5, 3, 4, 2]
+        )[0]
         max_fee = None if rng.random() < 0.55 else rng.choice(list(range(100, 260, 10)))
-        queries.append(Query(seeker=seeker, filters=SearchFilters(
-            jurisdiction=jurisdiction,
-            modalities=wanted,
-            min_level=rng.choices([1, 2, 3, 4], weights=[50, 25, 18, 7])[0] if wanted else 1,
-            format=fmt,
-            city=city,
-            languages=list(languages),
-            max_fee=max_fee,
-            sliding_ok=max_fee is not None and rng.random() < 0.4,
-            accepting_only=rng.random() < 0.85,
-            times=rng.sample(times, rng.choices([0, 1, 2], weights=[50, 30, 20])[0]),
-            page=1,
-            page_size=TOP,
-        )))
+        queries.append(
+            Query(
+                seeker=seeker,
+                filters=SearchFilters(
+                    jurisdiction=jurisdiction,
+                    modalities=wanted,
+                    min_level=rng.choices([1, 2, 3, 4], weights=[50, 25, 18, 7])[0] if wanted else 1,
+                    format=fmt,
+                    city=city,
+                    languages=list(languages),
+                    max_fee=max_fee,
+                    sliding_ok=max_fee is not None and rng.random() < 0.4,
+                    accepting_only=rng.random() < 0.85,
+                    times=rng.sample(times, rng.choices([0, 1, 2], weights=[50, 30, 20])[0]),
+                    page=1,
+                    page_size=TOP,
+                ),
+            )
+        )
     return queries
 
 
@@ -224,7 +251,8 @@ class DirectCaller:
             self.conn.execute(
                 "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true),"
                 " set_config('search_path', %s, true)",
-                (query.claims.role, json.dumps(query.claims.as_jwt_payload()), SEARCH_PATH))
+                (query.claims.role, json.dumps(query.claims.as_jwt_payload()), SEARCH_PATH),
+            )
             return self.conn.execute(f"select public.search_consultants({args})", params).fetchone()[0]
 
     def close(self) -> None:
@@ -240,22 +268,25 @@ def measure_screening(owner_conninfo: str, seekers: list[Seeker], samples: int =
     naming consultants by profile (added in a transaction that is rolled back)."""
     out: dict[str, Any] = {}
     with psycopg.connect(owner_conninfo) as conn:
-        consultants = [r[0] for r in conn.execute(
-            "select id from public.profiles where is_consultant order by id limit %s", (samples,))]
+        consultants = [
+            r[0]
+            for r in conn.execute("select id from public.profiles where is_consultant order by id limit %s", (samples,))
+        ]
         pair_times = []
         for k in range(samples + 20):
             seeker = seekers[(k * 31) % len(seekers)].id
             t0 = time.perf_counter()
-            conn.execute("select * from private.conflict_levels(%s, array[%s]::uuid[])",
-                         (seeker, consultants[k % len(consultants)])).fetchall()
+            conn.execute(
+                "select * from private.conflict_levels(%s, array[%s]::uuid[])",
+                (seeker, consultants[k % len(consultants)]),
+            ).fetchall()
             if k >= 20:
                 pair_times.append(time.perf_counter() - t0)
         out["screen_pair"] = _stats(pair_times)
         if conn.execute("select to_regprocedure('private.seeker_conflicts(uuid)') is null").fetchone()[0]:
             out["prescreen"] = {"n": 0, "note": "private.seeker_conflicts does not exist"}
             return out
-        kinds = [r[0] for r in conn.execute(
-            "select kind from public.conflict_rules where not derived order by kind")]
+        kinds = [r[0] for r in conn.execute("select kind from public.conflict_rules where not derived order by kind")]
         seeker = seekers[len(seekers) // 2].id
         with conn.transaction(force_rollback=True):
             conn.execute("delete from public.declared_relationships where declarer_id = %s", (seeker,))
@@ -263,9 +294,11 @@ def measure_screening(owner_conninfo: str, seekers: list[Seeker], samples: int =
                 conn.execute(
                     "insert into public.declared_relationships (declarer_id, counterpart_id, kind, starts_on) "
                     "values (%s, %s, %s, date '2015-01-01')",
-                    (seeker, consultants[(n * 7) % len(consultants)], kinds[n % len(kinds)]))
-            held = conn.execute("select count(*) from public.declared_relationships where declarer_id = %s",
-                                (seeker,)).fetchone()[0]
+                    (seeker, consultants[(n * 7) % len(consultants)], kinds[n % len(kinds)]),
+                )
+            held = conn.execute(
+                "select count(*) from public.declared_relationships where declarer_id = %s", (seeker,)
+            ).fetchone()[0]
             pre_times, found = [], 0
             for k in range(samples + 20):
                 t0 = time.perf_counter()
@@ -281,7 +314,7 @@ def measure_screening(owner_conninfo: str, seekers: list[Seeker], samples: int =
 # --------------------------------------------------------------------------------------
 def _round(values: pd.Series | np.ndarray, digits: int = 1) -> np.ndarray:
     """Postgres numeric round(): half away from zero (the values here are never negative)."""
-    scale = 10 ** digits
+    scale = 10**digits
     return np.floor(np.asarray(values, dtype=float) * scale + 0.5 + 1e-9) / scale
 
 
@@ -290,8 +323,9 @@ def _popcount(values: np.ndarray) -> np.ndarray:
     return sum((values >> bit) & 1 for bit in range(4))
 
 
-def baseline_filters(df: pd.DataFrame, query: Query, today: str, *,
-                     min_level: int | None = None) -> dict[str, pd.Series]:
+def baseline_filters(
+    df: pd.DataFrame, query: Query, today: str, *, min_level: int | None = None
+) -> dict[str, pd.Series]:
     """Each filter the query sets, by the name search_relaxations gives it, as a mask over the consultants."""
     f = query.filters
     p = f.params()
@@ -299,12 +333,17 @@ def baseline_filters(df: pd.DataFrame, query: Query, today: str, *,
     min_level = max(1, min(p["p_min_level"], 4)) if min_level is None else min_level
     langs, max_fee, times = list(p["p_languages"]), p["p_max_fee"], p["p_times"] & 15
     want_city = (p["p_city"] or "").strip().lower() or None
-    masks: dict[str, pd.Series] = {"jurisdiction": df["licenses"].map(
-        lambda ls: any(lic["jurisdiction"] == f.jurisdiction and lic["expires_on"] >= today for lic in ls))}
+    masks: dict[str, pd.Series] = {
+        "jurisdiction": df["licenses"].map(
+            lambda ls: any(lic["jurisdiction"] == f.jurisdiction and lic["expires_on"] >= today for lic in ls)
+        )
+    }
     if wanted:
+
         def competent(cs: list[dict]) -> bool:
             levels = {c["modality"]: c["level"] for c in cs}
             return all(levels.get(m, 0) >= min_level for m in wanted)
+
         masks["modalities"] = df["competencies"].map(competent)
     if p["p_format"] == "telehealth":
         masks["format"] = df["offers_telehealth"]
@@ -365,9 +404,16 @@ def baseline_search(rows: list[dict[str, Any]], query: Query, today: str) -> dic
     d = df[mask].copy()
 
     def fit(cs: list[dict]) -> float:
-        picked = [c["level"] * 7.5 + (10 if c["verification_status"] == "verified"
-                                      and (c["expires_on"] is None or c["expires_on"] >= today) else 0)
-                  for c in cs if not wanted or c["modality"] in wanted]
+        picked = [
+            c["level"] * 7.5
+            + (
+                10
+                if c["verification_status"] == "verified" and (c["expires_on"] is None or c["expires_on"] >= today)
+                else 0
+            )
+            for c in cs
+            if not wanted or c["modality"] in wanted
+        ]
         return sum(picked) / len(picked) if picked else 0.0
 
     room = (d["accepting_new_clients"] & d["has_room"]).to_numpy()
@@ -390,8 +436,11 @@ def baseline_search(rows: list[dict[str, Any]], query: Query, today: str) -> dic
     if max_fee is not None:
         fee_score = np.where(fee <= max_fee, 5 + 5.0 * (1 - fee / max(max_fee, 1)), 3.0)
     else:
-        fee_score = np.minimum(10.0, 10.0 * (1 - np.minimum(np.nan_to_num(fee, nan=300.0), 300) / 300.0)
-                               + np.where(d["sliding_scale"].to_numpy(), 2.0, 0.0))
+        fee_score = np.minimum(
+            10.0,
+            10.0 * (1 - np.minimum(np.nan_to_num(fee, nan=300.0), 300) / 300.0)
+            + np.where(d["sliding_scale"].to_numpy(), 2.0, 0.0),
+        )
     fee_score = _round(fee_score)
     d["score"] = _round(modality + availability + experience + language + fee_score, 0).astype(int)
     top = d.sort_values(["score", "display_name", "id"], ascending=[False, True, True]).head(TOP)
@@ -409,23 +458,42 @@ def _stats(samples: list[float]) -> dict[str, float]:
     if not samples:
         return {"n": 0}
     arr = np.array(samples) * 1000
-    return {"n": len(samples), "p50_ms": round(float(np.median(arr)), 2),
-            "p95_ms": round(float(np.percentile(arr, 95)), 2), "mean_ms": round(float(arr.mean()), 2),
-            "max_ms": round(float(arr.max()), 2)}
+    return {
+        "n": len(samples),
+        "p50_ms": round(float(np.median(arr)), 2),
+        "p95_ms": round(float(np.percentile(arr, 95)), 2),
+        "mean_ms": round(float(arr.mean()), 2),
+        "max_ms": round(float(arr.max()), 2),
+    }
 
 
 def _machine(conn: psycopg.Connection) -> dict[str, Any]:
     cpu = ""
     try:
-        cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                    if line.startswith("model name")), "")
+        cpu = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            "",
+        )
     except OSError:
         pass
-    settings = {name: conn.execute(f"show {name}").fetchone()[0]
-                for name in ("shared_buffers", "work_mem", "jit", "max_parallel_workers_per_gather")}
-    return {"cpu": cpu, "cpus": os.cpu_count(), "platform": platform.platform(),
-            "python": platform.python_version(), "pandas": pd.__version__, "psycopg": psycopg.__version__,
-            "postgres": conn.execute("show server_version").fetchone()[0], "postgres_settings": settings}
+    settings = {
+        name: conn.execute(f"show {name}").fetchone()[0]
+        for name in ("shared_buffers", "work_mem", "jit", "max_parallel_workers_per_gather")
+    }
+    return {
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "pandas": pd.__version__,
+        "psycopg": psycopg.__version__,
+        "postgres": conn.execute("show server_version").fetchone()[0],
+        "postgres_settings": settings,
+    }
 
 
 def scratch_copy(world: World, sql_files: list[Path], name: str = SCRATCH_DATABASE, log=print) -> str:
@@ -437,8 +505,11 @@ def scratch_copy(world: World, sql_files: list[Path], name: str = SCRATCH_DATABA
     db = world.db
     with psycopg.connect(db.superuser_uri, autocommit=True) as conn:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("create database {} template {} owner {}").format(
-            sql.Identifier(name), sql.Identifier(DATABASE), sql.Identifier(OWNER)))
+        conn.execute(
+            sql.SQL("create database {} template {} owner {}").format(
+                sql.Identifier(name), sql.Identifier(DATABASE), sql.Identifier(OWNER)
+            )
+        )
     with psycopg.connect(db.conninfo(OWNER, name), autocommit=True) as conn:
         for path in sql_files:
             log(f"applying {path} to {name}")
@@ -448,8 +519,9 @@ def scratch_copy(world: World, sql_files: list[Path], name: str = SCRATCH_DATABA
     return name
 
 
-def run(world: World, *, samples: int, warmup: int, baseline_queries: int, database: str = DATABASE,
-        log=print) -> dict[str, Any]:
+def run(
+    world: World, *, samples: int, warmup: int, baseline_queries: int, database: str = DATABASE, log=print
+) -> dict[str, Any]:
     db = world.db
     owner_conninfo, api_conninfo = db.conninfo(OWNER, database), db.conninfo("authenticator", database)
     with psycopg.connect(owner_conninfo, autocommit=True) as owner:
@@ -457,15 +529,21 @@ def run(world: World, *, samples: int, warmup: int, baseline_queries: int, datab
         modalities = [r[0] for r in owner.execute("select code from public.modalities order by code")]
         today = owner.execute("select current_date").fetchone()[0].isoformat()
         machine = _machine(owner)
-        log_rows_before = owner.execute("select count(*) from public.screening_log").fetchone()[0] \
-            if owner.execute("select to_regclass('public.screening_log') is not null").fetchone()[0] else None
+        log_rows_before = (
+            owner.execute("select count(*) from public.screening_log").fetchone()[0]
+            if owner.execute("select to_regclass('public.screening_log') is not null").fetchone()[0]
+            else None
+        )
     seekers = load_seekers(owner_conninfo)
     queries = make_queries(seekers, modalities, samples)
     # The platform twin gives the API role an 8 s statement timeout; fetching every consultant at 500,000 takes
     # longer, so for this bench cluster's run it is lifted (searches are far below it either way), then restored.
     with psycopg.connect(db.superuser_uri, autocommit=True) as su:
-        su.execute(sql.SQL("alter role authenticator in database {} set statement_timeout = 0").format(
-            sql.Identifier(database)))
+        su.execute(
+            sql.SQL("alter role authenticator in database {} set statement_timeout = 0").format(
+                sql.Identifier(database)
+            )
+        )
     backend = LocalBackend(api_conninfo)
     direct = DirectCaller(api_conninfo)
     load_before = os.getloadavg()
@@ -510,25 +588,37 @@ def run(world: World, *, samples: int, warmup: int, baseline_queries: int, datab
             rows_fetched = len(rows)
             got = rpc_results[i]
             rpc_ids = [r["consultant_id"] for r in got["results"]]
-            agreement.append({
-                "query": i, "describe": q.describe(), "rpc_total": got["total"], "baseline_total": answer["total"],
-                "same_top": rpc_ids == answer["ids"],
-                # Totals are exact up to 1,000; beyond, the search says "more than 1,000" (total_capped).
-                "same_total": (answer["total"] > 1000 and got["total"] > 1000) if got.get("total_capped")
-                else got["total"] == answer["total"],
-                "overlap": len(set(rpc_ids) & set(answer["ids"])) / max(1, len(set(rpc_ids) | set(answer["ids"]))),
-                "same_scores": [r["score"] for r in got["results"]] == answer["scores"],
-            })
+            agreement.append(
+                {
+                    "query": i,
+                    "describe": q.describe(),
+                    "rpc_total": got["total"],
+                    "baseline_total": answer["total"],
+                    "same_top": rpc_ids == answer["ids"],
+                    # Totals are exact up to 1,000; beyond, the search says "more than 1,000" (total_capped).
+                    "same_total": (answer["total"] > 1000 and got["total"] > 1000)
+                    if got.get("total_capped")
+                    else got["total"] == answer["total"],
+                    "overlap": len(set(rpc_ids) & set(answer["ids"])) / max(1, len(set(rpc_ids) | set(answer["ids"]))),
+                    "same_scores": [r["score"] for r in got["results"]] == answer["scores"],
+                }
+            )
     finally:
         direct.close()
         backend.close()
         with psycopg.connect(db.superuser_uri, autocommit=True) as su:
-            su.execute(sql.SQL("alter role authenticator in database {} reset statement_timeout").format(
-                sql.Identifier(database)))
+            su.execute(
+                sql.SQL("alter role authenticator in database {} reset statement_timeout").format(
+                    sql.Identifier(database)
+                )
+            )
         with psycopg.connect(owner_conninfo, autocommit=True) as owner:
             owner.execute(f"drop function if exists public.{BENCH_FUNCTION}()")
-            log_rows_added = None if log_rows_before is None else \
-                owner.execute("select count(*) from public.screening_log").fetchone()[0] - log_rows_before
+            log_rows_added = (
+                None
+                if log_rows_before is None
+                else owner.execute("select count(*) from public.screening_log").fetchone()[0] - log_rows_before
+            )
     log("screening: one pair, and the pre-screen of a seeker holding 20 declarations")
     screening = measure_screening(owner_conninfo, seekers)
     load_after = os.getloadavg()
@@ -571,24 +661,36 @@ def run(world: World, *, samples: int, warmup: int, baseline_queries: int, datab
         "search": rpc,
         "direct": dir_,
         "baseline_p50_ms": base["p50_ms"],
-        "baseline": {**base, "fetch_p50_ms": _stats(base_fetch)["p50_ms"],
-                     "pandas_p50_ms": _stats(base_pandas)["p50_ms"], "rows_fetched": rows_fetched},
+        "baseline": {
+            **base,
+            "fetch_p50_ms": _stats(base_fetch)["p50_ms"],
+            "pandas_p50_ms": _stats(base_pandas)["p50_ms"],
+            "rows_fetched": rows_fetched,
+        },
         "speedup_vs_baseline": round(base["p50_ms"] / rpc["p50_ms"], 1),
         "speedup_vs_pandas_only": round(_stats(base_pandas)["p50_ms"] / rpc["p50_ms"], 1),
         "rpc_overhead_ratio": round(rpc["p50_ms"] / dir_["p50_ms"], 3),
         "baseline_agreement_pct": round(100.0 * same_top / len(agreement), 1),
         "baseline_agreement": agreement,
         # Totals are capped at 1,001 ("more than 1,000"): the maximum and median say so.
-        "result_totals": {"p50": int(np.median(totals)), "max": int(max(totals)),
-                          "zero": sum(t == 0 for t in totals),
-                          "capped": sum(bool(r.get("total_capped")) for r in rpc_results)},
+        "result_totals": {
+            "p50": int(np.median(totals)),
+            "max": int(max(totals)),
+            "zero": sum(t == 0 for t in totals),
+            "capped": sum(bool(r.get("total_capped")) for r in rpc_results),
+        },
         "by_shape": shapes,
-        "slowest": [{"query": i, "ms": _ms(rpc_times[i]), "total": rpc_results[i]["total"],
-                     "describe": queries[i].describe()} for i in slowest],
+        "slowest": [
+            {"query": i, "ms": _ms(rpc_times[i]), "total": rpc_results[i]["total"], "describe": queries[i].describe()}
+            for i in slowest
+        ],
         "screening_log_rows_added": log_rows_added,
         "targets": {k: {"op": op, "value": v} for k, (op, v) in targets_for(consultants).items()},
-        "machine": {**machine, "loadavg_before": [round(x, 2) for x in load_before],
-                    "loadavg_after": [round(x, 2) for x in load_after]},
+        "machine": {
+            **machine,
+            "loadavg_before": [round(x, 2) for x in load_before],
+            "loadavg_after": [round(x, 2) for x in load_after],
+        },
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "date": date.today().isoformat(),
     }
@@ -603,22 +705,33 @@ def _verdict(key: str, value: float, targets: dict[str, tuple[str, float]] = TAR
 def print_table(r: dict[str, Any], full_size: bool) -> None:
     w = r["world"]
     counts = w["counts"]
-    aff = (f"{counts['affiliations']:,}" if counts.get("affiliations") is not None
-           else w.get("affiliations_status", "skipped"))
+    aff = (
+        f"{counts['affiliations']:,}"
+        if counts.get("affiliations") is not None
+        else w.get("affiliations_status", "skipped")
+    )
     rel = counts.get("declared_relationships")
     print()
-    print(f"Search benchmark - world {w['name']} "
-          f"({'reused, generated' if w['reused'] else 'generated'} in {w['generation_s']} s)")
-    print(f"  consultants {counts['consultants']:,} | seekers {counts['seekers']:,} | licences {counts['licences']:,}"
-          f" | competencies {counts['competencies']:,} | weekly hours {counts['weekly_hours']:,}")
+    print(
+        f"Search benchmark - world {w['name']} "
+        f"({'reused, generated' if w['reused'] else 'generated'} in {w['generation_s']} s)"
+    )
+    print(
+        f"  consultants {counts['consultants']:,} | seekers {counts['seekers']:,} | licences {counts['licences']:,}"
+        f" | competencies {counts['competencies']:,} | weekly hours {counts['weekly_hours']:,}"
+    )
     print(f"  affiliations {aff} | declared relationships {'-' if rel is None else f'{rel:,}'}")
     m = r["machine"]
-    print(f"  {m['cpus']} CPUs ({m['cpu']}), PostgreSQL {m['postgres']}, Python {m['python']}, "
-          f"load {m['loadavg_before'][0]} -> {m['loadavg_after'][0]}")
+    print(
+        f"  {m['cpus']} CPUs ({m['cpu']}), PostgreSQL {m['postgres']}, Python {m['python']}, "
+        f"load {m['loadavg_before'][0]} -> {m['loadavg_after'][0]}"
+    )
     if r.get("applied"):
         print(f"  scratch copy {r['database']} with {', '.join(r['applied'])}")
-    print(f"  {r['queries']} searches (top {TOP}) after {r['warmup_queries']} warm-up; "
-          f"baseline on {r['baseline']['n']} of them")
+    print(
+        f"  {r['queries']} searches (top {TOP}) after {r['warmup_queries']} warm-up; "
+        f"baseline on {r['baseline']['n']} of them"
+    )
     print()
     print(f"  {'metric':<34}{'measured':>12}   {'target':>10}   result")
     print(f"  {'-' * 34}{'-' * 12}   {'-' * 10}   ------")
@@ -638,15 +751,17 @@ def print_table(r: dict[str, Any], full_size: bool) -> None:
     row("search p95 (ms)", f"{r['search_p95_ms']:.2f}", "search_p95_ms", r["search_p95_ms"])
     row("baseline p50 (ms)", f"{r['baseline_p50_ms']:.1f}")
     row("speedup vs baseline", f"{r['speedup_vs_baseline']:.1f}x", "speedup_vs_baseline", r["speedup_vs_baseline"])
-    row("rpc overhead ratio (p50/p50)", f"{r['rpc_overhead_ratio']:.3f}", "rpc_overhead_ratio",
-        r["rpc_overhead_ratio"])
+    row("rpc overhead ratio (p50/p50)", f"{r['rpc_overhead_ratio']:.3f}", "rpc_overhead_ratio", r["rpc_overhead_ratio"])
     row("search max (ms)", f"{r['search_max_ms']:.1f}", "search_max_ms", r["search_max_ms"])
     if r.get("screen_pair_p50_ms") is not None:
-        row("screen one pair p50 (ms)", f"{r['screen_pair_p50_ms']:.2f}", "screen_pair_p50_ms",
-            r["screen_pair_p50_ms"])
+        row("screen one pair p50 (ms)", f"{r['screen_pair_p50_ms']:.2f}", "screen_pair_p50_ms", r["screen_pair_p50_ms"])
     if r.get("prescreen_p50_ms") is not None:
-        row("pre-screen, 20 declarations p50 (ms)", f"{r['prescreen_p50_ms']:.2f}", "prescreen_p50_ms",
-            r["prescreen_p50_ms"])
+        row(
+            "pre-screen, 20 declarations p50 (ms)",
+            f"{r['prescreen_p50_ms']:.2f}",
+            "prescreen_p50_ms",
+            r["prescreen_p50_ms"],
+        )
     print()
     row("search mean / max (ms)", f"{r['search']['mean_ms']:.1f} / {r['search']['max_ms']:.0f}")
     row("direct psycopg p50 / p95 (ms)", f"{r['direct']['p50_ms']:.2f} / {r['direct']['p95_ms']:.1f}")
@@ -654,11 +769,15 @@ def print_table(r: dict[str, Any], full_size: bool) -> None:
     row("baseline pandas p50 (ms)", f"{r['baseline']['pandas_p50_ms']:.1f}")
     row("speedup vs pandas alone", f"{r['speedup_vs_pandas_only']:.1f}x")
     agree = r["baseline_agreement"]
-    row("baseline top-20 agreement", f"{sum(a['same_top'] and a['same_total'] for a in agree)}/{len(agree)} "
-        f"({r['baseline_agreement_pct']:.0f}%)")
+    row(
+        "baseline top-20 agreement",
+        f"{sum(a['same_top'] and a['same_total'] for a in agree)}/{len(agree)} ({r['baseline_agreement_pct']:.0f}%)",
+    )
     t = r["result_totals"]
-    row("matches per search p50 / max", f"{t['p50']:,} / {t['max']:,}"
-        + (" (1,001 = more than 1,000)" if t.get("capped") else ""))
+    row(
+        "matches per search p50 / max",
+        f"{t['p50']:,} / {t['max']:,}" + (" (1,001 = more than 1,000)" if t.get("capped") else ""),
+    )
     row("searches with no result", f"{t['zero']}")
     print()
     print(f"  {'by shape':<34}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}")
@@ -672,8 +791,10 @@ def print_table(r: dict[str, Any], full_size: bool) -> None:
     if mismatched:
         print("  baseline disagreements:")
         for a in mismatched:
-            print(f"    query {a['query']}: totals {a['rpc_total']} vs {a['baseline_total']}, "
-                  f"top-20 overlap {a['overlap']:.0%}  {a['describe']}")
+            print(
+                f"    query {a['query']}: totals {a['rpc_total']} vs {a['baseline_total']}, "
+                f"top-20 overlap {a['overlap']:.0%}  {a['describe']}"
+            )
     print()
 
 
@@ -693,18 +814,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline-queries", type=int, help="baseline runs (default 12, quick 30)")
     parser.add_argument("--regenerate", action="store_true", help="make the world again even if unchanged")
     parser.add_argument("--out", type=Path, default=RESULTS_PATH, help="results file (default bench/results.json)")
-    parser.add_argument("--apply", type=Path, nargs="+", metavar="SQL",
-                        help="benchmark a scratch copy of the world with these SQL files applied (a proposed fix)")
+    parser.add_argument(
+        "--apply",
+        type=Path,
+        nargs="+",
+        metavar="SQL",
+        help="benchmark a scratch copy of the world with these SQL files applied (a proposed fix)",
+    )
     parser.add_argument("--no-slots", action="store_true", help="skip the open-slots benchmark (bench/slots.py)")
     args = parser.parse_args(argv)
 
     base = QUICK if args.quick else FULL
-    spec = base if not args.consultants else WorldSpec(consultants=args.consultants,
-                                                       seekers=max(50, args.consultants // 50))
+    spec = (
+        base
+        if not args.consultants
+        else WorldSpec(consultants=args.consultants, seekers=max(50, args.consultants // 50))
+    )
     world = ensure_world(spec, regenerate=args.regenerate)
     database = scratch_copy(world, args.apply) if args.apply else DATABASE
-    results = run(world, samples=args.samples, warmup=args.warmup, database=database,
-                  baseline_queries=args.baseline_queries or (30 if args.quick else 12))
+    results = run(
+        world,
+        samples=args.samples,
+        warmup=args.warmup,
+        database=database,
+        baseline_queries=args.baseline_queries or (30 if args.quick else 12),
+    )
     results["applied"] = [str(p) for p in args.apply or []]
     results["mode"] = "quick" if args.quick else "full" if spec == FULL else "custom"
     # Open slots of busy consultants (bench/slots.py), on the same world and with the same --apply files.
@@ -714,8 +848,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_slots:
         print_slots_table(results, full_size=spec.consultants >= FULL.consultants)
     # The same keys per world size: a run at 500,000 keeps the figures of the last run at 50,000, and back.
-    results["by_size"] = {**_previous_sizes(args.out),
-                          str(results["consultants"]): {k: results.get(k) for k in SIZE_KEYS}}
+    results["by_size"] = {
+        **_previous_sizes(args.out),
+        str(results["consultants"]): {k: results.get(k) for k in SIZE_KEYS},
+    }
     merge_results(args.out, results)  # keeps the load test's load_* keys
     print(f"wrote {args.out}")
     return 0

@@ -62,16 +62,19 @@ RESULTS_PATH = Path(__file__).resolve().parent / "results.json"
 WINDOW_DAYS = 56
 TARGETS = {"slots_8w_p50_ms": ("<=", 10.0)}
 
-BUSY = [1, 2, 3, 4, 5]          # bench consultant numbers
+BUSY = [1, 2, 3, 4, 5]  # bench consultant numbers
 CONTESTED = [6, 7, 8]
-BACKGROUND_FIRST = 101          # background pair p goes to bench consultant BACKGROUND_FIRST + p
-RESERVED = 60                   # the last 60 seekers: clients of the designated consultants, load-test users
+BACKGROUND_FIRST = 101  # background pair p goes to bench consultant BACKGROUND_FIRST + p
+RESERVED = 60  # the last 60 seekers: clients of the designated consultants, load-test users
 BUSY_CLIENTS = 8
 PER_WEEK = (20, 30)
 SESSION, BUFFER = 50, 10
 # (ISO weekday, start, end) in the consultant's zone
-BUSY_HOURS = [(d, "08:00", "12:00") for d in range(1, 6)] + [(d, "13:00", "18:00") for d in range(1, 6)] \
+BUSY_HOURS = (
+    [(d, "08:00", "12:00") for d in range(1, 6)]
+    + [(d, "13:00", "18:00") for d in range(1, 6)]
     + [(6, "09:00", "13:00")]
+)
 CONTESTED_HOURS = [(d, "08:00", "20:00") for d in range(1, 7)]
 
 
@@ -88,11 +91,11 @@ class BusyConsultant:
     id: str
     number: int
     timezone: str
-    caller: str                      # the client who asks for the slots
+    caller: str  # the client who asks for the slots
     clients: list[str]
     active_appointments: int = 0
     inactive_appointments: int = 0
-    caller_elsewhere: int = 0        # the caller's active sessions with the next busy consultant
+    caller_elsewhere: int = 0  # the caller's active sessions with the next busy consultant
     overrides: list[str] = field(default_factory=list)
     time_off: str = ""
 
@@ -102,7 +105,7 @@ class BusySetup:
     database: str
     busy: list[BusyConsultant]
     contested: list[str]
-    reserved: list[str]              # reserved seekers, in order; load users come from the end
+    reserved: list[str]  # reserved seekers, in order; load users come from the end
     counts: dict[str, int]
     setup_s: float
     reused: bool
@@ -179,9 +182,14 @@ from unnest(%(seekers)s::text[], %(consultants)s::text[]) x(s, c);
 def _fingerprint(world: World) -> dict[str, Any]:
     source = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
     migrations = hashlib.sha256(b"".join(path.read_bytes() for _, _, path in migration_files())).hexdigest()[:16]
-    return {"version": SETUP_VERSION, "source": source, "world": world.spec.name,
-            "world_generated": world.info.get("generation_s"), "migrations": migrations,
-            "date": date.today().isoformat()}
+    return {
+        "version": SETUP_VERSION,
+        "source": source,
+        "world": world.spec.name,
+        "world_generated": world.info.get("generation_s"),
+        "migrations": migrations,
+        "date": date.today().isoformat(),
+    }
 
 
 def _database_exists(world: World, name: str) -> bool:
@@ -193,8 +201,11 @@ def copy_database(world: World, template: str, name: str, sql_files: list[Path] 
     """`name` made afresh from `template` (no one may be connected to it), with sql_files applied as the owner."""
     with psycopg.connect(world.db.superuser_uri, autocommit=True) as conn:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("create database {} template {} owner {}").format(
-            sql.Identifier(name), sql.Identifier(template), sql.Identifier(OWNER)))
+        conn.execute(
+            sql.SQL("create database {} template {} owner {}").format(
+                sql.Identifier(name), sql.Identifier(template), sql.Identifier(OWNER)
+            )
+        )
     if sql_files:
         with psycopg.connect(world.db.conninfo(OWNER, name), autocommit=True) as conn:
             for path in sql_files:
@@ -213,16 +224,23 @@ def _overlaps(ranges: list[tuple[datetime, datetime]], lo: datetime, hi: datetim
     return any(a < hi and lo < b for a, b in ranges)
 
 
-def _busy_appointments(conn: psycopg.Connection, busy: list[BusyConsultant], engagements: dict[tuple[str, str], str],
-                       today: date, seed: int) -> list[tuple]:
+def _busy_appointments(
+    conn: psycopg.Connection,
+    busy: list[BusyConsultant],
+    engagements: dict[tuple[str, str], str],
+    today: date,
+    seed: int,
+) -> list[tuple]:
     """Appointments for the busy consultants, on their own open-slot grid; both exclusion constraints hold."""
     rows: list[dict[str, Any]] = []
     client_ranges: dict[str, list[tuple[datetime, datetime]]] = {}
     first, last = today + timedelta(days=2), today + timedelta(days=WINDOW_DAYS + 1)  # stable through the day
     per_consultant: list[list[dict[str, Any]]] = []
     for k, c in enumerate(busy):
-        slots = [r[0] for r in conn.execute("select starts_at from public.open_slots(%s, %s, %s) order by 1",
-                                            (c.id, first, last))]
+        slots = [
+            r[0]
+            for r in conn.execute("select starts_at from public.open_slots(%s, %s, %s) order by 1", (c.id, first, last))
+        ]
         chosen: list[dict[str, Any]] = []
         for week in range(9):
             in_week = [s for s in slots if week * 7 <= (s.date() - first).days < week * 7 + 7]
@@ -230,13 +248,26 @@ def _busy_appointments(conn: psycopg.Connection, busy: list[BusyConsultant], eng
             n = min(rng.randint(*PER_WEEK), int(len(in_week) * 0.7))
             for j, start in enumerate(sorted(rng.sample(in_week, n))):
                 client = c.clients[(week * 3 + j) % len(c.clients)]
-                chosen.append({"consultant": c.id, "client": client, "start": start,
-                               "status": "confirmed" if rng.random() < 0.65 else "requested",
-                               "by_client": rng.random() < 0.7})
+                chosen.append(
+                    {
+                        "consultant": c.id,
+                        "client": client,
+                        "start": start,
+                        "status": "confirmed" if rng.random() < 0.65 else "requested",
+                        "by_client": rng.random() < 0.7,
+                    }
+                )
             # Inactive ones (do not block), anywhere on the grid, possibly where an active one is.
             for j, start in enumerate(rng.sample(in_week, min(3, len(in_week)))):
-                rows.append({"consultant": c.id, "client": c.clients[(week + j) % len(c.clients)], "start": start,
-                             "status": "declined" if j == 2 else "cancelled", "by_client": j % 2 == 0})
+                rows.append(
+                    {
+                        "consultant": c.id,
+                        "client": c.clients[(week + j) % len(c.clients)],
+                        "start": start,
+                        "status": "declined" if j == 2 else "cancelled",
+                        "by_client": j % 2 == 0,
+                    }
+                )
         per_consultant.append(chosen)
         for a in chosen:
             client_ranges.setdefault(a["client"], []).append(_span(a["start"], SESSION))
@@ -245,8 +276,11 @@ def _busy_appointments(conn: psycopg.Connection, busy: list[BusyConsultant], eng
         cross = busy[k - 1].caller
         rng = random.Random(f"{seed}:cross:{k}")
         for week in range(9):
-            in_week = [a for a in chosen if week * 7 <= (a["start"].date() - first).days < week * 7 + 7
-                       and a["client"] != cross]
+            in_week = [
+                a
+                for a in chosen
+                if week * 7 <= (a["start"].date() - first).days < week * 7 + 7 and a["client"] != cross
+            ]
             moved = 0
             for a in rng.sample(in_week, len(in_week)):
                 lo, hi = _span(a["start"], SESSION)
@@ -261,8 +295,9 @@ def _busy_appointments(conn: psycopg.Connection, busy: list[BusyConsultant], eng
         busy[k].caller_elsewhere = sum(a["client"] == busy[k].caller for a in per_consultant[(k + 1) % len(busy)])
         rows.extend(chosen)
     for c in busy:
-        c.inactive_appointments = sum(1 for r in rows if r["consultant"] == c.id and r["status"] in
-                                      ("cancelled", "declined"))
+        c.inactive_appointments = sum(
+            1 for r in rows if r["consultant"] == c.id and r["status"] in ("cancelled", "declined")
+        )
     out = []
     for r in rows:
         start, c, s = r["start"], r["consultant"], r["client"]
@@ -270,11 +305,25 @@ def _busy_appointments(conn: psycopg.Connection, busy: list[BusyConsultant], eng
         created = start - timedelta(days=10)
         responded = start - timedelta(days=9) if r["status"] in ("confirmed", "declined", "cancelled") else None
         cancelled = r["status"] == "cancelled"
-        out.append((c, s, engagements[(s, c)], start, start + timedelta(minutes=SESSION),
-                    start + timedelta(minutes=SESSION + BUFFER), r["status"], by, responded,
-                    "Bench: that time does not work." if r["status"] == "declined" else None,
-                    by if cancelled else None, start - timedelta(days=3) if cancelled else None,
-                    "Bench: a schedule change." if cancelled else None, 72 if cancelled else None, created))
+        out.append(
+            (
+                c,
+                s,
+                engagements[(s, c)],
+                start,
+                start + timedelta(minutes=SESSION),
+                start + timedelta(minutes=SESSION + BUFFER),
+                r["status"],
+                by,
+                responded,
+                "Bench: that time does not work." if r["status"] == "declined" else None,
+                by if cancelled else None,
+                start - timedelta(days=3) if cancelled else None,
+                "Bench: a schedule change." if cancelled else None,
+                72 if cancelled else None,
+                created,
+            )
+        )
     return out
 
 
@@ -287,8 +336,11 @@ def _build(world: World, name: str, log=print) -> tuple[list[BusyConsultant], di
     with psycopg.connect(world.db.conninfo(OWNER, name)) as conn:
         conn.execute(_helpers_sql(spec.seed))
         today = conn.execute("select current_date").fetchone()[0]
-        zones = dict(conn.execute("select id::text, timezone from public.profiles where id = any(%s::uuid[])",
-                                  (busy_ids,)).fetchall())
+        zones = dict(
+            conn.execute(
+                "select id::text, timezone from public.profiles where id = any(%s::uuid[])", (busy_ids,)
+            ).fetchall()
+        )
         conn.execute("alter table public.engagements disable trigger engagements_count_active")
         # Background engagements and weekly sessions.
         params = {"bg_first": BACKGROUND_FIRST, "bg_seekers": spec.seekers - RESERVED, "consultants": spec.consultants}
@@ -297,30 +349,42 @@ def _build(world: World, name: str, log=print) -> tuple[list[BusyConsultant], di
 
         # The designated consultants: settings, hours, overrides, time off.
         designated = busy_ids + contested
-        conn.execute("""update public.availability_settings
+        conn.execute(
+            """update public.availability_settings
                         set session_minutes = %s, buffer_minutes = %s, min_notice_hours = 24, late_cancel_hours = 24,
                             max_sessions_per_week = case when consultant_id = any(%s::uuid[]) then 40 end,
                             accepting_new_clients = true, capacity = 60
-                        where consultant_id = any(%s::uuid[])""", (SESSION, BUFFER, busy_ids, designated))
+                        where consultant_id = any(%s::uuid[])""",
+            (SESSION, BUFFER, busy_ids, designated),
+        )
         conn.execute("delete from public.weekly_hours where consultant_id = any(%s::uuid[])", (designated,))
         with conn.cursor() as cur:
-            cur.executemany("insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at)"
-                            " values (%s, %s, %s, %s)",
-                            [(c, d, s, e) for c in busy_ids for d, s, e in BUSY_HOURS]
-                            + [(c, d, s, e) for c in contested for d, s, e in CONTESTED_HOURS])
+            cur.executemany(
+                "insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) values (%s, %s, %s, %s)",
+                [(c, d, s, e) for c in busy_ids for d, s, e in BUSY_HOURS]
+                + [(c, d, s, e) for c in contested for d, s, e in CONTESTED_HOURS],
+            )
         busy: list[BusyConsultant] = []
         for k, cid in enumerate(busy_ids):
-            clients = reserved[k * BUSY_CLIENTS:(k + 1) * BUSY_CLIENTS]
+            clients = reserved[k * BUSY_CLIENTS : (k + 1) * BUSY_CLIENTS]
             c = BusyConsultant(id=cid, number=BUSY[k], timezone=zones[cid], caller=clients[0], clients=clients)
-            overrides = [(today + timedelta(days=9 + k), None, None),
-                         (today + timedelta(days=16 + k), "10:00", "14:00"),
-                         (today + timedelta(days=37 + k), "12:00", "20:00")]
+            overrides = [
+                (today + timedelta(days=9 + k), None, None),
+                (today + timedelta(days=16 + k), "10:00", "14:00"),
+                (today + timedelta(days=37 + k), "12:00", "20:00"),
+            ]
             off = (today + timedelta(days=23 + k), today + timedelta(days=26 + k))
             with conn.cursor() as cur:
-                cur.executemany("insert into public.date_overrides (consultant_id, on_date, starts_at, ends_at)"
-                                " values (%s, %s, %s, %s)", [(cid, d, s, e) for d, s, e in overrides])
-            conn.execute("insert into public.time_off (consultant_id, starts_on, ends_on, note)"
-                         " values (%s, %s, %s, 'Bench: away')", (cid, *off))
+                cur.executemany(
+                    "insert into public.date_overrides (consultant_id, on_date, starts_at, ends_at)"
+                    " values (%s, %s, %s, %s)",
+                    [(cid, d, s, e) for d, s, e in overrides],
+                )
+            conn.execute(
+                "insert into public.time_off (consultant_id, starts_on, ends_on, note)"
+                " values (%s, %s, %s, 'Bench: away')",
+                (cid, *off),
+            )
             c.overrides = [f"{d.isoformat()} {'off' if s is None else f'{s}-{e}'}" for d, s, e in overrides]
             c.time_off = f"{off[0].isoformat()}..{off[1].isoformat()}"
             busy.append(c)
@@ -331,30 +395,43 @@ def _build(world: World, name: str, log=print) -> tuple[list[BusyConsultant], di
         pairs += [(s, c) for c in contested for s in reserved]
         for statement in [s for s in _PAIR_SQL.split(";\n") if s.strip()]:
             conn.execute(statement, {"seekers": [p[0] for p in pairs], "consultants": [p[1] for p in pairs]})
-        engagements = {(s, c): e for e, s, c in conn.execute(
-            "select id::text, seeker_id::text, consultant_id::text from public.engagements"
-            " where consultant_id = any(%s::uuid[])", (busy_ids,)).fetchall()}
+        engagements = {
+            (s, c): e
+            for e, s, c in conn.execute(
+                "select id::text, seeker_id::text, consultant_id::text from public.engagements"
+                " where consultant_id = any(%s::uuid[])",
+                (busy_ids,),
+            ).fetchall()
+        }
         rows = _busy_appointments(conn, busy, engagements, today, spec.seed)
         with conn.cursor() as cur:
             cur.executemany(
                 """insert into public.appointments (consultant_id, client_id, engagement_id, starts_at, ends_at,
                        blocked_until, status, requested_by, responded_at, decline_reason, cancelled_by, cancelled_at,
                        cancel_reason, notice_hours, created_at)
-                   values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""", rows)
+                   values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                rows,
+            )
         conn.execute("alter table public.engagements enable trigger engagements_count_active")
-        conn.execute("""update public.availability_settings s
+        conn.execute(
+            """update public.availability_settings s
                         set active_clients = (select count(*) from public.engagements e
                                               where e.consultant_id = s.consultant_id and e.status = 'active')
-                        where s.consultant_id = any(%s::uuid[])""", (designated,))
+                        where s.consultant_id = any(%s::uuid[])""",
+            (designated,),
+        )
         for table in ("consultation_requests", "engagements", "appointments", "notifications"):
             counts[table] = conn.execute(f"select count(*) from public.{table}").fetchone()[0]
         counts["active_appointments"] = conn.execute(
-            "select count(*) from public.appointments where status in ('requested', 'confirmed')").fetchone()[0]
+            "select count(*) from public.appointments where status in ('requested', 'confirmed')"
+        ).fetchone()[0]
         conn.commit()
     with psycopg.connect(world.db.conninfo(OWNER, name), autocommit=True) as conn:
-        conn.execute("vacuum (analyze) public.consultation_requests, public.engagements, public.appointments,"
-                     " public.notifications, public.weekly_hours, public.date_overrides, public.time_off,"
-                     " public.availability_settings")
+        conn.execute(
+            "vacuum (analyze) public.consultation_requests, public.engagements, public.appointments,"
+            " public.notifications, public.weekly_hours, public.date_overrides, public.time_off,"
+            " public.availability_settings"
+        )
     return busy, counts, today.isoformat()
 
 
@@ -363,22 +440,35 @@ def ensure_busy(world: World, *, name: str = BUSY_DATABASE, log=print) -> BusySe
     meta_path = Path(world.info["data_dir"]) / "busy.json"
     fingerprint = _fingerprint(world)
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else None
-    if meta and meta.get("fingerprint") == fingerprint and meta.get("database") == name \
-            and _database_exists(world, name):
+    if (
+        meta
+        and meta.get("fingerprint") == fingerprint
+        and meta.get("database") == name
+        and _database_exists(world, name)
+    ):
         setup = meta["setup"]
         return BusySetup(**{**setup, "busy": [BusyConsultant(**b) for b in setup["busy"]], "reused": True})
     log(f"making {name}: busy and contested consultants, engagements, appointments")
     t0 = time.perf_counter()
     copy_database(world, DATABASE, name)
     busy, counts, today = _build(world, name, log=log)
-    setup = BusySetup(database=name, busy=busy, contested=[consultant_id(i) for i in CONTESTED],
-                      reserved=[seeker_id(i) for i in range(world.spec.seekers - RESERVED + 1,
-                                                            world.spec.seekers + 1)],
-                      counts=counts, setup_s=round(time.perf_counter() - t0, 2), reused=False, today=today)
-    log(f"  made in {setup.setup_s} s: {counts['appointments']:,} appointments "
-        f"({counts['active_appointments']:,} active), {counts['engagements']:,} engagements")
-    meta_path.write_text(json.dumps({"fingerprint": fingerprint, "database": name, "setup": asdict(setup)},
-                                    indent=2, default=str))
+    setup = BusySetup(
+        database=name,
+        busy=busy,
+        contested=[consultant_id(i) for i in CONTESTED],
+        reserved=[seeker_id(i) for i in range(world.spec.seekers - RESERVED + 1, world.spec.seekers + 1)],
+        counts=counts,
+        setup_s=round(time.perf_counter() - t0, 2),
+        reused=False,
+        today=today,
+    )
+    log(
+        f"  made in {setup.setup_s} s: {counts['appointments']:,} appointments "
+        f"({counts['active_appointments']:,} active), {counts['engagements']:,} engagements"
+    )
+    meta_path.write_text(
+        json.dumps({"fingerprint": fingerprint, "database": name, "setup": asdict(setup)}, indent=2, default=str)
+    )
     return setup
 
 
@@ -387,13 +477,18 @@ def ensure_busy(world: World, *, name: str = BUSY_DATABASE, log=print) -> BusySe
 # --------------------------------------------------------------------------------------
 def _stats(samples: list[float]) -> dict[str, float]:
     arr = np.array(samples) * 1000
-    return {"n": len(samples), "p50_ms": round(float(np.median(arr)), 2),
-            "p95_ms": round(float(np.percentile(arr, 95)), 2), "mean_ms": round(float(arr.mean()), 2),
-            "max_ms": round(float(arr.max()), 2)}
+    return {
+        "n": len(samples),
+        "p50_ms": round(float(np.median(arr)), 2),
+        "p95_ms": round(float(np.percentile(arr, 95)), 2),
+        "mean_ms": round(float(arr.mean()), 2),
+        "max_ms": round(float(arr.max()), 2),
+    }
 
 
-def run_slots(world: World, *, samples: int = 200, warmup: int = 20, apply: list[Path] | None = None,
-              log=print) -> dict[str, Any]:
+def run_slots(
+    world: World, *, samples: int = 200, warmup: int = 20, apply: list[Path] | None = None, log=print
+) -> dict[str, Any]:
     """Time 8-week open_slots of the busy consultants through LocalBackend; returns results.json keys."""
     setup = ensure_busy(world, log=log)
     database = setup.database
@@ -443,19 +538,32 @@ def run_slots(world: World, *, samples: int = 200, warmup: int = 20, apply: list
             "applied": [str(p) for p in apply or []],
             "window": f"{today.isoformat()}..{last.isoformat()} ({WINDOW_DAYS} days)",
             "warmup": warmup,
-            "slots_returned": {"median": int(np.median(slot_counts)), "min": min(slot_counts),
-                               "max": max(slot_counts)},
+            "slots_returned": {"median": int(np.median(slot_counts)), "min": min(slot_counts), "max": max(slot_counts)},
             "without_client_p50_ms": _stats(plain)["p50_ms"],
             "per_consultant": [
-                {"consultant": c.number, "id": c.id, "timezone": c.timezone, "slots": counts[c.id],
-                 "active_appointments": c.active_appointments, "inactive_appointments": c.inactive_appointments,
-                 "caller_sessions_elsewhere": c.caller_elsewhere, "overrides": c.overrides, "time_off": c.time_off,
-                 **{k: v for k, v in _stats(times[c.id]).items() if k in ("p50_ms", "p95_ms", "max_ms")}}
-                for c in setup.busy],
-            "setup": {"database": setup.database, "reused": setup.reused, "setup_s": setup.setup_s,
-                      "counts": setup.counts, "busy_hours": "Mon-Fri 08-12, 13-18; Sat 09-13 (own zone)",
-                      "session": f"{SESSION} + {BUFFER} min buffer, max 40 a week, 24 h notice",
-                      "appointments_per_week": f"{PER_WEEK[0]}-{PER_WEEK[1]} active"},
+                {
+                    "consultant": c.number,
+                    "id": c.id,
+                    "timezone": c.timezone,
+                    "slots": counts[c.id],
+                    "active_appointments": c.active_appointments,
+                    "inactive_appointments": c.inactive_appointments,
+                    "caller_sessions_elsewhere": c.caller_elsewhere,
+                    "overrides": c.overrides,
+                    "time_off": c.time_off,
+                    **{k: v for k, v in _stats(times[c.id]).items() if k in ("p50_ms", "p95_ms", "max_ms")},
+                }
+                for c in setup.busy
+            ],
+            "setup": {
+                "database": setup.database,
+                "reused": setup.reused,
+                "setup_s": setup.setup_s,
+                "counts": setup.counts,
+                "busy_hours": "Mon-Fri 08-12, 13-18; Sat 09-13 (own zone)",
+                "session": f"{SESSION} + {BUFFER} min buffer, max 40 a week, 24 h notice",
+                "appointments_per_week": f"{PER_WEEK[0]}-{PER_WEEK[1]} active",
+            },
             "targets": {k: {"op": op, "value": v} for k, (op, v) in TARGETS.items()},
             "loadavg_before": [round(x, 2) for x in load_before],
             "loadavg_after": [round(x, 2) for x in load_after],
@@ -476,11 +584,15 @@ def print_table(r: dict[str, Any], full_size: bool = True) -> None:
     print()
     made = "reused" if setup["reused"] else f"made in {setup['setup_s']} s"
     print(f"Open-slots benchmark - {s['window']}, database {s['database']} ({made})")
-    print(f"  {len(s['per_consultant'])} busy consultants: {setup['busy_hours']}; {setup['session']}; "
-          f"{setup['appointments_per_week']} a week")
+    print(
+        f"  {len(s['per_consultant'])} busy consultants: {setup['busy_hours']}; {setup['session']}; "
+        f"{setup['appointments_per_week']} a week"
+    )
     c = setup["counts"]
-    print(f"  appointments in the database {c['appointments']:,} ({c['active_appointments']:,} active), "
-          f"engagements {c['engagements']:,}; load {s['loadavg_before'][0]} -> {s['loadavg_after'][0]}")
+    print(
+        f"  appointments in the database {c['appointments']:,} ({c['active_appointments']:,} active), "
+        f"engagements {c['engagements']:,}; load {s['loadavg_before'][0]} -> {s['loadavg_after'][0]}"
+    )
     if s["applied"]:
         print(f"  with {', '.join(s['applied'])}")
     print(f"  {s['n']} timed calls after {s['warmup']} warm-up, as the consultant's client (p_client = caller)")
@@ -488,19 +600,24 @@ def print_table(r: dict[str, Any], full_size: bool = True) -> None:
     print(f"  {'metric':<34}{'measured':>12}   {'target':>10}   result")
     print(f"  {'-' * 34}{'-' * 12}   {'-' * 10}   ------")
     op, target = TARGETS["slots_8w_p50_ms"]
-    print(f"  {'slots 8 weeks p50 (ms)':<34}{r['slots_8w_p50_ms']:>12.2f}   {f'{op} {target:g}':>10}   "
-          f"{verdict('slots_8w_p50_ms', r['slots_8w_p50_ms'])}{note}")
+    print(
+        f"  {'slots 8 weeks p50 (ms)':<34}{r['slots_8w_p50_ms']:>12.2f}   {f'{op} {target:g}':>10}   "
+        f"{verdict('slots_8w_p50_ms', r['slots_8w_p50_ms'])}{note}"
+    )
     print(f"  {'slots 8 weeks p95 (ms)':<34}{r['slots_8w_p95_ms']:>12.2f}")
     print(f"  {'mean / max (ms)':<34}{s['mean_ms']:>6.2f} / {s['max_ms']:.1f}")
     print(f"  {'without p_client p50 (ms)':<34}{s['without_client_p50_ms']:>12.2f}")
     sr = s["slots_returned"]
     print(f"  {'slots returned median (min-max)':<34}{sr['median']:>6} ({sr['min']}-{sr['max']})")
     print()
-    print(f"  {'consultant':<12}{'zone':<22}{'active':>7}{'other':>7}{'elsewh.':>8}{'slots':>7}"
-          f"{'p50 ms':>9}{'p95 ms':>9}")
+    print(
+        f"  {'consultant':<12}{'zone':<22}{'active':>7}{'other':>7}{'elsewh.':>8}{'slots':>7}{'p50 ms':>9}{'p95 ms':>9}"
+    )
     for p in s["per_consultant"]:
-        print(f"  {p['consultant']:<12}{p['timezone']:<22}{p['active_appointments']:>7}{p['inactive_appointments']:>7}"
-              f"{p['caller_sessions_elsewhere']:>8}{p['slots']:>7}{p['p50_ms']:>9.2f}{p['p95_ms']:>9.2f}")
+        print(
+            f"  {p['consultant']:<12}{p['timezone']:<22}{p['active_appointments']:>7}{p['inactive_appointments']:>7}"
+            f"{p['caller_sessions_elsewhere']:>8}{p['slots']:>7}{p['p50_ms']:>9.2f}{p['p95_ms']:>9.2f}"
+        )
     print()
 
 
@@ -523,12 +640,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=200, help="timed calls (default 200)")
     parser.add_argument("--warmup", type=int, default=20, help="warm-up calls (default 20)")
     parser.add_argument("--out", type=Path, default=RESULTS_PATH, help="results file (default bench/results.json)")
-    parser.add_argument("--apply", type=Path, nargs="+", metavar="SQL",
-                        help="measure a scratch copy of the busy database with these SQL files applied")
+    parser.add_argument(
+        "--apply",
+        type=Path,
+        nargs="+",
+        metavar="SQL",
+        help="measure a scratch copy of the busy database with these SQL files applied",
+    )
     args = parser.parse_args(argv)
     base = QUICK if args.quick else FULL
-    spec = base if not args.consultants else WorldSpec(consultants=args.consultants,
-                                                       seekers=max(50, args.consultants // 50))
+    spec = (
+        base
+        if not args.consultants
+        else WorldSpec(consultants=args.consultants, seekers=max(50, args.consultants // 50))
+    )
     if spec.seekers < RESERVED + 10:
         parser.error(f"the world needs at least {RESERVED + 10} seekers")
     world = ensure_world(spec)

@@ -76,6 +76,7 @@ def _then(editor: AvailabilityEditor, form: FormGeneration, action: Callable[[],
 
 # --- the rules ------------------------------------------------------------------------------------------------
 
+
 def field_error(errors: dict[str, str], name: str) -> None:
     if errors.get(name):
         st.error(errors[name], icon=":material/error:")
@@ -84,41 +85,57 @@ def field_error(errors: dict[str, str], name: str) -> None:
 def rules(editor: AvailabilityEditor, form: FormGeneration, errors: dict[str, str]) -> None:
     st.header("Rules")
     zones = sorted(known_timezones())
-    st.selectbox("Time zone", options=zones, key=form.key("timezone"), format_func=timezone_label,
-                 index=zones.index(editor.timezone) if editor.timezone in zones else None)
+    st.selectbox(
+        "Time zone",
+        options=zones,
+        key=form.key("timezone"),
+        format_func=timezone_label,
+        index=zones.index(editor.timezone) if editor.timezone in zones else None,
+    )
     field_error(errors, "timezone")
     values = editor.settings
     left, right = st.columns(2)
     with left:
-        st.number_input("Session length (minutes)", step=5, value=values["session_minutes"],
-                        key=form.key("session_minutes"))
+        st.number_input(
+            "Session length (minutes)", step=5, value=values["session_minutes"], key=form.key("session_minutes")
+        )
         field_error(errors, "session_minutes")
     with right:
-        st.number_input("Buffer between sessions (minutes)", step=5, value=values["buffer_minutes"],
-                        key=form.key("buffer_minutes"))
+        st.number_input(
+            "Buffer between sessions (minutes)", step=5, value=values["buffer_minutes"], key=form.key("buffer_minutes")
+        )
         field_error(errors, "buffer_minutes")
     left, right = st.columns(2)
     with left:
-        st.number_input("Minimum booking notice (hours)", step=1, value=values["min_notice_hours"],
-                        key=form.key("min_notice_hours"))
+        st.number_input(
+            "Minimum booking notice (hours)", step=1, value=values["min_notice_hours"], key=form.key("min_notice_hours")
+        )
         field_error(errors, "min_notice_hours")
     with right:
-        st.number_input("Maximum sessions per week (empty: no maximum)", step=1,
-                        value=values["max_sessions_per_week"], key=form.key("max_sessions_per_week"))
+        st.number_input(
+            "Maximum sessions per week (empty: no maximum)",
+            step=1,
+            value=values["max_sessions_per_week"],
+            key=form.key("max_sessions_per_week"),
+        )
         field_error(errors, "max_sessions_per_week")
     left, _ = st.columns(2)
     with left:
-        st.number_input("Late-cancellation threshold (hours)", step=1, value=values["late_cancel_hours"],
-                        key=form.key("late_cancel_hours"))
+        st.number_input(
+            "Late-cancellation threshold (hours)",
+            step=1,
+            value=values["late_cancel_hours"],
+            key=form.key("late_cancel_hours"),
+        )
         field_error(errors, "late_cancel_hours")
 
 
 # --- weekly hours -----------------------------------------------------------------------------------------------
 
+
 def weekly_hours(editor: AvailabilityEditor, form: FormGeneration, errors: dict[str, str]) -> None:
     st.header("Weekly hours")
-    st.caption(f"Switch on the days you work and give one or more ranges for each. "
-               f"{times_caption(editor.timezone)}")
+    st.caption(f"Switch on the days you work and give one or more ranges for each. {times_caption(editor.timezone)}")
     problems = editor.range_problems()
     for day in editor.days.values():
         with st.container(border=True, key=form.key(f"day{day.number}")):
@@ -135,21 +152,43 @@ def weekly_hours(editor: AvailabilityEditor, form: FormGeneration, errors: dict[
                     _time_input(f"{day.name} from", r.starts_at, form.key(f"range_{r.id}_from"))
                 with until:
                     _time_input(f"{day.name} until", r.ends_at, form.key(f"range_{r.id}_until"))
-                remove.button("Remove", icon=":material/delete:", key=form.key(f"range_{r.id}_remove"),
-                              help=f"Remove {span(r.starts_at, r.ends_at)} on {day.name}", width="stretch",
-                              on_click=_then, args=(editor, form, lambda rid=r.id: editor.remove_range(rid)))
+                remove.button(
+                    "Remove",
+                    icon=":material/delete:",
+                    key=form.key(f"range_{r.id}_remove"),
+                    help=f"Remove {span(r.starts_at, r.ends_at)} on {day.name}",
+                    width="stretch",
+                    on_click=_then,
+                    args=(editor, form, lambda rid=r.id: editor.remove_range(rid)),
+                )
                 if r.id in problems:
                     st.error(problems[r.id], icon=":material/error:")
             add, copy = st.columns(2)
-            add.button("Add a range", icon=":material/add:", key=form.key(f"day{day.number}_add"),
-                       on_click=_then, args=(editor, form, lambda n=day.number: editor.add_range(n)))
-            with copy.popover("Copy to…", icon=":material/content_copy:", width="stretch",
-                              key=form.key(f"day{day.number}_copy_menu")):
+            add.button(
+                "Add a range",
+                icon=":material/add:",
+                key=form.key(f"day{day.number}_add"),
+                on_click=_then,
+                args=(editor, form, lambda n=day.number: editor.add_range(n)),
+            )
+            with copy.popover(
+                "Copy to…", icon=":material/content_copy:", width="stretch", key=form.key(f"day{day.number}_copy_menu")
+            ):
                 others = [n for n in WEEKDAYS if n != day.number]
-                st.pills(f"Copy {day.name}'s hours to", options=others, format_func=WEEKDAYS.get,
-                         selection_mode="multi", key=form.key(f"day{day.number}_copy_to"))
-                st.button("Copy", key=form.key(f"day{day.number}_copy"), type="primary",
-                          on_click=_then, args=(editor, form, lambda n=day.number: _copy(editor, form, n)))
+                st.pills(
+                    f"Copy {day.name}'s hours to",
+                    options=others,
+                    format_func=WEEKDAYS.get,
+                    selection_mode="multi",
+                    key=form.key(f"day{day.number}_copy_to"),
+                )
+                st.button(
+                    "Copy",
+                    key=form.key(f"day{day.number}_copy"),
+                    type="primary",
+                    on_click=_then,
+                    args=(editor, form, lambda n=day.number: _copy(editor, form, n)),
+                )
             if message := messages().get(f"copy_{day.number}"):
                 st.error(message, icon=":material/error:")
     if notice := messages().pop("copied", None):
@@ -182,29 +221,48 @@ def _copy(editor: AvailabilityEditor, form: FormGeneration, source: int) -> None
 
 # --- date overrides and time off -------------------------------------------------------------------------------
 
+
 def overrides(editor: AvailabilityEditor, form: FormGeneration, errors: dict[str, str]) -> None:
     st.header("Date overrides")
-    st.caption(f"A day off, or different hours, on one date; other dates keep the weekly hours. "
-               f"{times_caption(editor.timezone)}")
+    st.caption(
+        f"A day off, or different hours, on one date; other dates keep the weekly hours. "
+        f"{times_caption(editor.timezone)}"
+    )
     for o in editor.overrides:
         text, remove = st.columns([5, 2], vertical_alignment="center")
         text.markdown(o.describe())
-        remove.button("Remove", icon=":material/delete:", key=form.key(f"override_{o.id}_remove"),
-                      help=f"Remove the override on {day_words(o.on_date)}", width="stretch",
-                      on_click=_then, args=(editor, form, lambda oid=o.id: editor.remove_override(oid)))
+        remove.button(
+            "Remove",
+            icon=":material/delete:",
+            key=form.key(f"override_{o.id}_remove"),
+            help=f"Remove the override on {day_words(o.on_date)}",
+            width="stretch",
+            on_click=_then,
+            args=(editor, form, lambda oid=o.id: editor.remove_override(oid)),
+        )
     if not editor.overrides:
         st.caption("No date overrides.")
     with st.container(border=True, key=form.key("override_new")):
-        st.date_input("Date", value=None, min_value=today_in(editor.timezone), key=form.key("override_date"),
-                      format="YYYY-MM-DD")
-        day_off = st.toggle("Day off", value=True, key=form.key("override_day_off"),
-                            help="Switch off to give different hours on this date instead.")
+        st.date_input(
+            "Date", value=None, min_value=today_in(editor.timezone), key=form.key("override_date"), format="YYYY-MM-DD"
+        )
+        day_off = st.toggle(
+            "Day off",
+            value=True,
+            key=form.key("override_day_off"),
+            help="Switch off to give different hours on this date instead.",
+        )
         if not day_off:
             start, until = st.columns(2)
             start.time_input("Override from", value=time(9), step=STEP, key=form.key("override_from"))
             until.time_input("Override until", value=time(17), step=STEP, key=form.key("override_until"))
-        st.button("Add override", icon=":material/event_busy:", key=form.key("override_add"),
-                  on_click=_then, args=(editor, form, lambda: _add_override(editor, form)))
+        st.button(
+            "Add override",
+            icon=":material/event_busy:",
+            key=form.key("override_add"),
+            on_click=_then,
+            args=(editor, form, lambda: _add_override(editor, form)),
+        )
         if message := messages().get("override"):
             st.error(message, icon=":material/error:")
     field_error(errors, "overrides")
@@ -213,9 +271,12 @@ def overrides(editor: AvailabilityEditor, form: FormGeneration, errors: dict[str
 def _add_override(editor: AvailabilityEditor, form: FormGeneration) -> None:
     state = st.session_state
     day_off = bool(state.get(form.key("override_day_off"), True))
-    problem = editor.add_override(state.get(form.key("override_date")),
-                                  as_time(state.get(form.key("override_from"), time(9))),
-                                  as_time(state.get(form.key("override_until"), time(17))), day_off=day_off)
+    problem = editor.add_override(
+        state.get(form.key("override_date")),
+        as_time(state.get(form.key("override_from"), time(9))),
+        as_time(state.get(form.key("override_until"), time(17))),
+        day_off=day_off,
+    )
     if problem:
         messages()["override"] = problem  # the picked date and times stay as they are
         return
@@ -225,23 +286,41 @@ def _add_override(editor: AvailabilityEditor, form: FormGeneration) -> None:
 
 def time_off(editor: AvailabilityEditor, form: FormGeneration, errors: dict[str, str]) -> None:
     st.header("Time off")
-    st.caption("Whole days when nobody can book you (holidays, conferences). The note is private: colleagues "
-               "see only that you are away.")
+    st.caption(
+        "Whole days when nobody can book you (holidays, conferences). The note is private: colleagues "
+        "see only that you are away."
+    )
     for t in editor.time_off:
         text, remove = st.columns([5, 2], vertical_alignment="center")
         text.markdown(t.describe() + (f"  \n:small[{plain(t.note)}]" if t.note else ""))
-        remove.button("Remove", icon=":material/delete:", key=form.key(f"time_off_{t.id}_remove"),
-                      help=f"Remove the time off {t.describe()}", width="stretch",
-                      on_click=_then, args=(editor, form, lambda tid=t.id: editor.remove_time_off(tid)))
+        remove.button(
+            "Remove",
+            icon=":material/delete:",
+            key=form.key(f"time_off_{t.id}_remove"),
+            help=f"Remove the time off {t.describe()}",
+            width="stretch",
+            on_click=_then,
+            args=(editor, form, lambda tid=t.id: editor.remove_time_off(tid)),
+        )
     if not editor.time_off:
         st.caption("No time off planned.")
     with st.container(border=True, key=form.key("time_off_new")):
-        st.date_input("First and last day", value=(), min_value=today_in(editor.timezone),
-                      key=form.key("time_off_dates"), format="YYYY-MM-DD",
-                      help="Pick the first day, then the last (the same day twice for one day).")
+        st.date_input(
+            "First and last day",
+            value=(),
+            min_value=today_in(editor.timezone),
+            key=form.key("time_off_dates"),
+            format="YYYY-MM-DD",
+            help="Pick the first day, then the last (the same day twice for one day).",
+        )
         st.text_input("Note (private, optional)", max_chars=200, key=form.key("time_off_note"))
-        st.button("Add time off", icon=":material/beach_access:", key=form.key("time_off_add"),
-                  on_click=_then, args=(editor, form, lambda: _add_time_off(editor, form)))
+        st.button(
+            "Add time off",
+            icon=":material/beach_access:",
+            key=form.key("time_off_add"),
+            on_click=_then,
+            args=(editor, form, lambda: _add_time_off(editor, form)),
+        )
         if message := messages().get("time_off"):
             st.error(message, icon=":material/error:")
     field_error(errors, "time_off")
@@ -271,6 +350,7 @@ def unadded(form: FormGeneration) -> dict[str, str]:
 
 # --- the week colleagues would see --------------------------------------------------------------------------------
 
+
 def _heading(day: date) -> str:
     return f"{day:%a} {day.day} {day:%b}"
 
@@ -284,31 +364,66 @@ def week_preview(editor: AvailabilityEditor) -> None:
     shown = editor.timezone
     if st.toggle("Show it in another time zone", key="availability_preview_other"):
         zones = sorted(known_timezones())
-        picked = st.selectbox("Time zone to show", options=zones, format_func=timezone_label,
-                              index=zones.index(PREVIEW_ZONE), key="availability_preview_zone")
+        picked = st.selectbox(
+            "Time zone to show",
+            options=zones,
+            format_func=timezone_label,
+            index=zones.index(PREVIEW_ZONE),
+            key="availability_preview_zone",
+        )
         shown = picked or editor.timezone
     minutes, notice = editor.settings.get("session_minutes"), editor.settings.get("min_notice_hours")
-    st.caption(f"{times_caption(shown, 'Times in the preview')} What you change shows here at once; colleagues "
-               f"see it once you save. They book {minutes}-minute sessions inside these hours, at least {notice} "
-               f"hours ahead, each in their own zone.")
+    st.caption(
+        f"{times_caption(shown, 'Times in the preview')} What you change shows here at once; colleagues "
+        f"see it once you save. They book {minutes}-minute sessions inside these hours, at least {notice} "
+        f"hours ahead, each in their own zone."
+    )
     days = editor.shown_days(first, shown)
     headings = [_heading(d) for d in days]
-    rows = [{"Day": _heading(b.day), "From": b.starts, "Until": b.ends, "Hours": b.shown,
-             "Your hours": b.home, "Kind": b.source} for b in editor.bars(first, shown)]
+    rows = [
+        {
+            "Day": _heading(b.day),
+            "From": b.starts,
+            "Until": b.ends,
+            "Hours": b.shown,
+            "Your hours": b.home,
+            "Kind": b.source,
+        }
+        for b in editor.bars(first, shown)
+    ]
     frame = pd.DataFrame(rows, columns=["Day", "From", "Until", "Hours", "Your hours", "Kind"]).astype(
-        {"Day": str, "From": float, "Until": float, "Hours": str, "Your hours": str, "Kind": str})
+        {"Day": str, "From": float, "Until": float, "Hours": str, "Your hours": str, "Kind": str}
+    )
     hour_labels = "(datum.value < 10 ? '0' : '') + datum.value + ':00'"
-    chart = alt.Chart(frame).mark_bar(cornerRadius=3).encode(
-        x=alt.X("Day:N", sort=headings, scale=alt.Scale(domain=headings), title=None,
-                axis=alt.Axis(orient="top", labelAngle=0)),
-        y=alt.Y("From:Q", scale=alt.Scale(domain=[0, 24], reverse=True, nice=False),
-                axis=alt.Axis(values=list(range(0, 25, 3)), labelExpr=hour_labels), title=zone_words(shown)),
-        y2="Until:Q",
-        color=alt.Color("Kind:N", scale=alt.Scale(domain=[WEEKLY, OVERRIDE], range=["#2f6f73", "#8a4b08"]),
-                        legend=alt.Legend(orient="bottom", title=None)),
-        tooltip=["Day", "Hours", "Your hours", "Kind"],
-    ).properties(height=360)
-    st.altair_chart(chart, width="stretch", alt=f"Open hours over the coming week, {zone_words(shown)}: listed "
-                                                "day by day below.")
+    chart = (
+        alt.Chart(frame)
+        .mark_bar(cornerRadius=3)
+        .encode(
+            x=alt.X(
+                "Day:N",
+                sort=headings,
+                scale=alt.Scale(domain=headings),
+                title=None,
+                axis=alt.Axis(orient="top", labelAngle=0),
+            ),
+            y=alt.Y(
+                "From:Q",
+                scale=alt.Scale(domain=[0, 24], reverse=True, nice=False),
+                axis=alt.Axis(values=list(range(0, 25, 3)), labelExpr=hour_labels),
+                title=zone_words(shown),
+            ),
+            y2="Until:Q",
+            color=alt.Color(
+                "Kind:N",
+                scale=alt.Scale(domain=[WEEKLY, OVERRIDE], range=["#2f6f73", "#8a4b08"]),
+                legend=alt.Legend(orient="bottom", title=None),
+            ),
+            tooltip=["Day", "Hours", "Your hours", "Kind"],
+        )
+        .properties(height=360)
+    )
+    st.altair_chart(
+        chart, width="stretch", alt=f"Open hours over the coming week, {zone_words(shown)}: listed day by day below."
+    )
     lines = [f"**{_heading(day)}**: {text}" for day, text in editor.summary(first, shown)]
     st.markdown("  \n".join(lines))

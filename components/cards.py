@@ -45,5 +45,7 @@ def score_breakdown(breakdown: dict[str, float]) -> None:
 
 def conflict_flag(level: str | None) -> None:
     if level == "potential":
-        st.warning("A possible dual relationship was found. Check for conflicts on the profile before you ask.",
-                   icon=":material/report:")
+        st.warning(
+            "A possible dual relationship was found. Check for conflicts on the profile before you ask.",
+            icon=":material/report:",
+        )

@@ -31,12 +31,17 @@ def conflict_panel(backend: Backend, claims: Claims, other_id: str, *, key: str)
         return
     waiver = result.get("waiver") or {}
     if waiver.get("i_signed"):
-        st.caption("You signed the waiver." + (" They signed too." if waiver.get("they_signed")
-                                                else " Waiting for the other party to sign."))
+        st.caption(
+            "You signed the waiver."
+            + (" They signed too." if waiver.get("they_signed") else " Waiting for the other party to sign.")
+        )
         return
     with st.form(f"waiver_form_{key}"):
-        rationale = st.text_area("Your rationale (what you discussed, why you proceed, how you will manage it)",
-                                 key=f"waiver_rationale_{key}", max_chars=2000)
+        rationale = st.text_area(
+            "Your rationale (what you discussed, why you proceed, how you will manage it)",
+            key=f"waiver_rationale_{key}",
+            max_chars=2000,
+        )
         if st.form_submit_button("Sign the waiver", key=f"waiver_sign_{key}"):
             try:
                 with database_errors_as_messages():

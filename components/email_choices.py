@@ -20,9 +20,11 @@ from portal.email_choices import (
 
 def email_choices_section(backend: Backend, user: CurrentUser) -> None:
     st.header("Emails")
-    st.caption("Which changes also reach you by email. The notices in the app stay as they are whatever you choose. "
-               "Nothing is emailed to an address until it is verified: emails go to your account's address once "
-               "you have confirmed it through the link sent to it.")
+    st.caption(
+        "Which changes also reach you by email. The notices in the app stay as they are whatever you choose. "
+        "Nothing is emailed to an address until it is verified: emails go to your account's address once "
+        "you have confirmed it through the link sent to it."
+    )
     loaded_key = f"email_choices_{user.id}"  # read once per session; the switches keep what you change
     if loaded_key not in st.session_state:
         with database_errors_as_messages():
@@ -31,18 +33,25 @@ def email_choices_section(backend: Backend, user: CurrentUser) -> None:
     muted = set(saved.get("muted") or [])
     with st.form("email_choices_form", border=False):
         for group in GROUPS:
-            st.toggle(group.title, value=group.name not in muted, key=f"email_group_{group.name}",
-                      help=group.contains)
+            st.toggle(group.title, value=group.name not in muted, key=f"email_group_{group.name}", help=group.contains)
             st.caption(group.contains)
-        st.toggle(SUMMARY_LABEL, value=bool(saved.get("summary")), key="email_summary",
-                  help="Everything due that day comes together in one email at 07:00 in your time zone; calendar "
-                       "invitations ride along.")
+        st.toggle(
+            SUMMARY_LABEL,
+            value=bool(saved.get("summary")),
+            key="email_summary",
+            help="Everything due that day comes together in one email at 07:00 in your time zone; calendar "
+            "invitations ride along.",
+        )
         submitted = st.form_submit_button("Save email choices", key="email_choices_save")
     if submitted:
         wanted = {g.name: bool(st.session_state.get(f"email_group_{g.name}")) for g in GROUPS}
         try:
-            choices = save_email_choices(backend, user.claims, muted=muted_from_switches(wanted),
-                                         summary=bool(st.session_state.get("email_summary")))
+            choices = save_email_choices(
+                backend,
+                user.claims,
+                muted=muted_from_switches(wanted),
+                summary=bool(st.session_state.get("email_summary")),
+            )
         except EmailChoiceRefused as exc:
             st.error(exc.message, icon=":material/error:")
         except DatabaseUnavailable as exc:

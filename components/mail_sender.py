@@ -34,8 +34,9 @@ _RUNNING: list[tuple[threading.Thread, threading.Event]] = []  # the process's s
 def start_local_sender(_backend: Backend, mail: MailSettings) -> threading.Event:
     """Start the thread once per settings; returns the event that stops it."""
     stop = threading.Event()
-    thread = threading.Thread(target=Mailer(_backend, mail).run_forever, args=(stop,), name="portal-mailer",
-                              daemon=True)
+    thread = threading.Thread(
+        target=Mailer(_backend, mail).run_forever, args=(stop,), name="portal-mailer", daemon=True
+    )
     thread.start()
     _RUNNING.append((thread, stop))
     return stop

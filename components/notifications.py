@@ -16,5 +16,8 @@ def unread_badge(backend: Backend, user: CurrentUser) -> None:
     except (APIError, DatabaseUnavailable):
         return  # the page itself reports database trouble; the badge just waits for the next tick
     label = f"Notifications ({count} unread)" if count else "Notifications"
-    st.page_link("views/notifications.py", label=label, icon=":material/notifications_active:" if count
-                 else ":material/notifications:")
+    st.page_link(
+        "views/notifications.py",
+        label=label,
+        icon=":material/notifications_active:" if count else ":material/notifications:",
+    )

@@ -25,8 +25,9 @@ def bind_cookie(authenticator, credentials: DatabaseCredentials, backend: Backen
     read_signed_cookie = model.get_cookie  # checks the signature and exp_date; None or False when it fails
 
     def encode() -> str:  # called by CookieModel.set_cookie after a counted success
-        claims = sessions.cookie_claims(st.session_state["username"], model.exp_date,
-                                        credentials.users.opened_session())
+        claims = sessions.cookie_claims(
+            st.session_state["username"], model.exp_date, credentials.users.opened_session()
+        )
         return jwt.encode(claims, model.cookie_key, algorithm="HS256")
 
     def get_cookie():

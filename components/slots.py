@@ -35,7 +35,7 @@ def _move_week(key: str, monday: date) -> None:
 
 
 def _jump(key: str) -> None:
-    """"Go to week of": the week holding the chosen day (any day of it will do)."""
+    """ "Go to week of": the week holding the chosen day (any day of it will do)."""
     chosen = st.session_state.get(f"{key}_go")
     if isinstance(chosen, date):
         st.session_state[f"{key}_week"] = monday_of(chosen).isoformat()
@@ -47,8 +47,9 @@ def _still_open(fetch: Fetch, starts_at: str) -> bool:
     return starts_at in {s["starts_at"] for s in fetch(day - timedelta(days=1), day + timedelta(days=1))}
 
 
-def slot_picker(fetch: Fetch, *, viewer_tz: str, consultant_tz: str, key: str,
-                late_cancel_hours: int | None = None) -> str | None:
+def slot_picker(
+    fetch: Fetch, *, viewer_tz: str, consultant_tz: str, key: str, late_cancel_hours: int | None = None
+) -> str | None:
     """A week of open times; returns the picked slot's start (ISO) or None until one is picked.
 
     `fetch(first, last)` reads the open times of those days (the consultant's calendar, both included); the
@@ -77,30 +78,48 @@ def slot_picker(fetch: Fetch, *, viewer_tz: str, consultant_tz: str, key: str,
     st.session_state[f"{key}_gone"] = gone
     if gone:
         st.session_state.pop(f"{key}_time", None)
-        st.warning(f"{slot_label(picked, viewer_tz, consultant_tz)} was just taken or is no longer open. "
-                   "The week below shows the times still open: pick one.", icon=":material/event_busy:")
+        st.warning(
+            f"{slot_label(picked, viewer_tz, consultant_tz)} was just taken or is no longer open. "
+            "The week below shows the times still open: pick one.",
+            icon=":material/event_busy:",
+        )
         picked = None
 
     zone_column, go_column = st.columns([3, 2], vertical_alignment="bottom")
     shown_tz = viewer_tz
     if consultant_tz != viewer_tz and slots:
-        names = {viewer_tz: f"Yours ({zone_words(viewer_tz)})", consultant_tz: f"The consultant's "
-                                                                              f"({zone_words(consultant_tz)})"}
-        shown_tz = zone_column.segmented_control("Show times in", options=list(names), format_func=names.get,
-                                                 default=viewer_tz, key=f"{key}_zone") or viewer_tz
+        names = {
+            viewer_tz: f"Yours ({zone_words(viewer_tz)})",
+            consultant_tz: f"The consultant's ({zone_words(consultant_tz)})",
+        }
+        shown_tz = (
+            zone_column.segmented_control(
+                "Show times in", options=list(names), format_func=names.get, default=viewer_tz, key=f"{key}_zone"
+            )
+            or viewer_tz
+        )
     today = datetime.now(ZoneInfo(shown_tz)).date()
     monday = week_to_show(slots, shown_tz, wanted, picked if picked in {s["starts_at"] for s in slots} else None)
     # The server's today may be a day ahead of the shown zone's: the farthest week read must stay choosable.
     earliest, latest = monday_of(today), max(today, date.today()) + HORIZON
     # The date shown is the week's Monday; set before the widget is drawn (so never alongside a `value=`).
     st.session_state[f"{key}_go"] = min(max(monday or wanted or earliest, earliest), latest)
-    go_column.date_input("Go to week of", key=f"{key}_go", on_change=_jump, args=(key,),
-                         min_value=earliest, max_value=latest,
-                         help="Any day of the week you want to see; its open times are read for that week.")
+    go_column.date_input(
+        "Go to week of",
+        key=f"{key}_go",
+        on_change=_jump,
+        args=(key,),
+        min_value=earliest,
+        max_value=latest,
+        help="Any day of the week you want to see; its open times are read for that week.",
+    )
     if monday is None:
-        st.info("No open times in the next eight weeks." if wanted is None else
-                f"No open times from {in_words(first)} to {in_words(last)}. Go to another week to look further.",
-                icon=":material/event_busy:")
+        st.info(
+            "No open times in the next eight weeks."
+            if wanted is None
+            else f"No open times from {in_words(first)} to {in_words(last)}. Go to another week to look further.",
+            icon=":material/event_busy:",
+        )
         return None
     st.session_state[f"{key}_week"] = monday.isoformat()
     if wanted is not None and monday != wanted:
@@ -109,11 +128,25 @@ def slot_picker(fetch: Fetch, *, viewer_tz: str, consultant_tz: str, key: str,
     earlier = [w for w in weeks if w < monday]
     later = [w for w in weeks if w > monday]
     back, title, forward = st.columns([1, 2, 1], vertical_alignment="center")
-    back.button("Previous week", key=f"{key}_previous", icon=":material/chevron_left:", disabled=not earlier,
-                on_click=_move_week, args=(key, earlier[-1] if earlier else monday), width="stretch")
+    back.button(
+        "Previous week",
+        key=f"{key}_previous",
+        icon=":material/chevron_left:",
+        disabled=not earlier,
+        on_click=_move_week,
+        args=(key, earlier[-1] if earlier else monday),
+        width="stretch",
+    )
     title.markdown(f"**Week of {in_words(monday)}**  \n{zone_words(shown_tz)}")
-    forward.button("Next week", key=f"{key}_next", icon=":material/chevron_right:", disabled=not later,
-                   on_click=_move_week, args=(key, later[0] if later else monday), width="stretch")
+    forward.button(
+        "Next week",
+        key=f"{key}_next",
+        icon=":material/chevron_right:",
+        disabled=not later,
+        on_click=_move_week,
+        args=(key, later[0] if later else monday),
+        width="stretch",
+    )
 
     for column, day in zip(st.columns(7), week_of(slots, shown_tz, monday), strict=True):
         with column:
@@ -121,14 +154,22 @@ def slot_picker(fetch: Fetch, *, viewer_tz: str, consultant_tz: str, key: str,
             if not day.times:
                 st.caption("—")
             for starts_at, clock in day.times:
-                st.button(clock, key=f"{key}_pick_{starts_at}", on_click=_pick, args=(key, starts_at),
-                          type="primary" if starts_at == picked else "secondary", width="stretch",
-                          help=slot_label(starts_at, viewer_tz, consultant_tz))
+                st.button(
+                    clock,
+                    key=f"{key}_pick_{starts_at}",
+                    on_click=_pick,
+                    args=(key, starts_at),
+                    type="primary" if starts_at == picked else "secondary",
+                    width="stretch",
+                    help=slot_label(starts_at, viewer_tz, consultant_tz),
+                )
     if picked is None:
         st.caption("Pick a time to see it in both zones before you propose it.")
         return None
-    st.info(f"**{slot_label(picked, viewer_tz, consultant_tz)}**  \n"
-            f"{late_rule(late_cancel_hours, picked, viewer_tz)}", icon=":material/event_available:")
+    st.info(
+        f"**{slot_label(picked, viewer_tz, consultant_tz)}**  \n{late_rule(late_cancel_hours, picked, viewer_tz)}",
+        icon=":material/event_available:",
+    )
     return picked
 
 

@@ -39,11 +39,13 @@ PER_HOUR = 3  # messages per address (and per typed name) an hour: private.accou
 REGISTRATION_ANSWER = (
     "Check your inbox to finish creating your account. We sent a message to the address you gave; its link "
     f"works for {VERIFY_HOURS} hours. Nothing arrived within a few minutes? Look in your spam folder, then "
-    "register again.")
+    "register again."
+)
 RESET_ANSWER = (
     "Check your inbox. If an account matches what you typed and its email address is verified, we sent it a "
     f"link to choose a new password; the link works once, for {RESET_MINUTES} minutes. Nothing arrived? Look in "
-    "your spam folder, or ask an administrator.")
+    "your spam folder, or ask an administrator."
+)
 RESET_RULE = "A reset link goes only to a verified address, never to one that was not confirmed."
 
 # The database's own check (credentials_email_format), so a refused address is refused here, not later.
@@ -84,8 +86,14 @@ def email_problem(email: str | None) -> str | None:
     return None
 
 
-def registration_problems(first_name: str | None, last_name: str | None, email: str | None, username: str | None,
-                          password: str | None, password_repeat: str | None) -> dict[str, str]:
+def registration_problems(
+    first_name: str | None,
+    last_name: str | None,
+    email: str | None,
+    username: str | None,
+    password: str | None,
+    password_repeat: str | None,
+) -> dict[str, str]:
     """Every field's problem, keyed by field; empty when the request may go to the database."""
     problems = registration_name_problems(first_name, last_name)
     if problem := email_problem(email):
@@ -99,22 +107,27 @@ def registration_problems(first_name: str | None, last_name: str | None, email: 
     return problems
 
 
-def request_registration(backend: Backend, first_name: str, last_name: str, email: str, username: str,
-                         password: str) -> str:
+def request_registration(
+    backend: Backend, first_name: str, last_name: str, email: str, username: str, password: str
+) -> str:
     """Queue the registration; returns REGISTRATION_ANSWER whatever became of the address.
 
     Raises RegistrationRefused only for a username already taken (usernames are not the secret)."""
     password_hash = hash_password(password)  # always, before the database is asked: the same work every time
     try:
-        answer = backend.rpc("auth_request_registration", {
-            "p_username": clean_username(username), "p_email": (email or "").strip(),
-            "p_display_name": f"{clean_name(first_name)} {clean_name(last_name)}".strip(),
-            "p_password_hash": password_hash,
-        }, as_user=SERVICE)
+        answer = backend.rpc(
+            "auth_request_registration",
+            {
+                "p_username": clean_username(username),
+                "p_email": (email or "").strip(),
+                "p_display_name": f"{clean_name(first_name)} {clean_name(last_name)}".strip(),
+                "p_password_hash": password_hash,
+            },
+            as_user=SERVICE,
+        )
     except APIError as exc:
         if exc.code == "23514":
-            raise RegistrationRefused("Registration could not be completed: check the fields and try again.") \
-                from exc
+            raise RegistrationRefused("Registration could not be completed: check the fields and try again.") from exc
         raise
     if answer == "username_taken":
         raise RegistrationRefused("That username is taken. Choose another one.")
@@ -123,8 +136,9 @@ def request_registration(backend: Backend, first_name: str, last_name: str, emai
 
 def request_password_reset(backend: Backend, identifier: str) -> str:
     """Queue a reset link if a verified account matches; returns RESET_ANSWER whatever happened."""
-    backend.rpc("auth_request_password_reset", {"p_identifier": (identifier or "").strip()[:EMAIL_MAX_LENGTH]},
-                as_user=SERVICE)
+    backend.rpc(
+        "auth_request_password_reset", {"p_identifier": (identifier or "").strip()[:EMAIL_MAX_LENGTH]}, as_user=SERVICE
+    )
     return RESET_ANSWER
 
 
@@ -151,9 +165,11 @@ def reset_password(backend: Backend, token: str, password: str) -> dict[str, Any
     Raises ValueError with the rule's sentence for a password the rules refuse (nothing is spent)."""
     if problem := password_problem(password):
         raise ValueError(problem)
-    return backend.rpc("auth_reset_password_by_link",
-                       {"p_token_hash": token_hash(token), "p_password_hash": hash_password(password)},
-                       as_user=SERVICE)
+    return backend.rpc(
+        "auth_reset_password_by_link",
+        {"p_token_hash": token_hash(token), "p_password_hash": hash_password(password)},
+        as_user=SERVICE,
+    )
 
 
 #: What a page says about a link it cannot use, by state / outcome.
@@ -162,7 +178,7 @@ LINK_SENTENCES = {
     "spent": "This link was used already: each link works once.",
     "unknown": "This link is not valid: it may be incomplete (copy the whole address from the email).",
     "username_taken": "Someone took that username after you registered, before you opened the link. Register "
-                      "again with another username.",
+    "again with another username.",
     "email_taken": "This address has an account already. Sign in, or reset your password from the sign-in page.",
 }
 

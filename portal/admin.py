@@ -15,14 +15,32 @@ QUEUE_PAGE_SIZE = 25  # cards drawn at a time; "Show more" draws the next ones
 QUEUE_CACHE_KEY = "verify_queue_cache"
 
 # Letters that are not a base letter plus combining marks, so NFKD leaves them whole.
-_UNDECOMPOSABLE = str.maketrans({"đ": "d", "Đ": "D", "ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "ı": "i",
-                                 "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "’": "'", "‘": "'", "ʼ": "'"})
+_UNDECOMPOSABLE = str.maketrans(
+    {
+        "đ": "d",
+        "Đ": "D",
+        "ø": "o",
+        "Ø": "O",
+        "ł": "l",
+        "Ł": "L",
+        "ı": "i",
+        "æ": "ae",
+        "Æ": "AE",
+        "œ": "oe",
+        "Œ": "OE",
+        "’": "'",
+        "‘": "'",
+        "ʼ": "'",
+    }
+)
 
 
-def list_accounts(backend: Backend, claims: Claims, *, query: str = "", limit: int = 25,
-                  offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-    rows = backend.rpc("admin_list_accounts", {"p_query": query or "", "p_limit": limit, "p_offset": offset},
-                       as_user=claims)
+def list_accounts(
+    backend: Backend, claims: Claims, *, query: str = "", limit: int = 25, offset: int = 0
+) -> tuple[list[dict[str, Any]], int]:
+    rows = backend.rpc(
+        "admin_list_accounts", {"p_query": query or "", "p_limit": limit, "p_offset": offset}, as_user=claims
+    )
     return rows, (rows[0]["total"] if rows else 0)
 
 
@@ -48,10 +66,13 @@ def _admin_call(backend: Backend, claims: Claims, fn: str, params: dict[str, Any
 def close_account(backend: Backend, claims: Claims, user_id: str, reason: str) -> int:
     """Close a member's account for a documented reason (audited); returns how many clients were told."""
     if len((reason or "").strip()) < 20:
-        raise AdminRefused("Give the reason for closing this account (at least 20 characters); every affected "
-                           "client reads it.", "reason")
-    return _admin_call(backend, claims, "admin_close_account",
-                       {"p_user": user_id, "p_reason": reason})["clients_notified"]
+        raise AdminRefused(
+            "Give the reason for closing this account (at least 20 characters); every affected client reads it.",
+            "reason",
+        )
+    return _admin_call(backend, claims, "admin_close_account", {"p_user": user_id, "p_reason": reason})[
+        "clients_notified"
+    ]
 
 
 def disputed_sessions(backend: Backend, claims: Claims) -> list[dict[str, Any]]:
@@ -61,8 +82,12 @@ def disputed_sessions(backend: Backend, claims: Claims) -> list[dict[str, Any]]:
 def resolve_attendance(backend: Backend, claims: Claims, appointment_id: str, outcome: str, note: str) -> dict:
     if len((note or "").strip()) < 10:
         raise AdminRefused("Say briefly how you decided (at least 10 characters); both parties read it.", "note")
-    return _admin_call(backend, claims, "admin_resolve_attendance",
-                       {"p_appointment": appointment_id, "p_outcome": outcome, "p_note": note})
+    return _admin_call(
+        backend,
+        claims,
+        "admin_resolve_attendance",
+        {"p_appointment": appointment_id, "p_outcome": outcome, "p_note": note},
+    )
 
 
 def verification_queue(backend: Backend, claims: Claims, limit: int = 50) -> list[dict[str, Any]]:
@@ -81,21 +106,34 @@ def queue_matches(queue: list[dict[str, Any]], wanted: str) -> list[dict[str, An
     terms = fold(wanted).split()
     if not terms:
         return list(queue)
-    return [item for item in queue
-            if all(term in fold(f"{item['member_name']} {item['item']}") for term in terms)]
+    return [item for item in queue if all(term in fold(f"{item['member_name']} {item['item']}") for term in terms)]
 
 
-def cached_queue(backend: Backend, claims: Claims, store: MutableMapping[str, Any], *, now: float | None = None,
-                 ttl: float = QUEUE_TTL_SECONDS, refresh: bool = False) -> list[dict[str, Any]]:
+def cached_queue(
+    backend: Backend,
+    claims: Claims,
+    store: MutableMapping[str, Any],
+    *,
+    now: float | None = None,
+    ttl: float = QUEUE_TTL_SECONDS,
+    refresh: bool = False,
+) -> list[dict[str, Any]]:
     """The verification queue (up to QUEUE_READ_LIMIT items), read once and kept in `store` (the admin's session
     state) for `ttl` seconds, so typing in the filter or paging does not read it again. A read by another admin
     is never reused; decisions taken here are taken out at once (`forget_decided`)."""
     now = time.monotonic() if now is None else now
     cache = store.get(QUEUE_CACHE_KEY)
-    if (refresh or not isinstance(cache, dict) or cache.get("admin") != claims.sub
-            or not 0 <= now - cache["read_at"] < ttl):
-        cache = {"admin": claims.sub, "read_at": now,
-                 "items": verification_queue(backend, claims, limit=QUEUE_READ_LIMIT)}
+    if (
+        refresh
+        or not isinstance(cache, dict)
+        or cache.get("admin") != claims.sub
+        or not 0 <= now - cache["read_at"] < ttl
+    ):
+        cache = {
+            "admin": claims.sub,
+            "read_at": now,
+            "items": verification_queue(backend, claims, limit=QUEUE_READ_LIMIT),
+        }
         store[QUEUE_CACHE_KEY] = cache
     return cache["items"]
 
@@ -112,19 +150,27 @@ def forget_queue(store: MutableMapping[str, Any]) -> None:
     store.pop(QUEUE_CACHE_KEY, None)
 
 
-def verify_credential(backend: Backend, claims: Claims, kind: str, item_id: str, *, approve: bool,
-                      note: str | None = None) -> None:
-    backend.rpc("admin_verify_credential", {"p_kind": kind, "p_id": item_id, "p_approve": approve,
-                                            "p_note": note}, as_user=claims)
+def verify_credential(
+    backend: Backend, claims: Claims, kind: str, item_id: str, *, approve: bool, note: str | None = None
+) -> None:
+    backend.rpc(
+        "admin_verify_credential",
+        {"p_kind": kind, "p_id": item_id, "p_approve": approve, "p_note": note},
+        as_user=claims,
+    )
 
 
 def add_modality(backend: Backend, claims: Claims, code: str, name: str, description: str | None = None) -> dict:
-    return backend.rpc("admin_add_modality", {"p_code": code, "p_name": name, "p_description": description},
-                       as_user=claims)
+    return backend.rpc(
+        "admin_add_modality", {"p_code": code, "p_name": name, "p_description": description}, as_user=claims
+    )
 
 
-def update_rule(backend: Backend, claims: Claims, kind: str, severity: str, window_years: int | None,
-                waivable: bool) -> dict:
-    return backend.rpc("admin_update_conflict_rule", {"p_kind": kind, "p_severity": severity,
-                                                      "p_window_years": window_years, "p_waivable": waivable},
-                       as_user=claims)
+def update_rule(
+    backend: Backend, claims: Claims, kind: str, severity: str, window_years: int | None, waivable: bool
+) -> dict:
+    return backend.rpc(
+        "admin_update_conflict_rule",
+        {"p_kind": kind, "p_severity": severity, "p_window_years": window_years, "p_waivable": waivable},
+        as_user=claims,
+    )

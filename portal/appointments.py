@@ -40,29 +40,48 @@ def book(backend: Backend, claims: Claims, other_id: str, starts_at: datetime | 
     return _call(backend, claims, "book_appointment", {"p_other": other_id, "p_starts_at": start})
 
 
-def answer(backend: Backend, claims: Claims, appointment_id: str, *, confirm: bool,
-           reason: str | None = None) -> dict[str, Any]:
+def answer(
+    backend: Backend, claims: Claims, appointment_id: str, *, confirm: bool, reason: str | None = None
+) -> dict[str, Any]:
     if not confirm and not (reason or "").strip():
         raise BookingRefused("Give a reason when you decline a proposed time.", "reason")
-    return _call(backend, claims, "respond_to_appointment",
-                 {"p_appointment": appointment_id, "p_confirm": confirm, "p_reason": reason})
+    return _call(
+        backend,
+        claims,
+        "respond_to_appointment",
+        {"p_appointment": appointment_id, "p_confirm": confirm, "p_reason": reason},
+    )
 
 
-def cancel(backend: Backend, claims: Claims, appointment_id: str, reason: str, *,
-           accept_late: bool = False) -> dict[str, Any]:
+def cancel(
+    backend: Backend, claims: Claims, appointment_id: str, reason: str, *, accept_late: bool = False
+) -> dict[str, Any]:
     if not (reason or "").strip():
         raise BookingRefused("Give a reason for cancelling.", "reason")
-    return _call(backend, claims, "cancel_appointment",
-                 {"p_appointment": appointment_id, "p_reason": reason, "p_accept_late": accept_late})
+    return _call(
+        backend,
+        claims,
+        "cancel_appointment",
+        {"p_appointment": appointment_id, "p_reason": reason, "p_accept_late": accept_late},
+    )
 
 
-def reschedule(backend: Backend, claims: Claims, appointment_id: str, new_start: str, reason: str, *,
-               accept_late: bool = False) -> dict[str, Any]:
+def reschedule(
+    backend: Backend, claims: Claims, appointment_id: str, new_start: str, reason: str, *, accept_late: bool = False
+) -> dict[str, Any]:
     if not (reason or "").strip():
         raise BookingRefused("Give a reason for moving the session.", "reason")
-    return _call(backend, claims, "reschedule_appointment",
-                 {"p_appointment": appointment_id, "p_new_starts_at": new_start, "p_reason": reason,
-                  "p_accept_late": accept_late})
+    return _call(
+        backend,
+        claims,
+        "reschedule_appointment",
+        {
+            "p_appointment": appointment_id,
+            "p_new_starts_at": new_start,
+            "p_reason": reason,
+            "p_accept_late": accept_late,
+        },
+    )
 
 
 def mark(backend: Backend, claims: Claims, appointment_id: str, outcome: str) -> dict[str, Any]:
@@ -70,21 +89,31 @@ def mark(backend: Backend, claims: Claims, appointment_id: str, outcome: str) ->
 
 
 # What either party can say happened at a session (record_attendance), in the page's words.
-OUTCOMES = {"held": "It was held", "ended_early": "It ended early", "client_absent": "The client did not come",
-            "consultant_absent": "The consultant did not come"}
+OUTCOMES = {
+    "held": "It was held",
+    "ended_early": "It ended early",
+    "client_absent": "The client did not come",
+    "consultant_absent": "The consultant did not come",
+}
 RECORDABLE = ("confirmed", "completed", "no_show", "consultant_no_show", "disputed")
 
 
-def record_attendance(backend: Backend, claims: Claims, appointment_id: str, outcome: str,
-                      note: str | None = None) -> dict[str, Any]:
+def record_attendance(
+    backend: Backend, claims: Claims, appointment_id: str, outcome: str, note: str | None = None
+) -> dict[str, Any]:
     if outcome not in OUTCOMES:
         raise BookingRefused("Say what happened at the session.", "outcome")
-    return _call(backend, claims, "record_attendance",
-                 {"p_appointment": appointment_id, "p_outcome": outcome, "p_note": note or None})
+    return _call(
+        backend,
+        claims,
+        "record_attendance",
+        {"p_appointment": appointment_id, "p_outcome": outcome, "p_note": note or None},
+    )
 
 
 def attendance_line(appt: dict[str, Any]) -> str:
     """Both statements on a session, as each party reads them: "You: held · Ana: the client did not come"."""
+
     def said(outcome: str | None) -> str:
         return OUTCOMES[outcome].lower().removeprefix("it ") if outcome else "not recorded yet"
 
@@ -98,10 +127,14 @@ def attendance_line(appt: dict[str, Any]) -> str:
     return line
 
 
-def my_appointments(backend: Backend, claims: Claims, first: datetime | None = None,
-                    last: datetime | None = None) -> list[dict[str, Any]]:
-    return backend.rpc("my_appointments", {"p_from": first.isoformat() if first else None,
-                                           "p_to": last.isoformat() if last else None}, as_user=claims)
+def my_appointments(
+    backend: Backend, claims: Claims, first: datetime | None = None, last: datetime | None = None
+) -> list[dict[str, Any]]:
+    return backend.rpc(
+        "my_appointments",
+        {"p_from": first.isoformat() if first else None, "p_to": last.isoformat() if last else None},
+        as_user=claims,
+    )
 
 
 def professionalism_record(backend: Backend, claims: Claims, member_id: str) -> dict[str, Any]:
@@ -138,8 +171,10 @@ def late_rule(late_cancel_hours: int | None, starts_at: str | datetime | None = 
     if starts_at is not None and zone is not None:
         cutoff = _moment(starts_at) - timedelta(hours=late_cancel_hours)
         after = f" (after {local_time(cutoff, zone)} {zone_words(zone)})"
-    return (f"Cancelling or moving it less than {hours} before it starts{after} counts as a late cancellation "
-            "on the record.")
+    return (
+        f"Cancelling or moving it less than {hours} before it starts{after} counts as a late cancellation "
+        "on the record."
+    )
 
 
 # The Appointments page's sections (st.tabs labels; the tabs keep their selection in session state under
@@ -185,18 +220,24 @@ def tab_listing(appt: dict[str, Any], now: datetime | None = None) -> str:
     return UPCOMING if section_of(appt, now or datetime.now(UTC)) == "upcoming" else PAST
 
 
-NO_SUCH_SESSION = ("This link names a session that is not among yours, or no longer exists; the portal does not "
-                   "say which. Your sessions are listed below.")
+NO_SUCH_SESSION = (
+    "This link names a session that is not among yours, or no longer exists; the portal does not "
+    "say which. Your sessions are listed below."
+)
 
 
-def first_session_proposal(backend: Backend, claims: Claims, consultant_id: str,
-                           now: datetime | None = None) -> dict[str, Any] | None:
+def first_session_proposal(
+    backend: Backend, claims: Claims, consultant_id: str, now: datetime | None = None
+) -> dict[str, Any] | None:
     """The first session a seeker proposed with a pending request (still proposed, or already confirmed) and
     not yet over, or None: while it stands the database refuses a second proposal, so the page shows it
     instead of a slot picker."""
     now = now or datetime.now(UTC)
-    mine = [a for a in my_appointments(backend, claims, now) if a["other_id"] == consultant_id
-            and a["status"] in ACTIVE and _moment(a["ends_at"]) >= now]
+    mine = [
+        a
+        for a in my_appointments(backend, claims, now)
+        if a["other_id"] == consultant_id and a["status"] in ACTIVE and _moment(a["ends_at"]) >= now
+    ]
     return mine[0] if mine else None
 
 
@@ -205,8 +246,9 @@ def record_summary(record: dict[str, Any]) -> str:
     parts = []
     if record.get("median_answer_hours") is not None:
         hours = float(record["median_answer_hours"])
-        parts.append("answers requests within the hour (median)" if hours < 1
-                     else f"answers requests in {hours:g} h (median)")
+        parts.append(
+            "answers requests within the hour (median)" if hours < 1 else f"answers requests in {hours:g} h (median)"
+        )
     if record.get("cancellations"):
         # "In good time": outside the consultant's late-cancellation threshold (which can be days).
         count = int(record["cancellations"])

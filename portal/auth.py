@@ -42,11 +42,15 @@ def sign_in_refusal(locked_until: datetime | None) -> str:
     """The sign-in page's answer to a refused attempt: one sentence for a wrong password or a name without an
     account, one for a locked name. Neither depends on whether an account has the name."""
     if locked_until is not None:
-        return (f"This account is locked after {MAX_FAILED_ATTEMPTS} failed sign-in attempts. Try again after "
-                f"{locked_until:%H:%M} UTC ({LOCKOUT_MINUTES} minutes from the last attempt), or ask an "
-                "administrator to unlock it.")
-    return ("The username or password is incorrect. "
-            f"After {MAX_FAILED_ATTEMPTS} failed attempts the account is locked for {LOCKOUT_MINUTES} minutes.")
+        return (
+            f"This account is locked after {MAX_FAILED_ATTEMPTS} failed sign-in attempts. Try again after "
+            f"{locked_until:%H:%M} UTC ({LOCKOUT_MINUTES} minutes from the last attempt), or ask an "
+            "administrator to unlock it."
+        )
+    return (
+        "The username or password is incorrect. "
+        f"After {MAX_FAILED_ATTEMPTS} failed attempts the account is locked for {LOCKOUT_MINUTES} minutes."
+    )
 
 
 class RegistrationRefused(ValueError):
@@ -67,8 +71,10 @@ USERNAME_MIN_LENGTH = 3
 USERNAME_MAX_LENGTH = 30
 USERNAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-")
 _USERNAME_FORMAT = re.compile(rf"[a-z0-9_.-]{{{USERNAME_MIN_LENGTH},{USERNAME_MAX_LENGTH}}}", re.ASCII)
-USERNAME_RULES = (f"Usernames are {USERNAME_MIN_LENGTH} to {USERNAME_MAX_LENGTH} characters: letters a–z (kept in "
-                  f"lowercase), digits, dots, dashes or underscores.")
+USERNAME_RULES = (
+    f"Usernames are {USERNAME_MIN_LENGTH} to {USERNAME_MAX_LENGTH} characters: letters a–z (kept in "
+    f"lowercase), digits, dots, dashes or underscores."
+)
 
 
 def clean_username(username: str | None) -> str:
@@ -85,12 +91,15 @@ def username_problem(username: str | None) -> str | None:
         return f"Enter a username. {USERNAME_RULES}"
     others = sorted({c for c in key if c not in USERNAME_CHARACTERS})
     if others:
-        shown = ", ".join("spaces" if c.isspace() else f"“{c}”" if c.isprintable() else f"U+{ord(c):04X}"
-                          for c in others)
+        shown = ", ".join(
+            "spaces" if c.isspace() else f"“{c}”" if c.isprintable() else f"U+{ord(c):04X}" for c in others
+        )
         return f"A username cannot contain {shown}. {USERNAME_RULES}"
     if len(key) < USERNAME_MIN_LENGTH:
-        return (f"“{key}” is {len(key)} character{'' if len(key) == 1 else 's'} long; the least is "
-                f"{USERNAME_MIN_LENGTH}. {USERNAME_RULES}")
+        return (
+            f"“{key}” is {len(key)} character{'' if len(key) == 1 else 's'} long; the least is "
+            f"{USERNAME_MIN_LENGTH}. {USERNAME_RULES}"
+        )
     return f"That username is {len(key)} characters long; the most is {USERNAME_MAX_LENGTH}. {USERNAME_RULES}"
 
 
@@ -102,8 +111,10 @@ def username_problem(username: str | None) -> str | None:
 
 NAME_MAX_LENGTH = 40
 DISPLAY_NAME_MAX_LENGTH = 80  # profiles_display_name_length: "first last"
-NAME_RULES = (f"Names may use letters from any alphabet (accents welcome), spaces, apostrophes, hyphens and "
-              f"full stops, up to {NAME_MAX_LENGTH} characters.")
+NAME_RULES = (
+    f"Names may use letters from any alphabet (accents welcome), spaces, apostrophes, hyphens and "
+    f"full stops, up to {NAME_MAX_LENGTH} characters."
+)
 _NAME_PUNCTUATION = frozenset("'’ʼʻ‘-‐‑. ")  # apostrophes and ʻokina, hyphens, full stop, space
 _JOINERS = frozenset("\u200c\u200d")  # zero-width (non-)joiner: part of spelling in Persian and Indic scripts
 
@@ -136,15 +147,21 @@ def name_problem(label: str, name: str | None) -> str | None:
 
 def registration_name_problems(first_name: str | None, last_name: str | None) -> dict[str, str]:
     """Problems with the two name fields of the registration form, keyed 'first_name' / 'last_name'."""
-    problems = {field: message for field, message in (
-        ("first_name", name_problem("First name", first_name)),
-        ("last_name", name_problem("Last name", last_name)),
-    ) if message}
+    problems = {
+        field: message
+        for field, message in (
+            ("first_name", name_problem("First name", first_name)),
+            ("last_name", name_problem("Last name", last_name)),
+        )
+        if message
+    }
     if not problems:
         together = len(clean_name(first_name)) + 1 + len(clean_name(last_name))
         if together > DISPLAY_NAME_MAX_LENGTH:
-            problems["last_name"] = (f"Together your first and last name are {together} characters long; the most "
-                                     f"is {DISPLAY_NAME_MAX_LENGTH}. Shorten one of them.")
+            problems["last_name"] = (
+                f"Together your first and last name are {together} characters long; the most "
+                f"is {DISPLAY_NAME_MAX_LENGTH}. Shorten one of them."
+            )
     return problems
 
 
@@ -182,21 +199,22 @@ class UserRecord(dict):
 
     def __setitem__(self, key: str, value: Any) -> None:
         if key == "password":
-            self._backend.rpc("auth_set_password_hash",
-                              {"p_username": self._username, "p_password_hash": value}, as_user=SERVICE)
+            self._backend.rpc(
+                "auth_set_password_hash", {"p_username": self._username, "p_password_hash": value}, as_user=SERVICE
+            )
         elif key == "failed_login_attempts":
             if not value:
                 # A success counts only if the account is not locked at this moment (decided in the database,
                 # atomically: parallel wrong attempts may have locked it since this run read it).
                 # A counted success opens a session (private.sign_in_sessions); the cookie will carry its id.
-                state = self._backend.rpc("auth_record_successful_login", {"p_username": self._username},
-                                          as_user=SERVICE)
+                state = self._backend.rpc(
+                    "auth_record_successful_login", {"p_username": self._username}, as_user=SERVICE
+                )
                 super().__setitem__("locked_until", state["locked_until"])
                 super().__setitem__("session_id", state.get("session"))
                 value = 0 if state["signed_in"] else MAX_FAILED_ATTEMPTS
             elif value > (self.get("failed_login_attempts") or 0):
-                state = self._backend.rpc("auth_record_failed_login", {"p_username": self._username},
-                                          as_user=SERVICE)
+                state = self._backend.rpc("auth_record_failed_login", {"p_username": self._username}, as_user=SERVICE)
                 super().__setitem__("locked_until", state["locked_until"])
                 value = state["failed_attempts"]
         # Other keys ("logged_in", ...) describe this run only and are not persisted.
@@ -209,17 +227,21 @@ class UserRecord(dict):
 
 
 def _record_from_row(backend: Backend, row: dict[str, Any]) -> UserRecord:
-    return UserRecord(backend, row["username"], {
-        "user_id": row["id"],
-        "email": row["email"],
-        "name": row["display_name"],
-        "password": row["password_hash"] or DUMMY_PASSWORD_HASH,  # a name without an account: same bcrypt work
-        "failed_login_attempts": row["failed_attempts"],
-        "locked_until": row["locked_until"],
-        "roles": ["admin", "member"] if row["is_admin"] else ["member"],
-        "is_consultant": bool(row.get("is_consultant")),
-        "logged_in": False,
-    })
+    return UserRecord(
+        backend,
+        row["username"],
+        {
+            "user_id": row["id"],
+            "email": row["email"],
+            "name": row["display_name"],
+            "password": row["password_hash"] or DUMMY_PASSWORD_HASH,  # a name without an account: same bcrypt work
+            "failed_login_attempts": row["failed_attempts"],
+            "locked_until": row["locked_until"],
+            "roles": ["admin", "member"] if row["is_admin"] else ["member"],
+            "is_consultant": bool(row.get("is_consultant")),
+            "logged_in": False,
+        },
+    )
 
 
 class DatabaseUsers(MutableMapping):
@@ -296,19 +318,31 @@ class DatabaseUsers(MutableMapping):
         last = (data.get("last_name") or "").strip()
         display_name = f"{first} {last}".strip() or data.get("name") or key
         try:
-            user_id = self._backend.rpc("auth_register", {
-                "p_username": key,
-                "p_email": data["email"],
-                "p_display_name": display_name,
-                "p_password_hash": data["password"],
-            }, as_user=SERVICE)
+            user_id = self._backend.rpc(
+                "auth_register",
+                {
+                    "p_username": key,
+                    "p_email": data["email"],
+                    "p_display_name": display_name,
+                    "p_password_hash": data["password"],
+                },
+                as_user=SERVICE,
+            )
         except APIError as exc:
             raise RegistrationRefused(_registration_message(exc)) from exc
         self._absent.discard(key)
-        self._loaded[key] = UserRecord(self._backend, key, {
-            **data, "user_id": user_id, "name": display_name, "failed_login_attempts": 0,
-            "locked_until": None, "roles": ["member"],
-        })
+        self._loaded[key] = UserRecord(
+            self._backend,
+            key,
+            {
+                **data,
+                "user_id": user_id,
+                "name": display_name,
+                "failed_login_attempts": 0,
+                "locked_until": None,
+                "roles": ["member"],
+            },
+        )
 
     def __delitem__(self, username: str) -> None:
         raise NotImplementedError("Accounts are deleted from My data, not by the authenticator.")
@@ -322,8 +356,11 @@ class DatabaseUsers(MutableMapping):
 
     def tried_record(self) -> UserRecord | None:
         """The name whose sign-in failed or is locked in this run (with or without an account), if any."""
-        tried = [r for r in [*self._loaded.values(), *self._unclaimed.values()]
-                 if r.get("failed_login_attempts") or r.locked_until]
+        tried = [
+            r
+            for r in [*self._loaded.values(), *self._unclaimed.values()]
+            if r.get("failed_login_attempts") or r.locked_until
+        ]
         return tried[-1] if tried else None
 
     def opened_session(self) -> SignInSession | None:

@@ -120,17 +120,33 @@ class AvailabilityInput:
 
     def params(self, expected_version: int) -> dict[str, Any]:
         return {
-            "p_settings": {"timezone": self.timezone, "session_minutes": self.session_minutes,
-                           "buffer_minutes": self.buffer_minutes, "min_notice_hours": self.min_notice_hours,
-                           "max_sessions_per_week": self.max_sessions_per_week,
-                           "late_cancel_hours": self.late_cancel_hours},
-            "p_weekly_hours": [{"weekday": d, "starts_at": s.isoformat(), "ends_at": e.isoformat()}
-                               for d, s, e in self.weekly_hours if not blank(d, s, e)],
-            "p_overrides": [{"on_date": d.isoformat(), "starts_at": s.isoformat() if s else None,
-                             "ends_at": e.isoformat() if e else None}
-                            for d, s, e in self.overrides if not blank(d, s, e)],
-            "p_time_off": [{"starts_on": a.isoformat(), "ends_on": b.isoformat(), "note": note}
-                           for a, b, note in self.time_off if not blank(a, b, note)],
+            "p_settings": {
+                "timezone": self.timezone,
+                "session_minutes": self.session_minutes,
+                "buffer_minutes": self.buffer_minutes,
+                "min_notice_hours": self.min_notice_hours,
+                "max_sessions_per_week": self.max_sessions_per_week,
+                "late_cancel_hours": self.late_cancel_hours,
+            },
+            "p_weekly_hours": [
+                {"weekday": d, "starts_at": s.isoformat(), "ends_at": e.isoformat()}
+                for d, s, e in self.weekly_hours
+                if not blank(d, s, e)
+            ],
+            "p_overrides": [
+                {
+                    "on_date": d.isoformat(),
+                    "starts_at": s.isoformat() if s else None,
+                    "ends_at": e.isoformat() if e else None,
+                }
+                for d, s, e in self.overrides
+                if not blank(d, s, e)
+            ],
+            "p_time_off": [
+                {"starts_on": a.isoformat(), "ends_on": b.isoformat(), "note": note}
+                for a, b, note in self.time_off
+                if not blank(a, b, note)
+            ],
             "p_expected_version": expected_version,
         }
 
@@ -139,8 +155,9 @@ def load_my_availability(backend: Backend, claims: Claims) -> dict[str, Any]:
     return backend.rpc("get_my_availability", {}, as_user=claims)
 
 
-def save_my_availability(backend: Backend, claims: Claims, form: AvailabilityInput, *,
-                         expected_version: int) -> dict[str, Any]:
+def save_my_availability(
+    backend: Backend, claims: Claims, form: AvailabilityInput, *, expected_version: int
+) -> dict[str, Any]:
     if errors := form.validate():
         raise AvailabilityError("Some fields need attention.", errors)
     try:
@@ -154,7 +171,11 @@ def save_my_availability(backend: Backend, claims: Claims, form: AvailabilityInp
         raise AvailabilityError(friendly_message(exc)) from exc
 
 
-def open_slots(backend: Backend, claims: Claims, consultant_id: str, first: date, last: date,
-               client_id: str | None = None) -> list[dict[str, Any]]:
-    return backend.rpc("open_slots", {"p_consultant": consultant_id, "p_from": first.isoformat(),
-                                      "p_to": last.isoformat(), "p_client": client_id}, as_user=claims)
+def open_slots(
+    backend: Backend, claims: Claims, consultant_id: str, first: date, last: date, client_id: str | None = None
+) -> list[dict[str, Any]]:
+    return backend.rpc(
+        "open_slots",
+        {"p_consultant": consultant_id, "p_from": first.isoformat(), "p_to": last.isoformat(), "p_client": client_id},
+        as_user=claims,
+    )

@@ -18,8 +18,17 @@ class ConfigurationError(ValueError):
 
 
 #: Every setting's name, as read from st.secrets or the environment.
-SETTING_NAMES = ("PORTAL_BACKEND", "PORTAL_DATA_DIR", "PORTAL_DEMO_DATA", "SUPABASE_URL", "SUPABASE_KEY",
-                 "SUPABASE_JWT_SECRET", "SUPABASE_JWT_PRIVATE_KEY", "SUPABASE_JWT_KID", "PORTAL_COOKIE_KEY")
+SETTING_NAMES = (
+    "PORTAL_BACKEND",
+    "PORTAL_DATA_DIR",
+    "PORTAL_DEMO_DATA",
+    "SUPABASE_URL",
+    "SUPABASE_KEY",
+    "SUPABASE_JWT_SECRET",
+    "SUPABASE_JWT_PRIVATE_KEY",
+    "SUPABASE_JWT_KID",
+    "PORTAL_COOKIE_KEY",
+)
 
 
 def environment_key() -> tuple[str | None, ...]:
@@ -77,7 +86,8 @@ class Settings:
                 raise ConfigurationError(
                     "PORTAL_COOKIE_KEY must be a random string of at least 32 bytes: it signs every member's "
                     "sign-in cookie, and the configured one is too short or still a placeholder. Make one with "
-                    "python -c \"import secrets; print(secrets.token_urlsafe(48))\".")
+                    'python -c "import secrets; print(secrets.token_urlsafe(48))".'
+                )
             return key
         if self.backend != "local":
             raise ConfigurationError("Set PORTAL_COOKIE_KEY in st.secrets or the environment for Supabase mode.")

@@ -20,12 +20,70 @@ SEED = 2026
 CONSULTANTS = 48
 SEEKERS = 12
 
-FIRST = ["Maria", "James", "Aisha", "Daniel", "Priya", "Noah", "Sofia", "Ethan", "Mei", "Lucas",
-         "Amara", "Oliver", "Yuki", "Gabriel", "Leila", "Samuel", "Ines", "Jonah", "Farah", "Mateo",
-         "Hannah", "Kwame", "Elena", "Ravi", "Chloe", "Tomas", "Nadia", "Owen", "Zara", "Felix"]
-LAST = ["Chen", "Okafor", "Garcia", "Nguyen", "Cohen", "Patel", "Rossi", "Kim", "Dubois", "Haddad",
-        "Novak", "Silva", "Tanaka", "Murphy", "Schmidt", "Khan", "Lopez", "Walker", "Ivanova", "Mensah",
-        "Tremblay", "Singh", "Bennett", "Moreau", "Alvarez", "Park", "Levi", "Adeyemi", "Fischer", "Brooks"]
+FIRST = [
+    "Maria",
+    "James",
+    "Aisha",
+    "Daniel",
+    "Priya",
+    "Noah",
+    "Sofia",
+    "Ethan",
+    "Mei",
+    "Lucas",
+    "Amara",
+    "Oliver",
+    "Yuki",
+    "Gabriel",
+    "Leila",
+    "Samuel",
+    "Ines",
+    "Jonah",
+    "Farah",
+    "Mateo",
+    "Hannah",
+    "Kwame",
+    "Elena",
+    "Ravi",
+    "Chloe",
+    "Tomas",
+    "Nadia",
+    "Owen",
+    "Zara",
+    "Felix",
+]
+LAST = [
+    "Chen",
+    "Okafor",
+    "Garcia",
+    "Nguyen",
+    "Cohen",
+    "Patel",
+    "Rossi",
+    "Kim",
+    "Dubois",
+    "Haddad",
+    "Novak",
+    "Silva",
+    "Tanaka",
+    "Murphy",
+    "Schmidt",
+    "Khan",
+    "Lopez",
+    "Walker",
+    "Ivanova",
+    "Mensah",
+    "Tremblay",
+    "Singh",
+    "Bennett",
+    "Moreau",
+    "Alvarez",
+    "Park",
+    "Levi",
+    "Adeyemi",
+    "Fischer",
+    "Brooks",
+]
 PRONOUNS = ["she/her", "he/him", "they/them", "she/they", "he/they", None]
 
 # Jurisdiction -> (time zone, cities): several US states and Canadian provinces.
@@ -45,15 +103,40 @@ PLACES = {
 }
 US_TYPES = ["LCSW", "LPC", "LMFT", "LMHC", "Psychologist (PhD)", "Psychologist (PsyD)", "Psychiatrist (MD/DO)"]
 CA_TYPES = {"ON": "RP (Ontario)", "BC": "RCC (BC)", "QC": "Psychologist (Canada)", "AB": "Psychologist (Canada)"}
-LANGUAGE_MIX = [["en"], ["en"], ["en"], ["en", "es"], ["en", "fr"], ["en", "zh"], ["en", "he"],
-                ["en", "pt"], ["en", "ko"], ["en", "ar"], ["fr", "en"], ["en", "hi", "pa"], ["en", "asl"]]
+LANGUAGE_MIX = [
+    ["en"],
+    ["en"],
+    ["en"],
+    ["en", "es"],
+    ["en", "fr"],
+    ["en", "zh"],
+    ["en", "he"],
+    ["en", "pt"],
+    ["en", "ko"],
+    ["en", "ar"],
+    ["fr", "en"],
+    ["en", "hi", "pa"],
+    ["en", "asl"],
+]
 MODALITY_BODIES = {
-    "cbt": "Beck Institute", "dbt": "Behavioral Tech", "act": "ACBS", "emdr": "EMDRIA",
-    "psychodynamic": "Psychodynamic institute", "psychoanalytic": "Psychoanalytic institute",
-    "ifs": "IFS Institute", "schema": "ISST", "eft": "ICEEFT", "cpt": "CPT provider roster",
-    "pe": "Center for the Treatment and Study of Anxiety", "somatic": "Somatic Experiencing International",
-    "mindfulness": "UCSD Mindfulness", "mi": "MINT", "narrative": "Dulwich Centre",
-    "family_systems": "Bowen Center", "gottman": "Gottman Institute", "sex_therapy": "AASECT",
+    "cbt": "Beck Institute",
+    "dbt": "Behavioral Tech",
+    "act": "ACBS",
+    "emdr": "EMDRIA",
+    "psychodynamic": "Psychodynamic institute",
+    "psychoanalytic": "Psychoanalytic institute",
+    "ifs": "IFS Institute",
+    "schema": "ISST",
+    "eft": "ICEEFT",
+    "cpt": "CPT provider roster",
+    "pe": "Center for the Treatment and Study of Anxiety",
+    "somatic": "Somatic Experiencing International",
+    "mindfulness": "UCSD Mindfulness",
+    "mi": "MINT",
+    "narrative": "Dulwich Centre",
+    "family_systems": "Bowen Center",
+    "gottman": "Gottman Institute",
+    "sex_therapy": "AASECT",
     "play_therapy": "Association for Play Therapy",
 }
 # Weekly patterns (ISO weekday, start, end) in the consultant's own zone.
@@ -65,9 +148,20 @@ HOUR_PATTERNS = [
     [(1, "09:00", "12:00"), (2, "14:00", "19:00"), (4, "09:00", "12:00"), (6, "10:00", "12:00")],
     [(2, "07:30", "10:00"), (3, "18:00", "21:00"), (5, "12:00", "16:00")],
 ]
-FOCUS = ["trauma and PTSD", "burnout and compassion fatigue", "grief", "anxiety", "couples work",
-         "mood disorders", "attachment", "identity and life transitions", "eating disorders",
-         "substance use", "perinatal mental health", "chronic illness"]
+FOCUS = [
+    "trauma and PTSD",
+    "burnout and compassion fatigue",
+    "grief",
+    "anxiety",
+    "couples work",
+    "mood disorders",
+    "attachment",
+    "identity and life transitions",
+    "eating disorders",
+    "substance use",
+    "perinatal mental health",
+    "chronic illness",
+]
 
 
 @dataclass
@@ -112,8 +206,9 @@ def demo_world(today: date | None = None) -> list[DemoPerson]:
     places = list(PLACES)
 
     def licences(home: str, count: int) -> list[tuple[str, str, str, date]]:
-        chosen = [home] + rng.sample([p for p in places if p != home and (p in CA_TYPES) == (home in CA_TYPES)],
-                                     count - 1)
+        chosen = [home] + rng.sample(
+            [p for p in places if p != home and (p in CA_TYPES) == (home in CA_TYPES)], count - 1
+        )
         result = []
         us_type = rng.choice(US_TYPES)
         for code in chosen:
@@ -130,8 +225,12 @@ def demo_world(today: date | None = None) -> list[DemoPerson]:
         for code in rng.sample(modalities, rng.randint(2, 5)):
             level = rng.choices([1, 2, 3, 4], weights=[1, 3, 3, 1])[0]
             year = rng.randint(1998, 2025)
-            hours = {1: rng.randint(8, 30), 2: rng.randint(30, 120), 3: rng.randint(100, 400),
-                     4: rng.randint(400, 1500)}[level]
+            hours = {
+                1: rng.randint(8, 30),
+                2: rng.randint(30, 120),
+                3: rng.randint(100, 400),
+                4: rng.randint(400, 1500),
+            }[level]
             verified = rng.random() < 0.6
             expires = today - timedelta(days=30) if rng.random() < 0.05 else None
             result.append((code, level, MODALITY_BODIES[code], year, hours, verified, expires))
@@ -144,27 +243,31 @@ def demo_world(today: date | None = None) -> list[DemoPerson]:
         in_person = rng.random() < 0.45
         years = rng.randint(3, 35)
         focus = rng.sample(FOCUS, 2)
-        people.append(DemoPerson(
-            username=f"consultant{i + 1:02d}",
-            display_name=f"{'Dr. ' if rng.random() < 0.4 else ''}{first} {last}",
-            is_consultant=True,
-            pronouns=rng.choice(PRONOUNS),
-            languages=list(rng.choice(LANGUAGE_MIX)),
-            offers_telehealth=(not in_person) or rng.random() < 0.7,
-            offers_in_person=in_person,
-            city=rng.choice(cities) if in_person else None,
-            fee_usd=rng.choice([90, 110, 120, 140, 150, 160, 175, 180, 200, 220, 250, 275]),
-            sliding_scale=rng.random() < 0.4,
-            years_in_practice=years,
-            timezone=tz,
-            bio=(f"{years} years in practice, often with clinicians as clients. "
-                 f"Particular interest in {focus[0]} and {focus[1]}."),
-            licenses=licences(home, 1 if rng.random() < 0.55 else 2),
-            competencies=competencies(),
-            weekly_hours=list(HOUR_PATTERNS[i % len(HOUR_PATTERNS)]),
-            accepting=(i % 10) != 7,
-            capacity=2 if i % 12 == 5 else rng.randint(4, 12),
-        ))
+        people.append(
+            DemoPerson(
+                username=f"consultant{i + 1:02d}",
+                display_name=f"{'Dr. ' if rng.random() < 0.4 else ''}{first} {last}",
+                is_consultant=True,
+                pronouns=rng.choice(PRONOUNS),
+                languages=list(rng.choice(LANGUAGE_MIX)),
+                offers_telehealth=(not in_person) or rng.random() < 0.7,
+                offers_in_person=in_person,
+                city=rng.choice(cities) if in_person else None,
+                fee_usd=rng.choice([90, 110, 120, 140, 150, 160, 175, 180, 200, 220, 250, 275]),
+                sliding_scale=rng.random() < 0.4,
+                years_in_practice=years,
+                timezone=tz,
+                bio=(
+                    f"{years} years in practice, often with clinicians as clients. "
+                    f"Particular interest in {focus[0]} and {focus[1]}."
+                ),
+                licenses=licences(home, 1 if rng.random() < 0.55 else 2),
+                competencies=competencies(),
+                weekly_hours=list(HOUR_PATTERNS[i % len(HOUR_PATTERNS)]),
+                accepting=(i % 10) != 7,
+                capacity=2 if i % 12 == 5 else rng.randint(4, 12),
+            )
+        )
     # Seekers in the demo's requests and engagements live where their consultant is licensed: the database
     # refuses a request, an acceptance or a booking otherwise (README, "Licensure at every door").
     homes = {"seeker02": "NY", "seeker03": "CA", "seeker05": "WA", "seeker06": "WA", "seeker07": "IL"}
@@ -172,26 +275,37 @@ def demo_world(today: date | None = None) -> list[DemoPerson]:
         first, last = names[CONSULTANTS + i]
         home = homes.get(f"seeker{i + 1:02d}", places[(i * 5) % len(places)])
         tz, cities = PLACES[home]
-        people.append(DemoPerson(
-            username=f"seeker{i + 1:02d}",
-            display_name=f"{first} {last}",
+        people.append(
+            DemoPerson(
+                username=f"seeker{i + 1:02d}",
+                display_name=f"{first} {last}",
+                is_consultant=False,
+                pronouns=rng.choice(PRONOUNS),
+                languages=list(rng.choice(LANGUAGE_MIX)),
+                years_in_practice=rng.randint(1, 25),
+                timezone=tz,
+                licenses=licences(home, 1),
+            )
+        )
+    people.append(
+        DemoPerson(
+            username="admin",
+            display_name="Portal Administrator",
             is_consultant=False,
-            pronouns=rng.choice(PRONOUNS),
-            languages=list(rng.choice(LANGUAGE_MIX)),
-            years_in_practice=rng.randint(1, 25),
-            timezone=tz,
-            licenses=licences(home, 1),
-        ))
-    people.append(DemoPerson(username="admin", display_name="Portal Administrator", is_consultant=False,
-                             is_admin=True, pronouns="they/them"))
+            is_admin=True,
+            pronouns="they/them",
+        )
+    )
     return people
 
 
 def demo_admin_present(owner_conninfo: str) -> bool:
     """Whether this database still holds the demo world's `admin` account (its password is in README)."""
     with psycopg.connect(owner_conninfo) as conn:
-        return conn.execute("select exists (select 1 from private.credentials where user_id = %s and is_admin)",
-                            (uuid.uuid5(DEMO_NAMESPACE, "admin"),)).fetchone()[0]
+        return conn.execute(
+            "select exists (select 1 from private.credentials where user_id = %s and is_admin)",
+            (uuid.uuid5(DEMO_NAMESPACE, "admin"),),
+        ).fetchone()[0]
 
 
 def load_demo_world_if_empty(owner_conninfo: str) -> bool:
@@ -216,10 +330,25 @@ def load_demo_world(conn: psycopg.Connection, today: date | None = None) -> list
                  is_consultant, home_jurisdiction)
                values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
             # Everyone lives where their first licence is (licences() lists the home first).
-            [(p.id, p.display_name, p.pronouns, p.languages, p.offers_telehealth, p.offers_in_person,
-              p.city, p.fee_usd, p.sliding_scale, p.years_in_practice, p.timezone, p.bio, p.is_consultant,
-              p.licenses[0][0] if p.licenses else None)
-             for p in people],
+            [
+                (
+                    p.id,
+                    p.display_name,
+                    p.pronouns,
+                    p.languages,
+                    p.offers_telehealth,
+                    p.offers_in_person,
+                    p.city,
+                    p.fee_usd,
+                    p.sliding_scale,
+                    p.years_in_practice,
+                    p.timezone,
+                    p.bio,
+                    p.is_consultant,
+                    p.licenses[0][0] if p.licenses else None,
+                )
+                for p in people
+            ],
         )
         cur.executemany(
             """insert into private.credentials (user_id, username, email, password_hash, is_admin)
@@ -230,17 +359,22 @@ def load_demo_world(conn: psycopg.Connection, today: date | None = None) -> list
             """insert into public.licenses (profile_id, jurisdiction, license_type, license_number,
                  expires_on, verification_status, verified_at)
                values (%s, %s, %s, %s, %s, %s, case when %s = 'verified' then now() end)""",
-            [(p.id, code, kind, number, expires, status, status)
-             for n, p in enumerate(people)
-             for code, kind, number, expires in p.licenses
-             for status in ["verified" if (n % 3) else "self_attested"]],
+            [
+                (p.id, code, kind, number, expires, status, status)
+                for n, p in enumerate(people)
+                for code, kind, number, expires in p.licenses
+                for status in ["verified" if (n % 3) else "self_attested"]
+            ],
         )
         cur.executemany(
             """insert into public.competencies (consultant_id, modality, level, evidence_body, evidence_year,
                  training_hours, expires_on, verification_status, verified_at)
                values (%s, %s, %s, %s, %s, %s, %s, %s, case when %s then now() end)""",
-            [(p.id, code, level, body, year, hours, expires, "verified" if verified else "self_attested", verified)
-             for p in people for code, level, body, year, hours, verified, expires in p.competencies],
+            [
+                (p.id, code, level, body, year, hours, expires, "verified" if verified else "self_attested", verified)
+                for p in people
+                for code, level, body, year, hours, verified, expires in p.competencies
+            ],
         )
         cur.executemany(
             "insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) values (%s, %s, %s, %s)",
@@ -254,8 +388,10 @@ def load_demo_world(conn: psycopg.Connection, today: date | None = None) -> list
         _demo_requests(cur, people)
         _demo_declarations(cur, people, today or date.today())
         # What each open request's screening saw when it was sent (matching runs only at a request).
-        cur.execute("select private.take_request_screening(q.id) from public.consultation_requests q "
-                    "where q.status in ('pending', 'accepted')")
+        cur.execute(
+            "select private.take_request_screening(q.id) from public.consultation_requests q "
+            "where q.status in ('pending', 'accepted')"
+        )
         _demo_appointments(cur, people)
         _demo_termination_plans(cur, people)
     return people
@@ -275,24 +411,59 @@ def _demo_requests(cur, people: list[DemoPerson]) -> None:
         )
         request_id = cur.fetchone()[0]
         if engage:
-            cur.execute("insert into public.engagements (request_id, seeker_id, consultant_id) values (%s, %s, %s)",
-                        (request_id, s.id, c.id))
+            cur.execute(
+                "insert into public.engagements (request_id, seeker_id, consultant_id) values (%s, %s, %s)",
+                (request_id, s.id, c.id),
+            )
 
     first_modality = {p.username: [p.competencies[0][0]] for p in people if p.competencies}
-    ask("seeker01", "consultant01", first_modality["consultant01"],
-        "I'm a clinician looking for my own therapy; your approach fits what I need.", "pending")
-    ask("seeker02", "consultant01", first_modality["consultant01"],
-        "Hoping to start weekly sessions, telehealth if possible.", "pending")
-    ask("seeker03", "consultant02", first_modality["consultant02"],
-        "Looking for consultation after a difficult year in practice.", "accepted", engage=True)
-    ask("seeker04", "consultant02", first_modality["consultant02"],
-        "Would you have room for a new client?", "declined",
-        reason="My caseload is full for the next three months; please try again in spring.")
+    ask(
+        "seeker01",
+        "consultant01",
+        first_modality["consultant01"],
+        "I'm a clinician looking for my own therapy; your approach fits what I need.",
+        "pending",
+    )
+    ask(
+        "seeker02",
+        "consultant01",
+        first_modality["consultant01"],
+        "Hoping to start weekly sessions, telehealth if possible.",
+        "pending",
+    )
+    ask(
+        "seeker03",
+        "consultant02",
+        first_modality["consultant02"],
+        "Looking for consultation after a difficult year in practice.",
+        "accepted",
+        engage=True,
+    )
+    ask(
+        "seeker04",
+        "consultant02",
+        first_modality["consultant02"],
+        "Would you have room for a new client?",
+        "declined",
+        reason="My caseload is full for the next three months; please try again in spring.",
+    )
     # consultant06 has capacity 2 (index 5): fill it so it shows as full.
-    ask("seeker05", "consultant06", first_modality["consultant06"], "Seeking treatment for burnout.",
-        "accepted", engage=True)
-    ask("seeker06", "consultant06", first_modality["consultant06"], "Looking for support with grief.",
-        "accepted", engage=True)
+    ask(
+        "seeker05",
+        "consultant06",
+        first_modality["consultant06"],
+        "Seeking treatment for burnout.",
+        "accepted",
+        engage=True,
+    )
+    ask(
+        "seeker06",
+        "consultant06",
+        first_modality["consultant06"],
+        "Looking for support with grief.",
+        "accepted",
+        engage=True,
+    )
     ask("seeker07", "consultant03", first_modality["consultant03"], "Interested in starting soon.", "pending")
 
 
@@ -308,12 +479,23 @@ def _demo_declarations(cur, people: list[DemoPerson], today: date) -> None:
         cur.execute(
             """insert into public.declared_relationships (declarer_id, counterpart_id, counterpart_name,
                  counterpart_email, kind, starts_on, ends_on) values (%s, %s, %s, %s, %s, %s, %s)""",
-            (by_name[declarer].id, None if by_email or other is None else other.id, name,
-             other.email if by_email else None, kind, starts, ends))
+            (
+                by_name[declarer].id,
+                None if by_email or other is None else other.id,
+                name,
+                other.email if by_email else None,
+                kind,
+                starts,
+                ends,
+            ),
+        )
 
     def affiliate(member, organisation, kind, starts, ends=None, role=None):
-        cur.execute("""insert into public.affiliations (member_id, organisation, kind, role, starts_on, ends_on)
-                       values (%s, %s, %s, %s, %s, %s)""", (by_name[member].id, organisation, kind, role, starts, ends))
+        cur.execute(
+            """insert into public.affiliations (member_id, organisation, kind, role, starts_on, ends_on)
+                       values (%s, %s, %s, %s, %s, %s)""",
+            (by_name[member].id, organisation, kind, role, starts, ends),
+        )
 
     # seeker01 (New York): a former supervisor is hidden from search (blocking) ...
     declare("seeker01", "consultant13", "supervisor", ago(6), ago(1))
@@ -348,7 +530,8 @@ def _demo_declarations(cur, people: list[DemoPerson], today: date) -> None:
                   'We trained together years ago and have had no contact since; we discussed boundaries.', now(),
                   'Cohort overlap only; discussed in consultation with a peer and documented.', now()
            from private.conflict_levels(%(s)s, array[%(c)s]::uuid[]) l""",
-        {"s": by_name["seeker03"].id, "c": by_name["consultant04"].id})
+        {"s": by_name["seeker03"].id, "c": by_name["consultant04"].id},
+    )
 
 
 def _demo_appointments(cur, people: list[DemoPerson]) -> None:
@@ -371,14 +554,23 @@ def _demo_appointments(cur, people: list[DemoPerson]) -> None:
                       case when %(cancelled_by)s::uuid is not null then %(start)s - make_interval(hours => %(notice)s)
                       end, %(reason)s, %(notice)s, %(late)s
                from public.engagements e where e.seeker_id = %(s)s and e.consultant_id = %(c)s""",
-            {"c": c.id, "s": s.id, "start": starts, "status": status,
-             "cancelled_by": extra.get("cancelled_by") and by_name[extra["cancelled_by"]].id,
-             "reason": extra.get("reason"), "notice": extra.get("notice"), "late": extra.get("late", False)})
+            {
+                "c": c.id,
+                "s": s.id,
+                "start": starts,
+                "status": status,
+                "cancelled_by": extra.get("cancelled_by") and by_name[extra["cancelled_by"]].id,
+                "reason": extra.get("reason"),
+                "notice": extra.get("notice"),
+                "late": extra.get("late", False),
+            },
+        )
 
     for weeks_ago in (5, 4, 3, 2):
         session("consultant02", "seeker03", -7 * weeks_ago, 10, "completed")
-    session("consultant02", "seeker03", -7, 10, "cancelled", cancelled_by="seeker03", reason="Fever", notice=6,
-            late=True)
+    session(
+        "consultant02", "seeker03", -7, 10, "cancelled", cancelled_by="seeker03", reason="Fever", notice=6, late=True
+    )
     session("consultant02", "seeker03", 7, 10, "confirmed")
     session("consultant02", "seeker03", 14, 10, "requested")
     session("consultant06", "seeker05", -14, 9, "completed")
@@ -396,37 +588,92 @@ def _demo_termination_plans(cur, people: list[DemoPerson]) -> None:
 
     def plan(consultant, client, status, author, signers, **terms):
         c, s = by_name[consultant], by_name[client]
-        cur.execute("""insert into public.termination_plans (engagement_id, seeker_id, consultant_id, status,
+        cur.execute(
+            """insert into public.termination_plans (engagement_id, seeker_id, consultant_id, status,
                          created_by)
                        select e.id, e.seeker_id, e.consultant_id, %s, %s from public.engagements e
                        where e.seeker_id = %s and e.consultant_id = %s returning id""",
-                    (status, by_name[author].id, s.id, c.id))
+            (status, by_name[author].id, s.id, c.id),
+        )
         plan_id = cur.fetchone()[0]
-        cur.execute("""insert into public.termination_plan_versions (plan_id, version, author_id, initiated_by, reason,
+        cur.execute(
+            """insert into public.termination_plan_versions (plan_id, version, author_id, initiated_by, reason,
                          reason_notes, discussed_on, final_session_on, sessions_remaining, closing_sessions, referrals,
                          follow_up_on, aftercare_notes, checklist)
                        values (%s, 1, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-                    (plan_id, by_name[author].id, terms["initiated_by"], terms["reason"], terms.get("notes"),
-                     terms["discussed_on"], terms["final_session_on"], terms["sessions_remaining"],
-                     terms.get("closing_sessions", 1), Jsonb(terms.get("referrals", [])), terms.get("follow_up_on"),
-                     terms.get("aftercare"), ["pre_termination_discussion", "referrals_given", "closing_session_held",
-                                              "summary_shared", "follow_up_arranged"]))
+            (
+                plan_id,
+                by_name[author].id,
+                terms["initiated_by"],
+                terms["reason"],
+                terms.get("notes"),
+                terms["discussed_on"],
+                terms["final_session_on"],
+                terms["sessions_remaining"],
+                terms.get("closing_sessions", 1),
+                Jsonb(terms.get("referrals", [])),
+                terms.get("follow_up_on"),
+                terms.get("aftercare"),
+                [
+                    "pre_termination_discussion",
+                    "referrals_given",
+                    "closing_session_held",
+                    "summary_shared",
+                    "follow_up_arranged",
+                ],
+            ),
+        )
         for signer in signers:
-            cur.execute("insert into public.termination_signatures (plan_id, version, signer_id) values (%s, 1, %s)",
-                        (plan_id, by_name[signer].id))
+            cur.execute(
+                "insert into public.termination_signatures (plan_id, version, signer_id) values (%s, 1, %s)",
+                (plan_id, by_name[signer].id),
+            )
         return plan_id
 
-    plan("consultant02", "seeker03", "proposed", "consultant02", ["consultant02"], initiated_by="consultant",
-         reason="relocation", notes="Moving my practice to another state in the new year.",
-         discussed_on=today - timedelta(days=3), final_session_on=today + timedelta(days=35), sessions_remaining=5,
-         closing_sessions=2, referrals=[{"consultant_id": str(by_name["consultant14"].id),
-                                         "name": by_name["consultant14"].display_name}],
-         follow_up_on=today + timedelta(days=80), aftercare="A check-in call about a month after the last session.")
-    agreed = plan("consultant06", "seeker05", "agreed", "seeker05", ["seeker05", "consultant06"],
-                  initiated_by="client", reason="goals_met", discussed_on=today - timedelta(days=10),
-                  final_session_on=today + timedelta(days=8), sessions_remaining=2, closing_sessions=1,
-                  follow_up_on=today + timedelta(days=40))
-    cur.execute("insert into public.termination_checklist_progress (plan_id, item, done_by) values (%s, %s, %s)",
-                (agreed, "pre_termination_discussion", by_name["seeker05"].id))
-    plan("consultant06", "seeker06", "draft", "seeker06", [], initiated_by="client", reason="financial",
-         discussed_on=today, final_session_on=today + timedelta(days=21), sessions_remaining=3)
+    plan(
+        "consultant02",
+        "seeker03",
+        "proposed",
+        "consultant02",
+        ["consultant02"],
+        initiated_by="consultant",
+        reason="relocation",
+        notes="Moving my practice to another state in the new year.",
+        discussed_on=today - timedelta(days=3),
+        final_session_on=today + timedelta(days=35),
+        sessions_remaining=5,
+        closing_sessions=2,
+        referrals=[{"consultant_id": str(by_name["consultant14"].id), "name": by_name["consultant14"].display_name}],
+        follow_up_on=today + timedelta(days=80),
+        aftercare="A check-in call about a month after the last session.",
+    )
+    agreed = plan(
+        "consultant06",
+        "seeker05",
+        "agreed",
+        "seeker05",
+        ["seeker05", "consultant06"],
+        initiated_by="client",
+        reason="goals_met",
+        discussed_on=today - timedelta(days=10),
+        final_session_on=today + timedelta(days=8),
+        sessions_remaining=2,
+        closing_sessions=1,
+        follow_up_on=today + timedelta(days=40),
+    )
+    cur.execute(
+        "insert into public.termination_checklist_progress (plan_id, item, done_by) values (%s, %s, %s)",
+        (agreed, "pre_termination_discussion", by_name["seeker05"].id),
+    )
+    plan(
+        "consultant06",
+        "seeker06",
+        "draft",
+        "seeker06",
+        [],
+        initiated_by="client",
+        reason="financial",
+        discussed_on=today,
+        final_session_on=today + timedelta(days=21),
+        sessions_remaining=3,
+    )

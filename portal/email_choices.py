@@ -16,25 +16,36 @@ from portal.local_times import local_time
 
 @dataclass(frozen=True)
 class EmailGroup:
-    name: str       # as stored in public.email_preferences.muted
-    title: str      # the switch's label
-    contains: str   # what the group's emails are about, in words
+    name: str  # as stored in public.email_preferences.muted
+    title: str  # the switch's label
+    contains: str  # what the group's emails are about, in words
 
 
 GROUPS: tuple[EmailGroup, ...] = (
-    EmailGroup("sessions", "Sessions",
-               "A session proposed, confirmed, declined, moved or cancelled (late cancellations say so), "
-               "with a calendar invitation your calendar adds, moves or removes."),
-    EmailGroup("requests", "Consultation requests",
-               "A request sent to you, and the answer to a request you sent."),
-    EmailGroup("plans", "Termination plans",
-               "A plan proposed, changed, agreed, completed or withdrawn, and reminders: a plan awaiting your "
-               "signature for 2 days, a final session within a week, a follow-up due."),
-    EmailGroup("attendance", "Attendance",
-               "What the other party recorded about a session you had together, and an admin's decision "
-               "when you recorded it differently."),
-    EmailGroup("account", "Accounts of people you work with",
-               "For example, the account of a colleague you work with was closed."),
+    EmailGroup(
+        "sessions",
+        "Sessions",
+        "A session proposed, confirmed, declined, moved or cancelled (late cancellations say so), "
+        "with a calendar invitation your calendar adds, moves or removes.",
+    ),
+    EmailGroup("requests", "Consultation requests", "A request sent to you, and the answer to a request you sent."),
+    EmailGroup(
+        "plans",
+        "Termination plans",
+        "A plan proposed, changed, agreed, completed or withdrawn, and reminders: a plan awaiting your "
+        "signature for 2 days, a final session within a week, a follow-up due.",
+    ),
+    EmailGroup(
+        "attendance",
+        "Attendance",
+        "What the other party recorded about a session you had together, and an admin's decision "
+        "when you recorded it differently.",
+    ),
+    EmailGroup(
+        "account",
+        "Accounts of people you work with",
+        "For example, the account of a colleague you work with was closed.",
+    ),
 )
 EMAIL_GROUPS: dict[str, str] = {g.name: g.contains for g in GROUPS}
 SUMMARY_LABEL = "One quiet summary at 07:00 (your time zone) instead of single emails"
@@ -68,13 +79,17 @@ def muted_from_switches(wanted: dict[str, bool]) -> list[str]:
 def choices_in_words(choices: dict[str, Any]) -> str:
     """The saved choices told back: which emails come, and how."""
     muted = set(choices.get("muted") or [])
-    wanted = [g.title.lower() if g.name != "account" else "accounts of people you work with"
-              for g in GROUPS if g.name not in muted]
+    wanted = [
+        g.title.lower() if g.name != "account" else "accounts of people you work with"
+        for g in GROUPS
+        if g.name not in muted
+    ]
     if not wanted:
         return "You get no emails about your work on the portal; the notices in the app stay as they are."
     listed = wanted[0] if len(wanted) == 1 else ", ".join(wanted[:-1]) + " and " + wanted[-1]
-    how = ("together in one summary at 07:00 your time" if choices.get("summary")
-           else "as single emails when they happen")
+    how = (
+        "together in one summary at 07:00 your time" if choices.get("summary") else "as single emails when they happen"
+    )
     return f"You get emails about {listed}, {how}."
 
 
@@ -102,10 +117,19 @@ def outbox_status(row: dict[str, Any]) -> str:
 
 def outbox_table(rows: list[dict[str, Any]], zone: str) -> list[dict[str, Any]]:
     """The admin's Outbox rows as the tab shows them, times in the admin's zone."""
+
     def when(value: Any) -> str:
         return local_time(value, zone) if value else "—"
 
-    return [{"Written": when(r["created_at"]), "To": r["recipient"], "What": r["message"], "Kind": r["kind"],
-             "Status": outbox_status(r), "Attempts": r["attempts"],
-             "Next try": when(r.get("next_attempt_at")) if r["status"] in ("queued", "sending") else "—"}
-            for r in rows]
+    return [
+        {
+            "Written": when(r["created_at"]),
+            "To": r["recipient"],
+            "What": r["message"],
+            "Kind": r["kind"],
+            "Status": outbox_status(r),
+            "Attempts": r["attempts"],
+            "Next try": when(r.get("next_attempt_at")) if r["status"] in ("queued", "sending") else "—",
+        }
+        for r in rows
+    ]

@@ -40,8 +40,12 @@ SUBJECTS = {
     "final_session_soon": "Your final session is coming up",
     "account_closed": "An account you work with was closed",
 }
-PAGE_TITLES = {"appointments": "Appointments", "requests": "Requests", "termination": "Termination plans",
-               "notifications": "Notifications"}
+PAGE_TITLES = {
+    "appointments": "Appointments",
+    "requests": "Requests",
+    "termination": "Termination plans",
+    "notifications": "Notifications",
+}
 
 
 def subject(row: dict[str, Any]) -> str:
@@ -74,11 +78,16 @@ def item_link(row: dict[str, Any], base_url: str) -> str:
 def build_message(row: dict[str, Any], *, sender: str, base_url: str) -> EmailMessage:
     """The email for one claimed outbox row (outbox_claim's columns)."""
     link = item_link(row, base_url)
-    where = "the plan" if row.get("plan_id") and row.get("page") == "termination" else \
-        PAGE_TITLES.get(row.get("page") or "", "the portal")
+    where = (
+        "the plan"
+        if row.get("plan_id") and row.get("page") == "termination"
+        else PAGE_TITLES.get(row.get("page") or "", "the portal")
+    )
     greeting = f"Dear {row['recipient_name']},"
-    text = (f"{greeting}\n\n{row['message']}\n\nOpen {where}: {link}\n\n"
-            f"— {PORTAL_NAME}. You receive this because it concerns your work on the portal.\n")
+    text = (
+        f"{greeting}\n\n{row['message']}\n\nOpen {where}: {link}\n\n"
+        f"— {PORTAL_NAME}. You receive this because it concerns your work on the portal.\n"
+    )
     message = EmailMessage()
     message["Subject"] = subject(row)
     message["From"] = sender
@@ -87,13 +96,15 @@ def build_message(row: dict[str, Any], *, sender: str, base_url: str) -> EmailMe
     message.set_content(text)
     message.add_alternative(
         f"<p>{html.escape(greeting)}</p><p>{html.escape(row['message'])}</p>"
-        f"<p><a href=\"{html.escape(link, quote=True)}\">Open {html.escape(where)}</a></p>"
-        f"<p style=\"color:#555\">{PORTAL_NAME}. You receive this because it concerns your work on the portal.</p>",
-        subtype="html")
+        f'<p><a href="{html.escape(link, quote=True)}">Open {html.escape(where)}</a></p>'
+        f'<p style="color:#555">{PORTAL_NAME}. You receive this because it concerns your work on the portal.</p>',
+        subtype="html",
+    )
     if row.get("ics_method") and row.get("starts_at"):
         invitation = calendar_invitation(row, organiser=sender)
-        message.add_attachment(invitation, maintype="text", subtype="calendar",
-                               filename="invite.ics", params={"method": row["ics_method"]})
+        message.add_attachment(
+            invitation, maintype="text", subtype="calendar", filename="invite.ics", params={"method": row["ics_method"]}
+        )
     return message
 
 
@@ -104,8 +115,11 @@ def build_summary(rows: list[dict[str, Any]], *, sender: str, base_url: str) -> 
     count = len(rows)
     greeting = f"Dear {first['recipient_name']},"
     lines = [f"- {row['message']}" for row in rows]
-    text = (f"{greeting}\n\nSince the last summary:\n\n" + "\n".join(lines)
-            + f"\n\nOpen the portal: {base_url}\n\n— {PORTAL_NAME}. You chose one summary a day on My profile.\n")
+    text = (
+        f"{greeting}\n\nSince the last summary:\n\n"
+        + "\n".join(lines)
+        + f"\n\nOpen the portal: {base_url}\n\n— {PORTAL_NAME}. You chose one summary a day on My profile.\n"
+    )
     message = EmailMessage()
     message["Subject"] = f"Your portal summary: {count} {'notice' if count == 1 else 'notices'}"
     message["From"] = sender
@@ -115,11 +129,18 @@ def build_summary(rows: list[dict[str, Any]], *, sender: str, base_url: str) -> 
     items = "".join(f"<li>{html.escape(row['message'])}</li>" for row in rows)
     message.add_alternative(
         f"<p>{html.escape(greeting)}</p><p>Since the last summary:</p><ul>{items}</ul>"
-        f"<p><a href=\"{html.escape(base_url, quote=True)}\">Open the portal</a></p>", subtype="html")
+        f'<p><a href="{html.escape(base_url, quote=True)}">Open the portal</a></p>',
+        subtype="html",
+    )
     for row in rows:
         if row.get("ics_method") and row.get("starts_at"):
-            message.add_attachment(calendar_invitation(row, organiser=sender), maintype="text", subtype="calendar",
-                                   filename=f"invite-{row['id']}.ics", params={"method": row["ics_method"]})
+            message.add_attachment(
+                calendar_invitation(row, organiser=sender),
+                maintype="text",
+                subtype="calendar",
+                filename=f"invite-{row['id']}.ics",
+                params={"method": row["ics_method"]},
+            )
     return message
 
 
@@ -139,10 +160,13 @@ def calendar_invitation(row: dict[str, Any], *, organiser: str) -> bytes:
     zone = row.get("consultant_timezone")
     if zone:
         local = in_zone(row["starts_at"], zone)
-        event.add("description", f"{local:%a} {local.day} {local:%b} {local:%H:%M} {zone_words(zone)} ({zone}), "
-                                 "the consultant's zone.")
-    event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED" if row["kind"] == "confirmed"
-              else "TENTATIVE")
+        event.add(
+            "description",
+            f"{local:%a} {local.day} {local:%b} {local:%H:%M} {zone_words(zone)} ({zone}), the consultant's zone.",
+        )
+    event.add(
+        "status", "CANCELLED" if method == "CANCEL" else "CONFIRMED" if row["kind"] == "confirmed" else "TENTATIVE"
+    )
     event.add("organizer", vCalAddress(f"mailto:{_address(organiser)}"))
     attendee = vCalAddress(f"mailto:{row['recipient_email']}")
     attendee.params["cn"] = vText(row["recipient_name"])
@@ -163,6 +187,7 @@ def _address(sender: str) -> str:
 
 # --- account messages: verification, "someone tried to register", password reset -------------------------
 
+
 def build_link_message(row: dict[str, Any], *, token: str | None, sender: str, base_url: str) -> EmailMessage:
     """One claimed account_links row (account_links_claim's columns) as an email; `token` is the link's plaintext,
     minted by the sender for this message (never stored)."""
@@ -175,37 +200,45 @@ def build_link_message(row: dict[str, Any], *, token: str | None, sender: str, b
     if kind == "registration":
         title = "Confirm your email to finish creating your account"
         link = link_url(base, kind, token or "")
-        paragraphs = [f"You asked to create the account “{row.get('username')}” on the {PORTAL_NAME} with this "
-                      "address. Open this link to confirm that the address is yours; your account is created then:",
-                      f"The link works once, for {VERIFY_HOURS} hours. If you did not ask for an account, ignore "
-                      "this message: nothing is created without the link."]
+        paragraphs = [
+            f"You asked to create the account “{row.get('username')}” on the {PORTAL_NAME} with this "
+            "address. Open this link to confirm that the address is yours; your account is created then:",
+            f"The link works once, for {VERIFY_HOURS} hours. If you did not ask for an account, ignore "
+            "this message: nothing is created without the link.",
+        ]
         action = ("Confirm my email and create my account", link)
         extra = []
     elif kind == "verify_email":
         title = "Confirm your email address"
         link = link_url(base, kind, token or "")
-        paragraphs = [f"You asked to verify this address for your account “{row.get('username')}”. Open this link to "
-                      "confirm it; until then the portal sends it nothing but this message:",
-                      f"The link works once, for {VERIFY_HOURS} hours."]
+        paragraphs = [
+            f"You asked to verify this address for your account “{row.get('username')}”. Open this link to "
+            "confirm it; until then the portal sends it nothing but this message:",
+            f"The link works once, for {VERIFY_HOURS} hours.",
+        ]
         action = ("Verify my email", link)
         extra = []
     elif kind == "reset":
         title = "Choose a new password"
         link = link_url(base, kind, token or "")
-        paragraphs = [f"Someone (we hope you) asked to reset the password of your account “{row.get('username')}”. "
-                      "Open this link to choose a new one:",
-                      f"The link works once, for {RESET_MINUTES} minutes; choosing a new password signs you out on "
-                      "every device. If you did not ask, ignore this message: your password stays as it is."]
+        paragraphs = [
+            f"Someone (we hope you) asked to reset the password of your account “{row.get('username')}”. "
+            "Open this link to choose a new one:",
+            f"The link works once, for {RESET_MINUTES} minutes; choosing a new password signs you out on "
+            "every device. If you did not ask, ignore this message: your password stays as it is.",
+        ]
         action = ("Choose a new password", link)
         extra = []
     else:  # already_registered: no token, two plain links
         title = "Someone tried to register with your email"
-        paragraphs = [f"Someone tried to create a new account on the {PORTAL_NAME} with this address, which "
-                      f"already belongs to your account “{row.get('username')}”. No new account was created. "
-                      "If it was you, sign in instead:",
-                      "Forgot your password? Ask for a reset link here:",
-                      "If it was not you, you need do nothing: the portal never says to anyone whether an address has "
-                      "an account."]
+        paragraphs = [
+            f"Someone tried to create a new account on the {PORTAL_NAME} with this address, which "
+            f"already belongs to your account “{row.get('username')}”. No new account was created. "
+            "If it was you, sign in instead:",
+            "Forgot your password? Ask for a reset link here:",
+            "If it was not you, you need do nothing: the portal never says to anyone whether an address has "
+            "an account.",
+        ]
         action = ("Sign in", sign_in)
         extra = [("Reset my password", forgot)]
     greeting = f"Dear {name},"
@@ -223,13 +256,13 @@ def build_link_message(row: dict[str, Any], *, token: str | None, sender: str, b
     message.set_content("\n".join(text_lines) + "\n")
 
     def anchor(label: str, href: str) -> str:
-        return f"<p><a href=\"{html.escape(href, quote=True)}\">{html.escape(label)}</a><br>{html.escape(href)}</p>"
+        return f'<p><a href="{html.escape(href, quote=True)}">{html.escape(label)}</a><br>{html.escape(href)}</p>'
 
     body = [f"<p>{html.escape(greeting)}</p>", f"<p>{html.escape(paragraphs[0])}</p>", anchor(*action)]
     if extra:
         body += [f"<p>{html.escape(paragraphs[1])}</p>", anchor(*extra[0]), f"<p>{html.escape(paragraphs[2])}</p>"]
     else:
         body.append(f"<p>{html.escape(paragraphs[1])}</p>")
-    body.append(f"<p style=\"color:#555\">{PORTAL_NAME}</p>")
+    body.append(f'<p style="color:#555">{PORTAL_NAME}</p>')
     message.add_alternative("".join(body), subtype="html")
     return message

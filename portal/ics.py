@@ -8,9 +8,17 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
 
-STATUS = {"requested": "TENTATIVE", "confirmed": "CONFIRMED", "cancelled": "CANCELLED", "moved": "CANCELLED",
-          "declined": "CANCELLED", "completed": "CONFIRMED", "no_show": "CONFIRMED", "consultant_no_show": "CONFIRMED",
-          "disputed": "CONFIRMED"}
+STATUS = {
+    "requested": "TENTATIVE",
+    "confirmed": "CONFIRMED",
+    "cancelled": "CANCELLED",
+    "moved": "CANCELLED",
+    "declined": "CANCELLED",
+    "completed": "CONFIRMED",
+    "no_show": "CONFIRMED",
+    "consultant_no_show": "CONFIRMED",
+    "disputed": "CONFIRMED",
+}
 
 
 def appointments_ics(appointments: list[dict[str, Any]], *, viewer_timezone: str, calendar_name: str) -> bytes:

@@ -20,7 +20,7 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
 
 @dataclass(frozen=True)
 class MailboxMessage:
-    name: str           # the file's name, which is how a message is chosen
+    name: str  # the file's name, which is how a message is chosen
     to: str
     subject: str
     written_at: datetime  # when the sender wrote it (UTC)
@@ -36,8 +36,14 @@ def list_messages(folder: Path, *, limit: int = 200) -> list[MailboxMessage]:
     found = []
     for path in files[:limit]:
         message = _parse(path)
-        found.append(MailboxMessage(name=path.name, to=str(message["To"] or ""), subject=str(message["Subject"] or ""),
-                                    written_at=datetime.fromtimestamp(path.stat().st_mtime, UTC)))
+        found.append(
+            MailboxMessage(
+                name=path.name,
+                to=str(message["To"] or ""),
+                subject=str(message["Subject"] or ""),
+                written_at=datetime.fromtimestamp(path.stat().st_mtime, UTC),
+            )
+        )
     return found
 
 
@@ -67,7 +73,7 @@ def as_markdown(text: str) -> str:
         parts, last = [], 0
         for match in _LINK.finditer(line):
             url = match.group(0).rstrip(".,;:")
-            parts.append(_MARKDOWN_SPECIAL.sub(r"\\\1", line[last:match.start()]))
+            parts.append(_MARKDOWN_SPECIAL.sub(r"\\\1", line[last : match.start()]))
             shown = _MARKDOWN_SPECIAL.sub(r"\\\1", url)
             parts.append(f"[{shown}]({url.replace(')', '%29')})")
             last = match.start() + len(url)

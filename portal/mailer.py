@@ -56,19 +56,25 @@ class MailSettings:
     mailbox_dir: Path | None = None  # local mode: every message also written here as .eml
 
     @classmethod
-    def from_environment(cls, get: Callable[[str], str | None] | Mapping[str, Any] | None = None, *,
-                         mailbox_dir: Path | None = None) -> MailSettings:
+    def from_environment(
+        cls, get: Callable[[str], str | None] | Mapping[str, Any] | None = None, *, mailbox_dir: Path | None = None
+    ) -> MailSettings:
         lookup = get.get if isinstance(get, Mapping) else (get or os.environ.get)
 
         def value(name: str) -> str | None:
             found = lookup(name)
             return str(found).strip() if found not in (None, "") else None
 
-        return cls(smtp_host=value("SMTP_HOST"), smtp_port=int(value("SMTP_PORT") or 587),
-                   smtp_user=value("SMTP_USER"), smtp_password=value("SMTP_PASSWORD"),
-                   sender=value("SMTP_FROM") or cls.sender,
-                   starttls=(value("SMTP_STARTTLS") or "1").lower() not in ("0", "false", "no", "off"),
-                   base_url=value("PORTAL_BASE_URL") or cls.base_url, mailbox_dir=mailbox_dir)
+        return cls(
+            smtp_host=value("SMTP_HOST"),
+            smtp_port=int(value("SMTP_PORT") or 587),
+            smtp_user=value("SMTP_USER"),
+            smtp_password=value("SMTP_PASSWORD"),
+            sender=value("SMTP_FROM") or cls.sender,
+            starttls=(value("SMTP_STARTTLS") or "1").lower() not in ("0", "false", "no", "off"),
+            base_url=value("PORTAL_BASE_URL") or cls.base_url,
+            mailbox_dir=mailbox_dir,
+        )
 
 
 def reserved_address(address: str) -> bool:
@@ -106,8 +112,9 @@ class Mailer:
                 if outcome is None:
                     outcome, detail = server.send(group)
                 for row in group["rows"]:
-                    self.backend.rpc("outbox_settle", {"p_id": row["id"], "p_outcome": outcome, "p_detail": detail},
-                                     as_user=SERVICE)
+                    self.backend.rpc(
+                        "outbox_settle", {"p_id": row["id"], "p_outcome": outcome, "p_detail": detail}, as_user=SERVICE
+                    )
                     outcomes[outcome] += 1
         return outcomes
 
@@ -119,19 +126,34 @@ class Mailer:
                 token = None
                 if row["kind"] != "already_registered":
                     token, hashed = new_token()
-                    if self.backend.rpc("account_link_arm", {"p_id": row["id"], "p_token_hash": hashed},
-                                        as_user=SERVICE) is None:
+                    if (
+                        self.backend.rpc(
+                            "account_link_arm", {"p_id": row["id"], "p_token_hash": hashed}, as_user=SERVICE
+                        )
+                        is None
+                    ):
                         continue  # another sender took it over (lease ran out): theirs is the live link
-                message = build_link_message(row, token=token, sender=self.settings.sender,
-                                             base_url=self.settings.base_url)
-                outcome, detail = self._deliver_locally({
-                    "first": {"id": row["id"], "kind": f"account-{row['kind']}", "recipient_email": row["email"],
-                              "email_verified": row["kind"] in VERIFICATION_KINDS or row["email_verified"]},
-                    "message": message})
+                message = build_link_message(
+                    row, token=token, sender=self.settings.sender, base_url=self.settings.base_url
+                )
+                outcome, detail = self._deliver_locally(
+                    {
+                        "first": {
+                            "id": row["id"],
+                            "kind": f"account-{row['kind']}",
+                            "recipient_email": row["email"],
+                            "email_verified": row["kind"] in VERIFICATION_KINDS or row["email_verified"],
+                        },
+                        "message": message,
+                    }
+                )
                 if outcome is None:
                     outcome, detail = server.send({"message": message, "first": {"recipient_email": row["email"]}})
-                self.backend.rpc("account_links_settle", {"p_id": row["id"], "p_outcome": outcome,
-                                                          "p_detail": detail}, as_user=SERVICE)
+                self.backend.rpc(
+                    "account_links_settle",
+                    {"p_id": row["id"], "p_outcome": outcome, "p_detail": detail},
+                    as_user=SERVICE,
+                )
                 outcomes[outcome] += 1
 
     def _messages(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -149,10 +171,11 @@ class Mailer:
                 groups.append({"rows": [row], "first": row})
         for group in groups:
             first = group["first"]
-            group["message"] = (build_summary(group["rows"], sender=self.settings.sender,
-                                              base_url=self.settings.base_url)
-                                if first.get("summary") else
-                                build_message(first, sender=self.settings.sender, base_url=self.settings.base_url))
+            group["message"] = (
+                build_summary(group["rows"], sender=self.settings.sender, base_url=self.settings.base_url)
+                if first.get("summary")
+                else build_message(first, sender=self.settings.sender, base_url=self.settings.base_url)
+            )
         return groups
 
     def _deliver_locally(self, group: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -239,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.load()
     backend = open_backend(settings)
     mail = MailSettings.from_environment(
-        mailbox_dir=settings.data_dir / "mailbox" if settings.backend == "local" else None)
+        mailbox_dir=settings.data_dir / "mailbox" if settings.backend == "local" else None
+    )
     mailer = Mailer(backend, mail)
     if args.once:
         print(mailer.run_once(limit=500))

@@ -43,7 +43,7 @@ def delete_my_account(backend: Backend, claims: Claims, confirm_username: str) -
 
 
 def plural(n: int, word: str, plural_form: str | None = None) -> str:
-    """"1 request", "2 requests", "0 requests"; `plural_form` for irregular words ("1 person", "2 people")."""
+    """ "1 request", "2 requests", "0 requests"; `plural_form` for irregular words ("1 person", "2 people")."""
     return f"{n} {word if n == 1 else plural_form or word + 's'}"
 
 
@@ -57,8 +57,7 @@ def attention_items(home: dict[str, Any]) -> list[tuple[str, str]]:
     if n := home["plans_to_sign"]:
         items.append((f"{plural(n, 'termination plan')} awaiting your signature", "views/termination.py"))
     if n := home["waivers_to_answer"]:
-        items.append((f"{plural(n, 'conflict waiver')} the other party signed and you have not",
-                      "views/requests.py"))
+        items.append((f"{plural(n, 'conflict waiver')} the other party signed and you have not", "views/requests.py"))
     if n := home["unread_notifications"]:
         items.append((f"{plural(n, 'unread notification')}", "views/notifications.py"))
     return items

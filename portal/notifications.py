@@ -23,8 +23,14 @@ def mark_read(backend: Backend, claims: Claims, ids: list[str] | None = None) ->
 # Where an appointment notification is about, as a section of the Appointments page (portal.appointments.TABS):
 # a proposed, confirmed or moved session is among the upcoming ones; a declined or cancelled one among the
 # sessions called off, under "Past & cancelled".
-APPOINTMENT_SECTIONS = {"booked": UPCOMING, "confirmed": UPCOMING, "rescheduled": UPCOMING,
-                        "declined": PAST, "cancelled": PAST, "late_cancellation": PAST}
+APPOINTMENT_SECTIONS = {
+    "booked": UPCOMING,
+    "confirmed": UPCOMING,
+    "rescheduled": UPCOMING,
+    "declined": PAST,
+    "cancelled": PAST,
+    "late_cancellation": PAST,
+}
 
 
 def destination(item: dict[str, Any]) -> tuple[str, str | None] | None:

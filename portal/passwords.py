@@ -42,8 +42,10 @@ def password_problem(password: str | None) -> str | None:
     if len(text) > MAX_LENGTH:
         return f"Use at most {MAX_LENGTH} characters (this one has {len(text)})."
     if len((password or "").encode()) > MAX_BYTES:
-        return (f"This password takes more than {MAX_BYTES} bytes (accented and other non-Latin letters take two "
-                "or more each): shorten it a little.")
+        return (
+            f"This password takes more than {MAX_BYTES} bytes (accented and other non-Latin letters take two "
+            "or more each): shorten it a little."
+        )
     if text.lower() in _common() or text.strip().lower() in _common():
         return "This is one of the passwords people use most, so it is tried first: choose another."
     return None

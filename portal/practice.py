@@ -13,8 +13,10 @@ from portal.profiles import emptied_row_message
 
 def capacity_below_active(active_clients: int) -> str:
     """The refusal of a capacity lower than the clients already held."""
-    return (f"You have {plural(active_clients, 'active client')}; capacity can't be lower. "
-            "To stop taking new clients, turn off 'Accepting new clients'.")
+    return (
+        f"You have {plural(active_clients, 'active client')}; capacity can't be lower. "
+        "To stop taking new clients, turn off 'Accepting new clients'."
+    )
 
 
 @dataclass
@@ -29,18 +31,26 @@ class CompetencyInput:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "modality": self.modality, "level": self.level,
+            "modality": self.modality,
+            "level": self.level,
             "evidence_body": (self.evidence_body or "").strip() or None,
             "evidence_credential": (self.evidence_credential or "").strip() or None,
-            "evidence_year": self.evidence_year, "training_hours": self.training_hours,
+            "evidence_year": self.evidence_year,
+            "training_hours": self.training_hours,
             "expires_on": self.expires_on.isoformat() if self.expires_on else None,
         }
 
     def is_blank(self) -> bool:
         """Nothing typed in any cell: a row added to the grid and left empty, which is not a competency."""
-        return (not self.modality and self.level is None and not (self.evidence_body or "").strip()
-                and not (self.evidence_credential or "").strip() and self.evidence_year is None
-                and self.training_hours is None and self.expires_on is None)
+        return (
+            not self.modality
+            and self.level is None
+            and not (self.evidence_body or "").strip()
+            and not (self.evidence_credential or "").strip()
+            and self.evidence_year is None
+            and self.training_hours is None
+            and self.expires_on is None
+        )
 
 
 def filled(rows: list[CompetencyInput]) -> list[CompetencyInput]:
@@ -61,8 +71,15 @@ def emptied(rows: list[CompetencyInput], saved_rows: int) -> list[str]:
     return [emptied_row_message(f"Row {n}") for n, row in enumerate(rows[:saved_rows], start=1) if row.is_blank()]
 
 
-def validate(rows: list[CompetencyInput], capacity: int | None, *, modalities: set[str],
-             today: date | None = None, saved_rows: int = 0, active_clients: int = 0) -> dict[str, str]:
+def validate(
+    rows: list[CompetencyInput],
+    capacity: int | None,
+    *,
+    modalities: set[str],
+    today: date | None = None,
+    saved_rows: int = 0,
+    active_clients: int = 0,
+) -> dict[str, str]:
     """Messages per field; for the grid one sentence per problem, naming the row (counted from the top of the
     grid, empty rows included) and the field.
 
@@ -117,29 +134,45 @@ def load_my_practice(backend: Backend, claims: Claims) -> dict[str, Any]:
     return backend.rpc("get_my_practice", {}, as_user=claims)
 
 
-def save_my_practice(backend: Backend, claims: Claims, rows: list[CompetencyInput], *, accepting: bool,
-                     capacity: int, expected_version: int, saved_rows: int = 0) -> dict[str, Any]:
+def save_my_practice(
+    backend: Backend,
+    claims: Claims,
+    rows: list[CompetencyInput],
+    *,
+    accepting: bool,
+    capacity: int,
+    expected_version: int,
+    saved_rows: int = 0,
+) -> dict[str, Any]:
     """Save the rows that hold anything; an emptied saved row (one of the first `saved_rows`) is refused."""
     if problems := emptied(rows, saved_rows):
         raise PracticeError("Some fields need attention.", {"competencies": " ".join(problems)})
     try:
-        return backend.rpc("save_my_practice", {
-            "p_competencies": [r.as_json() for r in filled(rows)], "p_accepting": accepting, "p_capacity": capacity,
-            "p_expected_version": expected_version,
-        }, as_user=claims)
+        return backend.rpc(
+            "save_my_practice",
+            {
+                "p_competencies": [r.as_json() for r in filled(rows)],
+                "p_accepting": accepting,
+                "p_capacity": capacity,
+                "p_expected_version": expected_version,
+            },
+            as_user=claims,
+        )
     except APIError as exc:
         if exc.code == "P0001" and exc.details == "version":
             raise PracticeError(f"{exc.message} {exc.hint}", stale=True) from exc
         if exc.code == "P0001" and exc.details == "capacity":  # should the database ever refuse it too
-            raise PracticeError("Some fields need attention.",
-                                {"capacity": f"{exc.message} {exc.hint or ''}".strip()}) from exc
+            raise PracticeError(
+                "Some fields need attention.", {"capacity": f"{exc.message} {exc.hint or ''}".strip()}
+            ) from exc
         if exc.code == "P0001" and exc.details == "competencies":
             raise PracticeError(exc.message, {"competencies": f"{exc.message} {exc.hint or ''}".strip()}) from exc
         if exc.code == "23514" and "capacity" in (exc.message or ""):
             raise PracticeError("Some fields need attention.", {"capacity": "Capacity must be 0 to 60."}) from exc
         if exc.code == "23514":
-            raise PracticeError("Some fields need attention.",
-                                {"competencies": "A level, year or number of hours is out of range."}) from exc
+            raise PracticeError(
+                "Some fields need attention.", {"competencies": "A level, year or number of hours is out of range."}
+            ) from exc
         raise PracticeError(friendly_message(exc)) from exc
 
 

@@ -10,14 +10,37 @@ from zoneinfo import available_timezones
 from portal.db import APIError, Backend, Claims
 
 LICENSE_TYPES = (
-    "LCSW", "LICSW", "LPC", "LPCC", "LMHC", "LMFT", "Psychologist (PhD)", "Psychologist (PsyD)",
-    "Psychiatrist (MD/DO)", "PMHNP", "RP (Ontario)", "RCC (BC)", "RSW (Canada)", "CCC (Canada)",
+    "LCSW",
+    "LICSW",
+    "LPC",
+    "LPCC",
+    "LMHC",
+    "LMFT",
+    "Psychologist (PhD)",
+    "Psychologist (PsyD)",
+    "Psychiatrist (MD/DO)",
+    "PMHNP",
+    "RP (Ontario)",
+    "RCC (BC)",
+    "RSW (Canada)",
+    "CCC (Canada)",
     "Psychologist (Canada)",
 )
 
 PROFILE_FIELDS = (
-    "display_name", "pronouns", "languages", "offers_telehealth", "offers_in_person", "city",
-    "fee_usd", "sliding_scale", "years_in_practice", "timezone", "bio", "is_consultant", "home_jurisdiction",
+    "display_name",
+    "pronouns",
+    "languages",
+    "offers_telehealth",
+    "offers_in_person",
+    "city",
+    "fee_usd",
+    "sliding_scale",
+    "years_in_practice",
+    "timezone",
+    "bio",
+    "is_consultant",
+    "home_jurisdiction",
 )
 
 # Database constraint -> (form field, message). The database has the last word;
@@ -35,7 +58,9 @@ CONSTRAINT_MESSAGES = {
     "profiles_offers_a_format": ("offers_telehealth", "Offer at least one format: telehealth or in person."),
     "licenses_type_length": ("licenses", "Each licence needs a licence type."),
     "licenses_number_format": (
-        "licenses", "Licence numbers are 2 to 40 letters, digits, spaces, dots, slashes or dashes."),
+        "licenses",
+        "Licence numbers are 2 to 40 letters, digits, spaces, dots, slashes or dashes.",
+    ),
     "licenses_jurisdiction_fkey": ("licenses", "Choose each licence's state or province from the list."),
 }
 
@@ -55,6 +80,7 @@ class ProfileError(Exception):
 # included. A new row left empty is ignored. A saved row whose every cell was cleared is refused, not deleted:
 # deleting is done with the row's checkbox and the bin icon, so clearing cells never loses a row (or, for a
 # competency, its verification) by accident.
+
 
 def emptied_row_message(row: str) -> str:
     """The refusal for a saved row whose cells were all cleared; `row` names it as the grid's messages do."""
@@ -85,8 +111,12 @@ class LicenseInput:
 
     def is_blank(self) -> bool:
         """Nothing typed in any cell: a row added to the grid and left empty (or a saved one cleared)."""
-        return (not (self.jurisdiction or "").strip() and not (self.license_type or "").strip()
-                and not (self.license_number or "").strip() and self.expires_on is None)
+        return (
+            not (self.jurisdiction or "").strip()
+            and not (self.license_type or "").strip()
+            and not (self.license_number or "").strip()
+            and self.expires_on is None
+        )
 
 
 def filled(licenses: list[LicenseInput]) -> list[LicenseInput]:
@@ -118,13 +148,17 @@ class ProfileInput:
     @classmethod
     def from_document(cls, doc: dict[str, Any]) -> ProfileInput:
         return cls(
-            **{k: (doc.get(k) if doc.get(k) is not None else getattr(cls(), k)) for k in PROFILE_FIELDS
-               if k not in ("fee_usd", "years_in_practice")},
+            **{
+                k: (doc.get(k) if doc.get(k) is not None else getattr(cls(), k))
+                for k in PROFILE_FIELDS
+                if k not in ("fee_usd", "years_in_practice")
+            },
             fee_usd=doc.get("fee_usd"),
             years_in_practice=doc.get("years_in_practice"),
             licenses=[
                 LicenseInput(
-                    jurisdiction=lic["jurisdiction"], license_type=lic["license_type"],
+                    jurisdiction=lic["jurisdiction"],
+                    license_type=lic["license_type"],
                     license_number=lic["license_number"],
                     expires_on=date.fromisoformat(lic["expires_on"]) if lic.get("expires_on") else None,
                 )
@@ -160,8 +194,9 @@ def timezone_label(name: str) -> str:
     return f"{city} ({name}, UTC{offset[0].replace('-', '−')}{offset[1:3]}:{offset[3:]})"
 
 
-def validate(profile: ProfileInput, *, jurisdictions: set[str], languages: set[str],
-             today: date | None = None) -> dict[str, str]:
+def validate(
+    profile: ProfileInput, *, jurisdictions: set[str], languages: set[str], today: date | None = None
+) -> dict[str, str]:
     """Every problem with the form, keyed by field; empty when it may be saved."""
     today = today or date.today()
     errors: dict[str, str] = {}
@@ -194,8 +229,9 @@ def validate(profile: ProfileInput, *, jurisdictions: set[str], languages: set[s
         errors["timezone"] = "Choose a time zone from the list."
     if len(profile.bio or "") > 2000:
         errors["bio"] = f"The bio can be at most 2,000 characters (it has {len(profile.bio)})."
-    license_problems = validate_licenses(profile.licenses, jurisdictions=jurisdictions, today=today,
-                                         saved_rows=profile.saved_licenses)
+    license_problems = validate_licenses(
+        profile.licenses, jurisdictions=jurisdictions, today=today, saved_rows=profile.saved_licenses
+    )
     if license_problems:
         errors["licenses"] = " ".join(license_problems)
     elif profile.is_consultant and not filled(profile.licenses):
@@ -203,8 +239,9 @@ def validate(profile: ProfileInput, *, jurisdictions: set[str], languages: set[s
     return errors
 
 
-def validate_licenses(licenses: list[LicenseInput], *, jurisdictions: set[str], today: date,
-                      saved_rows: int = 0) -> list[str]:
+def validate_licenses(
+    licenses: list[LicenseInput], *, jurisdictions: set[str], today: date, saved_rows: int = 0
+) -> list[str]:
     """One sentence per problem, naming the row (counted from the top of the grid, empty rows included) and the
     field.
 
@@ -246,23 +283,32 @@ def load_my_profile(backend: Backend, claims: Claims) -> dict[str, Any]:
     return backend.rpc("get_my_profile", {}, as_user=claims)
 
 
-def save_my_profile(backend: Backend, claims: Claims, profile: ProfileInput, *,
-                    expected_version: int) -> dict[str, Any]:
+def save_my_profile(
+    backend: Backend, claims: Claims, profile: ProfileInput, *, expected_version: int
+) -> dict[str, Any]:
     """Save the licences that hold anything; raises ProfileError with per-field messages when the database refuses,
     or when a saved licence was emptied (never deleted that way)."""
-    emptied = [emptied_row_message(f"Licence {n}") for n, lic in enumerate(profile.licenses[:profile.saved_licenses],
-                                                                           start=1) if lic.is_blank()]
+    emptied = [
+        emptied_row_message(f"Licence {n}")
+        for n, lic in enumerate(profile.licenses[: profile.saved_licenses], start=1)
+        if lic.is_blank()
+    ]
     if emptied:
         raise ProfileError("Some fields need attention.", {"licenses": " ".join(emptied)})
     try:
-        saved = backend.rpc("save_my_profile", {
-            "p_profile": profile.as_json(),
-            "p_licenses": [lic.as_json() for lic in filled(profile.licenses)],
-            "p_expected_version": expected_version,
-        }, as_user=claims)
+        saved = backend.rpc(
+            "save_my_profile",
+            {
+                "p_profile": profile.as_json(),
+                "p_licenses": [lic.as_json() for lic in filled(profile.licenses)],
+                "p_expected_version": expected_version,
+            },
+            as_user=claims,
+        )
         if profile.home_jurisdiction and profile.home_jurisdiction != saved.get("home_jurisdiction"):
-            saved = backend.rpc("set_my_home_jurisdiction", {"p_jurisdiction": profile.home_jurisdiction},
-                                as_user=claims)
+            saved = backend.rpc(
+                "set_my_home_jurisdiction", {"p_jurisdiction": profile.home_jurisdiction}, as_user=claims
+            )
         return saved
     except APIError as exc:
         raise _profile_error(exc) from exc
@@ -288,8 +334,7 @@ def profile_checklist(doc: dict[str, Any]) -> list[str]:
     """What is still missing from a profile, in the words the home page shows."""
     missing = []
     if not doc.get("home_jurisdiction"):
-        missing.append("Say where you live (state or province): a consultant must be licensed there to work with "
-                       "you.")
+        missing.append("Say where you live (state or province): a consultant must be licensed there to work with you.")
     if not doc.get("licenses"):
         missing.append("Add at least one licence with its state or province and expiry date.")
     if doc.get("years_in_practice") is None:

@@ -24,26 +24,32 @@ def _refusal(exc: APIError) -> RequestRefused:
     return RequestRefused(text, field)
 
 
-def request_consultation(backend: Backend, claims: Claims, consultant_id: str, modalities: list[str],
-                         message: str) -> dict[str, Any]:
+def request_consultation(
+    backend: Backend, claims: Claims, consultant_id: str, modalities: list[str], message: str
+) -> dict[str, Any]:
     if not (message or "").strip():
         raise RequestRefused("Write a short message to the consultant.", "message")
     if len(message) > 1500:
         raise RequestRefused("The message can be at most 1,500 characters.", "message")
     try:
-        return backend.rpc("request_consultation", {"p_consultant": consultant_id, "p_modalities": modalities,
-                                                    "p_message": message}, as_user=claims)
+        return backend.rpc(
+            "request_consultation",
+            {"p_consultant": consultant_id, "p_modalities": modalities, "p_message": message},
+            as_user=claims,
+        )
     except APIError as exc:
         raise _refusal(exc) from exc
 
 
-def respond(backend: Backend, claims: Claims, request_id: str, *, accept: bool,
-            reason: str | None = None) -> dict[str, Any]:
+def respond(
+    backend: Backend, claims: Claims, request_id: str, *, accept: bool, reason: str | None = None
+) -> dict[str, Any]:
     if not accept and not (reason or "").strip():
         raise RequestRefused("Give a reason when you decline, so your colleague can look elsewhere.", "reason")
     try:
-        return backend.rpc("respond_to_request", {"p_request": request_id, "p_accept": accept,
-                                                  "p_reason": reason}, as_user=claims)
+        return backend.rpc(
+            "respond_to_request", {"p_request": request_id, "p_accept": accept, "p_reason": reason}, as_user=claims
+        )
     except APIError as exc:
         raise _refusal(exc) from exc
 

@@ -10,26 +10,32 @@ from typing import Any
 from portal.db import APIError, Backend, Claims, friendly_message
 
 AFFILIATION_KINDS = {
-    "practice": "Group practice", "agency": "Agency or clinic", "hospital": "Hospital",
-    "university": "University", "training_programme": "Training programme or institute",
-    "board": "Professional or licensing board", "association": "Large professional association (not screened)",
+    "practice": "Group practice",
+    "agency": "Agency or clinic",
+    "hospital": "Hospital",
+    "university": "University",
+    "training_programme": "Training programme or institute",
+    "board": "Professional or licensing board",
+    "association": "Large professional association (not screened)",
 }
 LEVEL_TEXT = {
     "none": "No conflict found.",
     "waived": "A possible conflict was found and both of you signed a waiver.",
     "potential": "A possible dual relationship was found. Discuss it; you may proceed only if both of you "
-                 "sign a waiver with your reasons.",
+    "sign a waiver with your reasons.",
     "blocking": "A conflict that rules out treatment was found. It cannot be waived.",
 }
 # What the seeker is told when the screening that runs with a request (declarations by email, shared
 # organisations, indirect ties) finds something: the consultant is shown the same.
 REQUEST_SCREENING_FOUND = {
     "potential": "The screening that runs with each request found a possible dual relationship, from information "
-                 "you may not see. The consultant sees the same. Discuss it under Check for conflicts; the work can "
-                 "start only if both of you sign a waiver.",
+    "you may not see. The consultant sees the same. Discuss it under Check for conflicts; the work can "
+    "start only if both of you sign a waiver.",
     "blocking": "The screening that runs with each request found a conflict that rules out treatment. The "
-                "consultant sees the same and will decline; you can look for someone else.",
+    "consultant sees the same and will decline; you can look for someone else.",
 }
+
+
 def as_you_declared(label: str) -> str:
     """A rule's label is written in the declarer's voice ("was in my training cohort"); told back to them it
     reads in theirs: "You declared that this person was in your training cohort"."""
@@ -47,8 +53,13 @@ def declared_sentence(label: str, when: str) -> str:
     return f"You declared that {core} ({when})."
 
 
-CONTEXT_TEXT = {"search": "Search pre-screen", "profile": "Profile viewed", "request": "Request sent",
-                "accept": "Request accepted", "on_demand": "Check for conflicts"}
+CONTEXT_TEXT = {
+    "search": "Search pre-screen",
+    "profile": "Profile viewed",
+    "request": "Request sent",
+    "accept": "Request accepted",
+    "on_demand": "Check for conflicts",
+}
 
 
 class DeclarationRefused(Exception):
@@ -126,10 +137,18 @@ def add_affiliation(backend: Backend, claims: Claims, item: AffiliationInput) ->
         field, message = next(iter(problems.items()))
         raise DeclarationRefused(message, field)
     try:
-        return backend.rpc("add_my_affiliation", {
-            "p_organisation": item.organisation, "p_kind": item.kind, "p_role": item.role,
-            "p_email_domain": item.email_domain, "p_starts_on": _iso(item.starts_on), "p_ends_on": _iso(item.ends_on),
-        }, as_user=claims)
+        return backend.rpc(
+            "add_my_affiliation",
+            {
+                "p_organisation": item.organisation,
+                "p_kind": item.kind,
+                "p_role": item.role,
+                "p_email_domain": item.email_domain,
+                "p_starts_on": _iso(item.starts_on),
+                "p_ends_on": _iso(item.ends_on),
+            },
+            as_user=claims,
+        )
     except APIError as exc:
         raise _refused(exc) from exc
 
@@ -139,11 +158,18 @@ def add_relationship(backend: Backend, claims: Claims, item: RelationshipInput, 
         field, message = next(iter(problems.items()))
         raise DeclarationRefused(message, field)
     try:
-        return backend.rpc("add_my_relationship", {
-            "p_kind": item.kind, "p_counterpart_id": item.counterpart_id,
-            "p_counterpart_name": item.counterpart_name, "p_counterpart_email": item.counterpart_email,
-            "p_starts_on": _iso(item.starts_on), "p_ends_on": _iso(item.ends_on),
-        }, as_user=claims)
+        return backend.rpc(
+            "add_my_relationship",
+            {
+                "p_kind": item.kind,
+                "p_counterpart_id": item.counterpart_id,
+                "p_counterpart_name": item.counterpart_name,
+                "p_counterpart_email": item.counterpart_email,
+                "p_starts_on": _iso(item.starts_on),
+                "p_ends_on": _iso(item.ends_on),
+            },
+            as_user=claims,
+        )
     except APIError as exc:
         raise _refused(exc) from exc
 
@@ -166,8 +192,9 @@ def check(backend: Backend, claims: Claims, other_id: str) -> dict[str, Any]:
 
 def sign_waiver(backend: Backend, claims: Claims, other_id: str, rationale: str) -> dict[str, Any]:
     if len(rationale.strip()) < 20:
-        raise DeclarationRefused("Write your rationale in at least 20 characters: what you discussed and why "
-                                 "you proceed.", "rationale")
+        raise DeclarationRefused(
+            "Write your rationale in at least 20 characters: what you discussed and why you proceed.", "rationale"
+        )
     try:
         return backend.rpc("sign_waiver", {"p_other": other_id, "p_rationale": rationale}, as_user=claims)
     except APIError as exc:

@@ -96,7 +96,7 @@ class SearchPage:
         return max(1, -(-shown // max(1, page_size)))
 
     def total_words(self) -> str:
-        """"12", or "more than 1,000"."""
+        """ "12", or "more than 1,000"."""
         return count_words(self.total)
 
 
@@ -104,12 +104,17 @@ def search(backend: Backend, claims: Claims, filters: SearchFilters) -> SearchPa
     data = backend.rpc("search_consultants", filters.params(), as_user=claims)
     results = data["results"]
     if results:  # professionalism records resting on at least 5 events, for the cards shown
-        records = backend.rpc("consultant_records", {"p_consultants": [r["consultant_id"] for r in results]},
-                              as_user=claims)
+        records = backend.rpc(
+            "consultant_records", {"p_consultants": [r["consultant_id"] for r in results]}, as_user=claims
+        )
         for result in results:
             result["record"] = records.get(result["consultant_id"])
-    return SearchPage(total=data["total"], results=results, relax=data.get("relax") or [],
-                      total_capped=bool(data.get("total_capped")) or data["total"] > COUNT_CAP)
+    return SearchPage(
+        total=data["total"],
+        results=results,
+        relax=data.get("relax") or [],
+        total_capped=bool(data.get("total_capped")) or data["total"] > COUNT_CAP,
+    )
 
 
 def relaxed(filters: SearchFilters, name: str) -> SearchFilters:
@@ -161,8 +166,12 @@ def relaxed_all(filters: SearchFilters, names: list[str] | None = None) -> Searc
     return filters
 
 
-def filter_words(filters: SearchFilters, name: str, modality_names: dict[str, str] | None = None,
-                 language_names: dict[str, str] | None = None) -> str:
+def filter_words(
+    filters: SearchFilters,
+    name: str,
+    modality_names: dict[str, str] | None = None,
+    language_names: dict[str, str] | None = None,
+) -> str:
     """One filter as the seeker set it, e.g. "the maximum fee ($50)"."""
     modality_names, language_names = modality_names or {}, language_names or {}
     if name == "modalities":
@@ -184,13 +193,14 @@ def filter_words(filters: SearchFilters, name: str, modality_names: dict[str, st
 
 
 def words_list(parts: list[str]) -> str:
-    """"a", "a and b", "a, b and c"."""
+    """ "a", "a and b", "a, b and c"."""
     return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
 
 
 @dataclass
 class Broadening:
     """When no single filter's removal finds anyone: the search with every optional filter removed."""
+
     filters: SearchFilters  # the broadened search (only the jurisdiction kept)
     count: int  # how many it finds (1,001: more than 1,000)
     narrowing: list[str]  # the optional filters the seeker's search set, in the order of the form
@@ -212,8 +222,14 @@ def single_relaxations(page: SearchPage) -> list[dict[str, Any]]:
     return [r for r in page.relax if r["filter"] != "jurisdiction"]
 
 
-def explain_empty(page: SearchPage, filters: SearchFilters, broadening: Broadening | None = None, *,
-                  modality_names: dict[str, str] | None = None, language_names: dict[str, str] | None = None) -> str:
+def explain_empty(
+    page: SearchPage,
+    filters: SearchFilters,
+    broadening: Broadening | None = None,
+    *,
+    modality_names: dict[str, str] | None = None,
+    language_names: dict[str, str] | None = None,
+) -> str:
     """What kept everyone out: the filter that removed most; or, when removing any one filter still finds nobody,
     the filters narrowing the search together and what showing everyone licensed there would find."""
     helpful = single_relaxations(page)
@@ -221,8 +237,10 @@ def explain_empty(page: SearchPage, filters: SearchFilters, broadening: Broadeni
         top = helpful[0]
         return f"Nobody matches all filters. {relax_label(top)} would find {count_words(top['count'])}."
     if any(r["filter"] == "jurisdiction" for r in page.relax):
-        sentence = (f"No consultant licensed in {filters.jurisdiction} matches these filters, and the others "
-                    "who would are not licensed there.")
+        sentence = (
+            f"No consultant licensed in {filters.jurisdiction} matches these filters, and the others "
+            "who would are not licensed there."
+        )
     else:
         sentence = f"No consultant licensed in {filters.jurisdiction} matches these filters."
     if broadening is None or not broadening.narrowing:

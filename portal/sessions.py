@@ -49,15 +49,19 @@ def is_alive(backend: Backend, session: SignInSession | None) -> bool:
     """Is the session still open, for its account, under its username?"""
     if session is None:
         return False
-    return bool(backend.rpc("auth_session_alive", {"p_session": session.session_id, "p_user": session.user_id,
-                                                   "p_username": session.username}, as_user=SERVICE))
+    return bool(
+        backend.rpc(
+            "auth_session_alive",
+            {"p_session": session.session_id, "p_user": session.user_id, "p_username": session.username},
+            as_user=SERVICE,
+        )
+    )
 
 
 def close(backend: Backend, session: SignInSession | None) -> None:
     """Sign-out: this session ends on the server; its cookie opens nothing from now on."""
     if session is not None:
-        backend.rpc("auth_close_session", {"p_session": session.session_id, "p_user": session.user_id},
-                    as_user=SERVICE)
+        backend.rpc("auth_close_session", {"p_session": session.session_id, "p_user": session.user_id}, as_user=SERVICE)
 
 
 def close_everywhere(backend: Backend, user_id: str) -> int:

@@ -12,31 +12,53 @@ from portal.db import APIError, Backend, Claims, friendly_message
 from portal.local_times import in_zone
 
 REASONS = {
-    "goals_met": "Goals met", "client_choice": "Client's choice", "consultant_capacity": "Consultant's capacity",
-    "relocation": "Relocation", "conflict_emerged": "A conflict emerged", "specialist_referral":
-    "Referral to a specialist", "financial": "Financial", "safety": "Safety", "other": "Other",
+    "goals_met": "Goals met",
+    "client_choice": "Client's choice",
+    "consultant_capacity": "Consultant's capacity",
+    "relocation": "Relocation",
+    "conflict_emerged": "A conflict emerged",
+    "specialist_referral": "Referral to a specialist",
+    "financial": "Financial",
+    "safety": "Safety",
+    "other": "Other",
 }
 CHECKLIST = {
-    "pre_termination_discussion": "Pre-termination discussion held", "referrals_given": "Referrals given",
-    "closing_session_held": "Closing session held", "summary_shared": "Records or summary shared",
+    "pre_termination_discussion": "Pre-termination discussion held",
+    "referrals_given": "Referrals given",
+    "closing_session_held": "Closing session held",
+    "summary_shared": "Records or summary shared",
     "follow_up_arranged": "Follow-up arranged",
 }
 FIELD_LABELS = {
-    "initiated_by": "Initiated by", "reason": "Reason", "reason_notes": "Notes on the reason",
-    "discussed_on": "Ending first discussed", "final_session_on": "Final session", "sessions_remaining":
-    "Sessions remaining", "closing_sessions": "Closing sessions", "referrals": "Referrals", "follow_up_on":
-    "Follow-up check-in", "aftercare_notes": "Aftercare notes", "checklist": "Checklist",
+    "initiated_by": "Initiated by",
+    "reason": "Reason",
+    "reason_notes": "Notes on the reason",
+    "discussed_on": "Ending first discussed",
+    "final_session_on": "Final session",
+    "sessions_remaining": "Sessions remaining",
+    "closing_sessions": "Closing sessions",
+    "referrals": "Referrals",
+    "follow_up_on": "Follow-up check-in",
+    "aftercare_notes": "Aftercare notes",
+    "checklist": "Checklist",
     "safety_justification": "Safety justification",
 }
 DATE_FIELDS = ("discussed_on", "final_session_on", "follow_up_on")
 CONSTRAINT_MESSAGES = {
-    "plan_consultant_notice": ("final_session_on", "When the consultant ends treatment, the final session must be at "
-                               "least 21 days and 2 sessions after the ending was first discussed, with at least one "
-                               "referral. Only the reason “Safety” is exempt."),
-    "plan_safety_justified": ("safety_justification", "Ending for safety needs a written justification (at least 20 "
-                              "characters); both of you will see it flagged."),
-    "plan_final_after_discussion": ("final_session_on", "The final session cannot be before the ending was first "
-                                    "discussed."),
+    "plan_consultant_notice": (
+        "final_session_on",
+        "When the consultant ends treatment, the final session must be at "
+        "least 21 days and 2 sessions after the ending was first discussed, with at least one "
+        "referral. Only the reason “Safety” is exempt.",
+    ),
+    "plan_safety_justified": (
+        "safety_justification",
+        "Ending for safety needs a written justification (at least 20 characters); both of you will see it flagged.",
+    ),
+    "plan_final_after_discussion": (
+        "final_session_on",
+        "The final session cannot be before the ending was first discussed.",
+    ),
     "plan_follow_up_after_final": ("follow_up_on", "The follow-up comes after the final session."),
     "plan_closing_within_remaining": ("closing_sessions", "Closing sessions are part of the sessions remaining."),
 }
@@ -70,13 +92,20 @@ class PlanTerms:
         def day(value):
             return date.fromisoformat(value) if value else None
 
-        return cls(initiated_by=version["initiated_by"], reason=version["reason"],
-                   discussed_on=day(version["discussed_on"]), final_session_on=day(version["final_session_on"]),
-                   sessions_remaining=version["sessions_remaining"], closing_sessions=version["closing_sessions"],
-                   reason_notes=version.get("reason_notes") or "", referrals=list(version.get("referrals") or []),
-                   follow_up_on=day(version.get("follow_up_on")), aftercare_notes=version.get("aftercare_notes") or "",
-                   checklist=list(version.get("checklist") or []),
-                   safety_justification=version.get("safety_justification") or "")
+        return cls(
+            initiated_by=version["initiated_by"],
+            reason=version["reason"],
+            discussed_on=day(version["discussed_on"]),
+            final_session_on=day(version["final_session_on"]),
+            sessions_remaining=version["sessions_remaining"],
+            closing_sessions=version["closing_sessions"],
+            reason_notes=version.get("reason_notes") or "",
+            referrals=list(version.get("referrals") or []),
+            follow_up_on=day(version.get("follow_up_on")),
+            aftercare_notes=version.get("aftercare_notes") or "",
+            checklist=list(version.get("checklist") or []),
+            safety_justification=version.get("safety_justification") or "",
+        )
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -135,8 +164,12 @@ def start(backend: Backend, claims: Claims, engagement_id: str, terms: PlanTerms
 def revise(backend: Backend, claims: Claims, plan_id: str, terms: PlanTerms, *, expected_version: int) -> int:
     if problems := terms.problems():
         raise PlanError("The plan needs changes before it can be saved.", problems)
-    return _call(backend, claims, "revise_termination_plan",
-                 {"p_plan": plan_id, "p_terms": terms.as_json(), "p_expected_version": expected_version})
+    return _call(
+        backend,
+        claims,
+        "revise_termination_plan",
+        {"p_plan": plan_id, "p_terms": terms.as_json(), "p_expected_version": expected_version},
+    )
 
 
 def propose(backend: Backend, claims: Claims, plan_id: str, *, expected_version: int) -> None:
@@ -184,8 +217,16 @@ def reminder_state(plans: list[dict[str, Any]], today: date) -> tuple:
             continue
         current = plan["versions"][-1]
         signed = any(s["signer"] == "me" for s in current["signatures"])
-        open_plans.append((plan["id"], plan["status"], current["version"], signed, current["final_session_on"],
-                           current.get("follow_up_on")))
+        open_plans.append(
+            (
+                plan["id"],
+                plan["status"],
+                current["version"],
+                signed,
+                current["final_session_on"],
+                current.get("follow_up_on"),
+            )
+        )
     return today.isoformat(), tuple(sorted(open_plans))
 
 
@@ -222,10 +263,14 @@ def who_vouched(plan: dict[str, Any], version: dict[str, Any], zone: str) -> str
         client = plan["other_name"] if mine else "you"
         return f"Ending first discussed {discussed}, {ahead}: stated by {author}, confirmed by {client} by signing."
     if mine:
-        return (f"Ending first discussed {discussed}, {ahead}: stated by you; {plan['other_name']}'s signature "
-                "will confirm it.")
-    return (f"Ending first discussed {discussed}, {ahead}: stated by {author}. Sign only if that is when you "
-            "first talked about ending: your signature confirms the date.")
+        return (
+            f"Ending first discussed {discussed}, {ahead}: stated by you; {plan['other_name']}'s signature "
+            "will confirm it."
+        )
+    return (
+        f"Ending first discussed {discussed}, {ahead}: stated by {author}. Sign only if that is when you "
+        "first talked about ending: your signature confirms the date."
+    )
 
 
 def friendly_day(value: date | str | None, *, today: date | None = None, year: bool = False) -> str:
@@ -254,8 +299,11 @@ def describe(key: str, value: Any, *, year: bool = False) -> str:
 
 def differences(older: dict[str, Any], newer: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(field label, before, after) for every term that changed between two versions."""
-    return [(label, describe(key, older.get(key)), describe(key, newer.get(key)))
-            for key, label in FIELD_LABELS.items() if older.get(key) != newer.get(key)]
+    return [
+        (label, describe(key, older.get(key)), describe(key, newer.get(key)))
+        for key, label in FIELD_LABELS.items()
+        if older.get(key) != newer.get(key)
+    ]
 
 
 def _comparable(key: str, value: Any) -> Any:
@@ -270,25 +318,27 @@ def _comparable(key: str, value: Any) -> Any:
         return sorted(value, key=lambda item: (order.index(item) if item in order else len(order), item))
     if key == "referrals":
         # A portal consultant by id (their display name may have changed since), anyone else by name.
-        return sorted((r.get("consultant_id") or "", "" if r.get("consultant_id") else (r.get("name") or "").strip())
-                      for r in value)
+        return sorted(
+            (r.get("consultant_id") or "", "" if r.get("consultant_id") else (r.get("name") or "").strip())
+            for r in value
+        )
     return value
 
 
 @dataclass(frozen=True)
 class RebaseRow:
     label: str
-    started: str   # in the version you started editing from
-    latest: str    # in the plan now
-    draft: str     # in your draft re-applied to the plan now
-    change: str    # "theirs" (changed in the plan since), "yours" (your edit), "both" (both, differently)
+    started: str  # in the version you started editing from
+    latest: str  # in the plan now
+    draft: str  # in your draft re-applied to the plan now
+    change: str  # "theirs" (changed in the plan since), "yours" (your edit), "both" (both, differently)
 
 
 @dataclass(frozen=True)
 class Rebased:
-    terms: PlanTerms            # the plan now, with your own edits re-applied
-    rows: list[RebaseRow]       # every term that changed on either side
-    clashes: list[str]          # labels of terms both of you changed, differently: your value is kept
+    terms: PlanTerms  # the plan now, with your own edits re-applied
+    rows: list[RebaseRow]  # every term that changed on either side
+    clashes: list[str]  # labels of terms both of you changed, differently: your value is kept
 
     @property
     def changed_since(self) -> bool:
@@ -320,8 +370,9 @@ def rebase(started: dict[str, Any], latest: dict[str, Any], mine: PlanTerms) -> 
             clashes.append(label)
         else:
             change = "yours" if i_changed and not they_changed else "theirs"
-        rows.append(RebaseRow(label, describe(key, before[key]), describe(key, now[key]),
-                              describe(key, merged[key]), change))
+        rows.append(
+            RebaseRow(label, describe(key, before[key]), describe(key, now[key]), describe(key, merged[key]), change)
+        )
     return Rebased(PlanTerms.from_version(merged), rows, clashes)
 
 
@@ -361,16 +412,25 @@ def summary_html(plan: dict[str, Any], my_name: str, zone: str = "UTC") -> str:
         if not items:
             return "none"
         planned = current.get("checklist") or []
-        return "".join(f"<div>{'☑' if done else '☐'} {html.escape(label)} — "
-                       f"{html.escape(done_note(plan, item, zone, year=True) or 'done') if done else 'not yet'}</div>"
-                       for item, (label, done) in zip(planned, items, strict=True))
+        return "".join(
+            f"<div>{'☑' if done else '☐'} {html.escape(label)} — "
+            f"{html.escape(done_note(plan, item, zone, year=True) or 'done') if done else 'not yet'}</div>"
+            for item, (label, done) in zip(planned, items, strict=True)
+        )
 
-    rows = "".join(f"<tr><th>{html.escape(label)}"
-                   + (f" ({sum(done for _, done in items)} of {len(items)} done)" if key == "checklist" and items
-                      else "")
-                   + f"</th><td>{cell(key)}</td></tr>" for key, label in FIELD_LABELS.items())
-    signatures = "".join(f"<li>{html.escape(names[s['signer']])}, {html.escape(signed_time(s['signed_at'], zone))}"
-                         "</li>" for s in current["signatures"]) or "<li>Not signed yet</li>"
+    rows = "".join(
+        f"<tr><th>{html.escape(label)}"
+        + (f" ({sum(done for _, done in items)} of {len(items)} done)" if key == "checklist" and items else "")
+        + f"</th><td>{cell(key)}</td></tr>"
+        for key, label in FIELD_LABELS.items()
+    )
+    signatures = (
+        "".join(
+            f"<li>{html.escape(names[s['signer']])}, {html.escape(signed_time(s['signed_at'], zone))}</li>"
+            for s in current["signatures"]
+        )
+        or "<li>Not signed yet</li>"
+    )
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>Termination plan</title>"
         "<style>body{font-family:system-ui,sans-serif;max-width:720px;margin:2rem auto;color:#222}"

@@ -107,6 +107,7 @@ class TimeOff:
 @dataclass(frozen=True)
 class Bar:
     """One stretch of open hours on the shown clock: a range crossing that zone's midnight is two bars."""
+
     day: date  # on the shown zone's calendar
     starts: float  # hours after that day's midnight on the shown clock, 0–24
     ends: float
@@ -118,6 +119,7 @@ class Bar:
 @dataclass(frozen=True)
 class PlanDay:
     """One day of the coming week on the consultant's calendar: the ranges colleagues may book and why."""
+
     on: date
     ranges: list[tuple[time, time]]
     reason: str  # 'Weekly hours', 'Date override', 'Day off (date override)', 'Time off', 'Not working'
@@ -140,18 +142,34 @@ class AvailabilityEditor:
     def from_saved(cls, doc: dict[str, Any]) -> AvailabilityEditor:
         """The editor for what get_my_availability (or save_my_availability) returned."""
         settings = doc["settings"]
-        editor = cls(timezone=doc["timezone"], settings={name: settings[name] for name in SETTINGS},
-                     days={n: Weekday(n) for n in WEEKDAYS}, version=settings["version"])
+        editor = cls(
+            timezone=doc["timezone"],
+            settings={name: settings[name] for name in SETTINGS},
+            days={n: Weekday(n) for n in WEEKDAYS},
+            version=settings["version"],
+        )
         for row in sorted(doc["weekly_hours"], key=lambda h: (h["weekday"], str(h["starts_at"]))):
             day = editor.days[int(row["weekday"])]
             day.on = True
             day.ranges.append(TimeRange(editor.new_id("r"), as_time(row["starts_at"]), as_time(row["ends_at"])))
         for row in doc["overrides"]:
-            editor.overrides.append(Override(editor.new_id("o"), date.fromisoformat(str(row["on_date"])),
-                                             as_time(row["starts_at"]), as_time(row["ends_at"])))
+            editor.overrides.append(
+                Override(
+                    editor.new_id("o"),
+                    date.fromisoformat(str(row["on_date"])),
+                    as_time(row["starts_at"]),
+                    as_time(row["ends_at"]),
+                )
+            )
         for row in doc["time_off"]:
-            editor.time_off.append(TimeOff(editor.new_id("t"), date.fromisoformat(str(row["starts_on"])),
-                                           date.fromisoformat(str(row["ends_on"])), row.get("note") or ""))
+            editor.time_off.append(
+                TimeOff(
+                    editor.new_id("t"),
+                    date.fromisoformat(str(row["starts_on"])),
+                    date.fromisoformat(str(row["ends_on"])),
+                    row.get("note") or "",
+                )
+            )
         editor.sort()
         return editor
 
@@ -220,15 +238,18 @@ class AvailabilityEditor:
                 elif r.ends_at is None:
                     problems[r.id] = "Give the end time."
                 elif r.ends_at <= r.starts_at:
-                    problems[r.id] = (f"It ends ({clock(r.ends_at)}) before it starts ({clock(r.starts_at)}): "
-                                      "give a later end.")
-            ordered = sorted((r for r in day.ranges if r.valid and r.id not in problems),
-                             key=lambda r: (r.starts_at, r.ends_at))
+                    problems[r.id] = (
+                        f"It ends ({clock(r.ends_at)}) before it starts ({clock(r.starts_at)}): give a later end."
+                    )
+            ordered = sorted(
+                (r for r in day.ranges if r.valid and r.id not in problems), key=lambda r: (r.starts_at, r.ends_at)
+            )
             for index, later in enumerate(ordered):
                 earlier = next((e for e in ordered[:index] if e.ends_at > later.starts_at), None)
                 if earlier is not None:
-                    problems[later.id] = (f"Overlaps {span(earlier.starts_at, earlier.ends_at)} on {day.name}: "
-                                          "change one or remove it.")
+                    problems[later.id] = (
+                        f"Overlaps {span(earlier.starts_at, earlier.ends_at)} on {day.name}: change one or remove it."
+                    )
         return problems
 
     def copy_day(self, source: int, targets: list[int]) -> str | None:
@@ -246,8 +267,9 @@ class AvailabilityEditor:
 
     # --- date overrides and time off ----------------------------------------------------------------------
 
-    def add_override(self, on_date: date | None, starts_at: time | None, ends_at: time | None, *,
-                     day_off: bool) -> str | None:
+    def add_override(
+        self, on_date: date | None, starts_at: time | None, ends_at: time | None, *, day_off: bool
+    ) -> str | None:
         """Add a day off or one range of hours on a date; a sentence instead if it cannot be added."""
         if on_date is None:
             return "Choose the date."
@@ -294,6 +316,7 @@ class AvailabilityEditor:
 
     def as_input(self) -> AvailabilityInput:
         """What save_my_availability takes: the days switched on with their ranges, the overrides, the time off."""
+
         def number(name: str, default: int | None = 0) -> int | None:
             value = self.settings.get(name)
             return default if value is None else int(value)
@@ -320,14 +343,17 @@ class AvailabilityEditor:
             return PlanDay(day, [], "Time off", OVERRIDE)
         overrides = [o for o in self.overrides if o.on_date == day]
         if overrides:
-            hours = sorted((o.starts_at, o.ends_at) for o in overrides
-                           if not o.day_off and o.starts_at is not None and o.ends_at is not None
-                           and o.ends_at > o.starts_at)
+            hours = sorted(
+                (o.starts_at, o.ends_at)
+                for o in overrides
+                if not o.day_off and o.starts_at is not None and o.ends_at is not None and o.ends_at > o.starts_at
+            )
             return PlanDay(day, hours, OVERRIDE if hours else "Day off (date override)", OVERRIDE)
         weekday = self.days[day.isoweekday()]
         problems = self.range_problems()
-        hours = sorted((r.starts_at, r.ends_at) for r in weekday.ranges
-                       if weekday.on and r.valid and r.id not in problems)
+        hours = sorted(
+            (r.starts_at, r.ends_at) for r in weekday.ranges if weekday.on and r.valid and r.id not in problems
+        )
         return PlanDay(day, hours, WEEKLY if hours else "Not working", WEEKLY)
 
     def week(self, first: date, days: int = 7) -> list[PlanDay]:
@@ -363,8 +389,10 @@ class AvailabilityEditor:
         another zone may begin the day before or end the day after."""
         home, shown = ZoneInfo(self.timezone), ZoneInfo(shown_zone or self.timezone)
         begin = datetime.combine(first, time.min, tzinfo=home).astimezone(shown).date()
-        end = (datetime.combine(first + timedelta(days=days), time.min, tzinfo=home).astimezone(shown)
-               - timedelta(microseconds=1)).date()
+        end = (
+            datetime.combine(first + timedelta(days=days), time.min, tzinfo=home).astimezone(shown)
+            - timedelta(microseconds=1)
+        ).date()
         return [begin + timedelta(days=n) for n in range((end - begin).days + 1)]
 
     def summary(self, first: date, shown_zone: str | None = None, days: int = 7) -> list[tuple[date, str]]:
@@ -374,8 +402,7 @@ class AvailabilityEditor:
         by_day: dict[date, list[str]] = {}
         for bar in self.bars(first, shown_zone, days):
             end = "24:00" if bar.ends == 24 else f"{int(bar.ends):02d}:{round(bar.ends % 1 * 60):02d}"
-            by_day.setdefault(bar.day, []).append(
-                f"{int(bar.starts):02d}:{round(bar.starts % 1 * 60):02d}–{end}")
+            by_day.setdefault(bar.day, []).append(f"{int(bar.starts):02d}:{round(bar.starts % 1 * 60):02d}–{end}")
         return [(d, ", ".join(by_day.get(d, [])) or "No open hours") for d in self.shown_days(first, shown_zone, days)]
 
 

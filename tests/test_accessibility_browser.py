@@ -62,21 +62,20 @@ STREAMLIT_ALLOWED: list[Allowed] = [
         rule="list",
         within='[data-testid="stSidebarNavItems"]',
         what="st.navigation with sections (app.py's 'Portal' / 'You' / 'Administration'): Streamlit's sidebar "
-             "renders <ul data-testid=stSidebarNavItems> whose children are one <div> per section (section "
-             "header + <li> links), so the <ul> has <div> children. The markup came with sections "
-             "(streamlit/streamlit PR #8681); a flat page list renders <ul><li> and passes axe, so app.py "
-             "could avoid it only by dropping the section headers.",
+        "renders <ul data-testid=stSidebarNavItems> whose children are one <div> per section (section "
+        "header + <li> links), so the <ul> has <div> children. The markup came with sections "
+        "(streamlit/streamlit PR #8681); a flat page list renders <ul><li> and passes axe, so app.py "
+        "could avoid it only by dropping the section headers.",
         upstream="no upstream issue found for the section markup itself; nearest open issue: "
-                 "https://github.com/streamlit/streamlit/issues/8399 (Basic accessibility web features, "
-                 "label area:accessibility: page structure flagged by accessibility checkers)",
+        "https://github.com/streamlit/streamlit/issues/8399 (Basic accessibility web features, "
+        "label area:accessibility: page structure flagged by accessibility checkers)",
     ),
     Allowed(
         rule="listitem",
         within='[data-testid="stSidebarNavItems"]',
-        what="the same sidebar sections: each page link is an <li> whose parent is the section <div>, not a "
-             "<ul>/<ol>.",
+        what="the same sidebar sections: each page link is an <li> whose parent is the section <div>, not a <ul>/<ol>.",
         upstream="no upstream issue found for the section markup itself; nearest open issue: "
-                 "https://github.com/streamlit/streamlit/issues/8399",
+        "https://github.com/streamlit/streamlit/issues/8399",
     ),
 ]
 
@@ -101,11 +100,14 @@ class Visit:
 
 
 PROFILE_TITLE = re.compile(rf"^({re.escape(PROFILE.display_name)}|Consultant profile)")
-SIGNED_OUT = [Visit("", "Sign in", label="sign-in"), Visit("register", "Register"),
-              # Reached from sign-in and from the emails' links (a link without its token says so).
-              Visit("forgot-password", "Forgot your password", in_nav=False),
-              Visit("verify-email", "Confirm your email", in_nav=False),
-              Visit("reset-password", "Choose a new password", in_nav=False)]
+SIGNED_OUT = [
+    Visit("", "Sign in", label="sign-in"),
+    Visit("register", "Register"),
+    # Reached from sign-in and from the emails' links (a link without its token says so).
+    Visit("forgot-password", "Forgot your password", in_nav=False),
+    Visit("verify-email", "Confirm your email", in_nav=False),
+    Visit("reset-password", "Choose a new password", in_nav=False),
+]
 PORTAL = [
     Visit("", re.compile(r"^Welcome, ")),
     Visit("find", "Find a consultant"),
@@ -121,12 +123,15 @@ PORTAL = [
 PAGES: dict[str, tuple[str | None, list[Visit]]] = {  # role -> (demo username, pages)
     "signed-out": (None, SIGNED_OUT),
     "seeker": ("seeker01", PORTAL),
-    "consultant": ("consultant06", PORTAL + [Visit("practice", "My practice"),
-                                             Visit("availability", "My availability")]),
+    "consultant": (
+        "consultant06",
+        PORTAL + [Visit("practice", "My practice"), Visit("availability", "My availability")],
+    ),
     "admin": ("admin", PORTAL + [Visit("admin", "Admin")]),
 }
-CASES = [pytest.param(role, visit, id=f"{role}-{visit.name}") for role, (_, visits) in PAGES.items()
-         for visit in visits]
+CASES = [
+    pytest.param(role, visit, id=f"{role}-{visit.name}") for role, (_, visits) in PAGES.items() for visit in visits
+]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -298,8 +303,10 @@ def open_visit(page: Page, app: AppServer, role: str, visit: Visit) -> None:
         settle(page)
     except AssertionError:
         path = screenshot(page, f"{role}-{visit.name}-failed")
-        raise AssertionError(f"{role}: /{visit.path} never showed its title {visit.title!r} "
-                             f"(screenshot {path}); app log:\n{app.log_tail()}") from None
+        raise AssertionError(
+            f"{role}: /{visit.path} never showed its title {visit.title!r} "
+            f"(screenshot {path}); app log:\n{app.log_tail()}"
+        ) from None
 
 
 def screenshot(page: Page, name: str) -> Path:
@@ -345,15 +352,25 @@ def axe_findings(page: Page, axe) -> list[Finding]:
             selector = target[0] if len(target) == 1 and isinstance(target[0], str) else None
             allowed = None
             for entry in STREAMLIT_ALLOWED:
-                if entry.rule == violation["id"] and selector is not None and page.evaluate(
-                        "([sel, within]) => !!document.querySelector(sel)?.closest(within)",
-                        [selector, entry.within]):
+                if (
+                    entry.rule == violation["id"]
+                    and selector is not None
+                    and page.evaluate(
+                        "([sel, within]) => !!document.querySelector(sel)?.closest(within)", [selector, entry.within]
+                    )
+                ):
                     allowed = entry
                     break
-            findings.append(Finding(
-                rule=violation["id"], impact=violation["impact"] or "unknown", target=" >> ".join(map(str, target)),
-                html=node["html"][:200], summary=" ".join((node.get("failureSummary") or "").split())[:300],
-                allowed_by=allowed))
+            findings.append(
+                Finding(
+                    rule=violation["id"],
+                    impact=violation["impact"] or "unknown",
+                    target=" >> ".join(map(str, target)),
+                    html=node["html"][:200],
+                    summary=" ".join((node.get("failureSummary") or "").split())[:300],
+                    allowed_by=allowed,
+                )
+            )
     return findings
 
 
@@ -414,18 +431,21 @@ def test_page_is_accessible_and_fits_a_phone(roles: Roles, app: AppServer, axe, 
     overflow = horizontal_overflow(page)
     phone_shot = screenshot(page, f"{role}-{visit.name}-390")
     if overflow:
-        problems.append(f"  scrolls sideways at {PHONE['width']} px (scrollWidth, clientWidth): {overflow}; "
-                        f"see {phone_shot}")
+        problems.append(
+            f"  scrolls sideways at {PHONE['width']} px (scrollWidth, clientWidth): {overflow}; see {phone_shot}"
+        )
     page.set_viewport_size(DESKTOP)
 
     if problems:
         desktop_shot = screenshot(page, f"{role}-{visit.name}-1280")
-        pytest.fail(f"{label}: accessibility problems (screenshot {desktop_shot}):\n" + "\n".join(problems),
-                    pytrace=False)
+        pytest.fail(
+            f"{label}: accessibility problems (screenshot {desktop_shot}):\n" + "\n".join(problems), pytrace=False
+        )
 
 
 def test_allow_list_names_an_upstream_issue_for_each_entry() -> None:
     for entry in STREAMLIT_ALLOWED:
         assert entry.rule and entry.within and entry.what
-        assert "github.com/streamlit/streamlit/issues/" in entry.upstream or \
-            entry.upstream.startswith("no upstream issue found"), entry
+        assert "github.com/streamlit/streamlit/issues/" in entry.upstream or entry.upstream.startswith(
+            "no upstream issue found"
+        ), entry

@@ -45,8 +45,9 @@ def test_pages_outside_a_members_role_say_who_they_are_for():
     seeker = app("seeker01").run()
     seeker.switch_page(PAGES["admin"]).run()  # an admin's link, opened by a seeker
     no_exceptions(seeker)
-    assert any("administrator" in w.lower() for w in texts(seeker, "warning") + texts(seeker, "error")
-               + texts(seeker, "info"))
+    assert any(
+        "administrator" in w.lower() for w in texts(seeker, "warning") + texts(seeker, "error") + texts(seeker, "info")
+    )
     # ... and it is not in their menu.
     assert "Admin" not in [str(link.proto.label) for link in seeker.sidebar.get("page_link")]
 

@@ -18,12 +18,21 @@ from portal.demo import DEMO_PASSWORD
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGES = {
-    "home": "views/home.py", "profile": "views/my_profile.py", "account": "views/account.py",
-    "admin": "views/admin.py", "sign_in": "views/sign_in.py", "register": "views/register.py",
-    "find": "views/find.py", "consultant": "views/consultant.py", "requests": "views/requests.py",
-    "practice": "views/my_practice.py", "relationships": "views/relationships.py",
-    "appointments": "views/appointments.py", "notifications": "views/notifications.py",
-    "availability": "views/my_availability.py", "termination": "views/termination.py",
+    "home": "views/home.py",
+    "profile": "views/my_profile.py",
+    "account": "views/account.py",
+    "admin": "views/admin.py",
+    "sign_in": "views/sign_in.py",
+    "register": "views/register.py",
+    "find": "views/find.py",
+    "consultant": "views/consultant.py",
+    "requests": "views/requests.py",
+    "practice": "views/my_practice.py",
+    "relationships": "views/relationships.py",
+    "appointments": "views/appointments.py",
+    "notifications": "views/notifications.py",
+    "availability": "views/my_availability.py",
+    "termination": "views/termination.py",
 }
 
 
@@ -95,10 +104,16 @@ def make_account(backend, password: str = "Good-pass-123", *, home: str | None =
     from portal.db import Claims
 
     username = f"app_{uuid.uuid4().hex[:8]}"
-    user_id = backend.rpc("auth_register", {
-        "p_username": username, "p_email": f"{username}@test.example", "p_display_name": "Casey Tester",
-        "p_password_hash": bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode(),
-    }, as_user=SERVICE)
+    user_id = backend.rpc(
+        "auth_register",
+        {
+            "p_username": username,
+            "p_email": f"{username}@test.example",
+            "p_display_name": "Casey Tester",
+            "p_password_hash": bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode(),
+        },
+        as_user=SERVICE,
+    )
     if home:
         backend.rpc("set_my_home_jurisdiction", {"p_jurisdiction": home}, as_user=Claims.user(user_id))
     return username
@@ -108,14 +123,45 @@ def make_account(backend, password: str = "Good-pass-123", *, home: str | None =
 
 ROLE_PAGES = {
     None: ["sign_in", "register"],
-    "seeker01": ["home", "find", "consultant", "requests", "appointments", "termination", "notifications", "profile",
-                 "relationships", "account"],
-    "consultant01": ["home", "find", "consultant", "requests", "appointments", "termination", "notifications",
-                     "profile",
-                     "relationships", "practice", "availability", "account"],
-    "admin": ["home", "find", "consultant", "requests", "appointments", "termination", "notifications", "profile",
-              "relationships",
-              "account", "admin"],
+    "seeker01": [
+        "home",
+        "find",
+        "consultant",
+        "requests",
+        "appointments",
+        "termination",
+        "notifications",
+        "profile",
+        "relationships",
+        "account",
+    ],
+    "consultant01": [
+        "home",
+        "find",
+        "consultant",
+        "requests",
+        "appointments",
+        "termination",
+        "notifications",
+        "profile",
+        "relationships",
+        "practice",
+        "availability",
+        "account",
+    ],
+    "admin": [
+        "home",
+        "find",
+        "consultant",
+        "requests",
+        "appointments",
+        "termination",
+        "notifications",
+        "profile",
+        "relationships",
+        "account",
+        "admin",
+    ],
 }
 
 
@@ -147,11 +193,13 @@ def test_admin_page_is_not_in_a_members_menu_and_refuses_them():
     assert "Admin" not in [str(link.proto.label) for link in at.sidebar.get("page_link")]
     at.switch_page(PAGES["admin"]).run()
     no_exceptions(at)
-    assert any("administrator" in text.lower() for text in texts(at, "warning") + texts(at, "error")), \
-        texts(at, "warning") + texts(at, "error")
+    assert any("administrator" in text.lower() for text in texts(at, "warning") + texts(at, "error")), texts(
+        at, "warning"
+    ) + texts(at, "error")
 
 
 # --- sign-in journeys -------------------------------------------------------------------
+
 
 def test_sign_in_with_a_demo_account_reaches_home():
     at = sign_in(app().run(), "seeker01", DEMO_PASSWORD)
@@ -206,9 +254,14 @@ def test_registration_then_sign_in(backend):
     again = app().run()
     again.switch_page(PAGES["register"]).run()
     fields = {ti.label: ti for ti in again.text_input}
-    for label, value in {"First name": "Other", "Last name": "Person", "Email": f"x{username}@example.org",
-                         "Username": username, "Password": "Strong-pass-42",
-                         "Repeat password": "Strong-pass-42"}.items():
+    for label, value in {
+        "First name": "Other",
+        "Last name": "Person",
+        "Email": f"x{username}@example.org",
+        "Username": username,
+        "Password": "Strong-pass-42",
+        "Repeat password": "Strong-pass-42",
+    }.items():
         fields[label].input(value)
     next(b for b in again.button if b.label == "Create account").click()
     again.run()
@@ -225,8 +278,14 @@ def test_registration_refuses_a_weak_password():
     at.switch_page(PAGES["register"]).run()
     fields = {ti.label: ti for ti in at.text_input}
     name = f"weak_{uuid.uuid4().hex[:6]}"
-    for label, value in {"First name": "Weak", "Last name": "Password", "Email": f"{name}@example.org",
-                         "Username": name, "Password": "password", "Repeat password": "password"}.items():
+    for label, value in {
+        "First name": "Weak",
+        "Last name": "Password",
+        "Email": f"{name}@example.org",
+        "Username": name,
+        "Password": "password",
+        "Repeat password": "password",
+    }.items():
         fields[label].input(value)
     next(b for b in at.button if b.label == "Create account").click()
     at.run()
@@ -247,6 +306,7 @@ def test_sign_out_returns_to_sign_in():
 
 
 # --- my profile ---------------------------------------------------------------------------
+
 
 def open_profile(username: str) -> AppTest:
     at = app(username).run()
@@ -302,6 +362,7 @@ def test_stale_form_is_refused_and_keeps_what_was_typed(backend):
 
 # --- admin --------------------------------------------------------------------------------
 
+
 def test_admin_lists_and_unlocks_accounts(backend):
     username = make_account(backend)
     for _ in range(5):
@@ -318,21 +379,31 @@ def test_admin_lists_and_unlocks_accounts(backend):
 
 # --- find, request, answer ------------------------------------------------------------------
 
+
 def make_consultant(backend, embedded_db, *, capacity: int = 3) -> tuple[str, str]:
     import psycopg
 
     username = make_account(backend)
     user_id = backend.rpc("auth_get_login", {"p_username": username}, as_user=SERVICE)["id"]
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        conn.execute("update public.profiles set is_consultant = true, fee_usd = 130, years_in_practice = 9, "
-                     "display_name = %s where id = %s", (f"Casey {username}", user_id))
-        conn.execute("insert into public.licenses (profile_id, license_type, license_number, jurisdiction, "
-                     "expires_on) values (%s, 'LPC', 'NY-555', 'NY', current_date + 300)", (user_id,))
-        conn.execute("insert into public.competencies (consultant_id, modality, level, evidence_body) "
-                     "values (%s, 'ifs', 3, 'IFS Institute')",
-                     (user_id,))
-        conn.execute("update public.availability_settings set capacity = %s where consultant_id = %s",
-                     (capacity, user_id))
+        conn.execute(
+            "update public.profiles set is_consultant = true, fee_usd = 130, years_in_practice = 9, "
+            "display_name = %s where id = %s",
+            (f"Casey {username}", user_id),
+        )
+        conn.execute(
+            "insert into public.licenses (profile_id, license_type, license_number, jurisdiction, "
+            "expires_on) values (%s, 'LPC', 'NY-555', 'NY', current_date + 300)",
+            (user_id,),
+        )
+        conn.execute(
+            "insert into public.competencies (consultant_id, modality, level, evidence_body) "
+            "values (%s, 'ifs', 3, 'IFS Institute')",
+            (user_id,),
+        )
+        conn.execute(
+            "update public.availability_settings set capacity = %s where consultant_id = %s", (capacity, user_id)
+        )
     return username, user_id
 
 
@@ -361,8 +432,14 @@ def test_empty_search_offers_to_relax_the_filter_that_removed_most():
     no_exceptions(at)
     # The results and the form now agree with the relaxed search, and a new Search keeps it.
     assert any(f"**{found}** consultant{'s match' if found != 1 else ' matches'}" in m.value for m in at.markdown)
-    widget = {"languages": "find_languages_1", "modalities": "find_modalities_1", "min_level": "find_min_level_1",
-              "times": "find_times_1", "fee": "find_max_fee_1", "format": "find_format_1"}[relaxed_filter]
+    widget = {
+        "languages": "find_languages_1",
+        "modalities": "find_modalities_1",
+        "min_level": "find_min_level_1",
+        "times": "find_times_1",
+        "fee": "find_max_fee_1",
+        "format": "find_format_1",
+    }[relaxed_filter]
     assert at.session_state[widget] in ([], 1, None, "any")
     at.button(key="find_submit_1").click().run()
     assert any(f"**{found}** consultant{'s match' if found != 1 else ' matches'}" in m.value for m in at.markdown)
@@ -439,14 +516,18 @@ def test_admin_verifies_a_competency_from_the_queue(backend, embedded_db):
     no_exceptions(at)
     from portal.db import Claims
 
-    queue = backend.rpc("admin_verification_queue", {"p_limit": 500},
-                        as_user=Claims.user(at.session_state["portal_user"].id))
+    queue = backend.rpc(
+        "admin_verification_queue", {"p_limit": 500}, as_user=Claims.user(at.session_state["portal_user"].id)
+    )
     item = next(i for i in queue if i["member_id"] == consultant_id and i["kind"] == "competency")
     at.text_input(key="verify_filter").input(item["member_name"]).run()
     at.button(key=f"verify_approve_{item['id']}").click().run()
     no_exceptions(at)
-    profile = backend.rpc("get_consultant_profile", {"p_consultant": consultant_id},
-                          as_user=Claims.user(at.session_state["portal_user"].id))
+    profile = backend.rpc(
+        "get_consultant_profile",
+        {"p_consultant": consultant_id},
+        as_user=Claims.user(at.session_state["portal_user"].id),
+    )
     assert profile["competencies"][0]["verified"] is True
 
 
@@ -457,8 +538,11 @@ def test_waiver_journey_then_acceptance(backend, embedded_db):
     consultant_username, consultant_id = make_consultant(backend, embedded_db)
     seeker_username = make_account(backend)
     seeker_id = backend.rpc("auth_get_login", {"p_username": seeker_username}, as_user=SERVICE)["id"]
-    backend.rpc("add_my_relationship", {"p_kind": "training_cohort", "p_counterpart_id": consultant_id,
-                                        "p_starts_on": "2024-01-01"}, as_user=Claims.user(seeker_id))
+    backend.rpc(
+        "add_my_relationship",
+        {"p_kind": "training_cohort", "p_counterpart_id": consultant_id, "p_starts_on": "2024-01-01"},
+        as_user=Claims.user(seeker_id),
+    )
 
     seeker = app(seeker_username)
     seeker.session_state["view_consultant"] = consultant_id
@@ -472,7 +556,8 @@ def test_waiver_journey_then_acceptance(backend, embedded_db):
     seeker.button(key=f"waiver_sign_profile_{consultant_id}").click().run()
     assert any("at least 20 characters" in e for e in texts(seeker, "error"))
     seeker.text_area(key=f"waiver_rationale_profile_{consultant_id}").input(
-        "We trained together but have had no contact since; we will discuss it in session one.")
+        "We trained together but have had no contact since; we will discuss it in session one."
+    )
     seeker.button(key=f"waiver_sign_profile_{consultant_id}").click().run()
     no_exceptions(seeker)
     assert any("Waiting for the other party" in c for c in texts(seeker, "caption"))
@@ -499,6 +584,7 @@ def test_waiver_journey_then_acceptance(backend, embedded_db):
 
 # --- availability, booking, notifications ------------------------------------------------------
 
+
 def engaged_pair(backend, embedded_db):
     """A consultant open every day (no notice) with one active client; returns their usernames."""
     import psycopg
@@ -507,16 +593,24 @@ def engaged_pair(backend, embedded_db):
     client_username = make_account(backend)
     client_id = backend.rpc("auth_get_login", {"p_username": client_username}, as_user=SERVICE)["id"]
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        conn.execute("update public.availability_settings set min_notice_hours = 0 where consultant_id = %s",
-                     (consultant_id,))
+        conn.execute(
+            "update public.availability_settings set min_notice_hours = 0 where consultant_id = %s", (consultant_id,)
+        )
         for weekday in range(1, 8):
-            conn.execute("insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) "
-                         "values (%s, %s, '08:00', '20:00')", (consultant_id, weekday))
+            conn.execute(
+                "insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) "
+                "values (%s, %s, '08:00', '20:00')",
+                (consultant_id, weekday),
+            )
         request = conn.execute(
             "insert into public.consultation_requests (seeker_id, consultant_id, message, status) "
-            "values (%s, %s, 'hi', 'accepted') returning id", (client_id, consultant_id)).fetchone()[0]
-        conn.execute("insert into public.engagements (request_id, seeker_id, consultant_id) values (%s, %s, %s)",
-                     (request, client_id, consultant_id))
+            "values (%s, %s, 'hi', 'accepted') returning id",
+            (client_id, consultant_id),
+        ).fetchone()[0]
+        conn.execute(
+            "insert into public.engagements (request_id, seeker_id, consultant_id) values (%s, %s, %s)",
+            (request, client_id, consultant_id),
+        )
     return consultant_username, client_username
 
 
@@ -551,12 +645,17 @@ def test_cancelling_asks_for_a_reason_and_warns_before_a_late_cancellation(backe
     from portal.db import Claims
 
     consultant_username, client_username = engaged_pair(backend, embedded_db)
-    ids = {u: backend.rpc("auth_get_login", {"p_username": u}, as_user=SERVICE)["id"]
-           for u in (consultant_username, client_username)}
+    ids = {
+        u: backend.rpc("auth_get_login", {"p_username": u}, as_user=SERVICE)["id"]
+        for u in (consultant_username, client_username)
+    }
     client_claims, consultant_claims = Claims.user(ids[client_username]), Claims.user(ids[consultant_username])
     today = datetime.now(UTC).date()
-    slots = [s for s in open_slots(backend, client_claims, ids[consultant_username], today, today + timedelta(days=2))
-             if datetime.fromisoformat(s["starts_at"]) > datetime.now(UTC) + timedelta(hours=2)]
+    slots = [
+        s
+        for s in open_slots(backend, client_claims, ids[consultant_username], today, today + timedelta(days=2))
+        if datetime.fromisoformat(s["starts_at"]) > datetime.now(UTC) + timedelta(hours=2)
+    ]
     appt = book(backend, client_claims, ids[consultant_username], slots[0]["starts_at"])
     answer(backend, consultant_claims, appt["id"], confirm=True)
 
@@ -603,6 +702,7 @@ def test_availability_page_saves_and_previews_slots(backend, embedded_db):
 
 # --- termination plans ---------------------------------------------------------------------
 
+
 def test_termination_journey_propose_counter_agree(backend, embedded_db):
     consultant_username, client_username = engaged_pair(backend, embedded_db)
     consultant = app(consultant_username).run()
@@ -644,6 +744,7 @@ def test_termination_journey_propose_counter_agree(backend, embedded_db):
 
 
 # --- home and my data -------------------------------------------------------------------------
+
 
 def test_home_points_to_what_waits(backend, embedded_db):
     at = app("consultant01").run()  # the demo gives consultant01 two pending requests

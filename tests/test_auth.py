@@ -31,8 +31,10 @@ def test_looking_up_one_user_fetches_only_that_user(backend):
     assert bcrypt.checkpw(DEMO_PASSWORD.encode(), users["seeker01"]["password"].encode())
     assert "nobody-here" not in users
     assert "nobody-here" not in users  # remembered for the run
-    assert recording.calls == [("auth_get_login", {"p_username": "seeker01"}),
-                               ("auth_get_login", {"p_username": "nobody-here"})]
+    assert recording.calls == [
+        ("auth_get_login", {"p_username": "seeker01"}),
+        ("auth_get_login", {"p_username": "nobody-here"}),
+    ]
     assert list(users) == ["seeker01"] and len(users) == 1
 
 
@@ -73,17 +75,30 @@ def test_new_password_hash_is_written_back(backend, new_user):
 def test_registration_writes_a_user_and_refuses_duplicates_with_sentences(backend):
     name = f"reg_{uuid.uuid4().hex[:8]}"
     users = DatabaseUsers(backend)
-    users[name] = {"email": f"{name}@example.org", "first_name": "Rae", "last_name": "Gist",
-                   "password": "$2b$12$" + "z" * 53, "roles": None}
+    users[name] = {
+        "email": f"{name}@example.org",
+        "first_name": "Rae",
+        "last_name": "Gist",
+        "password": "$2b$12$" + "z" * 53,
+        "roles": None,
+    }
     fresh = DatabaseUsers(backend)
     assert fresh[name]["name"] == "Rae Gist"
     with pytest.raises(RegistrationRefused, match="username is taken"):
-        DatabaseUsers(backend)[name] = {"email": "other@example.org", "first_name": "A", "last_name": "B",
-                                        "password": "$2b$12$" + "z" * 53}
+        DatabaseUsers(backend)[name] = {
+            "email": "other@example.org",
+            "first_name": "A",
+            "last_name": "B",
+            "password": "$2b$12$" + "z" * 53,
+        }
     # An address that has an account is refused without saying so (#13: that told anyone who is registered).
     with pytest.raises(RegistrationRefused) as refused:
-        DatabaseUsers(backend)[name + "2"] = {"email": f"{name.upper()}@EXAMPLE.org", "first_name": "A",
-                                              "last_name": "B", "password": "$2b$12$" + "z" * 53}
+        DatabaseUsers(backend)[name + "2"] = {
+            "email": f"{name.upper()}@EXAMPLE.org",
+            "first_name": "A",
+            "last_name": "B",
+            "password": "$2b$12$" + "z" * 53,
+        }
     assert str(refused.value) == "Registration could not be completed. Please check the fields and try again."
 
 

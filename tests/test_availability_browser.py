@@ -110,8 +110,11 @@ def test_weekly_hours_copy_override_time_off_save_and_preview(app: AppServer, br
         expect(switch(page, "Saturday")).to_be_checked()
         expect_times(page, "Saturday from", ["09:00"])
         set_time(page, "Saturday until", "12:00")
-        saturday = page.locator("[class*='st-key-availability_day6']").filter(
-            has=page.get_by_role("switch", name="Saturday", exact=True)).first
+        saturday = (
+            page.locator("[class*='st-key-availability_day6']")
+            .filter(has=page.get_by_role("switch", name="Saturday", exact=True))
+            .first
+        )
         saturday.get_by_role("button", name="Add a range").click()
         settle(page)
         expect_times(page, "Saturday from", ["09:00", "13:00"])
@@ -165,14 +168,16 @@ def test_weekly_hours_copy_override_time_off_save_and_preview(app: AppServer, br
 
         flip(page, "Show it in another time zone")
         expect(page.get_by_text("Times in the preview are London time (Europe/London).")).to_be_visible(
-            timeout=STEP_TIMEOUT)
+            timeout=STEP_TIMEOUT
+        )
         home, london = ZoneInfo(ZONE), ZoneInfo("Europe/London")
         start = datetime.combine(next_saturday, time(9), tzinfo=home).astimezone(london)
         end = datetime.combine(next_saturday, time(12), tzinfo=home).astimezone(london)
         # The week's lines are one paragraph: Saturday's starts its text only when the week starts on a Saturday (as
         # it did in Los Angeles when this was written), so the line is found wherever in the paragraph it starts.
         expect(page.get_by_text(re.compile(rf"(?:^|\s){heading}: {start:%H:%M}–{end:%H:%M}, "))).to_be_visible(
-            timeout=STEP_TIMEOUT)
+            timeout=STEP_TIMEOUT
+        )
         shots(page, "preview-in-london")
 
         # Everything as saved when the page is opened afresh.

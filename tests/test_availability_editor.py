@@ -22,17 +22,28 @@ from portal.weekly_ranges import OVERRIDE, WEEKLY, AvailabilityEditor, Bar, toda
 
 # --- headless: the editor -------------------------------------------------------------------------------------------
 
-SETTINGS = {"session_minutes": 50, "buffer_minutes": 10, "min_notice_hours": 24, "max_sessions_per_week": None,
-            "late_cancel_hours": 24, "version": 7}
+SETTINGS = {
+    "session_minutes": 50,
+    "buffer_minutes": 10,
+    "min_notice_hours": 24,
+    "max_sessions_per_week": None,
+    "late_cancel_hours": 24,
+    "version": 7,
+}
 
 
 def editor(weekly=(), overrides=(), time_off=(), zone="America/New_York") -> AvailabilityEditor:
-    return AvailabilityEditor.from_saved({
-        "timezone": zone, "settings": dict(SETTINGS),
-        "weekly_hours": [{"weekday": d, "starts_at": f"{s}:00", "ends_at": f"{e}:00"} for d, s, e in weekly],
-        "overrides": [{"on_date": d, "starts_at": s and f"{s}:00", "ends_at": e and f"{e}:00"}
-                      for d, s, e in overrides],
-        "time_off": [{"starts_on": a, "ends_on": b, "note": n} for a, b, n in time_off]})
+    return AvailabilityEditor.from_saved(
+        {
+            "timezone": zone,
+            "settings": dict(SETTINGS),
+            "weekly_hours": [{"weekday": d, "starts_at": f"{s}:00", "ends_at": f"{e}:00"} for d, s, e in weekly],
+            "overrides": [
+                {"on_date": d, "starts_at": s and f"{s}:00", "ends_at": e and f"{e}:00"} for d, s, e in overrides
+            ],
+            "time_off": [{"starts_on": a, "ends_on": b, "note": n} for a, b, n in time_off],
+        }
+    )
 
 
 def ranges(ed: AvailabilityEditor, weekday: int) -> list[tuple[time | None, time | None]]:
@@ -40,20 +51,27 @@ def ranges(ed: AvailabilityEditor, weekday: int) -> list[tuple[time | None, time
 
 
 def test_saved_availability_becomes_switched_on_days_with_their_ranges_and_saves_back_the_same():
-    ed = editor(weekly=[(3, "13:00", "17:00"), (1, "09:00", "12:00"), (1, "14:00", "18:00")],
-                overrides=[("2031-02-04", None, None), ("2031-02-03", "10:00", "12:00")],
-                time_off=[("2031-03-01", "2031-03-03", "Conference")])
+    ed = editor(
+        weekly=[(3, "13:00", "17:00"), (1, "09:00", "12:00"), (1, "14:00", "18:00")],
+        overrides=[("2031-02-04", None, None), ("2031-02-03", "10:00", "12:00")],
+        time_off=[("2031-03-01", "2031-03-03", "Conference")],
+    )
     assert [d.on for d in ed.days.values()] == [True, False, True, False, False, False, False]
     assert ranges(ed, 1) == [(time(9), time(12)), (time(14), time(18))]
     assert [o.describe() for o in ed.overrides] == ["Mon 3 Feb 2031: 10:00–12:00", "Tue 4 Feb 2031: day off"]
     assert [t.describe() for t in ed.time_off] == ["Sat 1 Mar 2031 to Mon 3 Mar 2031"]
     entered = ed.as_input()
     assert entered == AvailabilityInput(
-        timezone="America/New_York", session_minutes=50, buffer_minutes=10, min_notice_hours=24,
-        max_sessions_per_week=None, late_cancel_hours=24,
+        timezone="America/New_York",
+        session_minutes=50,
+        buffer_minutes=10,
+        min_notice_hours=24,
+        max_sessions_per_week=None,
+        late_cancel_hours=24,
         weekly_hours=[(1, time(9), time(12)), (1, time(14), time(18)), (3, time(13), time(17))],
         overrides=[(date(2031, 2, 3), time(10), time(12)), (date(2031, 2, 4), None, None)],
-        time_off=[(date(2031, 3, 1), date(2031, 3, 3), "Conference")])
+        time_off=[(date(2031, 3, 1), date(2031, 3, 3), "Conference")],
+    )
     assert entered.validate() == {}
     assert ed.version == 7
 
@@ -133,19 +151,27 @@ def test_overrides_are_a_day_off_or_hours_and_refused_when_they_clash():
     assert ed.add_override(None, None, None, day_off=True) == "Choose the date."
     assert ed.add_override(date(2031, 2, 4), None, None, day_off=True) is None
     assert ed.add_override(date(2031, 2, 4), time(9), time(10), day_off=False) == (
-        "Tue 4 Feb 2031 is a day off already: remove that first.")
+        "Tue 4 Feb 2031 is a day off already: remove that first."
+    )
     assert ed.add_override(date(2031, 2, 3), time(9), time(12), day_off=False) is None
     assert ed.add_override(date(2031, 2, 3), time(11), time(13), day_off=False) == (
-        "Overlaps 09:00–12:00 on Mon 3 Feb 2031.")
+        "Overlaps 09:00–12:00 on Mon 3 Feb 2031."
+    )
     assert ed.add_override(date(2031, 2, 3), time(14), time(13), day_off=False) == (
-        "It ends (13:00) before it starts (14:00): give a later end.")
+        "It ends (13:00) before it starts (14:00): give a later end."
+    )
     assert ed.add_override(date(2031, 2, 3), None, time(13), day_off=False) == (
-        "Give the start and end times, or choose a day off.")
+        "Give the start and end times, or choose a day off."
+    )
     assert ed.add_override(date(2031, 2, 3), None, None, day_off=True) == (
-        "Mon 3 Feb 2031 already has an override: remove it first.")
+        "Mon 3 Feb 2031 already has an override: remove it first."
+    )
     assert ed.add_override(date(2031, 2, 3), time(14), time(16), day_off=False) is None  # two ranges on a date
-    assert [o.describe() for o in ed.overrides] == ["Mon 3 Feb 2031: 09:00–12:00", "Mon 3 Feb 2031: 14:00–16:00",
-                                                    "Tue 4 Feb 2031: day off"]
+    assert [o.describe() for o in ed.overrides] == [
+        "Mon 3 Feb 2031: 09:00–12:00",
+        "Mon 3 Feb 2031: 14:00–16:00",
+        "Tue 4 Feb 2031: day off",
+    ]
     ed.remove_override(ed.overrides[0].id)
     assert ed.as_input().overrides == [(date(2031, 2, 3), time(14), time(16)), (date(2031, 2, 4), None, None)]
 
@@ -153,23 +179,28 @@ def test_overrides_are_a_day_off_or_hours_and_refused_when_they_clash():
 def test_time_off_is_a_run_of_days_with_a_private_note():
     ed = editor()
     assert ed.add_time_off(None, None) == "Choose the first day (and the last, for more than one day)."
-    assert ed.add_time_off(date(2031, 3, 3), date(2031, 3, 1)) == ("The last day is before the first; give them "
-                                                                   "in order.")
+    assert ed.add_time_off(date(2031, 3, 3), date(2031, 3, 1)) == (
+        "The last day is before the first; give them in order."
+    )
     assert ed.add_time_off(date(2031, 3, 1), date(2031, 3, 3), "  Conference ") is None
     assert ed.add_time_off(date(2031, 1, 9), None) is None  # one day
-    assert ed.as_input().time_off == [(date(2031, 1, 9), date(2031, 1, 9), ""),
-                                      (date(2031, 3, 1), date(2031, 3, 3), "Conference")]
+    assert ed.as_input().time_off == [
+        (date(2031, 1, 9), date(2031, 1, 9), ""),
+        (date(2031, 3, 1), date(2031, 3, 3), "Conference"),
+    ]
     ed.remove_time_off(ed.time_off[0].id)
     assert [t.describe() for t in ed.time_off] == ["Sat 1 Mar 2031 to Mon 3 Mar 2031"]
 
 
 # --- headless: the week colleagues would see -------------------------------------------------------------------------
 
+
 def test_the_week_uses_overrides_over_weekly_hours_and_time_off_over_both():
-    ed = editor(weekly=[(d, "09:00", "12:00") for d in range(1, 8)],
-                overrides=[("2027-01-05", "14:00", "15:00"), ("2027-01-06", None, None),
-                           ("2027-01-07", "10:00", "11:00")],
-                time_off=[("2027-01-07", "2027-01-08", "private")])
+    ed = editor(
+        weekly=[(d, "09:00", "12:00") for d in range(1, 8)],
+        overrides=[("2027-01-05", "14:00", "15:00"), ("2027-01-06", None, None), ("2027-01-07", "10:00", "11:00")],
+        time_off=[("2027-01-07", "2027-01-08", "private")],
+    )
     ed.set_on(7, False)
     week = ed.week(date(2027, 1, 4))  # Monday
     assert [(p.reason, p.ranges) for p in week] == [
@@ -181,8 +212,11 @@ def test_the_week_uses_overrides_over_weekly_hours_and_time_off_over_both():
         (WEEKLY, [(time(9), time(12))]),
         ("Not working", []),
     ]
-    assert ed.summary(date(2027, 1, 4))[:3] == [(date(2027, 1, 4), "09:00–12:00"), (date(2027, 1, 5), "14:00–15:00"),
-                                                 (date(2027, 1, 6), "Day off (date override)")]
+    assert ed.summary(date(2027, 1, 4))[:3] == [
+        (date(2027, 1, 4), "09:00–12:00"),
+        (date(2027, 1, 5), "14:00–15:00"),
+        (date(2027, 1, 6), "Day off (date override)"),
+    ]
     bad = ed.add_range(1)
     ed.set_range(bad.id, time(11), time(13))  # still being typed (overlapping): left out of the preview
     assert ed.plan(date(2027, 1, 4)).ranges == [(time(9), time(12))]
@@ -196,13 +230,18 @@ def test_in_another_zone_a_range_crossing_its_midnight_is_split_over_two_days():
         Bar(date(2027, 1, 4), 22.0, 24.0, "22:00–03:00 (next day) London time", "17:00–22:00 New York time", WEEKLY),
         Bar(date(2027, 1, 5), 0.0, 3.0, "22:00–03:00 (next day) London time", "17:00–22:00 New York time", WEEKLY),
     ]
-    assert ed.summary(first, "Europe/London")[:2] == [(date(2027, 1, 4), "14:00–17:00, 22:00–24:00"),
-                                                      (date(2027, 1, 5), "00:00–03:00")]
+    assert ed.summary(first, "Europe/London")[:2] == [
+        (date(2027, 1, 4), "14:00–17:00, 22:00–24:00"),
+        (date(2027, 1, 5), "00:00–03:00"),
+    ]
     # In the consultant's own zone nothing moves.
     assert [(b.day, b.starts, b.ends) for b in ed.bars(first)] == [(first, 9.0, 12.0), (first, 17.0, 22.0)]
     # Tokyo is 14 hours ahead: Monday evening in New York is Tuesday morning there, and the week spans eight days.
     assert [(b.day, b.starts, b.ends) for b in ed.bars(first, "Asia/Tokyo")] == [
-        (date(2027, 1, 4), 23.0, 24.0), (date(2027, 1, 5), 0.0, 2.0), (date(2027, 1, 5), 7.0, 12.0)]
+        (date(2027, 1, 4), 23.0, 24.0),
+        (date(2027, 1, 5), 0.0, 2.0),
+        (date(2027, 1, 5), 7.0, 12.0),
+    ]
     assert ed.shown_days(first, "Asia/Tokyo") == [first + timedelta(days=n) for n in range(8)]
     # West of the consultant the week starts the day before.
     assert ed.shown_days(first, "America/Los_Angeles")[0] == date(2027, 1, 3)
@@ -217,7 +256,8 @@ def test_a_daylight_saving_week_keeps_the_consultants_clock_and_moves_the_other_
     assert {(b.starts, b.ends) for b in home} == {(9.0, 17.0)} and len(home) == 7
     london = [(b.day, b.starts, b.ends) for b in ed.bars(first, "Europe/London")]
     assert london == [(date(2026, 3, d), 14.0, 22.0) for d in (5, 6, 7)] + [
-        (date(2026, 3, d), 13.0, 21.0) for d in (8, 9, 10, 11)]
+        (date(2026, 3, d), 13.0, 21.0) for d in (8, 9, 10, 11)
+    ]
     assert ed.bars(first, "Europe/London")[3].home == "09:00–17:00 New York time"
 
 
@@ -230,6 +270,7 @@ def test_today_is_the_consultants_calendar_day():
 
 
 # --- the page, through AppTest ----------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def page_tools(embedded_db):
@@ -272,14 +313,22 @@ def range_ids(at, day: str) -> list[str]:
 
 
 def test_set_weekly_hours_copy_them_refuse_a_bad_range_add_an_override_and_time_off_then_save(
-        backend, embedded_db, page_tools):
+    backend, embedded_db, page_tools
+):
     t = page_tools
     username, consultant_id = t.make_consultant(backend, embedded_db)  # no weekly hours yet
     at = t.app(username).run()
     at.switch_page(t.PAGES["availability"]).run()
     t.no_exceptions(at)
-    assert [toggle.label for toggle in at.toggle][:7] == ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
-                                                          "Saturday", "Sunday"]
+    assert [toggle.label for toggle in at.toggle][:7] == [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ]
     assert not any(toggle.value for toggle in at.toggle[:7])
     assert "Times are New York time (America/New_York)." in " ".join(t.texts(at, "caption"))
 
@@ -289,7 +338,9 @@ def test_set_weekly_hours_copy_them_refuse_a_bad_range_add_an_override_and_time_
     first = range_ids(at, "Monday")
     assert len(first) == 1
     assert [ti.value for ti in at.time_input if ti.key.startswith(f"availability_range_{first[0]}_")] == [
-        time(9), time(17)]
+        time(9),
+        time(17),
+    ]
     key_of(at, "time_input", f"availability_range_{first[0]}_until").set_value(time(12)).run()
     key_of(at, "button", "availability_day1_add").click().run()
     t.no_exceptions(at)
@@ -360,12 +411,21 @@ def test_set_weekly_hours_copy_them_refuse_a_bad_range_add_an_override_and_time_
     t.no_exceptions(at)
     assert "Availability saved." in t.texts(at, "success")
     doc = saved(backend, consultant_id)
-    assert weekly(doc) == [(1, "09:00", "12:00"), (1, "13:00", "17:00"), (2, "09:00", "12:00"), (2, "13:00", "18:00"),
-                           (4, "09:00", "12:00"), (4, "13:00", "17:00")]
-    assert [(o["on_date"], o["starts_at"] and o["starts_at"][:5], o["ends_at"] and o["ends_at"][:5])
-            for o in doc["overrides"]] == [(day_off.isoformat(), None, None), (special.isoformat(), "14:00", "16:00")]
+    assert weekly(doc) == [
+        (1, "09:00", "12:00"),
+        (1, "13:00", "17:00"),
+        (2, "09:00", "12:00"),
+        (2, "13:00", "18:00"),
+        (4, "09:00", "12:00"),
+        (4, "13:00", "17:00"),
+    ]
+    assert [
+        (o["on_date"], o["starts_at"] and o["starts_at"][:5], o["ends_at"] and o["ends_at"][:5])
+        for o in doc["overrides"]
+    ] == [(day_off.isoformat(), None, None), (special.isoformat(), "14:00", "16:00")]
     assert [(x["starts_on"], x["ends_on"], x["note"]) for x in doc["time_off"]] == [
-        (away[0].isoformat(), away[1].isoformat(), "Conference")]
+        (away[0].isoformat(), away[1].isoformat(), "Conference")
+    ]
     assert doc["settings"]["session_minutes"] == 60
     # The page shows what was saved, drawn afresh.
     assert [toggle.value for toggle in at.toggle[:7]] == [True, True, False, True, False, False, False]
@@ -398,8 +458,9 @@ def test_the_preview_shows_the_edited_week_in_the_consultants_zone_and_another(b
     tuesday = monday + timedelta(days=1)
     days = " ".join(m.value for m in at.markdown)
     # Monday 18:00–22:00 New York is Tuesday 08:00–12:00 in Tokyo (07:00–11:00 while New York keeps summer time).
-    assert any(f"**{tuesday:%a} {tuesday.day} {tuesday:%b}**: {words}" in days
-               for words in ("08:00–12:00", "07:00–11:00")), days
+    assert any(
+        f"**{tuesday:%a} {tuesday.day} {tuesday:%b}**: {words}" in days for words in ("08:00–12:00", "07:00–11:00")
+    ), days
 
 
 def test_a_database_refusal_is_shown_next_to_its_section_and_nothing_typed_is_lost(backend, embedded_db, page_tools):
@@ -438,8 +499,11 @@ def test_a_save_over_a_change_made_elsewhere_is_refused_and_the_latest_can_be_lo
     at.switch_page(t.PAGES["availability"]).run()
     key_of(at, "toggle", "availability_day5_on").set_value(True).run()
     with psycopg.connect(embedded_db.owner_conninfo) as conn:  # another tab saved meanwhile
-        conn.execute("update public.availability_settings set version = version + 1, buffer_minutes = 20 "
-                     "where consultant_id = %s", (consultant_id,))
+        conn.execute(
+            "update public.availability_settings set version = version + 1, buffer_minutes = 20 "
+            "where consultant_id = %s",
+            (consultant_id,),
+        )
     at.button(key="availability_save").click().run()
     t.no_exceptions(at)
     assert any("changed elsewhere" in e for e in t.texts(at, "error"))
@@ -462,7 +526,8 @@ def test_a_date_picked_but_not_added_holds_the_save(backend, embedded_db, page_t
     at.button(key="availability_save").click().run()
     t.no_exceptions(at)
     assert error_next_to(at, key_of(at, "button", "availability_override_add")) == (
-        "Press Add override to keep this date (or clear it) before saving.")
+        "Press Add override to keep this date (or clear it) before saving."
+    )
     assert key_of(at, "date_input", "availability_override_date").value == picked
     assert saved(backend, consultant_id)["overrides"] == []
     key_of(at, "button", "availability_override_add").click().run()

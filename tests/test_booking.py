@@ -45,34 +45,54 @@ class Calendar_:
 
     def member(self, name: str, *, consultant: bool, tz: str) -> str:
         pid = str(uuid.uuid4())
-        self.conn.execute("insert into public.profiles (id, display_name, is_consultant, fee_usd, timezone) "
-                          "values (%s, %s, %s, 100, %s)", (pid, name, consultant, tz))
+        self.conn.execute(
+            "insert into public.profiles (id, display_name, is_consultant, fee_usd, timezone) "
+            "values (%s, %s, %s, 100, %s)",
+            (pid, name, consultant, tz),
+        )
         return pid
 
     def settings(self, **values) -> None:
         for column, value in values.items():
-            self.conn.execute(f"update public.availability_settings set {column} = %s where consultant_id = %s",
-                              (value, self.consultant))
+            self.conn.execute(
+                f"update public.availability_settings set {column} = %s where consultant_id = %s",
+                (value, self.consultant),
+            )
 
     def hours(self, weekday: int, start: str, end: str) -> None:
-        self.conn.execute("insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) "
-                          "values (%s, %s, %s, %s)", (self.consultant, weekday, start, end))
+        self.conn.execute(
+            "insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) values (%s, %s, %s, %s)",
+            (self.consultant, weekday, start, end),
+        )
 
     def appointment(self, starts: datetime, minutes: int = 50, buffer: int = 10) -> None:
-        request = self.conn.execute("insert into public.consultation_requests (seeker_id, consultant_id, message, "
-                                    "status) values (%s, %s, 'hi', 'accepted') returning id",
-                                    (self.client, self.consultant)).fetchone()[0]
+        request = self.conn.execute(
+            "insert into public.consultation_requests (seeker_id, consultant_id, message, "
+            "status) values (%s, %s, 'hi', 'accepted') returning id",
+            (self.client, self.consultant),
+        ).fetchone()[0]
         self.conn.execute(
             """insert into public.appointments (consultant_id, client_id, request_id, starts_at, ends_at,
                  blocked_until, requested_by, status) values (%s, %s, %s, %s, %s, %s, %s, 'confirmed')""",
-            (self.consultant, self.client, request, starts, starts + timedelta(minutes=minutes),
-             starts + timedelta(minutes=minutes + buffer), self.client))
+            (
+                self.consultant,
+                self.client,
+                request,
+                starts,
+                starts + timedelta(minutes=minutes),
+                starts + timedelta(minutes=minutes + buffer),
+                self.client,
+            ),
+        )
 
     def slots(self, first: date, last: date) -> list[datetime]:
-        self.conn.execute("select set_config('request.jwt.claims', %s, true)",
-                          (json.dumps({"sub": self.consultant, "role": "portal_member"}),))
-        rows = self.conn.execute("select starts_at from public.open_slots(%s, %s, %s)",
-                                 (self.consultant, first, last)).fetchall()
+        self.conn.execute(
+            "select set_config('request.jwt.claims', %s, true)",
+            (json.dumps({"sub": self.consultant, "role": "portal_member"}),),
+        )
+        rows = self.conn.execute(
+            "select starts_at from public.open_slots(%s, %s, %s)", (self.consultant, first, last)
+        ).fetchall()
         return [r[0] for r in rows]
 
 
@@ -107,8 +127,10 @@ def test_slots_keep_local_time_across_a_dst_change(cal):
 def test_slot_labels_show_the_viewer_zone_with_the_consultants_alongside():
     label = slot_label("2027-01-11T14:00:00+00:00", "Europe/Berlin", "America/New_York")
     assert label == "Mon 11 Jan, 15:00 Berlin time · 09:00 New York time"
-    assert slot_label("2027-01-11T14:00:00+00:00", "America/New_York", "America/New_York") == \
-        "Mon 11 Jan, 09:00 New York time"
+    assert (
+        slot_label("2027-01-11T14:00:00+00:00", "America/New_York", "America/New_York")
+        == "Mon 11 Jan, 09:00 New York time"
+    )
 
 
 def test_buffers_existing_appointments_overrides_and_time_off(cal):
@@ -120,17 +142,23 @@ def test_buffers_existing_appointments_overrides_and_time_off(cal):
     cal.appointment(local(monday, "10:00"), minutes=45, buffer=15)
     assert cal.slots(monday, monday) == [local(monday, h) for h in ("09:00", "11:00", "12:00")]
     # An override replaces that day's hours; an override without times is a day off.
-    cal.conn.execute("insert into public.date_overrides (consultant_id, on_date, starts_at, ends_at) "
-                     "values (%s, %s, '14:00', '15:00')", (cal.consultant, monday))
+    cal.conn.execute(
+        "insert into public.date_overrides (consultant_id, on_date, starts_at, ends_at) "
+        "values (%s, %s, '14:00', '15:00')",
+        (cal.consultant, monday),
+    )
     assert cal.slots(monday, monday) == [local(monday, "14:00")]
     tuesday = monday + timedelta(days=1)
     assert cal.slots(tuesday, tuesday) == [local(tuesday, "09:00")]
-    cal.conn.execute("insert into public.date_overrides (consultant_id, on_date) values (%s, %s)",
-                     (cal.consultant, tuesday))
+    cal.conn.execute(
+        "insert into public.date_overrides (consultant_id, on_date) values (%s, %s)", (cal.consultant, tuesday)
+    )
     assert cal.slots(tuesday, tuesday) == []
     # Time off removes whole days.
-    cal.conn.execute("insert into public.time_off (consultant_id, starts_on, ends_on) values (%s, %s, %s)",
-                     (cal.consultant, monday + timedelta(days=7), monday + timedelta(days=8)))
+    cal.conn.execute(
+        "insert into public.time_off (consultant_id, starts_on, ends_on) values (%s, %s, %s)",
+        (cal.consultant, monday + timedelta(days=7), monday + timedelta(days=8)),
+    )
     assert cal.slots(monday + timedelta(days=7), monday + timedelta(days=8)) == []
 
 
@@ -162,10 +190,15 @@ def test_the_database_refuses_a_double_booking_even_without_the_functions(cal):
 
 
 def test_availability_form_validation():
-    form = AvailabilityInput(timezone="Nowhere/Else", session_minutes=5, buffer_minutes=10, min_notice_hours=1,
-                             weekly_hours=[(1, time(9), time(12)), (1, time(11), time(13)), (2, time(14), time(9))],
-                             overrides=[(date(2027, 1, 1), time(9), None)],
-                             time_off=[(date(2027, 2, 2), date(2027, 2, 1), "")])
+    form = AvailabilityInput(
+        timezone="Nowhere/Else",
+        session_minutes=5,
+        buffer_minutes=10,
+        min_notice_hours=1,
+        weekly_hours=[(1, time(9), time(12)), (1, time(11), time(13)), (2, time(14), time(9))],
+        overrides=[(date(2027, 1, 1), time(9), None)],
+        time_off=[(date(2027, 2, 2), date(2027, 2, 1), "")],
+    )
     errors = form.validate()
     assert set(errors) == {"timezone", "session_minutes", "weekly_hours", "overrides", "time_off"}
     assert "Monday: two ranges overlap." in errors["weekly_hours"]
@@ -173,6 +206,7 @@ def test_availability_form_validation():
 
 
 # --- booking through the backend -------------------------------------------------------------
+
 
 @pytest.fixture
 def engaged(backend, new_user, embedded_db):
@@ -182,24 +216,40 @@ def engaged(backend, new_user, embedded_db):
     stranger, _ = new_user("outsider")
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
         conn.execute("update public.profiles set is_consultant = true, fee_usd = 100 where id = %s", (consultant,))
-        conn.execute("update public.availability_settings set min_notice_hours = 0, late_cancel_hours = 24, "
-                     "capacity = 10 where consultant_id = %s", (consultant,))
+        conn.execute(
+            "update public.availability_settings set min_notice_hours = 0, late_cancel_hours = 24, "
+            "capacity = 10 where consultant_id = %s",
+            (consultant,),
+        )
         for weekday in range(1, 8):
-            conn.execute("insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) "
-                         "values (%s, %s, '00:00', '23:59')", (consultant, weekday))
+            conn.execute(
+                "insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) "
+                "values (%s, %s, '00:00', '23:59')",
+                (consultant, weekday),
+            )
         for client in clients:
-            request = conn.execute("insert into public.consultation_requests (seeker_id, consultant_id, message, "
-                                   "status) values (%s, %s, 'hi', 'accepted') returning id",
-                                   (client, consultant)).fetchone()[0]
-            conn.execute("insert into public.engagements (request_id, seeker_id, consultant_id) values (%s, %s, %s)",
-                         (request, client, consultant))
+            request = conn.execute(
+                "insert into public.consultation_requests (seeker_id, consultant_id, message, "
+                "status) values (%s, %s, 'hi', 'accepted') returning id",
+                (client, consultant),
+            ).fetchone()[0]
+            conn.execute(
+                "insert into public.engagements (request_id, seeker_id, consultant_id) values (%s, %s, %s)",
+                (request, client, consultant),
+            )
         licensed_where_the_clients_live(conn, consultant, *clients, stranger)
     return Claims.user(consultant), [Claims.user(c) for c in clients], Claims.user(stranger)
 
 
 def slots_for(backend, consultant, client, days_ahead=3):
-    return open_slots(backend, client, consultant.sub, date.today() + timedelta(days=days_ahead),
-                      date.today() + timedelta(days=days_ahead + 6), client.sub)
+    return open_slots(
+        backend,
+        client,
+        consultant.sub,
+        date.today() + timedelta(days=days_ahead),
+        date.today() + timedelta(days=days_ahead + 6),
+        client.sub,
+    )
 
 
 def test_two_people_grabbing_one_slot_get_one_success_and_one_clear_refusal(backend, engaged):
@@ -231,8 +281,9 @@ def test_two_people_grabbing_one_slot_get_one_success_and_one_clear_refusal(back
 def test_book_confirm_cancel_inside_and_outside_the_threshold(backend, engaged):
     consultant, (client, _), _ = engaged
     soon = open_slots(backend, client, consultant.sub, date.today(), date.today() + timedelta(days=2), client.sub)
-    soon = [s for s in soon if datetime.fromisoformat(s["starts_at"]) > datetime.now(UTC)
-            + timedelta(hours=3)][0]["starts_at"]
+    soon = [s for s in soon if datetime.fromisoformat(s["starts_at"]) > datetime.now(UTC) + timedelta(hours=3)][0][
+        "starts_at"
+    ]
     later = slots_for(backend, consultant, client, days_ahead=10)[0]["starts_at"]
     near, far = book(backend, client, consultant.sub, soon), book(backend, client, consultant.sub, later)
     with pytest.raises(BookingRefused, match="other party confirms"):
@@ -281,8 +332,10 @@ def test_a_move_in_good_time_is_not_a_cancellation_and_a_late_one_is(backend, en
     # The new time is confirmed, then the session is brought inside the late threshold and moved again.
     answer(backend, client, moved["id"], confirm=True)
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        conn.execute("update public.availability_settings set late_cancel_hours = 168 where consultant_id = %s",
-                     (consultant.sub,))
+        conn.execute(
+            "update public.availability_settings set late_cancel_hours = 168 where consultant_id = %s",
+            (consultant.sub,),
+        )
     with pytest.raises(BookingRefused) as warned:
         reschedule(backend, consultant, moved["id"], slots[5]["starts_at"], "Double-booked myself")
     assert warned.value.code == "late" and "late move" in warned.value.message
@@ -301,9 +354,12 @@ def test_only_the_consultant_marks_past_sessions(backend, engaged, embedded_db):
     with pytest.raises(BookingRefused):
         mark(backend, consultant, appt["id"], "completed")  # not over yet
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        conn.execute("update public.appointments set starts_at = now() - interval '2 hours', "
-                     "ends_at = now() - interval '70 minutes', blocked_until = now() - interval '60 minutes' "
-                     "where id = %s", (appt["id"],))
+        conn.execute(
+            "update public.appointments set starts_at = now() - interval '2 hours', "
+            "ends_at = now() - interval '70 minutes', blocked_until = now() - interval '60 minutes' "
+            "where id = %s",
+            (appt["id"],),
+        )
     with pytest.raises(BookingRefused):
         mark(backend, client, appt["id"], "no_show")
     assert mark(backend, consultant, appt["id"], "completed")["status"] == "completed"
@@ -325,10 +381,16 @@ def test_strangers_cannot_book_or_see_appointments(backend, engaged, api_conn):
     act_as(api_conn, stranger)
     assert api_conn.execute("select count(*) from public.appointments").fetchone()[0] == 0
     assert api_conn.execute("select count(*) from public.notifications").fetchone()[0] == 0
-    assert refused(api_conn, "insert into public.appointments (consultant_id, client_id, engagement_id, starts_at, "
-                             "ends_at, blocked_until, requested_by) values (%s, %s, null, now(), now() + "
-                             "interval '1 hour', now() + interval '1 hour', %s)",
-                   (consultant.sub, client.sub, stranger.sub)) == "42501"
+    assert (
+        refused(
+            api_conn,
+            "insert into public.appointments (consultant_id, client_id, engagement_id, starts_at, "
+            "ends_at, blocked_until, requested_by) values (%s, %s, null, now(), now() + "
+            "interval '1 hour', now() + interval '1 hour', %s)",
+            (consultant.sub, client.sub, stranger.sub),
+        )
+        == "42501"
+    )
     with pytest.raises(APIError):
         backend.rpc("professionalism_record", {"p_member": client.sub}, as_user=stranger)
     # A client's record is theirs alone: not even their own consultant reads it (issue 12).
@@ -341,10 +403,24 @@ def test_strangers_cannot_book_or_see_appointments(backend, engaged, api_conn):
 
 def test_ics_round_trip_keeps_times_zones_and_statuses():
     appointments = [
-        {"id": "a1", "starts_at": "2027-03-15T13:00:00+00:00", "ends_at": "2027-03-15T13:50:00+00:00",
-         "my_role": "client", "other_name": "Dr. Ada", "status": "confirmed", "cancel_reason": None},
-        {"id": "a2", "starts_at": "2027-03-16T13:00:00+00:00", "ends_at": "2027-03-16T13:50:00+00:00",
-         "my_role": "consultant", "other_name": "Sam", "status": "cancelled", "cancel_reason": "ill"},
+        {
+            "id": "a1",
+            "starts_at": "2027-03-15T13:00:00+00:00",
+            "ends_at": "2027-03-15T13:50:00+00:00",
+            "my_role": "client",
+            "other_name": "Dr. Ada",
+            "status": "confirmed",
+            "cancel_reason": None,
+        },
+        {
+            "id": "a2",
+            "starts_at": "2027-03-16T13:00:00+00:00",
+            "ends_at": "2027-03-16T13:50:00+00:00",
+            "my_role": "consultant",
+            "other_name": "Sam",
+            "status": "cancelled",
+            "cancel_reason": "ill",
+        },
     ]
     raw = appointments_ics(appointments, viewer_timezone="America/New_York", calendar_name="Portal")
     parsed = Calendar.from_ical(raw)
@@ -363,10 +439,12 @@ def test_consultant_records_show_only_once_they_rest_on_five_events(backend):
     from tests.test_database import demo_id
 
     seeker = Claims.user(demo_id("seeker09"))
-    records = backend.rpc("consultant_records", {"p_consultants": [demo_id("consultant01"), demo_id("consultant02")]},
-                          as_user=seeker)
+    records = backend.rpc(
+        "consultant_records", {"p_consultants": [demo_id("consultant01"), demo_id("consultant02")]}, as_user=seeker
+    )
     assert list(records) == [demo_id("consultant02")]  # 2 answered requests and 4 kept sessions in the demo
     assert records[demo_id("consultant02")]["sessions_kept"] == 4
-    own = backend.rpc("professionalism_record", {"p_member": demo_id("consultant01")},
-                      as_user=Claims.user(demo_id("consultant01")))
+    own = backend.rpc(
+        "professionalism_record", {"p_member": demo_id("consultant01")}, as_user=Claims.user(demo_id("consultant01"))
+    )
     assert own["shown"] and not own["enough_events"]  # a consultant always sees their own

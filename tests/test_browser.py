@@ -165,7 +165,8 @@ def test_sign_in_edit_profile_and_reload_keeps_session(warm_app: AppServer, brow
             shot(phone_page, "06-my-profile-phone")
             phone_page.get_by_test_id("stExpandSidebarButton").click()
             expect(phone_page.get_by_test_id("stSidebarNav").get_by_role("link", name="My profile")).to_be_visible(
-                timeout=STEP_TIMEOUT)
+                timeout=STEP_TIMEOUT
+            )
             shot(phone_page, "07-phone-sidebar")
         finally:
             phone.close()
@@ -215,8 +216,11 @@ def test_a_cookie_signed_with_another_key_is_refused(warm_app: AppServer, browse
     # server-side session it names is open (portal.sessions); the key alone mints nothing.
     key = (warm_app.data_dir / "cookie_key").read_text().strip()
     signed = jwt.encode({"username": "seeker02", "exp_date": expires}, key, algorithm="HS256")
-    made_up_session = jwt.encode({"username": "seeker02", "exp_date": expires, "uid": str(uuid.uuid4()),
-                                  "sid": str(uuid.uuid4())}, key, algorithm="HS256")
+    made_up_session = jwt.encode(
+        {"username": "seeker02", "exp_date": expires, "uid": str(uuid.uuid4()), "sid": str(uuid.uuid4())},
+        key,
+        algorithm="HS256",
+    )
     for cookie in (signed, made_up_session):
         context = browser.new_context(viewport=DESKTOP)
         context.add_cookies([_cookie(cookie, warm_app)])

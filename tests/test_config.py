@@ -9,8 +9,7 @@ import pytest
 from portal.config import ConfigurationError, Settings
 
 
-@pytest.mark.parametrize("key", ["short-key", "<long random string>", "  " + "x" * 31 + "  ",
-                                 "<" + "a" * 40 + ">"])
+@pytest.mark.parametrize("key", ["short-key", "<long random string>", "  " + "x" * 31 + "  ", "<" + "a" * 40 + ">"])
 def test_a_short_or_placeholder_cookie_key_is_refused_with_a_sentence(key):
     settings = Settings.load({"PORTAL_COOKIE_KEY": key, "PORTAL_BACKEND": "supabase"})
     with pytest.raises(ConfigurationError) as refused:

@@ -58,6 +58,7 @@ drop sequence if exists public.contract_probe_seq;
 
 # --- PostgREST and the Supabase backend ------------------------------------------------
 
+
 class BarePostgrestTransport(httpx.BaseTransport):
     """supabase-py calls <url>/rest/v1/...; a bare PostgREST serves the same at <url>/...
 
@@ -72,7 +73,7 @@ class BarePostgrestTransport(httpx.BaseTransport):
             raise httpx.ConnectError(f"contract tests stay on loopback, not {request.url.host}", request=request)
         path = request.url.path
         if path == REST_PREFIX or path.startswith(REST_PREFIX + "/"):
-            request.url = request.url.copy_with(path=path[len(REST_PREFIX):] or "/")
+            request.url = request.url.copy_with(path=path[len(REST_PREFIX) :] or "/")
         return self._inner.handle_request(request)
 
     def close(self) -> None:
@@ -128,6 +129,7 @@ def api(request, backends) -> Backend:
 
 # --- helpers -----------------------------------------------------------------------------
 
+
 def outcome(api: Backend, fn: str, params: dict[str, Any] | None = None, *, as_user: Claims | None) -> dict:
     """What a call comes to: {"data": ...} or {"error": {code, message, details, hint}}."""
     try:
@@ -136,8 +138,9 @@ def outcome(api: Backend, fn: str, params: dict[str, Any] | None = None, *, as_u
         return {"error": {"code": exc.code, "message": exc.message, "details": exc.details, "hint": exc.hint}}
 
 
-def same(backends: dict[str, Backend], fn: str, params: dict[str, Any] | None = None, *,
-         as_user: Claims | None) -> dict:
+def same(
+    backends: dict[str, Backend], fn: str, params: dict[str, Any] | None = None, *, as_user: Claims | None
+) -> dict:
     """Call fn on both backends with the same arguments; the outcomes must be identical."""
     results = {name: outcome(b, fn, params, as_user=as_user) for name, b in backends.items()}
     assert results["supabase"] == results["local"], f"{fn}: backends differ"
@@ -150,10 +153,16 @@ def error(code: str, message: str, details: Any = None, hint: str | None = None)
 
 def register(api: Backend, prefix: str = "ct") -> tuple[str, str]:
     username = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    user_id = api.rpc("auth_register", {
-        "p_username": username, "p_email": f"{username}@test.example",
-        "p_display_name": f"Contract {prefix}", "p_password_hash": "$2b$12$" + "x" * 53,
-    }, as_user=SERVICE)
+    user_id = api.rpc(
+        "auth_register",
+        {
+            "p_username": username,
+            "p_email": f"{username}@test.example",
+            "p_display_name": f"Contract {prefix}",
+            "p_password_hash": "$2b$12$" + "x" * 53,
+        },
+        as_user=SERVICE,
+    )
     return user_id, username
 
 
@@ -183,7 +192,7 @@ PROFILE_FORM = {
     "sliding_scale": True,
     "years_in_practice": 12,
     "timezone": "America/Los_Angeles",
-    "bio": "Ünïcode bio — with \"quotes\" and a\nnewline.",
+    "bio": 'Ünïcode bio — with "quotes" and a\nnewline.',
     "is_consultant": True,
 }
 LICENSES = [
@@ -193,6 +202,7 @@ LICENSES = [
 
 
 # --- reading --------------------------------------------------------------------------------
+
 
 def test_setof_function_returns_the_same_json_array(backends):
     result = same(backends, "list_languages", {}, as_user=Claims.user(demo_id("seeker01")))
@@ -210,12 +220,22 @@ def test_setof_function_without_params_argument(backends):
 
 
 def test_returns_table_function_with_timestamps(backends):
-    result = same(backends, "admin_list_accounts", {"p_query": "consultant0", "p_limit": 3},
-                  as_user=Claims.user(demo_id("admin")))
+    result = same(
+        backends, "admin_list_accounts", {"p_query": "consultant0", "p_limit": 3}, as_user=Claims.user(demo_id("admin"))
+    )
     rows = result["data"]
     assert len(rows) == 3 and rows[0]["total"] == 9
-    assert set(rows[0]) == {"id", "username", "display_name", "is_consultant", "is_admin", "license_count",
-                            "locked_until", "created_at", "total"}
+    assert set(rows[0]) == {
+        "id",
+        "username",
+        "display_name",
+        "is_consultant",
+        "is_admin",
+        "license_count",
+        "locked_until",
+        "created_at",
+        "total",
+    }
 
 
 def test_jsonb_function_for_a_new_user_is_identical(backends, backend):
@@ -245,24 +265,31 @@ def test_scalar_uuid_function_returns_a_string(api):
 
 def test_profile_that_does_not_exist(backends):
     result = same(backends, "get_my_profile", {}, as_user=Claims.user(str(uuid.uuid4())))
-    assert result == error("PT404", "No profile exists for this account.",
-                           hint="Sign out and in again; if it persists, contact the admin.")
+    assert result == error(
+        "PT404", "No profile exists for this account.", hint="Sign out and in again; if it persists, contact the admin."
+    )
 
 
 # --- saving ---------------------------------------------------------------------------------
+
 
 def test_save_my_profile_success_then_stale_version(backends):
     saved, stale = {}, {}
     for name, api in backends.items():
         user_id, _ = register(api, "save")
         me = Claims.user(user_id)
-        saved[name] = outcome(api, "save_my_profile", {"p_profile": PROFILE_FORM, "p_licenses": LICENSES,
-                                                      "p_expected_version": 1}, as_user=me)
+        saved[name] = outcome(
+            api,
+            "save_my_profile",
+            {"p_profile": PROFILE_FORM, "p_licenses": LICENSES, "p_expected_version": 1},
+            as_user=me,
+        )
         assert "data" in saved[name], saved[name]
         assert saved[name]["data"]["id"] == user_id
         # Still version 1 on the form: someone else's save came in between.
-        stale[name] = outcome(api, "save_my_profile", {"p_profile": PROFILE_FORM, "p_licenses": [],
-                                                      "p_expected_version": 1}, as_user=me)
+        stale[name] = outcome(
+            api, "save_my_profile", {"p_profile": PROFILE_FORM, "p_licenses": [], "p_expected_version": 1}, as_user=me
+        )
         # The profile is untouched by the refused save.
         assert outcome(api, "get_my_profile", {}, as_user=me) == saved[name]
 
@@ -274,46 +301,69 @@ def test_save_my_profile_success_then_stale_version(backends):
 
     assert stale["supabase"] == stale["local"]
     assert stale["local"] == error(
-        "P0001", "Your profile was changed elsewhere since this form was opened.", "version",
-        "Nothing was saved. Reload the latest version, then apply your changes again.")
+        "P0001",
+        "Your profile was changed elsewhere since this form was opened.",
+        "version",
+        "Nothing was saved. Reload the latest version, then apply your changes again.",
+    )
 
 
 def test_check_constraint_failure(backends, backend):
     user_id, _ = register(backend, "check")
-    result = same(backends, "save_my_profile", {"p_profile": {**PROFILE_FORM, "fee_usd": 5000},
-                                                "p_licenses": [], "p_expected_version": 1},
-                  as_user=Claims.user(user_id))
+    result = same(
+        backends,
+        "save_my_profile",
+        {"p_profile": {**PROFILE_FORM, "fee_usd": 5000}, "p_licenses": [], "p_expected_version": 1},
+        as_user=Claims.user(user_id),
+    )
     # RLS is on for profiles, so Postgres leaves the failing row out of the details.
     assert result == error("23514", 'new row for relation "profiles" violates check constraint "profiles_fee_range"')
 
 
 def test_raised_exception_with_detail_and_hint(backends, backend):
     user_id, _ = register(backend, "lang")
-    result = same(backends, "save_my_profile", {"p_profile": {**PROFILE_FORM, "languages": ["en", "xx"]},
-                                                "p_licenses": [], "p_expected_version": 1},
-                  as_user=Claims.user(user_id))
+    result = same(
+        backends,
+        "save_my_profile",
+        {"p_profile": {**PROFILE_FORM, "languages": ["en", "xx"]}, "p_licenses": [], "p_expected_version": 1},
+        as_user=Claims.user(user_id),
+    )
     assert result == error("P0001", 'Unknown language code "xx".', "languages", "Pick languages from the list.")
 
 
 def test_argument_of_the_wrong_type(backends, backend):
     user_id, _ = register(backend, "type")
-    result = same(backends, "save_my_profile", {"p_profile": PROFILE_FORM, "p_licenses": [],
-                                                "p_expected_version": "one"},
-                  as_user=Claims.user(user_id))
+    result = same(
+        backends,
+        "save_my_profile",
+        {"p_profile": PROFILE_FORM, "p_licenses": [], "p_expected_version": "one"},
+        as_user=Claims.user(user_id),
+    )
     assert result == error("22P02", 'invalid input syntax for type integer: "one"')
 
 
 def test_duplicate_username_on_register(backends, backend):
     _, username = register(backend, "dup")
-    result = same(backends, "auth_register", {
-        "p_username": username.upper(), "p_email": f"other_{username}@test.example",
-        "p_display_name": "Duplicate", "p_password_hash": "$2b$12$" + "y" * 53,
-    }, as_user=SERVICE)
-    assert result == error("23505", 'duplicate key value violates unique constraint "credentials_username_key"',
-                           f"Key (username)=({username}) already exists.")
+    result = same(
+        backends,
+        "auth_register",
+        {
+            "p_username": username.upper(),
+            "p_email": f"other_{username}@test.example",
+            "p_display_name": "Duplicate",
+            "p_password_hash": "$2b$12$" + "y" * 53,
+        },
+        as_user=SERVICE,
+    )
+    assert result == error(
+        "23505",
+        'duplicate key value violates unique constraint "credentials_username_key"',
+        f"Key (username)=({username}) already exists.",
+    )
 
 
 # --- refusals -------------------------------------------------------------------------------
+
 
 def test_anon_cannot_read_a_profile(backends):
     result = same(backends, "get_my_profile", {}, as_user=None)
@@ -344,6 +394,7 @@ def test_stable_function_runs_read_only(backends):
 
 # --- void and unknown functions --------------------------------------------------------------
 
+
 def test_void_function(backends, backend):
     _, username = register(backend, "void")
     result = same(backends, "auth_clear_failed_logins", {"p_username": username}, as_user=SERVICE)
@@ -357,14 +408,17 @@ def test_void_function_succeeds_on_both(api):
     assert "data" in result and result["data"] in (None, [])
 
 
-@pytest.mark.parametrize("fn, params", [
-    ("no_such_function_at_all", {}),
-    ("no_such_function_at_all", {"p_b": 1, "p_a": 2}),
-    ("list_language", {}),
-    ("get_my_profile", {"p_unexpected": 1}),
-    ("save_my_profile", {"p_profile": {}}),
-    ("admin_list_accounts", {"p_query": "", "p_bogus": 1}),
-])
+@pytest.mark.parametrize(
+    "fn, params",
+    [
+        ("no_such_function_at_all", {}),
+        ("no_such_function_at_all", {"p_b": 1, "p_a": 2}),
+        ("list_language", {}),
+        ("get_my_profile", {"p_unexpected": 1}),
+        ("save_my_profile", {"p_profile": {}}),
+        ("admin_list_accounts", {"p_query": "", "p_bogus": 1}),
+    ],
+)
 def test_unknown_function_is_pgrst202_on_both(backends, fn, params):
     for name, b in backends.items():
         result = outcome(b, fn, params, as_user=SERVICE)
@@ -376,28 +430,49 @@ def test_unknown_function_is_pgrst202_on_both(backends, fn, params):
 def test_unknown_function_error_is_identical(backends):
     # Two or more parameters, sorted by name. PostgREST's fuzzy matcher may hint at a loosely similar
     # name here (which one depends on the whole schema); the hint is compared only for close names below.
-    results = {name: outcome(b, "no_such_function_at_all", {"p_b": 1, "p_a": 2}, as_user=SERVICE)
-               for name, b in backends.items()}
+    results = {
+        name: outcome(b, "no_such_function_at_all", {"p_b": 1, "p_a": 2}, as_user=SERVICE)
+        for name, b in backends.items()
+    }
     for result in results.values():
         result["error"]["hint"] = None
     assert results["supabase"] == results["local"]
     result = results["local"]
     assert result == error(
-        "PGRST202", "Could not find the function public.no_such_function_at_all(p_a, p_b) in the schema cache",
+        "PGRST202",
+        "Could not find the function public.no_such_function_at_all(p_a, p_b) in the schema cache",
         "Searched for the function public.no_such_function_at_all with parameters p_a, p_b or with a single "
-        "unnamed json/jsonb parameter, but no matches were found in the schema cache.")
+        "unnamed json/jsonb parameter, but no matches were found in the schema cache.",
+    )
 
 
-@pytest.mark.parametrize("fn, params, expected", [
-    pytest.param("no_such_function_at_all", {}, error(
-        "PGRST202", "Could not find the function public.no_such_function_at_all without parameters in the schema cache",
-        "Searched for the function public.no_such_function_at_all without parameters or with a single unnamed "
-        "json/jsonb parameter, but no matches were found in the schema cache."), id="none"),
-    pytest.param("get_my_profile", {"p_unexpected": 1}, error(
-        "PGRST202", "Could not find the function public.get_my_profile(p_unexpected) in the schema cache",
-        "Searched for the function public.get_my_profile with parameter p_unexpected or with a single unnamed "
-        "json/jsonb parameter, but no matches were found in the schema cache."), id="one"),
-])
+@pytest.mark.parametrize(
+    "fn, params, expected",
+    [
+        pytest.param(
+            "no_such_function_at_all",
+            {},
+            error(
+                "PGRST202",
+                "Could not find the function public.no_such_function_at_all without parameters in the schema cache",
+                "Searched for the function public.no_such_function_at_all without parameters or with a single unnamed "
+                "json/jsonb parameter, but no matches were found in the schema cache.",
+            ),
+            id="none",
+        ),
+        pytest.param(
+            "get_my_profile",
+            {"p_unexpected": 1},
+            error(
+                "PGRST202",
+                "Could not find the function public.get_my_profile(p_unexpected) in the schema cache",
+                "Searched for the function public.get_my_profile with parameter p_unexpected or with a single unnamed "
+                "json/jsonb parameter, but no matches were found in the schema cache.",
+            ),
+            id="one",
+        ),
+    ],
+)
 def test_unknown_function_wording_is_identical(backends, fn, params, expected):
     # Wording only: hints for unrelated names come from PostgREST's fuzzy matcher (see the hint test below).
     results = {name: outcome(b, fn, params, as_user=SERVICE) for name, b in backends.items()}
@@ -406,13 +481,20 @@ def test_unknown_function_wording_is_identical(backends, fn, params, expected):
     assert results["supabase"] == results["local"] == expected
 
 
-@pytest.mark.parametrize("fn, params, hint", [
-    pytest.param("list_language", {}, "Perhaps you meant to call the function public.list_languages",
-                 id="near-name"),
-    pytest.param("admin_list_accounts", {"p_query": "", "p_bogus": 1},
-                 "Perhaps you meant to call the function public.admin_list_accounts(p_limit, p_offset, p_query)",
-                 id="near-params"),
-])
+@pytest.mark.parametrize(
+    "fn, params, hint",
+    [
+        pytest.param(
+            "list_language", {}, "Perhaps you meant to call the function public.list_languages", id="near-name"
+        ),
+        pytest.param(
+            "admin_list_accounts",
+            {"p_query": "", "p_bogus": 1},
+            "Perhaps you meant to call the function public.admin_list_accounts(p_limit, p_offset, p_query)",
+            id="near-params",
+        ),
+    ],
+)
 def test_unknown_function_hint_is_identical(backends, fn, params, hint):
     result = same(backends, fn, params, as_user=SERVICE)
     assert result["error"]["hint"] == hint
@@ -420,11 +502,15 @@ def test_unknown_function_hint_is_identical(backends, fn, params, hint):
 
 # --- tokens on the Supabase path ------------------------------------------------------------
 
+
 def test_a_users_token_never_reads_another_users_rows(supabase_backend, backend):
     alice, _ = register(backend, "alice")
     bob, _ = register(backend, "bob")
-    backend.rpc("add_my_relationship", {"p_kind": "friend", "p_counterpart_name": "Bob's secret friend"},
-                as_user=Claims.user(bob))
+    backend.rpc(
+        "add_my_relationship",
+        {"p_kind": "friend", "p_counterpart_name": "Bob's secret friend"},
+        as_user=Claims.user(bob),
+    )
     as_alice = Claims.user(alice)
     assert supabase_backend.rpc("get_my_profile", {}, as_user=as_alice)["id"] == alice
     assert supabase_backend.rpc("get_my_declarations", {}, as_user=as_alice)["relationships"] == []
@@ -438,8 +524,9 @@ def test_a_token_signed_with_another_secret_is_refused(postgrest, backend):
     alice, _ = register(backend, "forger")
     http = httpx.Client(transport=BarePostgrestTransport(httpx.HTTPTransport()), timeout=httpx.Timeout(15.0))
     anon_key = jwt.encode({"role": "anon"}, postgrest.jwt_secret, algorithm="HS256")
-    forged = SupabaseBackend(postgrest.url, anon_key, TokenMinter(secret="not-the-project-secret-" + "x" * 20),
-                             httpx_client=http)
+    forged = SupabaseBackend(
+        postgrest.url, anon_key, TokenMinter(secret="not-the-project-secret-" + "x" * 20), httpx_client=http
+    )
     with pytest.raises(APIError) as refused:
         forged.rpc("get_my_profile", {}, as_user=Claims.user(alice))
     assert refused.value.code in ("PGRST301", "PGRST300")  # JWT invalid: nothing runs
@@ -447,53 +534,81 @@ def test_a_token_signed_with_another_secret_is_refused(postgrest, backend):
 
 # --- rules whose facts neither party can write alone ------------------------------------------
 
+
 def engaged(deployed, backend) -> tuple[Claims, Claims, str]:
     """A consultant and a client with an active engagement (made by the owner, as the demo world is)."""
     consultant, _ = register(backend, "endc")
     client, _ = register(backend, "ends")
     with psycopg.connect(deployed.owner_conninfo) as conn:
         conn.execute("update public.profiles set is_consultant = true where id = %s", (consultant,))
-        request = conn.execute("insert into public.consultation_requests (seeker_id, consultant_id, message, status) "
-                               "values (%s, %s, 'hi', 'accepted') returning id", (client, consultant)).fetchone()[0]
-        engagement = conn.execute("insert into public.engagements (request_id, seeker_id, consultant_id) "
-                                  "values (%s, %s, %s) returning id", (request, client, consultant)).fetchone()[0]
+        request = conn.execute(
+            "insert into public.consultation_requests (seeker_id, consultant_id, message, status) "
+            "values (%s, %s, 'hi', 'accepted') returning id",
+            (client, consultant),
+        ).fetchone()[0]
+        engagement = conn.execute(
+            "insert into public.engagements (request_id, seeker_id, consultant_id) values (%s, %s, %s) returning id",
+            (request, client, consultant),
+        ).fetchone()[0]
     return Claims.user(consultant), Claims.user(client), str(engagement)
 
 
 def test_a_consultants_ending_typed_as_the_clients_is_refused_the_same_way(deployed, backends, backend):
     consultant, _, engagement = engaged(deployed, backend)
-    terms = {"initiated_by": "client", "reason": "client_choice", "discussed_on": "2030-03-01",
-             "final_session_on": "2030-03-04", "sessions_remaining": 1, "closing_sessions": 1, "referrals": []}
-    result = same(backends, "start_termination_plan", {"p_engagement": engagement, "p_terms": terms},
-                  as_user=consultant)
+    terms = {
+        "initiated_by": "client",
+        "reason": "client_choice",
+        "discussed_on": "2030-03-01",
+        "final_session_on": "2030-03-04",
+        "sessions_remaining": 1,
+        "closing_sessions": 1,
+        "referrals": [],
+    }
+    result = same(
+        backends, "start_termination_plan", {"p_engagement": engagement, "p_terms": terms}, as_user=consultant
+    )
     assert result["error"]["code"] == "P0001"
     assert json.loads(result["error"]["details"]) == {
         "final_session_on": "When you end the work, the final session is at least 21 days after the ending was "
-                            "first discussed (1 Mar 2030): 22 Mar 2030 or later.",
+        "first discussed (1 Mar 2030): 22 Mar 2030 or later.",
         "referrals": "When you end the work, name at least one colleague the client can continue with.",
         "sessions_remaining": "When you end the work, at least 2 sessions remain to process the ending "
-                              "(this plan has 1)."}
+        "(this plan has 1).",
+    }
 
 
-def test_a_request_to_a_consultant_not_licensed_where_the_seeker_lives_is_refused_the_same_way(deployed, backends,
-                                                                                               backend):
+def test_a_request_to_a_consultant_not_licensed_where_the_seeker_lives_is_refused_the_same_way(
+    deployed, backends, backend
+):
     consultant, seeker, _ = engaged(deployed, backend)
     with psycopg.connect(deployed.owner_conninfo) as conn:
-        conn.execute("insert into public.licenses (profile_id, license_type, license_number, jurisdiction, expires_on) "
-                     "values (%s, 'LPC', 'TX-1', 'TX', current_date + 300)", (consultant.sub,))
+        conn.execute(
+            "insert into public.licenses (profile_id, license_type, license_number, jurisdiction, expires_on) "
+            "values (%s, 'LPC', 'TX-1', 'TX', current_date + 300)",
+            (consultant.sub,),
+        )
         conn.execute("update public.profiles set home_jurisdiction = 'QC' where id = %s", (seeker.sub,))
         conn.execute("update public.engagements set status = 'ended' where seeker_id = %s", (seeker.sub,))
-    result = same(backends, "request_consultation", {"p_consultant": consultant.sub, "p_modalities": [],
-                                                     "p_message": "Bonjour"}, as_user=seeker)
-    assert result == error("P0001", "This consultant holds no current licence in Quebec, where you live.",
-                           "jurisdiction", "Search for consultants licensed in Quebec.")
+    result = same(
+        backends,
+        "request_consultation",
+        {"p_consultant": consultant.sub, "p_modalities": [], "p_message": "Bonjour"},
+        as_user=seeker,
+    )
+    assert result == error(
+        "P0001",
+        "This consultant holds no current licence in Quebec, where you live.",
+        "jurisdiction",
+        "Search for consultants licensed in Quebec.",
+    )
 
 
 def test_a_consultant_with_clients_cannot_delete_the_account_the_same_way(deployed, backends, backend):
     consultant, client, _ = engaged(deployed, backend)
     with psycopg.connect(deployed.owner_conninfo) as conn:
-        username = conn.execute("select username from private.credentials where user_id = %s",
-                                (consultant.sub,)).fetchone()[0]
+        username = conn.execute(
+            "select username from private.credentials where user_id = %s", (consultant.sub,)
+        ).fetchone()[0]
         conn.execute("update public.profiles set display_name = 'Cleo Client' where id = %s", (client.sub,))
     result = same(backends, "delete_my_account", {"p_confirm_username": username}, as_user=consultant)
     assert result["error"]["code"] == "P0001" and result["error"]["details"] == "engagements"
@@ -503,13 +618,17 @@ def test_a_consultant_with_clients_cannot_delete_the_account_the_same_way(deploy
 def test_attendance_for_a_session_not_yet_started_is_refused_the_same_way(deployed, backends, backend):
     consultant, client, engagement = engaged(deployed, backend)
     with psycopg.connect(deployed.owner_conninfo) as conn:
-        appointment = str(conn.execute(
-            "insert into public.appointments (consultant_id, client_id, engagement_id, starts_at, ends_at, "
-            "blocked_until, status, requested_by) values (%s, %s, %s, now() + interval '3 days', "
-            "now() + interval '3 days 50 minutes', now() + interval '3 days 1 hour', 'confirmed', %s) returning id",
-            (consultant.sub, client.sub, engagement, client.sub)).fetchone()[0])
-    result = same(backends, "record_attendance", {"p_appointment": appointment, "p_outcome": "consultant_absent"},
-                  as_user=client)
+        appointment = str(
+            conn.execute(
+                "insert into public.appointments (consultant_id, client_id, engagement_id, starts_at, ends_at, "
+                "blocked_until, status, requested_by) values (%s, %s, %s, now() + interval '3 days', "
+                "now() + interval '3 days 50 minutes', now() + interval '3 days 1 hour', 'confirmed', %s) returning id",
+                (consultant.sub, client.sub, engagement, client.sub),
+            ).fetchone()[0]
+        )
+    result = same(
+        backends, "record_attendance", {"p_appointment": appointment, "p_outcome": "consultant_absent"}, as_user=client
+    )
     assert result == error("P0001", "Only a confirmed session that has started can be recorded.", "status")
 
 
@@ -519,18 +638,22 @@ def test_sign_in_records_and_sessions_are_identical(backends, backend):
     record = same(backends, "auth_sign_in_record", {"p_username": f" {made_up.upper()} "}, as_user=SERVICE)["data"]
     assert record["id"] is None and record["username"] == made_up and record["failed_attempts"] == 0
     assert same(backends, "auth_record_successful_login", {"p_username": made_up}, as_user=SERVICE) == {
-        "data": {"signed_in": False, "locked_until": None}}
+        "data": {"signed_in": False, "locked_until": None}
+    }
     user_id, username = register(backend, "session")
     assert same(backends, "auth_sign_in_record", {"p_username": username}, as_user=SERVICE)["data"]["id"] == user_id
     session = backend.rpc("auth_record_successful_login", {"p_username": username}, as_user=SERVICE)["session"]
     alive = {"p_session": session, "p_user": user_id, "p_username": username}
     assert same(backends, "auth_session_alive", alive, as_user=SERVICE) == {"data": True}
-    assert "error" not in same(backends, "auth_close_session", {"p_session": str(uuid.uuid4()), "p_user": user_id},
-                               as_user=SERVICE)
+    assert "error" not in same(
+        backends, "auth_close_session", {"p_session": str(uuid.uuid4()), "p_user": user_id}, as_user=SERVICE
+    )
     assert same(backends, "auth_session_alive", {**alive, "p_user": str(uuid.uuid4())}, as_user=SERVICE) == {
-        "data": False}
+        "data": False
+    }
     backend.rpc("auth_close_session", {"p_session": session, "p_user": user_id}, as_user=SERVICE)
     assert same(backends, "auth_session_alive", alive, as_user=SERVICE) == {"data": False}
     assert same(backends, "auth_close_all_sessions", {"p_user": user_id}, as_user=SERVICE) == {"data": 0}
     assert same(backends, "auth_session_alive", alive, as_user=Claims.user(user_id)) == error(
-        "42501", "permission denied for function auth_session_alive")
+        "42501", "permission denied for function auth_session_alive"
+    )

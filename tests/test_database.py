@@ -18,8 +18,9 @@ def act_as(conn: psycopg.Connection, claims: Claims | None) -> None:
     """What PostgREST does per request, inside the test's (rolled back) transaction."""
     role = claims.role if claims else "anon"
     payload = claims.as_jwt_payload() if claims else {"role": "anon"}
-    conn.execute("select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)",
-                 (role, json.dumps(payload)))
+    conn.execute(
+        "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)", (role, json.dumps(payload))
+    )
 
 
 def refused(conn: psycopg.Connection, statement: str, params=()) -> str:
@@ -37,6 +38,7 @@ def demo_id(username: str) -> str:
 
 
 # --- profiles -----------------------------------------------------------------------------
+
 
 def test_owner_reads_own_profile_and_consultants_but_not_other_seekers(api_conn):
     seeker, other_seeker, consultant = demo_id("seeker01"), demo_id("seeker02"), demo_id("consultant01")
@@ -66,8 +68,13 @@ def test_stranger_cannot_change_a_consultants_profile_they_can_see(api_conn):
 
 def test_anon_reads_nothing(api_conn):
     act_as(api_conn, None)
-    for table in ("public.profiles", "public.licenses", "public.jurisdictions", "public.languages",
-                  "private.credentials"):
+    for table in (
+        "public.profiles",
+        "public.licenses",
+        "public.jurisdictions",
+        "public.languages",
+        "private.credentials",
+    ):
         assert refused(api_conn, f"select * from {table}") == "42501", table
 
 
@@ -80,28 +87,43 @@ def test_nobody_but_the_service_role_touches_credentials(api_conn):
 
 # --- licences -----------------------------------------------------------------------------
 
+
 def test_licences_follow_profile_visibility(api_conn):
     act_as(api_conn, Claims.user(demo_id("consultant04")))
     seeker = demo_id("seeker04")
-    assert api_conn.execute("select count(*) from public.licenses where profile_id = %s",
-                            (seeker,)).fetchone()[0] == 0
+    assert api_conn.execute("select count(*) from public.licenses where profile_id = %s", (seeker,)).fetchone()[0] == 0
     consultant = demo_id("consultant05")
-    assert api_conn.execute("select count(*) from public.licenses where profile_id = %s",
-                            (consultant,)).fetchone()[0] >= 1
+    assert (
+        api_conn.execute("select count(*) from public.licenses where profile_id = %s", (consultant,)).fetchone()[0] >= 1
+    )
 
 
 def test_member_cannot_add_licences_to_someone_else_or_verify_their_own(api_conn):
     me, other = demo_id("seeker05"), demo_id("seeker06")
     act_as(api_conn, Claims.user(me))
-    assert refused(api_conn, """insert into public.licenses (profile_id, license_type, license_number,
+    assert (
+        refused(
+            api_conn,
+            """insert into public.licenses (profile_id, license_type, license_number,
                                  jurisdiction, expires_on) values (%s, 'LCSW', 'X-1234', 'NY', '2030-01-01')""",
-                   (other,)) == "42501"
-    assert refused(api_conn, """insert into public.licenses (profile_id, license_type, license_number,
+            (other,),
+        )
+        == "42501"
+    )
+    assert (
+        refused(
+            api_conn,
+            """insert into public.licenses (profile_id, license_type, license_number,
                                  jurisdiction, expires_on, verification_status)
                                  values (%s, 'LCSW', 'X-1234', 'WY', '2030-01-01', 'verified')""",
-                   (me,)) == "42501"
-    assert refused(api_conn, "update public.licenses set verification_status = 'verified' where profile_id = %s",
-                   (me,)) == "42501"
+            (me,),
+        )
+        == "42501"
+    )
+    assert (
+        refused(api_conn, "update public.licenses set verification_status = 'verified' where profile_id = %s", (me,))
+        == "42501"
+    )
 
 
 def test_editing_a_verified_licence_withdraws_its_verification(backend, new_user, embedded_db):
@@ -109,28 +131,55 @@ def test_editing_a_verified_licence_withdraws_its_verification(backend, new_user
     claims = Claims.user(user_id)
     doc = backend.rpc("get_my_profile", {}, as_user=claims)
     licence = {"jurisdiction": "NY", "license_type": "LCSW", "license_number": "NY-1", "expires_on": "2031-01-01"}
-    doc = backend.rpc("save_my_profile", {"p_profile": _profile_json(doc), "p_licenses": [licence],
-                                          "p_expected_version": doc["version"]}, as_user=claims)
+    doc = backend.rpc(
+        "save_my_profile",
+        {"p_profile": _profile_json(doc), "p_licenses": [licence], "p_expected_version": doc["version"]},
+        as_user=claims,
+    )
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        conn.execute("update public.licenses set verification_status = 'verified', verified_at = now() "
-                     "where profile_id = %s", (user_id,))
+        conn.execute(
+            "update public.licenses set verification_status = 'verified', verified_at = now() where profile_id = %s",
+            (user_id,),
+        )
     # Saving the same licence unchanged keeps the verification ...
-    doc = backend.rpc("save_my_profile", {"p_profile": _profile_json(doc), "p_licenses": [licence],
-                                          "p_expected_version": doc["version"]}, as_user=claims)
+    doc = backend.rpc(
+        "save_my_profile",
+        {"p_profile": _profile_json(doc), "p_licenses": [licence], "p_expected_version": doc["version"]},
+        as_user=claims,
+    )
     assert doc["licenses"][0]["verification_status"] == "verified"
     # ... changing its number withdraws it.
-    doc = backend.rpc("save_my_profile", {"p_profile": _profile_json(doc),
-                                          "p_licenses": [{**licence, "license_number": "NY-2"}],
-                                          "p_expected_version": doc["version"]}, as_user=claims)
+    doc = backend.rpc(
+        "save_my_profile",
+        {
+            "p_profile": _profile_json(doc),
+            "p_licenses": [{**licence, "license_number": "NY-2"}],
+            "p_expected_version": doc["version"],
+        },
+        as_user=claims,
+    )
     assert doc["licenses"][0]["verification_status"] == "self_attested"
     assert doc["licenses"][0]["verified_at"] is None
 
 
 # --- saving a profile through the RPC -------------------------------------------------------
 
+
 def _profile_json(doc: dict) -> dict:
-    keys = ("display_name", "pronouns", "languages", "offers_telehealth", "offers_in_person", "city", "fee_usd",
-            "sliding_scale", "years_in_practice", "timezone", "bio", "is_consultant")
+    keys = (
+        "display_name",
+        "pronouns",
+        "languages",
+        "offers_telehealth",
+        "offers_in_person",
+        "city",
+        "fee_usd",
+        "sliding_scale",
+        "years_in_practice",
+        "timezone",
+        "bio",
+        "is_consultant",
+    )
     return {k: doc[k] for k in keys}
 
 
@@ -138,13 +187,26 @@ def test_concurrent_saves_never_overwrite_silently(backend, new_user):
     user_id, _ = new_user("race")
     claims = Claims.user(user_id)
     opened = backend.rpc("get_my_profile", {}, as_user=claims)
-    first = backend.rpc("save_my_profile", {"p_profile": {**_profile_json(opened), "pronouns": "she/her"},
-                                            "p_licenses": [], "p_expected_version": opened["version"]},
-                        as_user=claims)
+    first = backend.rpc(
+        "save_my_profile",
+        {
+            "p_profile": {**_profile_json(opened), "pronouns": "she/her"},
+            "p_licenses": [],
+            "p_expected_version": opened["version"],
+        },
+        as_user=claims,
+    )
     assert first["version"] == opened["version"] + 1
     with pytest.raises(APIError) as stale:
-        backend.rpc("save_my_profile", {"p_profile": {**_profile_json(opened), "pronouns": "he/him"},
-                                        "p_licenses": [], "p_expected_version": opened["version"]}, as_user=claims)
+        backend.rpc(
+            "save_my_profile",
+            {
+                "p_profile": {**_profile_json(opened), "pronouns": "he/him"},
+                "p_licenses": [],
+                "p_expected_version": opened["version"],
+            },
+            as_user=claims,
+        )
     assert stale.value.code == "P0001"
     assert stale.value.details == "version"
     assert "Nothing was saved" in stale.value.hint
@@ -163,13 +225,23 @@ def test_database_refuses_what_the_form_would_refuse(backend, new_user):
     }
     for constraint, change in cases.items():
         with pytest.raises(APIError) as refused_save:
-            backend.rpc("save_my_profile", {"p_profile": {**_profile_json(doc), **change}, "p_licenses": [],
-                                            "p_expected_version": doc["version"]}, as_user=claims)
+            backend.rpc(
+                "save_my_profile",
+                {"p_profile": {**_profile_json(doc), **change}, "p_licenses": [], "p_expected_version": doc["version"]},
+                as_user=claims,
+            )
         assert refused_save.value.code == "23514", constraint
         assert constraint in refused_save.value.message, constraint
     with pytest.raises(APIError) as bad_language:
-        backend.rpc("save_my_profile", {"p_profile": {**_profile_json(doc), "languages": ["xx"]}, "p_licenses": [],
-                                        "p_expected_version": doc["version"]}, as_user=claims)
+        backend.rpc(
+            "save_my_profile",
+            {
+                "p_profile": {**_profile_json(doc), "languages": ["xx"]},
+                "p_licenses": [],
+                "p_expected_version": doc["version"],
+            },
+            as_user=claims,
+        )
     assert (bad_language.value.code, bad_language.value.details) == ("P0001", "languages")
     assert backend.rpc("get_my_profile", {}, as_user=claims)["version"] == doc["version"]
 
@@ -179,8 +251,11 @@ def test_one_member_cannot_save_into_anothers_profile(backend, new_user):
     attacker, _ = new_user("attacker")
     before = backend.rpc("get_my_profile", {}, as_user=Claims.user(victim))
     payload = {**_profile_json(before), "display_name": "Changed by someone else"}
-    saved = backend.rpc("save_my_profile", {"p_profile": payload, "p_licenses": [],
-                                            "p_expected_version": 1}, as_user=Claims.user(attacker))
+    saved = backend.rpc(
+        "save_my_profile",
+        {"p_profile": payload, "p_licenses": [], "p_expected_version": 1},
+        as_user=Claims.user(attacker),
+    )
     assert saved["id"] == attacker  # the function only ever writes the caller's own row
     assert backend.rpc("get_my_profile", {}, as_user=Claims.user(victim))["display_name"] == before["display_name"]
 
@@ -188,12 +263,13 @@ def test_one_member_cannot_save_into_anothers_profile(backend, new_user):
 # --- functions: who may call what ------------------------------------------------------------
 
 MEMBER_FUNCTIONS = ["get_my_profile", "list_languages", "list_jurisdictions"]
-SERVICE_FUNCTIONS = {"auth_get_login": {"p_username": "seeker01"},
-                     "auth_record_failed_login": {"p_username": "nobody"},
-                     "auth_clear_failed_logins": {"p_username": "nobody"},
-                     "auth_set_password_hash": {"p_username": "nobody", "p_password_hash": "$2b$x"},
-                     "auth_register": {"p_username": "x", "p_email": "x@y.z", "p_display_name": "X",
-                                       "p_password_hash": "$2b$x"}}
+SERVICE_FUNCTIONS = {
+    "auth_get_login": {"p_username": "seeker01"},
+    "auth_record_failed_login": {"p_username": "nobody"},
+    "auth_clear_failed_logins": {"p_username": "nobody"},
+    "auth_set_password_hash": {"p_username": "nobody", "p_password_hash": "$2b$x"},
+    "auth_register": {"p_username": "x", "p_email": "x@y.z", "p_display_name": "X", "p_password_hash": "$2b$x"},
+}
 
 
 @pytest.mark.parametrize("fn", MEMBER_FUNCTIONS + ["save_my_profile", "admin_list_accounts"])
@@ -225,13 +301,15 @@ def test_admin_functions_check_the_caller(backend):
         backend.rpc("admin_list_accounts", {}, as_user=Claims.user(demo_id("seeker01")))
     assert refused_call.value.code == "42501"
     assert refused_call.value.message == "Only administrators can list accounts."
-    rows = backend.rpc("admin_list_accounts", {"p_query": "consultant0", "p_limit": 5},
-                       as_user=Claims.user(demo_id("admin")))
+    rows = backend.rpc(
+        "admin_list_accounts", {"p_query": "consultant0", "p_limit": 5}, as_user=Claims.user(demo_id("admin"))
+    )
     assert len(rows) == 5 and rows[0]["total"] == 9
     assert "password_hash" not in rows[0] and "email" not in rows[0]
 
 
 # --- lockout ----------------------------------------------------------------------------
+
 
 def test_five_failures_lock_for_fifteen_minutes_and_only_time_or_an_admin_lifts_it(backend, new_user, embedded_db):
     _, username = new_user("lock")
@@ -241,8 +319,10 @@ def test_five_failures_lock_for_fifteen_minutes_and_only_time_or_an_admin_lifts_
     state = backend.rpc("auth_record_failed_login", {"p_username": username}, as_user=SERVICE)
     assert state["failed_attempts"] == 5 and state["locked_until"]
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        minutes = conn.execute("select extract(epoch from locked_until - now()) / 60 from private.credentials "
-                               "where username = %s", (username,)).fetchone()[0]
+        minutes = conn.execute(
+            "select extract(epoch from locked_until - now()) / 60 from private.credentials where username = %s",
+            (username,),
+        ).fetchone()[0]
     assert 14 < float(minutes) <= 15
     # Further failures while locked do not extend or reset the lock.
     again = backend.rpc("auth_record_failed_login", {"p_username": username}, as_user=SERVICE)
@@ -259,8 +339,9 @@ def test_lock_expires_after_fifteen_minutes(backend, new_user, embedded_db):
     for _ in range(5):
         backend.rpc("auth_record_failed_login", {"p_username": username}, as_user=SERVICE)
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        conn.execute("update private.credentials set locked_until = now() - interval '1 second' "
-                     "where username = %s", (username,))
+        conn.execute(
+            "update private.credentials set locked_until = now() - interval '1 second' where username = %s", (username,)
+        )
     row = backend.rpc("auth_get_login", {"p_username": username}, as_user=SERVICE)
     assert row["locked_until"] is None and row["failed_attempts"] == 0
 
@@ -277,23 +358,32 @@ def test_admin_unlocks_an_account(backend, new_user):
 
 # --- registration ------------------------------------------------------------------------
 
+
 def test_registration_is_unique_on_username_and_email_case_insensitively(backend):
     name = f"uniq_{uuid.uuid4().hex[:8]}"
-    params = {"p_username": name, "p_email": f"{name}@Example.org", "p_display_name": "Uni Que",
-              "p_password_hash": "$2b$12$" + "y" * 53}
+    params = {
+        "p_username": name,
+        "p_email": f"{name}@Example.org",
+        "p_display_name": "Uni Que",
+        "p_password_hash": "$2b$12$" + "y" * 53,
+    }
     backend.rpc("auth_register", params, as_user=SERVICE)
     with pytest.raises(APIError) as same_name:
         backend.rpc("auth_register", {**params, "p_email": f"other_{name}@example.org"}, as_user=SERVICE)
     assert same_name.value.code == "23505" and "credentials_username_key" in same_name.value.message
     with pytest.raises(APIError) as same_email:
-        backend.rpc("auth_register", {**params, "p_username": name + "x", "p_email": f"{name.upper()}@example.ORG"},
-                    as_user=SERVICE)
+        backend.rpc(
+            "auth_register",
+            {**params, "p_username": name + "x", "p_email": f"{name.upper()}@example.ORG"},
+            as_user=SERVICE,
+        )
     assert same_email.value.code == "23505" and "credentials_email_key" in same_email.value.message
     # The failed registrations left no orphan profile behind.
     assert backend.rpc("auth_get_login", {"p_username": name + "x"}, as_user=SERVICE) is None
 
 
 # --- lints on the migrated schema ----------------------------------------------------------
+
 
 def test_every_table_has_rls_and_anon_has_no_table_privileges(embedded_db):
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
@@ -324,69 +414,145 @@ def test_every_function_pins_search_path_and_definers_are_not_public(embedded_db
                    or exists (select 1 from aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
                               where a.grantee = 0 and a.privilege_type = 'EXECUTE'))
         """).fetchall()
-        definers = {r[0] for r in conn.execute("""
+        definers = {
+            r[0]
+            for r in conn.execute("""
             select p.proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-            where n.nspname in ('public', 'private') and p.prosecdef""").fetchall()}
+            where n.nspname in ('public', 'private') and p.prosecdef""").fetchall()
+        }
     assert mutable == []
     assert exposed_definers == []
     # The short, documented list (README, "SECURITY DEFINER functions").
     assert definers == {
-        "is_admin", "admin_list_accounts", "admin_unlock_account", "admin_verification_queue",
-        "admin_verify_credential", "search_consultants", "search_relaxations", "get_consultant_profile",
-        "request_consultation", "respond_to_request", "screen_candidates", "consultant_can_take_requests",
-        "refresh_time_buckets", "count_active_clients", "profiles_create_settings",
-        "conflict_reasons", "conflict_levels", "log_screening", "disclosed_reasons", "orient", "check_conflicts",
-        "sign_waiver", "my_screening_log", "admin_update_conflict_rule",
-        "notify", "notify_request_events", "open_slots", "book_appointment", "respond_to_appointment",
-        "cancel_appointment", "reschedule_appointment", "mark_appointment", "professionalism_record",
-        "add_plan_version", "start_termination_plan", "revise_termination_plan", "propose_termination_plan",
-        "sign_termination_plan", "complete_termination_plan", "withdraw_termination_plan",
-        "tick_termination_checklist", "my_termination_plans", "refresh_termination_reminders",
-        "referral_candidates", "my_home", "export_my_data", "delete_my_account", "professionalism_facts",
-        "consultant_records", "refresh_search_facts", "refresh_due_search_facts", "search_facts_note_changes",
+        "is_admin",
+        "admin_list_accounts",
+        "admin_unlock_account",
+        "admin_verification_queue",
+        "admin_verify_credential",
+        "search_consultants",
+        "search_relaxations",
+        "get_consultant_profile",
+        "request_consultation",
+        "respond_to_request",
+        "screen_candidates",
+        "consultant_can_take_requests",
+        "refresh_time_buckets",
+        "count_active_clients",
+        "profiles_create_settings",
+        "conflict_reasons",
+        "conflict_levels",
+        "log_screening",
+        "disclosed_reasons",
+        "orient",
+        "check_conflicts",
+        "sign_waiver",
+        "my_screening_log",
+        "admin_update_conflict_rule",
+        "notify",
+        "notify_request_events",
+        "open_slots",
+        "book_appointment",
+        "respond_to_appointment",
+        "cancel_appointment",
+        "reschedule_appointment",
+        "mark_appointment",
+        "professionalism_record",
+        "add_plan_version",
+        "start_termination_plan",
+        "revise_termination_plan",
+        "propose_termination_plan",
+        "sign_termination_plan",
+        "complete_termination_plan",
+        "withdraw_termination_plan",
+        "tick_termination_checklist",
+        "my_termination_plans",
+        "refresh_termination_reminders",
+        "referral_candidates",
+        "my_home",
+        "export_my_data",
+        "delete_my_account",
+        "professionalism_facts",
+        "consultant_records",
+        "refresh_search_facts",
+        "refresh_due_search_facts",
+        "search_facts_note_changes",
         # Issue 12: bookings share one door; the licence check reads the consultant's licences and the date.
-        "insert_booking", "require_licence_where_client_lives",
+        "insert_booking",
+        "require_licence_where_client_lives",
         # Endings by account deletion, and attendance recorded by both parties.
-        "close_account", "active_clients_sentence", "admin_close_account", "record_attendance",
-        "admin_disputed_sessions", "admin_resolve_attendance",
-        "search_facts_at_commit", "refresh_pending_search_facts",
-        "conflicts_found", "screen_conflicts",
+        "close_account",
+        "active_clients_sentence",
+        "admin_close_account",
+        "record_attendance",
+        "admin_disputed_sessions",
+        "admin_resolve_attendance",
+        "search_facts_at_commit",
+        "refresh_pending_search_facts",
+        "conflicts_found",
+        "screen_conflicts",
         # Issue 16, item 5: the caller's own practice and profile with the admins' notes (auth.uid()'s rows only).
-        "get_my_profile", "get_my_practice",
+        "get_my_profile",
+        "get_my_practice",
         # Issue 16, items 1-4: the matched screening at a request, kept with it, and a pair's reasons and level.
-        "matched_conflict_reasons", "take_request_screening", "pair_reasons", "pair_level",
+        "matched_conflict_reasons",
+        "take_request_screening",
+        "pair_reasons",
+        "pair_level",
         # Issue 13: the outbox, filled by a trigger on notifications, read and settled by the sender; notices
         # completed from what the transaction changed; members' email choices; the admin's view.
-        "appointment_series", "remember_changed_appointment", "queue_notice_for_delivery", "outbox_claim",
-        "outbox_settle", "remember_changed_plan", "notices_say_what_and_who", "save_my_email_preferences",
-        "outbox_honours_choices", "admin_outbox",
+        "appointment_series",
+        "remember_changed_appointment",
+        "queue_notice_for_delivery",
+        "outbox_claim",
+        "outbox_settle",
+        "remember_changed_plan",
+        "notices_say_what_and_who",
+        "save_my_email_preferences",
+        "outbox_honours_choices",
+        "admin_outbox",
         # The reminders the sender sweeps for members who are away (a plan awaiting a signature for 2 days).
-        "remind_plans_awaiting_signature", "write_due_reminders",
+        "remind_plans_awaiting_signature",
+        "write_due_reminders",
         # Issue 13: sign-up and password reset by link (account_links), and a member's own verification.
-        "auth_request_registration", "auth_request_password_reset", "account_links_claim", "account_link_arm",
-        "account_links_settle", "auth_link_state", "auth_redeem_verification", "auth_reset_password_by_link",
-        "my_email_verification", "request_my_email_verification",
+        "auth_request_registration",
+        "auth_request_password_reset",
+        "account_links_claim",
+        "account_link_arm",
+        "account_links_settle",
+        "auth_link_state",
+        "auth_redeem_verification",
+        "auth_reset_password_by_link",
+        "my_email_verification",
+        "request_my_email_verification",
     }
 
 
 def test_migrations_ran_as_a_non_superuser_owner_and_are_idempotent(embedded_db):
     assert apply_migrations(embedded_db.owner_conninfo) == []
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        superuser, = conn.execute("select rolsuper from pg_roles where rolname = %s", (OWNER,)).fetchone()
-        owners = {r[0] for r in conn.execute("""
+        (superuser,) = conn.execute("select rolsuper from pg_roles where rolname = %s", (OWNER,)).fetchone()
+        owners = {
+            r[0]
+            for r in conn.execute("""
             select pg_get_userbyid(c.relowner) from pg_class c join pg_namespace n on n.oid = c.relnamespace
-            where n.nspname in ('public', 'private') and c.relkind = 'r'""").fetchall()}
+            where n.nspname in ('public', 'private') and c.relkind = 'r'""").fetchall()
+        }
     assert superuser is False
     assert owners == {OWNER}
 
 
 def test_service_role_bypasses_rls_and_authenticator_only_switches_roles(embedded_db):
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        roles = dict(conn.execute("""select rolname, (rolbypassrls, rolinherit, rolcanlogin)::text from pg_roles
+        roles = dict(
+            conn.execute("""select rolname, (rolbypassrls, rolinherit, rolcanlogin)::text from pg_roles
                                      where rolname in ('anon', 'authenticated', 'portal_member', 'service_role',
-                                                       'authenticator')"""
-                                  ).fetchall())
+                                                       'authenticator')""").fetchall()
+        )
     # portal_member inherits authenticated's platform grants (auth.uid()); nothing flows the other way.
-    assert roles == {"anon": "(f,f,f)", "authenticated": "(f,f,f)", "portal_member": "(f,t,f)",
-                     "service_role": "(t,f,f)",
-                     "authenticator": "(f,f,t)"}
+    assert roles == {
+        "anon": "(f,f,f)",
+        "authenticated": "(f,f,f)",
+        "portal_member": "(f,t,f)",
+        "service_role": "(t,f,f)",
+        "authenticator": "(f,f,t)",
+    }

@@ -136,18 +136,32 @@ def test_the_first_admin_is_made_as_the_readme_says(supabase_stack):
     step = re.search(r'`psql "<db-url>" -c "(update private\.credentials [^"]+)"`', (REPO / "README.md").read_text())
     assert step, "README's first-admin step is missing"
     stack = supabase_stack
-    api = SupabaseBackend(stack["gateway"].url, stack["app_environment"]["SUPABASE_KEY"],
-                          TokenMinter(secret=stack["app_environment"]["SUPABASE_JWT_SECRET"]))
+    api = SupabaseBackend(
+        stack["gateway"].url,
+        stack["app_environment"]["SUPABASE_KEY"],
+        TokenMinter(secret=stack["app_environment"]["SUPABASE_JWT_SECRET"]),
+    )
     username = f"founder_{uuid.uuid4().hex[:8]}"
-    user_id = api.rpc("auth_register", {"p_username": username, "p_email": f"{username}@test.example",
-                                        "p_display_name": "Founding Admin", "p_password_hash": "$2b$12$" + "x" * 53},
-                      as_user=SERVICE)
+    user_id = api.rpc(
+        "auth_register",
+        {
+            "p_username": username,
+            "p_email": f"{username}@test.example",
+            "p_display_name": "Founding Admin",
+            "p_password_hash": "$2b$12$" + "x" * 53,
+        },
+        as_user=SERVICE,
+    )
     with pytest.raises(APIError) as refused:
         api.rpc("admin_list_accounts", {"p_query": username}, as_user=Claims.user(user_id))
     assert refused.value.code == "42501"
 
-    subprocess.run(["psql", stack["database"].deploy_url, "-v", "ON_ERROR_STOP=1", "-c",
-                    step.group(1).replace("<you>", username)], check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        ["psql", stack["database"].deploy_url, "-v", "ON_ERROR_STOP=1", "-c", step.group(1).replace("<you>", username)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
 
     accounts = api.rpc("admin_list_accounts", {"p_query": username}, as_user=Claims.user(user_id))
     assert [(a["username"], a["is_admin"]) for a in accounts] == [(username, True)]
@@ -159,9 +173,14 @@ def test_a_restart_keeps_what_the_migrations_revoked(embedded_db):
 
     def defaults() -> list[str]:
         with psycopg.connect(embedded_db.owner_conninfo) as conn:
-            return sorted(str(a) for (a,) in conn.execute(
-                "select unnest(defaclacl)::text from pg_catalog.pg_default_acl d "
-                "where d.defaclrole = %s::regrole and d.defaclnamespace = 'public'::regnamespace", (OWNER,)))
+            return sorted(
+                str(a)
+                for (a,) in conn.execute(
+                    "select unnest(defaclacl)::text from pg_catalog.pg_default_acl d "
+                    "where d.defaclrole = %s::regrole and d.defaclnamespace = 'public'::regnamespace",
+                    (OWNER,),
+                )
+            )
 
     before = defaults()
     assert not [a for a in before if a.startswith(("anon=", "authenticated="))], before

@@ -43,30 +43,41 @@ def notices(backend, claims: Claims, kind: str) -> list[str]:
 
 def queued(embedded_db, claims: Claims, kind: str) -> list[tuple]:
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        return conn.execute("select message, appointment_id::text, ics_method from private.outbox "
-                            "where recipient_id = %s and kind = %s order by id", (claims.sub, kind)).fetchall()
+        return conn.execute(
+            "select message, appointment_id::text, ics_method from private.outbox "
+            "where recipient_id = %s and kind = %s order by id",
+            (claims.sub, kind),
+        ).fetchall()
 
 
-def session_at(embedded_db, consultant: Claims, client: Claims, ahead: timedelta,
-               status: str = "confirmed") -> tuple[str, str]:
+def session_at(
+    embedded_db, consultant: Claims, client: Claims, ahead: timedelta, status: str = "confirmed"
+) -> tuple[str, str]:
     """A session of the pair `ahead` from now (the database's now): (appointment id, its start in ISO)."""
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        engagement, = conn.execute("select id from public.engagements where seeker_id = %s and consultant_id = %s",
-                                   (client.sub, consultant.sub)).fetchone()
+        (engagement,) = conn.execute(
+            "select id from public.engagements where seeker_id = %s and consultant_id = %s",
+            (client.sub, consultant.sub),
+        ).fetchone()
         appt, starts = conn.execute(
             "insert into public.appointments (consultant_id, client_id, engagement_id, starts_at, ends_at, "
             "blocked_until, status, requested_by) select %s, %s, %s, t, t + interval '50 minutes', "
             "t + interval '1 hour', %s, %s from (select date_trunc('minute', now() + %s) as t) x "
-            "returning id, starts_at", (consultant.sub, client.sub, engagement, status, client.sub, ahead)).fetchone()
+            "returning id, starts_at",
+            (consultant.sub, client.sub, engagement, status, client.sub, ahead),
+        ).fetchone()
     return str(appt), starts.isoformat()
 
 
 def names(backend, consultant: Claims, client: Claims) -> tuple[str, str]:
-    return (backend.rpc("get_my_profile", {}, as_user=consultant)["display_name"],
-            backend.rpc("get_my_profile", {}, as_user=client)["display_name"])
+    return (
+        backend.rpc("get_my_profile", {}, as_user=consultant)["display_name"],
+        backend.rpc("get_my_profile", {}, as_user=client)["display_name"],
+    )
 
 
 # --- a session within 24 hours ------------------------------------------------------------------------
+
 
 def test_a_session_within_a_day_is_reminded_once_to_each_party_in_their_own_zone(backend, embedded_db, two_zones):
     consultant, client = two_zones  # Tokyo and Berlin
@@ -76,9 +87,11 @@ def test_a_session_within_a_day_is_reminded_once_to_each_party_in_their_own_zone
         sweep(backend)
 
     assert notices(backend, consultant, SESSION) == [
-        f"Reminder: your session with {client_name} is on {local_text(starts, TOKYO)}."]
+        f"Reminder: your session with {client_name} is on {local_text(starts, TOKYO)}."
+    ]
     assert notices(backend, client, SESSION) == [
-        f"Reminder: your session with {consultant_name} is on {local_text(starts, BERLIN)}."]
+        f"Reminder: your session with {consultant_name} is on {local_text(starts, BERLIN)}."
+    ]
     # One email each, about that session (its subject names the time), and not a calendar invitation.
     for who, zone in ((consultant, TOKYO), (client, BERLIN)):
         [(message, about, method)] = queued(embedded_db, who, SESSION)
@@ -91,14 +104,17 @@ def test_a_reminder_is_no_invitation_and_leaves_the_calendar_sequence_alone(back
     sweep(backend)
     cancel(backend, consultant, appt, "Unwell", accept_late=True)
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        sequence, = conn.execute("select ics_sequence from private.outbox where recipient_id = %s "
-                                 "and appointment_id = %s and ics_method = 'CANCEL'", (client.sub, appt)).fetchone()
+        (sequence,) = conn.execute(
+            "select ics_sequence from private.outbox where recipient_id = %s "
+            "and appointment_id = %s and ics_method = 'CANCEL'",
+            (client.sub, appt),
+        ).fetchone()
     assert sequence == 0  # the client's calendar has seen no invitation of this session before
 
 
 def test_sessions_that_will_not_take_place_within_a_day_are_not_reminded(backend, embedded_db, two_zones):
     consultant, client = two_zones
-    session_at(embedded_db, consultant, client, timedelta(hours=30))          # more than a day ahead
+    session_at(embedded_db, consultant, client, timedelta(hours=30))  # more than a day ahead
     session_at(embedded_db, consultant, client, timedelta(hours=21), "requested")  # not confirmed
     session_at(embedded_db, consultant, client, timedelta(hours=-1, minutes=-10))  # over already
     cancelled, _ = session_at(embedded_db, consultant, client, timedelta(hours=20))
@@ -129,7 +145,8 @@ def test_a_session_moved_into_the_window_is_reminded_for_its_new_time_only(backe
     sweep(backend)
     sweep(backend)
     assert notices(backend, client, SESSION) == [
-        f"Reminder: your session with {consultant_name} is on {local_text(new_start, BERLIN)}."]
+        f"Reminder: your session with {consultant_name} is on {local_text(new_start, BERLIN)}."
+    ]
     assert len(notices(backend, consultant, SESSION)) == 1
     assert [about for _, about, _ in queued(embedded_db, client, SESSION)] == [moved["id"]]
     assert not any(local_text(old_start, BERLIN) in m for m in notices(backend, client, SESSION))
@@ -152,14 +169,16 @@ def test_a_reminded_session_moved_within_the_window_is_reminded_again_for_the_ne
 
 # --- a final session within 7 days ---------------------------------------------------------------------
 
+
 def agreed_plan(backend, embedded_db, final_in_days: int) -> tuple[Claims, Claims, str]:
     """A plan the client proposed and the consultant signed, its final session `final_in_days` from today.
     Nobody opens the Termination page (the page is what used to write the reminder)."""
     consultant_username, client_username = engaged_pair(backend, embedded_db)
     consultant, client = (Claims.user(user_id(backend, u)) for u in (consultant_username, client_username))
     engagement = backend.rpc("my_engagements", {}, as_user=client)[0]["id"]
-    plan = start(backend, client, engagement, client_terms(final_session_on=date.today()
-                                                           + timedelta(days=final_in_days)))
+    plan = start(
+        backend, client, engagement, client_terms(final_session_on=date.today() + timedelta(days=final_in_days))
+    )
     propose(backend, client, plan, expected_version=1)
     assert sign(backend, consultant, plan, 1) == "agreed"
     return consultant, client, plan
@@ -172,9 +191,11 @@ def test_a_final_session_within_a_week_reaches_a_member_who_never_opened_the_pag
     sweep(backend)
     sweep(backend)
     assert notices(backend, client, FINAL) == [
-        f"Your final session with {consultant_name} is on {day}, as your termination plan agreed."]
+        f"Your final session with {consultant_name} is on {day}, as your termination plan agreed."
+    ]
     assert notices(backend, consultant, FINAL) == [
-        f"Your final session with {client_name} is on {day}, as your termination plan agreed."]
+        f"Your final session with {client_name} is on {day}, as your termination plan agreed."
+    ]
     assert [m for m, _, _ in queued(embedded_db, client, FINAL)] == notices(backend, client, FINAL)
     # Opening the page afterwards adds nothing: the page writes the same reminder under the same key.
     my_plans(backend, client)
@@ -201,6 +222,7 @@ def test_a_final_session_further_than_a_week_is_not_reminded(backend, embedded_d
 
 # --- two senders at once, and who may sweep --------------------------------------------------------------
 
+
 def service_connection(embedded_db) -> psycopg.Connection:
     """A connection as the API's service role (as PostgREST with the service key), in an open transaction."""
     conn = psycopg.connect(embedded_db.api_conninfo)
@@ -212,8 +234,9 @@ def wait_until_blocked(embedded_db, pid: int) -> None:
     """Until the backend `pid` waits on a lock (another transaction's uncommitted row)."""
     with psycopg.connect(embedded_db.owner_conninfo, autocommit=True) as watcher:
         for _ in range(2000):
-            waiting, = watcher.execute("select wait_event_type = 'Lock' from pg_stat_activity where pid = %s",
-                                       (pid,)).fetchone()
+            (waiting,) = watcher.execute(
+                "select wait_event_type = 'Lock' from pg_stat_activity where pid = %s", (pid,)
+            ).fetchone()
             if waiting:
                 return
             watcher.execute("select pg_sleep(0.01)")
@@ -244,14 +267,15 @@ def test_two_writers_of_the_same_reminder_at_once_write_it_once_and_neither_fail
     session_at(embedded_db, consultant, client, timedelta(hours=20))
     results: dict[str, object] = {}
     with psycopg.connect(embedded_db.owner_conninfo) as first, psycopg.connect(embedded_db.owner_conninfo) as other:
-        written, = first.execute("select private.remind_sessions_tomorrow(%s)", (client.sub,)).fetchone()
+        (written,) = first.execute("select private.remind_sessions_tomorrow(%s)", (client.sub,)).fetchone()
         assert written == 1
         other_pid = other.info.backend_pid
 
         def write_too() -> None:
             try:
-                results["written"] = other.execute("select private.remind_sessions_tomorrow(%s)",
-                                                   (client.sub,)).fetchone()[0]
+                results["written"] = other.execute(
+                    "select private.remind_sessions_tomorrow(%s)", (client.sub,)
+                ).fetchone()[0]
                 other.commit()
             except psycopg.Error as exc:  # pragma: no cover - the failure this test guards against
                 results["error"] = exc
@@ -272,13 +296,15 @@ def test_only_the_service_role_sweeps(backend, embedded_db, two_zones, api_conn)
             backend.rpc("write_due_reminders", {}, as_user=caller)
         assert refused.value.code == "42501"
     for role in ("anon", "authenticated", "portal_member"):
-        allowed, = api_conn.execute("select has_function_privilege(%s, 'public.write_due_reminders()', 'execute')",
-                                    (role,)).fetchone()
+        (allowed,) = api_conn.execute(
+            "select has_function_privilege(%s, 'public.write_due_reminders()', 'execute')", (role,)
+        ).fetchone()
         assert not allowed, role
     with psycopg.connect(embedded_db.owner_conninfo) as conn:  # the API roles cannot even name the private schema
         for helper in ("remind_sessions_tomorrow(uuid)", "remind_final_sessions(uuid)"):
             for role in ("anon", "authenticated", "portal_member", "service_role"):
-                allowed, = conn.execute("select has_function_privilege(%s, %s, 'execute')",
-                                        (role, f"private.{helper}")).fetchone()
+                (allowed,) = conn.execute(
+                    "select has_function_privilege(%s, %s, 'execute')", (role, f"private.{helper}")
+                ).fetchone()
                 assert not allowed, (role, helper)
     assert isinstance(sweep(backend), int)

@@ -48,13 +48,16 @@ def user_claims(backend, username: str) -> Claims:
 
 # --- one list of groups, the database's -------------------------------------------------------------
 
+
 def test_the_python_groups_are_exactly_the_ones_the_database_accepts(backend, embedded_db, new_user):
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        check = conn.execute("select pg_get_constraintdef(oid) from pg_constraint "
-                             "where conname = 'email_preferences_groups'").fetchone()[0]
+        check = conn.execute(
+            "select pg_get_constraintdef(oid) from pg_constraint where conname = 'email_preferences_groups'"
+        ).fetchone()[0]
         # Every group a notice can fall into (private.email_group) over every kind and page the portal wrote.
-        grouped = {g for (g,) in conn.execute(
-            "select distinct private.email_group(kind, page) from public.notifications")}
+        grouped = {
+            g for (g,) in conn.execute("select distinct private.email_group(kind, page) from public.notifications")
+        }
     accepted = re.findall(r"'([a-z_]+)'", check)
     assert sorted(accepted) == sorted(EMAIL_GROUPS) == sorted(g.name for g in GROUPS)
     assert len(accepted) == len(GROUPS)
@@ -68,16 +71,19 @@ def test_the_python_groups_are_exactly_the_ones_the_database_accepts(backend, em
 
 
 def test_switches_become_muted_groups_and_are_told_back_in_words():
-    assert muted_from_switches({"sessions": True, "requests": False, "plans": True, "attendance": False,
-                                "account": True}) == ["requests", "attendance"]
+    assert muted_from_switches(
+        {"sessions": True, "requests": False, "plans": True, "attendance": False, "account": True}
+    ) == ["requests", "attendance"]
     assert muted_from_switches({}) == []  # a switch not drawn yet stays on
     assert choices_in_words({"muted": ["requests", "attendance", "account"], "summary": True}) == (
-        "You get emails about sessions and termination plans, together in one summary at 07:00 your time.")
+        "You get emails about sessions and termination plans, together in one summary at 07:00 your time."
+    )
     assert choices_in_words({"muted": [], "summary": False}).endswith("as single emails when they happen.")
     assert choices_in_words({"muted": [g.name for g in GROUPS], "summary": False}).startswith("You get no emails")
 
 
 # --- My profile ---------------------------------------------------------------------------------------
+
 
 def open_profile(username: str):
     at = app(username).run()
@@ -108,7 +114,8 @@ def test_my_profile_saves_email_choices_and_shows_them_again(backend):
     no_exceptions(at)
     assert texts(at, "success") == [
         "Email choices saved. You get emails about sessions, termination plans and accounts of people you work "
-        "with, together in one summary at 07:00 your time."]
+        "with, together in one summary at 07:00 your time."
+    ]
     assert my_email_choices(backend, member) == {"muted": ["attendance", "requests"], "summary": True}
 
     again = open_profile(username)  # a new session reads them back from the database
@@ -135,6 +142,7 @@ def test_saving_email_choices_leaves_the_profile_form_alone(backend):
 
 # --- the local mailbox, without Streamlit --------------------------------------------------------------
 
+
 def write_eml(folder: Path, name: str, *, to: str, subject: str, text: str, mtime: float) -> None:
     message = EmailMessage()
     message["To"], message["Subject"], message["From"] = to, subject, "Portal <no-reply@portal.test>"
@@ -147,24 +155,39 @@ def write_eml(folder: Path, name: str, *, to: str, subject: str, text: str, mtim
 
 def test_the_mailbox_lists_newest_first_and_reads_a_message_with_its_links(tmp_path: Path):
     assert list_messages(tmp_path / "none yet") == []
-    write_eml(tmp_path, "00000001-booked.eml", to="a@clinic.org", subject="Session proposed", mtime=1_000,
-              text="Dear A,\n\nOpen Appointments: http://localhost:8501/appointments\n")
-    write_eml(tmp_path, "00000002-verify.eml", to="b@clinic.org", subject="Finish creating your account",
-              mtime=2_000, text="Confirm your address: http://localhost:8501/verify_email?token=abc_DEF-123.\n"
-                                "Not you? Ignore this (nothing happens).\n")
+    write_eml(
+        tmp_path,
+        "00000001-booked.eml",
+        to="a@clinic.org",
+        subject="Session proposed",
+        mtime=1_000,
+        text="Dear A,\n\nOpen Appointments: http://localhost:8501/appointments\n",
+    )
+    write_eml(
+        tmp_path,
+        "00000002-verify.eml",
+        to="b@clinic.org",
+        subject="Finish creating your account",
+        mtime=2_000,
+        text="Confirm your address: http://localhost:8501/verify_email?token=abc_DEF-123.\n"
+        "Not you? Ignore this (nothing happens).\n",
+    )
     (tmp_path / "notes.txt").write_text("not the portal's")
     listed = list_messages(tmp_path)
     assert [(m.name, m.to, m.subject) for m in listed] == [
         ("00000002-verify.eml", "b@clinic.org", "Finish creating your account"),
-        ("00000001-booked.eml", "a@clinic.org", "Session proposed")]
+        ("00000001-booked.eml", "a@clinic.org", "Session proposed"),
+    ]
     assert listed[0].written_at == datetime.fromtimestamp(2_000, UTC)
 
     body = read_text(tmp_path, "00000002-verify.eml")
     assert body.startswith("Confirm your address: http://localhost:8501/verify_email?token=abc_DEF-123.")
     assert links(body) == ["http://localhost:8501/verify_email?token=abc_DEF-123"]  # the full stop is not the link's
     shown = as_markdown(body)
-    assert ("[http://localhost:8501/verify\\_email?token=abc\\_DEF\\-123]"
-            "(http://localhost:8501/verify_email?token=abc_DEF-123)\\.") in shown
+    assert (
+        "[http://localhost:8501/verify\\_email?token=abc\\_DEF\\-123]"
+        "(http://localhost:8501/verify_email?token=abc_DEF-123)\\."
+    ) in shown
     assert "Ignore this \\(nothing happens\\)\\." in shown  # the text is shown as written, not as Markdown
 
     for outside in ("../x.eml", "/etc/passwd", "notes.txt", "missing.eml"):
@@ -187,17 +210,21 @@ def test_the_senders_own_messages_are_listed_and_read(backend, embedded_db, tmp_
 
 # --- the admin's Outbox tab -------------------------------------------------------------------------------
 
+
 def test_outbox_statuses_say_where_each_row_stands():
     row = {"summary": False, "last_error": None, "delivered_to": None}
     assert outbox_status({**row, "status": "queued"}) == "Queued"
     assert outbox_status({**row, "status": "queued", "summary": True}) == "Queued for the morning summary"
     assert outbox_status({**row, "status": "queued", "last_error": "The mail server could not be reached: x"}) == (
-        "Queued to try again: The mail server could not be reached: x")
+        "Queued to try again: The mail server could not be reached: x"
+    )
     assert outbox_status({**row, "status": "held", "last_error": "The address is not verified yet."}) == (
-        "Held: The address is not verified yet.")
+        "Held: The address is not verified yet."
+    )
     assert outbox_status({**row, "status": "failed", "last_error": "550 no such user"}) == "Failed: 550 no such user"
     assert outbox_status({**row, "status": "sent", "delivered_to": "mailbox:00000007-booked.eml"}) == (
-        "Sent to the local mailbox (00000007-booked.eml)")
+        "Sent to the local mailbox (00000007-booked.eml)"
+    )
     assert outbox_status({**row, "status": "sent", "delivered_to": "a@clinic.org"}) == "Sent"
 
 
@@ -205,10 +232,16 @@ def test_admin_outbox_rows_say_why_and_when_next(backend, embedded_db):
     consultant, client, _, _ = pair(backend, embedded_db, verified=False)
     book(backend, client, consultant.sub, open_times(backend, client, consultant, 1)[0])
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        conn.execute("update private.outbox set status = 'failed', attempts = 8, last_error = '550 no such user' "
-                     "where recipient_id = %s and kind = 'booked'", (consultant.sub,))
-    rows = [r for r in backend.rpc("admin_outbox", {"p_limit": 500}, as_user=demo_claims("admin"))
-            if r["kind"] == "booked" and r["status"] == "failed" and r["last_error"] == "550 no such user"]
+        conn.execute(
+            "update private.outbox set status = 'failed', attempts = 8, last_error = '550 no such user' "
+            "where recipient_id = %s and kind = 'booked'",
+            (consultant.sub,),
+        )
+    rows = [
+        r
+        for r in backend.rpc("admin_outbox", {"p_limit": 500}, as_user=demo_claims("admin"))
+        if r["kind"] == "booked" and r["status"] == "failed" and r["last_error"] == "550 no such user"
+    ]
     assert rows and rows[0]["attempts"] == 8 and rows[0]["next_attempt_at"]
 
 

@@ -23,8 +23,15 @@ def emails_to(embedded_db, member_id: str) -> list[tuple[dict, str]]:
     with psycopg.connect(embedded_db.owner_conninfo, row_factory=dict_row) as conn:
         rows = conn.execute("select * from public.outbox_claim(500) where recipient_id = %s", (member_id,)).fetchall()
         conn.rollback()
-    return [(row, build_message(row, sender="portal@portal.example", base_url="https://portal.example")
-             .get_body(("plain",)).get_content()) for row in rows]
+    return [
+        (
+            row,
+            build_message(row, sender="portal@portal.example", base_url="https://portal.example")
+            .get_body(("plain",))
+            .get_content(),
+        )
+        for row in rows
+    ]
 
 
 def test_a_seekers_emails_about_a_request_carry_no_hidden_reason(backend, embedded_db):
@@ -34,12 +41,22 @@ def test_a_seekers_emails_about_a_request_carry_no_hidden_reason(backend, embedd
     consultant, seeker = Claims.user(consultant_id), Claims.user(seeker_id)
     try:
         # By name and address (a seeker is not in the consultants' list): matched when the request is sent.
-        add_relationship(backend, consultant, RelationshipInput(kind="friend", counterpart_name="Casey Tester",
-                                                                counterpart_email=f"{seeker_username}@test.example"),
-                         set(relationship_kinds(backend, consultant)))
+        add_relationship(
+            backend,
+            consultant,
+            RelationshipInput(
+                kind="friend", counterpart_name="Casey Tester", counterpart_email=f"{seeker_username}@test.example"
+            ),
+            set(relationship_kinds(backend, consultant)),
+        )
         request = request_consultation(backend, seeker, consultant_id, ["ifs"], "Hello, I would like to start.")
-        respond(backend, consultant, request["id"] if isinstance(request, dict) else request, accept=False,
-                reason="My practice is full this season.")  # the consultant's own words may be told
+        respond(
+            backend,
+            consultant,
+            request["id"] if isinstance(request, dict) else request,
+            accept=False,
+            reason="My practice is full this season.",
+        )  # the consultant's own words may be told
 
         notices = {n["id"]: n["message"] for n in backend.rpc("my_notifications", {}, as_user=seeker)}
         emails = emails_to(embedded_db, seeker_id)
@@ -51,8 +68,10 @@ def test_a_seekers_emails_about_a_request_carry_no_hidden_reason(backend, embedd
         assert not [m for m in notices.values() if any(word in m.lower() for word in HIDDEN)]
         # The control: the screening kept with the request did match the declaration.
         with psycopg.connect(embedded_db.owner_conninfo) as conn:
-            kept = conn.execute("select reasons::text from private.request_screenings where seeker_id = %s "
-                                "and consultant_id = %s", (seeker_id, consultant_id)).fetchone()
+            kept = conn.execute(
+                "select reasons::text from private.request_screenings where seeker_id = %s and consultant_id = %s",
+                (seeker_id, consultant_id),
+            ).fetchone()
         assert kept and "friend" in kept[0], kept
     finally:
         with psycopg.connect(embedded_db.owner_conninfo) as conn:  # out of the directory other tests search

@@ -39,23 +39,36 @@ def agreed_plan(backend, embedded_db):
     sign(backend, client, plan_id, 1)
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
         conn.execute("update public.profiles set timezone = %s where id = %s", (NEW_YORK, consultant.sub))
-        conn.execute("update public.profiles set timezone = %s, display_name = 'Robin Client' where id = %s",
-                     (LONDON, client.sub))
+        conn.execute(
+            "update public.profiles set timezone = %s, display_name = 'Robin Client' where id = %s",
+            (LONDON, client.sub),
+        )
         conn.execute("update public.profiles set display_name = 'Casey Consultant' where id = %s", (consultant.sub,))
     yield consultant_username, client_username, plan_id, engagement_id
     with psycopg.connect(embedded_db.owner_conninfo) as conn:  # out of the directory other tests search
         conn.execute("update public.profiles set is_consultant = false where id = %s", (consultant.sub,))
 
 
-def end_plan(embedded_db, plan_id: str, engagement_id: str, status: str, reason: str | None = None,
-             *, engagement_ends: bool = True) -> None:
+def end_plan(
+    embedded_db,
+    plan_id: str,
+    engagement_id: str,
+    status: str,
+    reason: str | None = None,
+    *,
+    engagement_ends: bool = True,
+) -> None:
     """Close the plan as completing or withdrawing it does (status, closed, last changed), three days ago."""
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        conn.execute("update public.termination_plans set status = %s, withdraw_reason = %s, closed_at = %s, "
-                     "updated_at = %s where id = %s", (status, reason, ENDED_AT, ENDED_AT, plan_id))
+        conn.execute(
+            "update public.termination_plans set status = %s, withdraw_reason = %s, closed_at = %s, "
+            "updated_at = %s where id = %s",
+            (status, reason, ENDED_AT, ENDED_AT, plan_id),
+        )
         if engagement_ends:
-            conn.execute("update public.engagements set status = 'ended', ended_at = %s where id = %s",
-                         (ENDED_AT, engagement_id))
+            conn.execute(
+                "update public.engagements set status = 'ended', ended_at = %s where id = %s", (ENDED_AT, engagement_id)
+            )
 
 
 def open_plan(username: str, plan_id: str | None = None, **state):
@@ -82,18 +95,28 @@ def day_in(zone: str) -> str:
 def test_a_completed_plan_opened_by_link_says_when_it_ended_and_offers_the_way_back(embedded_db, agreed_plan, who):
     consultant_username, client_username, plan_id, engagement_id = agreed_plan
     end_plan(embedded_db, plan_id, engagement_id, "completed")
-    username, zone, other = ((client_username, LONDON, "Casey Consultant") if who == "client"
-                             else (consultant_username, NEW_YORK, "Robin Client"))
+    username, zone, other = (
+        (client_username, LONDON, "Casey Consultant")
+        if who == "client"
+        else (consultant_username, NEW_YORK, "Robin Client")
+    )
     at = open_plan(username, plan_id)
     assert at.title[0].value == "Termination plans"
     ended = [i for i in texts(at, "info") if i.startswith("This plan ended on")]
-    assert ended == [f"This plan ended on {day_in(zone)}; the work together with {other} is complete. The plan "
-                     "stays here for the record: its terms, checklist, signatures and summary."]
+    assert ended == [
+        f"This plan ended on {day_in(zone)}; the work together with {other} is complete. The plan "
+        "stays here for the record: its terms, checklist, signatures and summary."
+    ]
     assert main_links(at) == ["All termination plans", "Home"]
     # The plan itself, for the record, with nothing left to do on it.
     assert any(":blue-badge[Completed]" in m for m in texts(at, "markdown"))
-    assert not [b for b in at.button if b.key and b.key.startswith(f"plan_{plan_id}_")
-                and b.key.endswith(("_sign", "_complete", "_propose", "_withdraw"))]
+    assert not [
+        b
+        for b in at.button
+        if b.key
+        and b.key.startswith(f"plan_{plan_id}_")
+        and b.key.endswith(("_sign", "_complete", "_propose", "_withdraw"))
+    ]
     assert at.query_params.get("plan") in (plan_id, [plan_id])  # the address still names the plan
     assert not at.error
 
@@ -119,12 +142,12 @@ def test_a_withdrawn_plan_says_its_terms_are_not_in_force_and_whether_the_work_g
     at = open_plan(client_username, plan_id)
     assert [i for i in texts(at, "info") if i.startswith("This plan was withdrawn")] == [
         f"This plan was withdrawn on {day_in(LONDON)} (We agreed to \\*keep\\* going), so none of its terms are in "
-        "force. Your work together with Casey Consultant goes on; a new plan can be started under Start a plan."]
+        "force. Your work together with Casey Consultant goes on; a new plan can be started under Start a plan."
+    ]
     assert main_links(at) == ["All termination plans", "Home"]
 
 
-def test_an_open_plan_by_link_shows_that_plan_alone_and_the_list_says_when_one_ended(backend, embedded_db,
-                                                                                     agreed_plan):
+def test_an_open_plan_by_link_shows_that_plan_alone_and_the_list_says_when_one_ended(backend, embedded_db, agreed_plan):
     consultant_username, client_username, plan_id, engagement_id = agreed_plan
     at = open_plan(consultant_username, plan_id)
     assert "This plan alone, as its link shows it." in texts(at, "caption")
@@ -135,8 +158,10 @@ def test_an_open_plan_by_link_shows_that_plan_alone_and_the_list_says_when_one_e
     # Without an address, the list: an ended plan's card says so too.
     end_plan(embedded_db, plan_id, engagement_id, "completed")
     listed = open_plan(consultant_username)
-    assert f"This plan ended on {day_in(NEW_YORK)}; the work together with Robin Client is complete. The plan " \
-           "stays here for the record: its terms, checklist, signatures and summary." in texts(listed, "caption")
+    assert (
+        f"This plan ended on {day_in(NEW_YORK)}; the work together with Robin Client is complete. The plan "
+        "stays here for the record: its terms, checklist, signatures and summary." in texts(listed, "caption")
+    )
     assert main_links(listed) == []
 
 
@@ -157,7 +182,8 @@ def test_the_ended_notice_in_words():
     withdrawn = {**plan, "status": "withdrawn", "withdraw_reason": "  "}
     assert ended_notice(withdrawn, LONDON, still_working_together=False) == (
         f"This plan was withdrawn on {sunday}, so none of its terms are in force. Your work together with Sam "
-        "has ended.")
+        "has ended."
+    )
 
 
 def test_a_plan_withdrawn_by_an_account_closure_says_the_day_it_ended_not_its_last_change(embedded_db, agreed_plan):
@@ -166,8 +192,10 @@ def test_a_plan_withdrawn_by_an_account_closure_says_the_day_it_ended_not_its_la
     _, client_username, plan_id, engagement_id = agreed_plan
     end_plan(embedded_db, plan_id, engagement_id, "withdrawn", "Account closed")
     with psycopg.connect(embedded_db.owner_conninfo) as conn:  # last changed long before it was closed
-        conn.execute("update public.termination_plans set updated_at = %s where id = %s",
-                     (ENDED_AT - timedelta(days=40), plan_id))
+        conn.execute(
+            "update public.termination_plans set updated_at = %s where id = %s",
+            (ENDED_AT - timedelta(days=40), plan_id),
+        )
     at = open_plan(client_username, plan_id)
     [notice] = [i for i in texts(at, "info") if i.startswith("This plan was withdrawn on")]
     assert notice.startswith(f"This plan was withdrawn on {day_in(LONDON)} (Account closed)"), notice

@@ -26,26 +26,38 @@ def practice(backend, new_user, embedded_db):
     stranger, _ = new_user("ending_x")
     admin, _ = new_user("ending_a")
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        conn.execute("update public.profiles set is_consultant = true, display_name = 'Dr. Quinn Leaving' "
-                     "where id = %s", (consultant,))
+        conn.execute(
+            "update public.profiles set is_consultant = true, display_name = 'Dr. Quinn Leaving' where id = %s",
+            (consultant,),
+        )
         for (client, _), name in zip(clients, ("Ana Diaz", "Ben Okafor"), strict=True):
             conn.execute("update public.profiles set display_name = %s where id = %s", (name, client))
-            request = conn.execute("insert into public.consultation_requests (seeker_id, consultant_id, message, "
-                                   "status) values (%s, %s, 'hi', 'accepted') returning id",
-                                   (client, consultant)).fetchone()[0]
-            conn.execute("insert into public.engagements (request_id, seeker_id, consultant_id) values (%s, %s, %s)",
-                         (request, client, consultant))
+            request = conn.execute(
+                "insert into public.consultation_requests (seeker_id, consultant_id, message, "
+                "status) values (%s, %s, 'hi', 'accepted') returning id",
+                (client, consultant),
+            ).fetchone()[0]
+            conn.execute(
+                "insert into public.engagements (request_id, seeker_id, consultant_id) values (%s, %s, %s)",
+                (request, client, consultant),
+            )
         licensed_where_the_clients_live(conn, consultant, *(c for c, _ in clients))
         conn.execute("update private.credentials set is_admin = true where user_id = %s", (admin,))
-    return {"consultant": Claims.user(consultant), "consultant_username": consultant_name,
-            "clients": [Claims.user(c) for c, _ in clients], "client_usernames": [u for _, u in clients],
-            "stranger": Claims.user(stranger), "admin": Claims.user(admin)}
+    return {
+        "consultant": Claims.user(consultant),
+        "consultant_username": consultant_name,
+        "clients": [Claims.user(c) for c, _ in clients],
+        "client_usernames": [u for _, u in clients],
+        "stranger": Claims.user(stranger),
+        "admin": Claims.user(admin),
+    }
 
 
 def active_engagements(conn_info: str, consultant: Claims) -> int:
     with psycopg.connect(conn_info) as conn:
-        return conn.execute("select count(*) from public.engagements where consultant_id = %s and status = 'active'",
-                            (consultant.sub,)).fetchone()[0]
+        return conn.execute(
+            "select count(*) from public.engagements where consultant_id = %s and status = 'active'", (consultant.sub,)
+        ).fetchone()[0]
 
 
 def kinds(backend, who: Claims) -> list[str]:
@@ -53,6 +65,7 @@ def kinds(backend, who: Claims) -> list[str]:
 
 
 # --- no silent mass discharge ------------------------------------------------------------------
+
 
 def test_a_consultant_cannot_end_every_engagement_by_deleting_the_account(backend, practice, embedded_db):
     consultant = practice["consultant"]
@@ -68,15 +81,23 @@ def test_a_consultant_cannot_end_every_engagement_by_deleting_the_account(backen
 def test_closing_intake_leaves_every_engagement_active(backend, practice, embedded_db):
     consultant = practice["consultant"]
     practice_doc = backend.rpc("get_my_practice", {}, as_user=consultant)
-    backend.rpc("save_my_practice", {"p_competencies": practice_doc["competencies"], "p_accepting": False,
-                                     "p_capacity": 2, "p_expected_version": practice_doc["intake"]["version"]},
-                as_user=consultant)
+    backend.rpc(
+        "save_my_practice",
+        {
+            "p_competencies": practice_doc["competencies"],
+            "p_accepting": False,
+            "p_capacity": 2,
+            "p_expected_version": practice_doc["intake"]["version"],
+        },
+        as_user=consultant,
+    )
     assert backend.rpc("get_my_practice", {}, as_user=consultant)["intake"]["accepting_new_clients"] is False
     assert active_engagements(embedded_db.owner_conninfo, consultant) == 2
 
 
 def test_only_an_admin_closes_such_an_account_for_a_documented_reason_and_every_client_is_told(
-        backend, practice, embedded_db):
+    backend, practice, embedded_db
+):
     consultant, admin = practice["consultant"], practice["admin"]
     for who in (practice["stranger"], practice["clients"][0], consultant):
         with pytest.raises(AdminRefused):
@@ -93,14 +114,19 @@ def test_only_an_admin_closes_such_an_account_for_a_documented_reason_and_every_
     assert close_account(backend, admin, consultant.sub, reason) == 2
     assert active_engagements(embedded_db.owner_conninfo, consultant) == 0
     for client in practice["clients"]:
-        told = [n["message"] for n in backend.rpc("my_notifications", {}, as_user=client)
-                if n["kind"] == "account_closed"]
-        assert told == [f"Dr. Quinn Leaving's account was closed (closed by the portal's administrator: {reason}). "
-                        "Your open requests, sessions and plans with them have ended."]
+        told = [
+            n["message"] for n in backend.rpc("my_notifications", {}, as_user=client) if n["kind"] == "account_closed"
+        ]
+        assert told == [
+            f"Dr. Quinn Leaving's account was closed (closed by the portal's administrator: {reason}). "
+            "Your open requests, sessions and plans with them have ended."
+        ]
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        audited = conn.execute("select actor_id::text, detail from public.audit_log "
-                               "where action = 'account_closed_by_admin' and detail ->> 'user' = %s",
-                               (consultant.sub,)).fetchall()
+        audited = conn.execute(
+            "select actor_id::text, detail from public.audit_log "
+            "where action = 'account_closed_by_admin' and detail ->> 'user' = %s",
+            (consultant.sub,),
+        ).fetchall()
     assert audited == [(admin.sub, {"user": consultant.sub, "reason": reason, "active_clients": 2})]
     assert backend.rpc("auth_get_login", {"p_username": practice["consultant_username"]}, as_user=SERVICE) is None
 
@@ -114,15 +140,27 @@ def test_a_client_may_leave_and_the_consultant_is_told(backend, practice, embedd
 
 # --- attendance from both sides ------------------------------------------------------------------
 
+
 def past_session(conninfo: str, consultant: Claims, client: Claims, *, days_ago: int = 1) -> str:
     starts = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=days_ago)
     with psycopg.connect(conninfo) as conn:
-        return str(conn.execute(
-            "insert into public.appointments (consultant_id, client_id, engagement_id, starts_at, ends_at, "
-            "blocked_until, status, requested_by) select %s, %s, e.id, %s, %s, %s, 'confirmed', %s "
-            "from public.engagements e where e.consultant_id = %s and e.seeker_id = %s returning id",
-            (consultant.sub, client.sub, starts, starts + timedelta(minutes=50), starts + timedelta(minutes=60),
-             client.sub, consultant.sub, client.sub)).fetchone()[0])
+        return str(
+            conn.execute(
+                "insert into public.appointments (consultant_id, client_id, engagement_id, starts_at, ends_at, "
+                "blocked_until, status, requested_by) select %s, %s, e.id, %s, %s, %s, 'confirmed', %s "
+                "from public.engagements e where e.consultant_id = %s and e.seeker_id = %s returning id",
+                (
+                    consultant.sub,
+                    client.sub,
+                    starts,
+                    starts + timedelta(minutes=50),
+                    starts + timedelta(minutes=60),
+                    client.sub,
+                    consultant.sub,
+                    client.sub,
+                ),
+            ).fetchone()[0]
+        )
 
 
 def session(backend, who: Claims, appointment: str) -> dict:
@@ -130,28 +168,37 @@ def session(backend, who: Claims, appointment: str) -> dict:
 
 
 def test_a_no_show_the_client_contests_is_disputed_counts_for_neither_and_an_admin_resolves_it(
-        backend, practice, embedded_db):
+    backend, practice, embedded_db
+):
     consultant, client, admin = practice["consultant"], practice["clients"][0], practice["admin"]
     appointment = past_session(embedded_db.owner_conninfo, consultant, client)
 
     assert record_attendance(backend, consultant, appointment, "client_absent")["status"] == "no_show"
     assert "attendance_recorded" in kinds(backend, client)  # told at once, and may answer
-    assert record_attendance(backend, client, appointment, "held", "I was in the waiting room at 10:00.")[
-        "status"] == "disputed"
+    assert (
+        record_attendance(backend, client, appointment, "held", "I was in the waiting room at 10:00.")["status"]
+        == "disputed"
+    )
     for who in (consultant, client):
         shown = session(backend, who, appointment)
         assert shown["status"] == "disputed" and {shown["my_statement"], shown["their_statement"]} == {
-            "client_absent", "held"}
+            "client_absent",
+            "held",
+        }
         assert "disputed: counts for neither" in attendance_line(shown)
     assert f"“{plain('I was in the waiting room at 10:00.')}”" in attendance_line(
-        session(backend, consultant, appointment))
+        session(backend, consultant, appointment)
+    )
     for who, member in ((client, client), (consultant, consultant)):
         record = backend.rpc("professionalism_record", {"p_member": member.sub}, as_user=who)
         assert (record["sessions"], record["client_no_shows"]) == (0, 0)
 
     with pytest.raises(APIError) as not_admin:
-        backend.rpc("admin_resolve_attendance", {"p_appointment": appointment, "p_outcome": "held",
-                                                 "p_note": "Both agreed on a call."}, as_user=consultant)
+        backend.rpc(
+            "admin_resolve_attendance",
+            {"p_appointment": appointment, "p_outcome": "held", "p_note": "Both agreed on a call."},
+            as_user=consultant,
+        )
     assert not_admin.value.code == "42501"
     assert [d["id"] for d in disputed_sessions(backend, admin) if d["id"] == appointment] == [appointment]
     with pytest.raises(AdminRefused):
@@ -163,8 +210,14 @@ def test_a_no_show_the_client_contests_is_disputed_counts_for_neither_and_an_adm
         record_attendance(backend, consultant, appointment, "client_absent")
     assert "already resolved" in settled.value.message
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        assert conn.execute("select count(*) from public.audit_log where action = 'attendance_resolved' "
-                            "and detail ->> 'appointment' = %s", (appointment,)).fetchone()[0] == 1
+        assert (
+            conn.execute(
+                "select count(*) from public.audit_log where action = 'attendance_resolved' "
+                "and detail ->> 'appointment' = %s",
+                (appointment,),
+            ).fetchone()[0]
+            == 1
+        )
 
 
 def test_a_consultants_missed_session_counts_on_their_public_record(backend, practice, embedded_db):
@@ -202,14 +255,18 @@ def test_nobody_records_a_session_that_has_not_started_or_is_not_theirs(backend,
 
 # --- the pages -------------------------------------------------------------------------------------
 
+
 def test_both_parties_say_what_happened_on_the_appointments_page_and_an_admin_resolves_it(backend, embedded_db):
     from tests.test_app import PAGES, app, engaged_pair, no_exceptions, texts
 
     consultant_username, client_username = engaged_pair(backend, embedded_db)
-    ids = {name: backend.rpc("auth_get_login", {"p_username": name}, as_user=SERVICE)["id"]
-           for name in (consultant_username, client_username)}
-    appointment = past_session(embedded_db.owner_conninfo, Claims.user(ids[consultant_username]),
-                               Claims.user(ids[client_username]))
+    ids = {
+        name: backend.rpc("auth_get_login", {"p_username": name}, as_user=SERVICE)["id"]
+        for name in (consultant_username, client_username)
+    }
+    appointment = past_session(
+        embedded_db.owner_conninfo, Claims.user(ids[consultant_username]), Claims.user(ids[client_username])
+    )
     key = f"appt_attendance_{appointment}"
 
     client = app(client_username).run()

@@ -42,14 +42,32 @@ def test_narrowing_names_the_optional_filters_a_search_sets():
     assert narrowing(DEAD_END) == ["modalities", "min_level", "fee", "capacity"]
     # The minimum level narrows only with modalities; the city only comes with the in-person format.
     assert narrowing(SearchFilters(jurisdiction="NY", min_level=4, city="Albany", accepting_only=False)) == []
-    everything = SearchFilters(jurisdiction="NY", modalities=["cbt"], min_level=2, format="in_person", city="Albany",
-                               languages=["es"], max_fee=0, times=["Weekends"])
+    everything = SearchFilters(
+        jurisdiction="NY",
+        modalities=["cbt"],
+        min_level=2,
+        format="in_person",
+        city="Albany",
+        languages=["es"],
+        max_fee=0,
+        times=["Weekends"],
+    )
     assert narrowing(everything) == ["modalities", "min_level", "format", "languages", "fee", "capacity", "times"]
 
 
 def test_relaxed_all_keeps_only_the_jurisdiction():
-    everything = SearchFilters(jurisdiction="NY", modalities=["cbt"], min_level=2, format="in_person", city="Albany",
-                               languages=["es"], max_fee=80, sliding_ok=True, times=["Weekends"], page=3)
+    everything = SearchFilters(
+        jurisdiction="NY",
+        modalities=["cbt"],
+        min_level=2,
+        format="in_person",
+        city="Albany",
+        languages=["es"],
+        max_fee=80,
+        sliding_ok=True,
+        times=["Weekends"],
+        page=3,
+    )
     assert relaxed_all(everything) == SearchFilters(jurisdiction="NY", accepting_only=False)
     assert narrowing(relaxed_all(everything)) == []
 
@@ -57,18 +75,22 @@ def test_relaxed_all_keeps_only_the_jurisdiction():
 def test_explain_empty_names_the_narrowing_filters_and_what_showing_everyone_finds():
     empty = SearchPage(total=0, results=[], relax=[])
     wider = relaxed_all(DEAD_END)
-    sentence = explain_empty(empty, DEAD_END, Broadening(wider, 12, narrowing(DEAD_END)),
-                             modality_names={"emdr": "EMDR"})
-    assert sentence == ("No consultant licensed in NY matches these filters. Removing any one filter alone still "
-                        "finds nobody: together the modalities (EMDR), the minimum level (4 · Trainer / approved "
-                        "consultant), the maximum fee ($50) and only consultants with room for new clients narrow "
-                        "it. Showing everyone licensed in NY finds 12.")
+    sentence = explain_empty(
+        empty, DEAD_END, Broadening(wider, 12, narrowing(DEAD_END)), modality_names={"emdr": "EMDR"}
+    )
+    assert sentence == (
+        "No consultant licensed in NY matches these filters. Removing any one filter alone still "
+        "finds nobody: together the modalities (EMDR), the minimum level (4 · Trainer / approved "
+        "consultant), the maximum fee ($50) and only consultants with room for new clients narrow "
+        "it. Showing everyone licensed in NY finds 12."
+    )
     nobody = explain_empty(empty, DEAD_END, Broadening(wider, 0, narrowing(DEAD_END)))
     assert nobody.endswith("Nobody licensed in NY is available to you even without them.")
     # Others licensed elsewhere would match: still said, and the broadening offered after it.
     elsewhere = SearchPage(total=0, results=[], relax=[{"filter": "jurisdiction", "count": 3}])
     assert explain_empty(elsewhere, DEAD_END, Broadening(wider, 2, narrowing(DEAD_END))).startswith(
-        "No consultant licensed in NY matches these filters, and the others who would are not licensed there. ")
+        "No consultant licensed in NY matches these filters, and the others who would are not licensed there. "
+    )
     # A single filter that helps is still named first, as before.
     single = SearchPage(total=0, results=[], relax=[{"filter": "fee", "count": 4}])
     assert explain_empty(single, DEAD_END) == "Nobody matches all filters. Relaxing the maximum fee would find 4."
@@ -79,8 +101,11 @@ def test_broaden_counts_what_the_search_with_only_the_jurisdiction_finds(backend
     broadening = broaden(backend, seeker, DEAD_END)
     assert broadening.filters == SearchFilters(jurisdiction="NY", accepting_only=False)
     assert broadening.narrowing == ["modalities", "min_level", "fee", "capacity"]
-    everyone = backend.rpc("search_consultants", SearchFilters(jurisdiction="NY", accepting_only=False,
-                                                               page_size=50).params(), as_user=seeker)
+    everyone = backend.rpc(
+        "search_consultants",
+        SearchFilters(jurisdiction="NY", accepting_only=False, page_size=50).params(),
+        as_user=seeker,
+    )
     assert broadening.count == everyone["total"] > 0
     assert broaden(backend, seeker, SearchFilters(jurisdiction="NY", accepting_only=False)) is None
 
@@ -96,8 +121,11 @@ def test_find_dead_end_offers_to_show_everyone_licensed_there(backend):
     no_exceptions(at)
     # The dead end: no single filter's removal finds anyone.
     assert not [b for b in at.button if b.key and b.key.startswith("find_relax_") and b.key != "find_relax_all"]
-    expected = backend.rpc("search_consultants", SearchFilters(jurisdiction="NY", accepting_only=False).params(),
-                           as_user=Claims.user(user_id(backend, "seeker01")))["total"]
+    expected = backend.rpc(
+        "search_consultants",
+        SearchFilters(jurisdiction="NY", accepting_only=False).params(),
+        as_user=Claims.user(user_id(backend, "seeker01")),
+    )["total"]
     [warning] = texts(at, "warning")
     assert "the modalities (EMDR" in warning and "the minimum level (4" in warning
     assert "the maximum fee ($50)" in warning and "only consultants with room for new clients" in warning
@@ -129,27 +157,37 @@ def test_single_filter_suggestions_are_kept_without_the_broadening():
 
 # --- 2. My practice: capacity never below the active clients -----------------------------------------------------
 
+
 def test_validate_refuses_a_capacity_below_the_active_clients():
     rows: list[CompetencyInput] = []
-    assert validate(rows, 0, modalities=set(), active_clients=1) == {"capacity": (
-        "You have 1 active client; capacity can't be lower. To stop taking new clients, turn off "
-        "'Accepting new clients'.")}
+    assert validate(rows, 0, modalities=set(), active_clients=1) == {
+        "capacity": (
+            "You have 1 active client; capacity can't be lower. To stop taking new clients, turn off "
+            "'Accepting new clients'."
+        )
+    }
     assert validate(rows, 2, modalities=set(), active_clients=3)["capacity"].startswith("You have 3 active clients;")
     assert validate(rows, 1, modalities=set(), active_clients=1) == {}  # full is allowed
     assert validate(rows, 0, modalities=set(), active_clients=0) == {}
     assert validate(rows, 99, modalities=set(), active_clients=1)["capacity"].endswith("0 to 60.")
-    assert capacity_below_active(2) == ("You have 2 active clients; capacity can't be lower. To stop taking new "
-                                        "clients, turn off 'Accepting new clients'.")
+    assert capacity_below_active(2) == (
+        "You have 2 active clients; capacity can't be lower. To stop taking new "
+        "clients, turn off 'Accepting new clients'."
+    )
 
 
 def give_an_active_client(backend, embedded_db, consultant_id: str) -> None:
     client = user_id(backend, make_account(backend))
     with owner(embedded_db) as conn:
-        request = conn.execute("insert into public.consultation_requests (seeker_id, consultant_id, message, status) "
-                               "values (%s, %s, 'hello', 'accepted') returning id",
-                               (client, consultant_id)).fetchone()[0]
-        conn.execute("insert into public.engagements (request_id, seeker_id, consultant_id) values (%s, %s, %s)",
-                     (request, client, consultant_id))
+        request = conn.execute(
+            "insert into public.consultation_requests (seeker_id, consultant_id, message, status) "
+            "values (%s, %s, 'hello', 'accepted') returning id",
+            (client, consultant_id),
+        ).fetchone()[0]
+        conn.execute(
+            "insert into public.engagements (request_id, seeker_id, consultant_id) values (%s, %s, %s)",
+            (request, client, consultant_id),
+        )
 
 
 def test_practice_refuses_capacity_below_active_clients_next_to_the_field(backend, embedded_db):
@@ -163,8 +201,10 @@ def test_practice_refuses_capacity_below_active_clients_next_to_the_field(backen
     keyed(at, "number_input", "practice_capacity").set_value(0)
     at.button(key="practice_save").click().run()
     no_exceptions(at)
-    assert ("You have 1 active client; capacity can't be lower. To stop taking new clients, turn off "
-            "'Accepting new clients'.") in texts(at, "error")
+    assert (
+        "You have 1 active client; capacity can't be lower. To stop taking new clients, turn off "
+        "'Accepting new clients'."
+    ) in texts(at, "error")
     assert "Practice saved." not in texts(at, "success")
     assert keyed(at, "number_input", "practice_capacity").value == 0  # what was typed stays in the form
     assert backend.rpc("get_my_practice", {}, as_user=me)["intake"]["capacity"] == 3
@@ -187,22 +227,30 @@ def test_the_database_refuses_a_capacity_below_the_active_clients_for_any_caller
     give_an_active_client(backend, embedded_db, consultant_id)
     me = Claims.user(consultant_id)
     practice = backend.rpc("get_my_practice", {}, as_user=me)
-    args = {"p_competencies": practice["competencies"], "p_accepting": True,
-            "p_expected_version": practice["intake"]["version"]}
+    args = {
+        "p_competencies": practice["competencies"],
+        "p_accepting": True,
+        "p_expected_version": practice["intake"]["version"],
+    }
     with pytest.raises(APIError) as refused:
         backend.rpc("save_my_practice", {**args, "p_capacity": 0}, as_user=me)
-    assert (refused.value.message, refused.value.details) == ("You have 1 active client; capacity can't be lower.",
-                                                              "capacity")
+    assert (refused.value.message, refused.value.details) == (
+        "You have 1 active client; capacity can't be lower.",
+        "capacity",
+    )
     with owner(embedded_db) as conn:  # a row already below its count (saved before this rule)
-        conn.execute("update public.availability_settings set capacity = 0 where consultant_id = %s",
-                     (consultant_id,))
+        conn.execute("update public.availability_settings set capacity = 0 where consultant_id = %s", (consultant_id,))
     practice = backend.rpc("get_my_practice", {}, as_user=me)
-    saved = backend.rpc("save_my_practice", {**args, "p_capacity": 0, "p_accepting": False,
-                                             "p_expected_version": practice["intake"]["version"]}, as_user=me)
+    saved = backend.rpc(
+        "save_my_practice",
+        {**args, "p_capacity": 0, "p_accepting": False, "p_expected_version": practice["intake"]["version"]},
+        as_user=me,
+    )
     assert saved["intake"]["accepting_new_clients"] is False
 
 
 # --- 3. Home: singular and plural ---------------------------------------------------------------------------------
+
 
 def test_plural():
     assert plural(1, "request") == "1 request"
@@ -213,17 +261,28 @@ def test_plural():
 
 
 def test_attention_items_are_singular_for_one_and_plural_otherwise():
-    one = {"requests_to_answer": 1, "bookings_to_confirm": 1, "plans_to_sign": 1, "waivers_to_answer": 1,
-           "unread_notifications": 1}
+    one = {
+        "requests_to_answer": 1,
+        "bookings_to_confirm": 1,
+        "plans_to_sign": 1,
+        "waivers_to_answer": 1,
+        "unread_notifications": 1,
+    }
     assert [s for s, _ in attention_items(one)] == [
-        "1 consultation request to answer", "1 proposed session to confirm or decline",
-        "1 termination plan awaiting your signature", "1 conflict waiver the other party signed and you have not",
-        "1 unread notification"]
+        "1 consultation request to answer",
+        "1 proposed session to confirm or decline",
+        "1 termination plan awaiting your signature",
+        "1 conflict waiver the other party signed and you have not",
+        "1 unread notification",
+    ]
     two = dict.fromkeys(one, 2)
     assert [s for s, _ in attention_items(two)] == [
-        "2 consultation requests to answer", "2 proposed sessions to confirm or decline",
-        "2 termination plans awaiting your signature", "2 conflict waivers the other party signed and you have not",
-        "2 unread notifications"]
+        "2 consultation requests to answer",
+        "2 proposed sessions to confirm or decline",
+        "2 termination plans awaiting your signature",
+        "2 conflict waivers the other party signed and you have not",
+        "2 unread notifications",
+    ]
     assert not any("(s)" in s for s, _ in attention_items(one) + attention_items(two))
 
 
@@ -258,8 +317,10 @@ def test_fold_ignores_accents_case_and_curly_apostrophes():
 
 
 def test_queue_matches_every_word_ignoring_accents_and_case():
-    queue = [{"id": "1", "member_name": NAME, "item": "EMDR level 3"},
-             {"id": "2", "member_name": "Zoë Brooks", "item": "LPC in NY"}]
+    queue = [
+        {"id": "1", "member_name": NAME, "item": "EMDR level 3"},
+        {"id": "2", "member_name": "Zoë Brooks", "item": "LPC in NY"},
+    ]
     for wanted in ("Nguyen", "siobhan", "SIOBHÁN", "nguyễn siobhan", "o'connor", "emdr"):
         assert [i["id"] for i in queue_matches(queue, wanted)] == ["1"], wanted
     assert [i["id"] for i in queue_matches(queue, "zoe ny")] == ["2"]
@@ -348,8 +409,9 @@ def test_admin_decision_is_confirmed_after_the_rerun_and_leaves_the_queue(backen
     no_exceptions(at)
     assert "Verified: Aoife Verifymé · competency IFS level 3 (Certified)." in texts(at, "success")
     assert verified not in cards(at) and rejected in cards(at)
-    profile = backend.rpc("get_consultant_profile", {"p_consultant": verified_id},
-                          as_user=Claims.user(user_id(backend, "admin")))
+    profile = backend.rpc(
+        "get_consultant_profile", {"p_consultant": verified_id}, as_user=Claims.user(user_id(backend, "admin"))
+    )
     assert profile["competencies"][0]["verified"] is True
     at.text_input(key=f"verify_note_{rejected}").input("The certificate number does not match the body's register.")
     at.button(key=f"verify_reject_{rejected}").click().run()
@@ -365,8 +427,9 @@ def test_admin_decision_is_confirmed_after_the_rerun_and_leaves_the_queue(backen
 
 
 def test_admin_queue_is_drawn_a_page_at_a_time(backend):
-    total = len(backend.rpc("admin_verification_queue", {"p_limit": 500},
-                            as_user=Claims.user(user_id(backend, "admin"))))
+    total = len(
+        backend.rpc("admin_verification_queue", {"p_limit": 500}, as_user=Claims.user(user_id(backend, "admin")))
+    )
     assert total > 25, "the demo world has more credentials waiting than one page"
     at = open_queue()
     first = cards(at)
@@ -375,4 +438,3 @@ def test_admin_queue_is_drawn_a_page_at_a_time(backend):
     at.button(key="verify_show_more").click().run()
     no_exceptions(at)
     assert cards(at)[:25] == first and len(cards(at)) == min(total, 50)
-

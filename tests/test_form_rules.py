@@ -61,9 +61,35 @@ def user_id(at) -> str:
 # --- 1. one username rule: the database's ------------------------------------------------------------------------
 
 USERNAMES = [
-    "ab", "abc", "a@b.co", "name@example.org", "a" * 20, "a" * 21, "a" * 30, "a" * 31, "a.b", "first.last",
-    "under_score", "dash-ed", "Alice", "  bob  ", "two words", "zoë", "straße", "李明明", "tab\there", "", "   ",
-    "a+b", "semi;colon", "dots...", "...", "x_1-2.3", "\u212aelvin", "ǅemal", "x\u200by",
+    "ab",
+    "abc",
+    "a@b.co",
+    "name@example.org",
+    "a" * 20,
+    "a" * 21,
+    "a" * 30,
+    "a" * 31,
+    "a.b",
+    "first.last",
+    "under_score",
+    "dash-ed",
+    "Alice",
+    "  bob  ",
+    "two words",
+    "zoë",
+    "straße",
+    "李明明",
+    "tab\there",
+    "",
+    "   ",
+    "a+b",
+    "semi;colon",
+    "dots...",
+    "...",
+    "x_1-2.3",
+    "\u212aelvin",
+    "ǅemal",
+    "x\u200by",
 ]
 
 
@@ -71,8 +97,10 @@ def database_accepts(conn, username: str) -> bool:
     """Whether auth_register (lower(btrim(...)) into private.credentials and its check constraint) takes it."""
     conn.execute("savepoint try_username")
     try:
-        conn.execute("select public.auth_register(%s, %s, 'Test Person', %s)",
-                     (username, f"{uuid.uuid4().hex}@test.example", "$2b$12$" + "x" * 53))
+        conn.execute(
+            "select public.auth_register(%s, %s, 'Test Person', %s)",
+            (username, f"{uuid.uuid4().hex}@test.example", "$2b$12$" + "x" * 53),
+        )
         return True
     except psycopg.errors.UniqueViolation:
         return True  # the format check passed; the name is merely taken
@@ -119,8 +147,14 @@ def test_every_username_refusal_ends_with_the_rule_shown_as_help():
         assert message == f"{start} {USERNAME_RULES}", message
         assert refusal_field(message) == ("username", message)
     assert AUTHENTICATOR_MESSAGES["Username is not valid"] == ("username", USERNAME_RULES)
-    refused = APIError({"code": "23514", "message": 'new row violates check constraint "credentials_username_format"',
-                        "details": None, "hint": None})
+    refused = APIError(
+        {
+            "code": "23514",
+            "message": 'new row violates check constraint "credentials_username_format"',
+            "details": None,
+            "hint": None,
+        }
+    )
     assert _registration_message(refused) == USERNAME_RULES
 
 
@@ -145,8 +179,14 @@ def open_register():
 
 def fill_registration(at, *, username: str, email: str | None = None, password: str = "Strong-pass-42") -> None:
     fields = {ti.label: ti for ti in at.text_input}
-    for label, value in {"First name": "Jordan", "Last name": "Reyes", "Email": email or f"{uuid.uuid4().hex}@ex.org",
-                         "Username": username, "Password": password, "Repeat password": password}.items():
+    for label, value in {
+        "First name": "Jordan",
+        "Last name": "Reyes",
+        "Email": email or f"{uuid.uuid4().hex}@ex.org",
+        "Username": username,
+        "Password": password,
+        "Repeat password": password,
+    }.items():
         fields[label].input(value)
 
 
@@ -156,11 +196,14 @@ def create_account(at) -> None:
     no_exceptions(at)
 
 
-@pytest.mark.parametrize("typed,start", [
-    ("ab", "“ab” is 2 characters long; the least is 3."),
-    ("a@b.co", "A username cannot contain “@”."),
-    ("x" * 31, "That username is 31 characters long; the most is 30."),
-])
+@pytest.mark.parametrize(
+    "typed,start",
+    [
+        ("ab", "“ab” is 2 characters long; the least is 3."),
+        ("a@b.co", "A username cannot contain “@”."),
+        ("x" * 31, "That username is 31 characters long; the most is 30."),
+    ],
+)
 def test_register_refuses_a_username_the_database_would_before_reaching_it(rpc_calls, typed, start):
     from portal.auth import USERNAME_RULES
 
@@ -192,6 +235,7 @@ def test_register_accepts_usernames_with_dots_and_up_to_30_characters(backend):
 
 # --- 3. after a sign-up the registration form starts afresh, with the success message ------------------------------
 
+
 def test_after_a_sign_up_the_form_is_blank_and_keeps_no_password(backend):
     at = open_register()
     username = f"fresh_{uuid.uuid4().hex[:8]}"
@@ -200,12 +244,19 @@ def test_after_a_sign_up_the_form_is_blank_and_keeps_no_password(backend):
     assert REGISTRATION_ANSWER in texts(at, "success")
     assert not texts(at, "error")
     assert {ti.label: ti.value for ti in at.text_input} == {
-        "First name": "", "Last name": "", "Email": "", "Username": "", "Password": "", "Repeat password": ""}
+        "First name": "",
+        "Last name": "",
+        "Email": "",
+        "Username": "",
+        "Password": "",
+        "Repeat password": "",
+    }
     assert all(ti.key.endswith("_g1") for ti in at.text_input)  # a new generation of widgets
     at.run()  # nothing typed lingers in the session's state, the password least of all
     assert "Secret-pass-77" not in list(at.session_state.values())
-    assert not {f"register_{name}" for name in ("first_name", "last_name", "email", "username", "password",
-                                                "password_repeat")} & set(at.session_state.keys())
+    assert not {
+        f"register_{name}" for name in ("first_name", "last_name", "email", "username", "password", "password_repeat")
+    } & set(at.session_state.keys())
     assert REGISTRATION_ANSWER in texts(at, "success")
 
     # Pressing the button again does not try the same account again ("username taken"): the form is empty.
@@ -226,6 +277,7 @@ def test_after_a_sign_up_the_form_is_blank_and_keeps_no_password(backend):
 
 # --- 2. grids: licence rows numbered from the top; emptied saved rows refused, not deleted ----------------------
 
+
 def test_licence_rows_are_numbered_from_the_top_counting_empty_rows_and_empty_ones_are_not_saved():
     blank = LicenseInput(None, None, None, None)
     rows = [LicenseInput("NY", "LCSW", "NY-1", date(2030, 1, 1)), blank, LicenseInput("CA", None, "CA-1", None)]
@@ -242,8 +294,12 @@ def test_licence_rows_are_numbered_from_the_top_counting_empty_rows_and_empty_on
             sent[fn] = params
             return {}
 
-    save_my_profile(Recorder(), Claims.user("00000000-0000-0000-0000-000000000001"),
-                    ProfileInput(display_name="Ada Clinician", licenses=[blank, rows[0], blank]), expected_version=1)
+    save_my_profile(
+        Recorder(),
+        Claims.user("00000000-0000-0000-0000-000000000001"),
+        ProfileInput(display_name="Ada Clinician", licenses=[blank, rows[0], blank]),
+        expected_version=1,
+    )
     assert [lic["jurisdiction"] for lic in sent["save_my_profile"]["p_licenses"]] == ["NY"]
 
 
@@ -252,8 +308,9 @@ def test_an_emptied_saved_row_is_refused_by_every_grids_rules():
     assert emptied_row_message("Row 2") == refusal
     blank_licence = LicenseInput(None, None, None, None)
     licence = LicenseInput("NY", "LCSW", "NY-1", date(2030, 1, 1))
-    profile = ProfileInput(display_name="Ada Clinician", licenses=[licence, blank_licence, blank_licence],
-                           saved_licenses=2)
+    profile = ProfileInput(
+        display_name="Ada Clinician", licenses=[licence, blank_licence, blank_licence], saved_licenses=2
+    )
     errors = validate(profile, jurisdictions={"NY"}, languages={"en"}, today=date(2026, 11, 26))
     assert errors["licenses"] == emptied_row_message("Licence 2")  # the new empty row 3 is ignored
 
@@ -267,7 +324,9 @@ def test_an_emptied_saved_row_is_refused_by_every_grids_rules():
         weekly_hours=[(1, time(9), time(12)), (None, None, None), (None, None, None)],
         overrides=[(None, None, None), (None, None, None)],
         time_off=[(None, None, ""), (date(2027, 2, 1), date(2027, 2, 2), "")],
-        saved_weekly_hours=2, saved_overrides=1, saved_time_off=2,
+        saved_weekly_hours=2,
+        saved_overrides=1,
+        saved_time_off=2,
     )
     assert entered.validate() == {
         "weekly_hours": refusal,
@@ -283,18 +342,33 @@ def test_saving_refuses_an_emptied_saved_row_without_calling_the_database():
 
     claims = Claims.user("00000000-0000-0000-0000-000000000001")
     with pytest.raises(PracticeError) as refused:
-        save_my_practice(NoDatabase(), claims, [CompetencyInput(None, None)], accepting=True, capacity=3,
-                         expected_version=1, saved_rows=1)
+        save_my_practice(
+            NoDatabase(),
+            claims,
+            [CompetencyInput(None, None)],
+            accepting=True,
+            capacity=3,
+            expected_version=1,
+            saved_rows=1,
+        )
     assert refused.value.fields == {"competencies": emptied_row_message("Row 1")}
     with pytest.raises(ProfileError) as refused:
-        save_my_profile(NoDatabase(), claims, ProfileInput(display_name="Ada Clinician",
-                                                           licenses=[LicenseInput(None, None, None, None)],
-                                                           saved_licenses=1), expected_version=1)
+        save_my_profile(
+            NoDatabase(),
+            claims,
+            ProfileInput(
+                display_name="Ada Clinician", licenses=[LicenseInput(None, None, None, None)], saved_licenses=1
+            ),
+            expected_version=1,
+        )
     assert refused.value.fields == {"licenses": emptied_row_message("Licence 1")}
     with pytest.raises(Exception, match="Some fields need attention"):
-        save_my_availability(NoDatabase(), claims, AvailabilityInput(timezone="America/New_York",
-                                                                     time_off=[(None, None, "")], saved_time_off=1),
-                             expected_version=1)
+        save_my_availability(
+            NoDatabase(),
+            claims,
+            AvailabilityInput(timezone="America/New_York", time_off=[(None, None, "")], saved_time_off=1),
+            expected_version=1,
+        )
 
 
 def test_saved_rows_kept_counts_the_saved_rows_left_after_deletions():
@@ -313,14 +387,19 @@ def edits(edited_rows: dict | None = None, added_rows: list | None = None, delet
 def give_licence(backend, embedded_db, username: str) -> str:
     member = backend.rpc("auth_get_login", {"p_username": username}, as_user=SERVICE)["id"]
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        conn.execute("insert into public.licenses (profile_id, license_type, license_number, jurisdiction, "
-                     "expires_on) values (%s, 'LPC', 'NY-555', 'NY', current_date + 300)", (member,))
+        conn.execute(
+            "insert into public.licenses (profile_id, license_type, license_number, jurisdiction, "
+            "expires_on) values (%s, 'LPC', 'NY-555', 'NY', current_date + 300)",
+            (member,),
+        )
     return member
 
 
 def licences(backend, member: str) -> list[tuple[str, str]]:
-    return [(lic["jurisdiction"], lic["license_number"])
-            for lic in load_my_profile(backend, Claims.user(member))["licenses"]]
+    return [
+        (lic["jurisdiction"], lic["license_number"])
+        for lic in load_my_profile(backend, Claims.user(member))["licenses"]
+    ]
 
 
 def test_new_licence_rows_are_numbered_from_the_top_of_the_grid(backend):
@@ -341,14 +420,16 @@ def test_clearing_every_cell_of_a_saved_licence_is_refused_not_a_deletion(backen
     member = give_licence(backend, embedded_db, username)
     at = open_page(username, "profile")
     editor = at.data_editor[0]
-    cleared = edits({"0": {"jurisdiction": None, "license_type": None, "license_number": None, "expires_on": None}},
-                    added_rows=[{}])  # and a new row left empty, which is ignored
+    cleared = edits(
+        {"0": {"jurisdiction": None, "license_type": None, "license_number": None, "expires_on": None}}, added_rows=[{}]
+    )  # and a new row left empty, which is ignored
     at.session_state[editor.key] = cleared
     keyed(at, "text_input", "profile_pronouns").input("they/them")
     at.button(key="profile_save").click().run()
     no_exceptions(at)
-    assert message_under(at, 0) == ("Licence 1 is empty: fill it in again, or delete it with its checkbox and the "
-                                    "bin icon.")
+    assert message_under(at, 0) == (
+        "Licence 1 is empty: fill it in again, or delete it with its checkbox and the bin icon."
+    )
     assert "Profile saved." not in texts(at, "success")
     assert at.session_state[editor.key] == cleared  # nothing typed is lost
     assert keyed(at, "text_input", "profile_pronouns").value == "they/them"
@@ -365,12 +446,16 @@ def test_clearing_every_cell_of_a_saved_licence_is_refused_not_a_deletion(backen
 def test_clearing_every_cell_of_a_saved_competency_is_refused_and_keeps_its_verification(backend, embedded_db):
     username, consultant_id = make_consultant(backend, embedded_db)  # row 1: IFS, level 3, IFS Institute
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        conn.execute("update public.competencies set verification_status = 'verified', verified_at = now() "
-                     "where consultant_id = %s", (consultant_id,))
+        conn.execute(
+            "update public.competencies set verification_status = 'verified', verified_at = now() "
+            "where consultant_id = %s",
+            (consultant_id,),
+        )
     at = open_page(username, "practice")
     editor = at.data_editor[0]
-    cleared = edits({"0": {"modality": None, "level": None, "evidence_body": None}},
-                    added_rows=[{"modality": "cbt", "level": 2}])
+    cleared = edits(
+        {"0": {"modality": None, "level": None, "evidence_body": None}}, added_rows=[{"modality": "cbt", "level": 2}]
+    )
     at.session_state[editor.key] = cleared
     at.button(key="practice_save").click().run()
     no_exceptions(at)
@@ -387,12 +472,22 @@ def test_clearing_the_times_of_a_saved_range_is_refused_next_to_it_not_a_deletio
     username, consultant_id = make_consultant(backend, embedded_db)
     claims = Claims.user(consultant_id)
     version = backend.rpc("get_my_availability", {}, as_user=claims)["settings"]["version"]
-    on, first, last = date.today() + timedelta(days=40), date.today() + timedelta(days=50), date.today() + timedelta(
-        days=52)
-    save_my_availability(backend, claims, AvailabilityInput(
-        timezone="America/New_York", weekly_hours=[(1, time(9), time(12)), (3, time(13), time(17))],
-        overrides=[(on, None, None)], time_off=[(first, last, "Conference")],
-    ), expected_version=version)
+    on, first, last = (
+        date.today() + timedelta(days=40),
+        date.today() + timedelta(days=50),
+        date.today() + timedelta(days=52),
+    )
+    save_my_availability(
+        backend,
+        claims,
+        AvailabilityInput(
+            timezone="America/New_York",
+            weekly_hours=[(1, time(9), time(12)), (3, time(13), time(17))],
+            overrides=[(on, None, None)],
+            time_off=[(first, last, "Conference")],
+        ),
+        expected_version=version,
+    )
     before = backend.rpc("get_my_availability", {}, as_user=claims)
     at = open_page(username, "availability")
     wednesday = next(ti for ti in at.time_input if ti.label == "Wednesday from").key.removesuffix("_from")
@@ -401,12 +496,14 @@ def test_clearing_the_times_of_a_saved_range_is_refused_next_to_it_not_a_deletio
     at.button(key="availability_save").click().run()
     no_exceptions(at)
     assert element_after(at, keyed(at, "button", f"{wednesday}_remove")).value == (
-        "Give the start and end times, or remove this range.")
+        "Give the start and end times, or remove this range."
+    )
     assert "Availability saved." not in texts(at, "success")
     assert [ti.value for ti in at.time_input if ti.key.startswith(wednesday)] == [None, None]  # kept as typed
     after = backend.rpc("get_my_availability", {}, as_user=claims)
     assert [(after[k], after["settings"]["version"]) for k in ("weekly_hours", "overrides", "time_off")] == [
-        (before[k], before["settings"]["version"]) for k in ("weekly_hours", "overrides", "time_off")]
+        (before[k], before["settings"]["version"]) for k in ("weekly_hours", "overrides", "time_off")
+    ]
 
     # The Remove button is how a range goes; the rest of what was saved stays.
     keyed(at, "button", f"{wednesday}_remove").click().run()
@@ -419,6 +516,7 @@ def test_clearing_the_times_of_a_saved_range_is_refused_next_to_it_not_a_deletio
 
 
 # --- 4. My relationships: the consultant picker's refusal is shown next to it -------------------------------------
+
 
 def test_a_missing_consultant_is_refused_next_to_the_picker_not_inside_the_form(backend):
     at = open_page(make_account(backend), "relationships")
@@ -444,6 +542,7 @@ def test_a_missing_consultant_is_refused_next_to_the_picker_not_inside_the_form(
 
 # --- 5. the member's time zone: read once per session, kept current where it is saved -----------------------------
 
+
 def set_zone(embedded_db, member: str, zone: str) -> None:
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
         conn.execute("update public.profiles set timezone = %s where id = %s", (zone, member))
@@ -452,8 +551,9 @@ def set_zone(embedded_db, member: str, zone: str) -> None:
 def notify(embedded_db, member: str) -> None:
     """A notification, so that the Notifications page lists one and names the zone of its time."""
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        conn.execute("insert into public.notifications (user_id, kind, message) values (%s, 'test', 'Hello.')",
-                     (member,))
+        conn.execute(
+            "insert into public.notifications (user_id, kind, message) values (%s, 'test', 'Hello.')", (member,)
+        )
 
 
 def test_notifications_and_requests_do_not_fetch_the_profile_on_every_run(backend, embedded_db, rpc_calls):

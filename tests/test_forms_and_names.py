@@ -38,6 +38,7 @@ def element_after(at, element) -> object:
 
 # --- 1. My profile: an incomplete new licence row is refused, not dropped ---------------------------------
 
+
 def browser_edit_state(editor, added_rows: list[dict]) -> dict:
     """The edit state a browser sends for st.data_editor, built by the rule of Streamlit 1.67's grid.
 
@@ -47,8 +48,11 @@ def browser_edit_state(editor, added_rows: list[dict]) -> dict:
     columns = json.loads(editor.proto.columns)
     required = [name for name, config in columns.items() if config.get("required") and not config.get("disabled")]
     sent = [{column: value for column, value in row.items() if value not in (None, "")} for row in added_rows]
-    sent = [row for row, typed in zip(sent, added_rows, strict=True)
-            if all(typed.get(column) not in (None, "") for column in required)]
+    sent = [
+        row
+        for row, typed in zip(sent, added_rows, strict=True)
+        if all(typed.get(column) not in (None, "") for column in required)
+    ]
     return {"edited_rows": {}, "added_rows": sent, "deleted_rows": []}
 
 
@@ -80,8 +84,10 @@ def test_an_incomplete_new_licence_row_is_refused_with_the_row_and_missing_field
     assert saved["licenses"] == [] and not saved["pronouns"]
 
     # Completing the row saves it.
-    at.session_state[editor.key] = browser_edit_state(editor, [
-        {"jurisdiction": "NY", "license_type": "LCSW", "license_number": "NY-4455", "expires_on": "2031-06-30"}])
+    at.session_state[editor.key] = browser_edit_state(
+        editor,
+        [{"jurisdiction": "NY", "license_type": "LCSW", "license_number": "NY-4455", "expires_on": "2031-06-30"}],
+    )
     at.button(key="profile_save").click().run()
     no_exceptions(at)
     assert "Profile saved." in texts(at, "success")
@@ -94,10 +100,13 @@ def test_a_complete_row_is_not_saved_alongside_an_incomplete_one(backend):
     username = make_account(backend)
     at = open_profile(username)
     editor = at.data_editor[0]
-    at.session_state[editor.key] = browser_edit_state(editor, [
-        {"jurisdiction": "CA", "license_type": "LMFT", "license_number": "CA-1", "expires_on": "2030-01-31"},
-        {"license_number": "TX-99"},
-    ])
+    at.session_state[editor.key] = browser_edit_state(
+        editor,
+        [
+            {"jurisdiction": "CA", "license_type": "LMFT", "license_number": "CA-1", "expires_on": "2030-01-31"},
+            {"license_number": "TX-99"},
+        ],
+    )
     at.button(key="profile_save").click().run()
     no_exceptions(at)
     message = element_after(at, at.data_editor[0]).value
@@ -110,11 +119,14 @@ def test_a_complete_row_is_not_saved_alongside_an_incomplete_one(backend):
 
 
 def test_licence_validation_names_each_missing_field_of_a_row():
-    profile = ProfileInput(display_name="Ada Clinician", licenses=[
-        LicenseInput("NY", "LCSW", "NY-1", date(2030, 1, 1)),
-        LicenseInput("CA", None, None, None),
-        LicenseInput("ZZ", "LPC", "  ", date(2030, 1, 1)),
-    ])
+    profile = ProfileInput(
+        display_name="Ada Clinician",
+        licenses=[
+            LicenseInput("NY", "LCSW", "NY-1", date(2030, 1, 1)),
+            LicenseInput("CA", None, None, None),
+            LicenseInput("ZZ", "LPC", "  ", date(2030, 1, 1)),
+        ],
+    )
     message = validate(profile, jurisdictions={"NY", "CA"}, languages={"en"}, today=date(2026, 11, 26))["licenses"]
     assert message.split(". ") == [
         "Licence 2: choose a licence type",
@@ -126,6 +138,7 @@ def test_licence_validation_names_each_missing_field_of_a_row():
 
 
 # --- 2. My relationships: a successful add starts a blank form; a refused one keeps everything --------------
+
 
 def open_relationships(username: str):
     at = app(username).run()
@@ -145,15 +158,25 @@ def fill_person(at, *, name: str, email: str, kind: str, since: date | None, unt
 
 
 def person_form_values(at) -> tuple:
-    return (keyed(at, "text_input", "relationship_name").value, keyed(at, "text_input", "relationship_email").value,
-            keyed(at, "selectbox", "relationship_kind").value, keyed(at, "date_input", "relationship_starts_on").value,
-            keyed(at, "date_input", "relationship_ends_on").value)
+    return (
+        keyed(at, "text_input", "relationship_name").value,
+        keyed(at, "text_input", "relationship_email").value,
+        keyed(at, "selectbox", "relationship_kind").value,
+        keyed(at, "date_input", "relationship_starts_on").value,
+        keyed(at, "date_input", "relationship_ends_on").value,
+    )
 
 
 def test_after_adding_a_person_the_form_is_blank_for_the_next(backend):
     at = open_relationships(make_account(backend))
-    fill_person(at, name="Pat Example", email="pat@example.org", kind="colleague",
-                since=date(2019, 3, 1), until=date(2022, 6, 30))
+    fill_person(
+        at,
+        name="Pat Example",
+        email="pat@example.org",
+        kind="colleague",
+        since=date(2019, 3, 1),
+        until=date(2022, 6, 30),
+    )
     at.button(key="relationship_add").click().run()
     no_exceptions(at)
     assert "Added. It will be used in every screening." in texts(at, "success")
@@ -161,7 +184,8 @@ def test_after_adding_a_person_the_form_is_blank_for_the_next(backend):
     assert at.radio(key="relationship_who").value == "Someone else"  # the kind of entry is kept
     declared = backend.rpc("get_my_declarations", {}, as_user=Claims.user(user_id(at)))["relationships"]
     assert [(d["counterpart_email"], d["kind"], d["starts_on"]) for d in declared] == [
-        ("pat@example.org", "colleague", "2019-03-01")]
+        ("pat@example.org", "colleague", "2019-03-01")
+    ]
 
     # The next person starts from the blank form and is added too.
     fill_person(at, name="Sam Other", email="", kind="friend", since=None, until=None)
@@ -174,8 +198,9 @@ def test_after_adding_a_person_the_form_is_blank_for_the_next(backend):
 
 def test_a_refused_person_keeps_everything_typed(backend):
     at = open_relationships(make_account(backend))
-    typed = dict(name="Pat Example", email="pat@example.org", kind="friend", since=date(2022, 1, 1),
-                 until=date(2020, 1, 1))
+    typed = dict(
+        name="Pat Example", email="pat@example.org", kind="friend", since=date(2022, 1, 1), until=date(2020, 1, 1)
+    )
     fill_person(at, **typed)
     at.button(key="relationship_add").click().run()
     no_exceptions(at)
@@ -211,12 +236,18 @@ def test_after_adding_an_organisation_the_form_is_blank_for_the_next(backend):
 
 # --- 3. Register: ordinary names accepted; a refusal says what is wrong and what is allowed, at the field ----
 
+
 def fill_registration(at, *, first: str = "Jordan", last: str, username: str | None = None) -> str:
     username = username or f"nm_{uuid.uuid4().hex[:8]}"
     fields = {ti.label: ti for ti in at.text_input}
-    for label, value in {"First name": first, "Last name": last, "Email": f"{username}@example.org",
-                         "Username": username, "Password": "Strong-pass-42",
-                         "Repeat password": "Strong-pass-42"}.items():
+    for label, value in {
+        "First name": first,
+        "Last name": last,
+        "Email": f"{username}@example.org",
+        "Username": username,
+        "Password": "Strong-pass-42",
+        "Repeat password": "Strong-pass-42",
+    }.items():
         fields[label].input(value)
     return username
 
@@ -245,13 +276,16 @@ def test_registration_accepts_ordinary_last_names(backend, last):
     assert row["display_name"] == f"Jordan {unicodedata.normalize('NFC', last)}"  # accents stored composed
 
 
-@pytest.mark.parametrize("last,wrong", [
-    ("", "Enter your last name."),
-    ("12345", "Last name cannot contain digits"),
-    ("Smith\tJones", "Last name contains an invisible control character"),
-    ("x" * 41, "Last name is 41 characters long; the most is 40."),
-    ("Ann@Home", "Last name cannot contain “@”"),
-])
+@pytest.mark.parametrize(
+    "last,wrong",
+    [
+        ("", "Enter your last name."),
+        ("12345", "Last name cannot contain digits"),
+        ("Smith\tJones", "Last name contains an invisible control character"),
+        ("x" * 41, "Last name is 41 characters long; the most is 40."),
+        ("Ann@Home", "Last name cannot contain “@”"),
+    ],
+)
 def test_registration_explains_an_invalid_last_name_next_to_the_field(backend, last, wrong):
     at = open_register()
     username = fill_registration(at, last=last)
@@ -282,8 +316,22 @@ def test_other_registration_refusals_are_shown_next_to_their_field(backend):
 def test_name_rules_headless():
     from portal.auth import NAME_RULES, clean_name, name_problem, registration_name_problems
 
-    for name in ("O'Brien", "O’Brien", "Smith-Jones", "Zoë", "Zoe\u0308", "de la Cruz", "St. John", "Nguyễn",
-                 "李", "ʻŌlelo", "Smith\u00a0Jones", "فاطمه\u200cزاده", "'t Hooft", "X"):
+    for name in (
+        "O'Brien",
+        "O’Brien",
+        "Smith-Jones",
+        "Zoë",
+        "Zoe\u0308",
+        "de la Cruz",
+        "St. John",
+        "Nguyễn",
+        "李",
+        "ʻŌlelo",
+        "Smith\u00a0Jones",
+        "فاطمه\u200cزاده",
+        "'t Hooft",
+        "X",
+    ):
         assert name_problem("Last name", name) is None, name
     assert clean_name("  Zoe\u0308  Smith\u00a0Jones ") == "Zo\u00eb Smith Jones"
     problems = {

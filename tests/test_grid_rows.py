@@ -52,6 +52,7 @@ def no_required_columns(editor) -> bool:
 
 # --- My practice: the competencies grid -------------------------------------------------------------------------
 
+
 def practice(backend, consultant_id: str) -> dict:
     return backend.rpc("get_my_practice", {}, as_user=Claims.user(consultant_id))
 
@@ -136,8 +137,10 @@ def test_competency_validation_names_each_missing_field_of_a_row():
         "6: choose a modality.",
         "6: choose a level.",
     ]
-    assert validate([CompetencyInput(None, None), CompetencyInput("", None, evidence_body="  ")], 3,
-                    modalities={"ifs"}) == {}
+    assert (
+        validate([CompetencyInput(None, None), CompetencyInput("", None, evidence_body="  ")], 3, modalities={"ifs"})
+        == {}
+    )
     assert [row.modality for row in filled(rows)] == ["ifs", "cbt", None, "nope", None]
 
 
@@ -149,9 +152,14 @@ def test_an_empty_competency_row_is_not_sent_to_the_database():
             sent[fn] = params
             return {}
 
-    save_my_practice(Recorder(), Claims.user("00000000-0000-0000-0000-000000000001"),
-                     [CompetencyInput("ifs", 2), CompetencyInput(None, None)], accepting=True, capacity=3,
-                     expected_version=1)
+    save_my_practice(
+        Recorder(),
+        Claims.user("00000000-0000-0000-0000-000000000001"),
+        [CompetencyInput("ifs", 2), CompetencyInput(None, None)],
+        accepting=True,
+        capacity=3,
+        expected_version=1,
+    )
     assert [c["modality"] for c in sent["save_my_practice"]["p_competencies"]] == ["ifs"]
 
 
@@ -159,6 +167,7 @@ def test_an_empty_competency_row_is_not_sent_to_the_database():
 # Weekly hours are switches and time ranges, overrides and time off are added from date pickers
 # (components/availability_editor.py, tests/test_availability_editor.py). A range with a missing time is refused
 # next to it at once; an override or time off without its date is refused next to its Add button.
+
 
 def availability(backend, consultant_id: str) -> dict:
     return backend.rpc("get_my_availability", {}, as_user=Claims.user(consultant_id))
@@ -168,8 +177,15 @@ def test_my_availability_has_no_grids(backend, embedded_db):
     username, _ = make_consultant(backend, embedded_db)
     at = open_page(username, "availability")
     assert len(at.data_editor) == 0
-    assert [toggle.label for toggle in at.toggle][:7] == ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
-                                                          "Saturday", "Sunday"]
+    assert [toggle.label for toggle in at.toggle][:7] == [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ]
 
 
 def test_a_range_with_a_missing_time_is_refused_next_to_it_before_saving(backend, embedded_db):
@@ -188,7 +204,9 @@ def test_a_range_with_a_missing_time_is_refused_next_to_it_before_saving(backend
     assert element_after(at, keyed(at, "button", f"{range_key}_remove")).value == "Give the end time."
     # Nothing typed is lost, nothing was saved.
     assert [(ti.label, ti.value) for ti in at.time_input if ti.key.startswith(range_key)] == [
-        ("Monday from", time(9)), ("Monday until", None)]
+        ("Monday from", time(9)),
+        ("Monday until", None),
+    ]
     assert keyed(at, "number_input", "availability_session_minutes").value == 60
     saved = availability(backend, consultant_id)
     assert saved["weekly_hours"] == [] and saved["settings"]["session_minutes"] != 60
@@ -199,7 +217,8 @@ def test_a_range_with_a_missing_time_is_refused_next_to_it_before_saving(backend
     assert "Availability saved." in texts(at, "success")
     saved = availability(backend, consultant_id)
     assert [(h["weekday"], h["starts_at"][:5], h["ends_at"][:5]) for h in saved["weekly_hours"]] == [
-        (1, "09:00", "12:00")]
+        (1, "09:00", "12:00")
+    ]
     assert saved["settings"]["session_minutes"] == 60
 
 
@@ -212,10 +231,13 @@ def test_an_override_or_time_off_without_its_date_is_refused_next_to_its_add_but
     no_exceptions(at)
     assert element_after(at, keyed(at, "button", "availability_override_add")).value == "Choose the date."
     assert element_after(at, keyed(at, "button", "availability_time_off_add")).value == (
-        "Choose the first day (and the last, for more than one day).")
+        "Choose the first day (and the last, for more than one day)."
+    )
     assert keyed(at, "text_input", "availability_time_off_note").value == "Conference"  # kept
     assert (availability(backend, consultant_id)["overrides"], availability(backend, consultant_id)["time_off"]) == (
-        [], [])
+        [],
+        [],
+    )
 
 
 def test_a_day_switched_off_is_not_saved(backend, embedded_db):
@@ -236,20 +258,31 @@ def test_availability_validation_names_each_missing_cell_of_a_row():
     entered = AvailabilityInput(
         timezone="America/New_York",
         weekly_hours=[(1, time(9), time(12)), (None, None, None), (None, time(9), None), (2, None, time(10))],
-        overrides=[(None, None, None), (None, time(9), time(10)), (date(2027, 1, 1), None, None),
-                   (None, time(9), None)],
-        time_off=[(None, None, ""), (None, None, "Holiday"), (date(2027, 2, 2), None, ""),
-                  (date(2027, 2, 2), date(2027, 2, 1), "")],
+        overrides=[
+            (None, None, None),
+            (None, time(9), time(10)),
+            (date(2027, 1, 1), None, None),
+            (None, time(9), None),
+        ],
+        time_off=[
+            (None, None, ""),
+            (None, None, "Holiday"),
+            (date(2027, 2, 2), None, ""),
+            (date(2027, 2, 2), date(2027, 2, 1), ""),
+        ],
     )
     errors = entered.validate()
     assert set(errors) == {"weekly_hours", "overrides", "time_off"}
-    assert errors["weekly_hours"] == ("Row 3: choose a day. Row 3: give the end time. "
-                                      "Row 4: give the start time.")
-    assert errors["overrides"] == ("Override 2: choose the date. Override 4: choose the date. "
-                                   "Override 4: give both times, or neither for a day off.")
-    assert errors["time_off"] == ("Time off 2: choose the first day. Time off 2: choose the last day. "
-                                  "Time off 3: choose the last day. "
-                                  "Time off 4: the last day is before the first; give them in order.")
+    assert errors["weekly_hours"] == ("Row 3: choose a day. Row 3: give the end time. Row 4: give the start time.")
+    assert errors["overrides"] == (
+        "Override 2: choose the date. Override 4: choose the date. "
+        "Override 4: give both times, or neither for a day off."
+    )
+    assert errors["time_off"] == (
+        "Time off 2: choose the first day. Time off 2: choose the last day. "
+        "Time off 3: choose the last day. "
+        "Time off 4: the last day is before the first; give them in order."
+    )
 
 
 def test_empty_availability_rows_are_neither_refused_nor_sent():
@@ -260,13 +293,14 @@ def test_empty_availability_rows_are_neither_refused_nor_sent():
             sent[fn] = params
             return {}
 
-    entered = AvailabilityInput(timezone="America/New_York",
-                                weekly_hours=[(None, None, None), (3, time(9), time(11))],
-                                overrides=[(None, None, None), (date(2027, 1, 1), None, None)],
-                                time_off=[(None, None, "  "), (date(2027, 2, 1), date(2027, 2, 2), "")])
+    entered = AvailabilityInput(
+        timezone="America/New_York",
+        weekly_hours=[(None, None, None), (3, time(9), time(11))],
+        overrides=[(None, None, None), (date(2027, 1, 1), None, None)],
+        time_off=[(None, None, "  "), (date(2027, 2, 1), date(2027, 2, 2), "")],
+    )
     assert entered.validate() == {}
-    save_my_availability(Recorder(), Claims.user("00000000-0000-0000-0000-000000000001"), entered,
-                         expected_version=1)
+    save_my_availability(Recorder(), Claims.user("00000000-0000-0000-0000-000000000001"), entered, expected_version=1)
     params = sent["save_my_availability"]
     assert params["p_weekly_hours"] == [{"weekday": 3, "starts_at": "09:00:00", "ends_at": "11:00:00"}]
     assert params["p_overrides"] == [{"on_date": "2027-01-01", "starts_at": None, "ends_at": None}]

@@ -60,8 +60,10 @@ HOME = "NY"
 
 SEEKER_PASSWORD = "Journey-pass-1!"  # 8-20 characters, upper, lower, digit, symbol
 FIRST_NAME = "Robin"
-REQUEST_MESSAGE = ("I'm a clinician looking for my own therapy after a hard year in practice; "
-                   "telehealth in the mornings would suit me.")
+REQUEST_MESSAGE = (
+    "I'm a clinician looking for my own therapy after a hard year in practice; "
+    "telehealth in the mornings would suit me."
+)
 EXTERNAL_REFERRAL = "Dr. Morgan Ellis (Hudson Valley Counseling)"
 
 
@@ -90,8 +92,13 @@ def watch_messages(page: Page) -> None:
         words = [w.decode()[:60] for w in re.findall(rb"[ -~]{5,}", data)][:8]
         log.append(f"{time.strftime('%H:%M:%S')} {direction} {len(data)}B {words}")
 
-    page.on("websocket", lambda ws: (ws.on("framesent", lambda p: record("sent", p)),
-                                     ws.on("framereceived", lambda p: record("recv", p))))
+    page.on(
+        "websocket",
+        lambda ws: (
+            ws.on("framesent", lambda p: record("sent", p)),
+            ws.on("framereceived", lambda p: record("recv", p)),
+        ),
+    )
 
 
 def settle(page: Page, quiet: float = 0.35) -> None:
@@ -194,8 +201,9 @@ def reopen_page(page: Page, link: str, heading: str | re.Pattern) -> None:
     open_page(page, link, heading)
 
 
-def pick_option(page: Page, label: str, option: str, chosen: Callable[[], None], *, multiple: bool = False,
-                typed: str | None = None) -> None:
+def pick_option(
+    page: Page, label: str, option: str, chosen: Callable[[], None], *, multiple: bool = False, typed: str | None = None
+) -> None:
     """Open the list of a selectbox or multiselect (a combobox named by its label), click the option, and
     check with `chosen` (an expectation) that the widget shows it.
 
@@ -222,8 +230,10 @@ def pick_option(page: Page, label: str, option: str, chosen: Callable[[], None],
             return
         except (AssertionError, PlaywrightError):
             if time.monotonic() > deadline:
-                raise AssertionError(f"could not choose {option!r} in {label!r}; it offered "
-                                     f"{page.get_by_role('option').all_inner_texts()}") from None
+                raise AssertionError(
+                    f"could not choose {option!r} in {label!r}; it offered "
+                    f"{page.get_by_role('option').all_inner_texts()}"
+                ) from None
             if page.get_by_role("option").count():  # close a list left open, then try again
                 page.keyboard.press("Escape")
 
@@ -262,8 +272,9 @@ def registration_token(app: AppServer, address: str) -> str:
         from portal.db.tokens import TokenMinter
 
         env = app.extra_env
-        backend = SupabaseBackend(env["SUPABASE_URL"], env["SUPABASE_KEY"],
-                                  TokenMinter(secret=env["SUPABASE_JWT_SECRET"]))
+        backend = SupabaseBackend(
+            env["SUPABASE_URL"], env["SUPABASE_KEY"], TokenMinter(secret=env["SUPABASE_JWT_SECRET"])
+        )
     else:
         from portal.db.bootstrap import start_embedded
         from portal.db.local import LocalBackend
@@ -274,13 +285,16 @@ def registration_token(app: AppServer, address: str) -> str:
         mailer = Mailer(backend, MailSettings(mailbox_dir=mailbox, base_url=app.url))
         for _ in range(40):
             mailer.run_once(limit=100)
-            for path in [*mailbox.glob("*-account-registration.eml"),
-                         *(app.data_dir / "mailbox").glob("*-account-registration.eml")]:
+            for path in [
+                *mailbox.glob("*-account-registration.eml"),
+                *(app.data_dir / "mailbox").glob("*-account-registration.eml"),
+            ]:
                 message = email.message_from_bytes(path.read_bytes())
                 if message["To"] == address:
                     body = next(p for p in message.walk() if p.get_content_type() == "text/plain")
-                    return re.search(r"verify-email\?token=([A-Za-z0-9_-]+)",
-                                     body.get_payload(decode=True).decode()).group(1)
+                    return re.search(
+                        r"verify-email\?token=([A-Za-z0-9_-]+)", body.get_payload(decode=True).decode()
+                    ).group(1)
             time.sleep(0.5)
     finally:
         backend.close()
@@ -443,8 +457,9 @@ def app(request) -> Iterator[AppServer]:
 def warm_app(app: AppServer, browser: Browser) -> AppServer:
     """Load the sign-in page once: the first run of app.py builds the database (timed)."""
     backend = app.extra_env.get("PORTAL_BACKEND", "local")
-    wait_for_sign_in_form(app, browser, label=f"journey {backend}",
-                          screenshot=SHOTS / backend / "00-first-load-failed.png")
+    wait_for_sign_in_form(
+        app, browser, label=f"journey {backend}", screenshot=SHOTS / backend / "00-first-load-failed.png"
+    )
     return app
 
 
@@ -579,13 +594,17 @@ def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) ->
                 shown[key] = result.inner_text()
                 if key == str(CHOSEN.id):
                     chosen_page = number
-        ny_with_room = {str(p.id) for p in WORLD.values()
-                        if p.is_consultant and p.accepting and any(lic[0] == HOME for lic in p.licenses)}
+        ny_with_room = {
+            str(p.id)
+            for p in WORLD.values()
+            if p.is_consultant and p.accepting and any(lic[0] == HOME for lic in p.licenses)
+        }
         names = {WORLD_BY_ID[k].username if k in WORLD_BY_ID else k for k in shown}
         assert str(BLOCKED.id) not in shown, f"the blocked former supervisor was listed: {sorted(names)}"
         assert BLOCKED.display_name not in seeker.locator("[data-testid=stMain]").inner_text()
         assert set(shown) == ny_with_room - {str(BLOCKED.id)}, (
-            f"NY results {sorted(names)}; expected every NY consultant with room except {BLOCKED.username}")
+            f"NY results {sorted(names)}; expected every NY consultant with room except {BLOCKED.username}"
+        )
         warning = "A possible dual relationship was found"
         assert warning in shown[str(FLAGGED.id)], f"{FLAGGED.username}'s card has no conflict warning"
         assert warning not in shown[str(CHOSEN.id)], f"{CHOSEN.username}'s card shows a conflict warning"
@@ -670,20 +689,32 @@ def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) ->
         # The rule is stated before any click: what counts as late, and from when.
         expect(confirmed).to_contain_text("less than 168 hours before it starts", timeout=STEP_TIMEOUT)
         confirmed.get_by_label("Reason (required, shared with the other party)").fill(
-            "A family emergency; I'm sorry for the short notice.")
+            "A family emergency; I'm sorry for the short notice."
+        )
         # First try: the app asks to confirm.
         click_after_typing(seeker, confirmed.get_by_role("button", name="Cancel session"))
-        late_warning = notice(seeker, re.compile(r"This is a late cancellation: .* hours before the session, "
-                                                 r"inside the 168-hour threshold"))
+        late_warning = notice(
+            seeker,
+            re.compile(
+                r"This is a late cancellation: .* hours before the session, "
+                r"inside the 168-hour threshold"
+            ),
+        )
         print(f"[journey] late-cancellation warning: {late_warning.inner_text()!r}")
         shots(seeker, "seeker-late-cancellation-warning")
         confirmed.get_by_text("I understand this will be recorded as a late cancellation").click()
-        expect(confirmed.get_by_role("checkbox", name="I understand this will be recorded as a late cancellation")
-               ).to_be_checked()
+        expect(
+            confirmed.get_by_role("checkbox", name="I understand this will be recorded as a late cancellation")
+        ).to_be_checked()
         settle(seeker)  # ticking it reruns the page
         confirmed.get_by_role("button", name="Cancel session").click()
-        notice(seeker, re.compile(rf"Cancelled with \d+ hours' notice\. {re.escape(CHOSEN.display_name)} "
-                                  r"was notified\."))
+        notice(
+            seeker,
+            re.compile(
+                rf"Cancelled with \d+ hours' notice\. {re.escape(CHOSEN.display_name)} "
+                r"was notified\."
+            ),
+        )
         seeker.get_by_role("tab", name="Past").click()
         past = notice(seeker, re.compile(rf"{re.escape(CHOSEN.display_name)} · Cancelled by you with [\d.]+ h notice"))
         expect(past).to_contain_text("late")
@@ -691,14 +722,24 @@ def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) ->
 
         reopen_page(consultant, "Appointments", "Appointments")
         consultant.get_by_role("tab", name="Past").click()
-        theirs = notice(consultant, re.compile(rf"{re.escape(seeker_name)} · Cancelled by {re.escape(seeker_name)} "
-                                               r"with [\d.]+ h notice"))
+        theirs = notice(
+            consultant,
+            re.compile(
+                rf"{re.escape(seeker_name)} · Cancelled by {re.escape(seeker_name)} "
+                r"with [\d.]+ h notice"
+            ),
+        )
         expect(theirs).to_contain_text("late")
         shots(consultant, "consultant-sees-late-cancellation")
         consultant.get_by_test_id("stSidebar").get_by_role("link", name=re.compile(r"^Notifications")).click()
         expect(title(consultant, "Notifications")).to_be_visible(timeout=STEP_TIMEOUT)
-        notice(consultant, re.compile(rf"{re.escape(seeker_name)} cancelled the session on .*"
-                                      r"\(late: [\d.]+ hours' notice\): A family emergency"))
+        notice(
+            consultant,
+            re.compile(
+                rf"{re.escape(seeker_name)} cancelled the session on .*"
+                r"\(late: [\d.]+ hours' notice\): A family emergency"
+            ),
+        )
         shots(consultant, "consultant-notifications")
         lap("booked, confirmed, cancelled late")
 
@@ -770,7 +811,8 @@ def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) ->
         seeker_id = mine["profile"]["id"]
         assert any(a["client_id"] == seeker_id and a["late"] for a in theirs_data["appointments"])
         assert all(d["declarer_id"] != seeker_id for d in theirs_data["declared_relationships"]), (
-            "the consultant's export holds the seeker's private declarations")
+            "the consultant's export holds the seeker's private declarations"
+        )
         assert {s["version"] for s in theirs_data["termination_signatures"]} >= {1, 2}
         lap("data downloaded")
     except BaseException:
@@ -795,4 +837,3 @@ def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) ->
             context.close()
         total = sum(seconds for _, seconds in timings)
         print(f"[journey] {len(shots.paths)} screenshots in {SHOTS}; steps took {total:.1f}s")
-

@@ -19,17 +19,21 @@ NOW = datetime(2026, 3, 3, 5, 5, tzinfo=UTC)
 
 # --- the headless formatting --------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("instant", "zone", "expected"), [
-    ("2026-03-03T05:05:00+00:00", "Asia/Tokyo", "Today, 14:05"),
-    ("2026-03-03T05:05:00.123456+00:00", "UTC", "Today, 05:05"),
-    ("2026-03-02T14:59:00+00:00", "Asia/Tokyo", "Yesterday, 23:59"),  # still Monday in Tokyo
-    ("2026-03-02T15:00:00+00:00", "Asia/Tokyo", "Today, 00:00"),  # Tuesday began in Tokyo, not yet in UTC
-    ("2026-03-04T00:30:00+00:00", "Asia/Tokyo", "Tomorrow, 09:30"),
-    ("2026-02-27T10:00:00+00:00", "Asia/Tokyo", "Fri 27 Feb, 19:00"),
-    ("2025-12-15T23:30:00+00:00", "Asia/Tokyo", "Tue 16 Dec 2025, 08:30"),  # another year names it
-    ("2026-03-01T01:00:00+00:00", "America/New_York", "Sat 28 Feb, 20:00"),  # the day before, west of UTC
-    ("2026-03-02T12:00:00+09:00", "America/New_York", "Sun 01 Mar, 22:00"),  # any offset in, reader's out
-])
+
+@pytest.mark.parametrize(
+    ("instant", "zone", "expected"),
+    [
+        ("2026-03-03T05:05:00+00:00", "Asia/Tokyo", "Today, 14:05"),
+        ("2026-03-03T05:05:00.123456+00:00", "UTC", "Today, 05:05"),
+        ("2026-03-02T14:59:00+00:00", "Asia/Tokyo", "Yesterday, 23:59"),  # still Monday in Tokyo
+        ("2026-03-02T15:00:00+00:00", "Asia/Tokyo", "Today, 00:00"),  # Tuesday began in Tokyo, not yet in UTC
+        ("2026-03-04T00:30:00+00:00", "Asia/Tokyo", "Tomorrow, 09:30"),
+        ("2026-02-27T10:00:00+00:00", "Asia/Tokyo", "Fri 27 Feb, 19:00"),
+        ("2025-12-15T23:30:00+00:00", "Asia/Tokyo", "Tue 16 Dec 2025, 08:30"),  # another year names it
+        ("2026-03-01T01:00:00+00:00", "America/New_York", "Sat 28 Feb, 20:00"),  # the day before, west of UTC
+        ("2026-03-02T12:00:00+09:00", "America/New_York", "Sun 01 Mar, 22:00"),  # any offset in, reader's out
+    ],
+)
 def test_local_time_reads_the_instant_in_the_readers_zone(instant, zone, expected):
     assert local_time(instant, zone, now=NOW) == expected
 
@@ -101,8 +105,11 @@ def tokyo_member(backend, embedded_db) -> tuple[str, str]:
 def test_notifications_page_shows_created_times_in_the_members_zone(backend, embedded_db):
     username, member = tokyo_member(backend, embedded_db)
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        conn.execute("insert into public.notifications (user_id, kind, message, page, created_at) "
-                     "values (%s, 'test', 'A stored notice from long ago.', 'requests', %s)", (member, STORED))
+        conn.execute(
+            "insert into public.notifications (user_id, kind, message, page, created_at) "
+            "values (%s, 'test', 'A stored notice from long ago.', 'requests', %s)",
+            (member, STORED),
+        )
     at = app(username).run()
     at.switch_page(PAGES["notifications"]).run()
     no_exceptions(at)
@@ -115,9 +122,11 @@ def test_notifications_page_shows_created_times_in_the_members_zone(backend, emb
 def test_notifications_page_says_today_for_a_fresh_notification(backend, embedded_db):
     username, member = tokyo_member(backend, embedded_db)
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        created = conn.execute("insert into public.notifications (user_id, kind, message) "
-                               "values (%s, 'test', 'Something just happened.') returning created_at",
-                               (member,)).fetchone()[0]
+        created = conn.execute(
+            "insert into public.notifications (user_id, kind, message) "
+            "values (%s, 'test', 'Something just happened.') returning created_at",
+            (member,),
+        ).fetchone()[0]
     at = app(username).run()
     at.switch_page(PAGES["notifications"]).run()
     no_exceptions(at)
@@ -128,11 +137,14 @@ def test_notifications_page_says_today_for_a_fresh_notification(backend, embedde
 def test_requests_page_shows_dates_in_the_members_zone(backend, embedded_db):
     username, member = tokyo_member(backend, embedded_db)
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        consultant = conn.execute("select id from public.profiles where is_consultant order by id limit 1"
-                                  ).fetchone()[0]
-        conn.execute("insert into public.consultation_requests (seeker_id, consultant_id, message, status, "
-                     "decline_reason, created_at) values (%s, %s, 'an old request', 'declined', 'full', %s)",
-                     (member, consultant, STORED))
+        consultant = conn.execute("select id from public.profiles where is_consultant order by id limit 1").fetchone()[
+            0
+        ]
+        conn.execute(
+            "insert into public.consultation_requests (seeker_id, consultant_id, message, status, "
+            "decline_reason, created_at) values (%s, %s, 'an old request', 'declined', 'full', %s)",
+            (member, consultant, STORED),
+        )
     at = app(username).run()
     at.switch_page(PAGES["requests"]).run()
     no_exceptions(at)
@@ -145,11 +157,13 @@ def test_requests_page_shows_dates_in_the_members_zone(backend, embedded_db):
 def test_home_shows_upcoming_sessions_in_the_members_zone(backend, embedded_db):
     """consultant02 (the demo books their sessions), moved to Tokyo: Home lists them in Tokyo time and says so."""
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        member, = conn.execute("select user_id from private.credentials where username = 'consultant02'").fetchone()
-        original, = conn.execute("select timezone from public.profiles where id = %s", (member,)).fetchone()
+        (member,) = conn.execute("select user_id from private.credentials where username = 'consultant02'").fetchone()
+        (original,) = conn.execute("select timezone from public.profiles where id = %s", (member,)).fetchone()
         starts = conn.execute(
             "select starts_at from public.appointments where %s in (consultant_id, client_id) "
-            "and status in ('requested', 'confirmed') and starts_at > now() order by starts_at", (member,)).fetchall()
+            "and status in ('requested', 'confirmed') and starts_at > now() order by starts_at",
+            (member,),
+        ).fetchall()
         assert starts, "the demo world books sessions for consultant02"
         conn.execute("update public.profiles set timezone = 'Asia/Tokyo' where id = %s", (member,))
     try:

@@ -35,12 +35,26 @@ def seeker01() -> str:
 def supabase_auth_token(secret: str, sub: str | None = None) -> str:
     """A token as Supabase Auth issues it to anyone who signs up with the publishable key."""
     now = int(time.time())
-    return jwt.encode({
-        "iss": "https://project-ref.supabase.co/auth/v1", "sub": sub or str(uuid.uuid4()), "aud": "authenticated",
-        "exp": now + 3600, "iat": now, "email": "stranger@example.com", "phone": "", "role": "authenticated",
-        "aal": "aal1", "amr": [{"method": "password", "timestamp": now}], "session_id": str(uuid.uuid4()),
-        "app_metadata": {"provider": "email", "providers": ["email"]}, "user_metadata": {}, "is_anonymous": False,
-    }, secret, algorithm="HS256")
+    return jwt.encode(
+        {
+            "iss": "https://project-ref.supabase.co/auth/v1",
+            "sub": sub or str(uuid.uuid4()),
+            "aud": "authenticated",
+            "exp": now + 3600,
+            "iat": now,
+            "email": "stranger@example.com",
+            "phone": "",
+            "role": "authenticated",
+            "aal": "aal1",
+            "amr": [{"method": "password", "timestamp": now}],
+            "session_id": str(uuid.uuid4()),
+            "app_metadata": {"provider": "email", "providers": ["email"]},
+            "user_metadata": {},
+            "is_anonymous": False,
+        },
+        secret,
+        algorithm="HS256",
+    )
 
 
 def outsider_headers(secret: str) -> dict[str, dict[str, str]]:
@@ -77,10 +91,16 @@ def api_tables(conn: psycopg.Connection) -> list[tuple[str, str]]:
 
 
 def row_counts(conn: psycopg.Connection) -> dict[str, int]:
-    tables = [r[0] for r in conn.execute("""
+    tables = [
+        r[0]
+        for r in conn.execute(
+            """
         select format('%%I.%%I', n.nspname, c.relname) from pg_catalog.pg_class c
         join pg_catalog.pg_namespace n on n.oid = c.relnamespace
-        where n.nspname = any (%s) and c.relkind in ('r', 'p') order by 1""", (SCHEMAS,))]
+        where n.nspname = any (%s) and c.relkind in ('r', 'p') order by 1""",
+            (SCHEMAS,),
+        )
+    ]
     return {t: conn.execute(f"select count(*) from {t}").fetchone()[0] for t in tables}
 
 
@@ -100,8 +120,7 @@ def test_outsiders_reach_nothing_and_write_nothing(deployed, postgrest):
                 attempts = {
                     "select": http.get(f"/{table}", params={"select": "*"}, headers=headers),
                     "insert": http.post(f"/{table}", json={column: None}, headers=ask),
-                    "update": http.patch(f"/{table}", params={column: "not.is.null"}, json={column: None},
-                                         headers=ask),
+                    "update": http.patch(f"/{table}", params={column: "not.is.null"}, json={column: None}, headers=ask),
                     "delete": http.delete(f"/{table}", params={column: "not.is.null"}, headers=ask),
                 }
                 for verb, response in attempts.items():
@@ -127,13 +146,16 @@ def test_a_token_the_portal_minted_still_works(postgrest):
 
 # --- lints: nothing of the portal's is granted to outsiders ---------------------------------
 
+
 def _rows(conn: psycopg.Connection, statement: str) -> list[str]:
     return [r[0] for r in conn.execute(statement, {"schemas": SCHEMAS, "roles": list(OUTSIDERS)})]
 
 
 def test_no_table_column_or_sequence_is_granted_to_outsiders(deployed):
     with psycopg.connect(deployed.owner_conninfo) as conn:
-        granted = _rows(conn, """
+        granted = _rows(
+            conn,
+            """
             select format('%%I.%%I to %%s', n.nspname, c.relname, r) from pg_catalog.pg_class c
             join pg_catalog.pg_namespace n on n.oid = c.relnamespace, unnest(%(roles)s::text[]) r
             where n.nspname = any (%(schemas)s) and (
@@ -141,36 +163,45 @@ def test_no_table_column_or_sequence_is_granted_to_outsiders(deployed):
               or (c.relkind <> 'S' and c.relkind in ('r', 'p', 'v', 'm', 'f') and (
                   has_table_privilege(r, c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
                   or has_any_column_privilege(r, c.oid, 'SELECT, INSERT, UPDATE, REFERENCES'))))
-            order by 1""")
+            order by 1""",
+        )
     assert not granted, "\n".join(granted)
 
 
 def test_no_function_is_executable_by_outsiders(deployed):
     with psycopg.connect(deployed.owner_conninfo) as conn:
-        executable = _rows(conn, """
+        executable = _rows(
+            conn,
+            """
             select format('%%s by %%s', p.oid::regprocedure, r) from pg_catalog.pg_proc p
             join pg_catalog.pg_namespace n on n.oid = p.pronamespace, unnest(%(roles)s::text[]) r
             where n.nspname = any (%(schemas)s) and has_function_privilege(r, p.oid, 'EXECUTE')
               and not exists (select 1 from pg_catalog.pg_depend d where d.objid = p.oid and d.deptype = 'e')
-            order by 1""")
+            order by 1""",
+        )
     assert not executable, "\n".join(executable)
 
 
 def test_no_policy_is_written_for_outsiders(deployed):
     with psycopg.connect(deployed.owner_conninfo) as conn:
-        policies = _rows(conn, """
+        policies = _rows(
+            conn,
+            """
             select format('%%I on %%I.%%I for %%s', policyname, schemaname, tablename, roles)
             from pg_catalog.pg_policies
             where schemaname = any (%(schemas)s) and roles && (%(roles)s::name[] || '{public}'::name[])
-            order by 1""")
+            order by 1""",
+        )
     assert not policies, "\n".join(policies)
 
 
 def test_members_are_a_role_only_the_portal_s_tokens_carry(deployed):
     with psycopg.connect(deployed.owner_conninfo) as conn:
-        member_of = dict(conn.execute("""
+        member_of = dict(
+            conn.execute("""
             select r, pg_has_role(r, 'portal_member', 'USAGE') from unnest(array['anon', 'authenticated',
-                   'service_role', 'authenticator']) r""").fetchall())
+                   'service_role', 'authenticator']) r""").fetchall()
+        )
         granted_to_members = conn.execute("""
             select count(*) from pg_catalog.pg_proc p
             where p.pronamespace = 'public'::regnamespace and has_function_privilege('portal_member', p.oid, 'EXECUTE')
@@ -187,8 +218,10 @@ def test_api_connections_have_supabases_statement_timeouts(deployed):
     with psycopg.connect(deployed.api_conninfo) as conn:
         assert conn.execute("show statement_timeout").fetchone()[0] == "8s"
     with psycopg.connect(deployed.owner_conninfo) as conn:
-        settings = dict(conn.execute("""
+        settings = dict(
+            conn.execute("""
             select r.rolname, s.setconfig from pg_catalog.pg_db_role_setting s
             join pg_catalog.pg_roles r on r.oid = s.setrole
-            where s.setdatabase = 0 and r.rolname in ('anon', 'authenticated')""").fetchall())
+            where s.setdatabase = 0 and r.rolname in ('anon', 'authenticated')""").fetchall()
+        )
     assert settings == {"anon": ["statement_timeout=3s"], "authenticated": ["statement_timeout=8s"]}

@@ -36,19 +36,25 @@ def test_the_ledger_is_in_version_order_and_names_real_files():
 
 
 def test_no_landed_migration_is_edited():
-    edited = [name for name, digest in landed().items()
-              if (MIGRATIONS / name).exists()
-              and hashlib.sha256((MIGRATIONS / name).read_bytes()).hexdigest() != digest]
-    assert not edited, ("these landed migrations were edited; a deployed project never runs the new text. "
-                        f"Put the change in a new migration instead: {edited}")
+    edited = [
+        name
+        for name, digest in landed().items()
+        if (MIGRATIONS / name).exists() and hashlib.sha256((MIGRATIONS / name).read_bytes()).hexdigest() != digest
+    ]
+    assert not edited, (
+        "these landed migrations were edited; a deployed project never runs the new text. "
+        f"Put the change in a new migration instead: {edited}"
+    )
 
 
 def test_every_new_migration_sorts_after_the_last_landed_one():
     ledger = landed()
     last = max(ledger)
     early = sorted(path.name for path in MIGRATIONS.glob("*.sql") if path.name not in ledger and path.name <= last)
-    assert not early, (f"supabase db push refuses a migration that sorts before the last one a project applied "
-                       f"({last}); rename these to a later version: {early}")
+    assert not early, (
+        f"supabase db push refuses a migration that sorts before the last one a project applied "
+        f"({last}); rename these to a later version: {early}"
+    )
 
 
 def test_the_checks_catch_what_they_are_for(tmp_path, monkeypatch):

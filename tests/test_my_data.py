@@ -24,22 +24,32 @@ def pair(backend, new_user, embedded_db):
     client, client_username = new_user("data_s")
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
         conn.execute("update public.profiles set is_consultant = true where id = %s", (consultant,))
-        conn.execute("update public.availability_settings set min_notice_hours = 0 where consultant_id = %s",
-                     (consultant,))
-        conn.execute("insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) "
-                     "select %s, d, '08:00', '18:00' from generate_series(1, 7) d", (consultant,))
-        request = conn.execute("insert into public.consultation_requests (seeker_id, consultant_id, message, status) "
-                               "values (%s, %s, 'hi', 'accepted') returning id", (client, consultant)).fetchone()[0]
-        conn.execute("insert into public.engagements (request_id, seeker_id, consultant_id) values (%s, %s, %s)",
-                     (request, client, consultant))
+        conn.execute(
+            "update public.availability_settings set min_notice_hours = 0 where consultant_id = %s", (consultant,)
+        )
+        conn.execute(
+            "insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) "
+            "select %s, d, '08:00', '18:00' from generate_series(1, 7) d",
+            (consultant,),
+        )
+        request = conn.execute(
+            "insert into public.consultation_requests (seeker_id, consultant_id, message, status) "
+            "values (%s, %s, 'hi', 'accepted') returning id",
+            (client, consultant),
+        ).fetchone()[0]
+        conn.execute(
+            "insert into public.engagements (request_id, seeker_id, consultant_id) values (%s, %s, %s)",
+            (request, client, consultant),
+        )
         licensed_where_the_clients_live(conn, consultant, client)
     return Claims.user(consultant), Claims.user(client), client_username
 
 
 def test_home_lists_what_waits_on_me(backend, pair):
     consultant, client, _ = pair
-    slot = open_slots(backend, client, consultant.sub, date.today() + timedelta(days=3),
-                      date.today() + timedelta(days=9), client.sub)[0]["starts_at"]
+    slot = open_slots(
+        backend, client, consultant.sub, date.today() + timedelta(days=3), date.today() + timedelta(days=9), client.sub
+    )[0]["starts_at"]
     book(backend, client, consultant.sub, slot)
     home = backend.rpc("my_home", {}, as_user=consultant)
     assert home["bookings_to_confirm"] == 1 and home["upcoming"][0]["starts_at"] == slot
@@ -65,8 +75,9 @@ def test_export_holds_my_data_and_nothing_the_other_declared(backend, pair):
 
 def test_deleting_my_account_keeps_the_other_partys_records_whole(backend, pair):
     consultant, client, username = pair
-    slot = open_slots(backend, client, consultant.sub, date.today() + timedelta(days=3),
-                      date.today() + timedelta(days=9), client.sub)[0]["starts_at"]
+    slot = open_slots(
+        backend, client, consultant.sub, date.today() + timedelta(days=3), date.today() + timedelta(days=9), client.sub
+    )[0]["starts_at"]
     booked = book(backend, client, consultant.sub, slot)
     with pytest.raises(DeletionRefused, match="Type your username"):
         delete_my_account(backend, client, "someone-else")

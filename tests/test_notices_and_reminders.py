@@ -26,34 +26,52 @@ TODAY = date.today()
 
 # --- notification texts name times in the recipient's zone ----------------------------------------
 
+
 @pytest.fixture
 def pair(backend, new_user, embedded_db):
     """A consultant in Tokyo (open all day, no notice, 24 h late threshold) and a client in Berlin."""
     consultant, _ = new_user("zone_c")
     client, _ = new_user("zone_s")
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        conn.execute("update public.profiles set is_consultant = true, fee_usd = 100, timezone = 'Asia/Tokyo', "
-                     "display_name = 'Kei Consultant' where id = %s", (consultant,))
-        conn.execute("update public.profiles set timezone = 'Europe/Berlin', display_name = 'Berta Client' "
-                     "where id = %s", (client,))
-        conn.execute("update public.availability_settings set min_notice_hours = 0, late_cancel_hours = 24, "
-                     "capacity = 10 where consultant_id = %s", (consultant,))
+        conn.execute(
+            "update public.profiles set is_consultant = true, fee_usd = 100, timezone = 'Asia/Tokyo', "
+            "display_name = 'Kei Consultant' where id = %s",
+            (consultant,),
+        )
+        conn.execute(
+            "update public.profiles set timezone = 'Europe/Berlin', display_name = 'Berta Client' where id = %s",
+            (client,),
+        )
+        conn.execute(
+            "update public.availability_settings set min_notice_hours = 0, late_cancel_hours = 24, "
+            "capacity = 10 where consultant_id = %s",
+            (consultant,),
+        )
         for weekday in range(1, 8):
-            conn.execute("insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) "
-                         "values (%s, %s, '00:00', '23:59')", (consultant, weekday))
-        request = conn.execute("insert into public.consultation_requests (seeker_id, consultant_id, message, "
-                               "status) values (%s, %s, 'hi', 'accepted') returning id",
-                               (client, consultant)).fetchone()[0]
-        conn.execute("insert into public.engagements (request_id, seeker_id, consultant_id) values (%s, %s, %s)",
-                     (request, client, consultant))
+            conn.execute(
+                "insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) "
+                "values (%s, %s, '00:00', '23:59')",
+                (consultant, weekday),
+            )
+        request = conn.execute(
+            "insert into public.consultation_requests (seeker_id, consultant_id, message, "
+            "status) values (%s, %s, 'hi', 'accepted') returning id",
+            (client, consultant),
+        ).fetchone()[0]
+        conn.execute(
+            "insert into public.engagements (request_id, seeker_id, consultant_id) values (%s, %s, %s)",
+            (request, client, consultant),
+        )
         licensed_where_the_clients_live(conn, consultant, client)
     return Claims.user(consultant), Claims.user(client)
 
 
 def slots(backend, consultant: Claims, client: Claims, days_ahead: int) -> list[str]:
     first = TODAY + timedelta(days=days_ahead)
-    return [s["starts_at"] for s in open_slots(backend, client, consultant.sub, first, first + timedelta(days=2),
-                                               client.sub)]
+    return [
+        s["starts_at"]
+        for s in open_slots(backend, client, consultant.sub, first, first + timedelta(days=2), client.sub)
+    ]
 
 
 def local_text(starts_at: str, zone: str) -> str:
@@ -71,11 +89,13 @@ def test_booking_and_cancellation_name_the_same_time_in_the_recipients_zone(back
     start_at = slots(backend, consultant, client, days_ahead=5)[0]
     appt = book(backend, client, consultant.sub, start_at)
     assert messages(backend, consultant, "booked") == [
-        f"Berta Client proposed a session on {local_text(start_at, 'Asia/Tokyo')}."]
+        f"Berta Client proposed a session on {local_text(start_at, 'Asia/Tokyo')}."
+    ]
     answer(backend, consultant, appt["id"], confirm=True)
     cancel(backend, client, appt["id"], "Travelling")
     assert messages(backend, consultant, "cancelled") == [
-        f"Berta Client cancelled the session on {local_text(start_at, 'Asia/Tokyo')}: Travelling"]
+        f"Berta Client cancelled the session on {local_text(start_at, 'Asia/Tokyo')}: Travelling"
+    ]
 
 
 def test_each_party_reads_the_time_in_their_own_zone(backend, pair):
@@ -83,23 +103,29 @@ def test_each_party_reads_the_time_in_their_own_zone(backend, pair):
     start_at = slots(backend, consultant, client, days_ahead=6)[0]
     appt = book(backend, consultant, client.sub, start_at)  # the consultant proposes; the client is told
     assert messages(backend, client, "booked") == [
-        f"Kei Consultant proposed a session on {local_text(start_at, 'Europe/Berlin')}."]
+        f"Kei Consultant proposed a session on {local_text(start_at, 'Europe/Berlin')}."
+    ]
     cancel(backend, consultant, appt["id"], "Conference")
     assert messages(backend, client, "cancelled") == [
-        f"Kei Consultant cancelled the session on {local_text(start_at, 'Europe/Berlin')}: Conference"]
+        f"Kei Consultant cancelled the session on {local_text(start_at, 'Europe/Berlin')}: Conference"
+    ]
 
 
 def test_a_late_cancellation_keeps_its_notice_and_names_the_local_time(backend, pair):
     consultant, client = pair
-    soon = [s for s in slots(backend, consultant, client, days_ahead=0)
-            if datetime.fromisoformat(s) > datetime.now(UTC) + timedelta(hours=3)][0]
+    soon = [
+        s
+        for s in slots(backend, consultant, client, days_ahead=0)
+        if datetime.fromisoformat(s) > datetime.now(UTC) + timedelta(hours=3)
+    ][0]
     appt = book(backend, client, consultant.sub, soon)
     answer(backend, consultant, appt["id"], confirm=True)
     done = cancel(backend, client, appt["id"], "Sick child", accept_late=True)
     assert done["late"] is True
     assert messages(backend, consultant, "late_cancellation") == [
         f"Berta Client cancelled the session on {local_text(soon, 'Asia/Tokyo')} "
-        f"(late: {notice_given(done['notice_hours'])}): Sick child"]
+        f"(late: {notice_given(done['notice_hours'])}): Sick child"
+    ]
 
 
 def test_a_move_names_both_times_in_the_recipients_zone_and_nothing_in_utc(backend, pair):
@@ -112,17 +138,20 @@ def test_a_move_names_both_times_in_the_recipients_zone_and_nothing_in_utc(backe
     assert len(backend.rpc("my_notifications", {}, as_user=client)) == len(before) + 1
     assert messages(backend, client, "rescheduled") == [
         f"Kei Consultant asked to move the session on {local_text(options[0], 'Europe/Berlin')} to "
-        f"{local_text(options[3], 'Europe/Berlin')}: Clash with a hearing. Confirm or decline the new time."]
+        f"{local_text(options[3], 'Europe/Berlin')}: Clash with a hearing. Confirm or decline the new time."
+    ]
     assert messages(backend, client, "cancelled") == [] and messages(backend, client, "booked") == []
-    everything = [n["message"] for who in (consultant, client)
-                  for n in backend.rpc("my_notifications", {}, as_user=who)]
+    everything = [
+        n["message"] for who in (consultant, client) for n in backend.rpc("my_notifications", {}, as_user=who)
+    ]
     assert not [m for m in everything if "UTC" in m], everything
 
 
 def test_the_time_helper_is_private_and_falls_back_to_utc(embedded_db):
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        text, = conn.execute("select private.local_time_text('2030-01-15 13:05+00', %s)",
-                             (str(uuid.uuid4()),)).fetchone()  # nobody: no profile, no zone
+        (text,) = conn.execute(
+            "select private.local_time_text('2030-01-15 13:05+00', %s)", (str(uuid.uuid4()),)
+        ).fetchone()  # nobody: no profile, no zone
         assert text == "Tue 15 Jan at 13:05 UTC"
         definer, callers = conn.execute("""
             select p.prosecdef, array(select r from unnest(array['anon', 'authenticated', 'portal_member',
@@ -136,6 +165,7 @@ def test_the_time_helper_is_private_and_falls_back_to_utc(embedded_db):
 
 # --- Appointments: the notice shown after cancelling is never rounded up ----------------------------
 
+
 def user_id(backend, username: str) -> str:
     return backend.rpc("auth_get_login", {"p_username": username}, as_user=SERVICE)["id"]
 
@@ -146,15 +176,19 @@ def confirmed_session_ahead(backend, embedded_db, ahead: str) -> tuple[str, str,
     consultant_username, client_username = engaged_pair(backend, embedded_db)
     consultant, client = user_id(backend, consultant_username), user_id(backend, client_username)
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        conn.execute("update public.availability_settings set late_cancel_hours = 16 where consultant_id = %s",
-                     (consultant,))
-        engagement, = conn.execute("select id from public.engagements where seeker_id = %s and consultant_id = %s",
-                                   (client, consultant)).fetchone()
-        appt, = conn.execute(
+        conn.execute(
+            "update public.availability_settings set late_cancel_hours = 16 where consultant_id = %s", (consultant,)
+        )
+        (engagement,) = conn.execute(
+            "select id from public.engagements where seeker_id = %s and consultant_id = %s", (client, consultant)
+        ).fetchone()
+        (appt,) = conn.execute(
             "insert into public.appointments (consultant_id, client_id, engagement_id, starts_at, ends_at, "
             "blocked_until, status, requested_by) select %s, %s, %s, t, t + interval '50 minutes', "
             "t + interval '1 hour', 'confirmed', %s from (select now() + %s::interval as t) x "
-            "returning id", (consultant, client, engagement, client, ahead)).fetchone()
+            "returning id",
+            (consultant, client, engagement, client, ahead),
+        ).fetchone()
     return client_username, consultant, client, appt
 
 
@@ -171,8 +205,9 @@ def test_cancelling_states_the_notice_without_rounding_it_up_past_the_threshold(
     at.button(key=f"appt_cancel_{appt}").click().run()
     no_exceptions(at)
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        recorded, late = conn.execute("select notice_hours, late from public.appointments where id = %s",
-                                      (appt,)).fetchone()
+        recorded, late = conn.execute(
+            "select notice_hours, late from public.appointments where id = %s", (appt,)
+        ).fetchone()
     assert late is True and recorded < 16
     other = backend.rpc("get_my_profile", {}, as_user=Claims.user(consultant))["display_name"]
     assert texts(at, "success") == [f"Cancelled with {math.floor(recorded)} hours' notice. {other} was notified."]
@@ -190,10 +225,19 @@ def test_notice_in_words():
 
 # --- Termination plans: the header, and reminders refreshed only when they can change ---------------
 
+
 def client_terms(**changes) -> PlanTerms:
-    return replace(PlanTerms(initiated_by="client", reason="goals_met", discussed_on=TODAY,
-                             final_session_on=TODAY + timedelta(days=14), sessions_remaining=2, closing_sessions=1),
-                   **changes)
+    return replace(
+        PlanTerms(
+            initiated_by="client",
+            reason="goals_met",
+            discussed_on=TODAY,
+            final_session_on=TODAY + timedelta(days=14),
+            sessions_remaining=2,
+            closing_sessions=1,
+        ),
+        **changes,
+    )
 
 
 def plan_between(backend, embedded_db) -> tuple[str, str, Claims, Claims, str]:
@@ -225,8 +269,9 @@ def test_a_proposed_plan_header_names_whose_signature_it_awaits(backend, embedde
     at.switch_page(PAGES["termination"]).run()
     client_name = backend.rpc("get_my_profile", {}, as_user=client)["display_name"]
     headers = [m.value for m in at.markdown if m.value.startswith(f"**{client_name}**")]
-    assert headers == [f"**{client_name}** (your client) · :orange-badge[Proposed] · version 1 · "
-                       "Awaiting your signature"]
+    assert headers == [
+        f"**{client_name}** (your client) · :orange-badge[Proposed] · version 1 · Awaiting your signature"
+    ]
 
 
 @pytest.fixture
@@ -272,6 +317,7 @@ def test_reminders_are_refreshed_when_the_plans_change_not_on_every_rerun(backen
 
 # --- app.py: settings and the cookie key read once per environment ----------------------------------
 
+
 def test_settings_and_the_cookie_key_are_read_once_per_environment(backend, monkeypatch):
     reads: list[str] = []
     original = Settings.resolved_cookie_key
@@ -302,12 +348,14 @@ def test_a_notice_just_under_the_threshold_is_late_and_recorded_rounded_down(bac
     with pytest.raises(BookingRefused) as refused:
         cancel(backend, Claims.user(client), str(appt), "Unwell")
     assert refused.value.code == "late" and "15.9 hours before the session, inside the 16-hour threshold" in str(
-        refused.value.message)
+        refused.value.message
+    )
     done = cancel(backend, Claims.user(client), str(appt), "Unwell", accept_late=True)
     assert done["late"] is True and float(done["notice_hours"]) == 15.9
 
 
 # --- notices say what and who, once per event (#13) -------------------------------------------------
+
 
 def test_a_confirmation_names_the_session_in_the_recipients_zone(backend, pair):
     consultant, client = pair
@@ -315,7 +363,8 @@ def test_a_confirmation_names_the_session_in_the_recipients_zone(backend, pair):
     appt = book(backend, client, consultant.sub, start_at)
     answer(backend, consultant, appt["id"], confirm=True)
     assert messages(backend, client, "confirmed") == [
-        f"Kei Consultant confirmed the session on {local_text(start_at, 'Europe/Berlin')}."]
+        f"Kei Consultant confirmed the session on {local_text(start_at, 'Europe/Berlin')}."
+    ]
     assert "Berlin time" in messages(backend, client, "confirmed")[0]
 
 
@@ -326,16 +375,20 @@ def test_plan_notices_say_who_and_which_plan_and_come_once(backend, embedded_db)
     backend.rpc("refresh_termination_reminders", {}, as_user=consultant)  # the page does this on every visit
     assert messages(backend, consultant, "plan_awaiting") == []  # the proposal already said it awaits them
     assert messages(backend, consultant, "plan_proposed") == [
-        f"{client_name} proposed a termination plan for your work together; it awaits your signature."]
+        f"{client_name} proposed a termination plan for your work together; it awaits your signature."
+    ]
     revise(backend, consultant, plan, client_terms(sessions_remaining=3), expected_version=1)
     assert messages(backend, client, "plan_changed") == [
         f"{consultant_name} changed the termination plan for your work together (now version 2); "
-        "it awaits your signature."]
+        "it awaits your signature."
+    ]
     sign(backend, client, plan, 2)
     assert messages(backend, client, "plan_agreed") == [
-        f"Your termination plan with {consultant_name} is agreed by both of you."]
+        f"Your termination plan with {consultant_name} is agreed by both of you."
+    ]
     assert messages(backend, consultant, "plan_agreed") == [
-        f"Your termination plan with {client_name} is agreed by both of you."]
+        f"Your termination plan with {client_name} is agreed by both of you."
+    ]
     # Every notice is one event: no sentence reached the same person twice.
     for who in (consultant, client):
         notices = [(n["kind"], n["message"]) for n in backend.rpc("my_notifications", {}, as_user=who)]
@@ -346,8 +399,9 @@ def test_the_same_notice_twice_in_one_change_is_written_once_and_queued_once(emb
     member, _ = new_user("once")
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
         for _ in range(2):
-            conn.execute("select private.notify(%s, 'plan_safety', 'This plan ends treatment early.', 'requests')",
-                         (member,))
+            conn.execute(
+                "select private.notify(%s, 'plan_safety', 'This plan ends treatment early.', 'requests')", (member,)
+            )
         conn.execute("select private.notify(%s, 'plan_safety', 'Another sentence.', 'requests')", (member,))
         written = conn.execute("select count(*) from public.notifications where user_id = %s", (member,)).fetchone()
         queued = conn.execute("select count(*) from private.outbox where recipient_id = %s", (member,)).fetchone()

@@ -74,7 +74,9 @@ def test_an_item_is_named_only_to_its_parties(backend, embedded_db, agreed_plan)
         names = conn.execute(
             "insert into public.notifications (user_id, kind, message, page, dedup_key) values "
             "(%s, 'plan_awaiting', 'x', 'termination', %s), (%s, 'plan_changed', 'y', 'termination', null) "
-            "returning plan_id", (stranger, f"probe:{plan_id}:1", stranger)).fetchall()
+            "returning plan_id",
+            (stranger, f"probe:{plan_id}:1", stranger),
+        ).fetchall()
         conn.rollback()
     assert names == [(None,), (None,)]
 
@@ -95,9 +97,19 @@ def test_a_session_notice_opens_that_session_and_its_email_links_there(backend, 
     assert "listed under Upcoming" in said and "Proposed" in said
     assert at.query_params.get("session") in (str(appointment["id"]), [str(appointment["id"])])
 
-    email = build_message({"id": 1, "page": "appointments", "appointment_id": appointment["id"], "kind": "booked",
-                           "message": booked["message"], "recipient_name": "Casey", "recipient_email": "c@x.example"},
-                          sender="portal@portal.example", base_url="https://portal.example")
+    email = build_message(
+        {
+            "id": 1,
+            "page": "appointments",
+            "appointment_id": appointment["id"],
+            "kind": "booked",
+            "message": booked["message"],
+            "recipient_name": "Casey",
+            "recipient_email": "c@x.example",
+        },
+        sender="portal@portal.example",
+        base_url="https://portal.example",
+    )
     link = f"https://portal.example/appointments?session={appointment['id']}"
     assert link in email.get_body(("plain",)).get_content()
 
@@ -105,8 +117,12 @@ def test_a_session_notice_opens_that_session_and_its_email_links_there(backend, 
 def test_a_session_link_that_is_not_yours_says_so_alike(backend, embedded_db):
     consultant_username, client_username = engaged_pair(backend, embedded_db)
     client = Claims.user(member_id(backend, client_username))
-    appointment = book(backend, client, member_id(backend, consultant_username),
-                       first_slot(backend, client, member_id(backend, consultant_username)))
+    appointment = book(
+        backend,
+        client,
+        member_id(backend, consultant_username),
+        first_slot(backend, client, member_id(backend, consultant_username)),
+    )
     answers = []
     for asked in (str(appointment["id"]), str(uuid.uuid4()), "not-an-id"):  # someone else's, unknown, malformed
         at = app("seeker07").run()

@@ -33,10 +33,15 @@ NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
 # --- headless: where a session is listed, how notice is named, where a notification leads ---------------------
 
+
 def session(status: str, hours_from_now: float, *, ident: str | None = None) -> dict:
     start = NOW + timedelta(hours=hours_from_now)
-    return {"id": ident or f"{status}-{hours_from_now}", "status": status, "starts_at": start.isoformat(),
-            "ends_at": (start + timedelta(minutes=50)).isoformat()}
+    return {
+        "id": ident or f"{status}-{hours_from_now}",
+        "status": status,
+        "starts_at": start.isoformat(),
+        "ends_at": (start + timedelta(minutes=50)).isoformat(),
+    }
 
 
 def ids(rows: list[dict]) -> list[str]:
@@ -44,10 +49,16 @@ def ids(rows: list[dict]) -> list[str]:
 
 
 def test_a_session_called_off_while_still_ahead_is_neither_upcoming_nor_past():
-    rows = [session("cancelled", 40, ident="cancelled-ahead"), session("confirmed", 30, ident="confirmed-ahead"),
-            session("declined", 5, ident="declined-ahead"), session("requested", 2, ident="proposed-ahead"),
-            session("cancelled", -30, ident="cancelled-past"), session("completed", -50, ident="kept"),
-            session("confirmed", -0.5, ident="running"), session("requested", -20, ident="never-answered")]
+    rows = [
+        session("cancelled", 40, ident="cancelled-ahead"),
+        session("confirmed", 30, ident="confirmed-ahead"),
+        session("declined", 5, ident="declined-ahead"),
+        session("requested", 2, ident="proposed-ahead"),
+        session("cancelled", -30, ident="cancelled-past"),
+        session("completed", -50, ident="kept"),
+        session("confirmed", -0.5, ident="running"),
+        session("requested", -20, ident="never-answered"),
+    ]
     listed = sections(rows, NOW)
     assert ids(listed["upcoming"]) == ["running", "proposed-ahead", "confirmed-ahead"]
     assert ids(listed["called_off"]) == ["declined-ahead", "cancelled-ahead"]
@@ -62,9 +73,18 @@ def test_the_list_and_the_confirmation_name_the_same_whole_hours():
     assert notice_given(0.4, short=True) == "less than 1 h notice"
 
 
-@pytest.mark.parametrize("kind,section", [("booked", UPCOMING), ("confirmed", UPCOMING), ("rescheduled", UPCOMING),
-                                          ("declined", PAST), ("cancelled", PAST), ("late_cancellation", PAST),
-                                          ("something_new", UPCOMING)])
+@pytest.mark.parametrize(
+    "kind,section",
+    [
+        ("booked", UPCOMING),
+        ("confirmed", UPCOMING),
+        ("rescheduled", UPCOMING),
+        ("declined", PAST),
+        ("cancelled", PAST),
+        ("late_cancellation", PAST),
+        ("something_new", UPCOMING),
+    ],
+)
 def test_an_appointment_notification_leads_to_the_tab_that_lists_it(kind, section):
     assert destination({"kind": kind, "page": "appointments"}) == ("appointments", section)
     assert section in TABS
@@ -78,6 +98,7 @@ def test_other_notifications_lead_to_their_page_or_nowhere():
 
 # --- pages --------------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(autouse=True)
 def _database(embedded_db):
     """AppTest runs app.py in this process: it opens the same embedded database (PORTAL_DATA_DIR)."""
@@ -89,9 +110,11 @@ def member_id(backend, username: str) -> str:
 
 def first_slot(backend, client: Claims, consultant_id: str, *, after: timedelta = timedelta(hours=2)) -> str:
     today = datetime.now(UTC).date()
-    return next(s["starts_at"] for s in open_slots(backend, client, consultant_id, today, today + timedelta(days=14),
-                                                   client.sub)
-                if datetime.fromisoformat(s["starts_at"]) > datetime.now(UTC) + after)
+    return next(
+        s["starts_at"]
+        for s in open_slots(backend, client, consultant_id, today, today + timedelta(days=14), client.sub)
+        if datetime.fromisoformat(s["starts_at"]) > datetime.now(UTC) + after
+    )
 
 
 def is_tabs(node) -> bool:
@@ -101,6 +124,7 @@ def is_tabs(node) -> bool:
 
 def selected_tab(at) -> str:
     """The label of the tab the page selects (the tab container's current index)."""
+
     def walk(node):
         if is_tabs(node):
             yield node.proto
@@ -186,21 +210,30 @@ def test_a_cancelled_session_still_ahead_is_listed_as_called_off_with_the_confir
     client = Claims.user(member_id(backend, client_username))
     start = datetime.fromisoformat(first_slot(backend, client, consultant.sub, after=timedelta(days=4)))
     with psycopg.connect(embedded_db.owner_conninfo) as conn:  # a session called off with 85.5 hours' notice
-        engagement = conn.execute("select id from public.engagements where seeker_id = %s",
-                                  (client.sub,)).fetchone()[0]
+        engagement = conn.execute("select id from public.engagements where seeker_id = %s", (client.sub,)).fetchone()[0]
         conn.execute(
             """insert into public.appointments (consultant_id, client_id, engagement_id, starts_at, ends_at,
                  blocked_until, requested_by, status, cancelled_by, cancelled_at, cancel_reason, notice_hours)
                values (%s, %s, %s, %s, %s, %s, %s, 'cancelled', %s, now(), 'Unwell', 85.5)""",
-            (consultant.sub, client.sub, engagement, start, start + timedelta(minutes=50),
-             start + timedelta(minutes=60), client.sub, client.sub))
+            (
+                consultant.sub,
+                client.sub,
+                engagement,
+                start,
+                start + timedelta(minutes=50),
+                start + timedelta(minutes=60),
+                client.sub,
+                client.sub,
+            ),
+        )
 
     at = app(client_username).run()
     at.switch_page(PAGES["appointments"]).run()
     no_exceptions(at)
     assert [t.label for t in at.tabs] == list(TABS)
-    assert not [c for c in tab(at, UPCOMING).get("flex_container")
-                if (c.proto.id or "").endswith("appt_card")]  # no card to act on
+    assert not [
+        c for c in tab(at, UPCOMING).get("flex_container") if (c.proto.id or "").endswith("appt_card")
+    ]  # no card to act on
     assert not tab(at, UPCOMING).button
     assert any("1 cancelled or declined session not yet due" in c.value for c in tab(at, UPCOMING).caption)
     lines = [m.value for m in tab(at, PAST).markdown]
@@ -274,22 +307,28 @@ def test_a_time_taken_meanwhile_is_not_swapped_for_another_and_no_longer_offered
     assert not [s for s in texts(at, "success") if s.startswith("Proposed")], texts(at, "success")
     zone = backend.rpc("get_my_profile", {}, as_user=client)["timezone"]
     consultant_zone = backend.rpc("get_my_profile", {}, as_user=consultant)["timezone"]
-    assert any(w.startswith(f"{slot_label(chosen, zone, consultant_zone)} was just taken or is no longer open")
-               for w in texts(at, "warning")), texts(at, "warning")
+    assert any(
+        w.startswith(f"{slot_label(chosen, zone, consultant_zone)} was just taken or is no longer open")
+        for w in texts(at, "warning")
+    ), texts(at, "warning")
     assert chosen not in offered_times(at)  # no longer offered, and nothing picked in its place
     assert not [b for b in at.button if b.key == "book_submit"]
     offered = pick_time(at)
     today = datetime.now(UTC).date()
-    still_open = {s["starts_at"] for s in open_slots(backend, client, consultant.sub, today,
-                                                     today + timedelta(weeks=8), client.sub)}
+    still_open = {
+        s["starts_at"]
+        for s in open_slots(backend, client, consultant.sub, today, today + timedelta(weeks=8), client.sub)
+    }
     assert chosen not in still_open and offered in still_open
 
     at.button(key="book_submit").click().run()  # pressed again: the fresh time shown is the one booked
     no_exceptions(at)
     assert "Proposed. The other party will confirm or decline." in texts(at, "success")
     booked = {a["starts_at"] for a in backend.rpc("my_appointments", {}, as_user=client)}
-    assert {datetime.fromisoformat(b) for b in booked} == {datetime.fromisoformat(chosen),
-                                                           datetime.fromisoformat(offered)}
+    assert {datetime.fromisoformat(b) for b in booked} == {
+        datetime.fromisoformat(chosen),
+        datetime.fromisoformat(offered),
+    }
 
 
 def test_after_booking_a_time_the_picker_starts_again_without_calling_it_taken(backend, embedded_db):
@@ -309,8 +348,11 @@ def test_after_booking_a_time_the_picker_starts_again_without_calling_it_taken(b
     assert second != first
     at.button(key="book_submit").click().run()  # and the next time is booked as shown
     no_exceptions(at)
-    assert [datetime.fromisoformat(a["starts_at"]) for a in backend.rpc("my_appointments", {}, as_user=client)
-            if a["other_id"] == consultant.sub] == [datetime.fromisoformat(first), datetime.fromisoformat(second)]
+    assert [
+        datetime.fromisoformat(a["starts_at"])
+        for a in backend.rpc("my_appointments", {}, as_user=client)
+        if a["other_id"] == consultant.sub
+    ] == [datetime.fromisoformat(first), datetime.fromisoformat(second)]
 
 
 def test_a_picked_value_that_is_not_a_time_is_dropped_not_parsed():
@@ -324,11 +366,15 @@ def test_a_picked_value_that_is_not_a_time_is_dropped_not_parsed():
 def test_after_proposing_a_first_session_the_profile_shows_it_instead_of_the_picker(backend, embedded_db):
     consultant_username, consultant_id = make_consultant(backend, embedded_db)
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        conn.execute("update public.availability_settings set min_notice_hours = 0 where consultant_id = %s",
-                     (consultant_id,))
+        conn.execute(
+            "update public.availability_settings set min_notice_hours = 0 where consultant_id = %s", (consultant_id,)
+        )
         for weekday in range(1, 8):
-            conn.execute("insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) "
-                         "values (%s, %s, '08:00', '20:00')", (consultant_id, weekday))
+            conn.execute(
+                "insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) "
+                "values (%s, %s, '08:00', '20:00')",
+                (consultant_id, weekday),
+            )
     seeker_username = make_account(backend)
     seeker = Claims.user(member_id(backend, seeker_username))
     request_consultation(backend, seeker, consultant_id, [], "Hello, could we meet?")
@@ -345,8 +391,7 @@ def test_after_proposing_a_first_session_the_profile_shows_it_instead_of_the_pic
     assert not offered_times(at, "first_slot")  # no picker, no stale time
     assert not [b for b in at.button if b.key == "first_slot_submit"]
     zone = backend.rpc("get_my_profile", {}, as_user=seeker)["timezone"]
-    consultant_zone = backend.rpc("get_consultant_profile", {"p_consultant": consultant_id},
-                                  as_user=seeker)["timezone"]
+    consultant_zone = backend.rpc("get_consultant_profile", {"p_consultant": consultant_id}, as_user=seeker)["timezone"]
     shown = [i for i in texts(at, "info") if "First session proposed" in i]
     assert shown and slot_label(chosen, zone, consultant_zone) in shown[0], texts(at, "info")
     assert "awaits the consultant's confirmation" in shown[0]
@@ -364,10 +409,16 @@ def test_after_proposing_a_first_session_the_profile_shows_it_instead_of_the_pic
 def test_the_record_line_reads_plainly():
     from portal.appointments import record_summary
 
-    assert record_summary({"median_answer_hours": 0.2, "cancellations": 1, "cancellations_with_notice_share": 0,
-                           "sessions": 4, "sessions_kept": 3}) == (
-        "answers requests within the hour (median); 0 of 1 cancellation in good time; 3 of 4 sessions kept")
-    assert record_summary({"median_answer_hours": 26.5, "cancellations": 4,
-                           "cancellations_with_notice_share": 0.75}) == (
-        "answers requests in 26.5 h (median); 3 of 4 cancellations in good time")
+    assert record_summary(
+        {
+            "median_answer_hours": 0.2,
+            "cancellations": 1,
+            "cancellations_with_notice_share": 0,
+            "sessions": 4,
+            "sessions_kept": 3,
+        }
+    ) == ("answers requests within the hour (median); 0 of 1 cancellation in good time; 3 of 4 sessions kept")
+    assert record_summary(
+        {"median_answer_hours": 26.5, "cancellations": 4, "cancellations_with_notice_share": 0.75}
+    ) == ("answers requests in 26.5 h (median); 3 of 4 cancellations in good time")
     assert record_summary({}) == "No events yet."

@@ -58,9 +58,17 @@ def smtp_server():
 
 
 def mailer_for(backend, controller, **extra) -> Mailer:
-    return Mailer(backend, MailSettings(smtp_host="127.0.0.1", smtp_port=controller.port, starttls=False,
-                                        sender="Peer Consultation Portal <no-reply@portal.test>",
-                                        base_url="https://portal.example.org", **extra))
+    return Mailer(
+        backend,
+        MailSettings(
+            smtp_host="127.0.0.1",
+            smtp_port=controller.port,
+            starttls=False,
+            sender="Peer Consultation Portal <no-reply@portal.test>",
+            base_url="https://portal.example.org",
+            **extra,
+        ),
+    )
 
 
 def drain(mailer: Mailer) -> None:
@@ -74,28 +82,48 @@ def drain(mailer: Mailer) -> None:
 def pair(backend, embedded_db, *, verified: bool = True) -> tuple[Claims, Claims, str, str]:
     """An engaged consultant (New York) and client (London) with real-looking, verified addresses."""
     consultant_username, client_username = engaged_pair(backend, embedded_db)
-    ids = {u: backend.rpc("auth_get_login", {"p_username": u}, as_user=SERVICE)["id"]
-           for u in (consultant_username, client_username)}
+    ids = {
+        u: backend.rpc("auth_get_login", {"p_username": u}, as_user=SERVICE)["id"]
+        for u in (consultant_username, client_username)
+    }
     addresses = {u: f"{u}@clinic-{uuid.uuid4().hex[:6]}.org" for u in ids}
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
         for username, user_id in ids.items():
-            conn.execute("update private.credentials set email = %s, email_verified_at = %s where user_id = %s",
-                         (addresses[username], datetime.now(UTC) if verified else None, user_id))
+            conn.execute(
+                "update private.credentials set email = %s, email_verified_at = %s where user_id = %s",
+                (addresses[username], datetime.now(UTC) if verified else None, user_id),
+            )
         conn.execute("update public.profiles set timezone = %s where id = %s", (NEW_YORK, ids[consultant_username]))
         conn.execute("update public.profiles set timezone = %s where id = %s", (LONDON, ids[client_username]))
-        conn.execute("update public.availability_settings set late_cancel_hours = 168 where consultant_id = %s",
-                     (ids[consultant_username],))
-    return (Claims.user(ids[consultant_username]), Claims.user(ids[client_username]),
-            addresses[consultant_username], addresses[client_username])
+        conn.execute(
+            "update public.availability_settings set late_cancel_hours = 168 where consultant_id = %s",
+            (ids[consultant_username],),
+        )
+    return (
+        Claims.user(ids[consultant_username]),
+        Claims.user(ids[client_username]),
+        addresses[consultant_username],
+        addresses[client_username],
+    )
 
 
 def open_times(backend, client: Claims, consultant: Claims, count: int = 2) -> list[str]:
     today = datetime.now(UTC).date()
-    slots = backend.rpc("open_slots", {"p_consultant": consultant.sub, "p_from": today.isoformat(),
-                                       "p_to": (today + timedelta(days=10)).isoformat(), "p_client": client.sub},
-                        as_user=client)
-    later = [s["starts_at"] for s in slots if datetime.fromisoformat(s["starts_at"]) > datetime.now(UTC)
-             + timedelta(hours=30)]
+    slots = backend.rpc(
+        "open_slots",
+        {
+            "p_consultant": consultant.sub,
+            "p_from": today.isoformat(),
+            "p_to": (today + timedelta(days=10)).isoformat(),
+            "p_client": client.sub,
+        },
+        as_user=client,
+    )
+    later = [
+        s["starts_at"]
+        for s in slots
+        if datetime.fromisoformat(s["starts_at"]) > datetime.now(UTC) + timedelta(hours=30)
+    ]
     return later[:count]
 
 
@@ -110,8 +138,10 @@ def event_of(cal: Calendar):
 
 def outbox_rows(embedded_db, recipient: str) -> list[tuple]:
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        return conn.execute("select kind, status, attempts, last_error from private.outbox "
-                            "where recipient_id = %s order by id", (recipient,)).fetchall()
+        return conn.execute(
+            "select kind, status, attempts, last_error from private.outbox where recipient_id = %s order by id",
+            (recipient,),
+        ).fetchall()
 
 
 def test_a_session_booked_confirmed_moved_and_cancelled_reaches_both_calendars(backend, embedded_db, smtp_server):
@@ -131,8 +161,11 @@ def test_a_session_booked_confirmed_moved_and_cancelled_reaches_both_calendars(b
 
     to_consultant, to_client = inbox.to(consultant_address), inbox.to(client_address)
     assert [m["Subject"].split(":")[0] for m in to_consultant] == ["Session proposed", "Session moved"]
-    assert [m["Subject"].split(":")[0] for m in to_client] == ["Session confirmed", "Session confirmed",
-                                                                "Late cancellation"]
+    assert [m["Subject"].split(":")[0] for m in to_client] == [
+        "Session confirmed",
+        "Session confirmed",
+        "Late cancellation",
+    ]
     # Each in the recipient's own zone, naming it.
     assert all("New York time" in m["Subject"] for m in to_consultant)
     assert all("London time" in m["Subject"] for m in to_client)
@@ -172,16 +205,18 @@ def test_a_stopped_server_leaves_rows_queued_until_it_returns(backend, embedded_
     restarted.start()
     try:
         drain(mailer)
-        assert not [m for m in inbox.to(consultant_address) if m["Subject"].startswith("Session proposed")], \
+        assert not [m for m in inbox.to(consultant_address) if m["Subject"].startswith("Session proposed")], (
             "sent before its back-off was over"
+        )
         with psycopg.connect(embedded_db.owner_conninfo) as conn:  # ... the minute passes
-            conn.execute("update private.outbox set next_attempt_at = now() where recipient_id = %s",
-                         (consultant.sub,))
+            conn.execute("update private.outbox set next_attempt_at = now() where recipient_id = %s", (consultant.sub,))
         drain(mailer)
     finally:
         restarted.stop()
-    assert [m["Subject"].split(":")[0] for m in inbox.to(consultant_address)] == ["New consultation request",
-                                                                                  "Session proposed"]
+    assert [m["Subject"].split(":")[0] for m in inbox.to(consultant_address)] == [
+        "New consultation request",
+        "Session proposed",
+    ]
     assert outbox_rows(embedded_db, consultant.sub)[1:] == [("booked", "sent", 2, None)]
 
 
@@ -191,8 +226,11 @@ def test_two_senders_at_once_never_send_a_row_twice(backend, embedded_db, smtp_s
     drain(mailer_for(backend, controller))
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
         for n in range(60):
-            conn.execute("insert into public.notifications (user_id, kind, message, page) "
-                         "values (%s, 'request', %s, 'requests')", (consultant.sub, f"Notice number {n}."))
+            conn.execute(
+                "insert into public.notifications (user_id, kind, message, page) "
+                "values (%s, 'request', %s, 'requests')",
+                (consultant.sub, f"Notice number {n}."),
+            )
     errors: list[BaseException] = []
 
     def sender() -> None:
@@ -223,7 +261,9 @@ def test_nothing_goes_to_an_unverified_or_reserved_address(backend, embedded_db,
     drain(mailer_for(backend, controller, mailbox_dir=tmp_path))
     assert inbox.to(consultant_address) == []
     assert [(kind, status, error) for kind, status, _, error in outbox_rows(embedded_db, consultant.sub)] == [
-        ("request", "held", "The address is not verified yet."), ("booked", "held", "The address is not verified yet.")]
+        ("request", "held", "The address is not verified yet."),
+        ("booked", "held", "The address is not verified yet."),
+    ]
     assert reserved_address("seeker01@demo.peerconsult.example") and not reserved_address("a@clinic.org")
     # The local mailbox still has it, as an .eml a developer can open.
     saved = [p for p in tmp_path.glob("*-booked.eml") if consultant_address in p.read_text()]
@@ -251,6 +291,7 @@ def test_without_a_mail_server_messages_land_in_the_local_mailbox(backend, embed
 
 
 # --- members choose: muted groups, a quiet daily summary ------------------------------------------
+
 
 def test_a_muted_group_queues_nothing_and_the_app_notice_stays(backend, embedded_db):
     from portal.email_choices import EmailChoiceRefused, my_email_choices, save_email_choices
@@ -280,8 +321,11 @@ def test_a_summary_waits_for_the_morning_and_folds_the_day_into_one_email(backen
     book(backend, client, consultant.sub, first)
     book(backend, client, consultant.sub, second)
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        due = conn.execute("select distinct next_attempt_at at time zone 'America/New_York' from private.outbox "
-                           "where recipient_id = %s and summary", (consultant.sub,)).fetchall()
+        due = conn.execute(
+            "select distinct next_attempt_at at time zone 'America/New_York' from private.outbox "
+            "where recipient_id = %s and summary",
+            (consultant.sub,),
+        ).fetchall()
     assert len(due) == 1 and due[0][0].strftime("%H:%M") == "07:00"  # 07:00 on the consultant's clock
     drain(mailer)
     assert [m for m in inbox.to(consultant_address) if "summary" in m["Subject"]] == []  # not yet morning
@@ -299,14 +343,19 @@ def test_the_local_sender_thread_delivers_while_running_and_stops_when_told(back
 
     consultant, client, consultant_address, _ = pair(backend, embedded_db)
     stop = threading.Event()
-    thread = threading.Thread(target=Mailer(backend, MailSettings(mailbox_dir=tmp_path)).run_forever, args=(stop,),
-                              kwargs={"poll_seconds": 0.1}, daemon=True)
+    thread = threading.Thread(
+        target=Mailer(backend, MailSettings(mailbox_dir=tmp_path)).run_forever,
+        args=(stop,),
+        kwargs={"poll_seconds": 0.1},
+        daemon=True,
+    )
     thread.start()
     try:
         book(backend, client, consultant.sub, open_times(backend, client, consultant, 1)[0])
         deadline = time.monotonic() + 30  # waiting for an event, not measuring a speed
-        while time.monotonic() < deadline and not [p for p in tmp_path.glob("*-booked.eml")
-                                                   if consultant_address in p.read_text()]:
+        while time.monotonic() < deadline and not [
+            p for p in tmp_path.glob("*-booked.eml") if consultant_address in p.read_text()
+        ]:
             time.sleep(0.1)
     finally:
         stop.set()

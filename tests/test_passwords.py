@@ -9,26 +9,32 @@ from components.registration import PortalValidator, refusal_field
 from portal.passwords import MAX_LENGTH, MIN_LENGTH, PASSWORD_RULES, password_problem
 
 
-@pytest.mark.parametrize("password", [
-    "correct horse battery staple",          # a passphrase with spaces (the authenticator refused it)
-    "Zoë mange des crêpes à Montréal",       # accents
-    "x" * 7 + "Q",                           # eight characters, no digit, no symbol
-    "a1" * 32,                               # 64 characters (the authenticator's maximum was 20)
-])
+@pytest.mark.parametrize(
+    "password",
+    [
+        "correct horse battery staple",  # a passphrase with spaces (the authenticator refused it)
+        "Zoë mange des crêpes à Montréal",  # accents
+        "x" * 7 + "Q",  # eight characters, no digit, no symbol
+        "a1" * 32,  # 64 characters (the authenticator's maximum was 20)
+    ],
+)
 def test_passwords_people_use_are_accepted(password):
     assert password_problem(password) is None
     assert PortalValidator().validate_password(password)
 
 
-@pytest.mark.parametrize("password,words", [
-    ("", "Enter a password"),
-    ("short", f"at least {MIN_LENGTH} characters (this one has 5)"),
-    ("x" * (MAX_LENGTH + 1), f"at most {MAX_LENGTH} characters"),
-    ("é" * 40, "more than 72 bytes"),
-    ("password1", "passwords people use most"),
-    ("Qwerty123", "passwords people use most"),
-    ("iloveyou", "passwords people use most"),
-])
+@pytest.mark.parametrize(
+    "password,words",
+    [
+        ("", "Enter a password"),
+        ("short", f"at least {MIN_LENGTH} characters (this one has 5)"),
+        ("x" * (MAX_LENGTH + 1), f"at most {MAX_LENGTH} characters"),
+        ("é" * 40, "more than 72 bytes"),
+        ("password1", "passwords people use most"),
+        ("Qwerty123", "passwords people use most"),
+        ("iloveyou", "passwords people use most"),
+    ],
+)
 def test_weak_or_unusable_passwords_are_refused_with_a_sentence(password, words):
     problem = password_problem(password)
     assert problem and words in problem

@@ -14,8 +14,14 @@ UNESCAPED = re.compile(r"(?<!\\)(!\[|\]\(|<[a-z/]|https?://|www\.|:[a-z]+\[|\*\*
 
 
 def test_plain_leaves_no_image_link_or_markup_to_render():
-    for text in (TRACKER, "[click](javascript:alert(1))", "<img src=x onerror=alert(1)>", "see www.evil.example",
-                 "http://bare.example/x", ":red[alarm] :material/warning: **loud** `code` $x^2$"):
+    for text in (
+        TRACKER,
+        "[click](javascript:alert(1))",
+        "<img src=x onerror=alert(1)>",
+        "see www.evil.example",
+        "http://bare.example/x",
+        ":red[alarm] :material/warning: **loud** `code` $x^2$",
+    ):
         escaped = plain(text)
         assert not UNESCAPED.search(escaped), escaped
         # Every character typed is still there, in order (beside invisible word joiners).
@@ -50,20 +56,39 @@ def test_in_chromium_the_escaped_text_shows_no_image_link_or_markup(tmp_path):
 
     script = tmp_path / "show.py"
     text = f"Hi {TRACKER} [link](http://x.example) www.evil.example mail@me.example :red[alarm] **loud** <b>b</b>"
-    script.write_text(f"import sys\nsys.path.insert(0, {str(REPO)!r})\nimport streamlit as st\n"
-                      f"from portal.plain_text import plain\ntext = {text!r}\n"
-                      "st.markdown('> ' + plain(text))\nst.markdown('raw: ' + text)\n")
+    script.write_text(
+        f"import sys\nsys.path.insert(0, {str(REPO)!r})\nimport streamlit as st\n"
+        f"from portal.plain_text import plain\ntext = {text!r}\n"
+        "st.markdown('> ' + plain(text))\nst.markdown('raw: ' + text)\n"
+    )
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
-                               "--server.address", "127.0.0.1", "--server.headless", "true",
-                               "--browser.gatherUsageStats", "false"], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(script),
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
                 with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
-                        f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as answer:
+                    f"http://127.0.0.1:{port}/_stcore/health", timeout=2
+                ) as answer:
                     if answer.status == 200:
                         break
             except OSError:

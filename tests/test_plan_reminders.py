@@ -22,8 +22,10 @@ def age_signatures(embedded_db, plan_id: str, *, days: float) -> None:
     """Let `days` pass since the plan's signatures (signatures are a record: the trigger is lifted for this)."""
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
         conn.execute("alter table public.termination_signatures disable trigger termination_signatures_immutable")
-        conn.execute("update public.termination_signatures set signed_at = signed_at - %s where plan_id = %s",
-                     (timedelta(days=days), plan_id))
+        conn.execute(
+            "update public.termination_signatures set signed_at = signed_at - %s where plan_id = %s",
+            (timedelta(days=days), plan_id),
+        )
         conn.execute("alter table public.termination_signatures enable trigger termination_signatures_immutable")
 
 
@@ -33,8 +35,10 @@ def reminders(backend, claims: Claims) -> list[str]:
 
 def queued(embedded_db, claims: Claims) -> list[tuple[str, str]]:
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        return conn.execute("select kind, message from private.outbox where recipient_id = %s and kind = %s "
-                            "order by id", (claims.sub, KIND)).fetchall()
+        return conn.execute(
+            "select kind, message from private.outbox where recipient_id = %s and kind = %s order by id",
+            (claims.sub, KIND),
+        ).fetchall()
 
 
 def sweep(backend) -> int:
@@ -78,8 +82,13 @@ def test_a_new_version_is_a_new_wait(backend, embedded_db, proposed):
     sweep(backend)
     assert len(reminders(backend, client)) == 1
     # The client counter-proposes: now the consultant waits, from now; nothing until 2 more days pass.
-    revise(backend, client, plan_id, consultant_terms(final_session_on=consultant_terms().final_session_on
-                                                      + timedelta(days=7)), expected_version=1)
+    revise(
+        backend,
+        client,
+        plan_id,
+        consultant_terms(final_session_on=consultant_terms().final_session_on + timedelta(days=7)),
+        expected_version=1,
+    )
     sweep(backend)
     assert reminders(backend, consultant) == []
     age_signatures(embedded_db, plan_id, days=2.5)
@@ -87,8 +96,13 @@ def test_a_new_version_is_a_new_wait(backend, embedded_db, proposed):
     [message] = reminders(backend, consultant)
     assert "(version 2, " in message and len(reminders(backend, client)) == 1
     # And the consultant changes it again: version 3 is the client's wait, recalled once more after 2 days.
-    revise(backend, consultant, plan_id, replace(consultant_terms(), aftercare_notes="Monthly check-in"),
-           expected_version=2)
+    revise(
+        backend,
+        consultant,
+        plan_id,
+        replace(consultant_terms(), aftercare_notes="Monthly check-in"),
+        expected_version=2,
+    )
     age_signatures(embedded_db, plan_id, days=2.5)
     sweep(backend)
     assert ["(version 3, " in m for m in reminders(backend, client)].count(True) == 1
@@ -122,6 +136,7 @@ def test_only_the_sender_runs_the_sweep(backend, proposed, api_conn):
         with pytest.raises(APIError):
             backend.rpc("write_due_reminders", {}, as_user=caller)
     for role in ("anon", "authenticated", "portal_member"):
-        allowed = api_conn.execute("select has_function_privilege(%s, 'public.write_due_reminders()', 'execute')",
-                                   (role,)).fetchone()[0]
+        allowed = api_conn.execute(
+            "select has_function_privilege(%s, 'public.write_due_reminders()', 'execute')", (role,)
+        ).fetchone()[0]
         assert not allowed, role

@@ -10,9 +10,15 @@ TODAY = date(2026, 11, 26)
 
 
 def good_profile(**changes) -> ProfileInput:
-    base = ProfileInput(display_name="Ada Clinician", languages=["en"], timezone="America/Toronto",
-                        fee_usd=150, years_in_practice=10, is_consultant=True,
-                        licenses=[LicenseInput("ON", "RP (Ontario)", "RP-12345", date(2028, 1, 1))])
+    base = ProfileInput(
+        display_name="Ada Clinician",
+        languages=["en"],
+        timezone="America/Toronto",
+        fee_usd=150,
+        years_in_practice=10,
+        is_consultant=True,
+        licenses=[LicenseInput("ON", "RP (Ontario)", "RP-12345", date(2028, 1, 1))],
+    )
     for key, value in changes.items():
         setattr(base, key, value)
     return base
@@ -27,11 +33,27 @@ def test_a_complete_profile_is_valid():
 
 
 def test_each_bad_field_gets_its_own_message():
-    errors = check(good_profile(display_name=" ", languages=[], offers_telehealth=False, offers_in_person=False,
-                                fee_usd=5000, years_in_practice=-1, timezone="Nowhere/Atlantis",
-                                bio="x" * 2001))
-    assert set(errors) == {"display_name", "languages", "offers_telehealth", "fee_usd", "years_in_practice",
-                           "timezone", "bio"}
+    errors = check(
+        good_profile(
+            display_name=" ",
+            languages=[],
+            offers_telehealth=False,
+            offers_in_person=False,
+            fee_usd=5000,
+            years_in_practice=-1,
+            timezone="Nowhere/Atlantis",
+            bio="x" * 2001,
+        )
+    )
+    assert set(errors) == {
+        "display_name",
+        "languages",
+        "offers_telehealth",
+        "fee_usd",
+        "years_in_practice",
+        "timezone",
+        "bio",
+    }
     assert "2,000" in errors["bio"] and "2001" in errors["bio"]
 
 
@@ -47,12 +69,16 @@ def test_consultants_state_a_fee_and_a_licence_but_seekers_need_not():
 
 
 def test_licence_rows_are_checked_one_by_one():
-    errors = check(good_profile(licenses=[
-        LicenseInput("ON", "RP (Ontario)", "RP-1", date(2028, 1, 1)),
-        LicenseInput("ON", "RP (Ontario)", "RP-2", date(2028, 1, 1)),
-        LicenseInput("ZZ", "", "!", None),
-        LicenseInput("NY", "LCSW", "NY-77", date(2026, 1, 31)),
-    ]))
+    errors = check(
+        good_profile(
+            licenses=[
+                LicenseInput("ON", "RP (Ontario)", "RP-1", date(2028, 1, 1)),
+                LicenseInput("ON", "RP (Ontario)", "RP-2", date(2028, 1, 1)),
+                LicenseInput("ZZ", "", "!", None),
+                LicenseInput("NY", "LCSW", "NY-77", date(2026, 1, 31)),
+            ]
+        )
+    )
     message = errors["licenses"]
     assert "Licence 2: ON is listed twice" in message
     assert "Licence 3: choose a state or province" in message
@@ -66,5 +92,15 @@ def test_checklist_names_what_is_missing():
     doc = {"pronouns": None, "licenses": [], "years_in_practice": None, "is_consultant": True, "bio": ""}
     assert len(profile_checklist(doc)) == 4
     assert profile_checklist(doc)[0].startswith("Say where you live")
-    assert profile_checklist({"pronouns": "they/them", "licenses": [{}], "years_in_practice": 3,
-                              "is_consultant": False, "home_jurisdiction": "NY"}) == []
+    assert (
+        profile_checklist(
+            {
+                "pronouns": "they/them",
+                "licenses": [{}],
+                "years_in_practice": 3,
+                "is_consultant": False,
+                "home_jurisdiction": "NY",
+            }
+        )
+        == []
+    )

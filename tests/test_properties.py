@@ -56,7 +56,7 @@ FORBIDDEN_CLASSES = {
 HOSTILE_TEXT = [
     "'; drop table public.profiles; --",
     "' or '1'='1",
-    "\"; select pg_sleep(30); --",
+    '"; select pg_sleep(30); --',
     "$$; select 1; $$",
     "<script>alert(document.cookie)</script>",
     "<img src=x onerror=alert(1)>",
@@ -80,49 +80,131 @@ HOSTILE_TEXT = [
     "../../etc/passwd",
     "{{7*7}}${7*7}",
 ]
-HOSTILE_DATES = ["0001-01-01", "9999-12-31", "infinity", "-infinity", "5874897-12-31", "4713-01-01 BC",
-                 "2026-02-30", "2026-13-01", "0000-00-00", "today", "epoch", ""]
-HOSTILE_TIMESTAMPS = ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59+14:00", "infinity", "-infinity",
-                      "294276-12-31T23:59:59Z", "2026-03-08 02:30:00 America/New_York", "2026-01-01T25:61:00Z",
-                      "now", "epoch", ""]
+HOSTILE_DATES = [
+    "0001-01-01",
+    "9999-12-31",
+    "infinity",
+    "-infinity",
+    "5874897-12-31",
+    "4713-01-01 BC",
+    "2026-02-30",
+    "2026-13-01",
+    "0000-00-00",
+    "today",
+    "epoch",
+    "",
+]
+HOSTILE_TIMESTAMPS = [
+    "0001-01-01T00:00:00Z",
+    "9999-12-31T23:59:59+14:00",
+    "infinity",
+    "-infinity",
+    "294276-12-31T23:59:59Z",
+    "2026-03-08 02:30:00 America/New_York",
+    "2026-01-01T25:61:00Z",
+    "now",
+    "epoch",
+    "",
+]
 HOSTILE_INTEGERS = [0, -1, 2**15, 2**31 - 1, 2**31, -(2**31) - 1, 2**63, -(2**63) - 1, 10**100]
-HOSTILE_UUIDS = ["not-a-uuid", "00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff",
-                 "00000000-0000-0000-0000-00000000000g", "'; drop table public.profiles; --", ""]
-HOSTILE_JSON: list[Any] = [None, "", "x" * 100_000, 1e308, -(2**70), True, [], {}, [[[[[[[[[[[]]]]]]]]]]],
-                           {"a": {"b": {"c": {"d": {"e": None}}}}}, ["\x00"], {"\x00": "\x00"},
-                           {"'; drop table public.profiles; --": 1}]
+HOSTILE_UUIDS = [
+    "not-a-uuid",
+    "00000000-0000-0000-0000-000000000000",
+    "ffffffff-ffff-ffff-ffff-ffffffffffff",
+    "00000000-0000-0000-0000-00000000000g",
+    "'; drop table public.profiles; --",
+    "",
+]
+HOSTILE_JSON: list[Any] = [
+    None,
+    "",
+    "x" * 100_000,
+    1e308,
+    -(2**70),
+    True,
+    [],
+    {},
+    [[[[[[[[[[[]]]]]]]]]]],
+    {"a": {"b": {"c": {"d": {"e": None}}}}},
+    ["\x00"],
+    {"\x00": "\x00"},
+    {"'; drop table public.profiles; --": 1},
+]
 
 # What the functions read from their JSON arguments: plausible keys with hostile values reach deeper.
 JSON_KEYS = {
-    "p_profile": ["display_name", "pronouns", "languages", "offers_telehealth", "offers_in_person", "city", "fee_usd",
-                  "sliding_scale", "years_in_practice", "timezone", "bio", "is_consultant"],
+    "p_profile": [
+        "display_name",
+        "pronouns",
+        "languages",
+        "offers_telehealth",
+        "offers_in_person",
+        "city",
+        "fee_usd",
+        "sliding_scale",
+        "years_in_practice",
+        "timezone",
+        "bio",
+        "is_consultant",
+    ],
     "p_licenses": ["jurisdiction", "license_type", "license_number", "expires_on"],
-    "p_competencies": ["modality", "level", "evidence_body", "evidence_credential", "evidence_year",
-                       "training_hours", "expires_on"],
-    "p_settings": ["session_minutes", "buffer_minutes", "min_notice_hours", "max_sessions_per_week",
-                   "late_cancel_hours", "capacity", "accepting_new_clients", "timezone"],
+    "p_competencies": [
+        "modality",
+        "level",
+        "evidence_body",
+        "evidence_credential",
+        "evidence_year",
+        "training_hours",
+        "expires_on",
+    ],
+    "p_settings": [
+        "session_minutes",
+        "buffer_minutes",
+        "min_notice_hours",
+        "max_sessions_per_week",
+        "late_cancel_hours",
+        "capacity",
+        "accepting_new_clients",
+        "timezone",
+    ],
     "p_weekly_hours": ["weekday", "starts_at", "ends_at"],
     "p_overrides": ["on_date", "starts_at", "ends_at"],
     "p_time_off": ["starts_on", "ends_on", "note"],
-    "p_terms": ["initiated_by", "reason", "reason_notes", "discussed_on", "final_session_on", "sessions_remaining",
-                "closing_sessions", "referrals", "follow_up_on", "aftercare_notes", "checklist",
-                "safety_justification"],
+    "p_terms": [
+        "initiated_by",
+        "reason",
+        "reason_notes",
+        "discussed_on",
+        "final_session_on",
+        "sessions_remaining",
+        "closing_sessions",
+        "referrals",
+        "follow_up_on",
+        "aftercare_notes",
+        "checklist",
+        "safety_justification",
+    ],
 }
 JSON_ARRAYS = {"p_licenses", "p_competencies", "p_weekly_hours", "p_overrides", "p_time_off"}
 PLAUSIBLE_TEXT = {
-    "p_jurisdiction": ["NY", "ny", "ZZ"], "p_kind": ["practice", "friend", "license", "competency", "association"],
-    "p_format": ["any", "telehealth", "in_person"], "p_outcome": ["completed", "no_show"],
-    "p_item": ["summary_shared", "referrals_given"], "p_severity": ["potential", "blocking"],
-    "p_context": ["search", "on_demand"], "tz": ["Europe/Paris", "Mars/Olympus_Mons"],
-    "p_email_domain": ["clinic.example"], "p_counterpart_email": ["someone@clinic.example"],
+    "p_jurisdiction": ["NY", "ny", "ZZ"],
+    "p_kind": ["practice", "friend", "license", "competency", "association"],
+    "p_format": ["any", "telehealth", "in_person"],
+    "p_outcome": ["completed", "no_show"],
+    "p_item": ["summary_shared", "referrals_given"],
+    "p_severity": ["potential", "blocking"],
+    "p_context": ["search", "on_demand"],
+    "tz": ["Europe/Paris", "Mars/Olympus_Mons"],
+    "p_email_domain": ["clinic.example"],
+    "p_counterpart_email": ["someone@clinic.example"],
 }
 
 
 @dataclass(frozen=True)
 class Function:
     name: str
-    args: tuple[tuple[str, str], ...]   # (name, type) of the input arguments, in order
-    required: int                       # how many leading arguments have no default
+    args: tuple[tuple[str, str], ...]  # (name, type) of the input arguments, in order
+    required: int  # how many leading arguments have no default
 
 
 @dataclass
@@ -146,16 +228,25 @@ def discover_functions(conn: psycopg.Connection) -> list[Function]:
 
 # --- strategies ---------------------------------------------------------------------------------
 
+
 def hostile_text() -> st.SearchStrategy[str]:
     return st.one_of(st.sampled_from(HOSTILE_TEXT), st.text(max_size=30))
 
 
 def any_json() -> st.SearchStrategy[Any]:
-    scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70),
-                        st.floats(allow_nan=True, allow_infinity=True), hostile_text())
+    scalars = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(2**70), 2**70),
+        st.floats(allow_nan=True, allow_infinity=True),
+        hostile_text(),
+    )
     return st.one_of(
-        st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
-                     | st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=10),
+        st.recursive(
+            scalars,
+            lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+            max_leaves=10,
+        ),
         st.sampled_from(HOSTILE_JSON),
         st.integers(50, 300).map(lambda depth: json.loads("[" * depth + "]" * depth)),
     )
@@ -163,9 +254,12 @@ def any_json() -> st.SearchStrategy[Any]:
 
 def json_value() -> st.SearchStrategy[Any]:
     """A value for one key inside a JSON argument: plausible-looking or hostile."""
-    return st.one_of(st.sampled_from(HOSTILE_DATES + HOSTILE_INTEGERS + [True, False, None, "cbt", "NY", "en",
-                                                                         ["en"], "09:00", "25:00"]),
-                     any_json())
+    return st.one_of(
+        st.sampled_from(
+            HOSTILE_DATES + HOSTILE_INTEGERS + [True, False, None, "cbt", "NY", "en", ["en"], "09:00", "25:00"]
+        ),
+        any_json(),
+    )
 
 
 def plausible_json(name: str) -> st.SearchStrategy[Any]:
@@ -190,14 +284,21 @@ def value_for(name: str, type_: str, cast: Cast) -> st.SearchStrategy[Any]:
         "boolean": st.one_of(st.booleans(), st.sampled_from(["t", "yes", 1, "maybe"])),
         "date": st.one_of(st.sampled_from(HOSTILE_DATES), st.dates().map(date.isoformat)),
         "timestamp with time zone": st.one_of(
-            st.sampled_from(HOSTILE_TIMESTAMPS),
-            st.datetimes(timezones=st.just(UTC)).map(datetime.isoformat)),
+            st.sampled_from(HOSTILE_TIMESTAMPS), st.datetimes(timezones=st.just(UTC)).map(datetime.isoformat)
+        ),
         "jsonb": plausible_json(name),
         "json": plausible_json(name),
-        "text[]": st.one_of(st.lists(texts, max_size=4), st.just(["cbt"] * 5000), st.just([None]),
-                            st.integers(1, 12).map(lambda depth: json.loads("[" * depth + '"x"' + "]" * depth))),
-        "uuid[]": st.one_of(st.lists(uuids, max_size=4), st.just([cast.consultant] * 5000),
-                            st.integers(1, 12).map(lambda depth: json.loads("[" * depth + "]" * depth))),
+        "text[]": st.one_of(
+            st.lists(texts, max_size=4),
+            st.just(["cbt"] * 5000),
+            st.just([None]),
+            st.integers(1, 12).map(lambda depth: json.loads("[" * depth + '"x"' + "]" * depth)),
+        ),
+        "uuid[]": st.one_of(
+            st.lists(uuids, max_size=4),
+            st.just([cast.consultant] * 5000),
+            st.integers(1, 12).map(lambda depth: json.loads("[" * depth + "]" * depth)),
+        ),
     }
     assert type_ in by_type, f"no strategy for arguments of type {type_}: add one"
     wrong_type = any_json()
@@ -206,20 +307,28 @@ def value_for(name: str, type_: str, cast: Cast) -> st.SearchStrategy[Any]:
 
 def params_for(fn: Function, cast: Cast) -> st.SearchStrategy[dict[str, Any]]:
     required = {n: value_for(n, t, cast) for n, t in fn.args[: fn.required]}
-    optional = {n: value_for(n, t, cast) for n, t in fn.args[fn.required:]}
+    optional = {n: value_for(n, t, cast) for n, t in fn.args[fn.required :]}
     base = st.fixed_dictionaries(required, optional=optional)
     # Now and then a parameter the function does not have, or a required one missing. (Hypothesis favours the
     # ends of a range, so both ends mean "as it is" and the twists sit inside it.)
-    bogus = st.dictionaries(st.sampled_from(["p_bogus", "'; drop table public.profiles; --", ""]), any_json(),
-                            min_size=1, max_size=1)
+    bogus = st.dictionaries(
+        st.sampled_from(["p_bogus", "'; drop table public.profiles; --", ""]), any_json(), min_size=1, max_size=1
+    )
     required_names = [n for n, _ in fn.args[: fn.required]] or [None]
-    twist = st.integers(0, 19).flatmap(lambda i: bogus.map(lambda b: (b, None)) if i == 7
-                                       else st.sampled_from(required_names).map(lambda n: ({}, n)) if i == 13
-                                       else st.just(({}, None)))
+    twist = st.integers(0, 19).flatmap(
+        lambda i: (
+            bogus.map(lambda b: (b, None))
+            if i == 7
+            else st.sampled_from(required_names).map(lambda n: ({}, n))
+            if i == 13
+            else st.just(({}, None))
+        )
+    )
     return st.tuples(base, twist).map(lambda t: {k: v for k, v in {**t[0], **t[1][0]}.items() if k != t[1][1]})
 
 
 # --- the harness --------------------------------------------------------------------------------
+
 
 def short(value: Any, limit: int = 160) -> str:
     text = repr(value)
@@ -232,13 +341,17 @@ class Harness:
     def __init__(self, backend: LocalBackend, superuser: psycopg.Connection) -> None:
         self.backend = backend
         self.superuser = superuser
-        tables = [r[0] for r in superuser.execute("""
+        tables = [
+            r[0]
+            for r in superuser.execute("""
             select format('%I.%I', n.nspname, c.relname) from pg_catalog.pg_class c
             join pg_catalog.pg_namespace n on n.oid = c.relnamespace
-            where n.nspname in ('public', 'private') and c.relkind in ('r', 'p') order by 1""")]
+            where n.nspname in ('public', 'private') and c.relkind in ('r', 'p') order by 1""")
+        ]
         self._snapshot_sql = " union all ".join(
             f"select '{t}', count(*), md5(coalesce(string_agg(x::text, E'\\n' order by x::text), '')) from {t} x"
-            for t in tables)
+            for t in tables
+        )
         self.baseline = self.snapshot()
         self.problems: dict[str, list[str]] = {}
         self.calls = 0
@@ -299,8 +412,7 @@ def superuser(embedded_db):
 @pytest.fixture(scope="module")
 def fuzz_backend(embedded_db):
     """The LocalBackend as the app uses it, but stopping any statement that runs away."""
-    b = LocalBackend(f"{embedded_db.api_conninfo} options='-c statement_timeout={STATEMENT_TIMEOUT_MS}'",
-                     max_size=2)
+    b = LocalBackend(f"{embedded_db.api_conninfo} options='-c statement_timeout={STATEMENT_TIMEOUT_MS}'", max_size=2)
     yield b
     b.close()
 
@@ -311,9 +423,18 @@ def cast(fuzz_backend, superuser):
     made = []
     for who in ("member", "consultant"):
         username = f"fuzz_{who}_{uuid.uuid4().hex[:8]}"
-        made.append(fuzz_backend.rpc("auth_register", {
-            "p_username": username, "p_email": f"{username}@fuzz.example", "p_display_name": f"Fuzz {who}",
-            "p_password_hash": "$2b$12$" + "f" * 53}, as_user=SERVICE))
+        made.append(
+            fuzz_backend.rpc(
+                "auth_register",
+                {
+                    "p_username": username,
+                    "p_email": f"{username}@fuzz.example",
+                    "p_display_name": f"Fuzz {who}",
+                    "p_password_hash": "$2b$12$" + "f" * 53,
+                },
+                as_user=SERVICE,
+            )
+        )
     superuser.execute("update public.profiles set is_consultant = true where id = %s", (made[1],))
     yield Cast(member=made[0], consultant=made[1])
     superuser.execute("delete from public.appointments where requested_by = any (%s::uuid[])", (made,))
@@ -329,8 +450,13 @@ def functions(superuser):
 
 def fuzz(harness: Harness, fn: Function, cast: Cast, claims: Claims | None, examples: int) -> None:
     @seed(zlib.crc32(fn.name.encode()))
-    @settings(max_examples=examples, deadline=None, database=None, phases=(Phase.explicit, Phase.generate),
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        phases=(Phase.explicit, Phase.generate),
+        suppress_health_check=list(HealthCheck),
+    )
     @given(params=params_for(fn, cast))
     def run(params: dict[str, Any]) -> None:
         harness.call(fn.name, params, claims, anon_refused=claims is None)
@@ -339,6 +465,7 @@ def fuzz(harness: Harness, fn: Function, cast: Cast, claims: Claims | None, exam
 
 
 # --- the properties -----------------------------------------------------------------------------
+
 
 def test_every_function_answers_hostile_input_as_a_member(fuzz_backend, superuser, cast, functions):
     harness = Harness(fuzz_backend, superuser)
@@ -355,20 +482,42 @@ def test_every_function_refuses_anon_whatever_it_is_sent(fuzz_backend, superuser
 
 
 SWEEP = {
-    "text": ["'; drop table public.profiles; --", "<script>alert(1)</script>", "a\x00b", "\ud800", "x" * 100_000,
-             "\x01\x1b[2J", None, 12, {"a": 1}],
+    "text": [
+        "'; drop table public.profiles; --",
+        "<script>alert(1)</script>",
+        "a\x00b",
+        "\ud800",
+        "x" * 100_000,
+        "\x01\x1b[2J",
+        None,
+        12,
+        {"a": 1},
+    ],
     "uuid": ["not-a-uuid", "00000000-0000-0000-0000-000000000000", "", None, 1, ["x"]],
     "integer": [2**31, -(2**31) - 1, 10**100, -1, "1; drop", 1.5, None, True],
     "bigint": [2**63, -(2**63) - 1, 10**100, -1, "1; drop", 1.5, None, True],
     "boolean": ["maybe", 2, None, []],
     "date": ["infinity", "-infinity", "0001-01-01", "9999-12-31", "5874897-12-31", "2026-02-30", "", None, 20260101],
-    "timestamp with time zone": ["infinity", "-infinity", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z",
-                                 "294276-12-31T23:59:59Z", "garbage", None],
+    "timestamp with time zone": [
+        "infinity",
+        "-infinity",
+        "0001-01-01T00:00:00Z",
+        "9999-12-31T23:59:59Z",
+        "294276-12-31T23:59:59Z",
+        "garbage",
+        None,
+    ],
     "jsonb": [None, "x" * 100_000, 1e308, [], {}, json.loads("[" * 300 + "]" * 300), {"\x00": "\x00"}, "NaN"],
-    "text[]": [["x" * 100_000], ["a\x00b"], ["cbt"] * 5000, [None], "not an array", [["nested"]],
-               json.loads("[" * 10 + '"deep"' + "]" * 10)],
-    "uuid[]": [["not-a-uuid"], [None], "not an array", [str(uuid.UUID(int=0))] * 5000,
-               json.loads("[" * 10 + "]" * 10)],
+    "text[]": [
+        ["x" * 100_000],
+        ["a\x00b"],
+        ["cbt"] * 5000,
+        [None],
+        "not an array",
+        [["nested"]],
+        json.loads("[" * 10 + '"deep"' + "]" * 10),
+    ],
+    "uuid[]": [["not-a-uuid"], [None], "not an array", [str(uuid.UUID(int=0))] * 5000, json.loads("[" * 10 + "]" * 10)],
 }
 
 
@@ -376,9 +525,19 @@ def plausible(name: str, type_: str, cast: Cast) -> Any:
     week = (datetime.now(UTC) + timedelta(days=7)).replace(minute=0, second=0, microsecond=0)
     if name in PLAUSIBLE_TEXT:
         return PLAUSIBLE_TEXT[name][0]
-    return {"text": "Hello there", "uuid": cast.consultant, "integer": 1, "bigint": 1, "boolean": True,
-            "date": date.today().isoformat(), "timestamp with time zone": week.isoformat(),
-            "jsonb": [] if name in JSON_ARRAYS else {}, "json": {}, "text[]": [], "uuid[]": [cast.consultant]}[type_]
+    return {
+        "text": "Hello there",
+        "uuid": cast.consultant,
+        "integer": 1,
+        "bigint": 1,
+        "boolean": True,
+        "date": date.today().isoformat(),
+        "timestamp with time zone": week.isoformat(),
+        "jsonb": [] if name in JSON_ARRAYS else {},
+        "json": {},
+        "text[]": [],
+        "uuid[]": [cast.consultant],
+    }[type_]
 
 
 def test_each_argument_swept_with_each_hostile_value(fuzz_backend, superuser, cast, functions):

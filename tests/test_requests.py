@@ -53,8 +53,9 @@ def test_decline_needs_a_reason_and_the_seeker_sees_it(backend, pair):
         respond(backend, consultant, sent["id"], accept=False, reason="  ")
     assert no_reason.value.field == "reason"
     with pytest.raises(APIError) as db_refuses_too:
-        backend.rpc("respond_to_request", {"p_request": sent["id"], "p_accept": False, "p_reason": ""},
-                    as_user=consultant)
+        backend.rpc(
+            "respond_to_request", {"p_request": sent["id"], "p_accept": False, "p_reason": ""}, as_user=consultant
+        )
     assert db_refuses_too.value.details == "reason"
     respond(backend, consultant, sent["id"], accept=False, reason="My caseload is full.")
     seen = my_requests(backend, seeker)[0]
@@ -78,8 +79,10 @@ def test_only_the_consultant_answers_and_only_once_pending_per_pair(backend, pai
 def test_a_consultant_not_accepting_or_a_non_consultant_cannot_be_requested(backend, pair, embedded_db):
     seeker, consultant, stranger = pair
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        conn.execute("update public.availability_settings set accepting_new_clients = false "
-                     "where consultant_id = %s", (consultant.sub,))
+        conn.execute(
+            "update public.availability_settings set accepting_new_clients = false where consultant_id = %s",
+            (consultant.sub,),
+        )
     with pytest.raises(RequestRefused) as closed:
         request_consultation(backend, seeker, consultant.sub, [], "Hello")
     assert closed.value.field == "capacity"
@@ -96,16 +99,25 @@ def test_strangers_never_see_requests_engagements_or_private_fields(backend, pai
 
     act_as(api_conn, stranger)
     for table in ("public.consultation_requests", "public.engagements"):
-        assert api_conn.execute(f"select count(*) from {table} where %s in (seeker_id, consultant_id)",
-                                (seeker.sub,)).fetchone()[0] == 0
+        assert (
+            api_conn.execute(
+                f"select count(*) from {table} where %s in (seeker_id, consultant_id)", (seeker.sub,)
+            ).fetchone()[0]
+            == 0
+        )
     # The seeker is not a consultant: their profile stays private to the stranger ...
     assert api_conn.execute("select count(*) from public.profiles where id = %s", (seeker.sub,)).fetchone()[0] == 0
     # ... the consultant's public fields are visible, the capacity counter is not.
-    assert api_conn.execute("select display_name from public.profiles where id = %s",
-                            (consultant.sub,)).fetchone()[0]
+    assert api_conn.execute("select display_name from public.profiles where id = %s", (consultant.sub,)).fetchone()[0]
     assert refused(api_conn, "select active_clients from public.availability_settings") == "42501"
-    assert refused(api_conn, "insert into public.engagements (request_id, seeker_id, consultant_id) "
-                             "values (%s, %s, %s)", (sent["id"], stranger.sub, consultant.sub)) == "42501"
+    assert (
+        refused(
+            api_conn,
+            "insert into public.engagements (request_id, seeker_id, consultant_id) values (%s, %s, %s)",
+            (sent["id"], stranger.sub, consultant.sub),
+        )
+        == "42501"
+    )
     # The consultant now sees the seeker's profile, because the seeker asked them.
     act_as(api_conn, consultant)
     assert api_conn.execute("select count(*) from public.profiles where id = %s", (seeker.sub,)).fetchone()[0] == 1
@@ -134,8 +146,9 @@ def test_a_conflict_declared_after_the_request_stops_the_acceptance(backend, pai
 
 def test_a_blocking_conflict_hides_the_consultant_everywhere(backend, pair):
     seeker, consultant, _ = pair
-    backend.rpc("add_my_relationship", {"p_kind": "former_therapist", "p_counterpart_id": consultant.sub},
-                as_user=seeker)
+    backend.rpc(
+        "add_my_relationship", {"p_kind": "former_therapist", "p_counterpart_id": consultant.sub}, as_user=seeker
+    )
     with pytest.raises(RequestRefused, match="not available"):
         request_consultation(backend, seeker, consultant.sub, [], "Hello")
     with pytest.raises(APIError) as hidden:
@@ -168,8 +181,9 @@ def test_the_consultant_must_be_licensed_where_the_client_lives_at_every_door(ba
     inbox = [r for r in my_requests(backend, consultant) if r["direction"] == "received"]
     assert inbox[0]["client_lives_in"] == "New York"
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        conn.execute("update public.licenses set expires_on = current_date - 1 where profile_id = %s",
-                     (consultant.sub,))
+        conn.execute(
+            "update public.licenses set expires_on = current_date - 1 where profile_id = %s", (consultant.sub,)
+        )
     with pytest.raises(RequestRefused) as lapsed:
         respond(backend, consultant, sent["id"], accept=True)
     assert lapsed.value.field == "jurisdiction"
@@ -177,21 +191,30 @@ def test_the_consultant_must_be_licensed_where_the_client_lives_at_every_door(ba
 
     # Accepted while current; then it lapses: no session can be booked by either party.
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        conn.execute("update public.licenses set expires_on = current_date + 30 where profile_id = %s",
-                     (consultant.sub,))
+        conn.execute(
+            "update public.licenses set expires_on = current_date + 30 where profile_id = %s", (consultant.sub,)
+        )
     respond(backend, consultant, sent["id"], accept=True)
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        conn.execute("update public.availability_settings set min_notice_hours = 0 where consultant_id = %s",
-                     (consultant.sub,))
-        conn.execute("insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) "
-                     "select %s, d, '08:00', '18:00' from generate_series(1, 7) d", (consultant.sub,))
-    slot = open_slots(backend, seeker, consultant.sub, date.today() + timedelta(days=2),
-                      date.today() + timedelta(days=6), seeker.sub)[0]["starts_at"]
+        conn.execute(
+            "update public.availability_settings set min_notice_hours = 0 where consultant_id = %s", (consultant.sub,)
+        )
+        conn.execute(
+            "insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) "
+            "select %s, d, '08:00', '18:00' from generate_series(1, 7) d",
+            (consultant.sub,),
+        )
+    slot = open_slots(
+        backend, seeker, consultant.sub, date.today() + timedelta(days=2), date.today() + timedelta(days=6), seeker.sub
+    )[0]["starts_at"]
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        conn.execute("update public.licenses set expires_on = current_date - 1 where profile_id = %s",
-                     (consultant.sub,))
-    for who, words in ((seeker, "your consultant holds no current licence in New York, where you live"),
-                       (consultant, "you hold no current licence in New York, where your client lives")):
+        conn.execute(
+            "update public.licenses set expires_on = current_date - 1 where profile_id = %s", (consultant.sub,)
+        )
+    for who, words in (
+        (seeker, "your consultant holds no current licence in New York, where you live"),
+        (consultant, "you hold no current licence in New York, where your client lives"),
+    ):
         with pytest.raises(BookingRefused) as refused:
             book(backend, who, consultant.sub if who is seeker else seeker.sub, slot)
         assert refused.value.code == "jurisdiction" and words in refused.value.message

@@ -143,21 +143,34 @@ def make_pair(db, made: list[str]) -> Pair:
     finally:
         backend.close()
     with psycopg.connect(db.owner_conninfo) as conn:
-        conn.execute("update public.profiles set timezone = %s, display_name = %s where id = %s",
-                     (NEW_YORK, CONSULTANT_NAME, consultant_id))
-        conn.execute("update public.profiles set timezone = %s, display_name = %s where id = %s",
-                     (LONDON, SEEKER_NAME, seeker_id))
-        conn.execute("update public.availability_settings set min_notice_hours = 24, late_cancel_hours = %s "
-                     "where consultant_id = %s", (LATE_HOURS, consultant_id))
+        conn.execute(
+            "update public.profiles set timezone = %s, display_name = %s where id = %s",
+            (NEW_YORK, CONSULTANT_NAME, consultant_id),
+        )
+        conn.execute(
+            "update public.profiles set timezone = %s, display_name = %s where id = %s",
+            (LONDON, SEEKER_NAME, seeker_id),
+        )
+        conn.execute(
+            "update public.availability_settings set min_notice_hours = 24, late_cancel_hours = %s "
+            "where consultant_id = %s",
+            (LATE_HOURS, consultant_id),
+        )
         for weekday in range(1, 8):
-            conn.execute("insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) "
-                         "values (%s, %s, '10:00', '11:00')", (consultant_id, weekday))
+            conn.execute(
+                "insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) "
+                "values (%s, %s, '10:00', '11:00')",
+                (consultant_id, weekday),
+            )
         request = conn.execute(
             "insert into public.consultation_requests (seeker_id, consultant_id, message, status) "
             "values (%s, %s, 'Weekly consultation, please.', 'accepted') returning id",
-            (seeker_id, consultant_id)).fetchone()[0]
-        conn.execute("insert into public.engagements (request_id, seeker_id, consultant_id) values (%s, %s, %s)",
-                     (request, seeker_id, consultant_id))
+            (seeker_id, consultant_id),
+        ).fetchone()[0]
+        conn.execute(
+            "insert into public.engagements (request_id, seeker_id, consultant_id) values (%s, %s, %s)",
+            (request, seeker_id, consultant_id),
+        )
     return Pair(consultant, seeker)
 
 
@@ -165,12 +178,17 @@ def retire(db, made: list[str]) -> None:
     """Leave the shared database as other tests expect it: the consultant out of the directory (as the other
     modules on it do), and nothing of theirs left queued for a sender another test runs."""
     with psycopg.connect(db.owner_conninfo, autocommit=True) as conn:
-        retired = conn.execute("update public.profiles set is_consultant = false "
-                               "where is_consultant and id = any (%s::uuid[])", (made,)).rowcount
-        dropped = conn.execute("delete from private.outbox where recipient_id = any (%s::uuid[]) "
-                               "and status in ('queued', 'sending', 'held')", (made,)).rowcount
-        left = conn.execute("select count(*) from public.profiles where is_consultant and id = any (%s::uuid[])",
-                            (made,)).fetchone()[0]
+        retired = conn.execute(
+            "update public.profiles set is_consultant = false where is_consultant and id = any (%s::uuid[])", (made,)
+        ).rowcount
+        dropped = conn.execute(
+            "delete from private.outbox where recipient_id = any (%s::uuid[]) "
+            "and status in ('queued', 'sending', 'held')",
+            (made,),
+        ).rowcount
+        left = conn.execute(
+            "select count(*) from public.profiles where is_consultant and id = any (%s::uuid[])", (made,)
+        ).fetchone()[0]
     print(f"[scheduling] retired {retired} consultant(s); dropped {dropped} queued notice(s)")
     assert left == 0, f"{left} of the consultants made here are still in the shared directory"
 
@@ -181,8 +199,10 @@ def retire(db, made: list[str]) -> None:
 
 def next_us_change(after: date) -> date:
     """The first day after `after` whose noon in New York has another UTC offset: a US clock change (a Sunday)."""
+
     def offset(day: date) -> timedelta:
         return datetime.combine(day, time(12), ZoneInfo(NEW_YORK)).utcoffset()
+
     day = after
     while offset(day + timedelta(days=1)) == offset(day):
         day += timedelta(days=1)
@@ -251,7 +271,7 @@ def pick(page: Page, within: Locator, day: date, shown: str) -> None:
 
 
 def show_zone(page: Page, within: Locator, name: str) -> None:
-    """"Show times in" is a segmented control: a radio group."""
+    """ "Show times in" is a segmented control: a radio group."""
     settle(page)
     choice = within.get_by_role("radiogroup", name="Show times in").get_by_role("radio", name=name, exact=True)
     choice.click()
@@ -267,8 +287,9 @@ def upcoming_card(page: Page, *texts: str) -> Locator:
 # The journey
 
 
-def test_book_move_and_cancel_across_a_daylight_saving_change_in_two_zones(app: AppServer, browser: Browser,
-                                                                             pair: Pair) -> None:
+def test_book_move_and_cancel_across_a_daylight_saving_change_in_two_zones(
+    app: AppServer, browser: Browser, pair: Pair
+) -> None:
     shots = Shots(SHOTS / backend_of(app))  # one folder per backend: neither run overwrites the other's
     change = next_us_change(date.today() + timedelta(days=8))  # Sunday; its week's Monday is well beyond notice
     before = monday_of(change)  # Monday to Saturday on the old clock, the Sunday (the change) on the new one
@@ -370,8 +391,13 @@ def test_book_move_and_cancel_across_a_daylight_saving_change_in_two_zones(app: 
         seeker.get_by_role("tab", name="Upcoming").click()
         expect(seeker.get_by_text("No upcoming sessions.")).to_be_visible(timeout=STEP_TIMEOUT)
         seeker.get_by_role("tab", name="Past").click()
-        cancelled = notice(seeker, re.compile(rf"{re.escape(second)} · {CONSULTANT_NAME} · Cancelled by you with "
-                                              r"\d+ h notice"))
+        cancelled = notice(
+            seeker,
+            re.compile(
+                rf"{re.escape(second)} · {CONSULTANT_NAME} · Cancelled by you with "
+                r"\d+ h notice"
+            ),
+        )
         expect(cancelled).not_to_contain_text("late")
         shots(seeker, "cancelled")
     except Exception:

@@ -40,15 +40,20 @@ def email_of(deployed, user_id: str) -> str:
 def matched_kinds(deployed, seeker: str, consultant: str) -> set[str]:
     """What the matched screening (run only at a request) finds for the pair: the probe's control."""
     with psycopg.connect(deployed.owner_conninfo) as conn:
-        rows = conn.execute("select kind from private.matched_conflict_reasons(%s, array[%s]::uuid[])",
-                            (seeker, consultant)).fetchall()
+        rows = conn.execute(
+            "select kind from private.matched_conflict_reasons(%s, array[%s]::uuid[])", (seeker, consultant)
+        ).fetchall()
     return {kind for (kind,) in rows}
 
 
 def what_the_seeker_sees(backends, seeker: Claims, consultant: str, jurisdiction: str) -> dict:
     """Everything a probing seeker can read about one consultant, on both backends."""
-    found = same(backends, "search_consultants", {"p_jurisdiction": jurisdiction, "p_accepting_only": False,
-                                                  "p_limit": 200}, as_user=seeker)["data"]
+    found = same(
+        backends,
+        "search_consultants",
+        {"p_jurisdiction": jurisdiction, "p_accepting_only": False, "p_limit": 200},
+        as_user=seeker,
+    )["data"]
     flags = {r["consultant_id"]: r.get("conflict") for r in found["results"]}
     assert consultant in flags, "the probed consultant must be in the search for the probe to mean anything"
     check = same(backends, "check_conflicts", {"p_other": consultant}, as_user=seeker)["data"]
@@ -70,8 +75,9 @@ def test_an_indirect_tie_teaches_a_searching_seeker_nothing(deployed, backends):
     seeker01, seeker05, consultant06 = demo_id("seeker01"), demo_id("seeker05"), demo_id("consultant06")
     me = Claims.user(seeker01)
     before = what_the_seeker_sees(backends, me, consultant06, "WA")
-    probe = declare(backends, me, p_kind="family", p_counterpart_email=email_of(deployed, seeker05),
-                    p_counterpart_name="A guess")
+    probe = declare(
+        backends, me, p_kind="family", p_counterpart_email=email_of(deployed, seeker05), p_counterpart_name="A guess"
+    )
     try:
         assert "indirect_tie" in matched_kinds(deployed, seeker01, consultant06)  # the control
         during = what_the_seeker_sees(backends, me, consultant06, "WA")
@@ -88,9 +94,16 @@ def test_an_affiliation_moved_about_narrows_no_ones_dates(deployed, backends):
     before = same(backends, "check_conflicts", {"p_other": consultant05}, as_user=me)["data"]
     seen = []
     for starts, ends in (("2020-01-01", None), ("2000-01-01", "2001-01-01"), ("2023-06-01", "2024-06-01")):
-        mine = backends["local"].rpc("add_my_affiliation", {"p_organisation": "State Board of Psychology",
-                                                            "p_kind": "board", "p_starts_on": starts,
-                                                            "p_ends_on": ends}, as_user=me)
+        mine = backends["local"].rpc(
+            "add_my_affiliation",
+            {
+                "p_organisation": "State Board of Psychology",
+                "p_kind": "board",
+                "p_starts_on": starts,
+                "p_ends_on": ends,
+            },
+            as_user=me,
+        )
         added = mine["affiliations"][-1]["id"]
         try:
             if ends is None:
@@ -106,15 +119,21 @@ def test_a_declaration_by_email_confirms_no_members_email(deployed, backends):
     seeker01, consultant06 = demo_id("seeker01"), demo_id("consultant06")
     me = Claims.user(seeker01)
     before = what_the_seeker_sees(backends, me, consultant06, "WA")
-    right = declare(backends, me, p_kind="colleague", p_counterpart_email=email_of(deployed, consultant06),
-                    p_counterpart_name="Right guess")
+    right = declare(
+        backends,
+        me,
+        p_kind="colleague",
+        p_counterpart_email=email_of(deployed, consultant06),
+        p_counterpart_name="Right guess",
+    )
     try:
         assert "colleague" in matched_kinds(deployed, seeker01, consultant06)  # the control
         with_the_right_email = what_the_seeker_sees(backends, me, consultant06, "WA")
     finally:
         remove(backends, me, right)
-    wrong = declare(backends, me, p_kind="colleague", p_counterpart_email="nobody@clinic.example",
-                    p_counterpart_name="Wrong guess")
+    wrong = declare(
+        backends, me, p_kind="colleague", p_counterpart_email="nobody@clinic.example", p_counterpart_name="Wrong guess"
+    )
     try:
         with_a_wrong_email = what_the_seeker_sees(backends, me, consultant06, "WA")
     finally:
@@ -132,8 +151,9 @@ def test_no_member_reads_a_waiver_fingerprint_or_the_other_partys_rationale(depl
             response = http.get("/conflict_waivers", params={"select": column}, headers=headers)
             assert response.status_code in (401, 403) and response.json()["code"] == "42501", column
         # What a party may know: that the waiver exists and who signed it when.
-        signed = http.get("/conflict_waivers", params={"select": "seeker_id,seeker_signed_at,consultant_signed_at"},
-                          headers=headers)
+        signed = http.get(
+            "/conflict_waivers", params={"select": "seeker_id,seeker_signed_at,consultant_signed_at"}, headers=headers
+        )
     assert signed.status_code == 200
     assert [row["seeker_id"] for row in signed.json()] == [demo_id("seeker03")]
 
@@ -143,22 +163,29 @@ def test_referral_candidates_are_the_plain_name_search_for_the_consultant(deploy
     find_consultants told the consultant about their client's blocking conflicts."""
     consultant06, seeker05, consultant07 = demo_id("consultant06"), demo_id("seeker05"), demo_id("consultant07")
     with psycopg.connect(deployed.owner_conninfo) as conn:
-        engagement = str(conn.execute("select id from public.engagements where consultant_id = %s and seeker_id = %s "
-                                      "and status = 'active'", (consultant06, seeker05)).fetchone()[0])
+        engagement = str(
+            conn.execute(
+                "select id from public.engagements where consultant_id = %s and seeker_id = %s and status = 'active'",
+                (consultant06, seeker05),
+            ).fetchone()[0]
+        )
         name = conn.execute("select display_name from public.profiles where id = %s", (consultant07,)).fetchone()[0]
-        blocking = conn.execute("select level from private.conflict_levels(%s, array[%s]::uuid[])",
-                                (seeker05, consultant07)).fetchone()[0]
+        blocking = conn.execute(
+            "select level from private.conflict_levels(%s, array[%s]::uuid[])", (seeker05, consultant07)
+        ).fetchone()[0]
     assert blocking == "blocking"  # the control: seeker05 may not see consultant07
     consultant = Claims.user(consultant06)
     for query in (name[:4], name.split()[-1], "an"):
-        offered = same(backends, "referral_candidates", {"p_engagement": engagement, "p_query": query},
-                       as_user=consultant)["data"]
+        offered = same(
+            backends, "referral_candidates", {"p_engagement": engagement, "p_query": query}, as_user=consultant
+        )["data"]
         plain = same(backends, "find_consultants", {"p_query": query}, as_user=consultant)["data"]
         assert [(r["id"], r["display_name"]) for r in offered] == [(r["id"], r["display_name"]) for r in plain]
         assert {r["available_to_me"] for r in offered} <= {None}
     # The client is told, about their own list, which names are not available to them.
-    mine = same(backends, "referral_candidates", {"p_engagement": engagement, "p_query": name},
-                as_user=Claims.user(seeker05))["data"]
+    mine = same(
+        backends, "referral_candidates", {"p_engagement": engagement, "p_query": name}, as_user=Claims.user(seeker05)
+    )["data"]
     assert [(r["id"], r["available_to_me"]) for r in mine] == [(consultant07, False)]
 
 
@@ -181,22 +208,37 @@ def test_a_request_is_where_matching_shows_to_both_and_is_logged_for_both(deploy
     sibling, _ = register(api, "probe_f")
     with psycopg.connect(deployed.owner_conninfo) as conn:
         conn.execute("update public.profiles set is_consultant = true where id = %s", (consultant,))
-        conn.execute("update public.availability_settings set accepting_new_clients = true, capacity = 5 "
-                     "where consultant_id = %s", (consultant,))
+        conn.execute(
+            "update public.availability_settings set accepting_new_clients = true, capacity = 5 "
+            "where consultant_id = %s",
+            (consultant,),
+        )
         licensed_where_the_clients_live(conn, consultant, seeker)
-        request = conn.execute("insert into public.consultation_requests (seeker_id, consultant_id, message, status) "
-                               "values (%s, %s, 'hi', 'accepted') returning id", (sibling, consultant)).fetchone()[0]
-        conn.execute("insert into public.engagements (request_id, seeker_id, consultant_id) values (%s, %s, %s)",
-                     (request, sibling, consultant))
-        sibling_email = conn.execute("select email from private.credentials where user_id = %s",
-                                     (sibling,)).fetchone()[0]
+        request = conn.execute(
+            "insert into public.consultation_requests (seeker_id, consultant_id, message, status) "
+            "values (%s, %s, 'hi', 'accepted') returning id",
+            (sibling, consultant),
+        ).fetchone()[0]
+        conn.execute(
+            "insert into public.engagements (request_id, seeker_id, consultant_id) values (%s, %s, %s)",
+            (request, sibling, consultant),
+        )
+        sibling_email = conn.execute("select email from private.credentials where user_id = %s", (sibling,)).fetchone()[
+            0
+        ]
     me, them = Claims.user(seeker), Claims.user(consultant)
-    probe = api.rpc("add_my_relationship", {"p_kind": "family", "p_counterpart_email": sibling_email,
-                                            "p_counterpart_name": "My sibling"}, as_user=me)["relationships"][0]["id"]
+    probe = api.rpc(
+        "add_my_relationship",
+        {"p_kind": "family", "p_counterpart_email": sibling_email, "p_counterpart_name": "My sibling"},
+        as_user=me,
+    )["relationships"][0]["id"]
     assert api.rpc("check_conflicts", {"p_other": consultant}, as_user=me)["level"] == "none"
 
-    sent = api.rpc("request_consultation", {"p_consultant": consultant, "p_modalities": [],
-                                            "p_message": "Hello, could we talk?"}, as_user=me)
+    sent = api.rpc(
+        "request_consultation",
+        {"p_consultant": consultant, "p_modalities": [], "p_message": "Hello, could we talk?"},
+        as_user=me,
+    )
     assert sent["conflict"] == "potential" and sent["status"] == "pending"
     for who in (me, them):
         check = api.rpc("check_conflicts", {"p_other": consultant if who is me else seeker}, as_user=who)
@@ -208,8 +250,15 @@ def test_a_request_is_where_matching_shows_to_both_and_is_logged_for_both(deploy
 
     # Frozen at the request: removing or adding declarations now changes nothing either party reads.
     api.rpc("remove_my_declaration", {"p_id": probe}, as_user=me)
-    api.rpc("add_my_relationship", {"p_kind": "friend", "p_counterpart_email": f"{uuid.uuid4().hex}@x.example",
-                                    "p_counterpart_name": "Someone else"}, as_user=me)
+    api.rpc(
+        "add_my_relationship",
+        {
+            "p_kind": "friend",
+            "p_counterpart_email": f"{uuid.uuid4().hex}@x.example",
+            "p_counterpart_name": "Someone else",
+        },
+        as_user=me,
+    )
     assert api.rpc("check_conflicts", {"p_other": consultant}, as_user=me)["level"] == "potential"
     # The consultant cannot accept past it: discuss, and both sign a waiver, first.
     inbox = [r for r in api.rpc("my_requests", {}, as_user=them) if r["status"] == "pending"]
@@ -225,13 +274,20 @@ def test_requests_are_capped_per_day(deployed, backend, leaves_the_directory):
     with psycopg.connect(deployed.owner_conninfo) as conn:
         for consultant in consultants:
             conn.execute("update public.profiles set is_consultant = true where id = %s", (consultant,))
-            conn.execute("update public.availability_settings set accepting_new_clients = true, capacity = 5 "
-                         "where consultant_id = %s", (consultant,))
+            conn.execute(
+                "update public.availability_settings set accepting_new_clients = true, capacity = 5 "
+                "where consultant_id = %s",
+                (consultant,),
+            )
             licensed_where_the_clients_live(conn, consultant, seeker)
     me = Claims.user(seeker)
     for consultant in consultants[:20]:
-        backend.rpc("request_consultation", {"p_consultant": consultant, "p_modalities": [],
-                                             "p_message": "Hello"}, as_user=me)
+        backend.rpc(
+            "request_consultation", {"p_consultant": consultant, "p_modalities": [], "p_message": "Hello"}, as_user=me
+        )
     with pytest.raises(Exception, match="20 requests in the last day"):
-        backend.rpc("request_consultation", {"p_consultant": consultants[20], "p_modalities": [],
-                                             "p_message": "Hello"}, as_user=me)
+        backend.rpc(
+            "request_consultation",
+            {"p_consultant": consultants[20], "p_modalities": [], "p_message": "Hello"},
+            as_user=me,
+        )

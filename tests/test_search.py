@@ -26,32 +26,61 @@ class World:
         conn.execute("select set_config('role', 'service_role', true)")
         self.seeker = self.person("Sam Seeker", consultant=False, licences=[("WY", 400)])
 
-    def person(self, name: str, *, consultant: bool = True, fee: int = 150, years: int = 10,
-               languages=("en",), telehealth=True, in_person=False, city=None, sliding=False,
-               licences=(("WY", 400),), competencies=(), hours=((1, "09:00", "12:00"),),
-               accepting=True, capacity=5) -> str:
+    def person(
+        self,
+        name: str,
+        *,
+        consultant: bool = True,
+        fee: int = 150,
+        years: int = 10,
+        languages=("en",),
+        telehealth=True,
+        in_person=False,
+        city=None,
+        sliding=False,
+        licences=(("WY", 400),),
+        competencies=(),
+        hours=((1, "09:00", "12:00"),),
+        accepting=True,
+        capacity=5,
+    ) -> str:
         pid = str(uuid.uuid4())
         self.conn.execute(
             """insert into public.profiles (id, display_name, languages, offers_telehealth, offers_in_person, city,
                  fee_usd, sliding_scale, years_in_practice, timezone, is_consultant)
                values (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'America/Denver', %s)""",
-            (pid, name, list(languages), telehealth, in_person, city, fee, sliding, years, consultant))
+            (pid, name, list(languages), telehealth, in_person, city, fee, sliding, years, consultant),
+        )
         for jurisdiction, days in licences:
-            self.conn.execute("""insert into public.licenses (profile_id, license_type, license_number, jurisdiction,
+            self.conn.execute(
+                """insert into public.licenses (profile_id, license_type, license_number, jurisdiction,
                                    expires_on) values (%s, 'LPC', 'WY-1000', %s, %s)""",
-                              (pid, jurisdiction, TODAY + timedelta(days=days)))
+                (pid, jurisdiction, TODAY + timedelta(days=days)),
+            )
         for modality, level, verified, *expired in competencies:
             self.conn.execute(
                 """insert into public.competencies (consultant_id, modality, level, verification_status,
                      verified_at, expires_on, evidence_body)
                    values (%s, %s, %s, %s, case when %s then now() end, %s, 'Test body')""",
-                (pid, modality, level, "verified" if verified else "self_attested", verified,
-                 TODAY - timedelta(days=1) if expired and expired[0] else None))
+                (
+                    pid,
+                    modality,
+                    level,
+                    "verified" if verified else "self_attested",
+                    verified,
+                    TODAY - timedelta(days=1) if expired and expired[0] else None,
+                ),
+            )
         for weekday, start, end in hours:
-            self.conn.execute("insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) "
-                              "values (%s, %s, %s, %s)", (pid, weekday, start, end))
-        self.conn.execute("update public.availability_settings set accepting_new_clients = %s, capacity = %s "
-                          "where consultant_id = %s", (accepting, capacity, pid))
+            self.conn.execute(
+                "insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) values (%s, %s, %s, %s)",
+                (pid, weekday, start, end),
+            )
+        self.conn.execute(
+            "update public.availability_settings set accepting_new_clients = %s, capacity = %s "
+            "where consultant_id = %s",
+            (accepting, capacity, pid),
+        )
         return pid
 
     def fill(self, consultant: str, clients: int) -> None:
@@ -59,19 +88,25 @@ class World:
             client = self.person(f"Client {n} of {consultant[:4]}", consultant=False)
             request = self.conn.execute(
                 "insert into public.consultation_requests (seeker_id, consultant_id, message, status) "
-                "values (%s, %s, 'hello', 'accepted') returning id", (client, consultant)).fetchone()[0]
-            self.conn.execute("insert into public.engagements (request_id, seeker_id, consultant_id) "
-                              "values (%s, %s, %s)", (request, client, consultant))
+                "values (%s, %s, 'hello', 'accepted') returning id",
+                (client, consultant),
+            ).fetchone()[0]
+            self.conn.execute(
+                "insert into public.engagements (request_id, seeker_id, consultant_id) values (%s, %s, %s)",
+                (request, client, consultant),
+            )
 
     def search(self, **filters) -> dict:
         params = SearchFilters(jurisdiction="WY", page_size=50, **filters).params()
         claims = {"sub": self.seeker, "role": "portal_member"}
-        self.conn.execute("select set_config('role', 'portal_member', true), "
-                          "set_config('request.jwt.claims', %s, true)", (json.dumps(claims),))
+        self.conn.execute(
+            "select set_config('role', 'portal_member', true), set_config('request.jwt.claims', %s, true)",
+            (json.dumps(claims),),
+        )
         try:
             return self.conn.execute(
-                "select public.search_consultants(" + ", ".join(f"{k} => %({k})s" for k in params) + ")",
-                params).fetchone()[0]
+                "select public.search_consultants(" + ", ".join(f"{k} => %({k})s" for k in params) + ")", params
+            ).fetchone()[0]
         finally:
             self.conn.execute("select set_config('role', 'service_role', true)")
 
@@ -117,9 +152,16 @@ def test_verified_higher_levels_rank_first_and_minimum_level_filters(world):
     world.person("Dee Level1", competencies=[("cbt", 1, True)])
     world.person("Eve No CBT", competencies=[("emdr", 4, True)])
     assert world.names(modalities=["cbt"], min_level=2) == [
-        "Ana Level4 Verified", "Ben Level4 Attested", "Cal Level2 Verified"]
+        "Ana Level4 Verified",
+        "Ben Level4 Attested",
+        "Cal Level2 Verified",
+    ]
     assert world.names(modalities=["cbt"]) == [
-        "Ana Level4 Verified", "Ben Level4 Attested", "Cal Level2 Verified", "Dee Level1"]
+        "Ana Level4 Verified",
+        "Ben Level4 Attested",
+        "Cal Level2 Verified",
+        "Dee Level1",
+    ]
 
 
 def test_every_wanted_modality_is_required(world):
@@ -157,8 +199,9 @@ def test_capacity_and_accepting(world):
 
 def test_format_city_language_fee_and_times(world):
     world.person("Tele only", fee=100, hours=[(6, "09:00", "12:00")])
-    world.person("Casper office", in_person=True, city="Casper", fee=200, languages=("en", "es"),
-                 hours=[(2, "18:00", "20:00")])
+    world.person(
+        "Casper office", in_person=True, city="Casper", fee=200, languages=("en", "es"), hours=[(2, "18:00", "20:00")]
+    )
     world.person("Laramie office", in_person=True, telehealth=False, city="Laramie", fee=260, sliding=True)
     assert world.names(format="in_person") == ["Casper office", "Laramie office"]
     assert world.names(format="in_person", city="casper ") == ["Casper office"]
@@ -227,8 +270,10 @@ def test_relaxation_counts_only_those_kept_out_by_one_filter_alone(world):
     found = world.search(modalities=["cbt"], min_level=3)
     assert found["total"] == 0
     assert sorted(found["relax"], key=lambda r: r["filter"]) == [
-        {"filter": "jurisdiction", "count": elsewhere.get("jurisdiction", 0) + 1}, {"filter": "min_level", "count": 1},
-        {"filter": "modalities", "count": 1}]
+        {"filter": "jurisdiction", "count": elsewhere.get("jurisdiction", 0) + 1},
+        {"filter": "min_level", "count": 1},
+        {"filter": "modalities", "count": 1},
+    ]
 
 
 def test_the_search_refuses_without_a_jurisdiction(world, backend):
@@ -244,9 +289,11 @@ def test_the_search_refuses_without_a_jurisdiction(world, backend):
 
 # --- the precomputed search facts -----------------------------------------------------------
 
-FACT_COLUMNS = ("consultant_id, display_name, jurisdictions, offers_telehealth, offers_in_person, city_key,"
-                " languages, fee_usd, sliding_scale, open_to_new, time_buckets, experience_score, fit_all, competence,"
-                " modality_points, valid_until::text")
+FACT_COLUMNS = (
+    "consultant_id, display_name, jurisdictions, offers_telehealth, offers_in_person, city_key,"
+    " languages, fee_usd, sliding_scale, open_to_new, time_buckets, experience_score, fit_all, competence,"
+    " modality_points, valid_until::text"
+)
 
 
 def facts(conn: psycopg.Connection) -> list[tuple]:
@@ -271,8 +318,10 @@ def test_the_facts_follow_every_change_to_what_they_are_drawn_from(committed_wor
     seeker_turned_consultant = world.person("Cy", consultant=False)
     assert facts(conn) == recomputed(conn)
     changes = [
-        ("update public.profiles set fee_usd = 90, sliding_scale = true, years_in_practice = 30, city = 'Casper', "
-         "offers_in_person = true, languages = '{en,es}', display_name = 'Ana B' where id = %(ana)s"),
+        (
+            "update public.profiles set fee_usd = 90, sliding_scale = true, years_in_practice = 30, city = 'Casper', "
+            "offers_in_person = true, languages = '{en,es}', display_name = 'Ana B' where id = %(ana)s"
+        ),
         "update public.profiles set is_consultant = true where id = %(cy)s",
         "update public.availability_settings set accepting_new_clients = false where consultant_id = %(ben)s",
         "insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) "
@@ -284,8 +333,10 @@ def test_the_facts_follow_every_change_to_what_they_are_drawn_from(committed_wor
         "delete from public.competencies where consultant_id = %(ben)s",
         "update public.licenses set expires_on = current_date - 1 where profile_id = %(ben)s and jurisdiction = 'MT'",
         "delete from public.licenses where profile_id = %(ana)s",
-        ("insert into public.licenses (profile_id, license_type, license_number, jurisdiction, expires_on) "
-         "values (%(ana)s, 'LPC', 'ID-1', 'ID', current_date + 10)"),
+        (
+            "insert into public.licenses (profile_id, license_type, license_number, jurisdiction, expires_on) "
+            "values (%(ana)s, 'LPC', 'ID-1', 'ID', current_date + 10)"
+        ),
         "delete from public.availability_settings where consultant_id = %(cy)s",
         "update public.profiles set is_consultant = false where id = %(ben)s",
     ]
@@ -307,14 +358,18 @@ def test_concurrent_changes_to_one_consultant_are_never_lost(committed_world, em
     the facts include both (the later commit recomputes after the earlier one's)."""
     ana = committed_world.person("Ana Concurrent", competencies=[("cbt", 2, False)])
     with psycopg.connect(embedded_db.conninfo("postgres")) as admin:
-        admin.execute("update public.competencies set verification_status = 'verified', verified_at = now() "
-                      "where consultant_id = %s", (ana,))
+        admin.execute(
+            "update public.competencies set verification_status = 'verified', verified_at = now() "
+            "where consultant_id = %s",
+            (ana,),
+        )
         committed_world.conn.execute("update public.profiles set bio = 'Changed meanwhile' where id = %s", (ana,))
         admin.commit()
     conn = committed_world.conn
     assert facts(conn) == recomputed(conn)
-    points = conn.execute("select modality_points from private.search_facts where consultant_id = %s",
-                          (ana,)).fetchone()[0]
+    points = conn.execute(
+        "select modality_points from private.search_facts where consultant_id = %s", (ana,)
+    ).fetchone()[0]
     assert points == {"cbt": 25.0}  # level 2 x 7.5 + 10 for the verification
 
 
@@ -323,8 +378,10 @@ def test_two_saves_locking_in_opposite_orders_do_not_deadlock_on_the_facts(commi
     facts' locks are taken at commit, after every row lock, so they add no deadlock (each waits its turn)."""
     ana = committed_world.person("Ana Busy", competencies=[("cbt", 3, False)])
     errors: list[BaseException] = []
-    with psycopg.connect(embedded_db.conninfo("postgres")) as first, \
-            psycopg.connect(embedded_db.conninfo("postgres")) as second:
+    with (
+        psycopg.connect(embedded_db.conninfo("postgres")) as first,
+        psycopg.connect(embedded_db.conninfo("postgres")) as second,
+    ):
         first.execute("update public.availability_settings set capacity = 7 where consultant_id = %s", (ana,))
         second.execute("update public.competencies set level = 4 where consultant_id = %s", (ana,))
 
@@ -350,8 +407,9 @@ def wait_until_blocked(observer: psycopg.Connection, blocked: psycopg.Connection
     """Until `blocked`'s backend waits for a lock (no timing assumption: polled, bounded only by the test run)."""
     pid = blocked.info.backend_pid
     for _ in range(6000):
-        if observer.execute("select wait_event_type = 'Lock' from pg_stat_activity where pid = %s",
-                            (pid,)).fetchone()[0]:
+        if observer.execute("select wait_event_type = 'Lock' from pg_stat_activity where pid = %s", (pid,)).fetchone()[
+            0
+        ]:
             return
         time.sleep(0.01)
     raise AssertionError("the second transaction never waited for the first")
@@ -364,12 +422,16 @@ def test_a_search_recomputes_facts_whose_day_has_passed(superuser_world):
     world.conn.execute("reset role")
     world.conn.execute("select private.refresh_pending_search_facts()")  # as a commit would have
     # As if computed yesterday, when Ana also held a Montana licence valid until yesterday.
-    world.conn.execute("update private.search_facts set jurisdictions = '{MT,WY}', valid_until = current_date - 1 "
-                       "where consultant_id = %s", (ana,))
+    world.conn.execute(
+        "update private.search_facts set jurisdictions = '{MT,WY}', valid_until = current_date - 1 "
+        "where consultant_id = %s",
+        (ana,),
+    )
     assert world.names() == ["Ana Stale"]
     world.conn.execute("reset role")
-    row = world.conn.execute("select jurisdictions, valid_until from private.search_facts where consultant_id = %s",
-                             (ana,)).fetchone()
+    row = world.conn.execute(
+        "select jurisdictions, valid_until from private.search_facts where consultant_id = %s", (ana,)
+    ).fetchone()
     assert row == (["WY"], TODAY + timedelta(days=400))
 
 

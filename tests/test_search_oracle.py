@@ -93,14 +93,17 @@ def test_relaxation_counts_agree_with_a_plain_reimplementation(bench_world):
             blocked = {r[0] for r in conn.execute(BLOCKED_FOR, (query.seeker.id,))}
             expected = baseline_relaxations([r for r in rows if r["id"] not in blocked], query, today)
             params = query.filters.params()
-            found = conn.execute(RELAXATIONS, {**params, "me": query.seeker.id,
-                                               "city": (params["p_city"] or "").strip().lower() or None}).fetchone()[0]
+            found = conn.execute(
+                RELAXATIONS, {**params, "me": query.seeker.id, "city": (params["p_city"] or "").strip().lower() or None}
+            ).fetchone()[0]
             assert found == expected, query.describe()
             for relax in found:
                 seen[relax["filter"]] = seen.get(relax["filter"], 0) + 1
     # Not vacuous: every kind of relaxation was offered by several queries.
-    assert all(seen.get(name, 0) >= 3 for name in ("jurisdiction", "modalities", "min_level", "format", "languages",
-                                                   "fee", "capacity", "times")), seen
+    assert all(
+        seen.get(name, 0) >= 3
+        for name in ("jurisdiction", "modalities", "min_level", "format", "languages", "fee", "capacity", "times")
+    ), seen
 
 
 # --- early stopping against a full scoring, where many candidates tie at the cut -------------------
@@ -168,12 +171,14 @@ def test_early_stopping_agrees_with_a_full_scoring_where_many_tie_at_the_cut(emb
 
         def search(filters: SearchFilters) -> dict:
             params = filters.params()
-            conn.execute("select set_config('role', 'portal_member', true), "
-                         "set_config('request.jwt.claims', %s, true)",
-                         (f'{{"sub": "{seeker}", "role": "portal_member"}}',))
+            conn.execute(
+                "select set_config('role', 'portal_member', true), set_config('request.jwt.claims', %s, true)",
+                (f'{{"sub": "{seeker}", "role": "portal_member"}}',),
+            )
             try:
-                return conn.execute("select public.search_consultants("
-                                    + ", ".join(f"{k} => %({k})s" for k in params) + ")", params).fetchone()[0]
+                return conn.execute(
+                    "select public.search_consultants(" + ", ".join(f"{k} => %({k})s" for k in params) + ")", params
+                ).fetchone()[0]
             finally:
                 conn.execute("reset role")
 
@@ -181,10 +186,18 @@ def test_early_stopping_agrees_with_a_full_scoring_where_many_tie_at_the_cut(emb
             SearchFilters(jurisdiction="WY", page_size=20),
             SearchFilters(jurisdiction="WY", modalities=["cbt"], page_size=20),
             SearchFilters(jurisdiction="WY", modalities=["cbt", "emdr"], page_size=20),
-            SearchFilters(jurisdiction="WY", modalities=["cbt"], max_fee=250, sliding_ok=True, accepting_only=False,
-                          page_size=20),
-            SearchFilters(jurisdiction="WY", modalities=["emdr"], times=["Weekday mornings"], max_fee=160,
-                          sliding_ok=True, accepting_only=False, page_size=20),
+            SearchFilters(
+                jurisdiction="WY", modalities=["cbt"], max_fee=250, sliding_ok=True, accepting_only=False, page_size=20
+            ),
+            SearchFilters(
+                jurisdiction="WY",
+                modalities=["emdr"],
+                times=["Weekday mornings"],
+                max_fee=160,
+                sliding_ok=True,
+                accepting_only=False,
+                page_size=20,
+            ),
             SearchFilters(jurisdiction="WY", languages=["en", "es"], accepting_only=False, page_size=20),
         ]
         # Declarations naming two of the consultants tied at the cut of the first search: one blocking, one not.
@@ -192,11 +205,16 @@ def test_early_stopping_agrees_with_a_full_scoring_where_many_tie_at_the_cut(emb
         cut = first["scores"][19]
         at_cut = [i for i, s in zip(first["ids"], first["scores"], strict=True) if s == cut]
         assert len(at_cut) > 20, "the world must tie many candidates at the 20th score"
-        conn.execute("insert into public.declared_relationships (declarer_id, counterpart_id, kind, starts_on) "
-                     "values (%s, %s, 'family', '2020-01-01'), (%s, %s, 'colleague', '2020-01-01')",
-                     (seeker, at_cut[0], seeker, at_cut[1]))
-        levels = dict(conn.execute("select consultant_id::text, level from private.conflicts_found(%s, %s::uuid[])",
-                                   (seeker, at_cut[:2])).fetchall())
+        conn.execute(
+            "insert into public.declared_relationships (declarer_id, counterpart_id, kind, starts_on) "
+            "values (%s, %s, 'family', '2020-01-01'), (%s, %s, 'colleague', '2020-01-01')",
+            (seeker, at_cut[0], seeker, at_cut[1]),
+        )
+        levels = dict(
+            conn.execute(
+                "select consultant_id::text, level from private.conflicts_found(%s, %s::uuid[])", (seeker, at_cut[:2])
+            ).fetchall()
+        )
         assert levels.get(at_cut[0]) == "blocking" and levels.get(at_cut[1]) in ("potential", "waived")
 
         for filters in shapes:
@@ -207,8 +225,8 @@ def test_early_stopping_agrees_with_a_full_scoring_where_many_tie_at_the_cut(emb
                 start = (page - 1) * 20
                 what = f"{filters} page {page}"
                 assert expected["total"] > 1000 and found["total"] == 1001 and found["total_capped"] is True, what
-                assert [r["consultant_id"] for r in found["results"]] == expected["ids"][start:start + 20], what
-                assert [r["score"] for r in found["results"]] == expected["scores"][start:start + 20], what
+                assert [r["consultant_id"] for r in found["results"]] == expected["ids"][start : start + 20], what
+                assert [r["score"] for r in found["results"]] == expected["scores"][start : start + 20], what
                 for r in found["results"]:
                     assert abs(sum(r["breakdown"].values()) - r["score"]) <= 0.5, what
         top = search(shapes[0])["results"]

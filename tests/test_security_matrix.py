@@ -57,89 +57,176 @@ def everyone(outcome: str) -> dict[str, str]:
 # --- the design, for tables -------------------------------------------------------------------
 
 ALL_DENIED = everyone(DENIED)
-PARTIES_READ = row(DENIED, HIDDEN, VISIBLE, VISIBLE, HIDDEN)           # requests, engagements, ...
-OWNER_READS = row(DENIED, HIDDEN, VISIBLE, HIDDEN, HIDDEN)             # declarations, notifications, ...
+PARTIES_READ = row(DENIED, HIDDEN, VISIBLE, VISIBLE, HIDDEN)  # requests, engagements, ...
+OWNER_READS = row(DENIED, HIDDEN, VISIBLE, HIDDEN, HIDDEN)  # declarations, notifications, ...
 WITH_PROFILE = row(DENIED, Per(HIDDEN, VISIBLE), VISIBLE, VISIBLE, VISIBLE)  # a seeker's stays private
-MEMBERS_READ = row(DENIED, VISIBLE, VISIBLE, VISIBLE, VISIBLE)         # reference data
+MEMBERS_READ = row(DENIED, VISIBLE, VISIBLE, VISIBLE, VISIBLE)  # reference data
 OWNER_ADDS = row(DENIED, DENIED, DONE, DENIED, DENIED)
 OWNER_CHANGES = row(DENIED, NONE, DONE, NONE, NONE)
-NOBODY_BUT_OWNER_CHANGES = row(DENIED, NONE, DENIED, NONE, NONE)      # e.g. verifying one's own licence
+NOBODY_BUT_OWNER_CHANGES = row(DENIED, NONE, DENIED, NONE, NONE)  # e.g. verifying one's own licence
 
 #: table -> operation -> role -> expected outcome. "extra:*" rows are further column-level checks.
 TABLES: dict[str, dict[str, dict[str, Any]]] = {
     "private.credentials": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
     "private.search_facts": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
     "private.search_rank": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
-    "private.retired_usernames": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED,
-                                  "delete": ALL_DENIED},
-    "private.sign_in_failures": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED,
-                                 "delete": ALL_DENIED},
-    "private.sign_in_sessions": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED,
-                                 "delete": ALL_DENIED},
-    "public.profiles": {"select": WITH_PROFILE, "insert": ALL_DENIED, "update": OWNER_CHANGES, "delete": ALL_DENIED,
-                        "extra:set_deleted_at": ALL_DENIED},
-    "public.licenses": {"select": WITH_PROFILE, "insert": OWNER_ADDS, "update": OWNER_CHANGES,
-                        "delete": OWNER_CHANGES, "extra:self_verify": NOBODY_BUT_OWNER_CHANGES},
-    "public.competencies": {"select": WITH_PROFILE, "insert": OWNER_ADDS, "update": OWNER_CHANGES,
-                            "delete": OWNER_CHANGES, "extra:self_verify": NOBODY_BUT_OWNER_CHANGES},
-    "public.availability_settings": {"select": WITH_PROFILE, "insert": OWNER_ADDS, "update": OWNER_CHANGES,
-                                     "delete": ALL_DENIED, "extra:read_counters": ALL_DENIED,
-                                     "extra:set_counters": ALL_DENIED},
-    "public.weekly_hours": {"select": WITH_PROFILE, "insert": OWNER_ADDS, "update": OWNER_CHANGES,
-                            "delete": OWNER_CHANGES},
-    "public.date_overrides": {"select": OWNER_READS, "insert": OWNER_ADDS, "update": OWNER_CHANGES,
-                              "delete": OWNER_CHANGES},
-    "public.time_off": {"select": OWNER_READS, "insert": OWNER_ADDS, "update": OWNER_CHANGES,
-                        "delete": OWNER_CHANGES},
-    "public.affiliations": {"select": OWNER_READS, "insert": OWNER_ADDS, "update": OWNER_CHANGES,
-                            "delete": OWNER_CHANGES},
-    "public.declared_relationships": {"select": OWNER_READS, "insert": OWNER_ADDS, "update": OWNER_CHANGES,
-                                      "delete": OWNER_CHANGES},
-    "public.consultation_requests": {"select": PARTIES_READ, "insert": ALL_DENIED, "update": ALL_DENIED,
-                                     "delete": ALL_DENIED},
-    "public.engagements": {"select": PARTIES_READ, "insert": ALL_DENIED, "update": ALL_DENIED,
-                           "delete": ALL_DENIED},
-    "public.appointments": {"select": PARTIES_READ, "insert": ALL_DENIED, "update": ALL_DENIED,
-                            "delete": ALL_DENIED},
+    "private.retired_usernames": {
+        "select": ALL_DENIED,
+        "insert": ALL_DENIED,
+        "update": ALL_DENIED,
+        "delete": ALL_DENIED,
+    },
+    "private.sign_in_failures": {
+        "select": ALL_DENIED,
+        "insert": ALL_DENIED,
+        "update": ALL_DENIED,
+        "delete": ALL_DENIED,
+    },
+    "private.sign_in_sessions": {
+        "select": ALL_DENIED,
+        "insert": ALL_DENIED,
+        "update": ALL_DENIED,
+        "delete": ALL_DENIED,
+    },
+    "public.profiles": {
+        "select": WITH_PROFILE,
+        "insert": ALL_DENIED,
+        "update": OWNER_CHANGES,
+        "delete": ALL_DENIED,
+        "extra:set_deleted_at": ALL_DENIED,
+    },
+    "public.licenses": {
+        "select": WITH_PROFILE,
+        "insert": OWNER_ADDS,
+        "update": OWNER_CHANGES,
+        "delete": OWNER_CHANGES,
+        "extra:self_verify": NOBODY_BUT_OWNER_CHANGES,
+    },
+    "public.competencies": {
+        "select": WITH_PROFILE,
+        "insert": OWNER_ADDS,
+        "update": OWNER_CHANGES,
+        "delete": OWNER_CHANGES,
+        "extra:self_verify": NOBODY_BUT_OWNER_CHANGES,
+    },
+    "public.availability_settings": {
+        "select": WITH_PROFILE,
+        "insert": OWNER_ADDS,
+        "update": OWNER_CHANGES,
+        "delete": ALL_DENIED,
+        "extra:read_counters": ALL_DENIED,
+        "extra:set_counters": ALL_DENIED,
+    },
+    "public.weekly_hours": {
+        "select": WITH_PROFILE,
+        "insert": OWNER_ADDS,
+        "update": OWNER_CHANGES,
+        "delete": OWNER_CHANGES,
+    },
+    "public.date_overrides": {
+        "select": OWNER_READS,
+        "insert": OWNER_ADDS,
+        "update": OWNER_CHANGES,
+        "delete": OWNER_CHANGES,
+    },
+    "public.time_off": {"select": OWNER_READS, "insert": OWNER_ADDS, "update": OWNER_CHANGES, "delete": OWNER_CHANGES},
+    "public.affiliations": {
+        "select": OWNER_READS,
+        "insert": OWNER_ADDS,
+        "update": OWNER_CHANGES,
+        "delete": OWNER_CHANGES,
+    },
+    "public.declared_relationships": {
+        "select": OWNER_READS,
+        "insert": OWNER_ADDS,
+        "update": OWNER_CHANGES,
+        "delete": OWNER_CHANGES,
+    },
+    "public.consultation_requests": {
+        "select": PARTIES_READ,
+        "insert": ALL_DENIED,
+        "update": ALL_DENIED,
+        "delete": ALL_DENIED,
+    },
+    "public.engagements": {"select": PARTIES_READ, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
+    "public.appointments": {"select": PARTIES_READ, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
     # Written only through record_attendance; both parties read both statements.
-    "public.attendance_statements": {"select": PARTIES_READ, "insert": ALL_DENIED, "update": ALL_DENIED,
-                                     "delete": ALL_DENIED},
-    "public.notifications": {"select": OWNER_READS, "insert": ALL_DENIED, "update": OWNER_CHANGES,
-                             "delete": ALL_DENIED, "extra:rewrite_message": ALL_DENIED},
+    "public.attendance_statements": {
+        "select": PARTIES_READ,
+        "insert": ALL_DENIED,
+        "update": ALL_DENIED,
+        "delete": ALL_DENIED,
+    },
+    "public.notifications": {
+        "select": OWNER_READS,
+        "insert": ALL_DENIED,
+        "update": OWNER_CHANGES,
+        "delete": ALL_DENIED,
+        "extra:rewrite_message": ALL_DENIED,
+    },
     # Parties read that a waiver exists and when each signed; never its fingerprint (built from the
     # reasons, so an md5 over one's own clients named the third person) nor the other's rationale.
-    "public.conflict_waivers": {"select": PARTIES_READ, "insert": ALL_DENIED, "update": ALL_DENIED,
-                                "delete": ALL_DENIED, "extra:read_fingerprint": ALL_DENIED,
-                                "extra:read_rationales": ALL_DENIED},
+    "public.conflict_waivers": {
+        "select": PARTIES_READ,
+        "insert": ALL_DENIED,
+        "update": ALL_DENIED,
+        "delete": ALL_DENIED,
+        "extra:read_fingerprint": ALL_DENIED,
+        "extra:read_rationales": ALL_DENIED,
+    },
     # Which emails a member gets: theirs alone, changed only through save_my_email_preferences.
-    "public.email_preferences": {"select": OWNER_READS, "insert": ALL_DENIED, "update": ALL_DENIED,
-                                 "delete": ALL_DENIED},
+    "public.email_preferences": {
+        "select": OWNER_READS,
+        "insert": ALL_DENIED,
+        "update": ALL_DENIED,
+        "delete": ALL_DENIED,
+    },
     # Emails waiting to go out, written by a trigger on notifications: the sender's alone.
     "private.outbox": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
     # Sign-up and reset requests and their links (token digests): only the server's functions read them.
-    "private.account_links": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED,
-                              "delete": ALL_DENIED},
+    "private.account_links": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
     # What a request's matched screening found: read only through the pair's check.
-    "private.request_screenings": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED,
-                                   "delete": ALL_DENIED},
-    "public.screening_log": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED,
-                             "delete": ALL_DENIED},
+    "private.request_screenings": {
+        "select": ALL_DENIED,
+        "insert": ALL_DENIED,
+        "update": ALL_DENIED,
+        "delete": ALL_DENIED,
+    },
+    "public.screening_log": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
     "public.audit_log": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
-    "public.termination_plans": {"select": PARTIES_READ, "insert": ALL_DENIED, "update": ALL_DENIED,
-                                 "delete": ALL_DENIED},
-    "public.termination_plan_versions": {"select": PARTIES_READ, "insert": ALL_DENIED, "update": ALL_DENIED,
-                                         "delete": ALL_DENIED},
-    "public.termination_signatures": {"select": PARTIES_READ, "insert": ALL_DENIED, "update": ALL_DENIED,
-                                      "delete": ALL_DENIED},
-    "public.termination_checklist_progress": {"select": PARTIES_READ, "insert": ALL_DENIED,
-                                              "update": ALL_DENIED, "delete": ALL_DENIED},
-    "public.jurisdictions": {"select": MEMBERS_READ, "insert": ALL_DENIED, "update": ALL_DENIED,
-                             "delete": ALL_DENIED},
+    "public.termination_plans": {
+        "select": PARTIES_READ,
+        "insert": ALL_DENIED,
+        "update": ALL_DENIED,
+        "delete": ALL_DENIED,
+    },
+    "public.termination_plan_versions": {
+        "select": PARTIES_READ,
+        "insert": ALL_DENIED,
+        "update": ALL_DENIED,
+        "delete": ALL_DENIED,
+    },
+    "public.termination_signatures": {
+        "select": PARTIES_READ,
+        "insert": ALL_DENIED,
+        "update": ALL_DENIED,
+        "delete": ALL_DENIED,
+    },
+    "public.termination_checklist_progress": {
+        "select": PARTIES_READ,
+        "insert": ALL_DENIED,
+        "update": ALL_DENIED,
+        "delete": ALL_DENIED,
+    },
+    "public.jurisdictions": {"select": MEMBERS_READ, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
     "public.languages": {"select": MEMBERS_READ, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
-    "public.modalities": {"select": MEMBERS_READ, "insert": row(DENIED, DENIED, DENIED, DENIED, DONE),
-                          "update": ALL_DENIED, "delete": ALL_DENIED},
-    "public.conflict_rules": {"select": MEMBERS_READ, "insert": ALL_DENIED, "update": ALL_DENIED,
-                              "delete": ALL_DENIED},
+    "public.modalities": {
+        "select": MEMBERS_READ,
+        "insert": row(DENIED, DENIED, DENIED, DENIED, DONE),
+        "update": ALL_DENIED,
+        "delete": ALL_DENIED,
+    },
+    "public.conflict_rules": {"select": MEMBERS_READ, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
 }
 
 
@@ -147,11 +234,11 @@ TABLES: dict[str, dict[str, dict[str, Any]]] = {
 class TableSQL:
     """How each cell touches the owner's row. `%(name)s` are the world's ids."""
 
-    key: str                      # identifies the owner's row
-    insert: str                   # adds a row for the owner (valid when permitted)
-    set_clause: str               # a harmless change to the owner's row, on a column members may write
-    setup: dict[str, str] = field(default_factory=dict)   # per operation, run as superuser first
-    extra: dict[str, str] = field(default_factory=dict)   # "extra:*" statements
+    key: str  # identifies the owner's row
+    insert: str  # adds a row for the owner (valid when permitted)
+    set_clause: str  # a harmless change to the owner's row, on a column members may write
+    setup: dict[str, str] = field(default_factory=dict)  # per operation, run as superuser first
+    extra: dict[str, str] = field(default_factory=dict)  # "extra:*" statements
 
 
 TABLE_SQL: dict[str, TableSQL] = {
@@ -160,177 +247,223 @@ TABLE_SQL: dict[str, TableSQL] = {
         "insert into private.search_facts (consultant_id, display_name, jurisdictions, offers_telehealth, "
         "offers_in_person, languages, sliding_scale, open_to_new, time_buckets, experience_score, valid_until) "
         "values (%(fresh_profile)s, 'Forged', '{NY}', true, false, '{en}', false, true, 15, 20, 'infinity')",
-        "experience_score = 20"),
+        "experience_score = 20",
+    ),
     "private.search_rank": TableSQL(
         "(jurisdiction, modality, consultant_id) = (select r.jurisdiction, r.modality, r.consultant_id "
         "from private.search_rank r order by 1, 2, 3 limit 1)",  # any one entry: nobody but the owner reads them
         "insert into private.search_rank (jurisdiction, modality, bound, consultant_id) "
         "values ('NY', '', 1000, %(fresh_profile)s)",
-        "bound = 1000"),
+        "bound = 1000",
+    ),
     "private.retired_usernames": TableSQL(
         "username = 'matrix_retired'",
         "insert into private.retired_usernames (username) values ('intruder_retires_someone')",
-        "retired_at = retired_at"),
+        "retired_at = retired_at",
+    ),
     "private.sign_in_failures": TableSQL(
         "username = 'matrix_failing'",
         "insert into private.sign_in_failures (username, failed_attempts) values ('intruder_counts', 1)",
-        "failed_attempts = 0"),
+        "failed_attempts = 0",
+    ),
     "private.sign_in_sessions": TableSQL(
         "user_id = %(owner)s",
         "insert into private.sign_in_sessions (user_id, expires_at) values (%(owner)s, now() + interval '1 day')",
-        "expires_at = expires_at"),
+        "expires_at = expires_at",
+    ),
     "private.credentials": TableSQL(
         "user_id = %(owner)s",
         "insert into private.credentials (user_id, username, email, password_hash) "
         "values (%(fresh_profile)s, 'intruder_x', 'intruder@x.example', '$2b$12$x')",
-        "failed_attempts = 0", setup={"insert": "insert into public.profiles (id, display_name) "
-                                                "values (%(fresh_profile)s, 'Fresh')"}),
+        "failed_attempts = 0",
+        setup={"insert": "insert into public.profiles (id, display_name) values (%(fresh_profile)s, 'Fresh')"},
+    ),
     "public.profiles": TableSQL(
-        "id = %(owner)s", "insert into public.profiles (display_name) values ('Intruder')",
+        "id = %(owner)s",
+        "insert into public.profiles (display_name) values ('Intruder')",
         "display_name = display_name",
-        extra={"extra:set_deleted_at": "update public.profiles set deleted_at = now() where id = %(owner)s"}),
+        extra={"extra:set_deleted_at": "update public.profiles set deleted_at = now() where id = %(owner)s"},
+    ),
     "public.licenses": TableSQL(
         "id = %(licence)s",
         "insert into public.licenses (profile_id, license_type, license_number, jurisdiction, expires_on) "
         "values (%(owner)s, 'LCSW', 'WY-77', 'WY', '2031-01-01')",
         "license_type = license_type",
-        extra={"extra:self_verify": "update public.licenses set verification_status = 'verified', "
-                                    "verified_at = now() where id = %(licence)s"}),
+        extra={
+            "extra:self_verify": "update public.licenses set verification_status = 'verified', "
+            "verified_at = now() where id = %(licence)s"
+        },
+    ),
     "public.competencies": TableSQL(
         "id = %(competency)s",
         "insert into public.competencies (consultant_id, modality, level) values (%(owner)s, 'dbt', 2)",
         "level = level",
-        extra={"extra:self_verify": "update public.competencies set verification_status = 'verified', "
-                                    "verified_at = now() where id = %(competency)s"}),
+        extra={
+            "extra:self_verify": "update public.competencies set verification_status = 'verified', "
+            "verified_at = now() where id = %(competency)s"
+        },
+    ),
     "public.availability_settings": TableSQL(
         "consultant_id = %(owner)s",
         "insert into public.availability_settings (consultant_id) values (%(owner)s)",
         "capacity = capacity",
         setup={"insert": "delete from public.availability_settings where consultant_id = %(owner)s"},
-        extra={"extra:read_counters": "select active_clients, clients_served from public.availability_settings "
-                                      "where consultant_id = %(owner)s",
-               "extra:set_counters": "update public.availability_settings set active_clients = 0 "
-                                     "where consultant_id = %(owner)s"}),
+        extra={
+            "extra:read_counters": "select active_clients, clients_served from public.availability_settings "
+            "where consultant_id = %(owner)s",
+            "extra:set_counters": "update public.availability_settings set active_clients = 0 "
+            "where consultant_id = %(owner)s",
+        },
+    ),
     "public.weekly_hours": TableSQL(
         "id = %(hours)s",
         "insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) "
         "values (%(owner)s, 2, '09:00', '10:00')",
-        "ends_at = ends_at"),
+        "ends_at = ends_at",
+    ),
     "public.date_overrides": TableSQL(
         "id = %(override)s",
         "insert into public.date_overrides (consultant_id, on_date) values (%(owner)s, current_date + 20)",
-        "on_date = on_date"),
+        "on_date = on_date",
+    ),
     "public.time_off": TableSQL(
         "id = %(time_off)s",
         "insert into public.time_off (consultant_id, starts_on, ends_on) "
         "values (%(owner)s, current_date + 40, current_date + 41)",
-        "note = note"),
+        "note = note",
+    ),
     "public.affiliations": TableSQL(
         "id = %(affiliation)s",
         "insert into public.affiliations (member_id, organisation, kind) values (%(owner)s, 'Intruder Clinic', "
         "'practice')",
-        "role = role"),
+        "role = role",
+    ),
     "public.declared_relationships": TableSQL(
         "id = %(relationship)s",
         "insert into public.declared_relationships (declarer_id, counterpart_name, kind) "
         "values (%(owner)s, 'Someone Else', 'friend')",
-        "counterpart_name = counterpart_name"),
+        "counterpart_name = counterpart_name",
+    ),
     "public.consultation_requests": TableSQL(
         "id = %(request)s",
         "insert into public.consultation_requests (seeker_id, consultant_id, message) "
         "values (%(seeker)s, %(consultant)s, 'Forged')",
-        "message = message"),
+        "message = message",
+    ),
     "public.engagements": TableSQL(
         "id = %(engagement)s",
         "insert into public.engagements (request_id, seeker_id, consultant_id) "
         "values (%(request)s, %(seeker)s, %(consultant)s)",
-        "status = status"),
+        "status = status",
+    ),
     "public.appointments": TableSQL(
         "id = %(appointment)s",
         "insert into public.appointments (consultant_id, client_id, engagement_id, starts_at, ends_at, "
         "blocked_until, requested_by) values (%(consultant)s, %(seeker)s, %(engagement)s, now() + interval '30 days', "
         "now() + interval '30 days 50 minutes', now() + interval '30 days 1 hour', %(owner)s)",
-        "cancel_reason = cancel_reason"),
+        "cancel_reason = cancel_reason",
+    ),
     "public.notifications": TableSQL(
         "id = %(notification)s",
         "insert into public.notifications (user_id, kind, message) values (%(owner)s, 'forged', 'Forged')",
         "read_at = now()",
-        extra={"extra:rewrite_message": "update public.notifications set message = 'Forged' "
-                                        "where id = %(notification)s"}),
+        extra={
+            "extra:rewrite_message": "update public.notifications set message = 'Forged' where id = %(notification)s"
+        },
+    ),
     "public.email_preferences": TableSQL(
         "member_id = %(owner)s",
         "insert into public.email_preferences (member_id) values (%(fresh_profile)s)",
-        "summary = true"),
+        "summary = true",
+    ),
     "public.conflict_waivers": TableSQL(
         "id = %(waiver)s",
         "insert into public.conflict_waivers (seeker_id, consultant_id, fingerprint) "
         "values (%(seeker)s, %(consultant)s, 'forged')",
         "seeker_signed_at = seeker_signed_at",
-        extra={"extra:read_fingerprint": "select fingerprint from public.conflict_waivers where id = %(waiver)s",
-               "extra:read_rationales": "select seeker_rationale, consultant_rationale from public.conflict_waivers "
-                                        "where id = %(waiver)s"}),
+        extra={
+            "extra:read_fingerprint": "select fingerprint from public.conflict_waivers where id = %(waiver)s",
+            "extra:read_rationales": "select seeker_rationale, consultant_rationale from public.conflict_waivers "
+            "where id = %(waiver)s",
+        },
+    ),
     "private.outbox": TableSQL(
         "notification_id = %(notification)s",
         "insert into private.outbox (recipient_id, kind, message) values (%(owner)s, 'forged', 'Forged')",
-        "status = status"),
+        "status = status",
+    ),
     "private.account_links": TableSQL(
         "user_id = %(owner)s",
         "insert into private.account_links (kind, email, user_id) values ('reset', 'forged@x.example', %(owner)s)",
-        "status = status"),
+        "status = status",
+    ),
     "private.request_screenings": TableSQL(
         "request_id = %(request)s",
         "insert into private.request_screenings (request_id, seeker_id, consultant_id) "
         "values (%(request)s, %(seeker)s, %(consultant)s)",
-        "reasons = reasons"),
+        "reasons = reasons",
+    ),
     "public.screening_log": TableSQL(
         "id = %(screening)s",
         "insert into public.screening_log (checked_by, seeker_id, consultant_id, context, level) "
         "values (%(owner)s, %(seeker)s, %(consultant)s, 'on_demand', 'none')",
-        "level = level"),
+        "level = level",
+    ),
     "public.audit_log": TableSQL(
         "id = %(audit)s",
         "insert into public.audit_log (actor_id, action) values (%(owner)s, 'forged')",
-        "action = action"),
+        "action = action",
+    ),
     "public.attendance_statements": TableSQL(
         "appointment_id = %(appointment)s and party_id = %(owner)s",
         "insert into public.attendance_statements (appointment_id, party_id, outcome) "
         "values (%(appointment)s, %(counterparty)s, 'client_absent')",
-        "outcome = outcome"),
+        "outcome = outcome",
+    ),
     "public.termination_plans": TableSQL(
         "id = %(plan)s",
         "insert into public.termination_plans (engagement_id, seeker_id, consultant_id, created_by, status) "
         "values (%(engagement)s, %(seeker)s, %(consultant)s, %(owner)s, 'withdrawn')",
-        "status = status"),
+        "status = status",
+    ),
     "public.termination_plan_versions": TableSQL(
         "plan_id = %(plan)s and version = 1",
         "insert into public.termination_plan_versions (plan_id, version, author_id, initiated_by, reason, "
         "discussed_on, final_session_on, sessions_remaining, closing_sessions) "
         "values (%(plan)s, 2, %(owner)s, 'client', 'goals_met', current_date, current_date + 30, 3, 1)",
-        "reason_notes = reason_notes"),
+        "reason_notes = reason_notes",
+    ),
     "public.termination_signatures": TableSQL(
         "plan_id = %(plan)s and version = 1 and signer_id = %(owner)s",
         "insert into public.termination_signatures (plan_id, version, signer_id) "
         "values (%(plan)s, 1, %(counterparty)s)",
-        "signed_at = signed_at"),
+        "signed_at = signed_at",
+    ),
     "public.termination_checklist_progress": TableSQL(
         "plan_id = %(plan)s and item = 'pre_termination_discussion'",
         "insert into public.termination_checklist_progress (plan_id, item, done_by) "
         "values (%(plan)s, 'summary_shared', %(owner)s)",
-        "done_at = done_at"),
+        "done_at = done_at",
+    ),
     "public.jurisdictions": TableSQL(
         "code = 'NY'",
-        "insert into public.jurisdictions (code, name, country) values ('ZZ', 'Zed', 'US')", "name = name"),
+        "insert into public.jurisdictions (code, name, country) values ('ZZ', 'Zed', 'US')",
+        "name = name",
+    ),
     "public.languages": TableSQL(
-        "code = 'en'",
-        "insert into public.languages (code, name) values ('zz', 'Zed')", "name = name"),
+        "code = 'en'", "insert into public.languages (code, name) values ('zz', 'Zed')", "name = name"
+    ),
     "public.modalities": TableSQL(
         "code = 'cbt'",
-        "insert into public.modalities (code, name) values ('matrix_test', 'Matrix test')", "name = name"),
+        "insert into public.modalities (code, name) values ('matrix_test', 'Matrix test')",
+        "name = name",
+    ),
     "public.conflict_rules": TableSQL(
         "kind = 'friend'",
         "insert into public.conflict_rules (kind, label, severity, window_years, waivable) "
         "values ('matrix_test', 'matrix', 'potential', 1, true)",
-        "label = label"),
+        "label = label",
+    ),
 }
 
 
@@ -338,7 +471,7 @@ TABLE_SQL: dict[str, TableSQL] = {
 
 MEMBERS = row(REFUSED, ALLOWED, ALLOWED, ALLOWED, ALLOWED)
 ADMINS = row(REFUSED, REFUSED, REFUSED, REFUSED, ALLOWED)
-NOBODY = everyone(REFUSED)   # the server's sign-in functions (service_role) and internal seams
+NOBODY = everyone(REFUSED)  # the server's sign-in functions (service_role) and internal seams
 
 
 @dataclass(frozen=True)
@@ -354,8 +487,14 @@ class Fn:
 
 
 IN_A_WEEK = "@in_a_week"
-TERMS = {"initiated_by": "client", "reason": "goals_met", "discussed_on": "2030-01-01",
-         "final_session_on": "2030-02-01", "sessions_remaining": 3, "closing_sessions": 1}
+TERMS = {
+    "initiated_by": "client",
+    "reason": "goals_met",
+    "discussed_on": "2030-01-01",
+    "final_session_on": "2030-02-01",
+    "sessions_remaining": 3,
+    "closing_sessions": 1,
+}
 
 FUNCTIONS: dict[str, Fn] = {
     # reference data and helpers
@@ -369,19 +508,41 @@ FUNCTIONS: dict[str, Fn] = {
     # my profile, practice, availability, declarations, data
     "get_my_profile": Fn(MEMBERS),
     "set_my_home_jurisdiction": Fn(MEMBERS, {"p_jurisdiction": "NY"}),
-    "save_my_profile": Fn(MEMBERS, {"p_profile": {"display_name": "Matrix Member", "languages": ["en"],
-                                                  "offers_telehealth": True, "timezone": "America/New_York"},
-                                    "p_licenses": [], "p_expected_version": 1}),
+    "save_my_profile": Fn(
+        MEMBERS,
+        {
+            "p_profile": {
+                "display_name": "Matrix Member",
+                "languages": ["en"],
+                "offers_telehealth": True,
+                "timezone": "America/New_York",
+            },
+            "p_licenses": [],
+            "p_expected_version": 1,
+        },
+    ),
     "profile_document": Fn(MEMBERS, {"p_id": "@owner"}),
     "get_my_practice": Fn(MEMBERS),
-    "save_my_practice": Fn(MEMBERS, {"p_competencies": [], "p_accepting": True, "p_capacity": 5,
-                                     "p_expected_version": 1}),
+    "save_my_practice": Fn(
+        MEMBERS, {"p_competencies": [], "p_accepting": True, "p_capacity": 5, "p_expected_version": 1}
+    ),
     "consultant_can_take_requests": Fn(MEMBERS, {"p_consultant": "@consultant"}),
     "get_my_availability": Fn(MEMBERS),
-    "save_my_availability": Fn(MEMBERS, {"p_settings": {"session_minutes": 50, "buffer_minutes": 10,
-                                                        "min_notice_hours": 24, "late_cancel_hours": 24},
-                                         "p_weekly_hours": [], "p_overrides": [], "p_time_off": [],
-                                         "p_expected_version": 1}),
+    "save_my_availability": Fn(
+        MEMBERS,
+        {
+            "p_settings": {
+                "session_minutes": 50,
+                "buffer_minutes": 10,
+                "min_notice_hours": 24,
+                "late_cancel_hours": 24,
+            },
+            "p_weekly_hours": [],
+            "p_overrides": [],
+            "p_time_off": [],
+            "p_expected_version": 1,
+        },
+    ),
     "get_my_declarations": Fn(MEMBERS),
     "add_my_affiliation": Fn(MEMBERS, {"p_organisation": "Matrix Clinic", "p_kind": "practice"}),
     "add_my_relationship": Fn(MEMBERS, {"p_kind": "friend", "p_counterpart_name": "Someone Else"}),
@@ -407,23 +568,39 @@ FUNCTIONS: dict[str, Fn] = {
     "sign_waiver": Fn(MEMBERS, {"p_other": "@peer", "p_rationale": "We discussed it and agreed on boundaries."}),
     "my_screening_log": Fn(MEMBERS),
     "screen_candidates": Fn(NOBODY, {"p_seeker": "@seeker", "p_consultants": ["@consultant"], "p_context": None}),
-    "search_relaxations": Fn(NOBODY, {"p_me": "@owner", "p_jurisdiction": "NY", "p_modalities": [],
-                                      "p_min_level": 1, "p_format": "any", "p_city": None, "p_languages": [],
-                                      "p_max_fee": None, "p_sliding_ok": False, "p_accepting_only": True,
-                                      "p_times": 0}),
+    "search_relaxations": Fn(
+        NOBODY,
+        {
+            "p_me": "@owner",
+            "p_jurisdiction": "NY",
+            "p_modalities": [],
+            "p_min_level": 1,
+            "p_format": "any",
+            "p_city": None,
+            "p_languages": [],
+            "p_max_fee": None,
+            "p_sliding_ok": False,
+            "p_accepting_only": True,
+            "p_times": 0,
+        },
+    ),
     # booking
     "open_slots": Fn(MEMBERS, {"p_consultant": "@consultant", "p_from": "@today", "p_to": "@in_a_week_date"}),
     "cancellation_policy": Fn(MEMBERS, {"p_consultant": "@consultant"}),
     # Only the parties of an engagement (or a seeker with a pending request) book.
-    "book_appointment": Fn(row(REFUSED, REFUSED, ALLOWED, ALLOWED, REFUSED),
-                           {"p_other": "@peer", "p_starts_at": IN_A_WEEK}),
+    "book_appointment": Fn(
+        row(REFUSED, REFUSED, ALLOWED, ALLOWED, REFUSED), {"p_other": "@peer", "p_starts_at": IN_A_WEEK}
+    ),
     "respond_to_appointment": Fn(MEMBERS, {"p_appointment": "@appointment", "p_confirm": True}),
     "cancel_appointment": Fn(MEMBERS, {"p_appointment": "@appointment", "p_reason": "Matrix"}),
-    "reschedule_appointment": Fn(MEMBERS, {"p_appointment": "@appointment", "p_new_starts_at": IN_A_WEEK,
-                                           "p_reason": "Matrix"}),
+    "reschedule_appointment": Fn(
+        MEMBERS, {"p_appointment": "@appointment", "p_new_starts_at": IN_A_WEEK, "p_reason": "Matrix"}
+    ),
     # Only the appointment's consultant marks it kept or missed.
-    "mark_appointment": Fn(row(REFUSED, REFUSED, Per(REFUSED, ALLOWED), Per(ALLOWED, REFUSED), REFUSED),
-                           {"p_appointment": "@appointment", "p_outcome": "completed"}),
+    "mark_appointment": Fn(
+        row(REFUSED, REFUSED, Per(REFUSED, ALLOWED), Per(ALLOWED, REFUSED), REFUSED),
+        {"p_appointment": "@appointment", "p_outcome": "completed"},
+    ),
     "my_appointments": Fn(MEMBERS),
     # Consultants' records resting on 5+ events are public to members (search cards).
     "consultant_records": Fn(MEMBERS, {"p_consultants": ["@consultant", "@stranger"]}),
@@ -437,8 +614,9 @@ FUNCTIONS: dict[str, Fn] = {
     "admin_outbox": Fn(ADMINS, {"p_limit": 5}),
     "admin_close_account": Fn(ADMINS, {"p_user": "@stranger", "p_reason": "Licence suspended by the state board."}),
     "admin_disputed_sessions": Fn(ADMINS),
-    "admin_resolve_attendance": Fn(ADMINS, {"p_appointment": "@appointment", "p_outcome": "held",
-                                            "p_note": "Both agreed on a call."}),
+    "admin_resolve_attendance": Fn(
+        ADMINS, {"p_appointment": "@appointment", "p_outcome": "held", "p_note": "Both agreed on a call."}
+    ),
     # termination plans
     "start_termination_plan": Fn(MEMBERS, {"p_engagement": "@engagement", "p_terms": TERMS}),
     "revise_termination_plan": Fn(MEMBERS, {"p_plan": "@plan", "p_terms": TERMS, "p_expected_version": 1}),
@@ -456,16 +634,24 @@ FUNCTIONS: dict[str, Fn] = {
     "admin_verification_queue": Fn(ADMINS),
     "admin_verify_credential": Fn(ADMINS, {"p_kind": "license", "p_id": "@licence", "p_approve": True}),
     "admin_add_modality": Fn(ADMINS, {"p_code": "matrix_test", "p_name": "Matrix test"}),
-    "admin_update_conflict_rule": Fn(ADMINS, {"p_kind": "friend", "p_severity": "potential", "p_window_years": 2,
-                                              "p_waivable": True}),
+    "admin_update_conflict_rule": Fn(
+        ADMINS, {"p_kind": "friend", "p_severity": "potential", "p_window_years": 2, "p_waivable": True}
+    ),
     # sign-in support: the portal's server only (service_role)
     "auth_get_login": Fn(NOBODY, {"p_username": "seeker01"}),
     # The sender's calls (service role): no member claims or settles a row of the outbox.
     "outbox_claim": Fn(NOBODY, {"p_limit": 1}),
     "write_due_reminders": Fn(NOBODY),  # the sender's sweep of reminders due to members who are away
     # Sign-up and reset by link: the app's server and the sender only (service_role).
-    "auth_request_registration": Fn(NOBODY, {"p_username": "matrix_y", "p_email": "matrix_y@x.example",
-                                             "p_display_name": "Matrix", "p_password_hash": "$2b$12$x"}),
+    "auth_request_registration": Fn(
+        NOBODY,
+        {
+            "p_username": "matrix_y",
+            "p_email": "matrix_y@x.example",
+            "p_display_name": "Matrix",
+            "p_password_hash": "$2b$12$x",
+        },
+    ),
     "auth_request_password_reset": Fn(NOBODY, {"p_identifier": "seeker01"}),
     "account_links_claim": Fn(NOBODY, {"p_limit": 1}),
     "account_link_arm": Fn(NOBODY, {"p_id": 1, "p_token_hash": "0" * 64}),
@@ -478,8 +664,15 @@ FUNCTIONS: dict[str, Fn] = {
     "request_my_email_verification": Fn(MEMBERS),
     "portal_has_accounts": Fn(NOBODY),
     "outbox_settle": Fn(NOBODY, {"p_id": 1, "p_outcome": "sent"}),
-    "auth_register": Fn(NOBODY, {"p_username": "matrix_x", "p_email": "matrix@x.example",
-                                 "p_display_name": "Matrix", "p_password_hash": "$2b$12$x"}),
+    "auth_register": Fn(
+        NOBODY,
+        {
+            "p_username": "matrix_x",
+            "p_email": "matrix@x.example",
+            "p_display_name": "Matrix",
+            "p_password_hash": "$2b$12$x",
+        },
+    ),
     "auth_record_failed_login": Fn(NOBODY, {"p_username": "seeker01"}),
     "auth_clear_failed_logins": Fn(NOBODY, {"p_username": "seeker01"}),
     "auth_record_successful_login": Fn(NOBODY, {"p_username": "seeker01"}),
@@ -493,6 +686,7 @@ FUNCTIONS: dict[str, Fn] = {
 
 # --- the world --------------------------------------------------------------------------------
 
+
 class World:
     """Owner, counterparty, stranger and admin, and every kind of row the owner can have."""
 
@@ -505,66 +699,137 @@ class World:
         stranger = self.member("Stella Stranger", consultant=True)
         admin = self.member("Ada Admin", consultant=False, admin=True)
         seeker, consultant = (owner, counterparty) if owner_is == "seeker" else (counterparty, owner)
-        ids = {"owner": owner, "counterparty": counterparty, "stranger": stranger, "admin": admin,
-               "seeker": seeker, "consultant": consultant, "fresh_profile": str(uuid.uuid4())}
+        ids = {
+            "owner": owner,
+            "counterparty": counterparty,
+            "stranger": stranger,
+            "admin": admin,
+            "seeker": seeker,
+            "consultant": consultant,
+            "fresh_profile": str(uuid.uuid4()),
+        }
         q = self.scalar
-        ids["licence"] = q("insert into public.licenses (profile_id, license_type, license_number, jurisdiction, "
-                           "expires_on) values (%s, 'LCSW', 'NY-1', 'NY', '2031-01-01') returning id", owner)
-        ids["competency"] = q("insert into public.competencies (consultant_id, modality, level) "
-                              "values (%s, 'cbt', 3) returning id", owner)
-        ids["hours"] = q("insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) "
-                         "values (%s, 1, '09:00', '12:00') returning id", owner)
-        ids["override"] = q("insert into public.date_overrides (consultant_id, on_date, starts_at, ends_at) "
-                            "values (%s, current_date + 10, '10:00', '11:00') returning id", owner)
-        ids["time_off"] = q("insert into public.time_off (consultant_id, starts_on, ends_on, note) "
-                            "values (%s, current_date + 60, current_date + 61, 'away') returning id", owner)
-        ids["affiliation"] = q("insert into public.affiliations (member_id, organisation, kind) "
-                               "values (%s, 'Owner Clinic', 'practice') returning id", owner)
-        ids["relationship"] = q("insert into public.declared_relationships (declarer_id, counterpart_id, kind, "
-                                "ends_on) values (%s, %s, 'colleague', current_date - 3650) returning id",
-                                owner, counterparty)
-        ids["request"] = q("insert into public.consultation_requests (seeker_id, consultant_id, message, status, "
-                           "responded_at) values (%s, %s, 'Hello', 'accepted', now()) returning id", seeker, consultant)
+        ids["licence"] = q(
+            "insert into public.licenses (profile_id, license_type, license_number, jurisdiction, "
+            "expires_on) values (%s, 'LCSW', 'NY-1', 'NY', '2031-01-01') returning id",
+            owner,
+        )
+        ids["competency"] = q(
+            "insert into public.competencies (consultant_id, modality, level) values (%s, 'cbt', 3) returning id", owner
+        )
+        ids["hours"] = q(
+            "insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) "
+            "values (%s, 1, '09:00', '12:00') returning id",
+            owner,
+        )
+        ids["override"] = q(
+            "insert into public.date_overrides (consultant_id, on_date, starts_at, ends_at) "
+            "values (%s, current_date + 10, '10:00', '11:00') returning id",
+            owner,
+        )
+        ids["time_off"] = q(
+            "insert into public.time_off (consultant_id, starts_on, ends_on, note) "
+            "values (%s, current_date + 60, current_date + 61, 'away') returning id",
+            owner,
+        )
+        ids["affiliation"] = q(
+            "insert into public.affiliations (member_id, organisation, kind) "
+            "values (%s, 'Owner Clinic', 'practice') returning id",
+            owner,
+        )
+        ids["relationship"] = q(
+            "insert into public.declared_relationships (declarer_id, counterpart_id, kind, "
+            "ends_on) values (%s, %s, 'colleague', current_date - 3650) returning id",
+            owner,
+            counterparty,
+        )
+        ids["request"] = q(
+            "insert into public.consultation_requests (seeker_id, consultant_id, message, status, "
+            "responded_at) values (%s, %s, 'Hello', 'accepted', now()) returning id",
+            seeker,
+            consultant,
+        )
         self.conn.execute("select private.take_request_screening(%s)", (ids["request"],))
-        ids["engagement"] = q("insert into public.engagements (request_id, seeker_id, consultant_id) "
-                              "values (%s, %s, %s) returning id", ids["request"], seeker, consultant)
+        ids["engagement"] = q(
+            "insert into public.engagements (request_id, seeker_id, consultant_id) values (%s, %s, %s) returning id",
+            ids["request"],
+            seeker,
+            consultant,
+        )
         ids["appointment"] = q(
             "insert into public.appointments (consultant_id, client_id, engagement_id, starts_at, ends_at, "
             "blocked_until, status, requested_by) values (%s, %s, %s, date_trunc('hour', now()) + interval '9 days', "
             "date_trunc('hour', now()) + interval '9 days 50 minutes', "
             "date_trunc('hour', now()) + interval '9 days 1 hour', 'confirmed', %s) returning id",
-            consultant, seeker, ids["engagement"], seeker)
-        self.conn.execute("insert into private.retired_usernames (username) values ('matrix_retired') "
-                          "on conflict do nothing")
-        self.conn.execute("insert into private.sign_in_failures (username, failed_attempts) "
-                          "values ('matrix_failing', 2) on conflict do nothing")
-        self.conn.execute("insert into private.sign_in_sessions (user_id, expires_at) "
-                          "values (%s, now() + interval '1 day')", (owner,))
-        self.conn.execute("insert into public.attendance_statements (appointment_id, party_id, outcome) "
-                          "values (%s, %s, 'held')", (ids["appointment"], owner))
+            consultant,
+            seeker,
+            ids["engagement"],
+            seeker,
+        )
+        self.conn.execute(
+            "insert into private.retired_usernames (username) values ('matrix_retired') on conflict do nothing"
+        )
+        self.conn.execute(
+            "insert into private.sign_in_failures (username, failed_attempts) "
+            "values ('matrix_failing', 2) on conflict do nothing"
+        )
+        self.conn.execute(
+            "insert into private.sign_in_sessions (user_id, expires_at) values (%s, now() + interval '1 day')", (owner,)
+        )
+        self.conn.execute(
+            "insert into public.attendance_statements (appointment_id, party_id, outcome) values (%s, %s, 'held')",
+            (ids["appointment"], owner),
+        )
         self.conn.execute("insert into public.email_preferences (member_id) values (%s)", (owner,))
-        self.conn.execute("insert into private.account_links (kind, email, user_id) "
-                          "values ('verify_email', 'matrix_owner@x.example', %s)", (owner,))
-        ids["notification"] = q("insert into public.notifications (user_id, kind, message) "
-                                "values (%s, 'matrix', 'For the owner') returning id", owner)
-        ids["waiver"] = q("insert into public.conflict_waivers (seeker_id, consultant_id, fingerprint, "
-                          "seeker_rationale, seeker_signed_at) values (%s, %s, 'matrix', "
-                          "'We discussed it at length and agreed.', now()) returning id", seeker, consultant)
-        ids["screening"] = q("insert into public.screening_log (checked_by, seeker_id, consultant_id, context, level) "
-                             "values (%s, %s, %s, 'on_demand', 'none') returning id", owner, seeker, consultant)
+        self.conn.execute(
+            "insert into private.account_links (kind, email, user_id) "
+            "values ('verify_email', 'matrix_owner@x.example', %s)",
+            (owner,),
+        )
+        ids["notification"] = q(
+            "insert into public.notifications (user_id, kind, message) "
+            "values (%s, 'matrix', 'For the owner') returning id",
+            owner,
+        )
+        ids["waiver"] = q(
+            "insert into public.conflict_waivers (seeker_id, consultant_id, fingerprint, "
+            "seeker_rationale, seeker_signed_at) values (%s, %s, 'matrix', "
+            "'We discussed it at length and agreed.', now()) returning id",
+            seeker,
+            consultant,
+        )
+        ids["screening"] = q(
+            "insert into public.screening_log (checked_by, seeker_id, consultant_id, context, level) "
+            "values (%s, %s, %s, 'on_demand', 'none') returning id",
+            owner,
+            seeker,
+            consultant,
+        )
         ids["audit"] = q("insert into public.audit_log (actor_id, action) values (%s, 'matrix') returning id", owner)
-        ids["plan"] = q("insert into public.termination_plans (engagement_id, seeker_id, consultant_id, status, "
-                        "created_by) values (%s, %s, %s, 'proposed', %s) returning id",
-                        ids["engagement"], seeker, consultant, owner)
+        ids["plan"] = q(
+            "insert into public.termination_plans (engagement_id, seeker_id, consultant_id, status, "
+            "created_by) values (%s, %s, %s, 'proposed', %s) returning id",
+            ids["engagement"],
+            seeker,
+            consultant,
+            owner,
+        )
         self.conn.execute(
             "insert into public.termination_plan_versions (plan_id, version, author_id, initiated_by, reason, "
             "discussed_on, final_session_on, sessions_remaining, closing_sessions, referrals) "
             "values (%s, 1, %s, 'client', 'goals_met', current_date, current_date + 30, 3, 1, "
-            "'[{\"name\": \"Dr. Referral\"}]')", (ids["plan"], owner))
-        self.conn.execute("insert into public.termination_signatures (plan_id, version, signer_id) values (%s, 1, %s)",
-                          (ids["plan"], owner))
-        self.conn.execute("insert into public.termination_checklist_progress (plan_id, item, done_by) "
-                          "values (%s, 'pre_termination_discussion', %s)", (ids["plan"], owner))
+            '\'[{"name": "Dr. Referral"}]\')',
+            (ids["plan"], owner),
+        )
+        self.conn.execute(
+            "insert into public.termination_signatures (plan_id, version, signer_id) values (%s, 1, %s)",
+            (ids["plan"], owner),
+        )
+        self.conn.execute(
+            "insert into public.termination_checklist_progress (plan_id, item, done_by) "
+            "values (%s, 'pre_termination_discussion', %s)",
+            (ids["plan"], owner),
+        )
         week = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=7)
         ids.update({"today": datetime.now(UTC).date(), "in_a_week_date": week.date(), "in_a_week": week})
         self.ids = {k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in ids.items()}
@@ -574,11 +839,15 @@ class World:
 
     def member(self, name: str, *, consultant: bool, admin: bool = False) -> str:
         pid = str(uuid.uuid4())
-        self.conn.execute("insert into public.profiles (id, display_name, is_consultant, fee_usd) "
-                          "values (%s, %s, %s, 100)", (pid, name, consultant))
-        self.conn.execute("insert into private.credentials (user_id, username, email, password_hash, is_admin) "
-                          "values (%s, %s, %s, '$2b$12$x', %s)",
-                          (pid, f"m{pid[:12]}", f"{pid[:8]}@matrix.example", admin))
+        self.conn.execute(
+            "insert into public.profiles (id, display_name, is_consultant, fee_usd) values (%s, %s, %s, 100)",
+            (pid, name, consultant),
+        )
+        self.conn.execute(
+            "insert into private.credentials (user_id, username, email, password_hash, is_admin) "
+            "values (%s, %s, %s, '$2b$12$x', %s)",
+            (pid, f"m{pid[:12]}", f"{pid[:8]}@matrix.example", admin),
+        )
         return pid
 
     def superuser(self) -> None:
@@ -590,11 +859,14 @@ class World:
             role, claims = "anon", {"role": "anon"}
         else:
             role, claims = "portal_member", {"sub": self.ids[who], "role": "portal_member", "aud": "authenticated"}
-        self.conn.execute("select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)",
-                          (role, json.dumps(claims)))
+        self.conn.execute(
+            "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)",
+            (role, json.dumps(claims)),
+        )
 
-    def run(self, who: str, statement: str, params: dict[str, Any] | None = None,
-            setup: str | None = None) -> tuple[str, Any]:
+    def run(
+        self, who: str, statement: str, params: dict[str, Any] | None = None, setup: str | None = None
+    ) -> tuple[str, Any]:
         """Run one statement as `who` in a savepoint that is always rolled back.
 
         Returns ("ok", (rowcount, rows or None)) or ("error", (sqlstate, first line of the message)).
@@ -655,6 +927,7 @@ def table_statements(table: str) -> dict[str, str]:
 
 
 # --- the matrix -------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("table", sorted(TABLES))
 def test_table_matrix(world, table):
@@ -741,14 +1014,12 @@ def test_function_matrix(world, fn):
     assert not mismatches, "\n".join(mismatches)
 
 
-
 # --- what functions disclose ------------------------------------------------------------------
 
 #: Information a function may reveal about the owner (a seeker), by caller. VISIBLE: the caller learns it.
 DISCLOSURE: dict[str, dict[str, str]] = {
     # README: "A client's own busy times count only when the caller is that client or their consultant."
-    "open_slots: when the owner has a session with another consultant": row(REFUSED, HIDDEN, VISIBLE, VISIBLE,
-                                                                           HIDDEN),
+    "open_slots: when the owner has a session with another consultant": row(REFUSED, HIDDEN, VISIBLE, VISIBLE, HIDDEN),
 }
 
 
@@ -765,20 +1036,34 @@ def test_open_slots_reveals_a_clients_sessions_only_to_them_and_their_consultant
     w = seeker_world
     ids = w.ids
     elsewhere = w.member("Theo Third", consultant=True)
-    request = w.scalar("insert into public.consultation_requests (seeker_id, consultant_id, message, status) "
-                       "values (%s, %s, 'Hi', 'accepted') returning id", ids["owner"], elsewhere)
-    engagement = w.scalar("insert into public.engagements (request_id, seeker_id, consultant_id) "
-                          "values (%s, %s, %s) returning id", request, ids["owner"], elsewhere)
+    request = w.scalar(
+        "insert into public.consultation_requests (seeker_id, consultant_id, message, status) "
+        "values (%s, %s, 'Hi', 'accepted') returning id",
+        ids["owner"],
+        elsewhere,
+    )
+    engagement = w.scalar(
+        "insert into public.engagements (request_id, seeker_id, consultant_id) values (%s, %s, %s) returning id",
+        request,
+        ids["owner"],
+        elsewhere,
+    )
     w.conn.execute(
         "insert into public.appointments (consultant_id, client_id, engagement_id, starts_at, ends_at, blocked_until, "
         "status, requested_by) select %s, %s, %s, t, t + interval '50 minutes', t + interval '1 hour', 'confirmed', %s "
         "from (select ((current_date + 5) + time '10:00') at time zone 'America/New_York' as t) x",
-        (elsewhere, ids["owner"], engagement, ids["owner"]))
+        (elsewhere, ids["owner"], engagement, ids["owner"]),
+    )
     for consultant in (ids["counterparty"], ids["stranger"]):
-        w.conn.execute("insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) "
-                       "select %s, d, '08:00', '18:00' from generate_series(1, 7) d", (consultant,))
-    statement = ("select coalesce(array_agg(starts_at order by starts_at), '{}') "
-                 "from public.open_slots(%(consultant)s, current_date + 5, current_date + 5, %(client)s)")
+        w.conn.execute(
+            "insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) "
+            "select %s, d, '08:00', '18:00' from generate_series(1, 7) d",
+            (consultant,),
+        )
+    statement = (
+        "select coalesce(array_agg(starts_at order by starts_at), '{}') "
+        "from public.open_slots(%(consultant)s, current_date + 5, current_date + 5, %(client)s)"
+    )
     seen = {}
     for who in ROLES:
         # A consultant asks about their own calendar; the others about a consultant's they could book.
@@ -793,20 +1078,27 @@ def test_open_slots_reveals_a_clients_sessions_only_to_them_and_their_consultant
         assert plain[1][1][0][0], f"{who}: the consultant has no open slots that day, the probe proves nothing"
         seen[who] = VISIBLE if plain[1][1] != probed[1][1] else HIDDEN
     cell = "open_slots: when the owner has a session with another consultant"
-    mismatches = [f"{cell}, as {who}: expected {want}, got {seen[who]}"
-                  for who, want in DISCLOSURE[cell].items() if seen[who] != want]
+    mismatches = [
+        f"{cell}, as {who}: expected {want}, got {seen[who]}"
+        for who, want in DISCLOSURE[cell].items()
+        if seen[who] != want
+    ]
     assert not mismatches, "\n".join(mismatches)
 
 
 # --- every table and function has a row -------------------------------------------------------
 
+
 def test_every_table_and_function_has_a_row_in_the_matrix(embedded_db):
     """New tables or functions without a row fail the suite; so do rows for objects that are gone."""
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        tables = {r[0] for r in conn.execute("""
+        tables = {
+            r[0]
+            for r in conn.execute("""
             select n.nspname || '.' || c.relname from pg_catalog.pg_class c
             join pg_catalog.pg_namespace n on n.oid = c.relnamespace
-            where n.nspname in ('public', 'private') and c.relkind in ('r', 'p', 'v', 'm', 'f')""")}
+            where n.nspname in ('public', 'private') and c.relkind in ('r', 'p', 'v', 'm', 'f')""")
+        }
         functions = set(function_arguments(conn))
     assert sorted(tables - set(TABLES)) == [], "tables without a row in TABLES"
     assert sorted(set(TABLES) - tables) == [], "rows in TABLES for tables that do not exist"
@@ -836,18 +1128,25 @@ def test_no_view_in_an_api_schema_bypasses_rls(embedded_db):
     schemas the API sees must be security_invoker, and materialized views must be out of every API role's
     reach."""
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        definer_views = _rows(conn, """
+        definer_views = _rows(
+            conn,
+            """
             select n.nspname || '.' || c.relname from pg_catalog.pg_class c
             join pg_catalog.pg_namespace n on n.oid = c.relnamespace
             where n.nspname = any (%s) and c.relkind = 'v'
               and not exists (select 1 from unnest(coalesce(c.reloptions, '{}')) o
                               where lower(o) in ('security_invoker=true', 'security_invoker=on',
-                                                 'security_invoker=1', 'security_invoker=yes'))""", (list(SCHEMAS),))
-        reachable_matviews = _rows(conn, """
+                                                 'security_invoker=1', 'security_invoker=yes'))""",
+            (list(SCHEMAS),),
+        )
+        reachable_matviews = _rows(
+            conn,
+            """
             select n.nspname || '.' || c.relname || ' by ' || r from pg_catalog.pg_class c
             join pg_catalog.pg_namespace n on n.oid = c.relnamespace, unnest(%s::text[]) r
             where n.nspname = any (%s) and c.relkind = 'm' and has_table_privilege(r, c.oid, 'SELECT')""",
-                                   (list(API_ROLES), list(SCHEMAS)))
+            (list(API_ROLES), list(SCHEMAS)),
+        )
     assert not definer_views, "\n".join(definer_views)
     assert not reachable_matviews, "\n".join(reachable_matviews)
 
@@ -856,13 +1155,17 @@ def test_anon_has_no_privilege_on_any_table_view_or_column(embedded_db):
     """Extends test_database's lint (table grants in public/private) to views, foreign tables,
     column-level grants, grants to PUBLIC, and the bootstrap's schemas."""
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        granted = _rows(conn, """
+        granted = _rows(
+            conn,
+            """
             select n.nspname || '.' || c.relname from pg_catalog.pg_class c
             join pg_catalog.pg_namespace n on n.oid = c.relnamespace
             where n.nspname = any (%s) and c.relkind in ('r', 'p', 'v', 'm', 'f')
               and (has_table_privilege('anon', c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
                    or has_any_column_privilege('anon', c.oid, 'SELECT, INSERT, UPDATE, REFERENCES')
-                   or exists (select 1 from aclexplode(c.relacl) a where a.grantee = 0))""", (list(SCHEMAS),))
+                   or exists (select 1 from aclexplode(c.relacl) a where a.grantee = 0))""",
+            (list(SCHEMAS),),
+        )
     assert not granted, "\n".join(granted)
 
 
@@ -871,48 +1174,62 @@ def test_no_sequence_is_usable_by_anon_or_members(embedded_db):
     tables; the migrations revoke what they do not mean to grant. Identity columns need no sequence
     privilege to insert, so nobody but the owner and service_role needs one."""
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        usable = _rows(conn, """
+        usable = _rows(
+            conn,
+            """
             select n.nspname || '.' || c.relname || ' by ' || r from pg_catalog.pg_class c
             join pg_catalog.pg_namespace n on n.oid = c.relnamespace,
                  unnest(array['anon', 'authenticated', 'portal_member']) r
             where n.nspname = any (%s) and c.relkind = 'S'
               and has_sequence_privilege(r, c.oid, 'USAGE, SELECT, UPDATE')
-            order by 1""", (list(SCHEMAS),))
+            order by 1""",
+            (list(SCHEMAS),),
+        )
     assert not usable, "\n".join(usable)
 
 
 def test_every_function_of_ours_pins_an_empty_search_path(embedded_db):
     """Extends test_database's lint to the auth schema the bootstrap creates and to trigger functions."""
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        unpinned = _rows(conn, f"""
+        unpinned = _rows(
+            conn,
+            f"""
             select n.nspname || '.' || p.proname from pg_catalog.pg_proc p
             join pg_catalog.pg_namespace n on n.oid = p.pronamespace
-            where n.nspname in ('public', 'private', 'auth') and {_NOT_EXTENSION_MEMBER.format(oid='p.oid')}
-              and not coalesce(p.proconfig, '{{}}') @> array['search_path=""']""")
+            where n.nspname in ('public', 'private', 'auth') and {_NOT_EXTENSION_MEMBER.format(oid="p.oid")}
+              and not coalesce(p.proconfig, '{{}}') @> array['search_path=""']""",
+        )
     assert not unpinned, "\n".join(unpinned)
 
 
 def test_no_security_definer_function_anywhere_is_executable_by_anon_or_public(embedded_db):
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        exposed = _rows(conn, f"""
+        exposed = _rows(
+            conn,
+            f"""
             select n.nspname || '.' || p.proname from pg_catalog.pg_proc p
             join pg_catalog.pg_namespace n on n.oid = p.pronamespace
-            where p.prosecdef and n.nspname = any (%s) and {_NOT_EXTENSION_MEMBER.format(oid='p.oid')}
+            where p.prosecdef and n.nspname = any (%s) and {_NOT_EXTENSION_MEMBER.format(oid="p.oid")}
               and (has_function_privilege('anon', p.oid, 'EXECUTE')
                    or exists (select 1 from aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
-                              where a.grantee = 0 and a.privilege_type = 'EXECUTE'))""", (list(SCHEMAS),))
+                              where a.grantee = 0 and a.privilege_type = 'EXECUTE'))""",
+            (list(SCHEMAS),),
+        )
     assert not exposed, "\n".join(exposed)
 
 
 def test_security_definer_functions_are_owned_by_the_non_superuser_owner(embedded_db):
     """A definer owned by a superuser would run with every privilege there is."""
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        owners = _rows(conn, f"""
+        owners = _rows(
+            conn,
+            f"""
             select n.nspname || '.' || p.proname || ' owned by ' || r.rolname from pg_catalog.pg_proc p
             join pg_catalog.pg_namespace n on n.oid = p.pronamespace
             join pg_catalog.pg_roles r on r.oid = p.proowner
             where p.prosecdef and n.nspname in ('public', 'private')
-              and {_NOT_EXTENSION_MEMBER.format(oid='p.oid')} and (r.rolsuper or r.rolbypassrls)""")
+              and {_NOT_EXTENSION_MEMBER.format(oid="p.oid")} and (r.rolsuper or r.rolbypassrls)""",
+        )
     assert not owners, "\n".join(owners)
 
 
@@ -924,9 +1241,13 @@ def test_internal_functions_are_executable_by_no_api_role(embedded_db):
     internal = [name for name, spec in FUNCTIONS.items() if spec.expect == NOBODY and not name.startswith(server_side)]
     assert sorted(internal) == ["screen_candidates", "search_relaxations"]
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        reachable = _rows(conn, """
+        reachable = _rows(
+            conn,
+            """
             select p.proname || ' by ' || r from pg_catalog.pg_proc p
             join pg_catalog.pg_namespace n on n.oid = p.pronamespace, unnest(%s::text[]) r
             where n.nspname = 'public' and p.proname = any (%s) and has_function_privilege(r, p.oid, 'EXECUTE')
-            order by 1""", (list(API_ROLES), internal))
+            order by 1""",
+            (list(API_ROLES), internal),
+        )
     assert not reachable, "\n".join(reachable)

@@ -44,17 +44,25 @@ def open_session(backend, username: str) -> SignInSession:
 
 # --- item 7, in the database: every typed name is counted and locked alike -------------------------
 
+
 def test_a_made_up_name_locks_after_five_failures_exactly_as_a_real_one(backend):
     real, made_up = real_name(backend), made_up_name()
-    answers = {name: [backend.rpc("auth_record_failed_login", {"p_username": name}, as_user=SERVICE)
-                      for _ in range(MAX_FAILED_ATTEMPTS + 2)] for name in (real, made_up)}
+    answers = {
+        name: [
+            backend.rpc("auth_record_failed_login", {"p_username": name}, as_user=SERVICE)
+            for _ in range(MAX_FAILED_ATTEMPTS + 2)
+        ]
+        for name in (real, made_up)
+    }
     for name, states in answers.items():
         assert [s["failed_attempts"] for s in states] == [1, 2, 3, 4, 5, 5, 5], name
         assert [s["locked_until"] is None for s in states] == [True] * 4 + [False] * 3, name
         assert states[4]["locked_until"] == states[5]["locked_until"] == states[6]["locked_until"], name
     # The sign-in form's lookup gives both the same fields, both locked.
-    records = {name: backend.rpc("auth_sign_in_record", {"p_username": f"  {name.upper()} "}, as_user=SERVICE)
-               for name in (real, made_up)}
+    records = {
+        name: backend.rpc("auth_sign_in_record", {"p_username": f"  {name.upper()} "}, as_user=SERVICE)
+        for name in (real, made_up)
+    }
     assert records[real].keys() == records[made_up].keys()
     for name, record in records.items():
         assert (record["username"], record["failed_attempts"]) == (name, MAX_FAILED_ATTEMPTS)
@@ -63,13 +71,17 @@ def test_a_made_up_name_locks_after_five_failures_exactly_as_a_real_one(backend)
     # Neither a right password for the real one nor anything for the made-up one lifts a lock or signs in.
     for name in (real, made_up):
         assert backend.rpc("auth_record_successful_login", {"p_username": name}, as_user=SERVICE) == {
-            "signed_in": False, "locked_until": answers[name][4]["locked_until"]}
+            "signed_in": False,
+            "locked_until": answers[name][4]["locked_until"],
+        }
 
 
 def test_a_made_up_name_never_signs_in_and_its_failures_are_not_an_accounts(backend):
     made_up = made_up_name()
     assert backend.rpc("auth_record_successful_login", {"p_username": made_up}, as_user=SERVICE) == {
-        "signed_in": False, "locked_until": None}
+        "signed_in": False,
+        "locked_until": None,
+    }
     backend.rpc("auth_record_failed_login", {"p_username": made_up}, as_user=SERVICE)
     assert backend.rpc("auth_get_login", {"p_username": made_up}, as_user=SERVICE) is None
     users = DatabaseUsers(backend)
@@ -90,6 +102,7 @@ def test_the_dummy_hash_costs_what_a_real_hash_costs():
 
 
 # --- item 7, on the page: the same work and the same sentences --------------------------------------
+
 
 @pytest.fixture
 def checked_hashes(monkeypatch):
@@ -138,14 +151,17 @@ def test_a_made_up_name_is_locked_after_five_failures_with_the_real_ones_sentenc
 def test_the_page_has_one_sentence_for_wrong_and_unknown_and_one_for_locked():
     from datetime import UTC, datetime
 
-    assert sign_in_refusal(None) == ("The username or password is incorrect. After 5 failed attempts the account "
-                                     "is locked for 15 minutes.")
+    assert sign_in_refusal(None) == (
+        "The username or password is incorrect. After 5 failed attempts the account is locked for 15 minutes."
+    )
     assert sign_in_refusal(datetime(2026, 1, 2, 9, 30, tzinfo=UTC)) == (
         "This account is locked after 5 failed sign-in attempts. Try again after 09:30 UTC (15 minutes from the "
-        "last attempt), or ask an administrator to unlock it.")
+        "last attempt), or ask an administrator to unlock it."
+    )
 
 
 # --- item 8, in the database: a session ends with sign-out, a new password, a closed account -------
+
 
 def test_a_counted_success_opens_a_session_for_that_account_and_username_only(backend):
     username = real_name(backend)
@@ -184,9 +200,11 @@ def test_a_closed_account_has_no_session(backend, closed_by):
         backend.rpc("delete_my_account", {"p_confirm_username": username}, as_user=Claims.user(session.user_id))
     else:
         admin = user_id(backend, "admin")
-        backend.rpc("admin_close_account", {"p_user": session.user_id,
-                                            "p_reason": "A test closes this account for good."},
-                    as_user=Claims.user(admin))
+        backend.rpc(
+            "admin_close_account",
+            {"p_user": session.user_id, "p_reason": "A test closes this account for good."},
+            as_user=Claims.user(admin),
+        )
     assert not sessions.is_alive(backend, session)
 
 
@@ -198,12 +216,18 @@ def test_the_cookie_names_the_account_and_the_session():
     # A session opened for another name is never written into this one's cookie.
     assert sessions.cookie_claims("other", 1.0, session) == {"username": "other", "exp_date": 1.0}
     # What streamlit-authenticator alone writes, and malformed claims, name no session.
-    for claims in ({"username": "casey", "exp_date": 1.0}, {"username": "casey", "uid": "x", "sid": "y"},
-                   {"username": "casey", "uid": session.user_id, "sid": 7}, None, False):
+    for claims in (
+        {"username": "casey", "exp_date": 1.0},
+        {"username": "casey", "uid": "x", "sid": "y"},
+        {"username": "casey", "uid": session.user_id, "sid": 7},
+        None,
+        False,
+    ):
         assert sessions.session_from_claims(claims) is None
 
 
 # --- item 8, through the pages (AppTest): the gate checks on every run -------------------------------
+
 
 def test_signing_in_opens_a_session_the_gate_checks_on_every_run(backend):
     username = real_name(backend)

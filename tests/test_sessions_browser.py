@@ -56,10 +56,16 @@ def backend(app: AppServer) -> Iterator[LocalBackend]:
 
 def new_account(backend: LocalBackend) -> tuple[str, str]:
     username = f"cookie_{uuid.uuid4().hex[:8]}"
-    user_id = backend.rpc("auth_register", {
-        "p_username": username, "p_email": f"{username}@test.example", "p_display_name": "Cookie Tester",
-        "p_password_hash": bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode(),
-    }, as_user=SERVICE)
+    user_id = backend.rpc(
+        "auth_register",
+        {
+            "p_username": username,
+            "p_email": f"{username}@test.example",
+            "p_display_name": "Cookie Tester",
+            "p_password_hash": bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode(),
+        },
+        as_user=SERVICE,
+    )
     return str(user_id), username
 
 
@@ -145,8 +151,9 @@ def test_after_sign_out_the_copied_cookie_opens_nothing(browser: Browser, app: A
     assert not replay(browser, app, cookie, "03-copied-cookie-after-sign-out")
 
 
-def test_after_a_password_change_the_old_cookie_opens_nothing(browser: Browser, app: AppServer,
-                                                              backend: LocalBackend) -> None:
+def test_after_a_password_change_the_old_cookie_opens_nothing(
+    browser: Browser, app: AppServer, backend: LocalBackend
+) -> None:
     _, username = new_account(backend)
     context, page, old_cookie = sign_in(browser, app, username, PASSWORD)
     try:
@@ -171,8 +178,9 @@ def test_after_a_password_change_the_old_cookie_opens_nothing(browser: Browser, 
         shot(page, "04-password-changed")
         # This browser goes on with a new cookie, naming the session the change opened.
         deadline = time.monotonic() + STEP_TIMEOUT / 1000
-        while ((new_cookie := auth_cookie(context)) is None or new_cookie["value"] == old_cookie["value"]) \
-                and time.monotonic() < deadline:
+        while (
+            (new_cookie := auth_cookie(context)) is None or new_cookie["value"] == old_cookie["value"]
+        ) and time.monotonic() < deadline:
             page.wait_for_timeout(100)
         assert new_cookie is not None and new_cookie["value"] != old_cookie["value"], "no new cookie was issued"
         page.reload(wait_until="domcontentloaded")
@@ -183,8 +191,9 @@ def test_after_a_password_change_the_old_cookie_opens_nothing(browser: Browser, 
     assert replay(browser, app, new_cookie, "06-new-cookie-after-password-change")
 
 
-def test_sign_out_everywhere_kills_every_browsers_cookie(browser: Browser, app: AppServer,
-                                                         backend: LocalBackend) -> None:
+def test_sign_out_everywhere_kills_every_browsers_cookie(
+    browser: Browser, app: AppServer, backend: LocalBackend
+) -> None:
     _, username = new_account(backend)
     laptop, _, laptop_cookie = sign_in(browser, app, username, PASSWORD)
     phone, phone_page, phone_cookie = sign_in(browser, app, username, PASSWORD)
@@ -199,8 +208,9 @@ def test_sign_out_everywhere_kills_every_browsers_cookie(browser: Browser, app: 
     assert not replay(browser, app, phone_cookie, "08-this-browser-after-sign-out-everywhere")
 
 
-def test_a_closed_accounts_cookie_shows_the_sign_in_page(browser: Browser, app: AppServer,
-                                                         backend: LocalBackend) -> None:
+def test_a_closed_accounts_cookie_shows_the_sign_in_page(
+    browser: Browser, app: AppServer, backend: LocalBackend
+) -> None:
     # Deleted by its owner, on the Account page.
     _, username = new_account(backend)
     context, page, cookie = sign_in(browser, app, username, PASSWORD)
@@ -227,13 +237,22 @@ def test_a_closed_accounts_cookie_shows_the_sign_in_page(browser: Browser, app: 
     context, _, cookie = sign_in(browser, app, username, PASSWORD)
     context.close()
     admin = str(backend.rpc("auth_get_login", {"p_username": "admin"}, as_user=SERVICE)["id"])
-    backend.rpc("admin_close_account", {"p_user": user_id, "p_reason": "Closed by a test, for good reason."},
-                as_user=Claims.user(admin))
+    backend.rpc(
+        "admin_close_account",
+        {"p_user": user_id, "p_reason": "Closed by a test, for good reason."},
+        as_user=Claims.user(admin),
+    )
     assert not replay(browser, app, cookie, "12-admin-closed-accounts-cookie")
 
 
 def new_account_named(backend: LocalBackend, username: str) -> None:
-    backend.rpc("auth_register", {
-        "p_username": username, "p_email": f"again_{username}@test.example", "p_display_name": "Someone Else",
-        "p_password_hash": bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode(),
-    }, as_user=SERVICE)
+    backend.rpc(
+        "auth_register",
+        {
+            "p_username": username,
+            "p_email": f"again_{username}@test.example",
+            "p_display_name": "Someone Else",
+            "p_password_hash": bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode(),
+        },
+        as_user=SERVICE,
+    )

@@ -15,9 +15,16 @@ from portal.db.local import LocalBackend
 
 def register(backend) -> str:
     username = f"race_{uuid.uuid4().hex[:8]}"
-    backend.rpc("auth_register", {"p_username": username, "p_email": f"{username}@test.example",
-                                  "p_display_name": "Race Tester", "p_password_hash": "$2b$12$" + "x" * 53},
-                as_user=SERVICE)
+    backend.rpc(
+        "auth_register",
+        {
+            "p_username": username,
+            "p_email": f"{username}@test.example",
+            "p_display_name": "Race Tester",
+            "p_password_hash": "$2b$12$" + "x" * 53,
+        },
+        as_user=SERVICE,
+    )
     return username
 
 
@@ -32,7 +39,9 @@ def test_a_right_password_after_the_lock_neither_signs_in_nor_lifts_it(backend):
     locked = backend.rpc("auth_get_login", {"p_username": username}, as_user=SERVICE)["locked_until"]
     assert locked is not None
     assert backend.rpc("auth_record_successful_login", {"p_username": username}, as_user=SERVICE) == {
-        "signed_in": False, "locked_until": locked}
+        "signed_in": False,
+        "locked_until": locked,
+    }
     backend.rpc("auth_clear_failed_logins", {"p_username": username}, as_user=SERVICE)  # the old door, too
     assert backend.rpc("auth_get_login", {"p_username": username}, as_user=SERVICE)["locked_until"] == locked
 
@@ -87,8 +96,13 @@ def test_a_closed_accounts_username_is_never_reissued(backend, embedded_db):
     users = DatabaseUsers(backend)
     assert username not in users
     with pytest.raises(RegistrationRefused, match="That username is taken"):
-        users[username] = {"email": f"new_{username}@test.example", "password": "$2b$12$" + "y" * 53,
-                           "first_name": "Someone", "last_name": "Else"}
+        users[username] = {
+            "email": f"new_{username}@test.example",
+            "password": "$2b$12$" + "y" * 53,
+            "first_name": "Someone",
+            "last_name": "Else",
+        }
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        assert conn.execute("select count(*) from private.credentials where username = %s",
-                            (username,)).fetchone()[0] == 0
+        assert (
+            conn.execute("select count(*) from private.credentials where username = %s", (username,)).fetchone()[0] == 0
+        )

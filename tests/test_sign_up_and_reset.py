@@ -45,8 +45,12 @@ from tests.test_outbox import smtp_server  # noqa: F401 (fixture: aiosmtpd on lo
 
 PASSWORD = "Quiet harbour lantern"
 SERVICE_RPCS = {
-    "auth_request_registration": {"p_username": "xx_probe", "p_email": "probe@clinic.org", "p_display_name": "P Q",
-                                  "p_password_hash": "$2b$12$" + "x" * 53},
+    "auth_request_registration": {
+        "p_username": "xx_probe",
+        "p_email": "probe@clinic.org",
+        "p_display_name": "P Q",
+        "p_password_hash": "$2b$12$" + "x" * 53,
+    },
     "auth_request_password_reset": {"p_identifier": "seeker01"},
     "account_links_claim": {"p_limit": 1},
     "account_link_arm": {"p_id": 1, "p_token_hash": "0" * 64},
@@ -96,9 +100,16 @@ def legacy_account(backend, embedded_db, *, verified: bool, password: str = PASS
     """An account as before this change (auth_register), with a real-looking address; (id, username, email)."""
     username = unique("acct")
     address = f"{username}@clinic-{uuid.uuid4().hex[:6]}.org"
-    user_id = backend.rpc("auth_register", {
-        "p_username": username, "p_email": address, "p_display_name": "Robin Ames",
-        "p_password_hash": bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()}, as_user=SERVICE)
+    user_id = backend.rpc(
+        "auth_register",
+        {
+            "p_username": username,
+            "p_email": address,
+            "p_display_name": "Robin Ames",
+            "p_password_hash": bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode(),
+        },
+        as_user=SERVICE,
+    )
     if verified:
         with psycopg.connect(embedded_db.owner_conninfo) as conn:
             conn.execute("update private.credentials set email_verified_at = now() where user_id = %s", (user_id,))
@@ -118,8 +129,11 @@ def finish_registration(backend, address: str) -> dict:
     """What the person does next: the sender delivers (local mode, a fresh mailbox), they open the link."""
     mailbox = Path(tempfile.mkdtemp(prefix="portal-mailbox-"))
     try:
-        [message] = [m for m in to(deliver(backend, mailbox), address)
-                     if m["Subject"] == "Confirm your email to finish creating your account"]
+        [message] = [
+            m
+            for m in to(deliver(backend, mailbox), address)
+            if m["Subject"] == "Confirm your email to finish creating your account"
+        ]
         return redeem_verification(backend, token_in(message, "verify-email"))
     finally:
         shutil.rmtree(mailbox, ignore_errors=True)
@@ -146,15 +160,17 @@ def token_in(message: Message, page: str) -> str:
 
 def account_rows(embedded_db, address: str) -> list[tuple]:
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        return conn.execute("select kind, status, token_hash, expires_at - created_at, used_at is not null "
-                            "from private.account_links where lower(email) = lower(%s) order by id",
-                            (address,)).fetchall()
+        return conn.execute(
+            "select kind, status, token_hash, expires_at - created_at, used_at is not null "
+            "from private.account_links where lower(email) = lower(%s) order by id",
+            (address,),
+        ).fetchall()
 
 
 # --- registration ----------------------------------------------------------------------------------------------
 
-def test_registration_answers_alike_for_a_known_and_an_unknown_address(backend, embedded_db, bcrypt_calls,
-                                                                        tmp_path):
+
+def test_registration_answers_alike_for_a_known_and_an_unknown_address(backend, embedded_db, bcrypt_calls, tmp_path):
     _, holder, known = legacy_account(backend, embedded_db, verified=True)
     unknown = f"{unique('new')}@clinic-{uuid.uuid4().hex[:6]}.org"
     answers, work = {}, {}
@@ -197,8 +213,9 @@ def test_a_verification_link_creates_the_account_once(backend, embedded_db, tmp_
     row = backend.rpc("auth_get_login", {"p_username": username}, as_user=SERVICE)
     assert row["display_name"] == "Zoë O’Brien" and bcrypt.checkpw(PASSWORD.encode(), row["password_hash"].encode())
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        assert conn.execute("select email_verified_at is not null from private.credentials where username = %s",
-                            (username,)).fetchone()[0]
+        assert conn.execute(
+            "select email_verified_at is not null from private.credentials where username = %s", (username,)
+        ).fetchone()[0]
     assert redeem_verification(backend, token)["outcome"] == "spent"
     assert redeem_verification(backend, token + "x")["outcome"] == "unknown"
 
@@ -216,8 +233,10 @@ def test_an_expired_verification_link_creates_nothing(backend, embedded_db, tmp_
     request_registration(backend, "Ex", "Pired", address, username, PASSWORD)
     token = token_in(to(deliver(backend, tmp_path), address)[0], "verify-email")
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        conn.execute("update private.account_links set expires_at = now() - interval '1 second' "
-                     "where lower(email) = %s", (address,))
+        conn.execute(
+            "update private.account_links set expires_at = now() - interval '1 second' where lower(email) = %s",
+            (address,),
+        )
     assert redeem_verification(backend, token)["outcome"] == "expired"
     assert backend.rpc("auth_get_login", {"p_username": username}, as_user=SERVICE) is None
 
@@ -230,6 +249,7 @@ def test_registrations_are_counted_per_address(backend, embedded_db):
 
 
 # --- password reset --------------------------------------------------------------------------------------------
+
 
 def test_reset_answers_alike_whoever_asks(backend, embedded_db):
     _, username, address = legacy_account(backend, embedded_db, verified=True)
@@ -250,8 +270,9 @@ def test_a_reset_link_works_once_ends_every_session_and_expires(backend, embedde
     for _ in range(5):  # a lock, and an open session elsewhere
         backend.rpc("auth_record_failed_login", {"p_username": username}, as_user=SERVICE)
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        conn.execute("update private.credentials set failed_attempts = 0, locked_until = null where user_id = %s",
-                     (user_id,))
+        conn.execute(
+            "update private.credentials set failed_attempts = 0, locked_until = null where user_id = %s", (user_id,)
+        )
     session = backend.rpc("auth_record_successful_login", {"p_username": username}, as_user=SERVICE)["session"]
     for _ in range(5):
         backend.rpc("auth_record_failed_login", {"p_username": username}, as_user=SERVICE)
@@ -269,16 +290,19 @@ def test_a_reset_link_works_once_ends_every_session_and_expires(backend, embedde
     row = backend.rpc("auth_get_login", {"p_username": username}, as_user=SERVICE)
     assert bcrypt.checkpw(b"A new and quiet harbour", row["password_hash"].encode())
     assert (row["failed_attempts"], row["locked_until"]) == (0, None)
-    assert not backend.rpc("auth_session_alive", {"p_session": session, "p_user": user_id, "p_username": username},
-                           as_user=SERVICE)
+    assert not backend.rpc(
+        "auth_session_alive", {"p_session": session, "p_user": user_id, "p_username": username}, as_user=SERVICE
+    )
     assert link_state(backend, token).state == "spent"
     assert reset_password(backend, token, "Another quiet harbour")["outcome"] == "spent"
 
     request_password_reset(backend, address)
     later = token_in(to(deliver(backend, tmp_path / "later"), address)[0], "reset-password")
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        conn.execute("update private.account_links set expires_at = now() - interval '1 second' "
-                     "where token_hash = %s", (hashlib.sha256(later.encode()).hexdigest(),))
+        conn.execute(
+            "update private.account_links set expires_at = now() - interval '1 second' where token_hash = %s",
+            (hashlib.sha256(later.encode()).hexdigest(),),
+        )
     assert link_state(backend, later).state == "expired"
     assert reset_password(backend, later, "Yet another harbour")["outcome"] == "expired"
 
@@ -294,6 +318,7 @@ def test_resets_are_counted_per_typed_name_and_per_address(backend, embedded_db)
 
 # --- the sender over SMTP ---------------------------------------------------------------------------------------
 
+
 def test_over_smtp_only_verification_links_go_to_an_unverified_address(backend, embedded_db, smtp_server):  # noqa: F811
     controller, inbox = smtp_server
     _, _, unverified = legacy_account(backend, embedded_db, verified=False)
@@ -304,8 +329,12 @@ def test_over_smtp_only_verification_links_go_to_an_unverified_address(backend, 
     request_password_reset(backend, verified_name)  # a verified address: sent
     reserved = f"{unique('demo')}@clinic.example"
     request_registration(backend, "De", "Mo", reserved, unique("d"), PASSWORD)  # never sent
-    mailer = Mailer(backend, MailSettings(smtp_host="127.0.0.1", smtp_port=controller.port, starttls=False,
-                                          base_url="https://portal.example.org"))
+    mailer = Mailer(
+        backend,
+        MailSettings(
+            smtp_host="127.0.0.1", smtp_port=controller.port, starttls=False, base_url="https://portal.example.org"
+        ),
+    )
     while sum(mailer.run_once(limit=100).values()):
         pass
     assert [m["Subject"] for m in inbox.to(fresh)] == ["Confirm your email to finish creating your account"]
@@ -317,10 +346,13 @@ def test_over_smtp_only_verification_links_go_to_an_unverified_address(backend, 
 
 # --- pages --------------------------------------------------------------------------------------------------------
 
+
 def page_text(at) -> list:
     """Everything a visitor reads on the page, and the form's widgets with their values."""
-    shown = [(kind, texts(at, kind)) for kind in ("title", "caption", "header", "markdown", "success", "info",
-                                                   "warning", "error")]
+    shown = [
+        (kind, texts(at, kind))
+        for kind in ("title", "caption", "header", "markdown", "success", "info", "warning", "error")
+    ]
     return shown + [(w.key, w.value) for w in at.text_input]
 
 
@@ -342,8 +374,14 @@ def submit_registration(address: str, username: str):
     at = app().run()
     at.switch_page(PAGES["register"]).run()
     fields = {ti.label: ti for ti in at.text_input}
-    for label, value in {"First name": "Jordan", "Last name": "Reyes", "Email": address, "Username": username,
-                         "Password": PASSWORD, "Repeat password": PASSWORD}.items():
+    for label, value in {
+        "First name": "Jordan",
+        "Last name": "Reyes",
+        "Email": address,
+        "Username": username,
+        "Password": PASSWORD,
+        "Repeat password": PASSWORD,
+    }.items():
         fields[label].input(value)
     at.button(key="register_submit").click()
     return at.run()
@@ -453,15 +491,22 @@ def test_an_account_from_before_verifies_its_address_from_the_account_page(backe
 
 # --- outsiders, through PostgREST on both databases -----------------------------------------------------------
 
+
 def test_outsiders_reach_none_of_it_and_the_service_answers_alike(deployed, postgrest, supabase_backend):  # noqa: F811
     member = str(next(p.id for p in demo_world() if p.username == "seeker01"))
-    now_token = jwt.encode({"role": "authenticated", "sub": str(uuid.uuid4()), "aud": "authenticated"},
-                           postgrest.jwt_secret, algorithm="HS256")
+    now_token = jwt.encode(
+        {"role": "authenticated", "sub": str(uuid.uuid4()), "aud": "authenticated"},
+        postgrest.jwt_secret,
+        algorithm="HS256",
+    )
     anon_key = jwt.encode({"role": "anon"}, postgrest.jwt_secret, algorithm="HS256")
     with httpx.Client(base_url=postgrest.url, timeout=15.0) as http:
         for headers in ({"Authorization": f"Bearer {now_token}"}, {"Authorization": f"Bearer {anon_key}"}, {}):
-            for fn, params in {**SERVICE_RPCS, "my_email_verification": {},
-                               "request_my_email_verification": {}}.items():
+            for fn, params in {
+                **SERVICE_RPCS,
+                "my_email_verification": {},
+                "request_my_email_verification": {},
+            }.items():
                 response = http.post(f"/rpc/{fn}", json=params, headers=headers)
                 assert response.status_code in (401, 403) and response.json()["code"] == "42501", (fn, response.text)
     for fn, params in SERVICE_RPCS.items():  # a member's own token neither
@@ -479,8 +524,9 @@ def test_outsiders_reach_none_of_it_and_the_service_answers_alike(deployed, post
     try:
         _, holder_address = unique("h"), f"{unique('h')}@clinic.org"
         for api in (local, supabase_backend):
-            assert request_registration(api, "Sa", "Me", holder_address, unique("same"), PASSWORD) \
-                == REGISTRATION_ANSWER
+            assert (
+                request_registration(api, "Sa", "Me", holder_address, unique("same"), PASSWORD) == REGISTRATION_ANSWER
+            )
             assert request_password_reset(api, unique("nobody")) == RESET_ANSWER
             assert link_state(api, "not-a-token") == links.LinkState(None, "unknown", None)
             assert redeem_verification(api, "not-a-token") == {"outcome": "unknown", "username": None}

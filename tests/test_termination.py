@@ -35,17 +35,28 @@ def engagement(backend, new_user, embedded_db):
     stranger, _ = new_user("ending_x")
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
         conn.execute("update public.profiles set is_consultant = true where id = %s", (consultant,))
-        request = conn.execute("insert into public.consultation_requests (seeker_id, consultant_id, message, status) "
-                               "values (%s, %s, 'hi', 'accepted') returning id", (client, consultant)).fetchone()[0]
-        engagement_id = conn.execute("insert into public.engagements (request_id, seeker_id, consultant_id) "
-                                     "values (%s, %s, %s) returning id", (request, client, consultant)).fetchone()[0]
+        request = conn.execute(
+            "insert into public.consultation_requests (seeker_id, consultant_id, message, status) "
+            "values (%s, %s, 'hi', 'accepted') returning id",
+            (client, consultant),
+        ).fetchone()[0]
+        engagement_id = conn.execute(
+            "insert into public.engagements (request_id, seeker_id, consultant_id) values (%s, %s, %s) returning id",
+            (request, client, consultant),
+        ).fetchone()[0]
     return str(engagement_id), Claims.user(consultant), Claims.user(client), Claims.user(stranger)
 
 
 def consultant_terms(**changes) -> PlanTerms:
-    terms = PlanTerms(initiated_by="consultant", reason="consultant_capacity", discussed_on=TODAY,
-                      final_session_on=TODAY + timedelta(days=28), sessions_remaining=4, closing_sessions=1,
-                      referrals=[{"name": "Dr. External Colleague"}])
+    terms = PlanTerms(
+        initiated_by="consultant",
+        reason="consultant_capacity",
+        discussed_on=TODAY,
+        final_session_on=TODAY + timedelta(days=28),
+        sessions_remaining=4,
+        closing_sessions=1,
+        referrals=[{"name": "Dr. External Colleague"}],
+    )
     return replace(terms, **changes)
 
 
@@ -53,14 +64,26 @@ def plan_of(backend, claims, plan_id):
     return next(p for p in my_plans(backend, claims) if p["id"] == plan_id)
 
 
-@pytest.mark.parametrize("changes,field,code", [
-    ({"final_session_on": TODAY + timedelta(days=20)}, "final_session_on", "P0001"),   # under 21 days
-    ({"sessions_remaining": 1, "closing_sessions": 1}, "sessions_remaining", "P0001"),   # under 2 sessions
-    ({"referrals": []}, "referrals", "P0001"),                                           # no referral
-    ({"reason": "safety", "final_session_on": TODAY, "sessions_remaining": 0, "closing_sessions": 0,
-      "referrals": []}, "safety_justification", "23514"),                               # safety needs a reason
-    ({"follow_up_on": TODAY}, "follow_up_on", "23514"),
-])
+@pytest.mark.parametrize(
+    "changes,field,code",
+    [
+        ({"final_session_on": TODAY + timedelta(days=20)}, "final_session_on", "P0001"),  # under 21 days
+        ({"sessions_remaining": 1, "closing_sessions": 1}, "sessions_remaining", "P0001"),  # under 2 sessions
+        ({"referrals": []}, "referrals", "P0001"),  # no referral
+        (
+            {
+                "reason": "safety",
+                "final_session_on": TODAY,
+                "sessions_remaining": 0,
+                "closing_sessions": 0,
+                "referrals": [],
+            },
+            "safety_justification",
+            "23514",
+        ),  # safety needs a reason
+        ({"follow_up_on": TODAY}, "follow_up_on", "23514"),
+    ],
+)
 def test_guardrails_refuse_a_last_minute_discharge(backend, engagement, changes, field, code):
     engagement_id, consultant, _, _ = engagement
     terms = consultant_terms(**changes)
@@ -69,9 +92,11 @@ def test_guardrails_refuse_a_last_minute_discharge(backend, engagement, changes,
     assert list(on_the_page.value.fields) == [field]  # the rule that failed, not every rule
     # Straight to the database, calling the ending the client's: the same refusal.
     with pytest.raises(APIError) as in_database:
-        backend.rpc("start_termination_plan", {"p_engagement": engagement_id,
-                                               "p_terms": {**terms.as_json(), "initiated_by": "client"}},
-                    as_user=consultant)
+        backend.rpc(
+            "start_termination_plan",
+            {"p_engagement": engagement_id, "p_terms": {**terms.as_json(), "initiated_by": "client"}},
+            as_user=consultant,
+        )
     assert in_database.value.code == code
 
 
@@ -79,9 +104,16 @@ def test_a_consultant_cannot_record_their_ending_as_the_clients(backend, engagem
     """The issue's attempt: "initiated_by: client", client's choice, final session in 3 days, 1 session, no
     referral. Refused, and the refusal names each rule with what would pass."""
     engagement_id, consultant, client, _ = engagement
-    terms = {**consultant_terms(reason="client_choice", final_session_on=TODAY + timedelta(days=3),
-                                sessions_remaining=1, closing_sessions=1, referrals=[]).as_json(),
-             "initiated_by": "client"}
+    terms = {
+        **consultant_terms(
+            reason="client_choice",
+            final_session_on=TODAY + timedelta(days=3),
+            sessions_remaining=1,
+            closing_sessions=1,
+            referrals=[],
+        ).as_json(),
+        "initiated_by": "client",
+    }
     with pytest.raises(APIError) as refused:
         backend.rpc("start_termination_plan", {"p_engagement": engagement_id, "p_terms": terms}, as_user=consultant)
     fields = json.loads(refused.value.details)
@@ -96,13 +128,20 @@ def test_a_consultants_revision_of_the_clients_plan_is_the_consultants_ending(ba
     """A client's plan ending in 60 days, revised by the consultant to 3 days: the consultant's ending, refused.
     Revised without ending sooner or with fewer sessions, it stays the client's ending."""
     engagement_id, consultant, client, _ = engagement
-    asked = PlanTerms(initiated_by="client", reason="client_choice", discussed_on=TODAY,
-                      final_session_on=TODAY + timedelta(days=60), sessions_remaining=4, closing_sessions=1)
+    asked = PlanTerms(
+        initiated_by="client",
+        reason="client_choice",
+        discussed_on=TODAY,
+        final_session_on=TODAY + timedelta(days=60),
+        sessions_remaining=4,
+        closing_sessions=1,
+    )
     plan_id = start(backend, client, engagement_id, asked)
     propose(backend, client, plan_id, expected_version=1)
     with pytest.raises(PlanError) as sooner:
-        revise(backend, consultant, plan_id, replace(asked, final_session_on=TODAY + timedelta(days=3)),
-               expected_version=1)
+        revise(
+            backend, consultant, plan_id, replace(asked, final_session_on=TODAY + timedelta(days=3)), expected_version=1
+        )
     assert {"final_session_on", "referrals"} <= set(sooner.value.fields)
     assert plan_of(backend, client, plan_id)["current_version"] == 1
 
@@ -137,8 +176,14 @@ def test_the_page_says_who_vouched_for_the_date_the_ending_was_first_discussed(b
 
 def test_safety_is_the_only_exception_and_is_flagged_to_both(backend, engagement):
     engagement_id, consultant, client, _ = engagement
-    terms = consultant_terms(reason="safety", final_session_on=TODAY, sessions_remaining=1, closing_sessions=1,
-                             referrals=[], safety_justification="Threats made in session; consulted the board.")
+    terms = consultant_terms(
+        reason="safety",
+        final_session_on=TODAY,
+        sessions_remaining=1,
+        closing_sessions=1,
+        referrals=[],
+        safety_justification="Threats made in session; consulted the board.",
+    )
     plan_id = start(backend, consultant, engagement_id, terms)
     propose(backend, consultant, plan_id, expected_version=1)
     assert sign(backend, client, plan_id, 1) == "agreed"
@@ -148,13 +193,24 @@ def test_safety_is_the_only_exception_and_is_flagged_to_both(backend, engagement
 
 def test_a_client_may_end_sooner_and_a_closing_session_is_required_to_agree(backend, engagement):
     engagement_id, consultant, client, _ = engagement
-    terms = PlanTerms(initiated_by="client", reason="financial", discussed_on=TODAY, final_session_on=TODAY,
-                      sessions_remaining=0, closing_sessions=0)
+    terms = PlanTerms(
+        initiated_by="client",
+        reason="financial",
+        discussed_on=TODAY,
+        final_session_on=TODAY,
+        sessions_remaining=0,
+        closing_sessions=0,
+    )
     plan_id = start(backend, client, engagement_id, terms)
     with pytest.raises(PlanError, match="closing session"):
         propose(backend, client, plan_id, expected_version=1)
-    revise(backend, client, plan_id, replace(terms, sessions_remaining=1, closing_sessions=1,
-                                             final_session_on=TODAY + timedelta(days=7)), expected_version=1)
+    revise(
+        backend,
+        client,
+        plan_id,
+        replace(terms, sessions_remaining=1, closing_sessions=1, final_session_on=TODAY + timedelta(days=7)),
+        expected_version=1,
+    )
     propose(backend, client, plan_id, expected_version=2)
     assert sign(backend, consultant, plan_id, 2) == "agreed"
 
@@ -174,21 +230,27 @@ def test_propose_counter_propose_agree_change_and_complete(backend, engagement, 
     assert sign(backend, consultant, plan_id, 2) == "agreed"
 
     # Changing an agreed plan needs both signatures again.
-    revise(backend, consultant, plan_id, replace(counter, aftercare_notes="Monthly check-in offered"),
-           expected_version=2)
+    revise(
+        backend, consultant, plan_id, replace(counter, aftercare_notes="Monthly check-in offered"), expected_version=2
+    )
     plan = plan_of(backend, client, plan_id)
     assert plan["status"] == "proposed" and plan["current_version"] == 3
     # Version 2 was the client's (a client-written version is the client's ending), version 3 the consultant's.
     assert [label for label, _, _ in differences(plan["versions"][1], plan["versions"][2])] == [
-        "Initiated by", "Aftercare notes"]
+        "Initiated by",
+        "Aftercare notes",
+    ]
     assert sign(backend, client, plan_id, 3) == "agreed"
 
     with pytest.raises(PlanError, match="complete the plan after it"):
         complete(backend, client, plan_id)
     with psycopg.connect(embedded_db.owner_conninfo) as conn:  # let time pass: the final session is behind us
         conn.execute("alter table public.termination_plan_versions disable trigger termination_versions_immutable")
-        conn.execute("update public.termination_plan_versions set final_session_on = current_date - 1, "
-                     "discussed_on = current_date - 43 where plan_id = %s", (plan_id,))
+        conn.execute(
+            "update public.termination_plan_versions set final_session_on = current_date - 1, "
+            "discussed_on = current_date - 43 where plan_id = %s",
+            (plan_id,),
+        )
         conn.execute("alter table public.termination_plan_versions enable trigger termination_versions_immutable")
     before = backend.rpc("get_my_practice", {}, as_user=consultant)["active_clients"]
     complete(backend, client, plan_id)
@@ -218,8 +280,14 @@ def test_versions_are_immutable_and_nobody_signs_for_the_other(backend, engageme
 
     act_as(api_conn, client)
     assert refused(api_conn, "update public.termination_plan_versions set sessions_remaining = 9") == "42501"
-    assert refused(api_conn, "insert into public.termination_signatures (plan_id, version, signer_id) "
-                             "values (%s, 1, %s)", (plan_id, consultant.sub)) == "42501"
+    assert (
+        refused(
+            api_conn,
+            "insert into public.termination_signatures (plan_id, version, signer_id) values (%s, 1, %s)",
+            (plan_id, consultant.sub),
+        )
+        == "42501"
+    )
     # The function signs only for its caller.
     assert sign(backend, client, plan_id, 1) == "agreed"
     signers = {s["signer"] for s in plan_of(backend, client, plan_id)["versions"][0]["signatures"]}
@@ -230,10 +298,12 @@ def test_strangers_see_no_plan_and_cannot_act_on_one(backend, engagement, api_co
     engagement_id, consultant, _, stranger = engagement
     plan_id = start(backend, consultant, engagement_id, consultant_terms())
     assert my_plans(backend, stranger) == []
-    for action in (lambda: propose(backend, stranger, plan_id, expected_version=1),
-                   lambda: sign(backend, stranger, plan_id, 1),
-                   lambda: withdraw(backend, stranger, plan_id, "not mine"),
-                   lambda: start(backend, stranger, engagement_id, consultant_terms())):
+    for action in (
+        lambda: propose(backend, stranger, plan_id, expected_version=1),
+        lambda: sign(backend, stranger, plan_id, 1),
+        lambda: withdraw(backend, stranger, plan_id, "not mine"),
+        lambda: start(backend, stranger, engagement_id, consultant_terms()),
+    ):
         with pytest.raises(PlanError, match="No such"):
             action()
     from tests.test_database import act_as
@@ -247,14 +317,30 @@ def test_one_open_plan_per_engagement_and_withdrawal(backend, engagement):
     engagement_id, consultant, client, _ = engagement
     plan_id = start(backend, consultant, engagement_id, consultant_terms())
     with pytest.raises(PlanError, match="already an open termination plan"):
-        start(backend, client, engagement_id, PlanTerms(initiated_by="client", reason="other", discussed_on=TODAY,
-                                                        final_session_on=TODAY, sessions_remaining=1))
+        start(
+            backend,
+            client,
+            engagement_id,
+            PlanTerms(
+                initiated_by="client", reason="other", discussed_on=TODAY, final_session_on=TODAY, sessions_remaining=1
+            ),
+        )
     with pytest.raises(PlanError, match="Say why"):
         withdraw(backend, client, plan_id, " ")
     withdraw(backend, client, plan_id, "We agreed to continue after all.")
     assert plan_of(backend, consultant, plan_id)["status"] == "withdrawn"
-    start(backend, client, engagement_id, PlanTerms(initiated_by="client", reason="goals_met", discussed_on=TODAY,
-                                                    final_session_on=TODAY + timedelta(days=14), sessions_remaining=2))
+    start(
+        backend,
+        client,
+        engagement_id,
+        PlanTerms(
+            initiated_by="client",
+            reason="goals_met",
+            discussed_on=TODAY,
+            final_session_on=TODAY + timedelta(days=14),
+            sessions_remaining=2,
+        ),
+    )
 
 
 def test_reminders_are_written_once(backend, engagement):

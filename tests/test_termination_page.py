@@ -45,6 +45,7 @@ def version(terms: PlanTerms, number: int, **extra) -> dict:
 
 # --- the three-way merge behind a refused save (headless) ----------------------------------
 
+
 def test_a_term_you_did_not_touch_takes_the_newer_version_and_your_edit_is_kept():
     started = version(consultant_terms(), 1)
     theirs = version(consultant_terms(sessions_remaining=3), 2)
@@ -79,12 +80,19 @@ def test_the_same_change_on_both_sides_is_no_clash():
 def test_what_the_form_only_reorders_or_pads_is_not_an_edit():
     """The database trims text and keeps lists in the order sent: the form's own order or a trailing space
     must not count as the user's edit, or it would undo the other person's change to that term."""
-    terms = consultant_terms(checklist=["referrals_given", "pre_termination_discussion"], aftercare_notes="Email",
-                             referrals=[{"name": "Dr. A"}, {"consultant_id": "c-1", "name": "Dr. B (old name)"}])
+    terms = consultant_terms(
+        checklist=["referrals_given", "pre_termination_discussion"],
+        aftercare_notes="Email",
+        referrals=[{"name": "Dr. A"}, {"consultant_id": "c-1", "name": "Dr. B (old name)"}],
+    )
     started = version(terms, 1, aftercare_notes="Email", reason_notes=None)
     theirs = version(replace(terms, checklist=["referrals_given"], aftercare_notes="Phone"), 2)
-    mine = replace(terms, checklist=["pre_termination_discussion", "referrals_given"], aftercare_notes="Email  ",
-                   referrals=[{"consultant_id": "c-1", "name": "Dr. B"}, {"name": "Dr. A"}])
+    mine = replace(
+        terms,
+        checklist=["pre_termination_discussion", "referrals_given"],
+        aftercare_notes="Email  ",
+        referrals=[{"consultant_id": "c-1", "name": "Dr. B"}, {"name": "Dr. A"}],
+    )
     moved = rebase(started, theirs, mine)
     assert moved.terms.checklist == ["referrals_given"] and moved.terms.aftercare_notes == "Phone"
     assert moved.clashes == [] and all(r.change == "theirs" for r in moved.rows)
@@ -102,6 +110,7 @@ def test_a_second_refusal_moves_the_draft_again_from_where_it_stood():
 
 # --- dates and the printable summary (headless) --------------------------------------------
 
+
 def test_dates_read_like_the_rest_of_the_app():
     assert friendly_day("2026-12-24", today=date(2026, 11, 30)) == "Thu 24 Dec"
     assert friendly_day(date(2027, 1, 4), today=date(2026, 11, 30)) == "Mon 04 Jan 2027"
@@ -110,19 +119,33 @@ def test_dates_read_like_the_rest_of_the_app():
 
 
 def test_the_summary_shows_each_checklist_item_state_and_signatures_in_the_readers_zone():
-    terms = consultant_terms(discussed_on=date(2026, 11, 26), final_session_on=date(2026, 12, 24),
-                             follow_up_on=date(2027, 2, 1), checklist=["pre_termination_discussion",
-                                                                       "referrals_given", "follow_up_arranged"])
-    plan = {"other_name": "Robin Client", "status": "proposed", "progress": ["referrals_given"],
-            "versions": [version(terms, 1, signatures=[
-                {"signer": "me", "signed_at": "2026-11-26T23:32:10.5+00:00"},
-                {"signer": "other", "signed_at": "2026-11-27T14:05:00+00:00"}])]}
+    terms = consultant_terms(
+        discussed_on=date(2026, 11, 26),
+        final_session_on=date(2026, 12, 24),
+        follow_up_on=date(2027, 2, 1),
+        checklist=["pre_termination_discussion", "referrals_given", "follow_up_arranged"],
+    )
+    plan = {
+        "other_name": "Robin Client",
+        "status": "proposed",
+        "progress": ["referrals_given"],
+        "versions": [
+            version(
+                terms,
+                1,
+                signatures=[
+                    {"signer": "me", "signed_at": "2026-11-26T23:32:10.5+00:00"},
+                    {"signer": "other", "signed_at": "2026-11-27T14:05:00+00:00"},
+                ],
+            )
+        ],
+    }
     page = summary_html(plan, "Casey Consultant", "America/New_York")
     assert "☐ Pre-termination discussion held — not yet" in page
     assert "☑ Referrals given — done" in page
     assert "☐ Follow-up arranged — not yet" in page
     assert "Checklist (1 of 3 done)" in page
-    assert "Casey Consultant, Thu 26 Nov 2026, 18:32</li>" in page   # 23:32 UTC is 18:32 in New York
+    assert "Casey Consultant, Thu 26 Nov 2026, 18:32</li>" in page  # 23:32 UTC is 18:32 in New York
     assert "Robin Client, Fri 27 Nov 2026, 09:05</li>" in page
     assert "Times in America/New_York." in page and "UTC" not in page
     assert "Thu 24 Dec 2026" in page and "Mon 01 Feb 2027" in page and "2026-12-24" not in page
@@ -130,6 +153,7 @@ def test_the_summary_shows_each_checklist_item_state_and_signatures_in_the_reade
 
 
 # --- the page (AppTest) ---------------------------------------------------------------------
+
 
 def user_id(backend, username: str) -> str:
     return backend.rpc("auth_get_login", {"p_username": username}, as_user=SERVICE)["id"]
@@ -172,8 +196,8 @@ def open_page(username: str):
 def test_a_counter_proposal_made_while_you_edit_is_not_undone_by_your_save(backend, proposed_plan):
     consultant_username, consultant, client, plan_id = proposed_plan
     key = f"plan_{plan_id}"
-    at = open_page(consultant_username)                      # the consultant's page shows version 1
-    counter_propose(backend, client, plan_id, sessions_remaining=3)   # the client saves version 2 meanwhile
+    at = open_page(consultant_username)  # the consultant's page shows version 1
+    counter_propose(backend, client, plan_id, sessions_remaining=3)  # the client saves version 2 meanwhile
 
     keyed(at, "text_area", f"{key}_aftercare").input("Check in by email in spring")
     at.button(key=f"{key}_save").click().run()
@@ -198,7 +222,10 @@ def test_a_counter_proposal_made_while_you_edit_is_not_undone_by_your_save(backe
     assert any("Saved as a new version" in s for s in texts(at, "success"))
     latest = versions(backend, consultant, plan_id)[-1]
     assert (latest["version"], latest["sessions_remaining"], latest["aftercare_notes"]) == (
-        3, 3, "Check in by email in spring")
+        3,
+        3,
+        "Check in by email in spring",
+    )
     assert not [w for w in at.warning if CHANGED in w.value]  # resolved: the notice is gone
     assert keyed(at, "number_input", f"{key}_remaining").value == 3  # the form shows the saved version
 
@@ -240,12 +267,17 @@ def test_a_refusal_while_resolving_moves_the_draft_again(backend, proposed_plan)
     assert any(CHANGED in w.value and "version 3" in w.value for w in at.warning)
     at.button(key=f"{key}_save").click().run()
     latest = versions(backend, consultant, plan_id)[-1]
-    assert (latest["version"], latest["sessions_remaining"], latest["closing_sessions"],
-            latest["aftercare_notes"]) == (4, 3, 2, "Email")
+    assert (latest["version"], latest["sessions_remaining"], latest["closing_sessions"], latest["aftercare_notes"]) == (
+        4,
+        3,
+        2,
+        "Email",
+    )
 
 
-def test_the_card_shows_friendly_dates_and_the_summary_its_readers_zone(backend, embedded_db, proposed_plan,
-                                                                           monkeypatch):
+def test_the_card_shows_friendly_dates_and_the_summary_its_readers_zone(
+    backend, embedded_db, proposed_plan, monkeypatch
+):
     consultant_username, consultant, client, plan_id = proposed_plan
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
         conn.execute("update public.profiles set timezone = 'Asia/Tokyo' where id = %s", (consultant.sub,))
@@ -266,8 +298,10 @@ def test_the_card_shows_friendly_dates_and_the_summary_its_readers_zone(backend,
     plan = next(p for p in backend.rpc("my_termination_plans", {}, as_user=consultant) if p["id"] == plan_id)
     ticked_on = datetime.fromisoformat(plan["progress_detail"][0]["done_at"]).astimezone(ZoneInfo("Asia/Tokyo"))
     assert f"☑ Referrals given — done {ticked_on:%a %d %b %Y} by you" in page  # when, in the reader's zone
-    assert any(label.startswith(f"Referrals given · done {ticked_on:%a %d %b} by you")
-               for label in (c.label for c in at.checkbox)), [c.label for c in at.checkbox]
+    assert any(
+        label.startswith(f"Referrals given · done {ticked_on:%a %d %b} by you")
+        for label in (c.label for c in at.checkbox)
+    ), [c.label for c in at.checkbox]
     assert "Times in Asia/Tokyo." in page and " UTC" not in page
     signed = versions(backend, consultant, plan_id)[0]["signatures"][0]["signed_at"]
     assert portal.termination.signed_time(signed, "Asia/Tokyo") in page
@@ -286,12 +320,16 @@ def test_a_new_plan_starts_from_the_members_today_not_the_servers(backend, embed
     """Somewhere on Earth it is already tomorrow, or still yesterday, against UTC: the form's "first discussed"
     starts from the member's own date."""
     now = datetime.now(UTC)
-    zone = next(z for z in ("Pacific/Kiritimati", "Pacific/Pago_Pago")  # UTC+14 and UTC-11: one always differs
-                if now.astimezone(ZoneInfo(z)).date() != now.date())
+    zone = next(
+        z
+        for z in ("Pacific/Kiritimati", "Pacific/Pago_Pago")  # UTC+14 and UTC-11: one always differs
+        if now.astimezone(ZoneInfo(z)).date() != now.date()
+    )
     consultant_username, _ = engaged_pair(backend, embedded_db)
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        conn.execute("update public.profiles set timezone = %s where id = %s",
-                     (zone, user_id(backend, consultant_username)))
+        conn.execute(
+            "update public.profiles set timezone = %s where id = %s", (zone, user_id(backend, consultant_username))
+        )
     at = open_page(consultant_username)
     discussed = next(d for d in at.date_input if d.label == "Ending first discussed")
     assert discussed.value == datetime.now(ZoneInfo(zone)).date()

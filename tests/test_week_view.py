@@ -23,8 +23,15 @@ NEW_YORK, LONDON = "America/New_York", "Europe/London"
 
 def slots_at(local_day: date, hour: int, zone: str, days: int) -> list[dict]:
     """One open time a day at `hour` on `zone`'s clock, as open_slots returns them (ISO instants in UTC)."""
-    return [{"starts_at": datetime.combine(local_day + timedelta(days=i), datetime.min.time(), ZoneInfo(zone))
-             .replace(hour=hour).astimezone(UTC).isoformat()} for i in range(days)]
+    return [
+        {
+            "starts_at": datetime.combine(local_day + timedelta(days=i), datetime.min.time(), ZoneInfo(zone))
+            .replace(hour=hour)
+            .astimezone(UTC)
+            .isoformat()
+        }
+        for i in range(days)
+    ]
 
 
 def test_a_week_across_the_us_change_to_summer_time_reads_right_in_both_zones():
@@ -32,8 +39,15 @@ def test_a_week_across_the_us_change_to_summer_time_reads_right_in_both_zones():
     monday = date(2027, 3, 8)
     slots = slots_at(monday, 9, NEW_YORK, 7)
     in_new_york = week_of(slots, NEW_YORK, monday)
-    assert [d.heading for d in in_new_york] == ["Mon 8 Mar", "Tue 9 Mar", "Wed 10 Mar", "Thu 11 Mar", "Fri 12 Mar",
-                                                "Sat 13 Mar", "Sun 14 Mar"]
+    assert [d.heading for d in in_new_york] == [
+        "Mon 8 Mar",
+        "Tue 9 Mar",
+        "Wed 10 Mar",
+        "Thu 11 Mar",
+        "Fri 12 Mar",
+        "Sat 13 Mar",
+        "Sun 14 Mar",
+    ]
     assert [d.times[0][1] for d in in_new_york] == ["09:00"] * 7  # the consultant's 09:00 stays 09:00
     in_london = week_of(slots, LONDON, monday)
     assert [d.times[0][1] for d in in_london] == ["14:00"] * 6 + ["13:00"]  # five hours apart, then four
@@ -42,8 +56,9 @@ def test_a_week_across_the_us_change_to_summer_time_reads_right_in_both_zones():
 def test_a_time_near_midnight_falls_on_the_viewers_own_day():
     monday = date(2027, 1, 11)
     slots = slots_at(monday, 21, NEW_YORK, 1)  # Monday 21:00 in New York is Tuesday 02:00 in London
-    assert [(d.heading, [t for _, t in d.times]) for d in week_of(slots, LONDON, monday) if d.times] == \
-        [("Tue 12 Jan", ["02:00"])]
+    assert [(d.heading, [t for _, t in d.times]) for d in week_of(slots, LONDON, monday) if d.times] == [
+        ("Tue 12 Jan", ["02:00"])
+    ]
 
 
 def test_the_week_opened_is_the_one_asked_for_else_the_picked_times_else_the_first():
@@ -61,7 +76,8 @@ def test_the_week_opened_is_the_one_asked_for_else_the_picked_times_else_the_fir
 def test_the_late_rule_says_what_counts_and_from_when():
     assert late_rule(24, "2027-01-12T21:00:00+00:00", NEW_YORK) == (
         "Cancelling or moving it less than 24 hours before it starts (after Mon 11 Jan 2027, 16:00 New York time) "
-        "counts as a late cancellation on the record.")
+        "counts as a late cancellation on the record."
+    )
     assert "never counted as late" in late_rule(0)
 
 
@@ -72,8 +88,9 @@ MADE_CONSULTANTS: list[str] = []  # leave the directory when the module ends: th
 def consultants_leave_the_directory(embedded_db):
     yield
     with psycopg.connect(embedded_db.owner_conninfo, autocommit=True) as conn:
-        conn.execute("update public.profiles set is_consultant = false where id = any (%s::uuid[])",
-                     (MADE_CONSULTANTS,))
+        conn.execute(
+            "update public.profiles set is_consultant = false where id = any (%s::uuid[])", (MADE_CONSULTANTS,)
+        )
     MADE_CONSULTANTS.clear()
 
 
@@ -85,8 +102,9 @@ def _pair_in_two_zones(backend, embedded_db) -> tuple[str, str, Claims, Claims]:
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
         conn.execute("update public.profiles set timezone = %s where id = %s", (NEW_YORK, consultant.sub))
         conn.execute("update public.profiles set timezone = %s where id = %s", (LONDON, client.sub))
-        conn.execute("update public.availability_settings set late_cancel_hours = 36 where consultant_id = %s",
-                     (consultant.sub,))
+        conn.execute(
+            "update public.availability_settings set late_cancel_hours = 36 where consultant_id = %s", (consultant.sub,)
+        )
     return consultant_username, client_username, consultant, client
 
 
@@ -116,8 +134,9 @@ def test_one_click_picks_and_the_confirmation_names_both_zones_and_the_rule(back
 
     at.button(key="book_submit").click().run()
     no_exceptions(at)
-    assert [datetime.fromisoformat(a["starts_at"]) for a in backend.rpc("my_appointments", {}, as_user=client)] == \
-        [local]
+    assert [datetime.fromisoformat(a["starts_at"]) for a in backend.rpc("my_appointments", {}, as_user=client)] == [
+        local
+    ]
 
 
 def test_next_and_previous_week_move_through_the_open_times(backend, embedded_db):
@@ -139,10 +158,19 @@ def test_next_and_previous_week_move_through_the_open_times(backend, embedded_db
 def test_the_cancel_dialog_states_the_late_rule_before_any_click(backend, embedded_db):
     _, client_username, consultant, client = _pair_in_two_zones(backend, embedded_db)
     today = datetime.now(UTC).date()
-    slot = next(s["starts_at"] for s in backend.rpc("open_slots", {"p_consultant": consultant.sub,
-                                                                   "p_from": today.isoformat(),
-                                                                   "p_to": (today + timedelta(days=14)).isoformat(),
-                                                                   "p_client": client.sub}, as_user=client))
+    slot = next(
+        s["starts_at"]
+        for s in backend.rpc(
+            "open_slots",
+            {
+                "p_consultant": consultant.sub,
+                "p_from": today.isoformat(),
+                "p_to": (today + timedelta(days=14)).isoformat(),
+                "p_client": client.sub,
+            },
+            as_user=client,
+        )
+    )
     book(backend, client, consultant.sub, slot)
     at = app(client_username).run()
     at.switch_page(PAGES["appointments"]).run()
@@ -153,10 +181,13 @@ def test_the_cancel_dialog_states_the_late_rule_before_any_click(backend, embedd
 
 # --- "Go to week of": any week within the horizon, its own open times read for it ----------------------------
 
+
 def next_change(zone: str, after: date) -> date:
     """The first day after `after` whose noon has another UTC offset than the day before's: a clock change."""
+
     def offset(day: date) -> timedelta:
         return datetime.combine(day, datetime.min.time(), ZoneInfo(zone)).replace(hour=12).utcoffset()
+
     day = after
     while offset(day + timedelta(days=1)) == offset(day):
         day += timedelta(days=1)
@@ -184,8 +215,11 @@ def _only_ten_oclock(embedded_db, consultant: Claims) -> None:
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
         conn.execute("delete from public.weekly_hours where consultant_id = %s", (consultant.sub,))
         for weekday in range(1, 8):
-            conn.execute("insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) "
-                         "values (%s, %s, '10:00', '11:00')", (consultant.sub, weekday))
+            conn.execute(
+                "insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) "
+                "values (%s, %s, '10:00', '11:00')",
+                (consultant.sub, weekday),
+            )
 
 
 def week_labels(at) -> list[str]:
@@ -264,14 +298,18 @@ def test_a_week_with_no_open_times_says_so_and_shows_the_nearest_that_has_some(b
     _only_ten_oclock(embedded_db, consultant)
     away = monday_of(date.today() + timedelta(weeks=12))
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        conn.execute("insert into public.time_off (consultant_id, starts_on, ends_on) values (%s, %s, %s)",
-                     (consultant.sub, away - timedelta(days=1), away + timedelta(days=7)))
+        conn.execute(
+            "insert into public.time_off (consultant_id, starts_on, ends_on) values (%s, %s, %s)",
+            (consultant.sub, away - timedelta(days=1), away + timedelta(days=7)),
+        )
     at = app(client_username).run()
     at.switch_page(PAGES["appointments"]).run()
     at.date_input(key=f"book_slot_{consultant.sub}_go").set_value(away).run()
     no_exceptions(at)
-    assert f"No open times in the week of {away:%a} {away.day} {away:%b %Y}: this is the nearest week that has " \
-           "some." in texts(at, "caption")
+    assert (
+        f"No open times in the week of {away:%a} {away.day} {away:%b %Y}: this is the nearest week that has "
+        "some." in texts(at, "caption")
+    )
     shown = away + timedelta(days=7)
     assert week_title(at).startswith(f"**Week of {shown:%a} {shown.day} {shown:%b %Y}**")
 

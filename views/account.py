@@ -24,8 +24,10 @@ if address["verified"]:
 else:
     # Accounts made before sign-up was verified: they sign in as before, and nothing but this link is emailed
     # to the address until it is verified.
-    st.markdown(f"**{address['email']}** — not verified yet. Until it is, the portal emails it nothing but the "
-                "verification link, and a forgotten password cannot be reset by email.")
+    st.markdown(
+        f"**{address['email']}** — not verified yet. Until it is, the portal emails it nothing but the "
+        "verification link, and a forgotten password cannot be reset by email."
+    )
     if st.button("Verify my email", key="account_verify_email", icon=":material/mark_email_read:"):
         try:
             with database_errors_as_messages():
@@ -34,7 +36,8 @@ else:
             st.error(exc.message, icon=":material/error:")
         else:
             st.session_state["account_verify_notice"] = (
-                f"A link is on its way to {address['email']}; open it within {VERIFY_HOURS} hours.")
+                f"A link is on its way to {address['email']}; open it within {VERIFY_HOURS} hours."
+            )
     if notice := st.session_state.get("account_verify_notice"):
         st.success(notice, icon=":material/check_circle:")
 
@@ -43,17 +46,24 @@ st.header("Password")
 with database_errors_as_messages():
     try:
         if authenticator.reset_password(
-            user.username, location="main", key="reset_password_form",
-            fields={"Form name": "Change password", "Current password": "Current password",
-                    "New password": "New password", "Repeat password": "Repeat new password",
-                    "Reset": "Change password"},
+            user.username,
+            location="main",
+            key="reset_password_form",
+            fields={
+                "Form name": "Change password",
+                "Current password": "Current password",
+                "New password": "New password",
+                "Repeat password": "Repeat new password",
+                "Reset": "Change password",
+            },
         ):
             # The change ended every session of the account (any other browser is signed out); this one goes on
             # with the session the change opened, in a new cookie.
             sessions.reissue_cookie(authenticator, context.credentials())
             # Kept, not one-shot: setting the new cookie reruns the page, which would wipe a message drawn once.
             st.session_state["account_password_notice"] = (
-                "Your password was changed. Every other browser signed in to your account was signed out.")
+                "Your password was changed. Every other browser signed in to your account was signed out."
+            )
     except CredentialsError:
         st.session_state.pop("account_password_notice", None)
         st.error("The current password is incorrect.", icon=":material/error:")
@@ -71,13 +81,21 @@ if st.button("Prepare my data", key="my_data_prepare", icon=":material/folder_zi
     with database_errors_as_messages():
         st.session_state["my_data_zip"] = export_zip(export_my_data(context.backend(), user.claims))
 if st.session_state.get("my_data_zip"):
-    st.download_button("Download my data (.zip)", data=st.session_state["my_data_zip"], file_name="my-portal-data.zip",
-                       mime="application/zip", key="my_data_download", icon=":material/download:")
+    st.download_button(
+        "Download my data (.zip)",
+        data=st.session_state["my_data_zip"],
+        file_name="my-portal-data.zip",
+        mime="application/zip",
+        key="my_data_download",
+        icon=":material/download:",
+    )
 
 with st.expander("Delete my account"):
-    st.markdown("Your profile, declarations, credentials and notifications are deleted. Requests, sessions and "
-                "plans you share with colleagues stay in their records under the name “Former member”; open ones "
-                "are cancelled or withdrawn and the other party is told.")
+    st.markdown(
+        "Your profile, declarations, credentials and notifications are deleted. Requests, sessions and "
+        "plans you share with colleagues stay in their records under the name “Former member”; open ones "
+        "are cancelled or withdrawn and the other party is told."
+    )
     confirm = st.text_input("Type your username to confirm", key="delete_confirm")
     if st.button("Delete my account", key="delete_account", type="primary"):
         try:
@@ -93,8 +111,10 @@ with st.expander("Delete my account"):
             st.stop()
 
 st.divider()
-st.caption("Signing out ends this browser's session on the server: a copy of its sign-in cookie opens nothing "
-           "afterwards. Sign out everywhere ends every session of your account, on every device.")
+st.caption(
+    "Signing out ends this browser's session on the server: a copy of its sign-in cookie opens nothing "
+    "afterwards. Sign out everywhere ends every session of your account, on every device."
+)
 left, right = st.columns(2)
 if left.button("Sign out", key="sign_out", icon=":material/logout:"):
     with database_errors_as_messages():

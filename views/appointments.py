@@ -42,11 +42,17 @@ from portal.profiles import load_my_profile
 from portal.requests import my_engagements
 from portal.week_grid import HORIZON
 
-STATUS_BADGES = {"requested": ":orange-badge[Proposed]", "confirmed": ":green-badge[Confirmed]",
-                 "declined": ":gray-badge[Declined]", "cancelled": ":red-badge[Cancelled]",
-                 "moved": ":gray-badge[Moved]",
-                 "completed": ":blue-badge[Completed]", "no_show": ":red-badge[No-show]",
-                 "consultant_no_show": ":red-badge[Consultant absent]", "disputed": ":orange-badge[Disputed]"}
+STATUS_BADGES = {
+    "requested": ":orange-badge[Proposed]",
+    "confirmed": ":green-badge[Confirmed]",
+    "declined": ":gray-badge[Declined]",
+    "cancelled": ":red-badge[Cancelled]",
+    "moved": ":gray-badge[Moved]",
+    "completed": ":blue-badge[Completed]",
+    "no_show": ":red-badge[No-show]",
+    "consultant_no_show": ":red-badge[Consultant absent]",
+    "disputed": ":orange-badge[Disputed]",
+}
 
 user = context.require_user()
 backend = context.backend()
@@ -54,9 +60,11 @@ backend = context.backend()
 
 def open_times(consultant_id: str, client_id: str):
     """What the week view reads: the open times of the days it asks for (the weeks around the one shown)."""
+
     def days(first: date, last: date) -> list[dict]:
         with database_errors_as_messages():
             return open_slots(backend, user.claims, consultant_id, first, last, client_id)
+
     return days
 
 
@@ -93,8 +101,11 @@ if asked:
             st.session_state["appointments_focus"] = str(asked)
             st.session_state[TAB_STATE_KEY] = listing
         when = slot_label(focused["starts_at"], my_tz, focused["other_timezone"])
-        st.info(f"This link is about your session on **{when}** with {focused['other_name']} "
-                f"({STATUS_BADGES[focused['status']]}), listed under {listing}.", icon=":material/event:")
+        st.info(
+            f"This link is about your session on **{when}** with {focused['other_name']} "
+            f"({STATUS_BADGES[focused['status']]}), listed under {listing}.",
+            icon=":material/event:",
+        )
 
 # The tabs keep their selection in session state (TAB_STATE_KEY): it survives reruns, and Notifications sets it
 # to open this page on the tab that lists the item.
@@ -102,12 +113,16 @@ book_tab, upcoming_tab, week_tab, past_tab = st.tabs(list(TABS), key=TAB_STATE_K
 
 with book_tab:
     if not engagements:
-        st.info("Sessions are booked within an engagement, which begins when a consultant accepts a request. "
-                "While a request is pending, the seeker can propose a first session from the consultant's profile.",
-                icon=":material/info:")
+        st.info(
+            "Sessions are booked within an engagement, which begins when a consultant accepts a request. "
+            "While a request is pending, the seeker can propose a first session from the consultant's profile.",
+            icon=":material/info:",
+        )
     else:
-        names = {e["other_id"]: f"{e['other_name']} (your {'client' if e['my_role'] == 'consultant' else 'consultant'})"
-                 for e in engagements}
+        names = {
+            e["other_id"]: f"{e['other_name']} (your {'client' if e['my_role'] == 'consultant' else 'consultant'})"
+            for e in engagements
+        }
         other = st.selectbox("With", options=list(names), format_func=names.get, key="book_with")
         engagement = next(e for e in engagements if e["other_id"] == other)
         consultant_id = user.id if engagement["my_role"] == "consultant" else other
@@ -117,14 +132,22 @@ with book_tab:
         consultant_tz = my_tz if engagement["my_role"] == "consultant" else engagement["other_timezone"]
         # One picker per colleague: a time picked for one is never taken for a time gone with another.
         picker = f"book_slot_{other}"
-        chosen = slot_picker(open_times(consultant_id, client_id), viewer_tz=my_tz, consultant_tz=consultant_tz,
-                             key=picker, late_cancel_hours=policy.get("late_cancel_hours"))
+        chosen = slot_picker(
+            open_times(consultant_id, client_id),
+            viewer_tz=my_tz,
+            consultant_tz=consultant_tz,
+            key=picker,
+            late_cancel_hours=policy.get("late_cancel_hours"),
+        )
         if refusal := st.session_state.pop("book_refusal", None):
             st.error(refusal["message"], icon=":material/error:")
             if refusal["code"] == "slot_taken":
                 st.caption("The week above now shows the times still open.")
-        if chosen and st.button("Propose this time", type="primary", key="book_submit") \
-                and not picked_time_gone(picker):
+        if (
+            chosen
+            and st.button("Propose this time", type="primary", key="book_submit")
+            and not picked_time_gone(picker)
+        ):
             try:
                 with database_errors_as_messages():
                     book(backend, user.claims, other, chosen)
@@ -147,6 +170,8 @@ def policy_of(consultant_id: str) -> dict:
         with database_errors_as_messages():
             policies[consultant_id] = cancellation_policy(backend, user.claims, consultant_id)
     return policies[consultant_id]
+
+
 upcoming, called_off, past = listed["upcoming"], listed["called_off"], listed["past"]
 
 
@@ -160,8 +185,10 @@ def cancellation_text(appt: dict) -> str:
 
 
 def history_line(appt: dict) -> str:
-    line = (f"{slot_label(appt['starts_at'], my_tz, appt['other_timezone'])} · {appt['other_name']} · "
-            f"{STATUS_BADGES[appt['status']]}")
+    line = (
+        f"{slot_label(appt['starts_at'], my_tz, appt['other_timezone'])} · {appt['other_name']} · "
+        f"{STATUS_BADGES[appt['status']]}"
+    )
     if appt["status"] in ("cancelled", "moved"):
         line += cancellation_text(appt)
     elif appt["status"] == "declined" and appt.get("decline_reason"):
@@ -174,9 +201,14 @@ def attendance_form(appt: dict) -> None:
     with st.form(key, border=False):
         left, right = st.columns([2, 3])
         outcomes = list(OUTCOMES)
-        outcome = left.selectbox("What happened?", outcomes, format_func=OUTCOMES.get, placeholder="Choose…",
-                                 index=outcomes.index(appt["my_statement"]) if appt.get("my_statement") else None,
-                                 key=f"{key}_outcome")
+        outcome = left.selectbox(
+            "What happened?",
+            outcomes,
+            format_func=OUTCOMES.get,
+            placeholder="Choose…",
+            index=outcomes.index(appt["my_statement"]) if appt.get("my_statement") else None,
+            key=f"{key}_outcome",
+        )
         note = right.text_input("Note (optional; the other party reads it)", max_chars=500, key=f"{key}_note")
         label = "Change what I recorded" if appt.get("my_statement") else "Record"
         if st.form_submit_button(label, key=f"{key}_save"):
@@ -196,8 +228,10 @@ with upcoming_tab:
         st.caption(f"{plural(len(called_off), 'cancelled or declined session')} not yet due: under {PAST}.")
     for appt in upcoming:
         with st.container(border=True, key=f"appt_card_{appt['id']}"):
-            st.markdown(f"**{slot_label(appt['starts_at'], my_tz, appt['other_timezone'])}** · "
-                        f"{appt['other_name']} · {STATUS_BADGES[appt['status']]}")
+            st.markdown(
+                f"**{slot_label(appt['starts_at'], my_tz, appt['other_timezone'])}** · "
+                f"{appt['other_name']} · {STATUS_BADGES[appt['status']]}"
+            )
             if appt["rescheduled_from"]:
                 st.caption("Moved from an earlier time.")
             if appt["status"] == "requested" and not appt["requested_by_me"]:
@@ -223,20 +257,23 @@ with upcoming_tab:
             with st.expander("Cancel or move this session"):
                 # The rule is stated before any click: what counts as late, and from when.
                 st.caption(late_rule(late_cancel_hours, appt["starts_at"], my_tz))
-                reason = st.text_input("Reason (required, shared with the other party)",
-                                       key=f"appt_cancel_reason_{appt['id']}")
+                reason = st.text_input(
+                    "Reason (required, shared with the other party)", key=f"appt_cancel_reason_{appt['id']}"
+                )
                 late_key = f"appt_late_{appt['id']}"
                 if st.session_state.get(late_key):
                     st.warning(st.session_state[late_key], icon=":material/schedule:")
                 accept_late = bool(st.session_state.get(late_key)) and st.checkbox(
-                    "I understand this will be recorded as a late cancellation", key=f"appt_accept_late_{appt['id']}")
+                    "I understand this will be recorded as a late cancellation", key=f"appt_accept_late_{appt['id']}"
+                )
                 if st.button("Cancel session", key=f"appt_cancel_{appt['id']}"):
                     try:
                         cancelled = cancel(backend, user.claims, appt["id"], reason, accept_late=accept_late)
                         st.session_state.pop(late_key, None)
                         st.session_state["appointments_notice"] = (
                             f"Cancelled with {notice_given(cancelled['notice_hours'])}. "
-                            f"{appt['other_name']} was notified.")
+                            f"{appt['other_name']} was notified."
+                        )
                         st.rerun()
                     except BookingRefused as exc:
                         if exc.code == "late":
@@ -244,18 +281,25 @@ with upcoming_tab:
                             st.rerun()
                         st.error(exc.message, icon=":material/error:")
                 if st.toggle("Move to another time", key=f"appt_move_{appt['id']}"):
-                    new_start = slot_picker(open_times(consultant_id, client_id), viewer_tz=my_tz,
-                                            key=f"appt_move_slot_{appt['id']}",
-                                            consultant_tz=my_tz if appt["my_role"] == "consultant"
-                                            else appt["other_timezone"], late_cancel_hours=late_cancel_hours)
-                    if new_start and st.button("Move session", key=f"appt_move_submit_{appt['id']}") \
-                            and not picked_time_gone(f"appt_move_slot_{appt['id']}"):
+                    new_start = slot_picker(
+                        open_times(consultant_id, client_id),
+                        viewer_tz=my_tz,
+                        key=f"appt_move_slot_{appt['id']}",
+                        consultant_tz=my_tz if appt["my_role"] == "consultant" else appt["other_timezone"],
+                        late_cancel_hours=late_cancel_hours,
+                    )
+                    if (
+                        new_start
+                        and st.button("Move session", key=f"appt_move_submit_{appt['id']}")
+                        and not picked_time_gone(f"appt_move_slot_{appt['id']}")
+                    ):
                         try:
                             reschedule(backend, user.claims, appt["id"], new_start, reason, accept_late=accept_late)
                             booked_from_picker(f"appt_move_slot_{appt['id']}", new_start)
                             st.session_state.pop(late_key, None)
                             st.session_state["appointments_notice"] = (
-                                "Moved. The other party will confirm the new time.")
+                                "Moved. The other party will confirm the new time."
+                            )
                             st.rerun()
                         except BookingRefused as exc:
                             if exc.code == "late":
@@ -272,17 +316,30 @@ with week_tab:
         start = datetime.fromisoformat(appt["starts_at"]).astimezone(zone)
         end = datetime.fromisoformat(appt["ends_at"]).astimezone(zone)
         if first_day <= start.date() < first_day + timedelta(days=7):
-            rows.append({"day": start.strftime("%a %d %b"), "from": start.hour + start.minute / 60,
-                         "to": end.hour + end.minute / 60, "with": appt["other_name"], "status": appt["status"],
-                         "time": f"{start:%H:%M}–{end:%H:%M}"})
+            rows.append(
+                {
+                    "day": start.strftime("%a %d %b"),
+                    "from": start.hour + start.minute / 60,
+                    "to": end.hour + end.minute / 60,
+                    "with": appt["other_name"],
+                    "status": appt["status"],
+                    "time": f"{start:%H:%M}–{end:%H:%M}",
+                }
+            )
     st.caption(f"Week of {first_day:%d %b %Y}. {times_caption(my_tz)}")
     if rows:
         days = [(first_day + timedelta(days=i)).strftime("%a %d %b") for i in range(7)]
-        chart = alt.Chart(pd.DataFrame(rows)).mark_bar(cornerRadius=3).encode(
-            x=alt.X("day:N", sort=days, scale=alt.Scale(domain=days), title=None),
-            y=alt.Y("from:Q", scale=alt.Scale(domain=[24, 6], nice=False), title="Hour"), y2="to:Q",
-            color=alt.Color("status:N", legend=alt.Legend(orient="bottom")),
-            tooltip=["with", "time", "status"])
+        chart = (
+            alt.Chart(pd.DataFrame(rows))
+            .mark_bar(cornerRadius=3)
+            .encode(
+                x=alt.X("day:N", sort=days, scale=alt.Scale(domain=days), title=None),
+                y=alt.Y("from:Q", scale=alt.Scale(domain=[24, 6], nice=False), title="Hour"),
+                y2="to:Q",
+                color=alt.Color("status:N", legend=alt.Legend(orient="bottom")),
+                tooltip=["with", "time", "status"],
+            )
+        )
         st.altair_chart(chart, width="stretch")
     else:
         st.caption("Nothing this week.")
@@ -306,11 +363,14 @@ with past_tab:
 
 st.divider()
 left, right = st.columns(2)
-left.download_button("Download calendar (.ics)", key="appointments_ics",
-                     data=appointments_ics(appointments, viewer_timezone=my_tz,
-                                           calendar_name="Peer Consultation Portal"),
-                     file_name="peer-consultation-appointments.ics", mime="text/calendar",
-                     icon=":material/calendar_month:")
+left.download_button(
+    "Download calendar (.ics)",
+    key="appointments_ics",
+    data=appointments_ics(appointments, viewer_timezone=my_tz, calendar_name="Peer Consultation Portal"),
+    file_name="peer-consultation-appointments.ics",
+    mime="text/calendar",
+    icon=":material/calendar_month:",
+)
 with database_errors_as_messages():
     record = professionalism_record(backend, user.claims, user.id)
 right.markdown(f"**Your record:** {record_summary(record)}")

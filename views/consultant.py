@@ -49,8 +49,11 @@ with database_errors_as_messages():
             # A link to someone who left, or whom a conflict keeps from you: the same page either way (which
             # one is not said), with the way back.
             st.title("Consultant profile")
-            st.warning(f"{exc.message} They may have left the portal, or a conflict may rule out working "
-                       "together; the portal does not say which.", icon=":material/person_off:")
+            st.warning(
+                f"{exc.message} They may have left the portal, or a conflict may rule out working "
+                "together; the portal does not say which.",
+                icon=":material/person_off:",
+            )
             st.page_link("views/find.py", label="Find a consultant", icon=":material/search:")
             st.query_params.pop("id", None)
             st.session_state.pop("view_consultant", None)
@@ -64,8 +67,10 @@ st.query_params["id"] = consultant_id
 pronouns = f" ({doc['pronouns']})" if doc.get("pronouns") else ""
 st.title(f"{doc['display_name']}{pronouns}")
 spoken = ", ".join(languages.get(code, code) for code in doc["languages"])
-st.caption(f"Consultant profile · {formats(doc)} · {fee(doc)} · {spoken} · "
-           f"{doc.get('years_in_practice') or 0} years in practice")
+st.caption(
+    f"Consultant profile · {formats(doc)} · {fee(doc)} · {spoken} · "
+    f"{doc.get('years_in_practice') or 0} years in practice"
+)
 conflict_flag(doc.get("conflict"))
 if doc.get("bio"):
     st.markdown(plain(doc["bio"]))  # the consultant's words, never their Markdown
@@ -73,25 +78,41 @@ if doc.get("bio"):
 st.header("Competencies")
 st.markdown(competency_badges(doc["competencies"]))
 for c in doc["competencies"]:
-    evidence = ", ".join(str(x) for x in (c.get("evidence_body"), c.get("evidence_year"),
-                                         f"{c['training_hours']} training hours" if c.get("training_hours") else None)
-                         if x)
-    status = (f"verified {c['verified_at'][:10]}" if c.get("verified")
-              else "credential expired" if c.get("expired") else "self-attested")
-    st.caption(f"{c['name']}: level {c['level']} ({LEVELS[c['level']]}) · {status}"
-               + (f" · {evidence}" if evidence else ""))
+    evidence = ", ".join(
+        str(x)
+        for x in (
+            c.get("evidence_body"),
+            c.get("evidence_year"),
+            f"{c['training_hours']} training hours" if c.get("training_hours") else None,
+        )
+        if x
+    )
+    status = (
+        f"verified {c['verified_at'][:10]}"
+        if c.get("verified")
+        else "credential expired"
+        if c.get("expired")
+        else "self-attested"
+    )
+    st.caption(
+        f"{c['name']}: level {c['level']} ({LEVELS[c['level']]}) · {status}" + (f" · {evidence}" if evidence else "")
+    )
 
 st.header("Licences")
 for lic in doc["licenses"]:
     status = "expired" if lic["expired"] else "verified" if lic["verified"] else "self-attested"
-    st.caption(f"{lic['license_type']} in {lic['jurisdiction']} · no. {lic['license_number']} · "
-               f"expires {lic['expires_on']} · {status}")
+    st.caption(
+        f"{lic['license_type']} in {lic['jurisdiction']} · no. {lic['license_number']} · "
+        f"expires {lic['expires_on']} · {status}"
+    )
 
 st.header("Availability")
 availability = doc["availability"]
 st.caption(availability_summary(availability, doc["timezone"]))
-st.caption(f"Sessions of {availability.get('session_minutes') or 50} minutes. "
-           + ("Taking new clients." if availability.get("has_room") else "Not taking new clients right now."))
+st.caption(
+    f"Sessions of {availability.get('session_minutes') or 50} minutes. "
+    + ("Taking new clients." if availability.get("has_room") else "Not taking new clients right now.")
+)
 
 with database_errors_as_messages():
     record = professionalism_record(backend, user.claims, consultant_id)
@@ -110,8 +131,10 @@ if doc.get("active_engagement"):
 elif doc.get("pending_request"):
     sent_with = st.session_state.pop("request_sent_notice", None)
     if sent_with:
-        st.success("Request sent. The consultant will answer in their inbox; you will see the outcome under "
-                   "Requests.", icon=":material/send:")
+        st.success(
+            "Request sent. The consultant will answer in their inbox; you will see the outcome under Requests.",
+            icon=":material/send:",
+        )
         if sent_with in ("potential", "blocking"):
             # The matched screening ran with the request; both of you see this, from Check for conflicts.
             st.warning(REQUEST_SCREENING_FOUND[sent_with], icon=":material/report:")
@@ -130,10 +153,15 @@ elif doc.get("pending_request"):
     if proposal:
         # One first session per request: once proposed, the time is shown instead of a picker.
         when = slot_label(proposal["starts_at"], my_tz, doc["timezone"])
-        state = ("confirmed by the consultant" if proposal["status"] == "confirmed"
-                 else "it awaits the consultant's confirmation, with your request")
-        st.info(f"First session proposed: **{when}**; {state}. To cancel or move it, open Appointments.",
-                icon=":material/event:")
+        state = (
+            "confirmed by the consultant"
+            if proposal["status"] == "confirmed"
+            else "it awaits the consultant's confirmation, with your request"
+        )
+        st.info(
+            f"First session proposed: **{when}**; {state}. To cancel or move it, open Appointments.",
+            icon=":material/event:",
+        )
         st.page_link("views/appointments.py", label="Appointments", icon=":material/event:")
     else:
         with st.expander("Propose a first session"):
@@ -145,10 +173,18 @@ elif doc.get("pending_request"):
                 with database_errors_as_messages():
                     return open_slots(backend, user.claims, consultant_id, first, last, user.id)
 
-            chosen = slot_picker(open_times, viewer_tz=my_tz, consultant_tz=doc["timezone"], key="first_slot",
-                                 late_cancel_hours=policy.get("late_cancel_hours"))
-            if chosen and st.button("Propose this time", key="first_slot_submit", type="primary") \
-                    and not picked_time_gone("first_slot"):
+            chosen = slot_picker(
+                open_times,
+                viewer_tz=my_tz,
+                consultant_tz=doc["timezone"],
+                key="first_slot",
+                late_cancel_hours=policy.get("late_cancel_hours"),
+            )
+            if (
+                chosen
+                and st.button("Propose this time", key="first_slot_submit", type="primary")
+                and not picked_time_gone("first_slot")
+            ):
                 try:
                     with database_errors_as_messages():
                         book(backend, user.claims, consultant_id, chosen)
@@ -156,22 +192,31 @@ elif doc.get("pending_request"):
                     st.session_state["first_slot_refusal"] = exc.message
                 else:
                     booked_from_picker("first_slot", chosen)
-                    st.session_state["first_slot_notice"] = ("Proposed. The consultant will confirm it with your "
-                                                             "request.")
+                    st.session_state["first_slot_notice"] = (
+                        "Proposed. The consultant will confirm it with your request."
+                    )
                 # Drawn again from the database: the proposal (or, after a refusal, the times still open).
                 st.rerun()
 elif not availability.get("has_room"):
-    st.warning("This consultant is not taking new clients right now, so they cannot be asked.",
-               icon=":material/hourglass:")
+    st.warning(
+        "This consultant is not taking new clients right now, so they cannot be asked.", icon=":material/hourglass:"
+    )
 else:
     offered = [c["modality"] for c in doc["competencies"]]
     errors = st.session_state.setdefault("request_errors", {})
     with st.form("request_form"):
-        wanted = st.multiselect("Modalities you would like to work with", options=offered,
-                                format_func=lambda code: modalities.get(code, code), key="request_modalities")
-        message = st.text_area("Message", max_chars=1500, key="request_message",
-                               placeholder="A few lines on what you are looking for. Keep clinical detail for "
-                                           "the first session.")
+        wanted = st.multiselect(
+            "Modalities you would like to work with",
+            options=offered,
+            format_func=lambda code: modalities.get(code, code),
+            key="request_modalities",
+        )
+        message = st.text_area(
+            "Message",
+            max_chars=1500,
+            key="request_message",
+            placeholder="A few lines on what you are looking for. Keep clinical detail for the first session.",
+        )
         if errors.get("message"):
             st.error(errors["message"], icon=":material/error:")
         sent = st.form_submit_button("Send request", type="primary", key="request_send")

@@ -51,35 +51,77 @@ with st.form(f"find_form_{generation}", border=True):
     where, what = st.columns(2)
     codes = list(jurisdictions)
     jurisdiction = where.selectbox(
-        "Where you live", options=codes, format_func=jurisdictions.get, placeholder="Choose…", key=key("jurisdiction"),
+        "Where you live",
+        options=codes,
+        format_func=jurisdictions.get,
+        placeholder="Choose…",
+        key=key("jurisdiction"),
         index=codes.index(filters.jurisdiction) if filters.jurisdiction in codes else None,
-        help="Consultants must hold a current licence here.")
-    wanted = what.multiselect("Modalities", options=list(modalities), default=filters.modalities,
-                              format_func=modalities.get, key=key("modalities"),
-                              help="Consultants must be competent in every modality you choose.")
+        help="Consultants must hold a current licence here.",
+    )
+    wanted = what.multiselect(
+        "Modalities",
+        options=list(modalities),
+        default=filters.modalities,
+        format_func=modalities.get,
+        key=key("modalities"),
+        help="Consultants must be competent in every modality you choose.",
+    )
     level_col, format_col = st.columns(2)
-    min_level = level_col.selectbox("Minimum level", options=list(LEVELS), index=filters.min_level - 1,
-                                    format_func=lambda n: f"{n} · {LEVELS[n]}", key=key("min_level"))
-    form_choice = format_col.selectbox("Format", options=list(FORMATS), index=list(FORMATS).index(filters.format),
-                                       format_func=FORMATS.get, key=key("format"))
+    min_level = level_col.selectbox(
+        "Minimum level",
+        options=list(LEVELS),
+        index=filters.min_level - 1,
+        format_func=lambda n: f"{n} · {LEVELS[n]}",
+        key=key("min_level"),
+    )
+    form_choice = format_col.selectbox(
+        "Format",
+        options=list(FORMATS),
+        index=list(FORMATS).index(filters.format),
+        format_func=FORMATS.get,
+        key=key("format"),
+    )
     city_col, langs_col = st.columns(2)
     city = city_col.text_input("City (in person)", value=filters.city, key=key("city"))
-    langs = langs_col.multiselect("Languages", options=list(languages), default=filters.languages,
-                                  format_func=languages.get, key=key("languages"),
-                                  help="Consultants who speak any one of them.")
+    langs = langs_col.multiselect(
+        "Languages",
+        options=list(languages),
+        default=filters.languages,
+        format_func=languages.get,
+        key=key("languages"),
+        help="Consultants who speak any one of them.",
+    )
     fee_col, times_col = st.columns(2)
-    max_fee = fee_col.number_input("Maximum fee (USD)", min_value=0, max_value=1000, step=10, value=filters.max_fee,
-                                   key=key("max_fee"))
-    times = times_col.multiselect("Preferred times", options=list(TIME_BUCKETS), default=filters.times,
-                                  key=key("times"), help="Consultants with weekly hours in any of them.")
-    sliding_ok = st.checkbox("Include sliding-scale fees above my maximum", value=filters.sliding_ok,
-                             key=key("sliding_ok"))
-    accepting_only = st.checkbox("Only consultants with room for a new client", value=filters.accepting_only,
-                                 key=key("accepting_only"))
+    max_fee = fee_col.number_input(
+        "Maximum fee (USD)", min_value=0, max_value=1000, step=10, value=filters.max_fee, key=key("max_fee")
+    )
+    times = times_col.multiselect(
+        "Preferred times",
+        options=list(TIME_BUCKETS),
+        default=filters.times,
+        key=key("times"),
+        help="Consultants with weekly hours in any of them.",
+    )
+    sliding_ok = st.checkbox(
+        "Include sliding-scale fees above my maximum", value=filters.sliding_ok, key=key("sliding_ok")
+    )
+    accepting_only = st.checkbox(
+        "Only consultants with room for a new client", value=filters.accepting_only, key=key("accepting_only")
+    )
     if st.form_submit_button("Search", type="primary", key=key("submit"), icon=":material/search:"):
-        filters = SearchFilters(jurisdiction=jurisdiction, modalities=wanted, min_level=min_level,
-                                format=form_choice, city=city, languages=langs, max_fee=max_fee,
-                                sliding_ok=sliding_ok, accepting_only=accepting_only, times=times)
+        filters = SearchFilters(
+            jurisdiction=jurisdiction,
+            modalities=wanted,
+            min_level=min_level,
+            format=form_choice,
+            city=city,
+            languages=langs,
+            max_fee=max_fee,
+            sliding_ok=sliding_ok,
+            accepting_only=accepting_only,
+            times=times,
+        )
         st.session_state["find_filters"] = filters
 
 if not filters.jurisdiction:
@@ -95,18 +137,25 @@ if page.total == 0:
     if not suggestions:  # no single filter's removal finds anyone: offer to remove every optional one at once
         with database_errors_as_messages():
             broadening = broaden(backend, user.claims, filters)
-    st.warning(explain_empty(page, filters, broadening, modality_names=modalities, language_names=languages),
-               icon=":material/filter_alt_off:")
+    st.warning(
+        explain_empty(page, filters, broadening, modality_names=modalities, language_names=languages),
+        icon=":material/filter_alt_off:",
+    )
     for suggestion in suggestions:
-        if st.button(f"{relax_label(suggestion)} ({count_words(suggestion['count'])} found)",
-                     key=f"find_relax_{suggestion['filter']}"):
+        if st.button(
+            f"{relax_label(suggestion)} ({count_words(suggestion['count'])} found)",
+            key=f"find_relax_{suggestion['filter']}",
+        ):
             st.session_state["find_filters"] = relaxed(filters, suggestion["filter"])
             st.session_state["find_form_generation"] = generation + 1  # fresh widgets from the relaxed filters
             st.rerun()
     if broadening is not None and broadening.count:
         found = count_words(broadening.count)
-        if st.button(f"{broaden_label(filters, button=True)} ({found} found)", key="find_relax_all",
-                     help="Keeps only where you live; every other filter is cleared."):
+        if st.button(
+            f"{broaden_label(filters, button=True)} ({found} found)",
+            key="find_relax_all",
+            help="Keeps only where you live; every other filter is cleared.",
+        ):
             st.session_state["find_filters"] = broadening.filters
             st.session_state["find_form_generation"] = generation + 1  # fresh widgets from the broadened filters
             st.rerun()
@@ -122,9 +171,11 @@ for result in page.results:
         head, score = st.columns([3, 1])
         pronouns = f" ({result['pronouns']})" if result.get("pronouns") else ""
         head.markdown(f"### {result['display_name']}{pronouns}")
-        head.caption(f"{formats(result)} · {fee(result)} · "
-                     f"{', '.join(languages.get(code, code) for code in result['languages'])} · "
-                     f"{result.get('years_in_practice') or 0} years in practice")
+        head.caption(
+            f"{formats(result)} · {fee(result)} · "
+            f"{', '.join(languages.get(code, code) for code in result['languages'])} · "
+            f"{result.get('years_in_practice') or 0} years in practice"
+        )
         score.metric("Match", f"{result['score']}/100")
         st.markdown(competency_badges(result["competencies"]))
         if result.get("record"):

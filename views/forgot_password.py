@@ -14,8 +14,7 @@ st.title("Forgot your password")
 st.caption("Type your username or your email address; we send a link to choose a new password.")
 
 with st.form("forgot_password_form", border=True):
-    identifier = st.text_input("Username or email", key="forgot_identifier", autocomplete="username",
-                               max_chars=320)
+    identifier = st.text_input("Username or email", key="forgot_identifier", autocomplete="username", max_chars=320)
     slot = st.empty()
     submitted = st.form_submit_button("Send me a link", type="primary", key="forgot_submit")
 st.caption(RESET_RULE)

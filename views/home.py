@@ -22,8 +22,10 @@ missing = profile_checklist(doc)
 if missing:
     with st.container(border=True):
         # One Markdown list, so a screen reader announces one list of n items, not n lists of one.
-        st.markdown("**Complete your profile** so colleagues can find the right match:\n\n"
-                    + "\n".join(f"- {item}" for item in missing))
+        st.markdown(
+            "**Complete your profile** so colleagues can find the right match:\n\n"
+            + "\n".join(f"- {item}" for item in missing)
+        )
         st.page_link("views/my_profile.py", label="Complete my profile", icon=":material/badge:")
 
 st.header("Needs your attention")
@@ -49,8 +51,9 @@ if home.get("capacity"):
     capacity = home["capacity"]
     st.header("Your practice")
     left, right = st.columns(2)
-    left.metric("Clients", f"{capacity['active']} of {capacity['capacity']}",
-                help="Active engagements against your capacity.")
+    left.metric(
+        "Clients", f"{capacity['active']} of {capacity['capacity']}", help="Active engagements against your capacity."
+    )
     right.metric("New clients", "Accepting" if capacity["accepting"] else "Closed")
     with database_errors_as_messages():
         record = professionalism_record(backend, user.claims, user.id)

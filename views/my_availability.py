@@ -81,13 +81,15 @@ parts.weekly_hours(editor, form, errors)
 parts.overrides(editor, form, errors)
 parts.time_off(editor, form, errors)
 
-st.button("Save availability", type="primary", key="availability_save", icon=":material/save:",
-          on_click=save_clicked)
+st.button("Save availability", type="primary", key="availability_save", icon=":material/save:", on_click=save_clicked)
 if errors.get("form"):
     st.error(errors["form"], icon=":material/error:")
     if "changed elsewhere" in errors["form"]:
-        st.button("Load the latest saved version (replaces what is in the form)", key="availability_load_latest",
-                  on_click=load_latest)
+        st.button(
+            "Load the latest saved version (replaces what is in the form)",
+            key="availability_load_latest",
+            on_click=load_latest,
+        )
 elif notice := st.session_state.pop(NOTICE, None):
     st.success(notice, icon=":material/check_circle:")
 

@@ -21,8 +21,16 @@ st.caption("Your competencies per modality and your intake. Search ranks you by 
 
 with database_errors_as_messages():
     modalities = modality_names(backend, user.claims)
-COLUMNS = ["modality", "level", "evidence_body", "evidence_credential", "evidence_year", "training_hours",
-           "expires_on", "verification_status"]
+COLUMNS = [
+    "modality",
+    "level",
+    "evidence_body",
+    "evidence_credential",
+    "evidence_year",
+    "training_hours",
+    "expires_on",
+    "verification_status",
+]
 
 
 STATUS_WORDS = {"self_attested": "Awaiting verification", "verified": "Verified", "rejected": "Rejected"}
@@ -35,8 +43,10 @@ def load_into_form(doc: dict) -> None:
     for column in ("evidence_body", "evidence_credential"):
         frame[column] = frame[column].fillna("")
     st.session_state["practice_base"] = frame
-    st.session_state["practice_values"] = {"accepting": doc["intake"]["accepting_new_clients"],
-                                           "capacity": doc["intake"]["capacity"]}
+    st.session_state["practice_values"] = {
+        "accepting": doc["intake"]["accepting_new_clients"],
+        "capacity": doc["intake"]["capacity"],
+    }
     st.session_state["practice_version"] = doc["intake"]["version"]
     st.session_state["practice_active"] = doc["active_clients"]
     if "practice_owner" in st.session_state:
@@ -56,39 +66,57 @@ form = FormGeneration("practice")
 values = st.session_state["practice_values"]
 errors = st.session_state.setdefault("practice_errors", {})
 if not user.is_consultant:
-    st.info("Turn on “I offer consultation to colleagues” on My profile to appear in search.",
-            icon=":material/info:")
+    st.info("Turn on “I offer consultation to colleagues” on My profile to appear in search.", icon=":material/info:")
 
 with st.form("practice_form", border=False):
     st.header("Intake")
     st.toggle("Accepting new clients", value=values["accepting"], key=form.key("accepting"))
-    st.number_input("Capacity (active clients you can hold)", min_value=None, step=1, value=values["capacity"],
-                    key=form.key("capacity"))
-    st.caption(f"Active clients now: {st.session_state['practice_active']}. Capacity can't be lower; to stop "
-               "taking new clients, turn off “Accepting new clients”.")
+    st.number_input(
+        "Capacity (active clients you can hold)",
+        min_value=None,
+        step=1,
+        value=values["capacity"],
+        key=form.key("capacity"),
+    )
+    st.caption(
+        f"Active clients now: {st.session_state['practice_active']}. Capacity can't be lower; to stop "
+        "taking new clients, turn off “Accepting new clients”."
+    )
     if errors.get("capacity"):
         st.error(errors["capacity"], icon=":material/error:")
     st.header("Competencies")
-    st.caption("Levels: " + " · ".join(f"{n} {name}" for n, name in LEVELS.items())
-               + ". One row per modality; modality and level are required, messages number the rows from the top. "
-               "Changing a row withdraws its verification until an admin checks it again. To remove a competency, "
-               "tick its checkbox and press the bin icon.")
+    st.caption(
+        "Levels: "
+        + " · ".join(f"{n} {name}" for n, name in LEVELS.items())
+        + ". One row per modality; modality and level are required, messages number the rows from the top. "
+        "Changing a row withdraws its verification until an admin checks it again. To remove a competency, "
+        "tick its checkbox and press the bin icon."
+    )
     # No `required=True` on these columns: Streamlit's grid leaves a new row with an empty required cell out of
     # the widget's value altogether, so an incomplete competency would vanish on Save instead of being refused.
     # Modality and level are required all the same: portal.practice.validate names the row and the missing fields.
     st.data_editor(
-        st.session_state["practice_base"], key=form.key("competencies"), num_rows="dynamic", hide_index=True,
+        st.session_state["practice_base"],
+        key=form.key("competencies"),
+        num_rows="dynamic",
+        hide_index=True,
         width="stretch",
         column_config={
-            "modality": st.column_config.SelectboxColumn("Modality", options=list(modalities), help="Required.",
-                                                         format_func=lambda code: modalities.get(code, code),
-                                                         pinned=True),
-            "level": st.column_config.SelectboxColumn("Level", options=[1, 2, 3, 4], help="Required.",
-                                                      format_func=lambda n: f"{n} · {LEVELS[n]}"),
+            "modality": st.column_config.SelectboxColumn(
+                "Modality",
+                options=list(modalities),
+                help="Required.",
+                format_func=lambda code: modalities.get(code, code),
+                pinned=True,
+            ),
+            "level": st.column_config.SelectboxColumn(
+                "Level", options=[1, 2, 3, 4], help="Required.", format_func=lambda n: f"{n} · {LEVELS[n]}"
+            ),
             "evidence_body": st.column_config.TextColumn("Certifying body", max_chars=120),
             "evidence_credential": st.column_config.TextColumn("Credential id", max_chars=60),
-            "evidence_year": st.column_config.NumberColumn("Year", min_value=1950, max_value=date.today().year,
-                                                           step=1, format="%d"),
+            "evidence_year": st.column_config.NumberColumn(
+                "Year", min_value=1950, max_value=date.today().year, step=1, format="%d"
+            ),
             "training_hours": st.column_config.NumberColumn("Training hours", min_value=0, step=1),
             "expires_on": st.column_config.DateColumn("Expires"),
             "verification_status": st.column_config.TextColumn("Verification", disabled=True),
@@ -108,14 +136,18 @@ def edited_rows() -> tuple[list[CompetencyInput], int]:
     def number(value):
         return None if value is None or pd.isna(value) else int(value)
 
-
-    rows = [CompetencyInput(modality=r.modality if isinstance(r.modality, str) else None, level=number(r.level),
-                            evidence_body=r.evidence_body if isinstance(r.evidence_body, str) else None,
-                            evidence_credential=r.evidence_credential if isinstance(r.evidence_credential, str)
-                            else None,
-                            evidence_year=number(r.evidence_year), training_hours=number(r.training_hours),
-                            expires_on=cell_date(r.expires_on))
-            for r in frame.itertuples(index=False)]
+    rows = [
+        CompetencyInput(
+            modality=r.modality if isinstance(r.modality, str) else None,
+            level=number(r.level),
+            evidence_body=r.evidence_body if isinstance(r.evidence_body, str) else None,
+            evidence_credential=r.evidence_credential if isinstance(r.evidence_credential, str) else None,
+            evidence_year=number(r.evidence_year),
+            training_hours=number(r.training_hours),
+            expires_on=cell_date(r.expires_on),
+        )
+        for r in frame.itertuples(index=False)
+    ]
     return rows, saved_rows_kept(len(base), edits)
 
 
@@ -123,14 +155,25 @@ if submitted:
     rows, saved_rows = edited_rows()
     capacity = form.value("capacity")
     capacity = None if capacity is None else int(capacity)
-    found = validate(rows, capacity, modalities=set(modalities), saved_rows=saved_rows,
-                     active_clients=st.session_state["practice_active"])
+    found = validate(
+        rows,
+        capacity,
+        modalities=set(modalities),
+        saved_rows=saved_rows,
+        active_clients=st.session_state["practice_active"],
+    )
     st.session_state["practice_errors"] = found
     if not found:
         try:
-            saved = save_my_practice(backend, user.claims, rows, accepting=form.value("accepting"),
-                                     capacity=capacity, expected_version=st.session_state["practice_version"],
-                                     saved_rows=saved_rows)
+            saved = save_my_practice(
+                backend,
+                user.claims,
+                rows,
+                accepting=form.value("accepting"),
+                capacity=capacity,
+                expected_version=st.session_state["practice_version"],
+                saved_rows=saved_rows,
+            )
         except PracticeError as exc:
             st.session_state["practice_errors"] = {**exc.fields, "form": exc.message}
         except DatabaseUnavailable as exc:
@@ -143,7 +186,8 @@ if submitted:
 if errors.get("form"):
     st.error(errors["form"], icon=":material/error:")
     if "changed elsewhere" in errors["form"] and st.button(
-            "Load the latest saved version (replaces what is in the form)", key="practice_load_latest"):
+        "Load the latest saved version (replaces what is in the form)", key="practice_load_latest"
+    ):
         with database_errors_as_messages():
             st.session_state["practice_reload_doc"] = load_my_practice(backend, user.claims)
         st.rerun()

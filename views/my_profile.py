@@ -29,8 +29,9 @@ from portal.profiles import (
 user = context.require_user()
 backend = context.backend()
 st.title("My profile")
-st.caption("Your credentials, formats and fees (seekers see these only if you offer consultation), and which "
-           "emails you get.")
+st.caption(
+    "Your credentials, formats and fees (seekers see these only if you offer consultation), and which emails you get."
+)
 
 with database_errors_as_messages():
     jurisdictions, languages = reference_lists(backend, user.claims)
@@ -77,31 +78,52 @@ with st.form(f"profile_form_{form.generation}", border=False):
     st.header("About you")
     st.text_input("Display name", value=values["display_name"], key=form.key("display_name"), max_chars=80)
     field_error("display_name")
-    st.text_input("Pronouns", value=values["pronouns"], key=form.key("pronouns"),
-                  placeholder="e.g. she/her, they/them")
+    st.text_input("Pronouns", value=values["pronouns"], key=form.key("pronouns"), placeholder="e.g. she/her, they/them")
     field_error("pronouns")
-    st.multiselect("Languages you work in", options=language_codes,
-                   default=[code for code in values["languages"] if code in languages],
-                   format_func=lambda code: languages.get(code, code), key=form.key("languages"))
+    st.multiselect(
+        "Languages you work in",
+        options=language_codes,
+        default=[code for code in values["languages"] if code in languages],
+        format_func=lambda code: languages.get(code, code),
+        key=form.key("languages"),
+    )
     field_error("languages")
-    st.selectbox("Time zone", options=timezones, format_func=timezone_label, key=form.key("timezone"),
-                 index=timezones.index(values["timezone"]) if values["timezone"] in timezones else None,
-                 help="Appointments are shown to you in this zone.")
+    st.selectbox(
+        "Time zone",
+        options=timezones,
+        format_func=timezone_label,
+        key=form.key("timezone"),
+        index=timezones.index(values["timezone"]) if values["timezone"] in timezones else None,
+        help="Appointments are shown to you in this zone.",
+    )
     field_error("timezone")
     places = list(jurisdictions)
-    st.selectbox("Where you live (state or province)", options=places, format_func=jurisdictions.get,
-                 index=places.index(values["home_jurisdiction"]) if values["home_jurisdiction"] in places else None,
-                 placeholder="Choose…", key=form.key("home_jurisdiction"),
-                 help="A consultant must hold a current licence here to take you on; Find searches here first.")
+    st.selectbox(
+        "Where you live (state or province)",
+        options=places,
+        format_func=jurisdictions.get,
+        index=places.index(values["home_jurisdiction"]) if values["home_jurisdiction"] in places else None,
+        placeholder="Choose…",
+        key=form.key("home_jurisdiction"),
+        help="A consultant must hold a current licence here to take you on; Find searches here first.",
+    )
     field_error("home_jurisdiction")
-    st.number_input("Years in practice", min_value=None, max_value=None, step=1, value=values["years_in_practice"],
-                    key=form.key("years_in_practice"))
+    st.number_input(
+        "Years in practice",
+        min_value=None,
+        max_value=None,
+        step=1,
+        value=values["years_in_practice"],
+        key=form.key("years_in_practice"),
+    )
     field_error("years_in_practice")
 
     st.header("Licences")
-    st.caption("One row per state or province, every column filled in; messages number the rows from the top. "
-               "Changing a row withdraws its verification until an admin checks it. To remove a licence, tick its "
-               "checkbox and press the bin icon.")
+    st.caption(
+        "One row per state or province, every column filled in; messages number the rows from the top. "
+        "Changing a row withdraws its verification until an admin checks it. To remove a licence, tick its "
+        "checkbox and press the bin icon."
+    )
     # No `required=True` on these columns: Streamlit's grid leaves a new row with an empty required cell out of
     # the widget's value altogether, so an incomplete licence would vanish on Save instead of being refused.
     # Every column is required all the same: portal.profiles.validate names the row and the missing fields.
@@ -113,9 +135,11 @@ with st.form(f"profile_form_{form.generation}", border=False):
         hide_index=True,
         column_config={
             "jurisdiction": st.column_config.SelectboxColumn(
-                "State / province", options=list(jurisdictions), pinned=True, help="Required."),
-            "license_type": st.column_config.SelectboxColumn("Licence type", options=list(LICENSE_TYPES),
-                                                             help="Required."),
+                "State / province", options=list(jurisdictions), pinned=True, help="Required."
+            ),
+            "license_type": st.column_config.SelectboxColumn(
+                "Licence type", options=list(LICENSE_TYPES), help="Required."
+            ),
             "license_number": st.column_config.TextColumn("Number", max_chars=40, help="Required."),
             "expires_on": st.column_config.DateColumn("Expires", min_value=date(2000, 1, 1), help="Required."),
         },
@@ -123,19 +147,34 @@ with st.form(f"profile_form_{form.generation}", border=False):
     field_error("licenses")
 
     st.header("How you work")
-    st.toggle("I offer consultation to colleagues", value=values["is_consultant"], key=form.key("is_consultant"),
-              help="Turn on to appear in search for therapists seeking a treating colleague.")
+    st.toggle(
+        "I offer consultation to colleagues",
+        value=values["is_consultant"],
+        key=form.key("is_consultant"),
+        help="Turn on to appear in search for therapists seeking a treating colleague.",
+    )
     st.checkbox("Telehealth", value=values["offers_telehealth"], key=form.key("offers_telehealth"))
     field_error("offers_telehealth")
     st.checkbox("In person", value=values["offers_in_person"], key=form.key("offers_in_person"))
     st.text_input("City (for in-person sessions)", value=values["city"] or "", key=form.key("city"), max_chars=80)
     field_error("city")
-    st.number_input("Fee per session (USD)", min_value=None, max_value=None, step=5, value=values["fee_usd"],
-                    key=form.key("fee_usd"))
+    st.number_input(
+        "Fee per session (USD)",
+        min_value=None,
+        max_value=None,
+        step=5,
+        value=values["fee_usd"],
+        key=form.key("fee_usd"),
+    )
     field_error("fee_usd")
     st.checkbox("I offer a sliding scale", value=values["sliding_scale"], key=form.key("sliding_scale"))
-    st.text_area("Bio", value=values["bio"] or "", key=form.key("bio"), height=140,
-                 help="How you work, who you work with. At most 2,000 characters.")
+    st.text_area(
+        "Bio",
+        value=values["bio"] or "",
+        key=form.key("bio"),
+        height=140,
+        help="How you work, who you work with. At most 2,000 characters.",
+    )
     field_error("bio")
     submitted = st.form_submit_button("Save profile", type="primary", key="profile_save")
 
@@ -148,16 +187,19 @@ def edited_licenses() -> tuple[list[LicenseInput], int]:
     base, edits = st.session_state["profile_licenses_base"], form.value("licenses")
     frame = edited_frame(base, edits)
     rows = [
-        LicenseInput(jurisdiction=r.jurisdiction if isinstance(r.jurisdiction, str) else None,
-                     license_type=r.license_type if isinstance(r.license_type, str) else None,
-                     license_number=r.license_number if isinstance(r.license_number, str) else None,
-                     expires_on=cell_date(r.expires_on))
+        LicenseInput(
+            jurisdiction=r.jurisdiction if isinstance(r.jurisdiction, str) else None,
+            license_type=r.license_type if isinstance(r.license_type, str) else None,
+            license_number=r.license_number if isinstance(r.license_number, str) else None,
+            expires_on=cell_date(r.expires_on),
+        )
         for r in frame.itertuples(index=False)
     ]
     return rows, saved_rows_kept(len(base), edits)
 
 
 if submitted:
+
     def as_int(value):
         return None if value is None else int(value)
 
@@ -174,8 +216,7 @@ if submitted:
         st.session_state["profile_errors"] = found
         st.rerun()
     try:
-        saved = save_my_profile(backend, user.claims, profile,
-                                expected_version=st.session_state["profile_version"])
+        saved = save_my_profile(backend, user.claims, profile, expected_version=st.session_state["profile_version"])
     except ProfileError as exc:
         st.session_state["profile_errors"] = exc.fields
         st.session_state["profile_form_error"] = exc.message
@@ -187,8 +228,9 @@ if submitted:
     else:
         st.session_state["profile_reload_doc"] = saved
         # The navigation shows "My practice" to consultants: keep the session's view of that current.
-        st.session_state["portal_user"] = replace(user, is_consultant=saved["is_consultant"],
-                                                  display_name=saved["display_name"])
+        st.session_state["portal_user"] = replace(
+            user, is_consultant=saved["is_consultant"], display_name=saved["display_name"]
+        )
         st.session_state["profile_form_error"] = None
         st.session_state["profile_stale"] = False
         st.session_state["profile_saved_notice"] = True
@@ -198,8 +240,7 @@ if st.session_state.get("profile_form_error"):
     with form_message.container():
         st.error(st.session_state["profile_form_error"], icon=":material/error:")
         if st.session_state.get("profile_stale"):
-            if st.button("Load the latest saved version (replaces what is in the form)",
-                         key="profile_load_latest"):
+            if st.button("Load the latest saved version (replaces what is in the form)", key="profile_load_latest"):
                 with database_errors_as_messages():
                     st.session_state["profile_reload_doc"] = load_my_profile(backend, user.claims)
                 st.session_state["profile_form_error"] = None

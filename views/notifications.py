@@ -9,8 +9,11 @@ from portal.local_times import local_time, times_caption
 from portal.notifications import destination, mark_read, my_notifications
 from portal.plain_text import plain
 
-PAGES = {"requests": "views/requests.py", "appointments": "views/appointments.py",
-         "termination": "views/termination.py"}
+PAGES = {
+    "requests": "views/requests.py",
+    "appointments": "views/appointments.py",
+    "termination": "views/termination.py",
+}
 
 user = context.require_user()
 backend = context.backend()
@@ -34,8 +37,11 @@ for item in items:
     line, link = st.columns([4, 1])
     line.markdown(f"{marker}{plain(item['message'])}  \n:gray[{local_time(item['created_at'], zone)}]")
     target = destination(item)
-    if target and target[0] in PAGES and link.button("Open", key=f"notification_open_{item['id']}",
-                                                     icon=":material/open_in_new:"):
+    if (
+        target
+        and target[0] in PAGES
+        and link.button("Open", key=f"notification_open_{item['id']}", icon=":material/open_in_new:")
+    ):
         # Opening an item reads it; the sidebar count follows on the page it opens.
         if not item["read_at"]:
             with database_errors_as_messages():

@@ -34,18 +34,23 @@ with st.form(f"register_form_{form.generation}", border=True):
     last_name = right.text_input("Last name", key=form.key("last_name"), autocomplete="family-name")
     slots["last_name"] = right.empty()
     left, right = st.columns(2)
-    email = left.text_input("Email", key=form.key("email"), autocomplete="email",
-                            help="We send a link to this address; your account is created when you open it.")
+    email = left.text_input(
+        "Email",
+        key=form.key("email"),
+        autocomplete="email",
+        help="We send a link to this address; your account is created when you open it.",
+    )
     slots["email"] = left.empty()
-    username = right.text_input("Username", key=form.key("username"), autocomplete="username",
-                                help=USERNAME_RULES)
+    username = right.text_input("Username", key=form.key("username"), autocomplete="username", help=USERNAME_RULES)
     slots["username"] = right.empty()
     left, right = st.columns(2)
-    password = left.text_input("Password", type="password", key=form.key("password"), autocomplete="new-password",
-                               help=PASSWORD_RULES)
+    password = left.text_input(
+        "Password", type="password", key=form.key("password"), autocomplete="new-password", help=PASSWORD_RULES
+    )
     slots["password"] = left.empty()
-    password_repeat = right.text_input("Repeat password", type="password", key=form.key("password_repeat"),
-                                       autocomplete="new-password")
+    password_repeat = right.text_input(
+        "Repeat password", type="password", key=form.key("password_repeat"), autocomplete="new-password"
+    )
     slots["password_repeat"] = right.empty()
     st.markdown("**Your password**  \n" + PASSWORD_RULES_LIST)  # the rules as a readable list, before typing
     submitted = st.form_submit_button("Create account", type="primary", key="register_submit")
@@ -71,7 +76,9 @@ if submitted:
 if answer := st.session_state.get("register_answer"):
     st.success(answer, icon=":material/mark_email_unread:")
     if context.settings().backend == "local" and not local_mail_settings(context.settings()).smtp_host:
-        st.info("This portal runs in local mode and sends no email: messages are kept in the mailbox folder of "
-                "its data directory (`.data/mailbox/`), where an administrator also sees them (Admin → Outbox).",
-                icon=":material/inbox:")
+        st.info(
+            "This portal runs in local mode and sends no email: messages are kept in the mailbox folder of "
+            "its data directory (`.data/mailbox/`), where an administrator also sees them (Admin → Outbox).",
+            icon=":material/inbox:",
+        )
 st.page_link("views/sign_in.py", label="Already registered? Sign in", icon=":material/login:")

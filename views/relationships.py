@@ -24,14 +24,20 @@ from portal.screening import (
 )
 from portal.search import count_words
 
-LEVEL_WORDS = {"none": "No conflict", "waived": "Waived by both", "potential": "Possible conflict",
-               "blocking": "Blocking conflict (hidden)"}
+LEVEL_WORDS = {
+    "none": "No conflict",
+    "waived": "Waived by both",
+    "potential": "Possible conflict",
+    "blocking": "Blocking conflict (hidden)",
+}
 
 user = context.require_user()
 backend = context.backend()
 st.title("My relationships")
-st.caption("Private declarations used only to screen for dual relationships. Nobody else ever reads them; "
-           "a match shows the other person only that a conflict exists.")
+st.caption(
+    "Private declarations used only to screen for dual relationships. Nobody else ever reads them; "
+    "a match shows the other person only that a conflict exists."
+)
 
 with database_errors_as_messages():
     doc = my_declarations(backend, user.claims)
@@ -72,9 +78,11 @@ def period(item: dict) -> str:
 people_tab, places_tab, log_tab = st.tabs(["People", "Organisations", "Screening log"])
 
 with people_tab:
-    st.markdown("People you have (or had) a relationship with: supervisors, family, friends, colleagues, "
-                "former therapists or clients. Declare them so you are never matched with them, or with "
-                "someone treating them.")
+    st.markdown(
+        "People you have (or had) a relationship with: supervisors, family, friends, colleagues, "
+        "former therapists or clients. Declare them so you are never matched with them, or with "
+        "someone treating them."
+    )
     for item in doc["relationships"]:
         row, remove = st.columns([5, 1])
         label = kinds.get(item["kind"], {}).get("label", item["kind"])
@@ -88,17 +96,21 @@ with people_tab:
 
     st.header("Add a person")
     # Whether the next person is on the portal is a choice of form, not an entry: it stays after adding.
-    where = st.radio("Who", ["A consultant on the portal", "Someone else"], horizontal=True,
-                     key="relationship_who")
+    where = st.radio("Who", ["A consultant on the portal", "Someone else"], horizontal=True, key="relationship_who")
     counterpart_id = None
     if where == "A consultant on the portal":
         query = st.text_input("Search consultants by name", key=person_form.key("query"))
         with database_errors_as_messages():
             matches = find_consultants(backend, user.claims, query)
         options = {m["id"]: m["display_name"] for m in matches}
-        counterpart_id = st.selectbox("Consultant", options=list(options), format_func=options.get,
-                                      index=None, placeholder="Type at least 2 letters above",
-                                      key=person_form.key("consultant"))
+        counterpart_id = st.selectbox(
+            "Consultant",
+            options=list(options),
+            format_func=options.get,
+            index=None,
+            placeholder="Type at least 2 letters above",
+            key=person_form.key("consultant"),
+        )
         if counterpart_id:
             errors.pop("person_counterpart", None)  # picked since the refusal: the message no longer applies
         # The picker sits above the form (it searches as you type): its refusal is shown here, next to it.
@@ -108,21 +120,36 @@ with people_tab:
         if where == "Someone else":
             name = st.text_input("Their name", key=person_form.key("name"))
             show_error("person_counterpart")
-            email = st.text_input("Their email (lets the portal recognise them if they join)",
-                                  key=person_form.key("email"))
+            email = st.text_input(
+                "Their email (lets the portal recognise them if they join)", key=person_form.key("email")
+            )
             show_error("person_counterpart_email")
-        kind = st.selectbox("This person…", options=list(kinds), format_func=lambda k: kinds[k]["label"],
-                            index=None, placeholder="Choose the relationship", key=person_form.key("kind"))
+        kind = st.selectbox(
+            "This person…",
+            options=list(kinds),
+            format_func=lambda k: kinds[k]["label"],
+            index=None,
+            placeholder="Choose the relationship",
+            key=person_form.key("kind"),
+        )
         show_error("person_kind")
         start, end = st.columns(2)
-        starts_on = start.date_input("From (optional)", value=None, min_value=date(1950, 1, 1),
-                                     key=person_form.key("starts_on"))
-        ends_on = end.date_input("Until (leave empty if ongoing)", value=None, min_value=date(1950, 1, 1),
-                                 key=person_form.key("ends_on"))
+        starts_on = start.date_input(
+            "From (optional)", value=None, min_value=date(1950, 1, 1), key=person_form.key("starts_on")
+        )
+        ends_on = end.date_input(
+            "Until (leave empty if ongoing)", value=None, min_value=date(1950, 1, 1), key=person_form.key("ends_on")
+        )
         show_error("person_ends_on")
         if st.form_submit_button("Add person", type="primary", key="relationship_add"):
-            item = RelationshipInput(kind=kind, counterpart_id=counterpart_id, counterpart_name=name,
-                                     counterpart_email=email, starts_on=starts_on, ends_on=ends_on)
+            item = RelationshipInput(
+                kind=kind,
+                counterpart_id=counterpart_id,
+                counterpart_name=name,
+                counterpart_email=email,
+                starts_on=starts_on,
+                ends_on=ends_on,
+            )
             try:
                 with database_errors_as_messages():
                     add_relationship(backend, user.claims, item, set(kinds))
@@ -135,8 +162,10 @@ with people_tab:
             st.rerun()
 
 with places_tab:
-    st.markdown("Where you work or worked, trained or served. Shared workplaces within the rule's window are "
-                "flagged for discussion; large associations are never screened.")
+    st.markdown(
+        "Where you work or worked, trained or served. Shared workplaces within the rule's window are "
+        "flagged for discussion; large associations are never screened."
+    )
     for item in doc["affiliations"]:
         row, remove = st.columns([5, 1])
         role = f", {item['role']}" if item.get("role") else ""
@@ -148,23 +177,32 @@ with places_tab:
             st.rerun()
     with st.form(f"affiliation_form_{place_form.generation}"):
         st.header("Add an organisation")
-        organisation = st.text_input("Organisation", key=place_form.key("organisation"),
-                                     placeholder="e.g. St. Mary's Hospital")
+        organisation = st.text_input(
+            "Organisation", key=place_form.key("organisation"), placeholder="e.g. St. Mary's Hospital"
+        )
         show_error("place_organisation")
-        kind = st.selectbox("Kind", options=list(AFFILIATION_KINDS), format_func=AFFILIATION_KINDS.get,
-                            key=place_form.key("kind"))
+        kind = st.selectbox(
+            "Kind", options=list(AFFILIATION_KINDS), format_func=AFFILIATION_KINDS.get, key=place_form.key("kind")
+        )
         show_error("place_kind")
         role = st.text_input("Your role (optional)", key=place_form.key("role"))
         domain = st.text_input("Its email domain (optional, e.g. stmarys.org)", key=place_form.key("domain"))
         show_error("place_email_domain")
         start, end = st.columns(2)
         starts_on = start.date_input("From", value=None, min_value=date(1950, 1, 1), key=place_form.key("starts_on"))
-        ends_on = end.date_input("Until (empty if ongoing)", value=None, min_value=date(1950, 1, 1),
-                                 key=place_form.key("ends_on"))
+        ends_on = end.date_input(
+            "Until (empty if ongoing)", value=None, min_value=date(1950, 1, 1), key=place_form.key("ends_on")
+        )
         show_error("place_ends_on")
         if st.form_submit_button("Add organisation", type="primary", key="affiliation_add"):
-            item = AffiliationInput(organisation=organisation, kind=kind, role=role, email_domain=domain,
-                                    starts_on=starts_on, ends_on=ends_on)
+            item = AffiliationInput(
+                organisation=organisation,
+                kind=kind,
+                role=role,
+                email_domain=domain,
+                starts_on=starts_on,
+                ends_on=ends_on,
+            )
             try:
                 with database_errors_as_messages():
                     add_affiliation(backend, user.claims, item)
@@ -177,8 +215,10 @@ with places_tab:
             st.rerun()
 
 with log_tab:
-    st.markdown("Every screening that concerned you: your own searches and checks, and checks a counterpart "
-                "made when you asked them, or they you. Reasons are never logged.")
+    st.markdown(
+        "Every screening that concerned you: your own searches and checks, and checks a counterpart "
+        "made when you asked them, or they you. Reasons are never logged."
+    )
     with database_errors_as_messages():
         log = screening_log(backend, user.claims)
         zone = context.my_timezone(backend, user)
@@ -187,10 +227,17 @@ with log_tab:
     else:
         st.caption(times_caption(zone))
         st.dataframe(
-            [{"When": local_time(row["created_at"], zone),
-              "What": CONTEXT_TEXT[row["context"]],
-              "With": row["other_name"] or (f"{count_words(row['screened'])} consultants screened"
-                                            if row["context"] == "search" else "—"),
-              "By": "you" if row["checked_by_me"] else "the other party", "Result": LEVEL_WORDS[row["level"]]}
-             for row in log],
-            hide_index=True, width="stretch")
+            [
+                {
+                    "When": local_time(row["created_at"], zone),
+                    "What": CONTEXT_TEXT[row["context"]],
+                    "With": row["other_name"]
+                    or (f"{count_words(row['screened'])} consultants screened" if row["context"] == "search" else "—"),
+                    "By": "you" if row["checked_by_me"] else "the other party",
+                    "Result": LEVEL_WORDS[row["level"]],
+                }
+                for row in log
+            ],
+            hide_index=True,
+            width="stretch",
+        )

@@ -10,8 +10,12 @@ from portal.local_times import local_day, times_caption
 from portal.plain_text import plain
 from portal.requests import RequestRefused, my_engagements, my_requests, respond
 
-STATUS_BADGES = {"pending": ":orange-badge[Waiting for an answer]", "accepted": ":green-badge[Accepted]",
-                 "declined": ":red-badge[Declined]", "withdrawn": ":gray-badge[Withdrawn]"}
+STATUS_BADGES = {
+    "pending": ":orange-badge[Waiting for an answer]",
+    "accepted": ":green-badge[Accepted]",
+    "declined": ":red-badge[Declined]",
+    "withdrawn": ":gray-badge[Withdrawn]",
+}
 
 user = context.require_user()
 backend = context.backend()
@@ -50,8 +54,11 @@ if user.is_consultant or received:
         with st.container(border=True, key=f"request_card_{row['id']}"):
             st.markdown(f"**{row['other_name']}** · {describe(row)}")
             # Your licence is checked where the client lives when you accept.
-            st.caption(f"Lives in {row['client_lives_in']}" if row.get("client_lives_in")
-                       else "Has not said where they live yet: you can accept once they have.")
+            st.caption(
+                f"Lives in {row['client_lives_in']}"
+                if row.get("client_lives_in")
+                else "Has not said where they live yet: you can accept once they have."
+            )
             st.markdown(f"> {plain(row['message'])}")  # the sender's words, never their Markdown
             if row["status"] == "declined" and row.get("decline_reason"):
                 st.caption(f"You declined: {plain(row['decline_reason'])}")
@@ -69,8 +76,11 @@ if user.is_consultant or received:
                     st.rerun()
                 except RequestRefused as exc:
                     st.session_state[error_key] = exc.message
-            reason = decline_col.text_input("Reason for declining", key=f"request_reason_{row['id']}",
-                                            placeholder="e.g. my caseload is full until March")
+            reason = decline_col.text_input(
+                "Reason for declining",
+                key=f"request_reason_{row['id']}",
+                placeholder="e.g. my caseload is full until March",
+            )
             if decline_col.button("Decline", key=f"request_decline_{row['id']}"):
                 try:
                     with database_errors_as_messages():
@@ -99,8 +109,12 @@ if not engagements:
     st.caption("None yet. An engagement begins when a consultant accepts a request.")
 for engagement in engagements:
     role = "Your client" if engagement["my_role"] == "consultant" else "Your consultant"
-    waiver = (f" · :blue-badge[Waiver signed {day(engagement['waiver_signed_at'])}]"
-              if engagement.get("waiver_signed_at") else "")
-    st.markdown(f"{role} **{engagement['other_name']}** · {engagement['status']} since "
-                f"{day(engagement['started_at'])}{waiver}")
+    waiver = (
+        f" · :blue-badge[Waiver signed {day(engagement['waiver_signed_at'])}]"
+        if engagement.get("waiver_signed_at")
+        else ""
+    )
+    st.markdown(
+        f"{role} **{engagement['other_name']}** · {engagement['status']} since {day(engagement['started_at'])}{waiver}"
+    )
     st.page_link("views/appointments.py", label="Book a session", icon=":material/event:")

@@ -20,8 +20,11 @@ signed_out = context.current_user() is None  # the sign-in and register pages ex
 finished = st.session_state.setdefault("reset_done", {})  # token hash -> username, per link
 if token and (done := finished.get(token_hash(token))):
     # Kept: the link is spent now, and a rerun must still show what happened.
-    st.success(f"The password of **{done}** was changed, and every browser signed in to the account was signed "
-               "out. Sign in with your new password.", icon=":material/check_circle:")
+    st.success(
+        f"The password of **{done}** was changed, and every browser signed in to the account was signed "
+        "out. Sign in with your new password.",
+        icon=":material/check_circle:",
+    )
     if signed_out:
         st.page_link("views/sign_in.py", label="Sign in", icon=":material/login:")
     st.stop()
@@ -40,11 +43,13 @@ if state.kind not in (None, "reset") or state.state != "valid":
 
 with st.form("reset_password_form", border=True):
     st.markdown(f"New password for **{state.username}**")
-    password = st.text_input("New password", type="password", key="reset_new_password", autocomplete="new-password",
-                             help=PASSWORD_RULES)
+    password = st.text_input(
+        "New password", type="password", key="reset_new_password", autocomplete="new-password", help=PASSWORD_RULES
+    )
     slot = st.empty()
-    repeat = st.text_input("Repeat new password", type="password", key="reset_repeat_password",
-                           autocomplete="new-password")
+    repeat = st.text_input(
+        "Repeat new password", type="password", key="reset_repeat_password", autocomplete="new-password"
+    )
     repeat_slot = st.empty()
     st.markdown("**Your password**  \n" + PASSWORD_RULES_LIST)
     submitted = st.form_submit_button("Change password", type="primary", key="reset_submit")

@@ -24,8 +24,11 @@ users = context.credentials().users
 with database_errors_as_messages():
     empty = not context.backend().rpc("portal_has_accounts", {}, as_user=SERVICE)
 if empty:
-    st.info("This portal has no accounts yet. Register the first one; to try it with sample data instead, start "
-            "it with `PORTAL_DEMO_DATA=1` (README).", icon=":material/info:")
+    st.info(
+        "This portal has no accounts yet. Register the first one; to try it with sample data instead, start "
+        "it with `PORTAL_DEMO_DATA=1` (README).",
+        icon=":material/info:",
+    )
 st.header("Your account")
 with database_errors_as_messages():
     try:
@@ -34,8 +37,12 @@ with database_errors_as_messages():
                 location="main",
                 max_login_attempts=MAX_FAILED_ATTEMPTS,
                 key="sign_in_form",
-                fields={"Form name": "Username and password", "Username": "Username", "Password": "Password",
-                        "Login": "Sign in"},
+                fields={
+                    "Form name": "Username and password",
+                    "Username": "Username",
+                    "Password": "Password",
+                    "Login": "Sign in",
+                },
             )
     except LoginError:
         st.session_state["authentication_status"] = False

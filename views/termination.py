@@ -40,15 +40,21 @@ from portal.termination import (
     withdraw,
 )
 
-STATUS_BADGES = {"draft": ":gray-badge[Draft]", "proposed": ":orange-badge[Proposed]",
-                 "agreed": ":green-badge[Agreed]", "completed": ":blue-badge[Completed]",
-                 "withdrawn": ":red-badge[Withdrawn]"}
+STATUS_BADGES = {
+    "draft": ":gray-badge[Draft]",
+    "proposed": ":orange-badge[Proposed]",
+    "agreed": ":green-badge[Agreed]",
+    "completed": ":blue-badge[Completed]",
+    "withdrawn": ":red-badge[Withdrawn]",
+}
 
 user = context.require_user()
 backend = context.backend()
 st.title("Termination plans")
-st.caption("Endings agreed by both of you: notice, closing sessions, referrals and follow-up. "
-           "Every change is a new version that both sign.")
+st.caption(
+    "Endings agreed by both of you: notice, closing sessions, referrals and follow-up. "
+    "Every change is a new version that both sign."
+)
 
 with database_errors_as_messages():
     plans = my_plans(backend, user.claims, refresh=False)
@@ -88,8 +94,12 @@ if asked:
         st.stop()
     st.query_params["plan"] = asked
     if focused["status"] in ENDED:
-        st.info(ended_notice(focused, zone, still_working_together=focused["engagement_id"]
-                             in {e["id"] for e in engagements}), icon=":material/event_available:")
+        st.info(
+            ended_notice(
+                focused, zone, still_working_together=focused["engagement_id"] in {e["id"] for e in engagements}
+            ),
+            icon=":material/event_available:",
+        )
     else:
         st.caption("This plan alone, as its link shows it.")
     way_back()
@@ -113,72 +123,136 @@ def terms_form(key: str, engagement_id: str, my_role: str, initial: PlanTerms | 
     # Who initiates is who writes this version (the database derives it the same way); never carried
     # over from an earlier version.
     author = "consultant" if my_role == "consultant" else "client"
-    base = initial or PlanTerms(initiated_by=author,
-                                reason="goals_met", discussed_on=today, final_session_on=today + timedelta(days=28),
-                                sessions_remaining=4, closing_sessions=1)
-    query = st.text_input("Find a portal consultant to refer to (screened for conflicts with the client)",
-                          key=f"{key}_referral_query")
+    base = initial or PlanTerms(
+        initiated_by=author,
+        reason="goals_met",
+        discussed_on=today,
+        final_session_on=today + timedelta(days=28),
+        sessions_remaining=4,
+        closing_sessions=1,
+    )
+    query = st.text_input(
+        "Find a portal consultant to refer to (screened for conflicts with the client)", key=f"{key}_referral_query"
+    )
     with database_errors_as_messages():
         found = referral_candidates(backend, user.claims, engagement_id, query)
     known = {r["consultant_id"]: r["name"] for r in base.referrals if r.get("consultant_id")}
     # Only the client is told which names are not available to them (the consultant's list is a plain name search).
-    known.update({c["id"]: c["display_name"] + (" (not available to you)" if c.get("available_to_me") is False else "")
-                  for c in found})
+    known.update(
+        {
+            c["id"]: c["display_name"] + (" (not available to you)" if c.get("available_to_me") is False else "")
+            for c in found
+        }
+    )
     with st.form(f"{key}_form"):
-        reason = st.selectbox("Reason", options=list(REASONS), format_func=REASONS.get,
-                              index=list(REASONS).index(base.reason), key=form.key("reason"))
+        reason = st.selectbox(
+            "Reason",
+            options=list(REASONS),
+            format_func=REASONS.get,
+            index=list(REASONS).index(base.reason),
+            key=form.key("reason"),
+        )
         error("reason")
         notes = st.text_area("Notes on the reason", value=base.reason_notes, key=form.key("reason_notes"))
-        safety = st.text_area("Safety justification (only when the reason is Safety)",
-                              value=base.safety_justification, key=form.key("safety"))
+        safety = st.text_area(
+            "Safety justification (only when the reason is Safety)",
+            value=base.safety_justification,
+            key=form.key("safety"),
+        )
         error("safety_justification")
         left, right = st.columns(2)
         discussed = left.date_input("Ending first discussed", value=base.discussed_on, key=form.key("discussed"))
         final = right.date_input("Planned final session", value=base.final_session_on, key=form.key("final"))
         error("final_session_on")
-        remaining = left.number_input("Sessions remaining", min_value=0, max_value=52,
-                                      value=base.sessions_remaining, key=form.key("remaining"))
+        remaining = left.number_input(
+            "Sessions remaining", min_value=0, max_value=52, value=base.sessions_remaining, key=form.key("remaining")
+        )
         error("sessions_remaining")
-        closing = right.number_input("Closing sessions (to process the ending)", min_value=0, max_value=10,
-                                     value=base.closing_sessions, key=form.key("closing"))
+        closing = right.number_input(
+            "Closing sessions (to process the ending)",
+            min_value=0,
+            max_value=10,
+            value=base.closing_sessions,
+            key=form.key("closing"),
+        )
         error("closing_sessions")
-        portal_referrals = st.multiselect("Referrals on the portal", options=list(known), format_func=known.get,
-                                          default=[r["consultant_id"] for r in base.referrals
-                                                   if r.get("consultant_id")], key=form.key("referrals"))
-        external = st.text_input("Other referrals (names, separated by semicolons)",
-                                 value="; ".join(r["name"] for r in base.referrals if not r.get("consultant_id")),
-                                 key=form.key("external"))
+        portal_referrals = st.multiselect(
+            "Referrals on the portal",
+            options=list(known),
+            format_func=known.get,
+            default=[r["consultant_id"] for r in base.referrals if r.get("consultant_id")],
+            key=form.key("referrals"),
+        )
+        external = st.text_input(
+            "Other referrals (names, separated by semicolons)",
+            value="; ".join(r["name"] for r in base.referrals if not r.get("consultant_id")),
+            key=form.key("external"),
+        )
         error("referrals")
         follow_up = st.date_input("Follow-up check-in (optional)", value=base.follow_up_on, key=form.key("follow_up"))
         error("follow_up_on")
         aftercare = st.text_area("Aftercare notes", value=base.aftercare_notes, key=form.key("aftercare"))
-        checklist = st.multiselect("Include in the checklist", options=list(CHECKLIST), format_func=CHECKLIST.get,
-                                   default=base.checklist or list(CHECKLIST), key=form.key("checklist"),
-                                   help="The steps this ending should include. None of them is marked done here.")
-        st.caption("These are the steps to work through before the ending, not steps already taken: once the plan "
-                   "is proposed, each of you ticks them off on the plan as they happen.")
+        checklist = st.multiselect(
+            "Include in the checklist",
+            options=list(CHECKLIST),
+            format_func=CHECKLIST.get,
+            default=base.checklist or list(CHECKLIST),
+            key=form.key("checklist"),
+            help="The steps this ending should include. None of them is marked done here.",
+        )
+        st.caption(
+            "These are the steps to work through before the ending, not steps already taken: once the plan "
+            "is proposed, each of you ticks them off on the plan as they happen."
+        )
         if st.form_submit_button("Save", type="primary", key=f"{key}_save"):
             referrals = [{"consultant_id": cid, "name": known[cid]} for cid in portal_referrals]
             referrals += [{"name": name.strip()} for name in external.split(";") if name.strip()]
-            return PlanTerms(initiated_by=author, reason=reason, reason_notes=notes,
-                             discussed_on=discussed, final_session_on=final, sessions_remaining=int(remaining),
-                             closing_sessions=int(closing), referrals=referrals, follow_up_on=follow_up,
-                             aftercare_notes=aftercare, checklist=checklist, safety_justification=safety)
+            return PlanTerms(
+                initiated_by=author,
+                reason=reason,
+                reason_notes=notes,
+                discussed_on=discussed,
+                final_session_on=final,
+                sessions_remaining=int(remaining),
+                closing_sessions=int(closing),
+                referrals=referrals,
+                follow_up_on=follow_up,
+                aftercare_notes=aftercare,
+                checklist=checklist,
+                safety_justification=safety,
+            )
     return None
 
 
 def timeline(plan: dict, terms: dict) -> None:
-    events = [{"what": "Booked session" if s["status"] != "completed" else "Session held",
-               "when": pd.Timestamp(s["starts_at"]).tz_convert(zone).tz_localize(None)} for s in plan["sessions"]]
-    events += [{"what": "Ending discussed", "when": pd.Timestamp(terms["discussed_on"])},
-               {"what": "Final session", "when": pd.Timestamp(terms["final_session_on"])},
-               {"what": "Today", "when": pd.Timestamp(today_here)}]
+    events = [
+        {
+            "what": "Booked session" if s["status"] != "completed" else "Session held",
+            "when": pd.Timestamp(s["starts_at"]).tz_convert(zone).tz_localize(None),
+        }
+        for s in plan["sessions"]
+    ]
+    events += [
+        {"what": "Ending discussed", "when": pd.Timestamp(terms["discussed_on"])},
+        {"what": "Final session", "when": pd.Timestamp(terms["final_session_on"])},
+        {"what": "Today", "when": pd.Timestamp(today_here)},
+    ]
     if terms.get("follow_up_on"):
         events.append({"what": "Follow-up", "when": pd.Timestamp(terms["follow_up_on"])})
-    chart = alt.Chart(pd.DataFrame(events)).mark_point(filled=True, size=120).encode(
-        x=alt.X("when:T", title=None), y=alt.Y("what:N", title=None, sort=[
-            "Ending discussed", "Session held", "Booked session", "Today", "Final session", "Follow-up"]),
-        color=alt.Color("what:N", legend=None), tooltip=["what", alt.Tooltip("when:T", format="%a %d %b %Y")])
+    chart = (
+        alt.Chart(pd.DataFrame(events))
+        .mark_point(filled=True, size=120)
+        .encode(
+            x=alt.X("when:T", title=None),
+            y=alt.Y(
+                "what:N",
+                title=None,
+                sort=["Ending discussed", "Session held", "Booked session", "Today", "Final session", "Follow-up"],
+            ),
+            color=alt.Color("what:N", legend=None),
+            tooltip=["what", alt.Tooltip("when:T", format="%a %d %b %Y")],
+        )
+    )
     st.altair_chart(chart.properties(height=200), width="stretch")
 
 
@@ -228,9 +302,9 @@ def edit_terms(plan: dict, current: dict, message: str | None) -> None:
         st.session_state[f"{key}_message"] = friendly_message(exc)
         st.rerun()
     forget_edits(key)
-    st.session_state["termination_notice"] = (
-        "Saved as a new version" + ("" if plan["status"] == "draft"
-                                    else ", signed by you; it awaits the other signature."))
+    st.session_state["termination_notice"] = "Saved as a new version" + (
+        "" if plan["status"] == "draft" else ", signed by you; it awaits the other signature."
+    )
     st.rerun()
 
 
@@ -254,12 +328,19 @@ with plans_tab:
         conflict = st.session_state.get(f"{key}_conflict") if editable else None
         with st.container(border=True, key=f"{key}_card"):
             role = "your client" if plan["my_role"] == "consultant" else "your consultant"
-            header = [f"**{plan['other_name']}** ({role})", STATUS_BADGES[plan["status"]],
-                      f"version {current['version']}", awaiting(plan)]
+            header = [
+                f"**{plan['other_name']}** ({role})",
+                STATUS_BADGES[plan["status"]],
+                f"version {current['version']}",
+                awaiting(plan),
+            ]
             st.markdown(" · ".join(part for part in header if part))  # awaiting() is empty unless proposed
             if plan["status"] in ENDED and not asked:  # opened by its link, the notice above says it
-                st.caption(ended_notice(plan, zone, still_working_together=plan["engagement_id"]
-                                        in {e["id"] for e in engagements}))
+                st.caption(
+                    ended_notice(
+                        plan, zone, still_working_together=plan["engagement_id"] in {e["id"] for e in engagements}
+                    )
+                )
             if message and not editable:  # e.g. the plan was withdrawn while you were editing it
                 st.error(message, icon=":material/error:")
             if conflict:
@@ -269,28 +350,39 @@ with plans_tab:
                     st.markdown("**Propose changes**" if plan["status"] != "draft" else "**Edit the draft**")
                     conflict_notice(conflict)
                     edit_terms(plan, current, message)
-                    if st.button(f"Discard my changes and start again from version {current['version']}",
-                                 key=f"{key}_discard", icon=":material/undo:"):
+                    if st.button(
+                        f"Discard my changes and start again from version {current['version']}",
+                        key=f"{key}_discard",
+                        icon=":material/undo:",
+                    ):
                         forget_edits(key)
                         st.rerun()
             if current["reason"] == "safety":
-                st.warning(f"Ending early for safety: {plain(current.get('safety_justification'))}",
-                           icon=":material/shield:")
-            st.caption(f"{REASONS[current['reason']]} · final session {friendly_day(current['final_session_on'])} · "
-                       f"{current['sessions_remaining']} sessions remaining, {current['closing_sessions']} closing · "
-                       f"referrals: {', '.join(plain(r['name']) for r in current['referrals']) or 'none'}")
+                st.warning(
+                    f"Ending early for safety: {plain(current.get('safety_justification'))}", icon=":material/shield:"
+                )
+            st.caption(
+                f"{REASONS[current['reason']]} · final session {friendly_day(current['final_session_on'])} · "
+                f"{current['sessions_remaining']} sessions remaining, {current['closing_sessions']} closing · "
+                f"referrals: {', '.join(plain(r['name']) for r in current['referrals']) or 'none'}"
+            )
             st.caption(who_vouched(plan, current, zone))
             timeline(plan, current)
             planned = current.get("checklist") or []
             if planned:
                 done = set(plan["progress"])
-                st.progress(len(done & set(planned)) / len(planned),
-                            text=f"Checklist: {len(done & set(planned))} of {len(planned)} done")
+                st.progress(
+                    len(done & set(planned)) / len(planned),
+                    text=f"Checklist: {len(done & set(planned))} of {len(planned)} done",
+                )
                 if plan["status"] in ("proposed", "agreed"):
                     for item in planned:
                         note = done_note(plan, item, zone) if item in done else ""
-                        ticked = st.checkbox(CHECKLIST[item] + (f" · {note}" if note else ""), value=item in done,
-                                             key=f"{key}_tick_{item}")
+                        ticked = st.checkbox(
+                            CHECKLIST[item] + (f" · {note}" if note else ""),
+                            value=item in done,
+                            key=f"{key}_tick_{item}",
+                        )
                         if ticked != (item in done):
                             with database_errors_as_messages():
                                 tick(backend, user.claims, plan["id"], item, ticked)
@@ -305,12 +397,16 @@ with plans_tab:
                     st.rerun()
                 except PlanError as exc:
                     st.error(exc.message, icon=":material/error:")
-            if plan["status"] == "proposed" and not my_signature and actions[0].button(
-                    f"Sign version {current['version']}", key=f"{key}_sign", type="primary"):
+            if (
+                plan["status"] == "proposed"
+                and not my_signature
+                and actions[0].button(f"Sign version {current['version']}", key=f"{key}_sign", type="primary")
+            ):
                 try:
                     outcome = sign(backend, user.claims, plan["id"], current["version"])
-                    st.session_state["termination_notice"] = ("Signed: the plan is agreed by both of you."
-                                                              if outcome == "agreed" else "Signed.")
+                    st.session_state["termination_notice"] = (
+                        "Signed: the plan is agreed by both of you." if outcome == "agreed" else "Signed."
+                    )
                     st.rerun()
                 except PlanError as exc:
                     st.error(exc.message, icon=":material/error:")
@@ -321,9 +417,14 @@ with plans_tab:
                     st.rerun()
                 except PlanError as exc:
                     st.error(exc.message, icon=":material/error:")
-            actions[3].download_button("Summary", data=summary_html(plan, user.display_name, zone), mime="text/html",
-                                       file_name=f"termination-plan-v{current['version']}.html",
-                                       key=f"{key}_summary", icon=":material/print:")
+            actions[3].download_button(
+                "Summary",
+                data=summary_html(plan, user.display_name, zone),
+                mime="text/html",
+                file_name=f"termination-plan-v{current['version']}.html",
+                key=f"{key}_summary",
+                icon=":material/print:",
+            )
 
             if editable:
                 if not conflict:
@@ -343,19 +444,30 @@ with plans_tab:
                 with st.expander(f"Version history ({len(plan['versions'])} versions)"):
                     numbers = [v["version"] for v in plan["versions"]]
                     left, right = st.columns(2)
-                    older = left.selectbox("Compare version", numbers[:-1], index=len(numbers) - 2,
-                                           key=f"{key}_older")
+                    older = left.selectbox("Compare version", numbers[:-1], index=len(numbers) - 2, key=f"{key}_older")
                     newer = right.selectbox("with version", numbers[1:], index=len(numbers) - 2, key=f"{key}_newer")
                     by_number = {v["version"]: v for v in plan["versions"]}
                     changes = differences(by_number[older], by_number[newer])
-                    st.table(pd.DataFrame(changes, columns=["Term", f"Version {older}", f"Version {newer}"])
-                             if changes else pd.DataFrame({"": ["No differences."]}))
+                    st.table(
+                        pd.DataFrame(changes, columns=["Term", f"Version {older}", f"Version {newer}"])
+                        if changes
+                        else pd.DataFrame({"": ["No differences."]})
+                    )
                     for v in plan["versions"]:
-                        signed = ", ".join(("you" if s["signer"] == "me" else plan["other_name"]) + " "
-                                           + local_day(s["signed_at"], zone) for s in v["signatures"]) or "not signed"
+                        signed = (
+                            ", ".join(
+                                ("you" if s["signer"] == "me" else plan["other_name"])
+                                + " "
+                                + local_day(s["signed_at"], zone)
+                                for s in v["signatures"]
+                            )
+                            or "not signed"
+                        )
                         author = "you" if v["author_is_me"] else plan["other_name"]
-                        st.caption(f"Version {v['version']} by {author}, {local_time(v['created_at'], zone)} · "
-                                   f"signed: {signed}")
+                        st.caption(
+                            f"Version {v['version']} by {author}, {local_time(v['created_at'], zone)} · "
+                            f"signed: {signed}"
+                        )
                     st.caption(times_caption(zone))
 
 with start_tab:
@@ -364,14 +476,19 @@ with start_tab:
     if not candidates:
         st.caption("Every engagement you are in already has an open plan, or you have none.")
     else:
-        names = {e["id"]: f"{e['other_name']} (your {'client' if e['my_role'] == 'consultant' else 'consultant'})"
-                 for e in candidates}
+        names = {
+            e["id"]: f"{e['other_name']} (your {'client' if e['my_role'] == 'consultant' else 'consultant'})"
+            for e in candidates
+        }
         chosen = st.selectbox("Engagement", options=list(names), format_func=names.get, key="plan_new_engagement")
         engagement = next(e for e in candidates if e["id"] == chosen)
         if engagement["my_role"] == "consultant":
-            st.info("As the consultant you give at least 21 days' and 2 sessions' notice from the first "
-                    "discussion, and at least one referral. Only an ending for safety is exempt, with a written "
-                    "justification.", icon=":material/gavel:")
+            st.info(
+                "As the consultant you give at least 21 days' and 2 sessions' notice from the first "
+                "discussion, and at least one referral. Only an ending for safety is exempt, with a written "
+                "justification.",
+                icon=":material/gavel:",
+            )
         if message := st.session_state.pop("plan_new_message", None):
             st.error(message, icon=":material/error:")
         submitted = terms_form("plan_new", chosen, engagement["my_role"], None)

@@ -16,8 +16,11 @@ st.caption("The link in our email brings you here to confirm that the address is
 token = st.query_params.get("token")
 signed_out = context.current_user() is None  # the sign-in and register pages exist only for visitors
 if not token:
-    st.info("This page opens from the link in the email we sent you. To get one, register, or (signed in) ask for "
-            "it on the Account page.", icon=":material/mail:")
+    st.info(
+        "This page opens from the link in the email we sent you. To get one, register, or (signed in) ask for "
+        "it on the Account page.",
+        icon=":material/mail:",
+    )
     if signed_out:
         st.page_link("views/register.py", label="Register", icon=":material/person_add:")
     st.stop()
@@ -30,18 +33,25 @@ if key not in outcomes:
 outcome, username = outcomes[key]["outcome"], outcomes[key].get("username")
 
 if outcome == "created":
-    st.success(f"Your email is confirmed and your account **{username}** is ready. Sign in with the username and "
-               "password you chose.", icon=":material/check_circle:")
+    st.success(
+        f"Your email is confirmed and your account **{username}** is ready. Sign in with the username and "
+        "password you chose.",
+        icon=":material/check_circle:",
+    )
     if signed_out:
         st.page_link("views/sign_in.py", label="Sign in now", icon=":material/login:")
 elif outcome == "verified":
-    st.success("Your email address is verified: the portal may now send you the emails you chose.",
-               icon=":material/check_circle:")
+    st.success(
+        "Your email address is verified: the portal may now send you the emails you chose.",
+        icon=":material/check_circle:",
+    )
 else:
     st.error(LINK_SENTENCES[outcome], icon=":material/link_off:")
     if outcome in ("expired", "spent", "unknown", "username_taken"):
-        st.markdown("To get a new link: register again; or, for the address of an account you have, sign in and "
-                    "ask for one on the Account page.")
+        st.markdown(
+            "To get a new link: register again; or, for the address of an account you have, sign in and "
+            "ask for one on the Account page."
+        )
         if signed_out:
             st.page_link("views/register.py", label="Register again", icon=":material/person_add:")
     if signed_out:

@@ -22,8 +22,7 @@ def open_backend(settings: Settings) -> Backend:
 
         if not settings.supabase_url or not settings.supabase_key:
             raise RuntimeError("Supabase mode needs SUPABASE_URL and SUPABASE_KEY.")
-        minter = TokenMinter(secret=settings.jwt_secret, private_key_pem=settings.jwt_private_key,
-                             kid=settings.jwt_kid)
+        minter = TokenMinter(secret=settings.jwt_secret, private_key_pem=settings.jwt_private_key, kid=settings.jwt_kid)
         return SupabaseBackend(settings.supabase_url, settings.supabase_key, minter)
 
     from portal.db.bootstrap import apply_migrations, start_embedded
@@ -41,9 +40,12 @@ def open_backend(settings: Settings) -> Backend:
         from portal.demo import demo_admin_present
 
         if demo_admin_present(db.owner_conninfo):
-            log.warning("This database (%s) still holds the demo world, whose accounts (admin included) share the "
-                        "password README prints. Start with PORTAL_DEMO_DATA=1 if you meant to run the demo; "
-                        "otherwise use a fresh PORTAL_DATA_DIR.", settings.data_dir)
+            log.warning(
+                "This database (%s) still holds the demo world, whose accounts (admin included) share the "
+                "password README prints. Start with PORTAL_DEMO_DATA=1 if you meant to run the demo; "
+                "otherwise use a fresh PORTAL_DATA_DIR.",
+                settings.data_dir,
+            )
     backend = LocalBackend(db.api_conninfo)
     backend.embedded = db  # kept so tools and tests can stop/start the server
     return backend

@@ -205,12 +205,9 @@ class LocalBackend:
         fn = sql.Identifier("public", info.name)
         if given:
             types = dict(zip(info.arg_names, info.arg_types, strict=True))
-            record = sql.SQL(", ").join(
-                sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(types[n])) for n in given
-            )
+            record = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(types[n])) for n in given)
             args = sql.SQL(", ").join(
-                sql.SQL("{} := pgrst_args.{}").format(sql.Identifier(n), sql.Identifier(n))
-                for n in given
+                sql.SQL("{} := pgrst_args.{}").format(sql.Identifier(n), sql.Identifier(n)) for n in given
             )
             source = sql.SQL("(select * from json_to_record(%s::json) as _({})) pgrst_args").format(record)
         else:
@@ -218,9 +215,9 @@ class LocalBackend:
             source = sql.SQL("(select 1) pgrst_args")
         call = sql.SQL("{}({})").format(fn, args)
         if info.returns_set:
-            return sql.SQL(
-                "select coalesce(json_agg(pgrst_call), '[]'::json) from {}, lateral {} pgrst_call"
-            ).format(source, call)
+            return sql.SQL("select coalesce(json_agg(pgrst_call), '[]'::json) from {}, lateral {} pgrst_call").format(
+                source, call
+            )
         if info.returns_composite:
             return sql.SQL("select to_json(pgrst_call) from {}, lateral {} pgrst_call").format(source, call)
         return sql.SQL("select to_json({}) from {}").format(call, source)

@@ -21,8 +21,7 @@ from supabase import Client, ClientOptions, create_client
 class SupabaseBackend:
     name = "supabase"
 
-    def __init__(self, url: str, key: str, minter: TokenMinter, *,
-                 httpx_client: httpx.Client | None = None) -> None:
+    def __init__(self, url: str, key: str, minter: TokenMinter, *, httpx_client: httpx.Client | None = None) -> None:
         options = ClientOptions(httpx_client=httpx_client) if httpx_client else ClientOptions()
         self._client: Client = create_client(url, key, options=options)
         self._minter = minter

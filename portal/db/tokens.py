@@ -10,8 +10,14 @@ from portal.db.claims import Claims
 
 
 class TokenMinter:
-    def __init__(self, *, secret: str | None = None, private_key_pem: str | None = None,
-                 kid: str | None = None, lifetime: timedelta = timedelta(minutes=10)) -> None:
+    def __init__(
+        self,
+        *,
+        secret: str | None = None,
+        private_key_pem: str | None = None,
+        kid: str | None = None,
+        lifetime: timedelta = timedelta(minutes=10),
+    ) -> None:
         if not secret and not private_key_pem:
             raise ValueError(
                 "Supabase mode needs SUPABASE_JWT_SECRET (HS256) or SUPABASE_JWT_PRIVATE_KEY "
