@@ -389,3 +389,33 @@ def test_the_app_starts_one_local_sender_per_process(embedded_db, monkeypatch):
     finally:
         stop_local_senders()
     assert "portal-mailer" not in [t.name for t in threading.enumerate()]
+
+
+def test_held_notices_that_still_matter_go_out_once_the_address_is_verified(backend, embedded_db, smtp_server):
+    # #22.7: a session proposed while the consultant's address was unverified reaches their calendar once they
+    # confirm it; a session cancelled in the meantime never does (their calendar never had it); nothing twice.
+    controller, inbox = smtp_server
+    consultant, client, consultant_address, _ = pair(backend, embedded_db, verified=False)
+    mailer = mailer_for(backend, controller)
+    kept, dropped = open_times(backend, client, consultant)
+    session = book(backend, client, consultant.sub, kept)
+    gone = book(backend, client, consultant.sub, dropped)
+    cancel(backend, client, gone["id"], "Plans changed.", accept_late=True)
+    drain(mailer)
+    assert inbox.to(consultant_address) == []
+
+    with psycopg.connect(embedded_db.owner_conninfo) as conn:
+        conn.execute("update private.credentials set email_verified_at = now() where user_id = %s", (consultant.sub,))
+    drain(mailer)
+    delivered = inbox.to(consultant_address)
+    assert [m["Subject"].split(":")[0] for m in delivered] == ["Session proposed"]
+    event = event_of(invitation(delivered[0]))
+    assert event.decoded("dtstart") == datetime.fromisoformat(kept)
+    assert str(event["uid"]).startswith(str(session["id"]))
+
+    # Once: a later change of the same column releases nothing again, and the request's notice stays held.
+    with psycopg.connect(embedded_db.owner_conninfo) as conn:
+        conn.execute("update private.credentials set email_verified_at = now() where user_id = %s", (consultant.sub,))
+    drain(mailer)
+    assert len(inbox.to(consultant_address)) == 1
+    assert ("request", "held") in [(kind, status) for kind, status, _, _ in outbox_rows(embedded_db, consultant.sub)]
