@@ -524,6 +524,7 @@ def test_every_function_pins_search_path_and_definers_are_not_public(embedded_db
         "auth_reset_password_by_link",
         "my_email_verification",
         "request_my_email_verification",
+        "my_calendar_entries",
     }
 
 

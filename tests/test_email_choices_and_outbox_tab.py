@@ -32,8 +32,8 @@ from portal.email_choices import (
 )
 from portal.local_mailbox import as_markdown, links, list_messages, read_text
 from portal.mailer import Mailer, MailSettings
+from tests.mail_support import open_times, pair
 from tests.test_app import PAGES, app, make_account, no_exceptions, texts
-from tests.test_outbox import open_times, pair
 
 
 def demo_claims(username: str) -> Claims:

@@ -8,140 +8,27 @@ from __future__ import annotations
 
 import email
 import threading
-import uuid
-from datetime import UTC, datetime, timedelta
-from email.message import Message
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
 from aiosmtpd.controller import Controller
-from icalendar import Calendar
 
 from portal.appointments import BookingRefused, answer, book, cancel, reschedule
-from portal.db import SERVICE, Claims
+from portal.db import Claims
 from portal.mailer import Mailer, MailSettings, reserved_address
-from tests.postgrest_server import free_port
-from tests.test_app import engaged_pair
-
-NEW_YORK, LONDON = "America/New_York", "Europe/London"
-
-
-class Inbox:
-    """An aiosmtpd handler keeping every message it accepts."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
-        with self.lock:
-            self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 Message accepted for delivery"
-
-    def to(self, address: str) -> list[Message]:
-        with self.lock:
-            return [m for m in self.messages if m["To"] == address]
-
-
-@pytest.fixture
-def smtp_server():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller, inbox
-    try:
-        controller.stop()
-    except AssertionError:
-        pass  # already stopped by the test
-
-
-def mailer_for(backend, controller, **extra) -> Mailer:
-    return Mailer(
-        backend,
-        MailSettings(
-            smtp_host="127.0.0.1",
-            smtp_port=controller.port,
-            starttls=False,
-            sender="Peer Consultation Portal <no-reply@portal.test>",
-            base_url="https://portal.example.org",
-            **extra,
-        ),
-    )
-
-
-def drain(mailer: Mailer) -> None:
-    """Deliver until nothing is due (other tests' rows share the outbox: theirs are held)."""
-    for _ in range(200):
-        if not sum(mailer.run_once(limit=100).values()):
-            return
-    raise AssertionError("the outbox never drained")
-
-
-def pair(backend, embedded_db, *, verified: bool = True) -> tuple[Claims, Claims, str, str]:
-    """An engaged consultant (New York) and client (London) with real-looking, verified addresses."""
-    consultant_username, client_username = engaged_pair(backend, embedded_db)
-    ids = {
-        u: backend.rpc("auth_get_login", {"p_username": u}, as_user=SERVICE)["id"]
-        for u in (consultant_username, client_username)
-    }
-    addresses = {u: f"{u}@clinic-{uuid.uuid4().hex[:6]}.org" for u in ids}
-    with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        for username, user_id in ids.items():
-            conn.execute(
-                "update private.credentials set email = %s, email_verified_at = %s where user_id = %s",
-                (addresses[username], datetime.now(UTC) if verified else None, user_id),
-            )
-        conn.execute("update public.profiles set timezone = %s where id = %s", (NEW_YORK, ids[consultant_username]))
-        conn.execute("update public.profiles set timezone = %s where id = %s", (LONDON, ids[client_username]))
-        conn.execute(
-            "update public.availability_settings set late_cancel_hours = 168 where consultant_id = %s",
-            (ids[consultant_username],),
-        )
-    return (
-        Claims.user(ids[consultant_username]),
-        Claims.user(ids[client_username]),
-        addresses[consultant_username],
-        addresses[client_username],
-    )
-
-
-def open_times(backend, client: Claims, consultant: Claims, count: int = 2) -> list[str]:
-    today = datetime.now(UTC).date()
-    slots = backend.rpc(
-        "open_slots",
-        {
-            "p_consultant": consultant.sub,
-            "p_from": today.isoformat(),
-            "p_to": (today + timedelta(days=10)).isoformat(),
-            "p_client": client.sub,
-        },
-        as_user=client,
-    )
-    later = [
-        s["starts_at"]
-        for s in slots
-        if datetime.fromisoformat(s["starts_at"]) > datetime.now(UTC) + timedelta(hours=30)
-    ]
-    return later[:count]
-
-
-def invitation(message: Message) -> Calendar:
-    part = next(p for p in message.walk() if p.get_content_type() == "text/calendar")
-    return Calendar.from_ical(part.get_payload(decode=True))
-
-
-def event_of(cal: Calendar):
-    return next(c for c in cal.walk() if c.name == "VEVENT")
-
-
-def outbox_rows(embedded_db, recipient: str) -> list[tuple]:
-    with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        return conn.execute(
-            "select kind, status, attempts, last_error from private.outbox where recipient_id = %s order by id",
-            (recipient,),
-        ).fetchall()
+from tests.mail_support import (
+    LONDON,
+    drain,
+    event_of,
+    invitation,
+    mailer_for,
+    open_times,
+    outbox_rows,
+    pair,
+)
 
 
 def test_a_session_booked_confirmed_moved_and_cancelled_reaches_both_calendars(backend, embedded_db, smtp_server):
@@ -159,32 +46,31 @@ def test_a_session_booked_confirmed_moved_and_cancelled_reaches_both_calendars(b
     cancel(backend, consultant, moved["id"], "I am unwell.", accept_late=True)
     drain(mailer)
 
+    # Both calendars follow every change, the acting party's included (#22.5): whoever booked, confirmed, moved
+    # or cancelled gets the same invitation as the other side.
     to_consultant, to_client = inbox.to(consultant_address), inbox.to(client_address)
-    assert [m["Subject"].split(":")[0] for m in to_consultant] == ["Session proposed", "Session moved"]
-    assert [m["Subject"].split(":")[0] for m in to_client] == [
-        "Session confirmed",
-        "Session confirmed",
-        "Late cancellation",
-    ]
+    both = ["Session proposed", "Session confirmed", "Session moved", "Session confirmed", "Late cancellation"]
+    assert [m["Subject"].split(":")[0] for m in to_consultant] == both
+    assert [m["Subject"].split(":")[0] for m in to_client] == both
     # Each in the recipient's own zone, naming it.
     assert all("New York time" in m["Subject"] for m in to_consultant)
     assert all("London time" in m["Subject"] for m in to_client)
     london = datetime.fromisoformat(first).astimezone(ZoneInfo(LONDON))
     assert f"{london:%H:%M} London time" in to_client[0]["Subject"]
+    plain_text = next(p for p in to_client[0].walk() if p.get_content_type() == "text/plain")
+    assert b"You proposed this session" in plain_text.get_payload(decode=True)
 
     # The calendar: one event (one UID) across the move, SEQUENCE rising per recipient, UTC times.
-    client_events = [(invitation(m).get("method"), event_of(invitation(m))) for m in to_client]
-    assert [str(method) for method, _ in client_events] == ["REQUEST", "REQUEST", "CANCEL"]
-    assert len({str(e["uid"]) for _, e in client_events}) == 1
-    assert [int(e["sequence"]) for _, e in client_events] == [0, 1, 2]
-    starts = [e.decoded("dtstart") for _, e in client_events]
-    assert all(s.utcoffset() == timedelta(0) for s in starts)
-    assert starts[0] == datetime.fromisoformat(first) and starts[1] == datetime.fromisoformat(second)
-    assert str(client_events[2][1]["status"]) == "CANCELLED"
-    consultant_events = [event_of(invitation(m)) for m in to_consultant]
-    assert {str(e["uid"]) for e in consultant_events} == {str(client_events[0][1]["uid"])}
-    assert [int(e["sequence"]) for e in consultant_events] == [0, 1]
-    assert "America/New_York" in str(consultant_events[0]["description"])
+    for events in ([event_of(invitation(m)) for m in to_client], [event_of(invitation(m)) for m in to_consultant]):
+        assert [str(e["status"]) for e in events] == ["TENTATIVE", "CONFIRMED", "TENTATIVE", "CONFIRMED", "CANCELLED"]
+        assert len({str(e["uid"]) for e in events}) == 1
+        assert [int(e["sequence"]) for e in events] == [0, 1, 2, 3, 4]
+        starts = [e.decoded("dtstart") for e in events]
+        assert all(s.utcoffset() == timedelta(0) for s in starts)
+        assert starts[0] == datetime.fromisoformat(first) and starts[2] == datetime.fromisoformat(second)
+    assert [str(invitation(m).get("method")) for m in to_client] == ["REQUEST"] * 4 + ["CANCEL"]
+    assert str(event_of(invitation(to_client[0]))["uid"]) == str(event_of(invitation(to_consultant[0]))["uid"])
+    assert "America/New_York" in str(event_of(invitation(to_consultant[0]))["description"])
     # A link to the exact page, and a plain-text part beside the HTML.
     body = next(p for p in to_client[0].walk() if p.get_content_type() == "text/plain").get_payload(decode=True)
     assert b"https://portal.example.org/appointments" in body

@@ -507,6 +507,7 @@ FUNCTIONS: dict[str, Fn] = {
     "normalise_organisation": Fn(MEMBERS, {"p_name": "St. Mary's Hospital"}),
     # my profile, practice, availability, declarations, data
     "get_my_profile": Fn(MEMBERS),
+    "my_calendar_entries": Fn(MEMBERS),
     "set_my_home_jurisdiction": Fn(MEMBERS, {"p_jurisdiction": "NY"}),
     "save_my_profile": Fn(
         MEMBERS,

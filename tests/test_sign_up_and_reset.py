@@ -41,7 +41,6 @@ from portal.demo import demo_world
 from portal.mailer import Mailer, MailSettings
 from tests.test_app import PAGES, app, make_account, no_exceptions, sign_in, texts
 from tests.test_contract import postgrest, supabase_backend  # noqa: F401 (fixtures: PostgREST on each database)
-from tests.test_outbox import smtp_server  # noqa: F401 (fixture: aiosmtpd on loopback)
 
 PASSWORD = "Quiet harbour lantern"
 SERVICE_RPCS = {
@@ -319,7 +318,7 @@ def test_resets_are_counted_per_typed_name_and_per_address(backend, embedded_db)
 # --- the sender over SMTP ---------------------------------------------------------------------------------------
 
 
-def test_over_smtp_only_verification_links_go_to_an_unverified_address(backend, embedded_db, smtp_server):  # noqa: F811
+def test_over_smtp_only_verification_links_go_to_an_unverified_address(backend, embedded_db, smtp_server):
     controller, inbox = smtp_server
     _, _, unverified = legacy_account(backend, embedded_db, verified=False)
     _, verified_name, verified = legacy_account(backend, embedded_db, verified=True)

@@ -34,7 +34,7 @@ from portal.appointments import (
     tab_listing,
 )
 from portal.availability import open_slots
-from portal.ics import appointments_ics
+from portal.ics import my_calendar_file
 from portal.local_times import times_caption
 from portal.mydata import plural
 from portal.plain_text import plain
@@ -366,7 +366,7 @@ left, right = st.columns(2)
 left.download_button(
     "Download calendar (.ics)",
     key="appointments_ics",
-    data=appointments_ics(appointments, viewer_timezone=my_tz, calendar_name="Peer Consultation Portal"),
+    data=my_calendar_file(backend, user.claims, appointments, viewer_timezone=my_tz),
     file_name="peer-consultation-appointments.ics",
     mime="text/calendar",
     icon=":material/calendar_month:",
