@@ -101,10 +101,12 @@ def build_message(row: dict[str, Any], *, sender: str, base_url: str) -> EmailMe
         subtype="html",
     )
     if row.get("ics_method") and row.get("starts_at"):
+        # As calendars recognise a meeting: a text/calendar alternative carrying the METHOD, and the same file
+        # attached for clients that only offer attachments.
         invitation = calendar_invitation(row, organiser=sender)
-        message.add_attachment(
-            invitation, maintype="text", subtype="calendar", filename="invite.ics", params={"method": row["ics_method"]}
-        )
+        method = {"method": row["ics_method"]}
+        message.add_alternative(invitation, maintype="text", subtype="calendar", params=method)
+        message.add_attachment(invitation, maintype="text", subtype="calendar", filename="invite.ics", params=method)
     return message
 
 
@@ -164,13 +166,28 @@ def calendar_invitation(row: dict[str, Any], *, organiser: str) -> bytes:
             "description",
             f"{local:%a} {local.day} {local:%b} {local:%H:%M} {zone_words(zone)} ({zone}), the consultant's zone.",
         )
-    event.add(
-        "status", "CANCELLED" if method == "CANCEL" else "CONFIRMED" if row["kind"] == "confirmed" else "TENTATIVE"
-    )
-    event.add("organizer", vCalAddress(f"mailto:{_address(organiser)}"))
+    status = "CANCELLED" if method == "CANCEL" else "CONFIRMED" if row["kind"] == "confirmed" else "TENTATIVE"
+    event.add("status", status)
+    if row.get("session_location"):
+        event.add("location", row["session_location"])
+    # The consultant organises, at an address the portal controls; both parties attend. The other party is
+    # named, never addressed: a colleague's login email is theirs alone.
+    portal_address = _address(organiser)
+    organizer = vCalAddress(f"mailto:{portal_address}")
+    organizer.params["cn"] = vText(row.get("consultant_name") or PORTAL_NAME)
+    event.add("organizer", organizer)
     attendee = vCalAddress(f"mailto:{row['recipient_email']}")
     attendee.params["cn"] = vText(row["recipient_name"])
+    attendee.params["role"] = vText("REQ-PARTICIPANT")
+    attendee.params["partstat"] = vText("ACCEPTED" if status == "CONFIRMED" else "NEEDS-ACTION")
+    attendee.params["rsvp"] = vText("FALSE")
     event.add("attendee", attendee)
+    if row.get("other_name"):
+        local, _, domain = portal_address.partition("@")
+        other = vCalAddress(f"mailto:{local}+{row['series_id']}@{domain}")
+        other.params["cn"] = vText(row["other_name"])
+        other.params["role"] = vText("REQ-PARTICIPANT")
+        event.add("attendee", other)
     cal.add_component(event)
     return cal.to_ical()
 

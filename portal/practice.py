@@ -178,3 +178,21 @@ def save_my_practice(
 
 def list_modalities(backend: Backend, claims: Claims) -> dict[str, str]:
     return {row["code"]: row["name"] for row in backend.rpc("list_modalities", {}, as_user=claims)}
+
+
+# --- where sessions happen (the invitations' LOCATION) ----------------------------------------------------------
+
+
+def load_session_location(backend: Backend, claims: Claims) -> str:
+    """The telehealth link or office address the caller's session invitations carry ('' when none is set)."""
+    return backend.rpc("get_my_session_location", {}, as_user=claims) or ""
+
+
+def save_session_location(backend: Backend, claims: Claims, location: str) -> str:
+    """Save (or, when blank, remove) where the caller's sessions happen; a refusal names the field."""
+    try:
+        return backend.rpc("save_my_session_location", {"p_location": location}, as_user=claims) or ""
+    except APIError as exc:
+        if exc.details == "location":
+            raise PracticeError(exc.message, {"location": exc.message}) from exc
+        raise PracticeError(friendly_message(exc)) from exc

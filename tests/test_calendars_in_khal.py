@@ -16,12 +16,14 @@ from email.message import Message
 from pathlib import Path
 
 import psycopg
+import pytest
 from icalendar import Calendar
 
 from portal.admin import close_account
 from portal.appointments import answer, book, cancel, reschedule
 from portal.db import Claims
 from portal.ics import my_calendar_file
+from portal.practice import PracticeError, load_session_location, save_session_location
 from tests.conftest import require_tool
 from tests.mail_support import drain, invitation, mailer_for, open_times, pair
 
@@ -133,3 +135,55 @@ def test_each_party_calendar_holds_every_session_once_at_its_latest_time_and_sta
     drain(mailer)
     calendars["client"].receive(inbox.to(client_address))
     assert calendars["client"].sessions() == expected | {uid_of(kept): (datetime.fromisoformat(second), "CANCELLED")}
+
+
+def test_an_invitation_is_a_meeting_that_calendars_recognise(backend, embedded_db, smtp_server, new_user):
+    # Gmail, Outlook and Apple Calendar: a text/calendar alternative with the METHOD beside the text and HTML, the
+    # same file attached; the consultant organises by name at the portal's address; both parties attend; LOCATION
+    # is where the consultant said sessions happen, which no other member can read.
+    controller, inbox = smtp_server
+    consultant, client, consultant_address, client_address = pair(backend, embedded_db)
+    link = "https://telehealth.example.org/room/quinn"
+    assert save_session_location(backend, consultant, f"  {link}  ") == link
+    with pytest.raises(PracticeError) as two_lines:
+        save_session_location(backend, consultant, "Room 4\nSecond floor")
+    assert two_lines.value.fields == {"location": "Where your sessions happen is one line of at most 300 characters."}
+    stranger = Claims.user(new_user("location_stranger")[0])
+    assert load_session_location(backend, stranger) == ""
+    assert backend.rpc("get_my_session_location", {}, as_user=client) is None
+    with psycopg.connect(embedded_db.api_conninfo) as conn, conn.transaction():
+        conn.execute("select set_config('role', 'portal_member', true)")
+        conn.execute(
+            "select set_config('request.jwt.claims', %s, true)",
+            (f'{{"sub": "{client.sub}", "role": "portal_member"}}',),
+        )
+        assert conn.execute("select count(*) from public.session_locations").fetchone()[0] == 0
+
+    mailer = mailer_for(backend, controller)
+    drain(mailer)
+    inbox.messages.clear()
+    session = book(backend, client, consultant.sub, open_times(backend, client, consultant, 1)[0])
+    drain(mailer)
+    with psycopg.connect(embedded_db.owner_conninfo) as conn:
+        [consultant_name] = conn.execute(
+            "select display_name from public.profiles where id = %s", (consultant.sub,)
+        ).fetchone()
+    for address in (consultant_address, client_address):
+        [message] = inbox.to(address)
+        assert message.get_content_type() == "multipart/mixed"
+        alternative = message.get_payload()[0]
+        assert alternative.get_content_type() == "multipart/alternative"
+        parts = [part.get_content_type() for part in alternative.get_payload()]
+        assert parts == ["text/plain", "text/html", "text/calendar"]
+        assert alternative.get_payload()[2].get_param("method") == "REQUEST"
+        attached = [p for p in message.walk() if p.get_filename() == "invite.ics"]
+        assert len(attached) == 1 and attached[0].get_param("method") == "REQUEST"
+        event = next(iter(invitation(message).walk("VEVENT")))
+        assert str(event["location"]) == link
+        assert str(event["uid"]) == uid_of(session)
+        assert str(event["organizer"]) == "mailto:no-reply@portal.test"
+        assert str(event["organizer"].params["cn"]) == consultant_name
+        attendees = event["attendee"] if isinstance(event["attendee"], list) else [event["attendee"]]
+        assert len(attendees) == 2 and str(attendees[0]) == f"mailto:{address}"
+        # The other party is named, never addressed: no member's login email reaches the other.
+        assert all("clinic-" not in str(a) for a in attendees[1:])

@@ -129,6 +129,12 @@ TABLES: dict[str, dict[str, dict[str, Any]]] = {
         "update": OWNER_CHANGES,
         "delete": OWNER_CHANGES,
     },
+    "public.session_locations": {
+        "select": OWNER_READS,  # a telehealth link reaches only the invitations of one's own sessions
+        "insert": OWNER_ADDS,
+        "update": OWNER_CHANGES,
+        "delete": OWNER_CHANGES,
+    },
     "public.time_off": {"select": OWNER_READS, "insert": OWNER_ADDS, "update": OWNER_CHANGES, "delete": OWNER_CHANGES},
     "public.affiliations": {
         "select": OWNER_READS,
@@ -326,6 +332,12 @@ TABLE_SQL: dict[str, TableSQL] = {
         "insert into public.date_overrides (consultant_id, on_date) values (%(owner)s, current_date + 20)",
         "on_date = on_date",
     ),
+    "public.session_locations": TableSQL(
+        "consultant_id = %(owner)s",
+        "insert into public.session_locations (consultant_id, location) values (%(owner)s, 'https://meet.example/x')",
+        "location = location",
+        setup={"insert": "delete from public.session_locations where consultant_id = %(owner)s"},
+    ),
     "public.time_off": TableSQL(
         "id = %(time_off)s",
         "insert into public.time_off (consultant_id, starts_on, ends_on) "
@@ -508,6 +520,8 @@ FUNCTIONS: dict[str, Fn] = {
     # my profile, practice, availability, declarations, data
     "get_my_profile": Fn(MEMBERS),
     "my_calendar_entries": Fn(MEMBERS),
+    "get_my_session_location": Fn(MEMBERS),
+    "save_my_session_location": Fn(MEMBERS, {"p_location": "Room 4, 12 Main St"}),
     "set_my_home_jurisdiction": Fn(MEMBERS, {"p_jurisdiction": "NY"}),
     "save_my_profile": Fn(
         MEMBERS,
@@ -710,6 +724,7 @@ class World:
             "fresh_profile": str(uuid.uuid4()),
         }
         q = self.scalar
+        q("insert into public.session_locations (consultant_id, location) values (%s, 'Room 4') returning 1", owner)
         ids["licence"] = q(
             "insert into public.licenses (profile_id, license_type, license_number, jurisdiction, "
             "expires_on) values (%s, 'LCSW', 'NY-1', 'NY', '2031-01-01') returning id",

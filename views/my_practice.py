@@ -10,7 +10,15 @@ from components.errors import database_errors_as_messages
 from components.formstate import FormGeneration, cell_date, edited_frame
 from components.reference import modality_names
 from portal.db import DatabaseUnavailable, friendly_message
-from portal.practice import CompetencyInput, PracticeError, load_my_practice, save_my_practice, validate
+from portal.practice import (
+    CompetencyInput,
+    PracticeError,
+    load_my_practice,
+    load_session_location,
+    save_my_practice,
+    save_session_location,
+    validate,
+)
 from portal.profiles import saved_rows_kept
 from portal.search import LEVELS
 
@@ -195,3 +203,31 @@ elif errors:
     st.error("Some fields need attention; see the messages above.", icon=":material/error:")
 elif notice := st.session_state.pop("practice_notice", None):
     st.success(notice, icon=":material/check_circle:")
+
+st.header("Where sessions happen")
+st.caption(
+    "A telehealth link or an office address. It goes only into your sessions' calendar invitations, to you and "
+    "that session's client; no one else sees it."
+)
+with st.form("session_location_form", border=False):
+    if "session_location_saved" not in st.session_state:
+        with database_errors_as_messages():
+            st.session_state["session_location_saved"] = load_session_location(backend, user.claims)
+    typed = st.text_input(
+        "Telehealth link or office address",
+        value=st.session_state.get("session_location_saved", ""),
+        max_chars=300,
+        key="session_location",
+    )
+    if location_error := st.session_state.pop("session_location_error", None):
+        st.error(location_error, icon=":material/error:")
+    if st.form_submit_button("Save where sessions happen", key="session_location_save"):
+        try:
+            st.session_state["session_location_saved"] = save_session_location(backend, user.claims, typed)
+        except PracticeError as exc:
+            st.session_state["session_location_error"] = exc.fields.get("location", exc.message)
+        else:
+            st.session_state["session_location_notice"] = "Saved. Invitations from now on say where to go."
+        st.rerun()
+if location_notice := st.session_state.pop("session_location_notice", None):
+    st.success(location_notice, icon=":material/check_circle:")
