@@ -12,14 +12,15 @@ import re
 import shutil
 import tempfile
 import tomllib
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from portal.db.bootstrap import start_embedded
+from portal.db.bootstrap import apply_migrations, start_embedded
 from tests.conftest import EMBEDDED_18, REPO, SUPABASE_15, require_tool
-from tests.supabase_like import find_pg15, start_supabase_like_pg15
+from tests.supabase_like import find_pg15, find_supabase_cli, start_supabase_like_pg15, supabase_db_push
 
 SCHEMAS_DIR = REPO / "supabase" / "schemas"
 # What a fresh project has (or the deploy tooling makes) rather than the portal's schema.
@@ -27,6 +28,8 @@ NOT_THE_APPS = "('pg_catalog', 'information_schema', 'pg_toast', 'auth', 'extens
 APP_NAMESPACES = f"select oid from pg_catalog.pg_namespace where nspname not in {NOT_THE_APPS} and nspname !~ '^pg_'"
 SORTED_ACL = "array(select a::text from unnest({}) a order by 1)"
 # No ACL at all means Postgres's default; a migration that revokes and grants back leaves it spelled out.
+NAMESPACE_ACL = SORTED_ACL.format("coalesce(nspacl, acldefault('n', nspowner))")
+FUNCTION_ACL = SORTED_ACL.format("coalesce(p.proacl, acldefault('f', p.proowner))")
 RELATION_ACL = SORTED_ACL.format(
     """coalesce(c.relacl, acldefault((case c.relkind when 'S' then 's' else 'r' end)::"char", c.relowner))"""
 )
@@ -34,7 +37,7 @@ RELATION_ACL = SORTED_ACL.format(
 # Each category: (object, its definition), one row per object the app's schemas hold.
 CATALOG = {
     "schema": f"""
-        select nspname, format('owner %s, acl %s', nspowner::regrole, {SORTED_ACL.format("coalesce(nspacl, acldefault('n', nspowner))")})
+        select nspname, format('owner %s, acl %s', nspowner::regrole, {NAMESPACE_ACL})
         from pg_catalog.pg_namespace where nspname !~ '^pg_' and nspname not in ('information_schema',
         'supabase_migrations')""",
     "extension": """
@@ -56,7 +59,7 @@ CATALOG = {
     "function": f"""
         select p.oid::regprocedure::text,
                format(E'%s\\n-- owner %s, security definer %s, config %s, acl %s', pg_get_functiondef(p.oid),
-                      p.proowner::regrole, p.prosecdef, p.proconfig, {SORTED_ACL.format("coalesce(p.proacl, acldefault('f', p.proowner))")})
+                      p.proowner::regrole, p.prosecdef, p.proconfig, {FUNCTION_ACL})
         from pg_catalog.pg_proc p where p.pronamespace in ({APP_NAMESPACES})""",
     "relation": f"""
         select c.oid::regclass::text,
@@ -126,7 +129,9 @@ def drift(migrated: dict[str, dict[str, str]], declared: dict[str, dict[str, str
             if before.get(name) == after.get(name):
                 continue
             if name not in after:
-                found.append(f"{category} {name}: made by the migrations, missing from the schema files:\n{before[name]}")
+                found.append(
+                    f"{category} {name}: made by the migrations, missing from the schema files:\n{before[name]}"
+                )
             elif name not in before:
                 found.append(f"{category} {name}: in the schema files, not made by the migrations:\n{after[name]}")
             else:
@@ -150,24 +155,56 @@ def apply_schema_files(conninfo: str) -> None:
                 conn.execute(path.read_text())
 
 
+@contextmanager
+def embedded_server(build):
+    """A fresh embedded 18 made as the app makes it (the platform file), then built by `build`."""
+    workdir = Path(tempfile.mkdtemp(prefix="schema-files-"))
+    server = start_embedded(workdir, cleanup_mode=None)
+    try:
+        build(server)
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextmanager
+def supabase_like_15(build):
+    """A fresh Supabase-like Postgres 15 (a new project), then built by `build`."""
+    server = start_supabase_like_pg15()
+    try:
+        build(server)
+        yield server
+    finally:
+        server.stop()
+
+
+def migrate(server) -> None:
+    apply_migrations(server.owner_conninfo)
+
+
+def push(server) -> None:
+    deployed = supabase_db_push(find_supabase_cli(), server.deploy_url)
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+
+
+def declare(server) -> None:
+    apply_schema_files(server.owner_conninfo)
+
+
 @pytest.fixture(scope="module", params=[EMBEDDED_18, SUPABASE_15])
 def twins(request):
-    """(the migrated database, a fresh server of the same kind given the schema files instead)."""
+    """(a database built by the migrations, one built by the schema files), each on a fresh server of one kind:
+    roles belong to a server, so each side makes its own. Fresh rather than the session's servers, which
+    also carry the demo world: this module then runs in well under a minute on its own."""
     if request.param == EMBEDDED_18:
-        migrated = request.getfixturevalue("embedded_db")
-        workdir = Path(tempfile.mkdtemp(prefix="schema-files-"))
-        declared = start_embedded(workdir, cleanup_mode=None)
-        stop = lambda: (declared.stop(), shutil.rmtree(workdir, ignore_errors=True))  # noqa: E731
+        server, migrations = embedded_server, migrate
     else:
         require_tool(find_pg15() is not None, "Postgres 15 (Debian's postgresql-15)")
-        migrated = request.getfixturevalue("supabase_pg15")
-        declared = start_supabase_like_pg15()
-        stop = declared.stop
-    try:
-        apply_schema_files(declared.owner_conninfo)
+        require_tool(find_supabase_cli() is not None, "the Supabase CLI (.ci/install_supabase_cli.sh)")
+        server, migrations = supabase_like_15, push
+    with server(migrations) as migrated, server(declare) as declared:
         yield migrated, declared
-    finally:
-        stop()
 
 
 def test_the_schema_files_build_the_database_the_migrations_build(twins):
@@ -203,8 +240,12 @@ _STATEMENTS = {
     "table": re.compile(r"^create\s+(?:unlogged\s+)?table\s+(?:if\s+not\s+exists\s+)?([\w.]+)", re.I | re.M),
     "view": re.compile(r"^create\s+(?:or\s+replace\s+)?(?:materialized\s+)?view\s+([\w.]+)", re.I | re.M),
     "policy": re.compile(r'^create\s+policy\s+("[^"]+"|\w+)\s+on\s+([\w.]+)', re.I | re.M),
-    "index": re.compile(r"^create\s+(?:unique\s+)?index\s+(?:if\s+not\s+exists\s+)?(\w+)\s+on\s+(?:only\s+)?([\w.]+)", re.I | re.M),
-    "trigger": re.compile(r"^create\s+(?:or\s+replace\s+)?(?:constraint\s+)?trigger\s+(\w+)\s.*?\son\s+([\w.]+)", re.I | re.M | re.S),
+    "index": re.compile(
+        r"^create\s+(?:unique\s+)?index\s+(?:if\s+not\s+exists\s+)?(\w+)\s+on\s+(?:only\s+)?([\w.]+)", re.I | re.M
+    ),
+    "trigger": re.compile(
+        r"^create\s+(?:or\s+replace\s+)?(?:constraint\s+)?trigger\s+(\w+)\s.*?\son\s+([\w.]+)", re.I | re.M | re.S
+    ),
     "constraint": re.compile(r"^alter\s+table\s+(?:only\s+)?([\w.]+)\s+add\s+constraint\s+(\w+)", re.I | re.M),
     "type": re.compile(r"^create\s+type\s+([\w.]+)", re.I | re.M),
     "role": re.compile(r"create\s+role\s+(\w+)", re.I),

@@ -706,10 +706,6 @@ begin
 end;
 $_$;
 
--- privileges: public.search_relaxations
--- Made under the project's default privileges, it keeps only what the migrations left it:
-REVOKE ALL ON FUNCTION public.search_relaxations(uuid,text,text[],integer,text,text,text[],integer,boolean,boolean,integer) FROM service_role;
-
 -- table: private.search_facts
 -- ---------------------------------------------------------------------------
 -- The facts
@@ -994,6 +990,7 @@ GRANT ALL ON FUNCTION public.search_consultants(p_jurisdiction text, p_modalitie
 GRANT ALL ON FUNCTION public.search_consultants(p_jurisdiction text, p_modalities text[], p_min_level integer, p_format text, p_city text, p_languages text[], p_max_fee integer, p_sliding_ok boolean, p_accepting_only boolean, p_times integer, p_limit integer, p_offset integer) TO portal_member;
 
 -- acl: public.FUNCTION search_relaxations(p_me uuid, p_jurisdiction text, p_modalities text[], p_min_level integer, p_format text, p_city text, p_languages text[], p_max_fee integer, p_sliding_ok boolean, p_accepting_only boolean, p_times integer)
+REVOKE ALL ON FUNCTION public.search_relaxations(uuid,text,text[],integer,text,text,text[],integer,boolean,boolean,integer) FROM service_role;
 REVOKE ALL ON FUNCTION public.search_relaxations(p_me uuid, p_jurisdiction text, p_modalities text[], p_min_level integer, p_format text, p_city text, p_languages text[], p_max_fee integer, p_sliding_ok boolean, p_accepting_only boolean, p_times integer) FROM PUBLIC;
 
 -- acl: public.TABLE competencies

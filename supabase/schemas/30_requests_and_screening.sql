@@ -737,10 +737,6 @@ begin
 end;
 $$;
 
--- privileges: public.screen_candidates
--- Made under the project's default privileges, it keeps only what the migrations left it:
-REVOKE ALL ON FUNCTION public.screen_candidates(uuid,uuid[],text) FROM service_role;
-
 -- function: public.sign_waiver(uuid, text)
 -- (latest definition in the migrations: 20261129000800_screening_reveals_only_what_a_request_witnesses.sql)
 CREATE FUNCTION public.sign_waiver(p_other uuid, p_rationale text) RETURNS jsonb
@@ -871,10 +867,6 @@ CREATE TABLE public.screening_log (
     CONSTRAINT screening_log_context_check CHECK ((context = ANY (ARRAY['search'::text, 'profile'::text, 'request'::text, 'accept'::text, 'on_demand'::text]))),
     CONSTRAINT screening_log_level_check CHECK ((level = ANY (ARRAY['none'::text, 'waived'::text, 'potential'::text, 'blocking'::text])))
 );
-
--- privileges: public.screening_log
--- Made under the project's default privileges, it keeps only what the migrations left it:
-REVOKE ALL ON TABLE public.screening_log FROM service_role;
 
 -- sequence: public.screening_log_id_seq
 ALTER TABLE public.screening_log ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
@@ -1130,6 +1122,7 @@ GRANT ALL ON FUNCTION public.respond_to_request(p_request uuid, p_accept boolean
 GRANT ALL ON FUNCTION public.respond_to_request(p_request uuid, p_accept boolean, p_reason text) TO portal_member;
 
 -- acl: public.FUNCTION screen_candidates(p_seeker uuid, p_consultants uuid[], p_context text)
+REVOKE ALL ON FUNCTION public.screen_candidates(uuid,uuid[],text) FROM service_role;
 REVOKE ALL ON FUNCTION public.screen_candidates(p_seeker uuid, p_consultants uuid[], p_context text) FROM PUBLIC;
 
 -- acl: public.FUNCTION sign_waiver(p_other uuid, p_rationale text)
@@ -1170,6 +1163,7 @@ GRANT ALL ON TABLE public.declared_relationships TO service_role;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.declared_relationships TO portal_member;
 
 -- acl: public.TABLE screening_log
+REVOKE ALL ON TABLE public.screening_log FROM service_role;
 GRANT SELECT,INSERT ON TABLE public.screening_log TO service_role;
 
 -- acl: public.SEQUENCE screening_log_id_seq

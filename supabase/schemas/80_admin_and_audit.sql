@@ -298,10 +298,6 @@ CREATE TABLE public.audit_log (
     created_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
--- privileges: public.audit_log
--- Made under the project's default privileges, it keeps only what the migrations left it:
-REVOKE ALL ON TABLE public.audit_log FROM service_role;
-
 -- sequence: public.audit_log_id_seq
 ALTER TABLE public.audit_log ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME public.audit_log_id_seq
@@ -374,6 +370,7 @@ GRANT ALL ON FUNCTION public.admin_verify_credential(p_kind text, p_id uuid, p_a
 GRANT ALL ON FUNCTION public.admin_verify_credential(p_kind text, p_id uuid, p_approve boolean, p_note text) TO portal_member;
 
 -- acl: public.TABLE audit_log
+REVOKE ALL ON TABLE public.audit_log FROM service_role;
 GRANT SELECT,INSERT ON TABLE public.audit_log TO service_role;
 
 -- acl: public.SEQUENCE audit_log_id_seq

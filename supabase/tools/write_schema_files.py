@@ -121,7 +121,9 @@ RULES: list[tuple[str, str]] = [
 
 # Entries that hang off a table carry "<table> <name>" as their name in pg_dump's table of contents.
 TABLE_BOUND = {"CONSTRAINT", "FK CONSTRAINT", "TRIGGER", "POLICY", "ROW SECURITY", "SEQUENCE OWNED BY"}
-_ENTRY_HEADER = re.compile(r"^--\n-- Name: (?P<name>.*?); Type: (?P<type>.*?); Schema: (?P<schema>.*?); Owner: .*\n--\n", re.M)
+_ENTRY_HEADER = re.compile(
+    r"^--\n-- Name: (?P<name>.*?); Type: (?P<type>.*?); Schema: (?P<schema>.*?); Owner: .*\n--\n", re.M
+)
 _REFERENCE = re.compile(r"\b(public|private)\.([a-z_][a-z0-9_]*)\b")
 _GRANT = re.compile(r"^(?P<head>(?:ALTER DEFAULT PRIVILEGES .*? )?)GRANT (?P<what>.+) TO (?P<who>[^;]+);$")
 
@@ -277,13 +279,19 @@ def default_privilege_corrections(privileges: list[tuple]) -> dict[tuple[str, st
 
 
 def add_corrections(entries: list[Entry], corrections: dict[tuple[str, str], list[str]]) -> list[Entry]:
-    """Each correction goes right after the object it is for."""
-    made_at = {}
+    """Each correction opens the object's own privileges, or comes right after the object when it has none."""
+    made_at, granted_at = {}, {}
     for entry in entries:
         if entry.kind in ("FUNCTION", "TABLE", "SEQUENCE"):
             made_at[(entry.schema, entry.object_name)] = entry
+        if entry.kind == "ACL" and entry.name.startswith(("FUNCTION ", "TABLE ", "SEQUENCE ")):
+            granted_at[(entry.schema, entry.object_name)] = entry
     added = []
     for (schema, name), lines in sorted(corrections.items()):
+        if (schema, name) in granted_at:
+            grants = granted_at[(schema, name)]
+            grants.sql = "\n".join([*lines, grants.sql])
+            continue
         owner = made_at[(schema, name)]
         note = "-- Made under the project's default privileges, it keeps only what the migrations left it:"
         added.append(Entry(owner.position, "PRIVILEGES", schema, name, note + "\n" + "\n".join(lines)))
@@ -460,7 +468,11 @@ def render(domain: str, entries: list[Entry], roles: list[str], migrations: list
         "set check_function_bodies = off;",
     ]
     if domain == "00_platform_extensions_roles" and roles:
-        parts += ["", "-- Roles and memberships (roles belong to the cluster: each is made only where it is missing).", ""]
+        parts += [
+            "",
+            "-- Roles and memberships (roles belong to the cluster: each is made only where it is missing).",
+            "",
+        ]
         parts.append("\n\n".join(roles))
     for entry in entries:
         notes = [why(entry, migrations)] if entry.kind in ("FUNCTION", "TABLE", "POLICY", "TRIGGER") else []
