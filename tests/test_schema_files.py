@@ -8,8 +8,10 @@ then given the schema files in config.toml's order. Roles belong to a server, he
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import re
 import shutil
+import sys
 import tempfile
 import tomllib
 from contextlib import contextmanager
@@ -23,6 +25,7 @@ from tests.conftest import EMBEDDED_18, REPO, SUPABASE_15, require_tool
 from tests.supabase_like import find_pg15, find_supabase_cli, start_supabase_like_pg15, supabase_db_push
 
 SCHEMAS_DIR = REPO / "supabase" / "schemas"
+GENERATOR = REPO / "supabase" / "tools" / "write_schema_files.py"
 # What a fresh project has (or the deploy tooling makes) rather than the portal's schema.
 NOT_THE_APPS = "('pg_catalog', 'information_schema', 'pg_toast', 'auth', 'extensions', 'supabase_migrations')"
 APP_NAMESPACES = f"select oid from pg_catalog.pg_namespace where nspname not in {NOT_THE_APPS} and nspname !~ '^pg_'"
@@ -280,3 +283,18 @@ def test_the_check_for_twice_stated_objects_catches_one():
     key = statement_keys(header)[0]
     assert statement_keys(text).count(key) == 1
     assert statement_keys(text + "\n" + header.lower().replace("create", "create or replace", 1)).count(key) == 2
+
+
+def test_the_generator_stops_at_an_object_no_rule_places():
+    """A new object's file is chosen by a person: the generator names what it cannot place."""
+    spec = importlib.util.spec_from_file_location("write_schema_files", GENERATOR)
+    generator = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = generator  # its dataclasses look their module up there
+    spec.loader.exec_module(generator)
+    known = generator.Entry(0, "FUNCTION", "public", "book_appointment(p_other uuid, p_starts_at timestamp)", "")
+    assert generator.domain_of(known) == "40_availability_and_booking"
+    unknown = generator.Entry(0, "FUNCTION", "public", "brand_new_rule(p_x integer)", "")
+    with pytest.raises(
+        generator.UnknownObject, match=r"FUNCTION public\.brand_new_rule\(p_x integer\) matches no rule"
+    ):
+        generator.domain_of(unknown)

@@ -513,9 +513,19 @@ def write_schema_files(directory: Path = SCHEMAS_DIR) -> list[Path]:
     return written
 
 
+def write_schema_paths(written: list[Path], config: Path = REPO / "supabase" / "config.toml") -> None:
+    """config.toml's [db.migrations] schema_paths names the files in the order they apply."""
+    listed = "".join(f'  "./schemas/{path.name}",\n' for path in written)
+    text, count = re.subn(r"(?ms)^schema_paths = \[\n.*?^\]", f"schema_paths = [\n{listed}]", config.read_text())
+    if count != 1:
+        raise UnknownObject(f"{config} needs a [db.migrations] schema_paths = [ ... ] list to keep in order")
+    config.write_text(text)
+
+
 def main() -> int:
     try:
         written = write_schema_files()
+        write_schema_paths(written)
     except UnknownObject as problem:
         print(f"write_schema_files: {problem}", file=sys.stderr)
         return 1
