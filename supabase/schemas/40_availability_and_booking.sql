@@ -18,11 +18,6 @@ CREATE FUNCTION private.active_clients_sentence(p_consultant uuid) RETURNS text
   where e.consultant_id = p_consultant and e.status = 'active'
 $$;
 
-
-SET default_tablespace = '';
-
-SET default_table_access_method = heap;
-
 -- function: private.appointment_series()
 -- (latest definition in the migrations: 20261129001200_an_outbox_written_with_each_notice.sql)
 CREATE FUNCTION private.appointment_series() RETURNS trigger

@@ -124,6 +124,7 @@ TABLE_BOUND = {"CONSTRAINT", "FK CONSTRAINT", "TRIGGER", "POLICY", "ROW SECURITY
 _ENTRY_HEADER = re.compile(
     r"^--\n-- Name: (?P<name>.*?); Type: (?P<type>.*?); Schema: (?P<schema>.*?); Owner: .*\n--\n", re.M
 )
+_TRAILING_SETTINGS = re.compile(r"(?:\n+SET \w+ = [^\n]*;)+\Z")
 _REFERENCE = re.compile(r"\b(public|private)\.([a-z_][a-z0-9_]*)\b")
 _GRANT = re.compile(r"^(?P<head>(?:ALTER DEFAULT PRIVILEGES .*? )?)GRANT (?P<what>.+) TO (?P<who>[^;]+);$")
 
@@ -331,6 +332,7 @@ def parse_entries(dump: str) -> list[Entry]:
         end = headers[index + 1].start() if index + 1 < len(headers) else len(dump)
         text = dump[header.end() : end]
         text = text.split("\n--\n-- PostgreSQL database dump complete", 1)[0].strip()
+        text = _TRAILING_SETTINGS.sub("", text).strip()  # pg_dump's session settings between entries
         entries.append(Entry(index, header["type"], header["schema"], header["name"], text))
     return entries
 
