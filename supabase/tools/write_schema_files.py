@@ -4,13 +4,18 @@
 
 Builds a throw-away embedded Postgres exactly as the app does (the platform file, then every migration),
 dumps its schema with pg_dump, keeps what the migrations made (what a fresh Supabase project already has
-is left out), and splits the dump by domain with RULES below. pg_dump's order is a dependency order;
-each file keeps it, and an object that needs something from a later file is stated in that later file
-(the file says so above it). Above each function, table, policy and trigger goes the `--` comment
-that precedes its latest definition in the migrations: the "why".
+is left out; a platform object the migrations changed keeps only the change), and splits the dump by
+domain with RULES below. pg_dump's order is a dependency order; each file keeps it, and an object that
+needs something from a later file is stated in that later file (the file says so above it). pg_dump
+states grants against Postgres's built-in default, while the files run under the project's default
+privileges: where those would give more than the migrations left, the object's grants open with the
+REVOKE that takes it back. Above each function, table, policy and trigger goes the `--` comment that
+precedes its latest definition in the migrations: the "why". config.toml's schema_paths is rewritten
+to name the files in order.
 
 An object whose name matches no rule stops the generator with its name: add a rule and run it again.
-The output depends only on the migrations, so running it twice writes the same files.
+The output depends only on the migrations and RULES, so running it twice writes the same files. It
+overwrites the files, hand edits included: once the files are kept by hand, run it only to start over.
 """
 
 from __future__ import annotations
@@ -32,7 +37,8 @@ from portal.db.bootstrap import MIGRATIONS_DIR, OWNER, apply_migrations, platfor
 
 SCHEMAS_DIR = REPO / "supabase" / "schemas"
 PLATFORM_ONLY = "platform_only"
-APP_SCHEMAS = ("public", "private")
+# Schemas a fresh project has, or the deploy tooling makes: everything else in a schema is the portal's.
+PLATFORM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast", "auth", "extensions", "supabase_migrations")
 
 # Each file: its name and the paragraph that opens it.
 DOMAINS = {
@@ -125,7 +131,7 @@ _ENTRY_HEADER = re.compile(
     r"^--\n-- Name: (?P<name>.*?); Type: (?P<type>.*?); Schema: (?P<schema>.*?); Owner: .*\n--\n", re.M
 )
 _TRAILING_SETTINGS = re.compile(r"(?:\n+SET \w+ = [^\n]*;)+\Z")
-_REFERENCE = re.compile(r"\b(public|private)\.([a-z_][a-z0-9_]*)\b")
+_REFERENCE = re.compile(r"\b([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)\b")  # only names the dump defines count
 _GRANT = re.compile(r"^(?P<head>(?:ALTER DEFAULT PRIVILEGES .*? )?)GRANT (?P<what>.+) TO (?P<who>[^;]+);$")
 
 
@@ -241,7 +247,7 @@ select o.kind, o.ident, o.ns::regnamespace::text, o.name,
                   and d.defaclnamespace = 0 and d.defaclobjtype = o.defobjtype), acldefault(o.objtype, o.owner))
         || coalesce((select d.defaclacl from pg_catalog.pg_default_acl d where d.defaclrole = o.owner
                      and d.defaclnamespace = o.ns and d.defaclobjtype = o.defobjtype), '{{}}'))::text[]
-from objects o where o.ns::regnamespace::text in {APP_SCHEMAS}
+from objects o where o.ns::regnamespace::text not in {PLATFORM_SCHEMAS}
 order by 1, 2
 """
 _PRIVILEGE_NAMES = {
@@ -373,7 +379,7 @@ def app_entries(migrated: list[Entry], platform: list[Entry]) -> list[Entry]:
 
 
 def domain_of(entry: Entry) -> str:
-    if entry.schema not in APP_SCHEMAS or entry.kind in ("SCHEMA", "EXTENSION", "DEFAULT ACL"):
+    if entry.schema in ("-", *PLATFORM_SCHEMAS) or entry.kind in ("SCHEMA", "EXTENSION", "DEFAULT ACL"):
         return "00_platform_extensions_roles"
     name = re.sub(r"_id_seq$", "", entry.object_name)  # an identity column's sequence goes with its table
     for pattern, domain in RULES:
