@@ -180,6 +180,28 @@ exception when exclusion_violation or deadlock_detected then
 end;
 $$;
 
+-- function: private.session_location_is_plain()
+-- The rule for what a location may be, stated once (the save below and any direct write).
+-- (latest definition in the migrations: 20261206500300_invitations_say_where_and_with_whom.sql)
+CREATE FUNCTION private.session_location_is_plain() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  new.location := btrim(new.location);
+  if new.location = '' then
+    raise exception 'Say where your sessions happen: a telehealth link or an office address.'
+      using errcode = '22023', detail = 'location';
+  end if;
+  if char_length(new.location) > 300 or new.location ~ '[\r\n]' then
+    raise exception 'Where your sessions happen is one line of at most 300 characters.'
+      using errcode = '22023', detail = 'location';
+  end if;
+  new.updated_at := now();
+  return new;
+end;
+$$;
+
 -- function: private.time_off_within_bounds()
 -- (latest definition in the migrations: 20261129001000_bounds_on_every_input.sql)
 CREATE FUNCTION private.time_off_within_bounds() RETURNS trigger
@@ -386,6 +408,15 @@ CREATE FUNCTION public.get_my_availability() RETURNS jsonb
                                                               'note', t.note) order by t.starts_on)
                           from public.time_off t where t.consultant_id = auth.uid()
                             and t.ends_on >= current_date - 1), '[]'))
+$$;
+
+-- function: public.get_my_session_location()
+-- (latest definition in the migrations: 20261206500300_invitations_say_where_and_with_whom.sql)
+CREATE FUNCTION public.get_my_session_location() RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select l.location from public.session_locations l where l.consultant_id = auth.uid()
 $$;
 
 -- function: public.my_appointments(timestamp with time zone, timestamp with time zone)
@@ -727,6 +758,27 @@ begin
 end;
 $$;
 
+-- function: public.save_my_session_location(text)
+-- Saves (or, given nothing, removes) where the caller's sessions happen; returns what is stored.
+-- (latest definition in the migrations: 20261206500300_invitations_say_where_and_with_whom.sql)
+CREATE FUNCTION public.save_my_session_location(p_location text) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  if auth.uid() is null then
+    raise exception 'Sign in first.' using errcode = '42501';
+  end if;
+  if nullif(btrim(coalesce(p_location, '')), '') is null then
+    delete from public.session_locations where consultant_id = auth.uid();
+    return null;
+  end if;
+  insert into public.session_locations (consultant_id, location) values (auth.uid(), p_location)
+  on conflict (consultant_id) do update set location = excluded.location;
+  return (select l.location from public.session_locations l where l.consultant_id = auth.uid());
+end;
+$$;
+
 -- table: public.availability_settings
 -- ---------------------------------------------------------------------------
 -- Intake settings and weekly hours (the availability page builds on these)
@@ -782,6 +834,14 @@ CREATE TABLE public.engagements (
     CONSTRAINT engagements_status_check CHECK ((status = ANY (ARRAY['active'::text, 'ended'::text])))
 );
 
+-- table: public.session_locations
+-- (latest definition in the migrations: 20261206500300_invitations_say_where_and_with_whom.sql)
+CREATE TABLE public.session_locations (
+    consultant_id uuid NOT NULL,
+    location text NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
 -- table: public.time_off
 -- (latest definition in the migrations: 20261126000500_availability_booking_and_notifications.sql)
 CREATE TABLE public.time_off (
@@ -833,6 +893,10 @@ ALTER TABLE ONLY public.engagements
 -- constraint: public.engagements engagements_request_id_key
 ALTER TABLE ONLY public.engagements
     ADD CONSTRAINT engagements_request_id_key UNIQUE (request_id);
+
+-- constraint: public.session_locations session_locations_pkey
+ALTER TABLE ONLY public.session_locations
+    ADD CONSTRAINT session_locations_pkey PRIMARY KEY (consultant_id);
 
 -- constraint: public.time_off time_off_pkey
 ALTER TABLE ONLY public.time_off
@@ -907,6 +971,10 @@ CREATE TRIGGER search_facts_note_settings_update AFTER UPDATE ON public.availabi
 -- trigger: public.availability_settings search_facts_refresh_settings
 CREATE CONSTRAINT TRIGGER search_facts_refresh_settings AFTER INSERT OR DELETE OR UPDATE ON public.availability_settings DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION private.search_facts_at_commit();
 
+-- trigger: public.session_locations session_locations_are_plain
+-- (latest definition in the migrations: 20261206500300_invitations_say_where_and_with_whom.sql)
+CREATE TRIGGER session_locations_are_plain BEFORE INSERT OR UPDATE ON public.session_locations FOR EACH ROW EXECUTE FUNCTION private.session_location_is_plain();
+
 -- trigger: public.time_off time_off_within_bounds_insert
 -- (latest definition in the migrations: 20261129001000_bounds_on_every_input.sql)
 CREATE TRIGGER time_off_within_bounds_insert AFTER INSERT ON public.time_off REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION private.time_off_within_bounds();
@@ -979,6 +1047,10 @@ ALTER TABLE ONLY public.engagements
 ALTER TABLE ONLY public.engagements
     ADD CONSTRAINT engagements_seeker_id_fkey FOREIGN KEY (seeker_id) REFERENCES public.profiles(id) ON DELETE CASCADE;
 
+-- fk constraint: public.session_locations session_locations_consultant_id_fkey
+ALTER TABLE ONLY public.session_locations
+    ADD CONSTRAINT session_locations_consultant_id_fkey FOREIGN KEY (consultant_id) REFERENCES public.profiles(id) ON DELETE CASCADE;
+
 -- fk constraint: public.time_off time_off_consultant_id_fkey
 ALTER TABLE ONLY public.time_off
     ADD CONSTRAINT time_off_consultant_id_fkey FOREIGN KEY (consultant_id) REFERENCES public.profiles(id) ON DELETE CASCADE;
@@ -986,6 +1058,10 @@ ALTER TABLE ONLY public.time_off
 -- fk constraint: public.weekly_hours weekly_hours_consultant_id_fkey
 ALTER TABLE ONLY public.weekly_hours
     ADD CONSTRAINT weekly_hours_consultant_id_fkey FOREIGN KEY (consultant_id) REFERENCES public.profiles(id) ON DELETE CASCADE;
+
+-- policy: public.session_locations a consultant reads and writes their own session location
+-- (latest definition in the migrations: 20261206500300_invitations_say_where_and_with_whom.sql)
+CREATE POLICY "a consultant reads and writes their own session location" ON public.session_locations TO portal_member USING ((consultant_id = ( SELECT auth.uid() AS uid))) WITH CHECK ((consultant_id = ( SELECT auth.uid() AS uid)));
 
 -- row security: public.appointments
 ALTER TABLE public.appointments ENABLE ROW LEVEL SECURITY;
@@ -1033,6 +1109,9 @@ CREATE POLICY "parties read their appointments" ON public.appointments FOR SELEC
 -- (latest definition in the migrations: 20261126000300_competencies_search_and_requests.sql)
 CREATE POLICY "parties read their engagements" ON public.engagements FOR SELECT TO portal_member USING (((( SELECT auth.uid() AS uid) = seeker_id) OR (( SELECT auth.uid() AS uid) = consultant_id)));
 
+-- row security: public.session_locations
+ALTER TABLE public.session_locations ENABLE ROW LEVEL SECURITY;
+
 -- policy: public.availability_settings settings visible with the profile
 -- (latest definition in the migrations: 20261126000300_competencies_search_and_requests.sql)
 CREATE POLICY "settings visible with the profile" ON public.availability_settings FOR SELECT TO portal_member USING ((EXISTS ( SELECT 1
@@ -1070,6 +1149,9 @@ GRANT SELECT ON TABLE public.appointments TO portal_member;
 -- acl: private.FUNCTION insert_booking(p_consultant uuid, p_client uuid, p_engagement uuid, p_request uuid, p_starts_at timestamp with time zone, p_by uuid)
 REVOKE ALL ON FUNCTION private.insert_booking(p_consultant uuid, p_client uuid, p_engagement uuid, p_request uuid, p_starts_at timestamp with time zone, p_by uuid) FROM PUBLIC;
 
+-- acl: private.FUNCTION session_location_is_plain()
+REVOKE ALL ON FUNCTION private.session_location_is_plain() FROM PUBLIC;
+
 -- acl: private.FUNCTION time_off_within_bounds()
 REVOKE ALL ON FUNCTION private.time_off_within_bounds() FROM PUBLIC;
 
@@ -1098,6 +1180,11 @@ GRANT ALL ON FUNCTION public.cancellation_policy(p_consultant uuid) TO portal_me
 REVOKE ALL ON FUNCTION public.get_my_availability() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.get_my_availability() TO service_role;
 GRANT ALL ON FUNCTION public.get_my_availability() TO portal_member;
+
+-- acl: public.FUNCTION get_my_session_location()
+REVOKE ALL ON FUNCTION public.get_my_session_location() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.get_my_session_location() TO service_role;
+GRANT ALL ON FUNCTION public.get_my_session_location() TO portal_member;
 
 -- acl: public.FUNCTION my_appointments(p_from timestamp with time zone, p_to timestamp with time zone)
 REVOKE ALL ON FUNCTION public.my_appointments(p_from timestamp with time zone, p_to timestamp with time zone) FROM PUBLIC;
@@ -1128,6 +1215,11 @@ GRANT ALL ON FUNCTION public.respond_to_appointment(p_appointment uuid, p_confir
 REVOKE ALL ON FUNCTION public.save_my_availability(p_settings jsonb, p_weekly_hours jsonb, p_overrides jsonb, p_time_off jsonb, p_expected_version integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.save_my_availability(p_settings jsonb, p_weekly_hours jsonb, p_overrides jsonb, p_time_off jsonb, p_expected_version integer) TO service_role;
 GRANT ALL ON FUNCTION public.save_my_availability(p_settings jsonb, p_weekly_hours jsonb, p_overrides jsonb, p_time_off jsonb, p_expected_version integer) TO portal_member;
+
+-- acl: public.FUNCTION save_my_session_location(p_location text)
+REVOKE ALL ON FUNCTION public.save_my_session_location(p_location text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.save_my_session_location(p_location text) TO service_role;
+GRANT ALL ON FUNCTION public.save_my_session_location(p_location text) TO portal_member;
 
 -- acl: public.TABLE availability_settings
 GRANT ALL ON TABLE public.availability_settings TO service_role;
@@ -1172,6 +1264,10 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.date_overrides TO portal_membe
 -- acl: public.TABLE engagements
 GRANT ALL ON TABLE public.engagements TO service_role;
 GRANT SELECT ON TABLE public.engagements TO portal_member;
+
+-- acl: public.TABLE session_locations
+GRANT ALL ON TABLE public.session_locations TO service_role;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.session_locations TO portal_member;
 
 -- acl: public.TABLE time_off
 GRANT ALL ON TABLE public.time_off TO service_role;

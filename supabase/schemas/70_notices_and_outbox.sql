@@ -5,6 +5,71 @@
 
 set check_function_bodies = off;
 
+-- function: private.calendar_update_sentence(text, boolean)
+-- The sentence the acting party (or a party of a closed account's session) reads with their invitation.
+-- (latest definition in the migrations: 20261206500200_every_calendar_follows_the_session.sql)
+CREATE FUNCTION private.calendar_update_sentence(p_kind text, p_is_actor boolean) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select case
+    when p_kind = 'booked' then 'You proposed this session; your calendar holds it as tentative until it is confirmed.'
+    when p_kind = 'confirmed' and p_is_actor then 'You confirmed this session; your calendar now shows it as confirmed.'
+    when p_kind = 'confirmed' then 'This session is confirmed; your calendar now shows it as confirmed.'
+    when p_kind = 'rescheduled' then 'You moved this session to this time; your calendar holds it as tentative until the move is confirmed.'
+    when p_kind = 'declined' then 'You declined this proposed session; it leaves your calendar.'
+    when p_kind in ('cancelled', 'late_cancellation') and p_is_actor then 'You cancelled this session; it leaves your calendar.'
+    else 'This session was cancelled; it leaves your calendar.'
+  end
+$$;
+
+-- function: private.calendars_follow_the_session()
+-- (latest definition in the migrations: 20261206500200_every_calendar_follows_the_session.sql)
+CREATE FUNCTION private.calendars_follow_the_session() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  session public.appointments;
+  party uuid;
+  template record;
+  kind text;
+  method text;
+begin
+  if auth.uid() is null then
+    return null;
+  end if;
+  select * into session from public.appointments a where a.id = new.id;
+  if session.id is null or session.status not in ('requested', 'confirmed', 'declined', 'cancelled') then
+    return null;
+  end if;
+  foreach party in array array[session.consultant_id, session.client_id] loop
+    continue when exists (select 1 from private.outbox o
+                          where o.recipient_id = party and o.appointment_id = session.id
+                            and o.ics_method is not null and o.created_at = now());
+    continue when not exists (select 1 from private.credentials c where c.user_id = party);
+    select o.kind, o.ics_method into template from private.outbox o
+    where o.appointment_id = session.id and o.ics_method is not null and o.created_at = now()
+    order by o.id desc limit 1;
+    kind := coalesce(template.kind, case session.status when 'requested' then 'booked'
+                                                        when 'confirmed' then 'confirmed'
+                                                        when 'declined' then 'declined'
+                                                        else 'cancelled' end);
+    method := coalesce(template.ics_method, private.calendar_method(kind));
+    insert into private.outbox (recipient_id, kind, message, page, appointment_id, ics_method, ics_sequence)
+    values (party, kind,
+            private.calendar_update_sentence(kind, party = auth.uid()
+                                                   or (kind in ('booked', 'rescheduled')
+                                                       and party = session.requested_by)),
+            'appointments', session.id, method,
+            (select count(*)::integer from private.outbox o
+             join public.appointments a on a.id = o.appointment_id
+             where o.recipient_id = party and a.series_id = session.series_id));
+  end loop;
+  return null;
+end;
+$$;
+
 -- function: private.dedup_key_item(text)
 -- The id a dedup key names ('awaiting:<plan>:<version>', 'tomorrow:<appointment>:<time>', ...), or null.
 -- (latest definition in the migrations: 20261129002500_notices_link_to_their_item.sql)
@@ -239,6 +304,40 @@ begin
 end;
 $$;
 
+-- function: private.release_held_notices()
+-- (latest definition in the migrations: 20261206500100_held_notices_follow_a_verified_address.sql)
+CREATE FUNCTION private.release_held_notices() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  if old.email_verified_at is not null or new.email_verified_at is null then
+    return null;
+  end if;
+  with held as (
+    select o.id, o.appointment_id, o.plan_id,
+           row_number() over (partition by coalesce(a.series_id, o.plan_id) order by o.id desc) as newest
+    from private.outbox o
+    left join public.appointments a on a.id = o.appointment_id
+    where o.recipient_id = new.user_id and o.status = 'held'
+      and (o.appointment_id is not null or o.plan_id is not null)
+  ), relevant as (
+    select h.id from held h
+    where h.newest = 1
+      and (exists (select 1 from public.appointments a
+                   where a.id = h.appointment_id and a.status in ('requested', 'confirmed') and a.starts_at > now())
+           or exists (select 1 from public.termination_plans p
+                      where h.appointment_id is null and p.id = h.plan_id
+                        and p.status not in ('completed', 'withdrawn')))
+  )
+  update private.outbox o
+  set status = 'queued', next_attempt_at = now(), last_error = null, settled_at = null, lease_until = null
+  from relevant r
+  where o.id = r.id;
+  return null;
+end;
+$$;
+
 -- function: private.remember_changed_appointment()
 -- The appointment a notice is about: the one changed last in this transaction.
 -- (latest definition in the migrations: 20261129001200_an_outbox_written_with_each_notice.sql)
@@ -399,6 +498,22 @@ begin
 end;
 $$;
 
+-- function: public.my_calendar_entries()
+-- One session has one UID everywhere: the downloadable calendar file names each session by its series
+-- (the first booking's id, as the emailed invitations do) with the SEQUENCE the caller's calendar has seen.
+-- (latest definition in the migrations: 20261206500200_every_calendar_follows_the_session.sql)
+CREATE FUNCTION public.my_calendar_entries() RETURNS TABLE(appointment_id uuid, series_id uuid, sequence integer)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select a.id, a.series_id,
+         greatest((select count(*)::integer - 1 from private.outbox o
+                   join public.appointments s on s.id = o.appointment_id
+                   where o.recipient_id = auth.uid() and s.series_id = a.series_id), 0)
+  from public.appointments a
+  where auth.uid() in (a.consultant_id, a.client_id)
+$$;
+
 -- table: public.notifications
 -- ---------------------------------------------------------------------------
 -- Notifications: written by the portal's functions, read and marked by their owner.
@@ -431,8 +546,8 @@ CREATE FUNCTION public.my_notifications(p_limit integer DEFAULT 50) RETURNS SETO
 $$;
 
 -- function: public.outbox_claim(integer, integer)
--- (latest definition in the migrations: 20261129002500_notices_link_to_their_item.sql)
-CREATE FUNCTION public.outbox_claim(p_limit integer DEFAULT 20, p_lease_seconds integer DEFAULT 120) RETURNS TABLE(id bigint, kind text, message text, page text, attempts integer, recipient_name text, recipient_email text, email_verified boolean, recipient_timezone text, appointment_id uuid, series_id uuid, ics_method text, ics_sequence integer, starts_at timestamp with time zone, ends_at timestamp with time zone, consultant_timezone text, other_name text, summary boolean, recipient_id uuid, plan_id uuid)
+-- (latest definition in the migrations: 20261206500300_invitations_say_where_and_with_whom.sql)
+CREATE FUNCTION public.outbox_claim(p_limit integer DEFAULT 20, p_lease_seconds integer DEFAULT 120) RETURNS TABLE(id bigint, kind text, message text, page text, attempts integer, recipient_name text, recipient_email text, email_verified boolean, recipient_timezone text, appointment_id uuid, series_id uuid, ics_method text, ics_sequence integer, starts_at timestamp with time zone, ends_at timestamp with time zone, consultant_timezone text, other_name text, summary boolean, recipient_id uuid, plan_id uuid, consultant_name text, session_location text)
     LANGUAGE sql SECURITY DEFINER
     SET search_path TO ''
     AS $$
@@ -456,12 +571,13 @@ CREATE FUNCTION public.outbox_claim(p_limit integer DEFAULT 20, p_lease_seconds 
          cp.timezone,
          (select o.display_name from public.profiles o
           where o.id = case when a.consultant_id = c.recipient_id then a.client_id else a.consultant_id end),
-         c.summary, c.recipient_id, c.plan_id
+         c.summary, c.recipient_id, c.plan_id, cp.display_name, sl.location
   from claimed c
   join public.profiles p on p.id = c.recipient_id
   join private.credentials cr on cr.user_id = c.recipient_id
   left join public.appointments a on a.id = c.appointment_id
   left join public.profiles cp on cp.id = a.consultant_id
+  left join public.session_locations sl on sl.consultant_id = a.consultant_id
   order by c.recipient_id, c.id
 $$;
 
@@ -627,6 +743,11 @@ CREATE INDEX notifications_unread_idx ON public.notifications USING btree (user_
 -- index: public.notifications_user_idx
 CREATE INDEX notifications_user_idx ON public.notifications USING btree (user_id, created_at DESC);
 
+-- trigger: private.credentials credentials_release_held_notices
+-- (latest definition in the migrations: 20261206500100_held_notices_follow_a_verified_address.sql)
+-- Stated here rather than in 10_profiles_and_sign_in.sql: it needs private.release_held_notices from this file.
+CREATE TRIGGER credentials_release_held_notices AFTER UPDATE OF email_verified_at ON private.credentials FOR EACH ROW EXECUTE FUNCTION private.release_held_notices();
+
 -- trigger: private.outbox outbox_honours_choices
 -- (latest definition in the migrations: 20261129001400_members_choose_their_emails.sql)
 CREATE TRIGGER outbox_honours_choices BEFORE INSERT ON private.outbox FOR EACH ROW EXECUTE FUNCTION private.outbox_honours_choices();
@@ -634,6 +755,10 @@ CREATE TRIGGER outbox_honours_choices BEFORE INSERT ON private.outbox FOR EACH R
 -- trigger: private.outbox outbox_names_the_plan
 -- (latest definition in the migrations: 20261129002500_notices_link_to_their_item.sql)
 CREATE TRIGGER outbox_names_the_plan BEFORE INSERT ON private.outbox FOR EACH ROW EXECUTE FUNCTION private.outbox_names_the_plan();
+
+-- trigger: public.appointments appointments_calendars_follow
+-- Stated here rather than in 40_availability_and_booking.sql: it needs private.calendars_follow_the_session from this file.
+CREATE CONSTRAINT TRIGGER appointments_calendars_follow AFTER INSERT OR UPDATE OF status, starts_at ON public.appointments DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION private.calendars_follow_the_session();
 
 -- trigger: public.appointments appointments_remember_changed
 -- (latest definition in the migrations: 20261129001200_an_outbox_written_with_each_notice.sql)
@@ -710,6 +835,12 @@ CREATE POLICY "members read their notifications" ON public.notifications FOR SEL
 -- row security: public.notifications
 ALTER TABLE public.notifications ENABLE ROW LEVEL SECURITY;
 
+-- acl: private.FUNCTION calendar_update_sentence(p_kind text, p_is_actor boolean)
+REVOKE ALL ON FUNCTION private.calendar_update_sentence(p_kind text, p_is_actor boolean) FROM PUBLIC;
+
+-- acl: private.FUNCTION calendars_follow_the_session()
+REVOKE ALL ON FUNCTION private.calendars_follow_the_session() FROM PUBLIC;
+
 -- acl: private.FUNCTION dedup_key_item(p_key text)
 REVOKE ALL ON FUNCTION private.dedup_key_item(p_key text) FROM PUBLIC;
 
@@ -743,6 +874,9 @@ REVOKE ALL ON FUNCTION private.outbox_names_the_plan() FROM PUBLIC;
 -- acl: private.FUNCTION queue_notice_for_delivery()
 REVOKE ALL ON FUNCTION private.queue_notice_for_delivery() FROM PUBLIC;
 
+-- acl: private.FUNCTION release_held_notices()
+REVOKE ALL ON FUNCTION private.release_held_notices() FROM PUBLIC;
+
 -- acl: private.FUNCTION remember_changed_appointment()
 REVOKE ALL ON FUNCTION private.remember_changed_appointment() FROM PUBLIC;
 
@@ -767,6 +901,11 @@ GRANT ALL ON FUNCTION public.get_my_email_preferences() TO portal_member;
 REVOKE ALL ON FUNCTION public.mark_notifications_read(p_ids uuid[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.mark_notifications_read(p_ids uuid[]) TO service_role;
 GRANT ALL ON FUNCTION public.mark_notifications_read(p_ids uuid[]) TO portal_member;
+
+-- acl: public.FUNCTION my_calendar_entries()
+REVOKE ALL ON FUNCTION public.my_calendar_entries() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.my_calendar_entries() TO service_role;
+GRANT ALL ON FUNCTION public.my_calendar_entries() TO portal_member;
 
 -- acl: public.TABLE notifications
 GRANT ALL ON TABLE public.notifications TO service_role;

@@ -80,7 +80,8 @@ RULES: list[tuple[str, str]] = [
         r"notifications|outbox|email_preferences|notify.*|notices_.*|outbox_.*|queue_notice_for_delivery"
         r"|dedup_key_item|email_group|.*_my_email_preferences|mark_notifications_read|my_notifications"
         r"|unread_notification_count|next_summary_time|remind_final_sessions|remind_sessions_tomorrow"
-        r"|session_reminder_key|write_due_reminders|remember_changed_appointment|local_time_text|zone_in_words",
+        r"|session_reminder_key|write_due_reminders|remember_changed_appointment|local_time_text|zone_in_words"
+        r"|release_held_notices|calendar_update_sentence|calendars_follow_the_session|my_calendar_entries",
         "70_notices_and_outbox",
     ),
     # attendance and records
@@ -95,7 +96,7 @@ RULES: list[tuple[str, str]] = [
         r"|.*_my_availability|open_slots|book_appointment|insert_booking|cancel_appointment|reschedule_appointment"
         r"|respond_to_appointment|cancellation_policy|my_appointments|my_engagements|appointment_series"
         r"|bookings_need_a_licence_where_the_client_lives|within_window|calendar_method|count_active_clients"
-        r"|active_clients_sentence",
+        r"|active_clients_sentence|session_locations?|session_location_is_plain|.*_my_session_location",
         "40_availability_and_booking",
     ),
     # requests and screening
