@@ -293,6 +293,35 @@ def test_deletion_is_refused_and_closure_tells_everyone_and_hides_nothing(backen
     assert [(e["other_name"], e["status"]) for e in engagements] == [("Former member", "ended")]
 
 
+def test_nothing_deletes_an_active_engagement_or_a_session_ahead(backend, deployed, practice):
+    """The service role's table writes (no member may delete these rows): a session ahead, an active engagement,
+    and the request an engagement cascades from are refused, naming both parties; both still see everything."""
+    consultant, (ana, _) = practice
+    with psycopg.connect(deployed.owner_conninfo) as conn:
+        session, engagement, request = conn.execute(
+            "select a.id, e.id, e.request_id from public.appointments a join public.engagements e "
+            "on e.id = a.engagement_id where a.client_id = %s and a.status = 'confirmed'",
+            (ana.sub,),
+        ).fetchone()
+    for write, row, words in (
+        (
+            "delete from public.appointments where id = %s",
+            session,
+            "The session between Dr. Quinn Leaving and Ana Diaz",
+        ),
+        (
+            "delete from public.engagements where id = %s",
+            engagement,
+            "between Dr. Quinn Leaving and Ana Diaz is active",
+        ),
+        ("delete from public.consultation_requests where id = %s", request, "Ana Diaz is active"),
+    ):
+        with as_member(deployed.api_conninfo, SERVICE) as conn, pytest.raises(psycopg.errors.RaiseException) as raw:
+            conn.execute(write, (row,))
+        assert words in str(raw.value)
+    care_goes_on(backend, consultant, ana)
+
+
 # --- an engagement ends with nothing ahead -------------------------------------------------------------------------
 
 

@@ -21,7 +21,9 @@
 --                                                                                      the answer to a pending request go on
 --   engagements.status active -> ended      complete_termination_plan,                 refused while a session of that engagement
 --                                           private.close_account                      is still ahead (named with its time);
---                                                                                      close_account cancels them first, telling
+--                                                                                      close_account cancels them first, telling both
+--   an active engagement or a session       the service role's DELETE of it, or of     refused, naming both parties (nothing
+--   ahead deleted                           the request or profile it cascades from    deletes them; they end or are cancelled)
 --   licences removed, edited, expired;      save_my_profile; a member's UPDATE or      care continues (see below); when a change
 --   profiles.home_jurisdiction changed      DELETE of licenses; set_my_home_           leaves an active client without a current
 --                                           jurisdiction; a member's UPDATE of         licence where they live, both are told
@@ -152,7 +154,8 @@ create trigger availability_capacity_holds_the_active_clients
   for each row execute function private.capacity_holds_the_active_clients();
 
 -- engagements: an engagement ends with no session of it still ahead (close_account cancels them first,
--- telling both; a plan is completed after its sessions, or they are cancelled, telling the other party).
+-- telling both; a plan is completed after its sessions, or they are cancelled, telling the other party), and an
+-- active one is never deleted (a request or profile deleted by the service role would cascade to it).
 create function private.an_engagement_ends_with_no_session_ahead()
 returns trigger
 language plpgsql
@@ -161,7 +164,20 @@ as $$
 declare
   ahead text;
 begin
-  if auth.role() is null or old.status <> 'active' or new.status = 'active' then
+  if auth.role() is null then
+    return coalesce(new, old);
+  end if;
+  if tg_op = 'DELETE' then
+    if old.status = 'active' then
+      raise exception 'This engagement between % and % is active: deleting it would end it without telling them.',
+        (select display_name from public.profiles where id = old.consultant_id),
+        (select display_name from public.profiles where id = old.seeker_id)
+        using detail = 'engagement',
+              hint = 'End it with a termination plan, or close an account with admin_close_account.';
+    end if;
+    return old;
+  end if;
+  if old.status <> 'active' or new.status = 'active' then
     return new;
   end if;
   select string_agg(private.local_time_text(a.starts_at, coalesce(auth.uid(), new.seeker_id)), ', '
@@ -179,8 +195,31 @@ end;
 $$;
 revoke all on function private.an_engagement_ends_with_no_session_ahead() from public, anon, authenticated, service_role;
 create trigger engagements_end_with_no_session_ahead
-  before update of status on public.engagements
+  before update of status or delete on public.engagements
   for each row execute function private.an_engagement_ends_with_no_session_ahead();
+
+-- appointments: a session ahead is cancelled (which tells both), never deleted.
+create function private.a_session_ahead_is_never_deleted()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  if auth.role() is not null and old.status in ('requested', 'confirmed') and old.starts_at > now() then
+    raise exception 'The session between % and % on % is still booked: deleting it would cancel it without '
+                    'telling them.',
+      (select display_name from public.profiles where id = old.consultant_id),
+      (select display_name from public.profiles where id = old.client_id),
+      to_char(old.starts_at at time zone 'UTC', 'FMDD Mon YYYY HH24:MI "UTC"')
+      using detail = 'appointment', hint = 'Cancel it instead: both parties are told.';
+  end if;
+  return old;
+end;
+$$;
+revoke all on function private.a_session_ahead_is_never_deleted() from public, anon, authenticated, service_role;
+create trigger appointments_ahead_are_never_deleted
+  before delete on public.appointments
+  for each row execute function private.a_session_ahead_is_never_deleted();
 
 -- Bookings: the licence rule guards new work (a first session proposed with a pending request); within
 -- an active engagement care continues. The body is 20261129000400's with that condition added.
