@@ -224,6 +224,21 @@ def test_a_licence_that_stops_covering_the_clients_leaves_care_going_and_tells_b
     assert refused.value.details == "jurisdiction"
 
 
+def test_a_licence_that_expires_with_time_is_told_once_by_the_senders_sweep(backend, deployed, practice):
+    consultant, clients = practice
+    with psycopg.connect(deployed.owner_conninfo, autocommit=True) as conn:  # time passes: no door writes it
+        conn.execute(
+            "update public.licenses set expires_on = current_date - 1 where profile_id = %s", (consultant.sub,)
+        )
+    assert notices(backend, consultant, "licence_gap") == []
+    backend.rpc("write_due_reminders", {}, as_user=SERVICE)
+    backend.rpc("write_due_reminders", {}, as_user=SERVICE)  # a second sweep tells nobody again
+    assert len(notices(backend, consultant, "licence_gap")) == 2
+    for client in clients:
+        assert len(notices(backend, client, "licence_gap")) == 1
+        care_goes_on(backend, consultant, client)
+
+
 @pytest.mark.parametrize("door", ["set_my_home_jurisdiction", "the table"])
 def test_a_client_who_moves_keeps_their_care_and_both_are_told(backend, deployed, practice, door):
     consultant, (ana, ben) = practice

@@ -27,7 +27,8 @@
 --   licences removed, edited, expired;      save_my_profile; a member's UPDATE or      care continues (see below); when a change
 --   profiles.home_jurisdiction changed      DELETE of licenses; set_my_home_           leaves an active client without a current
 --                                           jurisdiction; a member's UPDATE of         licence where they live, both are told
---                                           profiles; time passing (expiry)            (time passing writes nothing to tell from)
+--                                           profiles; time passing (expiry)            (an expiry by the sender's sweep,
+--                                                                                      write_due_reminders), once per gap
 --   a client's view of their consultant     profiles' RLS                              a client reads the profile of a consultant
 --                                                                                      they asked, whatever its switch says
 --
@@ -253,9 +254,11 @@ $$;
 revoke all on function private.licensed_in(uuid, text) from public, anon, authenticated, service_role;
 
 -- Tell both parties of an active engagement that the consultant's licence no longer covers where the
--- client lives, and that care continues.
-create function private.tell_care_continues_beyond_the_licence(p_engagement public.engagements, p_place text)
-returns void
+-- client lives (p_code), and that care continues. Once per gap: the key names the engagement, the place and
+-- the licence that lapsed there (its expiry, or none), so the door that made the gap and the sender's sweep
+-- that finds it (an expiry no door wrote) tell it once. Returns the notices written.
+create function private.tell_care_continues_beyond_the_licence(p_engagement public.engagements, p_code text)
+returns integer
 language plpgsql
 volatile
 set search_path = ''
@@ -263,18 +266,73 @@ as $$
 declare
   client text := (select display_name from public.profiles where id = p_engagement.seeker_id);
   consultant text := (select display_name from public.profiles where id = p_engagement.consultant_id);
+  place text := (select j.name from public.jurisdictions j where j.code = p_code);
+  gap text := 'licence_gap:' || p_engagement.id || ':' || p_code || ':'
+              || coalesce((select max(l.expires_on)::text from public.licenses l
+                           where l.profile_id = p_engagement.consultant_id and l.jurisdiction = p_code), 'none');
+  written integer;
 begin
-  perform private.notify(p_engagement.consultant_id, 'licence_gap', format(
-    'You hold no current licence in %s, where %s lives. Your sessions with them continue; renew or add the '
-    'licence on My profile, or agree an ending with a referral under Termination plans.', p_place, client),
-    'requests');
-  perform private.notify(p_engagement.seeker_id, 'licence_gap', format(
-    '%s holds no current licence in %s, where you live. Your sessions with them continue; talk with them about '
-    'how to go on (a licence there, or an ending with a referral).', consultant, p_place), 'requests');
+  insert into public.notifications (user_id, kind, message, page, dedup_key)
+  values (p_engagement.consultant_id, 'licence_gap', format(
+            'You hold no current licence in %s, where %s lives. Your sessions with them continue; renew or add the '
+            'licence on My profile, or agree an ending with a referral under Termination plans.', place, client),
+          'requests', gap),
+         (p_engagement.seeker_id, 'licence_gap', format(
+            '%s holds no current licence in %s, where you live. Your sessions with them continue; talk with them '
+            'about how to go on (a licence there, or an ending with a referral).', consultant, place),
+          'requests', gap)
+  on conflict do nothing;
+  get diagnostics written = row_count;
+  return written;
 end;
 $$;
 revoke all on function private.tell_care_continues_beyond_the_licence(public.engagements, text)
   from public, anon, authenticated, service_role;
+
+-- The sender's sweep: gaps no door wrote (a licence that expired with time), told once each.
+create function private.remind_licence_gaps()
+returns integer
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  added integer := 0;
+  gap record;
+begin
+  for gap in
+    select e as engagement, c.home_jurisdiction as code
+    from public.engagements e join public.profiles c on c.id = e.seeker_id
+    where e.status = 'active' and c.home_jurisdiction is not null
+      and not private.licensed_in(e.consultant_id, c.home_jurisdiction)
+    order by e.id  -- one order for every writer
+  loop
+    added := added + private.tell_care_continues_beyond_the_licence(gap.engagement, gap.code);
+  end loop;
+  return added;
+end;
+$$;
+revoke all on function private.remind_licence_gaps() from public, anon, authenticated, service_role;
+
+-- The body is 20261129002400's with the licence gaps added to the sweep.
+create or replace function public.write_due_reminders()
+returns integer
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  -- One sweep at a time; a sender that finds another sweeping leaves it to them (it writes the same
+  -- reminders) rather than waiting, and its next poll sweeps again.
+  if not pg_try_advisory_xact_lock(hashtextextended('portal:write_due_reminders', 0)) then
+    return 0;
+  end if;
+  return private.remind_sessions_tomorrow(null)
+       + private.remind_final_sessions(null)
+       + private.remind_plans_awaiting_signature(null)
+       + private.remind_licence_gaps();
+end;
+$$;
 
 -- licenses: a removal, an edit (expiry, jurisdiction) that leaves an active client uncovered is told.
 create function private.tell_when_a_licence_stops_covering_a_client()
@@ -285,7 +343,6 @@ set search_path = ''
 as $$
 declare
   eng public.engagements;
-  place text := (select j.name from public.jurisdictions j where j.code = old.jurisdiction);
 begin
   if auth.role() is null or old.expires_on < private.search_facts_today() then
     return null;  -- the owner's writes, or a licence that covered nobody already
@@ -295,7 +352,7 @@ begin
     where e.consultant_id = old.profile_id and e.status = 'active' and c.home_jurisdiction = old.jurisdiction
       and not private.licensed_in(old.profile_id, old.jurisdiction)
   loop
-    perform private.tell_care_continues_beyond_the_licence(eng, place);
+    perform private.tell_care_continues_beyond_the_licence(eng, old.jurisdiction);
   end loop;
   return null;
 end;
@@ -327,7 +384,7 @@ begin
     select e.* from public.engagements e
     where e.seeker_id = new.id and e.status = 'active' and not private.licensed_in(e.consultant_id, new.home_jurisdiction)
   loop
-    perform private.tell_care_continues_beyond_the_licence(eng, place);
+    perform private.tell_care_continues_beyond_the_licence(eng, new.home_jurisdiction);
   end loop;
   select string_agg(p.display_name, ', ' order by p.display_name) into waiting
   from public.consultation_requests r join public.profiles p on p.id = r.consultant_id
