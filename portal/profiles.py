@@ -318,7 +318,7 @@ def _profile_error(exc: APIError) -> ProfileError:
     text = f"{exc.message} {exc.details or ''}"
     if exc.code == "P0001" and exc.details == "version":
         return ProfileError(f"{exc.message} {exc.hint}", stale=True)
-    if exc.code == "P0001" and exc.details in ("languages", "licenses", "home_jurisdiction"):
+    if exc.code == "P0001" and exc.details in ("languages", "licenses", "home_jurisdiction", "is_consultant"):
         return ProfileError(exc.message, {exc.details: f"{exc.message} {exc.hint or ''}".strip()})
     for constraint, (field_name, message) in CONSTRAINT_MESSAGES.items():
         if constraint in text:

@@ -29,8 +29,9 @@ CHECKLIST = {
     "summary_shared": "Records or summary shared",
     "follow_up_arranged": "Follow-up arranged",
 }
+# The terms a version states. Who initiated the ending is not one of them: it is the plan's (who started it),
+# the same on every version, read from the plan by `initiated_by`.
 FIELD_LABELS = {
-    "initiated_by": "Initiated by",
     "reason": "Reason",
     "reason_notes": "Notes on the reason",
     "discussed_on": "Ending first discussed",
@@ -45,12 +46,6 @@ FIELD_LABELS = {
 }
 DATE_FIELDS = ("discussed_on", "final_session_on", "follow_up_on")
 CONSTRAINT_MESSAGES = {
-    "plan_consultant_notice": (
-        "final_session_on",
-        "When the consultant ends treatment, the final session must be at "
-        "least 21 days and 2 sessions after the ending was first discussed, with at least one "
-        "referral. Only the reason “Safety” is exempt.",
-    ),
     "plan_safety_justified": (
         "safety_justification",
         "Ending for safety needs a written justification (at least 20 characters); both of you will see it flagged.",
@@ -74,7 +69,8 @@ class PlanError(Exception):
 
 @dataclass
 class PlanTerms:
-    initiated_by: str
+    """What one version of a plan states. Who initiated the ending is the plan's, derived by the database."""
+
     reason: str
     discussed_on: date
     final_session_on: date
@@ -93,7 +89,6 @@ class PlanTerms:
             return date.fromisoformat(value) if value else None
 
         return cls(
-            initiated_by=version["initiated_by"],
             reason=version["reason"],
             discussed_on=day(version["discussed_on"]),
             final_session_on=day(version["final_session_on"]),
@@ -114,8 +109,8 @@ class PlanTerms:
         return data
 
     def problems(self) -> dict[str, str]:
-        """What the form itself can tell. The notice guardrails depend on who wrote the version and on the
-        client's latest proposal, so the database decides them (and says what would pass)."""
+        """What the form itself can tell. The notice guardrails depend on who initiated the plan, who writes the
+        version and the client's latest version, so the database decides them (and says what would pass)."""
         errors: dict[str, str] = {}
         if self.reason not in REASONS:
             errors["reason"] = "Choose a reason."
@@ -239,6 +234,16 @@ def awaiting(plan: dict[str, Any]) -> str:
     if "me" not in signed and "other" not in signed:
         return "Awaiting both signatures"
     return "Awaiting your signature" if "me" not in signed else f"Awaiting {plan['other_name']}'s signature"
+
+
+def initiated_by(plan: dict[str, Any], *, me: str = "you") -> str:
+    """Who first proposed ending the work, in the reader's words: 'The consultant (you)', 'The client (Ana Diaz)'.
+
+    A fact of the plan (the member who started it), the same on every version whoever wrote it; `me` names the
+    reader (a printed summary uses their name)."""
+    role = plan["initiated_by"]
+    who = me if role == plan["my_role"] else plan["other_name"]
+    return f"{describe('initiated_by', role)} ({who})"
 
 
 def who_vouched(plan: dict[str, Any], version: dict[str, Any], zone: str) -> str:
@@ -418,7 +423,7 @@ def summary_html(plan: dict[str, Any], my_name: str, zone: str = "UTC") -> str:
             for item, (label, done) in zip(planned, items, strict=True)
         )
 
-    rows = "".join(
+    rows = f"<tr><th>Initiated by</th><td>{html.escape(initiated_by(plan, me=my_name))}</td></tr>" + "".join(
         f"<tr><th>{html.escape(label)}"
         + (f" ({sum(done for _, done in items)} of {len(items)} done)" if key == "checklist" and items else "")
         + f"</th><td>{cell(key)}</td></tr>"

@@ -296,3 +296,30 @@ def test_both_parties_say_what_happened_on_the_appointments_page_and_an_admin_re
     admin.button(key=f"dispute_resolve_{appointment}").click().run()
     no_exceptions(admin)
     assert session(backend, Claims.user(ids[client_username]), appointment)["status"] == "consultant_no_show"
+
+
+def test_my_profile_refuses_to_stop_consulting_next_to_the_switch_naming_the_client(backend, embedded_db):
+    """Issue 22, item 4, on the page: "I offer consultation to colleagues" turned off while a client still works with
+    the consultant is refused next to the switch, naming the client; nothing is saved, and the client keeps their
+    engagement and their consultant's times."""
+    from tests.test_app import PAGES, app, engaged_pair, keyed, no_exceptions, texts
+
+    consultant_username, client_username = engaged_pair(backend, embedded_db)
+    ids = {
+        name: backend.rpc("auth_get_login", {"p_username": name}, as_user=SERVICE)["id"]
+        for name in (consultant_username, client_username)
+    }
+    client_name = backend.rpc("get_my_profile", {}, as_user=Claims.user(ids[client_username]))["display_name"]
+    at = app(consultant_username).run()
+    at.switch_page(PAGES["profile"]).run()
+    no_exceptions(at)
+    keyed(at, "toggle", "profile_is_consultant").set_value(False)
+    at.button(key="profile_save").click().run()
+    no_exceptions(at)
+    refusal = [e for e in texts(at, "error") if e.startswith("You still work with: ")]
+    assert refusal and f"{client_name} (since " in refusal[0], texts(at, "error")
+    assert keyed(at, "toggle", "profile_is_consultant").value is False  # what was chosen stays in the form
+    consultant = Claims.user(ids[consultant_username])
+    assert backend.rpc("get_my_profile", {}, as_user=consultant)["is_consultant"] is True
+    client = Claims.user(ids[client_username])
+    assert [e["status"] for e in backend.rpc("my_engagements", {}, as_user=client)] == ["active"]

@@ -229,7 +229,6 @@ def test_notice_in_words():
 def client_terms(**changes) -> PlanTerms:
     return replace(
         PlanTerms(
-            initiated_by="client",
             reason="goals_met",
             discussed_on=TODAY,
             final_session_on=TODAY + timedelta(days=14),

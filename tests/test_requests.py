@@ -159,7 +159,7 @@ def test_a_blocking_conflict_hides_the_consultant_everywhere(backend, pair):
 def test_the_consultant_must_be_licensed_where_the_client_lives_at_every_door(backend, pair, embedded_db):
     """The issue's attempt: a seeker in Quebec opens a consultant licensed elsewhere by link and requests; a
     licence that expires between request and acceptance; a session booked after it expired."""
-    seeker, consultant, _ = pair  # the consultant is licensed in NY only
+    seeker, consultant, stranger = pair  # the consultant is licensed in NY only
 
     def set_home(code):
         with psycopg.connect(embedded_db.owner_conninfo) as conn:
@@ -178,6 +178,7 @@ def test_the_consultant_must_be_licensed_where_the_client_lives_at_every_door(ba
 
     set_home("NY")
     sent = request_consultation(backend, seeker, consultant.sub, [], "Hello from Brooklyn.")
+    request_consultation(backend, stranger, consultant.sub, [], "Hello from Queens.")  # waits for an answer
     inbox = [r for r in my_requests(backend, consultant) if r["direction"] == "received"]
     assert inbox[0]["client_lives_in"] == "New York"
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
@@ -189,7 +190,7 @@ def test_the_consultant_must_be_licensed_where_the_client_lives_at_every_door(ba
     assert lapsed.value.field == "jurisdiction"
     assert lapsed.value.message.startswith("You hold no current licence in New York, where this client lives.")
 
-    # Accepted while current; then it lapses: no session can be booked by either party.
+    # Accepted while current; then it lapses: sessions of the engagement are still booked, new work is refused.
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
         conn.execute(
             "update public.licenses set expires_on = current_date + 30 where profile_id = %s", (consultant.sub,)
@@ -211,10 +212,10 @@ def test_the_consultant_must_be_licensed_where_the_client_lives_at_every_door(ba
         conn.execute(
             "update public.licenses set expires_on = current_date - 1 where profile_id = %s", (consultant.sub,)
         )
-    for who, words in (
-        (seeker, "your consultant holds no current licence in New York, where you live"),
-        (consultant, "you hold no current licence in New York, where your client lives"),
-    ):
-        with pytest.raises(BookingRefused) as refused:
-            book(backend, who, consultant.sub if who is seeker else seeker.sub, slot)
-        assert refused.value.code == "jurisdiction" and words in refused.value.message
+    # New work is what the rule guards: a first session proposed with the waiting request is refused.
+    with pytest.raises(BookingRefused) as refused:
+        book(backend, stranger, consultant.sub, slot)
+    assert refused.value.code == "jurisdiction"
+    assert "your consultant holds no current licence in New York, where you live" in refused.value.message
+    # Care already under way continues (issue 22, item 4): either party of the engagement still books.
+    assert book(backend, seeker, consultant.sub, slot)["status"] == "requested"

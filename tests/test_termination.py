@@ -49,7 +49,6 @@ def engagement(backend, new_user, embedded_db):
 
 def consultant_terms(**changes) -> PlanTerms:
     terms = PlanTerms(
-        initiated_by="consultant",
         reason="consultant_capacity",
         discussed_on=TODAY,
         final_session_on=TODAY + timedelta(days=28),
@@ -124,12 +123,12 @@ def test_a_consultant_cannot_record_their_ending_as_the_clients(backend, engagem
     assert my_plans(backend, client) == []  # nothing was written
 
 
-def test_a_consultants_revision_of_the_clients_plan_is_the_consultants_ending(backend, engagement):
-    """A client's plan ending in 60 days, revised by the consultant to 3 days: the consultant's ending, refused.
-    Revised without ending sooner or with fewer sessions, it stays the client's ending."""
+def test_a_consultant_cannot_shorten_the_clients_ending_below_the_guardrails(backend, engagement):
+    """A client's plan ending in 60 days, revised by the consultant to 3 days: refused (it shortens the client's
+    ending below the guardrails). Revised without ending sooner or with fewer sessions, it is accepted; shortened
+    within the guardrails, accepted too. The plan stays the client's ending throughout."""
     engagement_id, consultant, client, _ = engagement
     asked = PlanTerms(
-        initiated_by="client",
         reason="client_choice",
         discussed_on=TODAY,
         final_session_on=TODAY + timedelta(days=60),
@@ -147,14 +146,14 @@ def test_a_consultants_revision_of_the_clients_plan_is_the_consultants_ending(ba
 
     later = replace(asked, final_session_on=TODAY + timedelta(days=63), aftercare_notes="Check-in by phone.")
     assert revise(backend, consultant, plan_id, later, expected_version=1) == 2
-    versions = plan_of(backend, client, plan_id)["versions"]
-    assert [v["initiated_by"] for v in versions] == ["client", "client"]
+    assert plan_of(backend, client, plan_id)["initiated_by"] == "client"
     assert sign(backend, client, plan_id, 2) == "agreed"
 
-    # Fewer sessions than the client asked for: the consultant's ending, so the guardrails apply (and pass).
+    # Fewer sessions than the client asked for: the guardrails apply (and pass); it is still the client's ending.
     fewer = consultant_terms(final_session_on=TODAY + timedelta(days=63), sessions_remaining=2)
     assert revise(backend, consultant, plan_id, fewer, expected_version=2) == 3
-    assert plan_of(backend, client, plan_id)["versions"][-1]["initiated_by"] == "consultant"
+    assert plan_of(backend, client, plan_id)["initiated_by"] == "client"
+    assert all("initiated_by" not in v for v in plan_of(backend, client, plan_id)["versions"])
 
 
 def test_the_page_says_who_vouched_for_the_date_the_ending_was_first_discussed(backend, engagement):
@@ -194,7 +193,6 @@ def test_safety_is_the_only_exception_and_is_flagged_to_both(backend, engagement
 def test_a_client_may_end_sooner_and_a_closing_session_is_required_to_agree(backend, engagement):
     engagement_id, consultant, client, _ = engagement
     terms = PlanTerms(
-        initiated_by="client",
         reason="financial",
         discussed_on=TODAY,
         final_session_on=TODAY,
@@ -235,11 +233,9 @@ def test_propose_counter_propose_agree_change_and_complete(backend, engagement, 
     )
     plan = plan_of(backend, client, plan_id)
     assert plan["status"] == "proposed" and plan["current_version"] == 3
-    # Version 2 was the client's (a client-written version is the client's ending), version 3 the consultant's.
-    assert [label for label, _, _ in differences(plan["versions"][1], plan["versions"][2])] == [
-        "Initiated by",
-        "Aftercare notes",
-    ]
+    # Version 2 was the client's, version 3 the consultant's: the ending is still the one the consultant initiated.
+    assert [label for label, _, _ in differences(plan["versions"][1], plan["versions"][2])] == ["Aftercare notes"]
+    assert plan["initiated_by"] == "consultant"
     assert sign(backend, client, plan_id, 3) == "agreed"
 
     with pytest.raises(PlanError, match="complete the plan after it"):
@@ -321,9 +317,7 @@ def test_one_open_plan_per_engagement_and_withdrawal(backend, engagement):
             backend,
             client,
             engagement_id,
-            PlanTerms(
-                initiated_by="client", reason="other", discussed_on=TODAY, final_session_on=TODAY, sessions_remaining=1
-            ),
+            PlanTerms(reason="other", discussed_on=TODAY, final_session_on=TODAY, sessions_remaining=1),
         )
     with pytest.raises(PlanError, match="Say why"):
         withdraw(backend, client, plan_id, " ")
@@ -334,7 +328,6 @@ def test_one_open_plan_per_engagement_and_withdrawal(backend, engagement):
         client,
         engagement_id,
         PlanTerms(
-            initiated_by="client",
             reason="goals_met",
             discussed_on=TODAY,
             final_session_on=TODAY + timedelta(days=14),

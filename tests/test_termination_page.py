@@ -127,6 +127,8 @@ def test_the_summary_shows_each_checklist_item_state_and_signatures_in_the_reade
     )
     plan = {
         "other_name": "Robin Client",
+        "my_role": "consultant",
+        "initiated_by": "consultant",
         "status": "proposed",
         "progress": ["referrals_given"],
         "versions": [
@@ -141,6 +143,7 @@ def test_the_summary_shows_each_checklist_item_state_and_signatures_in_the_reade
         ],
     }
     page = summary_html(plan, "Casey Consultant", "America/New_York")
+    assert "<th>Initiated by</th><td>The consultant (Casey Consultant)</td>" in page
     assert "☐ Pre-termination discussion held — not yet" in page
     assert "☑ Referrals given — done" in page
     assert "☐ Follow-up arranged — not yet" in page
@@ -333,3 +336,36 @@ def test_a_new_plan_starts_from_the_members_today_not_the_servers(backend, embed
     at = open_page(consultant_username)
     discussed = next(d for d in at.date_input if d.label == "Ending first discussed")
     assert discussed.value == datetime.now(ZoneInfo(zone)).date()
+
+
+def username_of(embedded_db, claims: Claims) -> str:
+    with psycopg.connect(embedded_db.owner_conninfo) as conn:
+        return conn.execute("select username from private.credentials where user_id = %s", (claims.sub,)).fetchone()[0]
+
+
+def test_a_clients_kinder_revision_leaves_the_ending_the_consultants_on_the_card_diff_and_summary(
+    backend, embedded_db, proposed_plan, monkeypatch
+):
+    """Issue 22, item 2: the consultant proposes an ending in 28 days; the client revises it to 35 days with one
+    more closing session. Both pages, the version history and the printed summary still say the consultant
+    initiated it."""
+    consultant_username, consultant, client, plan_id = proposed_plan
+    counter_propose(backend, client, plan_id, final_session_on=TODAY + timedelta(days=35), closing_sessions=2)
+    summaries = []
+
+    def recording_summary(*args, **kwargs):
+        summaries.append(page := summary_html(*args, **kwargs))
+        return page
+
+    monkeypatch.setattr(portal.termination, "summary_html", recording_summary)
+    at = open_page(consultant_username)
+    assert any("Initiated by: The consultant (you)" in c for c in texts(at, "caption")), texts(at, "caption")
+    my_name = next(p for p in my_plans(backend, client, refresh=False) if p["id"] == plan_id)["other_name"]
+    assert f"<th>Initiated by</th><td>The consultant ({my_name})</td>" in summaries[-1]
+    assert "The client" not in summaries[-1]
+    history = next(t.value for t in at.table if "Version 2" in t.value.columns)
+    assert history["Term"].tolist() == ["Final session", "Closing sessions"]  # no "Initiated by" row
+
+    at = open_page(username_of(embedded_db, client))
+    assert any(f"Initiated by: The consultant ({my_name})" in c for c in texts(at, "caption")), texts(at, "caption")
+    assert f"<th>Initiated by</th><td>The consultant ({my_name})</td>" in summaries[-1]

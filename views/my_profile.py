@@ -153,6 +153,7 @@ with st.form(f"profile_form_{form.generation}", border=False):
         key=form.key("is_consultant"),
         help="Turn on to appear in search for therapists seeking a treating colleague.",
     )
+    field_error("is_consultant")  # refused while clients still work with you (each named)
     st.checkbox("Telehealth", value=values["offers_telehealth"], key=form.key("offers_telehealth"))
     field_error("offers_telehealth")
     st.checkbox("In person", value=values["offers_in_person"], key=form.key("offers_in_person"))

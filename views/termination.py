@@ -25,6 +25,7 @@ from portal.termination import (
     differences,
     done_note,
     friendly_day,
+    initiated_by,
     my_plans,
     propose,
     rebase,
@@ -106,7 +107,7 @@ if asked:
     shown = [focused]
 
 
-def terms_form(key: str, engagement_id: str, my_role: str, initial: PlanTerms | None) -> PlanTerms | None:
+def terms_form(key: str, engagement_id: str, initial: PlanTerms | None) -> PlanTerms | None:
     """The plan's terms; returns them when submitted. Errors from the last try show next to their fields.
 
     The widgets are drawn from `initial`; after `FormGeneration(key).renew()` they are drawn afresh from it
@@ -120,11 +121,8 @@ def terms_form(key: str, engagement_id: str, my_role: str, initial: PlanTerms | 
             st.error(errors[name], icon=":material/error:")
 
     today = today_here
-    # Who initiates is who writes this version (the database derives it the same way); never carried
-    # over from an earlier version.
-    author = "consultant" if my_role == "consultant" else "client"
+    # Who initiated the ending is the plan's (who started it), derived by the database: not a term of the form.
     base = initial or PlanTerms(
-        initiated_by=author,
         reason="goals_met",
         discussed_on=today,
         final_session_on=today + timedelta(days=28),
@@ -208,7 +206,6 @@ def terms_form(key: str, engagement_id: str, my_role: str, initial: PlanTerms | 
             referrals = [{"consultant_id": cid, "name": known[cid]} for cid in portal_referrals]
             referrals += [{"name": name.strip()} for name in external.split(";") if name.strip()]
             return PlanTerms(
-                initiated_by=author,
                 reason=reason,
                 reason_notes=notes,
                 discussed_on=discussed,
@@ -270,7 +267,7 @@ def edit_terms(plan: dict, current: dict, message: str | None) -> None:
     if message:
         st.error(message, icon=":material/error:")
     draft = st.session_state.get(f"{key}_draft")
-    submitted = terms_form(key, plan["engagement_id"], plan["my_role"], draft or PlanTerms.from_version(current))
+    submitted = terms_form(key, plan["engagement_id"], draft or PlanTerms.from_version(current))
     if submitted is None:
         # The version the widgets were first drawn from: a save names it, so the database refuses it if the
         # plan has moved on meanwhile.
@@ -362,6 +359,7 @@ with plans_tab:
                     f"Ending early for safety: {plain(current.get('safety_justification'))}", icon=":material/shield:"
                 )
             st.caption(
+                f"Initiated by: {initiated_by(plan)} · "
                 f"{REASONS[current['reason']]} · final session {friendly_day(current['final_session_on'])} · "
                 f"{current['sessions_remaining']} sessions remaining, {current['closing_sessions']} closing · "
                 f"referrals: {', '.join(plain(r['name']) for r in current['referrals']) or 'none'}"
@@ -491,7 +489,7 @@ with start_tab:
             )
         if message := st.session_state.pop("plan_new_message", None):
             st.error(message, icon=":material/error:")
-        submitted = terms_form("plan_new", chosen, engagement["my_role"], None)
+        submitted = terms_form("plan_new", chosen, None)
         if submitted is not None:
             try:
                 start(backend, user.claims, chosen, submitted)
