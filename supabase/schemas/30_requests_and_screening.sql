@@ -1008,6 +1008,15 @@ ALTER TABLE public.consultation_requests ENABLE ROW LEVEL SECURITY;
 -- row security: public.declared_relationships
 ALTER TABLE public.declared_relationships ENABLE ROW LEVEL SECURITY;
 
+-- policy: public.profiles members read profiles of consultants they asked
+-- A client reads the profile of every consultant they asked (their engagements, sessions and plans name
+-- them), whatever the consultant's switch now says; a consultant already reads those who asked them.
+-- (latest definition in the migrations: 20261206200200_no_door_ends_care_silently.sql)
+-- Stated here rather than in 10_profiles_and_sign_in.sql: it needs public.consultation_requests from this file.
+CREATE POLICY "members read profiles of consultants they asked" ON public.profiles FOR SELECT TO portal_member USING ((EXISTS ( SELECT 1
+   FROM public.consultation_requests r
+  WHERE ((r.consultant_id = profiles.id) AND (r.seeker_id = ( SELECT auth.uid() AS uid))))));
+
 -- policy: public.conflict_rules members read the rules
 -- (latest definition in the migrations: 20261126000400_dual_relationship_screening.sql)
 CREATE POLICY "members read the rules" ON public.conflict_rules FOR SELECT TO portal_member USING (true);

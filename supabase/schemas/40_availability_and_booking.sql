@@ -5,6 +5,26 @@
 
 set check_function_bodies = off;
 
+-- function: private.a_session_ahead_is_never_deleted()
+-- appointments: a session ahead is cancelled (which tells both), never deleted.
+-- (latest definition in the migrations: 20261206200200_no_door_ends_care_silently.sql)
+CREATE FUNCTION private.a_session_ahead_is_never_deleted() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  if auth.role() is not null and old.status in ('requested', 'confirmed') and old.starts_at > now() then
+    raise exception 'The session between % and % on % is still booked: deleting it would cancel it without '
+                    'telling them.',
+      (select display_name from public.profiles where id = old.consultant_id),
+      (select display_name from public.profiles where id = old.client_id),
+      to_char(old.starts_at at time zone 'UTC', 'FMDD Mon YYYY HH24:MI "UTC"')
+      using detail = 'appointment', hint = 'Cancel it instead: both parties are told.';
+  end if;
+  return old;
+end;
+$$;
+
 -- function: private.active_clients_sentence(uuid)
 -- The clients a consultant still works with, as a sentence ("Ana Diaz (since 3 Mar 2026) and ...").
 -- (latest definition in the migrations: 20261129000500_no_silent_mass_discharge.sql)
@@ -16,6 +36,48 @@ CREATE FUNCTION private.active_clients_sentence(p_consultant uuid) RETURNS text
                     order by e.started_at, p.display_name)
   from public.engagements e join public.profiles p on p.id = e.seeker_id
   where e.consultant_id = p_consultant and e.status = 'active'
+$$;
+
+-- function: private.an_engagement_ends_with_no_session_ahead()
+-- engagements: an engagement ends with no session of it still ahead (close_account cancels them first,
+-- telling both; a plan is completed after its sessions, or they are cancelled, telling the other party), and an
+-- active one is never deleted (a request or profile deleted by the service role would cascade to it).
+-- (latest definition in the migrations: 20261206200200_no_door_ends_care_silently.sql)
+CREATE FUNCTION private.an_engagement_ends_with_no_session_ahead() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  ahead text;
+begin
+  if auth.role() is null then
+    return coalesce(new, old);
+  end if;
+  if tg_op = 'DELETE' then
+    if old.status = 'active' then
+      raise exception 'This engagement between % and % is active: deleting it would end it without telling them.',
+        (select display_name from public.profiles where id = old.consultant_id),
+        (select display_name from public.profiles where id = old.seeker_id)
+        using detail = 'engagement',
+              hint = 'End it with a termination plan, or close an account with admin_close_account.';
+    end if;
+    return old;
+  end if;
+  if old.status <> 'active' or new.status = 'active' then
+    return new;
+  end if;
+  select string_agg(private.local_time_text(a.starts_at, coalesce(auth.uid(), new.seeker_id)), ', '
+                    order by a.starts_at)
+  into ahead
+  from public.appointments a
+  where a.engagement_id = new.id and a.status in ('requested', 'confirmed') and a.starts_at > now();
+  if ahead is not null then
+    raise exception 'Sessions of this engagement are still booked: %. Ending it now would strand them.', ahead
+      using detail = 'sessions',
+            hint = 'Cancel them on Appointments (both of you are told), or complete the plan after them.';
+  end if;
+  return new;
+end;
 $$;
 
 -- function: private.appointment_series()
@@ -36,13 +98,16 @@ end;
 $$;
 
 -- function: private.bookings_need_a_licence_where_the_client_lives()
--- (latest definition in the migrations: 20261129000400_licensed_where_the_client_lives.sql)
+-- Bookings: the licence rule guards new work (a first session proposed with a pending request); within
+-- an active engagement care continues. The body is 20261129000400's with that condition added.
+-- (latest definition in the migrations: 20261206200200_no_door_ends_care_silently.sql)
 CREATE FUNCTION private.bookings_need_a_licence_where_the_client_lives() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
 begin
-  if auth.uid() is not null and new.status = 'requested' then
+  if auth.uid() is not null and new.status = 'requested'
+     and not exists (select 1 from public.engagements e where e.id = new.engagement_id and e.status = 'active') then
     perform private.require_licence_where_client_lives(new.consultant_id, new.client_id, 'book');
   end if;
   return new;
@@ -58,6 +123,73 @@ CREATE FUNCTION private.calendar_method(p_kind text) RETURNS text
     AS $$
   select case when p_kind in ('booked', 'confirmed', 'rescheduled') then 'REQUEST'
               when p_kind in ('declined', 'cancelled', 'late_cancellation') then 'CANCEL' end
+$$;
+
+-- function: private.capacity_holds_the_active_clients()
+-- availability_settings: capacity never below the active clients, whichever door writes it (a capacity
+-- left as it was is not re-checked). Invoker, reading only the caller's own engagements.
+-- (latest definition in the migrations: 20261206200200_no_door_ends_care_silently.sql)
+CREATE FUNCTION private.capacity_holds_the_active_clients() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  held integer;
+begin
+  if auth.role() is null or new.capacity is not distinct from old.capacity then
+    return new;
+  end if;
+  held := (select count(*) from public.engagements e where e.consultant_id = new.consultant_id and e.status = 'active');
+  if new.capacity < held then
+    raise exception 'You have % active %; capacity can''t be lower.', held,
+                    case when held = 1 then 'client' else 'clients' end
+      using detail = 'capacity', hint = 'To stop taking new clients, turn off ''Accepting new clients''.';
+  end if;
+  return new;
+end;
+$$;
+
+-- function: private.care_outlives_profile_changes()
+-- profiles: the consultant switch, closure and deletion.
+-- (latest definition in the migrations: 20261206200200_no_door_ends_care_silently.sql)
+CREATE FUNCTION private.care_outlives_profile_changes() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  clients text;
+  waiting text;
+  others text;
+begin
+  if auth.role() is null then
+    return coalesce(new, old);
+  end if;
+  if tg_op = 'UPDATE' and old.is_consultant and not new.is_consultant and new.deleted_at is null then
+    clients := private.active_clients_sentence(new.id);
+    waiting := private.waiting_requests_sentence(new.id);
+    if clients is not null or waiting is not null then
+      raise exception '%', concat_ws(' ',
+          'You still work with: ' || clients || '.',
+          'Requests still wait for your answer from: ' || waiting || '.',
+          'Turning off "I offer consultation to colleagues" now would hide that work from them and stop their '
+          'bookings without telling them.')
+        using detail = 'is_consultant',
+              hint = 'Agree an ending with each client under Termination plans (where safety requires an immediate '
+                     'ending, a plan with its written justification) and answer each request first; to take no '
+                     'new clients meanwhile, turn off "Accepting new clients" on My practice.';
+    end if;
+  end if;
+  if tg_op = 'DELETE' or (old.deleted_at is null and new.deleted_at is not null) then
+    others := private.open_care_names(old.id);
+    if others is not null then
+      raise exception 'This account still has open requests, sessions or engagements with: %.', others
+        using detail = 'account',
+              hint = 'Close it with admin_close_account (or its owner with delete_my_account), which ends them '
+                     'and tells everyone.';
+    end if;
+  end if;
+  return coalesce(new, old);
+end;
 $$;
 
 -- function: private.count_active_clients()
@@ -180,6 +312,64 @@ exception when exclusion_violation or deadlock_detected then
 end;
 $$;
 
+-- function: private.licensed_in(uuid, text)
+-- Whether p_consultant holds a current licence in p_jurisdiction (the rule's own test).
+-- (latest definition in the migrations: 20261206200200_no_door_ends_care_silently.sql)
+CREATE FUNCTION private.licensed_in(p_consultant uuid, p_jurisdiction text) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select exists (select 1 from public.licenses l
+                 where l.profile_id = p_consultant and l.jurisdiction = p_jurisdiction
+                   and l.expires_on >= private.search_facts_today())
+$$;
+
+-- function: private.open_care_names(uuid)
+-- Everyone p_member still has open care with, in either role: an active engagement, a pending request,
+-- a session ahead. Null when there is nobody.
+-- (latest definition in the migrations: 20261206200200_no_door_ends_care_silently.sql)
+CREATE FUNCTION private.open_care_names(p_member uuid) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select string_agg(distinct p.display_name, ', ')
+  from public.profiles p
+  where p.id in (
+    select case when e.seeker_id = p_member then e.consultant_id else e.seeker_id end
+    from public.engagements e where p_member in (e.seeker_id, e.consultant_id) and e.status = 'active'
+    union
+    select case when r.seeker_id = p_member then r.consultant_id else r.seeker_id end
+    from public.consultation_requests r where p_member in (r.seeker_id, r.consultant_id) and r.status = 'pending'
+    union
+    select case when a.client_id = p_member then a.consultant_id else a.client_id end
+    from public.appointments a
+    where p_member in (a.consultant_id, a.client_id) and a.status in ('requested', 'confirmed') and a.starts_at > now())
+$$;
+
+-- function: private.remind_licence_gaps()
+-- The sender's sweep: gaps no door wrote (a licence that expired with time), told once each.
+-- (latest definition in the migrations: 20261206200200_no_door_ends_care_silently.sql)
+CREATE FUNCTION private.remind_licence_gaps() RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  added integer := 0;
+  gap record;
+begin
+  for gap in
+    select e as engagement, c.home_jurisdiction as code
+    from public.engagements e join public.profiles c on c.id = e.seeker_id
+    where e.status = 'active' and c.home_jurisdiction is not null
+      and not private.licensed_in(e.consultant_id, c.home_jurisdiction)
+    order by e.id  -- one order for every writer
+  loop
+    added := added + private.tell_care_continues_beyond_the_licence(gap.engagement, gap.code);
+  end loop;
+  return added;
+end;
+$$;
+
 -- function: private.session_location_is_plain()
 -- The rule for what a location may be, stated once (the save below and any direct write).
 -- (latest definition in the migrations: 20261206500300_invitations_say_where_and_with_whom.sql)
@@ -202,6 +392,113 @@ begin
 end;
 $$;
 
+-- table: public.engagements
+-- (latest definition in the migrations: 20261126000300_competencies_search_and_requests.sql)
+CREATE TABLE public.engagements (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    request_id uuid NOT NULL,
+    seeker_id uuid NOT NULL,
+    consultant_id uuid NOT NULL,
+    status text DEFAULT 'active'::text NOT NULL,
+    started_at timestamp with time zone DEFAULT now() NOT NULL,
+    ended_at timestamp with time zone,
+    CONSTRAINT engagements_status_check CHECK ((status = ANY (ARRAY['active'::text, 'ended'::text])))
+);
+
+-- function: private.tell_care_continues_beyond_the_licence(public.engagements, text)
+-- Tell both parties of an active engagement that the consultant's licence no longer covers where the
+-- client lives (p_code), and that care continues. Once per gap: the key names the engagement, the place and
+-- the licence that lapsed there (its expiry, or none), so the door that made the gap and the sender's sweep
+-- that finds it (an expiry no door wrote) tell it once. Returns the notices written.
+-- (latest definition in the migrations: 20261206200200_no_door_ends_care_silently.sql)
+CREATE FUNCTION private.tell_care_continues_beyond_the_licence(p_engagement public.engagements, p_code text) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  client text := (select display_name from public.profiles where id = p_engagement.seeker_id);
+  consultant text := (select display_name from public.profiles where id = p_engagement.consultant_id);
+  place text := (select j.name from public.jurisdictions j where j.code = p_code);
+  gap text := 'licence_gap:' || p_engagement.id || ':' || p_code || ':'
+              || coalesce((select max(l.expires_on)::text from public.licenses l
+                           where l.profile_id = p_engagement.consultant_id and l.jurisdiction = p_code), 'none');
+  written integer;
+begin
+  insert into public.notifications (user_id, kind, message, page, dedup_key)
+  values (p_engagement.consultant_id, 'licence_gap', format(
+            'You hold no current licence in %s, where %s lives. Your sessions with them continue; renew or add the '
+            'licence on My profile, or agree an ending with a referral under Termination plans.', place, client),
+          'requests', gap),
+         (p_engagement.seeker_id, 'licence_gap', format(
+            '%s holds no current licence in %s, where you live. Your sessions with them continue; talk with them '
+            'about how to go on (a licence there, or an ending with a referral).', consultant, place),
+          'requests', gap)
+  on conflict do nothing;
+  get diagnostics written = row_count;
+  return written;
+end;
+$$;
+
+-- function: private.tell_when_a_client_moves_beyond_the_licence()
+-- profiles: a client who moves where their consultant holds no current licence; their sessions continue,
+-- both are told; a request still waiting for an answer cannot be accepted there, and the client is told so.
+-- (latest definition in the migrations: 20261206200200_no_door_ends_care_silently.sql)
+CREATE FUNCTION private.tell_when_a_client_moves_beyond_the_licence() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  eng public.engagements;
+  place text := (select j.name from public.jurisdictions j where j.code = new.home_jurisdiction);
+  waiting text;
+begin
+  if auth.role() is null or new.home_jurisdiction is not distinct from old.home_jurisdiction
+     or new.home_jurisdiction is null or new.deleted_at is not null then
+    return null;
+  end if;
+  for eng in
+    select e.* from public.engagements e
+    where e.seeker_id = new.id and e.status = 'active' and not private.licensed_in(e.consultant_id, new.home_jurisdiction)
+  loop
+    perform private.tell_care_continues_beyond_the_licence(eng, new.home_jurisdiction);
+  end loop;
+  select string_agg(p.display_name, ', ' order by p.display_name) into waiting
+  from public.consultation_requests r join public.profiles p on p.id = r.consultant_id
+  where r.seeker_id = new.id and r.status = 'pending' and not private.licensed_in(r.consultant_id, new.home_jurisdiction);
+  if waiting is not null then
+    perform private.notify(new.id, 'licence_gap', format(
+      'Your request to %s waits for an answer, but they hold no current licence in %s, where you now live, so it '
+      'cannot be accepted there. Withdraw it and search for consultants licensed in %s, or ask them.',
+      waiting, place, place), 'requests');
+  end if;
+  return null;
+end;
+$$;
+
+-- function: private.tell_when_a_licence_stops_covering_a_client()
+-- licenses: a removal, an edit (expiry, jurisdiction) that leaves an active client uncovered is told.
+-- (latest definition in the migrations: 20261206200200_no_door_ends_care_silently.sql)
+CREATE FUNCTION private.tell_when_a_licence_stops_covering_a_client() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  eng public.engagements;
+begin
+  if auth.role() is null or old.expires_on < private.search_facts_today() then
+    return null;  -- the owner's writes, or a licence that covered nobody already
+  end if;
+  for eng in
+    select e.* from public.engagements e join public.profiles c on c.id = e.seeker_id
+    where e.consultant_id = old.profile_id and e.status = 'active' and c.home_jurisdiction = old.jurisdiction
+      and not private.licensed_in(old.profile_id, old.jurisdiction)
+  loop
+    perform private.tell_care_continues_beyond_the_licence(eng, old.jurisdiction);
+  end loop;
+  return null;
+end;
+$$;
+
 -- function: private.time_off_within_bounds()
 -- (latest definition in the migrations: 20261129001000_bounds_on_every_input.sql)
 CREATE FUNCTION private.time_off_within_bounds() RETURNS trigger
@@ -217,6 +514,19 @@ begin
   end if;
   return null;
 end;
+$$;
+
+-- function: private.waiting_requests_sentence(uuid)
+-- The requests still waiting for a consultant's answer, as a sentence ("Ana Diaz (sent 3 Dec 2026), ...").
+-- (latest definition in the migrations: 20261206200200_no_door_ends_care_silently.sql)
+CREATE FUNCTION private.waiting_requests_sentence(p_consultant uuid) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select string_agg(p.display_name || ' (sent ' || to_char(r.created_at, 'FMDD Mon YYYY') || ')', ', '
+                    order by r.created_at, p.display_name)
+  from public.consultation_requests r join public.profiles p on p.id = r.seeker_id
+  where r.consultant_id = p_consultant and r.status = 'pending'
 $$;
 
 -- function: private.weekly_hours_within_bounds()
@@ -821,19 +1131,6 @@ CREATE TABLE public.date_overrides (
     CONSTRAINT date_overrides_hours CHECK ((((starts_at IS NULL) = (ends_at IS NULL)) AND ((ends_at IS NULL) OR (ends_at > starts_at))))
 );
 
--- table: public.engagements
--- (latest definition in the migrations: 20261126000300_competencies_search_and_requests.sql)
-CREATE TABLE public.engagements (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    request_id uuid NOT NULL,
-    seeker_id uuid NOT NULL,
-    consultant_id uuid NOT NULL,
-    status text DEFAULT 'active'::text NOT NULL,
-    started_at timestamp with time zone DEFAULT now() NOT NULL,
-    ended_at timestamp with time zone,
-    CONSTRAINT engagements_status_check CHECK ((status = ANY (ARRAY['active'::text, 'ended'::text])))
-);
-
 -- table: public.session_locations
 -- (latest definition in the migrations: 20261206500300_invitations_say_where_and_with_whom.sql)
 CREATE TABLE public.session_locations (
@@ -936,9 +1233,17 @@ CREATE INDEX time_off_consultant_idx ON public.time_off USING btree (consultant_
 -- index: public.weekly_hours_consultant_idx
 CREATE INDEX weekly_hours_consultant_idx ON public.weekly_hours USING btree (consultant_id, weekday);
 
+-- trigger: public.appointments appointments_ahead_are_never_deleted
+-- (latest definition in the migrations: 20261206200200_no_door_ends_care_silently.sql)
+CREATE TRIGGER appointments_ahead_are_never_deleted BEFORE DELETE ON public.appointments FOR EACH ROW EXECUTE FUNCTION private.a_session_ahead_is_never_deleted();
+
 -- trigger: public.appointments appointments_series
 -- (latest definition in the migrations: 20261129001200_an_outbox_written_with_each_notice.sql)
 CREATE TRIGGER appointments_series BEFORE INSERT OR UPDATE OF rescheduled_from ON public.appointments FOR EACH ROW EXECUTE FUNCTION private.appointment_series();
+
+-- trigger: public.availability_settings availability_capacity_holds_the_active_clients
+-- (latest definition in the migrations: 20261206200200_no_door_ends_care_silently.sql)
+CREATE TRIGGER availability_capacity_holds_the_active_clients BEFORE UPDATE OF capacity ON public.availability_settings FOR EACH ROW EXECUTE FUNCTION private.capacity_holds_the_active_clients();
 
 -- trigger: public.appointments bookings_need_a_licence_where_the_client_lives
 -- (latest definition in the migrations: 20261129000400_licensed_where_the_client_lives.sql)
@@ -955,6 +1260,25 @@ CREATE TRIGGER date_overrides_within_bounds_update AFTER UPDATE ON public.date_o
 -- trigger: public.engagements engagements_count_active
 -- (latest definition in the migrations: 20261126000300_competencies_search_and_requests.sql)
 CREATE TRIGGER engagements_count_active AFTER INSERT OR DELETE OR UPDATE OF status ON public.engagements FOR EACH ROW EXECUTE FUNCTION private.count_active_clients();
+
+-- trigger: public.engagements engagements_end_with_no_session_ahead
+-- (latest definition in the migrations: 20261206200200_no_door_ends_care_silently.sql)
+CREATE TRIGGER engagements_end_with_no_session_ahead BEFORE DELETE OR UPDATE OF status ON public.engagements FOR EACH ROW EXECUTE FUNCTION private.an_engagement_ends_with_no_session_ahead();
+
+-- trigger: public.licenses licenses_tell_when_a_client_is_no_longer_covered
+-- (latest definition in the migrations: 20261206200200_no_door_ends_care_silently.sql)
+-- Stated here rather than in 10_profiles_and_sign_in.sql: it needs private.tell_when_a_licence_stops_covering_a_client from this file.
+CREATE TRIGGER licenses_tell_when_a_client_is_no_longer_covered AFTER DELETE OR UPDATE ON public.licenses FOR EACH ROW EXECUTE FUNCTION private.tell_when_a_licence_stops_covering_a_client();
+
+-- trigger: public.profiles profiles_care_outlives_changes
+-- (latest definition in the migrations: 20261206200200_no_door_ends_care_silently.sql)
+-- Stated here rather than in 10_profiles_and_sign_in.sql: it needs private.care_outlives_profile_changes from this file.
+CREATE TRIGGER profiles_care_outlives_changes BEFORE DELETE OR UPDATE OF is_consultant, deleted_at ON public.profiles FOR EACH ROW EXECUTE FUNCTION private.care_outlives_profile_changes();
+
+-- trigger: public.profiles profiles_tell_when_a_client_moves_beyond_the_licence
+-- (latest definition in the migrations: 20261206200200_no_door_ends_care_silently.sql)
+-- Stated here rather than in 10_profiles_and_sign_in.sql: it needs private.tell_when_a_client_moves_beyond_the_licence from this file.
+CREATE TRIGGER profiles_tell_when_a_client_moves_beyond_the_licence AFTER UPDATE OF home_jurisdiction ON public.profiles FOR EACH ROW EXECUTE FUNCTION private.tell_when_a_client_moves_beyond_the_licence();
 
 -- trigger: public.availability_settings search_facts_note_settings_delete
 -- (latest definition in the migrations: 20261126000800_search_facts_for_fast_ranking.sql)
@@ -1124,8 +1448,14 @@ ALTER TABLE public.time_off ENABLE ROW LEVEL SECURITY;
 -- row security: public.weekly_hours
 ALTER TABLE public.weekly_hours ENABLE ROW LEVEL SECURITY;
 
+-- acl: private.FUNCTION a_session_ahead_is_never_deleted()
+REVOKE ALL ON FUNCTION private.a_session_ahead_is_never_deleted() FROM PUBLIC;
+
 -- acl: private.FUNCTION active_clients_sentence(p_consultant uuid)
 REVOKE ALL ON FUNCTION private.active_clients_sentence(p_consultant uuid) FROM PUBLIC;
+
+-- acl: private.FUNCTION an_engagement_ends_with_no_session_ahead()
+REVOKE ALL ON FUNCTION private.an_engagement_ends_with_no_session_ahead() FROM PUBLIC;
 
 -- acl: private.FUNCTION appointment_series()
 REVOKE ALL ON FUNCTION private.appointment_series() FROM PUBLIC;
@@ -1135,6 +1465,12 @@ REVOKE ALL ON FUNCTION private.bookings_need_a_licence_where_the_client_lives() 
 
 -- acl: private.FUNCTION calendar_method(p_kind text)
 REVOKE ALL ON FUNCTION private.calendar_method(p_kind text) FROM PUBLIC;
+
+-- acl: private.FUNCTION capacity_holds_the_active_clients()
+REVOKE ALL ON FUNCTION private.capacity_holds_the_active_clients() FROM PUBLIC;
+
+-- acl: private.FUNCTION care_outlives_profile_changes()
+REVOKE ALL ON FUNCTION private.care_outlives_profile_changes() FROM PUBLIC;
 
 -- acl: private.FUNCTION count_active_clients()
 REVOKE ALL ON FUNCTION private.count_active_clients() FROM PUBLIC;
@@ -1149,11 +1485,36 @@ GRANT SELECT ON TABLE public.appointments TO portal_member;
 -- acl: private.FUNCTION insert_booking(p_consultant uuid, p_client uuid, p_engagement uuid, p_request uuid, p_starts_at timestamp with time zone, p_by uuid)
 REVOKE ALL ON FUNCTION private.insert_booking(p_consultant uuid, p_client uuid, p_engagement uuid, p_request uuid, p_starts_at timestamp with time zone, p_by uuid) FROM PUBLIC;
 
+-- acl: private.FUNCTION licensed_in(p_consultant uuid, p_jurisdiction text)
+REVOKE ALL ON FUNCTION private.licensed_in(p_consultant uuid, p_jurisdiction text) FROM PUBLIC;
+
+-- acl: private.FUNCTION open_care_names(p_member uuid)
+REVOKE ALL ON FUNCTION private.open_care_names(p_member uuid) FROM PUBLIC;
+
+-- acl: private.FUNCTION remind_licence_gaps()
+REVOKE ALL ON FUNCTION private.remind_licence_gaps() FROM PUBLIC;
+
 -- acl: private.FUNCTION session_location_is_plain()
 REVOKE ALL ON FUNCTION private.session_location_is_plain() FROM PUBLIC;
 
+-- acl: public.TABLE engagements
+GRANT ALL ON TABLE public.engagements TO service_role;
+GRANT SELECT ON TABLE public.engagements TO portal_member;
+
+-- acl: private.FUNCTION tell_care_continues_beyond_the_licence(p_engagement public.engagements, p_code text)
+REVOKE ALL ON FUNCTION private.tell_care_continues_beyond_the_licence(p_engagement public.engagements, p_code text) FROM PUBLIC;
+
+-- acl: private.FUNCTION tell_when_a_client_moves_beyond_the_licence()
+REVOKE ALL ON FUNCTION private.tell_when_a_client_moves_beyond_the_licence() FROM PUBLIC;
+
+-- acl: private.FUNCTION tell_when_a_licence_stops_covering_a_client()
+REVOKE ALL ON FUNCTION private.tell_when_a_licence_stops_covering_a_client() FROM PUBLIC;
+
 -- acl: private.FUNCTION time_off_within_bounds()
 REVOKE ALL ON FUNCTION private.time_off_within_bounds() FROM PUBLIC;
+
+-- acl: private.FUNCTION waiting_requests_sentence(p_consultant uuid)
+REVOKE ALL ON FUNCTION private.waiting_requests_sentence(p_consultant uuid) FROM PUBLIC;
 
 -- acl: private.FUNCTION weekly_hours_within_bounds()
 REVOKE ALL ON FUNCTION private.weekly_hours_within_bounds() FROM PUBLIC;
@@ -1260,10 +1621,6 @@ GRANT SELECT(updated_at),UPDATE(updated_at) ON TABLE public.availability_setting
 -- acl: public.TABLE date_overrides
 GRANT ALL ON TABLE public.date_overrides TO service_role;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.date_overrides TO portal_member;
-
--- acl: public.TABLE engagements
-GRANT ALL ON TABLE public.engagements TO service_role;
-GRANT SELECT ON TABLE public.engagements TO portal_member;
 
 -- acl: public.TABLE session_locations
 GRANT ALL ON TABLE public.session_locations TO service_role;

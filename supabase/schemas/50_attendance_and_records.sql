@@ -90,7 +90,8 @@ end;
 $$;
 
 -- function: public.export_my_data()
--- (latest definition in the migrations: 20261126001100_my_data_names_the_people_in_it.sql)
+-- The data export: the plan carries who initiated (to_jsonb of the plan row); versions no longer do.
+-- (latest definition in the migrations: 20261206200100_who_initiated_is_a_fact_of_the_plan.sql)
 CREATE FUNCTION public.export_my_data() RETURNS jsonb
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO ''
@@ -124,7 +125,8 @@ CREATE FUNCTION public.export_my_data() RETURNS jsonb
                               where me.id in (a.consultant_id, a.client_id)), '[]'),
     'termination_plans', coalesce((select jsonb_agg(to_jsonb(p)) from public.termination_plans p, me
                                    where me.id in (p.seeker_id, p.consultant_id)), '[]'),
-    'termination_plan_versions', coalesce((select jsonb_agg(to_jsonb(v)) from public.termination_plan_versions v
+    'termination_plan_versions', coalesce((select jsonb_agg(to_jsonb(v) - 'initiated_by')
+                                           from public.termination_plan_versions v
                                            join public.termination_plans p on p.id = v.plan_id, me
                                            where me.id in (p.seeker_id, p.consultant_id)), '[]'),
     'termination_signatures', coalesce((select jsonb_agg(to_jsonb(s)) from public.termination_signatures s, me

@@ -19,6 +19,8 @@ CREATE TABLE public.termination_plans (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     closed_at timestamp with time zone,
     withdraw_reason text,
+    initiated_by text NOT NULL,
+    CONSTRAINT termination_plans_initiated_by_known CHECK ((initiated_by = ANY (ARRAY['consultant'::text, 'client'::text]))),
     CONSTRAINT termination_plans_status_check CHECK ((status = ANY (ARRAY['draft'::text, 'proposed'::text, 'agreed'::text, 'completed'::text, 'withdrawn'::text]))),
     CONSTRAINT termination_plans_withdraw_reason_check CHECK ((char_length(withdraw_reason) <= 500))
 );
@@ -72,55 +74,77 @@ end;
 $$;
 
 -- function: private.derive_plan_initiator()
--- (latest definition in the migrations: 20261129000200_who_initiated_an_ending_is_derived.sql)
+-- Each version: the plan's initiator copied for the record, and the guardrails by author.
+-- (latest definition in the migrations: 20261206200100_who_initiated_is_a_fact_of_the_plan.sql)
 CREATE FUNCTION private.derive_plan_initiator() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
 declare
   plan public.termination_plans;
-  asked public.termination_plan_versions;  -- the client's latest proposal on this plan
+  asked public.termination_plan_versions;  -- the client's latest version on this plan
   earliest date;
   problems jsonb := '{}';
+  hint text := 'Only the reason "Safety", justified in writing, is exempt. The client may propose an earlier '
+               'ending, which you may sign.';
 begin
   select * into plan from public.termination_plans where id = new.plan_id;
-  if new.author_id = plan.seeker_id then
-    new.initiated_by := 'client';
-  else
+  if new.version = 1 and new.author_id is distinct from plan.created_by then
+    raise exception 'The first version of a plan is written by the member who starts it.'
+      using detail = 'author_id';
+  end if;
+  new.initiated_by := plan.initiated_by;
+  if new.author_id <> plan.consultant_id or new.reason = 'safety' then
+    return new;
+  end if;
+  if plan.initiated_by = 'client' then
     select * into asked from public.termination_plan_versions v
     where v.plan_id = new.plan_id and v.author_id = plan.seeker_id
     order by v.version desc limit 1;
-    new.initiated_by := case
-      when plan.created_by = plan.seeker_id and asked.plan_id is not null
-           and new.final_session_on >= asked.final_session_on
-           and new.sessions_remaining >= asked.sessions_remaining then 'client'
-      else 'consultant' end;
+    if asked.plan_id is not null and new.final_session_on >= asked.final_session_on
+       and new.sessions_remaining >= asked.sessions_remaining then
+      return new;  -- the client's ending, no shorter than they asked
+    end if;
+    if asked.plan_id is not null then
+      hint := format('The client asked to end on %s with %s sessions: keep to that (or later, or more), or meet '
+                     'these rules. Only the reason "Safety", justified in writing, is exempt.',
+                     to_char(asked.final_session_on, 'FMDD Mon YYYY'), asked.sessions_remaining);
+    end if;
   end if;
 
-  if new.initiated_by = 'consultant' and new.reason <> 'safety' then
-    earliest := new.discussed_on + 21;
-    if new.final_session_on < earliest then
-      problems := problems || jsonb_build_object('final_session_on', format(
-        'When you end the work, the final session is at least 21 days after the ending was first discussed '
-        '(%s): %s or later.', to_char(new.discussed_on, 'FMDD Mon YYYY'), to_char(earliest, 'FMDD Mon YYYY')));
-    end if;
-    if new.sessions_remaining < 2 then
-      problems := problems || jsonb_build_object('sessions_remaining', format(
-        'When you end the work, at least 2 sessions remain to process the ending (this plan has %s).',
-        new.sessions_remaining));
-    end if;
-    if jsonb_array_length(new.referrals) < 1 then
-      problems := problems || jsonb_build_object('referrals',
-        'When you end the work, name at least one colleague the client can continue with.');
-    end if;
-    if problems <> '{}' then
-      raise exception 'This plan ends the work sooner than the guardrails allow: %',
-        (select string_agg(value, ' ' order by key) from jsonb_each_text(problems))
-        using detail = problems::text,
-              hint = 'Only the reason "Safety", justified in writing, is exempt. The client may propose an earlier '
-                     'ending, which you may sign.';
-    end if;
+  earliest := new.discussed_on + 21;
+  if new.final_session_on < earliest then
+    problems := problems || jsonb_build_object('final_session_on', format(
+      'When you end the work, the final session is at least 21 days after the ending was first discussed '
+      '(%s): %s or later.', to_char(new.discussed_on, 'FMDD Mon YYYY'), to_char(earliest, 'FMDD Mon YYYY')));
   end if;
+  if new.sessions_remaining < 2 then
+    problems := problems || jsonb_build_object('sessions_remaining', format(
+      'When you end the work, at least 2 sessions remain to process the ending (this plan has %s).',
+      new.sessions_remaining));
+  end if;
+  if jsonb_array_length(new.referrals) < 1 then
+    problems := problems || jsonb_build_object('referrals',
+      'When you end the work, name at least one colleague the client can continue with.');
+  end if;
+  if problems <> '{}' then
+    raise exception 'This plan ends the work sooner than the guardrails allow: %',
+      (select string_agg(value, ' ' order by key) from jsonb_each_text(problems))
+      using detail = problems::text, hint = hint;
+  end if;
+  return new;
+end;
+$$;
+
+-- function: private.plan_initiator_is_who_started_it()
+-- The plan's initiator follows from who started it, whoever writes the row.
+-- (latest definition in the migrations: 20261206200100_who_initiated_is_a_fact_of_the_plan.sql)
+CREATE FUNCTION private.plan_initiator_is_who_started_it() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  new.initiated_by := case when new.created_by = new.seeker_id then 'client' else 'consultant' end;
   return new;
 end;
 $$;
@@ -212,19 +236,21 @@ end;
 $$;
 
 -- function: public.my_termination_plans()
--- (latest definition in the migrations: 20261129002600_a_plan_says_when_it_ended.sql)
+-- The Termination plans page: who initiated is the plan's, and a version no longer carries its own.
+-- (latest definition in the migrations: 20261206200100_who_initiated_is_a_fact_of_the_plan.sql)
 CREATE FUNCTION public.my_termination_plans() RETURNS jsonb
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO ''
     AS $$
   select coalesce(jsonb_agg(jsonb_build_object(
     'id', p.id, 'engagement_id', p.engagement_id, 'status', p.status, 'current_version', p.current_version,
+    'initiated_by', p.initiated_by,
     'my_role', case when p.seeker_id = auth.uid() then 'client' else 'consultant' end,
     'other_id', case when p.seeker_id = auth.uid() then p.consultant_id else p.seeker_id end,
     'other_name', (select display_name from public.profiles
                    where id = case when p.seeker_id = auth.uid() then p.consultant_id else p.seeker_id end),
     'created_at', p.created_at, 'updated_at', p.updated_at, 'closed_at', p.closed_at, 'withdraw_reason', p.withdraw_reason,
-    'versions', (select jsonb_agg(to_jsonb(v) || jsonb_build_object(
+    'versions', (select jsonb_agg((to_jsonb(v) - 'initiated_by') || jsonb_build_object(
                    'author_is_me', v.author_id = auth.uid(),
                    'signatures', coalesce((select jsonb_agg(jsonb_build_object(
                                    'signer', case when s.signer_id = auth.uid() then 'me' else 'other' end,
@@ -522,7 +548,6 @@ CREATE TABLE public.termination_plan_versions (
     safety_justification text,
     CONSTRAINT plan_checklist_known CHECK ((checklist <@ ARRAY['pre_termination_discussion'::text, 'referrals_given'::text, 'closing_session_held'::text, 'summary_shared'::text, 'follow_up_arranged'::text])),
     CONSTRAINT plan_closing_within_remaining CHECK ((closing_sessions <= sessions_remaining)),
-    CONSTRAINT plan_consultant_notice CHECK (((initiated_by <> 'consultant'::text) OR (reason = 'safety'::text) OR ((final_session_on >= (discussed_on + 21)) AND (sessions_remaining >= 2) AND (jsonb_array_length(referrals) >= 1)))),
     CONSTRAINT plan_final_after_discussion CHECK ((final_session_on >= discussed_on)),
     CONSTRAINT plan_follow_up_after_final CHECK (((follow_up_on IS NULL) OR (follow_up_on >= final_session_on))),
     CONSTRAINT plan_safety_justified CHECK (((reason <> 'safety'::text) OR (char_length(btrim(COALESCE(safety_justification, ''::text))) >= 20))),
@@ -563,6 +588,10 @@ ALTER TABLE ONLY public.termination_signatures
 
 -- index: public.termination_plans_one_open
 CREATE UNIQUE INDEX termination_plans_one_open ON public.termination_plans USING btree (engagement_id) WHERE (status = ANY (ARRAY['draft'::text, 'proposed'::text, 'agreed'::text]));
+
+-- trigger: public.termination_plans termination_plans_initiator_is_who_started_it
+-- (latest definition in the migrations: 20261206200100_who_initiated_is_a_fact_of_the_plan.sql)
+CREATE TRIGGER termination_plans_initiator_is_who_started_it BEFORE INSERT OR UPDATE OF initiated_by, created_by, seeker_id ON public.termination_plans FOR EACH ROW EXECUTE FUNCTION private.plan_initiator_is_who_started_it();
 
 -- trigger: public.termination_plans termination_plans_remember_changed
 -- (latest definition in the migrations: 20261129001300_notices_say_what_and_who.sql)
@@ -664,6 +693,9 @@ REVOKE ALL ON FUNCTION private.add_plan_version(p_plan public.termination_plans,
 
 -- acl: private.FUNCTION derive_plan_initiator()
 REVOKE ALL ON FUNCTION private.derive_plan_initiator() FROM PUBLIC;
+
+-- acl: private.FUNCTION plan_initiator_is_who_started_it()
+REVOKE ALL ON FUNCTION private.plan_initiator_is_who_started_it() FROM PUBLIC;
 
 -- acl: private.FUNCTION remember_changed_plan()
 REVOKE ALL ON FUNCTION private.remember_changed_plan() FROM PUBLIC;

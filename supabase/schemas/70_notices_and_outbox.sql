@@ -645,8 +645,8 @@ CREATE FUNCTION public.unread_notification_count() RETURNS integer
 $$;
 
 -- function: public.write_due_reminders()
--- The sender's sweep: every reminder now due, for everyone, each written once.
--- (latest definition in the migrations: 20261129002400_reminders_reach_members_who_are_away.sql)
+-- The body is 20261129002400's with the licence gaps added to the sweep.
+-- (latest definition in the migrations: 20261206200200_no_door_ends_care_silently.sql)
 CREATE FUNCTION public.write_due_reminders() RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
@@ -659,7 +659,8 @@ begin
   end if;
   return private.remind_sessions_tomorrow(null)
        + private.remind_final_sessions(null)
-       + private.remind_plans_awaiting_signature(null);
+       + private.remind_plans_awaiting_signature(null)
+       + private.remind_licence_gaps();
 end;
 $$;
 

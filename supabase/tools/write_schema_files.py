@@ -72,7 +72,8 @@ RULES: list[tuple[str, str]] = [
     # termination
     (
         r"termination_.*|.*_termination_plans?|add_plan_version|derive_plan_initiator|tick_termination_checklist"
-        r"|refresh_termination_reminders|remind_plans_awaiting_signature|remember_changed_plan",
+        r"|refresh_termination_reminders|remind_plans_awaiting_signature|remember_changed_plan"
+        r"|plan_initiator_is_who_started_it",
         "60_termination",
     ),
     # notices and outbox
@@ -96,7 +97,11 @@ RULES: list[tuple[str, str]] = [
         r"|.*_my_availability|open_slots|book_appointment|insert_booking|cancel_appointment|reschedule_appointment"
         r"|respond_to_appointment|cancellation_policy|my_appointments|my_engagements|appointment_series"
         r"|bookings_need_a_licence_where_the_client_lives|within_window|calendar_method|count_active_clients"
-        r"|active_clients_sentence|session_locations?|session_location_is_plain|.*_my_session_location",
+        r"|active_clients_sentence|session_locations?|session_location_is_plain|.*_my_session_location"
+        r"|a_session_ahead_is_never_deleted|an_engagement_ends_with_no_session_ahead|capacity_holds_the_active_clients"
+        r"|care_outlives_profile_changes|open_care_names|waiting_requests_sentence|licensed_in|remind_licence_gaps"
+        r"|tell_care_continues_beyond_the_licence|tell_when_a_client_moves_beyond_the_licence"
+        r"|tell_when_a_licence_stops_covering_a_client",
         "40_availability_and_booking",
     ),
     # requests and screening
