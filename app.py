@@ -54,6 +54,9 @@ with database_errors_as_messages():
     )
     # The cookie also names the account and a server-side session; it opens nothing once that session ended.
     sessions.bind_cookie(authenticator, credentials, backend)
+    # Every door that takes a password (sign-in, Change password) checks it in one place: failures counted, the
+    # lock honoured (portal.auth.check_password).
+    authenticator.authentication_controller.authentication_model.check_credentials = credentials.users.check_credentials
     st.session_state["portal_credentials"] = credentials
     st.session_state["portal_authenticator"] = authenticator
 

@@ -8,6 +8,7 @@ from components import context, sessions
 from components.errors import database_errors_as_messages
 from components.registration import refusal_field
 from portal.account_links import VERIFY_HOURS, my_email, request_my_verification
+from portal.auth import LOCKOUT_MINUTES, MAX_FAILED_ATTEMPTS, AccountLocked
 from portal.db import APIError
 from portal.mydata import DeletionRefused, delete_my_account, export_my_data, export_zip
 
@@ -64,9 +65,16 @@ with database_errors_as_messages():
             st.session_state["account_password_notice"] = (
                 "Your password was changed. Every other browser signed in to your account was signed out."
             )
+    except AccountLocked as exc:
+        st.session_state.pop("account_password_notice", None)
+        st.error(str(exc), icon=":material/lock_clock:")
     except CredentialsError:
         st.session_state.pop("account_password_notice", None)
-        st.error("The current password is incorrect.", icon=":material/error:")
+        st.error(
+            f"The current password is incorrect. After {MAX_FAILED_ATTEMPTS} failed attempts the account is locked "
+            f"for {LOCKOUT_MINUTES} minutes.",
+            icon=":material/error:",
+        )
     except ResetError as exc:
         st.session_state.pop("account_password_notice", None)
         # The authenticator words a refused new password with its own (replaced) rules: say the portal's.
