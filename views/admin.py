@@ -28,7 +28,6 @@ from portal.appointments import OUTCOMES
 from portal.db import APIError, friendly_message
 from portal.db.errors import is_not_found
 from portal.email_choices import admin_outbox, outbox_table
-from portal.local_mailbox import as_markdown, list_messages, read_text
 from portal.local_times import local_time, zone_words
 from portal.mydata import plural
 from portal.plain_text import plain
@@ -314,8 +313,9 @@ with outbox_tab:
         "Every notice that also goes by email, newest first, and where it stands. Held rows wait for a "
         "verified address; a failed send is tried again with growing pauses before it counts as failed."
         + (
-            " No mail server is set up (SMTP_HOST): nothing leaves this machine, and each message is written "
-            "to the local mailbox below instead."
+            " No mail server is set up (SMTP_HOST): nothing leaves this machine; each message is written to "
+            "the local mailbox, a folder only the account running the portal can read. No page shows an email's "
+            "content or links."
             if no_server
             else ""
         )
@@ -331,33 +331,3 @@ with outbox_tab:
         )
     else:
         st.caption("Nothing has been queued for email yet.")
-    if local_mailbox is not None:
-        st.header("Local mailbox")
-        messages = list_messages(local_mailbox)
-        if not messages:
-            st.caption(f"No messages in {local_mailbox} yet.")
-        else:
-            st.caption(
-                f"{plural(len(messages), 'message')} in {local_mailbox}, newest first. Choose one to read "
-                "it; its links open the portal (a verification link included)."
-            )
-            chosen = st.selectbox(
-                "Message",
-                options=[m.name for m in messages],
-                index=0,
-                key="outbox_message",
-                format_func=lambda name: next(
-                    f"{local_time(m.written_at, admin_zone)} · to {m.to} · {m.subject}"
-                    for m in messages
-                    if m.name == name
-                ),
-            )
-            try:
-                body = read_text(local_mailbox, chosen)
-            except (FileNotFoundError, OSError):
-                st.warning(
-                    "That message is no longer in the mailbox; refresh to see what is.", icon=":material/warning:"
-                )
-            else:
-                with st.container(border=True, key="outbox_message_body"):
-                    st.markdown(as_markdown(body))
