@@ -84,9 +84,9 @@ with queue_tab:
     for item in shown:
         with st.container(border=True, key=f"verify_card_{item['id']}"):
             kind = "Competency" if item["kind"] == "competency" else "Licence"
-            st.markdown(f"**{item['member_name']}** · {kind}: {level_names(item['item'])}")
+            st.markdown(f"**{plain(item['member_name'])}** · {kind}: {plain(level_names(item['item']))}")
             st.caption(
-                f"Evidence: {item['detail'] or 'none given'}"
+                f"Evidence: {plain(item['detail']) or 'none given'}"
                 + (f" · expires {item['expires_on']}" if item.get("expires_on") else "")
                 + f" · submitted {item['submitted_at'][:10]}"
             )
@@ -107,8 +107,8 @@ with queue_tab:
                 else:
                     forget_decided(st.session_state, item["id"])
                     st.session_state["verify_notice"] = (
-                        f"{'Verified' if decision else 'Rejected'}: {item['member_name']} · {kind.lower()} "
-                        f"{level_names(item['item'])}."
+                        f"{'Verified' if decision else 'Rejected'}: {plain(item['member_name'])} · {kind.lower()} "
+                        f"{plain(level_names(item['item']))}."
                     )
                     st.rerun()
     if len(matching) > len(shown):
@@ -231,7 +231,11 @@ with accounts_tab:
                 "Locked account",
                 options=[r["id"] for r in locked],
                 key="admin_unlock_choice",
-                format_func=lambda i: next(f"{r['display_name']} ({r['username']})" for r in locked if r["id"] == i),
+                format_func=lambda i: next(
+                    f"{r['display_name']} ({r['username']})"  # not markdown: a selectbox's options are plain text
+                    for r in locked
+                    if r["id"] == i
+                ),
             )
             if st.button("Unlock account", key="admin_unlock"):
                 with database_errors_as_messages():
@@ -253,7 +257,11 @@ with accounts_tab:
                 index=None,
                 placeholder="Choose…",
                 key="admin_close_choice",
-                format_func=lambda i: next(f"{r['display_name']} ({r['username']})" for r in closable if r["id"] == i),
+                format_func=lambda i: next(
+                    f"{r['display_name']} ({r['username']})"  # not markdown: a selectbox's options are plain text
+                    for r in closable
+                    if r["id"] == i
+                ),
             )
             why = st.text_area("Reason (every affected client reads it)", key="admin_close_reason", max_chars=500)
             if refused := st.session_state.get("admin_close_error"):
@@ -281,10 +289,10 @@ with disputes_tab:
         with st.container(border=True, key=f"dispute_{item['id']}"):
             st.markdown(
                 f"**{local_time(item['starts_at'], admin_zone)}** ({admin_zone}) · "
-                f"{item['consultant']} (consultant) with {item['client']} (client)"
+                f"{plain(item['consultant'])} (consultant) with {plain(item['client'])} (client)"
             )
             for said in item["statements"]:
-                who = item["consultant"] if said["by"] == "consultant" else item["client"]
+                who = plain(item["consultant"] if said["by"] == "consultant" else item["client"])
                 note = f" — “{plain(said['note'])}”" if said.get("note") else ""
                 st.markdown(f"- {who}: {OUTCOMES[said['outcome']]}{note}")
             with st.form(f"dispute_form_{item['id']}", border=False):
