@@ -2,6 +2,7 @@
 refusals mapped to the field they concern, as sentences."""
 
 import os
+from collections.abc import Mapping
 
 import streamlit as st
 from streamlit_authenticator.utilities import Validator
@@ -63,6 +64,9 @@ def registration_client() -> str | None:
         setting = None
     behind = str(setting or os.environ.get("PORTAL_BEHIND_GATEWAY", "0")).lower() in ("1", "true", "yes", "on")
     try:
-        return client_address(st.context.ip_address, dict(st.context.headers or {}), behind_gateway=behind)
+        ip_address, headers = st.context.ip_address, st.context.headers
     except Exception:  # no browser connection (a bare script run): nothing to count by
         return None
+    ip_address = ip_address if isinstance(ip_address, str) else None  # AppTest has no connection either
+    headers = {k: v for k, v in headers.items() if isinstance(v, str)} if isinstance(headers, Mapping) else {}
+    return client_address(ip_address, headers, behind_gateway=behind)
