@@ -524,6 +524,8 @@ def test_every_function_pins_search_path_and_definers_are_not_public(embedded_db
         "auth_reset_password_by_link",
         "my_email_verification",
         "request_my_email_verification",
+        # Issue 23, item 8: "This was not me" cancels a registration from its link.
+        "auth_cancel_registration",
     }
 
 
