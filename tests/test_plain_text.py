@@ -141,8 +141,11 @@ def test_the_lint_finds_member_text_put_into_markdown(tmp_path):
         "st.markdown(f'{who} declared')\n"  # through a variable
         "st.caption(f\"{plain(row['other_name'])} and {REASONS[row['reason']]}\")\n"  # escaped; a constant table
         "names = {e['id']: f\"{e['other_name']}\" for e in rows}  # not markdown: selectbox options\n"
+        "st.caption(doc['city'])\n"  # handed over as it is
+        "st.button('Open', help=doc.get('organisation'))\n"  # a widget's help is Markdown too
     )
-    assert [p.split(": ", 1)[1] for p in unescaped_member_text(page)] == ["other_name", "display_name", "who"]
+    found = sorted(p.split(": ", 1)[1] for p in unescaped_member_text(page))
+    assert found == ["city", "display_name", "organisation", "other_name", "who"]
 
 
 def test_the_database_refuses_a_name_that_is_markup_on_every_save(backend, embedded_db, new_user):

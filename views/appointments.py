@@ -141,7 +141,7 @@ with book_tab:
             late_cancel_hours=policy.get("late_cancel_hours"),
         )
         if refusal := st.session_state.pop("book_refusal", None):
-            st.error(refusal["message"], icon=":material/error:")
+            st.error(refusal["message"], icon=":material/error:")  # not member text: the portal's refusal
             if refusal["code"] == "slot_taken":
                 st.caption("The week above now shows the times still open.")
         if (

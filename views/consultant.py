@@ -219,7 +219,7 @@ else:
             placeholder="A few lines on what you are looking for. Keep clinical detail for the first session.",
         )
         if errors.get("message"):
-            st.error(errors["message"], icon=":material/error:")
+            st.error(errors["message"], icon=":material/error:")  # not member text: the field's rule
         sent = st.form_submit_button("Send request", type="primary", key="request_send")
     if sent:
         try:
