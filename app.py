@@ -13,6 +13,7 @@ from components.notifications import unread_badge
 from components.registration import PortalValidator
 from portal.auth import DatabaseCredentials, current_user_from
 from portal.config import ConfigurationError, environment_key
+from portal.plain_text import plain
 from portal.sessions import COOKIE_NAME, SESSION_DAYS
 
 # A local icon: a Material-symbol favicon would be fetched from a font CDN.
@@ -54,6 +55,9 @@ with database_errors_as_messages():
     )
     # The cookie also names the account and a server-side session; it opens nothing once that session ended.
     sessions.bind_cookie(authenticator, credentials, backend)
+    # Every door that takes a password (sign-in, Change password) checks it in one place: failures counted, the
+    # lock honoured (portal.auth.check_password).
+    authenticator.authentication_controller.authentication_model.check_credentials = credentials.users.check_credentials
     st.session_state["portal_credentials"] = credentials
     st.session_state["portal_authenticator"] = authenticator
 
@@ -157,7 +161,7 @@ pages = {section: listed for section, listed in pages.items() if listed}
 
 page = st.navigation(pages, position="sidebar" if user else "top")
 if user is not None:  # after st.navigation: page links need the pages registered
-    st.sidebar.caption(f"Signed in as **{user.display_name}**")
+    st.sidebar.caption(f"Signed in as **{plain(user.display_name)}**")
     with st.sidebar:
         unread_badge(backend, user)
 if run_local_sender:

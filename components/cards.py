@@ -6,6 +6,7 @@ from typing import Any
 
 import streamlit as st
 
+from portal.plain_text import plain
 from portal.search import BREAKDOWN_MAX, LEVELS
 
 FORMAT_LABELS = {"offers_telehealth": "Telehealth", "offers_in_person": "In person"}
@@ -21,14 +22,14 @@ def competency_badges(competencies: list[dict[str, Any]]) -> str:
             mark, colour, status = ":material/verified:", "green", "verified"
         else:
             mark, colour, status = ":material/pending:", "gray", "not yet verified"
-        badges.append(f"- :{colour}-badge[{mark} {c['name']} · {LEVELS[c['level']]} · {status}]")
+        badges.append(f"- :{colour}-badge[{mark} {plain(c['name'])} · {LEVELS[c['level']]} · {status}]")
     return "\n".join(badges) or "_No competencies listed._"
 
 
 def formats(doc: dict[str, Any]) -> str:
     parts = [label for key, label in FORMAT_LABELS.items() if doc.get(key)]
     if doc.get("offers_in_person") and doc.get("city"):
-        parts[-1] = f"In person ({doc['city']})"
+        parts[-1] = f"In person ({plain(doc['city'])})"
     return " · ".join(parts)
 
 

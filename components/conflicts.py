@@ -6,6 +6,7 @@ import streamlit as st
 
 from components.errors import database_errors_as_messages
 from portal.db import Backend, Claims
+from portal.plain_text import plain
 from portal.screening import LEVEL_TEXT, DeclarationRefused, check, declared_sentence, sign_waiver
 
 LEVEL_STYLE = {"none": st.success, "waived": st.info, "potential": st.warning, "blocking": st.error}
@@ -24,9 +25,9 @@ def conflict_panel(backend: Backend, claims: Claims, other_id: str, *, key: str)
     for reason in result["reasons"]:
         if reason["mine"]:
             when = " – ".join(x for x in (reason.get("starts_on"), reason.get("ends_on") or "now") if x)
-            st.markdown(f"- {declared_sentence(reason['label'], when)}")
+            st.markdown(f"- {plain(declared_sentence(reason['label'], when))}")  # names and places they typed
         else:
-            st.markdown(f"- {reason['text']}")
+            st.markdown(f"- {plain(reason['text'])}")
     if result["level"] not in ("potential", "waived"):
         return
     waiver = result.get("waiver") or {}

@@ -11,7 +11,8 @@ from portal.db import Backend, Claims
 def reference_lists(_backend: Backend, _claims: Claims) -> tuple[dict[str, str], dict[str, str]]:
     """(jurisdiction code -> "CODE — Name", language code -> name). Not per user: cache is shared."""
     jurisdictions = {
-        row["code"]: f"{row['code']} — {row['name']}" for row in _backend.rpc("list_jurisdictions", {}, as_user=_claims)
+        row["code"]: f"{row['code']} — {row['name']}"  # not markdown: the portal's own list, shown in selectboxes
+        for row in _backend.rpc("list_jurisdictions", {}, as_user=_claims)
     }
     languages = {row["code"]: row["name"] for row in _backend.rpc("list_languages", {}, as_user=_claims)}
     return jurisdictions, languages

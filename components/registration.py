@@ -1,8 +1,13 @@
 """Registration glue for streamlit-authenticator: portal.auth's name and username rules as its validator, and its
 refusals mapped to the field they concern, as sentences."""
 
+import os
+from collections.abc import Mapping
+
+import streamlit as st
 from streamlit_authenticator.utilities import Validator
 
+from portal.account_links import client_address
 from portal.auth import NAME_RULES, REGISTRATION_NOT_COMPLETED, USERNAME_RULES, name_problem, username_problem
 from portal.passwords import PASSWORD_RULES, password_problem
 
@@ -47,3 +52,21 @@ def refusal_field(message: str) -> tuple[str | None, str]:
         if word in lowered:
             return field, text
     return None, text
+
+
+def registration_client() -> str | None:
+    """The client a registration comes from, for counting registrations per client (portal.account_links):
+    Streamlit's view of the connection, or behind a gateway (PORTAL_BEHIND_GATEWAY=1, in the environment or
+    st.secrets) the address the gateway put last in X-Forwarded-For."""
+    try:
+        setting = st.secrets.get("PORTAL_BEHIND_GATEWAY")
+    except Exception:  # no secrets.toml
+        setting = None
+    behind = str(setting or os.environ.get("PORTAL_BEHIND_GATEWAY", "0")).lower() in ("1", "true", "yes", "on")
+    try:
+        ip_address, headers = st.context.ip_address, st.context.headers
+    except Exception:  # no browser connection (a bare script run): nothing to count by
+        return None
+    ip_address = ip_address if isinstance(ip_address, str) else None  # AppTest has no connection either
+    headers = {k: v for k, v in headers.items() if isinstance(v, str)} if isinstance(headers, Mapping) else {}
+    return client_address(ip_address, headers, behind_gateway=behind)

@@ -33,11 +33,11 @@ def conflict_record(plan: dict[str, Any], started_version: int, rebased: Rebased
     newer = [v for v in plan["versions"] if v["version"] > started_version]
     authors = {v["author_is_me"] for v in newer}
     if authors == {False}:
-        who = plan["other_name"]
+        who = plain(plan["other_name"])
     elif authors == {True}:
         who = "You (in another window)"
     else:
-        who = f"{plan['other_name']} and you (in another window)"
+        who = f"{plain(plan['other_name'])} and you (in another window)"
     return {
         "from": started_version,
         "to": latest["version"],
@@ -59,7 +59,7 @@ def conflict_notice(conflict: dict[str, Any]) -> None:
     )
     if rebased.clashes:
         st.error(
-            f"You and {conflict['other_name']} both changed: {', '.join(rebased.clashes)}. The form keeps your "
+            f"You and {plain(conflict['other_name'])} both changed: {', '.join(rebased.clashes)}. The form keeps your "
             f"value; to take version {new}'s instead, change it in the form.",
             icon=":material/call_split:",
         )
@@ -80,7 +80,7 @@ def ended_notice(plan: dict[str, Any], zone: str, *, still_working_together: boo
     Its day is when it was closed (closed_at: completing, withdrawing, or an account's closure), not its last
     change: an account's closure withdraws plans without changing them otherwise."""
     day = friendly_day(in_zone(plan.get("closed_at") or plan["updated_at"], zone).date())
-    other = plan["other_name"]
+    other = plain(plan["other_name"])
     if plan["status"] == "completed":
         return (
             f"This plan ended on {day}; the work together with {other} is complete. The plan stays here "

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +35,8 @@ from portal.passwords import password_problem
 
 VERIFY_HOURS = 24
 RESET_MINUTES = 45
-PER_HOUR = 3  # messages per address (and per typed name) an hour: private.account_links_over_limit
+PER_HOUR = 3  # messages of one kind per address (and per typed name) an hour: private.account_links_over_limit
+REGISTRATIONS_PER_CLIENT = 5  # registrations per client an hour: private.account_links_client_over_limit
 
 REGISTRATION_ANSWER = (
     "Check your inbox to finish creating your account. We sent a message to the address you gave; its link "
@@ -107,12 +109,33 @@ def registration_problems(
     return problems
 
 
-def request_registration(
-    backend: Backend, first_name: str, last_name: str, email: str, username: str, password: str
-) -> str:
-    """Queue the registration; returns REGISTRATION_ANSWER whatever became of the address.
+def client_address(ip_address: str | None, headers: Mapping[str, str] | None, *, behind_gateway: bool) -> str | None:
+    """Who is asking, for counting registrations per client: the address the server saw (Streamlit's
+    st.context.ip_address), or behind a gateway (PORTAL_BEHIND_GATEWAY=1) the last address of its
+    X-Forwarded-For, the one the gateway itself saw (earlier entries are whatever the client sent)."""
+    if behind_gateway:
+        forwarded = {k.lower(): v for k, v in (headers or {}).items()}.get("x-forwarded-for") or ""
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        if hops:
+            return hops[-1][:200]
+    return (ip_address or "").strip()[:200] or None
 
-    Raises RegistrationRefused only for a username already taken (usernames are not the secret)."""
+
+def request_registration(
+    backend: Backend,
+    first_name: str,
+    last_name: str,
+    email: str,
+    username: str,
+    password: str,
+    *,
+    client: str | None = None,
+) -> str:
+    """Queue the registration; returns REGISTRATION_ANSWER whatever became of the address (or of the client's
+    count: `client`, from client_address, is counted, REGISTRATIONS_PER_CLIENT an hour).
+
+    Raises RegistrationRefused only for a username already taken (usernames are not the secret), or a name the
+    database's rule refuses (public.display_name_problem)."""
     password_hash = hash_password(password)  # always, before the database is asked: the same work every time
     try:
         answer = backend.rpc(
@@ -122,10 +145,13 @@ def request_registration(
                 "p_email": (email or "").strip(),
                 "p_display_name": f"{clean_name(first_name)} {clean_name(last_name)}".strip(),
                 "p_password_hash": password_hash,
+                "p_client": client,
             },
             as_user=SERVICE,
         )
     except APIError as exc:
+        if exc.code == "23514" and "profiles_display_name_format" in (exc.message or ""):
+            raise RegistrationRefused(exc.details or "Your name cannot contain symbols.") from exc
         if exc.code == "23514":
             raise RegistrationRefused("Registration could not be completed: check the fields and try again.") from exc
         raise
@@ -160,6 +186,12 @@ def redeem_verification(backend: Backend, token: str) -> dict[str, Any]:
     return backend.rpc("auth_redeem_verification", {"p_token_hash": token_hash(token)}, as_user=SERVICE)
 
 
+def cancel_registration(backend: Backend, token: str) -> dict[str, Any]:
+    """ "This was not me": the registration behind a link is cancelled and its link spent; nothing is created.
+    {'outcome': cancelled|expired|spent|unknown, 'username': ...}."""
+    return backend.rpc("auth_cancel_registration", {"p_token_hash": token_hash(token)}, as_user=SERVICE)
+
+
 def reset_password(backend: Backend, token: str, password: str) -> dict[str, Any]:
     """Set a new password through a reset link: {'outcome': changed|expired|spent|unknown, 'username': ...}.
     Raises ValueError with the rule's sentence for a password the rules refuse (nothing is spent)."""
@@ -180,6 +212,7 @@ LINK_SENTENCES = {
     "username_taken": "Someone took that username after you registered, before you opened the link. Register "
     "again with another username.",
     "email_taken": "This address has an account already. Sign in, or reset your password from the sign-in page.",
+    "cancelled": "The registration was cancelled: no account was created, and its link works no more.",
 }
 
 

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import bcrypt
+
 from portal.db import SERVICE, APIError, Backend, Claims
 
 MAX_FAILED_ATTEMPTS = 5
@@ -51,6 +53,14 @@ def sign_in_refusal(locked_until: datetime | None) -> str:
         "The username or password is incorrect. "
         f"After {MAX_FAILED_ATTEMPTS} failed attempts the account is locked for {LOCKOUT_MINUTES} minutes."
     )
+
+
+class AccountLocked(Exception):
+    """A password was typed at a locked account: it is not looked at, and nothing changes."""
+
+    def __init__(self, locked_until: datetime | None) -> None:
+        super().__init__(sign_in_refusal(locked_until))
+        self.locked_until = locked_until
 
 
 class RegistrationRefused(ValueError):
@@ -199,9 +209,7 @@ class UserRecord(dict):
 
     def __setitem__(self, key: str, value: Any) -> None:
         if key == "password":
-            self._backend.rpc(
-                "auth_set_password_hash", {"p_username": self._username, "p_password_hash": value}, as_user=SERVICE
-            )
+            self._set_password_hash(value)
         elif key == "failed_login_attempts":
             if not value:
                 # A success counts only if the account is not locked at this moment (decided in the database,
@@ -220,10 +228,38 @@ class UserRecord(dict):
         # Other keys ("logged_in", ...) describe this run only and are not persisted.
         super().__setitem__(key, value)
 
+    def _set_password_hash(self, value: str) -> None:
+        """A new password (Account -> Change password). The database refuses it while the account is locked, in
+        the statement that writes it: wrong passwords sent in parallel may have locked it since it was checked."""
+        try:
+            self._backend.rpc(
+                "auth_set_password_hash", {"p_username": self._username, "p_password_hash": value}, as_user=SERVICE
+            )
+        except APIError as exc:
+            if exc.details == "locked":
+                locked_until = datetime.fromisoformat(exc.hint) if exc.hint else None
+                super().__setitem__("locked_until", exc.hint)
+                raise AccountLocked(locked_until) from exc
+            raise
+
     @property
     def locked_until(self) -> datetime | None:
         value = self.get("locked_until")
         return datetime.fromisoformat(value) if value else None
+
+
+def check_password(record: UserRecord, password: str) -> bool:
+    """The one check of a typed password, at every door that takes one (the sign-in form, Account -> Change
+    password). A locked name is refused before its password is looked at (AccountLocked); a wrong password is
+    counted in the database (the fifth in a row locks the name for 15 minutes); a right one returns True, and the
+    door's next step (auth_record_successful_login, auth_set_password_hash) is refused by the database if parallel
+    attempts locked the name meanwhile."""
+    if record.locked_until is not None:
+        raise AccountLocked(record.locked_until)
+    if bcrypt.checkpw((password or "").encode(), record["password"].encode()):
+        return True
+    record["failed_login_attempts"] = (record.get("failed_login_attempts") or 0) + 1
+    return False
 
 
 def _record_from_row(backend: Backend, row: dict[str, Any]) -> UserRecord:
@@ -353,6 +389,12 @@ class DatabaseUsers(MutableMapping):
 
     def __len__(self) -> int:
         return len(self._loaded)
+
+    def check_credentials(self, username: str, password: str) -> bool:
+        """streamlit-authenticator's own check (AuthenticationModel.check_credentials), replaced by this one for
+        both the sign-in form and Change password (app.py): every door counts failures and honours the lock."""
+        record = self._lookup(username)
+        return record is not None and check_password(record, password)
 
     def tried_record(self) -> UserRecord | None:
         """The name whose sign-in failed or is locked in this run (with or without an account), if any."""

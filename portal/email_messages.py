@@ -5,11 +5,16 @@ the body; the email adds where to act. A session's invitation is built with ical
 or CANCEL, a UID stable across moves (the first booking's id), the SEQUENCE the recipient's calendar
 has seen, DTSTART/DTEND in UTC and the consultant's zone named, so Google Calendar, Outlook and Apple
 Calendar add, move and remove one event.
+
+Members' words (names above all) are data, never markup: the HTML part escapes everything it shows, the
+invitation's values go through icalendar (which escapes , ; \\ and line breaks, and quotes parameters), and a
+name is one line (`one_line`) in every part, so a name cannot start a line of its own in a text body.
 """
 
 from __future__ import annotations
 
 import html
+import unicodedata
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
@@ -48,6 +53,11 @@ PAGE_TITLES = {
 }
 
 
+def one_line(text: str | None) -> str:
+    """A member's word as one line: line breaks, tabs and other control characters become single spaces."""
+    return " ".join("".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in text or "").split())
+
+
 def subject(row: dict[str, Any]) -> str:
     kind = row["kind"]
     if kind == "declined" and row.get("page") == "requests":
@@ -83,7 +93,7 @@ def build_message(row: dict[str, Any], *, sender: str, base_url: str) -> EmailMe
         if row.get("plan_id") and row.get("page") == "termination"
         else PAGE_TITLES.get(row.get("page") or "", "the portal")
     )
-    greeting = f"Dear {row['recipient_name']},"
+    greeting = f"Dear {one_line(row['recipient_name'])},"
     text = (
         f"{greeting}\n\n{row['message']}\n\nOpen {where}: {link}\n\n"
         f"— {PORTAL_NAME}. You receive this because it concerns your work on the portal.\n"
@@ -115,7 +125,7 @@ def build_summary(rows: list[dict[str, Any]], *, sender: str, base_url: str) -> 
     sessions' calendar invitations attached."""
     first = rows[0]
     count = len(rows)
-    greeting = f"Dear {first['recipient_name']},"
+    greeting = f"Dear {one_line(first['recipient_name'])},"
     lines = [f"- {row['message']}" for row in rows]
     text = (
         f"{greeting}\n\nSince the last summary:\n\n"
@@ -158,7 +168,7 @@ def calendar_invitation(row: dict[str, Any], *, organiser: str) -> bytes:
     event.add("dtstamp", datetime.now(UTC))
     event.add("dtstart", _utc(row["starts_at"]))
     event.add("dtend", _utc(row["ends_at"]))
-    event.add("summary", f"Session with {row.get('other_name') or 'a colleague'}")
+    event.add("summary", f"Session with {one_line(row.get('other_name')) or 'a colleague'}")
     zone = row.get("consultant_timezone")
     if zone:
         local = in_zone(row["starts_at"], zone)
@@ -174,10 +184,10 @@ def calendar_invitation(row: dict[str, Any], *, organiser: str) -> bytes:
     # named, never addressed: a colleague's login email is theirs alone.
     portal_address = _address(organiser)
     organizer = vCalAddress(f"mailto:{portal_address}")
-    organizer.params["cn"] = vText(row.get("consultant_name") or PORTAL_NAME)
+    organizer.params["cn"] = vText(one_line(row.get("consultant_name") or PORTAL_NAME))
     event.add("organizer", organizer)
     attendee = vCalAddress(f"mailto:{row['recipient_email']}")
-    attendee.params["cn"] = vText(row["recipient_name"])
+    attendee.params["cn"] = vText(one_line(row["recipient_name"]))
     attendee.params["role"] = vText("REQ-PARTICIPANT")
     attendee.params["partstat"] = vText("ACCEPTED" if status == "CONFIRMED" else "NEEDS-ACTION")
     attendee.params["rsvp"] = vText("FALSE")
@@ -185,7 +195,7 @@ def calendar_invitation(row: dict[str, Any], *, organiser: str) -> bytes:
     if row.get("other_name"):
         local, _, domain = portal_address.partition("@")
         other = vCalAddress(f"mailto:{local}+{row['series_id']}@{domain}")
-        other.params["cn"] = vText(row["other_name"])
+        other.params["cn"] = vText(one_line(row["other_name"]))
         other.params["role"] = vText("REQ-PARTICIPANT")
         event.add("attendee", other)
     cal.add_component(event)
@@ -212,7 +222,7 @@ def build_link_message(row: dict[str, Any], *, token: str | None, sender: str, b
 
     base = base_url.rstrip("/")
     kind = row["kind"]
-    name = row.get("recipient_name") or "colleague"
+    name = one_line(row.get("recipient_name")) or "colleague"
     sign_in, forgot = f"{base}/sign-in", f"{base}/forgot-password"
     if kind == "registration":
         title = "Confirm your email to finish creating your account"

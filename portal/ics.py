@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
 
-from portal.email_messages import UID_DOMAIN  # one UID per session, in email and in the file
+from portal.email_messages import UID_DOMAIN, one_line  # one UID per session, in email and in the file
 
 PORTAL_CALENDAR = "Peer Consultation Portal"
 
@@ -60,10 +60,10 @@ def appointments_ics(
         event.add("dtstart", datetime.fromisoformat(appt["starts_at"]).astimezone(zone))
         event.add("dtend", datetime.fromisoformat(appt["ends_at"]).astimezone(zone))
         role = "Consultation with" if appt["my_role"] == "client" else "Session with"
-        event.add("summary", f"{role} {appt['other_name']}")
+        event.add("summary", f"{role} {one_line(appt['other_name'])}")  # icalendar escapes the rest
         event.add("status", STATUS[appt["status"]])
         if appt.get("cancel_reason"):
-            event.add("description", f"Cancelled: {appt['cancel_reason']}")
+            event.add("description", f"Cancelled: {appt['cancel_reason']}")  # lines kept: icalendar escapes them
         cal.add_component(event)
     cal.add_missing_timezones()
     return cal.to_ical()

@@ -1,9 +1,15 @@
-"""Local mode's mailbox, read for the admin's Outbox tab: the .eml files the sender wrote under the data
-directory's mailbox/ (portal.mailer), newest first, and one message's plain text with its links found, so a
-new user of the demo can open a verification link without a mail server."""
+"""Local mode's mailbox, for the developer at the machine: the .eml files the sender wrote under the data
+directory's mailbox/ (portal.mailer; only without SMTP_HOST, readable by the owner alone), newest first, and one
+message's plain text with its links, so a verification link can be opened without a mail server:
+
+    python -m portal.local_mailbox            # the newest messages
+    python -m portal.local_mailbox NAME       # one message's text and links
+
+No page shows them: an administrator sees delivery status, never a body or a link (issue 23, item 3)."""
 
 from __future__ import annotations
 
+import argparse
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,7 +21,6 @@ from pathlib import Path
 # The sender's names: "<outbox id, 8 digits>-<kind>.eml". Anything else in the folder is not the portal's.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,120}\.eml$")
 _LINK = re.compile(r"https?://[^\s<>\"')\]]+")
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
 
 
 @dataclass(frozen=True)
@@ -65,23 +70,27 @@ def links(text: str) -> list[str]:
     return list(dict.fromkeys(m.group(0).rstrip(".,;:") for m in _LINK.finditer(text)))
 
 
-def as_markdown(text: str) -> str:
-    """The plain text for st.markdown: everything shown as written (Markdown characters escaped), line breaks
-    kept, and each web address a link."""
-    lines = []
-    for line in text.splitlines():
-        parts, last = [], 0
-        for match in _LINK.finditer(line):
-            url = match.group(0).rstrip(".,;:")
-            parts.append(_MARKDOWN_SPECIAL.sub(r"\\\1", line[last : match.start()]))
-            shown = _MARKDOWN_SPECIAL.sub(r"\\\1", url)
-            parts.append(f"[{shown}]({url.replace(')', '%29')})")
-            last = match.start() + len(url)
-        parts.append(_MARKDOWN_SPECIAL.sub(r"\\\1", line[last:]))
-        lines.append("".join(parts))
-    return "  \n".join(lines)
-
-
 def _parse(path: Path) -> EmailMessage:
     with path.open("rb") as handle:
         return BytesParser(policy=policy.default).parse(handle)  # type: ignore[return-value]
+
+
+def main(argv: list[str] | None = None) -> int:
+    from portal.config import Settings
+
+    parser = argparse.ArgumentParser(description="Read local mode's mailbox (no mail server set up).")
+    parser.add_argument("name", nargs="?", help="a message's file name, as listed")
+    args = parser.parse_args(argv)
+    folder = Settings.load().data_dir / "mailbox"
+    if args.name:
+        text = read_text(folder, args.name)
+        print(text)
+        print("\n".join(["Links:", *links(text)]))
+        return 0
+    for message in list_messages(folder, limit=20):
+        print(f"{message.written_at:%Y-%m-%d %H:%M} UTC  {message.name}  to {message.to}: {message.subject}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -18,7 +18,9 @@ verification link may go to an unverified address.
 
 Settings (environment or st.secrets): SMTP_HOST, SMTP_PORT (587), SMTP_USER, SMTP_PASSWORD,
 SMTP_FROM, SMTP_STARTTLS (on unless "0"), PORTAL_BASE_URL (links in the emails). Without SMTP_HOST
-nothing leaves the machine: each message is written as an .eml under the data directory's mailbox/.
+nothing leaves the machine: in local mode each message is written as an .eml under the data directory's
+mailbox/, readable by the machine's owner alone (a developer's convenience: `python -m portal.local_mailbox`);
+with SMTP_HOST nothing is written there. No page shows a message's content.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from portal.account_links import VERIFICATION_KINDS, new_token
+from portal.account_links import VERIFICATION_KINDS, VERIFY_HOURS, new_token
 from portal.db import SERVICE, APIError, Backend, DatabaseUnavailable
 from portal.email_messages import build_link_message, build_message, build_summary
 
@@ -53,7 +55,7 @@ class MailSettings:
     sender: str = "Peer Consultation Portal <no-reply@localhost>"
     starttls: bool = True
     base_url: str = "http://localhost:8501"
-    mailbox_dir: Path | None = None  # local mode: every message also written here as .eml
+    mailbox_dir: Path | None = None  # local mode without SMTP_HOST: every message written here as .eml (0600)
 
     @classmethod
     def from_environment(
@@ -181,19 +183,31 @@ class Mailer:
     def _deliver_locally(self, group: dict[str, Any]) -> tuple[str | None, str | None]:
         """The mailbox copy, and the outcomes decided without a server; (None, None): send it over SMTP."""
         row, message = group["first"], group["message"]
-        saved = None
-        if self.settings.mailbox_dir is not None:
-            self.settings.mailbox_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            kind = "summary" if row.get("summary") else row["kind"]
-            saved = self.settings.mailbox_dir / f"{row['id']:08d}-{kind}.eml"
-            saved.write_bytes(bytes(message))
         if not self.settings.smtp_host:
+            saved = self._write_to_mailbox(row, message) if self.settings.mailbox_dir is not None else None
             return ("sent", f"mailbox:{saved.name}") if saved else ("held", "No mail server is set up (SMTP_HOST).")
         if reserved_address(row["recipient_email"]):
             return "held", "A reserved example address (the demo world's): never sent."
         if not row["email_verified"]:
             return "held", "The address is not verified yet."
         return None, None
+
+    def _write_to_mailbox(self, row: dict[str, Any], message: Any) -> Path:
+        """Local mode without a mail server: the message as an .eml for the person running this machine, readable
+        by the owner alone (folder 0700, file 0600 from its first byte). Account messages carry live links, so
+        their files go once the longest link in them (a verification's) has expired, as the link does."""
+        folder = self.settings.mailbox_dir
+        assert folder is not None
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        folder.chmod(0o700)  # a folder made earlier, or by a looser umask
+        _forget_expired_account_messages(folder)
+        kind = "summary" if row.get("summary") else row["kind"]
+        saved = folder / f"{row['id']:08d}-{kind}.eml"
+        descriptor = os.open(saved, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o600)
+            handle.write(bytes(message))
+        return saved
 
     def _connect(self) -> smtplib.SMTP:
         smtp = smtplib.SMTP(self.settings.smtp_host, self.settings.smtp_port, timeout=20)
@@ -220,6 +234,17 @@ class Mailer:
                 busy = 0
             if not busy:
                 stop.wait(poll_seconds)
+
+
+def _forget_expired_account_messages(folder: Path) -> None:
+    """Account messages (their links) older than a verification link lives are of no use to anyone: removed."""
+    oldest = time.time() - VERIFY_HOURS * 3600
+    for path in folder.glob("*-account-*.eml"):
+        try:
+            if path.stat().st_mtime < oldest:
+                path.unlink()
+        except FileNotFoundError:  # another sender removed it first
+            pass
 
 
 class _BatchConnection:

@@ -30,8 +30,17 @@ def export_zip(data: dict[str, Any]) -> bytes:
                 continue
             rows = value if isinstance(value, list) else [value] if value else []
             frame = pd.json_normalize(rows) if rows else pd.DataFrame()
-            archive.writestr(f"{topic}.csv", frame.to_csv(index=False))
+            archive.writestr(f"{topic}.csv", frame.map(spreadsheet_text).to_csv(index=False))
     return buffer.getvalue()
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(value: Any) -> Any:
+    """A cell as text a spreadsheet shows, never runs: text starting like a formula (=HYPERLINK(...) in a name or
+    note a member typed) gets a leading apostrophe, which spreadsheets hide (OWASP's advice for CSV exports)."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(_FORMULA_STARTS) else value
 
 
 def delete_my_account(backend: Backend, claims: Claims, confirm_username: str) -> None:

@@ -27,3 +27,38 @@ def plain(text: str | None) -> str:
     escaped = escaped.replace("\\:\\/\\/", "\\:" + _WORD_JOINER + "\\/\\/").replace("\\@", _WORD_JOINER + "\\@")
     escaped = _WWW.sub(r"\1" + _WORD_JOINER, escaped)
     return escaped.replace("\n", "  \n")
+
+
+#: The fields members type (or an admin types for everyone: modality names), by the keys and attributes pages read
+#: them under. A page that puts one of them into Markdown (st.markdown, st.caption, st.title, a widget's label, ...)
+#: passes it through `plain`; tests/test_plain_text.py reads every page and component and fails on one that does not.
+MEMBER_TEXT_FIELDS = frozenset(
+    {
+        "bio",
+        "city",
+        "counterpart_display",
+        "counterpart_email",
+        "counterpart_name",
+        "decline_reason",
+        "detail",
+        "display_name",
+        "email",
+        "evidence",
+        "evidence_body",
+        "license_number",
+        "license_type",
+        "member_name",
+        "message",
+        "name",
+        "note",
+        "organisation",
+        "other_name",
+        "pronouns",
+        "reason",
+        "role",
+        "safety_justification",
+        "username",
+    }
+)
+#: Attributes that carry member text (a CurrentUser's display_name, ...); `.name` is left out: days and groups have it.
+MEMBER_TEXT_ATTRIBUTES = frozenset({"display_name", "username", "email", "note", "pronouns"})

@@ -47,6 +47,12 @@ PROFILE_FIELDS = (
 # these turn its refusals into the sentence shown next to the field.
 CONSTRAINT_MESSAGES = {
     "profiles_display_name_length": ("display_name", "Your name must be between 2 and 80 characters."),
+    # public.display_name_problem, asked on every save of a name (issue 23, item 2)
+    "profiles_display_name_format": (
+        "display_name",
+        "Your name may use letters from any alphabet, spaces, apostrophes, hyphens and full stops: no symbols "
+        "such as < > [ ] ( ) / : @, and no line breaks.",
+    ),
     "profiles_pronouns_length": ("pronouns", "Pronouns can be at most 40 characters."),
     "profiles_languages_present": ("languages", "Choose between 1 and 10 languages."),
     "profiles_city_length": ("city", "The city can be at most 80 characters."),

@@ -169,3 +169,25 @@ def start_postgrest(
             last_error = exc
             server.stop()
     raise RuntimeError(f"could not start PostgREST: {last_error}")
+
+
+def supabase_backend_for(server: PostgrestServer):
+    """The portal's Supabase backend (supabase-py) talking to this bare PostgREST: supabase-py calls
+    <url>/rest/v1/..., which a small transport maps to <url>/...; only loopback is contacted. Close it after."""
+    import httpx
+    import jwt
+
+    from portal.db.supabase_backend import SupabaseBackend
+    from portal.db.tokens import TokenMinter
+
+    class _Bare(httpx.HTTPTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            if request.url.host != "127.0.0.1":
+                raise httpx.ConnectError(f"tests stay on loopback, not {request.url.host}", request=request)
+            if request.url.path.startswith("/rest/v1"):
+                request.url = request.url.copy_with(path=request.url.path[len("/rest/v1") :] or "/")
+            return super().handle_request(request)
+
+    anon_key = jwt.encode({"role": "anon"}, server.jwt_secret, algorithm="HS256")
+    http = httpx.Client(transport=_Bare(), timeout=httpx.Timeout(15.0))
+    return SupabaseBackend(server.url, anon_key, TokenMinter(secret=server.jwt_secret), httpx_client=http)

@@ -530,6 +530,8 @@ def test_every_function_pins_search_path_and_definers_are_not_public(embedded_db
         "care_outlives_profile_changes",
         "tell_when_a_licence_stops_covering_a_client",
         "tell_when_a_client_moves_beyond_the_licence",
+        # Issue 23, item 8: "This was not me" cancels a registration from its link.
+        "auth_cancel_registration",
     }
 
 

@@ -517,6 +517,7 @@ def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) ->
         token = registration_token(warm_app, f"{username}@journey.example")
         seeker.goto(f"{warm_app.url}/verify-email?token={token}", wait_until="domcontentloaded")
         expect(title(seeker, "Confirm your email")).to_be_visible(timeout=STEP_TIMEOUT)
+        seeker.get_by_role("button", name="Create my account").click()  # the page asks first (#23.8)
         notice(seeker, f"your account {username} is ready")
         shots(seeker, "seeker-email-confirmed")
         seeker.get_by_role("link", name="Sign in now").click()

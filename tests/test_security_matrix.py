@@ -516,6 +516,7 @@ FUNCTIONS: dict[str, Fn] = {
     "list_conflict_rules": Fn(MEMBERS),
     "is_admin": Fn(MEMBERS),
     "is_iana_timezone": Fn(MEMBERS, {"tz": "Europe/Paris"}),
+    "display_name_problem": Fn(MEMBERS, {"p_name": "Zoë O’Brien"}),  # the name rule, stated once; reads nothing
     "normalise_organisation": Fn(MEMBERS, {"p_name": "St. Mary's Hospital"}),
     # my profile, practice, availability, declarations, data
     "get_my_profile": Fn(MEMBERS),
@@ -665,9 +666,11 @@ FUNCTIONS: dict[str, Fn] = {
             "p_email": "matrix_y@x.example",
             "p_display_name": "Matrix",
             "p_password_hash": "$2b$12$x",
+            "p_client": "198.51.100.7",
         },
     ),
     "auth_request_password_reset": Fn(NOBODY, {"p_identifier": "seeker01"}),
+    "auth_cancel_registration": Fn(NOBODY, {"p_token_hash": "0" * 64}),
     "account_links_claim": Fn(NOBODY, {"p_limit": 1}),
     "account_link_arm": Fn(NOBODY, {"p_id": 1, "p_token_hash": "0" * 64}),
     "account_links_settle": Fn(NOBODY, {"p_id": 1, "p_outcome": "sent"}),

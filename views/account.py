@@ -8,8 +8,10 @@ from components import context, sessions
 from components.errors import database_errors_as_messages
 from components.registration import refusal_field
 from portal.account_links import VERIFY_HOURS, my_email, request_my_verification
+from portal.auth import LOCKOUT_MINUTES, MAX_FAILED_ATTEMPTS, AccountLocked
 from portal.db import APIError
 from portal.mydata import DeletionRefused, delete_my_account, export_my_data, export_zip
+from portal.plain_text import plain
 
 user = context.require_user()
 st.title("Account")
@@ -20,12 +22,12 @@ st.header("Email address")
 with database_errors_as_messages():
     address = my_email(context.backend(), user.claims)
 if address["verified"]:
-    st.markdown(f"**{address['email']}** — verified.")
+    st.markdown(f"**{plain(address['email'])}** — verified.")
 else:
     # Accounts made before sign-up was verified: they sign in as before, and nothing but this link is emailed
     # to the address until it is verified.
     st.markdown(
-        f"**{address['email']}** — not verified yet. Until it is, the portal emails it nothing but the "
+        f"**{plain(address['email'])}** — not verified yet. Until it is, the portal emails it nothing but the "
         "verification link, and a forgotten password cannot be reset by email."
     )
     if st.button("Verify my email", key="account_verify_email", icon=":material/mark_email_read:"):
@@ -36,7 +38,7 @@ else:
             st.error(exc.message, icon=":material/error:")
         else:
             st.session_state["account_verify_notice"] = (
-                f"A link is on its way to {address['email']}; open it within {VERIFY_HOURS} hours."
+                f"A link is on its way to {plain(address['email'])}; open it within {VERIFY_HOURS} hours."
             )
     if notice := st.session_state.get("account_verify_notice"):
         st.success(notice, icon=":material/check_circle:")
@@ -64,9 +66,16 @@ with database_errors_as_messages():
             st.session_state["account_password_notice"] = (
                 "Your password was changed. Every other browser signed in to your account was signed out."
             )
+    except AccountLocked as exc:
+        st.session_state.pop("account_password_notice", None)
+        st.error(str(exc), icon=":material/lock_clock:")
     except CredentialsError:
         st.session_state.pop("account_password_notice", None)
-        st.error("The current password is incorrect.", icon=":material/error:")
+        st.error(
+            f"The current password is incorrect. After {MAX_FAILED_ATTEMPTS} failed attempts the account is locked "
+            f"for {LOCKOUT_MINUTES} minutes.",
+            icon=":material/error:",
+        )
     except ResetError as exc:
         st.session_state.pop("account_password_notice", None)
         # The authenticator words a refused new password with its own (replaced) rules: say the portal's.

@@ -28,7 +28,6 @@ from portal.appointments import OUTCOMES
 from portal.db import APIError, friendly_message
 from portal.db.errors import is_not_found
 from portal.email_choices import admin_outbox, outbox_table
-from portal.local_mailbox import as_markdown, list_messages, read_text
 from portal.local_times import local_time, zone_words
 from portal.mydata import plural
 from portal.plain_text import plain
@@ -85,9 +84,9 @@ with queue_tab:
     for item in shown:
         with st.container(border=True, key=f"verify_card_{item['id']}"):
             kind = "Competency" if item["kind"] == "competency" else "Licence"
-            st.markdown(f"**{item['member_name']}** · {kind}: {level_names(item['item'])}")
+            st.markdown(f"**{plain(item['member_name'])}** · {kind}: {plain(level_names(item['item']))}")
             st.caption(
-                f"Evidence: {item['detail'] or 'none given'}"
+                f"Evidence: {plain(item['detail']) or 'none given'}"
                 + (f" · expires {item['expires_on']}" if item.get("expires_on") else "")
                 + f" · submitted {item['submitted_at'][:10]}"
             )
@@ -108,8 +107,8 @@ with queue_tab:
                 else:
                     forget_decided(st.session_state, item["id"])
                     st.session_state["verify_notice"] = (
-                        f"{'Verified' if decision else 'Rejected'}: {item['member_name']} · {kind.lower()} "
-                        f"{level_names(item['item'])}."
+                        f"{'Verified' if decision else 'Rejected'}: {plain(item['member_name'])} · {kind.lower()} "
+                        f"{plain(level_names(item['item']))}."
                     )
                     st.rerun()
     if len(matching) > len(shown):
@@ -232,7 +231,11 @@ with accounts_tab:
                 "Locked account",
                 options=[r["id"] for r in locked],
                 key="admin_unlock_choice",
-                format_func=lambda i: next(f"{r['display_name']} ({r['username']})" for r in locked if r["id"] == i),
+                format_func=lambda i: next(
+                    f"{r['display_name']} ({r['username']})"  # not markdown: a selectbox's options are plain text
+                    for r in locked
+                    if r["id"] == i
+                ),
             )
             if st.button("Unlock account", key="admin_unlock"):
                 with database_errors_as_messages():
@@ -254,7 +257,11 @@ with accounts_tab:
                 index=None,
                 placeholder="Choose…",
                 key="admin_close_choice",
-                format_func=lambda i: next(f"{r['display_name']} ({r['username']})" for r in closable if r["id"] == i),
+                format_func=lambda i: next(
+                    f"{r['display_name']} ({r['username']})"  # not markdown: a selectbox's options are plain text
+                    for r in closable
+                    if r["id"] == i
+                ),
             )
             why = st.text_area("Reason (every affected client reads it)", key="admin_close_reason", max_chars=500)
             if refused := st.session_state.get("admin_close_error"):
@@ -282,10 +289,10 @@ with disputes_tab:
         with st.container(border=True, key=f"dispute_{item['id']}"):
             st.markdown(
                 f"**{local_time(item['starts_at'], admin_zone)}** ({admin_zone}) · "
-                f"{item['consultant']} (consultant) with {item['client']} (client)"
+                f"{plain(item['consultant'])} (consultant) with {plain(item['client'])} (client)"
             )
             for said in item["statements"]:
-                who = item["consultant"] if said["by"] == "consultant" else item["client"]
+                who = plain(item["consultant"] if said["by"] == "consultant" else item["client"])
                 note = f" — “{plain(said['note'])}”" if said.get("note") else ""
                 st.markdown(f"- {who}: {OUTCOMES[said['outcome']]}{note}")
             with st.form(f"dispute_form_{item['id']}", border=False):
@@ -314,8 +321,9 @@ with outbox_tab:
         "Every notice that also goes by email, newest first, and where it stands. Held rows wait for a "
         "verified address; a failed send is tried again with growing pauses before it counts as failed."
         + (
-            " No mail server is set up (SMTP_HOST): nothing leaves this machine, and each message is written "
-            "to the local mailbox below instead."
+            " No mail server is set up (SMTP_HOST): nothing leaves this machine; each message is written to "
+            "the local mailbox, a folder only the account running the portal can read. No page shows an email's "
+            "content or links."
             if no_server
             else ""
         )
@@ -331,33 +339,3 @@ with outbox_tab:
         )
     else:
         st.caption("Nothing has been queued for email yet.")
-    if local_mailbox is not None:
-        st.header("Local mailbox")
-        messages = list_messages(local_mailbox)
-        if not messages:
-            st.caption(f"No messages in {local_mailbox} yet.")
-        else:
-            st.caption(
-                f"{plural(len(messages), 'message')} in {local_mailbox}, newest first. Choose one to read "
-                "it; its links open the portal (a verification link included)."
-            )
-            chosen = st.selectbox(
-                "Message",
-                options=[m.name for m in messages],
-                index=0,
-                key="outbox_message",
-                format_func=lambda name: next(
-                    f"{local_time(m.written_at, admin_zone)} · to {m.to} · {m.subject}"
-                    for m in messages
-                    if m.name == name
-                ),
-            )
-            try:
-                body = read_text(local_mailbox, chosen)
-            except (FileNotFoundError, OSError):
-                st.warning(
-                    "That message is no longer in the mailbox; refresh to see what is.", icon=":material/warning:"
-                )
-            else:
-                with st.container(border=True, key="outbox_message_body"):
-                    st.markdown(as_markdown(body))

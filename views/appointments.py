@@ -102,7 +102,7 @@ if asked:
             st.session_state[TAB_STATE_KEY] = listing
         when = slot_label(focused["starts_at"], my_tz, focused["other_timezone"])
         st.info(
-            f"This link is about your session on **{when}** with {focused['other_name']} "
+            f"This link is about your session on **{when}** with {plain(focused['other_name'])} "
             f"({STATUS_BADGES[focused['status']]}), listed under {listing}.",
             icon=":material/event:",
         )
@@ -120,6 +120,7 @@ with book_tab:
         )
     else:
         names = {
+            # not markdown: a selectbox's options are plain text
             e["other_id"]: f"{e['other_name']} (your {'client' if e['my_role'] == 'consultant' else 'consultant'})"
             for e in engagements
         }
@@ -140,7 +141,7 @@ with book_tab:
             late_cancel_hours=policy.get("late_cancel_hours"),
         )
         if refusal := st.session_state.pop("book_refusal", None):
-            st.error(refusal["message"], icon=":material/error:")
+            st.error(refusal["message"], icon=":material/error:")  # not member text: the portal's refusal
             if refusal["code"] == "slot_taken":
                 st.caption("The week above now shows the times still open.")
         if (
@@ -178,7 +179,7 @@ upcoming, called_off, past = listed["upcoming"], listed["called_off"], listed["p
 def cancellation_text(appt: dict) -> str:
     """Like " by you with 12 h notice · late": the whole hours the confirmation names (notice_given). A move
     says so: only a late one counts on the record."""
-    who = "you" if appt["cancelled_by_me"] else appt["other_name"]
+    who = "you" if appt["cancelled_by_me"] else plain(appt["other_name"])
     notice_part = f" with {notice_given(appt['notice_hours'], short=True)}" if appt["notice_hours"] is not None else ""
     late = " · :red-badge[late]" if appt["late"] else ""
     return f" by {who}{notice_part}{late}"
@@ -186,7 +187,7 @@ def cancellation_text(appt: dict) -> str:
 
 def history_line(appt: dict) -> str:
     line = (
-        f"{slot_label(appt['starts_at'], my_tz, appt['other_timezone'])} · {appt['other_name']} · "
+        f"{slot_label(appt['starts_at'], my_tz, appt['other_timezone'])} · {plain(appt['other_name'])} · "
         f"{STATUS_BADGES[appt['status']]}"
     )
     if appt["status"] in ("cancelled", "moved"):
@@ -217,7 +218,9 @@ def attendance_form(appt: dict) -> None:
             except BookingRefused as exc:
                 st.error(exc.message, icon=":material/error:")
             else:
-                st.session_state["appointments_notice"] = f"Recorded. {appt['other_name']} is told and can answer."
+                st.session_state["appointments_notice"] = (
+                    f"Recorded. {plain(appt['other_name'])} is told and can answer."
+                )
                 st.rerun()
 
 
@@ -230,7 +233,7 @@ with upcoming_tab:
         with st.container(border=True, key=f"appt_card_{appt['id']}"):
             st.markdown(
                 f"**{slot_label(appt['starts_at'], my_tz, appt['other_timezone'])}** · "
-                f"{appt['other_name']} · {STATUS_BADGES[appt['status']]}"
+                f"{plain(appt['other_name'])} · {STATUS_BADGES[appt['status']]}"
             )
             if appt["rescheduled_from"]:
                 st.caption("Moved from an earlier time.")
@@ -272,7 +275,7 @@ with upcoming_tab:
                         st.session_state.pop(late_key, None)
                         st.session_state["appointments_notice"] = (
                             f"Cancelled with {notice_given(cancelled['notice_hours'])}. "
-                            f"{appt['other_name']} was notified."
+                            f"{plain(appt['other_name'])} was notified."
                         )
                         st.rerun()
                     except BookingRefused as exc:

@@ -64,8 +64,8 @@ with database_errors_as_messages():
     modalities = modality_names(backend, user.claims)
 st.query_params["id"] = consultant_id
 
-pronouns = f" ({doc['pronouns']})" if doc.get("pronouns") else ""
-st.title(f"{doc['display_name']}{pronouns}")
+pronouns = f" ({plain(doc['pronouns'])})" if doc.get("pronouns") else ""
+st.title(f"{plain(doc['display_name'])}{pronouns}")
 spoken = ", ".join(languages.get(code, code) for code in doc["languages"])
 st.caption(
     f"Consultant profile · {formats(doc)} · {fee(doc)} · {spoken} · "
@@ -95,14 +95,15 @@ for c in doc["competencies"]:
         else "self-attested"
     )
     st.caption(
-        f"{c['name']}: level {c['level']} ({LEVELS[c['level']]}) · {status}" + (f" · {evidence}" if evidence else "")
+        f"{plain(c['name'])}: level {c['level']} ({LEVELS[c['level']]}) · {status}"
+        + (f" · {plain(evidence)}" if evidence else "")
     )
 
 st.header("Licences")
 for lic in doc["licenses"]:
     status = "expired" if lic["expired"] else "verified" if lic["verified"] else "self-attested"
     st.caption(
-        f"{lic['license_type']} in {lic['jurisdiction']} · no. {lic['license_number']} · "
+        f"{plain(lic['license_type'])} in {lic['jurisdiction']} · no. {plain(lic['license_number'])} · "
         f"expires {lic['expires_on']} · {status}"
     )
 
@@ -218,7 +219,7 @@ else:
             placeholder="A few lines on what you are looking for. Keep clinical detail for the first session.",
         )
         if errors.get("message"):
-            st.error(errors["message"], icon=":material/error:")
+            st.error(errors["message"], icon=":material/error:")  # not member text: the field's rule
         sent = st.form_submit_button("Send request", type="primary", key="request_send")
     if sent:
         try:

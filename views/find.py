@@ -7,6 +7,7 @@ from components.cards import competency_badges, conflict_flag, fee, formats, sco
 from components.errors import database_errors_as_messages
 from components.reference import modality_names, reference_lists
 from portal.appointments import record_summary
+from portal.plain_text import plain
 from portal.profiles import load_my_profile
 from portal.search import (
     FORMATS,
@@ -169,8 +170,8 @@ st.markdown(f"**{page.total_words().capitalize()}** {matches}{capped} · page {f
 for result in page.results:
     with st.container(border=True, key=f"find_card_{result['consultant_id']}"):
         head, score = st.columns([3, 1])
-        pronouns = f" ({result['pronouns']})" if result.get("pronouns") else ""
-        head.markdown(f"### {result['display_name']}{pronouns}")
+        pronouns = f" ({plain(result['pronouns'])})" if result.get("pronouns") else ""
+        head.markdown(f"### {plain(result['display_name'])}{pronouns}")
         head.caption(
             f"{formats(result)} · {fee(result)} · "
             f"{', '.join(languages.get(code, code) for code in result['languages'])} · "

@@ -7,11 +7,12 @@ from components.errors import database_errors_as_messages
 from portal.appointments import professionalism_record, record_summary
 from portal.local_times import local_time, times_caption
 from portal.mydata import attention_items, requests_waiting_sentence
+from portal.plain_text import plain
 from portal.profiles import load_my_profile, profile_checklist
 
 user = context.require_user()
 backend = context.backend()
-st.title(f"Welcome, {user.display_name}")
+st.title(f"Welcome, {plain(user.display_name)}")
 st.caption("What needs your attention, and where to go next.")
 
 with database_errors_as_messages():
@@ -44,7 +45,7 @@ else:
     st.caption(times_caption(doc["timezone"]))
 for session in home["upcoming"]:
     badge = ":green-badge[Confirmed]" if session["status"] == "confirmed" else ":orange-badge[Proposed]"
-    st.markdown(f"{local_time(session['starts_at'], doc['timezone'])} · {session['other_name']} · {badge}")
+    st.markdown(f"{local_time(session['starts_at'], doc['timezone'])} · {plain(session['other_name'])} · {badge}")
 st.page_link("views/appointments.py", label="All appointments", icon=":material/event:")
 
 if home.get("capacity"):

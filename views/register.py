@@ -15,6 +15,7 @@ from components import context
 from components.errors import database_errors_as_messages
 from components.formstate import FormGeneration
 from components.mail_sender import local_mail_settings
+from components.registration import registration_client
 from portal.account_links import registration_problems, request_registration
 from portal.auth import USERNAME_RULES, RegistrationRefused
 from portal.passwords import PASSWORD_RULES, PASSWORD_RULES_LIST
@@ -62,7 +63,9 @@ if submitted:
     if not errors:
         with database_errors_as_messages():
             try:
-                answer = request_registration(context.backend(), first_name, last_name, email, username, password)
+                answer = request_registration(
+                    context.backend(), first_name, last_name, email, username, password, client=registration_client()
+                )
             except RegistrationRefused as exc:
                 errors = {"username" if "username" in str(exc) else "form": str(exc)}
             else:
@@ -78,7 +81,8 @@ if answer := st.session_state.get("register_answer"):
     if context.settings().backend == "local" and not local_mail_settings(context.settings()).smtp_host:
         st.info(
             "This portal runs in local mode and sends no email: messages are kept in the mailbox folder of "
-            "its data directory (`.data/mailbox/`), where an administrator also sees them (Admin → Outbox).",
+            "its data directory (`.data/mailbox/`), readable only on this machine by the account running the "
+            "portal (`python -m portal.local_mailbox` lists them).",
             icon=":material/inbox:",
         )
 st.page_link("views/sign_in.py", label="Already registered? Sign in", icon=":material/login:")

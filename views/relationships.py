@@ -8,6 +8,7 @@ from components import context
 from components.errors import database_errors_as_messages
 from components.formstate import FormGeneration
 from portal.local_times import local_time, times_caption
+from portal.plain_text import plain
 from portal.screening import (
     AFFILIATION_KINDS,
     CONTEXT_TEXT,
@@ -86,7 +87,7 @@ with people_tab:
     for item in doc["relationships"]:
         row, remove = st.columns([5, 1])
         label = kinds.get(item["kind"], {}).get("label", item["kind"])
-        who = item.get("counterpart_display") or item.get("counterpart_email") or "someone"
+        who = plain(item.get("counterpart_display") or item.get("counterpart_email")) or "someone"
         row.markdown(f"**{who}** {label} · {period(item)}")
         if remove.button("Remove", key=f"relationship_remove_{item['id']}"):
             with database_errors_as_messages():
@@ -168,8 +169,8 @@ with places_tab:
     )
     for item in doc["affiliations"]:
         row, remove = st.columns([5, 1])
-        role = f", {item['role']}" if item.get("role") else ""
-        row.markdown(f"**{item['organisation']}** · {AFFILIATION_KINDS[item['kind']]}{role} · {period(item)}")
+        role = f", {plain(item['role'])}" if item.get("role") else ""
+        row.markdown(f"**{plain(item['organisation'])}** · {AFFILIATION_KINDS[item['kind']]}{role} · {period(item)}")
         if remove.button("Remove", key=f"affiliation_remove_{item['id']}"):
             with database_errors_as_messages():
                 remove_declaration(backend, user.claims, item["id"])

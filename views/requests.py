@@ -52,7 +52,7 @@ if user.is_consultant or received:
         st.caption("No requests yet. Colleagues find you through search when your profile offers consultation.")
     for row in received:
         with st.container(border=True, key=f"request_card_{row['id']}"):
-            st.markdown(f"**{row['other_name']}** · {describe(row)}")
+            st.markdown(f"**{plain(row['other_name'])}** · {describe(row)}")
             # Your licence is checked where the client lives when you accept.
             st.caption(
                 f"Lives in {row['client_lives_in']}"
@@ -72,7 +72,9 @@ if user.is_consultant or received:
                 try:
                     with database_errors_as_messages():
                         respond(backend, user.claims, row["id"], accept=True)
-                    st.session_state["requests_notice"] = f"You accepted {row['other_name']}. An engagement began."
+                    st.session_state["requests_notice"] = (
+                        f"You accepted {plain(row['other_name'])}. An engagement began."
+                    )
                     st.rerun()
                 except RequestRefused as exc:
                     st.session_state[error_key] = exc.message
@@ -85,7 +87,7 @@ if user.is_consultant or received:
                 try:
                     with database_errors_as_messages():
                         respond(backend, user.claims, row["id"], accept=False, reason=reason)
-                    st.session_state["requests_notice"] = f"You declined {row['other_name']}'s request."
+                    st.session_state["requests_notice"] = f"You declined {plain(row['other_name'])}'s request."
                     st.rerun()
                 except RequestRefused as exc:
                     st.session_state[error_key] = exc.message
@@ -98,7 +100,7 @@ if not sent:
     st.page_link("views/find.py", label="Find a consultant", icon=":material/search:")
 for row in sent:
     with st.container(border=True, key=f"sent_card_{row['id']}"):
-        st.markdown(f"**{row['other_name']}** · {describe(row)}")
+        st.markdown(f"**{plain(row['other_name'])}** · {describe(row)}")
         if row["status"] == "declined":
             st.caption(f"Their reason: {plain(row.get('decline_reason')) or 'not given'}")
         elif row["status"] == "accepted":
@@ -114,7 +116,6 @@ for engagement in engagements:
         if engagement.get("waiver_signed_at")
         else ""
     )
-    st.markdown(
-        f"{role} **{engagement['other_name']}** · {engagement['status']} since {day(engagement['started_at'])}{waiver}"
-    )
+    since = day(engagement["started_at"])
+    st.markdown(f"{role} **{plain(engagement['other_name'])}** · {engagement['status']} since {since}{waiver}")
     st.page_link("views/appointments.py", label="Book a session", icon=":material/event:")

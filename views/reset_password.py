@@ -11,6 +11,7 @@ from components import context
 from components.errors import database_errors_as_messages
 from portal.account_links import LINK_SENTENCES, link_state, reset_password, token_hash
 from portal.passwords import PASSWORD_RULES, PASSWORD_RULES_LIST
+from portal.plain_text import plain
 
 st.title("Choose a new password")
 st.caption("The link in our email brings you here; it works once.")
@@ -42,7 +43,7 @@ if state.kind not in (None, "reset") or state.state != "valid":
     st.stop()
 
 with st.form("reset_password_form", border=True):
-    st.markdown(f"New password for **{state.username}**")
+    st.markdown(f"New password for **{plain(state.username)}**")
     password = st.text_input(
         "New password", type="password", key="reset_new_password", autocomplete="new-password", help=PASSWORD_RULES
     )

@@ -326,7 +326,7 @@ with plans_tab:
         with st.container(border=True, key=f"{key}_card"):
             role = "your client" if plan["my_role"] == "consultant" else "your consultant"
             header = [
-                f"**{plan['other_name']}** ({role})",
+                f"**{plain(plan['other_name'])}** ({role})",
                 STATUS_BADGES[plan["status"]],
                 f"version {current['version']}",
                 awaiting(plan),
@@ -454,14 +454,14 @@ with plans_tab:
                     for v in plan["versions"]:
                         signed = (
                             ", ".join(
-                                ("you" if s["signer"] == "me" else plan["other_name"])
+                                ("you" if s["signer"] == "me" else plain(plan["other_name"]))
                                 + " "
                                 + local_day(s["signed_at"], zone)
                                 for s in v["signatures"]
                             )
                             or "not signed"
                         )
-                        author = "you" if v["author_is_me"] else plan["other_name"]
+                        author = "you" if v["author_is_me"] else plain(plan["other_name"])
                         st.caption(
                             f"Version {v['version']} by {author}, {local_time(v['created_at'], zone)} · "
                             f"signed: {signed}"
@@ -475,6 +475,7 @@ with start_tab:
         st.caption("Every engagement you are in already has an open plan, or you have none.")
     else:
         names = {
+            # not markdown: a selectbox's options are plain text
             e["id"]: f"{e['other_name']} (your {'client' if e['my_role'] == 'consultant' else 'consultant'})"
             for e in candidates
         }
