@@ -6,6 +6,29 @@
 
 set check_function_bodies = off;
 
+-- function: private.account_link_counted_kind(text)
+-- The kinds counted together: a registration's two possible answers are one kind of request.
+-- (latest definition in the migrations: 20261206400300_account_emails_counted_by_kind_and_client.sql)
+CREATE FUNCTION private.account_link_counted_kind(p_kind text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select case when p_kind in ('registration', 'already_registered') then 'registration' else p_kind end
+$$;
+
+-- function: private.account_links_client_over_limit(text)
+-- At most 5 registrations per client an hour.
+-- (latest definition in the migrations: 20261206400300_account_emails_counted_by_kind_and_client.sql)
+CREATE FUNCTION private.account_links_client_over_limit(p_client_digest text) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select p_client_digest is not null
+     and (select count(*) from private.account_links l
+          where l.client_digest = p_client_digest and l.created_at > now() - interval '1 hour'
+            and l.kind in ('registration', 'already_registered')) >= 5
+$$;
+
 -- function: private.account_links_forget_old()
 -- Details and hashes of requests nobody finished do not linger.
 -- (latest definition in the migrations: 20261129002100_sign_up_verified_and_reset_by_link.sql)
@@ -16,18 +39,20 @@ CREATE FUNCTION private.account_links_forget_old() RETURNS void
   delete from private.account_links where created_at < now() - interval '7 days';
 $$;
 
--- function: private.account_links_over_limit(text, text)
--- At most this many messages per address (and per typed name) an hour.
--- (latest definition in the migrations: 20261129002100_sign_up_verified_and_reset_by_link.sql)
-CREATE FUNCTION private.account_links_over_limit(p_email text, p_asked_as text) RETURNS boolean
+-- function: private.account_links_over_limit(text, text, text)
+-- At most 3 messages of one kind per address (and, for a reset, per typed name) an hour.
+-- (latest definition in the migrations: 20261206400300_account_emails_counted_by_kind_and_client.sql)
+CREATE FUNCTION private.account_links_over_limit(p_email text, p_kind text, p_asked_as text) RETURNS boolean
     LANGUAGE sql STABLE
     SET search_path TO ''
     AS $$
   select (select count(*) from private.account_links l
-          where lower(l.email) = lower(btrim(p_email)) and l.created_at > now() - interval '1 hour') >= 3
+          where lower(l.email) = lower(btrim(p_email)) and l.created_at > now() - interval '1 hour'
+            and private.account_link_counted_kind(l.kind) = private.account_link_counted_kind(p_kind)) >= 3
       or (p_asked_as is not null
           and (select count(*) from private.account_links l
-               where l.asked_as = p_asked_as and l.created_at > now() - interval '1 hour') >= 3)
+               where l.asked_as = p_asked_as and l.kind = p_kind
+                 and l.created_at > now() - interval '1 hour') >= 3)
 $$;
 
 -- function: private.close_account(uuid, text)
@@ -116,6 +141,27 @@ CREATE FUNCTION private.profiles_create_settings() RETURNS trigger
 begin
   insert into public.availability_settings (consultant_id) values (new.id) on conflict do nothing;
   return null;
+end;
+$$;
+
+-- function: private.profiles_display_name_is_a_name()
+-- (latest definition in the migrations: 20261206400200_a_name_is_a_name_on_every_save.sql)
+CREATE FUNCTION private.profiles_display_name_is_a_name() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  problem text;
+begin
+  if tg_op = 'UPDATE' and new.display_name is not distinct from old.display_name then
+    return new;  -- a name saved before the rule stays until it is changed
+  end if;
+  problem := public.display_name_problem(new.display_name);
+  if problem is not null then
+    raise exception 'new row for relation "profiles" violates check constraint "profiles_display_name_format"'
+      using errcode = '23514', constraint = 'profiles_display_name_format', detail = problem;
+  end if;
+  return new;
 end;
 $$;
 
@@ -260,6 +306,36 @@ CREATE TABLE public.modalities (
     CONSTRAINT modalities_description_check CHECK ((char_length(description) <= 300)),
     CONSTRAINT modalities_name_check CHECK (((char_length(btrim(name)) >= 2) AND (char_length(btrim(name)) <= 60)))
 );
+
+-- function: public.auth_cancel_registration(text)
+-- (latest definition in the migrations: 20261206400400_a_registration_its_owner_did_not_make_is_cancelled.sql)
+CREATE FUNCTION public.auth_cancel_registration(p_token_hash text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+declare
+  link private.account_links;
+begin
+  select * into link from private.account_links l
+  where l.token_hash = p_token_hash and l.kind = 'registration' for update;
+  if link.id is null then
+    return jsonb_build_object('outcome', 'unknown', 'username', null);
+  end if;
+  if link.used_at is not null then
+    return jsonb_build_object('outcome', 'spent', 'username', null);
+  end if;
+  if link.expires_at <= now() then
+    return jsonb_build_object('outcome', 'expired', 'username', null);
+  end if;
+  -- Spent, and nothing of the registrant's kept beyond what the row must hold (a registration row keeps
+  -- its username and name by its check; the password hash is replaced by one that matches no password).
+  update private.account_links l
+  set used_at = now(),
+      password_hash = '$2b$12$' || repeat('.', 53)
+  where l.id = link.id;
+  return jsonb_build_object('outcome', 'cancelled', 'username', link.username);
+end;
+$_$;
 
 -- function: public.auth_clear_failed_logins(text)
 -- The old entry point clears a count, never an active lock (an admin unlocks).
@@ -511,8 +587,8 @@ end;
 $$;
 
 -- function: public.auth_request_password_reset(text)
--- Forgotten password, by username or address: nothing is returned, whoever asks.
--- (latest definition in the migrations: 20261129002100_sign_up_verified_and_reset_by_link.sql)
+-- Forgotten password, by username or address: nothing is returned, whoever asks. Counted as resets only.
+-- (latest definition in the migrations: 20261206400300_account_emails_counted_by_kind_and_client.sql)
 CREATE FUNCTION public.auth_request_password_reset(p_identifier text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
@@ -525,23 +601,25 @@ begin
   where case when position('@' in typed) > 0 then lower(c.email) = typed else c.username = typed end;
   perform private.account_links_forget_old();
   if holder.user_id is null or holder.email_verified_at is null
-     or private.account_links_over_limit(holder.email, typed) then
+     or private.account_links_over_limit(holder.email, 'reset', typed) then
     return;
   end if;
   insert into private.account_links (kind, email, user_id, asked_as) values ('reset', holder.email, holder.user_id, typed);
 end;
 $$;
 
--- function: public.auth_request_registration(text, text, text, text)
--- Registration: 'username_taken', or 'requested' whatever became of the address.
--- (latest definition in the migrations: 20261129002100_sign_up_verified_and_reset_by_link.sql)
-CREATE FUNCTION public.auth_request_registration(p_username text, p_email text, p_display_name text, p_password_hash text) RETURNS text
+-- function: public.auth_request_registration(text, text, text, text, text)
+-- (latest definition in the migrations: 20261206400300_account_emails_counted_by_kind_and_client.sql)
+CREATE FUNCTION public.auth_request_registration(p_username text, p_email text, p_display_name text, p_password_hash text, p_client text DEFAULT NULL::text) RETURNS text
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $_$
 declare
   key text := lower(btrim(p_username));
   address text := btrim(p_email);
+  client text := case when nullif(btrim(p_client), '') is not null
+                      then encode(pg_catalog.sha256(convert_to(left(btrim(p_client), 200), 'UTF8')), 'hex') end;
+  name_problem text := public.display_name_problem(p_display_name);
   holder private.credentials;
 begin
   if key !~ '^[a-z0-9_.-]{3,30}$' then
@@ -553,20 +631,26 @@ begin
   if length(btrim(p_display_name)) not between 2 and 80 then
     raise exception 'new row violates check constraint "profiles_display_name_length"' using errcode = '23514';
   end if;
+  if name_problem is not null then
+    raise exception 'new row for relation "profiles" violates check constraint "profiles_display_name_format"'
+      using errcode = '23514', constraint = 'profiles_display_name_format', detail = name_problem;
+  end if;
   if exists (select 1 from private.credentials c where c.username = key)
      or exists (select 1 from private.retired_usernames r where r.username = key) then
     return 'username_taken';
   end if;
   perform private.account_links_forget_old();
-  if private.account_links_over_limit(address, null) then
+  if private.account_links_over_limit(address, 'registration', null)
+     or private.account_links_client_over_limit(client) then
     return 'requested';
   end if;
   select * into holder from private.credentials c where lower(c.email) = lower(address);
   if holder.user_id is not null then
-    insert into private.account_links (kind, email, user_id) values ('already_registered', holder.email, holder.user_id);
+    insert into private.account_links (kind, email, user_id, client_digest)
+    values ('already_registered', holder.email, holder.user_id, client);
   else
-    insert into private.account_links (kind, email, username, display_name, password_hash)
-    values ('registration', address, key, btrim(p_display_name), p_password_hash);
+    insert into private.account_links (kind, email, username, display_name, password_hash, client_digest)
+    values ('registration', address, key, btrim(p_display_name), p_password_hash, client);
   end if;
   return 'requested';
 end;
@@ -626,21 +710,26 @@ CREATE FUNCTION public.auth_session_alive(p_session uuid, p_user uuid, p_usernam
 $$;
 
 -- function: public.auth_set_password_hash(text, text)
--- A new password ends every session of the account (the browser that changed it gets a new one
--- from the success that follows: auth_record_successful_login).
--- (latest definition in the migrations: 20261129000900_sessions_are_revocable_and_sign_in_says_the_same.sql)
+-- (latest definition in the migrations: 20261206400100_a_password_change_honours_the_lock.sql)
 CREATE FUNCTION public.auth_set_password_hash(p_username text, p_password_hash text) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
 declare
   account uuid;
+  lock timestamptz;
 begin
   update private.credentials
   set password_hash = p_password_hash, failed_attempts = 0, locked_until = null
-  where username = lower(btrim(p_username))
+  where username = lower(btrim(p_username)) and not coalesce(locked_until > now(), false)
   returning user_id into account;
   if account is null then
+    select c.locked_until into lock from private.credentials c
+    where c.username = lower(btrim(p_username)) and c.locked_until > now();
+    if lock is not null then
+      raise exception 'This account is locked after five failed attempts; its password cannot change until the lock ends.'
+        using errcode = 'P0001', detail = 'locked', hint = to_char(lock at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"');
+    end if;
     raise exception 'No account with that username.' using errcode = 'PT404';
   end if;
   delete from private.sign_in_sessions where user_id = account;
@@ -707,6 +796,23 @@ begin
   insert into public.audit_log (actor_id, action, detail) values (me, 'account_deleted', '{}');
 end;
 $$;
+
+-- function: public.display_name_problem(text)
+-- (latest definition in the migrations: 20261206400200_a_name_is_a_name_on_every_save.sql)
+CREATE FUNCTION public.display_name_problem(p_name text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $_$
+  select case
+    when char_length(btrim(coalesce(p_name, ''))) not between 2 and 80
+      then 'A name is 2 to 80 characters long.'
+    when p_name ~ '[[:cntrl:]\u0080-\u009f\u200b\u200e\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]'
+      then 'A name cannot contain line breaks or other invisible characters.'
+    when p_name ~ '[][<>(){}\\/:;!?@#$%^&*=+|~`"]'
+      then 'A name may use letters from any alphabet, spaces, apostrophes, hyphens and full stops: no symbols '
+           'such as < > [ ] ( ) / : @.'
+  end
+$_$;
 
 -- function: public.get_consultant_profile(uuid)
 -- ---------------------------------------------------------------------------
@@ -973,7 +1079,8 @@ CREATE FUNCTION public.profile_document(p_id uuid) RETURNS jsonb
 $$;
 
 -- function: public.request_my_email_verification()
--- (latest definition in the migrations: 20261129002100_sign_up_verified_and_reset_by_link.sql)
+-- A member's own verification link: counted as verification links only.
+-- (latest definition in the migrations: 20261206400300_account_emails_counted_by_kind_and_client.sql)
 CREATE FUNCTION public.request_my_email_verification() RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
@@ -988,7 +1095,7 @@ begin
   if mine.email_verified_at is not null then
     return public.my_email_verification() || jsonb_build_object('queued', false);
   end if;
-  if private.account_links_over_limit(mine.email, null) then
+  if private.account_links_over_limit(mine.email, 'verify_email', null) then
     raise exception 'Three messages went to this address within the hour. Try again later.'
       using errcode = 'P0001', detail = 'rate_limited';
   end if;
@@ -1211,8 +1318,10 @@ CREATE TABLE private.account_links (
     last_error text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     settled_at timestamp with time zone,
+    client_digest text,
     CONSTRAINT account_links_check CHECK (((kind = 'registration'::text) = ((username IS NOT NULL) AND (display_name IS NOT NULL) AND (password_hash IS NOT NULL)))),
     CONSTRAINT account_links_check1 CHECK (((kind = 'registration'::text) OR (user_id IS NOT NULL))),
+    CONSTRAINT account_links_client_digest_check CHECK ((client_digest ~ '^[0-9a-f]{64}$'::text)),
     CONSTRAINT account_links_email_check CHECK (((email ~ '^[^@\s]+@[^@\s]+\.[^@\s]+$'::text) AND (length(email) <= 320))),
     CONSTRAINT account_links_kind_check CHECK ((kind = ANY (ARRAY['registration'::text, 'already_registered'::text, 'reset'::text, 'verify_email'::text]))),
     CONSTRAINT account_links_password_hash_check CHECK ((password_hash ~~ '$2%'::text)),
@@ -1424,6 +1533,9 @@ CREATE INDEX account_links_address_idx ON private.account_links USING btree (low
 -- index: private.account_links_asked_as_idx
 CREATE INDEX account_links_asked_as_idx ON private.account_links USING btree (asked_as, created_at DESC);
 
+-- index: private.account_links_client_idx
+CREATE INDEX account_links_client_idx ON private.account_links USING btree (client_digest, created_at DESC) WHERE (client_digest IS NOT NULL);
+
 -- index: private.account_links_due_idx
 CREATE INDEX account_links_due_idx ON private.account_links USING btree (next_attempt_at) WHERE (status = ANY (ARRAY['queued'::text, 'sending'::text]));
 
@@ -1468,6 +1580,10 @@ CREATE TRIGGER licenses_reset_verification BEFORE UPDATE ON public.licenses FOR 
 -- trigger: public.profiles profiles_create_settings
 -- (latest definition in the migrations: 20261126000300_competencies_search_and_requests.sql)
 CREATE TRIGGER profiles_create_settings AFTER INSERT ON public.profiles FOR EACH ROW EXECUTE FUNCTION private.profiles_create_settings();
+
+-- trigger: public.profiles profiles_display_name_is_a_name
+-- (latest definition in the migrations: 20261206400200_a_name_is_a_name_on_every_save.sql)
+CREATE TRIGGER profiles_display_name_is_a_name BEFORE INSERT OR UPDATE OF display_name ON public.profiles FOR EACH ROW EXECUTE FUNCTION private.profiles_display_name_is_a_name();
 
 -- fk constraint: private.account_links account_links_user_id_fkey
 ALTER TABLE ONLY private.account_links
@@ -1576,11 +1692,17 @@ CREATE POLICY "only the declarer reads and writes affiliations" ON public.affili
 -- row security: public.profiles
 ALTER TABLE public.profiles ENABLE ROW LEVEL SECURITY;
 
+-- acl: private.FUNCTION account_link_counted_kind(p_kind text)
+REVOKE ALL ON FUNCTION private.account_link_counted_kind(p_kind text) FROM PUBLIC;
+
+-- acl: private.FUNCTION account_links_client_over_limit(p_client_digest text)
+REVOKE ALL ON FUNCTION private.account_links_client_over_limit(p_client_digest text) FROM PUBLIC;
+
 -- acl: private.FUNCTION account_links_forget_old()
 REVOKE ALL ON FUNCTION private.account_links_forget_old() FROM PUBLIC;
 
--- acl: private.FUNCTION account_links_over_limit(p_email text, p_asked_as text)
-REVOKE ALL ON FUNCTION private.account_links_over_limit(p_email text, p_asked_as text) FROM PUBLIC;
+-- acl: private.FUNCTION account_links_over_limit(p_email text, p_kind text, p_asked_as text)
+REVOKE ALL ON FUNCTION private.account_links_over_limit(p_email text, p_kind text, p_asked_as text) FROM PUBLIC;
 
 -- acl: private.FUNCTION close_account(p_user uuid, p_why text)
 REVOKE ALL ON FUNCTION private.close_account(p_user uuid, p_why text) FROM PUBLIC;
@@ -1590,6 +1712,9 @@ REVOKE ALL ON FUNCTION private.licenses_reset_verification() FROM PUBLIC;
 
 -- acl: private.FUNCTION profiles_create_settings()
 REVOKE ALL ON FUNCTION private.profiles_create_settings() FROM PUBLIC;
+
+-- acl: private.FUNCTION profiles_display_name_is_a_name()
+REVOKE ALL ON FUNCTION private.profiles_display_name_is_a_name() FROM PUBLIC;
 
 -- acl: private.FUNCTION refuse_changes()
 REVOKE ALL ON FUNCTION private.refuse_changes() FROM PUBLIC;
@@ -1626,6 +1751,10 @@ GRANT INSERT(name) ON TABLE public.modalities TO portal_member;
 
 -- acl: public.COLUMN modalities.description
 GRANT INSERT(description) ON TABLE public.modalities TO portal_member;
+
+-- acl: public.FUNCTION auth_cancel_registration(p_token_hash text)
+REVOKE ALL ON FUNCTION public.auth_cancel_registration(p_token_hash text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.auth_cancel_registration(p_token_hash text) TO service_role;
 
 -- acl: public.FUNCTION auth_clear_failed_logins(p_username text)
 REVOKE ALL ON FUNCTION public.auth_clear_failed_logins(p_username text) FROM PUBLIC;
@@ -1667,9 +1796,9 @@ GRANT ALL ON FUNCTION public.auth_register(p_username text, p_email text, p_disp
 REVOKE ALL ON FUNCTION public.auth_request_password_reset(p_identifier text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.auth_request_password_reset(p_identifier text) TO service_role;
 
--- acl: public.FUNCTION auth_request_registration(p_username text, p_email text, p_display_name text, p_password_hash text)
-REVOKE ALL ON FUNCTION public.auth_request_registration(p_username text, p_email text, p_display_name text, p_password_hash text) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.auth_request_registration(p_username text, p_email text, p_display_name text, p_password_hash text) TO service_role;
+-- acl: public.FUNCTION auth_request_registration(p_username text, p_email text, p_display_name text, p_password_hash text, p_client text)
+REVOKE ALL ON FUNCTION public.auth_request_registration(p_username text, p_email text, p_display_name text, p_password_hash text, p_client text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.auth_request_registration(p_username text, p_email text, p_display_name text, p_password_hash text, p_client text) TO service_role;
 
 -- acl: public.FUNCTION auth_reset_password_by_link(p_token_hash text, p_password_hash text)
 REVOKE ALL ON FUNCTION public.auth_reset_password_by_link(p_token_hash text, p_password_hash text) FROM PUBLIC;
@@ -1691,6 +1820,11 @@ GRANT ALL ON FUNCTION public.auth_sign_in_record(p_username text) TO service_rol
 REVOKE ALL ON FUNCTION public.delete_my_account(p_confirm_username text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.delete_my_account(p_confirm_username text) TO service_role;
 GRANT ALL ON FUNCTION public.delete_my_account(p_confirm_username text) TO portal_member;
+
+-- acl: public.FUNCTION display_name_problem(p_name text)
+REVOKE ALL ON FUNCTION public.display_name_problem(p_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.display_name_problem(p_name text) TO service_role;
+GRANT ALL ON FUNCTION public.display_name_problem(p_name text) TO portal_member;
 
 -- acl: public.FUNCTION get_consultant_profile(p_consultant uuid)
 REVOKE ALL ON FUNCTION public.get_consultant_profile(p_consultant uuid) FROM PUBLIC;

@@ -126,7 +126,8 @@ RULES: list[tuple[str, str]] = [
         r"|licenses.*|affiliations|add_my_affiliation|jurisdictions|languages|modalities|list_jurisdictions"
         r"|list_languages|list_modalities|.*_my_profile|.*_my_practice|profile_document|get_consultant_profile"
         r"|is_iana_timezone|normalise_organisation|set_my_home_jurisdiction|close_account|delete_my_account"
-        r"|portal_has_accounts|my_email_verification|request_my_email_verification|is_admin|refuse_changes",
+        r"|portal_has_accounts|my_email_verification|request_my_email_verification|is_admin|refuse_changes"
+        r"|display_name_problem",
         "10_profiles_and_sign_in",
     ),
 ]
