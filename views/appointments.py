@@ -14,6 +14,7 @@ from portal.appointments import (
     NO_SUCH_SESSION,
     OUTCOMES,
     PAST,
+    RECORD_COUNTS_ONLY_YOURS,
     RECORDABLE,
     TAB_STATE_KEY,
     TABS,
@@ -374,3 +375,6 @@ left.download_button(
 with database_errors_as_messages():
     record = professionalism_record(backend, user.claims, user.id)
 right.markdown(f"**Your record:** {record_summary(record)}")
+if record.get("as_client"):  # a consultant who is also someone's client: that side is theirs alone to read
+    right.markdown(f"**Your record as a client:** {record_summary(record['as_client'])}")
+right.caption(RECORD_COUNTS_ONLY_YOURS)
