@@ -155,8 +155,16 @@ def notice_given(hours: float | str, *, short: bool = False) -> str:
 
 
 def cancellation_policy(backend: Backend, claims: Claims, consultant_id: str) -> dict[str, Any]:
-    """The consultant's late-cancellation threshold and minimum notice (hours), stated before anyone acts."""
+    """The consultant's late-cancellation threshold and minimum notice (hours) today: the terms a new booking
+    is made under. A booked session keeps its own (`late_cancel_hours` on my_appointments)."""
     return backend.rpc("cancellation_policy", {"p_consultant": consultant_id}, as_user=claims) or {}
+
+
+#: Said beside a session's own late rule (issue 22, item 3): the terms in force at booking travel with it.
+KEPT_TERMS = (
+    "This is the rule the session was booked under; a later change of the consultant's policy applies only to "
+    "sessions booked after it."
+)
 
 
 def late_rule(late_cancel_hours: int | None, starts_at: str | datetime | None = None, zone: str | None = None) -> str:

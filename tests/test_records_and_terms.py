@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 import psycopg
 import pytest
 
-from portal.appointments import answer, book, cancel, record_attendance, record_summary
+from portal.appointments import BookingRefused, answer, book, cancel, record_attendance, record_summary, reschedule
 from portal.availability import open_slots
 from portal.db import Claims
 from portal.db.local import LocalBackend
@@ -231,3 +231,100 @@ def test_a_consultant_who_is_someones_client_reads_that_side_alone(api, pair, de
     assert (public["sessions"], public["sessions_kept"]) == (5, 5) and "as_client" not in public
     # Their therapist's record does not carry the absence either.
     assert record(api, therapist, therapist.sub)["sessions"] == 0
+
+
+# --- item 3: a session keeps the cancellation policy it was booked under -----------------------------------------
+
+
+def stored(pair, appointment: str) -> tuple[int, bool, float | None, str]:
+    with psycopg.connect(pair["owner"]) as conn:
+        threshold, late, notice, status = conn.execute(
+            "select late_cancel_hours, late, notice_hours, status from public.appointments where id = %s",
+            (appointment,),
+        ).fetchone()
+    return threshold, late, None if notice is None else float(notice), status
+
+
+def listed(api, who: Claims, appointment: str) -> dict:
+    return next(a for a in api.rpc("my_appointments", {}, as_user=who) if a["id"] == appointment)
+
+
+@pytest.mark.parametrize("side", ["consultant", "client"])
+def test_lowering_the_threshold_to_zero_does_not_excuse_a_late_cancellation(api, pair, side):
+    """24 h -> 0 h: a session booked under 24 hours, cancelled 5 hours ahead, is late, whoever cancels."""
+    session = booked_and_confirmed(api, pair, hours_ahead=5)
+    set_threshold(pair, 0)
+    for who in (pair["consultant"], pair["client"]):
+        assert listed(api, who, session)["late_cancel_hours"] == 24
+    with pytest.raises(BookingRefused) as warned:
+        cancel(api, pair[side], session, "Something came up")
+    assert warned.value.code == "late"
+    assert "inside the 24-hour threshold it was booked under" in warned.value.message
+    cancel(api, pair[side], session, "Something came up", accept_late=True)
+    threshold, late, notice, status = stored(pair, session)
+    assert (threshold, late, status) == (24, True, "cancelled") and 4.8 <= notice < 5
+    mine = record(api, pair[side], pair[side].sub)
+    assert (mine["cancellations"], float(mine["cancellations_with_notice_share"])) == (1, 0.0)
+
+
+@pytest.mark.parametrize("side", ["consultant", "client"])
+def test_raising_the_threshold_to_a_week_does_not_make_a_timely_cancellation_late(api, pair, side):
+    """24 h -> 168 h: a session booked under 24 hours, cancelled 61 hours ahead, is in good time."""
+    session = booked_and_confirmed(api, pair, hours_ahead=61)
+    set_threshold(pair, 168)
+    cancelled = cancel(api, pair[side], session, "Travelling")  # no warning: not late under its own terms
+    assert (cancelled["late"], cancelled["late_cancel_hours"]) == (False, 24)
+    mine = record(api, pair[side], pair[side].sub)
+    assert (mine["cancellations"], float(mine["cancellations_with_notice_share"])) == (1, 1.0)
+    other = "client" if side == "consultant" else "consultant"
+    assert record(api, pair[other], pair[other].sub)["cancellations"] == 0
+
+
+def test_a_change_applies_to_sessions_booked_after_it(api, pair):
+    set_threshold(pair, 168)
+    session = booked_and_confirmed(api, pair, hours_ahead=61)
+    assert listed(api, pair["client"], session)["late_cancel_hours"] == 168
+    with pytest.raises(BookingRefused) as warned:
+        cancel(api, pair["client"], session, "Travelling")
+    assert "inside the 168-hour threshold it was booked under" in warned.value.message
+
+
+@pytest.mark.parametrize("side", ["consultant", "client"])
+def test_a_move_keeps_the_terms_and_is_judged_by_them(api, pair, side):
+    session = booked_and_confirmed(api, pair, hours_ahead=61)
+    set_threshold(pair, 168)
+    day = date.today() + timedelta(days=10)
+    new_time = open_slots(api, pair["client"], pair["consultant"].sub, day, day + timedelta(days=6), pair["client"].sub)
+    moved = reschedule(api, pair[side], session, new_time[0]["starts_at"], "Clash")  # in good time under 24 h
+    assert stored(pair, session)[:2] == (24, False)
+    assert moved["late_cancel_hours"] == 24  # the new session continues the old one's terms
+    # Raising the threshold of the new session directly is not a door either: agreed terms do not change.
+    with psycopg.connect(pair["owner"], autocommit=True) as conn:
+        conn.execute("update public.appointments set late_cancel_hours = 0 where id = %s", (moved["id"],))
+    assert stored(pair, moved["id"])[0] == 24
+
+
+def test_an_account_deletion_judges_lateness_by_the_sessions_own_terms(api, pair):
+    session = booked_and_confirmed(api, pair, hours_ahead=5)
+    set_threshold(pair, 0)
+    with psycopg.connect(pair["owner"]) as conn:
+        username = conn.execute(
+            "select username from private.credentials where user_id = %s", (pair["client"].sub,)
+        ).fetchone()[0]
+    api.rpc("delete_my_account", {"p_confirm_username": username}, as_user=pair["client"])
+    threshold, late, notice, status = stored(pair, session)
+    assert (threshold, late, status) == (24, True, "cancelled") and 4.8 <= notice < 5  # rounded down, never up
+
+
+def test_an_admin_closure_judges_lateness_by_the_sessions_own_terms(api, pair):
+    timely = booked_and_confirmed(api, pair, hours_ahead=61)
+    set_threshold(pair, 168)
+    with psycopg.connect(pair["owner"], autocommit=True) as conn:
+        conn.execute("update private.credentials set is_admin = true where user_id = %s", (pair["stranger"].sub,))
+    api.rpc(
+        "admin_close_account",
+        {"p_user": pair["consultant"].sub, "p_reason": "Licence revoked by the board."},
+        as_user=pair["stranger"],
+    )
+    threshold, late, notice, status = stored(pair, timely)
+    assert (threshold, late, status) == (24, False, "cancelled") and 60.8 <= notice < 61
