@@ -8,6 +8,9 @@
 -- give it), and a hint where one helps. The constraints stay as the last word; the triggers pre-empt them.
 -- Unique constraints that an RPC meets with an upsert (licences, competencies, waivers) are left to the RPC,
 -- which refuses duplicates itself: a BEFORE INSERT check would break the upsert.
+-- The trigger functions run as the writer (some RPCs are SECURITY INVOKER, and members have no usage on schema
+-- private), so each raises its sentences itself rather than through a shared helper in private.
+-- tests/test_refusals_are_sentences.py walks every constraint on these tables through the RPC that reaches it.
 
 -- --- profiles ------------------------------------------------------------------------------------------------
 create function private.profile_fields_in_sentences()
