@@ -150,8 +150,8 @@ def request_registration(
             as_user=SERVICE,
         )
     except APIError as exc:
-        if exc.code == "23514" and "profiles_display_name_format" in (exc.message or ""):
-            raise RegistrationRefused(exc.details or "Your name cannot contain symbols.") from exc
+        if exc.code == "P0001" and exc.details == "display_name":  # public.display_name_problem's sentence
+            raise RegistrationRefused(exc.message) from exc
         if exc.code == "23514":
             raise RegistrationRefused("Registration could not be completed: check the fields and try again.") from exc
         raise

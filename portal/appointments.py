@@ -155,8 +155,16 @@ def notice_given(hours: float | str, *, short: bool = False) -> str:
 
 
 def cancellation_policy(backend: Backend, claims: Claims, consultant_id: str) -> dict[str, Any]:
-    """The consultant's late-cancellation threshold and minimum notice (hours), stated before anyone acts."""
+    """The consultant's late-cancellation threshold and minimum notice (hours) today: the terms a new booking
+    is made under. A booked session keeps its own (`late_cancel_hours` on my_appointments)."""
     return backend.rpc("cancellation_policy", {"p_consultant": consultant_id}, as_user=claims) or {}
+
+
+#: Said beside a session's own late rule (issue 22, item 3): the terms in force at booking travel with it.
+KEPT_TERMS = (
+    "This is the rule the session was booked under; a later change of the consultant's policy applies only to "
+    "sessions booked after it."
+)
 
 
 def late_rule(late_cancel_hours: int | None, starts_at: str | datetime | None = None, zone: str | None = None) -> str:
@@ -241,8 +249,19 @@ def first_session_proposal(
     return mine[0] if mine else None
 
 
+#: What a record counts, said where a record is shown: nobody is blamed for what the other party did.
+RECORD_COUNTS_ONLY_YOURS = (
+    "A record counts only what its member did: the other party's absences and cancellations are never on it, "
+    "and a disputed session counts for neither."
+)
+
+
 def record_summary(record: dict[str, Any]) -> str:
-    """The record in one line, as the profile and search show it."""
+    """The record in one line, as the profile and search show it. Every fact is about what this member did in
+    one role (`side`): a consultant's record never counts a client's absence or cancellation, and a client's
+    record (read by the client alone) speaks to them."""
+    client = record.get("side") == "client"
+    who = "you" if client else "the consultant"
     parts = []
     if record.get("median_answer_hours") is not None:
         hours = float(record["median_answer_hours"])
@@ -250,12 +269,12 @@ def record_summary(record: dict[str, Any]) -> str:
             "answers requests within the hour (median)" if hours < 1 else f"answers requests in {hours:g} h (median)"
         )
     if record.get("cancellations"):
-        # "In good time": outside the consultant's late-cancellation threshold (which can be days).
+        # "In good time": outside the session's own late-cancellation threshold (which can be days).
         count = int(record["cancellations"])
         in_time = round(count * float(record["cancellations_with_notice_share"] or 0))
-        parts.append(f"{in_time} of {count} cancellation{'s' if count != 1 else ''} in good time")
+        parts.append(f"{in_time} of {count} cancellation{'s' if count != 1 else ''} by {who} in good time")
     if record.get("sessions"):
-        parts.append(f"{record['sessions_kept']} of {record['sessions']} sessions kept")
-    if missed := record.get("consultant_no_shows"):
-        parts.append(f"{missed} session{'s' if missed != 1 else ''} missed by the consultant")
+        parts.append(f"{record['sessions_kept']} of {record['sessions']} sessions {'attended' if client else 'kept'}")
+    if missed := record.get("client_no_shows" if client else "consultant_no_shows"):
+        parts.append(f"{missed} session{'s' if missed != 1 else ''} missed by {who}")
     return "; ".join(parts) or "No events yet."

@@ -433,6 +433,8 @@ def _registration_message(exc: APIError) -> str:
         return USERNAME_RULES
     if exc.code == "23514" and "email" in text:
         return "Enter a valid email address."
+    if exc.code == "P0001" and exc.details == "display_name":  # the database's name rule, in its words
+        return exc.message
     if exc.code == "23514" and "display_name" in text:
         return "Your name must be between 2 and 80 characters."
     return REGISTRATION_NOT_COMPLETED

@@ -11,6 +11,15 @@ from portal.profiles import emptied_row_message, known_timezones
 
 #: The grids whose refusals the database names in `detail` (20261129001000_bounds_on_every_input.sql).
 GRIDS = ("weekly_hours", "overrides", "time_off")
+#: The settings the database refuses by name (its triggers say which field in `detail`).
+SETTING_FIELDS = (
+    "timezone",
+    "session_minutes",
+    "buffer_minutes",
+    "min_notice_hours",
+    "max_sessions_per_week",
+    "late_cancel_hours",
+)
 
 WEEKDAYS = {1: "Monday", 2: "Tuesday", 3: "Wednesday", 4: "Thursday", 5: "Friday", 6: "Saturday", 7: "Sunday"}
 
@@ -165,8 +174,9 @@ def save_my_availability(
     except APIError as exc:
         if exc.code == "P0001" and exc.details == "version":
             raise AvailabilityError(f"{exc.message} {exc.hint}", stale=True) from exc
-        if exc.code == "P0001" and exc.details in GRIDS:
-            # The database's bounds (rows per grid, overlapping ranges): its sentence goes next to the grid.
+        if exc.code == "P0001" and exc.details in (*GRIDS, *SETTING_FIELDS):
+            # The database's rules (bounds, overlapping ranges, each setting's range): its sentence goes next to
+            # the grid or the field it names.
             raise AvailabilityError("Some fields need attention.", {exc.details: exc.message}) from exc
         raise AvailabilityError(friendly_message(exc)) from exc
 

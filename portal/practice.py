@@ -161,18 +161,12 @@ def save_my_practice(
     except APIError as exc:
         if exc.code == "P0001" and exc.details == "version":
             raise PracticeError(f"{exc.message} {exc.hint}", stale=True) from exc
-        if exc.code == "P0001" and exc.details == "capacity":  # should the database ever refuse it too
+        if exc.code == "P0001" and exc.details == "capacity":  # the database's own sentence, next to the field
             raise PracticeError(
                 "Some fields need attention.", {"capacity": f"{exc.message} {exc.hint or ''}".strip()}
             ) from exc
         if exc.code == "P0001" and exc.details == "competencies":
             raise PracticeError(exc.message, {"competencies": f"{exc.message} {exc.hint or ''}".strip()}) from exc
-        if exc.code == "23514" and "capacity" in (exc.message or ""):
-            raise PracticeError("Some fields need attention.", {"capacity": "Capacity must be 0 to 60."}) from exc
-        if exc.code == "23514":
-            raise PracticeError(
-                "Some fields need attention.", {"competencies": "A level, year or number of hours is out of range."}
-            ) from exc
         raise PracticeError(friendly_message(exc)) from exc
 
 

@@ -43,33 +43,6 @@ PROFILE_FIELDS = (
     "home_jurisdiction",
 )
 
-# Database constraint -> (form field, message). The database has the last word;
-# these turn its refusals into the sentence shown next to the field.
-CONSTRAINT_MESSAGES = {
-    "profiles_display_name_length": ("display_name", "Your name must be between 2 and 80 characters."),
-    # public.display_name_problem, asked on every save of a name (issue 23, item 2)
-    "profiles_display_name_format": (
-        "display_name",
-        "Your name may use letters from any alphabet, spaces, apostrophes, hyphens and full stops: no symbols "
-        "such as < > [ ] ( ) / : @, and no line breaks.",
-    ),
-    "profiles_pronouns_length": ("pronouns", "Pronouns can be at most 40 characters."),
-    "profiles_languages_present": ("languages", "Choose between 1 and 10 languages."),
-    "profiles_city_length": ("city", "The city can be at most 80 characters."),
-    "profiles_fee_range": ("fee_usd", "The fee must be between $0 and $1,000 per session."),
-    "profiles_years_range": ("years_in_practice", "Years in practice must be between 0 and 70."),
-    "profiles_timezone_valid": ("timezone", "Choose a time zone from the list."),
-    "profiles_bio_length": ("bio", "The bio can be at most 2,000 characters."),
-    "profiles_in_person_needs_city": ("city", "Name the city where you see people in person."),
-    "profiles_offers_a_format": ("offers_telehealth", "Offer at least one format: telehealth or in person."),
-    "licenses_type_length": ("licenses", "Each licence needs a licence type."),
-    "licenses_number_format": (
-        "licenses",
-        "Licence numbers are 2 to 40 letters, digits, spaces, dots, slashes or dashes.",
-    ),
-    "licenses_jurisdiction_fkey": ("licenses", "Choose each licence's state or province from the list."),
-}
-
 
 class ProfileError(Exception):
     """Saving was refused. `fields` maps form fields to messages; `message` is for the whole form."""
@@ -321,14 +294,13 @@ def save_my_profile(
 
 
 def _profile_error(exc: APIError) -> ProfileError:
-    text = f"{exc.message} {exc.details or ''}"
     if exc.code == "P0001" and exc.details == "version":
         return ProfileError(f"{exc.message} {exc.hint}", stale=True)
     if exc.code == "P0001" and exc.details in ("languages", "licenses", "home_jurisdiction", "is_consultant"):
         return ProfileError(exc.message, {exc.details: f"{exc.message} {exc.hint or ''}".strip()})
-    for constraint, (field_name, message) in CONSTRAINT_MESSAGES.items():
-        if constraint in text:
-            return ProfileError("Some fields need attention.", {field_name: message})
+    if exc.code == "P0001" and exc.details in PROFILE_FIELDS:
+        # The database states each field's rule (a trigger on profiles): its sentence goes next to the field.
+        return ProfileError("Some fields need attention.", {exc.details: f"{exc.message} {exc.hint or ''}".strip()})
     if exc.code in ("22P02", "22003", "22007", "22008"):
         return ProfileError("A number or date in the form has the wrong format.")
     from portal.db import friendly_message

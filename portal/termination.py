@@ -45,17 +45,15 @@ FIELD_LABELS = {
     "safety_justification": "Safety justification",
 }
 DATE_FIELDS = ("discussed_on", "final_session_on", "follow_up_on")
-CONSTRAINT_MESSAGES = {
-    "plan_safety_justified": (
-        "safety_justification",
-        "Ending for safety needs a written justification (at least 20 characters); both of you will see it flagged.",
+# What the form itself checks, in the database's own words (its trigger on plan versions states the same rules
+# and names the field; the guardrails, which depend on who wrote the version, are the database's alone).
+FIELD_RULES = {
+    "safety_justification": (
+        "Ending for safety needs a written justification (at least 20 characters); both of you will see it flagged."
     ),
-    "plan_final_after_discussion": (
-        "final_session_on",
-        "The final session cannot be before the ending was first discussed.",
-    ),
-    "plan_follow_up_after_final": ("follow_up_on", "The follow-up comes after the final session."),
-    "plan_closing_within_remaining": ("closing_sessions", "Closing sessions are part of the sessions remaining."),
+    "final_session_on": "The final session cannot be before the ending was first discussed.",
+    "follow_up_on": "The follow-up comes after the final session.",
+    "closing_sessions": "Closing sessions are part of the sessions remaining.",
 }
 
 
@@ -115,26 +113,24 @@ class PlanTerms:
         if self.reason not in REASONS:
             errors["reason"] = "Choose a reason."
         if self.final_session_on < self.discussed_on:
-            errors["final_session_on"] = CONSTRAINT_MESSAGES["plan_final_after_discussion"][1]
+            errors["final_session_on"] = FIELD_RULES["final_session_on"]
         if self.reason == "safety" and len(self.safety_justification.strip()) < 20:
-            errors["safety_justification"] = CONSTRAINT_MESSAGES["plan_safety_justified"][1]
+            errors["safety_justification"] = FIELD_RULES["safety_justification"]
         if not 0 <= self.sessions_remaining <= 52:
             errors["sessions_remaining"] = "Sessions remaining is 0 to 52."
         if self.closing_sessions > self.sessions_remaining:
-            errors["closing_sessions"] = CONSTRAINT_MESSAGES["plan_closing_within_remaining"][1]
+            errors["closing_sessions"] = FIELD_RULES["closing_sessions"]
         if self.follow_up_on and self.follow_up_on < self.final_session_on:
-            errors["follow_up_on"] = CONSTRAINT_MESSAGES["plan_follow_up_after_final"][1]
+            errors["follow_up_on"] = FIELD_RULES["follow_up_on"]
         return errors
 
 
 def _error(exc: APIError) -> PlanError:
     if exc.code == "P0001" and exc.details == "version":
         return PlanError(f"{exc.message} {exc.hint or ''}".strip(), stale=True)
-    for constraint, (field_name, message) in CONSTRAINT_MESSAGES.items():
-        if constraint in (exc.message or ""):
-            return PlanError("The plan needs changes before it can be saved.", {field_name: message})
     if exc.code == "P0001" and isinstance(exc.details, str) and exc.details.startswith("{"):
-        # One sentence per field that failed, each saying what would pass (the guardrails' refusal).
+        # One sentence per field that failed, each saying what would pass (the guardrails' refusal, and the
+        # plan version's own rules).
         fields = json.loads(exc.details)
         return PlanError(f"The plan needs changes before it can be saved. {exc.hint or ''}".strip(), fields)
     if exc.code == "P0001" and isinstance(exc.details, str):

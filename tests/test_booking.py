@@ -329,12 +329,15 @@ def test_a_move_in_good_time_is_not_a_cancellation_and_a_late_one_is(backend, en
     record = backend.rpc("professionalism_record", {"p_member": consultant.sub}, as_user=consultant)
     assert record["cancellations"] == 0
 
-    # The new time is confirmed, then the session is brought inside the late threshold and moved again.
+    # The new time is confirmed, then time passes into the session's own 24-hour threshold and it is moved again
+    # (a policy change would not do: the session keeps the threshold it was booked under, issue 22).
     answer(backend, client, moved["id"], confirm=True)
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
         conn.execute(
-            "update public.availability_settings set late_cancel_hours = 168 where consultant_id = %s",
-            (consultant.sub,),
+            "update public.appointments set starts_at = now() + interval '5 hours', "
+            "ends_at = now() + interval '5 hours 50 minutes', blocked_until = now() + interval '6 hours' "
+            "where id = %s",
+            (moved["id"],),
         )
     with pytest.raises(BookingRefused) as warned:
         reschedule(backend, consultant, moved["id"], slots[5]["starts_at"], "Double-booked myself")

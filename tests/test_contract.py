@@ -308,7 +308,7 @@ def test_save_my_profile_success_then_stale_version(backends):
     )
 
 
-def test_check_constraint_failure(backends, backend):
+def test_a_refused_field_is_the_same_sentence_on_both(backends, backend):
     user_id, _ = register(backend, "check")
     result = same(
         backends,
@@ -316,8 +316,8 @@ def test_check_constraint_failure(backends, backend):
         {"p_profile": {**PROFILE_FORM, "fee_usd": 5000}, "p_licenses": [], "p_expected_version": 1},
         as_user=Claims.user(user_id),
     )
-    # RLS is on for profiles, so Postgres leaves the failing row out of the details.
-    assert result == error("23514", 'new row for relation "profiles" violates check constraint "profiles_fee_range"')
+    # The database refuses with a sentence naming the field (issue 22, item 8), before the check constraint would.
+    assert result == error("P0001", "The fee must be between $0 and $1,000 per session.", "fee_usd")
 
 
 def test_raised_exception_with_detail_and_hint(backends, backend):

@@ -417,8 +417,11 @@ def test_the_record_line_reads_plainly():
             "sessions": 4,
             "sessions_kept": 3,
         }
-    ) == ("answers requests within the hour (median); 0 of 1 cancellation in good time; 3 of 4 sessions kept")
+    ) == (
+        "answers requests within the hour (median); 0 of 1 cancellation by the consultant in good time; "
+        "3 of 4 sessions kept"
+    )
     assert record_summary(
         {"median_answer_hours": 26.5, "cancellations": 4, "cancellations_with_notice_share": 0.75}
-    ) == ("answers requests in 26.5 h (median); 3 of 4 cancellations in good time")
+    ) == ("answers requests in 26.5 h (median); 3 of 4 cancellations by the consultant in good time")
     assert record_summary({}) == "No events yet."

@@ -78,9 +78,9 @@ def plan_of(backend, claims, plan_id):
                 "referrals": [],
             },
             "safety_justification",
-            "23514",
+            "P0001",
         ),  # safety needs a reason
-        ({"follow_up_on": TODAY}, "follow_up_on", "23514"),
+        ({"follow_up_on": TODAY}, "follow_up_on", "P0001"),
     ],
 )
 def test_guardrails_refuse_a_last_minute_discharge(backend, engagement, changes, field, code):
@@ -97,6 +97,8 @@ def test_guardrails_refuse_a_last_minute_discharge(backend, engagement, changes,
             as_user=consultant,
         )
     assert in_database.value.code == code
+    # The database names the field itself, in a sentence (issue 22, item 8): never constraint text.
+    assert field in json.loads(in_database.value.details) and "violates" not in in_database.value.message
 
 
 def test_a_consultant_cannot_record_their_ending_as_the_clients(backend, engagement):

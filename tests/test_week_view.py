@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from components.slots import slot_label
-from portal.appointments import book, late_rule
+from portal.appointments import KEPT_TERMS, book, late_rule
 from portal.db import Claims
 from portal.week_grid import HORIZON, fetch_window, monday_of, week_of, week_to_show, weeks_with_slots
 from tests.test_app import PAGES, app, engaged_pair, no_exceptions, texts
@@ -177,6 +177,37 @@ def test_the_cancel_dialog_states_the_late_rule_before_any_click(backend, embedd
     no_exceptions(at)
     expected = late_rule(36, slot, LONDON)
     assert expected in texts(at, "caption"), texts(at, "caption")
+
+
+def test_the_cancel_dialog_states_the_sessions_own_threshold_after_a_policy_change(backend, embedded_db):
+    """Issue 22, item 3: booked under 36 hours, the session keeps that rule when the consultant changes theirs;
+    the new policy is what a new booking is offered under."""
+    consultant_username, client_username, consultant, client = _pair_in_two_zones(backend, embedded_db)
+    today = datetime.now(UTC).date()
+    slot = backend.rpc(
+        "open_slots",
+        {
+            "p_consultant": consultant.sub,
+            "p_from": today.isoformat(),
+            "p_to": (today + timedelta(days=14)).isoformat(),
+            "p_client": client.sub,
+        },
+        as_user=client,
+    )[0]["starts_at"]
+    book(backend, client, consultant.sub, slot)
+    for changed_to in (0, 168):
+        with psycopg.connect(embedded_db.owner_conninfo) as conn:
+            conn.execute(
+                "update public.availability_settings set late_cancel_hours = %s where consultant_id = %s",
+                (changed_to, consultant.sub),
+            )
+        for username, zone in ((client_username, LONDON), (consultant_username, NEW_YORK)):
+            at = app(username).run()
+            at.switch_page(PAGES["appointments"]).run()
+            no_exceptions(at)
+            captions = texts(at, "caption")
+            assert late_rule(36, slot, zone) in captions and KEPT_TERMS in captions, captions
+            assert late_rule(changed_to, slot, zone) not in captions
 
 
 # --- "Go to week of": any week within the horizon, its own open times read for it ----------------------------

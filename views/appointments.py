@@ -11,9 +11,11 @@ from components import context
 from components.errors import database_errors_as_messages
 from components.slots import booked_from_picker, picked_time_gone, slot_label, slot_picker
 from portal.appointments import (
+    KEPT_TERMS,
     NO_SUCH_SESSION,
     OUTCOMES,
     PAST,
+    RECORD_COUNTS_ONLY_YOURS,
     RECORDABLE,
     TAB_STATE_KEY,
     TABS,
@@ -163,16 +165,6 @@ with book_tab:
                 st.rerun()
 
 listed = sections(appointments, now)
-policies: dict[str, dict] = {}  # per consultant, read once per run
-
-
-def policy_of(consultant_id: str) -> dict:
-    if consultant_id not in policies:
-        with database_errors_as_messages():
-            policies[consultant_id] = cancellation_policy(backend, user.claims, consultant_id)
-    return policies[consultant_id]
-
-
 upcoming, called_off, past = listed["upcoming"], listed["called_off"], listed["past"]
 
 
@@ -256,10 +248,12 @@ with upcoming_tab:
                         st.error(exc.message, icon=":material/error:")
             consultant_id = user.id if appt["my_role"] == "consultant" else appt["other_id"]
             client_id = appt["other_id"] if appt["my_role"] == "consultant" else user.id
-            late_cancel_hours = policy_of(consultant_id).get("late_cancel_hours")
+            # The session's own threshold, the one it was booked under (a move keeps it too).
+            late_cancel_hours = appt["late_cancel_hours"]
             with st.expander("Cancel or move this session"):
                 # The rule is stated before any click: what counts as late, and from when.
                 st.caption(late_rule(late_cancel_hours, appt["starts_at"], my_tz))
+                st.caption(KEPT_TERMS)
                 reason = st.text_input(
                     "Reason (required, shared with the other party)", key=f"appt_cancel_reason_{appt['id']}"
                 )
@@ -377,3 +371,6 @@ left.download_button(
 with database_errors_as_messages():
     record = professionalism_record(backend, user.claims, user.id)
 right.markdown(f"**Your record:** {record_summary(record)}")
+if record.get("as_client"):  # a consultant who is also someone's client: that side is theirs alone to read
+    right.markdown(f"**Your record as a client:** {record_summary(record['as_client'])}")
+right.caption(RECORD_COUNTS_ONLY_YOURS)

@@ -11,6 +11,7 @@ from components.errors import database_errors_as_messages
 from components.reference import modality_names, reference_lists
 from components.slots import booked_from_picker, picked_time_gone, slot_label, slot_picker
 from portal.appointments import (
+    RECORD_COUNTS_ONLY_YOURS,
     BookingRefused,
     book,
     cancellation_policy,
@@ -119,6 +120,7 @@ with database_errors_as_messages():
     record = professionalism_record(backend, user.claims, consultant_id)
 if record["shown"]:
     st.caption(f":material/verified_user: Professionalism record: {record_summary(record)}")
+    st.caption(RECORD_COUNTS_ONLY_YOURS)
 else:
     st.caption(":material/verified_user: Professionalism record: shown once it rests on at least 5 events.")
 

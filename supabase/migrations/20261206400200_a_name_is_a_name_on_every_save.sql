@@ -44,8 +44,8 @@ begin
   end if;
   problem := public.display_name_problem(new.display_name);
   if problem is not null then
-    raise exception 'new row for relation "profiles" violates check constraint "profiles_display_name_format"'
-      using errcode = '23514', constraint = 'profiles_display_name_format', detail = problem;
+    -- A sentence naming its field, as every refusal (issue 22, item 8).
+    raise exception '%', problem using errcode = 'P0001', detail = 'display_name';
   end if;
   return new;
 end;

@@ -87,8 +87,7 @@ begin
     raise exception 'new row violates check constraint "profiles_display_name_length"' using errcode = '23514';
   end if;
   if name_problem is not null then
-    raise exception 'new row for relation "profiles" violates check constraint "profiles_display_name_format"'
-      using errcode = '23514', constraint = 'profiles_display_name_format', detail = name_problem;
+    raise exception '%', name_problem using errcode = 'P0001', detail = 'display_name';
   end if;
   if exists (select 1 from private.credentials c where c.username = key)
      or exists (select 1 from private.retired_usernames r where r.username = key) then
