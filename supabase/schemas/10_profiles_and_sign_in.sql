@@ -114,6 +114,64 @@ begin
 end;
 $$;
 
+-- function: private.competency_fields_in_sentences()
+-- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
+CREATE FUNCTION private.competency_fields_in_sentences() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  named text := (select m.name from public.modalities m where m.code = new.modality);
+begin
+  if named is null then
+    raise exception using message = 'Choose each competency''s modality from the list.', detail = 'competencies';
+  elsif new.level is null or new.level not between 1 and 4 then
+    raise exception using message = named || ': the level is 1 (familiar) to 4 (trainer).', detail = 'competencies';
+  elsif char_length(new.evidence_body) > 120 then
+    raise exception using message = named || ': the training body can be at most 120 characters.',
+      detail = 'competencies';
+  elsif char_length(new.evidence_credential) > 60 then
+    raise exception using message = named || ': the credential can be at most 60 characters.',
+      detail = 'competencies';
+  elsif new.evidence_year not between 1950 and 2100 then
+    raise exception using message = named || ': the year is between 1950 and 2100.', detail = 'competencies';
+  elsif new.training_hours not between 0 and 20000 then
+    raise exception using message = named || ': training hours are 0 to 20,000.', detail = 'competencies';
+  elsif char_length(new.verification_note) > 500 then
+    raise exception using message = 'The note can be at most 500 characters.', detail = 'note';
+  end if;
+  return new;
+end;
+$$;
+
+-- function: private.licence_fields_in_sentences()
+-- --- licences and competencies (My profile, My practice; an admin's verification note) -----------------------
+-- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
+CREATE FUNCTION private.licence_fields_in_sentences() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $_$
+declare
+  which text := coalesce('The licence for ' || nullif(btrim(new.jurisdiction), ''), 'A licence');
+begin
+  if new.jurisdiction is null
+     or not exists (select 1 from public.jurisdictions j where j.code = new.jurisdiction) then
+    raise exception using message = 'Choose each licence''s state or province from the list.', detail = 'licenses';
+  elsif char_length(btrim(coalesce(new.license_type, ''))) not between 2 and 40 then
+    raise exception using message = which || ' needs a licence type of 2 to 40 characters.', detail = 'licenses';
+  elsif coalesce(new.license_number, '') !~ '^[A-Za-z0-9][A-Za-z0-9 ./-]{1,39}$' then
+    raise exception using
+      message = which || ': licence numbers are 2 to 40 letters, digits, spaces, dots, slashes or dashes.',
+      detail = 'licenses';
+  elsif new.expires_on is null then
+    raise exception using message = which || ' needs its expiry date.', detail = 'licenses';
+  elsif char_length(new.verification_note) > 500 then
+    raise exception using message = 'The note can be at most 500 characters.', detail = 'note';
+  end if;
+  return new;
+end;
+$_$;
+
 -- function: private.licenses_reset_verification()
 -- Changing what a licence says withdraws its verification: an admin must look again.
 -- (latest definition in the migrations: 20261126000100_profiles_and_credentials.sql)
@@ -130,6 +188,45 @@ begin
   return new;
 end;
 $$;
+
+-- function: private.profile_fields_in_sentences()
+-- --- profiles ------------------------------------------------------------------------------------------------
+-- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
+CREATE FUNCTION private.profile_fields_in_sentences() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $_$
+begin
+  if char_length(btrim(coalesce(new.display_name, ''))) not between 2 and 80 then
+    raise exception using message = 'Your name must be between 2 and 80 characters.', detail = 'display_name';
+  elsif char_length(new.pronouns) > 40 then
+    raise exception using message = 'Pronouns can be at most 40 characters.', detail = 'pronouns';
+  elsif coalesce(cardinality(new.languages), 0) not between 1 and 10 then
+    raise exception using message = 'Choose between 1 and 10 languages.',
+      detail = 'languages', hint = 'Pick languages from the list.';
+  elsif not (coalesce(new.offers_telehealth, false) or coalesce(new.offers_in_person, false)) then
+    raise exception using message = 'Offer at least one format: telehealth or in person.',
+      detail = 'offers_telehealth';
+  elsif new.offers_in_person and char_length(btrim(coalesce(new.city, ''))) = 0 then
+    raise exception using message = 'Name the city where you see people in person.', detail = 'city';
+  elsif char_length(new.city) > 80 then
+    raise exception using message = 'The city can be at most 80 characters.', detail = 'city';
+  elsif new.fee_usd not between 0 and 1000 then
+    raise exception using message = 'The fee must be between $0 and $1,000 per session.', detail = 'fee_usd';
+  elsif new.years_in_practice not between 0 and 70 then
+    raise exception using message = 'Years in practice must be between 0 and 70.', detail = 'years_in_practice';
+  elsif new.timezone is null or not public.is_iana_timezone(new.timezone) then
+    raise exception using message = 'Choose a time zone from the list.', detail = 'timezone';
+  elsif char_length(new.bio) > 2000 then
+    raise exception using message = 'The bio can be at most 2,000 characters.', detail = 'bio';
+  elsif new.home_jurisdiction is not null
+        and not exists (select 1 from public.jurisdictions j where j.code = new.home_jurisdiction) then
+    raise exception using message = 'Choose the state or province where you live from the list.',
+      detail = 'home_jurisdiction';
+  end if;
+  return new;
+end;
+$_$;
 
 -- function: private.profiles_create_settings()
 -- Every member has intake settings from the start (defaults until they change them).
@@ -158,8 +255,8 @@ begin
   end if;
   problem := public.display_name_problem(new.display_name);
   if problem is not null then
-    raise exception 'new row for relation "profiles" violates check constraint "profiles_display_name_format"'
-      using errcode = '23514', constraint = 'profiles_display_name_format', detail = problem;
+    -- A sentence naming its field, as every refusal (issue 22, item 8).
+    raise exception '%', problem using errcode = 'P0001', detail = 'display_name';
   end if;
   return new;
 end;
@@ -632,8 +729,7 @@ begin
     raise exception 'new row violates check constraint "profiles_display_name_length"' using errcode = '23514';
   end if;
   if name_problem is not null then
-    raise exception 'new row for relation "profiles" violates check constraint "profiles_display_name_format"'
-      using errcode = '23514', constraint = 'profiles_display_name_format', detail = name_problem;
+    raise exception '%', name_problem using errcode = 'P0001', detail = 'display_name';
   end if;
   if exists (select 1 from private.credentials c where c.username = key)
      or exists (select 1 from private.retired_usernames r where r.username = key) then
@@ -1573,6 +1669,10 @@ CREATE INDEX licenses_unverified_idx ON public.licenses USING btree (created_at)
 -- (latest definition in the migrations: 20261129000500_no_silent_mass_discharge.sql)
 CREATE TRIGGER credentials_refuse_retired_usernames BEFORE INSERT OR UPDATE OF username ON private.credentials FOR EACH ROW EXECUTE FUNCTION private.refuse_retired_usernames();
 
+-- trigger: public.licenses licenses_fields_in_sentences
+-- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
+CREATE TRIGGER licenses_fields_in_sentences BEFORE INSERT OR UPDATE ON public.licenses FOR EACH ROW EXECUTE FUNCTION private.licence_fields_in_sentences();
+
 -- trigger: public.licenses licenses_reset_verification
 -- (latest definition in the migrations: 20261126000100_profiles_and_credentials.sql)
 CREATE TRIGGER licenses_reset_verification BEFORE UPDATE ON public.licenses FOR EACH ROW EXECUTE FUNCTION private.licenses_reset_verification();
@@ -1584,6 +1684,10 @@ CREATE TRIGGER profiles_create_settings AFTER INSERT ON public.profiles FOR EACH
 -- trigger: public.profiles profiles_display_name_is_a_name
 -- (latest definition in the migrations: 20261206400200_a_name_is_a_name_on_every_save.sql)
 CREATE TRIGGER profiles_display_name_is_a_name BEFORE INSERT OR UPDATE OF display_name ON public.profiles FOR EACH ROW EXECUTE FUNCTION private.profiles_display_name_is_a_name();
+
+-- trigger: public.profiles profiles_fields_in_sentences
+-- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
+CREATE TRIGGER profiles_fields_in_sentences BEFORE INSERT OR UPDATE ON public.profiles FOR EACH ROW EXECUTE FUNCTION private.profile_fields_in_sentences();
 
 -- fk constraint: private.account_links account_links_user_id_fkey
 ALTER TABLE ONLY private.account_links
@@ -1707,8 +1811,17 @@ REVOKE ALL ON FUNCTION private.account_links_over_limit(p_email text, p_kind tex
 -- acl: private.FUNCTION close_account(p_user uuid, p_why text)
 REVOKE ALL ON FUNCTION private.close_account(p_user uuid, p_why text) FROM PUBLIC;
 
+-- acl: private.FUNCTION competency_fields_in_sentences()
+REVOKE ALL ON FUNCTION private.competency_fields_in_sentences() FROM PUBLIC;
+
+-- acl: private.FUNCTION licence_fields_in_sentences()
+REVOKE ALL ON FUNCTION private.licence_fields_in_sentences() FROM PUBLIC;
+
 -- acl: private.FUNCTION licenses_reset_verification()
 REVOKE ALL ON FUNCTION private.licenses_reset_verification() FROM PUBLIC;
+
+-- acl: private.FUNCTION profile_fields_in_sentences()
+REVOKE ALL ON FUNCTION private.profile_fields_in_sentences() FROM PUBLIC;
 
 -- acl: private.FUNCTION profiles_create_settings()
 REVOKE ALL ON FUNCTION private.profiles_create_settings() FROM PUBLIC;

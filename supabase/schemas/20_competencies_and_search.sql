@@ -827,6 +827,10 @@ CREATE TRIGGER search_rank_follow_insert AFTER INSERT ON private.search_facts RE
 -- (latest definition in the migrations: 20261129002000_search_reads_only_the_top.sql)
 CREATE TRIGGER search_rank_follow_update AFTER UPDATE ON private.search_facts REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION private.search_rank_follow();
 
+-- trigger: public.competencies competencies_fields_in_sentences
+-- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
+CREATE TRIGGER competencies_fields_in_sentences BEFORE INSERT OR UPDATE ON public.competencies FOR EACH ROW EXECUTE FUNCTION private.competency_fields_in_sentences();
+
 -- trigger: public.competencies competencies_reset_verification
 -- (latest definition in the migrations: 20261126000300_competencies_search_and_requests.sql)
 CREATE TRIGGER competencies_reset_verification BEFORE UPDATE ON public.competencies FOR EACH ROW EXECUTE FUNCTION private.competencies_reset_verification();

@@ -75,6 +75,50 @@ CREATE FUNCTION private.conflicts_found(p_seeker uuid, p_consultants uuid[]) RET
   from per_pair p
 $$;
 
+-- function: private.declaration_fields_in_sentences()
+-- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
+CREATE FUNCTION private.declaration_fields_in_sentences() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $_$
+begin
+  if new.ends_on < new.starts_on then
+    raise exception using message = 'The end date is before the start date; give them in order.', detail = 'ends_on';
+  end if;
+  if tg_table_name = 'affiliations' then
+    if char_length(btrim(coalesce(new.organisation, ''))) not between 2 and 120 then
+      raise exception using message = 'The organisation''s name is 2 to 120 characters.', detail = 'organisation';
+    elsif new.kind is null or new.kind not in ('practice', 'agency', 'hospital', 'university', 'training_programme',
+                                               'board', 'association') then
+      raise exception using message = 'Choose the kind of organisation from the list.', detail = 'kind';
+    elsif char_length(new.role) > 80 then
+      raise exception using message = 'The role can be at most 80 characters.', detail = 'role';
+    elsif new.email_domain !~ '^[a-z0-9-]+(\.[a-z0-9-]+)+$' then
+      raise exception using message = 'Give the email domain in lower case, like example.org.',
+        detail = 'email_domain';
+    end if;
+  else
+    if new.kind is null or not exists (select 1 from public.conflict_rules r where r.kind = new.kind) then
+      raise exception using message = 'Choose the kind of relationship from the list.', detail = 'kind';
+    elsif new.counterpart_id is not null
+          and not exists (select 1 from public.profiles p where p.id = new.counterpart_id) then
+      raise exception using message = 'Pick the person from the list; that member is not in the portal.',
+        detail = 'counterpart';
+    elsif new.counterpart_id = new.declarer_id then
+      raise exception using message = 'You cannot declare a relationship with yourself.', detail = 'counterpart';
+    elsif new.counterpart_id is null and char_length(btrim(coalesce(new.counterpart_name, ''))) = 0 then
+      raise exception using message = 'Pick the person from the list, or give a name and email.',
+        detail = 'counterpart';
+    elsif char_length(new.counterpart_name) > 120 then
+      raise exception using message = 'The name can be at most 120 characters.', detail = 'counterpart_name';
+    elsif new.counterpart_email !~ '^[^@\s]+@[^@\s]+\.[^@\s]+$' then
+      raise exception using message = 'Give an email address like name@example.org.', detail = 'counterpart_email';
+    end if;
+  end if;
+  return new;
+end;
+$_$;
+
 -- function: private.disclosed_reasons(uuid, uuid, uuid)
 -- ---------------------------------------------------------------------------
 -- What each party is shown, from the pair's reasons
@@ -291,6 +335,29 @@ CREATE FUNCTION private.pair_reasons(p_seeker uuid, p_consultant uuid) RETURNS T
          or exists (select 1 from public.declared_relationships d where 'declared:' || d.id = x.reason_key))
 $$;
 
+-- function: private.request_fields_in_sentences()
+-- --- requests, declarations, waivers -----------------------------------------------------------------------------
+-- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
+CREATE FUNCTION private.request_fields_in_sentences() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  if new.seeker_id = new.consultant_id then
+    raise exception using message = 'You cannot request a consultation with yourself.', detail = 'consultant';
+  elsif char_length(btrim(coalesce(new.message, ''))) not between 1 and 1500 then
+    raise exception using message = 'Write a message to the consultant of at most 1,500 characters.',
+      detail = 'message';
+  elsif new.status = 'declined' and char_length(btrim(coalesce(new.decline_reason, ''))) = 0 then
+    raise exception using message = 'Give a reason when you decline, so your colleague can look elsewhere.',
+      detail = 'reason';
+  elsif char_length(new.decline_reason) > 500 then
+    raise exception using message = 'The reason can be at most 500 characters.', detail = 'reason';
+  end if;
+  return new;
+end;
+$$;
+
 -- function: private.requests_name_few_modalities()
 -- A request names at most 50 modalities. Checked on the row, so that request_consultation keeps its
 -- latest definition exactly (the screening work redefines it); the sentence reaches the page as
@@ -435,6 +502,23 @@ CREATE FUNCTION private.take_request_screening(p_request uuid) RETURNS void
   from public.consultation_requests q
   where q.id = p_request
   on conflict (request_id) do update set reasons = excluded.reasons, screened_at = excluded.screened_at
+$$;
+
+-- function: private.waiver_fields_in_sentences()
+-- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
+CREATE FUNCTION private.waiver_fields_in_sentences() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  if char_length(btrim(new.seeker_rationale)) not between 20 and 2000
+     or char_length(btrim(new.consultant_rationale)) not between 20 and 2000 then
+    raise exception using
+      message = 'Write your rationale in 20 to 2,000 characters: what you discussed and why you proceed.',
+      detail = 'rationale';
+  end if;
+  return new;
+end;
 $$;
 
 -- function: public.add_my_relationship(text, uuid, text, text, date, date)
@@ -933,6 +1017,19 @@ CREATE INDEX screening_log_consultant_idx ON public.screening_log USING btree (c
 -- index: public.screening_log_seeker_idx
 CREATE INDEX screening_log_seeker_idx ON public.screening_log USING btree (seeker_id, created_at DESC);
 
+-- trigger: public.affiliations affiliations_fields_in_sentences
+-- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
+-- Stated here rather than in 10_profiles_and_sign_in.sql: it needs private.declaration_fields_in_sentences from this file.
+CREATE TRIGGER affiliations_fields_in_sentences BEFORE INSERT OR UPDATE ON public.affiliations FOR EACH ROW EXECUTE FUNCTION private.declaration_fields_in_sentences();
+
+-- trigger: public.declared_relationships relationships_fields_in_sentences
+-- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
+CREATE TRIGGER relationships_fields_in_sentences BEFORE INSERT OR UPDATE ON public.declared_relationships FOR EACH ROW EXECUTE FUNCTION private.declaration_fields_in_sentences();
+
+-- trigger: public.consultation_requests requests_fields_in_sentences
+-- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
+CREATE TRIGGER requests_fields_in_sentences BEFORE INSERT OR UPDATE ON public.consultation_requests FOR EACH ROW EXECUTE FUNCTION private.request_fields_in_sentences();
+
 -- trigger: public.consultation_requests requests_name_few_modalities
 -- (latest definition in the migrations: 20261129001000_bounds_on_every_input.sql)
 CREATE TRIGGER requests_name_few_modalities BEFORE INSERT OR UPDATE OF modalities ON public.consultation_requests FOR EACH ROW EXECUTE FUNCTION private.requests_name_few_modalities();
@@ -944,6 +1041,10 @@ CREATE TRIGGER requests_need_a_licence_where_the_client_lives BEFORE INSERT OR U
 -- trigger: public.screening_log screening_log_append_only
 -- (latest definition in the migrations: 20261126000400_dual_relationship_screening.sql)
 CREATE TRIGGER screening_log_append_only BEFORE DELETE OR UPDATE ON public.screening_log FOR EACH STATEMENT EXECUTE FUNCTION private.refuse_changes();
+
+-- trigger: public.conflict_waivers waivers_fields_in_sentences
+-- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
+CREATE TRIGGER waivers_fields_in_sentences BEFORE INSERT OR UPDATE ON public.conflict_waivers FOR EACH ROW EXECUTE FUNCTION private.waiver_fields_in_sentences();
 
 -- fk constraint: private.request_screenings request_screenings_consultant_id_fkey
 ALTER TABLE ONLY private.request_screenings
@@ -1045,6 +1146,9 @@ REVOKE ALL ON FUNCTION private.conflict_reasons(p_seeker uuid, p_consultants uui
 -- acl: private.FUNCTION conflicts_found(p_seeker uuid, p_consultants uuid[])
 REVOKE ALL ON FUNCTION private.conflicts_found(p_seeker uuid, p_consultants uuid[]) FROM PUBLIC;
 
+-- acl: private.FUNCTION declaration_fields_in_sentences()
+REVOKE ALL ON FUNCTION private.declaration_fields_in_sentences() FROM PUBLIC;
+
 -- acl: private.FUNCTION disclosed_reasons(p_viewer uuid, p_seeker uuid, p_consultant uuid)
 REVOKE ALL ON FUNCTION private.disclosed_reasons(p_viewer uuid, p_seeker uuid, p_consultant uuid) FROM PUBLIC;
 
@@ -1063,6 +1167,9 @@ REVOKE ALL ON FUNCTION private.pair_level(p_seeker uuid, p_consultant uuid, OUT 
 -- acl: private.FUNCTION pair_reasons(p_seeker uuid, p_consultant uuid)
 REVOKE ALL ON FUNCTION private.pair_reasons(p_seeker uuid, p_consultant uuid) FROM PUBLIC;
 
+-- acl: private.FUNCTION request_fields_in_sentences()
+REVOKE ALL ON FUNCTION private.request_fields_in_sentences() FROM PUBLIC;
+
 -- acl: private.FUNCTION requests_name_few_modalities()
 REVOKE ALL ON FUNCTION private.requests_name_few_modalities() FROM PUBLIC;
 
@@ -1080,6 +1187,9 @@ REVOKE ALL ON FUNCTION private.seeker_conflicts(p_seeker uuid) FROM PUBLIC;
 
 -- acl: private.FUNCTION take_request_screening(p_request uuid)
 REVOKE ALL ON FUNCTION private.take_request_screening(p_request uuid) FROM PUBLIC;
+
+-- acl: private.FUNCTION waiver_fields_in_sentences()
+REVOKE ALL ON FUNCTION private.waiver_fields_in_sentences() FROM PUBLIC;
 
 -- acl: public.FUNCTION add_my_relationship(p_kind text, p_counterpart_id uuid, p_counterpart_name text, p_counterpart_email text, p_starts_on date, p_ends_on date)
 REVOKE ALL ON FUNCTION public.add_my_relationship(p_kind text, p_counterpart_id uuid, p_counterpart_name text, p_counterpart_email text, p_starts_on date, p_ends_on date) FROM PUBLIC;

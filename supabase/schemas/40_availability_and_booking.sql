@@ -97,6 +97,73 @@ begin
 end;
 $$;
 
+-- function: private.availability_fields_in_sentences()
+-- --- availability (My availability, My practice) ---------------------------------------------------------------
+-- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
+CREATE FUNCTION private.availability_fields_in_sentences() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  if new.session_minutes not between 15 and 180 then
+    raise exception using message = 'Sessions last 15 to 180 minutes.', detail = 'session_minutes';
+  elsif new.buffer_minutes not between 0 and 120 then
+    raise exception using message = 'The buffer is 0 to 120 minutes.', detail = 'buffer_minutes';
+  elsif new.min_notice_hours not between 0 and 720 then
+    raise exception using message = 'Minimum notice is 0 to 720 hours.', detail = 'min_notice_hours';
+  elsif new.max_sessions_per_week not between 1 and 80 then
+    raise exception using message = 'The weekly maximum is 1 to 80 sessions, or empty for none.',
+      detail = 'max_sessions_per_week';
+  elsif new.late_cancel_hours not between 0 and 168 then
+    raise exception using message = 'The late-cancellation threshold is 0 to 168 hours.',
+      detail = 'late_cancel_hours';
+  elsif new.capacity not between 0 and 60 then
+    raise exception using message = 'Capacity is the number of active clients you can hold: 0 to 60.',
+      detail = 'capacity';
+  end if;
+  return new;
+end;
+$$;
+
+-- function: private.availability_rows_in_sentences()
+-- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
+CREATE FUNCTION private.availability_rows_in_sentences() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  if tg_table_name = 'weekly_hours' then
+    if new.weekday is null or new.weekday not between 1 and 7 then
+      raise exception using message = 'Weekly hours name a weekday, Monday (1) to Sunday (7).',
+        detail = 'weekly_hours';
+    elsif new.ends_at <= new.starts_at then
+      raise exception using
+        message = format('A range on %s ends before it starts (%s to %s); give the start first.',
+                         trim(to_char(date '2024-01-07' + new.weekday, 'Day')),
+                         to_char(new.starts_at, 'HH24:MI'), to_char(new.ends_at, 'HH24:MI')),
+        detail = 'weekly_hours';
+    end if;
+  elsif tg_table_name = 'date_overrides' then
+    if (new.starts_at is null) <> (new.ends_at is null) or new.ends_at <= new.starts_at then
+      raise exception using
+        message = format('The override on %s needs a start and an end, the end after the start (or neither, '
+                         'for a day off).', to_char(new.on_date, 'FMDD Mon YYYY')),
+        detail = 'overrides';
+    end if;
+  elsif tg_table_name = 'time_off' then
+    if new.ends_on < new.starts_on then
+      raise exception using
+        message = format('Time off from %s ends before it starts; give the days in order.',
+                         to_char(new.starts_on, 'FMDD Mon YYYY')),
+        detail = 'time_off';
+    elsif char_length(new.note) > 200 then
+      raise exception using message = 'A time-off note can be at most 200 characters.', detail = 'time_off';
+    end if;
+  end if;
+  return new;
+end;
+$$;
+
 -- function: private.bookings_need_a_licence_where_the_client_lives()
 -- Bookings: the licence rule guards new work (a first session proposed with a pending request); within
 -- an active engagement care continues. The body is 20261129000400's with that condition added.
@@ -123,6 +190,25 @@ CREATE FUNCTION private.calendar_method(p_kind text) RETURNS text
     AS $$
   select case when p_kind in ('booked', 'confirmed', 'rescheduled') then 'REQUEST'
               when p_kind in ('declined', 'cancelled', 'late_cancellation') then 'CANCEL' end
+$$;
+
+-- function: private.cancellation_judged_by_its_own_terms()
+-- Whichever door cancels or moves an upcoming session, its lateness is the session's own rule.
+-- (latest definition in the migrations: 20261206100200_a_session_keeps_its_cancellation_policy.sql)
+CREATE FUNCTION private.cancellation_judged_by_its_own_terms() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  judged record;
+begin
+  if new.status in ('cancelled', 'moved') and old.status in ('requested', 'confirmed') then
+    judged := private.lateness(old, coalesce(new.cancelled_at, now()));
+    new.notice_hours := judged.notice;
+    new.late := judged.late;
+  end if;
+  return new;
+end;
 $$;
 
 -- function: private.capacity_holds_the_active_clients()
@@ -269,14 +355,19 @@ CREATE TABLE public.appointments (
     resolved_at timestamp with time zone,
     resolution_note text,
     series_id uuid NOT NULL,
+    late_cancel_hours integer NOT NULL,
     CONSTRAINT appointments_cancel_reason_check CHECK ((char_length(cancel_reason) <= 500)),
     CONSTRAINT appointments_decline_reason_check CHECK ((char_length(decline_reason) <= 500)),
+    CONSTRAINT appointments_late_cancel_hours_range CHECK (((late_cancel_hours >= 0) AND (late_cancel_hours <= 168))),
     CONSTRAINT appointments_linked CHECK (((engagement_id IS NOT NULL) OR (request_id IS NOT NULL))),
     CONSTRAINT appointments_order CHECK (((ends_at > starts_at) AND (blocked_until >= ends_at))),
     CONSTRAINT appointments_parties CHECK ((consultant_id <> client_id)),
     CONSTRAINT appointments_resolution_note_check CHECK ((char_length(resolution_note) <= 1000)),
     CONSTRAINT appointments_status_check CHECK ((status = ANY (ARRAY['requested'::text, 'confirmed'::text, 'declined'::text, 'cancelled'::text, 'moved'::text, 'completed'::text, 'no_show'::text, 'consultant_no_show'::text, 'disputed'::text])))
 );
+
+-- comment: public.COLUMN appointments.late_cancel_hours
+COMMENT ON COLUMN public.appointments.late_cancel_hours IS 'The late-cancellation threshold (hours) the session was booked under; set on insert, kept by a move.';
 
 -- function: private.insert_booking(uuid, uuid, uuid, uuid, timestamp with time zone, uuid)
 -- (latest definition in the migrations: 20261129000300_a_move_in_good_time_is_not_a_cancellation.sql)
@@ -309,6 +400,26 @@ begin
 exception when exclusion_violation or deadlock_detected then
   raise exception 'That time was just taken.' using detail = 'slot_taken',
     hint = 'Someone booked it a moment ago. Pick another time from the fresh list.';
+end;
+$$;
+
+-- function: private.lateness(public.appointments, timestamp with time zone)
+-- The lateness rule and its words, once. `notice` is what is recorded and shown: rounded down, never up
+-- (15.96 hours is 15.9, inside a 16-hour threshold, not 16.0 outside it).
+-- (latest definition in the migrations: 20261206100200_a_session_keeps_its_cancellation_policy.sql)
+CREATE FUNCTION private.lateness(p_session public.appointments, p_at timestamp with time zone DEFAULT now(), OUT hours numeric, OUT notice numeric, OUT late boolean, OUT threshold integer, OUT late_words text) RETURNS record
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+begin
+  threshold := p_session.late_cancel_hours;
+  hours := extract(epoch from p_session.starts_at - p_at) / 3600.0;
+  notice := round(floor(hours * 10) / 10, 1);
+  late := hours < threshold and p_session.status = 'confirmed';
+  late_words := case when not late then ''
+                     when notice < 1 then ' (late: less than an hour''s notice)'
+                     when notice < 2 then ' (late: 1 hour''s notice)'
+                     else ' (late: ' || floor(notice) || ' hours'' notice)' end;
 end;
 $$;
 
@@ -370,6 +481,61 @@ begin
 end;
 $$;
 
+-- function: private.session_fields_in_sentences()
+-- --- sessions and what each party says happened --------------------------------------------------------------
+-- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
+CREATE FUNCTION private.session_fields_in_sentences() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  if tg_table_name = 'appointments' then
+    if new.consultant_id = new.client_id then
+      raise exception using message = 'A session is between two different people.', detail = 'other';
+    elsif char_length(new.cancel_reason) > 500 then
+      raise exception using message = 'The reason can be at most 500 characters.', detail = 'reason';
+    elsif char_length(new.decline_reason) > 500 then
+      raise exception using message = 'The reason can be at most 500 characters.', detail = 'reason';
+    elsif char_length(new.resolution_note) > 1000 then
+      raise exception using message = 'The note can be at most 1,000 characters.', detail = 'note';
+    end if;
+  else
+    if new.outcome is null or new.outcome not in ('held', 'client_absent', 'consultant_absent', 'ended_early') then
+      raise exception using
+        message = 'Say what happened: held, the client did not come, the consultant did not come, or ended early.',
+        detail = 'outcome';
+    elsif char_length(new.note) > 500 then
+      raise exception using message = 'The note can be at most 500 characters.', detail = 'note';
+    end if;
+  end if;
+  return new;
+end;
+$$;
+
+-- function: private.session_keeps_its_booking_terms()
+-- The terms a session is booked under: the consultant's policy now, or the moved session's own terms.
+-- (Trigger functions run as the writer: members cannot write appointments, only the SECURITY DEFINER doors can.)
+-- (latest definition in the migrations: 20261206100200_a_session_keeps_its_cancellation_policy.sql)
+CREATE FUNCTION private.session_keeps_its_booking_terms() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  if tg_op = 'INSERT' then
+    new.late_cancel_hours := coalesce((select s.late_cancel_hours from public.availability_settings s
+                                       where s.consultant_id = new.consultant_id), 24);
+  end if;
+  if new.rescheduled_from is not null
+     and (tg_op = 'INSERT' or new.rescheduled_from is distinct from old.rescheduled_from) then
+    new.late_cancel_hours := (select a.late_cancel_hours from public.appointments a
+                              where a.id = new.rescheduled_from);
+  elsif tg_op = 'UPDATE' then
+    new.late_cancel_hours := old.late_cancel_hours;  -- agreed terms do not change afterwards
+  end if;
+  return new;
+end;
+$$;
+
 -- function: private.session_location_is_plain()
 -- The rule for what a location may be, stated once (the save below and any direct write).
 -- (latest definition in the migrations: 20261206500300_invitations_say_where_and_with_whom.sql)
@@ -391,6 +557,53 @@ begin
   return new;
 end;
 $$;
+
+-- function: private.settings_in_sentences()
+-- --- email choices; an admin's modalities and conflict rules ------------------------------------------------------
+-- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
+CREATE FUNCTION private.settings_in_sentences() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $_$
+begin
+  if tg_table_name = 'email_preferences' then
+    if not coalesce(new.muted <@ array['sessions', 'requests', 'plans', 'attendance', 'account'], false) then
+      raise exception using message = 'Choose among sessions, requests, plans, attendance and account.',
+        detail = 'muted';
+    end if;
+  elsif tg_table_name = 'modalities' then
+    if coalesce(new.code, '') !~ '^[a-z][a-z0-9_]{1,30}$' then
+      raise exception using
+        message = 'A modality code is 2 to 31 lower-case letters, digits or underscores, starting with a letter.',
+        detail = 'code';
+    elsif char_length(btrim(coalesce(new.name, ''))) not between 2 and 60 then
+      raise exception using message = 'A modality''s name is 2 to 60 characters.', detail = 'name';
+    elsif char_length(new.description) > 300 then
+      raise exception using message = 'The description can be at most 300 characters.', detail = 'description';
+    elsif exists (select 1 from public.modalities m where m.code = new.code
+                  and (tg_op = 'INSERT' or m.code <> old.code)) then
+      raise exception using message = format('A modality with the code %s already exists.', new.code),
+        detail = 'code';
+    elsif exists (select 1 from public.modalities m where m.name = new.name
+                  and (tg_op = 'INSERT' or m.code <> old.code)) then
+      raise exception using message = format('A modality named %s already exists.', new.name), detail = 'name';
+    end if;
+  elsif tg_table_name = 'conflict_rules' then
+    if new.severity is null or new.severity not in ('blocking', 'potential') then
+      raise exception using message = 'Choose blocking or potential.', detail = 'severity';
+    elsif new.window_years not between 0 and 50 then
+      raise exception using message = 'The window is 0 to 50 years.', detail = 'window_years';
+    elsif new.severity = 'blocking' and new.waivable then
+      raise exception using message = 'A blocking conflict can never be waived.', detail = 'waivable';
+    elsif new.derived and new.severity <> 'potential' then
+      raise exception using
+        message = 'A conflict the portal infers by matching (not one a member declared) can only be potential.',
+        detail = 'severity';
+    end if;
+  end if;
+  return new;
+end;
+$_$;
 
 -- table: public.engagements
 -- (latest definition in the migrations: 20261126000300_competencies_search_and_requests.sql)
@@ -620,7 +833,7 @@ end;
 $$;
 
 -- function: public.cancel_appointment(uuid, text, boolean)
--- (latest definition in the migrations: 20261126000900_notification_times_in_recipient_zone.sql)
+-- (latest definition in the migrations: 20261206100200_a_session_keeps_its_cancellation_policy.sql)
 CREATE FUNCTION public.cancel_appointment(p_appointment uuid, p_reason text, p_accept_late boolean DEFAULT false) RETURNS public.appointments
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
@@ -628,9 +841,7 @@ CREATE FUNCTION public.cancel_appointment(p_appointment uuid, p_reason text, p_a
 declare
   me uuid := auth.uid();
   appt public.appointments;
-  threshold integer;
-  hours numeric;
-  notice numeric;
+  judged record;
 begin
   select * into appt from public.appointments where id = p_appointment for update;
   if appt.id is null or me not in (appt.consultant_id, appt.client_id) then
@@ -645,31 +856,23 @@ begin
   if appt.starts_at <= now() then
     raise exception 'This session has already started.' using detail = 'status';
   end if;
-  select late_cancel_hours into threshold from public.availability_settings where consultant_id = appt.consultant_id;
-  -- Late is decided on the exact notice; the notice recorded and shown is rounded down, never up
-  -- (15.96 hours is 15.9, inside a 16-hour threshold, not 16.0 outside it).
-  hours := extract(epoch from appt.starts_at - now()) / 3600.0;
-  notice := round(floor(hours * 10) / 10, 1);
-  if hours < threshold and appt.status = 'confirmed' and not coalesce(p_accept_late, false) then
-    raise exception 'This is a late cancellation: % hours before the session, inside the %-hour threshold.',
-                    notice, threshold
+  -- The session's own threshold, the one it was booked under.
+  judged := private.lateness(appt);
+  if judged.late and not coalesce(p_accept_late, false) then
+    raise exception 'This is a late cancellation: % hours before the session, inside the %-hour threshold '
+                    'it was booked under.', judged.notice, judged.threshold
       using detail = 'late', hint = 'Confirm to cancel anyway; it will be recorded as late.';
   end if;
   update public.appointments
-  set status = 'cancelled', cancelled_by = me, cancelled_at = now(), cancel_reason = btrim(p_reason),
-      notice_hours = notice, late = hours < threshold and appt.status = 'confirmed'
-  where id = appt.id returning * into appt;
+  set status = 'cancelled', cancelled_by = me, cancelled_at = now(), cancel_reason = btrim(p_reason)
+  where id = appt.id returning * into appt;  -- notice and lateness: the state's trigger, by the same rule
   perform private.notify(case when me = appt.consultant_id then appt.client_id else appt.consultant_id end,
                          case when appt.late then 'late_cancellation' else 'cancelled' end,
                          (select display_name from public.profiles where id = me) || ' cancelled the session on '
                          || private.local_time_text(appt.starts_at, case when me = appt.consultant_id
                                                                          then appt.client_id
                                                                          else appt.consultant_id end)
-                         || case when not appt.late then ''
-                                 when notice < 1 then ' (late: less than an hour''s notice)'
-                                 when notice < 2 then ' (late: 1 hour''s notice)'
-                                 else ' (late: ' || floor(notice) || ' hours'' notice)' end
-                         || ': ' || appt.cancel_reason, 'appointments');
+                         || judged.late_words || ': ' || appt.cancel_reason, 'appointments');
   return appt;
 end;
 $$;
@@ -730,8 +933,8 @@ CREATE FUNCTION public.get_my_session_location() RETURNS text
 $$;
 
 -- function: public.my_appointments(timestamp with time zone, timestamp with time zone)
--- (latest definition in the migrations: 20261129000600_attendance_from_both_sides.sql)
-CREATE FUNCTION public.my_appointments(p_from timestamp with time zone DEFAULT NULL::timestamp with time zone, p_to timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS TABLE(id uuid, other_id uuid, other_name text, my_role text, starts_at timestamp with time zone, ends_at timestamp with time zone, status text, requested_by_me boolean, decline_reason text, cancel_reason text, cancelled_by_me boolean, notice_hours numeric, late boolean, rescheduled_from uuid, other_timezone text, my_statement text, their_statement text, their_note text, resolution_note text)
+-- (latest definition in the migrations: 20261206100200_a_session_keeps_its_cancellation_policy.sql)
+CREATE FUNCTION public.my_appointments(p_from timestamp with time zone DEFAULT NULL::timestamp with time zone, p_to timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS TABLE(id uuid, other_id uuid, other_name text, my_role text, starts_at timestamp with time zone, ends_at timestamp with time zone, status text, requested_by_me boolean, decline_reason text, cancel_reason text, cancelled_by_me boolean, notice_hours numeric, late boolean, rescheduled_from uuid, other_timezone text, my_statement text, their_statement text, their_note text, resolution_note text, late_cancel_hours integer)
     LANGUAGE sql STABLE
     SET search_path TO ''
     AS $$
@@ -741,7 +944,7 @@ CREATE FUNCTION public.my_appointments(p_from timestamp with time zone DEFAULT N
          case when a.consultant_id = auth.uid() then 'consultant' else 'client' end,
          a.starts_at, a.ends_at, a.status, a.requested_by = auth.uid(), a.decline_reason, a.cancel_reason,
          a.cancelled_by = auth.uid(), a.notice_hours, a.late, a.rescheduled_from, p.timezone,
-         mine.outcome, theirs.outcome, theirs.note, a.resolution_note
+         mine.outcome, theirs.outcome, theirs.note, a.resolution_note, a.late_cancel_hours
   from public.appointments a
   join public.profiles p on p.id = case when a.consultant_id = auth.uid() then a.client_id else a.consultant_id end
   left join public.attendance_statements mine on mine.appointment_id = a.id and mine.party_id = auth.uid()
@@ -862,7 +1065,7 @@ CREATE FUNCTION public.open_slots(p_consultant uuid, p_from date, p_to date, p_c
 $$;
 
 -- function: public.reschedule_appointment(uuid, timestamp with time zone, text, boolean)
--- (latest definition in the migrations: 20261129000300_a_move_in_good_time_is_not_a_cancellation.sql)
+-- (latest definition in the migrations: 20261206100200_a_session_keeps_its_cancellation_policy.sql)
 CREATE FUNCTION public.reschedule_appointment(p_appointment uuid, p_new_starts_at timestamp with time zone, p_reason text, p_accept_late boolean DEFAULT false) RETURNS public.appointments
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
@@ -872,10 +1075,7 @@ declare
   old_appt public.appointments;
   new_appt public.appointments;
   other uuid;
-  threshold integer;
-  hours numeric;
-  notice numeric;
-  is_late boolean;
+  judged record;
 begin
   select * into old_appt from public.appointments where id = p_appointment for update;
   if old_appt.id is null or me is null or me not in (old_appt.consultant_id, old_appt.client_id) then
@@ -900,33 +1100,26 @@ begin
     raise exception 'This session can no longer be moved: the work it belongs to has ended or been answered.'
       using detail = 'status', hint = 'Cancel it instead, or book within your current engagement.';
   end if;
-  -- Late is decided as for a cancellation: on the exact notice, recorded rounded down.
-  select late_cancel_hours into threshold from public.availability_settings
-  where consultant_id = old_appt.consultant_id;
-  hours := extract(epoch from old_appt.starts_at - now()) / 3600.0;
-  notice := round(floor(hours * 10) / 10, 1);
-  is_late := hours < threshold and old_appt.status = 'confirmed';
-  if is_late and not coalesce(p_accept_late, false) then
-    raise exception 'This is a late move: % hours before the session, inside the %-hour threshold.',
-                    notice, threshold
+  -- Late is decided as for a cancellation, by the session's own threshold.
+  judged := private.lateness(old_appt);
+  if judged.late and not coalesce(p_accept_late, false) then
+    raise exception 'This is a late move: % hours before the session, inside the %-hour threshold '
+                    'it was booked under.', judged.notice, judged.threshold
       using detail = 'late', hint = 'Confirm to move it anyway; it will be recorded as a late cancellation.';
   end if;
   update public.appointments
-  set status = 'moved', cancelled_by = me, cancelled_at = now(), cancel_reason = btrim(p_reason),
-      notice_hours = notice, late = is_late
+  set status = 'moved', cancelled_by = me, cancelled_at = now(), cancel_reason = btrim(p_reason)
   where id = old_appt.id;
   new_appt := private.insert_booking(old_appt.consultant_id, old_appt.client_id, old_appt.engagement_id,
                                      old_appt.request_id, p_new_starts_at, me);
+  -- The new session continues the old one: its calendar event and the terms it was booked under (triggers).
   update public.appointments set rescheduled_from = old_appt.id where id = new_appt.id returning * into new_appt;
   other := case when me = old_appt.consultant_id then old_appt.client_id else old_appt.consultant_id end;
   perform private.notify(other, 'rescheduled',
                          (select display_name from public.profiles where id = me) || ' asked to move the session on '
                          || private.local_time_text(old_appt.starts_at, other) || ' to '
                          || private.local_time_text(p_new_starts_at, other)
-                         || case when not is_late then ''
-                                 when notice < 1 then ' (late: less than an hour''s notice)'
-                                 when notice < 2 then ' (late: 1 hour''s notice)'
-                                 else ' (late: ' || floor(notice) || ' hours'' notice)' end
+                         || judged.late_words
                          || ': ' || btrim(p_reason) || '. Confirm or decline the new time.', 'appointments');
   return new_appt;
 end;
@@ -1237,6 +1430,18 @@ CREATE INDEX weekly_hours_consultant_idx ON public.weekly_hours USING btree (con
 -- (latest definition in the migrations: 20261206200200_no_door_ends_care_silently.sql)
 CREATE TRIGGER appointments_ahead_are_never_deleted BEFORE DELETE ON public.appointments FOR EACH ROW EXECUTE FUNCTION private.a_session_ahead_is_never_deleted();
 
+-- trigger: public.appointments appointments_cancellation_judged_by_its_own_terms
+-- (latest definition in the migrations: 20261206100200_a_session_keeps_its_cancellation_policy.sql)
+CREATE TRIGGER appointments_cancellation_judged_by_its_own_terms BEFORE UPDATE OF status ON public.appointments FOR EACH ROW EXECUTE FUNCTION private.cancellation_judged_by_its_own_terms();
+
+-- trigger: public.appointments appointments_fields_in_sentences
+-- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
+CREATE TRIGGER appointments_fields_in_sentences BEFORE INSERT OR UPDATE ON public.appointments FOR EACH ROW EXECUTE FUNCTION private.session_fields_in_sentences();
+
+-- trigger: public.appointments appointments_keep_their_booking_terms
+-- (latest definition in the migrations: 20261206100200_a_session_keeps_its_cancellation_policy.sql)
+CREATE TRIGGER appointments_keep_their_booking_terms BEFORE INSERT OR UPDATE OF late_cancel_hours, rescheduled_from ON public.appointments FOR EACH ROW EXECUTE FUNCTION private.session_keeps_its_booking_terms();
+
 -- trigger: public.appointments appointments_series
 -- (latest definition in the migrations: 20261129001200_an_outbox_written_with_each_notice.sql)
 CREATE TRIGGER appointments_series BEFORE INSERT OR UPDATE OF rescheduled_from ON public.appointments FOR EACH ROW EXECUTE FUNCTION private.appointment_series();
@@ -1245,9 +1450,22 @@ CREATE TRIGGER appointments_series BEFORE INSERT OR UPDATE OF rescheduled_from O
 -- (latest definition in the migrations: 20261206200200_no_door_ends_care_silently.sql)
 CREATE TRIGGER availability_capacity_holds_the_active_clients BEFORE UPDATE OF capacity ON public.availability_settings FOR EACH ROW EXECUTE FUNCTION private.capacity_holds_the_active_clients();
 
+-- trigger: public.availability_settings availability_settings_fields_in_sentences
+-- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
+CREATE TRIGGER availability_settings_fields_in_sentences BEFORE INSERT OR UPDATE ON public.availability_settings FOR EACH ROW EXECUTE FUNCTION private.availability_fields_in_sentences();
+
 -- trigger: public.appointments bookings_need_a_licence_where_the_client_lives
 -- (latest definition in the migrations: 20261129000400_licensed_where_the_client_lives.sql)
 CREATE TRIGGER bookings_need_a_licence_where_the_client_lives BEFORE INSERT ON public.appointments FOR EACH ROW EXECUTE FUNCTION private.bookings_need_a_licence_where_the_client_lives();
+
+-- trigger: public.conflict_rules conflict_rules_in_sentences
+-- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
+-- Stated here rather than in 30_requests_and_screening.sql: it needs private.settings_in_sentences from this file.
+CREATE TRIGGER conflict_rules_in_sentences BEFORE INSERT OR UPDATE ON public.conflict_rules FOR EACH ROW EXECUTE FUNCTION private.settings_in_sentences();
+
+-- trigger: public.date_overrides date_overrides_in_sentences
+-- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
+CREATE TRIGGER date_overrides_in_sentences BEFORE INSERT OR UPDATE ON public.date_overrides FOR EACH ROW EXECUTE FUNCTION private.availability_rows_in_sentences();
 
 -- trigger: public.date_overrides date_overrides_within_bounds_insert
 -- (latest definition in the migrations: 20261129001000_bounds_on_every_input.sql)
@@ -1269,6 +1487,11 @@ CREATE TRIGGER engagements_end_with_no_session_ahead BEFORE DELETE OR UPDATE OF 
 -- (latest definition in the migrations: 20261206200200_no_door_ends_care_silently.sql)
 -- Stated here rather than in 10_profiles_and_sign_in.sql: it needs private.tell_when_a_licence_stops_covering_a_client from this file.
 CREATE TRIGGER licenses_tell_when_a_client_is_no_longer_covered AFTER DELETE OR UPDATE ON public.licenses FOR EACH ROW EXECUTE FUNCTION private.tell_when_a_licence_stops_covering_a_client();
+
+-- trigger: public.modalities modalities_in_sentences
+-- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
+-- Stated here rather than in 10_profiles_and_sign_in.sql: it needs private.settings_in_sentences from this file.
+CREATE TRIGGER modalities_in_sentences BEFORE INSERT OR UPDATE ON public.modalities FOR EACH ROW EXECUTE FUNCTION private.settings_in_sentences();
 
 -- trigger: public.profiles profiles_care_outlives_changes
 -- (latest definition in the migrations: 20261206200200_no_door_ends_care_silently.sql)
@@ -1299,6 +1522,10 @@ CREATE CONSTRAINT TRIGGER search_facts_refresh_settings AFTER INSERT OR DELETE O
 -- (latest definition in the migrations: 20261206500300_invitations_say_where_and_with_whom.sql)
 CREATE TRIGGER session_locations_are_plain BEFORE INSERT OR UPDATE ON public.session_locations FOR EACH ROW EXECUTE FUNCTION private.session_location_is_plain();
 
+-- trigger: public.time_off time_off_in_sentences
+-- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
+CREATE TRIGGER time_off_in_sentences BEFORE INSERT OR UPDATE ON public.time_off FOR EACH ROW EXECUTE FUNCTION private.availability_rows_in_sentences();
+
 -- trigger: public.time_off time_off_within_bounds_insert
 -- (latest definition in the migrations: 20261129001000_bounds_on_every_input.sql)
 CREATE TRIGGER time_off_within_bounds_insert AFTER INSERT ON public.time_off REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION private.time_off_within_bounds();
@@ -1306,6 +1533,10 @@ CREATE TRIGGER time_off_within_bounds_insert AFTER INSERT ON public.time_off REF
 -- trigger: public.time_off time_off_within_bounds_update
 -- (latest definition in the migrations: 20261129001000_bounds_on_every_input.sql)
 CREATE TRIGGER time_off_within_bounds_update AFTER UPDATE ON public.time_off REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION private.time_off_within_bounds();
+
+-- trigger: public.weekly_hours weekly_hours_in_sentences
+-- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
+CREATE TRIGGER weekly_hours_in_sentences BEFORE INSERT OR UPDATE ON public.weekly_hours FOR EACH ROW EXECUTE FUNCTION private.availability_rows_in_sentences();
 
 -- trigger: public.weekly_hours weekly_hours_refresh_buckets
 -- (latest definition in the migrations: 20261126000300_competencies_search_and_requests.sql)
@@ -1460,11 +1691,20 @@ REVOKE ALL ON FUNCTION private.an_engagement_ends_with_no_session_ahead() FROM P
 -- acl: private.FUNCTION appointment_series()
 REVOKE ALL ON FUNCTION private.appointment_series() FROM PUBLIC;
 
+-- acl: private.FUNCTION availability_fields_in_sentences()
+REVOKE ALL ON FUNCTION private.availability_fields_in_sentences() FROM PUBLIC;
+
+-- acl: private.FUNCTION availability_rows_in_sentences()
+REVOKE ALL ON FUNCTION private.availability_rows_in_sentences() FROM PUBLIC;
+
 -- acl: private.FUNCTION bookings_need_a_licence_where_the_client_lives()
 REVOKE ALL ON FUNCTION private.bookings_need_a_licence_where_the_client_lives() FROM PUBLIC;
 
 -- acl: private.FUNCTION calendar_method(p_kind text)
 REVOKE ALL ON FUNCTION private.calendar_method(p_kind text) FROM PUBLIC;
+
+-- acl: private.FUNCTION cancellation_judged_by_its_own_terms()
+REVOKE ALL ON FUNCTION private.cancellation_judged_by_its_own_terms() FROM PUBLIC;
 
 -- acl: private.FUNCTION capacity_holds_the_active_clients()
 REVOKE ALL ON FUNCTION private.capacity_holds_the_active_clients() FROM PUBLIC;
@@ -1485,6 +1725,9 @@ GRANT SELECT ON TABLE public.appointments TO portal_member;
 -- acl: private.FUNCTION insert_booking(p_consultant uuid, p_client uuid, p_engagement uuid, p_request uuid, p_starts_at timestamp with time zone, p_by uuid)
 REVOKE ALL ON FUNCTION private.insert_booking(p_consultant uuid, p_client uuid, p_engagement uuid, p_request uuid, p_starts_at timestamp with time zone, p_by uuid) FROM PUBLIC;
 
+-- acl: private.FUNCTION lateness(p_session public.appointments, p_at timestamp with time zone, OUT hours numeric, OUT notice numeric, OUT late boolean, OUT threshold integer, OUT late_words text)
+REVOKE ALL ON FUNCTION private.lateness(p_session public.appointments, p_at timestamp with time zone, OUT hours numeric, OUT notice numeric, OUT late boolean, OUT threshold integer, OUT late_words text) FROM PUBLIC;
+
 -- acl: private.FUNCTION licensed_in(p_consultant uuid, p_jurisdiction text)
 REVOKE ALL ON FUNCTION private.licensed_in(p_consultant uuid, p_jurisdiction text) FROM PUBLIC;
 
@@ -1494,8 +1737,17 @@ REVOKE ALL ON FUNCTION private.open_care_names(p_member uuid) FROM PUBLIC;
 -- acl: private.FUNCTION remind_licence_gaps()
 REVOKE ALL ON FUNCTION private.remind_licence_gaps() FROM PUBLIC;
 
+-- acl: private.FUNCTION session_fields_in_sentences()
+REVOKE ALL ON FUNCTION private.session_fields_in_sentences() FROM PUBLIC;
+
+-- acl: private.FUNCTION session_keeps_its_booking_terms()
+REVOKE ALL ON FUNCTION private.session_keeps_its_booking_terms() FROM PUBLIC;
+
 -- acl: private.FUNCTION session_location_is_plain()
 REVOKE ALL ON FUNCTION private.session_location_is_plain() FROM PUBLIC;
+
+-- acl: private.FUNCTION settings_in_sentences()
+REVOKE ALL ON FUNCTION private.settings_in_sentences() FROM PUBLIC;
 
 -- acl: public.TABLE engagements
 GRANT ALL ON TABLE public.engagements TO service_role;

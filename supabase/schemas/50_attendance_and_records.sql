@@ -28,32 +28,48 @@ CREATE FUNCTION private.attendance_words(p_outcome text) RETURNS text
 $$;
 
 -- function: private.professionalism_facts(uuid)
--- The record counts what both sides stand by: disputed sessions count for neither, and a
--- consultant's missed sessions count against them. A move counts against the mover only when it
--- was late (20261129000300), as a late cancellation would.
--- (latest definition in the migrations: 20261129000600_attendance_from_both_sides.sql)
+-- A member's record in their own role: a consultant's as consultant, anyone else's as client.
+-- (latest definition in the migrations: 20261206100100_the_record_blames_only_who_missed.sql)
 CREATE FUNCTION private.professionalism_facts(p_member uuid) RETURNS jsonb
     LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select private.record_facts(p_member, case when p.is_consultant then 'consultant' else 'client' end)
+  from public.profiles p
+  where p.id = p_member
+$$;
+
+-- function: private.record_facts(uuid, text)
+-- Invoker: it runs inside the SECURITY DEFINER functions that read records (professionalism_facts,
+-- professionalism_record), and no API role may execute it.
+-- (latest definition in the migrations: 20261206100100_the_record_blames_only_who_missed.sql)
+CREATE FUNCTION private.record_facts(p_member uuid, p_side text) RETURNS jsonb
+    LANGUAGE sql STABLE
     SET search_path TO ''
     AS $$
   with answered as (
     select extract(epoch from r.responded_at - r.created_at) / 3600.0 as hours
     from public.consultation_requests r
-    where r.consultant_id = p_member and r.responded_at is not null and r.status in ('accepted', 'declined')
+    where p_side = 'consultant' and r.consultant_id = p_member
+      and r.responded_at is not null and r.status in ('accepted', 'declined')
+  ),
+  in_role as (
+    select a.* from public.appointments a
+    where (p_side = 'consultant' and a.consultant_id = p_member) or (p_side = 'client' and a.client_id = p_member)
   ),
   cancellations as (
-    select a.late from public.appointments a
+    select a.late from in_role a
     where a.cancelled_by = p_member and (a.status = 'cancelled' or (a.status = 'moved' and a.late))
   ),
   sessions as (
-    select a.status,
-           case when a.consultant_id = p_member then 'consultant' else 'client' end as side
-    from public.appointments a
-    where (a.consultant_id = p_member or a.client_id = p_member)
-      and a.status in ('completed', 'no_show', 'consultant_no_show')
+    -- Held, or missed by this member: the other party's absence is not this member's session to keep.
+    select a.status from in_role a
+    where a.status = 'completed'
+       or a.status = case p_side when 'consultant' then 'consultant_no_show' else 'no_show' end
   ),
   facts as (
-    select (select count(*) from answered) as requests_answered,
+    select p_side as side,
+           (select count(*) from answered) as requests_answered,
            (select round(percentile_cont(0.5) within group (order by hours)::numeric, 1) from answered)
              as median_answer_hours,
            (select count(*) from cancellations) as cancellations,
@@ -61,13 +77,13 @@ CREATE FUNCTION private.professionalism_facts(p_member uuid) RETURNS jsonb
              as cancellations_with_notice_share,
            (select count(*) from sessions) as sessions,
            (select count(*) filter (where status = 'completed') from sessions) as sessions_kept,
-           (select count(*) filter (where status = 'no_show' and side = 'client') from sessions) as client_no_shows,
-           (select count(*) filter (where status = 'consultant_no_show' and side = 'consultant') from sessions)
-             as consultant_no_shows
+           (select count(*) filter (where status <> 'completed') from sessions) as missed
   )
-  select to_jsonb(f) || jsonb_build_object(
-           'events', f.requests_answered + f.cancellations + f.sessions,
-           'enough_events', f.requests_answered + f.cancellations + f.sessions >= 5)
+  select to_jsonb(f)
+         || jsonb_build_object(case p_side when 'consultant' then 'consultant_no_shows' else 'client_no_shows' end,
+                               f.missed,
+                               'events', f.requests_answered + f.cancellations + f.sessions,
+                               'enough_events', f.requests_answered + f.cancellations + f.sessions >= 5)
   from facts f
 $$;
 
@@ -229,7 +245,7 @@ CREATE FUNCTION public.my_home() RETURNS jsonb
 $$;
 
 -- function: public.professionalism_record(uuid)
--- (latest definition in the migrations: 20261129001900_not_found_answers_404.sql)
+-- (latest definition in the migrations: 20261206100100_the_record_blames_only_who_missed.sql)
 CREATE FUNCTION public.professionalism_record(p_member uuid) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO ''
@@ -238,6 +254,7 @@ declare
   me uuid := auth.uid();
   is_consultant boolean;
   rec jsonb;
+  as_client jsonb;
 begin
   if me is null then
     raise exception 'Sign in to see records.' using errcode = '42501';
@@ -253,6 +270,13 @@ begin
   if p_member <> me and not (rec ->> 'enough_events')::boolean then
     -- Not shown yet (fewer than 5 events): nothing of it leaves the database.
     return jsonb_build_object('shown', false);
+  end if;
+  if p_member = me and is_consultant then
+    -- A consultant who is also someone's client reads that side too; nobody else ever does.
+    as_client := private.record_facts(me, 'client');
+    if (as_client ->> 'events')::int > 0 then
+      rec := rec || jsonb_build_object('as_client', as_client);
+    end if;
   end if;
   return rec || jsonb_build_object('shown', true);
 end;
@@ -332,6 +356,10 @@ CREATE TABLE public.attendance_statements (
 ALTER TABLE ONLY public.attendance_statements
     ADD CONSTRAINT attendance_statements_pkey PRIMARY KEY (appointment_id, party_id);
 
+-- trigger: public.attendance_statements attendance_fields_in_sentences
+-- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
+CREATE TRIGGER attendance_fields_in_sentences BEFORE INSERT OR UPDATE ON public.attendance_statements FOR EACH ROW EXECUTE FUNCTION private.session_fields_in_sentences();
+
 -- fk constraint: public.attendance_statements attendance_statements_appointment_id_fkey
 ALTER TABLE ONLY public.attendance_statements
     ADD CONSTRAINT attendance_statements_appointment_id_fkey FOREIGN KEY (appointment_id) REFERENCES public.appointments(id) ON DELETE CASCADE;
@@ -357,6 +385,9 @@ REVOKE ALL ON FUNCTION private.attendance_words(p_outcome text) FROM PUBLIC;
 
 -- acl: private.FUNCTION professionalism_facts(p_member uuid)
 REVOKE ALL ON FUNCTION private.professionalism_facts(p_member uuid) FROM PUBLIC;
+
+-- acl: private.FUNCTION record_facts(p_member uuid, p_side text)
+REVOKE ALL ON FUNCTION private.record_facts(p_member uuid, p_side text) FROM PUBLIC;
 
 -- acl: public.FUNCTION consultant_records(p_consultants uuid[])
 REVOKE ALL ON FUNCTION public.consultant_records(p_consultants uuid[]) FROM PUBLIC;

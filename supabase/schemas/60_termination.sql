@@ -149,6 +149,94 @@ begin
 end;
 $$;
 
+-- function: private.plan_steps_in_sentences()
+-- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
+CREATE FUNCTION private.plan_steps_in_sentences() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  if tg_table_name = 'termination_plans' then
+    if char_length(new.withdraw_reason) > 500 then
+      raise exception using message = 'The reason can be at most 500 characters.', detail = 'reason';
+    end if;
+  elsif new.item is null or new.item not in ('pre_termination_discussion', 'referrals_given', 'closing_session_held',
+                                             'summary_shared', 'follow_up_arranged') then
+    raise exception using message = 'Choose a checklist item from the list.', detail = 'item';
+  end if;
+  return new;
+end;
+$$;
+
+-- function: private.plan_terms_in_sentences()
+-- --- termination plans: triggers of their own (the plan functions are not redefined here) ----------------------
+-- Named to fire before termination_versions_derive_initiator (BEFORE triggers fire in name order), whose
+-- guardrails read the referrals as an array.
+-- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
+CREATE FUNCTION private.plan_terms_in_sentences() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  problems jsonb := '{}';
+begin
+  if new.reason is null or new.reason not in ('goals_met', 'client_choice', 'consultant_capacity', 'relocation',
+                                              'conflict_emerged', 'specialist_referral', 'financial', 'safety',
+                                              'other') then
+    problems := problems || jsonb_build_object('reason', 'Choose a reason.');
+  end if;
+  if new.reason = 'safety' and char_length(btrim(coalesce(new.safety_justification, ''))) < 20 then
+    problems := problems || jsonb_build_object('safety_justification', 'Ending for safety needs a written '
+                'justification (at least 20 characters); both of you will see it flagged.');
+  elsif char_length(new.safety_justification) > 2000 then
+    problems := problems || jsonb_build_object('safety_justification',
+                'The safety justification can be at most 2,000 characters.');
+  end if;
+  if new.discussed_on is null then
+    problems := problems || jsonb_build_object('discussed_on', 'Give the date the ending was first discussed.');
+  end if;
+  if new.final_session_on is null then
+    problems := problems || jsonb_build_object('final_session_on', 'Give the date of the final session.');
+  elsif new.final_session_on < new.discussed_on then
+    problems := problems || jsonb_build_object('final_session_on',
+                'The final session cannot be before the ending was first discussed.');
+  end if;
+  if new.follow_up_on < new.final_session_on then
+    problems := problems || jsonb_build_object('follow_up_on', 'The follow-up comes after the final session.');
+  end if;
+  if new.sessions_remaining is null or new.sessions_remaining not between 0 and 52 then
+    problems := problems || jsonb_build_object('sessions_remaining', 'Sessions remaining is 0 to 52.');
+  end if;
+  if new.closing_sessions is null or new.closing_sessions not between 0 and 10 then
+    problems := problems || jsonb_build_object('closing_sessions', 'Closing sessions are 0 to 10.');
+  elsif new.closing_sessions > new.sessions_remaining then
+    problems := problems || jsonb_build_object('closing_sessions', format(
+                'Closing sessions are part of the sessions remaining: at most %s here.', new.sessions_remaining));
+  end if;
+  if jsonb_typeof(new.referrals) is distinct from 'array' then
+    problems := problems || jsonb_build_object('referrals', 'List the referrals as a list, one colleague each.');
+  end if;
+  if not coalesce(new.checklist <@ array['pre_termination_discussion', 'referrals_given', 'closing_session_held',
+                                         'summary_shared', 'follow_up_arranged'], false) then
+    problems := problems || jsonb_build_object('checklist', 'Choose checklist items from the list.');
+  end if;
+  if char_length(new.reason_notes) > 2000 then
+    problems := problems || jsonb_build_object('reason_notes', 'The notes on the reason can be at most 2,000 '
+                                                               'characters.');
+  end if;
+  if char_length(new.aftercare_notes) > 4000 then
+    problems := problems || jsonb_build_object('aftercare_notes', 'The aftercare notes can be at most 4,000 '
+                                                                  'characters.');
+  end if;
+  if problems <> '{}' then
+    raise exception 'The plan needs changes before it can be saved: %',
+      (select string_agg(value, ' ' order by key) from jsonb_each_text(problems))
+      using detail = problems::text, hint = 'Nothing was saved.';
+  end if;
+  return new;
+end;
+$$;
+
 -- function: private.remember_changed_plan()
 -- The plan a notice is about: the one changed last in this transaction.
 -- (latest definition in the migrations: 20261129001300_notices_say_what_and_who.sql)
@@ -589,6 +677,10 @@ ALTER TABLE ONLY public.termination_signatures
 -- index: public.termination_plans_one_open
 CREATE UNIQUE INDEX termination_plans_one_open ON public.termination_plans USING btree (engagement_id) WHERE (status = ANY (ARRAY['draft'::text, 'proposed'::text, 'agreed'::text]));
 
+-- trigger: public.termination_checklist_progress termination_checklist_in_sentences
+-- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
+CREATE TRIGGER termination_checklist_in_sentences BEFORE INSERT OR UPDATE ON public.termination_checklist_progress FOR EACH ROW EXECUTE FUNCTION private.plan_steps_in_sentences();
+
 -- trigger: public.termination_plans termination_plans_initiator_is_who_started_it
 -- (latest definition in the migrations: 20261206200100_who_initiated_is_a_fact_of_the_plan.sql)
 CREATE TRIGGER termination_plans_initiator_is_who_started_it BEFORE INSERT OR UPDATE OF initiated_by, created_by, seeker_id ON public.termination_plans FOR EACH ROW EXECUTE FUNCTION private.plan_initiator_is_who_started_it();
@@ -597,9 +689,17 @@ CREATE TRIGGER termination_plans_initiator_is_who_started_it BEFORE INSERT OR UP
 -- (latest definition in the migrations: 20261129001300_notices_say_what_and_who.sql)
 CREATE TRIGGER termination_plans_remember_changed AFTER INSERT OR UPDATE ON public.termination_plans FOR EACH ROW EXECUTE FUNCTION private.remember_changed_plan();
 
+-- trigger: public.termination_plans termination_plans_steps_in_sentences
+-- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
+CREATE TRIGGER termination_plans_steps_in_sentences BEFORE INSERT OR UPDATE ON public.termination_plans FOR EACH ROW EXECUTE FUNCTION private.plan_steps_in_sentences();
+
 -- trigger: public.termination_signatures termination_signatures_immutable
 -- (latest definition in the migrations: 20261126000600_termination_plans.sql)
 CREATE TRIGGER termination_signatures_immutable BEFORE DELETE OR UPDATE ON public.termination_signatures FOR EACH STATEMENT EXECUTE FUNCTION private.refuse_changes();
+
+-- trigger: public.termination_plan_versions termination_versions_check_terms_in_sentences
+-- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
+CREATE TRIGGER termination_versions_check_terms_in_sentences BEFORE INSERT ON public.termination_plan_versions FOR EACH ROW EXECUTE FUNCTION private.plan_terms_in_sentences();
 
 -- trigger: public.termination_plan_versions termination_versions_derive_initiator
 -- (latest definition in the migrations: 20261129000200_who_initiated_an_ending_is_derived.sql)
@@ -696,6 +796,12 @@ REVOKE ALL ON FUNCTION private.derive_plan_initiator() FROM PUBLIC;
 
 -- acl: private.FUNCTION plan_initiator_is_who_started_it()
 REVOKE ALL ON FUNCTION private.plan_initiator_is_who_started_it() FROM PUBLIC;
+
+-- acl: private.FUNCTION plan_steps_in_sentences()
+REVOKE ALL ON FUNCTION private.plan_steps_in_sentences() FROM PUBLIC;
+
+-- acl: private.FUNCTION plan_terms_in_sentences()
+REVOKE ALL ON FUNCTION private.plan_terms_in_sentences() FROM PUBLIC;
 
 -- acl: private.FUNCTION remember_changed_plan()
 REVOKE ALL ON FUNCTION private.remember_changed_plan() FROM PUBLIC;

@@ -766,6 +766,10 @@ CREATE CONSTRAINT TRIGGER appointments_calendars_follow AFTER INSERT OR UPDATE O
 -- Stated here rather than in 40_availability_and_booking.sql: it needs private.remember_changed_appointment from this file.
 CREATE TRIGGER appointments_remember_changed AFTER INSERT OR UPDATE OF status, rescheduled_from ON public.appointments FOR EACH ROW EXECUTE FUNCTION private.remember_changed_appointment();
 
+-- trigger: public.email_preferences email_preferences_in_sentences
+-- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
+CREATE TRIGGER email_preferences_in_sentences BEFORE INSERT OR UPDATE ON public.email_preferences FOR EACH ROW EXECUTE FUNCTION private.settings_in_sentences();
+
 -- trigger: public.notifications notifications_name_their_item
 -- (latest definition in the migrations: 20261129002500_notices_link_to_their_item.sql)
 CREATE TRIGGER notifications_name_their_item BEFORE INSERT ON public.notifications FOR EACH ROW EXECUTE FUNCTION private.notices_name_their_item();

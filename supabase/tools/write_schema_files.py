@@ -73,7 +73,7 @@ RULES: list[tuple[str, str]] = [
     (
         r"termination_.*|.*_termination_plans?|add_plan_version|derive_plan_initiator|tick_termination_checklist"
         r"|refresh_termination_reminders|remind_plans_awaiting_signature|remember_changed_plan"
-        r"|plan_initiator_is_who_started_it",
+        r"|plan_initiator_is_who_started_it|plan_steps_in_sentences|plan_terms_in_sentences",
         "60_termination",
     ),
     # notices and outbox
@@ -88,7 +88,7 @@ RULES: list[tuple[str, str]] = [
     # attendance and records
     (
         r"attendance_.*|mark_appointment|record_attendance|consultant_records|professionalism_.*|my_home"
-        r"|export_my_data",
+        r"|export_my_data|record_facts",
         "50_attendance_and_records",
     ),
     # availability and booking
@@ -101,7 +101,7 @@ RULES: list[tuple[str, str]] = [
         r"|a_session_ahead_is_never_deleted|an_engagement_ends_with_no_session_ahead|capacity_holds_the_active_clients"
         r"|care_outlives_profile_changes|open_care_names|waiting_requests_sentence|licensed_in|remind_licence_gaps"
         r"|tell_care_continues_beyond_the_licence|tell_when_a_client_moves_beyond_the_licence"
-        r"|tell_when_a_licence_stops_covering_a_client",
+        r"|tell_when_a_licence_stops_covering_a_client|availability_fields_in_sentences|availability_rows_in_sentences|settings_in_sentences|session_fields_in_sentences|lateness|cancellation_judged_by_its_own_terms|session_keeps_its_booking_terms",
         "40_availability_and_booking",
     ),
     # requests and screening
@@ -111,7 +111,7 @@ RULES: list[tuple[str, str]] = [
         r"|log_screening|screen_candidates|screen_conflicts|seeker_conflicts|take_request_screening|sign_waiver"
         r"|add_my_relationship|get_my_declarations|remove_my_declaration|my_screening_log|list_conflict_rules"
         r"|request_consultation|respond_to_request|my_requests|requests_.*|require_licence_where_client_lives"
-        r"|orient",
+        r"|orient|declaration_fields_in_sentences|request_fields_in_sentences|waiver_fields_in_sentences",
         "30_requests_and_screening",
     ),
     # competencies and search
@@ -127,7 +127,7 @@ RULES: list[tuple[str, str]] = [
         r"|list_languages|list_modalities|.*_my_profile|.*_my_practice|profile_document|get_consultant_profile"
         r"|is_iana_timezone|normalise_organisation|set_my_home_jurisdiction|close_account|delete_my_account"
         r"|portal_has_accounts|my_email_verification|request_my_email_verification|is_admin|refuse_changes"
-        r"|display_name_problem",
+        r"|display_name_problem|profile_fields_in_sentences|licence_fields_in_sentences|competency_fields_in_sentences",
         "10_profiles_and_sign_in",
     ),
 ]
