@@ -11,6 +11,11 @@ from portal.screening import LEVEL_TEXT, DeclarationRefused, check, declared_sen
 LEVEL_STYLE = {"none": st.success, "waived": st.info, "potential": st.warning, "blocking": st.error}
 
 
+def forget_check(key: str) -> None:
+    """Drop the panel's last answer: after a request's screening, an earlier check is no longer the latest."""
+    st.session_state.pop(f"conflict_result_{key}", None)
+
+
 def conflict_panel(backend: Backend, claims: Claims, other_id: str, *, key: str) -> None:
     """A 'Check for conflicts' button; after a check, the result and (for potential ones) the waiver."""
     state_key = f"conflict_result_{key}"
@@ -23,8 +28,8 @@ def conflict_panel(backend: Backend, claims: Claims, other_id: str, *, key: str)
     LEVEL_STYLE[result["level"]](LEVEL_TEXT[result["level"]])
     for reason in result["reasons"]:
         if reason["mine"]:
-            when = " – ".join(x for x in (reason.get("starts_on"), reason.get("ends_on") or "now") if x)
-            st.markdown(f"- {declared_sentence(reason['label'], when)}")
+            # One line per kind of your own entries, with no period: which one matched is not told.
+            st.markdown(f"- {declared_sentence(reason['label'])}")
         else:
             st.markdown(f"- {reason['text']}")
     if result["level"] not in ("potential", "waived"):
