@@ -12,6 +12,8 @@
 -- Search stays fast: it screens only the members its caller has a conflict with, found once per
 -- search (private.seeker_conflicts): those named in declarations either way, and now the few
 -- members on the other side of the caller's own kept screenings, looked up by index.
+-- The two new functions are invokers executable by no API role, called only from the SECURITY
+-- DEFINER screening functions (which run them as the owner).
 
 create index request_screenings_other_side_idx
   on private.request_screenings (consultant_id, seeker_id, screened_at desc);
@@ -23,7 +25,6 @@ returns table (consultant_id uuid, kind text, severity text, waivable boolean, e
                reason_key text, detail jsonb)
 language sql
 stable
-security definer
 set search_path = ''
 as $$
   with latest as (
@@ -52,7 +53,6 @@ returns table (consultant_id uuid, kind text, severity text, waivable boolean, e
                reason_key text, detail jsonb)
 language sql
 stable
-security definer
 set search_path = ''
 as $$
   with live as (

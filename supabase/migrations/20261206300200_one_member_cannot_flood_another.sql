@@ -10,6 +10,8 @@
 -- Notices written by the portal itself (reminders, the sender's sweep: no member signed in), by an
 -- administrator, or to oneself are not counted; screening rows count only where the other member
 -- reads them (Check for conflicts, a request, an acceptance).
+-- The functions here are invokers, executable by no API role: members hold no INSERT on either table,
+-- so every row is written by a SECURITY DEFINER function (or the service role) and the count runs as it.
 
 create table private.pair_deliveries (
   sender     uuid not null references public.profiles (id) on delete cascade,
@@ -31,7 +33,6 @@ create function private.count_pair_delivery(p_sender uuid, p_recipient uuid, p_w
 returns integer
 language sql
 volatile
-security definer
 set search_path = ''
 as $$
   insert into private.pair_deliveries as d (sender, recipient, what, on_day, actions, last_xact)
@@ -46,7 +47,6 @@ revoke all on function private.count_pair_delivery(uuid, uuid, text) from public
 create function private.notices_between_members_are_capped()
 returns trigger
 language plpgsql
-security definer
 set search_path = ''
 as $$
 declare
@@ -69,7 +69,6 @@ create trigger notifications_between_members_are_capped before insert on public.
 create function private.screenings_between_members_are_capped()
 returns trigger
 language plpgsql
-security definer
 set search_path = ''
 as $$
 declare
