@@ -32,6 +32,14 @@ class Api:
     def post(self, table: str, rows) -> httpx.Response:
         return self.http.post(f"/{table}", json=rows, headers={**self.headers, "Prefer": "return=minimal"})
 
+    def patch(self, table: str, row_id: str, values: dict) -> httpx.Response:
+        return self.http.patch(
+            f"/{table}",
+            params={"id": f"eq.{row_id}"},
+            json=values,
+            headers={**self.headers, "Prefer": "return=minimal"},
+        )
+
 
 def new_member(
     owner_conninfo: str, prefix: str, *, consultant: bool = False, home: str = "NY", city: str = "Testford"

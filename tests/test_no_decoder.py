@@ -184,8 +184,11 @@ def test_one_organisation_is_one_entry(deployed, postgrest, http, made):
             {"p_organisation": organisation, "p_kind": "board", "p_email_domain": domain, "p_starts_on": "2001-01-01"},
         )
         refused(again, "organisation", "an organisation is listed once")
-    names = [a["organisation"] for a in member.ok("get_my_declarations")["affiliations"]]
-    assert sorted(names) == ["Another Body", "State Board of Psychology"]
+    listed = {a["organisation"]: a["id"] for a in member.ok("get_my_declarations")["affiliations"]}
+    assert sorted(listed) == ["Another Body", "State Board of Psychology"]
+    # Renaming one into the other, straight through the table, is refused the same way.
+    renamed = member.patch("affiliations", listed["Another Body"], {"organisation": "State Board of Psychology"})
+    refused(renamed, "organisation", "an organisation is listed once")
 
 
 # --- 22.6: every view of the pair shows the kept level ----------------------------------------------------------
@@ -229,12 +232,13 @@ def test_a_direct_insert_naming_a_hidden_member_is_refused_and_no_export_names_t
     refused(direct, "counterpart", "Pick the person from the list")
     through = member.rpc("add_my_relationship", {"p_kind": "friend", "p_counterpart_id": hidden})
     refused(through, "counterpart")
-    assert (
-        member.post(
-            "declared_relationships", {"declarer_id": member.user_id, "counterpart_id": consultant, "kind": "friend"}
-        ).status_code
-        == 201
+    seen = member.post(
+        "declared_relationships", {"declarer_id": member.user_id, "counterpart_id": consultant, "kind": "friend"}
     )
+    assert seen.status_code == 201
+    # Nor by changing a declaration afterwards.
+    (declared,) = member.ok("get_my_declarations")["relationships"]
+    refused(member.patch("declared_relationships", declared["id"], {"counterpart_id": hidden}), "counterpart")
     # A declaration written before this rule (the owner writes it, as a past door did) names nobody in the export.
     with psycopg.connect(deployed.owner_conninfo, autocommit=True) as conn:
         conn.execute(
