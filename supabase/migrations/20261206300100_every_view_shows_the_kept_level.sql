@@ -42,8 +42,10 @@ as $$
   from latest l,
        jsonb_to_recordset(l.reasons) as x (kind text, severity text, waivable boolean, entered_by uuid,
                                             reason_key text, detail jsonb)
-  where x.reason_key not like 'declared:%'
-     or exists (select 1 from public.declared_relationships d where d.id = substr(x.reason_key, 10)::uuid)
+  -- (CASE, so that only a declaration's key is read as its id: 'declared:<uuid>'.)
+  where case when x.reason_key like 'declared:%'
+             then exists (select 1 from public.declared_relationships d where d.id = substr(x.reason_key, 10)::uuid)
+             else true end
 $$;
 revoke all on function private.witnessed_reasons(uuid, uuid[]) from public, anon, authenticated;
 
