@@ -27,11 +27,11 @@ def conflict_panel(backend: Backend, claims: Claims, other_id: str, *, key: str)
         return
     LEVEL_STYLE[result["level"]](LEVEL_TEXT[result["level"]])
     for reason in result["reasons"]:
-        if reason["mine"]:
+        if reason.get("label"):
             # One line per kind of your own entries, with no period: which one matched is not told.
             st.markdown(f"- {declared_sentence(reason['label'])}")
         else:
-            st.markdown(f"- {reason['text']}")
+            st.markdown(f"- {reason['text']}")  # one sentence, however many rows matched
     if result["level"] not in ("potential", "waived"):
         return
     waiver = result.get("waiver") or {}

@@ -5,9 +5,8 @@
 --    declared guess i 2^i times (or one organisation with many periods) and sent one request read
 --    the other side's secrets from the number of lines and from which of their own entries
 --    matched. Now:
---    * what a party is shown is one line per KIND of their own entries that matched (kind and
---      label, no dates, no count) and at most ONE sentence for everything drawn from data they
---      cannot see (private.disclosed_reasons), whatever the number of matching rows;
+--    * what a party is shown no longer depends on how many rows matched, nor on which
+--      (private.disclosed_reasons, in 20261206300100 since it reads the kept reasons): see there;
 --    * a member keeps at most 100 declared relationships and 40 affiliations, and one
 --      organisation is one affiliation (same normalised name, or same email domain): a second
 --      entry is refused with a sentence naming the one already there. Triggers on the tables,
@@ -110,42 +109,6 @@ $$;
 revoke all on function private.affiliations_stay_few_and_one_per_organisation() from public, anon, authenticated;
 create trigger affiliations_stay_few_and_one_per_organisation before insert or update on public.affiliations
   for each row execute function private.affiliations_stay_few_and_one_per_organisation();
-
--- ---------------------------------------------------------------------------
--- What each party is shown: one line per kind of their own that matched, no dates,
--- and at most one sentence for everything else.
--- ---------------------------------------------------------------------------
-create or replace function private.disclosed_reasons(p_viewer uuid, p_seeker uuid, p_consultant uuid)
-returns jsonb
-language sql
-stable
-security definer
-set search_path = ''
-as $$
-  with reasons as (
-    select r.*, r.entered_by is not distinct from p_viewer and r.kind <> 'indirect_tie' as mine
-    from private.pair_reasons(p_seeker, p_consultant) r
-  ),
-  shown as (
-    select true as mine, case when bool_or(r.severity = 'blocking') then 'blocking' else 'potential' end as severity,
-           bool_and(r.waivable) as waivable, r.kind, min(r.detail ->> 'label') as label
-    from reasons r where r.mine
-    group by r.kind
-    union all
-    select false, case when bool_or(r.severity = 'blocking') then 'blocking' else 'potential' end,
-           bool_and(r.waivable), null, null
-    from reasons r where not r.mine
-    having count(*) > 0
-  )
-  select coalesce(jsonb_agg(
-    case when s.mine then
-           jsonb_build_object('mine', true, 'severity', s.severity, 'waivable', s.waivable,
-                              'kind', s.kind, 'label', s.label)
-         else jsonb_build_object('mine', false, 'severity', s.severity, 'waivable', s.waivable,
-                                 'text', 'A conflict was found from information you cannot see.')
-    end order by s.severity, s.mine desc, s.kind), '[]')
-  from shown s
-$$;
 
 -- ---------------------------------------------------------------------------
 -- The export names only the people the member may see

@@ -50,9 +50,10 @@ $$;
 revoke all on function private.witnessed_reasons(uuid, uuid[]) from public, anon, authenticated;
 
 -- A pair's reasons, for one member against many: live, plus what their latest request witnessed.
+-- `witnessed`: found by the matching at a request, not by the live screening.
 create function private.kept_reasons(p_seeker uuid, p_consultants uuid[])
 returns table (consultant_id uuid, kind text, severity text, waivable boolean, entered_by uuid,
-               reason_key text, detail jsonb)
+               reason_key text, detail jsonb, witnessed boolean)
 language sql
 stable
 set search_path = ''
@@ -60,9 +61,9 @@ as $$
   with live as (
     select * from private.conflict_reasons(p_seeker, p_consultants)
   )
-  select * from live
+  select l.*, false from live l
   union all
-  select w.* from private.witnessed_reasons(p_seeker, p_consultants) w
+  select w.*, true from private.witnessed_reasons(p_seeker, p_consultants) w
   where not exists (select 1 from live l where l.consultant_id = w.consultant_id and l.reason_key = w.reason_key)
 $$;
 revoke all on function private.kept_reasons(uuid, uuid[]) from public, anon, authenticated;
@@ -75,7 +76,8 @@ stable
 security definer
 set search_path = ''
 as $$
-  select * from private.kept_reasons(p_seeker, array[p_consultant])
+  select r.consultant_id, r.kind, r.severity, r.waivable, r.entered_by, r.reason_key, r.detail
+  from private.kept_reasons(p_seeker, array[p_consultant]) r
 $$;
 
 -- The levels search, the profile and requests read: from the kept reasons, as pair_level does.
@@ -129,4 +131,49 @@ as $$
          select s.seeker_id from private.request_screenings s
          where s.consultant_id = p_seeker and s.reasons <> '[]')) f
   where f.level <> 'none'
+$$;
+
+-- ---------------------------------------------------------------------------
+-- What each party is shown (issue 23, item 1: no decoder). A member who declared guess i 2^i
+-- times, or guesses of different kinds, or many organisations, and sent one request, read the
+-- other side's secrets from the number of lines, from the dates of their own entries that
+-- matched, or from which kinds matched. Now, whatever the number of rows:
+-- * their own live entries (a person picked by profile: nothing secret in them) are one line
+--   per kind, with no dates;
+-- * their own entries that only the matching at a request found (a person declared by email
+--   turned out to be this member) are one sentence, with no kind and no dates;
+-- * everything drawn from data they cannot see is one sentence.
+-- What remains is the level (blocking, potential), which the decision needs.
+-- ---------------------------------------------------------------------------
+create or replace function private.disclosed_reasons(p_viewer uuid, p_seeker uuid, p_consultant uuid)
+returns jsonb
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  with reasons as (
+    select r.*,
+           case when r.entered_by is distinct from p_viewer or r.kind = 'indirect_tie' then 'hidden'
+                when r.witnessed then 'matched'
+                else 'declared' end as shown_as
+    from private.kept_reasons(p_seeker, array[p_consultant]) r
+  ),
+  lines as (
+    select r.shown_as, case when r.shown_as = 'declared' then r.kind end as kind,
+           case when bool_or(r.severity = 'blocking') then 'blocking' else 'potential' end as severity,
+           bool_and(r.waivable) as waivable, min(r.detail ->> 'label') as label
+    from reasons r
+    group by 1, 2
+  )
+  select coalesce(jsonb_agg(
+    case l.shown_as
+      when 'declared' then jsonb_build_object('mine', true, 'severity', l.severity, 'waivable', l.waivable,
+                                              'kind', l.kind, 'label', l.label)
+      when 'matched' then jsonb_build_object('mine', true, 'severity', l.severity, 'waivable', l.waivable,
+                                             'text', 'Someone you declared by email is this member.')
+      else jsonb_build_object('mine', false, 'severity', l.severity, 'waivable', l.waivable,
+                              'text', 'A conflict was found from information you cannot see.')
+    end order by l.severity, array_position(array['declared', 'matched', 'hidden'], l.shown_as), l.kind), '[]')
+  from lines l
 $$;
