@@ -12,6 +12,11 @@ from portal.screening import LEVEL_TEXT, DeclarationRefused, check, declared_sen
 LEVEL_STYLE = {"none": st.success, "waived": st.info, "potential": st.warning, "blocking": st.error}
 
 
+def forget_check(key: str) -> None:
+    """Drop the panel's last answer: after a request's screening, an earlier check is no longer the latest."""
+    st.session_state.pop(f"conflict_result_{key}", None)
+
+
 def conflict_panel(backend: Backend, claims: Claims, other_id: str, *, key: str) -> None:
     """A 'Check for conflicts' button; after a check, the result and (for potential ones) the waiver."""
     state_key = f"conflict_result_{key}"
@@ -23,11 +28,11 @@ def conflict_panel(backend: Backend, claims: Claims, other_id: str, *, key: str)
         return
     LEVEL_STYLE[result["level"]](LEVEL_TEXT[result["level"]])
     for reason in result["reasons"]:
-        if reason["mine"]:
-            when = " – ".join(x for x in (reason.get("starts_on"), reason.get("ends_on") or "now") if x)
-            st.markdown(f"- {plain(declared_sentence(reason['label'], when))}")  # names and places they typed
+        if reason.get("label"):
+            # One line per kind of your own entries, with no period: which one matched is not told.
+            st.markdown(f"- {plain(declared_sentence(reason['label']))}")  # kinds and names they typed
         else:
-            st.markdown(f"- {plain(reason['text'])}")
+            st.markdown(f"- {plain(reason['text'])}")  # one sentence, however many rows matched
     if result["level"] not in ("potential", "waived"):
         return
     waiver = result.get("waiver") or {}

@@ -43,14 +43,15 @@ def as_you_declared(label: str) -> str:
     return re.sub(r"\b(my|me|I|mine)\b", lambda m: words[m.group(1)], label)
 
 
-def declared_sentence(label: str, when: str) -> str:
+def declared_sentence(label: str, when: str = "") -> str:
     """'You declared that this person was in your training cohort (2019 – now).' — or, for a label about what the
-    declarer does ('I evaluate or evaluated them'), 'You declared that you evaluate or evaluated this person'."""
+    declarer does ('I evaluate or evaluated them'), 'You declared that you evaluate or evaluated this person'.
+    A check tells no period (which of several matched would tell the other side's dates): `when` left out."""
     if label.startswith("I "):
         core = "you " + re.sub(r"\bthem\b", "this person", label[2:])
     else:
         core = "this person " + as_you_declared(label)
-    return f"You declared that {core} ({when})."
+    return f"You declared that {core} ({when})." if when else f"You declared that {core}."
 
 
 CONTEXT_TEXT = {

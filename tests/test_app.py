@@ -473,6 +473,42 @@ def test_request_accept_journey(backend, embedded_db):
     assert any("Accepted" in m.value for m in seeker.markdown)
 
 
+def test_the_profile_shows_one_answer_the_latest_after_a_request_found_a_conflict(backend, embedded_db):
+    """Issue 22.6: a green "No conflict found" from a check made before the request stayed above the yellow notice
+    that the request's screening found one. After the request, the profile shows the kept level alone."""
+    import psycopg
+
+    from portal.db import Claims
+    from portal.screening import LEVEL_TEXT, REQUEST_SCREENING_FOUND
+
+    _, consultant_id = make_consultant(backend, embedded_db)
+    seeker_username = make_account(backend)
+    seeker_id = backend.rpc("auth_get_login", {"p_username": seeker_username}, as_user=SERVICE)["id"]
+    with psycopg.connect(embedded_db.owner_conninfo) as conn:
+        email = conn.execute("select email from private.credentials where user_id = %s", (consultant_id,)).fetchone()
+    # Matched only when a request is sent: live, it reads as no conflict.
+    backend.rpc(
+        "add_my_relationship",
+        {"p_kind": "colleague", "p_counterpart_email": email[0], "p_counterpart_name": "A colleague"},
+        as_user=Claims.user(seeker_id),
+    )
+    seeker = app(seeker_username)
+    seeker.session_state["view_consultant"] = consultant_id
+    seeker.run()
+    seeker.switch_page(PAGES["consultant"]).run()
+    seeker.button(key=f"conflict_check_profile_{consultant_id}").click().run()
+    assert LEVEL_TEXT["none"] in texts(seeker, "success")  # the control: the check before the request
+
+    seeker.text_area(key="request_message").input("Could we talk about supervision stress?")
+    seeker.button(key="request_send").click().run()
+    no_exceptions(seeker)
+    assert LEVEL_TEXT["none"] not in texts(seeker, "success")
+    assert REQUEST_SCREENING_FOUND["potential"] in texts(seeker, "warning")
+    seeker.button(key=f"conflict_check_profile_{consultant_id}").click().run()
+    assert LEVEL_TEXT["potential"] in texts(seeker, "warning")
+    assert LEVEL_TEXT["none"] not in texts(seeker, "success")
+
+
 def test_decline_without_a_reason_is_refused_next_to_the_request(backend, embedded_db):
     consultant_username, consultant_id = make_consultant(backend, embedded_db)
     seeker_username = make_account(backend)

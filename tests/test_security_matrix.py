@@ -198,6 +198,8 @@ TABLES: dict[str, dict[str, dict[str, Any]]] = {
         "update": ALL_DENIED,
         "delete": ALL_DENIED,
     },
+    # How many times, per day, one member reached another (the flood caps): only the caps' triggers write them.
+    "private.pair_deliveries": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
     "public.screening_log": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
     "public.audit_log": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
     "public.termination_plans": {
@@ -414,6 +416,12 @@ TABLE_SQL: dict[str, TableSQL] = {
         "insert into private.request_screenings (request_id, seeker_id, consultant_id) "
         "values (%(request)s, %(seeker)s, %(consultant)s)",
         "reasons = reasons",
+    ),
+    "private.pair_deliveries": TableSQL(
+        "sender = %(owner)s",
+        "insert into private.pair_deliveries (sender, recipient, what, on_day) "
+        "values (%(owner)s, %(consultant)s, 'notices', current_date)",
+        "actions = 0",
     ),
     "public.screening_log": TableSQL(
         "id = %(screening)s",

@@ -6,7 +6,7 @@ import streamlit as st
 
 from components import context
 from components.cards import competency_badges, conflict_flag, fee, formats
-from components.conflicts import conflict_panel
+from components.conflicts import conflict_panel, forget_check
 from components.errors import database_errors_as_messages
 from components.reference import modality_names, reference_lists
 from components.slots import booked_from_picker, picked_time_gone, slot_label, slot_picker
@@ -237,5 +237,7 @@ else:
             st.session_state["request_errors"] = {}
             st.session_state.pop("request_message", None)
             st.session_state["consultant_refresh"] = True
+            # The request's screening is now the latest answer: a green check from before it would contradict it.
+            forget_check(f"profile_{consultant_id}")
             st.session_state["request_sent_notice"] = sent.get("conflict") or "none"
             st.rerun()
