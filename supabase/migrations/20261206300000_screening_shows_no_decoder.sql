@@ -148,7 +148,8 @@ as $function$
                               where me.id in (a.consultant_id, a.client_id)), '[]'),
     'termination_plans', coalesce((select jsonb_agg(to_jsonb(p)) from public.termination_plans p, me
                                    where me.id in (p.seeker_id, p.consultant_id)), '[]'),
-    'termination_plan_versions', coalesce((select jsonb_agg(to_jsonb(v)) from public.termination_plan_versions v
+    'termination_plan_versions', coalesce((select jsonb_agg(to_jsonb(v) - 'initiated_by')
+                                           from public.termination_plan_versions v
                                            join public.termination_plans p on p.id = v.plan_id, me
                                            where me.id in (p.seeker_id, p.consultant_id)), '[]'),
     'termination_signatures', coalesce((select jsonb_agg(to_jsonb(s)) from public.termination_signatures s, me

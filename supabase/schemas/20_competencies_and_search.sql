@@ -386,21 +386,29 @@ CREATE FUNCTION public.consultant_can_take_requests(p_consultant uuid) RETURNS b
 $$;
 
 -- function: public.find_consultants(text)
--- Consultants are a public directory: a member may pick one by name.
--- (latest definition in the migrations: 20261126000400_dual_relationship_screening.sql)
+-- ---------------------------------------------------------------------------
+-- Bounded texts in the name searches and the waiver
+-- ---------------------------------------------------------------------------
+-- (latest definition in the migrations: 20261206300000_screening_shows_no_decoder.sql)
 CREATE FUNCTION public.find_consultants(p_query text) RETURNS TABLE(id uuid, display_name text)
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO ''
     AS $$
-  select p.id, p.display_name from public.profiles p
-  where p.is_consultant and p.id <> auth.uid() and char_length(btrim(p_query)) >= 2
-    and p.display_name ilike '%' || btrim(p_query) || '%'
-  order by p.display_name, p.id
-  limit 20
+begin
+  if char_length(p_query) > 80 then
+    raise exception 'Search by name with at most 80 characters.' using detail = 'query';
+  end if;
+  return query
+    select p.id, p.display_name from public.profiles p
+    where p.is_consultant and p.id <> auth.uid() and char_length(btrim(p_query)) >= 2
+      and p.display_name ilike '%' || btrim(p_query) || '%'
+    order by p.display_name, p.id
+    limit 20;
+end;
 $$;
 
 -- function: public.referral_candidates(uuid, text)
--- (latest definition in the migrations: 20261129000800_screening_reveals_only_what_a_request_witnesses.sql)
+-- (latest definition in the migrations: 20261206300000_screening_shows_no_decoder.sql)
 CREATE FUNCTION public.referral_candidates(p_engagement uuid, p_query text) RETURNS TABLE(id uuid, display_name text, available_to_me boolean)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
@@ -409,6 +417,9 @@ declare
   eng public.engagements;
   ids uuid[];
 begin
+  if char_length(p_query) > 80 then
+    raise exception 'Search by name with at most 80 characters.' using detail = 'query';
+  end if;
   select * into eng from public.engagements e where e.id = p_engagement;
   if eng.id is null or auth.uid() not in (eng.seeker_id, eng.consultant_id) then
     raise exception 'No such engagement.' using errcode = 'PT404';
@@ -434,10 +445,8 @@ end;
 $$;
 
 -- function: public.search_consultants(text, text[], integer, text, text, text[], integer, boolean, boolean, integer, integer, integer)
--- ---------------------------------------------------------------------------
--- The search and its relaxations: as in 20261129002000, with the counts through the places.
--- ---------------------------------------------------------------------------
--- (latest definition in the migrations: 20261129002700_search_counts_from_one_list.sql)
+-- The search: 20261129002700's definition with the city bounded.
+-- (latest definition in the migrations: 20261206300000_screening_shows_no_decoder.sql)
 CREATE FUNCTION public.search_consultants(p_jurisdiction text, p_modalities text[] DEFAULT '{}'::text[], p_min_level integer DEFAULT 1, p_format text DEFAULT 'any'::text, p_city text DEFAULT NULL::text, p_languages text[] DEFAULT '{}'::text[], p_max_fee integer DEFAULT NULL::integer, p_sliding_ok boolean DEFAULT false, p_accepting_only boolean DEFAULT true, p_times integer DEFAULT 0, p_limit integer DEFAULT 20, p_offset integer DEFAULT 0) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
@@ -482,6 +491,10 @@ begin
   end if;
   if fmt not in ('any', 'telehealth', 'in_person') then
     raise exception 'Format must be any, telehealth or in_person.' using detail = 'format';
+  end if;
+  -- Bounded text (20261206300000): a city is at most what a profile may hold.
+  if char_length(p_city) > 80 then
+    raise exception 'Name a city in at most 80 characters.' using detail = 'city';
   end if;
   -- Bounded input (20261129001000): the arrays are checked before any work is done on them.
   if cardinality(wanted) > 50 then

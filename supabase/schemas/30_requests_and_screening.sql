@@ -5,6 +5,51 @@
 
 set check_function_bodies = off;
 
+-- function: private.affiliations_stay_few_and_one_per_organisation()
+-- (latest definition in the migrations: 20261206300000_screening_shows_no_decoder.sql)
+CREATE FUNCTION private.affiliations_stay_few_and_one_per_organisation() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  already text;
+begin
+  if auth.uid() is null then
+    return new;  -- the portal's own loads (demo world, benchmark worlds): no member is writing
+  end if;
+  if char_length(new.organisation) > 120 then
+    raise exception 'Name the organisation (2 to 120 characters).' using detail = 'organisation';
+  end if;
+  if char_length(new.role) > 80 then
+    raise exception 'Give your role in at most 80 characters.' using detail = 'role';
+  end if;
+  if char_length(new.email_domain) > 253 then
+    raise exception 'Give an email domain of at most 253 characters.' using detail = 'email_domain';
+  end if;
+  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('affiliations'),
+                                           pg_catalog.hashtext(new.member_id::text));
+  -- One organisation is one entry, known by its normalised name or its email domain: several
+  -- periods of one organisation would let a member read, from which matched, the other's dates.
+  select a.organisation into already
+  from public.affiliations a
+  where a.member_id = new.member_id and a.id <> new.id
+    and (a.organisation_key = public.normalise_organisation(new.organisation)
+         or a.email_domain = lower(btrim(new.email_domain)))
+  limit 1;
+  if already is not null then
+    raise exception 'You already list %; an organisation is listed once, with one period. Remove it and add it again with the whole period.',
+      already
+      using detail = 'organisation';
+  end if;
+  if tg_op = 'INSERT'
+     and (select count(*) from public.affiliations a where a.member_id = new.member_id) >= 40 then
+    raise exception 'You can keep at most 40 affiliations; remove ones that no longer apply first.'
+      using detail = 'affiliations';
+  end if;
+  return new;
+end;
+$$;
+
 -- function: private.conflict_levels(uuid, uuid[])
 -- (latest definition in the migrations: 20261126000800_search_facts_for_fast_ranking.sql)
 CREATE FUNCTION private.conflict_levels(p_seeker uuid, p_consultants uuid[]) RETURNS TABLE(consultant_id uuid, level text, fingerprint text)
@@ -46,10 +91,8 @@ CREATE FUNCTION private.conflict_reasons(p_seeker uuid, p_consultants uuid[]) RE
 $$;
 
 -- function: private.conflicts_found(uuid, uuid[])
--- ---------------------------------------------------------------------------
--- Screening: only the candidates with a conflict
--- ---------------------------------------------------------------------------
--- (latest definition in the migrations: 20261126000800_search_facts_for_fast_ranking.sql)
+-- The levels search, the profile and requests read: from the kept reasons, as pair_level does.
+-- (latest definition in the migrations: 20261206300100_every_view_shows_the_kept_level.sql)
 CREATE FUNCTION private.conflicts_found(p_seeker uuid, p_consultants uuid[]) RETURNS TABLE(consultant_id uuid, level text, fingerprint text)
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO ''
@@ -60,7 +103,7 @@ CREATE FUNCTION private.conflicts_found(p_seeker uuid, p_consultants uuid[]) RET
            bool_or(r.severity = 'potential') as potential,
            md5(string_agg(r.reason_key, ',' order by r.reason_key)
                filter (where r.severity = 'potential')) as fingerprint
-    from private.conflict_reasons(p_seeker, p_consultants) r
+    from private.kept_reasons(p_seeker, p_consultants) r
     group by r.consultant_id
   )
   select p.consultant_id,
@@ -121,22 +164,63 @@ $_$;
 
 -- function: private.disclosed_reasons(uuid, uuid, uuid)
 -- ---------------------------------------------------------------------------
--- What each party is shown, from the pair's reasons
+-- What each party is shown (issue 23, item 1: no decoder). A member who declared guess i 2^i
+-- times, or guesses of different kinds, or many organisations, and sent one request, read the
+-- other side's secrets from the number of lines, from the dates of their own entries that
+-- matched, or from which kinds matched. Now, whatever the number of rows:
+-- * their own live entries (a person picked by profile: nothing secret in them) are one line
+--   per kind, with no dates;
+-- * their own entries that only the matching at a request found (a person declared by email
+--   turned out to be this member) are one sentence, with no kind and no dates;
+-- * everything drawn from data they cannot see is one sentence.
+-- What remains is the level (blocking, potential), which the decision needs.
 -- ---------------------------------------------------------------------------
--- (latest definition in the migrations: 20261129000800_screening_reveals_only_what_a_request_witnesses.sql)
+-- (latest definition in the migrations: 20261206300100_every_view_shows_the_kept_level.sql)
 CREATE FUNCTION private.disclosed_reasons(p_viewer uuid, p_seeker uuid, p_consultant uuid) RETURNS jsonb
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO ''
     AS $$
+  with reasons as (
+    select r.*,
+           case when r.entered_by is distinct from p_viewer or r.kind = 'indirect_tie' then 'hidden'
+                when r.witnessed then 'matched'
+                else 'declared' end as shown_as
+    from private.kept_reasons(p_seeker, array[p_consultant]) r
+  ),
+  lines as (
+    select r.shown_as, case when r.shown_as = 'declared' then r.kind end as kind,
+           case when bool_or(r.severity = 'blocking') then 'blocking' else 'potential' end as severity,
+           bool_and(r.waivable) as waivable, min(r.detail ->> 'label') as label
+    from reasons r
+    group by 1, 2
+  )
   select coalesce(jsonb_agg(
-    case when r.entered_by = p_viewer and r.kind <> 'indirect_tie' then
-           jsonb_build_object('mine', true, 'severity', r.severity, 'waivable', r.waivable,
-                              'kind', r.kind, 'label', r.detail ->> 'label',
-                              'starts_on', r.detail ->> 'starts_on', 'ends_on', r.detail ->> 'ends_on')
-         else jsonb_build_object('mine', false, 'severity', r.severity, 'waivable', r.waivable,
-                                 'text', 'A conflict was found from information you cannot see.')
-    end order by r.severity, r.entered_by = p_viewer desc, r.reason_key), '[]')
-  from private.pair_reasons(p_seeker, p_consultant) r
+    case l.shown_as
+      when 'declared' then jsonb_build_object('mine', true, 'severity', l.severity, 'waivable', l.waivable,
+                                              'kind', l.kind, 'label', l.label)
+      when 'matched' then jsonb_build_object('mine', true, 'severity', l.severity, 'waivable', l.waivable,
+                                             'text', 'Someone you declared by email is this member.')
+      else jsonb_build_object('mine', false, 'severity', l.severity, 'waivable', l.waivable,
+                              'text', 'A conflict was found from information you cannot see.')
+    end order by l.severity, array_position(array['declared', 'matched', 'hidden'], l.shown_as), l.kind), '[]')
+  from lines l
+$$;
+
+-- function: private.kept_reasons(uuid, uuid[])
+-- A pair's reasons, for one member against many: live, plus what their latest request witnessed.
+-- `witnessed`: found by the matching at a request, not by the live screening.
+-- (latest definition in the migrations: 20261206300100_every_view_shows_the_kept_level.sql)
+CREATE FUNCTION private.kept_reasons(p_seeker uuid, p_consultants uuid[]) RETURNS TABLE(consultant_id uuid, kind text, severity text, waivable boolean, entered_by uuid, reason_key text, detail jsonb, witnessed boolean)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  with live as (
+    select * from private.conflict_reasons(p_seeker, p_consultants)
+  )
+  select l.*, false from live l
+  union all
+  select w.*, true from private.witnessed_reasons(p_seeker, p_consultants) w
+  where not exists (select 1 from live l where l.consultant_id = w.consultant_id and l.reason_key = w.reason_key)
 $$;
 
 -- function: private.log_screening(uuid, uuid, text, text, integer, integer)
@@ -308,31 +392,51 @@ CREATE FUNCTION private.pair_level(p_seeker uuid, p_consultant uuid, OUT level t
 $$;
 
 -- function: private.pair_reasons(uuid, uuid)
--- A pair's reasons: live ones, plus what their latest request witnessed
--- (less any declaration its author has since removed).
--- (latest definition in the migrations: 20261129000800_screening_reveals_only_what_a_request_witnesses.sql)
+-- (latest definition in the migrations: 20261206300100_every_view_shows_the_kept_level.sql)
 CREATE FUNCTION private.pair_reasons(p_seeker uuid, p_consultant uuid) RETURNS TABLE(consultant_id uuid, kind text, severity text, waivable boolean, entered_by uuid, reason_key text, detail jsonb)
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO ''
     AS $$
-  with live as (
-    select * from private.conflict_reasons(p_seeker, array[p_consultant])
-  ),
-  witnessed as (
-    select s.reasons from private.request_screenings s
-    where s.seeker_id = p_seeker and s.consultant_id = p_consultant
-    order by s.screened_at desc
-    limit 1
-  )
-  select * from live
-  union all
-  select p_consultant, x.kind, x.severity, x.waivable, x.entered_by, x.reason_key, x.detail
-  from witnessed w,
-       jsonb_to_recordset(w.reasons) as x (kind text, severity text, waivable boolean, entered_by uuid,
-                                            reason_key text, detail jsonb)
-  where x.reason_key not in (select l.reason_key from live l)
-    and (x.reason_key not like 'declared:%'
-         or exists (select 1 from public.declared_relationships d where 'declared:' || d.id = x.reason_key))
+  select r.consultant_id, r.kind, r.severity, r.waivable, r.entered_by, r.reason_key, r.detail
+  from private.kept_reasons(p_seeker, array[p_consultant]) r
+$$;
+
+-- function: private.relationships_stay_few_and_visible()
+-- ---------------------------------------------------------------------------
+-- Declarations: bounded, one organisation one entry, only people the writer may see
+-- ---------------------------------------------------------------------------
+-- (latest definition in the migrations: 20261206300000_screening_shows_no_decoder.sql)
+CREATE FUNCTION private.relationships_stay_few_and_visible() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  if auth.uid() is null then
+    return new;  -- the portal's own loads (demo world, benchmark worlds): no member is writing
+  end if;
+  if char_length(new.counterpart_name) > 120 then
+    raise exception 'Give the name in at most 120 characters.' using detail = 'counterpart_name';
+  end if;
+  if char_length(new.counterpart_email) > 254 then
+    raise exception 'Give an email address of at most 254 characters.' using detail = 'counterpart_email';
+  end if;
+  -- Run as the writer: the profiles policy decides who they may name (a foreign key would not).
+  if new.counterpart_id is not null
+     and (tg_op = 'INSERT' or new.counterpart_id is distinct from old.counterpart_id)
+     and not exists (select 1 from public.profiles p where p.id = new.counterpart_id) then
+    raise exception 'Pick the person from the list, or give a name and email.' using detail = 'counterpart';
+  end if;
+  if tg_op = 'INSERT' then
+    -- One writer at a time per member, so two parallel adds cannot both pass the count.
+    perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('declared_relationships'),
+                                             pg_catalog.hashtext(new.declarer_id::text));
+    if (select count(*) from public.declared_relationships d where d.declarer_id = new.declarer_id) >= 100 then
+      raise exception 'You can keep at most 100 declared relationships; remove ones that no longer apply first.'
+        using detail = 'relationships';
+    end if;
+  end if;
+  return new;
+end;
 $$;
 
 -- function: private.request_fields_in_sentences()
@@ -467,11 +571,31 @@ begin
 end;
 $$;
 
+-- function: private.screenings_between_members_are_capped()
+-- (latest definition in the migrations: 20261206300200_one_member_cannot_flood_another.sql)
+CREATE FUNCTION private.screenings_between_members_are_capped() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  recipient uuid := case when new.seeker_id = new.checked_by then new.consultant_id else new.seeker_id end;
+begin
+  if new.checked_by is null or recipient is null or recipient = new.checked_by
+     or new.context not in ('on_demand', 'request', 'accept') then
+    return new;
+  end if;
+  if private.count_pair_delivery(new.checked_by, recipient, 'screenings') > 20 then
+    raise exception 'You have checked for conflicts with this member 20 times today, the most in a day; the answer you have stands, and you can check again tomorrow.'
+      using detail = 'screening';
+  end if;
+  return new;
+end;
+$$;
+
 -- function: private.seeker_conflicts(uuid)
--- ---------------------------------------------------------------------------
--- The pre-screen: the seeker's conflicted consultants, once
--- ---------------------------------------------------------------------------
--- (latest definition in the migrations: 20261129002000_search_reads_only_the_top.sql)
+-- Everyone the caller may have a conflict with, found once per search: those named in a
+-- declaration either way, and those on the other side of the caller's own kept screenings.
+-- (latest definition in the migrations: 20261206300100_every_view_shows_the_kept_level.sql)
 CREATE FUNCTION private.seeker_conflicts(p_seeker uuid) RETURNS TABLE(consultant_id uuid, level text)
     LANGUAGE sql STABLE
     SET search_path TO ''
@@ -482,7 +606,13 @@ CREATE FUNCTION private.seeker_conflicts(p_seeker uuid) RETURNS TABLE(consultant
          where d.declarer_id = p_seeker and d.counterpart_id is not null
          union
          select d.declarer_id from public.declared_relationships d
-         where d.counterpart_id = p_seeker)) f
+         where d.counterpart_id = p_seeker
+         union
+         select s.consultant_id from private.request_screenings s
+         where s.seeker_id = p_seeker and s.reasons <> '[]'
+         union
+         select s.seeker_id from private.request_screenings s
+         where s.consultant_id = p_seeker and s.reasons <> '[]')) f
   where f.level <> 'none'
 $$;
 
@@ -519,6 +649,35 @@ begin
   end if;
   return new;
 end;
+$$;
+
+-- function: private.witnessed_reasons(uuid, uuid[])
+-- What the latest request between p_member and each of p_others witnessed, either direction,
+-- less any declaration its author has since removed.
+-- (latest definition in the migrations: 20261206300100_every_view_shows_the_kept_level.sql)
+CREATE FUNCTION private.witnessed_reasons(p_member uuid, p_others uuid[]) RETURNS TABLE(consultant_id uuid, kind text, severity text, waivable boolean, entered_by uuid, reason_key text, detail jsonb)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  with latest as (
+    select distinct on (o.other) o.other, o.reasons
+    from (select s.consultant_id as other, s.reasons, s.screened_at
+          from private.request_screenings s
+          where s.seeker_id = p_member and s.consultant_id = any (p_others)
+          union all
+          select s.seeker_id, s.reasons, s.screened_at
+          from private.request_screenings s
+          where s.consultant_id = p_member and s.seeker_id = any (p_others)) o
+    order by o.other, o.screened_at desc
+  )
+  select l.other, x.kind, x.severity, x.waivable, x.entered_by, x.reason_key, x.detail
+  from latest l,
+       jsonb_to_recordset(l.reasons) as x (kind text, severity text, waivable boolean, entered_by uuid,
+                                            reason_key text, detail jsonb)
+  -- (CASE, so that only a declaration's key is read as its id: 'declared:<uuid>'.)
+  where case when x.reason_key like 'declared:%'
+             then exists (select 1 from public.declared_relationships d where d.id = substr(x.reason_key, 10)::uuid)
+             else true end
 $$;
 
 -- function: public.add_my_relationship(text, uuid, text, text, date, date)
@@ -822,7 +981,8 @@ end;
 $$;
 
 -- function: public.sign_waiver(uuid, text)
--- (latest definition in the migrations: 20261129000800_screening_reveals_only_what_a_request_witnesses.sql)
+-- The waiver's rationale: its latest definition with the upper bound checked before any work.
+-- (latest definition in the migrations: 20261206300000_screening_shows_no_decoder.sql)
 CREATE FUNCTION public.sign_waiver(p_other uuid, p_rationale text) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
@@ -838,6 +998,9 @@ begin
   if char_length(btrim(coalesce(p_rationale, ''))) < 20 then
     raise exception 'Write your rationale in at least 20 characters: what you discussed and why you proceed.'
       using detail = 'rationale';
+  end if;
+  if char_length(btrim(p_rationale)) > 2000 then
+    raise exception 'Write your rationale in at most 2,000 characters.' using detail = 'rationale';
   end if;
   select * into pair from private.orient(me, p_other);
   select * into result from private.pair_level(pair.seeker, pair.consultant);
@@ -990,6 +1153,9 @@ ALTER TABLE ONLY public.screening_log
 ALTER TABLE ONLY public.conflict_waivers
     ADD CONSTRAINT waivers_one_per_fingerprint UNIQUE (seeker_id, consultant_id, fingerprint);
 
+-- index: private.request_screenings_other_side_idx
+CREATE INDEX request_screenings_other_side_idx ON private.request_screenings USING btree (consultant_id, seeker_id, screened_at DESC);
+
 -- index: private.request_screenings_pair_idx
 CREATE INDEX request_screenings_pair_idx ON private.request_screenings USING btree (seeker_id, consultant_id, screened_at DESC);
 
@@ -1022,9 +1188,18 @@ CREATE INDEX screening_log_seeker_idx ON public.screening_log USING btree (seeke
 -- Stated here rather than in 10_profiles_and_sign_in.sql: it needs private.declaration_fields_in_sentences from this file.
 CREATE TRIGGER affiliations_fields_in_sentences BEFORE INSERT OR UPDATE ON public.affiliations FOR EACH ROW EXECUTE FUNCTION private.declaration_fields_in_sentences();
 
+-- trigger: public.affiliations affiliations_stay_few_and_one_per_organisation
+-- (latest definition in the migrations: 20261206300000_screening_shows_no_decoder.sql)
+-- Stated here rather than in 10_profiles_and_sign_in.sql: it needs private.affiliations_stay_few_and_one_per_organisation from this file.
+CREATE TRIGGER affiliations_stay_few_and_one_per_organisation BEFORE INSERT OR UPDATE ON public.affiliations FOR EACH ROW EXECUTE FUNCTION private.affiliations_stay_few_and_one_per_organisation();
+
 -- trigger: public.declared_relationships relationships_fields_in_sentences
 -- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
 CREATE TRIGGER relationships_fields_in_sentences BEFORE INSERT OR UPDATE ON public.declared_relationships FOR EACH ROW EXECUTE FUNCTION private.declaration_fields_in_sentences();
+
+-- trigger: public.declared_relationships relationships_stay_few_and_visible
+-- (latest definition in the migrations: 20261206300000_screening_shows_no_decoder.sql)
+CREATE TRIGGER relationships_stay_few_and_visible BEFORE INSERT OR UPDATE ON public.declared_relationships FOR EACH ROW EXECUTE FUNCTION private.relationships_stay_few_and_visible();
 
 -- trigger: public.consultation_requests requests_fields_in_sentences
 -- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
@@ -1041,6 +1216,10 @@ CREATE TRIGGER requests_need_a_licence_where_the_client_lives BEFORE INSERT OR U
 -- trigger: public.screening_log screening_log_append_only
 -- (latest definition in the migrations: 20261126000400_dual_relationship_screening.sql)
 CREATE TRIGGER screening_log_append_only BEFORE DELETE OR UPDATE ON public.screening_log FOR EACH STATEMENT EXECUTE FUNCTION private.refuse_changes();
+
+-- trigger: public.screening_log screening_log_between_members_is_capped
+-- (latest definition in the migrations: 20261206300200_one_member_cannot_flood_another.sql)
+CREATE TRIGGER screening_log_between_members_is_capped BEFORE INSERT ON public.screening_log FOR EACH ROW EXECUTE FUNCTION private.screenings_between_members_are_capped();
 
 -- trigger: public.conflict_waivers waivers_fields_in_sentences
 -- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
@@ -1137,6 +1316,9 @@ CREATE POLICY "parties read their waivers" ON public.conflict_waivers FOR SELECT
 -- row security: public.screening_log
 ALTER TABLE public.screening_log ENABLE ROW LEVEL SECURITY;
 
+-- acl: private.FUNCTION affiliations_stay_few_and_one_per_organisation()
+REVOKE ALL ON FUNCTION private.affiliations_stay_few_and_one_per_organisation() FROM PUBLIC;
+
 -- acl: private.FUNCTION conflict_levels(p_seeker uuid, p_consultants uuid[])
 REVOKE ALL ON FUNCTION private.conflict_levels(p_seeker uuid, p_consultants uuid[]) FROM PUBLIC;
 
@@ -1151,6 +1333,9 @@ REVOKE ALL ON FUNCTION private.declaration_fields_in_sentences() FROM PUBLIC;
 
 -- acl: private.FUNCTION disclosed_reasons(p_viewer uuid, p_seeker uuid, p_consultant uuid)
 REVOKE ALL ON FUNCTION private.disclosed_reasons(p_viewer uuid, p_seeker uuid, p_consultant uuid) FROM PUBLIC;
+
+-- acl: private.FUNCTION kept_reasons(p_seeker uuid, p_consultants uuid[])
+REVOKE ALL ON FUNCTION private.kept_reasons(p_seeker uuid, p_consultants uuid[]) FROM PUBLIC;
 
 -- acl: private.FUNCTION log_screening(p_seeker uuid, p_consultant uuid, p_context text, p_level text, p_screened integer, p_flagged integer)
 REVOKE ALL ON FUNCTION private.log_screening(p_seeker uuid, p_consultant uuid, p_context text, p_level text, p_screened integer, p_flagged integer) FROM PUBLIC;
@@ -1167,6 +1352,9 @@ REVOKE ALL ON FUNCTION private.pair_level(p_seeker uuid, p_consultant uuid, OUT 
 -- acl: private.FUNCTION pair_reasons(p_seeker uuid, p_consultant uuid)
 REVOKE ALL ON FUNCTION private.pair_reasons(p_seeker uuid, p_consultant uuid) FROM PUBLIC;
 
+-- acl: private.FUNCTION relationships_stay_few_and_visible()
+REVOKE ALL ON FUNCTION private.relationships_stay_few_and_visible() FROM PUBLIC;
+
 -- acl: private.FUNCTION request_fields_in_sentences()
 REVOKE ALL ON FUNCTION private.request_fields_in_sentences() FROM PUBLIC;
 
@@ -1182,6 +1370,9 @@ REVOKE ALL ON FUNCTION private.require_licence_where_client_lives(p_consultant u
 -- acl: private.FUNCTION screen_conflicts(p_seeker uuid, p_consultants uuid[], p_context text)
 REVOKE ALL ON FUNCTION private.screen_conflicts(p_seeker uuid, p_consultants uuid[], p_context text) FROM PUBLIC;
 
+-- acl: private.FUNCTION screenings_between_members_are_capped()
+REVOKE ALL ON FUNCTION private.screenings_between_members_are_capped() FROM PUBLIC;
+
 -- acl: private.FUNCTION seeker_conflicts(p_seeker uuid)
 REVOKE ALL ON FUNCTION private.seeker_conflicts(p_seeker uuid) FROM PUBLIC;
 
@@ -1190,6 +1381,9 @@ REVOKE ALL ON FUNCTION private.take_request_screening(p_request uuid) FROM PUBLI
 
 -- acl: private.FUNCTION waiver_fields_in_sentences()
 REVOKE ALL ON FUNCTION private.waiver_fields_in_sentences() FROM PUBLIC;
+
+-- acl: private.FUNCTION witnessed_reasons(p_member uuid, p_others uuid[])
+REVOKE ALL ON FUNCTION private.witnessed_reasons(p_member uuid, p_others uuid[]) FROM PUBLIC;
 
 -- acl: public.FUNCTION add_my_relationship(p_kind text, p_counterpart_id uuid, p_counterpart_name text, p_counterpart_email text, p_starts_on date, p_ends_on date)
 REVOKE ALL ON FUNCTION public.add_my_relationship(p_kind text, p_counterpart_id uuid, p_counterpart_name text, p_counterpart_email text, p_starts_on date, p_ends_on date) FROM PUBLIC;

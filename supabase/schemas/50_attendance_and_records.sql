@@ -106,8 +106,10 @@ end;
 $$;
 
 -- function: public.export_my_data()
--- The data export: the plan carries who initiated (to_jsonb of the plan row); versions no longer do.
--- (latest definition in the migrations: 20261206200100_who_initiated_is_a_fact_of_the_plan.sql)
+-- ---------------------------------------------------------------------------
+-- The export names only the people the member may see
+-- ---------------------------------------------------------------------------
+-- (latest definition in the migrations: 20261206300000_screening_shows_no_decoder.sql)
 CREATE FUNCTION public.export_my_data() RETURNS jsonb
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO ''
@@ -166,13 +168,18 @@ CREATE FUNCTION public.export_my_data() RETURNS jsonb
                                where n.user_id = me.id), '[]'),
     -- Who the ids above are: the members your records name (the other party of each request,
     -- engagement, session, plan and waiver, and the consultants you declared a relationship
-    -- with), by the name the portal shows you. Nobody else.
+    -- with), by the name the portal shows you. Nobody else: a declaration naming a member you may
+    -- not see (the profiles policy: yourself, consultants, those who asked you) names nobody.
     'people', coalesce((select jsonb_agg(jsonb_build_object('id', p.id, 'display_name', p.display_name)
                                          order by p.display_name, p.id)
                         from public.profiles p
                         where p.id in (
-                          select d.counterpart_id from public.declared_relationships d, me
-                          where d.declarer_id = me.id and d.counterpart_id is not null
+                          select d.counterpart_id from public.declared_relationships d
+                          join public.profiles seen on seen.id = d.counterpart_id, me
+                          where d.declarer_id = me.id
+                            and (seen.is_consultant
+                                 or exists (select 1 from public.consultation_requests r
+                                            where r.seeker_id = seen.id and r.consultant_id = me.id))
                           union select case when r.seeker_id = me.id then r.consultant_id else r.seeker_id end
                           from public.consultation_requests r, me where me.id in (r.seeker_id, r.consultant_id)
                           union select case when e.seeker_id = me.id then e.consultant_id else e.seeker_id end

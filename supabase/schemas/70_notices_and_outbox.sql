@@ -70,6 +70,22 @@ begin
 end;
 $$;
 
+-- function: private.count_pair_delivery(uuid, uuid, text)
+-- Counts one action of p_sender reaching p_recipient today; the new total (an action already
+-- counted in this transaction is not counted again).
+-- (latest definition in the migrations: 20261206300200_one_member_cannot_flood_another.sql)
+CREATE FUNCTION private.count_pair_delivery(p_sender uuid, p_recipient uuid, p_what text) RETURNS integer
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+  insert into private.pair_deliveries as d (sender, recipient, what, on_day, actions, last_xact)
+  values (p_sender, p_recipient, p_what, (now() at time zone 'utc')::date, 1, pg_catalog.pg_current_xact_id())
+  on conflict (sender, recipient, what, on_day) do update
+    set actions = d.actions + case when d.last_xact = excluded.last_xact then 0 else 1 end,
+        last_xact = excluded.last_xact
+  returning actions
+$$;
+
 -- function: private.dedup_key_item(text)
 -- The id a dedup key names ('awaiting:<plan>:<version>', 'tomorrow:<appointment>:<time>', ...), or null.
 -- (latest definition in the migrations: 20261129002500_notices_link_to_their_item.sql)
@@ -117,6 +133,26 @@ CREATE FUNCTION private.next_summary_time(p_member uuid) RETURNS timestamp with 
               else (local_now::date + 1 + time '07:00') at time zone z.tz end
   from (select coalesce((select p.timezone from public.profiles p where p.id = p_member), 'UTC') as tz) z,
        lateral (select now() at time zone z.tz as local_now) l
+$$;
+
+-- function: private.notices_between_members_are_capped()
+-- (latest definition in the migrations: 20261206300200_one_member_cannot_flood_another.sql)
+CREATE FUNCTION private.notices_between_members_are_capped() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  sender uuid := auth.uid();
+begin
+  if sender is null or sender = new.user_id or public.is_admin() then
+    return new;
+  end if;
+  if private.count_pair_delivery(sender, new.user_id, 'notices') > 20 then
+    raise exception 'You have sent this member 20 updates today (requests, sessions, plans), the most one member can send another in a day; try again tomorrow.'
+      using detail = 'notices', hint = 'Anything urgent can wait for their answer, or be said at your next session.';
+  end if;
+  return new;
+end;
 $$;
 
 -- function: private.notices_name_their_item()
@@ -700,6 +736,18 @@ ALTER TABLE private.outbox ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     CACHE 1
 );
 
+-- table: private.pair_deliveries
+-- (latest definition in the migrations: 20261206300200_one_member_cannot_flood_another.sql)
+CREATE TABLE private.pair_deliveries (
+    sender uuid NOT NULL,
+    recipient uuid NOT NULL,
+    what text NOT NULL,
+    on_day date NOT NULL,
+    actions integer DEFAULT 0 NOT NULL,
+    last_xact xid8,
+    CONSTRAINT pair_deliveries_what_check CHECK ((what = ANY (ARRAY['notices'::text, 'screenings'::text])))
+);
+
 -- table: public.email_preferences
 -- (latest definition in the migrations: 20261129001400_members_choose_their_emails.sql)
 CREATE TABLE public.email_preferences (
@@ -718,6 +766,10 @@ ALTER TABLE ONLY private.outbox
 ALTER TABLE ONLY private.outbox
     ADD CONSTRAINT outbox_pkey PRIMARY KEY (id);
 
+-- constraint: private.pair_deliveries pair_deliveries_pkey
+ALTER TABLE ONLY private.pair_deliveries
+    ADD CONSTRAINT pair_deliveries_pkey PRIMARY KEY (sender, recipient, what, on_day);
+
 -- constraint: public.email_preferences email_preferences_pkey
 ALTER TABLE ONLY public.email_preferences
     ADD CONSTRAINT email_preferences_pkey PRIMARY KEY (member_id);
@@ -734,6 +786,9 @@ CREATE INDEX outbox_recipient_idx ON private.outbox USING btree (recipient_id, c
 
 -- index: private.outbox_series_idx
 CREATE INDEX outbox_series_idx ON private.outbox USING btree (appointment_id);
+
+-- index: private.pair_deliveries_recipient_idx
+CREATE INDEX pair_deliveries_recipient_idx ON private.pair_deliveries USING btree (recipient);
 
 -- index: public.notifications_dedup
 CREATE UNIQUE INDEX notifications_dedup ON public.notifications USING btree (user_id, dedup_key) WHERE (dedup_key IS NOT NULL);
@@ -770,6 +825,10 @@ CREATE TRIGGER appointments_remember_changed AFTER INSERT OR UPDATE OF status, r
 -- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
 CREATE TRIGGER email_preferences_in_sentences BEFORE INSERT OR UPDATE ON public.email_preferences FOR EACH ROW EXECUTE FUNCTION private.settings_in_sentences();
 
+-- trigger: public.notifications notifications_between_members_are_capped
+-- (latest definition in the migrations: 20261206300200_one_member_cannot_flood_another.sql)
+CREATE TRIGGER notifications_between_members_are_capped BEFORE INSERT ON public.notifications FOR EACH ROW EXECUTE FUNCTION private.notices_between_members_are_capped();
+
 -- trigger: public.notifications notifications_name_their_item
 -- (latest definition in the migrations: 20261129002500_notices_link_to_their_item.sql)
 CREATE TRIGGER notifications_name_their_item BEFORE INSERT ON public.notifications FOR EACH ROW EXECUTE FUNCTION private.notices_name_their_item();
@@ -803,6 +862,14 @@ ALTER TABLE ONLY private.outbox
 ALTER TABLE ONLY private.outbox
     ADD CONSTRAINT outbox_recipient_id_fkey FOREIGN KEY (recipient_id) REFERENCES public.profiles(id) ON DELETE CASCADE;
 
+-- fk constraint: private.pair_deliveries pair_deliveries_recipient_fkey
+ALTER TABLE ONLY private.pair_deliveries
+    ADD CONSTRAINT pair_deliveries_recipient_fkey FOREIGN KEY (recipient) REFERENCES public.profiles(id) ON DELETE CASCADE;
+
+-- fk constraint: private.pair_deliveries pair_deliveries_sender_fkey
+ALTER TABLE ONLY private.pair_deliveries
+    ADD CONSTRAINT pair_deliveries_sender_fkey FOREIGN KEY (sender) REFERENCES public.profiles(id) ON DELETE CASCADE;
+
 -- fk constraint: public.email_preferences email_preferences_member_id_fkey
 ALTER TABLE ONLY public.email_preferences
     ADD CONSTRAINT email_preferences_member_id_fkey FOREIGN KEY (member_id) REFERENCES public.profiles(id) ON DELETE CASCADE;
@@ -821,6 +888,9 @@ ALTER TABLE ONLY public.notifications
 
 -- row security: private.outbox
 ALTER TABLE private.outbox ENABLE ROW LEVEL SECURITY;
+
+-- row security: private.pair_deliveries
+ALTER TABLE private.pair_deliveries ENABLE ROW LEVEL SECURITY;
 
 -- row security: public.email_preferences
 ALTER TABLE public.email_preferences ENABLE ROW LEVEL SECURITY;
@@ -846,6 +916,9 @@ REVOKE ALL ON FUNCTION private.calendar_update_sentence(p_kind text, p_is_actor 
 -- acl: private.FUNCTION calendars_follow_the_session()
 REVOKE ALL ON FUNCTION private.calendars_follow_the_session() FROM PUBLIC;
 
+-- acl: private.FUNCTION count_pair_delivery(p_sender uuid, p_recipient uuid, p_what text)
+REVOKE ALL ON FUNCTION private.count_pair_delivery(p_sender uuid, p_recipient uuid, p_what text) FROM PUBLIC;
+
 -- acl: private.FUNCTION dedup_key_item(p_key text)
 REVOKE ALL ON FUNCTION private.dedup_key_item(p_key text) FROM PUBLIC;
 
@@ -857,6 +930,9 @@ REVOKE ALL ON FUNCTION private.local_time_text(p_at timestamp with time zone, p_
 
 -- acl: private.FUNCTION next_summary_time(p_member uuid)
 REVOKE ALL ON FUNCTION private.next_summary_time(p_member uuid) FROM PUBLIC;
+
+-- acl: private.FUNCTION notices_between_members_are_capped()
+REVOKE ALL ON FUNCTION private.notices_between_members_are_capped() FROM PUBLIC;
 
 -- acl: private.FUNCTION notices_name_their_item()
 REVOKE ALL ON FUNCTION private.notices_name_their_item() FROM PUBLIC;
@@ -948,6 +1024,9 @@ GRANT ALL ON FUNCTION public.write_due_reminders() TO service_role;
 
 -- acl: private.TABLE outbox
 GRANT ALL ON TABLE private.outbox TO service_role;
+
+-- acl: private.TABLE pair_deliveries
+GRANT ALL ON TABLE private.pair_deliveries TO service_role;
 
 -- acl: public.TABLE email_preferences
 GRANT ALL ON TABLE public.email_preferences TO service_role;

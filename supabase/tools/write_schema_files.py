@@ -82,7 +82,8 @@ RULES: list[tuple[str, str]] = [
         r"|dedup_key_item|email_group|.*_my_email_preferences|mark_notifications_read|my_notifications"
         r"|unread_notification_count|next_summary_time|remind_final_sessions|remind_sessions_tomorrow"
         r"|session_reminder_key|write_due_reminders|remember_changed_appointment|local_time_text|zone_in_words"
-        r"|release_held_notices|calendar_update_sentence|calendars_follow_the_session|my_calendar_entries",
+        r"|release_held_notices|calendar_update_sentence|calendars_follow_the_session|my_calendar_entries"
+        r"|pair_deliveries|count_pair_delivery|notices_between_members_are_capped",
         "70_notices_and_outbox",
     ),
     # attendance and records
@@ -101,7 +102,9 @@ RULES: list[tuple[str, str]] = [
         r"|a_session_ahead_is_never_deleted|an_engagement_ends_with_no_session_ahead|capacity_holds_the_active_clients"
         r"|care_outlives_profile_changes|open_care_names|waiting_requests_sentence|licensed_in|remind_licence_gaps"
         r"|tell_care_continues_beyond_the_licence|tell_when_a_client_moves_beyond_the_licence"
-        r"|tell_when_a_licence_stops_covering_a_client|availability_fields_in_sentences|availability_rows_in_sentences|settings_in_sentences|session_fields_in_sentences|lateness|cancellation_judged_by_its_own_terms|session_keeps_its_booking_terms",
+        r"|tell_when_a_licence_stops_covering_a_client|availability_fields_in_sentences|availability_rows_in_sentences"
+        r"|settings_in_sentences|session_fields_in_sentences|lateness|cancellation_judged_by_its_own_terms"
+        r"|session_keeps_its_booking_terms",
         "40_availability_and_booking",
     ),
     # requests and screening
@@ -111,7 +114,9 @@ RULES: list[tuple[str, str]] = [
         r"|log_screening|screen_candidates|screen_conflicts|seeker_conflicts|take_request_screening|sign_waiver"
         r"|add_my_relationship|get_my_declarations|remove_my_declaration|my_screening_log|list_conflict_rules"
         r"|request_consultation|respond_to_request|my_requests|requests_.*|require_licence_where_client_lives"
-        r"|orient|declaration_fields_in_sentences|request_fields_in_sentences|waiver_fields_in_sentences",
+        r"|orient|declaration_fields_in_sentences|request_fields_in_sentences|waiver_fields_in_sentences"
+        r"|affiliations_stay_few_and_one_per_organisation|relationships_stay_few_and_visible|kept_reasons"
+        r"|witnessed_reasons|screenings_between_members_are_capped",
         "30_requests_and_screening",
     ),
     # competencies and search
@@ -127,7 +132,8 @@ RULES: list[tuple[str, str]] = [
         r"|list_languages|list_modalities|.*_my_profile|.*_my_practice|profile_document|get_consultant_profile"
         r"|is_iana_timezone|normalise_organisation|set_my_home_jurisdiction|close_account|delete_my_account"
         r"|portal_has_accounts|my_email_verification|request_my_email_verification|is_admin|refuse_changes"
-        r"|display_name_problem|profile_fields_in_sentences|licence_fields_in_sentences|competency_fields_in_sentences",
+        r"|display_name_problem|profile_fields_in_sentences|licence_fields_in_sentences"
+        r"|competency_fields_in_sentences",
         "10_profiles_and_sign_in",
     ),
 ]
