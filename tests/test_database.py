@@ -526,6 +526,7 @@ def test_every_function_pins_search_path_and_definers_are_not_public(embedded_db
         "my_email_verification",
         "request_my_email_verification",
         "my_calendar_entries",
+        "calendars_follow_the_session",
         # Issue 22, item 4: the rules on the states that end care (profiles' switch and closure) name the other
         # parties; a licence or a move that leaves an active client uncovered tells both (private.notify).
         "care_outlives_profile_changes",

@@ -36,7 +36,9 @@ revoke all on function private.calendar_update_sentence(text, boolean) from publ
 create function private.calendars_follow_the_session()
 returns trigger
 language plpgsql
--- Not a definer: it runs inside the portal's own functions, whose owner writes the outbox.
+-- A definer: a deferred trigger fires at commit, after the portal's function returned, as the member (before
+-- Postgres 18; 18 runs it as the role that queued it), and the member holds no privilege on private.outbox.
+security definer
 set search_path = ''
 as $$
 declare

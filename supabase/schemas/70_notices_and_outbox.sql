@@ -26,7 +26,7 @@ $$;
 -- function: private.calendars_follow_the_session()
 -- (latest definition in the migrations: 20261206500200_every_calendar_follows_the_session.sql)
 CREATE FUNCTION private.calendars_follow_the_session() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
 declare
