@@ -1,0 +1,279 @@
+"""More than one machine (issue 25, item 4): two app replicas behind nginx with session affinity and two mail
+senders, against ONE database, on the production path.
+
+The database is conftest's supabase_stack: PostgREST on the Postgres 15 that `supabase db push` deployed, behind
+the /rest/v1 gateway; both replicas run in Supabase mode with the same environment (tests/app_server.py), behind
+the balancer built from deploy/nginx/ (tests/replicas.py); the senders run portal-mailer@.service's command.
+
+- A new browser gets a replica from the balancer and a cookie naming it; every later request goes there.
+- In Chromium a seeker signs in through the balancer and books across reruns and pages on one replica; their
+  consultant, pinned to the other replica, sees the proposal; the seeker moved to the other replica (what a
+  replica's restart does) is still signed in.
+- Two senders deliver the outbox at once (the proposal's emails and a burst of notices): each email once.
+
+The members are made with fresh usernames in the shared database and retired when the module ends.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+import httpx
+import psycopg
+import pytest
+
+from portal.db.supabase_backend import SupabaseBackend
+from portal.db.tokens import TokenMinter
+from portal.email_messages import UID_DOMAIN
+from tests.app_server import DESKTOP, running_app
+from tests.mail_support import pair
+from tests.replicas import (
+    AFFINITY_COOKIE,
+    RECIPE_REPLICAS,
+    REPLICA_HEADER,
+    STEP_TIMEOUT,
+    Balancer,
+    card,
+    open_page,
+    running_senders,
+    settle,
+    sign_in,
+    title,
+    watch,
+)
+
+try:
+    from playwright.sync_api import Browser, expect
+except ImportError:  # reported by require_tool in chromium_browser()
+    pass
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "Good-pass-123"  # tests/test_app.py's make_account, through mail_support.pair
+CLIENT_NAME = "Casey Tester"  # make_account's display name
+BURST = 40  # notices queued at once for the two senders to race over
+DRAIN_TIMEOUT = 120.0  # s: bounded wait for the senders, not a timing assertion
+
+
+@dataclass(frozen=True)
+class Members:
+    consultant: str  # usernames
+    client: str
+    ids: tuple[str, str]  # consultant's, client's
+    addresses: tuple[str, str]
+
+
+@pytest.fixture(scope="module")
+def stack(browser: Browser, supabase_stack: dict) -> dict:
+    """The shared Supabase-like stack; the browser first, so that nothing starts when Chromium is missing."""
+    return supabase_stack
+
+
+@pytest.fixture(scope="module")
+def balancer(stack: dict) -> Iterator[Balancer]:
+    """Two replicas with one environment (the cookie keys too, as deploy/portal.env.example says) behind nginx."""
+    environment = {**stack["app_environment"], "STREAMLIT_SERVER_COOKIE_SECRET": secrets.token_urlsafe(32)}
+    with ExitStack() as running:
+        replicas = {
+            name: running.enter_context(running_app(f"app-server-{name}.log", f"replicas {name}", environment))
+            for name in RECIPE_REPLICAS
+        }
+        balancer = Balancer(replicas)
+        running.callback(balancer.stop)
+        print(f"[replicas] balancer on {balancer.url}: " + ", ".join(f"{n} :{r.port}" for n, r in replicas.items()))
+        yield balancer
+
+
+@pytest.fixture(scope="module")
+def members(stack: dict) -> Iterator[Members]:
+    """An engaged consultant (New York) and client (London) with verified, real-looking addresses, made through
+    the gateway (PostgREST) like the app's own calls; retired from the shared database when the module ends."""
+    env, database = stack["app_environment"], stack["database"]
+    backend = SupabaseBackend(env["SUPABASE_URL"], env["SUPABASE_KEY"], TokenMinter(secret=env["SUPABASE_JWT_SECRET"]))
+    consultant, client, consultant_address, client_address = pair(backend, database)
+    ids = (consultant.sub, client.sub)
+    with psycopg.connect(database.owner_conninfo) as conn:
+        names = dict(
+            conn.execute(
+                "select user_id::text, username from private.credentials where user_id = any (%s::uuid[])", (list(ids),)
+            ).fetchall()
+        )
+    try:
+        yield Members(names[consultant.sub], names[client.sub], ids, (consultant_address, client_address))
+    finally:
+        retire(database, list(ids))
+
+
+def retire(database, ids: list[str]) -> None:
+    """Leave the shared database as the other modules expect it: the consultant out of the directory, nothing of
+    theirs still queued for a sender another test runs."""
+    with psycopg.connect(database.owner_conninfo, autocommit=True) as conn:
+        conn.execute("update public.profiles set is_consultant = false where id = any (%s::uuid[])", (ids,))
+        conn.execute(
+            "delete from private.outbox where recipient_id = any (%s::uuid[]) and status in ('queued', 'sending', "
+            "'held')",
+            (ids,),
+        )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def pinned_to(response: httpx.Response) -> str:
+    """The replica a response's Set-Cookie pins the browser to; it is also the one that answered (the header)."""
+    cookie = response.cookies.get(AFFINITY_COOKIE)
+    assert cookie == response.headers[REPLICA_HEADER], (cookie, response.headers)
+    return cookie
+
+
+def test_the_balancer_pins_each_new_browser_to_a_replica_it_chose(balancer: Balancer) -> None:
+    chosen = []
+    before = len(balancer.served())
+    with httpx.Client(base_url=balancer.url, timeout=10) as anonymous:
+        for _ in range(16):  # new browsers: no cookie
+            first = anonymous.get("/_stcore/health", cookies={})
+            replica = pinned_to(first)
+            chosen.append(replica)
+            with httpx.Client(base_url=balancer.url, timeout=10, cookies={AFFINITY_COOKIE: replica}) as browser:
+                for path in ("/", "/_stcore/health", "/_stcore/host-config"):
+                    again = browser.get(path)
+                    assert again.status_code == 200 and pinned_to(again) == replica, path
+        # A cookie naming a replica that is gone counts as none: a replica is chosen again.
+        gone = anonymous.get("/_stcore/health", cookies={AFFINITY_COOKIE: "portal_z"})
+        assert pinned_to(gone) in RECIPE_REPLICAS
+    # Both replicas take new browsers (each of the 16 chose at random: all on one has odds 2 in 65,536).
+    assert set(chosen) == set(RECIPE_REPLICAS), Counter(chosen)
+    # And the replica named is the one that served: nginx connected to that replica's port, every time.
+    served = balancer.served()[before:]
+    assert len(served) == 16 * 4 + 1
+    for line in served:
+        assert balancer.replica_of_port(line.upstream_port) == line.replica, line
+        assert line.cookie in (None, "portal_z") or line.cookie == line.replica, line
+
+
+def test_members_on_two_replicas_share_one_database_and_each_email_goes_out_once(
+    browser: Browser, balancer: Balancer, members: Members, stack: dict
+) -> None:
+    database = stack["database"]
+    contexts = []
+
+    def new_page(replica: str | None = None):
+        """A browser of its own; `replica` pins it before its first request (a cookie the balancer set earlier)."""
+        context = browser.new_context(viewport=DESKTOP)
+        contexts.append(context)
+        if replica:
+            context.add_cookies([{"name": AFFINITY_COOKIE, "value": replica, "url": balancer.url}])
+        page = context.new_page()
+        watch(page)
+        return page
+
+    with running_senders(2, stack["app_environment"], balancer.url) as senders:
+        try:
+            # The client: a replica chosen by the balancer, then sign-in, two pages and a booking, all on it.
+            client = new_page()
+            first = client.goto(balancer.url, wait_until="domcontentloaded")
+            mine = first.headers[REPLICA_HEADER]
+            other = next(name for name in RECIPE_REPLICAS if name != mine)
+            print(f"[replicas] the client is on {mine}, the consultant will be on {other}")
+            sign_in(client, members.client, PASSWORD)
+            open_page(client, "Appointments", "Appointments")
+            client.locator("[class*='st-key-book_slot_'][class*='_pick_'] button").first.click()
+            settle(client)
+            client.get_by_role("button", name="Propose this time").click()
+            expect(client.get_by_text("Proposed. The other party will confirm or decline.")).to_be_visible(
+                timeout=STEP_TIMEOUT
+            )
+            settle(client)
+            client.get_by_role("tab", name="Upcoming").click()
+            expect(card(client, "appt_card_", "Proposed")).to_have_count(1, timeout=STEP_TIMEOUT)
+
+            # The consultant, pinned to the other replica, sees the proposal (one database behind both).
+            consultant = new_page(other)
+            assert consultant.goto(balancer.url, wait_until="domcontentloaded").headers[REPLICA_HEADER] == other
+            sign_in(consultant, members.consultant, PASSWORD)
+            open_page(consultant, "Appointments", "Appointments")
+            consultant.get_by_role("tab", name="Upcoming").click()
+            expect(card(consultant, "appt_card_", CLIENT_NAME, "Proposed")).to_have_count(1, timeout=STEP_TIMEOUT)
+
+            # The client's replica restarts (here: the browser is sent to the other one): a new Streamlit session
+            # there, still signed in (the sign-in cookie is signed with the one PORTAL_COOKIE_KEY; its session is
+            # in the database), still seeing the proposal.
+            client.context.add_cookies([{"name": AFFINITY_COOKIE, "value": other, "url": balancer.url}])
+            assert client.reload(wait_until="domcontentloaded").headers[REPLICA_HEADER] == other
+            expect(title(client, "Appointments")).to_be_visible(timeout=STEP_TIMEOUT)
+            settle(client)
+            expect(client.get_by_text("Signed in as")).to_be_visible(timeout=STEP_TIMEOUT)
+            client.get_by_role("tab", name="Upcoming").click()
+            expect(card(client, "appt_card_", "Proposed")).to_have_count(1, timeout=STEP_TIMEOUT)
+        finally:
+            for context in contexts:
+                context.close()
+
+        # A burst for the two senders to race over, besides the proposal's emails already queued.
+        with psycopg.connect(database.owner_conninfo) as conn:
+            for n in range(BURST):
+                conn.execute(
+                    "insert into public.notifications (user_id, kind, message, page) "
+                    "values (%s, 'request', %s, 'requests')",
+                    (members.ids[n % 2], f"Notice number {n}."),
+                )
+        outbox = wait_until_sent(database, members.ids, senders)
+    for sender in senders:
+        assert sender.process.returncode == 0, f"sender {sender.number} exited badly:\n{sender.log_tail()}"
+
+    # Each outbox row reached its member exactly once, whichever sender took it.
+    delivered = Counter(
+        message["Message-ID"]
+        for sender in senders
+        for message in sender.inbox.messages
+        if message["To"] in members.addresses
+    )
+    assert delivered == Counter(f"<outbox-{row_id}@{UID_DOMAIN}>" for row_id, _ in outbox)
+    subjects = [m["Subject"] for s in senders for m in s.inbox.to(members.addresses[0])]
+    assert any(subject.startswith("Session proposed") for subject in subjects), subjects
+    shares = {s.number: sum(m["To"] in members.addresses for m in s.inbox.messages) for s in senders}
+    print(f"[replicas] emails delivered by each sender: {shares}")
+
+    # Affinity held for every request: the replica the cookie named is the one nginx connected to, websockets too.
+    served = wait_for_websockets(balancer, {mine: 1, other: 2})  # the client's first; the consultant's, the client's
+    for line in served:
+        assert balancer.replica_of_port(line.upstream_port) == line.replica, line
+        assert line.cookie is None or line.cookie == line.replica, line
+
+
+def wait_until_sent(database, recipients: tuple[str, ...], senders) -> list[tuple[int, str]]:
+    """The members' outbox rows (id, status) once none is waiting any more; bounded, with the senders' logs."""
+    deadline = time.monotonic() + DRAIN_TIMEOUT
+    while True:
+        with psycopg.connect(database.owner_conninfo) as conn:
+            rows = conn.execute(
+                "select id, status from private.outbox where recipient_id = any (%s::uuid[]) order by id",
+                (list(recipients),),
+            ).fetchall()
+        waiting = [row for row in rows if row[1] in ("queued", "sending")]
+        if len(rows) >= BURST and not waiting:
+            assert {status for _, status in rows} == {"sent"}, rows
+            return rows
+        if time.monotonic() > deadline or any(s.process.poll() is not None for s in senders):
+            logs = "\n".join(f"--- sender {s.number}\n{s.log_tail()}" for s in senders)
+            raise AssertionError(f"the outbox was not delivered: {Counter(s for _, s in rows)}\n{logs}")
+        time.sleep(0.5)
+
+
+def wait_for_websockets(balancer: Balancer, expected: dict[str, int], timeout: float = 15.0):
+    """The access log once it holds the websockets expected per replica cookie (nginx writes a websocket's line
+    when the socket closes); fails, listing them, when it never does."""
+    deadline = time.monotonic() + timeout
+    while True:
+        served = balancer.served()
+        streams = Counter(line.cookie for line in served if line.request.startswith("GET /_stcore/stream"))
+        if all(streams[cookie] >= count for cookie, count in expected.items()):
+            return served
+        if time.monotonic() > deadline:
+            raise AssertionError(f"websockets per replica cookie: {dict(streams)}, expected at least {expected}")
+        time.sleep(0.2)
