@@ -17,14 +17,18 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import bcrypt
 import httpx
+import psycopg
 from aiosmtpd.controller import Controller
 
+from portal.db import SERVICE, Claims
 from tests.app_server import ARTIFACTS, AppServer
 from tests.gateway import find_nginx
 from tests.mail_support import Inbox
@@ -328,3 +332,66 @@ def card(page, key_prefix: str, *texts: str):
     for text in texts:
         found = found.filter(has_text=text)
     return found
+
+
+# --- two members who do not work together yet -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Member:
+    id: str
+    username: str
+    display_name: str
+    address: str  # verified, real-looking: the senders really send to it
+
+
+def make_member(backend, owner_conninfo: str, display_name: str, password: str, *, consultant: bool) -> Member:
+    """A member registered through the API (service role), living in New York State, with a verified address; a
+    consultant also licensed there, with room for clients."""
+    username = f"replica_{uuid.uuid4().hex[:8]}"
+    member_id = backend.rpc(
+        "auth_register",
+        {
+            "p_username": username,
+            "p_email": f"{username}@test.example",
+            "p_display_name": display_name,
+            "p_password_hash": bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode(),
+        },
+        as_user=SERVICE,
+    )
+    backend.rpc("set_my_home_jurisdiction", {"p_jurisdiction": "NY"}, as_user=Claims.user(member_id))
+    address = f"{username}@clinic-{uuid.uuid4().hex[:6]}.org"
+    with psycopg.connect(owner_conninfo) as conn:
+        conn.execute(
+            "update private.credentials set email = %s, email_verified_at = now() where user_id = %s",
+            (address, member_id),
+        )
+        if consultant:
+            conn.execute(
+                "update public.profiles set is_consultant = true, fee_usd = 130, years_in_practice = 9 where id = %s",
+                (member_id,),
+            )
+            conn.execute(
+                "insert into public.licenses (profile_id, license_type, license_number, jurisdiction, expires_on) "
+                "values (%s, 'LPC', 'NY-555', 'NY', current_date + 300)",
+                (member_id,),
+            )
+            conn.execute(
+                "insert into public.competencies (consultant_id, modality, level, evidence_body) "
+                "values (%s, 'ifs', 3, 'IFS Institute')",
+                (member_id,),
+            )
+            conn.execute("update public.availability_settings set capacity = 3 where consultant_id = %s", (member_id,))
+    return Member(str(member_id), username, display_name, address)
+
+
+def retire(owner_conninfo: str, ids: list[str]) -> None:
+    """Leave the shared database as the other modules expect it: the consultant out of the directory (the Supabase
+    journey counts every NY consultant a search finds), nothing of theirs still queued for another test's sender."""
+    with psycopg.connect(owner_conninfo, autocommit=True) as conn:
+        conn.execute("update public.profiles set is_consultant = false where id = any (%s::uuid[])", (ids,))
+        conn.execute(
+            "delete from private.outbox where recipient_id = any (%s::uuid[]) and status in ('queued', 'sending', "
+            "'held')",
+            (ids,),
+        )

@@ -16,12 +16,12 @@ The members are made with fresh usernames in the shared database and retired whe
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
 
 import httpx
 import psycopg
@@ -31,15 +31,17 @@ from portal.db.supabase_backend import SupabaseBackend
 from portal.db.tokens import TokenMinter
 from portal.email_messages import UID_DOMAIN
 from tests.app_server import DESKTOP, running_app
-from tests.mail_support import pair
 from tests.replicas import (
     AFFINITY_COOKIE,
     RECIPE_REPLICAS,
     REPLICA_HEADER,
     STEP_TIMEOUT,
     Balancer,
+    Member,
     card,
+    make_member,
     open_page,
+    retire,
     running_senders,
     settle,
     sign_in,
@@ -54,18 +56,11 @@ except ImportError:  # reported by require_tool in chromium_browser()
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "Good-pass-123"  # tests/test_app.py's make_account, through mail_support.pair
-CLIENT_NAME = "Casey Tester"  # make_account's display name
+PASSWORD = "Good-pass-123"
+SEEKER_NAME, CONSULTANT_NAME = "Robin Hale", "Dana Rivera"
+REQUEST_MESSAGE = "Looking for consultation on a complex trauma case, mornings if you can."
 BURST = 40  # notices queued at once for the two senders to race over
 DRAIN_TIMEOUT = 120.0  # s: bounded wait for the senders, not a timing assertion
-
-
-@dataclass(frozen=True)
-class Members:
-    consultant: str  # usernames
-    client: str
-    ids: tuple[str, str]  # consultant's, client's
-    addresses: tuple[str, str]
 
 
 @pytest.fixture(scope="module")
@@ -90,35 +85,17 @@ def balancer(stack: dict) -> Iterator[Balancer]:
 
 
 @pytest.fixture(scope="module")
-def members(stack: dict) -> Iterator[Members]:
-    """An engaged consultant (New York) and client (London) with verified, real-looking addresses, made through
-    the gateway (PostgREST) like the app's own calls; retired from the shared database when the module ends."""
-    env, database = stack["app_environment"], stack["database"]
+def members(stack: dict) -> Iterator[tuple[Member, Member]]:
+    """A seeker and a consultant (New York) who do not work together yet, made through the gateway (PostgREST) as
+    the app's own calls are; retired from the shared database when the module ends."""
+    env, owner = stack["app_environment"], stack["database"].owner_conninfo
     backend = SupabaseBackend(env["SUPABASE_URL"], env["SUPABASE_KEY"], TokenMinter(secret=env["SUPABASE_JWT_SECRET"]))
-    consultant, client, consultant_address, client_address = pair(backend, database)
-    ids = (consultant.sub, client.sub)
-    with psycopg.connect(database.owner_conninfo) as conn:
-        names = dict(
-            conn.execute(
-                "select user_id::text, username from private.credentials where user_id = any (%s::uuid[])", (list(ids),)
-            ).fetchall()
-        )
+    seeker = make_member(backend, owner, SEEKER_NAME, PASSWORD, consultant=False)
+    consultant = make_member(backend, owner, CONSULTANT_NAME, PASSWORD, consultant=True)
     try:
-        yield Members(names[consultant.sub], names[client.sub], ids, (consultant_address, client_address))
+        yield seeker, consultant
     finally:
-        retire(database, list(ids))
-
-
-def retire(database, ids: list[str]) -> None:
-    """Leave the shared database as the other modules expect it: the consultant out of the directory, nothing of
-    theirs still queued for a sender another test runs."""
-    with psycopg.connect(database.owner_conninfo, autocommit=True) as conn:
-        conn.execute("update public.profiles set is_consultant = false where id = any (%s::uuid[])", (ids,))
-        conn.execute(
-            "delete from private.outbox where recipient_id = any (%s::uuid[]) and status in ('queued', 'sending', "
-            "'held')",
-            (ids,),
-        )
+        retire(owner, [seeker.id, consultant.id])
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -134,18 +111,16 @@ def pinned_to(response: httpx.Response) -> str:
 def test_the_balancer_pins_each_new_browser_to_a_replica_it_chose(balancer: Balancer) -> None:
     chosen = []
     before = len(balancer.served())
-    with httpx.Client(base_url=balancer.url, timeout=10) as anonymous:
-        for _ in range(16):  # new browsers: no cookie
-            first = anonymous.get("/_stcore/health", cookies={})
-            replica = pinned_to(first)
-            chosen.append(replica)
-            with httpx.Client(base_url=balancer.url, timeout=10, cookies={AFFINITY_COOKIE: replica}) as browser:
-                for path in ("/", "/_stcore/health", "/_stcore/host-config"):
-                    again = browser.get(path)
-                    assert again.status_code == 200 and pinned_to(again) == replica, path
-        # A cookie naming a replica that is gone counts as none: a replica is chosen again.
-        gone = anonymous.get("/_stcore/health", cookies={AFFINITY_COOKIE: "portal_z"})
-        assert pinned_to(gone) in RECIPE_REPLICAS
+    for _ in range(16):  # new browsers: no cookie (a fresh client each, its cookie jar empty)
+        replica = pinned_to(httpx.get(f"{balancer.url}/_stcore/health", timeout=10))
+        chosen.append(replica)
+        with httpx.Client(base_url=balancer.url, timeout=10, cookies={AFFINITY_COOKIE: replica}) as browser:
+            for path in ("/", "/_stcore/health", "/_stcore/host-config"):
+                again = browser.get(path)
+                assert again.status_code == 200 and pinned_to(again) == replica, path
+    # A cookie naming a replica that is gone counts as none: a replica is chosen again.
+    gone = httpx.get(f"{balancer.url}/_stcore/health", cookies={AFFINITY_COOKIE: "portal_z"}, timeout=10)
+    assert pinned_to(gone) in RECIPE_REPLICAS
     # Both replicas take new browsers (each of the 16 chose at random: all on one has odds 2 in 65,536).
     assert set(chosen) == set(RECIPE_REPLICAS), Counter(chosen)
     # And the replica named is the one that served: nginx connected to that replica's port, every time.
@@ -157,9 +132,11 @@ def test_the_balancer_pins_each_new_browser_to_a_replica_it_chose(balancer: Bala
 
 
 def test_members_on_two_replicas_share_one_database_and_each_email_goes_out_once(
-    browser: Browser, balancer: Balancer, members: Members, stack: dict
+    browser: Browser, balancer: Balancer, members: tuple[Member, Member], stack: dict
 ) -> None:
-    database = stack["database"]
+    seeker_member, consultant_member = members
+    addresses = (seeker_member.address, consultant_member.address)
+    owner = stack["database"].owner_conninfo
     contexts = []
 
     def new_page(replica: str | None = None):
@@ -174,83 +151,91 @@ def test_members_on_two_replicas_share_one_database_and_each_email_goes_out_once
 
     with running_senders(2, stack["app_environment"], balancer.url) as senders:
         try:
-            # The client: a replica chosen by the balancer, then sign-in, two pages and a booking, all on it.
-            client = new_page()
-            first = client.goto(balancer.url, wait_until="domcontentloaded")
-            mine = first.headers[REPLICA_HEADER]
+            # The seeker: a replica the balancer chose, then sign-in; the consultant's page (its address, as a
+            # search result's link opens it), a request sent, and Requests: reruns and pages on that replica.
+            seeker = new_page()
+            mine = seeker.goto(balancer.url, wait_until="domcontentloaded").headers[REPLICA_HEADER]
             other = next(name for name in RECIPE_REPLICAS if name != mine)
-            print(f"[replicas] the client is on {mine}, the consultant will be on {other}")
-            sign_in(client, members.client, PASSWORD)
-            open_page(client, "Appointments", "Appointments")
-            client.locator("[class*='st-key-book_slot_'][class*='_pick_'] button").first.click()
-            settle(client)
-            client.get_by_role("button", name="Propose this time").click()
-            expect(client.get_by_text("Proposed. The other party will confirm or decline.")).to_be_visible(
-                timeout=STEP_TIMEOUT
+            print(f"[replicas] the seeker is on {mine}, the consultant will be on {other}")
+            sign_in(seeker, seeker_member.username, PASSWORD)
+            page = seeker.goto(f"{balancer.url}/consultant?id={consultant_member.id}", wait_until="domcontentloaded")
+            assert page.headers[REPLICA_HEADER] == mine
+            expect(title(seeker, CONSULTANT_NAME)).to_be_visible(timeout=STEP_TIMEOUT)
+            settle(seeker)
+            seeker.get_by_label("Message", exact=True).fill(REQUEST_MESSAGE)
+            seeker.evaluate("() => document.activeElement?.blur()")
+            settle(seeker)
+            seeker.get_by_role("button", name="Send request").click()
+            expect(seeker.get_by_text("Request sent.")).to_be_visible(timeout=STEP_TIMEOUT)
+            open_page(seeker, "Requests", "Requests")
+            expect(card(seeker, "sent_card_", CONSULTANT_NAME, "Waiting for an answer")).to_have_count(
+                1, timeout=STEP_TIMEOUT
             )
-            settle(client)
-            client.get_by_role("tab", name="Upcoming").click()
-            expect(card(client, "appt_card_", "Proposed")).to_have_count(1, timeout=STEP_TIMEOUT)
 
-            # The consultant, pinned to the other replica, sees the proposal (one database behind both).
+            # The consultant, pinned to the other replica, finds the request there (one database behind both) and
+            # accepts it.
             consultant = new_page(other)
             assert consultant.goto(balancer.url, wait_until="domcontentloaded").headers[REPLICA_HEADER] == other
-            sign_in(consultant, members.consultant, PASSWORD)
-            open_page(consultant, "Appointments", "Appointments")
-            consultant.get_by_role("tab", name="Upcoming").click()
-            expect(card(consultant, "appt_card_", CLIENT_NAME, "Proposed")).to_have_count(1, timeout=STEP_TIMEOUT)
+            sign_in(consultant, consultant_member.username, PASSWORD)
+            open_page(consultant, "Requests", "Requests")
+            received = card(consultant, "request_card_", SEEKER_NAME, REQUEST_MESSAGE)
+            expect(received).to_have_count(1, timeout=STEP_TIMEOUT)
+            settle(consultant)
+            received.get_by_role("button", name="Accept").click()
+            expect(consultant.get_by_text(f"You accepted {SEEKER_NAME}. An engagement began.")).to_be_visible(
+                timeout=STEP_TIMEOUT
+            )
 
-            # The client's replica restarts (here: the browser is sent to the other one): a new Streamlit session
+            # Back on the seeker's replica, in the same session: the answer given on the other one.
+            open_page(seeker, "Home", re.compile(r"^Welcome, "))
+            open_page(seeker, "Requests", "Requests")
+            expect(card(seeker, "sent_card_", CONSULTANT_NAME, "Accepted")).to_have_count(1, timeout=STEP_TIMEOUT)
+
+            # The seeker's replica restarts (here: the browser is sent to the other one): a new Streamlit session
             # there, still signed in (the sign-in cookie is signed with the one PORTAL_COOKIE_KEY; its session is
-            # in the database), still seeing the proposal.
-            client.context.add_cookies([{"name": AFFINITY_COOKIE, "value": other, "url": balancer.url}])
-            assert client.reload(wait_until="domcontentloaded").headers[REPLICA_HEADER] == other
-            expect(title(client, "Appointments")).to_be_visible(timeout=STEP_TIMEOUT)
-            settle(client)
-            expect(client.get_by_text("Signed in as")).to_be_visible(timeout=STEP_TIMEOUT)
-            client.get_by_role("tab", name="Upcoming").click()
-            expect(card(client, "appt_card_", "Proposed")).to_have_count(1, timeout=STEP_TIMEOUT)
+            # in the database).
+            seeker.context.add_cookies([{"name": AFFINITY_COOKIE, "value": other, "url": balancer.url}])
+            assert seeker.reload(wait_until="domcontentloaded").headers[REPLICA_HEADER] == other
+            expect(title(seeker, "Requests")).to_be_visible(timeout=STEP_TIMEOUT)
+            expect(card(seeker, "sent_card_", CONSULTANT_NAME, "Accepted")).to_have_count(1, timeout=STEP_TIMEOUT)
+            settle(seeker)
         finally:
             for context in contexts:
                 context.close()
 
-        # A burst for the two senders to race over, besides the proposal's emails already queued.
-        with psycopg.connect(database.owner_conninfo) as conn:
+        # A burst for the two senders to race over, besides the request's and the answer's emails.
+        with psycopg.connect(owner) as conn:
             for n in range(BURST):
                 conn.execute(
                     "insert into public.notifications (user_id, kind, message, page) "
                     "values (%s, 'request', %s, 'requests')",
-                    (members.ids[n % 2], f"Notice number {n}."),
+                    ((seeker_member.id, consultant_member.id)[n % 2], f"Notice number {n}."),
                 )
-        outbox = wait_until_sent(database, members.ids, senders)
+        outbox = wait_until_sent(owner, (seeker_member.id, consultant_member.id), senders)
     for sender in senders:
         assert sender.process.returncode == 0, f"sender {sender.number} exited badly:\n{sender.log_tail()}"
 
-    # Each outbox row reached its member exactly once, whichever sender took it.
+    # Each outbox row reached its member exactly once, whichever sender took it: the request, the answer, the burst.
     delivered = Counter(
-        message["Message-ID"]
-        for sender in senders
-        for message in sender.inbox.messages
-        if message["To"] in members.addresses
+        message["Message-ID"] for sender in senders for message in sender.inbox.messages if message["To"] in addresses
     )
     assert delivered == Counter(f"<outbox-{row_id}@{UID_DOMAIN}>" for row_id, _ in outbox)
-    subjects = [m["Subject"] for s in senders for m in s.inbox.to(members.addresses[0])]
-    assert any(subject.startswith("Session proposed") for subject in subjects), subjects
-    shares = {s.number: sum(m["To"] in members.addresses for m in s.inbox.messages) for s in senders}
-    print(f"[replicas] emails delivered by each sender: {shares}")
+    assert len(outbox) >= BURST + 2, outbox
+    shares = {s.number: sum(m["To"] in addresses for m in s.inbox.messages) for s in senders}
+    print(f"[replicas] {len(outbox)} emails; delivered by each sender: {shares}")
 
     # Affinity held for every request: the replica the cookie named is the one nginx connected to, websockets too.
-    served = wait_for_websockets(balancer, {mine: 1, other: 2})  # the client's first; the consultant's, the client's
+    served = wait_for_websockets(balancer, {mine: 2, other: 2})  # the seeker's two; the consultant's, the seeker's
     for line in served:
         assert balancer.replica_of_port(line.upstream_port) == line.replica, line
         assert line.cookie is None or line.cookie == line.replica, line
 
 
-def wait_until_sent(database, recipients: tuple[str, ...], senders) -> list[tuple[int, str]]:
+def wait_until_sent(owner_conninfo: str, recipients: tuple[str, ...], senders) -> list[tuple[int, str]]:
     """The members' outbox rows (id, status) once none is waiting any more; bounded, with the senders' logs."""
     deadline = time.monotonic() + DRAIN_TIMEOUT
     while True:
-        with psycopg.connect(database.owner_conninfo) as conn:
+        with psycopg.connect(owner_conninfo) as conn:
             rows = conn.execute(
                 "select id, status from private.outbox where recipient_id = any (%s::uuid[]) order by id",
                 (list(recipients),),
