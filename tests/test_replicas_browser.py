@@ -6,10 +6,16 @@ the /rest/v1 gateway; both replicas run in Supabase mode with the same environme
 the balancer built from deploy/nginx/ (tests/replicas.py); the senders run portal-mailer@.service's command.
 
 - A new browser gets a replica from the balancer and a cookie naming it; every later request goes there.
-- In Chromium a seeker signs in through the balancer and books across reruns and pages on one replica; their
-  consultant, pinned to the other replica, sees the proposal; the seeker moved to the other replica (what a
-  replica's restart does) is still signed in.
-- Two senders deliver the outbox at once (the proposal's emails and a burst of notices): each email once.
+- In Chromium a seeker signs in through the balancer and, across reruns and pages on one replica, asks a
+  consultant for consultation; the consultant, pinned to the other replica, finds the request and accepts it; the
+  seeker, still in the same session on the first replica, sees the answer; moved to the other replica (what a
+  replica's restart does) the seeker is still signed in.
+- Every request (websockets too) went to the replica its cookie named: nginx's access log says where it connected.
+- Two senders deliver the outbox at once (the request's and the answer's emails and a burst of notices): each
+  email exactly once.
+
+(The change is a request rather than a booking: on Postgres 15 and 17 a member's booking is refused today, see
+private.calendars_follow_the_session, a deferred trigger that runs as the member at commit there.)
 
 The members are made with fresh usernames in the shared database and retired when the module ends.
 """
