@@ -22,8 +22,10 @@ from icalendar import Calendar
 from portal.admin import close_account
 from portal.appointments import answer, book, cancel, reschedule
 from portal.db import Claims
+from portal.db.local import LocalBackend
 from portal.ics import my_calendar_file
 from portal.practice import PracticeError, load_session_location, save_session_location
+from tests.care_parties import engage, register, retire
 from tests.conftest import require_tool
 from tests.mail_support import drain, invitation, mailer_for, open_times, pair
 
@@ -187,3 +189,31 @@ def test_an_invitation_is_a_meeting_that_calendars_recognise(backend, embedded_d
         assert len(attendees) == 2 and str(attendees[0]) == f"mailto:{address}"
         # The other party is named, never addressed: no member's login email reaches the other.
         assert all("clinic-" not in str(a) for a in attendees[1:])
+
+
+def test_both_calendars_follow_on_both_databases(deployed):
+    # The rule runs at commit (a deferred trigger): on Postgres 15 and 17 as the member, on 18 as the role that
+    # queued it. Both deployments queue an invitation for each party, the acting one included.
+    api = LocalBackend(deployed.api_conninfo)
+    try:
+        consultant = register(deployed.owner_conninfo, "Dr. Calendar Both", consultant=True)
+        client = register(deployed.owner_conninfo, "Casey Both")
+        engage(deployed.owner_conninfo, consultant, client)
+        session = book(api, client, consultant.sub, open_times(api, client, consultant, 1)[0])
+        answer(api, consultant, session["id"], confirm=True)
+        with psycopg.connect(deployed.owner_conninfo) as conn:
+            queued = conn.execute(
+                "select recipient_id::text, kind, ics_method from private.outbox where appointment_id = %s order by id",
+                (session["id"],),
+            ).fetchall()
+    finally:
+        api.close()
+        retire(deployed.owner_conninfo, [consultant])  # the shared databases keep no test consultant
+    assert sorted(queued) == sorted(
+        [
+            (consultant.sub, "booked", "REQUEST"),  # the notice to the consultant
+            (client.sub, "booked", "REQUEST"),  # the client's own calendar: they proposed it
+            (client.sub, "confirmed", "REQUEST"),  # the notice to the client
+            (consultant.sub, "confirmed", "REQUEST"),  # the consultant's own calendar: they confirmed it
+        ]
+    )
