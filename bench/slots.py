@@ -1,7 +1,7 @@
 """Open-slots benchmark: 8 weeks of a busy consultant's open slots, as one of their clients asks for them.
 
     python bench/slots.py            # on the 50,000-consultant world (also run by bench/run.py)
-    python bench/slots.py --quick    # on the 2,000-consultant world
+    python bench/slots.py --quick    # on the 2,000-consultant world, 40 calls after 10 warm-up
     python bench/slots.py --apply fix.sql   # on a scratch copy with a proposed SQL fix applied
 
 Measured: `open_slots(backend, Claims.user(client), consultant, today, today + 56 days, client)`
@@ -22,7 +22,12 @@ reused; the search benchmark's database is never touched), as the owner role, de
   and declined ones. Each busy consultant's first client (who asks for the slots) is also a
   client of the next busy consultant, with 2 sessions a week there, so their own busy times count;
 - 3 contested consultants (bench consultants 6-8) for the load test (bench/load.py): weekly hours
-  Mon-Sat 08-20, no appointments, and all 60 reserved seekers engaged with each.
+  Mon-Sat 08-20, no appointments, and all 60 reserved seekers engaged with each;
+- history: every consultant from 9 on has 0-3 former clients (mean 1.5), each an ended engagement
+  with 4-30 past weekly sessions (completed, no-shows of either side, cancellations by either side),
+  so the cards' professionalism records (consultant_records, bench/page.py) read real appointments;
+- every active engagement's consultant holds a current licence where the client lives (the
+  residence rule of 20261129000400: without it no booking can be made).
 
 Both exclusion constraints (consultant incl. buffer, client) hold for what is inserted.
 """
@@ -50,6 +55,7 @@ import numpy as np  # noqa: E402
 import psycopg  # noqa: E402
 from psycopg import sql  # noqa: E402
 
+from bench.checks import Checks  # noqa: E402
 from bench.generate import CA_TYPES, FULL, QUICK, World, WorldSpec, _helpers_sql, ensure_world  # noqa: E402
 from portal.availability import open_slots  # noqa: E402
 from portal.db.bootstrap import DATABASE, OWNER, migration_files  # noqa: E402
@@ -705,6 +711,11 @@ def print_table(r: dict[str, Any], full_size: bool = True) -> None:
     print()
 
 
+def check_slots(checks: Checks, r: dict[str, Any]) -> None:
+    for c in r["slots"]["per_consultant"]:
+        checks.expect(c["slots"] > 0, f"busy consultant {c['consultant']} had open slots for their client")
+
+
 def merge_results(path: Path, updates: dict[str, Any]) -> None:
     """Update keys of results.json, keeping what other benchmarks wrote there."""
     current: dict[str, Any] = {}
@@ -721,8 +732,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark public.open_slots for busy consultants (8 weeks).")
     parser.add_argument("--quick", action="store_true", help=f"small world ({QUICK.consultants:,} consultants)")
     parser.add_argument("--consultants", type=int, help=f"world size (default {FULL.consultants:,})")
-    parser.add_argument("--samples", type=int, default=200, help="timed calls (default 200)")
-    parser.add_argument("--warmup", type=int, default=20, help="warm-up calls (default 20)")
+    parser.add_argument("--samples", type=int, help="timed calls (default 200, quick 40)")
+    parser.add_argument("--warmup", type=int, help="warm-up calls (default 20, quick 10)")
     parser.add_argument("--out", type=Path, default=RESULTS_PATH, help="results file (default bench/results.json)")
     parser.add_argument(
         "--apply",
@@ -741,11 +752,15 @@ def main(argv: list[str] | None = None) -> int:
     if spec.seekers < RESERVED + 10:
         parser.error(f"the world needs at least {RESERVED + 10} seekers")
     world = ensure_world(spec)
-    results = run_slots(world, samples=args.samples, warmup=args.warmup, apply=args.apply)
+    samples = args.samples or (40 if args.quick else 200)
+    warmup = args.warmup or (10 if args.quick else 20)
+    results = run_slots(world, samples=samples, warmup=warmup, apply=args.apply)
     print_table(results, full_size=spec.consultants >= FULL.consultants)
     merge_results(args.out, results)
     print(f"wrote slots_8w_* to {args.out}")
-    return 0
+    checks = Checks("bench/slots.py")
+    check_slots(checks, results)
+    return checks.report()
 
 
 if __name__ == "__main__":
