@@ -846,6 +846,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--consultants", type=int, help=f"world size (default {FULL.consultants:,})")
     parser.add_argument("--samples", type=int, help="timed searches and Find pages (default 240, quick 60)")
     parser.add_argument("--warmup", type=int, help="warm-up searches (default 40, quick 10)")
+    parser.add_argument(
+        "--page-samples", type=int, help="timed Find pages (default --samples; each reads every card's record)"
+    )
     parser.add_argument("--baseline-queries", type=int, help="baseline runs (default 12, quick 10)")
     parser.add_argument("--regenerate", action="store_true", help="make the world again even if unchanged")
     parser.add_argument("--out", type=Path, default=RESULTS_PATH, help="results file (default bench/results.json)")
@@ -888,7 +891,10 @@ def main(argv: list[str] | None = None) -> int:
     # and with the same --apply files.
     if not args.no_slots:
         results.update(run_slots(world, samples=samples // 2 if args.quick else 200, apply=args.apply))
-        results.update(run_page_on(world, results["slots"]["database"], samples, warmup))
+        page_samples = args.page_samples or samples
+        results.update(
+            run_page_on(world, results["slots"]["database"], page_samples, min(warmup, max(1, page_samples // 4)))
+        )
         check_slots(checks, results)
         check_page(checks, results)
     print_table(results, full_size=spec.consultants >= FULL.consultants)
