@@ -76,18 +76,28 @@ def run_page(world, database: str, queries: list, warmup: list, log=print) -> di
         appointments = conn.execute("select count(*) from public.appointments").fetchone()[0]
     backend = TimedBackend(LocalBackend(world.db.conninfo("authenticator", database)))
     load_before = os.getloadavg()
-    totals, by_call = [], {}
+    totals, by_call, errors = [], {}, []
     cards = records = full_pages = full_pages_with_records = 0
     try:
         log(f"Find page: {len(warmup)} warm-up searches, then {len(queries)} timed (search + cards' records)")
         for q in warmup:
-            find_page(backend, q.claims, q.filters)
+            try:
+                find_page(backend, q.claims, q.filters)
+            except Exception as exc:  # noqa: BLE001 - counted with the timed ones' errors below
+                errors.append(f"warm-up: {type(exc).__name__}: {str(exc)[:160]}")
         for q in queries:
             backend.calls.clear()
-            page = find_page(backend, q.claims, q.filters)
+            try:
+                page = find_page(backend, q.claims, q.filters)
+            except Exception as exc:  # noqa: BLE001 - a page that fails is counted, and its wait timed
+                errors.append(f"{type(exc).__name__}: {str(exc)[:160]}")
+                page = None
+            # A failed page is timed too: the person waited that long for the error.
             totals.append(sum(s for _, s in backend.calls) * 1000)
             for fn, s in backend.calls:
                 by_call.setdefault(fn, []).append(s * 1000)
+            if page is None:
+                continue
             shown = sum(r.get("record") is not None for r in page.results)
             cards += len(page.results)
             records += shown
@@ -105,6 +115,8 @@ def run_page(world, database: str, queries: list, warmup: list, log=print) -> di
             "database": database,
             "appointments_in_database": appointments,
             "by_call": {fn: _stats(ms) for fn, ms in sorted(by_call.items())},
+            "errors": len(errors),
+            "errors_by_kind": {k: errors.count(k) for k in sorted(set(errors))},
             "cards": cards,
             "cards_with_record": records,
             "pages_with_10_or_more_cards": full_pages,
@@ -119,6 +131,7 @@ def run_page(world, database: str, queries: list, warmup: list, log=print) -> di
 def check_page(checks: Checks, r: dict[str, Any]) -> None:
     p = r["page"]
     checks.expect(p["n"] > 0, "the Find page was timed at least once")
+    checks.expect(p["errors"] == 0, f"no Find page failed ({p['errors']} did: {list(p['errors_by_kind'])[:2]})")
     checks.expect(p["cards"] > 0, "the Find page's searches showed cards")
     checks.expect(p["cards_with_record"] > 0, "consultant_records returned records for the cards (histories exist)")
     checks.expect(
@@ -139,4 +152,8 @@ def print_page_table(r: dict[str, Any]) -> None:
     for fn, s in p["by_call"].items():
         print(f"  {fn + ' p50 / p95 (ms)':<40}{s['p50_ms']:>8.2f} / {s['p95_ms']:.2f}   ({s['n']} calls)")
     print(f"  {'cards shown / with a record':<40}{p['cards']:>8} / {p['cards_with_record']}")
+    if p["errors"]:
+        print(f"  {'pages that failed':<40}{p['errors']:>8}")
+        for kind, n in p["errors_by_kind"].items():
+            print(f"    {n:>4} x {kind}")
     print()
