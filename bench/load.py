@@ -286,9 +286,13 @@ def run_load(
         for k, uid in enumerate(user_ids)
     ]
     log(f"warming up ({len(people)} users, one search and one open_slots each)")
+    warmup_errors = []
     for p in people:
-        find_page(backend, p.claims, p.queries[-1].filters)
-        open_slots(backend, p.claims, shared.busy[0], today, today + timedelta(days=READ_WINDOW_DAYS), p.id)
+        try:
+            find_page(backend, p.claims, p.queries[-1].filters)
+            open_slots(backend, p.claims, shared.busy[0], today, today + timedelta(days=READ_WINDOW_DAYS), p.id)
+        except Exception as exc:  # noqa: BLE001 - counted with the run's errors
+            warmup_errors.append(_describe(exc))
     stats_before = backend._pool.get_stats()
     load_before = os.getloadavg()
     log(f"running {users} users ({bookers} booking) for {duration:g} s, pool max {pool}")
@@ -346,6 +350,7 @@ def run_load(
             if target is not None and len(outcomes) > 1:
                 contested_slots += 1
                 max_winners = max(max_winners, outcomes.count("won"))
+    error_kinds = [f"{s.op}: {s.detail}" for s in errors] + [f"warm-up: {e}" for e in warmup_errors]
     by_op = {
         op: _stats([s.ms for s in samples if s.op == op])
         for op in ("search", "open_slots", "open_slots_to_book", "book")
@@ -362,7 +367,7 @@ def run_load(
         "load_bookings_won": won,
         "load_rps": round(len(samples) / elapsed, 1),
         "load_p95_ms": round(float(np.percentile(all_ms, 95)), 1) if all_ms else None,
-        "load_errors": len(errors),
+        "load_errors": len(errors) + len(warmup_errors),
         "load_refusals": refused,
         "load_double_bookings": int(consultant_overlaps + client_overlaps),
         "load_pool_max": pool,
@@ -410,7 +415,7 @@ def run_load(
                 "active_appointments_of_contested": contested_active,
                 "active_equals_won": contested_active == won,
             },
-            "errors_by_kind": dict(Counter(f"{s.op}: {s.detail}" for s in errors).most_common(10)),
+            "errors_by_kind": dict(Counter(error_kinds).most_common(10)),
             "searches_with_cards": shared.searches_with_cards,
             "threads_still_running": hung,
             "barrier_broken_early": shared.barrier_broken_early,
