@@ -19,10 +19,11 @@ consultants. Each user thread, with no think time by default:
   bench/run.py makes them, for the user's own home), 15 % open slots of a busy consultant for the
   next 4 weeks;
 - bookers (--bookers, 8 by default): rounds. In round r every booker reads the open slots of
-  contested consultant r mod 3 for the next 2 weeks (as the consultant's client) and picks the
-  earliest; all bookers wait on a barrier, then call portal.appointments.book at the same moment.
-  Usually they all picked the same slot: one wins, the others must be refused with
-  BookingRefused('slot_taken'). Between rounds each does 4 of the non-booker actions.
+  contested consultant r mod 3 for the next 2 weeks (as the consultant's client); all bookers
+  wait on a barrier, whose action picks the earliest slot open to every one of them (a winner of
+  an earlier round is busy at the time they won, so each one's earliest slot can differ), then
+  all call portal.appointments.book for it at the same moment: one wins, the others must be
+  refused with BookingRefused('slot_taken'). Between rounds each does 4 of the non-booker actions.
 
 Anything raised other than BookingRefused with code 'slot_taken' from book counts as an error.
 At the end, SQL checks that no two active appointments of one consultant overlap (with the buffer)
@@ -112,6 +113,15 @@ class Shared:
     rounds: dict[int, list[tuple[str, str | None, str]]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     barrier_broken_early: bool = False
+    offers: dict[str, set] = field(default_factory=dict)  # this round's open slots, per booker
+    round_target: Any = None  # the slot every booker races for in this round
+
+    def pick_common_slot(self) -> None:
+        """The barrier's action: the earliest slot open to every booker (None when there is none)."""
+        common = set.intersection(*self.offers.values()) if self.offers else set()
+        self.round_target = min(common) if common else None
+        self.offers = {}
+
     searches_with_cards: int = 0
 
 
@@ -199,13 +209,15 @@ class User:
                     self.id,
                 ),
             )
-            target = slots[0]["starts_at"] if slots else None
+            with self.s.lock:
+                self.s.offers[self.id] = {slot["starts_at"] for slot in slots or []}
             try:
                 barrier.wait(timeout=60)
             except threading.BrokenBarrierError:
                 if time.perf_counter() < self.s.deadline - 1:
                     self.s.barrier_broken_early = True
                 return
+            target = self.s.round_target
             outcome = "no_slot"
             if target is not None:
                 t = time.perf_counter()
@@ -278,9 +290,10 @@ def run_load(
         t0=0.0,
         contested=setup.contested,
         busy=[c.id for c in setup.busy],
-        barrier=threading.Barrier(bookers) if bookers else None,
+        barrier=None,
         think_s=think_ms / 1000,
     )
+    shared.barrier = threading.Barrier(bookers, action=shared.pick_common_slot) if bookers else None
     people = [
         User(shared, uid, make_queries([seekers[uid]], modalities, 60, seed=1000 + k), f"load:{k}")
         for k, uid in enumerate(user_ids)
