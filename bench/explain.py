@@ -1,6 +1,11 @@
 """EXPLAIN (ANALYZE, BUFFERS) of every statement one bench search runs, nested ones included.
 
     python bench/explain.py [--quick] [--query N | --slowest] [--min-ms 1] [--database portal]
+    python bench/explain.py --records [--quick] [--query N]   # the cards' consultant_records instead
+
+--records explains public.consultant_records for the cards of the query's page (at most 20 consultants),
+as the seeker, on the busy copy of the world (bench/slots.py: consultants with appointment histories).
+Exits 1 when the call returned nothing to explain (no plan at least --min-ms slow, or no cards).
 
 Uses auto_explain (loaded in this session only, as the superuser) with nested statements and
 NOTICE level, so the plans of the statements inside search_consultants, screen_candidates and
@@ -15,6 +20,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -22,13 +28,19 @@ if str(ROOT) not in sys.path:
 
 import psycopg  # noqa: E402
 
+from bench.checks import Checks  # noqa: E402
 from bench.generate import FULL, QUICK, WorldSpec, ensure_world  # noqa: E402
 from bench.run import RESULTS_PATH, load_seekers, make_queries, scratch_copy  # noqa: E402
+from bench.slots import copy_database, ensure_busy  # noqa: E402
 from portal.db.local import SEARCH_PATH  # noqa: E402
 
 
-def _call(conn: psycopg.Connection, query, args: str) -> None:
-    params = query.filters.params()
+def _call(conn: psycopg.Connection, query, args: str) -> Any:
+    return _as_seeker(conn, query, f"select public.search_consultants({args})", query.filters.params())
+
+
+def _as_seeker(conn: psycopg.Connection, query, statement: str, params: Any) -> Any:
+    """`statement` as the query's seeker, in a transaction that is rolled back; its one value."""
     conn.execute("begin")
     try:
         conn.execute(
@@ -36,12 +48,14 @@ def _call(conn: psycopg.Connection, query, args: str) -> None:
             " set_config('search_path', %s, true)",
             (query.claims.role, json.dumps(query.claims.as_jwt_payload()), SEARCH_PATH),
         )
-        conn.execute(f"select public.search_consultants({args})", params).fetchone()
+        return conn.execute(statement, params).fetchone()[0]
     finally:
         conn.execute("rollback")
 
 
-def explain(conninfo: str, query, *, min_ms: float, warm: list | None = None) -> list[tuple[float, str]]:
+def explain(
+    conninfo: str, query, *, min_ms: float, warm: list | None = None, records: bool = False
+) -> list[tuple[float, str]]:
     """Plans of the statements in one search; `warm` searches run first in the same session, so that
     cached (possibly generic) plans are the ones explained, as in a long-lived pooled connection."""
     plans: list[tuple[float, str]] = []
@@ -72,8 +86,14 @@ def explain(conninfo: str, query, *, min_ms: float, warm: list | None = None) ->
         args = ", ".join(f"{name} => %({name})s::{types[name]}" for name in query.filters.params())
         for other in warm or []:
             _call(conn, other, args)
+        cards = [r["consultant_id"] for r in _call(conn, query, args)["results"]] if records else []
+        plans.clear()
         conn.execute(f"set auto_explain.log_min_duration = {float(min_ms)}")
-        _call(conn, query, args)
+        if not records:
+            _call(conn, query, args)
+        elif cards:
+            print(f"consultant_records for the {len(cards)} cards of the page")
+            _as_seeker(conn, query, "select public.consultant_records(%s::uuid[])", (cards,))
     return plans
 
 
@@ -83,7 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--consultants", type=int, help="world size, as bench/run.py's (default 50,000)")
     parser.add_argument("--query", type=int, help="query number in bench/run.py's list")
     parser.add_argument("--slowest", action="store_true", help="the slowest query of the last results.json")
-    parser.add_argument("--min-ms", type=float, default=1.0, help="show statements at least this slow")
+    parser.add_argument("--min-ms", type=float, help="show statements at least this slow (default 1, quick 0)")
+    parser.add_argument(
+        "--records", action="store_true", help="explain the cards' consultant_records on the busy copy instead"
+    )
     parser.add_argument("--database", default="portal", help="e.g. a scratch copy of the bench database")
     parser.add_argument(
         "--apply",
@@ -105,8 +128,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.consultants:
         spec = WorldSpec(consultants=args.consultants, seekers=max(50, args.consultants // 50))
     world = ensure_world(spec)
-    if args.apply:
+    if args.records:
+        busy = ensure_busy(world).database
+        args.database = copy_database(world, busy, f"{busy}_scratch", args.apply) if args.apply else busy
+    elif args.apply:
         args.database = scratch_copy(world, args.apply)
+    min_ms = args.min_ms if args.min_ms is not None else (0.0 if args.quick else 1.0)
     number = args.query or 0
     if args.slowest:
         number = json.loads(RESULTS_PATH.read_text())["slowest"][0]["query"]
@@ -118,8 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     plans = explain(
         world.db.conninfo("postgres", database=args.database),
         query,
-        min_ms=args.min_ms,
+        min_ms=min_ms,
         warm=[q for i, q in enumerate(queries) if i != number][: args.warm],
+        records=args.records,
     )
     for _ms, text in plans:
         print("-" * 100)
@@ -131,8 +159,10 @@ def main(argv: list[str] | None = None) -> int:
         for line in lines[start:]:
             print(line if len(line) <= 220 else line[:220] + " ...")
     print("-" * 100)
-    print(f"{len(plans)} statements of at least {args.min_ms} ms")
-    return 0
+    print(f"{len(plans)} statements of at least {min_ms} ms")
+    checks = Checks("bench/explain.py")
+    checks.expect(bool(plans), f"the {'records' if args.records else 'search'} call was explained (a plan came back)")
+    return checks.report()
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ weighted), 1-3 licences (mean 2, ~7 % expired, ~60 % verified), 2-6 competencies
 weighted 15/35/35/15 %, ~60 % verified, some expired), 1-5 affiliations (mean 3) when a
 table public.affiliations exists, weekly hours from 8 patterns (6 % none), intake
 settings (12 % not accepting, ~15 % full), languages, fees, formats, years.
-Seekers: one licence at home, their own languages.
+Seekers: one licence at home, their own languages. Every member says where they live
+(profiles.home_jurisdiction: the home jurisdiction), as requests and bookings require.
 
 The counters availability_settings.active_clients and clients_served are set
 directly (the search reads only the counters); no engagement rows are created.
@@ -43,7 +44,7 @@ import psycopg  # noqa: E402
 
 from portal.db.bootstrap import EmbeddedDatabase, apply_migrations, migration_files, start_embedded  # noqa: E402
 
-GENERATOR_VERSION = 5
+GENERATOR_VERSION = 6
 DATA_ROOT = Path(__file__).resolve().parent / ".data"
 
 # (code, country, weight, time zone, cities): spread like clinician populations, roughly.
@@ -473,15 +474,19 @@ from base b
 join b_place p on p.idx = b.place_idx
 join b_lang l on l.idx = b.lang_idx;
 
+-- Every member says where they live (profiles.home_jurisdiction): requests and bookings need it.
 insert into public.profiles (id, display_name, pronouns, languages, offers_telehealth, offers_in_person, city,
-                             fee_usd, sliding_scale, years_in_practice, timezone, bio, is_consultant)
+                             fee_usd, sliding_scale, years_in_practice, timezone, bio, is_consultant,
+                             home_jurisdiction)
 select id, display_name, pronouns, languages, (not in_person) or tele_too, in_person,
        case when in_person or show_city then home_city end, fee_usd, sliding_scale, years, tz,
-       coalesce(years::text || ' years in practice. ', '') || 'Works with clinicians on ' || focus || '.', true
+       coalesce(years::text || ' years in practice. ', '') || 'Works with clinicians on ' || focus || '.', true,
+       home
 from b_c order by i;
 
-insert into public.profiles (id, display_name, languages, years_in_practice, timezone, is_consultant)
-select id, display_name, languages, (pg_temp.h(i, 's-years') %% 30)::int, tz, false from b_s order by i;
+insert into public.profiles (id, display_name, languages, years_in_practice, timezone, is_consultant,
+                             home_jurisdiction)
+select id, display_name, languages, (pg_temp.h(i, 's-years') %% 30)::int, tz, false, home from b_s order by i;
 """
 
 _LICENCES_SQL = """

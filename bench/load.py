@@ -1,8 +1,8 @@
 """Load test: concurrent simulated users through one LocalBackend, racing for the same slots.
 
-    python bench/load.py            # 20 users for 60 s on the 50,000-consultant world
+    python bench/load.py            # the curve: 1, 2, 4, 8 and 20 users, 60 s each, on the 50,000-consultant world
     python bench/load.py --quick    # 20 users for 10 s on the 2,000-consultant world
-    python bench/load.py --users 30 --duration 120 --pool 8      # other settings
+    python bench/load.py --users 20 --duration 120 --pool 8      # other settings (--users 1,4,20: a curve)
     python bench/load.py --apply fix.sql                          # with a proposed SQL fix applied
 
 Loopback only (the embedded Postgres's Unix socket), bounded in users (at most 60), time (at most
@@ -14,19 +14,25 @@ accumulate between runs; it is dropped at the end (--keep to keep it).
 Users are the reserved seekers of bench/slots.py, each an engaged client of the 3 contested
 consultants. Each user thread, with no think time by default:
 
-- non-bookers: 85 % Find a consultant (portal.search.search: search_consultants, then
-  consultant_records for the cards, with SearchFilters made as bench/run.py makes them, for
-  the user's own home), 15 % open slots of a busy consultant for the next 4 weeks;
+- non-bookers: 85 % Find a consultant (bench/page.py's find_page: every call the page makes,
+  search_consultants, then consultant_records for the cards, with SearchFilters made as
+  bench/run.py makes them, for the user's own home), 15 % open slots of a busy consultant for the
+  next 4 weeks;
 - bookers (--bookers, 8 by default): rounds. In round r every booker reads the open slots of
-  contested consultant r mod 3 for the next 2 weeks (as the consultant's client) and picks the
-  earliest; all bookers wait on a barrier, then call portal.appointments.book at the same moment.
-  Usually they all picked the same slot: one wins, the others must be refused with
-  BookingRefused('slot_taken'). Between rounds each does 4 of the non-booker actions.
+  contested consultant r mod 3 for the next 2 weeks (as the consultant's client); all bookers
+  wait on a barrier, whose action picks the earliest slot open to every one of them (a winner of
+  an earlier round is busy at the time they won, so each one's earliest slot can differ), then
+  all call portal.appointments.book for it at the same moment: one wins, the others must be
+  refused with BookingRefused('slot_taken'). Between rounds each does 4 of the non-booker actions.
 
 Anything raised other than BookingRefused with code 'slot_taken' from book counts as an error.
 At the end, SQL checks that no two active appointments of one consultant overlap (with the buffer)
 and none of one client, and that the active appointments made equal the bookings won.
-Prints a table and merges load_* into bench/results.json.
+Prints a table and merges load_* into bench/results.json (load_curve: one entry per user count;
+the other load_* keys are the largest count's). Then checks that it tested something, and exits 1
+otherwise: no operation errored, every round's race was won by exactly one booker (and every booker
+found a slot to race for), bookings were won, no double booking, the appointments made equal the
+bookings won, and the searches showed cards.
 """
 
 from __future__ import annotations
@@ -50,7 +56,9 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 import psycopg  # noqa: E402
 
+from bench.checks import Checks  # noqa: E402
 from bench.generate import FULL, QUICK, World, WorldSpec, ensure_world  # noqa: E402
+from bench.page import find_page  # noqa: E402
 from bench.run import load_seekers, make_queries  # noqa: E402
 from bench.slots import RESERVED, RESULTS_PATH, BusySetup, copy_database, ensure_busy, merge_results  # noqa: E402
 from portal.appointments import BookingRefused, book  # noqa: E402
@@ -58,7 +66,6 @@ from portal.availability import open_slots  # noqa: E402
 from portal.db.bootstrap import OWNER  # noqa: E402
 from portal.db.claims import Claims  # noqa: E402
 from portal.db.local import LocalBackend  # noqa: E402
-from portal.search import search  # noqa: E402
 
 LOAD_DATABASE = "portal_load"
 MAX_USERS = RESERVED
@@ -106,6 +113,16 @@ class Shared:
     rounds: dict[int, list[tuple[str, str | None, str]]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     barrier_broken_early: bool = False
+    offers: dict[str, set] = field(default_factory=dict)  # this round's open slots, per booker
+    round_target: Any = None  # the slot every booker races for in this round
+
+    def pick_common_slot(self) -> None:
+        """The barrier's action: the earliest slot open to every booker (None when there is none)."""
+        common = set.intersection(*self.offers.values()) if self.offers else set()
+        self.round_target = min(common) if common else None
+        self.offers = {}
+
+    searches_with_cards: int = 0
 
 
 def _describe(exc: BaseException) -> str:
@@ -141,7 +158,10 @@ class User:
     def search(self) -> None:
         q = self.queries[self.n % len(self.queries)]
         self.n += 1
-        self.timed("search", lambda: search(self.s.backend, self.claims, q.filters))
+        page = self.timed("search", lambda: find_page(self.s.backend, self.claims, q.filters))
+        if page is not None and page.results:
+            with self.s.lock:
+                self.s.searches_with_cards += 1
 
     def read_slots(self) -> None:
         consultant = self.rng.choice(self.s.busy)
@@ -189,13 +209,15 @@ class User:
                     self.id,
                 ),
             )
-            target = slots[0]["starts_at"] if slots else None
+            with self.s.lock:
+                self.s.offers[self.id] = {slot["starts_at"] for slot in slots or []}
             try:
                 barrier.wait(timeout=60)
             except threading.BrokenBarrierError:
                 if time.perf_counter() < self.s.deadline - 1:
                     self.s.barrier_broken_early = True
                 return
+            target = self.s.round_target
             outcome = "no_slot"
             if target is not None:
                 t = time.perf_counter()
@@ -268,17 +290,22 @@ def run_load(
         t0=0.0,
         contested=setup.contested,
         busy=[c.id for c in setup.busy],
-        barrier=threading.Barrier(bookers) if bookers else None,
+        barrier=None,
         think_s=think_ms / 1000,
     )
+    shared.barrier = threading.Barrier(bookers, action=shared.pick_common_slot) if bookers else None
     people = [
         User(shared, uid, make_queries([seekers[uid]], modalities, 60, seed=1000 + k), f"load:{k}")
         for k, uid in enumerate(user_ids)
     ]
     log(f"warming up ({len(people)} users, one search and one open_slots each)")
+    warmup_errors = []
     for p in people:
-        search(backend, p.claims, p.queries[-1].filters)
-        open_slots(backend, p.claims, shared.busy[0], today, today + timedelta(days=READ_WINDOW_DAYS), p.id)
+        try:
+            find_page(backend, p.claims, p.queries[-1].filters)
+            open_slots(backend, p.claims, shared.busy[0], today, today + timedelta(days=READ_WINDOW_DAYS), p.id)
+        except Exception as exc:  # noqa: BLE001 - counted with the run's errors
+            warmup_errors.append(_describe(exc))
     stats_before = backend._pool.get_stats()
     load_before = os.getloadavg()
     log(f"running {users} users ({bookers} booking) for {duration:g} s, pool max {pool}")
@@ -324,6 +351,10 @@ def run_load(
     # Contention per round: how many bookers aimed at the same (consultant, slot), and how many won it.
     contested_slots = 0
     max_winners = 0
+    rounds_not_won_once = sum(
+        [o for _, _, o in entries].count("won") != 1 or any(o == "no_slot" for _, _, o in entries)
+        for entries in shared.rounds.values()
+    )
     for entries in shared.rounds.values():
         by_slot: dict[tuple[str, str | None], list[str]] = {}
         for consultant, target, outcome in entries:
@@ -332,6 +363,7 @@ def run_load(
             if target is not None and len(outcomes) > 1:
                 contested_slots += 1
                 max_winners = max(max_winners, outcomes.count("won"))
+    error_kinds = [f"{s.op}: {s.detail}" for s in errors] + [f"warm-up: {e}" for e in warmup_errors]
     by_op = {
         op: _stats([s.ms for s in samples if s.op == op])
         for op in ("search", "open_slots", "open_slots_to_book", "book")
@@ -343,9 +375,12 @@ def run_load(
     per_second = Counter(int(s.started + s.ms / 1000) for s in samples)
     return {
         "load_users": users,
+        "load_search_p50_ms": by_op["search"].get("p50_ms"),
+        "load_search_p95_ms": by_op["search"].get("p95_ms"),
+        "load_bookings_won": won,
         "load_rps": round(len(samples) / elapsed, 1),
         "load_p95_ms": round(float(np.percentile(all_ms, 95)), 1) if all_ms else None,
-        "load_errors": len(errors),
+        "load_errors": len(errors) + len(warmup_errors),
         "load_refusals": refused,
         "load_double_bookings": int(consultant_overlaps + client_overlaps),
         "load_pool_max": pool,
@@ -384,6 +419,7 @@ def run_load(
                 "rounds": len(shared.rounds),
                 "slots_raced_by_2_or_more": contested_slots,
                 "max_winners_of_one_raced_slot": max_winners,
+                "rounds_not_won_by_exactly_one": rounds_not_won_once,
                 "booked_notifications": notifications,
             },
             "double_bookings": {
@@ -392,7 +428,8 @@ def run_load(
                 "active_appointments_of_contested": contested_active,
                 "active_equals_won": contested_active == won,
             },
-            "errors_by_kind": dict(Counter(f"{s.op}: {s.detail}" for s in errors).most_common(10)),
+            "errors_by_kind": dict(Counter(error_kinds).most_common(10)),
+            "searches_with_cards": shared.searches_with_cards,
             "threads_still_running": hung,
             "barrier_broken_early": shared.barrier_broken_early,
             "loadavg_before": [round(x, 2) for x in load_before],
@@ -429,6 +466,9 @@ def print_table(r: dict[str, Any]) -> None:
     print(f"  {'load_users':<34}{r['load_users']:>12}")
     print(f"  {'load_rps':<34}{r['load_rps']:>12.1f}")
     print(f"  {'load_p95_ms':<34}{r['load_p95_ms']:>12.1f}")
+    if r["load_search_p95_ms"] is not None:
+        print(f"  {'load_search_p50_ms / p95_ms':<34}{r['load_search_p50_ms']:>12.1f} / {r['load_search_p95_ms']:.1f}")
+    print(f"  {'load_bookings_won':<34}{r['load_bookings_won']:>12}")
     print(f"  {'load_errors':<34}{r['load_errors']:>12}   {'= 0':>10}   {_verdict('load_errors', r['load_errors'])}")
     print(
         f"  {'double bookings':<34}{r['load_double_bookings']:>12}   {'= 0':>10}   "
@@ -469,14 +509,72 @@ def print_table(r: dict[str, Any]) -> None:
     print()
 
 
+def check_load(checks: Checks, r: dict[str, Any]) -> None:
+    d = r["load"]
+    b = d["bookings"]
+    n = f"{d['users']} users"
+    checks.expect(r["load_errors"] == 0, f"{n}: no operation errored ({r['load_errors']} did)")
+    checks.expect(r["load_double_bookings"] == 0, f"{n}: no double booking ({r['load_double_bookings']})")
+    if d["bookers"]:
+        checks.expect(b["rounds"] > 0, f"{n}: booking rounds were run")
+        checks.expect(r["load_bookings_won"] > 0, f"{n}: bookings were won")
+        checks.expect(
+            b["rounds_not_won_by_exactly_one"] == 0,
+            f"{n}: every round's race was won by exactly one booker ({b['rounds_not_won_by_exactly_one']} of"
+            f" {b['rounds']} rounds were not)",
+        )
+        checks.expect(d["double_bookings"]["active_equals_won"], f"{n}: the appointments made equal the bookings won")
+    checks.expect(not d["barrier_broken_early"] and not d["threads_still_running"], f"{n}: every user finished")
+    if d["by_op"]["search"].get("n"):
+        checks.expect(d["searches_with_cards"] > 0, f"{n}: the searches showed cards")
+
+
+def curve_entry(r: dict[str, Any]) -> dict[str, Any]:
+    d = r["load"]
+    return {
+        "users": r["load_users"],
+        "bookers": d["bookers"],
+        "rps": r["load_rps"],
+        "search_p50_ms": r["load_search_p50_ms"],
+        "search_p95_ms": r["load_search_p95_ms"],
+        "bookings_won": r["load_bookings_won"],
+        "rounds": d["bookings"]["rounds"],
+        "errors": r["load_errors"],
+        "double_bookings": r["load_double_bookings"],
+        "loadavg_before": d["loadavg_before"],
+    }
+
+
+def print_curve(curve: list[dict[str, Any]]) -> None:
+    print("Load curve (the Find page's whole search path: search_consultants + consultant_records)")
+    print(f"  {'users':>6}{'bookers':>9}{'req/s':>8}{'search p50':>12}{'search p95':>12}{'won':>6}{'errors':>8}")
+    for e in curve:
+        p50 = "-" if e["search_p50_ms"] is None else f"{e['search_p50_ms']:.1f}"
+        p95 = "-" if e["search_p95_ms"] is None else f"{e['search_p95_ms']:.1f}"
+        won, errors = e["bookings_won"], e["errors"]
+        print(f"  {e['users']:>6}{e['bookers']:>9}{e['rps']:>8.1f}{p50:>12}{p95:>12}{won:>6}{errors:>8}")
+    print()
+
+
+def _user_counts(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part.strip()]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Load test: concurrent searches, open slots and racing bookings.")
     parser.add_argument(
         "--quick", action="store_true", help=f"10 s on the small world ({QUICK.consultants:,} consultants)"
     )
     parser.add_argument("--consultants", type=int, help=f"world size (default {FULL.consultants:,})")
-    parser.add_argument("--users", type=int, default=20, help=f"concurrent users (default 20, at most {MAX_USERS})")
-    parser.add_argument("--bookers", type=int, default=8, help="users racing for the same slots (default 8)")
+    parser.add_argument(
+        "--users",
+        type=_user_counts,
+        help=f"concurrent users, or a curve of counts such as 1,2,4,8,20 (default that curve; quick 20; at most"
+        f" {MAX_USERS})",
+    )
+    parser.add_argument(
+        "--bookers", type=int, default=8, help="users racing for the same slots (default 8; fewer when fewer users)"
+    )
     parser.add_argument("--duration", type=float, help="seconds (default 60, quick 10)")
     parser.add_argument("--pool", type=int, default=20, help="LocalBackend pool max_size (default 20; the app's is 8)")
     parser.add_argument("--think-ms", type=float, default=0, help="mean pause between a user's actions (default 0)")
@@ -491,10 +589,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS_PATH, help="results file (default bench/results.json)")
     args = parser.parse_args(argv)
     duration = args.duration if args.duration is not None else (10 if args.quick else 60)
-    if not 1 <= args.users <= MAX_USERS:
+    counts = args.users or ([20] if args.quick else [1, 2, 4, 8, 20])
+    if not counts or not all(1 <= n <= MAX_USERS for n in counts):
         parser.error(f"--users must be 1..{MAX_USERS}")
-    if not 0 <= args.bookers <= args.users:
-        parser.error("--bookers must be 0..--users")
+    if args.bookers < 0:
+        parser.error("--bookers must be 0 or more")
     if not 0 < duration <= MAX_DURATION_S:
         parser.error(f"--duration must be at most {MAX_DURATION_S} s")
     base = QUICK if args.quick else FULL
@@ -505,22 +604,30 @@ def main(argv: list[str] | None = None) -> int:
     )
     world = ensure_world(spec)
     setup = ensure_busy(world)
-    results = run_load(
-        world,
-        setup,
-        users=args.users,
-        bookers=args.bookers,
-        duration=duration,
-        pool=args.pool,
-        think_ms=args.think_ms,
-        apply=args.apply,
-        keep=args.keep,
-    )
-    results["load"]["mode"] = "quick" if args.quick else "full" if spec == FULL else "custom"
-    print_table(results)
+    checks = Checks("bench/load.py")
+    curve = []
+    for users in sorted(counts):
+        results = run_load(
+            world,
+            setup,
+            users=users,
+            bookers=min(args.bookers, users),
+            duration=duration,
+            pool=args.pool,
+            think_ms=args.think_ms,
+            apply=args.apply,
+            keep=args.keep,
+        )
+        results["load"]["mode"] = "quick" if args.quick else "full" if spec == FULL else "custom"
+        print_table(results)
+        check_load(checks, results)
+        curve.append(curve_entry(results))
+    print_curve(curve)
+    results["load_curve"] = curve
+    results["load"]["checks"] = checks.as_dict()
     merge_results(args.out, results)
     print(f"wrote load_* to {args.out}")
-    return 0
+    return checks.report()
 
 
 if __name__ == "__main__":

@@ -15,8 +15,13 @@ Prints a table and writes bench/results.json. What is measured, all in one run:
   competencies and licences through one RPC (public.bench_all_consultants, created for the run
   and dropped after it), then filter and score in pandas with the rules in portal/search.py.
   Its top 20 is compared with the RPC's for every baseline query.
+- page_*: every database call the Find page makes for one search (bench/page.py: search_consultants,
+  then consultant_records for the cards), on the busy copy whose consultants have appointment
+  histories (bench/slots.py), with the open-slots benchmark.
 
-Benchmarks print figures; nothing here asserts a timing.
+Benchmarks print figures; nothing here asserts a timing. After running, it checks that it tested
+something (searches found consultants, the cards got records, busy consultants had open slots)
+and exits 1 when a check fails.
 """
 
 from __future__ import annotations
@@ -42,8 +47,10 @@ import pandas as pd  # noqa: E402
 import psycopg  # noqa: E402
 from psycopg import sql  # noqa: E402
 
+from bench.checks import Checks  # noqa: E402
 from bench.generate import FULL, PLACES, QUICK, World, WorldSpec, ensure_world  # noqa: E402
-from bench.slots import merge_results, run_slots  # noqa: E402
+from bench.page import check_page, print_page_table, run_page  # noqa: E402
+from bench.slots import check_slots, merge_results, run_slots  # noqa: E402
 from bench.slots import print_table as print_slots_table  # noqa: E402
 from portal.db.bootstrap import DATABASE, OWNER  # noqa: E402
 from portal.db.claims import Claims  # noqa: E402
@@ -90,6 +97,8 @@ SIZE_KEYS = (
     "no_result_max_ms",
     "zero_modality_p50_ms",
     "zero_modality_p95_ms",
+    "page_p50_ms",
+    "page_p95_ms",
     "matches_p50",
     "matches_max",
     "generation_s",
@@ -174,8 +183,8 @@ class Query:
 def load_seekers(owner_conninfo: str) -> list[Seeker]:
     with psycopg.connect(owner_conninfo) as conn:
         rows = conn.execute(
-            """select p.id::text, min(l.jurisdiction), p.languages from public.profiles p
-               join public.licenses l on l.profile_id = p.id
+            """select p.id::text, coalesce(p.home_jurisdiction, min(l.jurisdiction)), p.languages
+               from public.profiles p join public.licenses l on l.profile_id = p.id
                where not p.is_consultant group by p.id order by p.id"""
         ).fetchall()
     return [Seeker(id=i, home=home, languages=list(langs)) for i, home, langs in rows]
@@ -649,6 +658,7 @@ def run(
         "no_result_max_ms": shapes.get("no result (relaxation counts)", {}).get("max_ms"),
         "zero_modality_p50_ms": shapes.get("0 modalities", {}).get("p50_ms"),
         "zero_modality_p95_ms": shapes.get("0 modalities", {}).get("p95_ms"),
+        "searches_missing_rows": sum(bool(r["total"]) and not r["results"] for r in rpc_results),
         "matches_p50": int(np.median(totals)),
         "matches_max": int(max(totals)),
         "generation_s": world.info.get("generation_s"),
@@ -798,6 +808,17 @@ def print_table(r: dict[str, Any], full_size: bool) -> None:
     print()
 
 
+def check_search(checks: Checks, r: dict[str, Any]) -> None:
+    t = r["result_totals"]
+    checks.expect(r["queries"] > 0, "searches were timed")
+    checks.expect(t["zero"] < r["queries"], "some searches found consultants")
+    checks.expect(
+        r["searches_missing_rows"] == 0,
+        f"every search that counted matches returned rows ({r['searches_missing_rows']} did not)",
+    )
+    checks.expect(r["baseline"]["rows_fetched"] > 0, "the baseline fetched the consultants")
+
+
 def _previous_sizes(path: Path) -> dict[str, Any]:
     try:
         return dict(json.loads(path.read_text()).get("by_size") or {})
@@ -805,13 +826,30 @@ def _previous_sizes(path: Path) -> dict[str, Any]:
         return {}
 
 
+def run_page_on(world: World, database: str, samples: int, warmup: int) -> dict[str, Any]:
+    """The Find page's calls for run.py's kind of queries, asked by the seekers of the busy copy."""
+    conninfo = world.db.conninfo(OWNER, database)
+    with psycopg.connect(conninfo) as conn:
+        modalities = [r[0] for r in conn.execute("select code from public.modalities order by code")]
+    seekers = load_seekers(conninfo)
+    return run_page(
+        world,
+        database,
+        make_queries(seekers, modalities, samples, seed=11),
+        make_queries(seekers, modalities, warmup, seed=98),
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark public.search_consultants.")
     parser.add_argument("--quick", action="store_true", help=f"small world ({QUICK.consultants:,} consultants)")
     parser.add_argument("--consultants", type=int, help=f"world size (default {FULL.consultants:,})")
-    parser.add_argument("--samples", type=int, default=240, help="timed searches (default 240)")
-    parser.add_argument("--warmup", type=int, default=40, help="warm-up searches (default 40)")
-    parser.add_argument("--baseline-queries", type=int, help="baseline runs (default 12, quick 30)")
+    parser.add_argument("--samples", type=int, help="timed searches and Find pages (default 240, quick 60)")
+    parser.add_argument("--warmup", type=int, help="warm-up searches (default 40, quick 10)")
+    parser.add_argument(
+        "--page-samples", type=int, help="timed Find pages (default --samples; each reads every card's record)"
+    )
+    parser.add_argument("--baseline-queries", type=int, help="baseline runs (default 12, quick 10)")
     parser.add_argument("--regenerate", action="store_true", help="make the world again even if unchanged")
     parser.add_argument("--out", type=Path, default=RESULTS_PATH, help="results file (default bench/results.json)")
     parser.add_argument(
@@ -821,8 +859,14 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SQL",
         help="benchmark a scratch copy of the world with these SQL files applied (a proposed fix)",
     )
-    parser.add_argument("--no-slots", action="store_true", help="skip the open-slots benchmark (bench/slots.py)")
+    parser.add_argument(
+        "--no-slots",
+        action="store_true",
+        help="skip the benchmarks on the busy copy: open slots (bench/slots.py) and the Find page (bench/page.py)",
+    )
     args = parser.parse_args(argv)
+    samples = args.samples or (60 if args.quick else 240)
+    warmup = args.warmup or (10 if args.quick else 40)
 
     base = QUICK if args.quick else FULL
     spec = (
@@ -834,19 +878,30 @@ def main(argv: list[str] | None = None) -> int:
     database = scratch_copy(world, args.apply) if args.apply else DATABASE
     results = run(
         world,
-        samples=args.samples,
-        warmup=args.warmup,
+        samples=samples,
+        warmup=warmup,
         database=database,
-        baseline_queries=args.baseline_queries or (30 if args.quick else 12),
+        baseline_queries=args.baseline_queries or (10 if args.quick else 12),
     )
     results["applied"] = [str(p) for p in args.apply or []]
     results["mode"] = "quick" if args.quick else "full" if spec == FULL else "custom"
-    # Open slots of busy consultants (bench/slots.py), on the same world and with the same --apply files.
+    checks = Checks("bench/run.py")
+    check_search(checks, results)
+    # Open slots of busy consultants (bench/slots.py) and the Find page, on the busy copy of the same world
+    # and with the same --apply files.
     if not args.no_slots:
-        results.update(run_slots(world, apply=args.apply))
+        results.update(run_slots(world, samples=samples // 2 if args.quick else 200, apply=args.apply))
+        page_samples = args.page_samples or samples
+        results.update(
+            run_page_on(world, results["slots"]["database"], page_samples, min(warmup, max(1, page_samples // 4)))
+        )
+        check_slots(checks, results)
+        check_page(checks, results)
     print_table(results, full_size=spec.consultants >= FULL.consultants)
     if not args.no_slots:
         print_slots_table(results, full_size=spec.consultants >= FULL.consultants)
+        print_page_table(results)
+    results["checks"] = checks.as_dict()
     # The same keys per world size: a run at 500,000 keeps the figures of the last run at 50,000, and back.
     results["by_size"] = {
         **_previous_sizes(args.out),
@@ -854,7 +909,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     merge_results(args.out, results)  # keeps the load test's load_* keys
     print(f"wrote {args.out}")
-    return 0
+    return checks.report()
 
 
 if __name__ == "__main__":

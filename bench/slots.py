@@ -1,7 +1,7 @@
 """Open-slots benchmark: 8 weeks of a busy consultant's open slots, as one of their clients asks for them.
 
     python bench/slots.py            # on the 50,000-consultant world (also run by bench/run.py)
-    python bench/slots.py --quick    # on the 2,000-consultant world
+    python bench/slots.py --quick    # on the 2,000-consultant world, 40 calls after 10 warm-up
     python bench/slots.py --apply fix.sql   # on a scratch copy with a proposed SQL fix applied
 
 Measured: `open_slots(backend, Claims.user(client), consultant, today, today + 56 days, client)`
@@ -22,7 +22,12 @@ reused; the search benchmark's database is never touched), as the owner role, de
   and declined ones. Each busy consultant's first client (who asks for the slots) is also a
   client of the next busy consultant, with 2 sessions a week there, so their own busy times count;
 - 3 contested consultants (bench consultants 6-8) for the load test (bench/load.py): weekly hours
-  Mon-Sat 08-20, no appointments, and all 60 reserved seekers engaged with each.
+  Mon-Sat 08-20, no appointments, and all 60 reserved seekers engaged with each;
+- history: every consultant from 9 on has 0-3 former clients (mean 1.5), each an ended engagement
+  with 4-30 past weekly sessions (completed, no-shows of either side, cancellations by either side),
+  so the cards' professionalism records (consultant_records, bench/page.py) read real appointments;
+- every active engagement's consultant holds a current licence where the client lives (the
+  residence rule of 20261129000400: without it no booking can be made).
 
 Both exclusion constraints (consultant incl. buffer, client) hold for what is inserted.
 """
@@ -50,13 +55,14 @@ import numpy as np  # noqa: E402
 import psycopg  # noqa: E402
 from psycopg import sql  # noqa: E402
 
-from bench.generate import FULL, QUICK, World, WorldSpec, _helpers_sql, ensure_world  # noqa: E402
+from bench.checks import Checks  # noqa: E402
+from bench.generate import CA_TYPES, FULL, QUICK, World, WorldSpec, _helpers_sql, ensure_world  # noqa: E402
 from portal.availability import open_slots  # noqa: E402
 from portal.db.bootstrap import DATABASE, OWNER, migration_files  # noqa: E402
 from portal.db.claims import Claims  # noqa: E402
 from portal.db.local import LocalBackend  # noqa: E402
 
-SETUP_VERSION = 1
+SETUP_VERSION = 2
 BUSY_DATABASE = "portal_busy"
 RESULTS_PATH = Path(__file__).resolve().parent / "results.json"
 WINDOW_DAYS = 56
@@ -65,6 +71,7 @@ TARGETS = {"slots_8w_p50_ms": ("<=", 10.0)}
 BUSY = [1, 2, 3, 4, 5]  # bench consultant numbers
 CONTESTED = [6, 7, 8]
 BACKGROUND_FIRST = 101  # background pair p goes to bench consultant BACKGROUND_FIRST + p
+HISTORY_FIRST = max(CONTESTED) + 1  # consultants from here on get a past of ended engagements
 RESERVED = 60  # the last 60 seekers: clients of the designated consultants, load-test users
 BUSY_CLIENTS = 8
 PER_WEEK = (20, 30)
@@ -165,6 +172,81 @@ from (
     from b_pair b cross join lateral generate_series(-b.weeks_back, 7) w
   ) y
 ) z;
+"""
+
+# Past work of every other consultant (bench consultants 9 and up), so that each card's professionalism
+# record (public.consultant_records) reads a realistic history: 0-3 former clients each (mean 1.5, some
+# consultants have none), each an ended engagement with 4-30 weekly sessions that ended 1-60 weeks ago:
+# 84 % completed, 4 % the client's no-show, 2 % the consultant's, 10 % cancelled (by either side, some
+# late). Only past, inactive sessions: no exclusion constraint is involved. The request was answered
+# 1-96 hours after it was sent, so the answer times vary.
+_HISTORY_SQL = """
+create temp table b_hist on commit drop as
+select x.c::bigint * 4 + x.k as q, md5('bench-consultant:' || x.c)::uuid as consultant,
+       md5('bench-seeker:' || (1 + pg_temp.h(x.c::bigint * 4 + x.k, 'h_seeker') %% %(hist_seekers)s))::uuid as seeker,
+       (4 + pg_temp.h(x.c::bigint * 4 + x.k, 'h_sessions') %% 27)::int as sessions,
+       (1 + pg_temp.h(x.c::bigint * 4 + x.k, 'h_ended') %% 60)::int as ended_weeks_ago,
+       (pg_temp.h(x.c::bigint * 4 + x.k, 'h_slot') %% 50)::int as slot,
+       (1 + pg_temp.h(x.c::bigint * 4 + x.k, 'h_answer') %% 96)::int as answer_hours
+from (select c.c, k.k from generate_series(%(hist_first)s::int, %(consultants)s::int) c(c)
+      cross join lateral generate_series(1, (pg_temp.h(c.c, 'h_pairs') %% 4)::int) k(k)) x;
+
+insert into public.consultation_requests (id, seeker_id, consultant_id, message, status, created_at, responded_at)
+select md5('bench-history-request:' || q)::uuid, seeker, consultant, 'Bench: a consultation request.', 'accepted',
+       (current_date - 7 * (ended_weeks_ago + sessions) - 5)::timestamptz,
+       (current_date - 7 * (ended_weeks_ago + sessions) - 5)::timestamptz + make_interval(hours => answer_hours)
+from b_hist;
+
+insert into public.engagements (id, request_id, seeker_id, consultant_id, status, started_at, ended_at)
+select md5('bench-history-engagement:' || q)::uuid, md5('bench-history-request:' || q)::uuid, seeker, consultant,
+       'ended', current_date - 7 * (ended_weeks_ago + sessions) - 4, current_date - 7 * ended_weeks_ago + 1
+from b_hist;
+
+insert into public.appointments (consultant_id, client_id, engagement_id, starts_at, ends_at, blocked_until, status,
+                                 requested_by, responded_at, cancelled_by, cancelled_at, cancel_reason, notice_hours,
+                                 late, created_at)
+select consultant, seeker, eng, st, st + interval '50 minutes', st + interval '60 minutes', status,
+       case when pg_temp.u(r, 'h_by') < 0.5 then consultant else seeker end,
+       st - interval '6 days',
+       case when status = 'cancelled' then case when pg_temp.u(r, 'h_cby') < 0.4 then consultant else seeker end end,
+       case when status = 'cancelled' then st - make_interval(hours => notice) end,
+       case when status = 'cancelled' then 'Bench: a schedule change.' end,
+       case when status = 'cancelled' then notice end,
+       status = 'cancelled' and notice < 24,
+       st - interval '7 days'
+from (
+  select y.*, case when pg_temp.u(y.r, 'h_status') < 0.84 then 'completed'
+                   when pg_temp.u(y.r, 'h_status') < 0.88 then 'no_show'
+                   when pg_temp.u(y.r, 'h_status') < 0.90 then 'consultant_no_show'
+                   else 'cancelled' end as status,
+         (1 + pg_temp.h(y.r, 'h_notice') %% 96)::int as notice
+  from (
+    select h.consultant, h.seeker, md5('bench-history-engagement:' || h.q)::uuid as eng,
+           ((date_trunc('week', current_date)::date - 7 * (h.ended_weeks_ago + h.sessions - w) + h.slot / 10)::timestamp
+             + make_interval(hours => 14 + h.slot %% 10)) at time zone 'UTC' as st,
+           h.q * 32 + w as r
+    from b_hist h cross join lateral generate_series(0, h.sessions - 1) w
+  ) y
+) z;
+"""
+
+# Consultants are licensed where their clients live: every active engagement's consultant holds a
+# current, verified licence in the client's home jurisdiction (added, or renewed when expired).
+_LICENSED_WHERE_CLIENTS_LIVE_SQL = """
+insert into public.licenses as l (profile_id, license_type, license_number, jurisdiction, expires_on,
+                                  verification_status, verified_at)
+select distinct on (e.consultant_id, p.home_jurisdiction)
+       e.consultant_id, coalesce(%(ca_types)s::jsonb ->> p.home_jurisdiction, 'LPC'),
+       p.home_jurisdiction || '-B' || lpad((abs(hashtext(e.consultant_id::text)) %% 1000000)::text, 6, '0'),
+       p.home_jurisdiction, current_date + 400, 'verified', now()
+from public.engagements e
+join public.profiles p on p.id = e.seeker_id
+where e.status = 'active'
+  and not exists (select 1 from public.licenses x
+                  where x.profile_id = e.consultant_id and x.jurisdiction = p.home_jurisdiction
+                    and x.expires_on >= current_date + 60)
+on conflict (profile_id, jurisdiction) do update
+  set expires_on = excluded.expires_on, verification_status = 'verified', verified_at = excluded.verified_at
 """
 
 _PAIR_SQL = """
@@ -347,6 +429,13 @@ def _build(world: World, name: str, log=print) -> tuple[list[BusyConsultant], di
         for statement in [s for s in _BACKGROUND_SQL.split(";\n") if s.strip()]:
             conn.execute(statement, {k: v for k, v in params.items() if f"%({k})s" in statement})
 
+        # Every other consultant's past work, for the cards' professionalism records (no notices: history).
+        conn.execute("alter table public.consultation_requests disable trigger requests_notify")
+        params = {"hist_first": HISTORY_FIRST, "hist_seekers": spec.seekers - RESERVED, "consultants": spec.consultants}
+        for statement in [s for s in _HISTORY_SQL.split(";\n") if s.strip()]:
+            conn.execute(statement, {k: v for k, v in params.items() if f"%({k})s" in statement})
+        conn.execute("alter table public.consultation_requests enable trigger requests_notify")
+
         # The designated consultants: settings, hours, overrides, time off.
         designated = busy_ids + contested
         conn.execute(
@@ -395,6 +484,7 @@ def _build(world: World, name: str, log=print) -> tuple[list[BusyConsultant], di
         pairs += [(s, c) for c in contested for s in reserved]
         for statement in [s for s in _PAIR_SQL.split(";\n") if s.strip()]:
             conn.execute(statement, {"seekers": [p[0] for p in pairs], "consultants": [p[1] for p in pairs]})
+        conn.execute(_LICENSED_WHERE_CLIENTS_LIVE_SQL, {"ca_types": json.dumps(CA_TYPES)})
         engagements = {
             (s, c): e
             for e, s, c in conn.execute(
@@ -420,7 +510,7 @@ def _build(world: World, name: str, log=print) -> tuple[list[BusyConsultant], di
                         where s.consultant_id = any(%s::uuid[])""",
             (designated,),
         )
-        for table in ("consultation_requests", "engagements", "appointments", "notifications"):
+        for table in ("consultation_requests", "engagements", "appointments", "notifications", "licenses"):
             counts[table] = conn.execute(f"select count(*) from public.{table}").fetchone()[0]
         counts["active_appointments"] = conn.execute(
             "select count(*) from public.appointments where status in ('requested', 'confirmed')"
@@ -430,7 +520,7 @@ def _build(world: World, name: str, log=print) -> tuple[list[BusyConsultant], di
         conn.execute(
             "vacuum (analyze) public.consultation_requests, public.engagements, public.appointments,"
             " public.notifications, public.weekly_hours, public.date_overrides, public.time_off,"
-            " public.availability_settings"
+            " public.availability_settings, public.licenses"
         )
     return busy, counts, today.isoformat()
 
@@ -621,6 +711,11 @@ def print_table(r: dict[str, Any], full_size: bool = True) -> None:
     print()
 
 
+def check_slots(checks: Checks, r: dict[str, Any]) -> None:
+    for c in r["slots"]["per_consultant"]:
+        checks.expect(c["slots"] > 0, f"busy consultant {c['consultant']} had open slots for their client")
+
+
 def merge_results(path: Path, updates: dict[str, Any]) -> None:
     """Update keys of results.json, keeping what other benchmarks wrote there."""
     current: dict[str, Any] = {}
@@ -637,8 +732,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark public.open_slots for busy consultants (8 weeks).")
     parser.add_argument("--quick", action="store_true", help=f"small world ({QUICK.consultants:,} consultants)")
     parser.add_argument("--consultants", type=int, help=f"world size (default {FULL.consultants:,})")
-    parser.add_argument("--samples", type=int, default=200, help="timed calls (default 200)")
-    parser.add_argument("--warmup", type=int, default=20, help="warm-up calls (default 20)")
+    parser.add_argument("--samples", type=int, help="timed calls (default 200, quick 40)")
+    parser.add_argument("--warmup", type=int, help="warm-up calls (default 20, quick 10)")
     parser.add_argument("--out", type=Path, default=RESULTS_PATH, help="results file (default bench/results.json)")
     parser.add_argument(
         "--apply",
@@ -657,11 +752,15 @@ def main(argv: list[str] | None = None) -> int:
     if spec.seekers < RESERVED + 10:
         parser.error(f"the world needs at least {RESERVED + 10} seekers")
     world = ensure_world(spec)
-    results = run_slots(world, samples=args.samples, warmup=args.warmup, apply=args.apply)
+    samples = args.samples or (40 if args.quick else 200)
+    warmup = args.warmup or (10 if args.quick else 20)
+    results = run_slots(world, samples=samples, warmup=warmup, apply=args.apply)
     print_table(results, full_size=spec.consultants >= FULL.consultants)
     merge_results(args.out, results)
     print(f"wrote slots_8w_* to {args.out}")
-    return 0
+    checks = Checks("bench/slots.py")
+    check_slots(checks, results)
+    return checks.report()
 
 
 if __name__ == "__main__":
