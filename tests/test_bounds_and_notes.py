@@ -226,7 +226,15 @@ def test_the_owner_reads_their_own_notes_through_the_pages_functions(deployed, p
 
 
 #: Every function that reads competencies or licences as its caller (an invoker), each called above.
-INVOKERS_ON_CREDENTIALS = {"profile_document", "save_my_profile", "save_my_practice"}
+INVOKERS_ON_CREDENTIALS = {
+    "profile_document",
+    "save_my_profile",
+    "save_my_practice",
+    # Issue 22, item 4: care continues beyond a licence (run inside the definer triggers on licences and
+    # profiles; tests/test_care_doors.py changes licences from both parties' side on both databases).
+    "licensed_in",
+    "tell_care_continues_beyond_the_licence",
+}
 
 
 def test_every_invoker_function_on_the_credential_tables_is_called_above(deployed):

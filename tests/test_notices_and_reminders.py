@@ -17,6 +17,7 @@ from portal.availability import open_slots
 from portal.config import Settings
 from portal.db import SERVICE, Claims
 from portal.db.local import LocalBackend
+from portal.plain_text import plain
 from portal.termination import PlanTerms, propose, revise, sign, start
 from tests.conftest import licensed_where_the_clients_live
 from tests.test_app import PAGES, app, engaged_pair, no_exceptions, texts
@@ -210,7 +211,10 @@ def test_cancelling_states_the_notice_without_rounding_it_up_past_the_threshold(
         ).fetchone()
     assert late is True and recorded < 16
     other = backend.rpc("get_my_profile", {}, as_user=Claims.user(consultant))["display_name"]
-    assert texts(at, "success") == [f"Cancelled with {math.floor(recorded)} hours' notice. {other} was notified."]
+    # The name as text (portal.plain_text.plain escapes Markdown in what Streamlit renders).
+    assert texts(at, "success") == [
+        f"Cancelled with {math.floor(recorded)} hours' notice. {plain(other)} was notified."
+    ]
 
 
 def test_notice_in_words():

@@ -50,6 +50,7 @@ MEMBER_WRITTEN = (
 
 #: Constraints no RPC lets a member reach: the database sets the value itself (ids, statuses, counters, who).
 NOT_REACHABLE = {
+    "termination_plans_initiated_by_known": "set from created_by by a trigger on every write; no caller writes it",
     "profiles_pkey": "a member's row is created at registration, keyed by the new id",
     "licenses_pkey": "ids are generated",
     "licenses_profile_id_fkey": "always the caller",
@@ -543,9 +544,6 @@ ATTEMPTS: dict[str, Attempt] = {
     "plan_checklist_known": lambda api, w: revise(api, w, checklist=["party"]),
     "termination_plan_versions_reason_notes_check": lambda api, w: revise(api, w, reason_notes=LONG),
     "termination_plan_versions_aftercare_notes_check": lambda api, w: revise(api, w, aftercare_notes="a" * 4001),
-    "plan_consultant_notice": lambda api, w: revise(
-        api, w, "consultant", reason="consultant_capacity", final_session_on=(TODAY + timedelta(days=3)).isoformat()
-    ),
     "termination_plans_withdraw_reason_check": lambda api, w: (
         w["client"],
         "withdraw_termination_plan",
