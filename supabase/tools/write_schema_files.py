@@ -96,7 +96,9 @@ RULES: list[tuple[str, str]] = [
         r"|.*_my_availability|open_slots|book_appointment|insert_booking|cancel_appointment|reschedule_appointment"
         r"|respond_to_appointment|cancellation_policy|my_appointments|my_engagements|appointment_series"
         r"|bookings_need_a_licence_where_the_client_lives|within_window|calendar_method|count_active_clients"
-        r"|active_clients_sentence|session_locations?|session_location_is_plain|.*_my_session_location",
+        r"|active_clients_sentence|session_locations?|session_location_is_plain|.*_my_session_location"
+        r"|consultant_calendars|calendar_busy|my_calendars|add_my_calendar|remove_my_calendar|my_busy_times"
+        r"|calendars_due|calendar_reading_done|bookings_avoid_calendar_busy",
         "40_availability_and_booking",
     ),
     # requests and screening
