@@ -43,7 +43,8 @@ def _free_port() -> int:
 
 
 def start_radicale() -> RadicaleServer:
-    """Radicale with `auth none` (any username and password is that user) and open rights (an export URL needs no credentials, like a secret address)."""
+    """Radicale with `auth none` (any username and password is that user) and open rights: its export URL needs
+    no credentials, like a secret iCalendar address."""
     folder = Path(tempfile.mkdtemp(prefix="radicale-"))
     port = _free_port()
     process = subprocess.Popen(
@@ -56,7 +57,7 @@ def start_radicale() -> RadicaleServer:
             "--auth-type",
             "none",
             "--rights-type",
-            "none",
+            "authenticated",
             "--storage-filesystem-folder",
             str(folder / "collections"),
             "--logging-level",

@@ -1,0 +1,395 @@
+"""Busy times from the consultant's own calendar (issue 27), against a real CalDAV server (Radicale on loopback).
+
+Events written into Radicale with the caldav library — a weekly series in New York time across a week where
+New York and Berlin are not six hours apart (their daylight-saving changes fall on different Sundays), one
+instance of it moved and one cancelled, an all-day event, a transparent event, a cancelled event and a plain
+one in UTC — remove exactly the Berlin consultant's slots they cover, read over CalDAV and, the same calendar,
+through Radicale's iCalendar export address. A booking over a busy time is refused with a sentence; the
+stored address is read back masked by its owner only, never by a stranger or the admin (both backends).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import caldav
+import psycopg
+import pytest
+
+from portal import calendar_sync
+from portal.appointments import BookingRefused, book
+from portal.availability import open_slots
+from portal.db import SERVICE, APIError, Claims
+from portal.db.local import LocalBackend
+from tests.conftest import licensed_where_the_clients_live
+
+BERLIN, NEW_YORK = ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York")
+KEY = calendar_sync.Fernet.generate_key()
+LOOPBACK = calendar_sync.ReadLimits(allow_loopback=True)
+
+
+def apart(day: date) -> timedelta:
+    """How far Berlin's clock is ahead of New York's at noon on `day`."""
+    noon = datetime.combine(day, time(12), UTC)
+    return noon.astimezone(BERLIN).utcoffset() - noon.astimezone(NEW_YORK).utcoffset()
+
+
+def tuesday_of_a_dst_gap() -> date:
+    """The first Tuesday (a week or more ahead) when New York and Berlin are not 6 hours apart, with a usual
+    Tuesday the week before: the week a zone-unaware reader puts a New York meeting at the wrong Berlin hour."""
+    day = date.today() + timedelta(days=14 + (1 - date.today().weekday()) % 7)
+    while apart(day) == timedelta(hours=6) or apart(day - timedelta(days=7)) != timedelta(hours=6):
+        day += timedelta(days=7)
+    return day
+
+
+def vevent(uid: str, body: str) -> str:
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//portal tests//EN\r\n"
+        f"BEGIN:VEVENT\r\nUID:{uid}\r\n{body}END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+
+
+def stamp(moment: datetime) -> str:
+    return moment.strftime("%Y%m%dT%H%M%S")
+
+
+def at(day: date, hour: int, zone=BERLIN) -> datetime:
+    return datetime.combine(day, time(hour), zone)
+
+
+@pytest.fixture(scope="module")
+def consultant(embedded_db):
+    """A Berlin consultant (weekdays 09:00–17:00, 50-minute sessions, 10-minute buffer, no notice) with a
+    client they work with, licensed where the client lives."""
+    backend = LocalBackend(embedded_db.api_conninfo)
+    made = []
+    for prefix in ("caldav_consultant", "caldav_client"):
+        username = f"{prefix}_{uuid.uuid4().hex[:8]}"
+        made.append(
+            backend.rpc(
+                "auth_register",
+                {
+                    "p_username": username,
+                    "p_email": f"{username}@test.example",
+                    "p_display_name": f"Test {prefix}",
+                    "p_password_hash": "$2b$12$" + "x" * 53,
+                },
+                as_user=SERVICE,
+            )
+        )
+    consultant_id, client_id = made
+    with psycopg.connect(embedded_db.owner_conninfo) as conn:
+        conn.execute(
+            "update public.profiles set is_consultant = true, fee_usd = 100, timezone = 'Europe/Berlin' where id = %s",
+            (consultant_id,),
+        )
+        conn.execute(
+            "update public.availability_settings set min_notice_hours = 0, session_minutes = 50, buffer_minutes = 10,"
+            " capacity = 10 where consultant_id = %s",
+            (consultant_id,),
+        )
+        for weekday in range(1, 6):
+            conn.execute(
+                "insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) "
+                "values (%s, %s, '09:00', '17:00')",
+                (consultant_id, weekday),
+            )
+        request = conn.execute(
+            "insert into public.consultation_requests (seeker_id, consultant_id, message, status) "
+            "values (%s, %s, 'hi', 'accepted') returning id",
+            (client_id, consultant_id),
+        ).fetchone()[0]
+        conn.execute(
+            "insert into public.engagements (request_id, seeker_id, consultant_id) values (%s, %s, %s)",
+            (request, client_id, consultant_id),
+        )
+        licensed_where_the_clients_live(conn, consultant_id, client_id)
+    yield backend, Claims.user(consultant_id), Claims.user(client_id)
+    backend.close()
+
+
+@pytest.fixture(scope="module")
+def events(radicale):
+    """The consultant's calendar in Radicale, and the instants of the slots its events must block."""
+    gap = tuesday_of_a_dst_gap()
+    usual = gap - timedelta(days=7)
+    with caldav.DAVClient(url=radicale.url, username="therapist", password="app", require_tls=False) as client:
+        calendar = client.principal().make_calendar(name="Private", cal_id="private")
+        series = (
+            "DTSTART;TZID=America/New_York:{s}\r\nDTEND;TZID=America/New_York:{e}\r\nSUMMARY:Supervision\r\n"
+            "RRULE:FREQ=WEEKLY;COUNT=4\r\n"
+        )
+        first = datetime.combine(usual, time(4), NEW_YORK)
+        moved_from = first + timedelta(days=14)
+        cancelled = first + timedelta(days=21)
+        moved_to = at(moved_from.date() + timedelta(days=1), 14)
+        calendar.save_event(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//portal tests//EN\r\n"
+            "BEGIN:VEVENT\r\nUID:weekly\r\n"
+            + series.format(s=stamp(first), e=stamp(first + timedelta(minutes=50)))
+            + "END:VEVENT\r\n"
+            f"BEGIN:VEVENT\r\nUID:weekly\r\nRECURRENCE-ID;TZID=America/New_York:{stamp(moved_from)}\r\n"
+            f"DTSTART;TZID=Europe/Berlin:{stamp(moved_to)}\r\nDTEND;TZID=Europe/Berlin:"
+            f"{stamp(moved_to + timedelta(minutes=50))}\r\nSUMMARY:Supervision (moved)\r\nEND:VEVENT\r\n"
+            f"BEGIN:VEVENT\r\nUID:weekly\r\nRECURRENCE-ID;TZID=America/New_York:{stamp(cancelled)}\r\n"
+            f"DTSTART;TZID=America/New_York:{stamp(cancelled)}\r\nDTEND;TZID=America/New_York:"
+            f"{stamp(cancelled + timedelta(minutes=50))}\r\nSTATUS:CANCELLED\r\nSUMMARY:x\r\nEND:VEVENT\r\n"
+            "END:VCALENDAR\r\n"
+        )
+        thursday, friday, monday = usual + timedelta(days=2), usual + timedelta(days=3), usual - timedelta(days=1)
+        calendar.save_event(vevent("birthday", f"DTSTART;VALUE=DATE:{thursday:%Y%m%d}\r\nSUMMARY:Birthday\r\n"))
+        calendar.save_event(
+            vevent(
+                "free",
+                f"DTSTART;TZID=Europe/Berlin:{stamp(at(friday, 12))}\r\n"
+                f"DTEND;TZID=Europe/Berlin:{stamp(at(friday, 13))}\r\nTRANSP:TRANSPARENT\r\nSUMMARY:Lunch\r\n",
+            )
+        )
+        calendar.save_event(
+            vevent(
+                "called-off",
+                f"DTSTART;TZID=Europe/Berlin:{stamp(at(friday, 15))}\r\n"
+                f"DTEND;TZID=Europe/Berlin:{stamp(at(friday, 16))}\r\nSTATUS:CANCELLED\r\nSUMMARY:Called off\r\n",
+            )
+        )
+        dentist = at(monday, 11).astimezone(UTC)
+        calendar.save_event(
+            vevent(
+                "dentist",
+                f"DTSTART:{stamp(dentist)}Z\r\nDTEND:{stamp(dentist + timedelta(minutes=50))}Z\r\nSUMMARY:Dentist\r\n",
+            )
+        )
+        blocked = {first, first + timedelta(days=7), moved_to, dentist}
+        yield {
+            "calendar_url": str(calendar.url),
+            "account_url": radicale.url,
+            "blocked": {b.astimezone(UTC) for b in blocked},
+            "weeks": (monday, monday + timedelta(days=27)),
+            "gap": gap,
+        }
+
+
+def slot_instants(backend, consultant_claims, client_claims, first: date, last: date) -> set[datetime]:
+    rows = open_slots(backend, client_claims, consultant_claims.sub, first, last, client_claims.sub)
+    return {datetime.fromisoformat(r["starts_at"]).astimezone(UTC) for r in rows}
+
+
+def connect_and_read(backend, consultant_claims, secret: calendar_sync.CalendarSecret) -> str:
+    calendar_id = backend.rpc(
+        "add_my_calendar",
+        {
+            "p_kind": secret.kind,
+            "p_label": "Private",
+            "p_sealed_secret": calendar_sync.seal(KEY, secret),
+            "p_masked_secret": calendar_sync.mask(secret),
+        },
+        as_user=consultant_claims,
+    )
+    outcome = calendar_sync.sweep(backend, KEY, consultant_id=consultant_claims.sub, limits=LOOPBACK)
+    assert outcome == {"read": 1, "failed": 0}
+    return calendar_id
+
+
+@pytest.mark.parametrize("path", ["caldav", "ics_url"])
+def test_calendar_events_block_exactly_their_slots(consultant, events, path):
+    backend, consultant_claims, client_claims = consultant
+    first, last = events["weeks"]
+    before = slot_instants(backend, consultant_claims, client_claims, first, last)
+    assert events["blocked"] <= before, "every event falls on a slot the weekly hours offer"
+    # The series' Berlin hour moves in the gap week: a reader that ignored zones would block the wrong slot.
+    usual_hour = min(events["blocked"]).astimezone(BERLIN).hour
+    gap_hours = {b.astimezone(BERLIN).hour for b in events["blocked"] if b.astimezone(BERLIN).date() == events["gap"]}
+    assert gap_hours and gap_hours != {usual_hour}
+
+    if path == "caldav":
+        secret = calendar_sync.new_secret(
+            "caldav", events["account_url"], "therapist", "app password", allow_loopback=True
+        )
+    else:
+        secret = calendar_sync.new_secret("ics_url", events["calendar_url"], allow_loopback=True)
+    calendar_id = connect_and_read(backend, consultant_claims, secret)
+    try:
+        after = slot_instants(backend, consultant_claims, client_claims, first, last)
+        assert before - after == events["blocked"]
+        (status,) = backend.rpc("my_calendars", {}, as_user=consultant_claims)
+        assert status["last_ok_at"] and status["last_error"] is None
+    finally:
+        backend.rpc("remove_my_calendar", {"p_calendar": calendar_id}, as_user=consultant_claims)
+    assert slot_instants(backend, consultant_claims, client_claims, first, last) == before
+
+
+def test_a_booking_over_a_busy_time_is_refused_with_a_sentence(consultant, embedded_db):
+    backend, consultant_claims, client_claims = consultant
+    day = date.today() + timedelta(days=3)
+    slots = open_slots(backend, client_claims, consultant_claims.sub, day, day + timedelta(days=6), client_claims.sub)
+    shown = datetime.fromisoformat(slots[0]["starts_at"])
+    calendar_id = backend.rpc(
+        "add_my_calendar",
+        {"p_kind": "ics_url", "p_label": "Home", "p_sealed_secret": "sealed", "p_masked_secret": "https://x/…ics"},
+        as_user=consultant_claims,
+    )
+    try:
+        # The calendar is read after the slot was shown: its first 20 minutes are now busy.
+        busy = [[shown.isoformat(), (shown + timedelta(minutes=20)).isoformat()]]
+        backend.rpc("calendar_reading_done", {"p_calendar": calendar_id, "p_busy": busy}, as_user=SERVICE)
+        with pytest.raises(BookingRefused) as refused:
+            book(backend, client_claims, consultant_claims.sub, shown)
+        assert refused.value.code == "slot_taken" and "no longer open" in refused.value.message
+        # The trigger refuses it whichever way the row is written, not only through the booking function.
+        with psycopg.connect(embedded_db.owner_conninfo) as conn, pytest.raises(psycopg.errors.RaiseException) as raw:
+            conn.execute(
+                "insert into public.appointments (consultant_id, client_id, starts_at, ends_at, blocked_until, "
+                "requested_by, status) values (%s, %s, %s, %s, %s, %s, 'requested')",
+                (
+                    consultant_claims.sub,
+                    client_claims.sub,
+                    shown,
+                    shown + timedelta(minutes=50),
+                    shown + timedelta(minutes=60),
+                    client_claims.sub,
+                ),
+            )
+        assert "no longer open" in str(raw.value)
+        # The buffer after a busy time counts: a slot starting within 10 minutes of its end is not offered.
+        remaining = {
+            s["starts_at"]
+            for s in open_slots(backend, client_claims, consultant_claims.sub, day, day + timedelta(days=6))
+        }
+        assert slots[0]["starts_at"] not in remaining and slots[1]["starts_at"] in remaining
+    finally:
+        backend.rpc("remove_my_calendar", {"p_calendar": calendar_id}, as_user=consultant_claims)
+    assert book(backend, client_claims, consultant_claims.sub, shown)["starts_at"]
+
+
+def test_a_calendar_that_fails_keeps_its_busy_times_and_tells_its_owner_once(consultant, radicale):
+    backend, consultant_claims, client_claims = consultant
+    gone = calendar_sync.new_secret("ics_url", radicale.url + "therapist/no-such-calendar/", allow_loopback=True)
+    calendar_id = backend.rpc(
+        "add_my_calendar",
+        {
+            "p_kind": "ics_url",
+            "p_label": "Old",
+            "p_sealed_secret": calendar_sync.seal(KEY, gone),
+            "p_masked_secret": calendar_sync.mask(gone),
+        },
+        as_user=consultant_claims,
+    )
+    try:
+        day = date.today() + timedelta(days=20)
+        slot = open_slots(backend, client_claims, consultant_claims.sub, day, day + timedelta(days=6))[0]
+        busy = [[slot["starts_at"], slot["ends_at"]]]
+        backend.rpc("calendar_reading_done", {"p_calendar": calendar_id, "p_busy": busy}, as_user=SERVICE)
+        for _ in range(2):
+            assert calendar_sync.sweep(backend, KEY, consultant_id=consultant_claims.sub, limits=LOOPBACK) == {
+                "read": 0,
+                "failed": 1,
+            }
+        (status,) = [c for c in backend.rpc("my_calendars", {}, as_user=consultant_claims) if c["id"] == calendar_id]
+        assert "answered 404" in status["last_error"] and status["last_ok_at"] and status["last_read_at"]
+        still = {
+            s["starts_at"]
+            for s in open_slots(backend, client_claims, consultant_claims.sub, day, day + timedelta(days=6))
+        }
+        assert slot["starts_at"] not in still
+        told = [
+            n
+            for n in backend.rpc("my_notifications", {}, as_user=consultant_claims)
+            if n["kind"] == "calendar_unread" and '"Old"' in n["message"]
+        ]
+        assert len(told) == 1 and "answered 404" in told[0]["message"]
+    finally:
+        backend.rpc("remove_my_calendar", {"p_calendar": calendar_id}, as_user=consultant_claims)
+
+
+def test_addresses_are_checked_and_masked():
+    with pytest.raises(ValueError, match="Calendar address must start with https://"):
+        calendar_sync.new_secret("ics_url", "http://calendar.example.com/secret.ics")
+    with pytest.raises(ValueError, match="not a private or local address"):
+        calendar_sync.new_secret("ics_url", "https://127.0.0.1/secret.ics")
+    with pytest.raises(ValueError, match="CalDAV app password is required"):
+        calendar_sync.new_secret("caldav", "https://127.0.0.1:1/", "me", "", allow_loopback=True)
+    secret = calendar_sync.CalendarSecret(
+        "ics_url", "https://calendar.google.com/calendar/ical/x/private-abc123/basic.ics"
+    )
+    assert "private-abc123" not in calendar_sync.mask(secret) and calendar_sync.mask(secret).endswith(".ics")
+    account = calendar_sync.CalendarSecret("caldav", "https://caldav.icloud.com/", "someone@icloud.com", "abcd-efgh")
+    assert "abcd" not in calendar_sync.mask(account) and "someone" not in calendar_sync.mask(account)
+    assert calendar_sync.unseal(KEY, calendar_sync.seal(KEY, account)) == account
+    with pytest.raises(calendar_sync.CalendarUnreadable, match="key changed"):
+        calendar_sync.unseal(calendar_sync.Fernet.generate_key(), calendar_sync.seal(KEY, account))
+
+
+# --- nobody else reads the credentials: RPC level, on both deployments --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def deployed_backend(deployed):
+    b = LocalBackend(deployed.api_conninfo)
+    yield b
+    b.close()
+
+
+def registered(backend, prefix: str) -> str:
+    username = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    return backend.rpc(
+        "auth_register",
+        {
+            "p_username": username,
+            "p_email": f"{username}@test.example",
+            "p_display_name": f"Test {prefix}",
+            "p_password_hash": "$2b$12$" + "x" * 53,
+        },
+        as_user=SERVICE,
+    )
+
+
+def test_only_the_owner_reads_their_calendar_and_only_masked(deployed, deployed_backend):
+    backend = deployed_backend
+    owner, stranger, admin = (registered(backend, p) for p in ("cal_owner", "cal_stranger", "cal_admin"))
+    with psycopg.connect(deployed.owner_conninfo, autocommit=True) as conn:
+        conn.execute("update public.profiles set is_consultant = true, fee_usd = 100 where id = %s", (owner,))
+        conn.execute("update private.credentials set is_admin = true where user_id = %s", (admin,))
+    secret = calendar_sync.CalendarSecret("caldav", "https://caldav.example.com/", "owner@example.com", "s3cret-pw")
+    sealed = calendar_sync.seal(KEY, secret)
+    calendar_id = backend.rpc(
+        "add_my_calendar",
+        {
+            "p_kind": "caldav",
+            "p_label": "Mine",
+            "p_sealed_secret": sealed,
+            "p_masked_secret": calendar_sync.mask(secret),
+        },
+        as_user=Claims.user(owner),
+    )
+    (mine,) = backend.rpc("my_calendars", {}, as_user=Claims.user(owner))
+    assert mine["id"] == calendar_id and mine["masked_secret"] == calendar_sync.mask(secret)
+    assert sealed not in str(mine) and "s3cret" not in str(mine)
+    for other in (stranger, admin):
+        assert backend.rpc("my_calendars", {}, as_user=Claims.user(other)) == []
+        with pytest.raises(APIError) as not_found:
+            backend.rpc("remove_my_calendar", {"p_calendar": calendar_id}, as_user=Claims.user(other))
+        assert not_found.value.code == "PT404"
+        for fn, params in (
+            ("calendars_due", {"p_consultant": owner}),
+            ("calendar_reading_done", {"p_calendar": calendar_id, "p_busy": []}),
+        ):
+            with pytest.raises(APIError) as refused:
+                backend.rpc(fn, params, as_user=Claims.user(other))
+            assert refused.value.code == "42501", fn
+    with pytest.raises(APIError) as refused:
+        backend.rpc(
+            "add_my_calendar",
+            {"p_kind": "ics_url", "p_label": "x", "p_sealed_secret": "s", "p_masked_secret": "m"},
+            as_user=Claims.user(stranger),
+        )
+    assert "Only a consultant" in refused.value.message
+    # The tables themselves are out of every member's reach.
+    with psycopg.connect(deployed.api_conninfo) as conn:
+        conn.execute("set role portal_member")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("select sealed_secret from private.consultant_calendars")
+    backend.rpc("remove_my_calendar", {"p_calendar": calendar_id}, as_user=Claims.user(owner))
+    assert backend.rpc("my_calendars", {}, as_user=Claims.user(owner)) == []
