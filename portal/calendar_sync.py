@@ -318,8 +318,10 @@ def sweep(
 class CalendarSweep:
     """The sender's periodic re-read: at most once a minute it asks for the calendars not read for a while."""
 
-    def __init__(self, backend: Backend, key: bytes, *, check_every_s: float = 60.0) -> None:
-        self.backend, self.key, self.check_every_s = backend, key, check_every_s
+    def __init__(
+        self, backend: Backend, key: bytes, *, check_every_s: float = 60.0, limits: ReadLimits = ReadLimits()
+    ) -> None:
+        self.backend, self.key, self.check_every_s, self.limits = backend, key, check_every_s, limits
         self._checked_at: float | None = None
 
     def run_if_due(self) -> None:
@@ -328,6 +330,6 @@ class CalendarSweep:
             return
         self._checked_at = now
         try:
-            sweep(self.backend, self.key)
+            sweep(self.backend, self.key, limits=self.limits)
         except (APIError, DatabaseUnavailable) as exc:  # read on the next sweep; delivery goes on
             log.warning("calendars not read this time: %s", exc)

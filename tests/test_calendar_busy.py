@@ -23,6 +23,7 @@ from portal.appointments import BookingRefused, book
 from portal.availability import open_slots
 from portal.db import SERVICE, APIError, Claims
 from portal.db.local import LocalBackend
+from portal.mailer import Mailer, MailSettings
 from tests.conftest import licensed_where_the_clients_live
 
 BERLIN, NEW_YORK = ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York")
@@ -300,6 +301,39 @@ def test_a_calendar_that_fails_keeps_its_busy_times_and_tells_its_owner_once(con
             if n["kind"] == "calendar_unread" and '"Old"' in n["message"]
         ]
         assert len(told) == 1 and "answered 404" in told[0]["message"]
+    finally:
+        backend.rpc("remove_my_calendar", {"p_calendar": calendar_id}, as_user=consultant_claims)
+
+
+def test_the_sender_re_reads_calendars(consultant, events, tmp_path):
+    backend, consultant_claims, _ = consultant
+    secret = calendar_sync.new_secret("ics_url", events["calendar_url"], allow_loopback=True)
+    calendar_id = backend.rpc(
+        "add_my_calendar",
+        {
+            "p_kind": "ics_url",
+            "p_label": "Swept",
+            "p_sealed_secret": calendar_sync.seal(KEY, secret),
+            "p_masked_secret": calendar_sync.mask(secret),
+        },
+        as_user=consultant_claims,
+    )
+    try:
+        mailer = Mailer(
+            backend,
+            MailSettings(mailbox_dir=tmp_path),
+            calendars=calendar_sync.CalendarSweep(backend, KEY, limits=LOOPBACK),
+        )
+        mailer.run_once()
+        (swept,) = [c for c in backend.rpc("my_calendars", {}, as_user=consultant_claims) if c["id"] == calendar_id]
+        assert swept["last_ok_at"] and swept["last_error"] is None
+        busy = backend.rpc(
+            "my_busy_times",
+            {"p_from": at(events["weeks"][0], 0).isoformat(), "p_to": at(events["weeks"][1], 0).isoformat()},
+            as_user=consultant_claims,
+        )
+        assert {datetime.fromisoformat(b["starts_at"]) for b in busy} == events["blocked"]
+        assert set(busy[0]) == {"starts_at", "ends_at"}  # when, never why
     finally:
         backend.rpc("remove_my_calendar", {"p_calendar": calendar_id}, as_user=consultant_claims)
 
