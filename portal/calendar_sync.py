@@ -15,12 +15,14 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import os
 import socket
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
 
 import httpx
 import recurring_ical_events
@@ -58,6 +60,12 @@ class ReadLimits:
     max_bytes: int = MAX_BYTES
     max_occurrences: int = MAX_OCCURRENCES
     allow_loopback: bool = False  # plain http to this machine: the tests' Radicale only
+
+    @classmethod
+    def from_environment(cls) -> ReadLimits:
+        """PORTAL_CALENDAR_LOOPBACK=1 lets the app read a calendar on this machine over plain http: the browser
+        tests' Radicale. Never set it on a server."""
+        return cls(allow_loopback=os.environ.get("PORTAL_CALENDAR_LOOPBACK") == "1")
 
 
 # --- sealing -------------------------------------------------------------------------------------
@@ -333,3 +341,48 @@ class CalendarSweep:
             sweep(self.backend, self.key, limits=self.limits)
         except (APIError, DatabaseUnavailable) as exc:  # read on the next sweep; delivery goes on
             log.warning("calendars not read this time: %s", exc)
+
+
+# --- for the owner's page -----------------------------------------------------------------------
+
+
+def status_sentence(row: dict, now: datetime | None = None) -> str:
+    """How a calendar stands, for its owner: when it was last read, and if that failed, why and when it last
+    worked."""
+    now = now or datetime.now(UTC)
+    if not row.get("last_read_at"):
+        return "Not read yet: it is read within a few minutes."
+    read = _ago(row["last_read_at"], now)
+    if row.get("last_error"):
+        worked = f"it last worked {_ago(row['last_ok_at'], now)}" if row.get("last_ok_at") else "it has never worked"
+        return (
+            f"Could not be read {read}: {row['last_error']} Its last busy times are kept until it reads again; "
+            f"{worked}."
+        )
+    return f"Read {read}."
+
+
+def _ago(value: str | datetime, now: datetime) -> str:
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    minutes = max(int((now - moment).total_seconds() // 60), 0)
+    if minutes < 1:
+        return "just now"
+    if minutes < 120:
+        return f"{minutes} minute{'s' if minutes != 1 else ''} ago"
+    hours = minutes // 60
+    return f"{hours} hours ago" if hours < 48 else f"on {moment:%d %b %Y}"
+
+
+def busy_on_clock(busy: list[dict], zone: str) -> list[tuple[datetime, datetime]]:
+    """The owner's busy times (instants) on `zone`'s clock, each split at that clock's midnights, so a week chart
+    draws each piece on its own day."""
+    shown = ZoneInfo(zone)
+    pieces = []
+    for row in busy:
+        begins = datetime.fromisoformat(str(row["starts_at"])).astimezone(shown)
+        ends = datetime.fromisoformat(str(row["ends_at"])).astimezone(shown)
+        while begins < ends:
+            midnight = datetime.combine(begins.date() + timedelta(days=1), datetime.min.time(), shown)
+            pieces.append((begins, min(ends, midnight)))
+            begins = midnight
+    return pieces

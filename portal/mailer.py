@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from portal.account_links import VERIFICATION_KINDS, new_token
-from portal.calendar_sync import CalendarSweep
+from portal.calendar_sync import CalendarSweep, ReadLimits
 from portal.db import SERVICE, APIError, Backend, DatabaseUnavailable
 from portal.email_messages import build_link_message, build_message, build_summary
 
@@ -268,7 +268,7 @@ def calendar_sweep(backend: Backend, settings: Any) -> CalendarSweep | None:
     from portal.config import ConfigurationError
 
     try:
-        return CalendarSweep(backend, settings.resolved_calendar_key())
+        return CalendarSweep(backend, settings.resolved_calendar_key(), limits=ReadLimits.from_environment())
     except ConfigurationError as exc:
         log.warning("consultants' calendars are not read: %s", exc)
         return None

@@ -399,7 +399,7 @@ begin
     if cal.owner_told_at is null then
       perform private.notify(cal.consultant_id, 'calendar_unread',
         'Your calendar "' || cal.label || '" could not be read: ' || left(p_error, 300)
-        || ' Until it reads again, the busy times it last gave are kept.', 'my_availability');
+        || ' Until it reads again, the busy times it last gave are kept.', 'availability');
     end if;
     return;
   end if;
