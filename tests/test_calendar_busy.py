@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import caldav
@@ -57,7 +58,7 @@ def stamp(moment: datetime) -> str:
     return moment.strftime("%Y%m%dT%H%M%S")
 
 
-def at(day: date, hour: int, zone=BERLIN) -> datetime:
+def at_(day: date, hour: int, zone=BERLIN) -> datetime:
     return datetime.combine(day, time(hour), zone)
 
 
@@ -66,9 +67,10 @@ def consultant(embedded_db):
     """A Berlin consultant (weekdays 09:00–17:00, 50-minute sessions, 10-minute buffer, no notice) with a
     client they work with, licensed where the client lives."""
     backend = LocalBackend(embedded_db.api_conninfo)
-    made = []
+    made, usernames = [], []
     for prefix in ("caldav_consultant", "caldav_client"):
         username = f"{prefix}_{uuid.uuid4().hex[:8]}"
+        usernames.append(username)
         made.append(
             backend.rpc(
                 "auth_register",
@@ -108,7 +110,7 @@ def consultant(embedded_db):
             (request, client_id, consultant_id),
         )
         licensed_where_the_clients_live(conn, consultant_id, client_id)
-    yield backend, Claims.user(consultant_id), Claims.user(client_id)
+    yield backend, Claims.user(consultant_id), Claims.user(client_id), usernames[0]
     backend.close()
 
 
@@ -126,7 +128,7 @@ def events(radicale):
         first = datetime.combine(usual, time(4), NEW_YORK)
         moved_from = first + timedelta(days=14)
         cancelled = first + timedelta(days=21)
-        moved_to = at(moved_from.date() + timedelta(days=1), 14)
+        moved_to = at_(moved_from.date() + timedelta(days=1), 14)
         calendar.save_event(
             "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//portal tests//EN\r\n"
             "BEGIN:VEVENT\r\nUID:weekly\r\n"
@@ -145,18 +147,18 @@ def events(radicale):
         calendar.save_event(
             vevent(
                 "free",
-                f"DTSTART;TZID=Europe/Berlin:{stamp(at(friday, 12))}\r\n"
-                f"DTEND;TZID=Europe/Berlin:{stamp(at(friday, 13))}\r\nTRANSP:TRANSPARENT\r\nSUMMARY:Lunch\r\n",
+                f"DTSTART;TZID=Europe/Berlin:{stamp(at_(friday, 12))}\r\n"
+                f"DTEND;TZID=Europe/Berlin:{stamp(at_(friday, 13))}\r\nTRANSP:TRANSPARENT\r\nSUMMARY:Lunch\r\n",
             )
         )
         calendar.save_event(
             vevent(
                 "called-off",
-                f"DTSTART;TZID=Europe/Berlin:{stamp(at(friday, 15))}\r\n"
-                f"DTEND;TZID=Europe/Berlin:{stamp(at(friday, 16))}\r\nSTATUS:CANCELLED\r\nSUMMARY:Called off\r\n",
+                f"DTSTART;TZID=Europe/Berlin:{stamp(at_(friday, 15))}\r\n"
+                f"DTEND;TZID=Europe/Berlin:{stamp(at_(friday, 16))}\r\nSTATUS:CANCELLED\r\nSUMMARY:Called off\r\n",
             )
         )
-        dentist = at(monday, 11).astimezone(UTC)
+        dentist = at_(monday, 11).astimezone(UTC)
         calendar.save_event(
             vevent(
                 "dentist",
@@ -196,7 +198,7 @@ def connect_and_read(backend, consultant_claims, secret: calendar_sync.CalendarS
 
 @pytest.mark.parametrize("path", ["caldav", "ics_url"])
 def test_calendar_events_block_exactly_their_slots(consultant, events, path):
-    backend, consultant_claims, client_claims = consultant
+    backend, consultant_claims, client_claims, _ = consultant
     first, last = events["weeks"]
     before = slot_instants(backend, consultant_claims, client_claims, first, last)
     assert events["blocked"] <= before, "every event falls on a slot the weekly hours offer"
@@ -223,7 +225,7 @@ def test_calendar_events_block_exactly_their_slots(consultant, events, path):
 
 
 def test_a_booking_over_a_busy_time_is_refused_with_a_sentence(consultant, embedded_db):
-    backend, consultant_claims, client_claims = consultant
+    backend, consultant_claims, client_claims, _ = consultant
     day = date.today() + timedelta(days=3)
     slots = open_slots(backend, client_claims, consultant_claims.sub, day, day + timedelta(days=6), client_claims.sub)
     shown = datetime.fromisoformat(slots[0]["starts_at"])
@@ -266,7 +268,7 @@ def test_a_booking_over_a_busy_time_is_refused_with_a_sentence(consultant, embed
 
 
 def test_a_calendar_that_fails_keeps_its_busy_times_and_tells_its_owner_once(consultant, radicale):
-    backend, consultant_claims, client_claims = consultant
+    backend, consultant_claims, client_claims, _ = consultant
     gone = calendar_sync.new_secret("ics_url", radicale.url + "therapist/no-such-calendar/", allow_loopback=True)
     calendar_id = backend.rpc(
         "add_my_calendar",
@@ -306,7 +308,7 @@ def test_a_calendar_that_fails_keeps_its_busy_times_and_tells_its_owner_once(con
 
 
 def test_the_sender_re_reads_calendars(consultant, events, tmp_path):
-    backend, consultant_claims, _ = consultant
+    backend, consultant_claims, _, _ = consultant
     secret = calendar_sync.new_secret("ics_url", events["calendar_url"], allow_loopback=True)
     calendar_id = backend.rpc(
         "add_my_calendar",
@@ -329,7 +331,7 @@ def test_the_sender_re_reads_calendars(consultant, events, tmp_path):
         assert swept["last_ok_at"] and swept["last_error"] is None
         busy = backend.rpc(
             "my_busy_times",
-            {"p_from": at(events["weeks"][0], 0).isoformat(), "p_to": at(events["weeks"][1], 0).isoformat()},
+            {"p_from": at_(events["weeks"][0], 0).isoformat(), "p_to": at_(events["weeks"][1], 0).isoformat()},
             as_user=consultant_claims,
         )
         assert {datetime.fromisoformat(b["starts_at"]) for b in busy} == events["blocked"]
@@ -427,3 +429,47 @@ def test_only_the_owner_reads_their_calendar_and_only_masked(deployed, deployed_
             conn.execute("select sealed_secret from private.consultant_calendars")
     backend.rpc("remove_my_calendar", {"p_calendar": calendar_id}, as_user=Claims.user(owner))
     assert backend.rpc("my_calendars", {}, as_user=Claims.user(owner)) == []
+
+
+# --- the page ------------------------------------------------------------------------------------------------------
+
+
+def test_my_availability_connects_a_calendar_shows_it_masked_and_busy_times_without_why(
+    consultant, events, monkeypatch
+):
+    from streamlit.testing.v1 import AppTest
+
+    from components.sessions import SESSION_KEY
+    from portal.auth import SignInSession
+
+    backend, consultant_claims, _, username = consultant
+    monkeypatch.setenv("PORTAL_CALENDAR_LOOPBACK", "1")  # the test's Radicale serves plain http on loopback
+    state = backend.rpc("auth_record_successful_login", {"p_username": username}, as_user=SERVICE)
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=60)
+    at.session_state["authentication_status"] = True
+    at.session_state["username"] = username
+    at.session_state[SESSION_KEY] = SignInSession(consultant_claims.sub, state["session"], username)
+    at.run()
+    at.switch_page("views/my_availability.py").run()
+    assert not at.exception
+    at.radio(key="calendar_kind").set_value("ics_url").run()
+    at.text_input(key="calendar_label").input("Private life")
+    at.text_input(key="calendar_url").input(events["calendar_url"])
+    at.button(key="calendar_add").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert [s.value for s in at.success] == ["Read 1 calendar."]
+    shown = " ".join(str(e.value) for e in (*at.markdown, *at.caption, *at.warning))
+    shown = shown.replace("\\", "").replace("\u2060", "")  # as read: without plain()'s Markdown escapes
+    assert "Private life" in shown and "Read just now." in shown
+    assert events["calendar_url"] not in shown and "/private/" not in shown  # the address comes back masked
+    (calendar,) = backend.rpc("my_calendars", {}, as_user=consultant_claims)
+    # Tomorrow 10:00–10:50 on the consultant's clock becomes busy: the preview says when, never why.
+    tomorrow = datetime.now(BERLIN).date() + timedelta(days=1)
+    busy = [[at_(tomorrow, 10).isoformat(), (at_(tomorrow, 10) + timedelta(minutes=50)).isoformat()]]
+    backend.rpc("calendar_reading_done", {"p_calendar": calendar["id"], "p_busy": busy}, as_user=SERVICE)
+    at.run()
+    preview = " ".join(m.value for m in at.markdown)
+    assert "busy in your calendar 10:00–10:50" in preview and "Supervision" not in preview
+    at.button(key=f"calendar_remove_{calendar['id']}").click().run()
+    assert [s.value for s in at.success] == ["Calendar removed; its busy times are gone."]
+    assert backend.rpc("my_calendars", {}, as_user=consultant_claims) == []
