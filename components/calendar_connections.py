@@ -72,13 +72,20 @@ def _add(backend, user) -> None:
                 "p_label": label,
                 "p_sealed_secret": calendar_sync.seal(key, secret),
                 "p_masked_secret": calendar_sync.mask(secret),
+                "p_write_sessions": secret.kind == "caldav" and bool(st.session_state.get("calendar_write_sessions")),
             },
             as_user=user.claims,
         )
     except (APIError, DatabaseUnavailable) as exc:
         st.session_state[ERROR] = friendly_message(exc)
         return
-    for field in ("calendar_url", "calendar_username", "calendar_password", "calendar_label"):
+    for field in (
+        "calendar_url",
+        "calendar_username",
+        "calendar_password",
+        "calendar_label",
+        "calendar_write_sessions",
+    ):
         st.session_state.pop(field, None)  # the secret leaves the form at once
     _read_now(backend, user)
 
@@ -106,7 +113,10 @@ def section(backend, user) -> None:
     for row in calendars:
         with st.container(border=True):
             st.markdown(f"**{plain(row['label'])}** · {KINDS[row['kind']].split(' (')[0]}")
-            st.caption(plain(row["masked_secret"]))
+            st.caption(
+                plain(row["masked_secret"])
+                + (" · your portal sessions are written into it" if row["write_sessions"] else "")
+            )
             sentence = calendar_sync.status_sentence(row)
             (st.warning if row.get("last_error") else st.caption)(plain(sentence))
             st.button(
@@ -135,6 +145,10 @@ def section(backend, user) -> None:
             st.text_input("Username", key="calendar_username")
             st.text_input(
                 "App password", type="password", key="calendar_password", help="Make an app password for the portal."
+            )
+            st.checkbox(
+                "Also write my portal sessions into this calendar (moved and cancelled with them; no name is written)",
+                key="calendar_write_sessions",
             )
         st.button("Connect", key="calendar_add", on_click=_add, args=(backend, user), icon=":material/add:")
     if error := st.session_state.pop(ERROR, None):

@@ -27,9 +27,10 @@ from zoneinfo import ZoneInfo
 import httpx
 import recurring_ical_events
 from cryptography.fernet import Fernet, InvalidToken
-from icalendar import Calendar
+from icalendar import Calendar, Event
 
 from portal.db import SERVICE, APIError, Backend, DatabaseUnavailable
+from portal.email_messages import UID_DOMAIN  # one UID per session: invitations, .ics file, own calendar
 from portal.week_grid import HORIZON
 
 log = logging.getLogger(__name__)
@@ -193,37 +194,98 @@ def _parse(data: bytes | str) -> Calendar:
         raise CalendarUnreadable("The address did not return a calendar (not iCalendar data).") from exc
 
 
-def fetch_caldav(secret: CalendarSecret, start: datetime, end: datetime, limits: ReadLimits, deadline: _Deadline):
-    """The events of the account's calendars (or of the one calendar its URL names) between start and end."""
+def _caldav_client(secret: CalendarSecret, limits: ReadLimits):
     import caldav
+
+    host = urlsplit(secret.url).hostname or ""
+    return caldav.DAVClient(
+        url=secret.url,
+        username=secret.username,
+        password=secret.password,
+        timeout=int(limits.seconds),
+        require_tls=not (limits.allow_loopback and _is_loopback(host)),
+        enable_rfc6764=False,
+    )
+
+
+def _named_calendars(client, secret: CalendarSecret) -> list:
+    """The calendar the URL names, or all the account's calendars when it names the account."""
+    calendars = client.principal().calendars()
+    named = [c for c in calendars if str(c.url).rstrip("/") == secret.url.rstrip("/")]
+    return named or calendars
+
+
+def _caldav_errors(action: str):
+    """CalDAV and network failures as the sentence the owner sees."""
+    from contextlib import contextmanager
+
     from caldav.lib import error as dav_error
     from niquests.exceptions import RequestException
 
-    host = urlsplit(secret.url).hostname or ""
-    try:
-        with caldav.DAVClient(
-            url=secret.url,
-            username=secret.username,
-            password=secret.password,
-            timeout=int(limits.seconds),
-            require_tls=not (limits.allow_loopback and _is_loopback(host)),
-            enable_rfc6764=False,
-        ) as client:
-            calendars = client.principal().calendars()
-            named = [c for c in calendars if str(c.url).rstrip("/") == secret.url.rstrip("/")]
-            found, size = [], 0
-            for calendar in named or calendars:
-                deadline.check()
-                for item in calendar.search(start=start, end=end, event=True, expand=False):
-                    size += len(item.data)
-                    if size > limits.max_bytes:
-                        raise CalendarUnreadable(f"The calendar is larger than {limits.max_bytes // 1_000_000} MB.")
-                    found.append(_parse(item.data))
-            return found
-    except dav_error.AuthorizationError as exc:
-        raise CalendarUnreadable("The CalDAV server refused the username or app password.") from exc
-    except (dav_error.DAVError, RequestException, OSError) as exc:
-        raise CalendarUnreadable(f"The CalDAV server could not be read ({type(exc).__name__}).") from exc
+    @contextmanager
+    def translated():
+        try:
+            yield
+        except dav_error.AuthorizationError as exc:
+            raise CalendarUnreadable("The CalDAV server refused the username or app password.") from exc
+        except (dav_error.DAVError, RequestException, OSError) as exc:
+            raise CalendarUnreadable(f"The CalDAV server could not be {action} ({type(exc).__name__}).") from exc
+
+    return translated()
+
+
+def fetch_caldav(secret: CalendarSecret, start: datetime, end: datetime, limits: ReadLimits, deadline: _Deadline):
+    """The events of the account's calendars (or of the one calendar its URL names) between start and end."""
+    with _caldav_errors("read"), _caldav_client(secret, limits) as client:
+        found, size = [], 0
+        for calendar in _named_calendars(client, secret):
+            deadline.check()
+            for item in calendar.search(start=start, end=end, event=True, expand=False):
+                size += len(item.data)
+                if size > limits.max_bytes:
+                    raise CalendarUnreadable(f"The calendar is larger than {limits.max_bytes // 1_000_000} MB.")
+                found.append(_parse(item.data))
+        return found
+
+
+def session_event(series_id: str, starts_at: str, ends_at: str, status: str) -> str:
+    """A portal session as the consultant's own calendar holds it: the invitations' UID, no one's name."""
+    event = Event()
+    event.add("uid", f"{series_id}@{UID_DOMAIN}")
+    event.add("dtstamp", datetime.now(UTC))
+    event.add("dtstart", datetime.fromisoformat(starts_at).astimezone(UTC))
+    event.add("dtend", datetime.fromisoformat(ends_at).astimezone(UTC))
+    event.add("summary", "Peer consultation session")
+    event.add("status", "CONFIRMED" if status == "confirmed" else "TENTATIVE")
+    calendar = Calendar()
+    calendar.add("prodid", "-//Peer Consultation Portal//sessions//EN")
+    calendar.add("version", "2.0")
+    calendar.add_component(event)
+    return calendar.to_ical().decode()
+
+
+def write_sessions(secret: CalendarSecret, sessions: list[dict], limits: ReadLimits, *, now: datetime | None = None):
+    """Make the calendar hold exactly the portal's coming sessions: add or move each, remove the rest of the
+    portal's events (a cancelled or declined session leaves the calendar). Other events are never touched."""
+    start = (now or datetime.now(UTC)) - timedelta(days=1)
+    wanted = {f"{s['series_id']}@{UID_DOMAIN}": s for s in sessions}
+    with _caldav_errors("written to"), _caldav_client(secret, limits) as client:
+        calendar = _named_calendars(client, secret)[0]
+        held = {}
+        for item in calendar.search(start=start, end=start + HORIZON + timedelta(days=2), event=True, expand=False):
+            uid = str(item.icalendar_component.get("UID", ""))
+            if uid.endswith("@" + UID_DOMAIN):
+                held[uid] = item
+        for uid, item in held.items():
+            if uid not in wanted:
+                item.delete()
+        for uid, session in wanted.items():
+            text = session_event(session["series_id"], session["starts_at"], session["ends_at"], session["status"])
+            if uid in held:
+                held[uid].data = text
+                held[uid].save()
+            else:
+                calendar.save_event(text)
 
 
 def _instant(value) -> datetime | None:
@@ -247,6 +309,8 @@ def busy_intervals(
                 raise CalendarUnreadable(f"The calendar has more than {limits.max_occurrences} events in a year.")
             if seen % 500 == 0:
                 deadline.check()
+            if str(event.get("UID", "")).endswith("@" + UID_DOMAIN):
+                continue  # a portal session written back: the session itself already holds its time
             begins, ends = _instant(event.get("DTSTART").dt), None
             if begins is None:
                 continue  # all-day: a birthday or a holiday marker, not a busy time
@@ -310,9 +374,13 @@ def sweep(
     for row in rows or []:
         try:
             try:
-                busy = read_calendar(unseal(key, row["sealed_secret"]), limits=limits)
+                secret = unseal(key, row["sealed_secret"])
+                busy = read_calendar(secret, limits=limits)
             except ValueError as exc:  # the stored address no longer passes the checks
                 raise CalendarUnreadable(str(exc)) from exc
+            if row.get("write_sessions") and secret.kind == "caldav":
+                sessions = backend.rpc("calendar_sessions", {"p_calendar": row["id"]}, as_user=SERVICE) or []
+                write_sessions(secret, sessions, limits)
         except CalendarUnreadable as exc:
             outcomes["failed"] += 1
             backend.rpc("calendar_reading_done", {"p_calendar": row["id"], "p_error": str(exc)}, as_user=SERVICE)

@@ -20,7 +20,7 @@ import psycopg
 import pytest
 
 from portal import calendar_sync
-from portal.appointments import BookingRefused, book
+from portal.appointments import BookingRefused, book, cancel
 from portal.availability import open_slots
 from portal.db import SERVICE, APIError, Claims
 from portal.db.local import LocalBackend
@@ -336,6 +336,58 @@ def test_the_sender_re_reads_calendars(consultant, events, tmp_path):
         )
         assert {datetime.fromisoformat(b["starts_at"]) for b in busy} == events["blocked"]
         assert set(busy[0]) == {"starts_at", "ends_at"}  # when, never why
+    finally:
+        backend.rpc("remove_my_calendar", {"p_calendar": calendar_id}, as_user=consultant_claims)
+
+
+def test_sessions_are_written_into_the_calendar_and_leave_it_when_cancelled(consultant, radicale):
+    backend, consultant_claims, client_claims, _ = consultant
+    with caldav.DAVClient(url=radicale.url, username="writer", password="app", require_tls=False) as client:
+        calendar = client.principal().make_calendar(name="Work", cal_id="work")
+    secret = calendar_sync.new_secret("caldav", str(calendar.url), "writer", "app", allow_loopback=True)
+    calendar_id = backend.rpc(
+        "add_my_calendar",
+        {
+            "p_kind": "caldav",
+            "p_label": "Work",
+            "p_sealed_secret": calendar_sync.seal(KEY, secret),
+            "p_masked_secret": calendar_sync.mask(secret),
+            "p_write_sessions": True,
+        },
+        as_user=consultant_claims,
+    )
+
+    def portal_events() -> dict[str, tuple[datetime, str]]:
+        with caldav.DAVClient(url=radicale.url, username="writer", password="app", require_tls=False) as client:
+            items = client.calendar(url=str(calendar.url)).events()
+            return {
+                str(e.icalendar_component["UID"]): (
+                    e.icalendar_component.start.astimezone(UTC),
+                    str(e.icalendar_component.get("SUMMARY")),
+                )
+                for e in items
+            }
+
+    try:
+        day = date.today() + timedelta(days=40)
+        slot = open_slots(backend, client_claims, consultant_claims.sub, day, day + timedelta(days=6))[0]
+        booked = book(backend, client_claims, consultant_claims.sub, slot["starts_at"])
+        calendar_sync.sweep(backend, KEY, consultant_id=consultant_claims.sub, limits=LOOPBACK)
+        series = backend.rpc("calendar_sessions", {"p_calendar": calendar_id}, as_user=SERVICE)
+        uid = f"{[s for s in series if s['starts_at'] == booked['starts_at']][0]['series_id']}@peer-consultation-portal"
+        assert portal_events()[uid] == (datetime.fromisoformat(slot["starts_at"]), "Peer consultation session")
+        # Read back, the portal's own event is not a busy time of its own (the session already holds the time).
+        (status,) = [c for c in backend.rpc("my_calendars", {}, as_user=consultant_claims) if c["id"] == calendar_id]
+        assert status["last_error"] is None
+        busy = backend.rpc(
+            "my_busy_times",
+            {"p_from": slot["starts_at"], "p_to": slot["ends_at"]},
+            as_user=consultant_claims,
+        )
+        assert busy == []
+        cancel(backend, client_claims, booked["id"], "Plans changed", accept_late=True)
+        calendar_sync.sweep(backend, KEY, consultant_id=consultant_claims.sub, limits=LOOPBACK)
+        assert uid not in portal_events()
     finally:
         backend.rpc("remove_my_calendar", {"p_calendar": calendar_id}, as_user=consultant_claims)
 

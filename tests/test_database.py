@@ -534,6 +534,7 @@ def test_every_function_pins_search_path_and_definers_are_not_public(embedded_db
         "calendars_due",
         "calendar_reading_done",
         "bookings_avoid_calendar_busy",
+        "calendar_sessions",
     }
 
 

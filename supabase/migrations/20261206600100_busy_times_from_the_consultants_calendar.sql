@@ -323,3 +323,24 @@ as $$
     and c.week not in (select week from full_weeks)
   order by c.starts_at
 $$;
+
+-- The sessions the sweep writes into a CalDAV calendar whose owner chose it: the owner's sessions still to come,
+-- proposed or confirmed, each by its series (a moved session keeps its series, so its event moves). Cancelled,
+-- declined and moved-away sessions are absent: the sweep removes their events.
+create function public.calendar_sessions(p_calendar uuid)
+returns table (series_id uuid, starts_at timestamptz, ends_at timestamptz, status text)
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select a.series_id, a.starts_at, a.ends_at, a.status
+  from private.consultant_calendars c
+  join public.appointments a on a.consultant_id = c.consultant_id
+  where c.id = p_calendar and c.write_sessions
+    and a.status in ('requested', 'confirmed') and a.ends_at > now()
+  order by a.starts_at
+  limit 2000
+$$;
+revoke all on function public.calendar_sessions(uuid) from public, anon, authenticated, portal_member;
+grant execute on function public.calendar_sessions(uuid) to service_role;

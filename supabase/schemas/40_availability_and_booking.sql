@@ -417,6 +417,24 @@ begin
 end;
 $$;
 
+-- function: public.calendar_sessions(uuid)
+-- The sessions the sweep writes into a CalDAV calendar whose owner chose it: the owner's sessions still to come,
+-- proposed or confirmed, each by its series (a moved session keeps its series, so its event moves). Cancelled,
+-- declined and moved-away sessions are absent: the sweep removes their events.
+-- (latest definition in the migrations: 20261206600100_busy_times_from_the_consultants_calendar.sql)
+CREATE FUNCTION public.calendar_sessions(p_calendar uuid) RETURNS TABLE(series_id uuid, starts_at timestamp with time zone, ends_at timestamp with time zone, status text)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select a.series_id, a.starts_at, a.ends_at, a.status
+  from private.consultant_calendars c
+  join public.appointments a on a.consultant_id = c.consultant_id
+  where c.id = p_calendar and c.write_sessions
+    and a.status in ('requested', 'confirmed') and a.ends_at > now()
+  order by a.starts_at
+  limit 2000
+$$;
+
 -- function: public.calendars_due(integer, integer, uuid)
 -- The sender's (or a "Read now") claim of calendars to read: every calendar not read for p_every_minutes,
 -- or all of one consultant's now. Marks them read at once, so two sweeps never read the same calendar twice.
@@ -1419,6 +1437,10 @@ GRANT ALL ON FUNCTION public.book_appointment(p_other uuid, p_starts_at timestam
 -- acl: public.FUNCTION calendar_reading_done(p_calendar uuid, p_busy jsonb, p_error text)
 REVOKE ALL ON FUNCTION public.calendar_reading_done(p_calendar uuid, p_busy jsonb, p_error text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.calendar_reading_done(p_calendar uuid, p_busy jsonb, p_error text) TO service_role;
+
+-- acl: public.FUNCTION calendar_sessions(p_calendar uuid)
+REVOKE ALL ON FUNCTION public.calendar_sessions(p_calendar uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.calendar_sessions(p_calendar uuid) TO service_role;
 
 -- acl: public.FUNCTION calendars_due(p_every_minutes integer, p_limit integer, p_consultant uuid)
 REVOKE ALL ON FUNCTION public.calendars_due(p_every_minutes integer, p_limit integer, p_consultant uuid) FROM PUBLIC;

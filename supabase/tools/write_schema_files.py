@@ -98,7 +98,7 @@ RULES: list[tuple[str, str]] = [
         r"|bookings_need_a_licence_where_the_client_lives|within_window|calendar_method|count_active_clients"
         r"|active_clients_sentence|session_locations?|session_location_is_plain|.*_my_session_location"
         r"|consultant_calendars|calendar_busy|my_calendars|add_my_calendar|remove_my_calendar|my_busy_times"
-        r"|calendars_due|calendar_reading_done|bookings_avoid_calendar_busy",
+        r"|calendars_due|calendar_reading_done|bookings_avoid_calendar_busy|calendar_sessions",
         "40_availability_and_booking",
     ),
     # requests and screening
