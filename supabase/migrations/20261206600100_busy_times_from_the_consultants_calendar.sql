@@ -11,7 +11,7 @@ create table private.consultant_calendars (
   id                uuid primary key default gen_random_uuid(),
   consultant_id     uuid not null references public.profiles (id) on delete cascade,
   kind              text not null check (kind in ('ics_url', 'caldav')),
-  label             text not null check (char_length(label) between 1 and 80 and label !~ '[\r\n]'),
+  label             text not null check (char_length(label) >= 1 and char_length(label) <= 80 and label !~ '[\r\n]'),
   sealed_secret     text not null check (char_length(sealed_secret) between 1 and 8000),
   masked_secret     text not null check (char_length(masked_secret) between 1 and 200),
   write_sessions    boolean not null default false,

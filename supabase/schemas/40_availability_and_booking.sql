@@ -1004,7 +1004,7 @@ CREATE TABLE private.consultant_calendars (
     owner_told_at timestamp with time zone,
     CONSTRAINT consultant_calendars_check CHECK (((kind = 'caldav'::text) OR (NOT write_sessions))),
     CONSTRAINT consultant_calendars_kind_check CHECK ((kind = ANY (ARRAY['ics_url'::text, 'caldav'::text]))),
-    CONSTRAINT consultant_calendars_label_check CHECK ((((char_length(label) >= 1) AND (char_length(label) <= 80)) AND (label !~ '[\r\n]'::text))),
+    CONSTRAINT consultant_calendars_label_check CHECK (((char_length(label) >= 1) AND (char_length(label) <= 80) AND (label !~ '[\r\n]'::text))),
     CONSTRAINT consultant_calendars_last_error_check CHECK ((char_length(last_error) <= 500)),
     CONSTRAINT consultant_calendars_masked_secret_check CHECK (((char_length(masked_secret) >= 1) AND (char_length(masked_secret) <= 200))),
     CONSTRAINT consultant_calendars_sealed_secret_check CHECK (((char_length(sealed_secret) >= 1) AND (char_length(sealed_secret) <= 8000)))
