@@ -473,7 +473,7 @@ def test_only_the_owner_reads_their_calendar_and_only_masked(deployed, deployed_
             {"p_kind": "ics_url", "p_label": "x", "p_sealed_secret": "s", "p_masked_secret": "m"},
             as_user=Claims.user(stranger),
         )
-    assert "Only a consultant" in refused.value.message
+    assert "Only a consultant" in refused.value.message and refused.value.details == "kind"
     # The tables themselves are out of every member's reach.
     with psycopg.connect(deployed.api_conninfo) as conn:
         conn.execute("set role portal_member")

@@ -302,7 +302,7 @@ begin
     raise exception 'Sign in first.' using errcode = '42501';
   end if;
   if not exists (select 1 from public.profiles p where p.id = auth.uid() and p.is_consultant) then
-    raise exception 'Only a consultant connects a calendar to their availability.' using errcode = '42501';
+    raise exception 'Only a consultant connects a calendar to their availability.' using detail = 'kind';
   end if;
   if p_kind is null or p_kind not in ('ics_url', 'caldav') then
     raise exception 'Calendar kind must be an iCalendar address or a CalDAV account.'
