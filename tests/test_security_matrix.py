@@ -1295,7 +1295,16 @@ def test_internal_functions_are_executable_by_no_api_role(embedded_db):
     """README, "SECURITY DEFINER functions": the screening seam and the search relaxations are "not
     executable by any API role; called only from the functions here". service_role is an API role too
     (PostgREST switches to it for the service key), so it must not reach them either."""
-    server_side = ("auth_", "outbox_", "portal_has", "account_link", "write_due_reminders")  # the server's own calls
+    server_side = (  # the server's own calls: sign-in, the sender, and its calendar sweep (issue 27)
+        "auth_",
+        "outbox_",
+        "portal_has",
+        "account_link",
+        "write_due_reminders",
+        "calendars_due",
+        "calendar_reading_done",
+        "calendar_sessions",
+    )
     internal = [name for name, spec in FUNCTIONS.items() if spec.expect == NOBODY and not name.startswith(server_side)]
     assert sorted(internal) == ["screen_candidates", "search_relaxations"]
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
