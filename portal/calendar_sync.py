@@ -40,6 +40,7 @@ MAX_BYTES = 5_000_000  # calendar data per read
 MAX_OCCURRENCES = 20_000  # expanded events per read (a FREQ=MINUTELY rule stops here, not at a year of minutes)
 MAX_BUSY = 5_000  # busy intervals kept per calendar (the database holds the same limit)
 READ_EVERY_MINUTES = 5
+PER_SWEEP = 5  # calendars read per sender sweep (once a minute)
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
 
@@ -364,12 +365,15 @@ def sweep(
     consultant_id: str | None = None,
     limits: ReadLimits = ReadLimits(),
     every_minutes: int = READ_EVERY_MINUTES,
+    limit: int = 20,
 ) -> dict[str, int]:
     """Read the calendars due (or all of one consultant's) and store what each gave: its busy intervals, or
     the sentence saying why it could not be read (its last busy intervals are then kept)."""
     outcomes = {"read": 0, "failed": 0}
     rows = backend.rpc(
-        "calendars_due", {"p_every_minutes": every_minutes, "p_consultant": consultant_id}, as_user=SERVICE
+        "calendars_due",
+        {"p_every_minutes": every_minutes, "p_limit": limit, "p_consultant": consultant_id},
+        as_user=SERVICE,
     )
     for row in rows or []:
         try:
@@ -406,7 +410,8 @@ class CalendarSweep:
             return
         self._checked_at = now
         try:
-            sweep(self.backend, self.key, limits=self.limits)
+            # A few calendars a minute: each read may take READ_SECONDS, and the sender's email must not wait long.
+            sweep(self.backend, self.key, limits=self.limits, limit=PER_SWEEP)
         except (APIError, DatabaseUnavailable) as exc:  # read on the next sweep; delivery goes on
             log.warning("calendars not read this time: %s", exc)
 
