@@ -525,3 +525,22 @@ def test_my_availability_connects_a_calendar_shows_it_masked_and_busy_times_with
     at.button(key=f"calendar_remove_{calendar['id']}").click().run()
     assert [s.value for s in at.success] == ["Calendar removed; its busy times are gone."]
     assert backend.rpc("my_calendars", {}, as_user=consultant_claims) == []
+
+
+def test_the_calendar_key_comes_from_the_settings_or_once_from_the_data_directory(tmp_path, monkeypatch):
+    from portal.config import ConfigurationError, Settings
+
+    monkeypatch.delenv("PORTAL_CALENDAR_KEY", raising=False)
+    monkeypatch.setenv("PORTAL_DATA_DIR", str(tmp_path))
+    local = Settings.load({"PORTAL_BACKEND": "local"})
+    first = local.resolved_calendar_key()
+    assert local.resolved_calendar_key() == first and (tmp_path / "calendar_key").stat().st_mode & 0o777 == 0o600
+    calendar_sync.unseal(
+        first, calendar_sync.seal(first, calendar_sync.CalendarSecret("ics_url", "https://x.example/"))
+    )
+    with pytest.raises(ConfigurationError, match="Set PORTAL_CALENDAR_KEY"):
+        Settings.load({"PORTAL_BACKEND": "supabase"}).resolved_calendar_key()
+    with pytest.raises(ConfigurationError, match="must be a Fernet key"):
+        Settings.load({"PORTAL_BACKEND": "supabase", "PORTAL_CALENDAR_KEY": "too-short"}).resolved_calendar_key()
+    configured = calendar_sync.Fernet.generate_key().decode()
+    assert Settings.load({"PORTAL_CALENDAR_KEY": configured}).resolved_calendar_key() == configured.encode()
