@@ -167,5 +167,5 @@ if user is not None:  # after st.navigation: page links need the pages registere
 if run_local_sender:
     # Local mode delivers its own outbox (production runs `python -m portal.mailer`), signed out too: a
     # registration's link must reach the mailbox before anyone signs in.
-    start_local_sender(backend, local_mail_settings(context.settings()))
+    start_local_sender(backend, local_mail_settings(context.settings()), context.settings())
 page.run()

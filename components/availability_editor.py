@@ -24,6 +24,7 @@ import streamlit as st
 
 from components.formstate import FormGeneration
 from portal.availability import WEEKDAYS
+from portal.calendar_sync import busy_on_clock
 from portal.local_times import times_caption, zone_words
 from portal.plain_text import plain
 from portal.profiles import known_timezones, timezone_label
@@ -355,7 +356,32 @@ def _heading(day: date) -> str:
     return f"{day:%a} {day.day} {day:%b}"
 
 
-def week_preview(editor: AvailabilityEditor) -> None:
+BUSY = "Busy (your calendar)"
+
+
+def _busy_rows(busy: list[dict], shown: str, days: list[date]) -> tuple[list[dict], dict[date, list[str]]]:
+    """Chart rows and per-day text for the owner's calendar busy times: when, never why."""
+    rows, by_day = [], {}
+    for begins, ends in busy_on_clock(busy, shown):
+        if begins.date() not in days:
+            continue
+        until = 24.0 if ends.time() == time.min and ends.date() > begins.date() else ends.hour + ends.minute / 60
+        text = f"{begins:%H:%M}–{'24:00' if until == 24 else f'{ends:%H:%M}'}"
+        by_day.setdefault(begins.date(), []).append(text)
+        rows.append(
+            {
+                "Day": _heading(begins.date()),
+                "From": begins.hour + begins.minute / 60,
+                "Until": until,
+                "Hours": f"{text} busy",
+                "Your hours": "",
+                "Kind": BUSY,
+            }
+        )
+    return rows, by_day
+
+
+def week_preview(editor: AvailabilityEditor, busy: list[dict] | None = None) -> None:
     st.header("Preview: your coming week as colleagues see it")
     if editor.timezone not in known_timezones():
         st.caption("Choose your time zone to see the preview.")
@@ -391,6 +417,8 @@ def week_preview(editor: AvailabilityEditor) -> None:
         }
         for b in editor.bars(first, shown)
     ]
+    busy_rows, busy_by_day = _busy_rows(busy or [], shown, days)
+    rows += busy_rows
     frame = pd.DataFrame(rows, columns=["Day", "From", "Until", "Hours", "Your hours", "Kind"]).astype(
         {"Day": str, "From": float, "Until": float, "Hours": str, "Your hours": str, "Kind": str}
     )
@@ -415,7 +443,7 @@ def week_preview(editor: AvailabilityEditor) -> None:
             y2="Until:Q",
             color=alt.Color(
                 "Kind:N",
-                scale=alt.Scale(domain=[WEEKLY, OVERRIDE], range=["#2f6f73", "#8a4b08"]),
+                scale=alt.Scale(domain=[WEEKLY, OVERRIDE, BUSY], range=["#2f6f73", "#8a4b08", "#6b6b6b"]),
                 legend=alt.Legend(orient="bottom", title=None),
             ),
             tooltip=["Day", "Hours", "Your hours", "Kind"],
@@ -425,5 +453,9 @@ def week_preview(editor: AvailabilityEditor) -> None:
     st.altair_chart(
         chart, width="stretch", alt=f"Open hours over the coming week, {zone_words(shown)}: listed day by day below."
     )
-    lines = [f"**{_heading(day)}**: {text}" for day, text in editor.summary(first, shown)]
+    lines = [
+        f"**{_heading(day)}**: {text}"
+        + (f"; busy in your calendar {', '.join(busy_by_day[day])}" if day in busy_by_day else "")
+        for day, text in editor.summary(first, shown)
+    ]
     st.markdown("  \n".join(lines))

@@ -10,7 +10,7 @@ import streamlit as st
 
 from portal.config import Settings
 from portal.db import Backend
-from portal.mailer import Mailer, MailSettings
+from portal.mailer import Mailer, MailSettings, calendar_sweep
 
 
 def local_sender_wanted(settings: Settings) -> bool:
@@ -31,11 +31,13 @@ _RUNNING: list[tuple[threading.Thread, threading.Event]] = []  # the process's s
 
 
 @st.cache_resource(show_spinner=False)
-def start_local_sender(_backend: Backend, mail: MailSettings) -> threading.Event:
-    """Start the thread once per settings; returns the event that stops it."""
+def start_local_sender(_backend: Backend, mail: MailSettings, _settings: Settings | None = None) -> threading.Event:
+    """Start the thread once per settings; returns the event that stops it. With the portal's settings it also
+    re-reads consultants' calendars, as the production sender does."""
     stop = threading.Event()
+    calendars = calendar_sweep(_backend, _settings) if _settings is not None else None
     thread = threading.Thread(
-        target=Mailer(_backend, mail).run_forever, args=(stop,), name="portal-mailer", daemon=True
+        target=Mailer(_backend, mail, calendars=calendars).run_forever, args=(stop,), name="portal-mailer", daemon=True
     )
     thread.start()
     _RUNNING.append((thread, stop))

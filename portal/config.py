@@ -28,6 +28,7 @@ SETTING_NAMES = (
     "SUPABASE_JWT_PRIVATE_KEY",
     "SUPABASE_JWT_KID",
     "PORTAL_COOKIE_KEY",
+    "PORTAL_CALENDAR_KEY",
 )
 
 
@@ -48,6 +49,7 @@ class Settings:
     jwt_private_key: str | None
     jwt_kid: str | None
     cookie_key: str | None
+    calendar_key: str | None = None
 
     @classmethod
     def load(cls, source: Mapping | None = None) -> Settings:
@@ -74,6 +76,7 @@ class Settings:
             jwt_private_key=get("SUPABASE_JWT_PRIVATE_KEY"),
             jwt_kid=get("SUPABASE_JWT_KID"),
             cookie_key=get("PORTAL_COOKIE_KEY"),
+            calendar_key=get("PORTAL_CALENDAR_KEY"),
         )
 
     def resolved_cookie_key(self) -> str:
@@ -102,3 +105,32 @@ class Settings:
             with os.fdopen(descriptor, "w") as key_file:
                 key_file.write(secrets.token_urlsafe(48))
         return path.read_text().strip()
+
+    def resolved_calendar_key(self) -> bytes:
+        """The key that seals consultants' calendar addresses and passwords (Fernet): configured, or (local mode
+        only) generated once into the data directory and kept, readable by its owner alone, like the cookie key.
+        Losing it makes every connected calendar unreadable (its owner is told and connects it again)."""
+        from cryptography.fernet import Fernet
+
+        if self.calendar_key:
+            key = self.calendar_key.strip().encode()
+            try:
+                Fernet(key)
+            except ValueError as exc:
+                raise ConfigurationError(
+                    "PORTAL_CALENDAR_KEY must be a Fernet key (32 random bytes, URL-safe base64). Make one with "
+                    'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())".'
+                ) from exc
+            return key
+        if self.backend != "local":
+            raise ConfigurationError("Set PORTAL_CALENDAR_KEY in st.secrets or the environment for Supabase mode.")
+        path = self.data_dir / "calendar_key"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # made earlier, or by another process just now
+        else:
+            with os.fdopen(descriptor, "wb") as key_file:
+                key_file.write(Fernet.generate_key())
+        return path.read_bytes().strip()

@@ -16,6 +16,8 @@ same way (account_links_claim). The sender mints each link's token as it sends (
 attempt), stores only its sha256 (account_link_arm) and puts the token only in the email. Only a
 verification link may go to an unverified address.
 
+Every few minutes it also re-reads consultants' own calendars (portal.calendar_sync: busy times only).
+
 Settings (environment or st.secrets): SMTP_HOST, SMTP_PORT (587), SMTP_USER, SMTP_PASSWORD,
 SMTP_FROM, SMTP_STARTTLS (on unless "0"), PORTAL_BASE_URL (links in the emails). Without SMTP_HOST
 nothing leaves the machine: in local mode each message is written as an .eml under the data directory's
@@ -37,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from portal.account_links import VERIFICATION_KINDS, VERIFY_HOURS, new_token
+from portal.calendar_sync import CalendarSweep, ReadLimits
 from portal.db import SERVICE, APIError, Backend, DatabaseUnavailable
 from portal.email_messages import build_link_message, build_message, build_summary
 
@@ -84,11 +87,19 @@ def reserved_address(address: str) -> bool:
 
 
 class Mailer:
-    def __init__(self, backend: Backend, settings: MailSettings, *, reminders_every_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        settings: MailSettings,
+        *,
+        reminders_every_s: float = 60.0,
+        calendars: CalendarSweep | None = None,
+    ) -> None:
         self.backend = backend
         self.settings = settings
         self.reminders_every_s = reminders_every_s
         self._reminders_swept_at: float | None = None
+        self.calendars = calendars  # consultants' own calendars, re-read every few minutes (issue 27)
 
     def write_due_reminders(self) -> None:
         """Reminders (a session tomorrow, a final session in 7 days, a plan awaiting a signature for 2 days)
@@ -106,6 +117,8 @@ class Mailer:
         """Deliver what is due now (one batch); returns how many rows ended sent, held and retried."""
         outcomes = {"sent": 0, "held": 0, "retry": 0}
         self.write_due_reminders()
+        if self.calendars is not None:
+            self.calendars.run_if_due()
         self._deliver_account_links(limit, outcomes)
         rows = self.backend.rpc("outbox_claim", {"p_limit": limit}, as_user=SERVICE) or []
         with _BatchConnection(self) as server:
@@ -275,6 +288,17 @@ class _BatchConnection:
                 pass
 
 
+def calendar_sweep(backend: Backend, settings: Any) -> CalendarSweep | None:
+    """The calendar sweep, when the server has the key that opens consultants' calendar addresses."""
+    from portal.config import ConfigurationError
+
+    try:
+        return CalendarSweep(backend, settings.resolved_calendar_key(), limits=ReadLimits.from_environment())
+    except ConfigurationError as exc:
+        log.warning("consultants' calendars are not read: %s", exc)
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     from portal.config import Settings
     from portal.db import open_backend
@@ -289,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     mail = MailSettings.from_environment(
         mailbox_dir=settings.data_dir / "mailbox" if settings.backend == "local" else None
     )
-    mailer = Mailer(backend, mail)
+    mailer = Mailer(backend, mail, calendars=calendar_sweep(backend, settings))
     if args.once:
         print(mailer.run_once(limit=500))
         return 0

@@ -22,7 +22,7 @@ from tests.postgrest_server import find_postgrest, start_postgrest
 from tests.supabase_like import find_pg15, find_supabase_cli, start_supabase_like_pg15, supabase_db_push
 
 # Fixtures shared from support modules (a fixture imported into a test module would shadow its argument).
-pytest_plugins = ["tests.mail_support"]
+pytest_plugins = ["tests.mail_support", "tests.radicale_support"]
 
 REPO = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

@@ -189,6 +189,15 @@ TABLES: dict[str, dict[str, dict[str, Any]]] = {
     },
     # Emails waiting to go out, written by a trigger on notifications: the sender's alone.
     "private.outbox": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
+    # A consultant's own calendars (the sealed address) and their busy times: only through the functions, the
+    # owner reading the address masked (issue 27).
+    "private.consultant_calendars": {
+        "select": ALL_DENIED,
+        "insert": ALL_DENIED,
+        "update": ALL_DENIED,
+        "delete": ALL_DENIED,
+    },
+    "private.calendar_busy": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
     # Sign-up and reset requests and their links (token digests): only the server's functions read them.
     "private.account_links": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
     # What a request's matched screening found: read only through the pair's check.
@@ -406,6 +415,18 @@ TABLE_SQL: dict[str, TableSQL] = {
         "insert into private.outbox (recipient_id, kind, message) values (%(owner)s, 'forged', 'Forged')",
         "status = status",
     ),
+    "private.consultant_calendars": TableSQL(
+        "id = %(calendar)s",
+        "insert into private.consultant_calendars (consultant_id, kind, label, sealed_secret, masked_secret) "
+        "values (%(owner)s, 'ics_url', 'Forged', 'sealed', 'masked')",
+        "label = label",
+    ),
+    "private.calendar_busy": TableSQL(
+        "calendar_id = %(calendar)s",
+        "insert into private.calendar_busy (calendar_id, consultant_id, busy) "
+        "values (%(calendar)s, %(owner)s, tstzrange(now(), now() + interval '1 hour'))",
+        "busy = busy",
+    ),
     "private.account_links": TableSQL(
         "user_id = %(owner)s",
         "insert into private.account_links (kind, email, user_id) values ('reset', 'forged@x.example', %(owner)s)",
@@ -530,6 +551,16 @@ FUNCTIONS: dict[str, Fn] = {
     "get_my_profile": Fn(MEMBERS),
     "my_calendar_entries": Fn(MEMBERS),
     "get_my_session_location": Fn(MEMBERS),
+    # Issue 27: a consultant's own calendars (a non-consultant is told with a sentence), and the sender's doors.
+    "my_calendars": Fn(MEMBERS),
+    "add_my_calendar": Fn(
+        MEMBERS, {"p_kind": "ics_url", "p_label": "Home", "p_sealed_secret": "sealed", "p_masked_secret": "https://…"}
+    ),
+    "remove_my_calendar": Fn(MEMBERS, {"p_calendar": "00000000-0000-0000-0000-000000000000"}),
+    "my_busy_times": Fn(MEMBERS, {"p_from": "2030-01-07T00:00:00Z", "p_to": "2030-01-14T00:00:00Z"}),
+    "calendars_due": Fn(NOBODY, {"p_consultant": "@owner"}),
+    "calendar_reading_done": Fn(NOBODY, {"p_calendar": "00000000-0000-0000-0000-000000000000", "p_busy": []}),
+    "calendar_sessions": Fn(NOBODY, {"p_calendar": "00000000-0000-0000-0000-000000000000"}),
     "save_my_session_location": Fn(MEMBERS, {"p_location": "Room 4, 12 Main St"}),
     "set_my_home_jurisdiction": Fn(MEMBERS, {"p_jurisdiction": "NY"}),
     "save_my_profile": Fn(
@@ -736,6 +767,17 @@ class World:
         }
         q = self.scalar
         q("insert into public.session_locations (consultant_id, location) values (%s, 'Room 4') returning 1", owner)
+        ids["calendar"] = q(
+            "insert into private.consultant_calendars (consultant_id, kind, label, sealed_secret, masked_secret) "
+            "values (%s, 'ics_url', 'Home', 'sealed', 'https://…') returning id",
+            owner,
+        )
+        q(
+            "insert into private.calendar_busy (calendar_id, consultant_id, busy) "
+            "values (%s, %s, tstzrange('2031-01-01 10:00+00', '2031-01-01 11:00+00')) returning 1",
+            ids["calendar"],
+            owner,
+        )
         ids["licence"] = q(
             "insert into public.licenses (profile_id, license_type, license_number, jurisdiction, "
             "expires_on) values (%s, 'LCSW', 'NY-1', 'NY', '2031-01-01') returning id",
@@ -1264,7 +1306,16 @@ def test_internal_functions_are_executable_by_no_api_role(embedded_db):
     """README, "SECURITY DEFINER functions": the screening seam and the search relaxations are "not
     executable by any API role; called only from the functions here". service_role is an API role too
     (PostgREST switches to it for the service key), so it must not reach them either."""
-    server_side = ("auth_", "outbox_", "portal_has", "account_link", "write_due_reminders")  # the server's own calls
+    server_side = (  # the server's own calls: sign-in, the sender, and its calendar sweep (issue 27)
+        "auth_",
+        "outbox_",
+        "portal_has",
+        "account_link",
+        "write_due_reminders",
+        "calendars_due",
+        "calendar_reading_done",
+        "calendar_sessions",
+    )
     internal = [name for name, spec in FUNCTIONS.items() if spec.expect == NOBODY and not name.startswith(server_side)]
     assert sorted(internal) == ["screen_candidates", "search_relaxations"]
     with psycopg.connect(embedded_db.owner_conninfo) as conn:

@@ -164,6 +164,29 @@ begin
 end;
 $$;
 
+-- function: private.bookings_avoid_calendar_busy()
+-- A booking (or a move, which books the new time) over a time the consultant's calendar says is busy is
+-- refused as a taken slot, whichever function writes it: the slot may have been shown before the calendar
+-- was read. The buffer after a busy time is kept as after a session.
+-- (latest definition in the migrations: 20261206600100_busy_times_from_the_consultants_calendar.sql)
+CREATE FUNCTION private.bookings_avoid_calendar_busy() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  if new.status in ('requested', 'confirmed') and exists (
+       select 1 from private.calendar_busy b
+       join public.availability_settings s on s.consultant_id = b.consultant_id
+       where b.consultant_id = new.consultant_id
+         and tstzrange(lower(b.busy), upper(b.busy) + make_interval(mins => s.buffer_minutes))
+             && tstzrange(new.starts_at, new.blocked_until)) then
+    raise exception 'That time was just taken, or is no longer open.'
+      using errcode = 'P0001', detail = 'slot_taken', hint = 'Pick another time from the fresh list.';
+  end if;
+  return new;
+end;
+$$;
+
 -- function: private.bookings_need_a_licence_where_the_client_lives()
 -- Bookings: the licence rule guards new work (a first session proposed with a pending request); within
 -- an active engagement care continues. The body is 20261129000400's with that condition added.
@@ -787,6 +810,50 @@ CREATE FUNCTION private.within_window(p_ends_on date, p_window smallint) RETURNS
   end
 $$;
 
+-- function: public.add_my_calendar(text, text, text, text, boolean)
+-- Connects a calendar to the caller's availability. The server seals the address or account before calling;
+-- the database never sees it in the clear. At most 10 calendars per consultant.
+-- (latest definition in the migrations: 20261206600100_busy_times_from_the_consultants_calendar.sql)
+CREATE FUNCTION public.add_my_calendar(p_kind text, p_label text, p_sealed_secret text, p_masked_secret text, p_write_sessions boolean DEFAULT false) RETURNS uuid
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  added uuid;
+begin
+  if auth.uid() is null then
+    raise exception 'Sign in first.' using errcode = '42501';
+  end if;
+  if not exists (select 1 from public.profiles p where p.id = auth.uid() and p.is_consultant) then
+    raise exception 'Only a consultant connects a calendar to their availability.' using detail = 'kind';
+  end if;
+  if p_kind is null or p_kind not in ('ics_url', 'caldav') then
+    raise exception 'Calendar kind must be an iCalendar address or a CalDAV account.'
+      using errcode = '22023', detail = 'kind';
+  end if;
+  if nullif(btrim(coalesce(p_label, '')), '') is null or char_length(btrim(p_label)) > 80 or p_label ~ '[\r\n]' then
+    raise exception 'Calendar name must be one line of 1 to 80 characters.' using errcode = '22023', detail = 'label';
+  end if;
+  if coalesce(char_length(p_sealed_secret), 0) not between 1 and 8000
+     or coalesce(char_length(p_masked_secret), 0) not between 1 and 200 then
+    raise exception 'Calendar address or account is missing or too long.' using errcode = '22023', detail = 'secret';
+  end if;
+  if coalesce(p_write_sessions, false) and p_kind <> 'caldav' then
+    raise exception 'Sessions can be written only into a CalDAV calendar, not an iCalendar address.'
+      using errcode = '22023', detail = 'write_sessions';
+  end if;
+  perform 1 from public.profiles p where p.id = auth.uid() for update;  -- one add at a time counts right
+  if (select count(*) from private.consultant_calendars c where c.consultant_id = auth.uid()) >= 10 then
+    raise exception 'You can connect at most 10 calendars; remove one first.' using errcode = '22023',
+      detail = 'calendars';
+  end if;
+  insert into private.consultant_calendars (consultant_id, kind, label, sealed_secret, masked_secret, write_sessions)
+  values (auth.uid(), p_kind, btrim(p_label), p_sealed_secret, p_masked_secret, coalesce(p_write_sessions, false))
+  returning id into added;
+  return added;
+end;
+$$;
+
 -- function: public.book_appointment(uuid, timestamp with time zone)
 -- (latest definition in the migrations: 20261129000300_a_move_in_good_time_is_not_a_cancellation.sql)
 CREATE FUNCTION public.book_appointment(p_other uuid, p_starts_at timestamp with time zone) RETURNS public.appointments
@@ -830,6 +897,88 @@ begin
                          || '.', 'appointments');
   return booked;
 end;
+$$;
+
+-- function: public.calendar_reading_done(uuid, jsonb, text)
+-- What a read found. Given busy intervals ([[start, end], ...], at most 5000), they replace the calendar's;
+-- given an error sentence, the calendar keeps its last busy times (a failed read says nothing about the day)
+-- and its owner is told once, until it reads again.
+-- (latest definition in the migrations: 20261206600100_busy_times_from_the_consultants_calendar.sql)
+CREATE FUNCTION public.calendar_reading_done(p_calendar uuid, p_busy jsonb DEFAULT NULL::jsonb, p_error text DEFAULT NULL::text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  cal private.consultant_calendars;
+begin
+  select * into cal from private.consultant_calendars c where c.id = p_calendar for update;
+  if not found then
+    return;  -- removed while it was being read
+  end if;
+  if p_error is not null then
+    update private.consultant_calendars c
+    set last_error = left(p_error, 500), owner_told_at = coalesce(c.owner_told_at, now())
+    where c.id = p_calendar;
+    if cal.owner_told_at is null then
+      perform private.notify(cal.consultant_id, 'calendar_unread',
+        'Your calendar "' || cal.label || '" could not be read: ' || left(p_error, 300)
+        || ' Until it reads again, the busy times it last gave are kept.', 'availability');
+    end if;
+    return;
+  end if;
+  if p_busy is null or jsonb_typeof(p_busy) <> 'array' or jsonb_array_length(p_busy) > 5000 then
+    raise exception 'Busy times must be a list of at most 5000 [start, end] pairs.' using errcode = '22023',
+      detail = 'busy';
+  end if;
+  delete from private.calendar_busy b where b.calendar_id = p_calendar;
+  insert into private.calendar_busy (calendar_id, consultant_id, busy)
+  select p_calendar, cal.consultant_id, tstzrange((e ->> 0)::timestamptz, (e ->> 1)::timestamptz)
+  from jsonb_array_elements(p_busy) e
+  where (e ->> 0)::timestamptz < (e ->> 1)::timestamptz;
+  update private.consultant_calendars c set last_ok_at = now(), last_error = null, owner_told_at = null
+  where c.id = p_calendar;
+end;
+$$;
+
+-- function: public.calendar_sessions(uuid)
+-- The sessions the sweep writes into a CalDAV calendar whose owner chose it: the owner's sessions still to come,
+-- proposed or confirmed, each by its series (a moved session keeps its series, so its event moves). Cancelled,
+-- declined and moved-away sessions are absent: the sweep removes their events.
+-- (latest definition in the migrations: 20261206600100_busy_times_from_the_consultants_calendar.sql)
+CREATE FUNCTION public.calendar_sessions(p_calendar uuid) RETURNS TABLE(series_id uuid, starts_at timestamp with time zone, ends_at timestamp with time zone, status text)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select a.series_id, a.starts_at, a.ends_at, a.status
+  from private.consultant_calendars c
+  join public.appointments a on a.consultant_id = c.consultant_id
+  where c.id = p_calendar and c.write_sessions
+    and a.status in ('requested', 'confirmed') and a.ends_at > now()
+  order by a.starts_at
+  limit 2000
+$$;
+
+-- function: public.calendars_due(integer, integer, uuid)
+-- The sender's (or a "Read now") claim of calendars to read: every calendar not read for p_every_minutes,
+-- or all of one consultant's now. Marks them read at once, so two sweeps never read the same calendar twice.
+-- (latest definition in the migrations: 20261206600100_busy_times_from_the_consultants_calendar.sql)
+CREATE FUNCTION public.calendars_due(p_every_minutes integer DEFAULT 5, p_limit integer DEFAULT 20, p_consultant uuid DEFAULT NULL::uuid) RETURNS TABLE(id uuid, consultant_id uuid, kind text, sealed_secret text, write_sessions boolean)
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  with due as (
+    select c.id from private.consultant_calendars c
+    where (p_consultant is null
+           and (c.last_read_at is null
+                or c.last_read_at < now() - make_interval(mins => greatest(coalesce(p_every_minutes, 5), 1))))
+       or c.consultant_id = p_consultant
+    order by c.last_read_at nulls first, c.id
+    limit least(greatest(coalesce(p_limit, 20), 1), 200)
+    for update skip locked
+  )
+  update private.consultant_calendars c set last_read_at = now()
+  from due where c.id = due.id
+  returning c.id, c.consultant_id, c.kind, c.sealed_secret, c.write_sessions
 $$;
 
 -- function: public.cancel_appointment(uuid, text, boolean)
@@ -954,6 +1103,35 @@ CREATE FUNCTION public.my_appointments(p_from timestamp with time zone DEFAULT N
   order by a.starts_at, a.id
 $$;
 
+-- function: public.my_busy_times(timestamp with time zone, timestamp with time zone)
+-- The caller's own busy times (merged across calendars) between two instants, for their week view: no reason.
+-- (latest definition in the migrations: 20261206600100_busy_times_from_the_consultants_calendar.sql)
+CREATE FUNCTION public.my_busy_times(p_from timestamp with time zone, p_to timestamp with time zone) RETURNS TABLE(starts_at timestamp with time zone, ends_at timestamp with time zone)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select lower(m.r), upper(m.r)
+  from unnest((select coalesce(range_agg(b.busy), '{}'::tstzmultirange)
+               from private.calendar_busy b
+               where b.consultant_id = auth.uid() and b.busy && tstzrange(p_from, p_to)
+                 and p_to - p_from <= interval '93 days')) as m(r)
+  order by 1
+$$;
+
+-- function: public.my_calendars()
+-- The caller's calendars, the secret masked (the mask was made by the server from the plaintext it sealed).
+-- (latest definition in the migrations: 20261206600100_busy_times_from_the_consultants_calendar.sql)
+CREATE FUNCTION public.my_calendars() RETURNS TABLE(id uuid, kind text, label text, masked_secret text, write_sessions boolean, created_at timestamp with time zone, last_read_at timestamp with time zone, last_ok_at timestamp with time zone, last_error text)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select c.id, c.kind, c.label, c.masked_secret, c.write_sessions, c.created_at, c.last_read_at, c.last_ok_at,
+         c.last_error
+  from private.consultant_calendars c
+  where c.consultant_id = auth.uid()
+  order by c.created_at, c.id
+$$;
+
 -- function: public.my_engagements()
 -- The engagement carries its waiver, for both parties to see.
 -- (latest definition in the migrations: 20261126000400_dual_relationship_screening.sql)
@@ -978,14 +1156,9 @@ CREATE FUNCTION public.my_engagements() RETURNS TABLE(id uuid, other_id uuid, ot
 $$;
 
 -- function: public.open_slots(uuid, date, date, uuid)
--- ---------------------------------------------------------------------------
--- Open slots, in the consultant's zone: weekly hours (or that date's override)
--- minus time off, active appointments with buffers, the notice window and the
--- weekly maximum; optionally also minus the client's own appointments.
--- Local times are turned into instants with AT TIME ZONE, so a slot at 09:00
--- stays at 09:00 local across daylight-saving changes.
--- ---------------------------------------------------------------------------
--- (latest definition in the migrations: 20261126000500_availability_booking_and_notifications.sql)
+-- Open slots, as in …0500 (the catalog's definition), minus the consultant's calendar busy times with the
+-- buffer after each. Calendar busy times do not count towards the weekly maximum: they are not sessions.
+-- (latest definition in the migrations: 20261206600100_busy_times_from_the_consultants_calendar.sql)
 CREATE FUNCTION public.open_slots(p_consultant uuid, p_from date, p_to date, p_client uuid DEFAULT NULL::uuid) RETURNS TABLE(starts_at timestamp with time zone, ends_at timestamp with time zone)
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO ''
@@ -1049,6 +1222,14 @@ CREATE FUNCTION public.open_slots(p_consultant uuid, p_from date, p_to date, p_c
       and a.starts_at < ((p_to + 2)::timestamp at time zone (select tz from cfg))
       and a.blocked_until > ((p_from - 1)::timestamp at time zone (select tz from cfg))
   ),
+  calendar_busy as (
+    -- The consultant's own calendar, with the buffer after each busy time (as after a session).
+    select tstzrange(lower(b.busy), upper(b.busy) + make_interval(mins => cfg.buffer_minutes)) as blocked
+    from private.calendar_busy b, cfg
+    where b.consultant_id = p_consultant
+      and upper(b.busy) > ((p_from - 1)::timestamp at time zone cfg.tz)
+      and lower(b.busy) < ((p_to + 2)::timestamp at time zone cfg.tz)
+  ),
   full_weeks as (
     select b.week from busy b, cfg
     where b.consultant_id = p_consultant and cfg.max_sessions_per_week is not null
@@ -1059,9 +1240,25 @@ CREATE FUNCTION public.open_slots(p_consultant uuid, p_from date, p_to date, p_c
   from candidates c, cfg
   where c.starts_at >= now() + make_interval(hours => cfg.min_notice_hours)
     -- All busy ranges as one multirange, built once: each candidate is one (logarithmic) overlap test.
-    and not (c.span && (select coalesce(range_agg(b.blocked), '{}'::tstzmultirange) from busy b))
+    and not (c.span && (select coalesce(range_agg(b.blocked), '{}'::tstzmultirange)
+                        from (select blocked from busy union all select blocked from calendar_busy) b))
     and c.week not in (select week from full_weeks)
   order by c.starts_at
+$$;
+
+-- function: public.remove_my_calendar(uuid)
+-- Disconnects one of the caller's calendars; its busy times go with it.
+-- (latest definition in the migrations: 20261206600100_busy_times_from_the_consultants_calendar.sql)
+CREATE FUNCTION public.remove_my_calendar(p_calendar uuid) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  delete from private.consultant_calendars c where c.id = p_calendar and c.consultant_id = auth.uid();
+  if not found then
+    raise exception 'No such calendar.' using errcode = 'PT404', detail = 'calendar';
+  end if;
+end;
 $$;
 
 -- function: public.reschedule_appointment(uuid, timestamp with time zone, text, boolean)
@@ -1282,6 +1479,40 @@ begin
 end;
 $$;
 
+-- table: private.calendar_busy
+-- When a consultant is busy by their own calendar: only the interval, and which calendar said so.
+-- (latest definition in the migrations: 20261206600100_busy_times_from_the_consultants_calendar.sql)
+CREATE TABLE private.calendar_busy (
+    calendar_id uuid NOT NULL,
+    consultant_id uuid NOT NULL,
+    busy tstzrange NOT NULL,
+    CONSTRAINT calendar_busy_busy_check CHECK (((NOT isempty(busy)) AND (NOT lower_inf(busy)) AND (NOT upper_inf(busy))))
+);
+
+-- table: private.consultant_calendars
+-- A consultant's calendars. In `private`: no API role has any privilege; the functions below are the doors.
+-- (latest definition in the migrations: 20261206600100_busy_times_from_the_consultants_calendar.sql)
+CREATE TABLE private.consultant_calendars (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    consultant_id uuid NOT NULL,
+    kind text NOT NULL,
+    label text NOT NULL,
+    sealed_secret text NOT NULL,
+    masked_secret text NOT NULL,
+    write_sessions boolean DEFAULT false NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_read_at timestamp with time zone,
+    last_ok_at timestamp with time zone,
+    last_error text,
+    owner_told_at timestamp with time zone,
+    CONSTRAINT consultant_calendars_check CHECK (((kind = 'caldav'::text) OR (NOT write_sessions))),
+    CONSTRAINT consultant_calendars_kind_check CHECK ((kind = ANY (ARRAY['ics_url'::text, 'caldav'::text]))),
+    CONSTRAINT consultant_calendars_label_check CHECK (((char_length(label) >= 1) AND (char_length(label) <= 80) AND (label !~ '[\r\n]'::text))),
+    CONSTRAINT consultant_calendars_last_error_check CHECK ((char_length(last_error) <= 500)),
+    CONSTRAINT consultant_calendars_masked_secret_check CHECK (((char_length(masked_secret) >= 1) AND (char_length(masked_secret) <= 200))),
+    CONSTRAINT consultant_calendars_sealed_secret_check CHECK (((char_length(sealed_secret) >= 1) AND (char_length(sealed_secret) <= 8000)))
+);
+
 -- table: public.availability_settings
 -- ---------------------------------------------------------------------------
 -- Intake settings and weekly hours (the availability page builds on these)
@@ -1356,6 +1587,10 @@ CREATE TABLE public.weekly_hours (
     CONSTRAINT weekly_hours_weekday_check CHECK (((weekday >= 1) AND (weekday <= 7)))
 );
 
+-- constraint: private.consultant_calendars consultant_calendars_pkey
+ALTER TABLE ONLY private.consultant_calendars
+    ADD CONSTRAINT consultant_calendars_pkey PRIMARY KEY (id);
+
 -- constraint: public.appointments appointments_client_free
 ALTER TABLE ONLY public.appointments
     ADD CONSTRAINT appointments_client_free EXCLUDE USING gist (client_id WITH =, tstzrange(starts_at, ends_at) WITH &&) WHERE ((status = ANY (ARRAY['requested'::text, 'confirmed'::text])));
@@ -1395,6 +1630,15 @@ ALTER TABLE ONLY public.time_off
 -- constraint: public.weekly_hours weekly_hours_pkey
 ALTER TABLE ONLY public.weekly_hours
     ADD CONSTRAINT weekly_hours_pkey PRIMARY KEY (id);
+
+-- index: private.calendar_busy_calendar
+CREATE INDEX calendar_busy_calendar ON private.calendar_busy USING btree (calendar_id);
+
+-- index: private.calendar_busy_consultant
+CREATE INDEX calendar_busy_consultant ON private.calendar_busy USING btree (consultant_id, upper(busy));
+
+-- index: private.consultant_calendars_consultant
+CREATE INDEX consultant_calendars_consultant ON private.consultant_calendars USING btree (consultant_id);
 
 -- index: public.appointments_cancelled_by_idx
 CREATE INDEX appointments_cancelled_by_idx ON public.appointments USING btree (cancelled_by) WHERE (status = 'cancelled'::text);
@@ -1453,6 +1697,10 @@ CREATE TRIGGER availability_capacity_holds_the_active_clients BEFORE UPDATE OF c
 -- trigger: public.availability_settings availability_settings_fields_in_sentences
 -- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
 CREATE TRIGGER availability_settings_fields_in_sentences BEFORE INSERT OR UPDATE ON public.availability_settings FOR EACH ROW EXECUTE FUNCTION private.availability_fields_in_sentences();
+
+-- trigger: public.appointments bookings_avoid_calendar_busy
+-- (latest definition in the migrations: 20261206600100_busy_times_from_the_consultants_calendar.sql)
+CREATE TRIGGER bookings_avoid_calendar_busy BEFORE INSERT ON public.appointments FOR EACH ROW EXECUTE FUNCTION private.bookings_avoid_calendar_busy();
 
 -- trigger: public.appointments bookings_need_a_licence_where_the_client_lives
 -- (latest definition in the migrations: 20261129000400_licensed_where_the_client_lives.sql)
@@ -1549,6 +1797,18 @@ CREATE TRIGGER weekly_hours_within_bounds_insert AFTER INSERT ON public.weekly_h
 -- trigger: public.weekly_hours weekly_hours_within_bounds_update
 -- (latest definition in the migrations: 20261129001000_bounds_on_every_input.sql)
 CREATE TRIGGER weekly_hours_within_bounds_update AFTER UPDATE ON public.weekly_hours REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION private.weekly_hours_within_bounds();
+
+-- fk constraint: private.calendar_busy calendar_busy_calendar_id_fkey
+ALTER TABLE ONLY private.calendar_busy
+    ADD CONSTRAINT calendar_busy_calendar_id_fkey FOREIGN KEY (calendar_id) REFERENCES private.consultant_calendars(id) ON DELETE CASCADE;
+
+-- fk constraint: private.calendar_busy calendar_busy_consultant_id_fkey
+ALTER TABLE ONLY private.calendar_busy
+    ADD CONSTRAINT calendar_busy_consultant_id_fkey FOREIGN KEY (consultant_id) REFERENCES public.profiles(id) ON DELETE CASCADE;
+
+-- fk constraint: private.consultant_calendars consultant_calendars_consultant_id_fkey
+ALTER TABLE ONLY private.consultant_calendars
+    ADD CONSTRAINT consultant_calendars_consultant_id_fkey FOREIGN KEY (consultant_id) REFERENCES public.profiles(id) ON DELETE CASCADE;
 
 -- fk constraint: public.appointments appointments_cancelled_by_fkey
 ALTER TABLE ONLY public.appointments
@@ -1697,6 +1957,9 @@ REVOKE ALL ON FUNCTION private.availability_fields_in_sentences() FROM PUBLIC;
 -- acl: private.FUNCTION availability_rows_in_sentences()
 REVOKE ALL ON FUNCTION private.availability_rows_in_sentences() FROM PUBLIC;
 
+-- acl: private.FUNCTION bookings_avoid_calendar_busy()
+REVOKE ALL ON FUNCTION private.bookings_avoid_calendar_busy() FROM PUBLIC;
+
 -- acl: private.FUNCTION bookings_need_a_licence_where_the_client_lives()
 REVOKE ALL ON FUNCTION private.bookings_need_a_licence_where_the_client_lives() FROM PUBLIC;
 
@@ -1774,10 +2037,27 @@ REVOKE ALL ON FUNCTION private.weekly_hours_within_bounds() FROM PUBLIC;
 -- acl: private.FUNCTION within_window(p_ends_on date, p_window smallint)
 REVOKE ALL ON FUNCTION private.within_window(p_ends_on date, p_window smallint) FROM PUBLIC;
 
+-- acl: public.FUNCTION add_my_calendar(p_kind text, p_label text, p_sealed_secret text, p_masked_secret text, p_write_sessions boolean)
+REVOKE ALL ON FUNCTION public.add_my_calendar(p_kind text, p_label text, p_sealed_secret text, p_masked_secret text, p_write_sessions boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.add_my_calendar(p_kind text, p_label text, p_sealed_secret text, p_masked_secret text, p_write_sessions boolean) TO service_role;
+GRANT ALL ON FUNCTION public.add_my_calendar(p_kind text, p_label text, p_sealed_secret text, p_masked_secret text, p_write_sessions boolean) TO portal_member;
+
 -- acl: public.FUNCTION book_appointment(p_other uuid, p_starts_at timestamp with time zone)
 REVOKE ALL ON FUNCTION public.book_appointment(p_other uuid, p_starts_at timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.book_appointment(p_other uuid, p_starts_at timestamp with time zone) TO service_role;
 GRANT ALL ON FUNCTION public.book_appointment(p_other uuid, p_starts_at timestamp with time zone) TO portal_member;
+
+-- acl: public.FUNCTION calendar_reading_done(p_calendar uuid, p_busy jsonb, p_error text)
+REVOKE ALL ON FUNCTION public.calendar_reading_done(p_calendar uuid, p_busy jsonb, p_error text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.calendar_reading_done(p_calendar uuid, p_busy jsonb, p_error text) TO service_role;
+
+-- acl: public.FUNCTION calendar_sessions(p_calendar uuid)
+REVOKE ALL ON FUNCTION public.calendar_sessions(p_calendar uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.calendar_sessions(p_calendar uuid) TO service_role;
+
+-- acl: public.FUNCTION calendars_due(p_every_minutes integer, p_limit integer, p_consultant uuid)
+REVOKE ALL ON FUNCTION public.calendars_due(p_every_minutes integer, p_limit integer, p_consultant uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.calendars_due(p_every_minutes integer, p_limit integer, p_consultant uuid) TO service_role;
 
 -- acl: public.FUNCTION cancel_appointment(p_appointment uuid, p_reason text, p_accept_late boolean)
 REVOKE ALL ON FUNCTION public.cancel_appointment(p_appointment uuid, p_reason text, p_accept_late boolean) FROM PUBLIC;
@@ -1804,6 +2084,16 @@ REVOKE ALL ON FUNCTION public.my_appointments(p_from timestamp with time zone, p
 GRANT ALL ON FUNCTION public.my_appointments(p_from timestamp with time zone, p_to timestamp with time zone) TO service_role;
 GRANT ALL ON FUNCTION public.my_appointments(p_from timestamp with time zone, p_to timestamp with time zone) TO portal_member;
 
+-- acl: public.FUNCTION my_busy_times(p_from timestamp with time zone, p_to timestamp with time zone)
+REVOKE ALL ON FUNCTION public.my_busy_times(p_from timestamp with time zone, p_to timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.my_busy_times(p_from timestamp with time zone, p_to timestamp with time zone) TO service_role;
+GRANT ALL ON FUNCTION public.my_busy_times(p_from timestamp with time zone, p_to timestamp with time zone) TO portal_member;
+
+-- acl: public.FUNCTION my_calendars()
+REVOKE ALL ON FUNCTION public.my_calendars() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.my_calendars() TO service_role;
+GRANT ALL ON FUNCTION public.my_calendars() TO portal_member;
+
 -- acl: public.FUNCTION my_engagements()
 REVOKE ALL ON FUNCTION public.my_engagements() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.my_engagements() TO service_role;
@@ -1813,6 +2103,11 @@ GRANT ALL ON FUNCTION public.my_engagements() TO portal_member;
 REVOKE ALL ON FUNCTION public.open_slots(p_consultant uuid, p_from date, p_to date, p_client uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.open_slots(p_consultant uuid, p_from date, p_to date, p_client uuid) TO service_role;
 GRANT ALL ON FUNCTION public.open_slots(p_consultant uuid, p_from date, p_to date, p_client uuid) TO portal_member;
+
+-- acl: public.FUNCTION remove_my_calendar(p_calendar uuid)
+REVOKE ALL ON FUNCTION public.remove_my_calendar(p_calendar uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.remove_my_calendar(p_calendar uuid) TO service_role;
+GRANT ALL ON FUNCTION public.remove_my_calendar(p_calendar uuid) TO portal_member;
 
 -- acl: public.FUNCTION reschedule_appointment(p_appointment uuid, p_new_starts_at timestamp with time zone, p_reason text, p_accept_late boolean)
 REVOKE ALL ON FUNCTION public.reschedule_appointment(p_appointment uuid, p_new_starts_at timestamp with time zone, p_reason text, p_accept_late boolean) FROM PUBLIC;

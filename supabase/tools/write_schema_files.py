@@ -104,7 +104,9 @@ RULES: list[tuple[str, str]] = [
         r"|tell_care_continues_beyond_the_licence|tell_when_a_client_moves_beyond_the_licence"
         r"|tell_when_a_licence_stops_covering_a_client|availability_fields_in_sentences|availability_rows_in_sentences"
         r"|settings_in_sentences|session_fields_in_sentences|lateness|cancellation_judged_by_its_own_terms"
-        r"|session_keeps_its_booking_terms",
+        r"|session_keeps_its_booking_terms"
+        r"|consultant_calendars|calendar_busy|my_calendars|add_my_calendar|remove_my_calendar|my_busy_times"
+        r"|calendars_due|calendar_reading_done|bookings_avoid_calendar_busy|calendar_sessions",
         "40_availability_and_booking",
     ),
     # requests and screening
