@@ -23,6 +23,7 @@ create table private.consultant_calendars (
   check (kind = 'caldav' or not write_sessions)
 );
 create index consultant_calendars_consultant on private.consultant_calendars (consultant_id);
+alter table private.consultant_calendars enable row level security;  -- no policy: only definers read it
 revoke all on private.consultant_calendars from public, anon, authenticated, portal_member, service_role;
 
 -- When a consultant is busy by their own calendar: only the interval, and which calendar said so.
@@ -33,6 +34,7 @@ create table private.calendar_busy (
 );
 create index calendar_busy_consultant on private.calendar_busy (consultant_id, upper(busy));
 create index calendar_busy_calendar on private.calendar_busy (calendar_id);
+alter table private.calendar_busy enable row level security;  -- no policy: only definers read it
 revoke all on private.calendar_busy from public, anon, authenticated, portal_member, service_role;
 
 -- The caller's calendars, the secret masked (the mask was made by the server from the plaintext it sealed).

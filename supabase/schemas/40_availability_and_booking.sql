@@ -1874,6 +1874,12 @@ ALTER TABLE ONLY public.time_off
 ALTER TABLE ONLY public.weekly_hours
     ADD CONSTRAINT weekly_hours_consultant_id_fkey FOREIGN KEY (consultant_id) REFERENCES public.profiles(id) ON DELETE CASCADE;
 
+-- row security: private.calendar_busy
+ALTER TABLE private.calendar_busy ENABLE ROW LEVEL SECURITY;
+
+-- row security: private.consultant_calendars
+ALTER TABLE private.consultant_calendars ENABLE ROW LEVEL SECURITY;
+
 -- policy: public.session_locations a consultant reads and writes their own session location
 -- (latest definition in the migrations: 20261206500300_invitations_say_where_and_with_whom.sql)
 CREATE POLICY "a consultant reads and writes their own session location" ON public.session_locations TO portal_member USING ((consultant_id = ( SELECT auth.uid() AS uid))) WITH CHECK ((consultant_id = ( SELECT auth.uid() AS uid)));
