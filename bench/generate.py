@@ -32,7 +32,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -1152,7 +1152,7 @@ def _fingerprint(spec: WorldSpec) -> dict[str, Any]:
         "migrations": [
             [version, hashlib.sha256(path.read_bytes()).hexdigest()[:16]] for version, _, path in migration_files()
         ],
-        "date": date.today().isoformat(),
+        "date": datetime.now(UTC).date().isoformat(),
     }
 
 

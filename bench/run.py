@@ -34,7 +34,7 @@ import random
 import sys
 import time
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -702,7 +702,7 @@ def run(
             "loadavg_after": [round(x, 2) for x in load_after],
         },
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "date": date.today().isoformat(),
+        "date": datetime.now(UTC).date().isoformat(),
     }
 
 

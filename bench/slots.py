@@ -270,7 +270,7 @@ def _fingerprint(world: World) -> dict[str, Any]:
         "world": world.spec.name,
         "world_generated": world.info.get("generation_s"),
         "migrations": migrations,
-        "date": date.today().isoformat(),
+        "date": datetime.now(UTC).date().isoformat(),
     }
 
 

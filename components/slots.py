@@ -5,7 +5,7 @@ cancellation policy before anything is booked."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import streamlit as st
@@ -68,7 +68,7 @@ def slot_picker(
         picked = None
     wanted = st.session_state.get(f"{key}_week")
     wanted = date.fromisoformat(wanted) if wanted else None
-    first, last = fetch_window(date.today(), wanted)
+    first, last = fetch_window(datetime.now(UTC).date(), wanted)
     slots = fetch(first, last)
     gone = False
     if picked is not None and picked not in {s["starts_at"] for s in slots}:
@@ -101,7 +101,7 @@ def slot_picker(
     today = datetime.now(ZoneInfo(shown_tz)).date()
     monday = week_to_show(slots, shown_tz, wanted, picked if picked in {s["starts_at"] for s in slots} else None)
     # The server's today may be a day ahead of the shown zone's: the farthest week read must stay choosable.
-    earliest, latest = monday_of(today), max(today, date.today()) + HORIZON
+    earliest, latest = monday_of(today), max(today, datetime.now(UTC).date()) + HORIZON
     # The date shown is the week's Monday; set before the widget is drawn (so never alongside a `value=`).
     st.session_state[f"{key}_go"] = min(max(monday or wanted or earliest, earliest), latest)
     go_column.date_input(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import bcrypt
 import psycopg
@@ -320,7 +320,7 @@ def load_demo_world_if_empty(owner_conninfo: str) -> bool:
 
 def load_demo_world(conn: psycopg.Connection, today: date | None = None) -> list[DemoPerson]:
     # Licence expiry dates are relative to the day the database is created, so they are current.
-    people = demo_world(today or date.today())
+    people = demo_world(today or datetime.now(UTC).date())
     # One hash for every demo account: bcrypt is slow on purpose, and they share a password.
     password_hash = bcrypt.hashpw(DEMO_PASSWORD.encode(), bcrypt.gensalt(rounds=12)).decode()
     with conn.cursor() as cur:
@@ -386,7 +386,7 @@ def load_demo_world(conn: psycopg.Connection, today: date | None = None) -> list
             [(p.accepting, p.capacity, p.id) for p in people if p.is_consultant],
         )
         _demo_requests(cur, people)
-        _demo_declarations(cur, people, today or date.today())
+        _demo_declarations(cur, people, today or datetime.now(UTC).date())
         # What each open request's screening saw when it was sent (matching runs only at a request).
         cur.execute(
             "select private.take_request_screening(q.id) from public.consultation_requests q "
@@ -540,7 +540,7 @@ def _demo_appointments(cur, people: list[DemoPerson]) -> None:
     from zoneinfo import ZoneInfo
 
     by_name = {p.username: p for p in people}
-    base = date.today()
+    base = datetime.now(UTC).date()
 
     def session(consultant, client, days, hour, status, **extra):
         c, s = by_name[consultant], by_name[client]
@@ -584,7 +584,7 @@ def _demo_termination_plans(cur, people: list[DemoPerson]) -> None:
     from psycopg.types.json import Jsonb
 
     by_name = {p.username: p for p in people}
-    today = date.today()
+    today = datetime.now(UTC).date()
 
     def plan(consultant, client, status, author, signers, **terms):
         c, s = by_name[consultant], by_name[client]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from portal.db import APIError, Backend, Claims, friendly_message
@@ -91,7 +91,7 @@ def validate(
     Capacity may not be lower than `active_clients` (get_my_practice's count of active engagements): a consultant
     who wants no new clients turns off accepting instead, and Home never reads "1 of 0".
     """
-    today = today or date.today()
+    today = today or datetime.now(UTC).date()
     errors: dict[str, str] = {}
     if capacity is None or not 0 <= capacity <= 60:
         errors["capacity"] = "Capacity is the number of active clients you can hold: 0 to 60."

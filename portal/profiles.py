@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import available_timezones
 
@@ -177,7 +177,7 @@ def validate(
     profile: ProfileInput, *, jurisdictions: set[str], languages: set[str], today: date | None = None
 ) -> dict[str, str]:
     """Every problem with the form, keyed by field; empty when it may be saved."""
-    today = today or date.today()
+    today = today or datetime.now(UTC).date()
     errors: dict[str, str] = {}
     name = (profile.display_name or "").strip()
     if not 2 <= len(name) <= 80:

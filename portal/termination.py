@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from portal.db import APIError, Backend, Claims, friendly_message
@@ -280,7 +280,7 @@ def friendly_day(value: date | str | None, *, today: date | None = None, year: b
     if not value:
         return "—"
     day = date.fromisoformat(value) if isinstance(value, str) else value
-    show_year = year or day.year != (today or date.today()).year
+    show_year = year or day.year != (today or datetime.now(UTC).date()).year
     return f"{day:%a %d %b %Y}" if show_year else f"{day:%a %d %b}"
 
 

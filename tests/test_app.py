@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
 import bcrypt
@@ -745,15 +745,15 @@ def test_termination_journey_propose_counter_agree(backend, embedded_db):
     consultant.switch_page(PAGES["termination"]).run()
     no_exceptions(consultant)
     # Too soon for a consultant-initiated ending: refused next to the field, nothing typed is lost.
-    from datetime import date, timedelta
+    from datetime import timedelta
 
-    consultant.date_input(key="plan_new_final").set_value(date.today() + timedelta(days=10))
+    consultant.date_input(key="plan_new_final").set_value(datetime.now(UTC).date() + timedelta(days=10))
     consultant.text_input(key="plan_new_external").input("Dr. Outside Referral")
     consultant.button(key="plan_new_save").click().run()
     no_exceptions(consultant)
     assert any("at least 21 days" in e for e in texts(consultant, "error"))
     assert consultant.text_input(key="plan_new_external").value == "Dr. Outside Referral"
-    consultant.date_input(key="plan_new_final").set_value(date.today() + timedelta(days=30))
+    consultant.date_input(key="plan_new_final").set_value(datetime.now(UTC).date() + timedelta(days=30))
     consultant.button(key="plan_new_save").click().run()
     no_exceptions(consultant)
     assert any("Draft saved" in s for s in texts(consultant, "success"))

@@ -25,7 +25,7 @@ NEW_YORK = ZoneInfo("America/New_York")
 
 def next_dst_change(zone: ZoneInfo) -> date:
     """The first day on which the zone's UTC offset differs from the day before."""
-    day = date.today() + timedelta(days=14)
+    day = datetime.now(UTC).date() + timedelta(days=14)
     noon = datetime.combine(day, time(12), zone)
     for _ in range(400):
         following = datetime.combine(day + timedelta(days=1), time(12), zone)
@@ -134,7 +134,7 @@ def test_slot_labels_show_the_viewer_zone_with_the_consultants_alongside():
 
 
 def test_buffers_existing_appointments_overrides_and_time_off(cal):
-    monday = monday_after(date.today() + timedelta(days=7))
+    monday = monday_after(datetime.now(UTC).date() + timedelta(days=7))
     cal.hours(1, "09:00", "13:00")
     cal.hours(2, "09:00", "10:00")
     cal.settings(session_minutes=45, buffer_minutes=15, min_notice_hours=0)
@@ -166,10 +166,10 @@ def test_notice_window_and_weekly_maximum(cal):
     for weekday in range(1, 8):
         cal.hours(weekday, "00:00", "23:59")
     cal.settings(session_minutes=60, buffer_minutes=0, min_notice_hours=72)
-    first = cal.slots(date.today(), date.today() + timedelta(days=6))[0]
+    first = cal.slots(datetime.now(UTC).date(), datetime.now(UTC).date() + timedelta(days=6))[0]
     assert first >= datetime.now(UTC) + timedelta(hours=72)
     assert first < datetime.now(UTC) + timedelta(hours=74)
-    monday = monday_after(date.today() + timedelta(days=7))
+    monday = monday_after(datetime.now(UTC).date() + timedelta(days=7))
     cal.settings(max_sessions_per_week=2, min_notice_hours=0)
     cal.appointment(local(monday, "09:00"), minutes=60, buffer=0)
     assert cal.slots(monday, monday + timedelta(days=6))
@@ -179,7 +179,7 @@ def test_notice_window_and_weekly_maximum(cal):
 
 
 def test_the_database_refuses_a_double_booking_even_without_the_functions(cal):
-    monday = monday_after(date.today() + timedelta(days=7))
+    monday = monday_after(datetime.now(UTC).date() + timedelta(days=7))
     cal.appointment(local(monday, "09:00"))
     with pytest.raises(psycopg.errors.ExclusionViolation):
         with cal.conn.transaction():
@@ -246,8 +246,8 @@ def slots_for(backend, consultant, client, days_ahead=3):
         backend,
         client,
         consultant.sub,
-        date.today() + timedelta(days=days_ahead),
-        date.today() + timedelta(days=days_ahead + 6),
+        datetime.now(UTC).date() + timedelta(days=days_ahead),
+        datetime.now(UTC).date() + timedelta(days=days_ahead + 6),
         client.sub,
     )
 
@@ -280,7 +280,14 @@ def test_two_people_grabbing_one_slot_get_one_success_and_one_clear_refusal(back
 
 def test_book_confirm_cancel_inside_and_outside_the_threshold(backend, engaged):
     consultant, (client, _), _ = engaged
-    soon = open_slots(backend, client, consultant.sub, date.today(), date.today() + timedelta(days=2), client.sub)
+    soon = open_slots(
+        backend,
+        client,
+        consultant.sub,
+        datetime.now(UTC).date(),
+        datetime.now(UTC).date() + timedelta(days=2),
+        client.sub,
+    )
     soon = [s for s in soon if datetime.fromisoformat(s["starts_at"]) > datetime.now(UTC) + timedelta(hours=3)][0][
         "starts_at"
     ]

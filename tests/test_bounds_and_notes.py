@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date, time
+from datetime import UTC, date, datetime, time
 
 import httpx
 import psycopg
@@ -360,8 +360,8 @@ def test_adjacent_ranges_are_saved_and_each_slot_offered_once(consultant):
         "open_slots",
         {
             "p_consultant": consultant.user_id,
-            "p_from": date.today().isoformat(),
-            "p_to": date.fromordinal(date.today().toordinal() + 14).isoformat(),
+            "p_from": datetime.now(UTC).date().isoformat(),
+            "p_to": date.fromordinal(datetime.now(UTC).date().toordinal() + 14).isoformat(),
         },
     )
     starts = [s["starts_at"] for s in slots]

@@ -41,7 +41,7 @@ def apart(day: date) -> timedelta:
 def tuesday_of_a_dst_gap() -> date:
     """The first Tuesday (a week or more ahead) when New York and Berlin are not 6 hours apart, with a usual
     Tuesday the week before: the week a zone-unaware reader puts a New York meeting at the wrong Berlin hour."""
-    day = date.today() + timedelta(days=14 + (1 - date.today().weekday()) % 7)
+    day = datetime.now(UTC).date() + timedelta(days=14 + (1 - datetime.now(UTC).date().weekday()) % 7)
     while apart(day) == timedelta(hours=6) or apart(day - timedelta(days=7)) != timedelta(hours=6):
         day += timedelta(days=7)
     return day
@@ -226,7 +226,7 @@ def test_calendar_events_block_exactly_their_slots(consultant, events, path):
 
 def test_a_booking_over_a_busy_time_is_refused_with_a_sentence(consultant, embedded_db):
     backend, consultant_claims, client_claims, _ = consultant
-    day = date.today() + timedelta(days=3)
+    day = datetime.now(UTC).date() + timedelta(days=3)
     slots = open_slots(backend, client_claims, consultant_claims.sub, day, day + timedelta(days=6), client_claims.sub)
     shown = datetime.fromisoformat(slots[0]["starts_at"])
     calendar_id = backend.rpc(
@@ -281,7 +281,7 @@ def test_a_calendar_that_fails_keeps_its_busy_times_and_tells_its_owner_once(con
         as_user=consultant_claims,
     )
     try:
-        day = date.today() + timedelta(days=20)
+        day = datetime.now(UTC).date() + timedelta(days=20)
         slot = open_slots(backend, client_claims, consultant_claims.sub, day, day + timedelta(days=6))[0]
         busy = [[slot["starts_at"], slot["ends_at"]]]
         backend.rpc("calendar_reading_done", {"p_calendar": calendar_id, "p_busy": busy}, as_user=SERVICE)
@@ -369,7 +369,7 @@ def test_sessions_are_written_into_the_calendar_and_leave_it_when_cancelled(cons
             }
 
     try:
-        day = date.today() + timedelta(days=40)
+        day = datetime.now(UTC).date() + timedelta(days=40)
         slot = open_slots(backend, client_claims, consultant_claims.sub, day, day + timedelta(days=6))[0]
         booked = book(backend, client_claims, consultant_claims.sub, slot["starts_at"])
         calendar_sync.sweep(backend, KEY, consultant_id=consultant_claims.sub, limits=LOOPBACK)

@@ -16,7 +16,7 @@ allow), and each party's side is checked:
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -178,7 +178,7 @@ def test_capacity_stays_above_the_clients_and_closing_intake_ends_nothing(backen
 
 
 def lapse_licence(backend, deployed, consultant: Claims, door: str) -> None:
-    yesterday = str(date.today() - timedelta(days=1))
+    yesterday = str(datetime.now(UTC).date() - timedelta(days=1))
     if door == "edited on My profile":
         licence = backend.rpc("get_my_profile", {}, as_user=consultant)["licenses"][0]
         save_profile(backend, consultant, licences=[{**licence, "expires_on": yesterday}])
@@ -343,7 +343,7 @@ def test_nothing_deletes_an_active_engagement_or_a_session_ahead(backend, deploy
 def test_a_plan_completes_only_once_no_session_is_left_booked(backend, deployed, practice):
     consultant, (ana, _) = practice
     engagement = next(e["id"] for e in backend.rpc("my_engagements", {}, as_user=ana))
-    today = date.today()
+    today = datetime.now(UTC).date()
     terms = {
         "reason": "consultant_capacity",
         "discussed_on": str(today),

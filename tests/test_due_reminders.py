@@ -10,7 +10,7 @@ move and the cancellation go through the portal's own functions."""
 from __future__ import annotations
 
 import threading
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -177,7 +177,10 @@ def agreed_plan(backend, embedded_db, final_in_days: int) -> tuple[Claims, Claim
     consultant, client = (Claims.user(user_id(backend, u)) for u in (consultant_username, client_username))
     engagement = backend.rpc("my_engagements", {}, as_user=client)[0]["id"]
     plan = start(
-        backend, client, engagement, client_terms(final_session_on=date.today() + timedelta(days=final_in_days))
+        backend,
+        client,
+        engagement,
+        client_terms(final_session_on=datetime.now(UTC).date() + timedelta(days=final_in_days)),
     )
     propose(backend, client, plan, expected_version=1)
     assert sign(backend, consultant, plan, 1) == "agreed"
@@ -187,7 +190,7 @@ def agreed_plan(backend, embedded_db, final_in_days: int) -> tuple[Claims, Claim
 def test_a_final_session_within_a_week_reaches_a_member_who_never_opened_the_page(backend, embedded_db):
     consultant, client, plan = agreed_plan(backend, embedded_db, final_in_days=5)
     consultant_name, client_name = names(backend, consultant, client)
-    day = f"{date.today() + timedelta(days=5):%a %d %b}"
+    day = f"{datetime.now(UTC).date() + timedelta(days=5):%a %d %b}"
     sweep(backend)
     sweep(backend)
     assert notices(backend, client, FINAL) == [

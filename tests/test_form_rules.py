@@ -7,7 +7,7 @@ headless."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import psycopg
 import pytest
@@ -473,9 +473,9 @@ def test_clearing_the_times_of_a_saved_range_is_refused_next_to_it_not_a_deletio
     claims = Claims.user(consultant_id)
     version = backend.rpc("get_my_availability", {}, as_user=claims)["settings"]["version"]
     on, first, last = (
-        date.today() + timedelta(days=40),
-        date.today() + timedelta(days=50),
-        date.today() + timedelta(days=52),
+        datetime.now(UTC).date() + timedelta(days=40),
+        datetime.now(UTC).date() + timedelta(days=50),
+        datetime.now(UTC).date() + timedelta(days=52),
     )
     save_my_availability(
         backend,

@@ -31,7 +31,7 @@ import uuid
 import zipfile
 from collections import deque
 from collections.abc import Callable, Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -535,7 +535,7 @@ def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) ->
         seeker.get_by_label("Years in practice").fill("9")
         # Where they live: a consultant must be licensed there (checked by the database at every door).
         choose(seeker, "Where you live (state or province)", "NY — New York", typed="New York")
-        licence_expiry = date.today() + timedelta(days=730)
+        licence_expiry = datetime.now(UTC).date() + timedelta(days=730)
         LicenceGrid(seeker).add_licence(HOME, "LCSW", f"NY-{tag.upper()}", licence_expiry)
         shots(seeker, "seeker-profile-filled")
         click_after_typing(seeker, seeker.get_by_role("button", name="Save profile"))
@@ -557,7 +557,12 @@ def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) ->
         shots(seeker, "seeker-relationships-empty")
         declarations = [
             (FLAGGED, "is or was a friend", None, None),
-            (BLOCKED, "is or was my clinical supervisor", date(2019, 9, 1), date.today() - timedelta(days=365)),
+            (
+                BLOCKED,
+                "is or was my clinical supervisor",
+                date(2019, 9, 1),
+                datetime.now(UTC).date() - timedelta(days=365),
+            ),
         ]
         for person, kind, since, until in declarations:
             search = seeker.get_by_label("Search consultants by name")

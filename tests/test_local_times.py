@@ -55,7 +55,7 @@ def test_daylight_saving_is_applied_for_the_instant_not_for_now():
 
 def test_naive_text_and_datetimes_are_taken_as_utc():
     assert local_time("2026-02-27T10:00:00", "Asia/Tokyo", now=NOW) == "Fri 27 Feb, 19:00"
-    assert local_time(datetime(2026, 2, 27, 10, 0), "Asia/Tokyo", now=NOW) == "Fri 27 Feb, 19:00"
+    assert local_time(datetime(2026, 2, 27, 10, 0), "Asia/Tokyo", now=NOW) == "Fri 27 Feb, 19:00"  # noqa: DTZ001 (naive on purpose)
     assert local_time(datetime(2026, 2, 27, 10, 0, tzinfo=UTC), "Asia/Tokyo", now=NOW) == "Fri 27 Feb, 19:00"
 
 

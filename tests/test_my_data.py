@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -48,7 +48,12 @@ def pair(backend, new_user, embedded_db):
 def test_home_lists_what_waits_on_me(backend, pair):
     consultant, client, _ = pair
     slot = open_slots(
-        backend, client, consultant.sub, date.today() + timedelta(days=3), date.today() + timedelta(days=9), client.sub
+        backend,
+        client,
+        consultant.sub,
+        datetime.now(UTC).date() + timedelta(days=3),
+        datetime.now(UTC).date() + timedelta(days=9),
+        client.sub,
     )[0]["starts_at"]
     book(backend, client, consultant.sub, slot)
     home = backend.rpc("my_home", {}, as_user=consultant)
@@ -76,7 +81,12 @@ def test_export_holds_my_data_and_nothing_the_other_declared(backend, pair):
 def test_deleting_my_account_keeps_the_other_partys_records_whole(backend, pair):
     consultant, client, username = pair
     slot = open_slots(
-        backend, client, consultant.sub, date.today() + timedelta(days=3), date.today() + timedelta(days=9), client.sub
+        backend,
+        client,
+        consultant.sub,
+        datetime.now(UTC).date() + timedelta(days=3),
+        datetime.now(UTC).date() + timedelta(days=9),
+        client.sub,
     )[0]["starts_at"]
     booked = book(backend, client, consultant.sub, slot)
     with pytest.raises(DeletionRefused, match="Type your username"):

@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import psycopg
@@ -349,7 +349,7 @@ def test_proposing_and_cancelling_in_a_loop_reaches_the_consultant_20_times_a_da
         )
     seeker = api(deployed, postgrest, http, made("booked_s"))
     request(seeker, consultant)  # the request itself is one notice
-    first = date.today() + timedelta(days=3)
+    first = datetime.now(UTC).date() + timedelta(days=3)
     slot = seeker.ok(
         "open_slots",
         {

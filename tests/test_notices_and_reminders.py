@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import uuid
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -22,7 +22,7 @@ from portal.termination import PlanTerms, propose, revise, sign, start
 from tests.conftest import licensed_where_the_clients_live
 from tests.test_app import PAGES, app, engaged_pair, no_exceptions, texts
 
-TODAY = date.today()
+TODAY = datetime.now(UTC).date()
 
 
 # --- notification texts name times in the recipient's zone ----------------------------------------

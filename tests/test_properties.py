@@ -531,7 +531,7 @@ def plausible(name: str, type_: str, cast: Cast) -> Any:
         "integer": 1,
         "bigint": 1,
         "boolean": True,
-        "date": date.today().isoformat(),
+        "date": datetime.now(UTC).date().isoformat(),
         "timestamp with time zone": week.isoformat(),
         "jsonb": [] if name in JSON_ARRAYS else {},
         "json": {},

@@ -7,7 +7,7 @@ embedded Postgres 18 and the Postgres 15 the Supabase CLI deployed. Each rule is
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -118,7 +118,7 @@ def booked_and_confirmed(api, pair, *, hours_ahead: float) -> str:
     """A session booked by the client through the RPC and confirmed by the consultant, then brought to start
     `hours_ahead` from now (as time passing would)."""
     consultant, client = pair["consultant"], pair["client"]
-    day = date.today() + timedelta(days=3)
+    day = datetime.now(UTC).date() + timedelta(days=3)
     slot = open_slots(api, client, consultant.sub, day, day + timedelta(days=6), client.sub)[0]["starts_at"]
     appointment = book(api, client, consultant.sub, slot)["id"]
     answer(api, consultant, appointment, confirm=True)
@@ -293,7 +293,7 @@ def test_a_change_applies_to_sessions_booked_after_it(api, pair):
 def test_a_move_keeps_the_terms_and_is_judged_by_them(api, pair, side):
     session = booked_and_confirmed(api, pair, hours_ahead=61)
     set_threshold(pair, 168)
-    day = date.today() + timedelta(days=10)
+    day = datetime.now(UTC).date() + timedelta(days=10)
     new_time = open_slots(api, pair["client"], pair["consultant"].sub, day, day + timedelta(days=6), pair["client"].sub)
     moved = reschedule(api, pair[side], session, new_time[0]["starts_at"], "Clash")  # in good time under 24 h
     assert stored(pair, session)[:2] == (24, False)

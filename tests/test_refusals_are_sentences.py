@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -126,7 +126,7 @@ NOT_REACHABLE = {
 }
 
 LONG = "x" * 2001
-TODAY = date.today()
+TODAY = datetime.now(UTC).date()
 
 
 def terms(**changes: Any) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -206,7 +206,12 @@ def test_the_consultant_must_be_licensed_where_the_client_lives_at_every_door(ba
             (consultant.sub,),
         )
     slot = open_slots(
-        backend, seeker, consultant.sub, date.today() + timedelta(days=2), date.today() + timedelta(days=6), seeker.sub
+        backend,
+        seeker,
+        consultant.sub,
+        datetime.now(UTC).date() + timedelta(days=2),
+        datetime.now(UTC).date() + timedelta(days=6),
+        seeker.sub,
     )[0]["starts_at"]
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
         conn.execute(

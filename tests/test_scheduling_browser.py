@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -291,7 +291,9 @@ def test_book_move_and_cancel_across_a_daylight_saving_change_in_two_zones(
     app: AppServer, browser: Browser, pair: Pair
 ) -> None:
     shots = Shots(SHOTS / backend_of(app))  # one folder per backend: neither run overwrites the other's
-    change = next_us_change(date.today() + timedelta(days=8))  # Sunday; its week's Monday is well beyond notice
+    change = next_us_change(
+        datetime.now(UTC).date() + timedelta(days=8)
+    )  # Sunday; its week's Monday is well beyond notice
     before = monday_of(change)  # Monday to Saturday on the old clock, the Sunday (the change) on the new one
     after = before + timedelta(days=7)
     booked_on, moved_to = before + timedelta(days=2), after + timedelta(days=1)  # a Wednesday, then a Tuesday

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
 
 from tests.test_database import refused
 
-TODAY = date.today()
+TODAY = datetime.now(UTC).date()
 
 
 def years_ago(n: float) -> date:

@@ -10,14 +10,14 @@ import json
 import threading
 import time
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 
 from portal.search import SearchFilters, relaxed
 
-TODAY = date.today()
+TODAY = datetime.now(UTC).date()
 
 
 class World:

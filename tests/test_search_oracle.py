@@ -11,7 +11,7 @@ test_screening.py), so what is compared is the filtering and ranking over the se
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
@@ -52,7 +52,7 @@ def test_search_agrees_with_a_plain_reimplementation(bench_world):
         rows = conn.cursor(row_factory=psycopg.rows.dict_row).execute(RAW_CONSULTANTS).fetchall()
         modalities = [r[0] for r in conn.execute("select code from public.modalities order by code")]
     queries = make_queries(load_seekers(owner), modalities, count=150, seed=2026)
-    today = date.today().isoformat()
+    today = datetime.now(UTC).date().isoformat()
     backend = LocalBackend(bench_world.db.api_conninfo)
     totals, hidden = [], 0
     try:
@@ -84,7 +84,7 @@ def test_relaxation_counts_agree_with_a_plain_reimplementation(bench_world):
     many it alone keeps out, counted through the indexes (the places index among them) against the same rule in
     pandas."""
     owner = bench_world.db.owner_conninfo
-    today = date.today().isoformat()
+    today = datetime.now(UTC).date().isoformat()
     seen: dict[str, int] = {}
     with psycopg.connect(owner) as conn:
         rows = conn.cursor(row_factory=psycopg.rows.dict_row).execute(RAW_CONSULTANTS).fetchall()
@@ -162,7 +162,7 @@ def test_early_stopping_agrees_with_a_full_scoring_where_many_tie_at_the_cut(emb
             "values (gen_random_uuid(), 'Tied Seeker', '{en}', 'America/Denver', false) returning id::text"
         ).fetchone()[0]
         rows = conn.cursor(row_factory=psycopg.rows.dict_row).execute(RAW_CONSULTANTS).fetchall()
-        today = date.today().isoformat()
+        today = datetime.now(UTC).date().isoformat()
 
         def everyone(query: Query) -> dict:
             monkeypatch.setattr(bench_run, "TOP", 10_000)

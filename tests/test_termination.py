@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -25,7 +25,7 @@ from portal.termination import (
     withdraw,
 )
 
-TODAY = date.today()
+TODAY = datetime.now(UTC).date()
 
 
 @pytest.fixture

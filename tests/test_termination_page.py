@@ -29,7 +29,7 @@ from portal.termination import (
 from tests.test_app import PAGES, app, engaged_pair, keyed, no_exceptions, texts
 from tests.test_termination import consultant_terms
 
-TODAY = date.today()
+TODAY = datetime.now(UTC).date()
 CHANGED = "changed while you were editing"
 
 

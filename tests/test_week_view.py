@@ -266,7 +266,7 @@ def test_go_to_week_of_reaches_both_sides_of_a_daylight_saving_change(backend, e
     (28 March), when it is 14:00: the weeks reached by date, months ahead, show each day's own clock."""
     _, client_username, consultant, _ = _pair_in_two_zones(backend, embedded_db)
     _only_ten_oclock(embedded_db, consultant)
-    us_change = next_change(NEW_YORK, date.today() + timedelta(days=8))
+    us_change = next_change(NEW_YORK, datetime.now(UTC).date() + timedelta(days=8))
     before = monday_of(us_change)  # its Monday to Saturday keep the old clock; the change is on the Sunday
     at = app(client_username).run()
     at.switch_page(PAGES["appointments"]).run()
@@ -305,14 +305,14 @@ def test_go_to_week_of_reaches_both_sides_of_a_daylight_saving_change(backend, e
 def test_a_time_picked_in_one_week_survives_a_jump_and_is_booked_and_listed(backend, embedded_db):
     _, client_username, consultant, client = _pair_in_two_zones(backend, embedded_db)
     _only_ten_oclock(embedded_db, consultant)
-    far = monday_of(date.today() + timedelta(weeks=30))  # beyond the four months the page used to list
+    far = monday_of(datetime.now(UTC).date() + timedelta(weeks=30))  # beyond the four months the page used to list
     at = app(client_username).run()
     at.switch_page(PAGES["appointments"]).run()
     at.date_input(key=f"book_slot_{consultant.sub}_go").set_value(far).run()
     chosen = pick_time(at, index=2)  # Wednesday
     assert in_new_york(chosen) == (far + timedelta(days=2), "10:00")
     # Looking at another week keeps the pick: it is neither lost nor reported as taken.
-    at.date_input(key=f"book_slot_{consultant.sub}_go").set_value(date.today() + timedelta(days=14)).run()
+    at.date_input(key=f"book_slot_{consultant.sub}_go").set_value(datetime.now(UTC).date() + timedelta(days=14)).run()
     no_exceptions(at)
     assert not at.warning
     assert chosen not in offered_times(at)
@@ -327,7 +327,7 @@ def test_a_time_picked_in_one_week_survives_a_jump_and_is_booked_and_listed(back
 def test_a_week_with_no_open_times_says_so_and_shows_the_nearest_that_has_some(backend, embedded_db):
     _, client_username, consultant, _ = _pair_in_two_zones(backend, embedded_db)
     _only_ten_oclock(embedded_db, consultant)
-    away = monday_of(date.today() + timedelta(weeks=12))
+    away = monday_of(datetime.now(UTC).date() + timedelta(weeks=12))
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
         conn.execute(
             "insert into public.time_off (consultant_id, starts_on, ends_on) values (%s, %s, %s)",

@@ -11,7 +11,7 @@ below them.
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -20,7 +20,7 @@ from portal.db import APIError, Claims
 from portal.db.local import LocalBackend
 from tests.care_parties import as_member, engage, register, retire
 
-TODAY = date.today()
+TODAY = datetime.now(UTC).date()
 
 
 @pytest.fixture(scope="module")

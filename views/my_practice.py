@@ -1,6 +1,6 @@
 """My practice: the modalities you are competent in, with evidence, and how many clients you can take."""
 
-from datetime import date
+from datetime import UTC, datetime
 
 import pandas as pd
 import streamlit as st
@@ -123,7 +123,7 @@ with st.form("practice_form", border=False):
             "evidence_body": st.column_config.TextColumn("Certifying body", max_chars=120),
             "evidence_credential": st.column_config.TextColumn("Credential id", max_chars=60),
             "evidence_year": st.column_config.NumberColumn(
-                "Year", min_value=1950, max_value=date.today().year, step=1, format="%d"
+                "Year", min_value=1950, max_value=datetime.now(UTC).date().year, step=1, format="%d"
             ),
             "training_hours": st.column_config.NumberColumn("Training hours", min_value=0, step=1),
             "expires_on": st.column_config.DateColumn("Expires"),
