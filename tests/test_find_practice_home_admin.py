@@ -443,3 +443,25 @@ def test_admin_queue_is_drawn_a_page_at_a_time(backend):
     at.button(key="verify_show_more").click().run()
     no_exceptions(at)
     assert cards(at)[:25] == first and len(cards(at)) == min(total, 50)
+
+
+def test_my_practice_says_where_sessions_happen_and_keeps_a_refused_entry(backend, embedded_db):
+    # #22.5: the invitations' LOCATION. A refusal is a sentence next to the field, and what was typed stays.
+    username, consultant_id = make_consultant(backend, embedded_db)
+    at = app(username).run()
+    at.switch_page(PAGES["practice"]).run()
+    no_exceptions(at)
+    at.text_input(key="session_location").input("Room 4\u2028Second floor")
+    at.button(key="session_location_save").click().run()
+    no_exceptions(at)
+    assert "Where your sessions happen is one line of at most 300 characters." in texts(at, "error")
+    assert at.text_input(key="session_location").value == "Room 4\u2028Second floor"
+    at.text_input(key="session_location").input("https://telehealth.example.org/room/42")
+    at.button(key="session_location_save").click().run()
+    no_exceptions(at)
+    assert "Saved. Invitations from now on say where to go." in texts(at, "success")
+    me = Claims.user(consultant_id)
+    assert backend.rpc("get_my_session_location", {}, as_user=me) == "https://telehealth.example.org/room/42"
+    again = app(username).run()
+    again.switch_page(PAGES["practice"]).run()
+    assert again.text_input(key="session_location").value == "https://telehealth.example.org/room/42"

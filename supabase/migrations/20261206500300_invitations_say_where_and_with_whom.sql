@@ -31,7 +31,7 @@ begin
     raise exception 'Say where your sessions happen: a telehealth link or an office address.'
       using errcode = '22023', detail = 'location';
   end if;
-  if char_length(new.location) > 300 or new.location ~ '[\r\n]' then
+  if char_length(new.location) > 300 or new.location ~ '[[:cntrl:]\u2028\u2029]' then
     raise exception 'Where your sessions happen is one line of at most 300 characters.'
       using errcode = '22023', detail = 'location';
   end if;
