@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
-from portal.db import Backend, Claims
+from portal.db import APIError, Backend, Claims
+
+# The database's answer for a consultant one may not see (get_consultant_profile), said alike for a malformed id.
+NOT_AVAILABLE = "This consultant is not available to you."
 
 WEEKDAYS = {1: "Mon", 2: "Tue", 3: "Wed", 4: "Thu", 5: "Fri", 6: "Sat", 7: "Sun"}
 BUCKET_NAMES = {1: "weekday mornings", 2: "weekday afternoons", 4: "weekday evenings", 8: "weekends"}
 
 
 def get_consultant(backend: Backend, claims: Claims, consultant_id: str) -> dict[str, Any]:
+    """A consultant's profile; an address whose id is no id at all (`?id=garbage`) reads like any consultant one may
+    not see (the database's own not-found answer), never as a format error."""
+    try:
+        uuid.UUID(str(consultant_id))
+    except ValueError:
+        raise APIError({"code": "PT404", "message": NOT_AVAILABLE, "details": None, "hint": None}) from None
     return backend.rpc("get_consultant_profile", {"p_consultant": consultant_id}, as_user=claims)
 
 

@@ -40,6 +40,12 @@ def test_a_blocked_consultant_opened_by_link_says_why_and_offers_the_way_back():
     no_exceptions(missing)
     assert texts(missing, "warning") == texts(blocked, "warning")
 
+    # So does an address whose id is no id at all (#26.7): no format error, the same way back.
+    garbage = open_consultant("garbage")
+    no_exceptions(garbage)
+    assert texts(garbage, "warning") == texts(blocked, "warning") and not garbage.error
+    assert [str(link.proto.label) for link in garbage.main.get("page_link")] == ["Find a consultant"]
+
 
 def test_pages_outside_a_members_role_say_who_they_are_for():
     seeker = app("seeker01").run()
