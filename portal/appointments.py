@@ -167,18 +167,43 @@ KEPT_TERMS = (
 )
 
 
-def late_rule(late_cancel_hours: int | None, starts_at: str | datetime | None = None, zone: str | None = None) -> str:
+def hours_and_minutes(span: timedelta) -> str:
+    """A duration as a person reads it: '44 hours 48 minutes', '1 hour', '5 minutes' (never '44.8 hours')."""
+    minutes = max(0, int(span.total_seconds() // 60))
+    hours, minutes = divmod(minutes, 60)
+    parts = [f"{hours} hour{'s' if hours != 1 else ''}"] if hours else []
+    if minutes or not hours:
+        parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
+    return " ".join(parts)
+
+
+def late_rule(
+    late_cancel_hours: int | None,
+    starts_at: str | datetime | None = None,
+    zone: str | None = None,
+    *,
+    now: datetime | None = None,
+) -> str:
     """What counts as late, in a sentence: 'Cancelling or moving it less than 24 hours before it starts (after
-    Mon 11 Jan, 16:00 New York time) counts as a late cancellation on the record.'"""
+    Mon 11 Jan, 16:00 New York time) counts as a late cancellation on the record.' When that moment has already
+    passed, it says so plainly: from now on, cancelling or moving this session counts as late."""
     if late_cancel_hours is None:
         return "Cancelling or moving a session is recorded with the notice given."
     if late_cancel_hours == 0:
         return "Cancelling or moving is never counted as late by this consultant; the notice given is recorded."
     hours = "1 hour" if late_cancel_hours == 1 else f"{late_cancel_hours} hours"
     after = ""
-    if starts_at is not None and zone is not None:
-        cutoff = _moment(starts_at) - timedelta(hours=late_cancel_hours)
-        after = f" (after {local_time(cutoff, zone)} {zone_words(zone)})"
+    if starts_at is not None:
+        start = _moment(starts_at)
+        left = start - (now or datetime.now(UTC))
+        if left < timedelta(hours=late_cancel_hours):
+            return (
+                f"It starts in {hours_and_minutes(left)}, inside the {hours} the late rule gives: cancelling or "
+                "moving this session at any time from now on counts as a late cancellation on the record."
+            )
+        if zone is not None:
+            cutoff = start - timedelta(hours=late_cancel_hours)
+            after = f" (after {local_time(cutoff, zone)} {zone_words(zone)})"
     return (
         f"Cancelling or moving it less than {hours} before it starts{after} counts as a late cancellation "
         "on the record."

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from components.slots import slot_label
-from portal.appointments import KEPT_TERMS, book, late_rule
+from portal.appointments import KEPT_TERMS, book, hours_and_minutes, late_rule
 from portal.db import Claims
 from portal.week_grid import HORIZON, fetch_window, monday_of, week_of, week_to_show, weeks_with_slots
 from tests.test_app import PAGES, app, engaged_pair, no_exceptions, texts
@@ -79,6 +79,14 @@ def test_the_late_rule_says_what_counts_and_from_when():
         "counts as a late cancellation on the record."
     )
     assert "never counted as late" in late_rule(0)
+    # The window has already begun (#26.3): said plainly, with the time left in hours and minutes.
+    starts = datetime(2027, 1, 12, 21, 0, tzinfo=UTC)
+    assert late_rule(72, starts, NEW_YORK, now=starts - timedelta(hours=44, minutes=48)) == (
+        "It starts in 44 hours 48 minutes, inside the 72 hours the late rule gives: cancelling or moving this "
+        "session at any time from now on counts as a late cancellation on the record."
+    )
+    assert hours_and_minutes(timedelta(hours=1)) == "1 hour"
+    assert hours_and_minutes(timedelta(minutes=5)) == "5 minutes"
 
 
 MADE_CONSULTANTS: list[str] = []  # leave the directory when the module ends: the database is shared
