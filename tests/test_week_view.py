@@ -129,7 +129,11 @@ def test_one_click_picks_and_the_confirmation_names_both_zones_and_the_rule(back
     local = datetime.fromisoformat(chosen)
     assert f"{local.astimezone(ZoneInfo(LONDON)):%H:%M} London time" in confirmation
     assert f"{local.astimezone(ZoneInfo(NEW_YORK)):%H:%M} New York time" in confirmation
-    assert "less than 36 hours before it starts" in confirmation
+    # The rule in words, whether the picked time is beyond the 36-hour window or already inside it (#26.3).
+    if local - datetime.now(UTC) > timedelta(hours=36):
+        assert "less than 36 hours before it starts" in confirmation
+    else:
+        assert "inside the 36 hours the late rule gives: cancelling or moving this session at any time" in confirmation
 
     # The zone switch redraws the week on the consultant's clock, keeping the pick.
     switch = next(s for s in at.button_group if s.key and s.key.endswith("_zone"))
