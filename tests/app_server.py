@@ -477,14 +477,16 @@ def open_page(page, link, heading, *, timeout: float = STEP_TIMEOUT) -> None:
         else link
     )
     wanted = title(page, heading)
+    wait_until_idle(page, timeout)
+    address = _address(target.evaluate("(link) => link.href", timeout=timeout))  # absolute, as the browser resolves it
     for _ in range(3):
-        wait_until_idle(page, timeout)
-        href = target.get_attribute("href", timeout=timeout)
         click(page, target, timeout=timeout)
-        if _address(page.url) == _address(href or page.url) and wanted.is_visible():
+        if _address(page.url) == address and wanted.is_visible():
             return
+        if not target.count():  # the page changed, but not to the one asked for: no use following the link again
+            break
     raise AssertionError(
-        f"following {link!r} three times never showed {heading!r} (the page is at {page.url}); {activity(page)}"
+        f"following {link!r} never showed {heading!r} at {address} (the page is at {page.url}); {activity(page)}"
     )
 
 
