@@ -478,10 +478,13 @@ def open_page(page, link, heading, *, timeout: float = STEP_TIMEOUT) -> None:
     )
     wanted = title(page, heading)
     wait_until_idle(page, timeout)
-    address = _address(target.evaluate("(link) => link.href", timeout=timeout))  # absolute, as the browser resolves it
+    left = _address(page.url)
+    # The link's address as the browser resolves it; a link to the default page has none of its own ("/").
+    address = _address(target.evaluate("(link) => link.href", timeout=timeout))
     for _ in range(3):
         click(page, target, timeout=timeout)
-        if _address(page.url) == address and wanted.is_visible():
+        arrived = _address(page.url) == address or _address(page.url) != left
+        if arrived and wanted.is_visible():
             return
         if not target.count():  # the page changed, but not to the one asked for: no use following the link again
             break
