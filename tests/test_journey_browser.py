@@ -99,28 +99,28 @@ def pick_option(
     """Open the list of a selectbox or multiselect (a combobox named by its label), click the option, and
     check with `chosen` that the widget shows it, the app idle.
 
-    click() makes sure each click reaches its element; a choice that a rerun the page was already waiting for
-    undid (the sidebar's notification fragment ticking) is made once more. `typed` filters a long list first (its
+    click() makes sure each click reaches its element; a list that a rerun closed (the sidebar's notification
+    fragment ticking), or a choice it undid, is made once more. `typed` filters a long list first (its
     options are drawn only as they scroll into view).
     """
     box = page.get_by_role("combobox", name=label, exact=True).filter(visible=True)
     wanted = page.get_by_role("option", name=option, exact=True)
-    for _ in range(2):
+    for _ in range(3):
         click(page, box)
         if typed:
             page.keyboard.type(typed)
-        click(page, wanted)
-        if multiple:  # a multiselect keeps its list open (Escape on a selectbox would clear the choice)
-            page.keyboard.press("Escape")
             wait_until_idle(page)
-        if chosen():
-            return
+        if wanted.is_visible():  # not when a rerun redrew the widget and closed its list: then it is opened again
+            click(page, wanted)
+            if multiple:  # a multiselect keeps its list open (Escape on a selectbox would clear the choice)
+                page.keyboard.press("Escape")
+                wait_until_idle(page)
+            if chosen():
+                return
         if page.get_by_role("option").count():  # close a list left open, then try again
             page.keyboard.press("Escape")
             wait_until_idle(page)
-    raise AssertionError(
-        f"could not choose {option!r} in {label!r}; it offered {page.get_by_role('option').all_inner_texts()}"
-    )
+    raise AssertionError(f"could not choose {option!r} in {label!r}; {activity(page)}")
 
 
 def choose(page: Page, label: str, option: str, *, typed: str | None = None) -> None:
