@@ -429,14 +429,17 @@ def commit_typing(page) -> None:
     wait_until_idle(page)
 
 
-def click(page, target, *, timeout: float = STEP_TIMEOUT) -> None:
+def click(page, target, *, once: bool = False, timeout: float = STEP_TIMEOUT) -> None:
     """Click `target` once the app is idle, know the app received it, and wait out what it started.
 
     A field still being typed into is committed first (its rerun would redraw the page under the pointer). The
     element itself must then get the click event: one that does not (it was redrawn or moved between mouse-down
     and mouse-up, or detached) is clicked once more, the app idle again. A received click's rerun request is then
     on its way, and the run it asks for is waited out (wait_until_idle: a rerun asked for must begin or be
-    answered first). Whether the app did what the click asked is the caller's expectation."""
+    answered first). Whether the app did what the click asked is the caller's expectation.
+
+    `once` is for a toggle that acts on mouse-down (opening a list): its element may be redrawn before the click
+    event, and a second click would close what the first opened, so it is clicked once and the caller checks."""
     from playwright.sync_api import Error as PlaywrightError
 
     for _ in range(2):
@@ -451,7 +454,7 @@ def click(page, target, *, timeout: float = STEP_TIMEOUT) -> None:
             if "not attached" not in str(failure):
                 raise
             continue
-        if element.evaluate("(element) => element.__portalClicked === true"):
+        if once or element.evaluate("(element) => element.__portalClicked === true"):
             wait_until_idle(page, timeout)
             return
     raise AssertionError(f"two clicks on {target} never reached it (redrawn under the pointer); {activity(page)}")

@@ -106,18 +106,19 @@ def pick_option(
     box = page.get_by_role("combobox", name=label, exact=True).filter(visible=True)
     wanted = page.get_by_role("option", name=option, exact=True)
     for _ in range(3):
-        click(page, box)
-        if typed:
-            page.keyboard.type(typed)
-            wait_until_idle(page)
-        if wanted.is_visible():  # not when a rerun redrew the widget and closed its list: then it is opened again
-            click(page, wanted)
+        if not page.get_by_role("option").count():  # the list is closed: open it
+            click(page, box, once=True)
+            if typed:
+                page.keyboard.type(typed)
+                wait_until_idle(page)
+        if wanted.is_visible():
+            click(page, wanted, once=True)  # chosen() tells; a second click would undo a multiselect's choice
             if multiple:  # a multiselect keeps its list open (Escape on a selectbox would clear the choice)
                 page.keyboard.press("Escape")
                 wait_until_idle(page)
             if chosen():
                 return
-        if page.get_by_role("option").count():  # close a list left open, then try again
+        elif page.get_by_role("option").count():  # open, but not offering it: close it and start again
             page.keyboard.press("Escape")
             wait_until_idle(page)
     raise AssertionError(f"could not choose {option!r} in {label!r}; {activity(page)}")
