@@ -20,10 +20,12 @@ runtime/scriptrunner_utils/script_requests.py):
   NEWEST request's. So a navigation followed, before its run has begun, by any other rerun request is
   silently undone: the app reruns the page it was on.
 - The app has such reruns. Every fresh iframe of the cookie component (extra_streamlit_components'
-  CookieManager, keys init/set/delete) reports a value once it has loaded, and a page change clears the page's
-  elements, so the component is mounted afresh and reports again a moment after the new page is drawn; the
-  sign-in submit draws the "set" component, whose report is the rerun that shows Home; the sidebar's unread
-  badge is a fragment that reruns every 30 s.
+  CookieManager, keys init/set/delete) reports a value once it has loaded (its bundle: setComponentValue on the
+  first render). Signing in draws the "set" component, whose report is the rerun that draws Home; Home's run
+  mounts the "init" component afresh (the page's elements are cleared as the menu moves from the top to the
+  sidebar), and it reports again a moment after Home is drawn (seen in the recorded activity: 10 to 70 ms after
+  that run ended on a quiet machine, longer under load). The sidebar's unread badge is a fragment that reruns
+  every 30 s.
 - `data-test-script-state` on the app root says "notRunning" both before a rerun just asked for has begun
   and between a run's end and a component's report, so one look at it is not idleness; and a rerun redraws
   elements, so a click that lands on a node being replaced sends nothing at all.
@@ -37,9 +39,10 @@ The remedy, used by every browser test: `new_context` installs `ACTIVITY_WATCH` 
 script state, every rerun request the page sends, every message it receives, and which component iframes have
 reported); `wait_until_idle` waits until the script is not running, no rerun asked for is still pending, every
 component has reported and nothing has happened for a moment; `click` clicks once the app is idle, checks that
-the element got the click (clicking again, once idle, if it was redrawn under the pointer), then waits for the run
-it asked for to begin and end;
-`open_page` navigates and checks the address and the page's heading, navigating again when a rerun undid it.
+the element got the click (clicking again, once idle, if it was redrawn under the pointer), then waits for the
+run it asked for to begin and end; `open_page` follows a link and checks the address and the page's title,
+following it again when a rerun undid the navigation; `goto` and `reload` open an address and wait for the title
+and idleness. Every wait is a condition bounded by a timeout; none sleeps.
 """
 
 from __future__ import annotations
