@@ -37,9 +37,9 @@ from tests.app_server import (
     fill_sign_in,
     goto,
     new_context,
+    resize,
     running_app,
     screenshot,
-    wait_until_idle,
 )
 
 try:
@@ -281,7 +281,7 @@ def roles(app: AppServer, browser: Browser) -> Iterator[Roles]:
 
 
 def open_visit(page: Page, app: AppServer, role: str, visit: Visit) -> None:
-    page.set_viewport_size(DESKTOP)
+    resize(page, DESKTOP)
     try:
         goto(page, f"{app.url}/{visit.path}", visit.title)
         if role != "signed-out":
@@ -394,15 +394,14 @@ def test_page_is_accessible_and_fits_a_phone(roles: Roles, app: AppServer, axe, 
     if allowed:
         print(f"[accessibility] {label}: allowed Streamlit violations: {', '.join(allowed)}")
 
-    page.set_viewport_size(PHONE)
-    wait_until_idle(page)
+    resize(page, PHONE)
     overflow = horizontal_overflow(page)
     phone_shot = screenshot(page, SHOTS / f"{role}-{visit.name}-390.png")
     if overflow:
         problems.append(
             f"  scrolls sideways at {PHONE['width']} px (scrollWidth, clientWidth): {overflow}; see {phone_shot}"
         )
-    page.set_viewport_size(DESKTOP)
+    resize(page, DESKTOP)
 
     if problems:
         desktop_shot = screenshot(page, SHOTS / f"{role}-{visit.name}-1280.png")
