@@ -1,4 +1,4 @@
-"""Run the real Streamlit app as a subprocess on 127.0.0.1 for browser tests.
+"""Run the real Streamlit app as a subprocess on 127.0.0.1 for browser tests, and drive it from Chromium.
 
 The app gets a fresh PORTAL_DATA_DIR, so its first page load creates the
 embedded Postgres, applies the migrations and loads the demo world. Its
@@ -7,11 +7,48 @@ stdout/stderr go to a log file under test-artifacts/ for debugging.
 Stopping: SIGTERM first, so Streamlit exits normally and the app's atexit
 hook stops its Postgres; if it has to be killed, the leftover Postgres is
 stopped with `pg_ctl stop` (as user `embedded_postgres` when running as root).
+
+Why a click can be lost (issue 28), read from Streamlit 1.67 (frontend bundle static/js/index.*.js, and
+runtime/scriptrunner_utils/script_requests.py):
+
+- The frontend never blocks or queues input while a script run is in flight: every click, widget change
+  or page-link click sends a `rerunScript` BackMsg at once. A page link sends the target page's hash; any
+  other rerun (a widget, a custom component's value, a fragment's `run_every` tick) sends the page the
+  frontend believes is current, which only changes when the server's next run of the new page begins.
+- The server folds a rerun request that arrives while another is pending into one (`_request_rerun_locked`):
+  widget states merge, trigger values (buttons) survive, but page_script_hash and query_string are the
+  NEWEST request's. So a navigation followed, before its run has begun, by any other rerun request is
+  silently undone: the app reruns the page it was on.
+- The app has such reruns. Every fresh iframe of the cookie component (extra_streamlit_components'
+  CookieManager, keys init/set/delete) reports a value once it has loaded (its bundle: setComponentValue on the
+  first render). Signing in draws the "set" component, whose report is the rerun that draws Home; Home's run
+  mounts the "init" component afresh (the page's elements are cleared as the menu moves from the top to the
+  sidebar), and it reports again a moment after Home is drawn (seen in the recorded activity: 10 to 70 ms after
+  that run ended on a quiet machine, longer under load). The sidebar's unread badge is a fragment that reruns
+  every 30 s.
+- `data-test-script-state` on the app root says "notRunning" both before a rerun just asked for has begun
+  and between a run's end and a component's report, so one look at it is not idleness; and a rerun redraws
+  elements, so a click that lands on a node being replaced sends nothing at all.
+
+The failing case (tests/test_sessions_browser.py, the sidebar's "Account" link clicked after sign-in, the page
+staying at `/`): the click was made as soon as the Welcome heading was drawn, while the run drawing Home was
+still going and its freshly mounted cookie component had not reported yet; the component's report came next,
+carrying Home's page hash, and overrode the navigation.
+
+The remedy, used by every browser test: `new_context` installs `ACTIVITY_WATCH` in each page (it records the
+script state, every rerun request the page sends, every message it receives, and which component iframes have
+reported); `wait_until_idle` waits until the script is not running, no rerun asked for is still pending, every
+component has reported and nothing has happened for a moment; `click` clicks once the app is idle, checks that
+the element got the click (clicking again, once idle, if it was redrawn under the pointer), then waits for the
+run it asked for to begin and end; `open_page` follows a link and checks the address and the page's title,
+following it again when a rerun undid the navigation; `goto` and `reload` open an address and wait for the title
+and idleness. Every wait is a condition bounded by a timeout; none sleeps.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -261,27 +298,367 @@ def running_app(log_name: str, label: str, extra_env: dict[str, str] | None = No
 
 DESKTOP = {"width": 1280, "height": 900}
 FIRST_LOAD_TIMEOUT = 120_000  # ms: the first page load creates the embedded Postgres and the demo world
+STEP_TIMEOUT = 45_000  # ms: the bound on every wait for the app (one run, one redraw), on a loaded machine too
+# Idle means: nothing at all happened (no run began or ended, no rerun was asked for, no message came) for this
+# long. Observed in the page, not slept: it bridges the instant between a component iframe's "ready" and its
+# value, which nothing on the page announces.
+QUIET_MS = 300
+
+# Installed in every page (new_context) before Streamlit's own scripts: window.__appActivity records what the app
+# and the page are doing. A rerun request is a BackMsg whose first byte is field 11 (rerun_script), length-
+# delimited: 0x5a. Component iframes post {isStreamlitMessage, type: "streamlit:setComponentValue"} to the page.
+ACTIVITY_WATCH = r"""
+(() => {
+  if (window !== window.top || window.__appActivity) return;
+  const activity = window.__appActivity = {
+    state: null, runs: 0, reruns: 0, changedAt: 0, rerunAt: 0, receivedAt: 0, reportedAt: 0,
+    reported: new WeakSet(), log: [],
+  };
+  const note = (what) => {
+    activity.log.push(`${(performance.now() / 1000).toFixed(2)}s ${what}`);
+    if (activity.log.length > 30) activity.log.shift();
+  };
+  const listened = new WeakSet();
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    if (!listened.has(this)) {
+      listened.add(this);
+      this.addEventListener('message', () => { activity.receivedAt = performance.now(); });
+    }
+    const bytes = data instanceof Uint8Array ? data : data instanceof ArrayBuffer ? new Uint8Array(data) : null;
+    if (bytes && bytes[0] === 0x5a) {
+      activity.reruns += 1;
+      activity.rerunAt = performance.now();
+      note(`rerun #${activity.reruns} requested from ${location.pathname}`);
+    }
+    return send.call(this, data);
+  };
+  window.addEventListener('message', (event) => {
+    const data = event.data;
+    if (data && data.isStreamlitMessage && data.type === 'streamlit:setComponentValue') {
+      activity.reported.add(event.source);
+      activity.reportedAt = performance.now();
+      note('a component reported its value');
+    }
+  });
+  const read = () => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    const state = app ? app.getAttribute('data-test-script-state') : null;
+    if (state === activity.state) return;
+    if (state === 'running') activity.runs += 1;
+    activity.state = state;
+    activity.changedAt = performance.now();
+    note(`script ${state}`);
+  };
+  const options = {subtree: true, childList: true, attributes: true, attributeFilter: ['data-test-script-state']};
+  new MutationObserver(read).observe(document, options);
+})();
+"""
+
+# The app is idle: its script is not running, every rerun the page asked for has been taken up (a run began or
+# ended, or the app answered, after it), every component iframe has reported its value (the cookie component
+# reports once per fresh iframe, and that report is a rerun), no lazily loaded widget shows its skeleton, and
+# nothing of this happened for QUIET_MS.
+IDLE = """(quiet) => {
+  const a = window.__appActivity;
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!a || !app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  if (a.rerunAt >= Math.max(a.changedAt, a.receivedAt)) return false;
+  const frames = document.querySelectorAll('iframe[data-testid="stCustomComponentV1"]');
+  if (![...frames].every((frame) => a.reported.has(frame.contentWindow))) return false;
+  if (document.querySelector('[data-testid="stSkeleton"]')) return false;
+  return performance.now() - Math.max(a.changedAt, a.rerunAt, a.receivedAt, a.reportedAt) >= quiet;
+}"""
+
+# A typed value is committed on blur (outside a form, that is a rerun). Comboboxes and spin buttons are left alone:
+# blurring them closes the list or calendar the next click is aimed at.
+BLUR_TYPING = """() => {
+  const field = document.activeElement;
+  if (!field || !['INPUT', 'TEXTAREA'].includes(field.tagName)) return false;
+  if (['combobox', 'spinbutton'].includes(field.getAttribute('role'))) return false;
+  if (['checkbox', 'radio', 'button', 'submit'].includes(field.type)) return false;
+  field.blur();
+  return true;
+}"""
+
+# Marks a clicked element when the browser delivers the click to it. Mouse-down and mouse-up on the same node make a
+# click; a node redrawn or moved in between (a rerun's redraw, a message appearing above it) gets none.
+ARM_CLICK = """(element) => {
+  element.__portalClicked = false;
+  element.addEventListener('click', () => { element.__portalClicked = true; }, {once: true, capture: true});
+}"""
 
 
-def wait_for_sign_in_form(server: AppServer, browser, *, label: str, screenshot: Path | None = None) -> None:
-    """Open the app once and wait for the sign-in form: the first run of app.py builds the database, which is
-    slow (timed, printed). When it never comes, the error carries the app's log, and a screenshot if asked."""
+def new_context(browser, **options):
+    """A browser context whose pages record what the app does (ACTIVITY_WATCH); DESKTOP unless `viewport` says."""
+    context = browser.new_context(**{"viewport": DESKTOP, **options})
+    context.add_init_script(ACTIVITY_WATCH)
+    return context
+
+
+def activity(page) -> str:
+    """What the page saw lately, for an error message."""
+    seen = page.evaluate(
+        """() => {
+          const a = window.__appActivity;
+          if (!a) return null;
+          const frames = [...document.querySelectorAll('iframe[data-testid="stCustomComponentV1"]')];
+          const silent = frames.filter((frame) => !a.reported.has(frame.contentWindow)).length;
+          return {log: a.log, silent, now: (performance.now() / 1000).toFixed(2)};
+        }"""
+    )
+    if seen is None:
+        return "the page was not opened through new_context, so nothing was recorded"
+    lines = "\n    ".join(seen["log"])
+    return f"at {seen['now']}s, {seen['silent']} component(s) not reported yet; recent activity:\n    {lines}"
+
+
+def wait_until_idle(page, timeout: float = STEP_TIMEOUT) -> None:
+    """Wait until the app is idle (IDLE): the page is drawn and nothing is about to redraw it."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    try:
+        page.wait_for_function(IDLE, arg=QUIET_MS, timeout=timeout, polling="raf")
+    except PlaywrightTimeoutError:
+        raise AssertionError(
+            f"the app at {page.url} was not idle within {timeout / 1000:.0f}s; {activity(page)}"
+        ) from None
+
+
+# The layout is settled: the window has the width asked for, and the widths of the document and of the main area
+# (what a resize changes, the data grids re-measuring themselves afterwards) stayed the same for QUIET_MS.
+LAID_OUT = """([width, quiet]) => {
+  const doc = document.scrollingElement;
+  const main = document.querySelector('[data-testid="stMain"]');
+  const sizes = [window.innerWidth, doc.scrollWidth, doc.clientWidth, main?.scrollWidth, main?.clientWidth].join();
+  const seen = window.__portalLayout ??= {sizes: null, since: 0};
+  if (window.innerWidth !== width || seen.sizes !== sizes) {
+    seen.sizes = sizes;
+    seen.since = performance.now();
+    return false;
+  }
+  return performance.now() - seen.since >= quiet;
+}"""
+
+
+def resize(page, viewport: dict, timeout: float = STEP_TIMEOUT) -> None:
+    """Give the page another viewport and wait until the app is idle and its layout has settled at that width."""
+    page.set_viewport_size(viewport)
+    page.wait_for_function(LAID_OUT, arg=[viewport["width"], QUIET_MS], timeout=timeout, polling="raf")
+    wait_until_idle(page, timeout)
+
+
+def commit_typing(page) -> None:
+    """Commit what was typed into the focused field (blur it: a time or date field too) and wait until the app has
+    taken it."""
+    page.evaluate("() => document.activeElement?.blur()")
+    wait_until_idle(page)
+
+
+def click(page, target, *, once: bool = False, timeout: float = STEP_TIMEOUT) -> None:
+    """Click `target` once the app is idle, know the app received it, and wait out what it started.
+
+    A field still being typed into is committed first (its rerun would redraw the page under the pointer). The
+    element itself must then get the click event: one that does not (it was redrawn or moved between mouse-down
+    and mouse-up, or detached) is clicked once more, the app idle again. A received click's rerun request is then
+    on its way, and the run it asks for is waited out (wait_until_idle: a rerun asked for must begin or be
+    answered first). Whether the app did what the click asked is the caller's expectation.
+
+    `once` is for a toggle that acts on mouse-down (opening a list): its element may be redrawn before the click
+    event, and a second click would close what the first opened, so it is clicked once and the caller checks."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    for _ in range(2):
+        if page.evaluate(BLUR_TYPING):
+            wait_until_idle(page, timeout)
+        wait_until_idle(page, timeout)
+        element = target.element_handle(timeout=timeout)
+        element.evaluate(ARM_CLICK)
+        try:
+            element.click(timeout=timeout)
+        except PlaywrightError as failure:  # detached while Playwright waited for it to be still and on top
+            if "not attached" not in str(failure):
+                raise
+            continue
+        if once or element.evaluate("(element) => element.__portalClicked === true"):
+            wait_until_idle(page, timeout)
+            return
+    raise AssertionError(f"two clicks on {target} never reached it (redrawn under the pointer); {activity(page)}")
+
+
+def title(page, text):
+    """A page's title: its level-1 heading."""
+    return page.get_by_role("heading", name=text, level=1)
+
+
+def _address(url: str) -> str:
+    return url.split("?", 1)[0].split("#", 1)[0].rstrip("/")
+
+
+def open_page(page, link, heading, *, timeout: float = STEP_TIMEOUT) -> None:
+    """Follow a page link (a sidebar entry by its name, or a link locator) and know the page is drawn: the
+    address is the link's and the page's title shows, the app idle. A rerun that reached the app before the new
+    page's run began takes it back to the page it was on (see the module's docstring): then the link is followed
+    again."""
+    target = (
+        page.get_by_test_id("stSidebarNav").get_by_role("link", name=link, exact=True)
+        if isinstance(link, str)
+        else link
+    )
+    wanted = title(page, heading)
+    wait_until_idle(page, timeout)
+    left = _address(page.url)
+    # The link's address as the browser resolves it; a link to the default page has none of its own ("/").
+    address = _address(target.evaluate("(link) => link.href", timeout=timeout))
+    for _ in range(3):
+        click(page, target, timeout=timeout)
+        arrived = _address(page.url) == address or _address(page.url) != left
+        if arrived and wanted.is_visible():
+            return
+        if not target.count():  # the page changed, but not to the one asked for: no use following the link again
+            break
+    raise AssertionError(
+        f"following {link!r} never showed {heading!r} at {address} (the page is at {page.url}); {activity(page)}"
+    )
+
+
+def goto(page, url: str, heading, *, timeout: float = STEP_TIMEOUT) -> None:
+    """Open an address in the browser and know the page is drawn: the app idle, the address kept, its title shown.
+
+    Opened once more when the app ran another page instead: a reload of /profile once landed on / (the cookie
+    component's first report, sent while the first run was still going, ran the default page), the same
+    undoing of an address as for a page link (see the module's docstring)."""
+    for _ in range(2):
+        page.goto(url, wait_until="domcontentloaded")
+        wait_until_idle(page, timeout)
+        if _address(page.url) == _address(url) or title(page, heading).is_visible():
+            break
+        print(f"[browser] {url} was drawn as {page.url}; opened again: {activity(page)}")
+    expect_drawn(page, heading, timeout=timeout)
+
+
+def reload(page, heading, *, timeout: float = STEP_TIMEOUT) -> None:
+    """Reload the page (a new document, its cookie read afresh) and know it is drawn, as goto does."""
+    goto(page, page.url, heading, timeout=timeout)
+
+
+def expect_drawn(page, heading, *, timeout: float = STEP_TIMEOUT) -> None:
     from playwright.sync_api import expect
 
-    context = browser.new_context(viewport=DESKTOP)
+    try:
+        expect(title(page, heading)).to_be_visible(timeout=timeout)
+    except AssertionError:
+        raise AssertionError(f"{page.url} never showed the title {heading!r}; {activity(page)}") from None
+    wait_until_idle(page, timeout)
+
+
+def notice(page, text):
+    """The first visible element holding `text`, once the app is idle (until then the previous run's widgets
+    can still stand next to the new ones)."""
+    from playwright.sync_api import expect
+
+    found = page.get_by_text(text).filter(visible=True).first
+    expect(found).to_be_visible(timeout=STEP_TIMEOUT)
+    wait_until_idle(page)
+    return found
+
+
+WELCOME = re.compile(r"^Welcome, ")
+
+
+def sign_in(page, base_url: str, username: str, password: str) -> None:
+    """Open the sign-in page and sign in; returns once Home is drawn and the sign-in cookie is set (the cookie
+    component reports after writing it, and idleness waits for that report)."""
+    goto(page, base_url, "Sign in")
+    fill_sign_in(page, username, password)
+
+
+def fill_sign_in(page, username: str, password: str, *, lands_on=WELCOME) -> None:
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    click(page, page.get_by_role("button", name="Sign in", exact=True))
+    expect_drawn(page, lands_on)
+
+
+def card(page, key_prefix: str, *texts: str, key_suffix: str = ""):
+    """A bordered container whose key starts with key_prefix (CSS class st-key-<key>) holding every text."""
+    found = page.locator(f"[class*='st-key-{key_prefix}']" + (f"[class*='{key_suffix}']" if key_suffix else ""))
+    for text in texts:
+        found = found.filter(has_text=text)
+    return found
+
+
+def type_date(page, label: str, day) -> None:
+    """A date input is three spin buttons (year, month, day); typing the digits fills them in turn."""
+    click(page, page.get_by_role("spinbutton", name=f"year, {label}", exact=True))
+    page.keyboard.type(day.strftime("%Y%m%d"))
+
+
+def screenshot(page, path: Path, *, idle: bool = True) -> Path:
+    """The whole page, once idle (unless `idle` is False: a failure's picture). Streamlit scrolls inside its main
+    area, not the document, so the viewport is stretched to the main area's height for the picture."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if idle:
+        wait_until_idle(page)
+    viewport = page.viewport_size
+    height = page.evaluate("() => document.querySelector('[data-testid=stMain]')?.scrollHeight ?? 0")
+    if viewport and height > viewport["height"]:
+        page.set_viewport_size({"width": viewport["width"], "height": min(height, 8000)})
+        try:
+            if idle:
+                wait_until_idle(page)
+            page.screenshot(path=str(path), full_page=True, animations="disabled")
+        finally:
+            page.set_viewport_size(viewport)
+            if idle:  # the page lays itself out again (charts, grids) before anything is clicked
+                wait_until_idle(page)
+    else:
+        page.screenshot(path=str(path), full_page=True, animations="disabled")
+    return path
+
+
+class Shots:
+    """Numbered full-page screenshots: <directory>/NN-name.png, in the order taken."""
+
+    def __init__(self, directory: Path, label: str) -> None:
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.directory, self.label = directory, label
+        self.paths: list[Path] = []
+        self.started = time.monotonic()
+
+    def __call__(self, page, name: str, *, idle: bool = True) -> Path:
+        path = screenshot(page, self.directory / f"{len(self.paths) + 1:02d}-{name}.png", idle=idle)
+        self.paths.append(path)
+        print(f"[{self.label}] {time.monotonic() - self.started:6.1f}s {path.name}")
+        return path
+
+
+def poll_until(condition, *, what: str, timeout: float = STEP_TIMEOUT):
+    """Try `condition` until it returns something (returned) or `timeout` ms pass. No pause between tries: each
+    try is itself a round trip (a database query, a mailer pass), so the loop never spins idle."""
+    deadline = time.monotonic() + timeout / 1000
+    while time.monotonic() < deadline:
+        if (found := condition()) is not None:
+            return found
+    raise AssertionError(f"{what} within {timeout / 1000:.0f}s")
+
+
+def wait_for_sign_in_form(server: AppServer, browser, *, label: str, screenshot_path: Path | None = None) -> None:
+    """Open the app once and wait for the sign-in form: the first run of app.py builds the database, which is
+    slow (timed, printed). When it never comes, the error carries the app's log, and a screenshot if asked."""
+    context = new_context(browser)
     page = context.new_page()
     started = time.monotonic()
     try:
-        page.goto(server.url, wait_until="domcontentloaded")
-        expect(page.get_by_label("Username", exact=True)).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)
-    except AssertionError:
+        goto(page, server.url, "Sign in", timeout=FIRST_LOAD_TIMEOUT)
+    except AssertionError as failure:
         shown = ""
-        if screenshot is not None:
-            screenshot.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(screenshot), full_page=True)
-            shown = f" (screenshot {screenshot})"
+        if screenshot_path is not None:
+            screenshot(page, screenshot_path, idle=False)
+            shown = f" (screenshot {screenshot_path})"
         raise AssertionError(
-            f"the sign-in form never appeared on first load{shown}; app log:\n{server.log_tail()}"
+            f"the sign-in form never appeared on first load{shown}: {failure}\napp log:\n{server.log_tail()}"
         ) from None
     finally:
         print(f"[{label}] first page load (database bootstrap) took {time.monotonic() - started:.1f}s")

@@ -23,12 +23,24 @@ import time
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from portal.demo import DEMO_PASSWORD, demo_world
-from tests.app_server import ARTIFACTS, DESKTOP, FIRST_LOAD_TIMEOUT, REPO, AppServer, running_app
+from tests.app_server import (
+    ARTIFACTS,
+    DESKTOP,
+    FIRST_LOAD_TIMEOUT,
+    REPO,
+    STEP_TIMEOUT,
+    AppServer,
+    fill_sign_in,
+    goto,
+    new_context,
+    resize,
+    running_app,
+    screenshot,
+)
 
 try:
     from playwright.sync_api import Browser, BrowserContext, Page, expect
@@ -36,7 +48,6 @@ except ImportError:  # reported by require_tool in chromium_browser()
     pass
 
 SHOTS = ARTIFACTS / "accessibility"
-STEP_TIMEOUT = 45_000  # ms: Streamlit renders asynchronously; every wait is bounded
 PHONE = {"width": 390, "height": 844}
 BLOCKING = ("serious", "critical")
 AA = 4.5  # WCAG 2.x AA, normal-size text
@@ -229,22 +240,6 @@ def axe():
     return Axe()
 
 
-def wait_until_idle(page: Page, timeout: float = STEP_TIMEOUT) -> None:
-    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=timeout)
-    expect(page.get_by_test_id("stSkeleton")).to_have_count(0, timeout=timeout)
-
-
-def settle(page: Page) -> None:
-    """Idle, and still idle a moment later (a fresh page reruns once more when the cookie component reports)."""
-    wait_until_idle(page)
-    page.wait_for_timeout(400)
-    wait_until_idle(page)
-
-
-def title(page: Page, text: str | re.Pattern):
-    return page.get_by_role("heading", name=text, level=1)
-
-
 class Roles:
     """One browser context per role, signed in once and reused by every page of that role."""
 
@@ -261,21 +256,13 @@ class Roles:
 
     def _sign_in(self, role: str) -> BrowserContext:
         username = PAGES[role][0]
-        context = self.browser.new_context(viewport=DESKTOP)
+        context = new_context(self.browser)
         page = context.new_page()
         started = time.monotonic()
-        page.goto(self.app.url, wait_until="domcontentloaded")
-        expect(title(page, "Sign in")).to_be_visible(timeout=STEP_TIMEOUT if self.warm else FIRST_LOAD_TIMEOUT)
+        goto(page, self.app.url, "Sign in", timeout=STEP_TIMEOUT if self.warm else FIRST_LOAD_TIMEOUT)
         self.warm = True
-        settle(page)
         if username is not None:
-            page.get_by_label("Username", exact=True).fill(username)
-            page.get_by_label("Password", exact=True).fill(DEMO_PASSWORD)
-            page.evaluate("() => document.activeElement?.blur()")
-            settle(page)
-            page.get_by_role("button", name="Sign in", exact=True).click()
-            expect(title(page, re.compile(r"^Welcome, "))).to_be_visible(timeout=STEP_TIMEOUT)
-            settle(page)
+            fill_sign_in(page, username, DEMO_PASSWORD)
         print(f"[accessibility] {role} ready in {time.monotonic() - started:.1f}s")
         return context
 
@@ -294,36 +281,17 @@ def roles(app: AppServer, browser: Browser) -> Iterator[Roles]:
 
 
 def open_visit(page: Page, app: AppServer, role: str, visit: Visit) -> None:
-    page.set_viewport_size(DESKTOP)
-    page.goto(f"{app.url}/{visit.path}", wait_until="domcontentloaded")
+    resize(page, DESKTOP)
     try:
-        expect(title(page, visit.title)).to_be_visible(timeout=STEP_TIMEOUT)
+        goto(page, f"{app.url}/{visit.path}", visit.title)
         if role != "signed-out":
-            expect(page.get_by_test_id("stSidebarNav")).to_be_visible(timeout=STEP_TIMEOUT)
-        settle(page)
-    except AssertionError:
-        path = screenshot(page, f"{role}-{visit.name}-failed")
+            expect(page.get_by_test_id("stSidebarNav")).to_be_visible()
+    except AssertionError as failure:
+        path = screenshot(page, SHOTS / f"{role}-{visit.name}-failed.png", idle=False)
         raise AssertionError(
             f"{role}: /{visit.path} never showed its title {visit.title!r} "
-            f"(screenshot {path}); app log:\n{app.log_tail()}"
+            f"(screenshot {path}): {failure}; app log:\n{app.log_tail()}"
         ) from None
-
-
-def screenshot(page: Page, name: str) -> Path:
-    """The whole page: Streamlit may scroll inside its main area, so the viewport is stretched to it."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"{name}.png"
-    viewport = page.viewport_size
-    height = page.evaluate("() => document.querySelector('[data-testid=stMain]')?.scrollHeight ?? 0")
-    if viewport and height > viewport["height"]:
-        page.set_viewport_size({"width": viewport["width"], "height": min(height, 8000)})
-        try:
-            page.screenshot(path=str(path), full_page=True, animations="disabled")
-        finally:
-            page.set_viewport_size(viewport)
-    else:
-        page.screenshot(path=str(path), full_page=True, animations="disabled")
-    return path
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -426,18 +394,17 @@ def test_page_is_accessible_and_fits_a_phone(roles: Roles, app: AppServer, axe, 
     if allowed:
         print(f"[accessibility] {label}: allowed Streamlit violations: {', '.join(allowed)}")
 
-    page.set_viewport_size(PHONE)
-    settle(page)
+    resize(page, PHONE)
     overflow = horizontal_overflow(page)
-    phone_shot = screenshot(page, f"{role}-{visit.name}-390")
+    phone_shot = screenshot(page, SHOTS / f"{role}-{visit.name}-390.png")
     if overflow:
         problems.append(
             f"  scrolls sideways at {PHONE['width']} px (scrollWidth, clientWidth): {overflow}; see {phone_shot}"
         )
-    page.set_viewport_size(DESKTOP)
+    resize(page, DESKTOP)
 
     if problems:
-        desktop_shot = screenshot(page, f"{role}-{visit.name}-1280")
+        desktop_shot = screenshot(page, SHOTS / f"{role}-{visit.name}-1280.png")
         pytest.fail(
             f"{label}: accessibility problems (screenshot {desktop_shot}):\n" + "\n".join(problems), pytrace=False
         )

@@ -20,18 +20,21 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from portal.demo import DEMO_PASSWORD, demo_world
-from tests.app_server import ARTIFACTS, DESKTOP, AppServer, running_app, wait_for_sign_in_form
-from tests.test_journey_browser import (
+from tests.app_server import (
+    ARTIFACTS,
     STEP_TIMEOUT,
+    AppServer,
     Shots,
-    click_after_typing,
+    click,
+    commit_typing,
+    new_context,
     notice,
     open_page,
-    reopen_page,
-    settle,
+    running_app,
     sign_in,
     type_date,
-    watch_messages,
+    wait_for_sign_in_form,
+    wait_until_idle,
 )
 
 try:
@@ -59,9 +62,7 @@ def switch(page: Page, label: str):
 
 def flip(page: Page, label: str) -> None:
     """Click a switch as a person does: on its label (the input itself is drawn over by it)."""
-    settle(page)
-    switch(page, label).locator("xpath=ancestor::label[1]").click()
-    settle(page)
+    click(page, switch(page, label).locator("xpath=ancestor::label[1]"))
 
 
 def time_field(page: Page, label: str, nth: int = 0):
@@ -71,11 +72,9 @@ def time_field(page: Page, label: str, nth: int = 0):
 
 def set_time(page: Page, label: str, value: str, nth: int = 0) -> None:
     """Type '12:30' into the nth time input called `label` and commit it (Streamlit commits on blur)."""
-    settle(page)
-    time_field(page, label, nth).click()
+    click(page, time_field(page, label, nth))
     page.keyboard.type(value.replace(":", ""))
-    page.evaluate("() => document.activeElement?.blur()")
-    settle(page)
+    commit_typing(page)
 
 
 def expect_times(page: Page, label: str, values: list[str]) -> None:
@@ -92,10 +91,9 @@ def in_words(day: date) -> str:
 
 
 def test_weekly_hours_copy_override_time_off_save_and_preview(app: AppServer, browser: Browser) -> None:
-    shots = Shots(SHOTS)
-    context = browser.new_context(viewport=DESKTOP)
+    shots = Shots(SHOTS, "availability")
+    context = new_context(browser)
     page = context.new_page()
-    watch_messages(page)
     try:
         sign_in(page, app.url, CONSULTANT.username, DEMO_PASSWORD)
         open_page(page, "My availability", "My availability")
@@ -115,8 +113,7 @@ def test_weekly_hours_copy_override_time_off_save_and_preview(app: AppServer, br
             .filter(has=page.get_by_role("switch", name="Saturday", exact=True))
             .first
         )
-        saturday.get_by_role("button", name="Add a range").click()
-        settle(page)
+        click(page, saturday.get_by_role("button", name="Add a range"))
         expect_times(page, "Saturday from", ["09:00", "13:00"])
         # A range that ends before it starts is refused next to it at once; fixed, the message goes.
         set_time(page, "Saturday until", "12:30", nth=1)
@@ -128,13 +125,13 @@ def test_weekly_hours_copy_override_time_off_save_and_preview(app: AppServer, br
         expect_times(page, "Saturday until", ["12:00", "16:00"])
 
         # Copy Saturday to Sunday.
-        saturday.get_by_role("button", name=re.compile("Copy to")).click()
+        click(page, saturday.get_by_role("button", name=re.compile("Copy to")))
         pills = page.locator("[class*='st-key-availability_day6_copy_to']").filter(visible=True)
-        pills.get_by_role("button", name="Sunday", exact=True).click()
-        settle(page)
-        page.get_by_role("button", name="Copy", exact=True).filter(visible=True).click()
+        click(page, pills.get_by_role("button", name="Sunday", exact=True))
+        click(page, page.get_by_role("button", name="Copy", exact=True).filter(visible=True))
         notice(page, "Saturday's hours copied to Sunday.")
         page.keyboard.press("Escape")
+        wait_until_idle(page)
         expect(switch(page, "Sunday")).to_be_checked()
         expect_times(page, "Sunday from", ["09:00", "13:00"])
         expect_times(page, "Sunday until", ["12:00", "16:00"])
@@ -144,20 +141,19 @@ def test_weekly_hours_copy_override_time_off_save_and_preview(app: AppServer, br
         today = datetime.now(ZoneInfo(ZONE)).date()
         day_off = today + timedelta(days=30)
         type_date(page, "Date", day_off)
-        settle(page)
-        page.get_by_role("button", name="Add override").click()
+        click(page, page.get_by_role("button", name="Add override"))
         notice(page, f"{in_words(day_off)}: day off")
         away = (today + timedelta(days=40), today + timedelta(days=42))
         type_date(page, "First and last day start date", away[0])
         type_date(page, "First and last day end date", away[1])
         page.get_by_label("Note (private, optional)").fill("Conference in Denver")
-        click_after_typing(page, page.get_by_role("button", name="Add time off"))
+        click(page, page.get_by_role("button", name="Add time off"))
         notice(page, f"{in_words(away[0])} to {in_words(away[1])}")
         expect(page.get_by_text("Conference in Denver")).to_be_visible()
         shots(page, "override-and-time-off")
 
         # Save; the preview shows the coming week in Los Angeles time, then in London time.
-        click_after_typing(page, page.get_by_role("button", name="Save availability"))
+        click(page, page.get_by_role("button", name="Save availability"))
         notice(page, "Availability saved.")
         next_saturday = next(today + timedelta(days=n) for n in range(7) if (today + timedelta(days=n)).weekday() == 5)
         heading = f"{next_saturday:%a} {next_saturday.day} {next_saturday:%b}"
@@ -180,8 +176,9 @@ def test_weekly_hours_copy_override_time_off_save_and_preview(app: AppServer, br
         )
         shots(page, "preview-in-london")
 
-        # Everything as saved when the page is opened afresh.
-        reopen_page(page, "My availability", "My availability")
+        # Everything as saved when the page is opened afresh (through Home, so its data is read again).
+        open_page(page, "Home", re.compile(r"^Welcome, "))
+        open_page(page, "My availability", "My availability")
         for day in ("Monday", "Saturday", "Sunday"):
             expect(switch(page, day)).to_be_checked()
         expect(switch(page, "Friday")).not_to_be_checked()
@@ -191,7 +188,7 @@ def test_weekly_hours_copy_override_time_off_save_and_preview(app: AppServer, br
         expect(page.get_by_text(f"{in_words(away[0])} to {in_words(away[1])}")).to_be_visible()
         shots(page, "reopened")
     except Exception:
-        shots(page, "failed", wait=False)
+        shots(page, "failed", idle=False)
         print(f"app log:\n{app.log_tail()}")
         raise
     finally:

@@ -25,30 +25,46 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import time
 import uuid
 import zipfile
-from collections import deque
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from portal.demo import DEMO_PASSWORD, demo_world
-from tests.app_server import ARTIFACTS, DESKTOP, AppServer, running_app, wait_for_sign_in_form
+from tests.app_server import (
+    ARTIFACTS,
+    STEP_TIMEOUT,
+    AppServer,
+    Shots,
+    activity,
+    card,
+    click,
+    expect_drawn,
+    fill_sign_in,
+    goto,
+    new_context,
+    notice,
+    open_page,
+    poll_until,
+    running_app,
+    sign_in,
+    title,
+    type_date,
+    wait_for_sign_in_form,
+    wait_until_idle,
+)
 
 try:
     from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
-    from playwright.sync_api import Error as PlaywrightError
 except ImportError:  # reported by require_tool in chromium_browser()
     pass
 
 pytestmark = pytest.mark.browser
 
 SHOTS = ARTIFACTS / "journey"
-STEP_TIMEOUT = 45_000  # ms: Streamlit renders asynchronously; every wait is bounded (CI machines are slow)
 GRID_TIMEOUT = 5_000  # ms: one keystroke's effect in the licences grid
 
 WORLD = {p.username: p for p in demo_world()}
@@ -68,131 +84,7 @@ EXTERNAL_REFERRAL = "Dr. Morgan Ellis (Hudson Valley Counseling)"
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Waiting and screenshots
-
-
-def wait_until_idle(page: Page, timeout: float = STEP_TIMEOUT) -> None:
-    """Wait until the script run is over and no lazily loaded widget still shows its skeleton."""
-    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=timeout)
-    expect(page.get_by_test_id("stSkeleton")).to_have_count(0, timeout=timeout)
-
-
-LAST_SENT: dict[Page, float] = {}  # when each journey page last sent a websocket message to the app
-MESSAGES: dict[Page, deque] = {}  # the last messages each way, printed when the journey fails
-
-
-def watch_messages(page: Page) -> None:
-    LAST_SENT[page] = time.monotonic()
-    log = MESSAGES.setdefault(page, deque(maxlen=40))
-
-    def record(direction: str, payload: bytes | str) -> None:
-        if direction == "sent":
-            LAST_SENT[page] = time.monotonic()
-        data = payload.encode() if isinstance(payload, str) else payload
-        words = [w.decode()[:60] for w in re.findall(rb"[ -~]{5,}", data)][:8]
-        log.append(f"{time.strftime('%H:%M:%S')} {direction} {len(data)}B {words}")
-
-    page.on(
-        "websocket",
-        lambda ws: (
-            ws.on("framesent", lambda p: record("sent", p)),
-            ws.on("framereceived", lambda p: record("recv", p)),
-        ),
-    )
-
-
-def settle(page: Page, quiet: float = 0.35) -> None:
-    """Wait until the page has sent nothing to the app for `quiet` seconds and no script run is going.
-
-    "Not running" alone is not enough: a rerun asked for a moment ago (a widget change, the cookie
-    component reporting on a fresh page) has not started yet, and the run after it may redraw the
-    widget about to be used. Every rerun starts with a message from the page, so a quiet socket and an
-    idle app mean the page is done."""
-    deadline = time.monotonic() + STEP_TIMEOUT / 1000
-    while True:
-        wait_until_idle(page)
-        waited = time.monotonic() - LAST_SENT.get(page, 0.0)
-        if waited >= quiet:
-            page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
-            if time.monotonic() - LAST_SENT.get(page, 0.0) >= quiet:
-                wait_until_idle(page)
-                return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the page never settled (last message {waited:.1f}s ago)")
-        page.wait_for_timeout(max(50, int((quiet - waited) * 1000)))
-
-
-def click_after_typing(page: Page, button: Locator) -> None:
-    """Click a button right after typing into a field: first commit the field (Streamlit commits on blur;
-    outside a form that reruns the page) and let the page settle. Clicking while the field is still
-    focused blurs it on mouse-down, and the re-render that follows can swallow the click (seen under
-    load: the Save of a form sent nothing at all)."""
-    page.evaluate("() => document.activeElement?.blur()")
-    settle(page)
-    sent_before = LAST_SENT.get(page, 0.0)
-    button.click()
-    if page not in LAST_SENT:  # not watched: nothing to tell a swallowed click by
-        return
-    # A click the app received sends a message at once. None within a few seconds means a re-render swallowed
-    # it (seen on a loaded machine: "Cancel session" did nothing): click once more, the button still there.
-    deadline = time.monotonic() + 5
-    while LAST_SENT.get(page, 0.0) <= sent_before and time.monotonic() < deadline:
-        page.wait_for_timeout(100)
-    if LAST_SENT.get(page, 0.0) <= sent_before:
-        settle(page)
-        button.click()
-
-
-class Shots:
-    """Numbered full-page screenshots: test-artifacts/journey/<backend>/NN-name.png, in the order taken."""
-
-    def __init__(self, directory: Path) -> None:
-        shutil.rmtree(directory, ignore_errors=True)
-        directory.mkdir(parents=True, exist_ok=True)
-        self.directory = directory
-        self.count = 0
-        self.paths: list[Path] = []
-        self.started = time.monotonic()
-
-    def __call__(self, page: Page, name: str, *, wait: bool = True) -> Path:
-        self.count += 1
-        path = self.directory / f"{self.count:02d}-{name}.png"
-        if wait:
-            wait_until_idle(page)
-        # Streamlit scrolls inside its main area, not the document: stretch the viewport for the picture.
-        viewport = page.viewport_size
-        height = page.evaluate("() => document.querySelector('[data-testid=stMain]')?.scrollHeight ?? 0")
-        if viewport and height > viewport["height"]:
-            page.set_viewport_size({"width": viewport["width"], "height": min(height, 8000)})
-            try:
-                if wait:
-                    wait_until_idle(page)
-                page.screenshot(path=str(path), full_page=True, animations="disabled")
-            finally:
-                page.set_viewport_size(viewport)
-                if wait:  # the page lays itself out again (charts, grids) before anything is clicked
-                    settle(page)
-        else:
-            page.screenshot(path=str(path), full_page=True, animations="disabled")
-        self.paths.append(path)
-        print(f"[journey] {time.monotonic() - self.started:6.1f}s {path.name}")
-        return path
-
-
-# ---------------------------------------------------------------------------------------------------------------
 # Streamlit widgets, as a person uses them
-
-
-def title(page: Page, text: str | re.Pattern) -> Locator:
-    return page.get_by_role("heading", name=text, level=1)
-
-
-def open_page(page: Page, link: str, heading: str | re.Pattern) -> None:
-    """Click a sidebar link and wait for that page's title and the end of its run."""
-    settle(page)
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name=link, exact=True).click()
-    expect(title(page, heading)).to_be_visible(timeout=STEP_TIMEOUT)
-    settle(page)
 
 
 def reopen_page(page: Page, link: str, heading: str | re.Pattern) -> None:
@@ -202,62 +94,47 @@ def reopen_page(page: Page, link: str, heading: str | re.Pattern) -> None:
 
 
 def pick_option(
-    page: Page, label: str, option: str, chosen: Callable[[], None], *, multiple: bool = False, typed: str | None = None
+    page: Page, label: str, option: str, chosen: Callable[[], bool], *, multiple: bool = False, typed: str | None = None
 ) -> None:
     """Open the list of a selectbox or multiselect (a combobox named by its label), click the option, and
-    check with `chosen` (an expectation) that the widget shows it.
+    check with `chosen` that the widget shows it, the app idle.
 
-    Both the opening and the click can be undone by a rerun the page was already waiting for (a search
-    typed just before, the sidebar's notification fragment ticking): the list then closes, or the option
-    is redrawn under the pointer. Then the choice is simply made again, within the step's time; what the
-    app does with a choice is checked by the journey, not here. `typed` filters a long list first (its
+    click() makes sure each click reaches its element; a list that a rerun closed (the sidebar's notification
+    fragment ticking), or a choice it undid, is made once more. `typed` filters a long list first (its
     options are drawn only as they scroll into view).
     """
     box = page.get_by_role("combobox", name=label, exact=True).filter(visible=True)
     wanted = page.get_by_role("option", name=option, exact=True)
-    deadline = time.monotonic() + STEP_TIMEOUT / 1000
-    while True:
-        settle(page)
-        try:
-            box.click(timeout=2_000)  # fails while a rerun still shows the old widget next to the new one
+    for _ in range(3):
+        if not page.get_by_role("option").count():  # the list is closed: open it
+            click(page, box, once=True)
             if typed:
                 page.keyboard.type(typed)
-            wanted.click(timeout=2_000)
+                wait_until_idle(page)
+        if wanted.is_visible():
+            click(page, wanted, once=True)  # chosen() tells; a second click would undo a multiselect's choice
             if multiple:  # a multiselect keeps its list open (Escape on a selectbox would clear the choice)
                 page.keyboard.press("Escape")
-            settle(page)  # outside a form, a choice reruns the page
-            chosen()
-            return
-        except (AssertionError, PlaywrightError):
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"could not choose {option!r} in {label!r}; it offered "
-                    f"{page.get_by_role('option').all_inner_texts()}"
-                ) from None
-            if page.get_by_role("option").count():  # close a list left open, then try again
-                page.keyboard.press("Escape")
+                wait_until_idle(page)
+            if chosen():
+                return
+        elif page.get_by_role("option").count():  # open, but not offering it: close it and start again
+            page.keyboard.press("Escape")
+            wait_until_idle(page)
+    raise AssertionError(f"could not choose {option!r} in {label!r}; {activity(page)}")
 
 
 def choose(page: Page, label: str, option: str, *, typed: str | None = None) -> None:
     """Pick an option of a selectbox: the combobox then shows it as its value."""
     box = page.get_by_role("combobox", name=label, exact=True).filter(visible=True)
-    pick_option(page, label, option, lambda: expect(box).to_have_value(option, timeout=2_000), typed=typed)
+    pick_option(page, label, option, lambda: box.input_value() == option, typed=typed)
 
 
 def choose_many(page: Page, label: str, option: str) -> None:
     """Add an option to a multiselect: it then shows among the selected values."""
     field = page.get_by_test_id("stMultiSelect").filter(has=page.get_by_role("combobox", name=label, exact=True))
     selected = field.get_by_role("group", name="Selected values")
-    pick_option(page, label, option, lambda: expect(selected).to_contain_text(option, timeout=2_000), multiple=True)
-
-
-def notice(page: Page, text: str | re.Pattern) -> Locator:
-    """Wait for the first visible element holding the text, then for the end of the run that drew it
-    (until then the previous run's widgets can still stand next to the new ones)."""
-    found = page.get_by_text(text).filter(visible=True).first
-    expect(found).to_be_visible(timeout=STEP_TIMEOUT)
-    wait_until_idle(page)
-    return found
+    pick_option(page, label, option, lambda: selected.filter(has_text=option).count() > 0, multiple=True)
 
 
 def registration_token(app: AppServer, address: str) -> str:
@@ -283,7 +160,8 @@ def registration_token(app: AppServer, address: str) -> str:
     mailbox = app.data_dir / "journey-mailbox"
     try:
         mailer = Mailer(backend, MailSettings(mailbox_dir=mailbox, base_url=app.url))
-        for _ in range(40):
+
+        def delivered_token() -> str | None:
             mailer.run_once(limit=100)
             for path in [
                 *mailbox.glob("*-account-registration.eml"),
@@ -292,34 +170,13 @@ def registration_token(app: AppServer, address: str) -> str:
                 message = email.message_from_bytes(path.read_bytes())
                 if message["To"] == address:
                     body = next(p for p in message.walk() if p.get_content_type() == "text/plain")
-                    return re.search(
-                        r"verify-email\?token=([A-Za-z0-9_-]+)", body.get_payload(decode=True).decode()
-                    ).group(1)
-            time.sleep(0.5)
+                    text = body.get_payload(decode=True).decode()
+                    return re.search(r"verify-email\?token=([A-Za-z0-9_-]+)", text).group(1)
+            return None
+
+        return poll_until(delivered_token, what=f"no verification link reached {address}")
     finally:
         backend.close()
-    raise AssertionError(f"no verification link reached {address}")
-
-
-def type_date(page: Page, label: str, day: date) -> None:
-    """A date input is three spin buttons (year, month, day); typing the digits fills them in turn."""
-    page.get_by_role("spinbutton", name=f"year, {label}", exact=True).click()
-    page.keyboard.type(day.strftime("%Y%m%d"))
-
-
-def sign_in(page: Page, base_url: str, username: str, password: str) -> None:
-    page.goto(base_url, wait_until="domcontentloaded")
-    expect(title(page, "Sign in")).to_be_visible(timeout=STEP_TIMEOUT)
-    settle(page)  # a fresh page reruns once more when the cookie component reports
-    fill_sign_in(page, username, password)
-
-
-def fill_sign_in(page: Page, username: str, password: str) -> None:
-    page.get_by_label("Username", exact=True).fill(username)
-    page.get_by_label("Password", exact=True).fill(password)
-    click_after_typing(page, page.get_by_role("button", name="Sign in", exact=True))
-    expect(title(page, re.compile(r"^Welcome, "))).to_be_visible(timeout=STEP_TIMEOUT)
-    settle(page)
 
 
 class LicenceGrid:
@@ -340,7 +197,7 @@ class LicenceGrid:
     def add_row(self) -> None:
         # The page must be done drawing: a run still going (My profile ends with the email choices) moves the
         # grid under the pointer, and the toolbar's "Add row" is then "not stable" or covered.
-        settle(self.page)
+        wait_until_idle(self.page)
         # Centred, not at the top edge: there the toolbar above the grid sits under Streamlit's sticky header.
         self.grid.evaluate("grid => grid.scrollIntoView({block: 'center'})")
         self.grid.hover()
@@ -402,14 +259,6 @@ class LicenceGrid:
             expect(self.cell(column, 0)).to_have_text(text, timeout=GRID_TIMEOUT)
 
 
-def card(page: Page, key_prefix: str, *texts: str, key_suffix: str = "") -> Locator:
-    """A bordered container whose key starts with key_prefix (CSS class st-key-<key>) holding every text."""
-    found = page.locator(f"[class*='st-key-{key_prefix}']" + (f"[class*='{key_suffix}']" if key_suffix else ""))
-    for text in texts:
-        found = found.filter(has_text=text)
-    return found
-
-
 def plan_card(page: Page, *texts: str) -> Locator:
     return card(page, "plan_", *texts, key_suffix="_card")
 
@@ -421,12 +270,12 @@ def selectbox(page: Page, label: str) -> Locator:
 
 def download_my_data(page: Page, shots: Shots, who: str) -> dict:
     open_page(page, "Account", "Account")
-    page.get_by_role("button", name="Prepare my data").click()
+    click(page, page.get_by_role("button", name="Prepare my data"))
     button = page.get_by_role("button", name="Download my data (.zip)")
     expect(button).to_be_visible(timeout=STEP_TIMEOUT)
     shots(page, f"{who}-account-data-ready")
     with page.expect_download(timeout=STEP_TIMEOUT) as info:
-        button.click()
+        click(page, button)
     download = info.value
     target = SHOTS / f"{who}-{download.suggested_filename}"
     download.save_as(str(target))
@@ -458,7 +307,7 @@ def warm_app(app: AppServer, browser: Browser) -> AppServer:
     """Load the sign-in page once: the first run of app.py builds the database (timed)."""
     backend = app.extra_env.get("PORTAL_BACKEND", "local")
     wait_for_sign_in_form(
-        app, browser, label=f"journey {backend}", screenshot=SHOTS / backend / "00-first-load-failed.png"
+        app, browser, label=f"journey {backend}", screenshot_path=SHOTS / backend / "00-first-load-failed.png"
     )
     return app
 
@@ -468,7 +317,9 @@ def warm_app(app: AppServer, browser: Browser) -> AppServer:
 
 
 def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) -> None:
-    shots = Shots(SHOTS / warm_app.extra_env.get("PORTAL_BACKEND", "local"))  # neither run overwrites the other's
+    shots = Shots(
+        SHOTS / warm_app.extra_env.get("PORTAL_BACKEND", "local"), "journey"
+    )  # neither run overwrites the other's
     tag = uuid.uuid4().hex[:6]
     username = f"journey{tag}"
     last_name = "Journey-" + "".join(chr(ord("a") + int(c, 16)) for c in tag).capitalize()  # names: letters only
@@ -485,23 +336,17 @@ def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) ->
         clock = now
 
     def new_page() -> Page:
-        context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
+        context = new_context(browser, accept_downloads=True)
         contexts.append(context)
-        page = context.new_page()
-        watch_messages(page)
-        return page
+        return context.new_page()
 
     seeker = new_page()
     consultant = new_page()
     try:
         # 1. Register, sign in, complete the profile -----------------------------------------------------------
-        seeker.goto(warm_app.url, wait_until="domcontentloaded")
-        expect(title(seeker, "Sign in")).to_be_visible(timeout=STEP_TIMEOUT)
-        settle(seeker)
+        goto(seeker, warm_app.url, "Sign in")
         shots(seeker, "seeker-sign-in")
-        seeker.get_by_role("link", name="New here? Create an account").click()
-        expect(title(seeker, "Register")).to_be_visible(timeout=STEP_TIMEOUT)
-        settle(seeker)
+        open_page(seeker, seeker.get_by_role("link", name="New here? Create an account"), "Register")
         seeker.get_by_label("First name", exact=True).fill(FIRST_NAME)
         seeker.get_by_label("Last name", exact=True).fill(last_name)
         seeker.get_by_label("Email", exact=True).fill(f"{username}@journey.example")
@@ -509,20 +354,17 @@ def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) ->
         seeker.get_by_label("Password", exact=True).fill(SEEKER_PASSWORD)
         seeker.get_by_label("Repeat password", exact=True).fill(SEEKER_PASSWORD)
         shots(seeker, "seeker-register-filled")
-        click_after_typing(seeker, seeker.get_by_role("button", name="Create account"))
+        click(seeker, seeker.get_by_role("button", name="Create account"))
         notice(seeker, "Check your inbox to finish creating your account.")
         shots(seeker, "seeker-registered")
 
         # The account is made when the link in the email is opened (#13): the sender delivers, the seeker clicks.
         token = registration_token(warm_app, f"{username}@journey.example")
-        seeker.goto(f"{warm_app.url}/verify-email?token={token}", wait_until="domcontentloaded")
-        expect(title(seeker, "Confirm your email")).to_be_visible(timeout=STEP_TIMEOUT)
-        seeker.get_by_role("button", name="Create my account").click()  # the page asks first (#23.8)
+        goto(seeker, f"{warm_app.url}/verify-email?token={token}", "Confirm your email")
+        click(seeker, seeker.get_by_role("button", name="Create my account"))  # the page asks first (#23.8)
         notice(seeker, f"your account {username} is ready")
         shots(seeker, "seeker-email-confirmed")
-        seeker.get_by_role("link", name="Sign in now").click()
-        expect(title(seeker, "Sign in")).to_be_visible(timeout=STEP_TIMEOUT)
-        settle(seeker)
+        open_page(seeker, seeker.get_by_role("link", name="Sign in now"), "Sign in")
         fill_sign_in(seeker, username, SEEKER_PASSWORD)
         expect(title(seeker, f"Welcome, {seeker_name}")).to_be_visible()
         notice(seeker, "Add at least one licence")
@@ -538,7 +380,7 @@ def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) ->
         licence_expiry = datetime.now(UTC).date() + timedelta(days=730)
         LicenceGrid(seeker).add_licence(HOME, "LCSW", f"NY-{tag.upper()}", licence_expiry)
         shots(seeker, "seeker-profile-filled")
-        click_after_typing(seeker, seeker.get_by_role("button", name="Save profile"))
+        click(seeker, seeker.get_by_role("button", name="Save profile"))
         notice(seeker, "Profile saved.")
         expect(seeker.get_by_label("Pronouns")).to_have_value("she/they")
         expect(seeker.get_by_label("Years in practice")).to_have_value("9")
@@ -568,14 +410,14 @@ def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) ->
             search = seeker.get_by_label("Search consultants by name")
             search.fill(person.display_name.split()[-1])
             search.press("Enter")
-            settle(seeker)
+            wait_until_idle(seeker)
             choose(seeker, "Consultant", person.display_name)
             choose(seeker, "This person…", kind)
             if since:
                 type_date(seeker, "From (optional)", since)
             if until:
                 type_date(seeker, "Until (leave empty if ongoing)", until)
-            click_after_typing(seeker, seeker.get_by_role("button", name="Add person"))
+            click(seeker, seeker.get_by_role("button", name="Add person"))
             notice(seeker, "Added. It will be used in every screening.")
             notice(seeker, f"{person.display_name} {kind}")
         shots(seeker, "seeker-relationships-declared")
@@ -592,7 +434,7 @@ def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) ->
         chosen_page = None
         for number in range(1, pages + 1):
             if number > 1:
-                seeker.get_by_role("button", name="Next").click()
+                click(seeker, seeker.get_by_role("button", name="Next"))
                 notice(seeker, re.compile(rf"consultants? match(?:es)? · page {number} of {pages}"))
                 shots(seeker, f"seeker-find-results-page-{number}")
             for result in seeker.locator("[class*='st-key-find_card_']").all():
@@ -621,17 +463,16 @@ def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) ->
 
         # 4. Ask a consultant without a conflict --------------------------------------------------------------
         for number in range(pages - 1, (chosen_page or pages) - 1, -1):  # back to the page with their card
-            seeker.get_by_role("button", name="Previous").click()
+            click(seeker, seeker.get_by_role("button", name="Previous"))
             notice(seeker, re.compile(rf"consultants? match(?:es)? · page {number} of {pages}"))
-        card(seeker, f"find_card_{CHOSEN.id}").get_by_role("button", name="View profile").click()
-        expect(title(seeker, re.compile(rf"^{re.escape(CHOSEN.display_name)}"))).to_be_visible(timeout=STEP_TIMEOUT)
-        settle(seeker)
+        click(seeker, card(seeker, f"find_card_{CHOSEN.id}").get_by_role("button", name="View profile"))
+        expect_drawn(seeker, re.compile(rf"^{re.escape(CHOSEN.display_name)}"))
         expect(seeker.get_by_text(warning)).to_have_count(0)
         shots(seeker, "seeker-consultant-profile")
         choose_many(seeker, "Modalities you would like to work with", "EMDR")
         expect(seeker.get_by_role("group", name="Selected values")).to_have_text(re.compile(r"^\s*EMDR\s*$"))
         seeker.get_by_label("Message").fill(REQUEST_MESSAGE)
-        click_after_typing(seeker, seeker.get_by_role("button", name="Send request"))
+        click(seeker, seeker.get_by_role("button", name="Send request"))
         notice(seeker, "Request sent. The consultant will answer in their inbox")
         shots(seeker, "seeker-request-sent")
         lap("request sent")
@@ -644,7 +485,7 @@ def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) ->
         expect(request).to_have_count(1)
         expect(request).to_contain_text(REQUEST_MESSAGE)
         shots(consultant, "consultant-requests")
-        request.get_by_role("button", name="Accept").click()
+        click(consultant, request.get_by_role("button", name="Accept"))
         notice(consultant, f"You accepted {seeker_name}. An engagement began.")
         shots(consultant, "consultant-request-accepted")
         lap("request accepted")
@@ -658,7 +499,7 @@ def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) ->
         expect(consultant.get_by_label("Minimum booking notice (hours)")).to_have_value("24")
         consultant.get_by_label("Minimum booking notice (hours)").fill("2")
         consultant.get_by_label("Late-cancellation threshold (hours)").fill("168")
-        click_after_typing(consultant, consultant.get_by_role("button", name="Save availability"))
+        click(consultant, consultant.get_by_role("button", name="Save availability"))
         notice(consultant, "Availability saved.")
         expect(consultant.get_by_label("Late-cancellation threshold (hours)")).to_have_value("168")
         shots(consultant, "consultant-availability-saved")
@@ -670,35 +511,35 @@ def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) ->
         first_time = seeker.locator("[class*='st-key-book_slot_'][class*='_pick_'] button").first
         expect(first_time).to_be_visible(timeout=STEP_TIMEOUT)
         print(f"[journey] first open time offered: {first_time.inner_text()!r}")
-        first_time.click()
+        click(seeker, first_time)
         picked = notice(seeker, re.compile(r"counts as a late cancellation on the record"))
         expect(picked).to_contain_text("168 hours")
         shots(seeker, "seeker-appointments-book")
-        seeker.get_by_role("button", name="Propose this time").click()
+        click(seeker, seeker.get_by_role("button", name="Propose this time"))
         notice(seeker, "Proposed. The other party will confirm or decline.")
         shots(seeker, "seeker-time-proposed")
 
         open_page(consultant, "Appointments", "Appointments")
-        consultant.get_by_role("tab", name="Upcoming").click()
+        click(consultant, consultant.get_by_role("tab", name="Upcoming"))
         proposed = card(consultant, "appt_card_", seeker_name, "Proposed")
         expect(proposed).to_have_count(1, timeout=STEP_TIMEOUT)
         shots(consultant, "consultant-appointment-proposed")
-        proposed.get_by_role("button", name="Confirm").click()
+        click(consultant, proposed.get_by_role("button", name="Confirm"))
         notice(consultant, "Confirmed.")
         shots(consultant, "consultant-appointment-confirmed")
 
         reopen_page(seeker, "Appointments", "Appointments")
-        seeker.get_by_role("tab", name="Upcoming").click()
+        click(seeker, seeker.get_by_role("tab", name="Upcoming"))
         confirmed = card(seeker, "appt_card_", CHOSEN.display_name, "Confirmed")
         expect(confirmed).to_have_count(1, timeout=STEP_TIMEOUT)
-        confirmed.get_by_text("Cancel or move this session").click()
+        click(seeker, confirmed.get_by_text("Cancel or move this session"))
         # The rule is stated before any click: what counts as late, and from when.
         expect(confirmed).to_contain_text("less than 168 hours before it starts", timeout=STEP_TIMEOUT)
         confirmed.get_by_label("Reason (required, shared with the other party)").fill(
             "A family emergency; I'm sorry for the short notice."
         )
         # First try: the app asks to confirm.
-        click_after_typing(seeker, confirmed.get_by_role("button", name="Cancel session"))
+        click(seeker, confirmed.get_by_role("button", name="Cancel session"))
         late_warning = notice(
             seeker,
             re.compile(
@@ -708,12 +549,11 @@ def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) ->
         )
         print(f"[journey] late-cancellation warning: {late_warning.inner_text()!r}")
         shots(seeker, "seeker-late-cancellation-warning")
-        confirmed.get_by_text("I understand this will be recorded as a late cancellation").click()
+        click(seeker, confirmed.get_by_text("I understand this will be recorded as a late cancellation"))
         expect(
             confirmed.get_by_role("checkbox", name="I understand this will be recorded as a late cancellation")
         ).to_be_checked()
-        settle(seeker)  # ticking it reruns the page
-        confirmed.get_by_role("button", name="Cancel session").click()
+        click(seeker, confirmed.get_by_role("button", name="Cancel session"))
         notice(
             seeker,
             re.compile(
@@ -721,13 +561,13 @@ def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) ->
                 r"was notified\."
             ),
         )
-        seeker.get_by_role("tab", name="Past").click()
+        click(seeker, seeker.get_by_role("tab", name="Past"))
         past = notice(seeker, re.compile(rf"{re.escape(CHOSEN.display_name)} · Cancelled by you with [\d.]+ h notice"))
         expect(past).to_contain_text("late")
         shots(seeker, "seeker-cancelled-late")
 
         reopen_page(consultant, "Appointments", "Appointments")
-        consultant.get_by_role("tab", name="Past").click()
+        click(consultant, consultant.get_by_role("tab", name="Past"))
         theirs = notice(
             consultant,
             re.compile(
@@ -737,8 +577,8 @@ def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) ->
         )
         expect(theirs).to_contain_text("late")
         shots(consultant, "consultant-sees-late-cancellation")
-        consultant.get_by_test_id("stSidebar").get_by_role("link", name=re.compile(r"^Notifications")).click()
-        expect(title(consultant, "Notifications")).to_be_visible(timeout=STEP_TIMEOUT)
+        badge = consultant.get_by_test_id("stSidebar").get_by_role("link", name=re.compile(r"^Notifications"))
+        open_page(consultant, badge, "Notifications")
         notice(
             consultant,
             re.compile(
@@ -751,20 +591,20 @@ def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) ->
 
         # 7. Termination plan: started and proposed by the consultant, changed by the seeker, signed ------------
         open_page(consultant, "Termination plans", "Termination plans")
-        consultant.get_by_role("tab", name="Start a plan").click()
+        click(consultant, consultant.get_by_role("tab", name="Start a plan"))
         expect(selectbox(consultant, "Engagement")).to_have_value(f"{seeker_name} (your client)")
         notice(consultant, "As the consultant you give at least 21 days' and 2 sessions' notice")
         choose(consultant, "Reason", "Consultant's capacity")
         consultant.get_by_label("Other referrals (names, separated by semicolons)").fill(EXTERNAL_REFERRAL)
         shots(consultant, "consultant-plan-start")
-        click_after_typing(consultant, consultant.get_by_role("button", name="Save", exact=True).filter(visible=True))
+        click(consultant, consultant.get_by_role("button", name="Save", exact=True).filter(visible=True))
         notice(consultant, "Draft saved. Propose it when you are ready.")
-        consultant.get_by_role("tab", name="Plans").click()
+        click(consultant, consultant.get_by_role("tab", name="Plans"))
         plan = plan_card(consultant, seeker_name, "Draft")
         expect(plan).to_have_count(1, timeout=STEP_TIMEOUT)
         expect(plan).to_contain_text(EXTERNAL_REFERRAL)
         shots(consultant, "consultant-plan-draft")
-        plan.get_by_role("button", name="Propose", exact=True).click()
+        click(consultant, plan.get_by_role("button", name="Propose", exact=True))
         notice(consultant, "Proposed and signed by you.")
         shots(consultant, "consultant-plan-proposed")
 
@@ -774,11 +614,11 @@ def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) ->
         expect(plan).to_contain_text("4 sessions remaining")
         expect(plan).to_contain_text(f"stated by {CHOSEN.display_name}")  # who vouched for the dates
         shots(seeker, "seeker-plan-proposed")
-        plan.get_by_text("Propose changes").click()
+        click(seeker, plan.get_by_text("Propose changes"))
         remaining = plan.get_by_label("Sessions remaining")
         expect(remaining).to_have_value("4")
         remaining.fill("3")
-        click_after_typing(seeker, plan.get_by_role("button", name="Save", exact=True))
+        click(seeker, plan.get_by_role("button", name="Save", exact=True))
         notice(seeker, "Saved as a new version, signed by you; it awaits the other signature.")
         plan = plan_card(seeker, CHOSEN.display_name, "Proposed")
         expect(plan).to_contain_text("version 2")
@@ -790,7 +630,7 @@ def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) ->
         expect(plan).to_contain_text("3 sessions remaining")
         expect(plan).to_contain_text(f"stated by {seeker_name}")  # the client wrote version 2: the client's ending
         shots(consultant, "consultant-plan-counter-proposal")
-        plan.get_by_role("button", name="Sign version 2").click()
+        click(consultant, plan.get_by_role("button", name="Sign version 2"))
         notice(consultant, "Signed: the plan is agreed by both of you.")
         expect(plan_card(consultant, seeker_name, "Agreed")).to_have_count(1, timeout=STEP_TIMEOUT)
         shots(consultant, "consultant-plan-agreed")
@@ -824,22 +664,16 @@ def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) ->
     except BaseException:
         for context in contexts:
             for page in context.pages:
-                path = None
                 try:
-                    path = shots(page, "FAILED", wait=False)
+                    path = shots(page, "FAILED", idle=False)
                     print(f"[journey] failure screenshot: {path}")
+                    print(f"[journey] what {path.name} saw: {activity(page)}")
                 except Exception as exc:  # noqa: BLE001 - the original failure matters more
                     print(f"[journey] no failure screenshot: {exc}")
-                print(f"[journey] last websocket messages of {path.name if path else 'a page'}:")
-                for line in MESSAGES.get(page, ()):
-                    print(f"    {line}")
         print(f"[journey] app log tail:\n{warm_app.log_tail(40)}")
         raise
     finally:
         for context in contexts:
-            for page in context.pages:
-                LAST_SENT.pop(page, None)
-                MESSAGES.pop(page, None)
             context.close()
         total = sum(seconds for _, seconds in timings)
         print(f"[journey] {len(shots.paths)} screenshots in {SHOTS}; steps took {total:.1f}s")

@@ -38,20 +38,22 @@ from portal.db import SERVICE
 from portal.db.bootstrap import DATABASE, OWNER
 from portal.db.local import LocalBackend
 from portal.week_grid import monday_of
-from tests.app_server import ARTIFACTS, AppServer, running_app, wait_for_sign_in_form
-from tests.test_app import make_account, make_consultant
-from tests.test_journey_browser import (
-    DESKTOP,
+from tests.app_server import (
+    ARTIFACTS,
     STEP_TIMEOUT,
+    AppServer,
     Shots,
     card,
-    click_after_typing,
+    click,
+    commit_typing,
+    new_context,
     notice,
     open_page,
-    settle,
+    running_app,
     sign_in,
-    watch_messages,
+    wait_for_sign_in_form,
 )
+from tests.test_app import make_account, make_consultant
 
 try:
     from playwright.sync_api import Browser, Locator, Page, expect
@@ -236,14 +238,11 @@ def week_title(monday: date) -> str:
 
 def go_to_week(page: Page, within: Locator, day: date) -> None:
     """Type a day into "Go to week of" (three spin buttons: year, month, day) and commit it."""
-    settle(page)
-    within.get_by_role("spinbutton", name="year, Go to week of", exact=True).click()
+    click(page, within.get_by_role("spinbutton", name="year, Go to week of", exact=True))
     page.keyboard.type(day.strftime("%Y%m%d"))  # the calendar opens on that month, the day marked
     # The typed date counts once the calendar closes on it: click the day, as a person finishing the choice does.
-    page.get_by_role("button", name=re.compile(rf"^{day:%A}, {day:%B} {day.day}, {day.year}")).click()
-    settle(page)
+    click(page, page.get_by_role("button", name=re.compile(rf"^{day:%A}, {day:%B} {day.day}, {day.year}")))
     expect(within.get_by_text(week_title(monday_of(day)), exact=True)).to_be_visible(timeout=STEP_TIMEOUT)
-    settle(page)
 
 
 def expect_zone(within: Locator, monday: date, zone: str) -> None:
@@ -265,18 +264,14 @@ def expect_week(within: Locator, monday: date, clocks: list[str]) -> None:
 
 
 def pick(page: Page, within: Locator, day: date, shown: str) -> None:
-    settle(page)
-    day_column(within, day).get_by_role("button", name=shown, exact=True).click()
-    settle(page)
+    click(page, day_column(within, day).get_by_role("button", name=shown, exact=True))
 
 
 def show_zone(page: Page, within: Locator, name: str) -> None:
     """ "Show times in" is a segmented control: a radio group."""
-    settle(page)
     choice = within.get_by_role("radiogroup", name="Show times in").get_by_role("radio", name=name, exact=True)
-    choice.click()
-    expect(choice).to_be_checked(timeout=STEP_TIMEOUT)
-    settle(page)
+    click(page, choice)
+    expect(choice).to_be_checked()
 
 
 def upcoming_card(page: Page, *texts: str) -> Locator:
@@ -290,7 +285,7 @@ def upcoming_card(page: Page, *texts: str) -> Locator:
 def test_book_move_and_cancel_across_a_daylight_saving_change_in_two_zones(
     app: AppServer, browser: Browser, pair: Pair
 ) -> None:
-    shots = Shots(SHOTS / backend_of(app))  # one folder per backend: neither run overwrites the other's
+    shots = Shots(SHOTS / backend_of(app), "scheduling")  # one folder per backend: neither run overwrites the other's
     change = next_us_change(
         datetime.now(UTC).date() + timedelta(days=8)
     )  # Sunday; its week's Monday is well beyond notice
@@ -307,11 +302,9 @@ def test_book_move_and_cancel_across_a_daylight_saving_change_in_two_zones(
     contexts = []
 
     def new_page() -> Page:
-        context = browser.new_context(viewport=DESKTOP)
+        context = new_context(browser)
         contexts.append(context)
-        page = context.new_page()
-        watch_messages(page)
-        return page
+        return context.new_page()
 
     seeker = new_page()
     try:
@@ -339,37 +332,35 @@ def test_book_move_and_cancel_across_a_daylight_saving_change_in_two_zones(
         expect(book.get_by_text(rule)).to_be_visible()
         print(f"[scheduling] picked {confirmation.inner_text()!r}; {rule}")
         shots(seeker, "picked")
-        click_after_typing(seeker, book.get_by_role("button", name="Propose this time"))
+        click(seeker, book.get_by_role("button", name="Propose this time"))
         notice(seeker, "Proposed. The other party will confirm or decline.")
 
         # The list: the same time in both zones; the panel states the rule before any click on Cancel or Move.
-        seeker.get_by_role("tab", name="Upcoming").click()
+        click(seeker, seeker.get_by_role("tab", name="Upcoming"))
         booked = upcoming_card(seeker, first, "Proposed")
         expect(booked).to_have_count(1, timeout=STEP_TIMEOUT)
-        booked.get_by_text("Cancel or move this session").click()
+        click(seeker, booked.get_by_text("Cancel or move this session"))
         expect(booked.get_by_text(rule, exact=True)).to_be_visible(timeout=STEP_TIMEOUT)
         shots(seeker, "booked-with-the-rule")
 
         # Move: the week after the change, again by date; 10:00 in New York is now 14:00 in London.
         booked.get_by_label("Reason (required, shared with the other party)").fill("A training day moved.")
-        seeker.evaluate("() => document.activeElement?.blur()")
-        settle(seeker)
-        booked.get_by_role("switch", name="Move to another time").locator("xpath=ancestor::label[1]").click()
-        settle(seeker)
+        commit_typing(seeker)
+        click(seeker, booked.get_by_role("switch", name="Move to another time").locator("xpath=ancestor::label[1]"))
         go_to_week(seeker, booked, after + timedelta(days=4))
         expect_week(booked, after, clocks_after)
         pick(seeker, booked, moved_to, clocks_after[1])
         second = label(moved_to, LONDON, NEW_YORK)
         expect(booked.get_by_text(second)).to_be_visible(timeout=STEP_TIMEOUT)
         shots(seeker, "move-picked")
-        click_after_typing(seeker, booked.get_by_role("button", name="Move session"))
+        click(seeker, booked.get_by_role("button", name="Move session"))
         notice(seeker, "Moved. The other party will confirm the new time.")
-        seeker.get_by_role("tab", name="Upcoming").click()
+        click(seeker, seeker.get_by_role("tab", name="Upcoming"))
         moved = upcoming_card(seeker, second, "Proposed")
         expect(moved).to_have_count(1, timeout=STEP_TIMEOUT)
         expect(moved).to_contain_text("Moved from an earlier time.")
         expect(upcoming_card(seeker, first)).to_have_count(0)
-        seeker.get_by_role("tab", name="Past").click()
+        click(seeker, seeker.get_by_role("tab", name="Past"))
         notice(seeker, re.compile(rf"{re.escape(first)} · {CONSULTANT_NAME} · Moved by you with \d+ h notice"))
         shots(seeker, "moved")
 
@@ -377,22 +368,22 @@ def test_book_move_and_cancel_across_a_daylight_saving_change_in_two_zones(
         consultant = new_page()
         sign_in(consultant, app.url, pair.consultant, PASSWORD)
         open_page(consultant, "Appointments", "Appointments")
-        consultant.get_by_role("tab", name="Upcoming").click()
+        click(consultant, consultant.get_by_role("tab", name="Upcoming"))
         theirs = upcoming_card(consultant, label(moved_to, NEW_YORK, LONDON), SEEKER_NAME, "Proposed")
         expect(theirs).to_have_count(1, timeout=STEP_TIMEOUT)
         shots(consultant, "consultant-sees-the-move")
 
         # Cancel: the rule for the new time is stated first; in good time, the cancellation is not late.
-        seeker.get_by_role("tab", name="Upcoming").click()
-        moved.get_by_text("Cancel or move this session").click()
+        click(seeker, seeker.get_by_role("tab", name="Upcoming"))
+        click(seeker, moved.get_by_text("Cancel or move this session"))
         new_rule = late_rule(LATE_HOURS, ten_in_new_york(moved_to), LONDON)
         expect(moved.get_by_text(new_rule, exact=True)).to_be_visible(timeout=STEP_TIMEOUT)
         moved.get_by_label("Reason (required, shared with the other party)").fill("Cover found elsewhere.")
-        click_after_typing(seeker, moved.get_by_role("button", name="Cancel session"))
+        click(seeker, moved.get_by_role("button", name="Cancel session"))
         notice(seeker, re.compile(rf"Cancelled with \d+ hours' notice\. {CONSULTANT_NAME} was notified\."))
-        seeker.get_by_role("tab", name="Upcoming").click()
+        click(seeker, seeker.get_by_role("tab", name="Upcoming"))
         expect(seeker.get_by_text("No upcoming sessions.")).to_be_visible(timeout=STEP_TIMEOUT)
-        seeker.get_by_role("tab", name="Past").click()
+        click(seeker, seeker.get_by_role("tab", name="Past"))
         cancelled = notice(
             seeker,
             re.compile(
@@ -405,7 +396,7 @@ def test_book_move_and_cancel_across_a_daylight_saving_change_in_two_zones(
     except Exception:
         for n, context in enumerate(contexts):
             for page in context.pages:
-                shots(page, f"failed-{n}", wait=False)
+                shots(page, f"failed-{n}", idle=False)
         print(f"app log:\n{app.log_tail()}")
         raise
     finally:

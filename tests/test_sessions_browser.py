@@ -9,7 +9,6 @@ the sign-in page. Screenshots go to test-artifacts/sessions/.
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from collections.abc import Iterator
 
@@ -21,10 +20,24 @@ from portal.db import SERVICE, APIError, Claims
 from portal.db.bootstrap import EmbeddedDatabase
 from portal.db.local import LocalBackend
 from portal.demo import DEMO_PASSWORD
-from tests.app_server import ARTIFACTS, DESKTOP, AppServer, running_app, wait_for_sign_in_form
+from tests.app_server import (
+    ARTIFACTS,
+    WELCOME,
+    AppServer,
+    click,
+    expect_drawn,
+    new_context,
+    notice,
+    open_page,
+    reload,
+    running_app,
+    screenshot,
+    sign_in,
+    wait_for_sign_in_form,
+)
 
 try:
-    from playwright.sync_api import Browser, BrowserContext, Page, expect
+    from playwright.sync_api import Browser, BrowserContext, Page
 except ImportError:  # reported by require_tool in chromium_browser()
     pass
 
@@ -32,9 +45,7 @@ pytestmark = pytest.mark.browser
 
 SHOTS = ARTIFACTS / "sessions"
 COOKIE = "peer_portal_auth"
-STEP_TIMEOUT = 30_000  # ms
 PASSWORD = "Good-pass-123"
-WELCOME = re.compile(r"^Welcome")
 
 
 @pytest.fixture(scope="module")
@@ -70,30 +81,20 @@ def new_account(backend: LocalBackend) -> tuple[str, str]:
 
 
 def shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True, animations="disabled")
-
-
-def wait_until_idle(page: Page) -> None:
-    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=STEP_TIMEOUT)
+    screenshot(page, SHOTS / f"{name}.png")
 
 
 def auth_cookie(context: BrowserContext) -> dict | None:
     return next((c for c in context.cookies() if c["name"] == COOKIE), None)
 
 
-def sign_in(browser: Browser, app: AppServer, username: str, password: str) -> tuple[BrowserContext, Page, dict]:
-    """A new browser signed in as `username`; returns it with the sign-in cookie it was given."""
-    context = browser.new_context(viewport=DESKTOP)
+def signed_in(browser: Browser, app: AppServer, username: str, password: str) -> tuple[BrowserContext, Page, dict]:
+    """A new browser signed in as `username`; returns it with the sign-in cookie it was given (written before the
+    cookie component reports, and sign_in waits for the app to be idle, so it is there)."""
+    context = new_context(browser)
     page = context.new_page()
-    page.goto(app.url, wait_until="domcontentloaded")
-    page.get_by_label("Username", exact=True).fill(username)
-    page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Sign in", exact=True).click()
-    expect(page.get_by_role("heading", name=WELCOME)).to_be_visible(timeout=STEP_TIMEOUT)
-    deadline = time.monotonic() + STEP_TIMEOUT / 1000
-    while (cookie := auth_cookie(context)) is None and time.monotonic() < deadline:
-        page.wait_for_timeout(100)
+    sign_in(page, app.url, username, password)
+    cookie = auth_cookie(context)
     assert cookie is not None, f"signed in as {username}, but the browser holds no {COOKIE} cookie"
     return context, page, cookie
 
@@ -101,17 +102,15 @@ def sign_in(browser: Browser, app: AppServer, username: str, password: str) -> t
 def replay(browser: Browser, app: AppServer, cookie: dict, name: str) -> bool:
     """Open the app in a fresh browser holding only `cookie`: True when it opens an account, False when it shows
     the sign-in page."""
-    context = browser.new_context(viewport=DESKTOP)
+    context = new_context(browser)
     context.add_cookies([{"name": COOKIE, "value": cookie["value"], "domain": cookie["domain"], "path": "/"}])
     page = context.new_page()
     try:
         page.goto(app.url, wait_until="domcontentloaded")
-        welcome = page.get_by_role("heading", name=WELCOME)
-        form = page.get_by_role("button", name="Sign in", exact=True)
-        expect(welcome.or_(form).first).to_be_visible(timeout=STEP_TIMEOUT)
-        wait_until_idle(page)
+        expect_drawn(page, re.compile(r"^(Welcome, |Sign in$)"))
         shot(page, name)
-        opened = welcome.count() > 0
+        opened = page.get_by_role("heading", name=WELCOME).count() > 0
+        form = page.get_by_role("button", name="Sign in", exact=True)
         assert opened != (form.count() > 0), "both the sign-in form and an account's home page are shown"
         if not opened:
             assert page.get_by_test_id("stSidebar").get_by_text("Signed in as").count() == 0
@@ -120,18 +119,12 @@ def replay(browser: Browser, app: AppServer, cookie: dict, name: str) -> bool:
         context.close()
 
 
-def open_account_page(page: Page) -> None:
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Account").click()
-    expect(page.get_by_role("heading", name="Account")).to_be_visible(timeout=STEP_TIMEOUT)
-    wait_until_idle(page)
-
-
 def click_keyed(page: Page, key: str) -> None:
-    page.locator(f".st-key-{key} button").click()
+    click(page, page.locator(f".st-key-{key} button"))
 
 
 def test_the_cookie_names_the_account_and_a_session(browser: Browser, app: AppServer) -> None:
-    context, _, cookie = sign_in(browser, app, "seeker03", DEMO_PASSWORD)
+    context, _, cookie = signed_in(browser, app, "seeker03", DEMO_PASSWORD)
     context.close()
     claims = jwt.decode(cookie["value"], (app.data_dir / "cookie_key").read_text().strip(), algorithms=["HS256"])
     assert claims["username"] == "seeker03"
@@ -139,12 +132,12 @@ def test_the_cookie_names_the_account_and_a_session(browser: Browser, app: AppSe
 
 
 def test_after_sign_out_the_copied_cookie_opens_nothing(browser: Browser, app: AppServer) -> None:
-    context, page, cookie = sign_in(browser, app, "seeker04", DEMO_PASSWORD)
+    context, page, cookie = signed_in(browser, app, "seeker04", DEMO_PASSWORD)
     try:
         assert replay(browser, app, cookie, "01-copied-cookie-before-sign-out"), "the fresh cookie did not sign in"
-        open_account_page(page)
+        open_page(page, "Account", "Account")
         click_keyed(page, "sign_out")
-        expect(page.get_by_role("button", name="Sign in", exact=True)).to_be_visible(timeout=STEP_TIMEOUT)
+        expect_drawn(page, "Sign in")
         shot(page, "02-signed-out")
     finally:
         context.close()
@@ -155,36 +148,20 @@ def test_after_a_password_change_the_old_cookie_opens_nothing(
     browser: Browser, app: AppServer, backend: LocalBackend
 ) -> None:
     _, username = new_account(backend)
-    context, page, old_cookie = sign_in(browser, app, username, PASSWORD)
+    context, page, old_cookie = signed_in(browser, app, username, PASSWORD)
     try:
-        open_account_page(page)
+        open_page(page, "Account", "Account")
         page.get_by_label("Current password", exact=True).fill(PASSWORD)
         page.get_by_label("New password", exact=True).fill("Newer-pass-456!")
         page.get_by_label("Repeat new password", exact=True).fill("Newer-pass-456!")
-        # Commit the last field first (Streamlit commits on blur, and the rerun that follows can swallow a click
-        # made while the field still has focus; seen on a loaded machine).
-        page.evaluate("() => document.activeElement?.blur()")
-        wait_until_idle(page)
-        changed = page.get_by_text("Your password was changed.")
-        answered = changed.or_(page.get_by_text("The current password is incorrect."))
-        for _ in range(2):  # a click the app never received (a rerun swallowed it) is made once more
-            page.get_by_role("button", name="Change password").click()
-            try:
-                expect(answered.first).to_be_visible(timeout=STEP_TIMEOUT)
-                break
-            except AssertionError:
-                continue
-        expect(changed).to_be_visible(timeout=STEP_TIMEOUT)
+        click(page, page.get_by_role("button", name="Change password"))
+        notice(page, "Your password was changed.")
         shot(page, "04-password-changed")
-        # This browser goes on with a new cookie, naming the session the change opened.
-        deadline = time.monotonic() + STEP_TIMEOUT / 1000
-        while (
-            (new_cookie := auth_cookie(context)) is None or new_cookie["value"] == old_cookie["value"]
-        ) and time.monotonic() < deadline:
-            page.wait_for_timeout(100)
+        # This browser goes on with a new cookie, naming the session the change opened (written by the cookie
+        # component, whose report the idle app has had).
+        new_cookie = auth_cookie(context)
         assert new_cookie is not None and new_cookie["value"] != old_cookie["value"], "no new cookie was issued"
-        page.reload(wait_until="domcontentloaded")
-        expect(page.get_by_role("heading", name="Account")).to_be_visible(timeout=STEP_TIMEOUT)
+        reload(page, "Account")
     finally:
         context.close()
     assert not replay(browser, app, old_cookie, "05-old-cookie-after-password-change")
@@ -195,12 +172,12 @@ def test_sign_out_everywhere_kills_every_browsers_cookie(
     browser: Browser, app: AppServer, backend: LocalBackend
 ) -> None:
     _, username = new_account(backend)
-    laptop, _, laptop_cookie = sign_in(browser, app, username, PASSWORD)
-    phone, phone_page, phone_cookie = sign_in(browser, app, username, PASSWORD)
+    laptop, _, laptop_cookie = signed_in(browser, app, username, PASSWORD)
+    phone, phone_page, phone_cookie = signed_in(browser, app, username, PASSWORD)
     try:
-        open_account_page(phone_page)
+        open_page(phone_page, "Account", "Account")
         click_keyed(phone_page, "sign_out_everywhere")
-        expect(phone_page.get_by_role("button", name="Sign in", exact=True)).to_be_visible(timeout=STEP_TIMEOUT)
+        expect_drawn(phone_page, "Sign in")
     finally:
         phone.close()
         laptop.close()
@@ -213,15 +190,15 @@ def test_a_closed_accounts_cookie_shows_the_sign_in_page(
 ) -> None:
     # Deleted by its owner, on the Account page.
     _, username = new_account(backend)
-    context, page, cookie = sign_in(browser, app, username, PASSWORD)
+    context, page, cookie = signed_in(browser, app, username, PASSWORD)
     try:
-        open_account_page(page)
-        page.get_by_test_id("stExpander").get_by_text("Delete my account").first.click()
-        page.locator(".st-key-delete_confirm input").fill(username)
-        page.locator(".st-key-delete_confirm input").press("Enter")
-        wait_until_idle(page)
+        open_page(page, "Account", "Account")
+        click(page, page.get_by_test_id("stExpander").get_by_text("Delete my account").first)
+        confirm = page.locator(".st-key-delete_confirm input")
+        confirm.fill(username)
+        confirm.press("Enter")
         click_keyed(page, "delete_account")
-        expect(page.get_by_text("Your account was deleted.")).to_be_visible(timeout=STEP_TIMEOUT)
+        notice(page, "Your account was deleted.")
         shot(page, "09-account-deleted")
     finally:
         context.close()
@@ -234,7 +211,7 @@ def test_a_closed_accounts_cookie_shows_the_sign_in_page(
 
     # Closed by an admin.
     user_id, username = new_account(backend)
-    context, _, cookie = sign_in(browser, app, username, PASSWORD)
+    context, _, cookie = signed_in(browser, app, username, PASSWORD)
     context.close()
     admin = str(backend.rpc("auth_get_login", {"p_username": "admin"}, as_user=SERVICE)["id"])
     backend.rpc(
