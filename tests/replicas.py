@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,7 +28,7 @@ import psycopg
 from aiosmtpd.controller import Controller
 
 from portal.db import SERVICE, Claims
-from tests.app_server import ARTIFACTS, AppServer
+from tests.app_server import ARTIFACTS, AppServer, poll_until
 from tests.gateway import find_nginx
 from tests.mail_support import Inbox
 from tests.postgrest_server import free_port
@@ -37,7 +36,7 @@ from tests.postgrest_server import free_port
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"
 LOGS = ARTIFACTS / "replicas"
-START_TIMEOUT = 20.0
+START_TIMEOUT = 20_000  # ms: nginx answering through to a replica
 
 #: The recipe's replicas: upstream name and the port portal-balancer.conf gives its primary server.
 RECIPE_REPLICAS = {"portal_a": 8501, "portal_b": 8502}
@@ -141,18 +140,21 @@ class Balancer:
         return next(name for name, replica in self.replicas.items() if replica.port == port)
 
     def _wait_healthy(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
+        """Until nginx answers the health check through to a replica (each try a request), or it exits."""
+
+        def answered() -> bool | None:
             if self.process.poll() is not None:
                 raise RuntimeError(f"nginx exited with {self.process.returncode}:\n{self.log_tail()}")
             try:
-                if httpx.get(f"{self.url}/_stcore/health", timeout=2).text == "ok":
-                    return
+                return httpx.get(f"{self.url}/_stcore/health", timeout=2).text == "ok" or None
             except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise TimeoutError(f"the balancer did not answer within {START_TIMEOUT:.0f}s:\n{self.log_tail()}")
+                return None
+
+        try:
+            poll_until(answered, what="the balancer did not answer", timeout=START_TIMEOUT)
+        except AssertionError as failure:
+            self.stop()
+            raise TimeoutError(f"{failure}:\n{self.log_tail()}") from None
 
     def served(self) -> list[Served]:
         path = self.workdir / "access.log"
@@ -262,76 +264,6 @@ def running_senders(count: int, app_environment: dict[str, str], base_url: str) 
             sender.stop()
             sender.smtp.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
-
-
-# --- a member in Chromium -------------------------------------------------------------------------------------
-
-STEP_TIMEOUT = 45_000  # ms: Streamlit renders asynchronously; every wait is bounded (CI machines are slow)
-_LAST_SENT: dict[object, float] = {}  # when each page last sent a websocket message to its replica
-
-
-def watch(page) -> None:
-    """Note every message the page sends over its websocket: each rerun starts with one (see settle)."""
-    _LAST_SENT[page] = time.monotonic()
-
-    def sent(_payload) -> None:
-        _LAST_SENT[page] = time.monotonic()
-
-    page.on("websocket", lambda ws: ws.on("framesent", sent))
-
-
-def settle(page, quiet: float = 0.35) -> None:
-    """Wait until no script run is going and the page has sent nothing for `quiet` seconds: a rerun asked for a
-    moment ago has then started and ended."""
-    from playwright.sync_api import expect
-
-    deadline = time.monotonic() + STEP_TIMEOUT / 1000
-    while True:
-        page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=STEP_TIMEOUT)
-        expect(page.get_by_test_id("stSkeleton")).to_have_count(0, timeout=STEP_TIMEOUT)
-        waited = time.monotonic() - _LAST_SENT.get(page, 0.0)
-        if waited >= quiet:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the page never settled (last message {waited:.1f}s ago)")
-        page.wait_for_timeout(max(50, int((quiet - waited) * 1000)))
-
-
-def title(page, text):
-    return page.get_by_role("heading", name=text, level=1)
-
-
-def sign_in(page, username: str, password: str) -> None:
-    """The sign-in form of the page already open, then the Home page."""
-    from playwright.sync_api import expect
-
-    expect(title(page, "Sign in")).to_be_visible(timeout=STEP_TIMEOUT)
-    settle(page)  # a fresh page reruns once more when the cookie component reports
-    page.get_by_label("Username", exact=True).fill(username)
-    page.get_by_label("Password", exact=True).fill(password)
-    page.evaluate("() => document.activeElement?.blur()")
-    settle(page)
-    page.get_by_role("button", name="Sign in", exact=True).click()
-    expect(title(page, re.compile(r"^Welcome, "))).to_be_visible(timeout=STEP_TIMEOUT)
-    settle(page)
-
-
-def open_page(page, link: str, heading: str) -> None:
-    """Click a sidebar link and wait for that page's title and the end of its run."""
-    from playwright.sync_api import expect
-
-    settle(page)
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name=link, exact=True).click()
-    expect(title(page, heading)).to_be_visible(timeout=STEP_TIMEOUT)
-    settle(page)
-
-
-def card(page, key_prefix: str, *texts: str):
-    """A bordered container whose key starts with key_prefix (CSS class st-key-<key>) holding every text."""
-    found = page.locator(f"[class*='st-key-{key_prefix}']")
-    for text in texts:
-        found = found.filter(has_text=text)
-    return found
 
 
 # --- two members who do not work together yet -----------------------------------------------------------------

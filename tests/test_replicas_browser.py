@@ -22,9 +22,7 @@ The members are made with fresh usernames in the shared database and retired whe
 
 from __future__ import annotations
 
-import re
 import secrets
-import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -36,27 +34,34 @@ import pytest
 from portal.db.supabase_backend import SupabaseBackend
 from portal.db.tokens import TokenMinter
 from portal.email_messages import UID_DOMAIN
-from tests.app_server import DESKTOP, running_app
+from tests.app_server import (
+    STEP_TIMEOUT,
+    WELCOME,
+    card,
+    click,
+    goto,
+    new_context,
+    notice,
+    open_page,
+    poll_until,
+    reload,
+    running_app,
+    sign_in,
+    wait_until_idle,
+)
 from tests.replicas import (
     AFFINITY_COOKIE,
     RECIPE_REPLICAS,
     REPLICA_HEADER,
-    STEP_TIMEOUT,
     Balancer,
     Member,
-    card,
     make_member,
-    open_page,
     retire,
     running_senders,
-    settle,
-    sign_in,
-    title,
-    watch,
 )
 
 try:
-    from playwright.sync_api import Browser, expect
+    from playwright.sync_api import Browser, Page, expect
 except ImportError:  # reported by require_tool in chromium_browser()
     pass
 
@@ -66,7 +71,7 @@ PASSWORD = "Good-pass-123"
 SEEKER_NAME, CONSULTANT_NAME = "Robin Hale", "Dana Rivera"
 REQUEST_MESSAGE = "Looking for consultation on a complex trauma case, mornings if you can."
 BURST = 40  # notices queued at once for the two senders to race over
-DRAIN_TIMEOUT = 120.0  # s: bounded wait for the senders, not a timing assertion
+DRAIN_TIMEOUT = 120_000  # ms: bounded wait for the senders, not a timing assertion
 
 
 @pytest.fixture(scope="module")
@@ -145,35 +150,46 @@ def test_members_on_two_replicas_share_one_database_and_each_email_goes_out_once
     owner = stack["database"].owner_conninfo
     logged_before = len(balancer.served())  # the lines of this test only, below
     contexts = []
+    answered: dict[Page, list[str]] = {}  # per page, the replica that answered each document it loaded
 
-    def new_page(replica: str | None = None):
+    def new_page(replica: str | None = None) -> Page:
         """A browser of its own; `replica` pins it before its first request (a cookie the balancer set earlier)."""
-        context = browser.new_context(viewport=DESKTOP)
+        context = new_context(browser)
         contexts.append(context)
         if replica:
             context.add_cookies([{"name": AFFINITY_COOKIE, "value": replica, "url": balancer.url}])
         page = context.new_page()
-        watch(page)
+        answered[page] = []
+
+        def loaded(response) -> None:
+            if response.request.is_navigation_request() and response.frame == page.main_frame:
+                answered[page].append(response.headers.get(REPLICA_HEADER))
+
+        page.on("response", loaded)
         return page
+
+    def documents_from(page: Page, replica: str, since: int = 0) -> None:
+        """Every document the page loaded (since the `since`-th) came from `replica`, and its cookie names it."""
+        assert answered[page][since:] and set(answered[page][since:]) == {replica}, (answered[page], replica)
+        cookie = next(c["value"] for c in page.context.cookies() if c["name"] == AFFINITY_COOKIE)
+        assert cookie == replica, (cookie, replica)
 
     with running_senders(2, stack["app_environment"], balancer.url) as senders:
         try:
             # The seeker: a replica the balancer chose, then sign-in; the consultant's page (its address, as a
             # search result's link opens it), a request sent, and Requests: reruns and pages on that replica.
             seeker = new_page()
-            mine = seeker.goto(balancer.url, wait_until="domcontentloaded").headers[REPLICA_HEADER]
+            sign_in(seeker, balancer.url, seeker_member.username, PASSWORD)
+            mine = answered[seeker][0]
+            assert mine in RECIPE_REPLICAS, answered[seeker]
+            documents_from(seeker, mine)
             other = next(name for name in RECIPE_REPLICAS if name != mine)
             print(f"[replicas] the seeker is on {mine}, the consultant will be on {other}")
-            sign_in(seeker, seeker_member.username, PASSWORD)
-            page = seeker.goto(f"{balancer.url}/consultant?id={consultant_member.id}", wait_until="domcontentloaded")
-            assert page.headers[REPLICA_HEADER] == mine
-            expect(title(seeker, CONSULTANT_NAME)).to_be_visible(timeout=STEP_TIMEOUT)
-            settle(seeker)
+            goto(seeker, f"{balancer.url}/consultant?id={consultant_member.id}", CONSULTANT_NAME)
+            documents_from(seeker, mine)
             seeker.get_by_label("Message", exact=True).fill(REQUEST_MESSAGE)
-            seeker.evaluate("() => document.activeElement?.blur()")
-            settle(seeker)
-            seeker.get_by_role("button", name="Send request").click()
-            expect(seeker.get_by_text("Request sent.")).to_be_visible(timeout=STEP_TIMEOUT)
+            click(seeker, seeker.get_by_role("button", name="Send request"))
+            notice(seeker, "Request sent.")
             open_page(seeker, "Requests", "Requests")
             expect(card(seeker, "sent_card_", CONSULTANT_NAME, "Waiting for an answer")).to_have_count(
                 1, timeout=STEP_TIMEOUT
@@ -182,30 +198,29 @@ def test_members_on_two_replicas_share_one_database_and_each_email_goes_out_once
             # The consultant, pinned to the other replica, finds the request there (one database behind both) and
             # accepts it.
             consultant = new_page(other)
-            assert consultant.goto(balancer.url, wait_until="domcontentloaded").headers[REPLICA_HEADER] == other
-            sign_in(consultant, consultant_member.username, PASSWORD)
+            sign_in(consultant, balancer.url, consultant_member.username, PASSWORD)
+            documents_from(consultant, other)
             open_page(consultant, "Requests", "Requests")
             received = card(consultant, "request_card_", SEEKER_NAME, REQUEST_MESSAGE)
             expect(received).to_have_count(1, timeout=STEP_TIMEOUT)
-            settle(consultant)
-            received.get_by_role("button", name="Accept").click()
-            expect(consultant.get_by_text(f"You accepted {SEEKER_NAME}. An engagement began.")).to_be_visible(
-                timeout=STEP_TIMEOUT
-            )
+            click(consultant, received.get_by_role("button", name="Accept"))
+            notice(consultant, f"You accepted {SEEKER_NAME}. An engagement began.")
 
             # Back on the seeker's replica, in the same session: the answer given on the other one.
-            open_page(seeker, "Home", re.compile(r"^Welcome, "))
+            open_page(seeker, "Home", WELCOME)
             open_page(seeker, "Requests", "Requests")
             expect(card(seeker, "sent_card_", CONSULTANT_NAME, "Accepted")).to_have_count(1, timeout=STEP_TIMEOUT)
+            documents_from(seeker, mine)
 
             # The seeker's replica restarts (here: the browser is sent to the other one): a new Streamlit session
             # there, still signed in (the sign-in cookie is signed with the one PORTAL_COOKIE_KEY; its session is
             # in the database).
             seeker.context.add_cookies([{"name": AFFINITY_COOKIE, "value": other, "url": balancer.url}])
-            assert seeker.reload(wait_until="domcontentloaded").headers[REPLICA_HEADER] == other
-            expect(title(seeker, "Requests")).to_be_visible(timeout=STEP_TIMEOUT)
+            moved = len(answered[seeker])
+            reload(seeker, "Requests")
+            documents_from(seeker, other, since=moved)
             expect(card(seeker, "sent_card_", CONSULTANT_NAME, "Accepted")).to_have_count(1, timeout=STEP_TIMEOUT)
-            settle(seeker)
+            wait_until_idle(seeker)
         finally:
             for context in contexts:
                 context.close()
@@ -239,33 +254,49 @@ def test_members_on_two_replicas_share_one_database_and_each_email_goes_out_once
 
 
 def wait_until_sent(owner_conninfo: str, recipients: tuple[str, ...], senders) -> list[tuple[int, str]]:
-    """The members' outbox rows (id, status) once none is waiting any more; bounded, with the senders' logs."""
-    deadline = time.monotonic() + DRAIN_TIMEOUT
-    while True:
-        with psycopg.connect(owner_conninfo) as conn:
+    """The members' outbox rows (id, status) once none is waiting any more; bounded, with the senders' logs. Each
+    try is a query; a sender that exits ends the wait at once."""
+    rows: list[tuple[int, str]] = []
+
+    def failure(why: str) -> AssertionError:
+        logs = "\n".join(f"--- sender {s.number}\n{s.log_tail()}" for s in senders)
+        return AssertionError(f"{why}: {Counter(status for _, status in rows)}\n{logs}")
+
+    with psycopg.connect(owner_conninfo, autocommit=True) as conn:
+
+        def delivered() -> list[tuple[int, str]] | None:
+            nonlocal rows
+            if any(s.process.poll() is not None for s in senders):
+                raise failure("a sender exited before the outbox was delivered")
             rows = conn.execute(
                 "select id, status from private.outbox where recipient_id = any (%s::uuid[]) order by id",
                 (list(recipients),),
             ).fetchall()
-        waiting = [row for row in rows if row[1] in ("queued", "sending")]
-        if len(rows) >= BURST and not waiting:
+            if len(rows) < BURST or any(status in ("queued", "sending") for _, status in rows):
+                return None
             assert {status for _, status in rows} == {"sent"}, rows
             return rows
-        if time.monotonic() > deadline or any(s.process.poll() is not None for s in senders):
-            logs = "\n".join(f"--- sender {s.number}\n{s.log_tail()}" for s in senders)
-            raise AssertionError(f"the outbox was not delivered: {Counter(s for _, s in rows)}\n{logs}")
-        time.sleep(0.5)
+
+        try:
+            return poll_until(delivered, what="the outbox was not delivered", timeout=DRAIN_TIMEOUT)
+        except AssertionError as timed_out:
+            if not str(timed_out).startswith("the outbox was not delivered within"):
+                raise
+            raise failure(str(timed_out)) from None
 
 
-def wait_for_websockets(balancer: Balancer, expected: dict[str, int], timeout: float = 15.0):
+def wait_for_websockets(balancer: Balancer, expected: dict[str, int], timeout: float = 15_000):
     """The access log once it holds the websockets expected per replica cookie (nginx writes a websocket's line
-    when the socket closes); fails, listing them, when it never does."""
-    deadline = time.monotonic() + timeout
-    while True:
+    when the socket closes); fails, listing them, when it never does within `timeout` ms."""
+    streams: Counter = Counter()
+
+    def logged():
+        nonlocal streams
         served = balancer.served()
         streams = Counter(line.cookie for line in served if line.request.startswith("GET /_stcore/stream"))
-        if all(streams[cookie] >= count for cookie, count in expected.items()):
-            return served
-        if time.monotonic() > deadline:
-            raise AssertionError(f"websockets per replica cookie: {dict(streams)}, expected at least {expected}")
-        time.sleep(0.2)
+        return served if all(streams[cookie] >= count for cookie, count in expected.items()) else None
+
+    try:
+        return poll_until(logged, what="the websockets were not all logged", timeout=timeout)
+    except AssertionError as timed_out:
+        raise AssertionError(f"{timed_out}: per replica cookie {dict(streams)}, expected at least {expected}") from None
