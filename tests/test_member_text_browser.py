@@ -6,11 +6,15 @@ results and on the profile; the same text as competency evidence did it on the a
 saved before the database's name rule (migration 20261206400200) are planted directly, with the rule's trigger off
 for that one statement, as such a name would still sit in a database. Each page is checked in the DOM (no <img> or
 <a> reaching the planted host, and nothing fetched from it) and for the literal text being visible.
+
+The browser is driven through tests/app_server.py's shared helpers (issue 28): contexts from new_context, sign-in
+through sign_in, pages opened with open_page/goto/reload, every wait a condition on the idle app.
 Screenshots go to test-artifacts/member-text/.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import psycopg
@@ -18,10 +22,23 @@ import pytest
 
 from portal.db.bootstrap import EmbeddedDatabase
 from portal.demo import DEMO_PASSWORD
-from tests.app_server import ARTIFACTS, DESKTOP, AppServer, running_app, wait_for_sign_in_form
+from tests.app_server import (
+    ARTIFACTS,
+    AppServer,
+    Shots,
+    card,
+    goto,
+    new_context,
+    notice,
+    open_page,
+    reload,
+    running_app,
+    sign_in,
+    wait_for_sign_in_form,
+)
 
 try:
-    from playwright.sync_api import Browser, Page, expect
+    from playwright.sync_api import Browser, Page
 except ImportError:  # reported by require_tool in chromium_browser()
     pass
 
@@ -29,8 +46,8 @@ pytestmark = pytest.mark.browser
 
 HOST = "tracker.invalid"
 PLANTED = f"![r](http://{HOST}/s.png)[Verify licence](http://{HOST}/ph)"
+SHOWN = "Verify licence"  # the planted link's words, shown as text
 SHOTS = ARTIFACTS / "member-text"
-STEP_TIMEOUT = 30_000  # ms
 
 
 @pytest.fixture(scope="module")
@@ -63,33 +80,26 @@ def username_of(owner: psycopg.Connection, profile_id) -> str:
 
 
 class Visit:
-    """One signed-in browser; every request it makes is recorded."""
+    """One signed-in browser (new_context, sign_in: Home drawn, the app idle); every request it makes is recorded."""
 
     def __init__(self, browser: Browser, app: AppServer, username: str) -> None:
         self.app = app
-        self.context = browser.new_context(viewport=DESKTOP)
-        self.page: Page = self.context.new_page()
+        self.context = new_context(browser)
         self.requested: list[str] = []
-        self.page.on("request", lambda request: self.requested.append(request.url))
-        self.page.goto(app.url, wait_until="domcontentloaded")
-        self.page.get_by_label("Username", exact=True).fill(username)
-        self.page.get_by_label("Password", exact=True).fill(DEMO_PASSWORD)
-        self.page.get_by_role("button", name="Sign in", exact=True).click()
-        expect(self.page.get_by_role("heading", name="Welcome", exact=False)).to_be_visible(timeout=STEP_TIMEOUT)
+        self.context.on("request", lambda request: self.requested.append(request.url))
+        self.page: Page = self.context.new_page()
+        sign_in(self.page, app.url, username, DEMO_PASSWORD)
 
-    def open(self, address: str) -> Page:
-        self.page.goto(f"{self.app.url}/{address}", wait_until="domcontentloaded")
-        self.page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=STEP_TIMEOUT)
-        return self.page
+    def fetched_from_the_planted_host(self) -> list[str]:
+        return [url for url in self.requested if HOST in url]
 
     def close(self) -> None:
         self.context.close()
 
 
-def shows_the_planted_text_as_text(page: Page, name: str) -> None:
-    expect(page.get_by_text("Verify licence", exact=False).first).to_be_visible(timeout=STEP_TIMEOUT)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True, animations="disabled")
+def shows_the_planted_text_as_text(page: Page, shots: Shots, name: str) -> None:
+    notice(page, SHOWN)
+    shots(page, name)
     assert page.locator(f'img[src*="{HOST}"]').count() == 0, f"{name}: an image from the planted host"
     assert page.locator(f'a[href*="{HOST}"]').count() == 0, f"{name}: a link to the planted host"
     shown = page.evaluate("document.body.innerText").replace("\u2060", "")
@@ -97,20 +107,27 @@ def shows_the_planted_text_as_text(page: Page, name: str) -> None:
 
 
 def test_a_planted_name_and_evidence_are_text_on_every_page(browser: Browser, app: AppServer, owner) -> None:
+    shots = Shots(SHOTS, "member-text")
+
     # Find and the profile: a seeker's first result gets the planted name.
     seeker = Visit(browser, app, "seeker01")
     try:
-        card = seeker.open("find").locator('[class*="st-key-find_card_"]').first
-        expect(card).to_be_visible(timeout=STEP_TIMEOUT)
+        page = seeker.page
+        open_page(page, "Find a consultant", "Find a consultant")
+        first = card(page, "find_card_").first
+        assert first.count() == 1, "Find shows no consultant to plant the name on"
         consultant_id = next(
             c.removeprefix("st-key-find_card_")
-            for c in card.get_attribute("class").split()
+            for c in first.get_attribute("class").split()
             if c.startswith("st-key-find_card_")
         )
         plant_name(owner, consultant_id)
-        shows_the_planted_text_as_text(seeker.open("find"), "find")
-        shows_the_planted_text_as_text(seeker.open(f"consultant?id={consultant_id}"), "consultant-profile")
-        assert not [url for url in seeker.requested if HOST in url]
+        reload(page, "Find a consultant")
+        shows_the_planted_text_as_text(page, shots, "find")
+        # The profile's title is the name itself, shown as text.
+        goto(page, f"{app.url}/consultant?id={consultant_id}", re.compile(re.escape(SHOWN)))
+        shows_the_planted_text_as_text(page, shots, "consultant-profile")
+        assert not seeker.fetched_from_the_planted_host()
     finally:
         seeker.close()
 
@@ -122,8 +139,9 @@ def test_a_planted_name_and_evidence_are_text_on_every_page(browser: Browser, ap
     plant_name(owner, sender)
     consultant = Visit(browser, app, username_of(owner, receiver))
     try:
-        shows_the_planted_text_as_text(consultant.open("requests"), "requests")
-        assert not [url for url in consultant.requested if HOST in url]
+        open_page(consultant.page, "Requests", "Requests")
+        shows_the_planted_text_as_text(consultant.page, shots, "requests")
+        assert not consultant.fetched_from_the_planted_host()
     finally:
         consultant.close()
 
@@ -136,8 +154,8 @@ def test_a_planted_name_and_evidence_are_text_on_every_page(browser: Browser, ap
     )
     admin = Visit(browser, app, "admin")
     try:
-        page = admin.open("admin")
-        shows_the_planted_text_as_text(page, "admin-queue")
-        assert not [url for url in admin.requested if HOST in url]
+        open_page(admin.page, "Admin", "Admin")
+        shows_the_planted_text_as_text(admin.page, shots, "admin-queue")
+        assert not admin.fetched_from_the_planted_host()
     finally:
         admin.close()
