@@ -23,6 +23,7 @@ The members are made with fresh usernames in the shared database and retired whe
 from __future__ import annotations
 
 import secrets
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -121,21 +122,23 @@ def pinned_to(response: httpx.Response) -> str:
 
 def test_the_balancer_pins_each_new_browser_to_a_replica_it_chose(balancer: Balancer) -> None:
     chosen = []
-    before = len(balancer.served())
+    # Every request of this test carries its own mark, so the access log's lines are told apart from any other
+    # (a readiness probe whose line nginx writes a moment later, say).
+    mark = f"pin-{uuid.uuid4().hex[:8]}"
     for _ in range(16):  # new browsers: no cookie (a fresh client each, its cookie jar empty)
-        replica = pinned_to(httpx.get(f"{balancer.url}/_stcore/health", timeout=10))
+        replica = pinned_to(httpx.get(f"{balancer.url}/_stcore/health?{mark}", timeout=10))
         chosen.append(replica)
         with httpx.Client(base_url=balancer.url, timeout=10, cookies={AFFINITY_COOKIE: replica}) as browser:
             for path in ("/", "/_stcore/health", "/_stcore/host-config"):
-                again = browser.get(path)
+                again = browser.get(f"{path}?{mark}")
                 assert again.status_code == 200 and pinned_to(again) == replica, path
     # A cookie naming a replica that is gone counts as none: a replica is chosen again.
-    gone = httpx.get(f"{balancer.url}/_stcore/health", cookies={AFFINITY_COOKIE: "portal_z"}, timeout=10)
+    gone = httpx.get(f"{balancer.url}/_stcore/health?{mark}", cookies={AFFINITY_COOKIE: "portal_z"}, timeout=10)
     assert pinned_to(gone) in RECIPE_REPLICAS
     # Both replicas take new browsers (each of the 16 chose at random: all on one has odds 2 in 65,536).
     assert set(chosen) == set(RECIPE_REPLICAS), Counter(chosen)
     # And the replica named is the one that served: nginx connected to that replica's port, every time.
-    served = balancer.served()[before:]
+    served = [line for line in balancer.served() if mark in line.request]
     assert len(served) == 16 * 4 + 1
     for line in served:
         assert balancer.replica_of_port(line.upstream_port) == line.replica, line
