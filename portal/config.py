@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,7 +94,11 @@ class Settings:
             return key
         if self.backend != "local":
             raise ConfigurationError("Set PORTAL_COOKIE_KEY in st.secrets or the environment for Supabase mode.")
-        path = self.data_dir / "cookie_key"
+        return self._key_kept_in_data_dir("cookie_key", lambda: secrets.token_urlsafe(48).encode()).decode()
+
+    def _key_kept_in_data_dir(self, name: str, make: Callable[[], bytes]) -> bytes:
+        """Local mode's key `name`: made once by `make` into the data directory, then read back."""
+        path = self.data_dir / name
         self.data_dir.mkdir(parents=True, exist_ok=True)
         try:
             # Readable by its owner alone from the first byte (write-then-chmod left a window at 0644).
@@ -102,9 +106,9 @@ class Settings:
         except FileExistsError:
             pass  # made earlier, or by another process just now
         else:
-            with os.fdopen(descriptor, "w") as key_file:
-                key_file.write(secrets.token_urlsafe(48))
-        return path.read_text().strip()
+            with os.fdopen(descriptor, "wb") as key_file:
+                key_file.write(make())
+        return path.read_bytes().strip()
 
     def resolved_calendar_key(self) -> bytes:
         """The key that seals consultants' calendar addresses and passwords (Fernet): configured, or (local mode
@@ -124,13 +128,4 @@ class Settings:
             return key
         if self.backend != "local":
             raise ConfigurationError("Set PORTAL_CALENDAR_KEY in st.secrets or the environment for Supabase mode.")
-        path = self.data_dir / "calendar_key"
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # made earlier, or by another process just now
-        else:
-            with os.fdopen(descriptor, "wb") as key_file:
-                key_file.write(Fernet.generate_key())
-        return path.read_bytes().strip()
+        return self._key_kept_in_data_dir("calendar_key", Fernet.generate_key)
