@@ -29,6 +29,9 @@ class Api:
         assert response.status_code in (200, 204), f"{fn}: {response.status_code} {response.text[:300]}"
         return response.json() if response.content else None
 
+    def get(self, table: str, **params) -> httpx.Response:
+        return self.http.get(f"/{table}", params=params, headers=self.headers)
+
     def post(self, table: str, rows) -> httpx.Response:
         return self.http.post(f"/{table}", json=rows, headers={**self.headers, "Prefer": "return=minimal"})
 

@@ -31,8 +31,8 @@ from portal.config import Settings
 from portal.db.claims import Claims
 from portal.db.errors import APIError, friendly_message, is_not_found
 from portal.db.local import LocalBackend
-from portal.db.tokens import TokenMinter
 from portal.demo import demo_world
+from tests.member_api import Api
 
 NOTE = "Rejected: the certificate number does not match the issuing body's register."
 LICENCE_NOTE = "Rejected: the board lists this licence as lapsed."
@@ -46,29 +46,6 @@ def demo_id(username: str) -> str:
 def http(postgrest):
     with httpx.Client(base_url=postgrest.url, timeout=60.0) as client:
         yield client
-
-
-class Api:
-    """A member's calls through PostgREST."""
-
-    def __init__(self, http: httpx.Client, secret: str, user_id: str) -> None:
-        self.http, self.user_id = http, user_id
-        token = TokenMinter(secret=secret).mint(Claims.user(user_id))
-        self.headers = {"Authorization": f"Bearer {token}"}
-
-    def rpc(self, fn: str, params: dict | None = None) -> httpx.Response:
-        return self.http.post(f"/rpc/{fn}", json=params or {}, headers=self.headers)
-
-    def ok(self, fn: str, params: dict | None = None):
-        response = self.rpc(fn, params)
-        assert response.status_code in (200, 204), f"{fn}: {response.status_code} {response.text[:300]}"
-        return response.json() if response.content else None
-
-    def get(self, table: str, **params) -> httpx.Response:
-        return self.http.get(f"/{table}", params=params, headers=self.headers)
-
-    def post(self, table: str, rows) -> httpx.Response:
-        return self.http.post(f"/{table}", json=rows, headers={**self.headers, "Prefer": "return=minimal"})
 
 
 #: Consultants this module made, per deployment: they leave the directory when the module ends (the database is
