@@ -363,7 +363,9 @@ left, right = st.columns(2)
 left.download_button(
     "Download calendar (.ics)",
     key="appointments_ics",
-    data=my_calendar_file(backend, user.claims, appointments, viewer_timezone=my_tz),
+    # Built when pressed (Streamlit runs the callable then), not on every rerun of the page: it asks the database for
+    # each session's calendar UID and SEQUENCE.
+    data=lambda: my_calendar_file(backend, user.claims, appointments, viewer_timezone=my_tz),
     file_name="peer-consultation-appointments.ics",
     mime="text/calendar",
     icon=":material/calendar_month:",
