@@ -58,7 +58,7 @@ import psycopg  # noqa: E402
 
 from bench.checks import Checks  # noqa: E402
 from bench.generate import FULL, QUICK, World, WorldSpec, ensure_world  # noqa: E402
-from bench.page import find_page  # noqa: E402
+from bench.page import find_page, latency_stats  # noqa: E402
 from bench.run import load_seekers, make_queries  # noqa: E402
 from bench.slots import RESERVED, RESULTS_PATH, BusySetup, copy_database, ensure_busy, merge_results  # noqa: E402
 from portal.appointments import BookingRefused, book  # noqa: E402
@@ -253,18 +253,6 @@ class User:
                 self.action()
 
 
-def _stats(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {"n": 0}
-    arr = np.array(values)
-    return {
-        "n": len(values),
-        "p50_ms": round(float(np.median(arr)), 2),
-        "p95_ms": round(float(np.percentile(arr, 95)), 2),
-        "max_ms": round(float(arr.max()), 2),
-    }
-
-
 def run_load(
     world: World,
     setup: BusySetup,
@@ -374,12 +362,12 @@ def run_load(
                 max_winners = max(max_winners, outcomes.count("won"))
     error_kinds = [f"{s.op}: {s.detail}" for s in errors] + [f"warm-up: {e}" for e in warmup_errors]
     by_op = {
-        op: _stats([s.ms for s in samples if s.op == op])
+        op: latency_stats([s.ms for s in samples if s.op == op])
         for op in ("search", "open_slots", "open_slots_to_book", "book")
     }
-    by_op["book_won"] = _stats([s.ms for s in books if s.outcome == "won"])
-    by_op["book_refused"] = _stats([s.ms for s in books if s.outcome == "refused"])
-    by_op["book_error"] = _stats([s.ms for s in books if s.outcome == "error"])
+    by_op["book_won"] = latency_stats([s.ms for s in books if s.outcome == "won"])
+    by_op["book_refused"] = latency_stats([s.ms for s in books if s.outcome == "refused"])
+    by_op["book_error"] = latency_stats([s.ms for s in books if s.outcome == "error"])
     all_ms = [s.ms for s in samples]
     per_second = Counter(int(s.started + s.ms / 1000) for s in samples)
     return {

@@ -57,7 +57,8 @@ def find_page(backend: Any, claims: Claims, filters: SearchFilters) -> SearchPag
     return page
 
 
-def _stats(ms: list[float]) -> dict[str, float]:
+def latency_stats(ms: list[float]) -> dict[str, float]:
+    """Median, p95, mean and max of timings in milliseconds (shared with bench/load.py)."""
     if not ms:
         return {"n": 0}
     arr = np.array(ms)
@@ -106,7 +107,7 @@ def run_page(world, database: str, queries: list, warmup: list, log=print) -> di
                 full_pages_with_records += shown > 0
     finally:
         backend.backend.close()
-    stats = _stats(totals)
+    stats = latency_stats(totals)
     return {
         "page_p50_ms": stats["p50_ms"],
         "page_p95_ms": stats["p95_ms"],
@@ -114,7 +115,7 @@ def run_page(world, database: str, queries: list, warmup: list, log=print) -> di
             **stats,
             "database": database,
             "appointments_in_database": appointments,
-            "by_call": {fn: _stats(ms) for fn, ms in sorted(by_call.items())},
+            "by_call": {fn: latency_stats(ms) for fn, ms in sorted(by_call.items())},
             "errors": len(errors),
             "errors_by_kind": {k: errors.count(k) for k in sorted(set(errors))},
             "cards": cards,
