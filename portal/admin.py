@@ -8,6 +8,10 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from portal.db import APIError, Backend, Claims, friendly_message
+from portal.email_choices import outbox_table
+from portal.local_times import local_day, local_time, zone_words
+from portal.plain_text import plain
+from portal.search import LEVELS
 
 QUEUE_READ_LIMIT = 500  # the most admin_verification_queue returns; the filter searches all of them
 QUEUE_TTL_SECONDS = 30  # how long one admin's read of the queue is reused between reruns of the page
@@ -35,6 +39,12 @@ _UNDECOMPOSABLE = str.maketrans(
 )
 
 
+def level_names(item: str) -> str:
+    """'CPT level 3' -> 'CPT level 3 (Certified)'."""
+    head, _, level = item.rpartition(" level ")
+    return f"{head} level {level} ({LEVELS[int(level)]})" if level.isdigit() and head else item
+
+
 def list_accounts(
     backend: Backend, claims: Claims, *, query: str = "", limit: int = 25, offset: int = 0
 ) -> tuple[list[dict[str, Any]], int]:
@@ -42,6 +52,15 @@ def list_accounts(
         "admin_list_accounts", {"p_query": query or "", "p_limit": limit, "p_offset": offset}, as_user=claims
     )
     return rows, (rows[0]["total"] if rows else 0)
+
+
+def find_closable_accounts(backend: Backend, claims: Claims, query: str, limit: int = 20) -> list[dict[str, Any]]:
+    """Accounts an admin may close whose name, username or email contains `query`, searched in the database across
+    every account (not only the page of the table on screen); none for an empty query."""
+    if not (query or "").strip():
+        return []
+    rows, _ = list_accounts(backend, claims, query=query.strip(), limit=limit)
+    return [r for r in rows if not r["is_admin"]]
 
 
 def unlock_account(backend: Backend, claims: Claims, user_id: str) -> None:
@@ -75,6 +94,50 @@ def close_account(backend: Backend, claims: Claims, user_id: str, reason: str) -
     ]
 
 
+def closure_preview(backend: Backend, claims: Claims, user_id: str) -> dict[str, Any]:
+    """What closing `user_id`'s account would end, read from the rows admin_close_account changes (admins only)."""
+    return _admin_call(backend, claims, "admin_closure_preview", {"p_member": user_id})
+
+
+PLAN_STATUS_WORDS = {"draft": "a draft", "proposed": "proposed, awaiting a signature", "agreed": "agreed"}
+SESSION_STATUS_WORDS = {"requested": "proposed", "confirmed": "confirmed"}
+
+
+def closure_consequences(preview: dict[str, Any], zone: str) -> dict[str, list[str]]:
+    """The preview as the admin reads it before confirming: a heading for each kind of thing that ends, with one
+    Markdown-safe line per item (members' names through `plain`), sessions' times in the admin's `zone`. Kinds with
+    nothing in them are left out."""
+    engagements = [
+        f"{plain(e['client'])}, their client since {local_day(e['started_at'], zone)}"
+        if e["their_client"]
+        else f"with {plain(e['consultant'])}, their consultant since {local_day(e['started_at'], zone)}"
+        for e in preview["engagements"]
+    ]
+    sessions = [
+        f"{local_time(a['starts_at'], zone)} ({zone_words(zone)}): {plain(a['consultant'])} with "
+        f"{plain(a['client'])}, {SESSION_STATUS_WORDS.get(a['status'], a['status'])}"
+        for a in preview["sessions"]
+    ]
+    plans = [
+        f"{plain(t['consultant'])} with {plain(t['client'])}: {PLAN_STATUS_WORDS.get(t['status'], t['status'])}"
+        for t in preview["plans"]
+    ]
+    requests = [f"{plain(r['seeker'])} asked {plain(r['consultant'])}" for r in preview["requests"]]
+    sections = {
+        "Active engagements that end": engagements,
+        "Upcoming sessions that are cancelled": sessions,
+        "Open termination plans that are withdrawn": plans,
+        "Pending consultation requests that are withdrawn": requests,
+        "Told, with your reason": [plain(name) for name in preview["told"]],
+    }
+    return {heading: lines for heading, lines in sections.items() if lines}
+
+
+def clients_named(preview: dict[str, Any]) -> list[str]:
+    """The member's own clients (they are the consultant of an active engagement), as stored."""
+    return [e["client"] for e in preview["engagements"] if e["their_client"]]
+
+
 def disputed_sessions(backend: Backend, claims: Claims) -> list[dict[str, Any]]:
     return backend.rpc("admin_disputed_sessions", {}, as_user=claims)
 
@@ -100,13 +163,24 @@ def fold(text: str | None) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
+def search_words(text: str | None) -> list[str]:
+    """The words of `text` for matching: folded (`fold`) and without punctuation inside or around a word, so
+    "O'Brien" and "obrien" are one word and "Nguyễn," is "nguyen"."""
+    return ["".join(c for c in word if c.isalnum()) for word in fold(text).split()]
+
+
 def queue_matches(queue: list[dict[str, Any]], wanted: str) -> list[dict[str, Any]]:
-    """The queue items whose member name or credential contains every word of `wanted`, ignoring accents and
-    case ("nguyen siobhan" finds "Siobhán O'Connor-Nguyễn"); everything for an empty filter."""
-    terms = fold(wanted).split()
+    """The queue items whose member name or credential contains every word of `wanted`, in any order, ignoring
+    accents, case and punctuation ("zoe obrien" finds "Zoë O'Brien", "nguyen siobhan" finds "Siobhán
+    O'Connor-Nguyễn"); everything for an empty filter."""
+    terms = [term for term in search_words(wanted) if term]
     if not terms:
         return list(queue)
-    return [item for item in queue if all(term in fold(f"{item['member_name']} {item['item']}") for term in terms)]
+    return [item for item in queue if all(term in _haystack(item) for term in terms)]
+
+
+def _haystack(item: dict[str, Any]) -> str:
+    return " ".join(search_words(f"{item['member_name']} {item['item']}"))
 
 
 def cached_queue(
@@ -174,3 +248,45 @@ def update_rule(
         {"p_kind": kind, "p_severity": severity, "p_window_years": window_years, "p_waivable": waivable},
         as_user=claims,
     )
+
+
+def conflict_rules(backend: Backend, claims: Claims) -> list[dict[str, Any]]:
+    """How each relationship counts in screening, as the rules tab edits them."""
+    return backend.rpc("list_conflict_rules", {}, as_user=claims)
+
+
+# Outbox kinds the generic wording ("attendance_disputed" -> "Attendance disputed") would say less well.
+OUTBOX_KIND_WORDS = {
+    "request": "Consultation request",
+    "accepted": "Request accepted",
+    "booked": "Session proposed",
+    "confirmed": "Session confirmed",
+    "cancelled": "Session cancelled",
+    "rescheduled": "Session moved",
+    "session_tomorrow": "Session tomorrow",
+    "plan_awaiting_2_days": "Plan awaiting a signature for 2 days",
+    "licence_gap": "Licence no longer covers a client",
+    "calendar_unread": "Calendar could not be read",
+}
+
+
+def outbox_kind(kind: str) -> str:
+    """An outbox row's kind in words: "attendance_disputed" -> "Attendance disputed"."""
+    return OUTBOX_KIND_WORDS.get(kind) or kind.replace("_", " ").strip().capitalize()
+
+
+def outbox_rows(rows: list[dict[str, Any]], zone: str) -> list[dict[str, Any]]:
+    """The Outbox tab's rows: where each stands first (the column an admin looks for, kept on screen at 1,280 px),
+    then what kind of notice it is in words, to whom, and the rest."""
+    return [
+        {
+            "Status": shown["Status"],
+            "Kind": outbox_kind(row["kind"]),
+            "To": shown["To"],
+            "Written": shown["Written"],
+            "What": shown["What"],
+            "Attempts": shown["Attempts"],
+            "Next try": shown["Next try"],
+        }
+        for row, shown in zip(rows, outbox_table(rows, zone), strict=True)
+    ]
