@@ -668,6 +668,7 @@ FUNCTIONS: dict[str, Fn] = {
     "record_attendance": Fn(MEMBERS, {"p_appointment": "@appointment", "p_outcome": "held"}),
     "admin_outbox": Fn(ADMINS, {"p_limit": 5}),
     "admin_close_account": Fn(ADMINS, {"p_user": "@stranger", "p_reason": "Licence suspended by the state board."}),
+    "admin_closure_preview": Fn(ADMINS, {"p_member": "@stranger"}),
     "admin_disputed_sessions": Fn(ADMINS),
     "admin_resolve_attendance": Fn(
         ADMINS, {"p_appointment": "@appointment", "p_outcome": "held", "p_note": "Both agreed on a call."}
