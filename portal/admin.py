@@ -163,10 +163,14 @@ def fold(text: str | None) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
+_APOSTROPHES = "'’‘ʼ"
+
+
 def search_words(text: str | None) -> list[str]:
-    """The words of `text` for matching: folded (`fold`) and without punctuation inside or around a word, so
-    "O'Brien" and "obrien" are one word and "Nguyễn," is "nguyen"."""
-    return ["".join(c for c in word if c.isalnum()) for word in fold(text).split()]
+    """The words of `text` for matching, folded (`fold`): an apostrophe joins ("O'Brien" is "obrien"), any other
+    punctuation separates ("Nguyễn-Smith," is "nguyen", "smith")."""
+    joined = "".join(c for c in fold(text) if c not in _APOSTROPHES)
+    return "".join(c if c.isalnum() else " " for c in joined).split()
 
 
 def queue_matches(queue: list[dict[str, Any]], wanted: str) -> list[dict[str, Any]]:
@@ -180,7 +184,9 @@ def queue_matches(queue: list[dict[str, Any]], wanted: str) -> list[dict[str, An
 
 
 def _haystack(item: dict[str, Any]) -> str:
-    return " ".join(search_words(f"{item['member_name']} {item['item']}"))
+    """Each word as `search_words` splits it, and each hyphenated word whole too ("annemarie" finds Anne-Marie)."""
+    text = f"{item['member_name']} {item['item']}"
+    return " ".join(search_words(text) + ["".join(search_words(word)) for word in text.split()])
 
 
 def cached_queue(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import bcrypt
@@ -375,6 +375,162 @@ def test_admin_lists_and_unlocks_accounts(backend):
     at.button(key="admin_unlock").click().run()
     no_exceptions(at)
     assert backend.rpc("auth_get_login", {"p_username": username}, as_user=SERVICE)["locked_until"] is None
+
+
+def admin_page() -> AppTest:
+    at = app("admin").run()
+    at.switch_page(PAGES["admin"]).run()
+    no_exceptions(at)
+    return at
+
+
+def account_id(backend, username: str) -> str:
+    return backend.rpc("auth_get_login", {"p_username": username}, as_user=SERVICE)["id"]
+
+
+def test_admin_finds_any_account_reads_what_closing_ends_and_confirms_before_it_is_closed(backend, embedded_db):
+    """Issue 26, item 1: the account is found beyond the table's first page (by name, in the database); the review
+    names the client and the session that ends, at its time in the admin's zone; nothing closes until confirmed."""
+    import psycopg
+
+    from portal.db import Claims
+    from portal.local_times import local_time
+    from tests.care_parties import book
+
+    consultant_username, client_username = engaged_pair(backend, embedded_db)
+    consultant, client = account_id(backend, consultant_username), account_id(backend, client_username)
+    marker = uuid.uuid4().hex[:6]
+    with psycopg.connect(embedded_db.owner_conninfo, autocommit=True) as conn:  # names sorting after page 1
+        conn.execute(
+            "update public.profiles set display_name = %s, timezone = 'Asia/Tokyo' where id = %s",
+            (f"Zed Closing {marker}", consultant),
+        )
+        conn.execute("update public.profiles set display_name = %s where id = %s", (f"Yara Client {marker}", client))
+    session = book(backend, Claims.user(client), Claims.user(consultant), Claims.user(client))
+    at = admin_page()
+    accounts = next(t for t in at.tabs if t.label == "Accounts")
+    assert consultant_username not in list(accounts.dataframe[0].value["Username"])  # not on the table's page
+    at.text_input(key="admin_close_query").input(f"zed closing {marker}").run()
+    at.selectbox(key="admin_close_choice").set_value(consultant).run()
+    at.text_area(key="admin_close_reason").input("Licence suspended by the state board in March.").run()
+    assert "admin_close" not in [b.key for b in at.button]  # nothing to press before the review
+    at.button(key="admin_close_review_button").click().run()
+    no_exceptions(at)
+    shown = " ".join(texts(at, "markdown")).replace("\\", "")
+    assert f"Yara Client {marker}, their client since" in shown
+    admin_zone = backend.rpc("get_my_profile", {}, as_user=Claims.user(account_id(backend, "admin")))["timezone"]
+    assert f"{local_time(session['starts_at'], admin_zone)} (New York time): Zed Closing {marker} with" in shown
+    assert at.button(key="admin_close").disabled
+    assert backend.rpc("auth_get_login", {"p_username": consultant_username}, as_user=SERVICE)  # still open
+    at.checkbox(key="admin_close_confirm").check().run()
+    at.button(key="admin_close").click().run()
+    no_exceptions(at)
+    assert f"Zed Closing {marker}'s account is closed; 1 client notified. The reason is in the audit log." in [
+        t.replace("\\", "") for t in texts(at, "success")
+    ]
+    theirs = backend.rpc("my_appointments", {}, as_user=Claims.user(client))
+    assert [a["status"] for a in theirs if a["id"] == session["id"]] == ["cancelled"]
+
+
+def test_admin_close_asks_again_when_something_changed_since_the_review(backend, embedded_db):
+    import psycopg
+
+    from portal.db import Claims
+    from tests.care_parties import book
+
+    consultant_username, client_username = engaged_pair(backend, embedded_db)
+    consultant, client = account_id(backend, consultant_username), account_id(backend, client_username)
+    at = admin_page()
+    at.text_input(key="admin_close_query").input(consultant_username).run()
+    at.selectbox(key="admin_close_choice").set_value(consultant).run()
+    at.text_area(key="admin_close_reason").input("Licence suspended by the state board in March.").run()
+    at.button(key="admin_close_review_button").click().run()
+    assert not [m for m in texts(at, "markdown") if "Upcoming sessions" in m]
+    session = book(backend, Claims.user(client), Claims.user(consultant), Claims.user(client))  # booked meanwhile
+    at.checkbox(key="admin_close_confirm").check().run()
+    at.button(key="admin_close").click().run()
+    no_exceptions(at)
+    assert "Something changed since you reviewed this account: read what closing ends again and confirm." in texts(
+        at, "error"
+    )
+    assert any("Upcoming sessions that are cancelled (1)" in m for m in texts(at, "markdown"))
+    assert not at.checkbox(key="admin_close_confirm").value and at.button(key="admin_close").disabled
+    with psycopg.connect(embedded_db.owner_conninfo) as conn:
+        (status,) = conn.execute("select status from public.appointments where id = %s", (session["id"],)).fetchone()
+    assert status == "requested"  # nothing was closed
+
+
+def test_admin_outbox_puts_status_first_and_says_kinds_in_words(backend, embedded_db):
+    """Issue 26, item 8."""
+    import psycopg
+
+    member = account_id(backend, make_account(backend))
+    with psycopg.connect(embedded_db.owner_conninfo, autocommit=True) as conn:
+        conn.execute(
+            "select private.notify(%s, 'attendance_disputed', 'The two of you recorded a session differently.', "
+            "'appointments')",
+            (member,),
+        )
+    at = admin_page()
+    frame = next(t for t in at.tabs if t.label == "Outbox").dataframe[0].value
+    assert list(frame.columns)[:2] == ["Status", "Kind"]
+    assert "Attendance disputed" in set(frame["Kind"])
+    assert not [k for k in frame["Kind"] if "_" in k]
+
+
+def test_admin_resolving_a_dispute_is_confirmed(backend, embedded_db):
+    """Issue 26, item 8: the admin reads what was recorded, after the rerun that takes the dispute off the list."""
+    import psycopg
+
+    from portal.db import Claims
+
+    consultant_username, client_username = engaged_pair(backend, embedded_db)
+    consultant, client = account_id(backend, consultant_username), account_id(backend, client_username)
+    marker = uuid.uuid4().hex[:6]
+    starts = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=1)
+    with psycopg.connect(embedded_db.owner_conninfo, autocommit=True) as conn:
+        conn.execute("update public.profiles set display_name = %s where id = %s", (f"Dora {marker}", consultant))
+        appointment = str(
+            conn.execute(
+                "insert into public.appointments (consultant_id, client_id, engagement_id, starts_at, ends_at, "
+                "blocked_until, status, requested_by) select e.consultant_id, e.seeker_id, e.id, %s, "
+                "%s::timestamptz + interval '50 minutes', %s::timestamptz + interval '1 hour', 'confirmed', "
+                "e.seeker_id from public.engagements e where e.consultant_id = %s returning id",
+                (starts, starts, starts, consultant),
+            ).fetchone()[0]
+        )
+    for who, outcome in ((client, "consultant_absent"), (consultant, "held")):
+        backend.rpc("record_attendance", {"p_appointment": appointment, "p_outcome": outcome}, as_user=Claims.user(who))
+    at = admin_page()
+    at.selectbox(key=f"dispute_outcome_{appointment}").set_value("held")
+    at.text_input(key=f"dispute_note_{appointment}").input("The platform log shows both joined.")
+    at.button(key=f"dispute_resolve_{appointment}").click().run()
+    no_exceptions(at)
+    notices = [t.replace("\\", "") for t in texts(at, "success") if t.startswith("Resolved:")]
+    assert len(notices) == 1 and f"between Dora {marker} and " in notices[0] and "“It was held”" in notices[0]
+    assert f"dispute_resolve_{appointment}" not in [b.key for b in at.button]
+    at.run()  # shown once
+    assert not [t for t in texts(at, "success") if t.startswith("Resolved:")]
+
+
+def test_admin_queue_filter_ignores_punctuation_and_the_order_of_words(backend, embedded_db):
+    """Issue 26, item 8: "zoe obrien" finds Zoë O'Brien, as "zoe" did."""
+    import psycopg
+
+    _, consultant = make_consultant(backend, embedded_db)
+    marker = uuid.uuid4().hex[:6]
+    with psycopg.connect(embedded_db.owner_conninfo, autocommit=True) as conn:
+        name = f"Zoë O'Brien {marker}"
+        conn.execute("update public.profiles set display_name = %s where id = %s", (name, consultant))
+    at = admin_page()
+    cards = []
+    for wanted in ("zoe obrien", f"OBRIEN, {marker} Zoe", f"o'brien-{marker}"):
+        at.text_input(key="verify_filter").input(wanted).run()
+        no_exceptions(at)
+        cards = [b.key for b in at.button if (b.key or "").startswith("verify_approve_")]
+        assert cards and not any("No matches" in i for i in texts(at, "info")), wanted
+    at.text_input(key="verify_filter").input(f"zoe obrien {marker} nobody").run()
+    assert not [b for b in at.button if (b.key or "").startswith("verify_approve_")]
 
 
 # --- find, request, answer ------------------------------------------------------------------

@@ -263,7 +263,7 @@ def test_the_admin_sees_delivery_status_never_a_body_or_a_link(backend, embedded
     no_exceptions(at)
     outbox = next(t for t in at.tabs if t.label == "Outbox")
     frame = outbox.dataframe[0].value
-    assert list(frame.columns) == ["Written", "To", "What", "Kind", "Status", "Attempts", "Next try"]
+    assert list(frame.columns) == ["Status", "Kind", "To", "Written", "What", "Attempts", "Next try"]
     assert any(status.startswith("Sent to the local mailbox") for status in frame["Status"])
     assert any("No mail server is set up" in c for c in texts(at, "caption"))
     assert not [s for s in outbox.selectbox if s.key == "outbox_message"]  # no message to choose, none to read

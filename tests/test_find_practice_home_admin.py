@@ -328,6 +328,26 @@ def test_queue_matches_every_word_ignoring_accents_and_case():
     assert queue_matches(queue, "nguyen ny") == []
 
 
+def test_queue_matches_ignore_punctuation_and_the_order_of_words():
+    """Issue 26, item 8: an apostrophe joins ("obrien"), other punctuation separates; words match in any order."""
+    queue = [
+        {"id": "1", "member_name": "Zoë O'Brien", "item": "CBT level 2"},
+        {"id": "2", "member_name": NAME, "item": "EMDR level 3"},
+        {"id": "3", "member_name": "Anne-Marie Roy", "item": "LPC in NY"},
+    ]
+    for wanted, found in (
+        ("zoe obrien", "1"),
+        ("OBRIEN, zoë", "1"),
+        ("o’brien cbt", "1"),
+        ("nguyen oconnor", "2"),
+        ("connor-nguyen", "2"),
+        ("annemarie", "3"),
+        ("marie anne", "3"),
+    ):
+        assert [i["id"] for i in queue_matches(queue, wanted)] == [found], wanted
+    assert queue_matches(queue, "zoe nguyen") == []
+
+
 class CountingBackend:
     def __init__(self) -> None:
         self.calls = 0
