@@ -30,7 +30,7 @@ CONFIRM_KEY = "admin_close_confirm"
 def accounts_tab(backend, user, admin_zone: str) -> None:
     if notice := st.session_state.pop("admin_close_notice", None):  # shown after the rerun that follows a closure
         st.success(notice, icon=":material/check_circle:")
-    query = st.text_input("Search by name or username", key="admin_query")
+    query = st.text_input("Search by name, username or email", key="admin_query")
     page = st.number_input("Page", min_value=1, step=1, value=1, key="admin_page")
     with database_errors_as_messages():
         rows, total = list_accounts(
@@ -152,8 +152,12 @@ def _confirm_and_close(backend, user, review: dict[str, Any], why: str, admin_zo
         confirmed = st.checkbox(f"I have read this: close {name}'s account and end all of the above", key=CONFIRM_KEY)
         if not st.button("Close the account", key="admin_close", type="primary", disabled=not confirmed):
             return
-    with database_errors_as_messages():
+    try:
         now = closure_preview(backend, user.claims, review["member"])
+    except AdminRefused as exc:  # e.g. closed meanwhile by another admin: "No such account."
+        st.session_state.pop(REVIEW_KEY, None)
+        st.session_state[ERROR_KEY] = {"field": None, "message": exc.message}
+        st.rerun()
     if now != preview:  # something changed since the admin read it: they confirm what will really happen
         st.session_state[REVIEW_KEY] = {"member": review["member"], "preview": now}
         st.session_state.pop(CONFIRM_KEY, None)

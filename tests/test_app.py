@@ -460,6 +460,28 @@ def test_admin_close_asks_again_when_something_changed_since_the_review(backend,
     assert status == "requested"  # nothing was closed
 
 
+def test_admin_close_of_an_account_closed_meanwhile_offers_it_no_more(backend, embedded_db):
+    from portal.db import Claims
+
+    consultant_username, _ = engaged_pair(backend, embedded_db)
+    consultant = account_id(backend, consultant_username)
+    at = admin_page()
+    at.text_input(key="admin_close_query").input(consultant_username).run()
+    at.selectbox(key="admin_close_choice").set_value(consultant).run()
+    at.text_area(key="admin_close_reason").input("Licence suspended by the state board in March.").run()
+    at.button(key="admin_close_review_button").click().run()
+    backend.rpc(  # another admin, in another window
+        "admin_close_account",
+        {"p_user": consultant, "p_reason": "Licence suspended by the state board in March."},
+        as_user=Claims.user(account_id(backend, "admin")),
+    )
+    at.checkbox(key="admin_close_confirm").check().run()  # the next rerun reads the picker afresh
+    no_exceptions(at)
+    assert "No account matches that, other than administrators'." in texts(at, "info")
+    assert at.selectbox(key="admin_close_choice").value is None
+    assert "admin_close" not in [b.key for b in at.button]  # nothing left to confirm
+
+
 def test_admin_outbox_puts_status_first_and_says_kinds_in_words(backend, embedded_db):
     """Issue 26, item 8."""
     import psycopg
