@@ -92,8 +92,8 @@ def outbox_tab(backend, user, admin_zone: str) -> None:
         hide_index=True,
         width="stretch",
         key="outbox_rows",
-        column_config={  # Status leads and stays in view however far the long "What" is scrolled
-            "Status": st.column_config.TextColumn("Status", pinned=True, width="medium"),
+        column_config={  # Status leads, so it is in view at 1,280 px whatever the long "What" holds
+            "Status": st.column_config.TextColumn("Status", width="medium"),
             "What": st.column_config.TextColumn("What", width="large"),
         },
     )
