@@ -32,11 +32,11 @@ UID_DOMAIN = "peer-consultation-portal"
 SUBJECTS = {
     "request": "New consultation request",
     "accepted": "Your consultation request was accepted",
-    "booked": "Session{with} proposed{on}",
-    "confirmed": "Session{with} confirmed{on}",
-    "cancelled": "Session{with} cancelled{on}",
-    "late_cancellation": "Session{with} cancelled late{on}",
-    "rescheduled": "Session{with} moved, to confirm{on}",
+    "booked": "Session proposed{with}{on}",
+    "confirmed": "Session confirmed{with}{on}",
+    "cancelled": "Session cancelled{with}{on}",
+    "late_cancellation": "Late cancellation{with}{on}",
+    "rescheduled": "Session moved{with}{on}",
     "plan_proposed": "Termination plan{with} proposed: it awaits your signature",
     "plan_changed": "Termination plan{with} changed: it awaits your signature",
     "plan_agreed": "Termination plan{with} agreed",
@@ -58,7 +58,7 @@ SUBJECTS = {
 # A declined answer is about a request or about a proposed session, by its page.
 DECLINED_SUBJECTS = {
     "requests": "Your consultation request was declined",
-    "appointments": "Proposed session{with} declined{on}",
+    "appointments": "Proposed session declined{with}{on}",
 }
 PAGE_TITLES = {
     "appointments": "Appointments",
