@@ -14,6 +14,7 @@ name is one line (`one_line`) in every part, so a name cannot start a line of it
 from __future__ import annotations
 
 import html
+import re
 import unicodedata
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -91,10 +92,15 @@ def subject(row: dict[str, Any]) -> str:
     return template.format(**{"with": f" with {other}" if other else "", "on": f": {when}" if when else ""})
 
 
+_SENTENCE_END = re.compile(r"[.!?](?=\s)")
+_TITLES = ("Dr", "Mr", "Mrs", "Ms", "Mx", "Prof", "St")  # "Dr. Ames": a full stop that ends no sentence
+
+
 def first_sentence(text: str | None, limit: int = 120) -> str:
     """A notice's first sentence, as the subject of a kind this module has no words for."""
     line = one_line(text)
-    sentence = line.split(". ", 1)[0].rstrip(".")
+    ends = (m.start() for m in _SENTENCE_END.finditer(line) if not line[: m.start()].endswith(_TITLES))
+    sentence = line[: next(ends, len(line))].rstrip(".")
     return sentence if len(sentence) <= limit else sentence[: limit - 1].rstrip() + "…"
 
 
