@@ -22,6 +22,11 @@ BASE = "https://portal.example"
 LANDING = "portal"
 
 
+@pytest.fixture(autouse=True)
+def _database(embedded_db):
+    """AppTest runs app.py in this process: it opens the same embedded database (PORTAL_DATA_DIR)."""
+
+
 def addresses_in_emails() -> set[str]:
     """The page of every link in the account emails and in the notices' emails."""
     links = []
