@@ -110,7 +110,22 @@ def menu_of(section: str | None) -> str | None:
     return section
 
 
-register = st.Page("views/register.py", title="Register", icon=":material/person_add:", url_path="register")
+# Every address the portal sends or shows opens a page for every visitor, signed in or not (issue 26, item 2).
+# Sign in and Register are registered for members too: their scripts take a member home with a note.
+register = st.Page(
+    "views/register.py",
+    title="Register",
+    icon=":material/person_add:",
+    url_path="register",
+    visibility="visible" if user is None else "hidden",
+)
+sign_in = st.Page(
+    "views/sign_in.py",
+    title="Sign in",
+    icon=":material/login:",
+    url_path="sign-in",
+    visibility="visible" if user is None else "hidden",
+)
 forgot = st.Page(
     "views/forgot_password.py",
     title="Forgot password",
@@ -136,8 +151,16 @@ links = [
         visibility="hidden",
     ),
 ]
-sign_in = st.Page(
-    "views/sign_in.py", title="Sign in", icon=":material/login:", url_path="sign-in", default=user is None
+# The portal's own address ("/"): Home for a member, Sign in for a visitor. It is a page of its own because Streamlit
+# serves its default page at "/" only: a default page's own address (/home, /sign-in) would read "Page not found".
+# Registered after the pages it shows, so a link to views/home.py or views/sign_in.py goes to /home or /sign-in.
+landing = st.Page(
+    "views/home.py" if user is not None else "views/sign_in.py",
+    title="Home" if user is not None else "Sign in",
+    icon=":material/home:" if user is not None else ":material/login:",
+    url_path="portal",
+    default=True,
+    visibility="hidden",
 )
 pages: dict[str, list] = {"Portal": [], "You": [], "Administration": [], "": []}
 for script, title, icon, address, section in PAGES:
@@ -150,13 +173,10 @@ for script, title, icon, address, section in PAGES:
             title=title,
             icon=icon,
             url_path=address,
-            default=user is not None and address == "home",
             visibility="visible" if shown else "hidden",
         )
     )
-if user is None:
-    pages[""] = [sign_in, register] + pages[""]
-pages[""] += [forgot, *links]
+pages[""] = [sign_in, register, *pages[""], forgot, *links, landing]
 pages = {section: listed for section, listed in pages.items() if listed}
 
 page = st.navigation(pages, position="sidebar" if user else "top")

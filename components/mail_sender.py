@@ -10,7 +10,7 @@ import streamlit as st
 
 from portal.config import Settings
 from portal.db import Backend
-from portal.mailer import Mailer, MailSettings, calendar_sweep
+from portal.mailer import Mailer, MailSettings, calendar_sweep, served_base_url
 
 
 def local_sender_wanted(settings: Settings) -> bool:
@@ -19,12 +19,22 @@ def local_sender_wanted(settings: Settings) -> bool:
 
 
 def local_mail_settings(settings: Settings) -> MailSettings:
-    """SMTP settings from st.secrets or the environment; the mailbox folder under the data directory."""
+    """SMTP settings from st.secrets or the environment; the mailbox folder under the data directory. Without
+    PORTAL_BASE_URL the links point at the address this app is served at (its port, its base path): a newcomer who
+    runs it on another port gets links that open it (issue 26, item 12)."""
     try:
         secrets = {k: v for k, v in st.secrets.items() if isinstance(v, str)}
     except Exception:  # no secrets.toml
         secrets = {}
-    return MailSettings.from_environment({**os.environ, **secrets}, mailbox_dir=settings.data_dir / "mailbox")
+    served = served_base_url(
+        port=int(st.get_option("server.port")),
+        address=st.get_option("server.address"),
+        base_path=st.get_option("server.baseUrlPath") or "",
+        https=bool(st.get_option("server.sslCertFile")),
+    )
+    return MailSettings.from_environment(
+        {"PORTAL_BASE_URL": served, **os.environ, **secrets}, mailbox_dir=settings.data_dir / "mailbox"
+    )
 
 
 _RUNNING: list[tuple[threading.Thread, threading.Event]] = []  # the process's sender threads (no user data)

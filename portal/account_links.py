@@ -181,8 +181,9 @@ def link_state(backend: Backend, token: str) -> LinkState:
 
 
 def redeem_verification(backend: Backend, token: str) -> dict[str, Any]:
-    """Open a verification link: {'outcome': created|verified|expired|spent|unknown|username_taken|email_taken,
-    'username': ...}."""
+    """Open a verification link: {'outcome': created|verified|confirmed|expired|spent|unknown|username_taken|
+    email_taken, 'username': ...}. 'confirmed': the link was opened before (a mail program's check, a second
+    click) and its address now has its account, or is verified."""
     return backend.rpc("auth_redeem_verification", {"p_token_hash": token_hash(token)}, as_user=SERVICE)
 
 
@@ -203,6 +204,12 @@ def reset_password(backend: Backend, token: str, password: str) -> dict[str, Any
         as_user=SERVICE,
     )
 
+
+#: A verification link opened again once its address is confirmed (mail programs open links to check them).
+CONFIRMED_ALREADY = (
+    "Your email address is confirmed, and your account **{username}** is ready. This link had been opened before "
+    "(mail programs often open links to check them), so there is nothing more to do with it."
+)
 
 #: What a page says about a link it cannot use, by state / outcome.
 LINK_SENTENCES = {

@@ -14,6 +14,7 @@ name is one line (`one_line`) in every part, so a name cannot start a line of it
 from __future__ import annotations
 
 import html
+import re
 import unicodedata
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -26,30 +27,46 @@ from portal.local_times import clock_in_words, in_zone, zone_words
 PORTAL_NAME = "Peer Consultation Portal"
 UID_DOMAIN = "peer-consultation-portal"
 
+# What each email's subject says happened, and to which session or plan: {with} is " with <the other party>" and
+# {on} is ": <the session's day and time in the recipient's zone>" when the email knows them, else nothing. A kind
+# missing here takes its notice's first sentence as the subject, never a generic one.
 SUBJECTS = {
     "request": "New consultation request",
     "accepted": "Your consultation request was accepted",
-    "booked": "Session proposed",
-    "confirmed": "Session confirmed",
-    "declined": "Declined",
-    "cancelled": "Session cancelled",
-    "late_cancellation": "Late cancellation",
-    "rescheduled": "Session moved",
-    "plan_proposed": "A termination plan awaits your signature",
-    "plan_changed": "A termination plan was changed and awaits your signature",
-    "plan_agreed": "Termination plan agreed",
-    "plan_completed": "Termination plan completed",
-    "plan_withdrawn": "Termination plan withdrawn",
-    "plan_awaiting_2_days": "A termination plan has waited 2 days for your signature",
-    "session_tomorrow": "Session reminder",
-    "final_session_soon": "Your final session is coming up",
+    "booked": "Session proposed{with}{on}",
+    "confirmed": "Session confirmed{with}{on}",
+    "cancelled": "Session cancelled{with}{on}",
+    "late_cancellation": "Late cancellation{with}{on}",
+    "rescheduled": "Session moved{with}{on}",
+    "plan_proposed": "Termination plan{with} proposed: it awaits your signature",
+    "plan_changed": "Termination plan{with} changed: it awaits your signature",
+    "plan_agreed": "Termination plan{with} agreed",
+    "plan_completed": "Termination plan{with} completed",
+    "plan_withdrawn": "Termination plan{with} withdrawn",
+    "plan_safety": "Termination plan{with}: treatment ends early for safety reasons",
+    "plan_awaiting": "Termination plan{with} awaits your signature",
+    "plan_awaiting_2_days": "Termination plan{with} has waited 2 days for your signature",
+    "session_tomorrow": "Reminder: session{with}{on}",
+    "final_session_soon": "Your final session{with} is coming up",
+    "follow_up_due": "Follow-up check-in due: termination plan{with}",
+    "attendance_recorded": "Attendance recorded for your session{with}{on}",
+    "attendance_disputed": "Attendance disputed for your session{with}{on}",
+    "attendance_resolved": "An administrator decided the attendance of your session{with}{on}",
+    "licence_gap": "A licence no longer covers where a client lives",
+    "calendar_unread": "Your calendar could not be read",
     "account_closed": "An account you work with was closed",
+}
+# A declined answer is about a request or about a proposed session, by its page.
+DECLINED_SUBJECTS = {
+    "requests": "Your consultation request was declined",
+    "appointments": "Proposed session declined{with}{on}",
 }
 PAGE_TITLES = {
     "appointments": "Appointments",
     "requests": "Requests",
     "termination": "Termination plans",
     "notifications": "Notifications",
+    "availability": "My availability",
 }
 
 
@@ -58,18 +75,33 @@ def one_line(text: str | None) -> str:
     return " ".join("".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in text or "").split())
 
 
+def session_time(row: dict[str, Any]) -> str | None:
+    """The session's day and time in the recipient's zone ('Tue 8 Dec, 16:00 New York time'), when the row has one."""
+    if not (row.get("starts_at") and row.get("recipient_timezone")):
+        return None
+    local = in_zone(row["starts_at"], row["recipient_timezone"])
+    return f"{local:%a} {local.day} {local:%b}, {clock_in_words(row['starts_at'], row['recipient_timezone'])}"
+
+
 def subject(row: dict[str, Any]) -> str:
     kind = row["kind"]
-    if kind == "declined" and row.get("page") == "requests":
-        base = "Your consultation request was declined"
-    elif kind == "declined":
-        base = "Proposed session declined"
-    else:
-        base = SUBJECTS.get(kind, "News from the portal")
-    if row.get("starts_at") and row.get("recipient_timezone"):
-        local = in_zone(row["starts_at"], row["recipient_timezone"])
-        base += f": {local:%a} {local.day} {local:%b}, {clock_in_words(row['starts_at'], row['recipient_timezone'])}"
-    return base
+    template = DECLINED_SUBJECTS.get(row.get("page") or "") if kind == "declined" else SUBJECTS.get(kind)
+    if template is None:
+        return first_sentence(row.get("message"))
+    other, when = one_line(row.get("other_name")), session_time(row)
+    return template.format(**{"with": f" with {other}" if other else "", "on": f": {when}" if when else ""})
+
+
+_SENTENCE_END = re.compile(r"[.!?](?=\s)")
+_TITLES = ("Dr", "Mr", "Mrs", "Ms", "Mx", "Prof", "St")  # "Dr. Ames": a full stop that ends no sentence
+
+
+def first_sentence(text: str | None, limit: int = 120) -> str:
+    """A notice's first sentence, as the subject of a kind this module has no words for."""
+    line = one_line(text)
+    ends = (m.start() for m in _SENTENCE_END.finditer(line) if not line[: m.start()].endswith(_TITLES))
+    sentence = line[: next(ends, len(line))].rstrip(".")
+    return sentence if len(sentence) <= limit else sentence[: limit - 1].rstrip() + "…"
 
 
 def item_link(row: dict[str, Any], base_url: str) -> str:
@@ -85,14 +117,19 @@ def item_link(row: dict[str, Any], base_url: str) -> str:
     return f"{base}/{row['page']}"
 
 
+def link_words(row: dict[str, Any]) -> str:
+    """What the email's link opens, in words: the plan or the session itself, else the page."""
+    if row.get("plan_id") and row.get("page") == "termination":
+        return "the plan"
+    if row.get("appointment_id") and row.get("page") == "appointments":
+        return "the session"
+    return PAGE_TITLES.get(row.get("page") or "", "the portal")
+
+
 def build_message(row: dict[str, Any], *, sender: str, base_url: str) -> EmailMessage:
     """The email for one claimed outbox row (outbox_claim's columns)."""
     link = item_link(row, base_url)
-    where = (
-        "the plan"
-        if row.get("plan_id") and row.get("page") == "termination"
-        else PAGE_TITLES.get(row.get("page") or "", "the portal")
-    )
+    where = link_words(row)
     greeting = f"Dear {one_line(row['recipient_name'])},"
     text = (
         f"{greeting}\n\n{row['message']}\n\nOpen {where}: {link}\n\n"
@@ -126,7 +163,7 @@ def build_summary(rows: list[dict[str, Any]], *, sender: str, base_url: str) -> 
     first = rows[0]
     count = len(rows)
     greeting = f"Dear {one_line(first['recipient_name'])},"
-    lines = [f"- {row['message']}" for row in rows]
+    lines = [f"- {row['message']}\n  {item_link(row, base_url)}" for row in rows]
     text = (
         f"{greeting}\n\nSince the last summary:\n\n"
         + "\n".join(lines)
@@ -138,7 +175,11 @@ def build_summary(rows: list[dict[str, Any]], *, sender: str, base_url: str) -> 
     message["To"] = first["recipient_email"]
     message["Message-ID"] = f"<summary-{first['id']}-{rows[-1]['id']}@{UID_DOMAIN}>"
     message.set_content(text)
-    items = "".join(f"<li>{html.escape(row['message'])}</li>" for row in rows)
+    items = "".join(
+        f"<li>{html.escape(row['message'])} "
+        f'<a href="{html.escape(item_link(row, base_url), quote=True)}">Open {html.escape(link_words(row))}</a></li>'
+        for row in rows
+    )
     message.add_alternative(
         f"<p>{html.escape(greeting)}</p><p>Since the last summary:</p><ul>{items}</ul>"
         f'<p><a href="{html.escape(base_url, quote=True)}">Open the portal</a></p>',

@@ -18,7 +18,10 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
 
-# The sender's names: "<outbox id, 8 digits>-<kind>.eml". Anything else in the folder is not the portal's.
+from portal.mailer import mailbox_number
+
+# The sender's names: "<number>-<kind>.eml", one numbering for every message (portal.mailer._new_mailbox_file).
+# Anything else in the folder is not the portal's.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,120}\.eml$")
 _LINK = re.compile(r"https?://[^\s<>\"')\]]+")
 
@@ -36,8 +39,8 @@ def list_messages(folder: Path, *, limit: int = 200) -> list[MailboxMessage]:
     if not folder.is_dir():
         return []
     files = [p for p in folder.iterdir() if _NAME.match(p.name) and p.is_file()]
-    # Newest first: the time written, then the outbox id in the name (several in one second).
-    files.sort(key=lambda p: (p.stat().st_mtime, p.name), reverse=True)
+    # Newest first: the mailbox's own number, in the order the messages were written.
+    files.sort(key=lambda p: (mailbox_number(p.name) or 0, p.stat().st_mtime, p.name), reverse=True)
     found = []
     for path in files[:limit]:
         message = _parse(path)

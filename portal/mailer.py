@@ -19,10 +19,14 @@ verification link may go to an unverified address.
 Every few minutes it also re-reads consultants' own calendars (portal.calendar_sync: busy times only).
 
 Settings (environment or st.secrets): SMTP_HOST, SMTP_PORT (587), SMTP_USER, SMTP_PASSWORD,
-SMTP_FROM, SMTP_STARTTLS (on unless "0"), PORTAL_BASE_URL (links in the emails). Without SMTP_HOST
-nothing leaves the machine: in local mode each message is written as an .eml under the data directory's
-mailbox/, readable by the machine's owner alone (a developer's convenience: `python -m portal.local_mailbox`);
-with SMTP_HOST nothing is written there. No page shows a message's content.
+SMTP_FROM, SMTP_STARTTLS (on unless "0"), PORTAL_BASE_URL (links in the emails; the app's own sender thread
+defaults it to the address the app is served at, this command to http://localhost:8501). Without SMTP_HOST
+nothing leaves the machine: in local mode every message — to the demo world's reserved .example addresses and to
+addresses not verified yet too — is written as an .eml under the data directory's mailbox/, numbered in the order
+written, readable by the machine's owner alone (a developer's convenience: `python -m portal.local_mailbox`), and
+settled as sent ("Sent to the local mailbox" on the admin's Outbox). With SMTP_HOST nothing is written there, and
+those addresses are held: a reserved address is never sent, an unverified one waits for its verification. No
+page shows a message's content.
 """
 
 from __future__ import annotations
@@ -215,8 +219,7 @@ class Mailer:
         folder.chmod(0o700)  # a folder made earlier, or by a looser umask
         _forget_expired_account_messages(folder)
         kind = "summary" if row.get("summary") else row["kind"]
-        saved = folder / f"{row['id']:08d}-{kind}.eml"
-        descriptor = os.open(saved, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        saved, descriptor = _new_mailbox_file(folder, kind)
         with os.fdopen(descriptor, "wb") as handle:
             os.fchmod(handle.fileno(), 0o600)
             handle.write(bytes(message))
@@ -247,6 +250,36 @@ class Mailer:
                 busy = 0
             if not busy:
                 stop.wait(poll_seconds)
+
+
+def _new_mailbox_file(folder: Path, kind: str) -> tuple[Path, int]:
+    """The next file of the mailbox, "<number>-<kind>.eml", created (owner-only) and open for writing. One numbering
+    for every message, in the order written: the outbox and the account messages each count their own rows, so
+    their ids made two numberings side by side. O_EXCL: another sender writing at the same moment takes the next
+    number instead of this one's file."""
+    number = max((mailbox_number(p.name) or 0 for p in folder.glob("*.eml")), default=0) + 1
+    while True:
+        path = folder / f"{number:06d}-{kind}.eml"
+        try:
+            return path, os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            number += 1
+
+
+def mailbox_number(name: str) -> int | None:
+    """A mailbox file's number ("000012-booked.eml" -> 12), or None for a name the sender did not write."""
+    head = name.split("-", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
+def served_base_url(*, port: int, address: str | None = None, base_path: str = "", https: bool = False) -> str:
+    """The address the app is served at, as a browser on this machine opens it: the default for PORTAL_BASE_URL in
+    local mode, so that a link in an email opens the app on whatever port it runs (not always 8501)."""
+    host = (address or "").strip() or "localhost"
+    if host in ("0.0.0.0", "::"):  # every interface: this machine reaches it as localhost
+        host = "localhost"
+    path = base_path.strip("/")
+    return f"{'https' if https else 'http'}://{host}:{port}" + (f"/{path}" if path else "")
 
 
 def _forget_expired_account_messages(folder: Path) -> None:

@@ -117,8 +117,9 @@ def test_only_an_admin_closes_such_an_account_for_a_documented_reason_and_every_
         told = [
             n["message"] for n in backend.rpc("my_notifications", {}, as_user=client) if n["kind"] == "account_closed"
         ]
+        # The reason's own full stop does not stand before the portal's ")." (#26.11: "review.).").
         assert told == [
-            f"Dr. Quinn Leaving's account was closed (closed by the portal's administrator: {reason}). "
+            f"Dr. Quinn Leaving's account was closed (closed by the portal's administrator: {reason.rstrip('.')}). "
             "Your open requests, sessions and plans with them have ended."
         ]
     with psycopg.connect(embedded_db.owner_conninfo) as conn:

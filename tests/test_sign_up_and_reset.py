@@ -215,7 +215,8 @@ def test_a_verification_link_creates_the_account_once(backend, embedded_db, tmp_
         assert conn.execute(
             "select email_verified_at is not null from private.credentials where username = %s", (username,)
         ).fetchone()[0]
-    assert redeem_verification(backend, token)["outcome"] == "spent"
+    # Opened again (a mail program's check, a second click): the address is confirmed, the account named (#26.6).
+    assert redeem_verification(backend, token) == {"outcome": "confirmed", "username": username}
     assert redeem_verification(backend, token + "x")["outcome"] == "unknown"
 
 
@@ -456,8 +457,11 @@ def test_pages_for_the_links(backend, embedded_db, tmp_path):
     no_exceptions(at)
     assert any(username in as_read(s) for s in texts(at, "success")), texts(at, "success")
     assert sign_in(app().run(), username, PASSWORD).session_state["authentication_status"] is True
+    # The link a second time (#26.6): not "used already… register again", but confirmed, with the way to sign in.
     again = open_link("views/verify_email.py", token)
-    assert texts(again, "error") == [links.LINK_SENTENCES["spent"]]
+    assert texts(again, "error") == []
+    assert [as_read(s) for s in texts(again, "success")] == [links.CONFIRMED_ALREADY.format(username=username)]
+    assert [str(link.proto.label) for link in again.main.get("page_link")] == ["Sign in"]
 
     # Reset: the form, a new password, and the spent link offers a new one.
     _, name, verified = legacy_account(backend, embedded_db, verified=True)

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from components import context
+from components.addresses import show_home_note
 from components.errors import database_errors_as_messages
 from portal.appointments import professionalism_record, record_summary
 from portal.local_times import local_time, times_caption
@@ -14,6 +15,7 @@ user = context.require_user()
 backend = context.backend()
 st.title(f"Welcome, {plain(user.display_name)}")
 st.caption("What needs your attention, and where to go next.")
+show_home_note()  # why an address meant for visitors (/sign-in, /register) brought a member here
 
 with database_errors_as_messages():
     doc = load_my_profile(backend, user.claims)

@@ -12,6 +12,7 @@ password included, stays in the session; the answer stays.
 import streamlit as st
 
 from components import context
+from components.addresses import home_with_a_note
 from components.errors import database_errors_as_messages
 from components.formstate import FormGeneration
 from components.mail_sender import local_mail_settings
@@ -20,6 +21,7 @@ from portal.account_links import registration_problems, request_registration
 from portal.auth import USERNAME_RULES, RegistrationRefused
 from portal.passwords import PASSWORD_RULES, PASSWORD_RULES_LIST
 
+home_with_a_note("registered")  # a member opening /register has an account: home, saying so
 st.title("Register")
 st.caption("Create your account. Your profile stays private until you choose to offer consultation.")
 

@@ -9,9 +9,13 @@ import streamlit as st
 from streamlit_authenticator.utilities import LoginError
 
 from components import context, sessions
+from components.addresses import home_with_a_note
 from components.errors import database_errors_as_messages
 from portal.auth import MAX_FAILED_ATTEMPTS, sign_in_refusal
 from portal.db import SERVICE
+
+# A member who opens /sign-in (an email's link, a bookmark) is signed in already: home, saying so.
+home_with_a_note("signed_in")
 
 st.title("Sign in")
 st.caption("Find a treating colleague, or manage the colleagues who consult you.")

@@ -11,7 +11,14 @@ import streamlit as st
 
 from components import context
 from components.errors import database_errors_as_messages
-from portal.account_links import LINK_SENTENCES, cancel_registration, link_state, redeem_verification, token_hash
+from portal.account_links import (
+    CONFIRMED_ALREADY,
+    LINK_SENTENCES,
+    cancel_registration,
+    link_state,
+    redeem_verification,
+    token_hash,
+)
 from portal.plain_text import plain
 
 st.title("Confirm your email")
@@ -62,6 +69,12 @@ if outcome == "created":
     )
     if signed_out:
         st.page_link("views/sign_in.py", label="Sign in now", icon=":material/login:")
+elif outcome == "confirmed":
+    st.success(CONFIRMED_ALREADY.format(username=plain(username)), icon=":material/check_circle:")
+    if signed_out:
+        st.page_link("views/sign_in.py", label="Sign in", icon=":material/login:")
+    else:
+        st.page_link("views/home.py", label="Home", icon=":material/home:")
 elif outcome == "verified":
     st.success(
         "Your email address is verified: the portal may now send you the emails you chose.",

@@ -83,7 +83,7 @@ RULES: list[tuple[str, str]] = [
         r"|unread_notification_count|next_summary_time|remind_final_sessions|remind_sessions_tomorrow"
         r"|session_reminder_key|write_due_reminders|remember_changed_appointment|local_time_text|zone_in_words"
         r"|release_held_notices|calendar_update_sentence|calendars_follow_the_session|my_calendar_entries"
-        r"|pair_deliveries|count_pair_delivery|notices_between_members_are_capped",
+        r"|pair_deliveries|count_pair_delivery|notices_between_members_are_capped|as_sentences",
         "70_notices_and_outbox",
     ),
     # attendance and records
