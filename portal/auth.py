@@ -29,7 +29,7 @@ from typing import Any
 
 import bcrypt
 
-from portal.db import SERVICE, APIError, Backend, Claims
+from portal.db import SERVICE, APIError, Backend, Claims, friendly_message
 
 MAX_FAILED_ATTEMPTS = 5
 LOCKOUT_MINUTES = 15
@@ -434,7 +434,7 @@ def _registration_message(exc: APIError) -> str:
     if exc.code == "23514" and "email" in text:
         return "Enter a valid email address."
     if exc.code == "P0001" and exc.details == "display_name":  # the database's name rule, in its words
-        return exc.message
+        return friendly_message(exc)
     if exc.code == "23514" and "display_name" in text:
         return "Your name must be between 2 and 80 characters."
     return REGISTRATION_NOT_COMPLETED

@@ -84,7 +84,7 @@ class AvailabilityInput:
                 missing.append(f"Row {n}: give the start time.")
             if end is None:
                 missing.append(f"Row {n}: give the end time.")
-            if missing:
+            if weekday is None or weekday not in WEEKDAYS or start is None or end is None:  # what `missing` names
                 problems += missing
             elif end <= start:
                 problems.append(f"Row {n}: {WEEKDAYS[weekday]} ends before it starts.")
@@ -140,7 +140,7 @@ class AvailabilityInput:
             "p_weekly_hours": [
                 {"weekday": d, "starts_at": s.isoformat(), "ends_at": e.isoformat()}
                 for d, s, e in self.weekly_hours
-                if not blank(d, s, e)
+                if s is not None and e is not None  # validate() refused a row missing one, and skips blank ones
             ],
             "p_overrides": [
                 {
@@ -149,12 +149,12 @@ class AvailabilityInput:
                     "ends_at": e.isoformat() if e else None,
                 }
                 for d, s, e in self.overrides
-                if not blank(d, s, e)
+                if d is not None  # validate() refused a row without its date, and skips blank ones
             ],
             "p_time_off": [
                 {"starts_on": a.isoformat(), "ends_on": b.isoformat(), "note": note}
                 for a, b, note in self.time_off
-                if not blank(a, b, note)
+                if a is not None and b is not None  # validate() refused a row missing one, and skips blank ones
             ],
             "p_expected_version": expected_version,
         }
@@ -177,7 +177,7 @@ def save_my_availability(
         if exc.code == "P0001" and exc.details in (*GRIDS, *SETTING_FIELDS):
             # The database's rules (bounds, overlapping ranges, each setting's range): its sentence goes next to
             # the grid or the field it names.
-            raise AvailabilityError("Some fields need attention.", {exc.details: exc.message}) from exc
+            raise AvailabilityError("Some fields need attention.", {exc.details: friendly_message(exc)}) from exc
         raise AvailabilityError(friendly_message(exc)) from exc
 
 

@@ -122,7 +122,7 @@ def check_address(url: str, field: str, *, allow_loopback: bool = False) -> str:
     if allow_loopback and _is_loopback(host):
         return urlunsplit(parts)
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)}
+        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)}
     except OSError as exc:
         raise ValueError(f"{field}: the server {host} could not be found.") from exc
     if any(not ipaddress.ip_address(a.split("%")[0]).is_global for a in addresses):
@@ -196,10 +196,10 @@ def _parse(data: bytes | str) -> Calendar:
 
 
 def _caldav_client(secret: CalendarSecret, limits: ReadLimits):
-    import caldav
+    from caldav.davclient import DAVClient  # not `caldav.DAVClient`: the package's lazy __getattr__ is untyped
 
     host = urlsplit(secret.url).hostname or ""
-    return caldav.DAVClient(
+    return DAVClient(
         url=secret.url,
         username=secret.username,
         password=secret.password,

@@ -67,7 +67,7 @@ class Settings:
             raise ValueError("PORTAL_BACKEND must be 'local' or 'supabase'")
         return cls(
             backend=backend,
-            data_dir=Path(get("PORTAL_DATA_DIR", str(REPO_ROOT / ".data"))).expanduser().resolve(),
+            data_dir=Path(get("PORTAL_DATA_DIR") or REPO_ROOT / ".data").expanduser().resolve(),
             # The demo world (and its admin account, whose password README prints) only when asked for.
             load_demo_data=(get("PORTAL_DEMO_DATA", "0") or "0").strip().lower() in ("1", "true", "yes", "on"),
             supabase_url=get("SUPABASE_URL"),

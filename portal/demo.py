@@ -302,16 +302,18 @@ def demo_world(today: date | None = None) -> list[DemoPerson]:
 def demo_admin_present(owner_conninfo: str) -> bool:
     """Whether this database still holds the demo world's `admin` account (its password is in README)."""
     with psycopg.connect(owner_conninfo) as conn:
-        return conn.execute(
+        row = conn.execute(
             "select exists (select 1 from private.credentials where user_id = %s and is_admin)",
             (uuid.uuid5(DEMO_NAMESPACE, "admin"),),
-        ).fetchone()[0]
+        ).fetchone()
+        return row is not None and row[0]
 
 
 def load_demo_world_if_empty(owner_conninfo: str) -> bool:
     """Insert the demo world when there are no profiles yet; True when it did."""
     with psycopg.connect(owner_conninfo) as conn:
-        if conn.execute("select exists (select 1 from public.profiles)").fetchone()[0]:
+        row = conn.execute("select exists (select 1 from public.profiles)").fetchone()
+        if row is not None and row[0]:
             return False
         load_demo_world(conn)
         conn.commit()
@@ -483,7 +485,7 @@ def _demo_declarations(cur, people: list[DemoPerson], today: date) -> None:
                 by_name[declarer].id,
                 None if by_email or other is None else other.id,
                 name,
-                other.email if by_email else None,
+                other.email if by_email and other is not None else None,
                 kind,
                 starts,
                 ends,

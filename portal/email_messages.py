@@ -234,8 +234,8 @@ def calendar_invitation(row: dict[str, Any], *, organiser: str) -> bytes:
     attendee.params["rsvp"] = vText("FALSE")
     event.add("attendee", attendee)
     if row.get("other_name"):
-        local, _, domain = portal_address.partition("@")
-        other = vCalAddress(f"mailto:{local}+{row['series_id']}@{domain}")
+        mailbox, _, domain = portal_address.partition("@")
+        other = vCalAddress(f"mailto:{mailbox}+{row['series_id']}@{domain}")
         other.params["cn"] = vText(one_line(row["other_name"]))
         other.params["role"] = vText("REQ-PARTICIPANT")
         event.add("attendee", other)
@@ -275,7 +275,7 @@ def build_link_message(row: dict[str, Any], *, token: str | None, sender: str, b
             "this message: nothing is created without the link.",
         ]
         action = ("Confirm my email and create my account", link)
-        extra = []
+        extra: list[tuple[str, str]] = []
     elif kind == "verify_email":
         title = "Confirm your email address"
         link = link_url(base, kind, token or "")

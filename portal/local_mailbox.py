@@ -75,7 +75,7 @@ def links(text: str) -> list[str]:
 
 def _parse(path: Path) -> EmailMessage:
     with path.open("rb") as handle:
-        return BytesParser(policy=policy.default).parse(handle)  # type: ignore[return-value]
+        return BytesParser(policy=policy.default).parse(handle)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -226,6 +226,8 @@ class Mailer:
         return saved
 
     def _connect(self) -> smtplib.SMTP:
+        if not self.settings.smtp_host:  # _deliver_locally keeps such messages from here
+            raise smtplib.SMTPException("No mail server is set up (SMTP_HOST).")
         smtp = smtplib.SMTP(self.settings.smtp_host, self.settings.smtp_port, timeout=20)
         if self.settings.starttls:
             smtp.starttls()
@@ -311,7 +313,9 @@ class _BatchConnection:
                 self.smtp = self.mailer._connect()
             except (OSError, smtplib.SMTPException) as exc:
                 self.error = f"The mail server could not be reached: {exc}"
-        return ("retry", self.error) if self.smtp is None else self.mailer._send(self.smtp, group)
+        if self.smtp is None:
+            return "retry", self.error or "The mail server could not be reached."
+        return self.mailer._send(self.smtp, group)
 
     def __exit__(self, *_exc: object) -> None:
         if self.smtp is not None:

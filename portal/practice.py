@@ -166,7 +166,9 @@ def save_my_practice(
                 "Some fields need attention.", {"capacity": f"{exc.message} {exc.hint or ''}".strip()}
             ) from exc
         if exc.code == "P0001" and exc.details == "competencies":
-            raise PracticeError(exc.message, {"competencies": f"{exc.message} {exc.hint or ''}".strip()}) from exc
+            raise PracticeError(
+                friendly_message(exc), {"competencies": f"{exc.message} {exc.hint or ''}".strip()}
+            ) from exc
         raise PracticeError(friendly_message(exc)) from exc
 
 
@@ -188,5 +190,6 @@ def save_session_location(backend: Backend, claims: Claims, location: str) -> st
         return backend.rpc("save_my_session_location", {"p_location": location}, as_user=claims) or ""
     except APIError as exc:
         if exc.details == "location":
-            raise PracticeError(exc.message, {"location": exc.message}) from exc
+            stated = exc.message or friendly_message(exc)
+            raise PracticeError(stated, {"location": stated}) from exc
         raise PracticeError(friendly_message(exc)) from exc

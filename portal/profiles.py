@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import available_timezones
 
-from portal.db import APIError, Backend, Claims
+from portal.db import APIError, Backend, Claims, friendly_message
 
 LICENSE_TYPES = (
     "LCSW",
@@ -128,7 +128,7 @@ class ProfileInput:
     def from_document(cls, doc: dict[str, Any]) -> ProfileInput:
         return cls(
             **{
-                k: (doc.get(k) if doc.get(k) is not None else getattr(cls(), k))
+                k: (doc[k] if doc.get(k) is not None else getattr(cls(), k))
                 for k in PROFILE_FIELDS
                 if k not in ("fee_usd", "years_in_practice")
             },
@@ -297,14 +297,12 @@ def _profile_error(exc: APIError) -> ProfileError:
     if exc.code == "P0001" and exc.details == "version":
         return ProfileError(f"{exc.message} {exc.hint}", stale=True)
     if exc.code == "P0001" and exc.details in ("languages", "licenses", "home_jurisdiction", "is_consultant"):
-        return ProfileError(exc.message, {exc.details: f"{exc.message} {exc.hint or ''}".strip()})
+        return ProfileError(friendly_message(exc), {exc.details: f"{exc.message} {exc.hint or ''}".strip()})
     if exc.code == "P0001" and exc.details in PROFILE_FIELDS:
         # The database states each field's rule (a trigger on profiles): its sentence goes next to the field.
         return ProfileError("Some fields need attention.", {exc.details: f"{exc.message} {exc.hint or ''}".strip()})
     if exc.code in ("22P02", "22003", "22007", "22008"):
         return ProfileError("A number or date in the form has the wrong format.")
-    from portal.db import friendly_message
-
     return ProfileError(friendly_message(exc))
 
 

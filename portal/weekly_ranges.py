@@ -35,6 +35,11 @@ def span(start: time | None, end: time | None) -> str:
     return f"{clock(start)}–{clock(end)}"
 
 
+def hours_of(start: time | None, end: time | None) -> tuple[time, time] | None:
+    """(start, end) once both are given and the end is after the start; None while a range is still being typed."""
+    return (start, end) if start is not None and end is not None and end > start else None
+
+
 def day_words(day: date) -> str:
     """'Tue 3 Feb 2031': a date as the page says it."""
     return f"{day:%a} {day.day} {day:%b %Y}"
@@ -61,8 +66,12 @@ class TimeRange:
         return self.starts_at is not None and self.ends_at is not None
 
     @property
+    def hours(self) -> tuple[time, time] | None:
+        return hours_of(self.starts_at, self.ends_at)
+
+    @property
     def valid(self) -> bool:
-        return self.complete and self.ends_at > self.starts_at
+        return self.hours is not None
 
 
 @dataclass
@@ -242,14 +251,13 @@ class AvailabilityEditor:
                         f"It ends ({clock(r.ends_at)}) before it starts ({clock(r.starts_at)}): give a later end."
                     )
             ordered = sorted(
-                (r for r in day.ranges if r.valid and r.id not in problems), key=lambda r: (r.starts_at, r.ends_at)
+                ((hours, r.id) for r in day.ranges if (hours := r.hours) is not None and r.id not in problems),
+                key=lambda pair: pair[0],
             )
-            for index, later in enumerate(ordered):
-                earlier = next((e for e in ordered[:index] if e.ends_at > later.starts_at), None)
+            for index, ((later_start, _), later_id) in enumerate(ordered):
+                earlier = next((hours for hours, _ in ordered[:index] if hours[1] > later_start), None)
                 if earlier is not None:
-                    problems[later.id] = (
-                        f"Overlaps {span(earlier.starts_at, earlier.ends_at)} on {day.name}: change one or remove it."
-                    )
+                    problems[later_id] = f"Overlaps {span(*earlier)} on {day.name}: change one or remove it."
         return problems
 
     def copy_day(self, source: int, targets: list[int]) -> str | None:
@@ -285,9 +293,10 @@ class AvailabilityEditor:
                 return f"It ends ({clock(ends_at)}) before it starts ({clock(starts_at)}): give a later end."
             if any(o.day_off for o in same_day):
                 return f"{day_words(on_date)} is a day off already: remove that first."
-            clash = next((o for o in same_day if o.starts_at < ends_at and starts_at < o.ends_at), None)
+            saved_hours = [hours for o in same_day if (hours := hours_of(o.starts_at, o.ends_at)) is not None]
+            clash = next(((s, e) for s, e in saved_hours if s < ends_at and starts_at < e), None)
             if clash:
-                return f"Overlaps {span(clash.starts_at, clash.ends_at)} on {day_words(on_date)}."
+                return f"Overlaps {span(*clash)} on {day_words(on_date)}."
             self.overrides.append(Override(self.new_id("o"), on_date, starts_at, ends_at))
         self.sort()
         return None
@@ -311,22 +320,24 @@ class AvailabilityEditor:
 
     # --- saving -----------------------------------------------------------------------------------------------
 
-    def weekly_rows(self) -> list[tuple[int, time | None, time | None]]:
+    def weekly_rows(self) -> list[tuple[int | None, time | None, time | None]]:  # AvailabilityInput's rows
         return [(day.number, r.starts_at, r.ends_at) for day in self.days.values() if day.on for r in day.ranges]
 
     def as_input(self) -> AvailabilityInput:
         """What save_my_availability takes: the days switched on with their ranges, the overrides, the time off."""
 
-        def number(name: str, default: int | None = 0) -> int | None:
+        def number(name: str) -> int:
             value = self.settings.get(name)
-            return default if value is None else int(value)
+            return 0 if value is None else int(value)
+
+        max_sessions = self.settings.get("max_sessions_per_week")  # none: no weekly maximum
 
         return AvailabilityInput(
             timezone=self.timezone,
             session_minutes=number("session_minutes"),
             buffer_minutes=number("buffer_minutes"),
             min_notice_hours=number("min_notice_hours"),
-            max_sessions_per_week=number("max_sessions_per_week", None),
+            max_sessions_per_week=None if max_sessions is None else int(max_sessions),
             late_cancel_hours=number("late_cancel_hours"),
             weekly_hours=self.weekly_rows(),
             overrides=[(o.on_date, o.starts_at, o.ends_at) for o in self.overrides],
@@ -343,17 +354,11 @@ class AvailabilityEditor:
             return PlanDay(day, [], "Time off", OVERRIDE)
         overrides = [o for o in self.overrides if o.on_date == day]
         if overrides:
-            hours = sorted(
-                (o.starts_at, o.ends_at)
-                for o in overrides
-                if not o.day_off and o.starts_at is not None and o.ends_at is not None and o.ends_at > o.starts_at
-            )
+            hours = sorted(h for o in overrides if (h := hours_of(o.starts_at, o.ends_at)) is not None)
             return PlanDay(day, hours, OVERRIDE if hours else "Day off (date override)", OVERRIDE)
         weekday = self.days[day.isoweekday()]
         problems = self.range_problems()
-        hours = sorted(
-            (r.starts_at, r.ends_at) for r in weekday.ranges if weekday.on and r.valid and r.id not in problems
-        )
+        hours = sorted(h for r in weekday.ranges if weekday.on and r.id not in problems and (h := r.hours) is not None)
         return PlanDay(day, hours, WEEKLY if hours else "Not working", WEEKLY)
 
     def week(self, first: date, days: int = 7) -> list[PlanDay]:

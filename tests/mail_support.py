@@ -1,23 +1,29 @@
 """Mail helpers shared by the outbox, calendar and sign-up suites: a real SMTP server on loopback (aiosmtpd),
-a sender pointed at it, and an engaged pair with real-looking, verified addresses."""
+a sender pointed at it, and an engaged pair with real-looking, verified addresses; local mode's mailbox, and the
+link a registration's message carries."""
 
 from __future__ import annotations
 
 import email
+import re
+import shutil
+import tempfile
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from email.message import Message
+from pathlib import Path
 
 import psycopg
 import pytest
 from aiosmtpd.controller import Controller
 from icalendar import Calendar
 
+from portal.account_links import redeem_verification
 from portal.db import SERVICE, Claims
 from portal.mailer import Mailer, MailSettings
+from tests.people_support import engaged_pair
 from tests.postgrest_server import free_port
-from tests.test_app import engaged_pair
 
 NEW_YORK, LONDON = "America/New_York", "Europe/London"
 
@@ -136,3 +142,48 @@ def outbox_rows(embedded_db, recipient: str) -> list[tuple]:
             "select kind, status, attempts, last_error from private.outbox where recipient_id = %s order by id",
             (recipient,),
         ).fetchall()
+
+
+# --- account messages in local mode (a mailbox folder): the sign-up and form suites ---------------------------
+
+
+def deliver(backend, mailbox: Path) -> list[Message]:
+    """Local mode's sender (no SMTP): every due message written to `mailbox`; the account messages, parsed."""
+    mailer = Mailer(backend, MailSettings(mailbox_dir=mailbox, base_url="http://portal.test:8501"))
+    for _ in range(100):
+        if not sum(mailer.run_once(limit=100).values()):
+            break
+    return [email.message_from_bytes(p.read_bytes()) for p in sorted(mailbox.glob("*-account-*.eml"))]
+
+
+def finish_registration(backend, address: str) -> dict:
+    """What the person does next: the sender delivers (local mode, a fresh mailbox), they open the link."""
+    mailbox = Path(tempfile.mkdtemp(prefix="portal-mailbox-"))
+    try:
+        [message] = [
+            m
+            for m in to(deliver(backend, mailbox), address)
+            if m["Subject"] == "Confirm your email to finish creating your account"
+        ]
+        return redeem_verification(backend, token_in(message, "verify-email"))
+    finally:
+        shutil.rmtree(mailbox, ignore_errors=True)
+
+
+def to(messages: list[Message], address: str) -> list[Message]:
+    return [m for m in messages if m["To"] == address]
+
+
+def plain(message: Message) -> str:
+    return next(p for p in message.walk() if p.get_content_type() == "text/plain").get_payload(decode=True).decode()
+
+
+def html_part(message: Message) -> str:
+    return next(p for p in message.walk() if p.get_content_type() == "text/html").get_payload(decode=True).decode()
+
+
+def token_in(message: Message, page: str) -> str:
+    found = re.search(rf"http://portal\.test:8501/{page}\?token=([A-Za-z0-9_-]+)", plain(message))
+    assert found, plain(message)
+    assert found.group(0) in html_part(message)  # the same link in the HTML part
+    return found.group(1)

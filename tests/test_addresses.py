@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from portal.demo import demo_world
-from tests.test_app import PAGES, app, no_exceptions, texts
+from tests.page_support import PAGES, app, no_exceptions, texts
 
 
 @pytest.fixture(autouse=True)

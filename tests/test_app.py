@@ -2,121 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import bcrypt
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from components.sessions import SESSION_KEY
-from portal.auth import SignInSession
 from portal.db import SERVICE
 from portal.demo import DEMO_PASSWORD
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGES = {
-    "home": "views/home.py",
-    "profile": "views/my_profile.py",
-    "account": "views/account.py",
-    "admin": "views/admin.py",
-    "sign_in": "views/sign_in.py",
-    "register": "views/register.py",
-    "find": "views/find.py",
-    "consultant": "views/consultant.py",
-    "requests": "views/requests.py",
-    "practice": "views/my_practice.py",
-    "relationships": "views/relationships.py",
-    "appointments": "views/appointments.py",
-    "notifications": "views/notifications.py",
-    "availability": "views/my_availability.py",
-    "termination": "views/termination.py",
-}
+from tests.page_support import PAGES, app, keyed, no_exceptions, open_profile, sign_in, texts
+from tests.people_support import engaged_pair, make_account, make_consultant
 
 
 @pytest.fixture(autouse=True)
 def _database(embedded_db):
     """AppTest runs app.py in this process: it opens the same embedded database (PORTAL_DATA_DIR)."""
-
-
-def app(username: str | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    if username:
-        signed_in_as(at, username)
-    return at
-
-
-def signed_in_as(at: AppTest, username: str) -> AppTest:
-    """A browser session signed in as `username`, as a counted sign-in leaves one: the authenticator's state and
-    an open server-side session (app.py's gate checks it on every run)."""
-    at.session_state["authentication_status"] = True
-    at.session_state["username"] = username
-    at.session_state[SESSION_KEY] = open_session(username)
-    return at
-
-
-_SERVICE_BACKEND = []
-
-
-def open_session(username: str) -> SignInSession:
-    """What a right password does in the database: auth_record_successful_login opens a session."""
-    if not _SERVICE_BACKEND:  # the test session's own server (tests/conftest.py started it under PORTAL_DATA_DIR)
-        from portal.db.bootstrap import start_embedded
-        from portal.db.local import LocalBackend
-
-        db = start_embedded(Path(os.environ["PORTAL_DATA_DIR"]), cleanup_mode=None)
-        _SERVICE_BACKEND.append(LocalBackend(db.api_conninfo, max_size=2))
-    backend = _SERVICE_BACKEND[0]
-    state = backend.rpc("auth_record_successful_login", {"p_username": username}, as_user=SERVICE)
-    assert state["signed_in"], f"{username} could not sign in: {state}"
-    user_id = backend.rpc("auth_get_login", {"p_username": username}, as_user=SERVICE)["id"]
-    return SignInSession(str(user_id), state["session"], username)
-
-
-def texts(at: AppTest, kind: str) -> list[str]:
-    return [element.value for element in getattr(at, kind)]
-
-
-def keyed(at: AppTest, kind: str, key: str):
-    """A form widget by key, in whichever generation the form is drawn (components/formstate.py)."""
-    for element in getattr(at, kind):
-        if element.key == key or (element.key or "").startswith(f"{key}_g"):
-            return element
-    raise KeyError(key)
-
-
-def no_exceptions(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-
-
-def sign_in(at: AppTest, username: str, password: str) -> AppTest:
-    inputs = {ti.label: ti for ti in at.text_input}
-    inputs["Username"].input(username)
-    inputs["Password"].input(password)
-    next(b for b in at.button if b.label == "Sign in").click()
-    return at.run()
-
-
-def make_account(backend, password: str = "Good-pass-123", *, home: str | None = "NY") -> str:
-    """A member who (unless `home` is None) has said they live in `home`, where make_consultant's licence is."""
-    from portal.db import Claims
-
-    username = f"app_{uuid.uuid4().hex[:8]}"
-    user_id = backend.rpc(
-        "auth_register",
-        {
-            "p_username": username,
-            "p_email": f"{username}@test.example",
-            "p_display_name": "Casey Tester",
-            "p_password_hash": bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode(),
-        },
-        as_user=SERVICE,
-    )
-    if home:
-        backend.rpc("set_my_home_jurisdiction", {"p_jurisdiction": home}, as_user=Claims.user(user_id))
-    return username
 
 
 # --- every page renders for every role ----------------------------------------------------
@@ -231,7 +132,7 @@ def test_five_failures_lock_the_account_across_sessions(backend):
 
 def test_registration_then_sign_in(backend):
     from portal.account_links import REGISTRATION_ANSWER
-    from tests.test_sign_up_and_reset import finish_registration
+    from tests.mail_support import finish_registration
 
     username = f"new_{uuid.uuid4().hex[:8]}"
     at = app().run()
@@ -306,13 +207,6 @@ def test_sign_out_returns_to_sign_in():
 
 
 # --- my profile ---------------------------------------------------------------------------
-
-
-def open_profile(username: str) -> AppTest:
-    at = app(username).run()
-    at.switch_page(PAGES["profile"]).run()
-    no_exceptions(at)
-    return at
 
 
 def test_profile_change_is_saved_and_shown_again(backend):
@@ -558,33 +452,6 @@ def test_admin_queue_filter_ignores_punctuation_and_the_order_of_words(backend, 
 # --- find, request, answer ------------------------------------------------------------------
 
 
-def make_consultant(backend, embedded_db, *, capacity: int = 3) -> tuple[str, str]:
-    import psycopg
-
-    username = make_account(backend)
-    user_id = backend.rpc("auth_get_login", {"p_username": username}, as_user=SERVICE)["id"]
-    with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        conn.execute(
-            "update public.profiles set is_consultant = true, fee_usd = 130, years_in_practice = 9, "
-            "display_name = %s where id = %s",
-            (f"Casey {username}", user_id),
-        )
-        conn.execute(
-            "insert into public.licenses (profile_id, license_type, license_number, jurisdiction, "
-            "expires_on) values (%s, 'LPC', 'NY-555', 'NY', current_date + 300)",
-            (user_id,),
-        )
-        conn.execute(
-            "insert into public.competencies (consultant_id, modality, level, evidence_body) "
-            "values (%s, 'ifs', 3, 'IFS Institute')",
-            (user_id,),
-        )
-        conn.execute(
-            "update public.availability_settings set capacity = %s where consultant_id = %s", (capacity, user_id)
-        )
-    return username, user_id
-
-
 def test_find_lists_ranked_consultants_with_their_score():
     at = app("seeker01").run()
     at.switch_page(PAGES["find"]).run()
@@ -797,35 +664,6 @@ def test_waiver_journey_then_acceptance(backend, embedded_db):
 
 
 # --- availability, booking, notifications ------------------------------------------------------
-
-
-def engaged_pair(backend, embedded_db):
-    """A consultant open every day (no notice) with one active client; returns their usernames."""
-    import psycopg
-
-    consultant_username, consultant_id = make_consultant(backend, embedded_db)
-    client_username = make_account(backend)
-    client_id = backend.rpc("auth_get_login", {"p_username": client_username}, as_user=SERVICE)["id"]
-    with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        conn.execute(
-            "update public.availability_settings set min_notice_hours = 0 where consultant_id = %s", (consultant_id,)
-        )
-        for weekday in range(1, 8):
-            conn.execute(
-                "insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) "
-                "values (%s, %s, '08:00', '20:00')",
-                (consultant_id, weekday),
-            )
-        request = conn.execute(
-            "insert into public.consultation_requests (seeker_id, consultant_id, message, status) "
-            "values (%s, %s, 'hi', 'accepted') returning id",
-            (client_id, consultant_id),
-        ).fetchone()[0]
-        conn.execute(
-            "insert into public.engagements (request_id, seeker_id, consultant_id) values (%s, %s, %s)",
-            (request, client_id, consultant_id),
-        )
-    return consultant_username, client_username
 
 
 def test_booking_journey_with_confirmation_and_notifications(backend, embedded_db):

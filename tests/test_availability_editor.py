@@ -12,6 +12,7 @@ database's own refusals shown next to their section; the 'changed elsewhere' pat
 from __future__ import annotations
 
 from datetime import date, time, timedelta
+from types import SimpleNamespace
 
 import psycopg
 import pytest
@@ -275,9 +276,15 @@ def test_today_is_the_consultants_calendar_day():
 @pytest.fixture
 def page_tools(embedded_db):
     """AppTest runs app.py in this process: it opens the same embedded database (PORTAL_DATA_DIR)."""
-    from tests import test_app
+    from tests import page_support, people_support
 
-    return test_app
+    return SimpleNamespace(
+        PAGES=page_support.PAGES,
+        app=page_support.app,
+        no_exceptions=page_support.no_exceptions,
+        texts=page_support.texts,
+        make_consultant=people_support.make_consultant,
+    )
 
 
 def saved(backend, consultant_id: str) -> dict:
@@ -294,14 +301,14 @@ def by_label(at, kind: str, label: str) -> list:
 
 def key_of(at, kind: str, prefix: str):
     """A widget by its key in whichever generation the page draws it (FormGeneration adds `_g<n>`)."""
-    from tests.test_app import keyed
+    from tests.page_support import keyed
 
     return keyed(at, kind, prefix)
 
 
 def error_next_to(at, element) -> str | None:
     """The error drawn right after `element` (a range's Remove button, an Add button), if any."""
-    from tests.test_forms_and_names import element_after
+    from tests.page_support import element_after
 
     after = element_after(at, element)
     return after.value if after in at.error else None
@@ -482,7 +489,7 @@ def test_a_database_refusal_is_shown_next_to_its_section_and_nothing_typed_is_lo
     t.no_exceptions(at)
     words = on.strftime("%-d %b %Y")
     add = key_of(at, "button", "availability_override_add")
-    from tests.test_forms_and_names import element_after
+    from tests.page_support import element_after
 
     under = element_after(at, add)
     assert under in at.error and under.value == f"Two overrides overlap on {words}; merge them into one row."

@@ -18,7 +18,7 @@ from portal.availability import AvailabilityInput, open_slots
 from portal.db import APIError, Claims
 from portal.ics import appointments_ics
 from tests.conftest import licensed_where_the_clients_live
-from tests.test_database import refused
+from tests.db_support import refused
 
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -386,7 +386,7 @@ def test_strangers_cannot_book_or_see_appointments(backend, engaged, api_conn):
     with pytest.raises(BookingRefused, match="only with someone you work with"):
         book(backend, stranger, consultant.sub, slot)
     assert my_appointments(backend, stranger) == []
-    from tests.test_database import act_as
+    from tests.db_support import act_as
 
     act_as(api_conn, stranger)
     assert api_conn.execute("select count(*) from public.appointments").fetchone()[0] == 0
@@ -446,7 +446,7 @@ def test_ics_round_trip_keeps_times_zones_and_statuses():
 
 
 def test_consultant_records_show_only_once_they_rest_on_five_events(backend):
-    from tests.test_database import demo_id
+    from tests.db_support import demo_id
 
     seeker = Claims.user(demo_id("seeker09"))
     records = backend.rpc(

@@ -33,7 +33,7 @@ def test_the_generated_local_key_is_readable_by_its_owner_alone_and_kept(tmp_pat
 
 
 def test_the_app_refuses_to_start_with_a_placeholder_key(monkeypatch, backend):
-    from tests.test_app import app, no_exceptions, texts
+    from tests.page_support import app, no_exceptions, texts
 
     monkeypatch.setenv("PORTAL_COOKIE_KEY", "<long random string>")
     at = app().run()

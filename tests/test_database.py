@@ -3,7 +3,6 @@ anon's side, privileges on functions, lockout counting, versioned saves, lints."
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import psycopg
@@ -11,31 +10,7 @@ import pytest
 
 from portal.db import SERVICE, APIError, Claims
 from portal.db.bootstrap import OWNER, apply_migrations
-from portal.demo import demo_world
-
-
-def act_as(conn: psycopg.Connection, claims: Claims | None) -> None:
-    """What PostgREST does per request, inside the test's (rolled back) transaction."""
-    role = claims.role if claims else "anon"
-    payload = claims.as_jwt_payload() if claims else {"role": "anon"}
-    conn.execute(
-        "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)", (role, json.dumps(payload))
-    )
-
-
-def refused(conn: psycopg.Connection, statement: str, params=()) -> str:
-    """Run a statement expected to fail; return its SQLSTATE (the savepoint keeps the test going)."""
-    try:
-        with conn.transaction():
-            conn.execute(statement, params)
-    except psycopg.Error as exc:
-        return exc.sqlstate
-    raise AssertionError(f"expected a refusal: {statement}")
-
-
-def demo_id(username: str) -> str:
-    return str(next(p.id for p in demo_world() if p.username == username))
-
+from tests.db_support import act_as, demo_id, refused
 
 # --- profiles -----------------------------------------------------------------------------
 

@@ -19,8 +19,8 @@ from portal.appointments import answer, cancel, reschedule
 from portal.availability import open_slots
 from portal.db import SERVICE, APIError, Claims
 from portal.termination import my_plans, propose, sign, start
-from tests.test_app import engaged_pair
-from tests.test_notices_and_reminders import client_terms, local_text, pair, user_id  # noqa: F401 (a fixture)
+from tests.engagement_support import client_terms, local_text, pair  # noqa: F401 (pair: a fixture)
+from tests.people_support import engaged_pair, member_id
 
 SESSION, FINAL = "session_tomorrow", "final_session_soon"
 TOKYO, BERLIN = "Asia/Tokyo", "Europe/Berlin"
@@ -174,7 +174,7 @@ def agreed_plan(backend, embedded_db, final_in_days: int) -> tuple[Claims, Claim
     """A plan the client proposed and the consultant signed, its final session `final_in_days` from today.
     Nobody opens the Termination page (the page is what used to write the reminder)."""
     consultant_username, client_username = engaged_pair(backend, embedded_db)
-    consultant, client = (Claims.user(user_id(backend, u)) for u in (consultant_username, client_username))
+    consultant, client = (Claims.user(member_id(backend, u)) for u in (consultant_username, client_username))
     engagement = backend.rpc("my_engagements", {}, as_user=client)[0]["id"]
     plan = start(
         backend,

@@ -34,7 +34,8 @@ from portal.email_choices import (
 from portal.local_mailbox import links, list_messages, read_text
 from portal.mailer import Mailer, MailSettings
 from tests.mail_support import open_times, pair
-from tests.test_app import PAGES, app, make_account, no_exceptions, texts
+from tests.page_support import PAGES, app, no_exceptions, texts
+from tests.people_support import make_account
 
 
 def demo_claims(username: str) -> Claims:

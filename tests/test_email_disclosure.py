@@ -12,7 +12,7 @@ from portal.db import SERVICE, Claims
 from portal.email_messages import build_message
 from portal.requests import request_consultation, respond
 from portal.screening import RelationshipInput, add_relationship, relationship_kinds
-from tests.test_app import make_account, make_consultant
+from tests.people_support import make_account, make_consultant
 
 HIDDEN = ("friend", "declared", "declaration")  # the consultant's reason, in any wording the portal uses
 

@@ -11,42 +11,20 @@ import psycopg
 import pytest
 
 from components.termination_parts import NO_SUCH_PLAN, ended_notice
-from portal.db import SERVICE, Claims
+from portal.db import SERVICE
 from portal.local_times import in_zone
-from portal.requests import my_engagements
-from portal.termination import CHECKLIST, friendly_day, propose, sign, start
-from tests.test_app import PAGES, app, engaged_pair, make_account, no_exceptions, texts
-from tests.test_termination import consultant_terms
+from portal.termination import friendly_day
+from tests import engagement_support
+from tests.mail_support import LONDON, NEW_YORK
+from tests.page_support import PAGES, app, no_exceptions, texts
+from tests.people_support import make_account
 
-NEW_YORK, LONDON = "America/New_York", "Europe/London"
 ENDED_AT = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)  # three days ago: a date, not "today"
+agreed_plan = engagement_support.agreed_plan  # the fixture, for this module's tests
 
 
 def user_id(backend, username: str) -> str:
     return str(backend.rpc("auth_get_login", {"p_username": username}, as_user=SERVICE)["id"])
-
-
-@pytest.fixture
-def agreed_plan(backend, embedded_db):
-    """A plan both signed, the client in London and the consultant in New York:
-    (consultant username, client username, plan id, consultant name, client name)."""
-    consultant_username, client_username = engaged_pair(backend, embedded_db)
-    consultant = Claims.user(user_id(backend, consultant_username))
-    client = Claims.user(user_id(backend, client_username))
-    engagement_id = next(e["id"] for e in my_engagements(backend, consultant) if e["status"] == "active")
-    plan_id = start(backend, consultant, engagement_id, consultant_terms(checklist=list(CHECKLIST)))
-    propose(backend, consultant, plan_id, expected_version=1)
-    sign(backend, client, plan_id, 1)
-    with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        conn.execute("update public.profiles set timezone = %s where id = %s", (NEW_YORK, consultant.sub))
-        conn.execute(
-            "update public.profiles set timezone = %s, display_name = 'Robin Client' where id = %s",
-            (LONDON, client.sub),
-        )
-        conn.execute("update public.profiles set display_name = 'Casey Consultant' where id = %s", (consultant.sub,))
-    yield consultant_username, client_username, plan_id, engagement_id
-    with psycopg.connect(embedded_db.owner_conninfo) as conn:  # out of the directory other tests search
-        conn.execute("update public.profiles set is_consultant = false where id = %s", (consultant.sub,))
 
 
 def end_plan(

@@ -258,7 +258,8 @@ def test_nobody_records_a_session_that_has_not_started_or_is_not_theirs(backend,
 
 
 def test_both_parties_say_what_happened_on_the_appointments_page_and_an_admin_resolves_it(backend, embedded_db):
-    from tests.test_app import PAGES, app, engaged_pair, no_exceptions, texts
+    from tests.page_support import PAGES, app, no_exceptions, texts
+    from tests.people_support import engaged_pair
 
     consultant_username, client_username = engaged_pair(backend, embedded_db)
     ids = {
@@ -303,7 +304,8 @@ def test_my_profile_refuses_to_stop_consulting_next_to_the_switch_naming_the_cli
     """Issue 22, item 4, on the page: "I offer consultation to colleagues" turned off while a client still works with
     the consultant is refused next to the switch, naming the client; nothing is saved, and the client keeps their
     engagement and their consultant's times."""
-    from tests.test_app import PAGES, app, engaged_pair, keyed, no_exceptions, texts
+    from tests.page_support import PAGES, app, keyed, no_exceptions, texts
+    from tests.people_support import engaged_pair
 
     consultant_username, client_username = engaged_pair(backend, embedded_db)
     ids = {

@@ -14,7 +14,7 @@ import pytest
 from portal.account_links import LINK_PAGES
 from portal.email_messages import build_link_message, item_link
 from tests.address_support import at_address
-from tests.test_app import app, no_exceptions, texts
+from tests.page_support import app, no_exceptions, texts
 
 APP_SOURCE = (Path(__file__).resolve().parents[1] / "app.py").read_text()
 BASE = "https://portal.example"

@@ -20,7 +20,8 @@ from portal.search import (
     narrowing,
     relaxed_all,
 )
-from tests.test_app import PAGES, app, keyed, make_account, make_consultant, no_exceptions, texts
+from tests.page_support import PAGES, app, keyed, no_exceptions, texts
+from tests.people_support import make_account, make_consultant
 
 
 def user_id(backend, username: str) -> str:

@@ -29,10 +29,9 @@ from portal.profiles import (
     saved_rows_kept,
     validate,
 )
-from tests.test_app import PAGES, app, keyed, make_account, make_consultant, no_exceptions, texts
-from tests.test_forms_and_names import element_after
-from tests.test_grid_rows import message_under, open_page
-from tests.test_sign_up_and_reset import finish_registration
+from tests.mail_support import finish_registration
+from tests.page_support import PAGES, app, element_after, keyed, message_under, no_exceptions, open_page, texts
+from tests.people_support import make_account, make_consultant
 
 
 @pytest.fixture(autouse=True)

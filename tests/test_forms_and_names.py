@@ -4,7 +4,6 @@ validation rules headless."""
 
 from __future__ import annotations
 
-import json
 import unicodedata
 import uuid
 from datetime import date
@@ -14,8 +13,9 @@ import pytest
 from portal.account_links import REGISTRATION_ANSWER
 from portal.db import SERVICE, Claims
 from portal.profiles import LicenseInput, ProfileInput, load_my_profile, validate
-from tests.test_app import PAGES, app, keyed, make_account, no_exceptions, open_profile, texts
-from tests.test_sign_up_and_reset import finish_registration
+from tests.mail_support import finish_registration
+from tests.page_support import PAGES, app, browser_edit_state, element_after, keyed, no_exceptions, open_profile, texts
+from tests.people_support import make_account
 
 
 @pytest.fixture(autouse=True)
@@ -27,33 +27,7 @@ def user_id(at) -> str:
     return at.session_state["portal_user"].id
 
 
-def element_after(at, element) -> object:
-    """The element drawn right after `element` on the page (its neighbour in the same container)."""
-    nodes = [node for node in at.main if not hasattr(node, "children")]
-    for position, node in enumerate(nodes):
-        if getattr(node, "proto", None) is element.proto:
-            return nodes[position + 1]
-    raise AssertionError("element not on the page")
-
-
 # --- 1. My profile: an incomplete new licence row is refused, not dropped ---------------------------------
-
-
-def browser_edit_state(editor, added_rows: list[dict]) -> dict:
-    """The edit state a browser sends for st.data_editor, built by the rule of Streamlit 1.67's grid.
-
-    EditingState.toJson (static/js/DataFrame.*.js) leaves out of `added_rows` every new row with an empty cell
-    in a column whose config says `required` (and is editable), and omits empty cells from the rows it sends.
-    """
-    columns = json.loads(editor.proto.columns)
-    required = [name for name, config in columns.items() if config.get("required") and not config.get("disabled")]
-    sent = [{column: value for column, value in row.items() if value not in (None, "")} for row in added_rows]
-    sent = [
-        row
-        for row, typed in zip(sent, added_rows, strict=True)
-        if all(typed.get(column) not in (None, "") for column in required)
-    ]
-    return {"edited_rows": {}, "added_rows": sent, "deleted_rows": []}
 
 
 def test_an_incomplete_new_licence_row_is_refused_with_the_row_and_missing_fields_named(backend):

@@ -15,8 +15,16 @@ import pytest
 from portal.availability import AvailabilityInput, save_my_availability
 from portal.db import Claims
 from portal.practice import CompetencyInput, save_my_practice, validate
-from tests.test_app import PAGES, app, keyed, make_consultant, no_exceptions, texts
-from tests.test_forms_and_names import browser_edit_state, element_after
+from tests.page_support import (
+    browser_edit_state,
+    element_after,
+    keyed,
+    message_under,
+    no_exceptions,
+    open_page,
+    texts,
+)
+from tests.people_support import make_consultant
 
 
 @pytest.fixture(autouse=True)
@@ -24,24 +32,10 @@ def _database(embedded_db):
     """AppTest runs app.py in this process: it opens the same embedded database (PORTAL_DATA_DIR)."""
 
 
-def open_page(username: str, page: str):
-    at = app(username).run()
-    at.switch_page(PAGES[page]).run()
-    no_exceptions(at)
-    return at
-
-
 def send(at, grid_index: int, added_rows: list[dict]) -> None:
     """Type `added_rows` as new rows of the page's grid number `grid_index`, as the browser reports them."""
     editor = at.data_editor[grid_index]
     at.session_state[editor.key] = browser_edit_state(editor, added_rows)
-
-
-def message_under(at, grid_index: int) -> str:
-    """The error drawn right under the grid (its neighbour on the page)."""
-    under = element_after(at, at.data_editor[grid_index])
-    assert under in at.error, f"no error under grid {grid_index}"
-    return under.value
 
 
 def no_required_columns(editor) -> bool:

@@ -11,7 +11,8 @@ import pytest
 from portal.db import SERVICE
 from portal.local_times import local_day, local_time, times_caption
 from portal.plain_text import plain
-from tests.test_app import PAGES, app, make_account, no_exceptions
+from tests.page_support import PAGES, app, no_exceptions
+from tests.people_support import make_account
 
 # Tue 3 Mar 2026, 14:05 in Tokyo (UTC+9, no DST) is 05:05 UTC the same day.
 NOW = datetime(2026, 3, 3, 5, 5, tzinfo=UTC)

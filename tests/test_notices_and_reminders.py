@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -18,53 +16,17 @@ from portal.config import Settings
 from portal.db import SERVICE, Claims
 from portal.db.local import LocalBackend
 from portal.plain_text import plain
-from portal.termination import PlanTerms, propose, revise, sign, start
-from tests.conftest import licensed_where_the_clients_live
-from tests.test_app import PAGES, app, engaged_pair, no_exceptions, texts
+from portal.termination import propose, revise, sign, start
+from tests import engagement_support
+from tests.engagement_support import client_terms, local_text
+from tests.page_support import PAGES, app, no_exceptions, texts
+from tests.people_support import engaged_pair
 
 TODAY = datetime.now(UTC).date()
+pair = engagement_support.pair  # the fixture, for this module's tests
 
 
 # --- notification texts name times in the recipient's zone ----------------------------------------
-
-
-@pytest.fixture
-def pair(backend, new_user, embedded_db):
-    """A consultant in Tokyo (open all day, no notice, 24 h late threshold) and a client in Berlin."""
-    consultant, _ = new_user("zone_c")
-    client, _ = new_user("zone_s")
-    with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        conn.execute(
-            "update public.profiles set is_consultant = true, fee_usd = 100, timezone = 'Asia/Tokyo', "
-            "display_name = 'Kei Consultant' where id = %s",
-            (consultant,),
-        )
-        conn.execute(
-            "update public.profiles set timezone = 'Europe/Berlin', display_name = 'Berta Client' where id = %s",
-            (client,),
-        )
-        conn.execute(
-            "update public.availability_settings set min_notice_hours = 0, late_cancel_hours = 24, "
-            "capacity = 10 where consultant_id = %s",
-            (consultant,),
-        )
-        for weekday in range(1, 8):
-            conn.execute(
-                "insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) "
-                "values (%s, %s, '00:00', '23:59')",
-                (consultant, weekday),
-            )
-        request = conn.execute(
-            "insert into public.consultation_requests (seeker_id, consultant_id, message, "
-            "status) values (%s, %s, 'hi', 'accepted') returning id",
-            (client, consultant),
-        ).fetchone()[0]
-        conn.execute(
-            "insert into public.engagements (request_id, seeker_id, consultant_id) values (%s, %s, %s)",
-            (request, client, consultant),
-        )
-        licensed_where_the_clients_live(conn, consultant, client)
-    return Claims.user(consultant), Claims.user(client)
 
 
 def slots(backend, consultant: Claims, client: Claims, days_ahead: int) -> list[str]:
@@ -73,12 +35,6 @@ def slots(backend, consultant: Claims, client: Claims, days_ahead: int) -> list[
         s["starts_at"]
         for s in open_slots(backend, client, consultant.sub, first, first + timedelta(days=2), client.sub)
     ]
-
-
-def local_text(starts_at: str, zone: str) -> str:
-    """How a notification must name the instant for a reader in `zone`."""
-    words = "UTC" if zone == "UTC" else f"{zone.rsplit('/', 1)[-1].replace('_', ' ')} time"  # "Tokyo time"
-    return f"{datetime.fromisoformat(starts_at).astimezone(ZoneInfo(zone)):%a %d %b at %H:%M} {words}"
 
 
 def messages(backend, claims: Claims, kind: str) -> list[str]:
@@ -228,19 +184,6 @@ def test_notice_in_words():
 
 
 # --- Termination plans: the header, and reminders refreshed only when they can change ---------------
-
-
-def client_terms(**changes) -> PlanTerms:
-    return replace(
-        PlanTerms(
-            reason="goals_met",
-            discussed_on=TODAY,
-            final_session_on=TODAY + timedelta(days=14),
-            sessions_remaining=2,
-            closing_sessions=1,
-        ),
-        **changes,
-    )
 
 
 def plan_between(backend, embedded_db) -> tuple[str, str, Claims, Claims, str]:

@@ -12,9 +12,9 @@ from psycopg.rows import dict_row
 from portal.appointments import book
 from portal.db import Claims
 from portal.email_messages import build_message, item_link
-from tests.test_app import PAGES, app, engaged_pair, no_exceptions, texts
-from tests.test_ended_plan_page import agreed_plan, user_id  # noqa: F401 (a fixture)
-from tests.test_notifications_and_booking_pages import first_slot, member_id, notifications_of
+from tests.engagement_support import agreed_plan  # noqa: F401 (a fixture)
+from tests.page_support import PAGES, app, no_exceptions, texts
+from tests.people_support import engaged_pair, first_slot, member_id, notifications_of
 
 
 def outbox_plan(embedded_db, notification_id: str) -> str | None:
@@ -25,8 +25,8 @@ def outbox_plan(embedded_db, notification_id: str) -> str | None:
 
 def test_plan_notices_carry_their_plan_into_the_app_and_the_email(backend, embedded_db, agreed_plan):  # noqa: F811
     consultant_username, client_username, plan_id, _ = agreed_plan
-    client = Claims.user(user_id(backend, client_username))
-    consultant = Claims.user(user_id(backend, consultant_username))
+    client = Claims.user(member_id(backend, client_username))
+    consultant = Claims.user(member_id(backend, consultant_username))
     [proposed] = notifications_of(backend, client, "plan_proposed")
     [agreed] = notifications_of(backend, consultant, "plan_agreed")
     assert str(proposed["plan_id"]) == plan_id and str(agreed["plan_id"]) == plan_id
@@ -46,7 +46,7 @@ def test_plan_notices_carry_their_plan_into_the_app_and_the_email(backend, embed
 
 def test_open_on_a_plan_notice_shows_that_plan(backend, embedded_db, agreed_plan):  # noqa: F811
     _, client_username, plan_id, _ = agreed_plan
-    [proposed] = notifications_of(backend, Claims.user(user_id(backend, client_username)), "plan_proposed")
+    [proposed] = notifications_of(backend, Claims.user(member_id(backend, client_username)), "plan_proposed")
     at = app(client_username).run()
     at.switch_page(PAGES["notifications"]).run()
     at.button(key=f"notification_open_{proposed['id']}").click().run()
@@ -67,7 +67,7 @@ def test_a_session_notice_carries_its_session(backend, embedded_db):
 
 def test_an_item_is_named_only_to_its_parties(backend, embedded_db, agreed_plan):  # noqa: F811
     consultant_username, _, plan_id, _ = agreed_plan
-    stranger = str(uuid.UUID(user_id(backend, "seeker07")))
+    stranger = str(uuid.UUID(member_id(backend, "seeker07")))
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
         # A reminder key naming someone else's plan, and the plan this change touched: neither is the stranger's.
         conn.execute("select set_config('portal.changed_plan', %s, true)", (plan_id,))

@@ -23,10 +23,11 @@ from portal.appointments import (
     sections,
 )
 from portal.availability import open_slots
-from portal.db import SERVICE, Claims
+from portal.db import Claims
 from portal.notifications import destination
 from portal.requests import request_consultation
-from tests.test_app import PAGES, app, engaged_pair, make_account, make_consultant, no_exceptions, texts
+from tests.page_support import PAGES, app, no_exceptions, offered_times, pick_time, texts
+from tests.people_support import engaged_pair, first_slot, make_account, make_consultant, member_id, notifications_of
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
@@ -104,19 +105,6 @@ def _database(embedded_db):
     """AppTest runs app.py in this process: it opens the same embedded database (PORTAL_DATA_DIR)."""
 
 
-def member_id(backend, username: str) -> str:
-    return backend.rpc("auth_get_login", {"p_username": username}, as_user=SERVICE)["id"]
-
-
-def first_slot(backend, client: Claims, consultant_id: str, *, after: timedelta = timedelta(hours=2)) -> str:
-    today = datetime.now(UTC).date()
-    return next(
-        s["starts_at"]
-        for s in open_slots(backend, client, consultant_id, today, today + timedelta(days=14), client.sub)
-        if datetime.fromisoformat(s["starts_at"]) > datetime.now(UTC) + after
-    )
-
-
 def is_tabs(node) -> bool:
     proto = getattr(node, "proto", None)
     return isinstance(proto, BlockProto) and proto.WhichOneof("type") == "tab_container"
@@ -145,24 +133,8 @@ def tab(at, label: str):
     return next(t for t in at.tabs if t.label == label)
 
 
-def offered_times(at, prefix: str = "book_slot_") -> list[str]:
-    """The open times the week view draws as buttons (keys `{picker}_pick_{start}`), as ISO starts."""
-    return [b.key.split("_pick_", 1)[1] for b in at.button if b.key and b.key.startswith(prefix) and "_pick_" in b.key]
-
-
-def pick_time(at, prefix: str = "book_slot_", index: int = 0) -> str:
-    """Click one open time in the week view (the Book tab's picker key names the colleague); returns its start."""
-    button = [b for b in at.button if b.key and b.key.startswith(prefix) and "_pick_" in b.key][index]
-    button.click().run()
-    return button.key.split("_pick_", 1)[1]
-
-
 def sidebar_labels(at) -> list[str]:
     return [str(link.proto.label) for link in at.sidebar.get("page_link")]
-
-
-def notifications_of(backend, who: Claims, kind: str) -> list[dict]:
-    return [n for n in backend.rpc("my_notifications", {}, as_user=who) if n["kind"] == kind]
 
 
 def test_opening_a_notification_marks_it_read_and_shows_the_session_it_is_about(backend, embedded_db):

@@ -276,7 +276,7 @@ def test_admins_read_the_outbox_and_members_do_not(backend, embedded_db):
 
 def test_the_app_starts_one_local_sender_per_process(embedded_db, monkeypatch):
     from components.mail_sender import stop_local_senders
-    from tests.test_app import app, no_exceptions
+    from tests.page_support import app, no_exceptions
 
     monkeypatch.setenv("PORTAL_LOCAL_MAILER", "1")
     try:

@@ -30,7 +30,8 @@ def test_plain_leaves_no_image_link_or_markup_to_render():
 
 
 def test_a_request_message_with_a_tracking_pixel_reaches_the_inbox_as_text(backend, embedded_db):
-    from tests.test_app import PAGES, app, make_account, make_consultant, no_exceptions
+    from tests.page_support import PAGES, app, no_exceptions
+    from tests.people_support import make_account, make_consultant
 
     consultant_username, consultant_id = make_consultant(backend, embedded_db)
     seeker_id = backend.rpc("auth_get_login", {"p_username": make_account(backend)}, as_user=SERVICE)["id"]

@@ -13,7 +13,7 @@ import pytest
 
 from portal.db import SERVICE, Claims
 from portal.termination import my_plans, propose, revise, sign, start
-from tests.test_termination import consultant_terms, engagement  # noqa: F401 (a fixture)
+from tests.engagement_support import consultant_terms, engagement  # noqa: F401 (engagement: a fixture)
 
 KIND = "plan_awaiting_2_days"
 

@@ -95,7 +95,7 @@ def test_strangers_never_see_requests_engagements_or_private_fields(backend, pai
     sent = request_consultation(backend, seeker, consultant.sub, [], "Private words")
     respond(backend, consultant, sent["id"], accept=True)
     assert my_requests(backend, stranger) == []
-    from tests.test_database import act_as, refused
+    from tests.db_support import act_as, refused
 
     act_as(api_conn, stranger)
     for table in ("public.consultation_requests", "public.engagements"):

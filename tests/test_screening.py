@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 import psycopg
 import pytest
 
-from tests.test_database import refused
+from tests.db_support import refused
 
 TODAY = datetime.now(UTC).date()
 

@@ -21,13 +21,14 @@ import pytest
 
 from portal.db.claims import Claims
 from portal.db.tokens import TokenMinter
-from tests import test_contract as contract
+from tests import contract_support as contract
 from tests.conftest import licensed_where_the_clients_live
+from tests.contract_support import register, same
+from tests.db_support import demo_id
 
-# The contract module's fixtures (its two backends on each deployment) and helpers.
+# The two backends on each deployment: the contract module's fixtures, bound here (`backend` overrides conftest's).
 api, backend, backends = contract.api, contract.backend, contract.backends
 postgrest, supabase_backend = contract.postgrest, contract.supabase_backend
-demo_id, register, same = contract.demo_id, contract.register, contract.same
 
 pytestmark = pytest.mark.postgrest
 

@@ -19,7 +19,8 @@ from components.sessions import SESSION_KEY
 from portal import sessions
 from portal.auth import DUMMY_PASSWORD_HASH, MAX_FAILED_ATTEMPTS, DatabaseUsers, SignInSession, sign_in_refusal
 from portal.db import SERVICE, Claims
-from tests.test_app import PAGES, app, make_account, no_exceptions, sign_in, texts
+from tests.page_support import PAGES, app, no_exceptions, sign_in, texts
+from tests.people_support import make_account
 
 PASSWORD = "Good-pass-123"  # make_account's
 

@@ -9,14 +9,8 @@ through PostgREST on both databases."""
 
 from __future__ import annotations
 
-import email
 import hashlib
-import re
-import shutil
-import tempfile
 import uuid
-from email.message import Message
-from pathlib import Path
 
 import bcrypt
 import httpx
@@ -39,8 +33,10 @@ from portal.db import SERVICE, APIError, Claims
 from portal.db.local import LocalBackend
 from portal.demo import demo_world
 from portal.mailer import Mailer, MailSettings
-from tests.test_app import PAGES, app, make_account, no_exceptions, sign_in, texts
-from tests.test_contract import postgrest, supabase_backend  # noqa: F401 (fixtures: PostgREST on each database)
+from tests.contract_support import postgrest, supabase_backend  # noqa: F401 (fixtures: PostgREST on each database)
+from tests.mail_support import deliver, plain, to, token_in
+from tests.page_support import PAGES, app, no_exceptions, sign_in, texts
+from tests.people_support import make_account
 
 PASSWORD = "Quiet harbour lantern"
 SERVICE_RPCS = {
@@ -113,48 +109,6 @@ def legacy_account(backend, embedded_db, *, verified: bool, password: str = PASS
         with psycopg.connect(embedded_db.owner_conninfo) as conn:
             conn.execute("update private.credentials set email_verified_at = now() where user_id = %s", (user_id,))
     return user_id, username, address
-
-
-def deliver(backend, mailbox: Path) -> list[Message]:
-    """Local mode's sender (no SMTP): every due message written to `mailbox`; the account messages, parsed."""
-    mailer = Mailer(backend, MailSettings(mailbox_dir=mailbox, base_url="http://portal.test:8501"))
-    for _ in range(100):
-        if not sum(mailer.run_once(limit=100).values()):
-            break
-    return [email.message_from_bytes(p.read_bytes()) for p in sorted(mailbox.glob("*-account-*.eml"))]
-
-
-def finish_registration(backend, address: str) -> dict:
-    """What the person does next: the sender delivers (local mode, a fresh mailbox), they open the link."""
-    mailbox = Path(tempfile.mkdtemp(prefix="portal-mailbox-"))
-    try:
-        [message] = [
-            m
-            for m in to(deliver(backend, mailbox), address)
-            if m["Subject"] == "Confirm your email to finish creating your account"
-        ]
-        return redeem_verification(backend, token_in(message, "verify-email"))
-    finally:
-        shutil.rmtree(mailbox, ignore_errors=True)
-
-
-def to(messages: list[Message], address: str) -> list[Message]:
-    return [m for m in messages if m["To"] == address]
-
-
-def plain(message: Message) -> str:
-    return next(p for p in message.walk() if p.get_content_type() == "text/plain").get_payload(decode=True).decode()
-
-
-def html_part(message: Message) -> str:
-    return next(p for p in message.walk() if p.get_content_type() == "text/html").get_payload(decode=True).decode()
-
-
-def token_in(message: Message, page: str) -> str:
-    found = re.search(rf"http://portal\.test:8501/{page}\?token=([A-Za-z0-9_-]+)", plain(message))
-    assert found, plain(message)
-    assert found.group(0) in html_part(message)  # the same link in the HTML part
-    return found.group(1)
 
 
 def account_rows(embedded_db, address: str) -> list[tuple]:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import psycopg
 import pytest
 
-from portal.db import APIError, Claims
+from portal.db import APIError
 from portal.termination import (
     PlanError,
     PlanTerms,
@@ -24,39 +24,10 @@ from portal.termination import (
     who_vouched,
     withdraw,
 )
+from tests import engagement_support
+from tests.engagement_support import TODAY, consultant_terms
 
-TODAY = datetime.now(UTC).date()
-
-
-@pytest.fixture
-def engagement(backend, new_user, embedded_db):
-    consultant, _ = new_user("ending_c")
-    client, _ = new_user("ending_s")
-    stranger, _ = new_user("ending_x")
-    with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        conn.execute("update public.profiles set is_consultant = true where id = %s", (consultant,))
-        request = conn.execute(
-            "insert into public.consultation_requests (seeker_id, consultant_id, message, status) "
-            "values (%s, %s, 'hi', 'accepted') returning id",
-            (client, consultant),
-        ).fetchone()[0]
-        engagement_id = conn.execute(
-            "insert into public.engagements (request_id, seeker_id, consultant_id) values (%s, %s, %s) returning id",
-            (request, client, consultant),
-        ).fetchone()[0]
-    return str(engagement_id), Claims.user(consultant), Claims.user(client), Claims.user(stranger)
-
-
-def consultant_terms(**changes) -> PlanTerms:
-    terms = PlanTerms(
-        reason="consultant_capacity",
-        discussed_on=TODAY,
-        final_session_on=TODAY + timedelta(days=28),
-        sessions_remaining=4,
-        closing_sessions=1,
-        referrals=[{"name": "Dr. External Colleague"}],
-    )
-    return replace(terms, **changes)
+engagement = engagement_support.engagement  # the fixture, for this module's tests
 
 
 def plan_of(backend, claims, plan_id):
@@ -274,7 +245,7 @@ def test_versions_are_immutable_and_nobody_signs_for_the_other(backend, engageme
     engagement_id, consultant, client, stranger = engagement
     plan_id = start(backend, consultant, engagement_id, consultant_terms())
     propose(backend, consultant, plan_id, expected_version=1)
-    from tests.test_database import act_as, refused
+    from tests.db_support import act_as, refused
 
     act_as(api_conn, client)
     assert refused(api_conn, "update public.termination_plan_versions set sessions_remaining = 9") == "42501"
@@ -304,7 +275,7 @@ def test_strangers_see_no_plan_and_cannot_act_on_one(backend, engagement, api_co
     ):
         with pytest.raises(PlanError, match="No such"):
             action()
-    from tests.test_database import act_as
+    from tests.db_support import act_as
 
     act_as(api_conn, stranger)
     for table in ("termination_plans", "termination_plan_versions", "termination_signatures"):

@@ -26,8 +26,9 @@ from portal.termination import (
     summary_html,
     tick,
 )
-from tests.test_app import PAGES, app, engaged_pair, keyed, no_exceptions, texts
-from tests.test_termination import consultant_terms
+from tests.engagement_support import consultant_terms
+from tests.page_support import PAGES, app, keyed, no_exceptions, texts
+from tests.people_support import engaged_pair
 
 TODAY = datetime.now(UTC).date()
 CHANGED = "changed while you were editing"

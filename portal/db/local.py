@@ -13,7 +13,7 @@ import difflib
 import json
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql
@@ -21,6 +21,9 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from portal.db.claims import Claims
 from portal.db.errors import APIError, DatabaseUnavailable
+
+if TYPE_CHECKING:
+    from portal.db.bootstrap import EmbeddedDatabase
 
 # What PostgREST on Supabase puts on the search_path (db-schemas + db-extra-search-path).
 SEARCH_PATH = "public, extensions"
@@ -120,6 +123,7 @@ class LocalBackend:
     """RPC over a psycopg pool connected as `authenticator`, like PostgREST."""
 
     name = "local"
+    embedded: EmbeddedDatabase | None = None  # the server open_backend started, for tools and tests to stop/start
 
     def __init__(self, conninfo: str, *, min_size: int = 1, max_size: int = 8) -> None:
         self._conninfo = conninfo
@@ -206,10 +210,12 @@ class LocalBackend:
         if given:
             types = dict(zip(info.arg_names, info.arg_types, strict=True))
             record = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(types[n])) for n in given)
-            args = sql.SQL(", ").join(
+            args: sql.Composable = sql.SQL(", ").join(
                 sql.SQL("{} := pgrst_args.{}").format(sql.Identifier(n), sql.Identifier(n)) for n in given
             )
-            source = sql.SQL("(select * from json_to_record(%s::json) as _({})) pgrst_args").format(record)
+            source: sql.Composable = sql.SQL("(select * from json_to_record(%s::json) as _({})) pgrst_args").format(
+                record
+            )
         else:
             args = sql.SQL("")
             source = sql.SQL("(select 1) pgrst_args")

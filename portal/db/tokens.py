@@ -23,7 +23,7 @@ class TokenMinter:
                 "Supabase mode needs SUPABASE_JWT_SECRET (HS256) or SUPABASE_JWT_PRIVATE_KEY "
                 "and SUPABASE_JWT_KID (ES256)."
             )
-        self._secret = secret
+        self._secret = secret or ""  # empty only when the private key signs
         self._private_key = private_key_pem
         self._kid = kid
         self._lifetime = lifetime
