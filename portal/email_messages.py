@@ -52,6 +52,11 @@ PAGE_TITLES = {
     "notifications": "Notifications",
 }
 
+# --- the waitlist (issue 26, item 13): room opened at a consultant the member waits for. The notice's page is the
+# consultant's own address (consultant?id=<id>), so the link opens their profile.
+ROOM_OPENED = "room_opened"
+SUBJECTS[ROOM_OPENED] = "A consultant you are waiting for has room for a new client"
+
 
 def one_line(text: str | None) -> str:
     """A member's word as one line: line breaks, tabs and other control characters become single spaces."""
@@ -93,6 +98,8 @@ def build_message(row: dict[str, Any], *, sender: str, base_url: str) -> EmailMe
         if row.get("plan_id") and row.get("page") == "termination"
         else PAGE_TITLES.get(row.get("page") or "", "the portal")
     )
+    if row["kind"] == ROOM_OPENED:
+        where = "their profile"
     greeting = f"Dear {one_line(row['recipient_name'])},"
     text = (
         f"{greeting}\n\n{row['message']}\n\nOpen {where}: {link}\n\n"
