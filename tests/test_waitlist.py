@@ -90,7 +90,7 @@ def when(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
-# --- join, renew, leave ----------------------------------------------------------------------------------------------
+# --- join, renew, leave -----------------------------------------------------------------------------------------------
 
 
 def test_a_seeker_joins_renews_and_leaves(backend, deployed, full):
@@ -157,7 +157,7 @@ def test_joining_is_refused_as_a_request_would_be_and_while_there_is_room(backen
     assert (hidden.value.code, hidden.value.message) == ("PT404", "This consultant is not available to you.")
 
 
-# --- telling ---------------------------------------------------------------------------------------------------------
+# --- telling ----------------------------------------------------------------------------------------------------------
 
 
 def test_the_waiting_are_told_in_the_order_they_asked_and_once(backend, deployed, full):
@@ -232,7 +232,7 @@ def test_a_wait_expires_after_60_days_unless_renewed(backend, deployed, full):
     assert (len(told(backend, old)), len(told(backend, fresh))) == (0, 1)
 
 
-# --- every door that frees room tells --------------------------------------------------------------------------------
+# --- every door that frees room tells ---------------------------------------------------------------------------------
 
 
 def end_by_plan(backend, deployed, consultant: Claims, client: Claims, completer: str) -> None:
@@ -340,7 +340,7 @@ def test_a_request_ends_the_wait(backend, deployed, full):
     assert my_wait(backend, sam, consultant) is None
 
 
-# --- who sees what ---------------------------------------------------------------------------------------------------
+# --- who sees what ----------------------------------------------------------------------------------------------------
 
 
 def test_the_consultant_sees_a_count_and_nobody_else_sees_anything(backend, deployed, full):
@@ -388,7 +388,7 @@ def test_through_postgrest_only_the_seeker_reads_their_wait(backend, deployed, p
     assert renewed.status_code == 400 and renewed.json()["details"] == "waitlist"
 
 
-# --- the email ---------------------------------------------------------------------------------------------------------
+# --- the email --------------------------------------------------------------------------------------------------------
 
 
 def test_the_email_says_what_happened_and_opens_the_profile():
