@@ -8,6 +8,7 @@ import psycopg
 import pytest
 
 from portal.db import Claims
+from portal.plain_text import plain
 from tests.care_parties import engage, register, retire
 from tests.page_session import all_text, signed_in_app
 
@@ -83,3 +84,19 @@ def test_the_consultant_reads_how_many_wait_and_never_who(backend, embedded_db, 
     text = all_text(at)
     assert "1 colleague is waiting to be told when you have room." in text
     assert "Sam Waiting" not in text
+
+
+def test_the_notice_that_room_opened_opens_the_consultants_profile(backend, embedded_db, full):
+    consultant, seeker = full
+    backend.rpc("join_waitlist", {"p_consultant": consultant.sub}, as_user=seeker)
+    with psycopg.connect(embedded_db.owner_conninfo, autocommit=True) as conn:
+        conn.execute("update public.availability_settings set capacity = 2 where consultant_id = %s", (consultant.sub,))
+    at = signed_in_app(backend, username(embedded_db, seeker)).run()
+    at.switch_page("views/notifications.py").run()
+    (notice,) = [m.value for m in at.markdown if "has room for a new client again" in m.value]
+    assert plain("Dr. Fern Full has room for a new client again, as you asked to be told.") in notice
+    (open_button,) = [b for b in at.button if (b.key or "").startswith("notification_open_")]
+    open_button.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [t.value for t in at.title] == [plain("Dr. Fern Full")]
+    assert at.form(key="request_form") is not None  # there is room: the request form, no waitlist
