@@ -232,6 +232,45 @@ def test_a_wait_expires_after_60_days_unless_renewed(backend, deployed, full):
     assert (len(told(backend, old)), len(told(backend, fresh))) == (0, 1)
 
 
+def test_the_flood_cap_holds_without_refusing_the_change_that_opened_room(backend, deployed, full):
+    """A consultant who has reached a waiting seeker 20 times today tells them nothing more today: the capacity
+    change goes through, the seeker keeps waiting and is told at the next opening the cap allows."""
+    consultant, _ = full
+    (sam,) = seekers(deployed, "Sam Seeker")
+    join(backend, sam, consultant)
+    owner_sql(
+        deployed,
+        "insert into private.pair_deliveries (sender, recipient, what, on_day, actions) "
+        "values (%s, %s, 'notices', (now() at time zone 'utc')::date, 20)",
+        consultant.sub,
+        sam.sub,
+    )
+    raise_capacity(backend, consultant, 2)
+    assert backend.rpc("get_my_practice", {}, as_user=consultant)["intake"]["capacity"] == 2
+    assert told(backend, sam) == [] and my_wait(backend, sam, consultant)["state"] == "waiting"
+    owner_sql(deployed, "delete from private.pair_deliveries where sender = %s", consultant.sub)  # a new day
+    raise_capacity(backend, consultant, 3)
+    assert len(told(backend, sam)) == 1
+
+
+def test_a_seeker_waits_for_at_most_20_consultants_at_once(backend, deployed, full):
+    consultant, _ = full
+    (sam,) = seekers(deployed, "Sam Many")
+    others = [register(deployed.owner_conninfo, f"Dr. Other {n}") for n in range(20)]
+    owner_sql(
+        deployed,
+        "insert into public.waitlist (seeker_id, consultant_id) select %s, unnest(%s::uuid[])",
+        sam.sub,
+        [other.sub for other in others],
+    )
+    with pytest.raises(APIError) as refused:
+        join(backend, sam, consultant)
+    assert (refused.value.code, refused.value.details) == ("P0001", "waitlist")
+    assert refused.value.message.startswith("You are waiting for 20 consultants already")
+    backend.rpc("leave_waitlist", {"p_consultant": others[0].sub}, as_user=sam)
+    assert join(backend, sam, consultant)["state"] == "waiting"
+
+
 # --- every door that frees room tells ---------------------------------------------------------------------------------
 
 
@@ -405,3 +444,14 @@ def test_the_email_says_what_happened_and_opens_the_profile():
     text = message.get_body(("plain",)).get_content()
     assert "https://portal.example/consultant?id=0b6c3c9e-0000-4000-8000-000000000001" in text
     assert "Open their profile" in text
+
+
+def test_the_export_holds_my_waits_and_the_consultants_holds_none(backend, deployed, full):
+    consultant, _ = full
+    (sam,) = seekers(deployed, "Sam Exporter")
+    join(backend, sam, consultant)
+    mine = backend.rpc("export_my_data", {}, as_user=sam)
+    assert [w["consultant_id"] for w in mine["waitlist"]] == [consultant.sub]
+    assert {"id": consultant.sub, "display_name": "Dr. Fern Full"} in mine["people"]
+    theirs = backend.rpc("export_my_data", {}, as_user=consultant)
+    assert theirs["waitlist"] == [] and sam.sub not in str(theirs)
