@@ -273,6 +273,7 @@ OUTBOX_KIND_WORDS = {
     "plan_awaiting_2_days": "Plan awaiting a signature for 2 days",
     "licence_gap": "Licence no longer covers a client",
     "calendar_unread": "Calendar could not be read",
+    "room_opened": "Room at a consultant the member waits for",
 }
 
 

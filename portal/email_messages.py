@@ -69,6 +69,11 @@ PAGE_TITLES = {
     "availability": "My availability",
 }
 
+# --- the waitlist (issue 26, item 13): room opened at a consultant the member waits for. The notice's page is the
+# consultant's own address (consultant?id=<id>), so the link opens their profile.
+ROOM_OPENED = "room_opened"
+SUBJECTS[ROOM_OPENED] = "A consultant you are waiting for has room for a new client"
+
 
 def one_line(text: str | None) -> str:
     """A member's word as one line: line breaks, tabs and other control characters become single spaces."""
@@ -123,6 +128,8 @@ def link_words(row: dict[str, Any]) -> str:
         return "the plan"
     if row.get("appointment_id") and row.get("page") == "appointments":
         return "the session"
+    if row.get("kind") == ROOM_OPENED:
+        return "their profile"
     return PAGE_TITLES.get(row.get("page") or "", "the portal")
 
 

@@ -33,12 +33,19 @@ APPOINTMENT_SECTIONS = {
 }
 
 
+#: A notice about a consultant (the waitlist's "room opened") carries their profile's address as its page.
+CONSULTANT_ADDRESS = "consultant?id="
+
+
 def destination(item: dict[str, Any]) -> tuple[str, str | None] | None:
     """(page, section) an item links to: the page that handles it (its `page`) and, on Appointments, the tab
-    that lists what it is about (Upcoming for an unknown appointment kind). None when it links nowhere."""
+    that lists what it is about (Upcoming for an unknown appointment kind); for a consultant, their id. None when
+    it links nowhere."""
     page = item.get("page")
     if not page:
         return None
+    if page.startswith(CONSULTANT_ADDRESS):  # a waitlist's "room opened": the consultant's profile (the id)
+        return "consultant", page.removeprefix(CONSULTANT_ADDRESS)
     if page == "appointments":
         return page, APPOINTMENT_SECTIONS.get(item.get("kind") or "", UPCOMING)
     return page, None

@@ -521,6 +521,14 @@ def test_every_function_pins_search_path_and_definers_are_not_public(embedded_db
         "calendar_sessions",
         # Issue 26, item 1: before closing an account an admin reads what it ends (others' sessions, plans, requests).
         "admin_closure_preview",
+        # Issue 26, item 13: the waitlist. The seeker's own waits (join, renew, leave, list), the consultant's count
+        # (never who), and the trigger on the states that open room, which reads every wait and writes notices.
+        "join_waitlist",
+        "renew_my_wait",
+        "leave_waitlist",
+        "my_waits",
+        "my_waitlist_count",
+        "room_opened_tells_the_waiting",
     }
 
 

@@ -46,6 +46,7 @@ MEMBER_WRITTEN = (
     "modalities",
     "conflict_rules",
     "notifications",
+    "waitlist",
 )
 
 #: Constraints no RPC lets a member reach: the database sets the value itself (ids, statuses, counters, who).
@@ -123,6 +124,9 @@ NOT_REACHABLE = {
     "notifications_user_id_fkey": "written by the database",
     "notifications_appointment_id_fkey": "written by the database",
     "notifications_plan_id_fkey": "written by the database",
+    "waitlist_pkey": "ids are generated",
+    "waitlist_seeker_id_fkey": "always the caller",
+    "waitlist_one_per_pair": "asking again keeps or renews the one wait (an upsert)",
 }
 
 LONG = "x" * 2001
@@ -593,6 +597,13 @@ ATTEMPTS: dict[str, Attempt] = {
         w["admin"],
         "admin_update_conflict_rule",
         {"p_kind": "shared_practice", "p_severity": "blocking", "p_window_years": 2, "p_waivable": False},
+    ),
+    # The waitlist: the request's own refusals come first
+    "waitlist_not_self": lambda api, w: (w["consultant"], "join_waitlist", {"p_consultant": w["consultant"].sub}),
+    "waitlist_consultant_id_fkey": lambda api, w: (
+        w["asker"],
+        "join_waitlist",
+        {"p_consultant": "00000000-0000-4000-8000-000000000000"},
     ),
 }
 # Two names for one attempt would hide a constraint: keep each constraint's own.

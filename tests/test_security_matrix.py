@@ -210,6 +210,14 @@ TABLES: dict[str, dict[str, dict[str, Any]]] = {
     # How many times, per day, one member reached another (the flood caps): only the caps' triggers write them.
     "private.pair_deliveries": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
     "public.screening_log": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
+    # Who waits for a consultant with no room: the seeker alone reads it (the consultant reads a count through
+    # my_waitlist_count); written only through join_waitlist, renew_my_wait and leave_waitlist.
+    "public.waitlist": {
+        "select": row(DENIED, HIDDEN, Per(VISIBLE, HIDDEN), Per(HIDDEN, VISIBLE), HIDDEN),
+        "insert": ALL_DENIED,
+        "update": ALL_DENIED,
+        "delete": ALL_DENIED,
+    },
     "public.audit_log": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
     "public.termination_plans": {
         "select": PARTIES_READ,
@@ -450,6 +458,11 @@ TABLE_SQL: dict[str, TableSQL] = {
         "values (%(owner)s, %(seeker)s, %(consultant)s, 'on_demand', 'none')",
         "level = level",
     ),
+    "public.waitlist": TableSQL(
+        "id = %(wait)s",
+        "insert into public.waitlist (seeker_id, consultant_id) values (%(seeker)s, %(stranger)s)",
+        "expires_at = expires_at",
+    ),
     "public.audit_log": TableSQL(
         "id = %(audit)s",
         "insert into public.audit_log (actor_id, action) values (%(owner)s, 'forged')",
@@ -618,6 +631,12 @@ FUNCTIONS: dict[str, Fn] = {
     "respond_to_request": Fn(MEMBERS, {"p_request": "@request", "p_accept": False, "p_reason": "No room"}),
     "my_requests": Fn(MEMBERS),
     "my_engagements": Fn(MEMBERS),
+    # the waitlist: a seeker's own waits; a consultant's count of them
+    "join_waitlist": Fn(MEMBERS, {"p_consultant": "@stranger"}),
+    "renew_my_wait": Fn(MEMBERS, {"p_consultant": "@consultant"}),
+    "leave_waitlist": Fn(MEMBERS, {"p_consultant": "@consultant"}),
+    "my_waits": Fn(MEMBERS),
+    "my_waitlist_count": Fn(MEMBERS),
     # screening
     "check_conflicts": Fn(MEMBERS, {"p_other": "@peer"}),
     "sign_waiver": Fn(MEMBERS, {"p_other": "@peer", "p_rationale": "We discussed it and agreed on boundaries."}),
@@ -874,6 +893,9 @@ class World:
             owner,
             seeker,
             consultant,
+        )
+        ids["wait"] = q(
+            "insert into public.waitlist (seeker_id, consultant_id) values (%s, %s) returning id", seeker, consultant
         )
         ids["audit"] = q("insert into public.audit_log (actor_id, action) values (%s, 'matrix') returning id", owner)
         ids["plan"] = q(

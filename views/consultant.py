@@ -10,6 +10,7 @@ from components.conflicts import conflict_panel, forget_check
 from components.errors import database_errors_as_messages
 from components.reference import modality_names, reference_lists
 from components.slots import booked_from_picker, picked_time_gone, slot_label, slot_picker
+from components.waitlist import waitlist_offer
 from portal.appointments import (
     RECORD_COUNTS_ONLY_YOURS,
     BookingRefused,
@@ -204,6 +205,7 @@ elif not availability.get("has_room"):
     st.warning(
         "This consultant is not taking new clients right now, so they cannot be asked.", icon=":material/hourglass:"
     )
+    waitlist_offer(backend, user, consultant_id)
 else:
     offered = [c["modality"] for c in doc["competencies"]]
     errors = st.session_state.setdefault("request_errors", {})

@@ -9,6 +9,7 @@ from components import context
 from components.errors import database_errors_as_messages
 from components.formstate import FormGeneration, cell_date, edited_frame
 from components.reference import modality_names
+from components.waitlist import waiting_count_line
 from portal.db import DatabaseUnavailable, friendly_message
 from portal.practice import (
     CompetencyInput,
@@ -75,6 +76,7 @@ values = st.session_state["practice_values"]
 errors = st.session_state.setdefault("practice_errors", {})
 if not user.is_consultant:
     st.info("Turn on “I offer consultation to colleagues” on My profile to appear in search.", icon=":material/info:")
+waiting_count_line(backend, user)
 
 with st.form("practice_form", border=False):
     st.header("Intake")

@@ -13,6 +13,7 @@ PAGES = {
     "requests": "views/requests.py",
     "appointments": "views/appointments.py",
     "termination": "views/termination.py",
+    "consultant": "views/consultant.py",
 }
 
 user = context.require_user()
@@ -51,6 +52,8 @@ for item in items:
             st.session_state[TAB_STATE_KEY] = section  # Appointments opens on the tab that lists it
         if page == "termination" and item.get("plan_id"):
             st.session_state["view_plan"] = item["plan_id"]  # the plan itself (termination?plan=<id>)
+        if page == "consultant":
+            st.session_state["view_consultant"] = section  # their profile (consultant?id=<id>)
         if page == "appointments" and item.get("appointment_id"):
             st.session_state["view_session"] = item["appointment_id"]  # the session (appointments?session=<id>)
         st.switch_page(PAGES[page])

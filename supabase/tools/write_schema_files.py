@@ -118,7 +118,9 @@ RULES: list[tuple[str, str]] = [
         r"|request_consultation|respond_to_request|my_requests|requests_.*|require_licence_where_client_lives"
         r"|orient|declaration_fields_in_sentences|request_fields_in_sentences|waiver_fields_in_sentences"
         r"|affiliations_stay_few_and_one_per_organisation|relationships_stay_few_and_visible|kept_reasons"
-        r"|witnessed_reasons|screenings_between_members_are_capped",
+        r"|witnessed_reasons|screenings_between_members_are_capped"
+        r"|waitlist|join_waitlist|leave_waitlist|renew_my_wait|my_waits|my_waitlist_count|request_refusal"
+        r"|raise_request_refusal|wait_document|tell_the_waiting|room_opened_tells_the_waiting",
         "30_requests_and_screening",
     ),
     # competencies and search
