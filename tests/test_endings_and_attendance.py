@@ -5,8 +5,6 @@ Each rule is tried from both sides, by a stranger, and by the attempt the issue 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import psycopg
 import pytest
 
@@ -15,6 +13,7 @@ from portal.appointments import BookingRefused, attendance_line, my_appointments
 from portal.db import SERVICE, APIError, Claims
 from portal.mydata import DeletionRefused, delete_my_account
 from portal.plain_text import plain
+from tests.care_parties import past_session
 from tests.conftest import licensed_where_the_clients_live
 
 
@@ -139,28 +138,6 @@ def test_a_client_may_leave_and_the_consultant_is_told(backend, practice, embedd
 
 
 # --- attendance from both sides ------------------------------------------------------------------
-
-
-def past_session(conninfo: str, consultant: Claims, client: Claims, *, days_ago: int = 1) -> str:
-    starts = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=days_ago)
-    with psycopg.connect(conninfo) as conn:
-        return str(
-            conn.execute(
-                "insert into public.appointments (consultant_id, client_id, engagement_id, starts_at, ends_at, "
-                "blocked_until, status, requested_by) select %s, %s, e.id, %s, %s, %s, 'confirmed', %s "
-                "from public.engagements e where e.consultant_id = %s and e.seeker_id = %s returning id",
-                (
-                    consultant.sub,
-                    client.sub,
-                    starts,
-                    starts + timedelta(minutes=50),
-                    starts + timedelta(minutes=60),
-                    client.sub,
-                    consultant.sub,
-                    client.sub,
-                ),
-            ).fetchone()[0]
-        )
 
 
 def session(backend, who: Claims, appointment: str) -> dict:

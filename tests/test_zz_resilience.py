@@ -6,7 +6,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from portal.db import SERVICE, Claims, DatabaseUnavailable
-from tests.test_app import APP, PAGES, keyed, make_account, signed_in_as, texts
+from tests.page_support import APP, signed_in_as
+from tests.test_app import PAGES, keyed, make_account, texts
 
 
 @pytest.fixture
