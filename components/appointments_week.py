@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 import streamlit as st
 
-from components.appointments_common import status_badge
+from components.appointments_common import BADGE_COLOURS
 from components.slots import week_columns, week_navigation
-from portal.appointments import week_shown, weeks_listed
+from portal.appointments import STATUS_WORDS, week_shown, weeks_listed
 from portal.local_times import in_zone
 from portal.plain_text import plain
 from portal.week_grid import Day, monday_of, week_of
@@ -39,10 +39,12 @@ def week_view(appointments: list[dict[str, Any]], zone: str) -> None:
 
 
 def _sessions_of(day: Day, zone: str) -> None:
-    """Each session that starts on `day`: its time on the member's clock, the other party, its status in words."""
+    """Each session that starts on `day`: its time on the member's clock, the other party, its status in words
+    (coloured words, not a badge: a badge's words are cut off in a day's narrow column)."""
     for appt in day.entries:
-        starts, ends = in_zone(appt["starts_at"], zone), in_zone(appt["ends_at"], zone)
-        with st.container(border=True, key=f"{KEY}_session_{appt['id']}"):
+        starts, name = in_zone(appt["starts_at"], zone), plain(appt["other_name"])
+        with st.container(key=f"{KEY}_session_{appt['id']}"):
+            # The start only, as the booking view shows times: "09:00–09:50" does not fit a day's column.
             st.markdown(
-                f"**{starts:%H:%M}–{ends:%H:%M}**  \n{plain(appt['other_name'])}  \n{status_badge(appt['status'])}"
+                f"**{starts:%H:%M}**  \n{name}  \n:{BADGE_COLOURS[appt['status']]}[{STATUS_WORDS[appt['status']]}]"
             )

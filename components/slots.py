@@ -168,7 +168,8 @@ def week_navigation(
     """The week view's header: Previous week · "Week of Mon 8 Mar 2027" with the zone its times are in · (This
     week) · Next week. A button shows the week starting on the Monday given (None: it is disabled) by setting
     `{key}_week`, which the caller reads on the next run; "This week" is drawn only when `this_week` is given."""
-    columns = st.columns([1, 2, 1] if this_week is None else [1, 2, 1, 1], vertical_alignment="center")
+    # Four buttons' worth of labels at 1,280 px: "Previous week" needs the widest column not to be cut off.
+    columns = st.columns([1, 2, 1] if this_week is None else [5, 6, 4, 4], vertical_alignment="center")
     _week_button(columns[0], "Previous week", ":material/chevron_left:", key, f"{key}_previous", previous)
     columns[1].markdown(f"**Week of {in_words(monday)}**  \n{zone_words(zone)}")
     if this_week is not None:

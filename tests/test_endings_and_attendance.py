@@ -258,7 +258,7 @@ def test_both_parties_say_what_happened_on_the_appointments_page_and_an_admin_re
     consultant = app(consultant_username).run()
     consultant.switch_page(PAGES["appointments"]).run()
     no_exceptions(consultant)
-    said = f"the consultant did not come (“{plain('Nobody joined the call.')}”)"
+    said = f"Casey Tester said you did not come (“{plain('Nobody joined the call.')}”)"  # the consultant is "you"
     assert any(said in c for c in texts(consultant, "caption"))
     consultant.selectbox(key=f"{key}_outcome").set_value("held")
     consultant.button(key=f"{key}_save").click().run()
