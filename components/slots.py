@@ -12,7 +12,7 @@ import streamlit as st
 
 from portal.appointments import late_rule
 from portal.local_times import in_zone, zone_words
-from portal.week_grid import HORIZON, fetch_window, monday_of, week_of, week_to_show, weeks_with_slots
+from portal.week_grid import HORIZON, Day, fetch_window, monday_of, week_of, week_to_show, weeks_with_slots
 
 Fetch = Callable[[date, date], list[dict]]  # (first, last day) -> open_slots' rows
 
@@ -30,8 +30,9 @@ def _pick(key: str, starts_at: str) -> None:
     st.session_state[f"{key}_time"] = starts_at
 
 
-def _move_week(key: str, monday: date) -> None:
-    st.session_state[f"{key}_week"] = monday.isoformat()
+def _move_week(key: str, monday: date | None) -> None:
+    if monday is not None:
+        st.session_state[f"{key}_week"] = monday.isoformat()
 
 
 def _jump(key: str) -> None:
@@ -127,42 +128,24 @@ def slot_picker(
     weeks = weeks_with_slots(slots, shown_tz)
     earlier = [w for w in weeks if w < monday]
     later = [w for w in weeks if w > monday]
-    back, title, forward = st.columns([1, 2, 1], vertical_alignment="center")
-    back.button(
-        "Previous week",
-        key=f"{key}_previous",
-        icon=":material/chevron_left:",
-        disabled=not earlier,
-        on_click=_move_week,
-        args=(key, earlier[-1] if earlier else monday),
-        width="stretch",
-    )
-    title.markdown(f"**Week of {in_words(monday)}**  \n{zone_words(shown_tz)}")
-    forward.button(
-        "Next week",
-        key=f"{key}_next",
-        icon=":material/chevron_right:",
-        disabled=not later,
-        on_click=_move_week,
-        args=(key, later[0] if later else monday),
-        width="stretch",
+    # Previous and Next skip the weeks with no open time.
+    week_navigation(
+        key, monday, shown_tz, previous=earlier[-1] if earlier else None, following=later[0] if later else None
     )
 
-    for column, day in zip(st.columns(7), week_of(slots, shown_tz, monday), strict=True):
-        with column:
-            st.markdown(f"**{day.heading}**")
-            if not day.times:
-                st.caption("—")
-            for starts_at, clock in day.times:
-                st.button(
-                    clock,
-                    key=f"{key}_pick_{starts_at}",
-                    on_click=_pick,
-                    args=(key, starts_at),
-                    type="primary" if starts_at == picked else "secondary",
-                    width="stretch",
-                    help=slot_label(starts_at, viewer_tz, consultant_tz),
-                )
+    def open_times_of(day: Day) -> None:
+        for starts_at, clock in day.times:
+            st.button(
+                clock,
+                key=f"{key}_pick_{starts_at}",
+                on_click=_pick,
+                args=(key, starts_at),
+                type="primary" if starts_at == picked else "secondary",
+                width="stretch",
+                help=slot_label(starts_at, viewer_tz, consultant_tz),
+            )
+
+    week_columns(week_of(slots, shown_tz, monday), open_times_of)
     if picked is None:
         st.caption("Pick a time to see it in both zones before you propose it.")
         return None
@@ -171,6 +154,51 @@ def slot_picker(
         icon=":material/event_available:",
     )
     return picked
+
+
+def week_navigation(
+    key: str,
+    monday: date,
+    zone: str,
+    *,
+    previous: date | None,
+    following: date | None,
+    this_week: date | None = None,
+) -> None:
+    """The week view's header: Previous week · "Week of Mon 8 Mar 2027" with the zone its times are in · (This
+    week) · Next week. A button shows the week starting on the Monday given (None: it is disabled) by setting
+    `{key}_week`, which the caller reads on the next run; "This week" is drawn only when `this_week` is given."""
+    # Four buttons' worth of labels at 1,280 px: "Previous week" needs the widest column not to be cut off.
+    columns = st.columns([1, 2, 1] if this_week is None else [5, 6, 4, 4], vertical_alignment="center")
+    _week_button(columns[0], "Previous week", ":material/chevron_left:", key, f"{key}_previous", previous)
+    columns[1].markdown(f"**Week of {in_words(monday)}**  \n{zone_words(zone)}")
+    if this_week is not None:
+        shown = None if this_week == monday else this_week
+        _week_button(columns[2], "This week", ":material/today:", key, f"{key}_this", shown)
+    _week_button(columns[-1], "Next week", ":material/chevron_right:", key, f"{key}_next", following)
+
+
+def _week_button(column, label: str, icon: str, key: str, button_key: str, monday: date | None) -> None:
+    column.button(
+        label,
+        key=button_key,
+        icon=icon,
+        disabled=monday is None,
+        on_click=_move_week,
+        args=(key, monday),
+        width="stretch",
+    )
+
+
+def week_columns(days: list[Day], draw_day: Callable[[Day], None]) -> None:
+    """Days across: a column per day, headed by the day; `draw_day` fills it (times down), a dash marks an empty
+    day. The booking picker and the Appointments week draw their weeks with it."""
+    for column, day in zip(st.columns(7), days, strict=True):
+        with column:
+            st.markdown(f"**{day.heading}**")
+            if not day.entries:
+                st.caption("—")
+            draw_day(day)
 
 
 def in_words(day: date) -> str:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, NamedTuple
 
 from portal.db import APIError, Backend, Claims, friendly_message
 from portal.local_times import local_time, zone_words
 from portal.plain_text import plain
+from portal.week_grid import HORIZON, monday_of
 
 
 class BookingRefused(Exception):
@@ -112,12 +113,17 @@ def record_attendance(
 
 
 def attendance_line(appt: dict[str, Any]) -> str:
-    """Both statements on a session, as each party reads them: "You: held · Ana: the client did not come"."""
-
-    def said(outcome: str | None) -> str:
-        return OUTCOMES[outcome].lower().removeprefix("it ") if outcome else "not recorded yet"
-
-    line = f"You: {said(appt.get('my_statement'))} · {appt['other_name']}: {said(appt.get('their_statement'))}"
+    """Both statements on a session in sentences, as the reader reads them: "You said it was held · Ana said you
+    did not come", "You have not said what happened yet · Ana said it ended early", "Neither of you has said what
+    happened yet"."""
+    other = plain(appt["other_name"])
+    mine, theirs = appt.get("my_statement"), appt.get("their_statement")
+    if not mine and not theirs:
+        line = "Neither of you has said what happened yet"
+    else:
+        you = f"You said {_what_happened(appt, mine, by_me=True)}" if mine else "You have not said what happened yet"
+        them = f"{other} said {_what_happened(appt, theirs, by_me=False)}" if theirs else f"{other} has not said yet"
+        line = f"{you} · {them}"
     if appt.get("their_note"):
         line += f" (“{plain(appt['their_note'])}”)"
     if appt["status"] == "disputed":
@@ -125,6 +131,21 @@ def attendance_line(appt: dict[str, Any]) -> str:
     if appt.get("resolution_note"):
         line += f" · resolved by an administrator: {plain(appt['resolution_note'])}"
     return line
+
+
+def _what_happened(appt: dict[str, Any], outcome: str, *, by_me: bool) -> str:
+    """A statement as the clause after "said": the absent party is "you" to the reader, named when the reader
+    says it of the other, and "they" when the other says it of themselves."""
+    if outcome == "held":
+        return "it was held"
+    if outcome == "ended_early":
+        return "it ended early"
+    absent_role = "client" if outcome == "client_absent" else "consultant"
+    if absent_role == appt.get("my_role"):
+        who = "you"
+    else:
+        who = plain(appt["other_name"]) if by_me else "they"
+    return f"{who} did not come"
 
 
 def my_appointments(
@@ -210,6 +231,43 @@ def late_rule(
     )
 
 
+#: A session's status in the page's words.
+STATUS_WORDS = {
+    "requested": "Proposed",
+    "confirmed": "Confirmed",
+    "declined": "Declined",
+    "cancelled": "Cancelled",
+    "moved": "Moved",
+    "completed": "Completed",
+    "no_show": "No-show",
+    "consultant_no_show": "Consultant absent",
+    "disputed": "Disputed",
+}
+
+# How far back Appointments lists sessions; ahead, as far as the week view books ("Go to week of"), so what was
+# booked is listed.
+LISTED_BEFORE = timedelta(days=60)
+
+
+def listing_window(now: datetime) -> tuple[datetime, datetime]:
+    """The instants between which Appointments reads the member's sessions (my_appointments)."""
+    return now - LISTED_BEFORE, now + HORIZON + timedelta(days=8)
+
+
+def weeks_listed(today: date) -> tuple[date, date]:
+    """The first and last Mondays whose whole week lies inside listing_window, on the member's calendar (`today`
+    is theirs): the Appointments week moves between these, so a week it shows is never half read."""
+    return monday_of(today - LISTED_BEFORE + timedelta(days=7)), monday_of(today + HORIZON)
+
+
+def week_shown(wanted: str | None, today: date) -> date:
+    """The Monday of the week Appointments shows: the one asked for (ISO date), kept within weeks_listed; this
+    week when none was asked for."""
+    first, last = weeks_listed(today)
+    monday = monday_of(date.fromisoformat(wanted)) if wanted else monday_of(today)
+    return min(max(monday, first), last)
+
+
 # The Appointments page's sections (st.tabs labels; the tabs keep their selection in session state under
 # TAB_STATE_KEY, so another page can open Appointments on a section). "Past & cancelled" keeps the word "Past":
 # the browser journey finds the tab by that name.
@@ -272,6 +330,50 @@ def first_session_proposal(
         if a["other_id"] == consultant_id and a["status"] in ACTIVE and _moment(a["ends_at"]) >= now
     ]
     return mine[0] if mine else None
+
+
+class BeforeAnEngagement(NamedTuple):
+    """A sentence the Book tab says to a member who works with no one yet; `consultant_id` names the consultant
+    whose profile the sentence leads to (None: no link)."""
+
+    sentence: str
+    consultant_id: str | None = None
+    consultant_name: str | None = None
+
+
+def before_an_engagement(requests: list[dict[str, Any]], *, is_consultant: bool) -> list[BeforeAnEngagement]:
+    """What the Book tab says before there is anyone to book with, addressed to whoever reads it: how an
+    engagement begins for them, then each pending request (my_requests) and what it allows meanwhile: the
+    seeker may propose a first session from the consultant's profile (linked), which the consultant answers
+    like any proposed session."""
+    said = [
+        BeforeAnEngagement(
+            "Sessions are booked here once you work with someone: an engagement begins when you accept a "
+            "client's request, or when a consultant accepts yours."
+            if is_consultant
+            else "Sessions are booked here once you work with a consultant: an engagement begins when a "
+            "consultant accepts your request."
+        )
+    ]
+    for request in (r for r in requests if r["status"] == "pending"):
+        name = plain(request["other_name"])
+        if request["direction"] == "sent":
+            said.append(
+                BeforeAnEngagement(
+                    f"Your request to {name} is pending. Meanwhile you can propose a first session from "
+                    f"{name}'s profile.",
+                    str(request["other_id"]),
+                    request["other_name"],
+                )
+            )
+        else:
+            said.append(
+                BeforeAnEngagement(
+                    f"{name} asked to work with you and awaits your answer on Requests. Meanwhile {name} can "
+                    "propose a first session from your profile, which you confirm or decline under Upcoming."
+                )
+            )
+    return said
 
 
 #: What a record counts, said where a record is shown: nobody is blamed for what the other party did.

@@ -23,6 +23,7 @@ WEEKS_BEFORE, WEEKS_AFTER = 5, 8  # read around the week shown: Previous and Nex
 class Day:
     on: date
     times: list[tuple[str, str]] = field(default_factory=list)  # (slot start as ISO, "09:00" on the shown clock)
+    entries: list[dict] = field(default_factory=list)  # the rows themselves (open times, or sessions), in time order
 
     @property
     def heading(self) -> str:
@@ -34,15 +35,18 @@ def monday_of(day: date) -> date:
 
 
 def week_of(slots: list[dict], zone: str, monday: date) -> list[Day]:
-    """The seven days from `monday` with the open times that fall on each, on `zone`'s clock."""
+    """The seven days from `monday` with the rows (open times, or a member's sessions: anything with a
+    `starts_at`) that start on each, on `zone`'s clock."""
     days = [Day(monday + timedelta(days=i)) for i in range(7)]
     for slot in slots:
         local = in_zone(slot["starts_at"], zone)
         offset = (local.date() - monday).days
         if 0 <= offset < 7:
             days[offset].times.append((slot["starts_at"], f"{local:%H:%M}"))
+            days[offset].entries.append(slot)
     for day in days:
         day.times.sort(key=lambda t: datetime.fromisoformat(t[0]))
+        day.entries.sort(key=lambda row: in_zone(row["starts_at"], "UTC"))
     return days
 
 

@@ -104,3 +104,33 @@ def as_member(conninfo: str, claims: Claims) -> Iterator[psycopg.Connection]:
             (claims.role, json.dumps(claims.as_jwt_payload())),
         )
         yield conn
+
+
+def past_session(conninfo: str, consultant: Claims, client: Claims, *, days_ago: int = 1) -> str:
+    """A confirmed 50-minute session of their engagement that started `days_ago` days ago (on the hour), inserted as
+    the owner: no one can book one in the past."""
+    starts = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=days_ago)
+    with psycopg.connect(conninfo) as conn:
+        return str(
+            conn.execute(
+                "insert into public.appointments (consultant_id, client_id, engagement_id, starts_at, ends_at, "
+                "blocked_until, status, requested_by) select %s, %s, e.id, %s, %s, %s, 'confirmed', %s "
+                "from public.engagements e where e.consultant_id = %s and e.seeker_id = %s returning id",
+                (
+                    consultant.sub,
+                    client.sub,
+                    starts,
+                    starts + timedelta(minutes=50),
+                    starts + timedelta(minutes=60),
+                    client.sub,
+                    consultant.sub,
+                    client.sub,
+                ),
+            ).fetchone()[0]
+        )
+
+
+def username_of(conninfo: str, member: Claims) -> str:
+    """The member's sign-in name (register makes one up), read as the owner: a page test signs in with it."""
+    with psycopg.connect(conninfo) as conn:
+        return conn.execute("select username from private.credentials where user_id = %s", (member.sub,)).fetchone()[0]

@@ -5,8 +5,6 @@ Each rule is tried from both sides, by a stranger, and by the attempt the issue 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import psycopg
 import pytest
 
@@ -15,6 +13,7 @@ from portal.appointments import BookingRefused, attendance_line, my_appointments
 from portal.db import SERVICE, APIError, Claims
 from portal.mydata import DeletionRefused, delete_my_account
 from portal.plain_text import plain
+from tests.care_parties import past_session
 from tests.conftest import licensed_where_the_clients_live
 
 
@@ -142,28 +141,6 @@ def test_a_client_may_leave_and_the_consultant_is_told(backend, practice, embedd
 # --- attendance from both sides ------------------------------------------------------------------
 
 
-def past_session(conninfo: str, consultant: Claims, client: Claims, *, days_ago: int = 1) -> str:
-    starts = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=days_ago)
-    with psycopg.connect(conninfo) as conn:
-        return str(
-            conn.execute(
-                "insert into public.appointments (consultant_id, client_id, engagement_id, starts_at, ends_at, "
-                "blocked_until, status, requested_by) select %s, %s, e.id, %s, %s, %s, 'confirmed', %s "
-                "from public.engagements e where e.consultant_id = %s and e.seeker_id = %s returning id",
-                (
-                    consultant.sub,
-                    client.sub,
-                    starts,
-                    starts + timedelta(minutes=50),
-                    starts + timedelta(minutes=60),
-                    client.sub,
-                    consultant.sub,
-                    client.sub,
-                ),
-            ).fetchone()[0]
-        )
-
-
 def session(backend, who: Claims, appointment: str) -> dict:
     return next(a for a in my_appointments(backend, who) if a["id"] == appointment)
 
@@ -283,7 +260,7 @@ def test_both_parties_say_what_happened_on_the_appointments_page_and_an_admin_re
     consultant = app(consultant_username).run()
     consultant.switch_page(PAGES["appointments"]).run()
     no_exceptions(consultant)
-    said = f"the consultant did not come (“{plain('Nobody joined the call.')}”)"
+    said = f"Casey Tester said you did not come (“{plain('Nobody joined the call.')}”)"  # the consultant is "you"
     assert any(said in c for c in texts(consultant, "caption"))
     consultant.selectbox(key=f"{key}_outcome").set_value("held")
     consultant.button(key=f"{key}_save").click().run()

@@ -252,13 +252,13 @@ def test_the_tabs_keep_their_place_and_selection_when_a_notice_comes_and_goes(ba
     assert tabs_position(at) == quiet  # the notice does not move the tabs
     assert selected_tab(at) == UPCOMING
 
-    at.session_state[TAB_STATE_KEY] = WEEK  # then opens Week and presses +
-    at.number_input(key="week_offset").increment().run()
+    at.session_state[TAB_STATE_KEY] = WEEK  # then opens Week and moves to the next week
+    at.button(key="appointments_week_next").click().run()
     no_exceptions(at)
     assert "Confirmed." not in texts(at, "success")  # the one-shot notice is gone on this run
     assert tabs_position(at) == quiet
     assert selected_tab(at) == WEEK
-    at.number_input(key="week_offset").increment().run()
+    at.button(key="appointments_week_next").click().run()
     assert selected_tab(at) == WEEK
 
 
