@@ -10,7 +10,7 @@ import pytest
 from portal.db import Claims
 from portal.plain_text import plain
 from tests.care_parties import engage, register, retire
-from tests.page_session import all_text, signed_in_app
+from tests.page_support import all_text, signed_in_app
 
 CONSULTANT_PAGE = "views/consultant.py"
 PRACTICE_PAGE = "views/my_practice.py"
