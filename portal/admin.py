@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import MutableMapping
 from typing import Any
 
-from portal.db import APIError, Backend, Claims, friendly_message
+from portal.db import APIError, Backend, Claims, Refusal, friendly_message
 
 QUEUE_READ_LIMIT = 500  # the most admin_verification_queue returns; the filter searches all of them
 QUEUE_TTL_SECONDS = 30  # how long one admin's read of the queue is reused between reruns of the page
@@ -48,11 +48,7 @@ def unlock_account(backend: Backend, claims: Claims, user_id: str) -> None:
     backend.rpc("admin_unlock_account", {"p_user_id": user_id}, as_user=claims)
 
 
-class AdminRefused(Exception):
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
+AdminRefused = Refusal  # the one refusal (portal/refusal.py); the alias goes once views/admin.py names Refusal
 
 
 def _admin_call(backend: Backend, claims: Claims, fn: str, params: dict[str, Any]) -> Any:

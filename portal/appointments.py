@@ -6,18 +6,11 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from portal.db import APIError, Backend, Claims, friendly_message
+from portal.db import APIError, Backend, Claims, Refusal, friendly_message
 from portal.local_times import local_time, zone_words
 from portal.plain_text import plain
 
-
-class BookingRefused(Exception):
-    """`code` says what the page should do: 'slot_taken' (show fresh slots), 'late' (ask to confirm), ..."""
-
-    def __init__(self, message: str, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
+BookingRefused = Refusal  # the one refusal (portal/refusal.py); the alias goes once the week view names Refusal
 
 
 def _refused(exc: APIError) -> BookingRefused:

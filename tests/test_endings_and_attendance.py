@@ -13,8 +13,9 @@ import pytest
 from portal.admin import AdminRefused, close_account, disputed_sessions, resolve_attendance
 from portal.appointments import BookingRefused, attendance_line, my_appointments, record_attendance, record_summary
 from portal.db import SERVICE, APIError, Claims
-from portal.mydata import DeletionRefused, delete_my_account
+from portal.mydata import delete_my_account
 from portal.plain_text import plain
+from portal.refusal import Refusal
 from tests.conftest import licensed_where_the_clients_live
 
 
@@ -69,7 +70,7 @@ def kinds(backend, who: Claims) -> list[str]:
 
 def test_a_consultant_cannot_end_every_engagement_by_deleting_the_account(backend, practice, embedded_db):
     consultant = practice["consultant"]
-    with pytest.raises(DeletionRefused) as refused:
+    with pytest.raises(Refusal) as refused:
         delete_my_account(backend, consultant, practice["consultant_username"])
     message = str(refused.value)
     assert message.startswith("You still work with: Ana Diaz (since ")

@@ -10,8 +10,8 @@ import psycopg
 import pytest
 
 from portal.db import APIError, Claims
+from portal.refusal import Refusal
 from portal.termination import (
-    PlanError,
     PlanTerms,
     complete,
     differences,
@@ -86,7 +86,7 @@ def plan_of(backend, claims, plan_id):
 def test_guardrails_refuse_a_last_minute_discharge(backend, engagement, changes, field, code):
     engagement_id, consultant, _, _ = engagement
     terms = consultant_terms(**changes)
-    with pytest.raises(PlanError) as on_the_page:
+    with pytest.raises(Refusal) as on_the_page:
         start(backend, consultant, engagement_id, terms)
     assert list(on_the_page.value.fields) == [field]  # the rule that failed, not every rule
     # Straight to the database, calling the ending the client's: the same refusal.
@@ -139,7 +139,7 @@ def test_a_consultant_cannot_shorten_the_clients_ending_below_the_guardrails(bac
     )
     plan_id = start(backend, client, engagement_id, asked)
     propose(backend, client, plan_id, expected_version=1)
-    with pytest.raises(PlanError) as sooner:
+    with pytest.raises(Refusal) as sooner:
         revise(
             backend, consultant, plan_id, replace(asked, final_session_on=TODAY + timedelta(days=3)), expected_version=1
         )
@@ -202,7 +202,7 @@ def test_a_client_may_end_sooner_and_a_closing_session_is_required_to_agree(back
         closing_sessions=0,
     )
     plan_id = start(backend, client, engagement_id, terms)
-    with pytest.raises(PlanError, match="closing session"):
+    with pytest.raises(Refusal, match="closing session"):
         propose(backend, client, plan_id, expected_version=1)
     revise(
         backend,
@@ -225,7 +225,7 @@ def test_propose_counter_propose_agree_change_and_complete(backend, engagement, 
     # The client counter-proposes: a new version signed by them only.
     counter = consultant_terms(final_session_on=TODAY + timedelta(days=42), sessions_remaining=6, closing_sessions=2)
     assert revise(backend, client, plan_id, counter, expected_version=1) == 2
-    with pytest.raises(PlanError, match="signing version 1"):
+    with pytest.raises(Refusal, match="signing version 1"):
         sign(backend, consultant, plan_id, 1)  # an old version cannot be signed
     assert sign(backend, consultant, plan_id, 2) == "agreed"
 
@@ -240,7 +240,7 @@ def test_propose_counter_propose_agree_change_and_complete(backend, engagement, 
     assert plan["initiated_by"] == "consultant"
     assert sign(backend, client, plan_id, 3) == "agreed"
 
-    with pytest.raises(PlanError, match="complete the plan after it"):
+    with pytest.raises(Refusal, match="complete the plan after it"):
         complete(backend, client, plan_id)
     with psycopg.connect(embedded_db.owner_conninfo) as conn:  # let time pass: the final session is behind us
         conn.execute("alter table public.termination_plan_versions disable trigger termination_versions_immutable")
@@ -263,7 +263,7 @@ def test_the_second_of_two_concurrent_edits_is_refused_and_nothing_is_lost(backe
     plan_id = start(backend, consultant, engagement_id, consultant_terms())
     propose(backend, consultant, plan_id, expected_version=1)
     revise(backend, client, plan_id, consultant_terms(sessions_remaining=5), expected_version=1)
-    with pytest.raises(PlanError) as second:
+    with pytest.raises(Refusal) as second:
         revise(backend, consultant, plan_id, consultant_terms(sessions_remaining=3), expected_version=1)
     assert second.value.stale and "changed while you were editing" in second.value.message
     versions = plan_of(backend, consultant, plan_id)["versions"]
@@ -302,7 +302,7 @@ def test_strangers_see_no_plan_and_cannot_act_on_one(backend, engagement, api_co
         lambda: withdraw(backend, stranger, plan_id, "not mine"),
         lambda: start(backend, stranger, engagement_id, consultant_terms()),
     ):
-        with pytest.raises(PlanError, match="No such"):
+        with pytest.raises(Refusal, match="No such"):
             action()
     from tests.test_database import act_as
 
@@ -314,14 +314,14 @@ def test_strangers_see_no_plan_and_cannot_act_on_one(backend, engagement, api_co
 def test_one_open_plan_per_engagement_and_withdrawal(backend, engagement):
     engagement_id, consultant, client, _ = engagement
     plan_id = start(backend, consultant, engagement_id, consultant_terms())
-    with pytest.raises(PlanError, match="already an open termination plan"):
+    with pytest.raises(Refusal, match="already an open termination plan"):
         start(
             backend,
             client,
             engagement_id,
             PlanTerms(reason="other", discussed_on=TODAY, final_session_on=TODAY, sessions_remaining=1),
         )
-    with pytest.raises(PlanError, match="Say why"):
+    with pytest.raises(Refusal, match="Say why"):
         withdraw(backend, client, plan_id, " ")
     withdraw(backend, client, plan_id, "We agreed to continue after all.")
     assert plan_of(backend, consultant, plan_id)["status"] == "withdrawn"

@@ -12,7 +12,6 @@ from components.reference import modality_names, reference_lists
 from components.slots import booked_from_picker, picked_time_gone, slot_label, slot_picker
 from portal.appointments import (
     RECORD_COUNTS_ONLY_YOURS,
-    BookingRefused,
     book,
     cancellation_policy,
     first_session_proposal,
@@ -24,7 +23,8 @@ from portal.consultants import availability_summary, get_consultant
 from portal.db import APIError
 from portal.db.errors import is_not_found
 from portal.plain_text import plain
-from portal.requests import RequestRefused, request_consultation
+from portal.refusal import Refusal
+from portal.requests import request_consultation
 from portal.screening import REQUEST_SCREENING_FOUND
 from portal.search import LEVELS
 
@@ -191,7 +191,7 @@ elif doc.get("pending_request"):
                 try:
                     with database_errors_as_messages():
                         book(backend, user.claims, consultant_id, chosen)
-                except BookingRefused as exc:
+                except Refusal as exc:
                     st.session_state["first_slot_refusal"] = exc.message
                 else:
                     booked_from_picker("first_slot", chosen)
@@ -227,7 +227,7 @@ else:
         try:
             with database_errors_as_messages():
                 sent = request_consultation(backend, user.claims, consultant_id, wanted, message)
-        except RequestRefused as exc:
+        except Refusal as exc:
             st.session_state["request_errors"] = {exc.field or "form": exc.message}
             if exc.field != "message":
                 st.error(exc.message, icon=":material/error:")

@@ -15,9 +15,10 @@ from components import availability_editor as parts
 from components import calendar_connections, context
 from components.errors import database_errors_as_messages
 from components.formstate import FormGeneration
-from portal.availability import AvailabilityError, load_my_availability
+from portal.availability import load_my_availability
 from portal.availability import save_my_availability as save
 from portal.db import APIError, DatabaseUnavailable, friendly_message
+from portal.refusal import Refusal
 from portal.weekly_ranges import AvailabilityEditor
 
 user = context.require_user()
@@ -61,7 +62,7 @@ def save_clicked() -> None:
         return
     try:
         saved = save(backend, user.claims, editor.as_input(), expected_version=editor.version)
-    except AvailabilityError as exc:
+    except Refusal as exc:
         st.session_state[ERRORS] = {**exc.fields, "form": exc.message}
         return
     except DatabaseUnavailable as exc:

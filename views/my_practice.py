@@ -12,7 +12,6 @@ from components.reference import modality_names
 from portal.db import DatabaseUnavailable, friendly_message
 from portal.practice import (
     CompetencyInput,
-    PracticeError,
     load_my_practice,
     load_session_location,
     save_my_practice,
@@ -20,6 +19,7 @@ from portal.practice import (
     validate,
 )
 from portal.profiles import saved_rows_kept
+from portal.refusal import Refusal
 from portal.search import LEVELS
 
 user = context.require_user()
@@ -182,7 +182,7 @@ if submitted:
                 expected_version=st.session_state["practice_version"],
                 saved_rows=saved_rows,
             )
-        except PracticeError as exc:
+        except Refusal as exc:
             st.session_state["practice_errors"] = {**exc.fields, "form": exc.message}
         except DatabaseUnavailable as exc:
             st.session_state["practice_errors"] = {"form": friendly_message(exc)}
@@ -224,7 +224,7 @@ with st.form("session_location_form", border=False):
     if st.form_submit_button("Save where sessions happen", key="session_location_save"):
         try:
             st.session_state["session_location_saved"] = save_session_location(backend, user.claims, typed)
-        except PracticeError as exc:
+        except Refusal as exc:
             st.session_state["session_location_error"] = exc.fields.get("location", exc.message)
         else:
             st.session_state["session_location_notice"] = "Saved. Invitations from now on say where to go."

@@ -9,11 +9,11 @@ from components.errors import database_errors_as_messages
 from components.formstate import FormGeneration
 from portal.local_times import local_time, times_caption
 from portal.plain_text import plain
+from portal.refusal import Refusal
 from portal.screening import (
     AFFILIATION_KINDS,
     CONTEXT_TEXT,
     AffiliationInput,
-    DeclarationRefused,
     RelationshipInput,
     add_affiliation,
     add_relationship,
@@ -58,7 +58,7 @@ PERSON_FIELDS = ("counterpart", "counterpart_email", "kind", "ends_on")
 PLACE_FIELDS = ("organisation", "kind", "email_domain", "ends_on")
 
 
-def refusal(form_name: str, exc: DeclarationRefused, fields: tuple[str, ...]) -> dict[str, str]:
+def refusal(form_name: str, exc: Refusal, fields: tuple[str, ...]) -> dict[str, str]:
     """The refusal as an error next to its field in the form it came from (the first field if unknown)."""
     field = exc.field if exc.field in fields else fields[0]
     return {f"{form_name}_{field}": exc.message}
@@ -154,7 +154,7 @@ with people_tab:
             try:
                 with database_errors_as_messages():
                     add_relationship(backend, user.claims, item, set(kinds))
-            except DeclarationRefused as exc:
+            except Refusal as exc:
                 st.session_state["relationships_errors"] = refusal("person", exc, PERSON_FIELDS)
             else:
                 st.session_state["relationships_errors"] = {}
@@ -207,7 +207,7 @@ with places_tab:
             try:
                 with database_errors_as_messages():
                     add_affiliation(backend, user.claims, item)
-            except DeclarationRefused as exc:
+            except Refusal as exc:
                 st.session_state["relationships_errors"] = refusal("place", exc, PLACE_FIELDS)
             else:
                 st.session_state["relationships_errors"] = {}
