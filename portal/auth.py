@@ -83,6 +83,11 @@ USERNAME_RULES = (
 )
 
 
+def portal_has_accounts(backend: Backend) -> bool:
+    """Whether anyone has registered yet (the sign-in page of a fresh portal says how to begin)."""
+    return bool(backend.rpc("portal_has_accounts", {}, as_user=SERVICE))
+
+
 def clean_username(username: str | None) -> str:
     """A typed username as it is sent to the database: lowercased, ends trimmed (as the authenticator does)."""
     return (username or "").lower().strip()

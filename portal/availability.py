@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from portal.db import Backend, Claims, Refusal
+from portal.db import APIError, Backend, Claims, DatabaseUnavailable, Refusal
 from portal.profiles import emptied_row_message, known_timezones
 
 #: The grids whose refusals the database names in `detail` (20261129001000_bounds_on_every_input.sql).
@@ -171,6 +171,23 @@ def save_my_availability(
             # the grid or the field it names.
             raise Refusal("Some fields need attention.", code=exc.code, fields={exc.field: exc.message}) from exc
         raise Refusal(exc.message, code=exc.code) from exc
+
+
+BUSY_PREVIEW_DAYS = 8
+
+
+def coming_busy_times(backend: Backend, claims: Claims, *, days: int = BUSY_PREVIEW_DAYS) -> list[dict[str, Any]]:
+    """When the consultant's own calendars say they are busy over the coming `days` (merged; when, never why).
+    Empty when they cannot be read now: the preview then shows the hours alone."""
+    now = datetime.now(UTC)
+    try:
+        return backend.rpc(
+            "my_busy_times",
+            {"p_from": now.isoformat(), "p_to": (now + timedelta(days=days)).isoformat()},
+            as_user=claims,
+        )
+    except (APIError, DatabaseUnavailable):
+        return []
 
 
 def open_slots(

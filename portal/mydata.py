@@ -47,6 +47,11 @@ def delete_my_account(backend: Backend, claims: Claims, confirm_username: str) -
         raise Refusal(exc.message + hint, exc.field, exc.code) from exc
 
 
+def my_home(backend: Backend, claims: Claims) -> dict[str, Any]:
+    """What Home counts for the member: requests, sessions and plans waiting on them, unread notifications."""
+    return backend.rpc("my_home", {}, as_user=claims)
+
+
 def plural(n: int, word: str, plural_form: str | None = None) -> str:
     """ "1 request", "2 requests", "0 requests"; `plural_form` for irregular words ("1 person", "2 people")."""
     return f"{n} {word if n == 1 else plural_form or word + 's'}"

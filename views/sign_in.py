@@ -10,8 +10,7 @@ from streamlit_authenticator.utilities import LoginError
 
 from components import context, sessions
 from components.errors import database_errors_as_messages
-from portal.auth import MAX_FAILED_ATTEMPTS, sign_in_refusal
-from portal.db import SERVICE
+from portal.auth import MAX_FAILED_ATTEMPTS, portal_has_accounts, sign_in_refusal
 
 st.title("Sign in")
 st.caption("Find a treating colleague, or manage the colleagues who consult you.")
@@ -22,7 +21,7 @@ if notice := st.session_state.get("sign_in_notice"):
 authenticator = context.authenticator()
 users = context.credentials().users
 with database_errors_as_messages():
-    empty = not context.backend().rpc("portal_has_accounts", {}, as_user=SERVICE)
+    empty = not portal_has_accounts(context.backend())
 if empty:
     st.info(
         "This portal has no accounts yet. Register the first one; to try it with sample data instead, start "
