@@ -206,7 +206,9 @@ def test_a_plan_withdrawn_by_an_account_closure_says_the_day_it_ended_not_its_la
     assert notice.startswith(f"This plan was withdrawn on {day_in(LONDON)} (Account closed)"), notice
 
 
-def test_mark_completed_is_offered_from_the_final_sessions_day_and_completes_the_plan(backend, embedded_db, agreed_plan):
+def test_mark_completed_is_offered_from_the_final_sessions_day_and_completes_the_plan(
+    backend, embedded_db, agreed_plan
+):
     """Issue 26, item 11: not offered and then refused; offered once the database will take it."""
     consultant_username, _, plan_id, _ = agreed_plan
     with psycopg.connect(embedded_db.owner_conninfo) as conn:  # time has passed: the final session is today

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from aiosmtpd.controller import Controller
 
-from portal.appointments import BookingRefused, answer, book, cancel, reschedule
+from portal.appointments import answer, book, cancel, reschedule
 from portal.db import Claims
 from portal.mailer import Mailer, MailSettings, reserved_address
 from portal.refusal import Refusal
@@ -162,7 +162,7 @@ def test_a_change_that_fails_queues_nothing(backend, embedded_db):
     when = open_times(backend, client, consultant, 1)[0]
     book(backend, client, consultant.sub, when)
     before = outbox_rows(embedded_db, consultant.sub)
-    with pytest.raises(BookingRefused):
+    with pytest.raises(Refusal):
         book(backend, client, consultant.sub, when)  # the same time again: refused, rolled back
     assert outbox_rows(embedded_db, consultant.sub) == before
 

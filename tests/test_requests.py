@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from portal.appointments import BookingRefused, book
+from portal.appointments import book
 from portal.availability import open_slots
 from portal.db import APIError, Claims
 from portal.refusal import Refusal
@@ -219,7 +219,7 @@ def test_the_consultant_must_be_licensed_where_the_client_lives_at_every_door(ba
             "update public.licenses set expires_on = current_date - 1 where profile_id = %s", (consultant.sub,)
         )
     # New work is what the rule guards: a first session proposed with the waiting request is refused.
-    with pytest.raises(BookingRefused) as refused:
+    with pytest.raises(Refusal) as refused:
         book(backend, stranger, consultant.sub, slot)
     assert refused.value.code == "jurisdiction"
     assert "your consultant holds no current licence in New York, where you live" in refused.value.message
