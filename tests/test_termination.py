@@ -14,10 +14,12 @@ from portal.refusal import Refusal
 from portal.termination import (
     PlanTerms,
     complete,
+    completion_opens,
     differences,
     my_plans,
     propose,
     revise,
+    save_terms,
     sign,
     start,
     summary_html,
@@ -268,6 +270,37 @@ def test_the_second_of_two_concurrent_edits_is_refused_and_nothing_is_lost(backe
     assert second.value.stale and "changed while you were editing" in second.value.message
     versions = plan_of(backend, consultant, plan_id)["versions"]
     assert [v["sessions_remaining"] for v in versions] == [4, 5]
+
+
+def test_one_save_answers_saved_or_rebased_onto_the_other_partys_version(backend, engagement):
+    """Issue 24, item 3: a save the other party's newer version refuses is one core call that answers with the
+    draft moved onto that version (their change kept, yours re-applied), nothing saved; saving that answers saved."""
+    engagement_id, consultant, client, _ = engagement
+    plan_id = start(backend, consultant, engagement_id, consultant_terms())
+    propose(backend, consultant, plan_id, expected_version=1)
+    drawn = plan_of(backend, consultant, plan_id)  # the consultant's page, drawn from version 1
+    revise(backend, client, plan_id, consultant_terms(sessions_remaining=5), expected_version=1)
+
+    mine = consultant_terms(aftercare_notes="Email in spring")
+    moved = save_terms(backend, consultant, drawn, mine, started_version=1)
+    assert not moved.saved and moved.version is None and moved.started_version == 1
+    assert moved.plan["current_version"] == 2 and [v["version"] for v in moved.plan["versions"]] == [1, 2]
+    assert moved.rebased.terms == consultant_terms(sessions_remaining=5, aftercare_notes="Email in spring")
+    assert [v["sessions_remaining"] for v in plan_of(backend, consultant, plan_id)["versions"]] == [4, 5]
+
+    saved = save_terms(backend, consultant, moved.plan, moved.rebased.terms, started_version=2)
+    assert saved.saved and saved.version == 3 and saved.rebased is None
+    latest = plan_of(backend, consultant, plan_id)["versions"][-1]
+    assert (latest["sessions_remaining"], latest["aftercare_notes"]) == (5, "Email in spring")
+    with pytest.raises(Refusal) as other:  # any other refusal is raised, not rebased
+        save_terms(backend, consultant, moved.plan, replace(mine, reason="nonsense"), started_version=3)
+    assert other.value.fields == {"reason": "Choose a reason."}
+
+
+def test_completing_opens_on_the_final_sessions_day():
+    plan = {"versions": [{"final_session_on": "2027-01-15"}]}
+    assert completion_opens(plan, datetime(2027, 1, 14, tzinfo=UTC).date()).isoformat() == "2027-01-15"
+    assert completion_opens(plan, datetime(2027, 1, 15, tzinfo=UTC).date()) is None
 
 
 def test_versions_are_immutable_and_nobody_signs_for_the_other(backend, engagement, api_conn):

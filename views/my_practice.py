@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from components import context
-from components.errors import database_errors_as_messages
+from components.errors import database_errors_as_messages, show_refusal
 from components.formstate import FormGeneration, cell_date, edited_frame
 from components.reference import modality_names
 from portal.db import DatabaseUnavailable, friendly_message
@@ -219,13 +219,12 @@ with st.form("session_location_form", border=False):
         max_chars=300,
         key="session_location",
     )
-    if location_error := st.session_state.pop("session_location_error", None):
-        st.error(location_error, icon=":material/error:")
+    show_refusal(st.session_state.pop("session_location_refusal", None))
     if st.form_submit_button("Save where sessions happen", key="session_location_save"):
         try:
             st.session_state["session_location_saved"] = save_session_location(backend, user.claims, typed)
         except Refusal as exc:
-            st.session_state["session_location_error"] = exc.fields.get("location", exc.message)
+            st.session_state["session_location_refusal"] = exc
         else:
             st.session_state["session_location_notice"] = "Saved. Invitations from now on say where to go."
         st.rerun()
