@@ -55,6 +55,13 @@ def test_a_p0001_names_the_field_its_detail_gives(api):
     assert refusal.from_database and isinstance(refusal, APIError)  # callers that tell codes apart keep doing so
 
 
+def test_a_sentence_raised_under_22023_keeps_its_words_and_field(api):
+    member = Claims.user(api.rpc("auth_register", registration("Refusal Location"), as_user=SERVICE))
+    refusal = refused(api, "save_my_session_location", {"p_location": "Room 4\nSecond floor"}, as_user=member)
+    assert (refusal.code, refusal.field) == ("22023", "location")
+    assert refusal.message == "Where your sessions happen is one line of at most 300 characters."
+
+
 def test_a_generic_code_is_worded_for_people_and_keeps_the_databases_words(api):
     params = registration("Refusal Test")
     api.rpc("auth_register", params, as_user=SERVICE)

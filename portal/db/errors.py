@@ -68,7 +68,7 @@ def friendly_message(error: Exception) -> str:
         # are written as sentences for people.
         if (error.code == "P0001" or is_not_found(error)) and error.message:
             return error.message
-        if error.code == "42501" and error.message and error.message[0].isupper():
+        if _raised_on_purpose(error):
             return error.message
         return _GENERIC.get(error.code or "", "Something went wrong while saving. Please try again.")
     return "Something unexpected went wrong. Please try again."
@@ -78,10 +78,11 @@ _FIELD_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
 
 def _fields_named(error: APIError) -> tuple[str | None, dict[str, str] | None]:
-    """The field(s) a refusal names: the functions and the *_in_sentences triggers raise P0001 with the field in
-    `detail`; on plan versions, a JSON object of field -> sentence (the guardrails, one sentence per field)."""
+    """The field(s) a refusal names: the functions and the *_in_sentences triggers raise P0001 (a few 22023 or
+    42501) with the field in `detail`; on plan versions, a JSON object of field -> sentence (the guardrails, one
+    sentence per field)."""
     details = error.details
-    if error.code != "P0001" or not isinstance(details, str):
+    if not isinstance(details, str) or not (error.code == "P0001" or _raised_on_purpose(error)):
         return None, None
     if details.startswith("{"):
         try:
@@ -90,6 +91,12 @@ def _fields_named(error: APIError) -> tuple[str | None, dict[str, str] | None]:
             return None, None
         return None, {str(k): str(v) for k, v in named.items()} if isinstance(named, dict) else None
     return (details, None) if _FIELD_NAME.fullmatch(details) else (None, None)
+
+
+def _raised_on_purpose(error: APIError) -> bool:
+    """A function's own refusal under another code (22023 for a malformed value, 42501 for who may): a sentence,
+    its field in `detail` like P0001's; Postgres's own messages in those classes start in lowercase."""
+    return error.code in ("42501", "22023") and bool(error.message) and error.message[0].isupper()
 
 
 def refusal_from(error: APIError) -> Refusal:
