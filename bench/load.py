@@ -23,9 +23,9 @@ consultants. Each user thread, with no think time by default:
   wait on a barrier, whose action picks the earliest slot open to every one of them (a winner of
   an earlier round is busy at the time they won, so each one's earliest slot can differ), then
   all call portal.appointments.book for it at the same moment: one wins, the others must be
-  refused with BookingRefused('slot_taken'). Between rounds each does 4 of the non-booker actions.
+  refused with a Refusal naming 'slot_taken'. Between rounds each does 4 of the non-booker actions.
 
-Anything raised other than BookingRefused with code 'slot_taken' from book counts as an error.
+Anything raised other than a Refusal naming 'slot_taken' from book counts as an error.
 At the end, SQL checks that no two active appointments of one consultant overlap (with the buffer)
 and none of one client, and that the active appointments made equal the bookings won.
 Prints a table and merges load_* into bench/results.json (load_curve: one entry per user count;
@@ -61,11 +61,12 @@ from bench.generate import FULL, QUICK, World, WorldSpec, ensure_world  # noqa: 
 from bench.page import find_page, latency_stats  # noqa: E402
 from bench.run import load_seekers, make_queries  # noqa: E402
 from bench.slots import RESERVED, RESULTS_PATH, BusySetup, copy_database, ensure_busy, merge_results  # noqa: E402
-from portal.appointments import BookingRefused, book  # noqa: E402
+from portal.appointments import book  # noqa: E402
 from portal.availability import open_slots  # noqa: E402
 from portal.db.bootstrap import OWNER  # noqa: E402
 from portal.db.claims import Claims  # noqa: E402
 from portal.db.local import LocalBackend  # noqa: E402
+from portal.refusal import Refusal  # noqa: E402
 
 LOAD_DATABASE = "portal_load"
 MAX_USERS = RESERVED
@@ -234,8 +235,8 @@ class User:
                     book(self.s.backend, self.claims, consultant, target)
                     outcome = "won"
                     self._record("book", t, "won")
-                except BookingRefused as exc:
-                    if exc.code == "slot_taken":
+                except Refusal as exc:
+                    if exc.field == "slot_taken":
                         outcome = "refused"
                         self._record("book", t, "refused")
                     else:

@@ -10,7 +10,7 @@ import streamlit as st
 
 from components.errors import database_errors_as_messages
 from portal.admin import (
-    AdminRefused,
+    Refusal,
     close_account,
     closure_consequences,
     closure_preview,
@@ -120,7 +120,7 @@ def _read_review(backend, user, member: str) -> dict[str, Any] | None:
     st.session_state.pop(ERROR_KEY, None)
     try:
         preview = closure_preview(backend, user.claims, member)
-    except AdminRefused as exc:
+    except Refusal as exc:
         st.session_state[ERROR_KEY] = {"field": exc.field, "message": exc.message}
         return None
     st.session_state[REVIEW_KEY] = {"member": member, "preview": preview}
@@ -154,7 +154,7 @@ def _confirm_and_close(backend, user, review: dict[str, Any], why: str, admin_zo
             return
     try:
         now = closure_preview(backend, user.claims, review["member"])
-    except AdminRefused as exc:  # e.g. closed meanwhile by another admin: "No such account."
+    except Refusal as exc:  # e.g. closed meanwhile by another admin: "No such account."
         st.session_state.pop(REVIEW_KEY, None)
         st.session_state[ERROR_KEY] = {"field": None, "message": exc.message}
         st.rerun()
@@ -168,7 +168,7 @@ def _confirm_and_close(backend, user, review: dict[str, Any], why: str, admin_zo
         st.rerun()
     try:
         told = close_account(backend, user.claims, review["member"], why)
-    except AdminRefused as exc:
+    except Refusal as exc:
         st.session_state[ERROR_KEY] = {"field": exc.field if exc.field == "reason" else None, "message": exc.message}
         st.rerun()
     for key in (REVIEW_KEY, CONFIRM_KEY, ERROR_KEY, "admin_close_choice", "admin_close_reason"):

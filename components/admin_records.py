@@ -10,7 +10,7 @@ import streamlit as st
 from components import context
 from components.errors import database_errors_as_messages
 from components.mail_sender import local_mail_settings
-from portal.admin import AdminRefused, disputed_sessions, outbox_rows, resolve_attendance
+from portal.admin import Refusal, disputed_sessions, outbox_rows, resolve_attendance
 from portal.appointments import OUTCOMES
 from portal.email_choices import admin_outbox
 from portal.local_times import local_time, zone_words
@@ -54,7 +54,7 @@ def _resolve_form(backend, user, item: dict[str, Any], admin_zone: str) -> None:
         if st.form_submit_button("Resolve", key=f"dispute_resolve_{item['id']}"):
             try:
                 resolve_attendance(backend, user.claims, item["id"], outcome, note)
-            except AdminRefused as exc:
+            except Refusal as exc:
                 st.error(exc.message, icon=":material/error:")
             else:
                 st.session_state["dispute_notice"] = (

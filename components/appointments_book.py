@@ -10,7 +10,7 @@ import streamlit as st
 from components.appointments_common import announce, open_times
 from components.errors import database_errors_as_messages
 from components.slots import booked_from_picker, picked_time_gone, slot_picker
-from portal.appointments import BookingRefused, before_an_engagement, book, cancellation_policy
+from portal.appointments import Refusal, before_an_engagement, book, cancellation_policy
 from portal.auth import CurrentUser
 from portal.db import Backend
 from portal.plain_text import plain
@@ -51,7 +51,7 @@ def book_tab(backend: Backend, user: CurrentUser, engagements: list[dict[str, An
         try:
             with database_errors_as_messages():
                 book(backend, user.claims, other, chosen)
-        except BookingRefused as exc:
+        except Refusal as exc:
             # Drawn again with the open times read after the refusal: the list this run drew still offers the
             # time that was just taken.
             st.session_state[REFUSAL_KEY] = {"message": exc.message, "code": exc.code}

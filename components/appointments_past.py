@@ -12,7 +12,7 @@ from components.slots import slot_label
 from portal.appointments import (
     OUTCOMES,
     RECORDABLE,
-    BookingRefused,
+    Refusal,
     attendance_line,
     notice_given,
     record_attendance,
@@ -81,7 +81,7 @@ def attendance_form(backend: Backend, user: CurrentUser, appt: dict[str, Any]) -
         if st.form_submit_button(label, key=f"{key}_save"):
             try:
                 record_attendance(backend, user.claims, appt["id"], outcome, note)
-            except BookingRefused as exc:
+            except Refusal as exc:
                 st.error(exc.message, icon=":material/error:")
             else:
                 announce(f"Recorded. {plain(appt['other_name'])} is told and can answer.")

@@ -9,7 +9,7 @@ import streamlit as st
 
 from components.appointments_common import announce, open_times, status_badge
 from components.slots import booked_from_picker, picked_time_gone, slot_label, slot_picker
-from portal.appointments import KEPT_TERMS, BookingRefused, answer, cancel, late_rule, notice_given, reschedule
+from portal.appointments import KEPT_TERMS, Refusal, answer, cancel, late_rule, notice_given, reschedule
 from portal.auth import CurrentUser
 from portal.db import Backend
 from portal.plain_text import plain
@@ -34,7 +34,7 @@ def _answer(backend: Backend, user: CurrentUser, appt: dict[str, Any]) -> None:
     if ok.button("Confirm", key=f"appt_confirm_{appt['id']}", type="primary"):
         try:
             answer(backend, user.claims, appt["id"], confirm=True)
-        except BookingRefused as exc:
+        except Refusal as exc:
             st.error(exc.message, icon=":material/error:")
         else:
             announce("Confirmed.")
@@ -42,7 +42,7 @@ def _answer(backend: Backend, user: CurrentUser, appt: dict[str, Any]) -> None:
     if no.button("Decline", key=f"appt_decline_{appt['id']}"):
         try:
             answer(backend, user.claims, appt["id"], confirm=False, reason=why)
-        except BookingRefused as exc:
+        except Refusal as exc:
             st.error(exc.message, icon=":material/error:")
         else:
             announce("Declined.")
@@ -64,7 +64,7 @@ def _cancel_or_move(backend: Backend, user: CurrentUser, appt: dict[str, Any], m
     if st.button("Cancel session", key=f"appt_cancel_{appt['id']}"):
         try:
             cancelled = cancel(backend, user.claims, appt["id"], reason, accept_late=accept_late)
-        except BookingRefused as exc:
+        except Refusal as exc:
             _refused(exc, late_key)
         else:
             st.session_state.pop(late_key, None)
@@ -86,7 +86,7 @@ def _cancel_or_move(backend: Backend, user: CurrentUser, appt: dict[str, Any], m
     if new_start and st.button("Move session", key=f"appt_move_submit_{appt['id']}") and not picked_time_gone(picker):
         try:
             reschedule(backend, user.claims, appt["id"], new_start, reason, accept_late=accept_late)
-        except BookingRefused as exc:
+        except Refusal as exc:
             _refused(exc, late_key)
         else:
             booked_from_picker(picker, new_start)
@@ -94,7 +94,7 @@ def _cancel_or_move(backend: Backend, user: CurrentUser, appt: dict[str, Any], m
             announce("Moved. The other party will confirm the new time.")
 
 
-def _refused(exc: BookingRefused, late_key: str) -> None:
+def _refused(exc: Refusal, late_key: str) -> None:
     """A late cancellation or move is announced (and asked to be accepted) before it is recorded; any other
     refusal is said where the button is."""
     if exc.code == "late":

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.errors import database_errors_as_messages
+from components.errors import database_errors_as_messages, show_refusal
 from portal.db import Backend, Claims
 from portal.plain_text import plain
-from portal.screening import LEVEL_TEXT, DeclarationRefused, check, declared_sentence, sign_waiver
+from portal.refusal import Refusal
+from portal.screening import LEVEL_TEXT, check, declared_sentence, sign_waiver
 
 LEVEL_STYLE = {"none": st.success, "waived": st.info, "potential": st.warning, "blocking": st.error}
 
@@ -54,5 +55,5 @@ def conflict_panel(backend: Backend, claims: Claims, other_id: str, *, key: str)
                     st.session_state[state_key] = sign_waiver(backend, claims, other_id, rationale)
                 st.session_state["consultant_refresh"] = True  # the profile's conflict flag may have changed
                 st.rerun()
-            except DeclarationRefused as exc:
-                st.error(exc.message, icon=":material/error:")
+            except Refusal as exc:
+                show_refusal(exc)

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.errors import database_errors_as_messages
+from components.errors import as_refusal, database_errors_as_messages, show_refusal
 from portal.auth import CurrentUser
-from portal.db import Backend, DatabaseUnavailable, friendly_message
+from portal.db import Backend, DatabaseUnavailable
 from portal.email_choices import (
     GROUPS,
     SUMMARY_LABEL,
-    EmailChoiceRefused,
     choices_in_words,
     muted_from_switches,
     my_email_choices,
     save_email_choices,
 )
+from portal.refusal import Refusal
 
 
 def email_choices_section(backend: Backend, user: CurrentUser) -> None:
@@ -52,10 +52,8 @@ def email_choices_section(backend: Backend, user: CurrentUser) -> None:
                 muted=muted_from_switches(wanted),
                 summary=bool(st.session_state.get("email_summary")),
             )
-        except EmailChoiceRefused as exc:
-            st.error(exc.message, icon=":material/error:")
-        except DatabaseUnavailable as exc:
-            st.error(friendly_message(exc), icon=":material/error:")
+        except (Refusal, DatabaseUnavailable) as exc:
+            show_refusal(as_refusal(exc))
         else:
             st.session_state[loaded_key] = choices
             st.success(f"Email choices saved. {choices_in_words(choices)}", icon=":material/check_circle:")

@@ -24,13 +24,12 @@ from typing import Any
 import bcrypt
 
 from portal.auth import (
-    RegistrationRefused,
     clean_name,
     clean_username,
     registration_name_problems,
     username_problem,
 )
-from portal.db import SERVICE, APIError, Backend, Claims
+from portal.db import SERVICE, APIError, Backend, Claims, Refusal, friendly_message
 from portal.passwords import password_problem
 
 VERIFY_HOURS = 24
@@ -134,7 +133,7 @@ def request_registration(
     """Queue the registration; returns REGISTRATION_ANSWER whatever became of the address (or of the client's
     count: `client`, from client_address, is counted, REGISTRATIONS_PER_CLIENT an hour).
 
-    Raises RegistrationRefused only for a username already taken (usernames are not the secret), or a name the
+    Raises Refusal only for a username already taken (usernames are not the secret), or a name the
     database's rule refuses (public.display_name_problem)."""
     password_hash = hash_password(password)  # always, before the database is asked: the same work every time
     try:
@@ -151,12 +150,13 @@ def request_registration(
         )
     except APIError as exc:
         if exc.code == "P0001" and exc.details == "display_name":  # public.display_name_problem's sentence
-            raise RegistrationRefused(exc.message) from exc
+            raise Refusal(friendly_message(exc), "display_name", exc.code) from exc
         if exc.code == "23514":
-            raise RegistrationRefused("Registration could not be completed: check the fields and try again.") from exc
+            unfit = "Registration could not be completed: check the fields and try again."
+            raise Refusal(unfit, code=exc.code) from exc
         raise
     if answer == "username_taken":
-        raise RegistrationRefused("That username is taken. Choose another one.")
+        raise Refusal("That username is taken. Choose another one.", "username")
     return REGISTRATION_ANSWER
 
 

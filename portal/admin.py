@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import MutableMapping
 from typing import Any
 
-from portal.db import APIError, Backend, Claims, friendly_message
+from portal.db import APIError, Backend, Claims, Refusal, friendly_message
 from portal.email_choices import outbox_table
 from portal.local_times import local_day, local_time, zone_words
 from portal.plain_text import plain
@@ -67,25 +67,18 @@ def unlock_account(backend: Backend, claims: Claims, user_id: str) -> None:
     backend.rpc("admin_unlock_account", {"p_user_id": user_id}, as_user=claims)
 
 
-class AdminRefused(Exception):
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-
 def _admin_call(backend: Backend, claims: Claims, fn: str, params: dict[str, Any]) -> Any:
     try:
         return backend.rpc(fn, params, as_user=claims)
     except APIError as exc:
         field = exc.details if exc.code == "P0001" and isinstance(exc.details, str) else None
-        raise AdminRefused(friendly_message(exc), field) from exc
+        raise Refusal(friendly_message(exc), field) from exc
 
 
 def close_account(backend: Backend, claims: Claims, user_id: str, reason: str) -> int:
     """Close a member's account for a documented reason (audited); returns how many clients were told."""
     if len((reason or "").strip()) < 20:
-        raise AdminRefused(
+        raise Refusal(
             "Give the reason for closing this account (at least 20 characters); every affected client reads it.",
             "reason",
         )
@@ -144,7 +137,7 @@ def disputed_sessions(backend: Backend, claims: Claims) -> list[dict[str, Any]]:
 
 def resolve_attendance(backend: Backend, claims: Claims, appointment_id: str, outcome: str, note: str) -> dict:
     if len((note or "").strip()) < 10:
-        raise AdminRefused("Say briefly how you decided (at least 10 characters); both parties read it.", "note")
+        raise Refusal("Say briefly how you decided (at least 10 characters); both parties read it.", "note")
     return _admin_call(
         backend,
         claims,

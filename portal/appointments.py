@@ -6,27 +6,18 @@ import math
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 
-from portal.db import APIError, Backend, Claims, friendly_message
+from portal.db import APIError, Backend, Claims, Refusal, friendly_message
 from portal.local_times import local_time, zone_words
 from portal.plain_text import plain
 from portal.week_grid import HORIZON, monday_of
 
 
-class BookingRefused(Exception):
-    """`code` says what the page should do: 'slot_taken' (show fresh slots), 'late' (ask to confirm), ..."""
-
-    def __init__(self, message: str, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-
-
-def _refused(exc: APIError) -> BookingRefused:
+def _refused(exc: APIError) -> Refusal:
     code = exc.details if isinstance(exc.details, str) else None
     message = friendly_message(exc)
     if exc.hint and exc.code in ("P0001",):
         message = f"{message} {exc.hint}"
-    return BookingRefused(message, code)
+    return Refusal(message, code)
 
 
 def _call(backend: Backend, claims: Claims, fn: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -45,7 +36,7 @@ def answer(
     backend: Backend, claims: Claims, appointment_id: str, *, confirm: bool, reason: str | None = None
 ) -> dict[str, Any]:
     if not confirm and not (reason or "").strip():
-        raise BookingRefused("Give a reason when you decline a proposed time.", "reason")
+        raise Refusal("Give a reason when you decline a proposed time.", "reason")
     return _call(
         backend,
         claims,
@@ -58,7 +49,7 @@ def cancel(
     backend: Backend, claims: Claims, appointment_id: str, reason: str, *, accept_late: bool = False
 ) -> dict[str, Any]:
     if not (reason or "").strip():
-        raise BookingRefused("Give a reason for cancelling.", "reason")
+        raise Refusal("Give a reason for cancelling.", "reason")
     return _call(
         backend,
         claims,
@@ -71,7 +62,7 @@ def reschedule(
     backend: Backend, claims: Claims, appointment_id: str, new_start: str, reason: str, *, accept_late: bool = False
 ) -> dict[str, Any]:
     if not (reason or "").strip():
-        raise BookingRefused("Give a reason for moving the session.", "reason")
+        raise Refusal("Give a reason for moving the session.", "reason")
     return _call(
         backend,
         claims,
@@ -103,7 +94,7 @@ def record_attendance(
     backend: Backend, claims: Claims, appointment_id: str, outcome: str, note: str | None = None
 ) -> dict[str, Any]:
     if outcome not in OUTCOMES:
-        raise BookingRefused("Say what happened at the session.", "outcome")
+        raise Refusal("Say what happened at the session.", "outcome")
     return _call(
         backend,
         claims,

@@ -29,7 +29,7 @@ from typing import Any
 
 import bcrypt
 
-from portal.db import SERVICE, APIError, Backend, Claims, friendly_message
+from portal.db import SERVICE, APIError, Backend, Claims, Refusal
 
 MAX_FAILED_ATTEMPTS = 5
 LOCKOUT_MINUTES = 15
@@ -63,10 +63,6 @@ class AccountLocked(Exception):
         self.locked_until = locked_until
 
 
-class RegistrationRefused(ValueError):
-    """Registration failed for a reason the person can fix; the message says which."""
-
-
 REGISTRATION_NOT_COMPLETED = "Registration could not be completed. Please check the fields and try again."
 
 
@@ -85,6 +81,11 @@ USERNAME_RULES = (
     f"Usernames are {USERNAME_MIN_LENGTH} to {USERNAME_MAX_LENGTH} characters: letters a–z (kept in "
     f"lowercase), digits, dots, dashes or underscores."
 )
+
+
+def portal_has_accounts(backend: Backend) -> bool:
+    """Whether anyone has registered yet (the sign-in page of a fresh portal says how to begin)."""
+    return bool(backend.rpc("portal_has_accounts", {}, as_user=SERVICE))
 
 
 def clean_username(username: str | None) -> str:
@@ -347,9 +348,9 @@ class DatabaseUsers(MutableMapping):
         a refusal never says that an address has an account."""
         key = clean_username(username)
         if problem := username_problem(key):  # refused here, before the database's check constraint
-            raise RegistrationRefused(problem)
+            raise Refusal(problem, "username")
         if key in self:
-            raise RegistrationRefused("That username is taken. Choose another one.")
+            raise Refusal("That username is taken. Choose another one.", "username")
         first = (data.get("first_name") or "").strip()
         last = (data.get("last_name") or "").strip()
         display_name = f"{first} {last}".strip() or data.get("name") or key
@@ -365,7 +366,7 @@ class DatabaseUsers(MutableMapping):
                 as_user=SERVICE,
             )
         except APIError as exc:
-            raise RegistrationRefused(_registration_message(exc)) from exc
+            raise Refusal(_registration_message(exc)) from exc
         self._absent.discard(key)
         self._loaded[key] = UserRecord(
             self._backend,
@@ -423,7 +424,7 @@ class SignInSession:
 
 
 def _registration_message(exc: APIError) -> str:
-    text = f"{exc.message} {exc.details}"
+    text = f"{exc.json().get('message')} {exc.details}"  # the database's own words name the constraint
     if exc.code == "23505" and "email" in text:
         # Never "this email has an account": that told anyone whether a colleague is registered (#13).
         return REGISTRATION_NOT_COMPLETED
@@ -434,7 +435,7 @@ def _registration_message(exc: APIError) -> str:
     if exc.code == "23514" and "email" in text:
         return "Enter a valid email address."
     if exc.code == "P0001" and exc.details == "display_name":  # the database's name rule, in its words
-        return friendly_message(exc)
+        return exc.json().get("message") or REGISTRATION_NOT_COMPLETED
     if exc.code == "23514" and "display_name" in text:
         return "Your name must be between 2 and 80 characters."
     return REGISTRATION_NOT_COMPLETED

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from portal.db import APIError, Backend, Claims, friendly_message
+from portal.db import APIError, Backend, Claims, DatabaseUnavailable, Refusal
 from portal.profiles import emptied_row_message, known_timezones
 
 #: The grids whose refusals the database names in `detail` (20261129001000_bounds_on_every_input.sql).
@@ -27,14 +27,6 @@ WEEKDAYS = {1: "Monday", 2: "Tuesday", 3: "Wednesday", 4: "Thursday", 5: "Friday
 def blank(*cells: Any) -> bool:
     """A grid row with nothing typed in it (added and left empty): skipped, neither refused nor saved."""
     return all(cell is None or (isinstance(cell, str) and not cell.strip()) for cell in cells)
-
-
-class AvailabilityError(Exception):
-    def __init__(self, message: str, fields: dict[str, str] | None = None, *, stale: bool = False) -> None:
-        super().__init__(message)
-        self.message = message
-        self.fields = fields or {}
-        self.stale = stale
 
 
 @dataclass
@@ -168,17 +160,34 @@ def save_my_availability(
     backend: Backend, claims: Claims, form: AvailabilityInput, *, expected_version: int
 ) -> dict[str, Any]:
     if errors := form.validate():
-        raise AvailabilityError("Some fields need attention.", errors)
+        raise Refusal("Some fields need attention.", fields=errors)
     try:
         return backend.rpc("save_my_availability", form.params(expected_version), as_user=claims)
-    except APIError as exc:
-        if exc.code == "P0001" and exc.details == "version":
-            raise AvailabilityError(f"{exc.message} {exc.hint}", stale=True) from exc
-        if exc.code == "P0001" and exc.details in (*GRIDS, *SETTING_FIELDS):
+    except Refusal as exc:
+        if exc.code == "P0001" and exc.field == "version":
+            raise Refusal(f"{exc.message} {exc.hint}", "version", exc.code) from exc
+        if exc.code == "P0001" and exc.field in (*GRIDS, *SETTING_FIELDS):
             # The database's rules (bounds, overlapping ranges, each setting's range): its sentence goes next to
             # the grid or the field it names.
-            raise AvailabilityError("Some fields need attention.", {exc.details: friendly_message(exc)}) from exc
-        raise AvailabilityError(friendly_message(exc)) from exc
+            raise Refusal("Some fields need attention.", code=exc.code, fields={exc.field: exc.message}) from exc
+        raise Refusal(exc.message, code=exc.code) from exc
+
+
+BUSY_PREVIEW_DAYS = 8
+
+
+def coming_busy_times(backend: Backend, claims: Claims, *, days: int = BUSY_PREVIEW_DAYS) -> list[dict[str, Any]]:
+    """When the consultant's own calendars say they are busy over the coming `days` (merged; when, never why).
+    Empty when they cannot be read now: the preview then shows the hours alone."""
+    now = datetime.now(UTC)
+    try:
+        return backend.rpc(
+            "my_busy_times",
+            {"p_from": now.isoformat(), "p_to": (now + timedelta(days=days)).isoformat()},
+            as_user=claims,
+        )
+    except (APIError, DatabaseUnavailable):
+        return []
 
 
 def open_slots(

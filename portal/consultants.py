@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from portal.db import APIError, Backend, Claims
+from portal.db import Backend, Claims, Refusal
 
 # The database's answer for a consultant one may not see (get_consultant_profile), said alike for a malformed id.
 NOT_AVAILABLE = "This consultant is not available to you."
@@ -20,7 +20,7 @@ def get_consultant(backend: Backend, claims: Claims, consultant_id: str) -> dict
     try:
         uuid.UUID(str(consultant_id))
     except ValueError:
-        raise APIError({"code": "PT404", "message": NOT_AVAILABLE, "details": None, "hint": None}) from None
+        raise Refusal(NOT_AVAILABLE, code="PT404") from None
     return backend.rpc("get_consultant_profile", {"p_consultant": consultant_id}, as_user=claims)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from portal.db import APIError, Backend, Claims, friendly_message
+from portal.db import Backend, Claims, Refusal
 from portal.local_times import local_time
 
 
@@ -51,12 +51,6 @@ EMAIL_GROUPS: dict[str, str] = {g.name: g.contains for g in GROUPS}
 SUMMARY_LABEL = "One quiet summary at 07:00 (your time zone) instead of single emails"
 
 
-class EmailChoiceRefused(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
 def my_email_choices(backend: Backend, claims: Claims) -> dict[str, Any]:
     return backend.rpc("get_my_email_preferences", {}, as_user=claims)
 
@@ -64,11 +58,11 @@ def my_email_choices(backend: Backend, claims: Claims) -> dict[str, Any]:
 def save_email_choices(backend: Backend, claims: Claims, *, muted: list[str], summary: bool) -> dict[str, Any]:
     unknown = [g for g in muted if g not in EMAIL_GROUPS]
     if unknown:
-        raise EmailChoiceRefused(f"Unknown email group: {', '.join(unknown)}.")
+        raise Refusal(f"Unknown email group: {', '.join(unknown)}.", "muted")
     try:
         return backend.rpc("save_my_email_preferences", {"p_muted": muted, "p_summary": summary}, as_user=claims)
-    except APIError as exc:
-        raise EmailChoiceRefused(friendly_message(exc)) from exc
+    except Refusal as exc:
+        raise Refusal(exc.message, exc.field, exc.code) from exc
 
 
 def muted_from_switches(wanted: dict[str, bool]) -> list[str]:

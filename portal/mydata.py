@@ -9,11 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from portal.db import APIError, Backend, Claims, friendly_message
-
-
-class DeletionRefused(Exception):
-    pass
+from portal.db import Backend, Claims, Refusal
 
 
 def export_my_data(backend: Backend, claims: Claims) -> dict[str, Any]:
@@ -46,9 +42,14 @@ def spreadsheet_text(value: Any) -> Any:
 def delete_my_account(backend: Backend, claims: Claims, confirm_username: str) -> None:
     try:
         backend.rpc("delete_my_account", {"p_confirm_username": confirm_username}, as_user=claims)
-    except APIError as exc:
+    except Refusal as exc:
         hint = f" {exc.hint}" if exc.code == "P0001" and exc.hint else ""
-        raise DeletionRefused(friendly_message(exc) + hint) from exc
+        raise Refusal(exc.message + hint, exc.field, exc.code) from exc
+
+
+def my_home(backend: Backend, claims: Claims) -> dict[str, Any]:
+    """What Home counts for the member: requests, sessions and plans waiting on them, unread notifications."""
+    return backend.rpc("my_home", {}, as_user=claims)
 
 
 def plural(n: int, word: str, plural_form: str | None = None) -> str:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from portal.db import APIError, Backend, Claims, friendly_message
+from portal.db import Backend, Claims, Refusal
 from portal.mydata import plural
 from portal.profiles import emptied_row_message
 
@@ -56,14 +56,6 @@ class CompetencyInput:
 def filled(rows: list[CompetencyInput]) -> list[CompetencyInput]:
     """The rows that hold anything (the ones saved); validation reports the incomplete ones among them."""
     return [row for row in rows if not row.is_blank()]
-
-
-class PracticeError(Exception):
-    def __init__(self, message: str, fields: dict[str, str] | None = None, *, stale: bool = False) -> None:
-        super().__init__(message)
-        self.message = message
-        self.fields = fields or {}
-        self.stale = stale
 
 
 def emptied(rows: list[CompetencyInput], saved_rows: int) -> list[str]:
@@ -146,7 +138,7 @@ def save_my_practice(
 ) -> dict[str, Any]:
     """Save the rows that hold anything; an emptied saved row (one of the first `saved_rows`) is refused."""
     if problems := emptied(rows, saved_rows):
-        raise PracticeError("Some fields need attention.", {"competencies": " ".join(problems)})
+        raise Refusal("Some fields need attention.", fields={"competencies": " ".join(problems)})
     try:
         return backend.rpc(
             "save_my_practice",
@@ -158,18 +150,16 @@ def save_my_practice(
             },
             as_user=claims,
         )
-    except APIError as exc:
-        if exc.code == "P0001" and exc.details == "version":
-            raise PracticeError(f"{exc.message} {exc.hint}", stale=True) from exc
-        if exc.code == "P0001" and exc.details == "capacity":  # the database's own sentence, next to the field
-            raise PracticeError(
-                "Some fields need attention.", {"capacity": f"{exc.message} {exc.hint or ''}".strip()}
+    except Refusal as exc:
+        if exc.code == "P0001" and exc.field == "version":
+            raise Refusal(f"{exc.message} {exc.hint}", "version", exc.code) from exc
+        if exc.code == "P0001" and exc.field == "capacity":  # the database's own sentence, next to the field
+            raise Refusal(
+                "Some fields need attention.", fields={"capacity": f"{exc.message} {exc.hint or ''}".strip()}
             ) from exc
-        if exc.code == "P0001" and exc.details == "competencies":
-            raise PracticeError(
-                friendly_message(exc), {"competencies": f"{exc.message} {exc.hint or ''}".strip()}
-            ) from exc
-        raise PracticeError(friendly_message(exc)) from exc
+        if exc.code == "P0001" and exc.field == "competencies":
+            raise Refusal(exc.message, fields={"competencies": f"{exc.message} {exc.hint or ''}".strip()}) from exc
+        raise Refusal(exc.message, code=exc.code) from exc
 
 
 def list_modalities(backend: Backend, claims: Claims) -> dict[str, str]:
@@ -188,8 +178,7 @@ def save_session_location(backend: Backend, claims: Claims, location: str) -> st
     """Save (or, when blank, remove) where the caller's sessions happen; a refusal names the field."""
     try:
         return backend.rpc("save_my_session_location", {"p_location": location}, as_user=claims) or ""
-    except APIError as exc:
-        if exc.details == "location":
-            stated = exc.message or friendly_message(exc)
-            raise PracticeError(stated, {"location": stated}) from exc
-        raise PracticeError(friendly_message(exc)) from exc
+    except Refusal as exc:
+        if exc.field == "location":
+            raise Refusal(exc.message, "location", exc.code) from exc
+        raise Refusal(exc.message, code=exc.code) from exc

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import available_timezones
 
-from portal.db import APIError, Backend, Claims, friendly_message
+from portal.db import Backend, Claims, Refusal
 
 LICENSE_TYPES = (
     "LCSW",
@@ -42,16 +42,6 @@ PROFILE_FIELDS = (
     "is_consultant",
     "home_jurisdiction",
 )
-
-
-class ProfileError(Exception):
-    """Saving was refused. `fields` maps form fields to messages; `message` is for the whole form."""
-
-    def __init__(self, message: str, fields: dict[str, str] | None = None, *, stale: bool = False) -> None:
-        super().__init__(message)
-        self.message = message
-        self.fields = fields or {}
-        self.stale = stale
 
 
 # --- grid rows (My profile's licences, My practice's competencies, My availability's grids) -----------------
@@ -265,7 +255,7 @@ def load_my_profile(backend: Backend, claims: Claims) -> dict[str, Any]:
 def save_my_profile(
     backend: Backend, claims: Claims, profile: ProfileInput, *, expected_version: int
 ) -> dict[str, Any]:
-    """Save the licences that hold anything; raises ProfileError with per-field messages when the database refuses,
+    """Save the licences that hold anything; raises Refusal with per-field messages when the database refuses,
     or when a saved licence was emptied (never deleted that way)."""
     emptied = [
         emptied_row_message(f"Licence {n}")
@@ -273,7 +263,7 @@ def save_my_profile(
         if lic.is_blank()
     ]
     if emptied:
-        raise ProfileError("Some fields need attention.", {"licenses": " ".join(emptied)})
+        raise Refusal("Some fields need attention.", fields={"licenses": " ".join(emptied)})
     try:
         saved = backend.rpc(
             "save_my_profile",
@@ -289,21 +279,23 @@ def save_my_profile(
                 "set_my_home_jurisdiction", {"p_jurisdiction": profile.home_jurisdiction}, as_user=claims
             )
         return saved
-    except APIError as exc:
-        raise _profile_error(exc) from exc
+    except Refusal as exc:
+        raise _profile_refusal(exc) from exc
 
 
-def _profile_error(exc: APIError) -> ProfileError:
-    if exc.code == "P0001" and exc.details == "version":
-        return ProfileError(f"{exc.message} {exc.hint}", stale=True)
-    if exc.code == "P0001" and exc.details in ("languages", "licenses", "home_jurisdiction", "is_consultant"):
-        return ProfileError(friendly_message(exc), {exc.details: f"{exc.message} {exc.hint or ''}".strip()})
-    if exc.code == "P0001" and exc.details in PROFILE_FIELDS:
+def _profile_refusal(exc: Refusal) -> Refusal:
+    """The database's refusal as the profile form shows it: the sentence (with its hint) next to its field."""
+    next_to_field = {exc.field: f"{exc.message} {exc.hint or ''}".strip()} if exc.field else {}
+    if exc.code == "P0001" and exc.field == "version":
+        return Refusal(f"{exc.message} {exc.hint}", "version", exc.code)
+    if exc.code == "P0001" and exc.field in ("languages", "licenses", "home_jurisdiction", "is_consultant"):
+        return Refusal(exc.message, code=exc.code, fields=next_to_field)
+    if exc.code == "P0001" and exc.field in PROFILE_FIELDS:
         # The database states each field's rule (a trigger on profiles): its sentence goes next to the field.
-        return ProfileError("Some fields need attention.", {exc.details: f"{exc.message} {exc.hint or ''}".strip()})
+        return Refusal("Some fields need attention.", code=exc.code, fields=next_to_field)
     if exc.code in ("22P02", "22003", "22007", "22008"):
-        return ProfileError("A number or date in the form has the wrong format.")
-    return ProfileError(friendly_message(exc))
+        return Refusal("A number or date in the form has the wrong format.", code=exc.code)
+    return Refusal(exc.message, code=exc.code)
 
 
 def profile_checklist(doc: dict[str, Any]) -> list[str]:

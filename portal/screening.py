@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from portal.db import APIError, Backend, Claims, friendly_message
+from portal.db import Backend, Claims, Refusal
 
 AFFILIATION_KINDS = {
     "practice": "Group practice",
@@ -63,13 +63,6 @@ CONTEXT_TEXT = {
 }
 
 
-class DeclarationRefused(Exception):
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-
 @dataclass
 class AffiliationInput:
     organisation: str
@@ -116,17 +109,19 @@ class RelationshipInput:
         return errors
 
 
-def _refused(exc: APIError) -> DeclarationRefused:
-    text = exc.message or ""
+def _refused(exc: Refusal) -> Refusal:
+    """A check constraint's refusal (in the database's own words, naming the constraint) as a sentence next to
+    its field; any other refusal as the database worded it."""
+    text = exc.json().get("message") or ""
     if exc.code == "23514" and "organisation" in text:
-        return DeclarationRefused("Name the organisation (2 to 120 characters).", "organisation")
+        return Refusal("Name the organisation (2 to 120 characters).", "organisation", exc.code)
     if exc.code == "23514" and "domain" in text:
-        return DeclarationRefused("Give just the domain, like stmarys.org.", "email_domain")
+        return Refusal("Give just the domain, like stmarys.org.", "email_domain", exc.code)
     if exc.code == "23514" and "email" in text:
-        return DeclarationRefused("That email address does not look right.", "counterpart_email")
+        return Refusal("That email address does not look right.", "counterpart_email", exc.code)
     if exc.code == "23514" and "dates" in text:
-        return DeclarationRefused("The end date is before the start date.", "ends_on")
-    return DeclarationRefused(friendly_message(exc), exc.details if isinstance(exc.details, str) else None)
+        return Refusal("The end date is before the start date.", "ends_on", exc.code)
+    return Refusal(exc.message, exc.field, exc.code)
 
 
 def my_declarations(backend: Backend, claims: Claims) -> dict[str, Any]:
@@ -136,7 +131,7 @@ def my_declarations(backend: Backend, claims: Claims) -> dict[str, Any]:
 def add_affiliation(backend: Backend, claims: Claims, item: AffiliationInput) -> dict[str, Any]:
     if problems := item.problems():
         field, message = next(iter(problems.items()))
-        raise DeclarationRefused(message, field)
+        raise Refusal(message, field)
     try:
         return backend.rpc(
             "add_my_affiliation",
@@ -150,14 +145,14 @@ def add_affiliation(backend: Backend, claims: Claims, item: AffiliationInput) ->
             },
             as_user=claims,
         )
-    except APIError as exc:
+    except Refusal as exc:
         raise _refused(exc) from exc
 
 
 def add_relationship(backend: Backend, claims: Claims, item: RelationshipInput, kinds: set[str]) -> dict[str, Any]:
     if problems := item.problems(kinds):
         field, message = next(iter(problems.items()))
-        raise DeclarationRefused(message, field)
+        raise Refusal(message, field)
     try:
         return backend.rpc(
             "add_my_relationship",
@@ -171,7 +166,7 @@ def add_relationship(backend: Backend, claims: Claims, item: RelationshipInput, 
             },
             as_user=claims,
         )
-    except APIError as exc:
+    except Refusal as exc:
         raise _refused(exc) from exc
 
 
@@ -193,13 +188,13 @@ def check(backend: Backend, claims: Claims, other_id: str) -> dict[str, Any]:
 
 def sign_waiver(backend: Backend, claims: Claims, other_id: str, rationale: str) -> dict[str, Any]:
     if len(rationale.strip()) < 20:
-        raise DeclarationRefused(
+        raise Refusal(
             "Write your rationale in at least 20 characters: what you discussed and why you proceed.", "rationale"
         )
     try:
         return backend.rpc("sign_waiver", {"p_other": other_id, "p_rationale": rationale}, as_user=claims)
-    except APIError as exc:
-        raise DeclarationRefused(f"{friendly_message(exc)} {exc.hint or ''}".strip(), "rationale") from exc
+    except Refusal as exc:
+        raise Refusal(f"{exc.message} {exc.hint or ''}".strip(), "rationale", exc.code) from exc
 
 
 def screening_log(backend: Backend, claims: Claims) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from portal.db import APIError, Backend, Claims, friendly_message
+from portal.db import APIError, Backend, Claims, DatabaseUnavailable, Refusal
 from portal.local_times import in_zone
 
 REASONS = {
@@ -55,14 +55,6 @@ FIELD_RULES = {
     "follow_up_on": "The follow-up comes after the final session.",
     "closing_sessions": "Closing sessions are part of the sessions remaining.",
 }
-
-
-class PlanError(Exception):
-    def __init__(self, message: str, fields: dict[str, str] | None = None, *, stale: bool = False) -> None:
-        super().__init__(message)
-        self.message = message
-        self.fields = fields or {}
-        self.stale = stale
 
 
 @dataclass
@@ -125,42 +117,97 @@ class PlanTerms:
         return errors
 
 
-def _error(exc: APIError) -> PlanError:
-    if exc.code == "P0001" and exc.details == "version":
-        return PlanError(f"{exc.message} {exc.hint or ''}".strip(), stale=True)
+NEEDS_CHANGES = "The plan needs changes before it can be saved."
+
+
+def _plan_refusal(exc: Refusal) -> Refusal:
+    """The database's refusal as the plan's page shows it: with its hint, next to the field(s) it names."""
+    if exc.code == "P0001" and exc.field == "version":
+        return Refusal(f"{exc.message} {exc.hint or ''}".strip(), "version", exc.code)
     if exc.code == "P0001" and isinstance(exc.details, str) and exc.details.startswith("{"):
         # One sentence per field that failed, each saying what would pass (the guardrails' refusal, and the
         # plan version's own rules).
-        fields = json.loads(exc.details)
-        return PlanError(f"The plan needs changes before it can be saved. {exc.hint or ''}".strip(), fields)
+        return Refusal(f"{NEEDS_CHANGES} {exc.hint or ''}".strip(), code=exc.code, fields=json.loads(exc.details))
     if exc.code == "P0001" and isinstance(exc.details, str):
-        text = f"{exc.message} {exc.hint or ''}".strip()
-        return PlanError(text, {exc.details: text})
-    return PlanError(friendly_message(exc))
+        return Refusal(f"{exc.message} {exc.hint or ''}".strip(), exc.details, exc.code)
+    return Refusal(exc.message, code=exc.code)
 
 
 def _call(backend: Backend, claims: Claims, fn: str, params: dict[str, Any]) -> Any:
     try:
         return backend.rpc(fn, params, as_user=claims)
-    except APIError as exc:
-        raise _error(exc) from exc
+    except Refusal as exc:
+        raise _plan_refusal(exc) from exc
 
 
 def start(backend: Backend, claims: Claims, engagement_id: str, terms: PlanTerms) -> str:
     if problems := terms.problems():
-        raise PlanError("The plan needs changes before it can be saved.", problems)
+        raise Refusal(NEEDS_CHANGES, fields=problems)
     return _call(backend, claims, "start_termination_plan", {"p_engagement": engagement_id, "p_terms": terms.as_json()})
 
 
 def revise(backend: Backend, claims: Claims, plan_id: str, terms: PlanTerms, *, expected_version: int) -> int:
     if problems := terms.problems():
-        raise PlanError("The plan needs changes before it can be saved.", problems)
+        raise Refusal(NEEDS_CHANGES, fields=problems)
     return _call(
         backend,
         claims,
         "revise_termination_plan",
         {"p_plan": plan_id, "p_terms": terms.as_json(), "p_expected_version": expected_version},
     )
+
+
+@dataclass(frozen=True)
+class SaveOutcome:
+    """What saving new terms came to: saved as `version`; or, when the plan moved on while they were being edited
+    (the other party, or you in another window, saved first), `rebased`: the draft moved onto the plan as it is
+    now (`plan`), from the version it was started from (`started_version`), to check and save again."""
+
+    version: int | None = None
+    plan: dict[str, Any] | None = None
+    started_version: int | None = None
+    rebased: Rebased | None = None
+
+    @property
+    def saved(self) -> bool:
+        return self.rebased is None
+
+
+def save_terms(
+    backend: Backend, claims: Claims, plan: dict[str, Any], terms: PlanTerms, *, started_version: int
+) -> SaveOutcome:
+    """Save `terms` as the plan's next version, drawn from `started_version`. When the plan moved on meanwhile,
+    nothing is saved: the answer is the draft rebased onto the newest version (your own edits re-applied to it),
+    so saving again never undoes the other person's change. Any other refusal is raised."""
+    try:
+        return SaveOutcome(version=revise(backend, claims, plan["id"], terms, expected_version=started_version))
+    except Refusal as refused:
+        if not refused.stale:
+            raise
+    now = _plan_now(backend, claims, plan)
+    started = next((v for v in now["versions"] if v["version"] == started_version), plan["versions"][-1])
+    return SaveOutcome(plan=now, started_version=started_version, rebased=rebase(started, now["versions"][-1], terms))
+
+
+def _plan_now(backend: Backend, claims: Claims, plan: dict[str, Any]) -> dict[str, Any]:
+    """The plan as the database has it now; the caller's copy when it cannot be read (the next save is checked
+    again)."""
+    try:
+        return next((p for p in my_plans(backend, claims, refresh=False) if p["id"] == plan["id"]), plan)
+    except (APIError, DatabaseUnavailable):
+        return plan
+
+
+def completion_opens(plan: dict[str, Any], today: date) -> date | None:
+    """The day an agreed plan can first be marked completed (its final session's day: the database refuses
+    before it); None when it can be now. `today` is the database's date (UTC), which decides."""
+    final = date.fromisoformat(plan["versions"][-1]["final_session_on"])
+    return final if final > today else None
+
+
+def completion_sentence(opens: date) -> str:
+    """When "Mark completed" becomes possible, in the app's words for a date."""
+    return f"You can mark this plan completed from {friendly_day(opens)}, the day of its final session."
 
 
 def propose(backend: Backend, claims: Claims, plan_id: str, *, expected_version: int) -> None:

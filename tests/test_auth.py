@@ -7,8 +7,9 @@ import uuid
 import bcrypt
 import pytest
 
-from portal.auth import DatabaseCredentials, DatabaseUsers, RegistrationRefused, current_user_from
+from portal.auth import DatabaseCredentials, DatabaseUsers, current_user_from
 from portal.demo import DEMO_PASSWORD
+from portal.refusal import Refusal
 
 
 class RecordingBackend:
@@ -84,7 +85,7 @@ def test_registration_writes_a_user_and_refuses_duplicates_with_sentences(backen
     }
     fresh = DatabaseUsers(backend)
     assert fresh[name]["name"] == "Rae Gist"
-    with pytest.raises(RegistrationRefused, match="username is taken"):
+    with pytest.raises(Refusal, match="username is taken"):
         DatabaseUsers(backend)[name] = {
             "email": "other@example.org",
             "first_name": "A",
@@ -92,7 +93,7 @@ def test_registration_writes_a_user_and_refuses_duplicates_with_sentences(backen
             "password": "$2b$12$" + "z" * 53,
         }
     # An address that has an account is refused without saying so (#13: that told anyone who is registered).
-    with pytest.raises(RegistrationRefused) as refused:
+    with pytest.raises(Refusal) as refused:
         DatabaseUsers(backend)[name + "2"] = {
             "email": f"{name.upper()}@EXAMPLE.org",
             "first_name": "A",

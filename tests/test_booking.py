@@ -13,10 +13,11 @@ import pytest
 from icalendar import Calendar
 
 from components.slots import slot_label
-from portal.appointments import BookingRefused, answer, book, cancel, mark, my_appointments, reschedule
+from portal.appointments import answer, book, cancel, mark, my_appointments, reschedule
 from portal.availability import AvailabilityInput, open_slots
 from portal.db import APIError, Claims
 from portal.ics import appointments_ics
+from portal.refusal import Refusal
 from tests.conftest import licensed_where_the_clients_live
 from tests.db_support import refused
 
@@ -263,7 +264,7 @@ def test_two_people_grabbing_one_slot_get_one_success_and_one_clear_refusal(back
             barrier.wait()
             try:
                 outcomes.append(book(backend, client, consultant.sub, slot))
-            except BookingRefused as exc:
+            except Refusal as exc:
                 outcomes.append(exc)
 
         threads = [threading.Thread(target=grab, args=(c,)) for c in (first, second)]
@@ -272,7 +273,7 @@ def test_two_people_grabbing_one_slot_get_one_success_and_one_clear_refusal(back
         for t in threads:
             t.join(timeout=30)
         successes = [o for o in outcomes if isinstance(o, dict)]
-        refusals = [o for o in outcomes if isinstance(o, BookingRefused)]
+        refusals = [o for o in outcomes if isinstance(o, Refusal)]
         assert len(successes) == 1 and len(refusals) == 1, outcomes
         assert refusals[0].code == "slot_taken" and "just taken" in refusals[0].message
         assert slot not in [s["starts_at"] for s in slots_for(backend, consultant, first, days_ahead=3 + attempt)]
@@ -293,15 +294,15 @@ def test_book_confirm_cancel_inside_and_outside_the_threshold(backend, engaged):
     ]
     later = slots_for(backend, consultant, client, days_ahead=10)[0]["starts_at"]
     near, far = book(backend, client, consultant.sub, soon), book(backend, client, consultant.sub, later)
-    with pytest.raises(BookingRefused, match="other party confirms"):
+    with pytest.raises(Refusal, match="other party confirms"):
         answer(backend, client, near["id"], confirm=True)
     answer(backend, consultant, near["id"], confirm=True)
     answer(backend, consultant, far["id"], confirm=True)
 
-    with pytest.raises(BookingRefused) as needs_reason:
+    with pytest.raises(Refusal) as needs_reason:
         cancel(backend, client, near["id"], "  ")
     assert needs_reason.value.code == "reason"
-    with pytest.raises(BookingRefused) as late:
+    with pytest.raises(Refusal) as late:
         cancel(backend, client, near["id"], "Sick child")
     assert late.value.code == "late" and "recorded as late" in late.value.message
     done = cancel(backend, client, near["id"], "Sick child", accept_late=True)
@@ -346,7 +347,7 @@ def test_a_move_in_good_time_is_not_a_cancellation_and_a_late_one_is(backend, en
             "where id = %s",
             (moved["id"],),
         )
-    with pytest.raises(BookingRefused) as warned:
+    with pytest.raises(Refusal) as warned:
         reschedule(backend, consultant, moved["id"], slots[5]["starts_at"], "Double-booked myself")
     assert warned.value.code == "late" and "late move" in warned.value.message
     reschedule(backend, consultant, moved["id"], slots[5]["starts_at"], "Double-booked myself", accept_late=True)
@@ -361,7 +362,7 @@ def test_only_the_consultant_marks_past_sessions(backend, engaged, embedded_db):
     slot = slots_for(backend, consultant, client)[0]["starts_at"]
     appt = book(backend, client, consultant.sub, slot)
     answer(backend, consultant, appt["id"], confirm=True)
-    with pytest.raises(BookingRefused):
+    with pytest.raises(Refusal):
         mark(backend, consultant, appt["id"], "completed")  # not over yet
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
         conn.execute(
@@ -370,7 +371,7 @@ def test_only_the_consultant_marks_past_sessions(backend, engaged, embedded_db):
             "where id = %s",
             (appt["id"],),
         )
-    with pytest.raises(BookingRefused):
+    with pytest.raises(Refusal):
         mark(backend, client, appt["id"], "no_show")
     assert mark(backend, consultant, appt["id"], "completed")["status"] == "completed"
     record = backend.rpc("professionalism_record", {"p_member": consultant.sub}, as_user=consultant)
@@ -383,7 +384,7 @@ def test_strangers_cannot_book_or_see_appointments(backend, engaged, api_conn):
     consultant, (client, _), stranger = engaged
     slot = slots_for(backend, consultant, client)[0]["starts_at"]
     book(backend, client, consultant.sub, slot)
-    with pytest.raises(BookingRefused, match="only with someone you work with"):
+    with pytest.raises(Refusal, match="only with someone you work with"):
         book(backend, stranger, consultant.sub, slot)
     assert my_appointments(backend, stranger) == []
     from tests.db_support import act_as

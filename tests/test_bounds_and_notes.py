@@ -26,12 +26,13 @@ import httpx
 import psycopg
 import pytest
 
-from portal.availability import AvailabilityError, AvailabilityInput, save_my_availability
+from portal.availability import AvailabilityInput, save_my_availability
 from portal.config import Settings
 from portal.db.claims import Claims
 from portal.db.errors import APIError, friendly_message, is_not_found
 from portal.db.local import LocalBackend
 from portal.demo import demo_world
+from portal.refusal import Refusal
 from tests.member_api import Api
 
 NOTE = "Rejected: the certificate number does not match the issuing body's register."
@@ -631,14 +632,14 @@ def test_the_database_refusal_is_put_under_its_grid(backend, new_user, embedded_
         overrides=[(date(2031, 7, 1), time(9), time(12)), (date(2031, 7, 1), time(11), time(13))],
     )
     assert form.validate() == {}  # the page has no rule for it: the database's sentence is what the member reads
-    with pytest.raises(AvailabilityError) as refusal:
+    with pytest.raises(Refusal) as refusal:
         save_my_availability(backend, claims, form, expected_version=version)
     assert refusal.value.fields == {"overrides": "Two overrides overlap on 1 Jul 2031; merge them into one row."}
     many = AvailabilityInput(
         timezone="America/New_York", weekly_hours=[(1 + i % 7, time(i // 7), time(i // 7, 30)) for i in range(101)]
     )
     assert many.validate() == {}
-    with pytest.raises(AvailabilityError) as refusal:
+    with pytest.raises(Refusal) as refusal:
         save_my_availability(backend, claims, many, expected_version=version)
     assert list(refusal.value.fields) == ["weekly_hours"] and "at most 100 rows" in refusal.value.fields["weekly_hours"]
 

@@ -20,11 +20,12 @@ import psycopg
 import pytest
 
 from portal import calendar_sync
-from portal.appointments import BookingRefused, book, cancel
+from portal.appointments import book, cancel
 from portal.availability import open_slots
 from portal.db import SERVICE, APIError, Claims
 from portal.db.local import LocalBackend
 from portal.mailer import Mailer, MailSettings
+from portal.refusal import Refusal
 from tests.conftest import licensed_where_the_clients_live
 
 BERLIN, NEW_YORK = ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York")
@@ -238,7 +239,7 @@ def test_a_booking_over_a_busy_time_is_refused_with_a_sentence(consultant, embed
         # The calendar is read after the slot was shown: its first 20 minutes are now busy.
         busy = [[shown.isoformat(), (shown + timedelta(minutes=20)).isoformat()]]
         backend.rpc("calendar_reading_done", {"p_calendar": calendar_id, "p_busy": busy}, as_user=SERVICE)
-        with pytest.raises(BookingRefused) as refused:
+        with pytest.raises(Refusal) as refused:
             book(backend, client_claims, consultant_claims.sub, shown)
         assert refused.value.code == "slot_taken" and "no longer open" in refused.value.message
         # The trigger refuses it whichever way the row is written, not only through the booking function.

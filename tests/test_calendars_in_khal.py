@@ -24,7 +24,8 @@ from portal.appointments import answer, book, cancel, reschedule
 from portal.db import Claims
 from portal.db.local import LocalBackend
 from portal.ics import my_calendar_file
-from portal.practice import PracticeError, load_session_location, save_session_location
+from portal.practice import load_session_location, save_session_location
+from portal.refusal import Refusal
 from tests.care_parties import engage, register, retire
 from tests.conftest import require_tool
 from tests.mail_support import drain, invitation, mailer_for, open_times, pair
@@ -147,7 +148,7 @@ def test_an_invitation_is_a_meeting_that_calendars_recognise(backend, embedded_d
     consultant, client, consultant_address, client_address = pair(backend, embedded_db)
     link = "https://telehealth.example.org/room/quinn"
     assert save_session_location(backend, consultant, f"  {link}  ") == link
-    with pytest.raises(PracticeError) as two_lines:
+    with pytest.raises(Refusal) as two_lines:
         save_session_location(backend, consultant, "Room 4\nSecond floor")
     assert two_lines.value.fields == {"location": "Where your sessions happen is one line of at most 300 characters."}
     stranger = Claims.user(new_user("location_stranger")[0])

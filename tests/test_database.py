@@ -262,7 +262,8 @@ def test_members_and_anon_cannot_call_sign_in_functions(backend, fn):
         with pytest.raises(APIError) as refused_call:
             backend.rpc(fn, SERVICE_FUNCTIONS[fn], as_user=caller)
         assert refused_call.value.code == "42501"
-        assert "permission denied" in refused_call.value.message
+        assert "permission denied" in refused_call.value.json()["message"]  # Postgres's words, for no one to read
+        assert refused_call.value.message == "You do not have permission to do that."  # what a page shows
 
 
 def test_sign_in_lookup_returns_one_user_and_nothing_for_unknown(backend):
@@ -346,14 +347,14 @@ def test_registration_is_unique_on_username_and_email_case_insensitively(backend
     backend.rpc("auth_register", params, as_user=SERVICE)
     with pytest.raises(APIError) as same_name:
         backend.rpc("auth_register", {**params, "p_email": f"other_{name}@example.org"}, as_user=SERVICE)
-    assert same_name.value.code == "23505" and "credentials_username_key" in same_name.value.message
+    assert same_name.value.code == "23505" and "credentials_username_key" in same_name.value.json()["message"]
     with pytest.raises(APIError) as same_email:
         backend.rpc(
             "auth_register",
             {**params, "p_username": name + "x", "p_email": f"{name.upper()}@example.ORG"},
             as_user=SERVICE,
         )
-    assert same_email.value.code == "23505" and "credentials_email_key" in same_email.value.message
+    assert same_email.value.code == "23505" and "credentials_email_key" in same_email.value.json()["message"]
     # The failed registrations left no orphan profile behind.
     assert backend.rpc("auth_get_login", {"p_username": name + "x"}, as_user=SERVICE) is None
 

@@ -130,7 +130,12 @@ def test_an_open_plan_by_link_shows_that_plan_alone_and_the_list_says_when_one_e
     at = open_plan(consultant_username, plan_id)
     assert "This plan alone, as its link shows it." in texts(at, "caption")
     assert any(":green-badge[Agreed]" in m for m in texts(at, "markdown"))
-    assert at.button(key=f"plan_{plan_id}_complete")  # still something to do on it
+    # Still something to do on it: completing it, which opens on the final session's day and says when until then.
+    final = datetime.now(UTC).date() + timedelta(days=28)
+    assert f"You can mark this plan completed from {friendly_day(final)}, the day of its final session." in texts(
+        at, "caption"
+    )
+    assert f"plan_{plan_id}_complete" not in {b.key for b in at.button}
     assert main_links(at) == ["All termination plans", "Home"]
 
     # Without an address, the list: an ended plan's card says so too.
@@ -177,3 +182,29 @@ def test_a_plan_withdrawn_by_an_account_closure_says_the_day_it_ended_not_its_la
     at = open_plan(client_username, plan_id)
     [notice] = [i for i in texts(at, "info") if i.startswith("This plan was withdrawn on")]
     assert notice.startswith(f"This plan was withdrawn on {day_in(LONDON)} (Account closed)"), notice
+
+
+def test_mark_completed_is_offered_from_the_final_sessions_day_and_completes_the_plan(
+    backend, embedded_db, agreed_plan
+):
+    """Issue 26, item 11: not offered and then refused; offered once the database will take it."""
+    consultant_username, _, plan_id, _ = agreed_plan
+    with psycopg.connect(embedded_db.owner_conninfo) as conn:  # time has passed: the final session is today
+        conn.execute("alter table public.termination_plan_versions disable trigger termination_versions_immutable")
+        conn.execute(
+            "update public.termination_plan_versions set final_session_on = current_date, "
+            "discussed_on = current_date - 28 where plan_id = %s",
+            (plan_id,),
+        )
+        conn.execute("alter table public.termination_plan_versions enable trigger termination_versions_immutable")
+    at = open_plan(consultant_username, plan_id)
+    assert not [c for c in texts(at, "caption") if c.startswith("You can mark this plan completed from")]
+    # The summary is a file to download (and print from the browser): its label and icon say so.
+    [summary] = [b.proto for b in at.get("download_button") if b.proto.id.endswith(f"plan_{plan_id}_summary")]
+    assert (summary.label, summary.icon) == ("Download summary", ":material/download:")
+    at.button(key=f"plan_{plan_id}_complete").click().run()
+    no_exceptions(at)
+    assert "Completed. The engagement is closed." in texts(at, "success")
+    with psycopg.connect(embedded_db.owner_conninfo) as conn:
+        status = conn.execute("select status from public.termination_plans where id = %s", (plan_id,)).fetchone()[0]
+    assert status == "completed"

@@ -8,11 +8,12 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from portal.admin import AdminRefused, close_account, disputed_sessions, resolve_attendance
-from portal.appointments import BookingRefused, attendance_line, my_appointments, record_attendance, record_summary
+from portal.admin import close_account, disputed_sessions, resolve_attendance
+from portal.appointments import attendance_line, my_appointments, record_attendance, record_summary
 from portal.db import SERVICE, APIError, Claims
-from portal.mydata import DeletionRefused, delete_my_account
+from portal.mydata import delete_my_account
 from portal.plain_text import plain
+from portal.refusal import Refusal
 from tests.care_parties import past_session
 from tests.conftest import licensed_where_the_clients_live
 
@@ -68,7 +69,7 @@ def kinds(backend, who: Claims) -> list[str]:
 
 def test_a_consultant_cannot_end_every_engagement_by_deleting_the_account(backend, practice, embedded_db):
     consultant = practice["consultant"]
-    with pytest.raises(DeletionRefused) as refused:
+    with pytest.raises(Refusal) as refused:
         delete_my_account(backend, consultant, practice["consultant_username"])
     message = str(refused.value)
     assert message.startswith("You still work with: Ana Diaz (since ")
@@ -99,12 +100,12 @@ def test_only_an_admin_closes_such_an_account_for_a_documented_reason_and_every_
 ):
     consultant, admin = practice["consultant"], practice["admin"]
     for who in (practice["stranger"], practice["clients"][0], consultant):
-        with pytest.raises(AdminRefused):
+        with pytest.raises(Refusal):
             close_account(backend, who, consultant.sub, "Licence suspended by the state board in March.")
         with pytest.raises(APIError) as straight:  # past the page's own check, the database refuses too
             backend.rpc("admin_close_account", {"p_user": consultant.sub, "p_reason": "x" * 30}, as_user=who)
         assert straight.value.code == "42501"
-    with pytest.raises(AdminRefused) as short:
+    with pytest.raises(Refusal) as short:
         close_account(backend, admin, consultant.sub, "Suspended")
     assert short.value.field == "reason"
     assert active_engagements(embedded_db.owner_conninfo, consultant) == 2
@@ -179,12 +180,12 @@ def test_a_no_show_the_client_contests_is_disputed_counts_for_neither_and_an_adm
         )
     assert not_admin.value.code == "42501"
     assert [d["id"] for d in disputed_sessions(backend, admin) if d["id"] == appointment] == [appointment]
-    with pytest.raises(AdminRefused):
+    with pytest.raises(Refusal):
         resolve_attendance(backend, admin, appointment, "held", "ok")
     resolve_attendance(backend, admin, appointment, "held", "The video platform's log shows both joined.")
     assert session(backend, client, appointment)["status"] == "completed"
     assert "attendance_resolved" in kinds(backend, client) and "attendance_resolved" in kinds(backend, consultant)
-    with pytest.raises(BookingRefused) as settled:
+    with pytest.raises(Refusal) as settled:
         record_attendance(backend, consultant, appointment, "client_absent")
     assert "already resolved" in settled.value.message
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
@@ -221,11 +222,11 @@ def test_a_consultants_missed_session_counts_on_their_public_record(backend, pra
 def test_nobody_records_a_session_that_has_not_started_or_is_not_theirs(backend, practice, embedded_db):
     consultant, client, stranger = practice["consultant"], practice["clients"][0], practice["stranger"]
     upcoming = past_session(embedded_db.owner_conninfo, consultant, client, days_ago=-3)
-    with pytest.raises(BookingRefused) as early:
+    with pytest.raises(Refusal) as early:
         record_attendance(backend, client, upcoming, "held")
     assert early.value.code == "status"
     past = past_session(embedded_db.owner_conninfo, consultant, client)
-    with pytest.raises(BookingRefused) as stranger_refused:
+    with pytest.raises(Refusal) as stranger_refused:
         record_attendance(backend, stranger, past, "consultant_absent")
     assert "No such appointment" in stranger_refused.value.message
     assert session(backend, client, past)["their_statement"] is None

@@ -16,11 +16,10 @@ from portal.account_links import REGISTRATION_ANSWER
 from portal.availability import AvailabilityInput, save_my_availability
 from portal.db import SERVICE, Claims
 from portal.db.local import LocalBackend
-from portal.practice import CompetencyInput, PracticeError, save_my_practice
+from portal.practice import CompetencyInput, save_my_practice
 from portal.practice import validate as validate_practice
 from portal.profiles import (
     LicenseInput,
-    ProfileError,
     ProfileInput,
     emptied_row_message,
     filled,
@@ -29,6 +28,7 @@ from portal.profiles import (
     saved_rows_kept,
     validate,
 )
+from portal.refusal import Refusal
 from tests.mail_support import finish_registration
 from tests.page_support import PAGES, app, element_after, keyed, message_under, no_exceptions, open_page, texts
 from tests.people_support import make_account, make_consultant
@@ -158,13 +158,13 @@ def test_every_username_refusal_ends_with_the_rule_shown_as_help():
 
 
 def test_database_users_refuse_a_bad_username_before_the_database():
-    from portal.auth import DatabaseUsers, RegistrationRefused, username_problem
+    from portal.auth import DatabaseUsers, username_problem
 
     class NoDatabase:
         def rpc(self, fn, params, *, as_user):
             raise AssertionError(f"{fn} called for a username the rule refuses")
 
-    with pytest.raises(RegistrationRefused) as refused:
+    with pytest.raises(Refusal) as refused:
         DatabaseUsers(NoDatabase())["a@b.co"] = {"email": "a@b.co", "password": "$2b$12$x"}
     assert str(refused.value) == username_problem("a@b.co")
 
@@ -340,7 +340,7 @@ def test_saving_refuses_an_emptied_saved_row_without_calling_the_database():
             raise AssertionError(f"{fn} called although a saved row was emptied")
 
     claims = Claims.user("00000000-0000-0000-0000-000000000001")
-    with pytest.raises(PracticeError) as refused:
+    with pytest.raises(Refusal) as refused:
         save_my_practice(
             NoDatabase(),
             claims,
@@ -351,7 +351,7 @@ def test_saving_refuses_an_emptied_saved_row_without_calling_the_database():
             saved_rows=1,
         )
     assert refused.value.fields == {"competencies": emptied_row_message("Row 1")}
-    with pytest.raises(ProfileError) as refused:
+    with pytest.raises(Refusal) as refused:
         save_my_profile(
             NoDatabase(),
             claims,

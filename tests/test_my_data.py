@@ -14,7 +14,8 @@ from portal.appointments import book, my_appointments
 from portal.auth import DatabaseUsers
 from portal.availability import open_slots
 from portal.db import SERVICE, Claims
-from portal.mydata import DeletionRefused, attention_items, delete_my_account, export_my_data, export_zip
+from portal.mydata import attention_items, delete_my_account, export_my_data, export_zip
+from portal.refusal import Refusal
 from tests.conftest import licensed_where_the_clients_live
 
 
@@ -89,7 +90,7 @@ def test_deleting_my_account_keeps_the_other_partys_records_whole(backend, pair)
         client.sub,
     )[0]["starts_at"]
     booked = book(backend, client, consultant.sub, slot)
-    with pytest.raises(DeletionRefused, match="Type your username"):
+    with pytest.raises(Refusal, match="Type your username"):
         delete_my_account(backend, client, "someone-else")
     delete_my_account(backend, client, username)
     assert backend.rpc("auth_get_login", {"p_username": username}, as_user=SERVICE) is None

@@ -10,12 +10,13 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from portal.appointments import BookingRefused, answer, book, cancel, notice_given, reschedule
+from portal.appointments import answer, book, cancel, notice_given, reschedule
 from portal.availability import open_slots
 from portal.config import Settings
 from portal.db import SERVICE, Claims
 from portal.db.local import LocalBackend
 from portal.plain_text import plain
+from portal.refusal import Refusal
 from portal.termination import propose, revise, sign, start
 from tests import engagement_support
 from tests.engagement_support import client_terms, local_text
@@ -291,7 +292,7 @@ def test_settings_and_the_cookie_key_are_read_once_per_environment(backend, monk
 def test_a_notice_just_under_the_threshold_is_late_and_recorded_rounded_down(backend, embedded_db):
     """15 h 58 min before a session with a 16-hour threshold: late (it used to round to 16.0 and pass as on time)."""
     _, _, client, appt = confirmed_session_ahead(backend, embedded_db, "15 hours 58 minutes")
-    with pytest.raises(BookingRefused) as refused:
+    with pytest.raises(Refusal) as refused:
         cancel(backend, Claims.user(client), str(appt), "Unwell")
     assert refused.value.code == "late" and "15.9 hours before the session, inside the 16-hour threshold" in str(
         refused.value.message

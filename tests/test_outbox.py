@@ -16,9 +16,10 @@ import psycopg
 import pytest
 from aiosmtpd.controller import Controller
 
-from portal.appointments import BookingRefused, answer, book, cancel, reschedule
+from portal.appointments import answer, book, cancel, reschedule
 from portal.db import Claims
 from portal.mailer import Mailer, MailSettings, reserved_address
+from portal.refusal import Refusal
 from tests.mail_support import (
     LONDON,
     drain,
@@ -172,7 +173,7 @@ def test_a_change_that_fails_queues_nothing(backend, embedded_db):
     when = open_times(backend, client, consultant, 1)[0]
     book(backend, client, consultant.sub, when)
     before = outbox_rows(embedded_db, consultant.sub)
-    with pytest.raises(BookingRefused):
+    with pytest.raises(Refusal):
         book(backend, client, consultant.sub, when)  # the same time again: refused, rolled back
     assert outbox_rows(embedded_db, consultant.sub) == before
 
@@ -191,7 +192,7 @@ def test_without_a_mail_server_messages_land_in_the_local_mailbox(backend, embed
 
 
 def test_a_muted_group_queues_nothing_and_the_app_notice_stays(backend, embedded_db):
-    from portal.email_choices import EmailChoiceRefused, my_email_choices, save_email_choices
+    from portal.email_choices import my_email_choices, save_email_choices
 
     consultant, client, _, _ = pair(backend, embedded_db)
     assert my_email_choices(backend, consultant) == {"muted": [], "summary": False}
@@ -199,7 +200,7 @@ def test_a_muted_group_queues_nothing_and_the_app_notice_stays(backend, embedded
     book(backend, client, consultant.sub, open_times(backend, client, consultant, 1)[0])
     assert [k for k, *_ in outbox_rows(embedded_db, consultant.sub)] == ["request"]  # the booking queued nothing
     assert any(n["kind"] == "booked" for n in backend.rpc("my_notifications", {}, as_user=consultant))
-    with pytest.raises(EmailChoiceRefused, match="Unknown email group"):
+    with pytest.raises(Refusal, match="Unknown email group"):
         save_email_choices(backend, consultant, muted=["everything"], summary=False)
     refused = backend.rpc  # the database says the same to a caller who skips the page's check
     with pytest.raises(Exception, match="Choose among sessions"):

@@ -6,6 +6,7 @@ import re
 
 from portal.db import SERVICE, Claims
 from portal.plain_text import plain
+from portal.refusal import Refusal
 from portal.requests import request_consultation
 
 TRACKER = "![seen](https://tracker.example/pixel.png?who=you)"
@@ -154,7 +155,7 @@ def test_the_database_refuses_a_name_that_is_markup_on_every_save(backend, embed
     import pytest
 
     from portal.db import APIError
-    from portal.profiles import ProfileError, ProfileInput, load_my_profile, save_my_profile
+    from portal.profiles import ProfileInput, load_my_profile, save_my_profile
 
     user_id, _ = new_user("names")
     me = Claims.user(user_id)
@@ -167,7 +168,7 @@ def test_the_database_refuses_a_name_that_is_markup_on_every_save(backend, embed
     doc = load_my_profile(backend, me)
     profile = ProfileInput.from_document(doc)
     profile.display_name = PLANTED
-    with pytest.raises(ProfileError) as refused:
+    with pytest.raises(Refusal) as refused:
         save_my_profile(backend, me, profile, expected_version=doc["version"])
     assert "no symbols" in refused.value.fields["display_name"]
     assert load_my_profile(backend, me)["display_name"] == doc["display_name"]

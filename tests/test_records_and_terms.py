@@ -12,10 +12,11 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from portal.appointments import BookingRefused, answer, book, cancel, record_attendance, record_summary, reschedule
+from portal.appointments import answer, book, cancel, record_attendance, record_summary, reschedule
 from portal.availability import open_slots
 from portal.db import Claims
 from portal.db.local import LocalBackend
+from portal.refusal import Refusal
 from tests.conftest import licensed_where_the_clients_live
 
 
@@ -256,7 +257,7 @@ def test_lowering_the_threshold_to_zero_does_not_excuse_a_late_cancellation(api,
     set_threshold(pair, 0)
     for who in (pair["consultant"], pair["client"]):
         assert listed(api, who, session)["late_cancel_hours"] == 24
-    with pytest.raises(BookingRefused) as warned:
+    with pytest.raises(Refusal) as warned:
         cancel(api, pair[side], session, "Something came up")
     assert warned.value.code == "late"
     assert "inside the 24-hour threshold it was booked under" in warned.value.message
@@ -284,7 +285,7 @@ def test_a_change_applies_to_sessions_booked_after_it(api, pair):
     set_threshold(pair, 168)
     session = booked_and_confirmed(api, pair, hours_ahead=61)
     assert listed(api, pair["client"], session)["late_cancel_hours"] == 168
-    with pytest.raises(BookingRefused) as warned:
+    with pytest.raises(Refusal) as warned:
         cancel(api, pair["client"], session, "Travelling")
     assert "inside the 168-hour threshold it was booked under" in warned.value.message
 

@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from portal.appointments import BookingRefused, book
+from portal.appointments import book
 from portal.availability import open_slots
 from portal.db import APIError, Claims
-from portal.requests import RequestRefused, my_requests, request_consultation, respond
+from portal.refusal import Refusal
+from portal.requests import my_requests, request_consultation, respond
 from tests.conftest import licensed_where_the_clients_live
 
 
@@ -40,7 +41,7 @@ def test_request_then_accept_creates_an_engagement_and_uses_capacity(backend, pa
     assert backend.rpc("get_my_practice", {}, as_user=consultant)["active_clients"] == 1
 
     # Capacity 1 is now used: nobody else can ask.
-    with pytest.raises(RequestRefused) as full:
+    with pytest.raises(Refusal) as full:
         request_consultation(backend, stranger, consultant.sub, [], "Hello, do you have room?")
     assert full.value.field == "capacity"
     assert backend.rpc("consultant_can_take_requests", {"p_consultant": consultant.sub}, as_user=stranger) is False
@@ -49,7 +50,7 @@ def test_request_then_accept_creates_an_engagement_and_uses_capacity(backend, pa
 def test_decline_needs_a_reason_and_the_seeker_sees_it(backend, pair):
     seeker, consultant, _ = pair
     sent = request_consultation(backend, seeker, consultant.sub, [], "Hello")
-    with pytest.raises(RequestRefused) as no_reason:
+    with pytest.raises(Refusal) as no_reason:
         respond(backend, consultant, sent["id"], accept=False, reason="  ")
     assert no_reason.value.field == "reason"
     with pytest.raises(APIError) as db_refuses_too:
@@ -60,7 +61,7 @@ def test_decline_needs_a_reason_and_the_seeker_sees_it(backend, pair):
     respond(backend, consultant, sent["id"], accept=False, reason="My caseload is full.")
     seen = my_requests(backend, seeker)[0]
     assert (seen["status"], seen["decline_reason"]) == ("declined", "My caseload is full.")
-    with pytest.raises(RequestRefused, match="already answered"):
+    with pytest.raises(Refusal, match="already answered"):
         respond(backend, consultant, sent["id"], accept=True)
 
 
@@ -68,11 +69,11 @@ def test_only_the_consultant_answers_and_only_once_pending_per_pair(backend, pai
     seeker, consultant, stranger = pair
     sent = request_consultation(backend, seeker, consultant.sub, [], "Hello")
     for outsider in (seeker, stranger):
-        with pytest.raises(RequestRefused, match="No such request"):
+        with pytest.raises(Refusal, match="No such request"):
             respond(backend, outsider, sent["id"], accept=True)
-    with pytest.raises(RequestRefused, match="already have a pending request"):
+    with pytest.raises(Refusal, match="already have a pending request"):
         request_consultation(backend, seeker, consultant.sub, [], "Hello again")
-    with pytest.raises(RequestRefused, match="yourself"):
+    with pytest.raises(Refusal, match="yourself"):
         request_consultation(backend, consultant, consultant.sub, [], "Me")
 
 
@@ -83,10 +84,10 @@ def test_a_consultant_not_accepting_or_a_non_consultant_cannot_be_requested(back
             "update public.availability_settings set accepting_new_clients = false where consultant_id = %s",
             (consultant.sub,),
         )
-    with pytest.raises(RequestRefused) as closed:
+    with pytest.raises(Refusal) as closed:
         request_consultation(backend, seeker, consultant.sub, [], "Hello")
     assert closed.value.field == "capacity"
-    with pytest.raises(RequestRefused, match="not available"):
+    with pytest.raises(Refusal, match="not available"):
         request_consultation(backend, seeker, stranger.sub, [], "You are not a consultant")
 
 
@@ -134,11 +135,11 @@ def test_a_conflict_declared_after_the_request_stops_the_acceptance(backend, pai
     seeker, consultant, _ = pair
     sent = request_consultation(backend, seeker, consultant.sub, [], "Hello")
     backend.rpc("add_my_relationship", {"p_kind": "friend", "p_counterpart_id": seeker.sub}, as_user=consultant)
-    with pytest.raises(RequestRefused) as potential:
+    with pytest.raises(Refusal) as potential:
         respond(backend, consultant, sent["id"], accept=True)
     assert potential.value.field == "conflict" and "waiver" in potential.value.message
     backend.rpc("add_my_relationship", {"p_kind": "family", "p_counterpart_id": consultant.sub}, as_user=seeker)
-    with pytest.raises(RequestRefused) as blocking:
+    with pytest.raises(Refusal) as blocking:
         respond(backend, consultant, sent["id"], accept=True)
     assert "cannot be waived" in blocking.value.message
     assert my_requests(backend, seeker)[0]["status"] == "pending"
@@ -149,7 +150,7 @@ def test_a_blocking_conflict_hides_the_consultant_everywhere(backend, pair):
     backend.rpc(
         "add_my_relationship", {"p_kind": "former_therapist", "p_counterpart_id": consultant.sub}, as_user=seeker
     )
-    with pytest.raises(RequestRefused, match="not available"):
+    with pytest.raises(Refusal, match="not available"):
         request_consultation(backend, seeker, consultant.sub, [], "Hello")
     with pytest.raises(APIError) as hidden:
         backend.rpc("get_consultant_profile", {"p_consultant": consultant.sub}, as_user=seeker)
@@ -166,12 +167,12 @@ def test_the_consultant_must_be_licensed_where_the_client_lives_at_every_door(ba
             conn.execute("update public.profiles set home_jurisdiction = %s where id = %s", (code, seeker.sub))
 
     set_home("QC")
-    with pytest.raises(RequestRefused) as elsewhere:
+    with pytest.raises(Refusal) as elsewhere:
         request_consultation(backend, seeker, consultant.sub, [], "Hello from Montréal.")
     assert elsewhere.value.field == "jurisdiction"
     assert elsewhere.value.message.startswith("This consultant holds no current licence in Quebec, where you live.")
     set_home(None)
-    with pytest.raises(RequestRefused) as unsaid:
+    with pytest.raises(Refusal) as unsaid:
         request_consultation(backend, seeker, consultant.sub, [], "Hello.")
     assert unsaid.value.field == "home_jurisdiction" and "My profile" in unsaid.value.message
     assert [r for r in my_requests(backend, seeker)] == []  # nothing was written
@@ -185,7 +186,7 @@ def test_the_consultant_must_be_licensed_where_the_client_lives_at_every_door(ba
         conn.execute(
             "update public.licenses set expires_on = current_date - 1 where profile_id = %s", (consultant.sub,)
         )
-    with pytest.raises(RequestRefused) as lapsed:
+    with pytest.raises(Refusal) as lapsed:
         respond(backend, consultant, sent["id"], accept=True)
     assert lapsed.value.field == "jurisdiction"
     assert lapsed.value.message.startswith("You hold no current licence in New York, where this client lives.")
@@ -218,7 +219,7 @@ def test_the_consultant_must_be_licensed_where_the_client_lives_at_every_door(ba
             "update public.licenses set expires_on = current_date - 1 where profile_id = %s", (consultant.sub,)
         )
     # New work is what the rule guards: a first session proposed with the waiting request is refused.
-    with pytest.raises(BookingRefused) as refused:
+    with pytest.raises(Refusal) as refused:
         book(backend, stranger, consultant.sub, slot)
     assert refused.value.code == "jurisdiction"
     assert "your consultant holds no current licence in New York, where you live" in refused.value.message

@@ -8,9 +8,10 @@ import uuid
 import psycopg
 import pytest
 
-from portal.auth import MAX_FAILED_ATTEMPTS, DatabaseUsers, RegistrationRefused
+from portal.auth import MAX_FAILED_ATTEMPTS, DatabaseUsers
 from portal.db import SERVICE, Claims
 from portal.db.local import LocalBackend
+from portal.refusal import Refusal
 
 
 def register(backend) -> str:
@@ -95,7 +96,7 @@ def test_a_closed_accounts_username_is_never_reissued(backend, embedded_db):
     backend.rpc("delete_my_account", {"p_confirm_username": username}, as_user=Claims.user(user_id))
     users = DatabaseUsers(backend)
     assert username not in users
-    with pytest.raises(RegistrationRefused, match="That username is taken"):
+    with pytest.raises(Refusal, match="That username is taken"):
         users[username] = {
             "email": f"new_{username}@test.example",
             "password": "$2b$12$" + "y" * 53,

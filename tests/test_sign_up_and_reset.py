@@ -28,11 +28,11 @@ from portal.account_links import (
     request_registration,
     reset_password,
 )
-from portal.auth import RegistrationRefused
 from portal.db import SERVICE, APIError, Claims
 from portal.db.local import LocalBackend
 from portal.demo import demo_world
 from portal.mailer import Mailer, MailSettings
+from portal.refusal import Refusal
 from tests.contract_support import postgrest, supabase_backend  # noqa: F401 (fixtures: PostgREST on each database)
 from tests.mail_support import deliver, plain, to, token_in
 from tests.page_support import PAGES, app, no_exceptions, sign_in, texts
@@ -176,7 +176,7 @@ def test_a_verification_link_creates_the_account_once(backend, embedded_db, tmp_
 
 def test_a_username_is_refused_next_to_its_field_but_never_an_address(backend, embedded_db):
     _, taken, address = legacy_account(backend, embedded_db, verified=False)
-    with pytest.raises(RegistrationRefused, match="username is taken"):
+    with pytest.raises(Refusal, match="username is taken"):
         request_registration(backend, "Al", "Bo", f"{unique('x')}@clinic.org", taken, PASSWORD)
     assert request_registration(backend, "Al", "Bo", address.upper(), unique("free"), PASSWORD) == REGISTRATION_ANSWER
 
@@ -497,7 +497,7 @@ def test_outsiders_reach_none_of_it_and_the_service_answers_alike(deployed, post
             assert request_password_reset(api, unique("nobody")) == RESET_ANSWER
             assert link_state(api, "not-a-token") == links.LinkState(None, "unknown", None)
             assert redeem_verification(api, "not-a-token") == {"outcome": "unknown", "username": None}
-        with pytest.raises(RegistrationRefused):
+        with pytest.raises(Refusal):
             request_registration(supabase_backend, "Sa", "Me", f"{unique('x')}@clinic.org", "seeker01", PASSWORD)
         member_view = supabase_backend.rpc("my_email_verification", {}, as_user=Claims.user(member))
         assert member_view == local.rpc("my_email_verification", {}, as_user=Claims.user(member))

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 
 from portal.db import APIError
+from portal.refusal import Refusal
 from portal.termination import (
-    PlanError,
     PlanTerms,
     complete,
+    completion_opens,
     differences,
     my_plans,
     propose,
     revise,
+    save_terms,
     sign,
     start,
     summary_html,
@@ -57,7 +59,7 @@ def plan_of(backend, claims, plan_id):
 def test_guardrails_refuse_a_last_minute_discharge(backend, engagement, changes, field, code):
     engagement_id, consultant, _, _ = engagement
     terms = consultant_terms(**changes)
-    with pytest.raises(PlanError) as on_the_page:
+    with pytest.raises(Refusal) as on_the_page:
         start(backend, consultant, engagement_id, terms)
     assert list(on_the_page.value.fields) == [field]  # the rule that failed, not every rule
     # Straight to the database, calling the ending the client's: the same refusal.
@@ -110,7 +112,7 @@ def test_a_consultant_cannot_shorten_the_clients_ending_below_the_guardrails(bac
     )
     plan_id = start(backend, client, engagement_id, asked)
     propose(backend, client, plan_id, expected_version=1)
-    with pytest.raises(PlanError) as sooner:
+    with pytest.raises(Refusal) as sooner:
         revise(
             backend, consultant, plan_id, replace(asked, final_session_on=TODAY + timedelta(days=3)), expected_version=1
         )
@@ -173,7 +175,7 @@ def test_a_client_may_end_sooner_and_a_closing_session_is_required_to_agree(back
         closing_sessions=0,
     )
     plan_id = start(backend, client, engagement_id, terms)
-    with pytest.raises(PlanError, match="closing session"):
+    with pytest.raises(Refusal, match="closing session"):
         propose(backend, client, plan_id, expected_version=1)
     revise(
         backend,
@@ -196,7 +198,7 @@ def test_propose_counter_propose_agree_change_and_complete(backend, engagement, 
     # The client counter-proposes: a new version signed by them only.
     counter = consultant_terms(final_session_on=TODAY + timedelta(days=42), sessions_remaining=6, closing_sessions=2)
     assert revise(backend, client, plan_id, counter, expected_version=1) == 2
-    with pytest.raises(PlanError, match="signing version 1"):
+    with pytest.raises(Refusal, match="signing version 1"):
         sign(backend, consultant, plan_id, 1)  # an old version cannot be signed
     assert sign(backend, consultant, plan_id, 2) == "agreed"
 
@@ -211,7 +213,7 @@ def test_propose_counter_propose_agree_change_and_complete(backend, engagement, 
     assert plan["initiated_by"] == "consultant"
     assert sign(backend, client, plan_id, 3) == "agreed"
 
-    with pytest.raises(PlanError, match="complete the plan after it"):
+    with pytest.raises(Refusal, match="complete the plan after it"):
         complete(backend, client, plan_id)
     with psycopg.connect(embedded_db.owner_conninfo) as conn:  # let time pass: the final session is behind us
         conn.execute("alter table public.termination_plan_versions disable trigger termination_versions_immutable")
@@ -234,11 +236,42 @@ def test_the_second_of_two_concurrent_edits_is_refused_and_nothing_is_lost(backe
     plan_id = start(backend, consultant, engagement_id, consultant_terms())
     propose(backend, consultant, plan_id, expected_version=1)
     revise(backend, client, plan_id, consultant_terms(sessions_remaining=5), expected_version=1)
-    with pytest.raises(PlanError) as second:
+    with pytest.raises(Refusal) as second:
         revise(backend, consultant, plan_id, consultant_terms(sessions_remaining=3), expected_version=1)
     assert second.value.stale and "changed while you were editing" in second.value.message
     versions = plan_of(backend, consultant, plan_id)["versions"]
     assert [v["sessions_remaining"] for v in versions] == [4, 5]
+
+
+def test_one_save_answers_saved_or_rebased_onto_the_other_partys_version(backend, engagement):
+    """Issue 24, item 3: a save the other party's newer version refuses is one core call that answers with the
+    draft moved onto that version (their change kept, yours re-applied), nothing saved; saving that answers saved."""
+    engagement_id, consultant, client, _ = engagement
+    plan_id = start(backend, consultant, engagement_id, consultant_terms())
+    propose(backend, consultant, plan_id, expected_version=1)
+    drawn = plan_of(backend, consultant, plan_id)  # the consultant's page, drawn from version 1
+    revise(backend, client, plan_id, consultant_terms(sessions_remaining=5), expected_version=1)
+
+    mine = consultant_terms(aftercare_notes="Email in spring")
+    moved = save_terms(backend, consultant, drawn, mine, started_version=1)
+    assert not moved.saved and moved.version is None and moved.started_version == 1
+    assert moved.plan["current_version"] == 2 and [v["version"] for v in moved.plan["versions"]] == [1, 2]
+    assert moved.rebased.terms == consultant_terms(sessions_remaining=5, aftercare_notes="Email in spring")
+    assert [v["sessions_remaining"] for v in plan_of(backend, consultant, plan_id)["versions"]] == [4, 5]
+
+    saved = save_terms(backend, consultant, moved.plan, moved.rebased.terms, started_version=2)
+    assert saved.saved and saved.version == 3 and saved.rebased is None
+    latest = plan_of(backend, consultant, plan_id)["versions"][-1]
+    assert (latest["sessions_remaining"], latest["aftercare_notes"]) == (5, "Email in spring")
+    with pytest.raises(Refusal) as other:  # any other refusal is raised, not rebased
+        save_terms(backend, consultant, moved.plan, replace(mine, reason="nonsense"), started_version=3)
+    assert other.value.fields == {"reason": "Choose a reason."}
+
+
+def test_completing_opens_on_the_final_sessions_day():
+    plan = {"versions": [{"final_session_on": "2027-01-15"}]}
+    assert completion_opens(plan, datetime(2027, 1, 14, tzinfo=UTC).date()).isoformat() == "2027-01-15"
+    assert completion_opens(plan, datetime(2027, 1, 15, tzinfo=UTC).date()) is None
 
 
 def test_versions_are_immutable_and_nobody_signs_for_the_other(backend, engagement, api_conn):
@@ -273,7 +306,7 @@ def test_strangers_see_no_plan_and_cannot_act_on_one(backend, engagement, api_co
         lambda: withdraw(backend, stranger, plan_id, "not mine"),
         lambda: start(backend, stranger, engagement_id, consultant_terms()),
     ):
-        with pytest.raises(PlanError, match="No such"):
+        with pytest.raises(Refusal, match="No such"):
             action()
     from tests.db_support import act_as
 
@@ -285,14 +318,14 @@ def test_strangers_see_no_plan_and_cannot_act_on_one(backend, engagement, api_co
 def test_one_open_plan_per_engagement_and_withdrawal(backend, engagement):
     engagement_id, consultant, client, _ = engagement
     plan_id = start(backend, consultant, engagement_id, consultant_terms())
-    with pytest.raises(PlanError, match="already an open termination plan"):
+    with pytest.raises(Refusal, match="already an open termination plan"):
         start(
             backend,
             client,
             engagement_id,
             PlanTerms(reason="other", discussed_on=TODAY, final_session_on=TODAY, sessions_remaining=1),
         )
-    with pytest.raises(PlanError, match="Say why"):
+    with pytest.raises(Refusal, match="Say why"):
         withdraw(backend, client, plan_id, " ")
     withdraw(backend, client, plan_id, "We agreed to continue after all.")
     assert plan_of(backend, consultant, plan_id)["status"] == "withdrawn"

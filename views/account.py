@@ -5,13 +5,14 @@ import streamlit as st
 from streamlit_authenticator.utilities import CredentialsError, ResetError
 
 from components import context, sessions
-from components.errors import database_errors_as_messages
+from components.errors import database_errors_as_messages, show_refusal
 from components.registration import refusal_field
 from portal.account_links import VERIFY_HOURS, my_email, request_my_verification
 from portal.auth import LOCKOUT_MINUTES, MAX_FAILED_ATTEMPTS, AccountLocked
 from portal.db import APIError
-from portal.mydata import DeletionRefused, delete_my_account, export_my_data, export_zip
+from portal.mydata import delete_my_account, export_my_data, export_zip
 from portal.plain_text import plain
+from portal.refusal import Refusal
 
 user = context.require_user()
 st.title("Account")
@@ -110,8 +111,8 @@ with st.expander("Delete my account"):
         try:
             with database_errors_as_messages():
                 delete_my_account(context.backend(), user.claims, confirm)
-        except DeletionRefused as exc:
-            st.error(str(exc), icon=":material/error:")
+        except Refusal as exc:
+            show_refusal(exc)
         else:
             sessions.sign_out_here(authenticator)  # the account's sessions went with its credentials
             # Removing the cookie reruns the app, now signed out: the sign-in page says it too.

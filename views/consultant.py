@@ -7,13 +7,12 @@ import streamlit as st
 from components import context
 from components.cards import competency_badges, conflict_flag, fee, formats
 from components.conflicts import conflict_panel, forget_check
-from components.errors import database_errors_as_messages
+from components.errors import database_errors_as_messages, show_refusal
 from components.reference import modality_names, reference_lists
 from components.slots import booked_from_picker, picked_time_gone, slot_label, slot_picker
 from components.waitlist import waitlist_offer
 from portal.appointments import (
     RECORD_COUNTS_ONLY_YOURS,
-    BookingRefused,
     book,
     cancellation_policy,
     first_session_proposal,
@@ -25,7 +24,8 @@ from portal.consultants import availability_summary, get_consultant
 from portal.db import APIError
 from portal.db.errors import is_not_found
 from portal.plain_text import plain
-from portal.requests import RequestRefused, request_consultation
+from portal.refusal import Refusal
+from portal.requests import request_consultation
 from portal.screening import REQUEST_SCREENING_FOUND
 from portal.search import LEVELS
 
@@ -153,7 +153,7 @@ elif doc.get("pending_request"):
     if notice := st.session_state.pop("first_slot_notice", None):
         message_slot.success(notice, icon=":material/event:")
     elif refusal := st.session_state.pop("first_slot_refusal", None):
-        message_slot.error(refusal, icon=":material/error:")
+        show_refusal(refusal, where=message_slot)
     if proposal:
         # One first session per request: once proposed, the time is shown instead of a picker.
         when = slot_label(proposal["starts_at"], my_tz, doc["timezone"])
@@ -192,8 +192,8 @@ elif doc.get("pending_request"):
                 try:
                     with database_errors_as_messages():
                         book(backend, user.claims, consultant_id, chosen)
-                except BookingRefused as exc:
-                    st.session_state["first_slot_refusal"] = exc.message
+                except Refusal as exc:
+                    st.session_state["first_slot_refusal"] = exc
                 else:
                     booked_from_picker("first_slot", chosen)
                     st.session_state["first_slot_notice"] = (
@@ -208,7 +208,7 @@ elif not availability.get("has_room"):
     waitlist_offer(backend, user, consultant_id)
 else:
     offered = [c["modality"] for c in doc["competencies"]]
-    errors = st.session_state.setdefault("request_errors", {})
+    refusal = st.session_state.get("request_refusal")  # until a request is sent
     with st.form("request_form"):
         wanted = st.multiselect(
             "Modalities you would like to work with",
@@ -222,21 +222,20 @@ else:
             key="request_message",
             placeholder="A few lines on what you are looking for. Keep clinical detail for the first session.",
         )
-        if errors.get("message"):
-            st.error(errors["message"], icon=":material/error:")  # not member text: the field's rule
+        show_refusal(refusal, "message")  # not member text: the field's rule
         sent = st.form_submit_button("Send request", type="primary", key="request_send")
     if sent:
         try:
             with database_errors_as_messages():
                 sent = request_consultation(backend, user.claims, consultant_id, wanted, message)
-        except RequestRefused as exc:
-            st.session_state["request_errors"] = {exc.field or "form": exc.message}
+        except Refusal as exc:
+            st.session_state["request_refusal"] = exc
             if exc.field != "message":
-                st.error(exc.message, icon=":material/error:")
+                show_refusal(exc)
             else:
                 st.rerun()
         else:
-            st.session_state["request_errors"] = {}
+            st.session_state.pop("request_refusal", None)
             st.session_state.pop("request_message", None)
             st.session_state["consultant_refresh"] = True
             # The request's screening is now the latest answer: a green check from before it would contradict it.

@@ -7,7 +7,7 @@ from components.addresses import show_home_note
 from components.errors import database_errors_as_messages
 from portal.appointments import professionalism_record, record_summary
 from portal.local_times import local_time, times_caption
-from portal.mydata import attention_items, requests_waiting_sentence
+from portal.mydata import attention_items, my_home, requests_waiting_sentence
 from portal.plain_text import plain
 from portal.profiles import load_my_profile, profile_checklist
 
@@ -19,7 +19,7 @@ show_home_note()  # why an address meant for visitors (/sign-in, /register) brou
 
 with database_errors_as_messages():
     doc = load_my_profile(backend, user.claims)
-    home = backend.rpc("my_home", {}, as_user=user.claims)
+    home = my_home(backend, user.claims)
 
 missing = profile_checklist(doc)
 if missing:

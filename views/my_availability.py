@@ -7,17 +7,16 @@ refused next to it and a refused save lose nothing. Saving sends the same Availa
 database's rules and sentences are the same; its refusals are shown next to the section they concern.
 """
 
-from datetime import UTC, datetime, timedelta
-
 import streamlit as st
 
 from components import availability_editor as parts
 from components import calendar_connections, context
 from components.errors import database_errors_as_messages
 from components.formstate import FormGeneration
-from portal.availability import AvailabilityError, load_my_availability
+from portal.availability import coming_busy_times, load_my_availability
 from portal.availability import save_my_availability as save
-from portal.db import APIError, DatabaseUnavailable, friendly_message
+from portal.db import DatabaseUnavailable, friendly_message
+from portal.refusal import Refusal
 from portal.weekly_ranges import AvailabilityEditor
 
 user = context.require_user()
@@ -61,7 +60,7 @@ def save_clicked() -> None:
         return
     try:
         saved = save(backend, user.claims, editor.as_input(), expected_version=editor.version)
-    except AvailabilityError as exc:
+    except Refusal as exc:
         st.session_state[ERRORS] = {**exc.fields, "form": exc.message}
         return
     except DatabaseUnavailable as exc:
@@ -95,15 +94,5 @@ if errors.get("form"):
 elif notice := st.session_state.pop(NOTICE, None):
     st.success(notice, icon=":material/check_circle:")
 
-busy: list[dict] = []
-try:  # the coming 8 days, from the consultant's own calendars (merged; when, never why)
-    now = datetime.now(UTC)
-    busy = backend.rpc(
-        "my_busy_times",
-        {"p_from": now.isoformat(), "p_to": (now + timedelta(days=8)).isoformat()},
-        as_user=user.claims,
-    )
-except (APIError, DatabaseUnavailable):
-    pass  # the preview shows the hours alone
-parts.week_preview(editor, busy)
+parts.week_preview(editor, coming_busy_times(backend, user.claims))
 calendar_connections.section(backend, user)

@@ -6,14 +6,13 @@ import pandas as pd
 import streamlit as st
 
 from components import context
-from components.errors import database_errors_as_messages
+from components.errors import database_errors_as_messages, show_refusal
 from components.formstate import FormGeneration, cell_date, edited_frame
 from components.reference import modality_names
 from components.waitlist import waiting_count_line
 from portal.db import DatabaseUnavailable, friendly_message
 from portal.practice import (
     CompetencyInput,
-    PracticeError,
     load_my_practice,
     load_session_location,
     save_my_practice,
@@ -21,6 +20,7 @@ from portal.practice import (
     validate,
 )
 from portal.profiles import saved_rows_kept
+from portal.refusal import Refusal
 from portal.search import LEVELS
 
 user = context.require_user()
@@ -184,7 +184,7 @@ if submitted:
                 expected_version=st.session_state["practice_version"],
                 saved_rows=saved_rows,
             )
-        except PracticeError as exc:
+        except Refusal as exc:
             st.session_state["practice_errors"] = {**exc.fields, "form": exc.message}
         except DatabaseUnavailable as exc:
             st.session_state["practice_errors"] = {"form": friendly_message(exc)}
@@ -221,13 +221,12 @@ with st.form("session_location_form", border=False):
         max_chars=300,
         key="session_location",
     )
-    if location_error := st.session_state.pop("session_location_error", None):
-        st.error(location_error, icon=":material/error:")
+    show_refusal(st.session_state.pop("session_location_refusal", None))
     if st.form_submit_button("Save where sessions happen", key="session_location_save"):
         try:
             st.session_state["session_location_saved"] = save_session_location(backend, user.claims, typed)
-        except PracticeError as exc:
-            st.session_state["session_location_error"] = exc.fields.get("location", exc.message)
+        except Refusal as exc:
+            st.session_state["session_location_refusal"] = exc
         else:
             st.session_state["session_location_notice"] = "Saved. Invitations from now on say where to go."
         st.rerun()

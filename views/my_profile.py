@@ -16,7 +16,6 @@ from portal.profiles import (
     LICENSE_TYPES,
     PROFILE_FIELDS,
     LicenseInput,
-    ProfileError,
     ProfileInput,
     known_timezones,
     load_my_profile,
@@ -25,6 +24,7 @@ from portal.profiles import (
     timezone_label,
     validate,
 )
+from portal.refusal import Refusal
 
 user = context.require_user()
 backend = context.backend()
@@ -218,7 +218,7 @@ if submitted:
         st.rerun()
     try:
         saved = save_my_profile(backend, user.claims, profile, expected_version=st.session_state["profile_version"])
-    except ProfileError as exc:
+    except Refusal as exc:
         st.session_state["profile_errors"] = exc.fields
         st.session_state["profile_form_error"] = exc.message
         st.session_state["profile_stale"] = exc.stale

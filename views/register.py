@@ -18,8 +18,9 @@ from components.formstate import FormGeneration
 from components.mail_sender import local_mail_settings
 from components.registration import registration_client
 from portal.account_links import registration_problems, request_registration
-from portal.auth import USERNAME_RULES, RegistrationRefused
+from portal.auth import USERNAME_RULES
 from portal.passwords import PASSWORD_RULES, PASSWORD_RULES_LIST
+from portal.refusal import Refusal
 
 home_with_a_note("registered")  # a member opening /register has an account: home, saying so
 st.title("Register")
@@ -68,8 +69,8 @@ if submitted:
                 answer = request_registration(
                     context.backend(), first_name, last_name, email, username, password, client=registration_client()
                 )
-            except RegistrationRefused as exc:
-                errors = {"username" if "username" in str(exc) else "form": str(exc)}
+            except Refusal as exc:
+                errors = {exc.field or "form": exc.message}  # next to the field it names, if the form has it
             else:
                 # A fresh form for whoever registers next: the old keys (and so the password) are not drawn again.
                 st.session_state["register_answer"] = answer

@@ -5,15 +5,15 @@ from datetime import date
 import streamlit as st
 
 from components import context
-from components.errors import database_errors_as_messages
+from components.errors import database_errors_as_messages, show_notice, succeed
 from components.formstate import FormGeneration
 from portal.local_times import local_time, times_caption
 from portal.plain_text import plain
+from portal.refusal import Refusal
 from portal.screening import (
     AFFILIATION_KINDS,
     CONTEXT_TEXT,
     AffiliationInput,
-    DeclarationRefused,
     RelationshipInput,
     add_affiliation,
     add_relationship,
@@ -44,9 +44,7 @@ with database_errors_as_messages():
     doc = my_declarations(backend, user.claims)
     kinds = relationship_kinds(backend, user.claims)
 
-notice = st.session_state.pop("relationships_notice", None)
-if notice:
-    st.success(notice, icon=":material/check_circle:")
+show_notice("relationships_notice")
 errors = st.session_state.setdefault("relationships_errors", {})
 # A successful add starts a new generation of widget keys: the next entry begins from a blank form.
 # A refused one keeps the keys, so everything typed stays for correcting.
@@ -58,7 +56,7 @@ PERSON_FIELDS = ("counterpart", "counterpart_email", "kind", "ends_on")
 PLACE_FIELDS = ("organisation", "kind", "email_domain", "ends_on")
 
 
-def refusal(form_name: str, exc: DeclarationRefused, fields: tuple[str, ...]) -> dict[str, str]:
+def refusal(form_name: str, exc: Refusal, fields: tuple[str, ...]) -> dict[str, str]:
     """The refusal as an error next to its field in the form it came from (the first field if unknown)."""
     field = exc.field if exc.field in fields else fields[0]
     return {f"{form_name}_{field}": exc.message}
@@ -92,8 +90,7 @@ with people_tab:
         if remove.button("Remove", key=f"relationship_remove_{item['id']}"):
             with database_errors_as_messages():
                 remove_declaration(backend, user.claims, item["id"])
-            st.session_state["relationships_notice"] = "Removed."
-            st.rerun()
+            succeed("relationships_notice", "Removed.")
 
     st.header("Add a person")
     # Whether the next person is on the portal is a choice of form, not an entry: it stays after adding.
@@ -154,13 +151,13 @@ with people_tab:
             try:
                 with database_errors_as_messages():
                     add_relationship(backend, user.claims, item, set(kinds))
-            except DeclarationRefused as exc:
+            except Refusal as exc:
                 st.session_state["relationships_errors"] = refusal("person", exc, PERSON_FIELDS)
+                st.rerun()  # drawn again with the refusal next to its field
             else:
                 st.session_state["relationships_errors"] = {}
                 person_form.renew()
-                st.session_state["relationships_notice"] = "Added. It will be used in every screening."
-            st.rerun()
+                succeed("relationships_notice", "Added. It will be used in every screening.")
 
 with places_tab:
     st.markdown(
@@ -174,8 +171,7 @@ with places_tab:
         if remove.button("Remove", key=f"affiliation_remove_{item['id']}"):
             with database_errors_as_messages():
                 remove_declaration(backend, user.claims, item["id"])
-            st.session_state["relationships_notice"] = "Removed."
-            st.rerun()
+            succeed("relationships_notice", "Removed.")
     with st.form(f"affiliation_form_{place_form.generation}"):
         st.header("Add an organisation")
         organisation = st.text_input(
@@ -207,13 +203,13 @@ with places_tab:
             try:
                 with database_errors_as_messages():
                     add_affiliation(backend, user.claims, item)
-            except DeclarationRefused as exc:
+            except Refusal as exc:
                 st.session_state["relationships_errors"] = refusal("place", exc, PLACE_FIELDS)
+                st.rerun()  # drawn again with the refusal next to its field
             else:
                 st.session_state["relationships_errors"] = {}
                 place_form.renew()
-                st.session_state["relationships_notice"] = "Added. It will be used in every screening."
-            st.rerun()
+                succeed("relationships_notice", "Added. It will be used in every screening.")
 
 with log_tab:
     st.markdown(

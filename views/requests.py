@@ -4,11 +4,12 @@ import streamlit as st
 
 from components import context
 from components.conflicts import conflict_panel
-from components.errors import database_errors_as_messages
+from components.errors import database_errors_as_messages, show_notice, show_refusal, succeed
 from components.reference import modality_names
 from portal.local_times import local_day, times_caption
 from portal.plain_text import plain
-from portal.requests import RequestRefused, my_engagements, my_requests, respond
+from portal.refusal import Refusal
+from portal.requests import my_engagements, my_requests, respond
 
 STATUS_BADGES = {
     "pending": ":orange-badge[Waiting for an answer]",
@@ -42,9 +43,7 @@ def describe(row: dict) -> str:
     return f"{STATUS_BADGES[row['status']]} · {wanted} · sent {day(row['created_at'])}"
 
 
-notice = st.session_state.pop("requests_notice", None)
-if notice:
-    st.success(notice, icon=":material/check_circle:")
+show_notice("requests_notice")
 
 if user.is_consultant or received:
     st.header(f"Received ({sum(r['status'] == 'pending' for r in received)} waiting)")
@@ -72,12 +71,9 @@ if user.is_consultant or received:
                 try:
                     with database_errors_as_messages():
                         respond(backend, user.claims, row["id"], accept=True)
-                    st.session_state["requests_notice"] = (
-                        f"You accepted {plain(row['other_name'])}. An engagement began."
-                    )
-                    st.rerun()
-                except RequestRefused as exc:
-                    st.session_state[error_key] = exc.message
+                    succeed("requests_notice", f"You accepted {plain(row['other_name'])}. An engagement began.")
+                except Refusal as exc:
+                    st.session_state[error_key] = exc
             reason = decline_col.text_input(
                 "Reason for declining",
                 key=f"request_reason_{row['id']}",
@@ -87,12 +83,10 @@ if user.is_consultant or received:
                 try:
                     with database_errors_as_messages():
                         respond(backend, user.claims, row["id"], accept=False, reason=reason)
-                    st.session_state["requests_notice"] = f"You declined {plain(row['other_name'])}'s request."
-                    st.rerun()
-                except RequestRefused as exc:
-                    st.session_state[error_key] = exc.message
-            if st.session_state.get(error_key):
-                st.error(st.session_state[error_key], icon=":material/error:")
+                    succeed("requests_notice", f"You declined {plain(row['other_name'])}'s request.")
+                except Refusal as exc:
+                    st.session_state[error_key] = exc
+            show_refusal(st.session_state.get(error_key))
 
 st.header("Sent")
 if not sent:

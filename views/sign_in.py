@@ -11,8 +11,7 @@ from streamlit_authenticator.utilities import LoginError
 from components import context, sessions
 from components.addresses import home_with_a_note
 from components.errors import database_errors_as_messages
-from portal.auth import MAX_FAILED_ATTEMPTS, sign_in_refusal
-from portal.db import SERVICE
+from portal.auth import MAX_FAILED_ATTEMPTS, portal_has_accounts, sign_in_refusal
 
 # A member who opens /sign-in (an email's link, a bookmark) is signed in already: home, saying so.
 home_with_a_note("signed_in")
@@ -26,7 +25,7 @@ if notice := st.session_state.get("sign_in_notice"):
 authenticator = context.authenticator()
 users = context.credentials().users
 with database_errors_as_messages():
-    empty = not context.backend().rpc("portal_has_accounts", {}, as_user=SERVICE)
+    empty = not portal_has_accounts(context.backend())
 if empty:
     st.info(
         "This portal has no accounts yet. Register the first one; to try it with sample data instead, start "

@@ -7,9 +7,19 @@ import logging
 from portal.config import Settings
 from portal.db.base import Backend
 from portal.db.claims import SERVICE, Claims
-from portal.db.errors import APIError, DatabaseUnavailable, friendly_message
+from portal.db.errors import APIError, DatabaseUnavailable, Refusal, friendly_message, refusal_from
 
-__all__ = ["APIError", "Backend", "Claims", "DatabaseUnavailable", "SERVICE", "friendly_message", "open_backend"]
+__all__ = [
+    "APIError",
+    "Backend",
+    "Claims",
+    "DatabaseUnavailable",
+    "Refusal",
+    "SERVICE",
+    "friendly_message",
+    "open_backend",
+    "refusal_from",
+]
 
 log = logging.getLogger(__name__)
 

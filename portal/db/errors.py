@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 from postgrest import APIError
 
-__all__ = ["APIError", "DatabaseUnavailable", "NOT_FOUND_CODES", "friendly_message", "is_not_found"]
+from portal.refusal import Refusal
+
+__all__ = [
+    "APIError",
+    "DatabaseUnavailable",
+    "NOT_FOUND_CODES",
+    "Refusal",
+    "friendly_message",
+    "is_not_found",
+    "refusal_from",
+]
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -48,12 +61,51 @@ def friendly_message(error: Exception) -> str:
             "The portal cannot reach its database at the moment. Nothing you typed was lost; "
             "try again in a few seconds."
         )
+    if isinstance(error, Refusal):
+        return error.message
     if isinstance(error, APIError):
         # Messages raised on purpose by our functions (P0001, not found, 42501 with text)
         # are written as sentences for people.
         if (error.code == "P0001" or is_not_found(error)) and error.message:
             return error.message
-        if error.code == "42501" and error.message and error.message[0].isupper():
+        if _raised_on_purpose(error) and error.message:
             return error.message
         return _GENERIC.get(error.code or "", "Something went wrong while saving. Please try again.")
     return "Something unexpected went wrong. Please try again."
+
+
+_FIELD_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+def _fields_named(error: APIError) -> tuple[str | None, dict[str, str] | None]:
+    """The field(s) a refusal names: the functions and the *_in_sentences triggers raise P0001 (a few 22023 or
+    42501) with the field in `detail`; on plan versions, a JSON object of field -> sentence (the guardrails, one
+    sentence per field)."""
+    details = error.details
+    if not isinstance(details, str) or not (error.code == "P0001" or _raised_on_purpose(error)):
+        return None, None
+    if details.startswith("{"):
+        try:
+            named = json.loads(details)
+        except ValueError:
+            return None, None
+        return None, {str(k): str(v) for k, v in named.items()} if isinstance(named, dict) else None
+    return (details, None) if _FIELD_NAME.fullmatch(details) else (None, None)
+
+
+def _raised_on_purpose(error: APIError) -> bool:
+    """A function's own refusal under another code (22023 for a malformed value, 42501 for who may): a sentence,
+    its field in `detail` like P0001's; Postgres's own messages in those classes start in lowercase."""
+    message = error.message or ""
+    return error.code in ("42501", "22023") and message[:1].isupper()
+
+
+def refusal_from(error: APIError) -> Refusal:
+    """What both backends raise for an error the database (or PostgREST) answered: a Refusal worded for people
+    (friendly_message), naming its field, with the SQLSTATE as its code; `json()` keeps the database's words."""
+    if isinstance(error, Refusal):
+        return error
+    field, fields = _fields_named(error)
+    refusal = Refusal(friendly_message(error), field, error.code, fields=fields, error=error.json())
+    refusal.from_database = True
+    return refusal

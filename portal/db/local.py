@@ -20,7 +20,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from portal.db.claims import Claims
-from portal.db.errors import APIError, DatabaseUnavailable
+from portal.db.errors import APIError, DatabaseUnavailable, refusal_from
 
 if TYPE_CHECKING:
     from portal.db.bootstrap import EmbeddedDatabase
@@ -59,14 +59,17 @@ where n.nspname = 'public' and p.proname = %s
 
 
 def _api_error(exc: psycopg.Error) -> APIError:
+    """The error as PostgREST would answer it, raised as a Refusal (refusal_from)."""
     diag = exc.diag
-    return APIError(
-        {
-            "code": diag.sqlstate or exc.sqlstate,
-            "message": diag.message_primary or str(exc),
-            "details": diag.message_detail,
-            "hint": diag.message_hint,
-        }
+    return refusal_from(
+        APIError(
+            {
+                "code": diag.sqlstate or exc.sqlstate,
+                "message": diag.message_primary or str(exc),
+                "details": diag.message_detail,
+                "hint": diag.message_hint,
+            }
+        )
     )
 
 
@@ -76,16 +79,18 @@ def _not_found(fn: str, params: dict[str, Any], hint: str | None) -> APIError:
     listed = ", ".join(names)
     signature = f"({listed})" if names else " without parameters"
     searched = f"with parameter{'s' if len(names) > 1 else ''} {listed}" if names else "without parameters"
-    return APIError(
-        {
-            "code": "PGRST202",
-            "message": f"Could not find the function public.{fn}{signature} in the schema cache",
-            "details": (
-                f"Searched for the function public.{fn} {searched} or with a single "
-                "unnamed json/jsonb parameter, but no matches were found in the schema cache."
-            ),
-            "hint": hint,
-        }
+    return refusal_from(
+        APIError(
+            {
+                "code": "PGRST202",
+                "message": f"Could not find the function public.{fn}{signature} in the schema cache",
+                "details": (
+                    f"Searched for the function public.{fn} {searched} or with a single "
+                    "unnamed json/jsonb parameter, but no matches were found in the schema cache."
+                ),
+                "hint": hint,
+            }
+        )
     )
 
 

@@ -13,7 +13,7 @@ import httpx
 from postgrest import APIError
 
 from portal.db.claims import Claims
-from portal.db.errors import DatabaseUnavailable
+from portal.db.errors import DatabaseUnavailable, refusal_from
 from portal.db.tokens import TokenMinter
 from supabase import Client, ClientOptions, create_client
 
@@ -32,8 +32,8 @@ class SupabaseBackend:
             request.request.headers["Authorization"] = f"Bearer {self._minter.mint(as_user)}"
         try:
             response = request.execute()
-        except APIError:
-            raise
+        except APIError as exc:
+            raise refusal_from(exc) from exc
         except httpx.HTTPError as exc:
             raise DatabaseUnavailable() from exc
         return response.data
