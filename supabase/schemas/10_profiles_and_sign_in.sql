@@ -614,10 +614,11 @@ end;
 $$;
 
 -- function: public.auth_redeem_verification(text)
--- Opening a verification link: a registration becomes the account, or an account's address is verified.
--- outcome: created, verified, expired, spent, unknown, username_taken (someone else took the name
--- meanwhile: register again), email_taken (the address got an account meanwhile: sign in).
--- (latest definition in the migrations: 20261129002100_sign_up_verified_and_reset_by_link.sql)
+-- 3 ----------------------------------------------------------------------------------------------------------
+-- As in 20261129002100, but a spent link whose address is now confirmed says so ('confirmed', with the
+-- account's username): the address belongs to an account (a registration), or is the verified address of
+-- the link's account (a member's own verification).
+-- (latest definition in the migrations: 20261207500100_emails_name_their_session_and_plan.sql)
 CREATE FUNCTION public.auth_redeem_verification(p_token_hash text) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
@@ -625,6 +626,7 @@ CREATE FUNCTION public.auth_redeem_verification(p_token_hash text) RETURNS jsonb
 declare
   link private.account_links;
   new_id uuid;
+  confirmed_as text;
 begin
   select * into link from private.account_links l
   where l.token_hash = p_token_hash and l.kind in ('registration', 'verify_email') for update;
@@ -632,6 +634,12 @@ begin
     return jsonb_build_object('outcome', 'unknown', 'username', null);
   end if;
   if link.used_at is not null then
+    select c.username into confirmed_as from private.credentials c
+    where lower(c.email) = lower(link.email)
+      and (link.kind = 'registration' or (c.user_id = link.user_id and c.email_verified_at is not null));
+    if confirmed_as is not null then
+      return jsonb_build_object('outcome', 'confirmed', 'username', confirmed_as);
+    end if;
     return jsonb_build_object('outcome', 'spent', 'username', null);
   end if;
   if link.expires_at <= now() then

@@ -401,6 +401,22 @@ CREATE FUNCTION private.pair_reasons(p_seeker uuid, p_consultant uuid) RETURNS T
   from private.kept_reasons(p_seeker, array[p_consultant]) r
 $$;
 
+-- function: private.raise_request_refusal(jsonb)
+-- A refusal from private.request_refusal, raised as the request raised it.
+-- (latest definition in the migrations: 20261207400100_a_waitlist_for_consultants_who_are_full.sql)
+CREATE FUNCTION private.raise_request_refusal(p_refusal jsonb) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+begin
+  if p_refusal ->> 'errcode' = 'PT404' then
+    raise exception using message = p_refusal ->> 'message', errcode = 'PT404';
+  elsif p_refusal is not null then
+    raise exception using message = p_refusal ->> 'message', detail = p_refusal ->> 'detail';
+  end if;
+end;
+$$;
+
 -- function: private.relationships_stay_few_and_visible()
 -- ---------------------------------------------------------------------------
 -- Declarations: bounded, one organisation one entry, only people the writer may see
@@ -460,6 +476,28 @@ begin
   end if;
   return new;
 end;
+$$;
+
+-- function: private.request_refusal(uuid, uuid)
+-- Who may ask whom, room aside: null when p_seeker may send p_consultant a request, else the refusal as
+-- {message, detail} or {message, errcode 'PT404'} (a consultant one may not see reads as missing). The checks and
+-- sentences request_consultation made inline, in the same order.
+-- (latest definition in the migrations: 20261207400100_a_waitlist_for_consultants_who_are_full.sql)
+CREATE FUNCTION private.request_refusal(p_seeker uuid, p_consultant uuid) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select case
+    when p_seeker = p_consultant then
+      jsonb_build_object('message', 'You cannot request a consultation with yourself.', 'detail', 'consultant')
+    -- Refused only for what search and the profile already show (the kept level: live, and what a request witnessed).
+    when not exists (select 1 from public.profiles p where p.id = p_consultant and p.is_consultant)
+         or (select l.level from private.conflict_levels(p_seeker, array[p_consultant]) l) = 'blocking' then
+      jsonb_build_object('message', 'This consultant is not available to you.', 'errcode', 'PT404')
+    when exists (select 1 from public.engagements e
+                 where e.seeker_id = p_seeker and e.consultant_id = p_consultant and e.status = 'active') then
+      jsonb_build_object('message', 'You already work with this consultant.', 'detail', 'consultant')
+  end
 $$;
 
 -- function: private.requests_name_few_modalities()
@@ -542,6 +580,20 @@ begin
     using detail = 'jurisdiction',
           hint = case when asking_is_client then 'Ask your consultant about their licence, or agree an ending.'
                       else 'Renew the licence on My profile; until then no session can be booked.' end;
+end;
+$$;
+
+-- function: private.room_opened_tells_the_waiting()
+-- The trigger on the states that open room; its argument names the consultant's column. A definer: it reads every
+-- seeker's wait and writes their notices, which no member may, whoever's change (or counter) opened the room.
+-- (latest definition in the migrations: 20261207400100_a_waitlist_for_consultants_who_are_full.sql)
+CREATE FUNCTION private.room_opened_tells_the_waiting() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  perform private.tell_the_waiting((to_jsonb(new) ->> tg_argv[0])::uuid);
+  return null;
 end;
 $$;
 
@@ -632,6 +684,104 @@ CREATE FUNCTION private.take_request_screening(p_request uuid) RETURNS void
   from public.consultation_requests q
   where q.id = p_request
   on conflict (request_id) do update set reasons = excluded.reasons, screened_at = excluded.screened_at
+$$;
+
+-- function: private.tell_the_waiting(uuid)
+-- ---------------------------------------------------------------------------
+-- Telling. When a place opens, every current wait is told, in the order asked (asked_at, then id: the notices and
+-- the outbox rows are written in that order, so the first to ask is the first told), each once: telling ends the
+-- wait. Not only as many as there are places: a request is not a booking (the consultant chooses among requests,
+-- and the matched screening at a request may rule a pair out), so telling one per place would leave the place idle
+-- whenever the first told does not ask or is not taken, and nothing would pass the turn on. Each wait is screened
+-- as a request would be (private.request_refusal, a pending request, the licence where the seeker lives): someone
+-- who could not ask is not told, and keeps waiting (a licence renewed later makes them eligible at the next opening).
+-- The flood cap holds: a member whose change opened the room and who has already reached another member 20 times
+-- today (private.pair_deliveries) does not tell them now; their wait stays for the next opening, and the change
+-- itself is never refused for it.
+-- ---------------------------------------------------------------------------
+-- (latest definition in the migrations: 20261207400100_a_waitlist_for_consultants_who_are_full.sql)
+CREATE FUNCTION private.tell_the_waiting(p_consultant uuid) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  actor uuid := auth.uid();
+  capped boolean := auth.uid() is not null and not public.is_admin();
+  name text := (select p.display_name from public.profiles p where p.id = p_consultant);
+  wait record;
+  told integer := 0;
+begin
+  if not public.consultant_can_take_requests(p_consultant) then
+    return 0;
+  end if;
+  for wait in
+    select w.id, w.seeker_id from public.waitlist w
+    join public.profiles s on s.id = w.seeker_id and s.deleted_at is null
+    where w.consultant_id = p_consultant and w.told_at is null and w.expires_at > now()
+    order by w.asked_at, w.id
+    for update of w
+  loop
+    continue when private.request_refusal(wait.seeker_id, p_consultant) is not null;
+    continue when exists (select 1 from public.consultation_requests r
+                          where r.seeker_id = wait.seeker_id and r.consultant_id = p_consultant
+                            and r.status = 'pending');
+    continue when capped and actor <> wait.seeker_id and exists (
+      select 1 from private.pair_deliveries d
+      where d.sender = actor and d.recipient = wait.seeker_id and d.what = 'notices'
+        and d.on_day = (now() at time zone 'utc')::date and d.actions >= 20
+        and d.last_xact is distinct from pg_catalog.pg_current_xact_id());
+    begin
+      perform private.require_licence_where_client_lives(p_consultant, wait.seeker_id, 'request');
+    exception when raise_exception then
+      continue;  -- no current licence where the seeker lives: a request would be refused
+    end;
+    update public.waitlist w set told_at = now() where w.id = wait.id;
+    -- The page is the consultant's own address, so the notice's link and the email's open their profile.
+    insert into public.notifications (user_id, kind, message, page)
+    values (wait.seeker_id, 'room_opened',
+            name || ' has room for a new client again, as you asked to be told. Send them a request from their '
+            || 'profile while the place is open.',
+            'consultant?id=' || p_consultant);
+    told := told + 1;
+  end loop;
+  return told;
+end;
+$$;
+
+-- table: public.waitlist
+-- ---------------------------------------------------------------------------
+-- One wait per seeker and consultant. A wait is current while it is not told and not expired; it expires 60 days
+-- after it was asked or last renewed (expires_at, read against now(): no sweep is needed). Telling ends it, so a
+-- seeker is told once per wait; asking again after being told (or after expiry) starts a new wait at the back.
+-- ---------------------------------------------------------------------------
+-- (latest definition in the migrations: 20261207400100_a_waitlist_for_consultants_who_are_full.sql)
+CREATE TABLE public.waitlist (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    seeker_id uuid NOT NULL,
+    consultant_id uuid NOT NULL,
+    asked_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone DEFAULT (now() + '60 days'::interval) NOT NULL,
+    told_at timestamp with time zone,
+    CONSTRAINT waitlist_not_self CHECK ((seeker_id <> consultant_id))
+);
+
+-- function: private.wait_document(public.waitlist)
+-- A wait as its seeker reads it: the consultant, when asked, until when, whether told, and its state.
+-- (latest definition in the migrations: 20261207400100_a_waitlist_for_consultants_who_are_full.sql)
+CREATE FUNCTION private.wait_document(p_wait public.waitlist) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select jsonb_build_object(
+    'consultant_id', p_wait.consultant_id,
+    'consultant_name', (select p.display_name from public.profiles p where p.id = p_wait.consultant_id),
+    'asked_at', p_wait.asked_at,
+    'expires_at', p_wait.expires_at,
+    'told_at', p_wait.told_at,
+    'state', case when p_wait.told_at is not null then 'told'
+                  when p_wait.expires_at <= now() then 'expired'
+                  else 'waiting' end,
+    'has_room', public.consultant_can_take_requests(p_wait.consultant_id))
 $$;
 
 -- function: private.waiver_fields_in_sentences()
@@ -776,6 +926,69 @@ CREATE FUNCTION public.get_my_declarations() RETURNS jsonb
       from public.declared_relationships d where d.declarer_id = auth.uid()), '[]'))
 $$;
 
+-- function: public.join_waitlist(uuid)
+-- Ask to be told when p_consultant has room. Refused, with the request's sentences, for anyone who could not send
+-- them a request (themselves, a consultant they may not see, their own consultant, a pending request, no licence
+-- where they live); refused while there is room (a request is the way then). Asking twice changes nothing. A seeker
+-- waits for at most 20 consultants at once (members keep a few entries, not thousands).
+-- (latest definition in the migrations: 20261207400100_a_waitlist_for_consultants_who_are_full.sql)
+CREATE FUNCTION public.join_waitlist(p_consultant uuid) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  me uuid := auth.uid();
+  wait public.waitlist;
+begin
+  if me is null then
+    raise exception 'Sign in to be told when a consultant has room.' using errcode = '42501';
+  end if;
+  perform private.raise_request_refusal(private.request_refusal(me, p_consultant));
+  if exists (select 1 from public.consultation_requests r
+             where r.seeker_id = me and r.consultant_id = p_consultant and r.status = 'pending') then
+    raise exception 'You have asked this consultant already; your request waits for their answer.'
+      using detail = 'consultant', hint = 'See it under Requests.';
+  end if;
+  perform private.require_licence_where_client_lives(p_consultant, me, 'request');
+  -- The intake row locked, as a request locks it: a wait and an opening never cross unseen.
+  perform 1 from public.availability_settings s where s.consultant_id = p_consultant for update;
+  if public.consultant_can_take_requests(p_consultant) then
+    raise exception 'This consultant has room now: send them a request instead of waiting.'
+      using detail = 'capacity', hint = 'Ask for a consultation on their profile.';
+  end if;
+  select * into wait from public.waitlist w where w.seeker_id = me and w.consultant_id = p_consultant for update;
+  if wait.id is not null and wait.told_at is null and wait.expires_at > now() then
+    return private.wait_document(wait);
+  end if;
+  if (select count(*) from public.waitlist w
+      where w.seeker_id = me and w.told_at is null and w.expires_at > now()) >= 20 then
+    raise exception 'You are waiting for 20 consultants already, the most at once; leave one of those waitlists first.'
+      using detail = 'waitlist', hint = 'Each consultant''s profile shows your wait and lets you leave it.';
+  end if;
+  insert into public.waitlist as w (seeker_id, consultant_id) values (me, p_consultant)
+  on conflict (seeker_id, consultant_id) do update
+    set asked_at = now(), expires_at = now() + interval '60 days', told_at = null
+  returning * into wait;
+  return private.wait_document(wait);
+end;
+$$;
+
+-- function: public.leave_waitlist(uuid)
+-- Leave a waitlist (whatever its state); true when there was a wait to leave.
+-- (latest definition in the migrations: 20261207400100_a_waitlist_for_consultants_who_are_full.sql)
+CREATE FUNCTION public.leave_waitlist(p_consultant uuid) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  if auth.uid() is null then
+    raise exception 'Sign in to leave a waitlist.' using errcode = '42501';
+  end if;
+  delete from public.waitlist w where w.seeker_id = auth.uid() and w.consultant_id = p_consultant;
+  return found;
+end;
+$$;
+
 -- function: public.list_conflict_rules()
 -- (latest definition in the migrations: 20261126000400_dual_relationship_screening.sql)
 CREATE FUNCTION public.list_conflict_rules() RETURNS SETOF public.conflict_rules
@@ -822,6 +1035,33 @@ CREATE FUNCTION public.my_screening_log(p_limit integer DEFAULT 100) RETURNS TAB
   limit least(greatest(coalesce(p_limit, 100), 1), 500)
 $$;
 
+-- function: public.my_waitlist_count()
+-- How many wait for the caller (a consultant's My practice): current waits of members who still have an account.
+-- A count only: who waits is the seeker's until they send a request.
+-- (latest definition in the migrations: 20261207400100_a_waitlist_for_consultants_who_are_full.sql)
+CREATE FUNCTION public.my_waitlist_count() RETURNS integer
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select count(*)::integer
+  from public.waitlist w
+  join public.profiles s on s.id = w.seeker_id and s.deleted_at is null
+  where w.consultant_id = auth.uid() and w.told_at is null and w.expires_at > now()
+$$;
+
+-- function: public.my_waits()
+-- The caller's own waits, newest first (one per consultant, so never more than the consultants they waited for).
+-- (latest definition in the migrations: 20261207400100_a_waitlist_for_consultants_who_are_full.sql)
+CREATE FUNCTION public.my_waits() RETURNS jsonb
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select coalesce(jsonb_agg(private.wait_document(w) order by w.asked_at desc, w.id), '[]'::jsonb)
+  from public.waitlist w
+  join public.profiles c on c.id = w.consultant_id and c.deleted_at is null
+  where w.seeker_id = auth.uid()
+$$;
+
 -- function: public.remove_my_declaration(uuid)
 -- (latest definition in the migrations: 20261126000400_dual_relationship_screening.sql)
 CREATE FUNCTION public.remove_my_declaration(p_id uuid) RETURNS jsonb
@@ -837,11 +1077,40 @@ begin
 end;
 $$;
 
+-- function: public.renew_my_wait(uuid)
+-- Renew a current wait: it then ends 60 days from now. An expired or told wait is over: ask again instead.
+-- (latest definition in the migrations: 20261207400100_a_waitlist_for_consultants_who_are_full.sql)
+CREATE FUNCTION public.renew_my_wait(p_consultant uuid) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  me uuid := auth.uid();
+  wait public.waitlist;
+begin
+  if me is null then
+    raise exception 'Sign in to renew your wait.' using errcode = '42501';
+  end if;
+  select * into wait from public.waitlist w where w.seeker_id = me and w.consultant_id = p_consultant for update;
+  if wait.id is null or wait.told_at is not null then
+    raise exception 'You are not on this consultant''s waitlist.'
+      using detail = 'waitlist', hint = 'Ask to be told when there is room.';
+  end if;
+  if wait.expires_at <= now() then
+    raise exception 'Your wait ended on %; ask again to be told when there is room.',
+      to_char(wait.expires_at at time zone coalesce((select p.timezone from public.profiles p where p.id = me), 'UTC'),
+              'FMDD Mon YYYY')
+      using detail = 'waitlist';
+  end if;
+  update public.waitlist w set expires_at = now() + interval '60 days' where w.id = wait.id returning * into wait;
+  return private.wait_document(wait);
+end;
+$$;
+
 -- function: public.request_consultation(uuid, text[], text)
--- ---------------------------------------------------------------------------
--- Requests: the matched screening runs here, once, and is kept
--- ---------------------------------------------------------------------------
--- (latest definition in the migrations: 20261129000800_screening_reveals_only_what_a_request_witnesses.sql)
+-- Requests: its latest definition (…000800, as …1900 left it: PT404), the eligibility read from
+-- private.request_refusal, and a wait for this consultant ended by the request (asking supersedes waiting).
+-- (latest definition in the migrations: 20261207400100_a_waitlist_for_consultants_who_are_full.sql)
 CREATE FUNCTION public.request_consultation(p_consultant uuid, p_modalities text[], p_message text) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
@@ -864,16 +1133,7 @@ begin
              where not exists (select 1 from public.modalities m where m.code = w)) then
     raise exception 'Unknown modality.' using detail = 'modalities', hint = 'Pick modalities from the list.';
   end if;
-  -- Refused only for what search and the profile already show (the live screening).
-  select l.level into conflict from private.conflict_levels(me, array[p_consultant]) l;
-  if not exists (select 1 from public.profiles p where p.id = p_consultant and p.is_consultant)
-     or conflict = 'blocking' then
-    raise exception 'This consultant is not available to you.' using errcode = 'PT404';
-  end if;
-  if exists (select 1 from public.engagements e
-             where e.seeker_id = me and e.consultant_id = p_consultant and e.status = 'active') then
-    raise exception 'You already work with this consultant.' using detail = 'consultant';
-  end if;
+  perform private.raise_request_refusal(private.request_refusal(me, p_consultant));
   -- Each request runs the matched screening once; a cap keeps it from being used as a probe.
   if (select count(*) from public.consultation_requests r
       where r.seeker_id = me and r.created_at > now() - interval '1 day') >= 20 then
@@ -889,6 +1149,7 @@ begin
   insert into public.consultation_requests (seeker_id, consultant_id, modalities, message)
   values (me, p_consultant, coalesce(p_modalities, '{}'), btrim(p_message))
   returning * into new_request;
+  delete from public.waitlist w where w.seeker_id = me and w.consultant_id = p_consultant;
   -- Witnessed: the consultant sees the request, and both see this screening in their log.
   perform private.take_request_screening(new_request.id);
   select l.level into conflict from private.pair_level(me, p_consultant) l;
@@ -1149,6 +1410,14 @@ ALTER TABLE ONLY public.declared_relationships
 ALTER TABLE ONLY public.screening_log
     ADD CONSTRAINT screening_log_pkey PRIMARY KEY (id);
 
+-- constraint: public.waitlist waitlist_one_per_pair
+ALTER TABLE ONLY public.waitlist
+    ADD CONSTRAINT waitlist_one_per_pair UNIQUE (seeker_id, consultant_id);
+
+-- constraint: public.waitlist waitlist_pkey
+ALTER TABLE ONLY public.waitlist
+    ADD CONSTRAINT waitlist_pkey PRIMARY KEY (id);
+
 -- constraint: public.conflict_waivers waivers_one_per_fingerprint
 ALTER TABLE ONLY public.conflict_waivers
     ADD CONSTRAINT waivers_one_per_fingerprint UNIQUE (seeker_id, consultant_id, fingerprint);
@@ -1183,6 +1452,9 @@ CREATE INDEX screening_log_consultant_idx ON public.screening_log USING btree (c
 -- index: public.screening_log_seeker_idx
 CREATE INDEX screening_log_seeker_idx ON public.screening_log USING btree (seeker_id, created_at DESC);
 
+-- index: public.waitlist_waiting_idx
+CREATE INDEX waitlist_waiting_idx ON public.waitlist USING btree (consultant_id, asked_at, id) WHERE (told_at IS NULL);
+
 -- trigger: public.affiliations affiliations_fields_in_sentences
 -- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
 -- Stated here rather than in 10_profiles_and_sign_in.sql: it needs private.declaration_fields_in_sentences from this file.
@@ -1192,6 +1464,12 @@ CREATE TRIGGER affiliations_fields_in_sentences BEFORE INSERT OR UPDATE ON publi
 -- (latest definition in the migrations: 20261206300000_screening_shows_no_decoder.sql)
 -- Stated here rather than in 10_profiles_and_sign_in.sql: it needs private.affiliations_stay_few_and_one_per_organisation from this file.
 CREATE TRIGGER affiliations_stay_few_and_one_per_organisation BEFORE INSERT OR UPDATE ON public.affiliations FOR EACH ROW EXECUTE FUNCTION private.affiliations_stay_few_and_one_per_organisation();
+
+-- trigger: public.profiles profiles_offering_again_tells_the_waiting
+-- "I offer consultation" turned back on opens the room the settings already had.
+-- (latest definition in the migrations: 20261207400100_a_waitlist_for_consultants_who_are_full.sql)
+-- Stated here rather than in 10_profiles_and_sign_in.sql: it needs private.room_opened_tells_the_waiting from this file.
+CREATE TRIGGER profiles_offering_again_tells_the_waiting AFTER UPDATE OF is_consultant ON public.profiles FOR EACH ROW WHEN ((new.is_consultant AND (NOT old.is_consultant))) EXECUTE FUNCTION private.room_opened_tells_the_waiting('id');
 
 -- trigger: public.declared_relationships relationships_fields_in_sentences
 -- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
@@ -1265,8 +1543,21 @@ ALTER TABLE ONLY public.declared_relationships
 ALTER TABLE ONLY public.declared_relationships
     ADD CONSTRAINT relationships_kind_known FOREIGN KEY (kind) REFERENCES public.conflict_rules(kind);
 
+-- fk constraint: public.waitlist waitlist_consultant_id_fkey
+ALTER TABLE ONLY public.waitlist
+    ADD CONSTRAINT waitlist_consultant_id_fkey FOREIGN KEY (consultant_id) REFERENCES public.profiles(id) ON DELETE CASCADE;
+
+-- fk constraint: public.waitlist waitlist_seeker_id_fkey
+ALTER TABLE ONLY public.waitlist
+    ADD CONSTRAINT waitlist_seeker_id_fkey FOREIGN KEY (seeker_id) REFERENCES public.profiles(id) ON DELETE CASCADE;
+
 -- row security: private.request_screenings
 ALTER TABLE private.request_screenings ENABLE ROW LEVEL SECURITY;
+
+-- policy: public.waitlist a seeker reads their own waits
+-- The seeker reads their own waits; nobody else reads any (the consultant's count comes from a function).
+-- (latest definition in the migrations: 20261207400100_a_waitlist_for_consultants_who_are_full.sql)
+CREATE POLICY "a seeker reads their own waits" ON public.waitlist FOR SELECT TO portal_member USING ((seeker_id = ( SELECT auth.uid() AS uid)));
 
 -- row security: public.conflict_rules
 ALTER TABLE public.conflict_rules ENABLE ROW LEVEL SECURITY;
@@ -1316,6 +1607,9 @@ CREATE POLICY "parties read their waivers" ON public.conflict_waivers FOR SELECT
 -- row security: public.screening_log
 ALTER TABLE public.screening_log ENABLE ROW LEVEL SECURITY;
 
+-- row security: public.waitlist
+ALTER TABLE public.waitlist ENABLE ROW LEVEL SECURITY;
+
 -- acl: private.FUNCTION affiliations_stay_few_and_one_per_organisation()
 REVOKE ALL ON FUNCTION private.affiliations_stay_few_and_one_per_organisation() FROM PUBLIC;
 
@@ -1352,11 +1646,17 @@ REVOKE ALL ON FUNCTION private.pair_level(p_seeker uuid, p_consultant uuid, OUT 
 -- acl: private.FUNCTION pair_reasons(p_seeker uuid, p_consultant uuid)
 REVOKE ALL ON FUNCTION private.pair_reasons(p_seeker uuid, p_consultant uuid) FROM PUBLIC;
 
+-- acl: private.FUNCTION raise_request_refusal(p_refusal jsonb)
+REVOKE ALL ON FUNCTION private.raise_request_refusal(p_refusal jsonb) FROM PUBLIC;
+
 -- acl: private.FUNCTION relationships_stay_few_and_visible()
 REVOKE ALL ON FUNCTION private.relationships_stay_few_and_visible() FROM PUBLIC;
 
 -- acl: private.FUNCTION request_fields_in_sentences()
 REVOKE ALL ON FUNCTION private.request_fields_in_sentences() FROM PUBLIC;
+
+-- acl: private.FUNCTION request_refusal(p_seeker uuid, p_consultant uuid)
+REVOKE ALL ON FUNCTION private.request_refusal(p_seeker uuid, p_consultant uuid) FROM PUBLIC;
 
 -- acl: private.FUNCTION requests_name_few_modalities()
 REVOKE ALL ON FUNCTION private.requests_name_few_modalities() FROM PUBLIC;
@@ -1366,6 +1666,9 @@ REVOKE ALL ON FUNCTION private.requests_need_a_licence_where_the_client_lives() 
 
 -- acl: private.FUNCTION require_licence_where_client_lives(p_consultant uuid, p_client uuid, p_door text)
 REVOKE ALL ON FUNCTION private.require_licence_where_client_lives(p_consultant uuid, p_client uuid, p_door text) FROM PUBLIC;
+
+-- acl: private.FUNCTION room_opened_tells_the_waiting()
+REVOKE ALL ON FUNCTION private.room_opened_tells_the_waiting() FROM PUBLIC;
 
 -- acl: private.FUNCTION screen_conflicts(p_seeker uuid, p_consultants uuid[], p_context text)
 REVOKE ALL ON FUNCTION private.screen_conflicts(p_seeker uuid, p_consultants uuid[], p_context text) FROM PUBLIC;
@@ -1378,6 +1681,16 @@ REVOKE ALL ON FUNCTION private.seeker_conflicts(p_seeker uuid) FROM PUBLIC;
 
 -- acl: private.FUNCTION take_request_screening(p_request uuid)
 REVOKE ALL ON FUNCTION private.take_request_screening(p_request uuid) FROM PUBLIC;
+
+-- acl: private.FUNCTION tell_the_waiting(p_consultant uuid)
+REVOKE ALL ON FUNCTION private.tell_the_waiting(p_consultant uuid) FROM PUBLIC;
+
+-- acl: public.TABLE waitlist
+GRANT ALL ON TABLE public.waitlist TO service_role;
+GRANT SELECT ON TABLE public.waitlist TO portal_member;
+
+-- acl: private.FUNCTION wait_document(p_wait public.waitlist)
+REVOKE ALL ON FUNCTION private.wait_document(p_wait public.waitlist) FROM PUBLIC;
 
 -- acl: private.FUNCTION waiver_fields_in_sentences()
 REVOKE ALL ON FUNCTION private.waiver_fields_in_sentences() FROM PUBLIC;
@@ -1404,6 +1717,16 @@ REVOKE ALL ON FUNCTION public.get_my_declarations() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.get_my_declarations() TO service_role;
 GRANT ALL ON FUNCTION public.get_my_declarations() TO portal_member;
 
+-- acl: public.FUNCTION join_waitlist(p_consultant uuid)
+REVOKE ALL ON FUNCTION public.join_waitlist(p_consultant uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.join_waitlist(p_consultant uuid) TO service_role;
+GRANT ALL ON FUNCTION public.join_waitlist(p_consultant uuid) TO portal_member;
+
+-- acl: public.FUNCTION leave_waitlist(p_consultant uuid)
+REVOKE ALL ON FUNCTION public.leave_waitlist(p_consultant uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.leave_waitlist(p_consultant uuid) TO service_role;
+GRANT ALL ON FUNCTION public.leave_waitlist(p_consultant uuid) TO portal_member;
+
 -- acl: public.FUNCTION list_conflict_rules()
 REVOKE ALL ON FUNCTION public.list_conflict_rules() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.list_conflict_rules() TO service_role;
@@ -1419,10 +1742,25 @@ REVOKE ALL ON FUNCTION public.my_screening_log(p_limit integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.my_screening_log(p_limit integer) TO service_role;
 GRANT ALL ON FUNCTION public.my_screening_log(p_limit integer) TO portal_member;
 
+-- acl: public.FUNCTION my_waitlist_count()
+REVOKE ALL ON FUNCTION public.my_waitlist_count() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.my_waitlist_count() TO service_role;
+GRANT ALL ON FUNCTION public.my_waitlist_count() TO portal_member;
+
+-- acl: public.FUNCTION my_waits()
+REVOKE ALL ON FUNCTION public.my_waits() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.my_waits() TO service_role;
+GRANT ALL ON FUNCTION public.my_waits() TO portal_member;
+
 -- acl: public.FUNCTION remove_my_declaration(p_id uuid)
 REVOKE ALL ON FUNCTION public.remove_my_declaration(p_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.remove_my_declaration(p_id uuid) TO service_role;
 GRANT ALL ON FUNCTION public.remove_my_declaration(p_id uuid) TO portal_member;
+
+-- acl: public.FUNCTION renew_my_wait(p_consultant uuid)
+REVOKE ALL ON FUNCTION public.renew_my_wait(p_consultant uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.renew_my_wait(p_consultant uuid) TO service_role;
+GRANT ALL ON FUNCTION public.renew_my_wait(p_consultant uuid) TO portal_member;
 
 -- acl: public.FUNCTION request_consultation(p_consultant uuid, p_modalities text[], p_message text)
 REVOKE ALL ON FUNCTION public.request_consultation(p_consultant uuid, p_modalities text[], p_message text) FROM PUBLIC;

@@ -1698,6 +1698,13 @@ CREATE TRIGGER availability_capacity_holds_the_active_clients BEFORE UPDATE OF c
 -- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
 CREATE TRIGGER availability_settings_fields_in_sentences BEFORE INSERT OR UPDATE ON public.availability_settings FOR EACH ROW EXECUTE FUNCTION private.availability_fields_in_sentences();
 
+-- trigger: public.availability_settings availability_settings_room_tells_the_waiting
+-- Room opens when a consultant with no free place gets one, or has more free places than before: capacity raised,
+-- intake turned on, or the active-client counter falling (an engagement ended by either party, by its plan or by an
+-- account's closure).
+-- (latest definition in the migrations: 20261207400100_a_waitlist_for_consultants_who_are_full.sql)
+CREATE TRIGGER availability_settings_room_tells_the_waiting AFTER UPDATE OF capacity, accepting_new_clients, active_clients ON public.availability_settings FOR EACH ROW WHEN ((new.accepting_new_clients AND (new.active_clients < new.capacity) AND ((NOT old.accepting_new_clients) OR (old.active_clients >= old.capacity) OR ((new.capacity - new.active_clients) > (old.capacity - old.active_clients))))) EXECUTE FUNCTION private.room_opened_tells_the_waiting('consultant_id');
+
 -- trigger: public.appointments bookings_avoid_calendar_busy
 -- (latest definition in the migrations: 20261206600100_busy_times_from_the_consultants_calendar.sql)
 CREATE TRIGGER bookings_avoid_calendar_busy BEFORE INSERT ON public.appointments FOR EACH ROW EXECUTE FUNCTION private.bookings_avoid_calendar_busy();

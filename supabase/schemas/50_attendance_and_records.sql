@@ -106,10 +106,11 @@ end;
 $$;
 
 -- function: public.export_my_data()
--- ---------------------------------------------------------------------------
--- The export names only the people the member may see
--- ---------------------------------------------------------------------------
--- (latest definition in the migrations: 20261206300000_screening_shows_no_decoder.sql)
+-- The export holds my waits (issue 26, item 13): "everything the portal holds about you" includes the consultants a
+-- member waits for, with when they asked, until when, and when they were told; the consultants are named under
+-- `people`. A consultant's export holds no wait: who waits for them is not theirs.
+-- export_my_data's latest definition (…300000_screening_shows_no_decoder), with the waitlist added.
+-- (latest definition in the migrations: 20261207400200_the_export_holds_my_waits.sql)
 CREATE FUNCTION public.export_my_data() RETURNS jsonb
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO ''
@@ -166,6 +167,11 @@ CREATE FUNCTION public.export_my_data() RETURNS jsonb
                                       and l.context in ('on_demand', 'request', 'accept'))), '[]'),
     'notifications', coalesce((select jsonb_agg(to_jsonb(n)) from public.notifications n, me
                                where n.user_id = me.id), '[]'),
+    -- The consultants you asked to be told about when they have room (the waitlist: yours alone).
+    'waitlist', coalesce((select jsonb_agg(jsonb_build_object('consultant_id', w.consultant_id, 'asked_at', w.asked_at,
+                                                              'expires_at', w.expires_at, 'told_at', w.told_at)
+                                           order by w.asked_at)
+                          from public.waitlist w, me where w.seeker_id = me.id), '[]'),
     -- Who the ids above are: the members your records name (the other party of each request,
     -- engagement, session, plan and waiver, and the consultants you declared a relationship
     -- with), by the name the portal shows you. Nobody else: a declaration naming a member you may
@@ -189,7 +195,8 @@ CREATE FUNCTION public.export_my_data() RETURNS jsonb
                           union select case when t.seeker_id = me.id then t.consultant_id else t.seeker_id end
                           from public.termination_plans t, me where me.id in (t.seeker_id, t.consultant_id)
                           union select case when w.seeker_id = me.id then w.consultant_id else w.seeker_id end
-                          from public.conflict_waivers w, me where me.id in (w.seeker_id, w.consultant_id))), '[]'))
+                          from public.conflict_waivers w, me where me.id in (w.seeker_id, w.consultant_id)
+                          union select w.consultant_id from public.waitlist w, me where w.seeker_id = me.id)), '[]'))
 $$;
 
 -- function: public.mark_appointment(uuid, text)

@@ -5,6 +5,21 @@
 
 set check_function_bodies = off;
 
+-- function: private.as_sentences(text)
+-- 2 ----------------------------------------------------------------------------------------------------------
+-- "afternoon.." -> "afternoon." (an ellipsis stays); "review.)." -> "review)."; "really?." -> "really?".
+-- (latest definition in the migrations: 20261207500100_emails_name_their_session_and_plan.sql)
+CREATE FUNCTION private.as_sentences(p_text text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select regexp_replace(
+           regexp_replace(
+             regexp_replace(p_text, '([^.])\.\.(?!\.)', '\1.', 'g'),
+             '\.\)(?=[.,;:])', ')', 'g'),
+           '([!?])\.(?!\.)', '\1', 'g')
+$$;
+
 -- function: private.calendar_update_sentence(text, boolean)
 -- The sentence the acting party (or a party of a closed account's session) reads with their invitation.
 -- (latest definition in the migrations: 20261206500200_every_calendar_follows_the_session.sql)
@@ -98,14 +113,16 @@ CREATE FUNCTION private.dedup_key_item(p_key text) RETURNS uuid
 $_$;
 
 -- function: private.email_group(text, text)
--- Which group a notice belongs to.
--- (latest definition in the migrations: 20261129001400_members_choose_their_emails.sql)
+-- Which group a notice belongs to: as in …001400, with a room opened at a consultant one waits for among requests
+-- (its page is the consultant's profile address, which names no group).
+-- (latest definition in the migrations: 20261207400100_a_waitlist_for_consultants_who_are_full.sql)
 CREATE FUNCTION private.email_group(p_kind text, p_page text) RETURNS text
     LANGUAGE sql IMMUTABLE
     SET search_path TO ''
     AS $$
   select case when p_kind like 'attendance\_%' then 'attendance'
               when p_kind = 'account_closed' then 'account'
+              when p_kind = 'room_opened' then 'requests'
               when p_page = 'appointments' then 'sessions'
               when p_page = 'requests' then 'requests'
               when p_page = 'termination' then 'plans'
@@ -174,6 +191,20 @@ begin
                                                  nullif(current_setting('portal.changed_appointment', true), '')::uuid)
                              and new.user_id in (a.client_id, a.consultant_id));
   end if;
+  return new;
+end;
+$$;
+
+-- function: private.notices_read_as_sentences()
+-- Not a definer: it changes only the row being written (members hold no insert grant on notices). Named to
+-- run after the other BEFORE triggers, which compose the sentence.
+-- (latest definition in the migrations: 20261207500100_emails_name_their_session_and_plan.sql)
+CREATE FUNCTION private.notices_read_as_sentences() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  new.message := private.as_sentences(new.message);
   return new;
 end;
 $$;
@@ -582,7 +613,8 @@ CREATE FUNCTION public.my_notifications(p_limit integer DEFAULT 50) RETURNS SETO
 $$;
 
 -- function: public.outbox_claim(integer, integer)
--- (latest definition in the migrations: 20261206500300_invitations_say_where_and_with_whom.sql)
+-- 1 ----------------------------------------------------------------------------------------------------------
+-- (latest definition in the migrations: 20261207500100_emails_name_their_session_and_plan.sql)
 CREATE FUNCTION public.outbox_claim(p_limit integer DEFAULT 20, p_lease_seconds integer DEFAULT 120) RETURNS TABLE(id bigint, kind text, message text, page text, attempts integer, recipient_name text, recipient_email text, email_verified boolean, recipient_timezone text, appointment_id uuid, series_id uuid, ics_method text, ics_sequence integer, starts_at timestamp with time zone, ends_at timestamp with time zone, consultant_timezone text, other_name text, summary boolean, recipient_id uuid, plan_id uuid, consultant_name text, session_location text)
     LANGUAGE sql SECURITY DEFINER
     SET search_path TO ''
@@ -603,17 +635,22 @@ CREATE FUNCTION public.outbox_claim(p_limit integer DEFAULT 20, p_lease_seconds 
     returning o.*
   )
   select c.id, c.kind, c.message, c.page, c.attempts, p.display_name, cr.email, cr.email_verified_at is not null,
-         p.timezone, c.appointment_id, a.series_id, c.ics_method, c.ics_sequence, a.starts_at, a.ends_at,
+         p.timezone, a.id, a.series_id, c.ics_method, c.ics_sequence, a.starts_at, a.ends_at,
          cp.timezone,
-         (select o.display_name from public.profiles o
-          where o.id = case when a.consultant_id = c.recipient_id then a.client_id else a.consultant_id end),
+         coalesce(
+           (select o.display_name from public.profiles o
+            where o.id = case when a.consultant_id = c.recipient_id then a.client_id else a.consultant_id end),
+           (select o.display_name from public.profiles o
+            where o.id = case when pl.consultant_id = c.recipient_id then pl.seeker_id else pl.consultant_id end)),
          c.summary, c.recipient_id, c.plan_id, cp.display_name, sl.location
   from claimed c
   join public.profiles p on p.id = c.recipient_id
   join private.credentials cr on cr.user_id = c.recipient_id
-  left join public.appointments a on a.id = c.appointment_id
+  left join public.notifications n on n.id = c.notification_id
+  left join public.appointments a on a.id = coalesce(c.appointment_id, n.appointment_id)
   left join public.profiles cp on cp.id = a.consultant_id
   left join public.session_locations sl on sl.consultant_id = a.consultant_id
+  left join public.termination_plans pl on pl.id = c.plan_id
   order by c.recipient_id, c.id
 $$;
 
@@ -841,6 +878,10 @@ CREATE TRIGGER notifications_queue_for_delivery AFTER INSERT ON public.notificat
 -- (latest definition in the migrations: 20261129001300_notices_say_what_and_who.sql)
 CREATE TRIGGER notifications_say_what_and_who BEFORE INSERT ON public.notifications FOR EACH ROW EXECUTE FUNCTION private.notices_say_what_and_who();
 
+-- trigger: public.notifications notifications_written_as_sentences
+-- (latest definition in the migrations: 20261207500100_emails_name_their_session_and_plan.sql)
+CREATE TRIGGER notifications_written_as_sentences BEFORE INSERT ON public.notifications FOR EACH ROW EXECUTE FUNCTION private.notices_read_as_sentences();
+
 -- trigger: public.consultation_requests requests_notify
 -- (latest definition in the migrations: 20261126000500_availability_booking_and_notifications.sql)
 -- Stated here rather than in 30_requests_and_screening.sql: it needs private.notify_request_events from this file.
@@ -910,6 +951,9 @@ CREATE POLICY "members read their notifications" ON public.notifications FOR SEL
 -- row security: public.notifications
 ALTER TABLE public.notifications ENABLE ROW LEVEL SECURITY;
 
+-- acl: private.FUNCTION as_sentences(p_text text)
+REVOKE ALL ON FUNCTION private.as_sentences(p_text text) FROM PUBLIC;
+
 -- acl: private.FUNCTION calendar_update_sentence(p_kind text, p_is_actor boolean)
 REVOKE ALL ON FUNCTION private.calendar_update_sentence(p_kind text, p_is_actor boolean) FROM PUBLIC;
 
@@ -936,6 +980,9 @@ REVOKE ALL ON FUNCTION private.notices_between_members_are_capped() FROM PUBLIC;
 
 -- acl: private.FUNCTION notices_name_their_item()
 REVOKE ALL ON FUNCTION private.notices_name_their_item() FROM PUBLIC;
+
+-- acl: private.FUNCTION notices_read_as_sentences()
+REVOKE ALL ON FUNCTION private.notices_read_as_sentences() FROM PUBLIC;
 
 -- acl: private.FUNCTION notices_say_what_and_who()
 REVOKE ALL ON FUNCTION private.notices_say_what_and_who() FROM PUBLIC;
