@@ -1,0 +1,126 @@
+"""Issue 26 (items 5, 10 and 11 in part), as a newcomer meets them: "Why this score" in words, true for every
+branch of the search's scoring; Find's filters folded once a search has run; My availability for consultants only,
+its preview marking today's hours the notice rule already closes; every password problem at once; a refusal's date
+worded as a person reads it."""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+import pytest
+
+from portal.db import SERVICE, Claims
+from portal.search import SearchFilters, score_parts
+from tests.test_app import PAGES, app, make_account, no_exceptions
+
+
+def user_id(backend, username: str) -> str:
+    return backend.rpc("auth_get_login", {"p_username": username}, as_user=SERVICE)["id"]
+
+
+@pytest.fixture(scope="module")
+def scored(backend, embedded_db):
+    """One consultant alone in their city (the in-person filter finds only them), with every fact the score reads
+    set: $140 on a sliding scale, 12 years, 3 clients taken on, CBT at level 3 verified, EMDR at level 2 not yet,
+    Spanish and English, room, and weekly hours on Monday mornings only."""
+    username = make_account(backend)
+    consultant = user_id(backend, username)
+    city = f"Scoreville {uuid.uuid4().hex[:6]}"
+    with psycopg.connect(embedded_db.owner_conninfo) as conn:
+        conn.execute(
+            "update public.profiles set is_consultant = true, fee_usd = 140, sliding_scale = true, "
+            "years_in_practice = 12, languages = '{es,en}', offers_in_person = true, city = %s, "
+            "display_name = 'Sam Scorer' where id = %s",
+            (city, consultant),
+        )
+        conn.execute(
+            "insert into public.licenses (profile_id, license_type, license_number, jurisdiction, expires_on) "
+            "values (%s, 'LPC', 'NY-26', 'NY', current_date + 300)",
+            (consultant,),
+        )
+        conn.execute(
+            "insert into public.competencies (consultant_id, modality, level, verification_status, verified_at) "
+            "values (%s, 'cbt', 3, 'verified', now()), (%s, 'emdr', 2, 'self_attested', null)",
+            (consultant, consultant),
+        )
+        conn.execute(
+            "insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) "
+            "values (%s, 1, '09:00', '11:00')",
+            (consultant,),
+        )
+        conn.execute(
+            "update public.availability_settings set clients_served = 3, capacity = 5 where consultant_id = %s",
+            (consultant,),
+        )
+    seeker = Claims.user(user_id(backend, make_account(backend)))
+    return backend, seeker, city
+
+
+def why(scored_fixture, **changes) -> dict[str, str]:
+    """Each part's sentence for the one consultant, with the search's own points."""
+    backend, seeker, city = scored_fixture
+    filters = SearchFilters(jurisdiction="NY", format="in_person", city=city, **changes)
+    [result] = backend.rpc("search_consultants", filters.params(), as_user=seeker)["results"]
+    parts = score_parts(result, filters, {"cbt": "CBT", "emdr": "EMDR"}, {"es": "Spanish", "fr": "French"})
+    assert [p.points for p in parts] == [float(result["breakdown"][p.name]) for p in parts]
+    return {p.name: p.sentence() for p in parts}
+
+
+def test_each_part_of_the_score_is_explained_in_words_for_every_branch(scored):
+    one = why(scored, modalities=["cbt"])
+    assert one["modality"] == "Modality: CBT at level 3 (Certified), verified: 32.5 of 40"
+    two = why(scored, modalities=["cbt", "emdr"])
+    assert two["modality"] == (
+        "Modality: the average of CBT at level 3 (Certified), verified (32.5) and EMDR at level 2 (Trained), "
+        "not yet verified (15): 23.8 of 40"
+    )
+    everything = why(scored)
+    assert everything["modality"].startswith("Modality: no modality chosen, so all 2 of their competencies count")
+    assert everything["modality"].endswith(": 23.8 of 40")
+
+    assert everything["availability"] == (
+        "Availability: has room for a new client (10); has weekly hours set (10): 20 of 20"
+    )
+    half = why(scored, times=["Weekday mornings", "Weekends"])
+    assert half["availability"] == (
+        "Availability: has room for a new client (10); has weekly hours in 1 of your 2 preferred times (5): 15 of 20"
+    )
+
+    assert everything["experience"] == (
+        "Experience: 12 years in practice (7.2 of 15; 25 years count fully); 3 clients taken on through the "
+        "portal (3 of 5): 10.2 of 20"
+    )
+
+    assert why(scored, languages=["es"])["language"] == "Language: speaks Spanish, your first choice: 10 of 10"
+    assert why(scored, languages=["fr", "es"])["language"] == (
+        "Language: speaks Spanish, not your first choice (French), which counts half: 5 of 10"
+    )
+    assert everything["language"] == "Language: no language chosen; they speak a language on your profile: 10 of 10"
+
+    # No maximum: not "counts half", but the fee on its own scale, and the sliding scale's 2.
+    assert everything["fee"] == (
+        "Fee: no maximum fee set, so the fee is scored on its own, from 10 at $0 to 0 at $300: $140 counts 5.3; "
+        "a sliding scale adds 2 (at most 10 in all): 7.3 of 10"
+    )
+    assert why(scored, max_fee=200)["fee"] == (
+        "Fee: $140 is within your $200 maximum: 5 for that, and 1.5 for how far below: 6.5 of 10"
+    )
+    assert why(scored, max_fee=100, sliding_ok=True)["fee"] == (
+        "Fee: $140 is above your $100 maximum, but they offer a sliding scale, which counts 3: 3 of 10"
+    )
+
+
+def test_find_explains_the_score_in_words_on_the_card(scored):
+    _, _, city = scored
+    at = app("seeker01").run()
+    at.switch_page(PAGES["find"]).run()
+    at.multiselect(key="find_modalities").set_value(["cbt"])
+    at.selectbox(key="find_format").set_value("in_person")
+    at.text_input(key="find_city").input(city)
+    at.button(key="find_submit").click().run()
+    no_exceptions(at)
+    # The bars' text is Markdown with every punctuation mark escaped (so "$140" is never maths): read it unescaped.
+    bars = [bar.proto.text.replace("\\", "") for bar in at.get("progress")]
+    assert "Modality: CBT at level 3 (Certified), verified: 32.5 of 40" in bars, bars
+    assert any("$140 counts 5.3; a sliding scale adds 2" in text for text in bars), bars
