@@ -11,8 +11,9 @@ import psycopg
 import pytest
 
 from portal.db import SERVICE, Claims
+from portal.passwords import password_problems
 from portal.search import SearchFilters, score_parts
-from tests.test_app import PAGES, app, make_account, no_exceptions
+from tests.test_app import PAGES, app, keyed, make_account, no_exceptions, texts
 
 
 def user_id(backend, username: str) -> str:
@@ -124,3 +125,32 @@ def test_find_explains_the_score_in_words_on_the_card(scored):
     bars = [bar.proto.text.replace("\\", "") for bar in at.get("progress")]
     assert "Modality: CBT at level 3 (Certified), verified: 32.5 of 40" in bars, bars
     assert any("$140 counts 5.3; a sliding scale adds 2" in text for text in bars), bars
+
+
+# --- Registration names every password problem at once -------------------------------------------------------------
+
+
+def test_every_password_problem_is_named_at_once():
+    assert password_problems("abc123") == [
+        "Use at least 8 characters (this one has 6).",
+        "This is one of the passwords people use most, so it is tried first: choose another.",
+    ]
+    assert password_problems("correct horse battery staple") == []
+
+
+def test_register_names_every_password_problem_in_one_attempt():
+    at = app().run()
+    at.switch_page(PAGES["register"]).run()
+    keyed(at, "text_input", "register_first_name").input("Zoë")
+    keyed(at, "text_input", "register_last_name").input("O'Brien")
+    keyed(at, "text_input", "register_email").input(f"zoe{uuid.uuid4().hex[:6]}@test.example")
+    keyed(at, "text_input", "register_username").input(f"zoe_{uuid.uuid4().hex[:6]}")
+    keyed(at, "text_input", "register_password").input("abc123")
+    keyed(at, "text_input", "register_password_repeat").input("abc124")
+    at.button(key="register_submit").click().run()
+    no_exceptions(at)
+    errors = texts(at, "error")
+    assert "Use at least 8 characters (this one has 6). This is one of the passwords people use most" in " ".join(
+        errors
+    ), errors
+    assert "The two passwords differ: type the same password twice." in errors
