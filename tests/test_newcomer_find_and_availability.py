@@ -13,7 +13,7 @@ import pytest
 from portal.db import SERVICE, Claims
 from portal.passwords import password_problems
 from portal.search import SearchFilters, score_parts
-from tests.test_app import PAGES, app, keyed, make_account, no_exceptions, texts
+from tests.test_app import PAGES, app, keyed, make_account, make_consultant, no_exceptions, texts
 
 
 def user_id(backend, username: str) -> str:
@@ -154,3 +154,38 @@ def test_register_names_every_password_problem_in_one_attempt():
         errors
     ), errors
     assert "The two passwords differ: type the same password twice." in errors
+
+
+# --- My availability: for consultants; the preview marks what the notice rule already closes ------------------------
+
+
+def test_a_seeker_on_my_availability_is_told_it_is_for_consultants_and_gets_no_editor(backend):
+    at = app(make_account(backend)).run()
+    at.switch_page(PAGES["availability"]).run()
+    no_exceptions(at)
+    [info] = texts(at, "info")
+    assert info.startswith("My availability is for consultants") and "My practice" in info
+    assert "Go to My practice" in [link.proto.label for link in at.get("page_link")]
+    assert not at.toggle and not [b for b in at.button if b.key == "availability_save"]
+
+
+def test_the_preview_marks_the_hours_the_saved_notice_already_closes(backend, embedded_db):
+    username, consultant = make_consultant(backend, embedded_db)
+    with psycopg.connect(embedded_db.owner_conninfo) as conn:
+        conn.execute(
+            "insert into public.weekly_hours (consultant_id, weekday, starts_at, ends_at) "
+            "select %s, d, '00:00', '23:45' from generate_series(1, 7) d",
+            (consultant,),
+        )
+        notice = conn.execute(
+            "select min_notice_hours from public.availability_settings where consultant_id = %s", (consultant,)
+        ).fetchone()[0]
+    assert notice == 24  # the default: all of today, and tomorrow until this time, cannot be booked
+    at = app(username).run()
+    at.switch_page(PAGES["availability"]).run()
+    no_exceptions(at)
+    [week] = [m.value for m in at.markdown if "00:00–23:45" in m.value]
+    days = week.split("  \n")
+    assert days[0].endswith("00:00–23:45; all too soon to book (24 hours' notice)"), days[0]
+    assert "too soon to book" in days[1] and "too soon" not in days[2] and "too soon" not in days[-1], days
+    assert any("With your saved notice (24 hours), nothing can be booked before" in c for c in texts(at, "caption"))
