@@ -6,13 +6,16 @@ worded as a person reads it."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
+from postgrest.exceptions import APIError
 
 from portal.db import SERVICE, Claims
 from portal.passwords import password_problems
 from portal.search import SearchFilters, score_parts
+from tests.care_parties import engage, register
 from tests.test_app import PAGES, app, keyed, make_account, make_consultant, no_exceptions, texts
 
 
@@ -189,3 +192,30 @@ def test_the_preview_marks_the_hours_the_saved_notice_already_closes(backend, em
     assert days[0].endswith("00:00–23:45; all too soon to book (24 hours' notice)"), days[0]
     assert "too soon to book" in days[1] and "too soon" not in days[2] and "too soon" not in days[-1], days
     assert any("With your saved notice (24 hours), nothing can be booked before" in c for c in texts(at, "caption"))
+
+
+# --- A refusal says its date in words ------------------------------------------------------------------------------
+
+
+def test_completing_a_plan_early_names_the_final_session_in_words(backend, embedded_db):
+    consultant = register(embedded_db.owner_conninfo, "Dr. Dana Date", consultant=True)
+    client = register(embedded_db.owner_conninfo, "Ana Words")
+    engagement = engage(embedded_db.owner_conninfo, consultant, client)
+    today = datetime.now(UTC).date()
+    final = today + timedelta(days=28)
+    terms = {
+        "reason": "consultant_capacity",
+        "discussed_on": str(today),
+        "final_session_on": str(final),
+        "sessions_remaining": 2,
+        "closing_sessions": 1,
+        "referrals": [{"name": "Dr. External Colleague"}],
+    }
+    plan = backend.rpc("start_termination_plan", {"p_engagement": engagement, "p_terms": terms}, as_user=consultant)
+    backend.rpc("propose_termination_plan", {"p_plan": plan, "p_expected_version": 1}, as_user=consultant)
+    assert backend.rpc("sign_termination_plan", {"p_plan": plan, "p_version": 1}, as_user=client) == "agreed"
+    with pytest.raises(APIError) as refused:
+        backend.rpc("complete_termination_plan", {"p_plan": plan}, as_user=client)
+    worded = f"{final:%A} {final.day} {final:%B} {final.year}"  # "Friday 15 January 2027"
+    assert refused.value.message == f"The final session is planned for {worded}; complete the plan after it."
+    assert refused.value.details == "final_session_on"
