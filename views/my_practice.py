@@ -10,6 +10,7 @@ from components.errors import database_errors_as_messages
 from components.formstate import FormGeneration, cell_date, edited_frame
 from components.reference import modality_names
 from portal.db import DatabaseUnavailable, friendly_message
+from portal.plain_text import plain
 from portal.practice import (
     CompetencyInput,
     PracticeError,
@@ -144,17 +145,18 @@ with st.form("practice_form", border=False):
             "expires_on": st.column_config.DateColumn("Expires", width=90),
         },
     )
+    if errors.get("competencies"):
+        st.error(errors["competencies"], icon=":material/error:")
+    # Below the grid's refusal, which stays right under the grid.
     if len(base := st.session_state["practice_base"]):
         st.caption(
             "Verification: "
             + " · ".join(
-                f"{modalities.get(m, m)} {str(v).lower()}"
+                f"{plain(modalities.get(m, m))} {str(v).lower()}"
                 for m, v in zip(base["modality"], base["verification_status"], strict=True)
                 if isinstance(m, str)
             )
         )
-    if errors.get("competencies"):
-        st.error(errors["competencies"], icon=":material/error:")
     submitted = st.form_submit_button("Save practice", type="primary", key="practice_save")
 
 
