@@ -84,7 +84,7 @@ def filters_label(filters: SearchFilters) -> str:
 with (
     st.expander(
         filters_label(filters),
-        expanded=not filters.jurisdiction,
+        expanded=True,  # until the seeker presses Search (run_search folds them)
         key=FILTERS_OPEN,
         on_change="rerun",
         icon=":material/tune:",
