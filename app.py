@@ -25,6 +25,8 @@ st.set_page_config(
 
 # The authenticator's cookie component renders an empty iframe: keep it from taking space.
 st.html("<style>.st-key-init, .st-key-set, .st-key-delete {position: absolute; height: 0; overflow: hidden;}</style>")
+# The portal's layout rules (tabs and segmented controls wrap on a phone instead of cutting text off).
+st.html(Path(__file__).parent / "assets" / "portal.css")
 
 
 @st.cache_resource(show_spinner=False)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, time
+from zoneinfo import ZoneInfo
 
 import altair as alt
 import pandas as pd
@@ -25,6 +26,7 @@ import streamlit as st
 from components.formstate import FormGeneration
 from portal.availability import WEEKDAYS
 from portal.calendar_sync import busy_on_clock
+from portal.consultants import NoticeRule
 from portal.local_times import times_caption, zone_words
 from portal.plain_text import plain
 from portal.profiles import known_timezones, timezone_label
@@ -41,6 +43,7 @@ from portal.weekly_ranges import (
 )
 
 MESSAGES = "availability_messages"  # {"copy_3": "…", "override": "…", "time_off": "…"}: refusals of an action
+NOTICE_RULE = "availability_notice_rule"  # the saved notice the database applies, for the preview (a NoticeRule)
 PREVIEW_ZONE = "Europe/London"
 
 
@@ -357,6 +360,33 @@ def _heading(day: date) -> str:
 
 
 BUSY = "Busy (your calendar)"
+TOO_SOON = "Too soon to book (your notice)"
+
+
+def remember_notice_rule(rule: NoticeRule | None) -> None:
+    """The page reads the database's notice rule (portal.consultants.notice_rule); the preview marks by it."""
+    st.session_state[NOTICE_RULE] = rule
+
+
+def _bar_rows(bars: list, shown: str, rule: NoticeRule | None) -> tuple[list[dict], dict[date, str]]:
+    """Chart rows for the open hours; what starts before the notice rule allows (today's hours, and more with a long
+    notice) is its own kind, "Too soon to book", with a word per day for the list below the chart."""
+    cut = rule.bookable_from.astimezone(ZoneInfo(shown)) if rule else None
+    cut_day = cut.date() if cut else date.min
+    cut_hours = cut.hour + cut.minute / 60 if cut else 0.0
+    rows, too_soon = [], {}
+    for b in bars:
+        row = {"Day": _heading(b.day), "Hours": b.shown, "Your hours": b.home, "Kind": b.source}
+        if b.day < cut_day or (b.day == cut_day and b.ends <= cut_hours):
+            rows.append({**row, "From": b.starts, "Until": b.ends, "Kind": TOO_SOON})
+            too_soon.setdefault(b.day, "all too soon to book")
+        elif b.day == cut_day and b.starts < cut_hours:
+            rows.append({**row, "From": b.starts, "Until": cut_hours, "Kind": TOO_SOON})
+            rows.append({**row, "From": cut_hours, "Until": b.ends})
+            too_soon[b.day] = f"too soon to book before {cut:%H:%M}"
+        else:
+            rows.append({**row, "From": b.starts, "Until": b.ends})
+    return rows, too_soon
 
 
 def _busy_rows(busy: list[dict], shown: str, days: list[date]) -> tuple[list[dict], dict[date, list[str]]]:
@@ -399,24 +429,22 @@ def week_preview(editor: AvailabilityEditor, busy: list[dict] | None = None) -> 
         )
         shown = picked or editor.timezone
     minutes, notice = editor.settings.get("session_minutes"), editor.settings.get("min_notice_hours")
+    rule: NoticeRule | None = st.session_state.get(NOTICE_RULE)
+    marked = ""
+    if rule:
+        cut = rule.bookable_from.astimezone(ZoneInfo(shown))
+        marked = (
+            f" With your saved notice ({rule.hours} hours), nothing can be booked before {_heading(cut.date())} at "
+            f"{cut:%H:%M}: hours before that are marked “{TOO_SOON}”."
+        )
     st.caption(
         f"{times_caption(shown, 'Times in the preview')} What you change shows here at once; colleagues "
         f"see it once you save. They book {minutes}-minute sessions inside these hours, at least {notice} "
-        f"hours ahead, each in their own zone."
+        f"hours ahead, each in their own zone.{marked}"
     )
     days = editor.shown_days(first, shown)
     headings = [_heading(d) for d in days]
-    rows = [
-        {
-            "Day": _heading(b.day),
-            "From": b.starts,
-            "Until": b.ends,
-            "Hours": b.shown,
-            "Your hours": b.home,
-            "Kind": b.source,
-        }
-        for b in editor.bars(first, shown)
-    ]
+    rows, too_soon = _bar_rows(editor.bars(first, shown), shown, rule)
     busy_rows, busy_by_day = _busy_rows(busy or [], shown, days)
     rows += busy_rows
     frame = pd.DataFrame(rows, columns=["Day", "From", "Until", "Hours", "Your hours", "Kind"]).astype(
@@ -443,7 +471,9 @@ def week_preview(editor: AvailabilityEditor, busy: list[dict] | None = None) -> 
             y2="Until:Q",
             color=alt.Color(
                 "Kind:N",
-                scale=alt.Scale(domain=[WEEKLY, OVERRIDE, BUSY], range=["#2f6f73", "#8a4b08", "#6b6b6b"]),
+                scale=alt.Scale(
+                    domain=[WEEKLY, OVERRIDE, TOO_SOON, BUSY], range=["#2f6f73", "#8a4b08", "#c9c9c9", "#6b6b6b"]
+                ),
                 legend=alt.Legend(orient="bottom", title=None),
             ),
             tooltip=["Day", "Hours", "Your hours", "Kind"],
@@ -453,8 +483,10 @@ def week_preview(editor: AvailabilityEditor, busy: list[dict] | None = None) -> 
     st.altair_chart(
         chart, width="stretch", alt=f"Open hours over the coming week, {zone_words(shown)}: listed day by day below."
     )
+    notice_words = f" ({rule.hours} hours' notice)" if rule else ""
     lines = [
         f"**{_heading(day)}**: {text}"
+        + (f"; {too_soon[day]}{notice_words}" if day in too_soon else "")
         + (f"; busy in your calendar {', '.join(busy_by_day[day])}" if day in busy_by_day else "")
         for day, text in editor.summary(first, shown)
     ]

@@ -7,7 +7,7 @@ from typing import Any
 import streamlit as st
 
 from portal.plain_text import plain
-from portal.search import BREAKDOWN_MAX, LEVELS
+from portal.search import LEVELS, ScorePart
 
 FORMAT_LABELS = {"offers_telehealth": "Telehealth", "offers_in_person": "In person"}
 
@@ -38,10 +38,11 @@ def fee(doc: dict[str, Any]) -> str:
     return text + (" · sliding scale" if doc.get("sliding_scale") else "")
 
 
-def score_breakdown(breakdown: dict[str, float]) -> None:
-    for part, maximum in BREAKDOWN_MAX.items():
-        value = float(breakdown.get(part) or 0)
-        st.progress(min(value / maximum, 1.0), text=f"{part.capitalize()}: {value:g} / {maximum}")
+def score_breakdown(parts: list[ScorePart]) -> None:
+    """Each part of the score as a bar with why it scored what it did (portal.search.score_parts), shown exactly as
+    worded: a fee's "$" never turns into maths."""
+    for part in parts:
+        st.progress(min(part.points / part.maximum, 1.0), text=plain(part.sentence()))
 
 
 def conflict_flag(level: str | None) -> None:

@@ -103,7 +103,7 @@ def registration_problems(
         problems["username"] = problem
     if problem := password_problem(password):
         problems["password"] = problem
-    elif (password or "") != (password_repeat or ""):
+    if password and (password or "") != (password_repeat or ""):  # said with the password's own problems
         problems["password_repeat"] = "The two passwords differ: type the same password twice."
     return problems
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from portal.db import Backend, Claims, Refusal
+from portal.appointments import cancellation_policy
+from portal.db import APIError, Backend, Claims, DatabaseUnavailable, Refusal
 
 # The database's answer for a consultant one may not see (get_consultant_profile), said alike for a malformed id.
 NOT_AVAILABLE = "This consultant is not available to you."
@@ -36,3 +39,25 @@ def availability_summary(availability: dict[str, Any], timezone: str) -> str:
     week = "; ".join(f"{WEEKDAYS[d]} {', '.join(r)}" for d, r in sorted(by_day.items()))
     city = timezone.rsplit("/", 1)[-1].replace("_", " ")
     return f"Usually {', '.join(times)}, {city} time: {week}."
+
+
+@dataclass(frozen=True)
+class NoticeRule:
+    """A consultant's minimum notice as the database keeps it: no session may start before `bookable_from`."""
+
+    hours: int
+    bookable_from: datetime
+
+    @classmethod
+    def at(cls, hours: int, now: datetime) -> NoticeRule:
+        """The rule as open_slots applies it at `now`: a start at or after now + min_notice_hours."""
+        return cls(hours, now + timedelta(hours=hours))
+
+
+def notice_hours(backend: Backend, claims: Claims, consultant_id: str) -> int | None:
+    """The minimum notice the database applies to bookings with this consultant, read as booking reads it
+    (cancellation_policy): the saved rule, not a form's. None when it cannot be read now."""
+    try:
+        return int(cancellation_policy(backend, claims, consultant_id).get("min_notice_hours") or 0)
+    except (APIError, DatabaseUnavailable):
+        return None

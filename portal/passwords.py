@@ -32,20 +32,27 @@ def _common() -> frozenset[str]:
     return frozenset(FREQUENCY_LISTS["passwords"])
 
 
-def password_problem(password: str | None) -> str | None:
-    """What is wrong with a new password, in a sentence; None when it will do."""
+def password_problems(password: str | None) -> list[str]:
+    """Every problem with a new password, each a sentence, so one attempt names them all (too short and one of the
+    common ones are both said, not the second only after the first is fixed); empty when it will do."""
     text = unicodedata.normalize("NFKC", password or "")
     if not text:
-        return "Enter a password."
+        return ["Enter a password."]
+    problems = []
     if len(text) < MIN_LENGTH:
-        return f"Use at least {MIN_LENGTH} characters (this one has {len(text)})."
+        problems.append(f"Use at least {MIN_LENGTH} characters (this one has {len(text)}).")
     if len(text) > MAX_LENGTH:
-        return f"Use at most {MAX_LENGTH} characters (this one has {len(text)})."
+        problems.append(f"Use at most {MAX_LENGTH} characters (this one has {len(text)}).")
     if len((password or "").encode()) > MAX_BYTES:
-        return (
+        problems.append(
             f"This password takes more than {MAX_BYTES} bytes (accented and other non-Latin letters take two "
             "or more each): shorten it a little."
         )
     if text.lower() in _common() or text.strip().lower() in _common():
-        return "This is one of the passwords people use most, so it is tried first: choose another."
-    return None
+        problems.append("This is one of the passwords people use most, so it is tried first: choose another.")
+    return problems
+
+
+def password_problem(password: str | None) -> str | None:
+    """What is wrong with a new password, every problem in one answer; None when it will do."""
+    return " ".join(password_problems(password)) or None

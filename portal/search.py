@@ -11,6 +11,9 @@ The score (0-100) is computed in Postgres by public.search_consultants:
 | fee          |  10 | within max: 5 + 5 x (1 - fee/max); over max on sliding scale 3;           |
 |              |     | no max: 10 x (1 - min(fee, 300)/300) + 2 for a sliding scale, capped      |
 
+score_parts puts each part in words for "Why this score", from the result's own fields and the search's filters,
+following the same branches (the SQL is private.search_score_sql; the facts it reads, private.refresh_search_facts).
+
 Ties go to the name, then the id, so the order never changes between runs.
 
 Counts are exact up to 1,000; beyond, the search reports 1,001 with total_capped and the page says
@@ -265,3 +268,148 @@ def relax_label(suggestion: dict[str, Any]) -> str:
     if suggestion["filter"] == "modalities":
         return "Searching without the modalities"
     return f"Relaxing {FILTER_LABELS[suggestion['filter']]}"
+
+
+# --- "Why this score": each part of the score in words ----------------------------------------------------------
+# Each sentence follows the branch private.search_score_sql takes for this search and this consultant; the points
+# shown are the search's own (the breakdown), so words and number never disagree on what was counted.
+
+LEVEL_POINTS, VERIFIED_POINTS = 7.5, 10  # per competency: level x 7.5, +10 when verified and unexpired
+YEARS_COUNTED, YEARS_POINTS, CLIENTS_COUNTED = 25, 15, 5  # experience: 15 x min(years, 25)/25 + min(clients, 5)
+FEE_CEILING, SLIDING_POINTS, SLIDING_OVER_MAX = 300, 2, 3  # fee without a maximum: $0 scores 10, $300 or more 0
+
+
+@dataclass(frozen=True)
+class ScorePart:
+    name: str  # "modality", as in BREAKDOWN_MAX
+    points: float
+    maximum: int
+    words: str  # why, e.g. "CBT at level 3 (Certified), verified"
+
+    def sentence(self) -> str:
+        return f"{self.name.capitalize()}: {self.words}: {self.points:g} of {self.maximum}"
+
+
+def points_text(value: float) -> str:
+    return f"{round(value, 1):g}"
+
+
+def competency_words(competency: dict[str, Any], names: dict[str, str]) -> str:
+    level = competency["level"]
+    status = "verified" if competency.get("verified") else "not yet verified"
+    name = names.get(competency["modality"]) or competency.get("name") or competency["modality"]
+    return f"{name} at level {level} ({LEVELS.get(level, level)}), {status}"
+
+
+def competency_points(competency: dict[str, Any]) -> float:
+    return competency["level"] * LEVEL_POINTS + (VERIFIED_POINTS if competency.get("verified") else 0)
+
+
+def modality_words(result: dict[str, Any], filters: SearchFilters, names: dict[str, str]) -> str:
+    held = {c["modality"]: c for c in result.get("competencies") or []}
+    if filters.modalities:
+        asked = [(m, held.get(m)) for m in filters.modalities]
+        parts = [competency_words(c, names) if c else f"no {names.get(m, m)} competency listed" for m, c in asked]
+        if len(parts) == 1:
+            return parts[0]
+        scored = [
+            f"{text} ({points_text(competency_points(c)) if c else 0})"
+            for text, (_, c) in zip(parts, asked, strict=True)
+        ]
+        return f"the average of {words_list(scored)}"
+    if not held:
+        return "no modality chosen, and no competencies listed"
+    listed = [f"{competency_words(c, names)} ({points_text(competency_points(c))})" for c in held.values()]
+    if len(listed) == 1:
+        return f"no modality chosen, so their one competency counts: {listed[0]}"
+    return f"no modality chosen, so all {len(listed)} of their competencies count, averaged: {words_list(listed)}"
+
+
+def availability_words(result: dict[str, Any], filters: SearchFilters, points: float) -> str:
+    room = 10 if result.get("has_room") else 0
+    first = "has room for a new client (10)" if room else "not taking new clients now (0)"
+    hours = round(points - room, 1)
+    if not filters.times:
+        second = "has weekly hours set (10)" if hours >= 10 else "has no weekly hours set yet (0)"
+        return f"{first}; {second}"
+    wanted = len(filters.times)
+    covered = max(0, min(wanted, round(hours * wanted / 10)))
+    if wanted == 1:
+        second = "has weekly hours in your preferred time" if covered else "has no weekly hours in your preferred time"
+    else:
+        second = f"has weekly hours in {covered} of your {wanted} preferred times"
+    return f"{first}; {second} ({points_text(hours)})"
+
+
+def experience_words(result: dict[str, Any], points: float) -> str:
+    years = int(result.get("years_in_practice") or 0)
+    counted = min(years, YEARS_COUNTED)
+    years_points = YEARS_POINTS * counted / YEARS_COUNTED
+    clients = max(0, min(CLIENTS_COUNTED, round(points - years_points)))
+    if years >= YEARS_COUNTED:
+        years_text = f"{years} years in practice (25 or more count fully: 15)"
+    else:
+        unit = "year" if years == 1 else "years"
+        years_text = f"{years} {unit} in practice ({points_text(years_points)} of 15; 25 years count fully)"
+    if clients >= CLIENTS_COUNTED:
+        clients_text = "5 or more clients taken on through the portal (5 of 5)"
+    else:
+        unit = "client" if clients == 1 else "clients"
+        clients_text = f"{clients} {unit} taken on through the portal ({clients} of 5)"
+    return f"{years_text}; {clients_text}"
+
+
+def language_words(result: dict[str, Any], filters: SearchFilters, points: float, names: dict[str, str]) -> str:
+    if not filters.languages:
+        if points >= 10:
+            return "no language chosen; they speak a language on your profile"
+        return "no language chosen, and they speak none of the languages on your profile"
+    first = filters.languages[0]
+    if points >= 10:
+        return f"speaks {names.get(first, first)}, your first choice"
+    spoken = [names.get(code, code) for code in filters.languages[1:] if code in (result.get("languages") or [])]
+    if points > 0:
+        other = words_list(spoken or ["another language you chose"])
+        return f"speaks {other}, not your first choice ({names.get(first, first)}), which counts half"
+    return "speaks none of the languages you chose"
+
+
+def fee_words(result: dict[str, Any], filters: SearchFilters) -> str:
+    fee, sliding = result.get("fee_usd"), bool(result.get("sliding_scale"))
+    if filters.max_fee is not None:
+        ceiling = filters.max_fee
+        if fee is not None and fee <= ceiling:
+            below = 5 * (1 - fee / max(ceiling, 1))
+            return f"${fee} is within your ${ceiling} maximum: 5 for that, and {points_text(below)} for how far below"
+        stated = f"${fee} is above your ${ceiling} maximum" if fee is not None else "fee not stated"
+        return f"{stated}, but they offer a sliding scale, which counts {SLIDING_OVER_MAX}"
+    if fee is None:
+        base = "no maximum fee set, and their fee is not stated, so it counts as $300 or more (0)"
+    elif fee >= FEE_CEILING:
+        base = f"no maximum fee set; ${fee} is $300 or more, which counts 0"
+    else:
+        base = (
+            f"no maximum fee set, so the fee is scored on its own, from 10 at $0 to 0 at $300: "
+            f"${fee} counts {points_text(10 * (1 - fee / FEE_CEILING))}"
+        )
+    return base + (f"; a sliding scale adds {SLIDING_POINTS} (at most 10 in all)" if sliding else "")
+
+
+def score_parts(
+    result: dict[str, Any],
+    filters: SearchFilters,
+    modality_names: dict[str, str] | None = None,
+    language_names: dict[str, str] | None = None,
+) -> list[ScorePart]:
+    """The five parts of a result's score, each with why it scored what it did (see the table above)."""
+    modality_names, language_names = modality_names or {}, language_names or {}
+    breakdown = result.get("breakdown") or {}
+    points = {part: float(breakdown.get(part) or 0) for part in BREAKDOWN_MAX}
+    words = {
+        "modality": modality_words(result, filters, modality_names),
+        "availability": availability_words(result, filters, points["availability"]),
+        "experience": experience_words(result, points["experience"]),
+        "language": language_words(result, filters, points["language"], language_names),
+        "fee": fee_words(result, filters),
+    }
+    return [ScorePart(part, points[part], maximum, words[part]) for part, maximum in BREAKDOWN_MAX.items()]

@@ -748,7 +748,9 @@ def test_availability_page_saves_and_previews_slots(backend, embedded_db):
         keyed(at, "toggle", f"availability_day{day}_on").set_value(True)
     at.run()
     no_exceptions(at)
-    assert all(line.endswith(": 09:00–17:00") for line in at.markdown[-1].value.split("  \n"))
+    lines = at.markdown[-1].value.split("  \n")
+    assert all(": 09:00–17:00" in line for line in lines) and lines[-1].endswith(": 09:00–17:00")
+    assert lines[0].endswith("; all too soon to book (24 hours' notice)")  # today, under the saved 24 hours' notice
     assert any("They book 60-minute sessions" in c for c in texts(at, "caption"))
 
 

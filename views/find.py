@@ -18,8 +18,10 @@ from portal.search import (
     broaden_label,
     count_words,
     explain_empty,
+    narrowing,
     relax_label,
     relaxed,
+    score_parts,
     search,
     single_relaxations,
 )
@@ -48,10 +50,50 @@ def key(name: str) -> str:
     return f"find_{name}" if generation == 0 else f"find_{name}_{generation}"
 
 
-with st.form(f"find_form_{generation}", border=True):
+FILTERS_OPEN = "find_filters_open"  # the expander's state: open until a search has run, then folded away
+
+
+def run_search() -> None:
+    """The form's values become the search (before the page is drawn, so the folded filters name them), and the
+    filters fold away: a phone shows the results on its first screen."""
+    value = st.session_state.get
+    st.session_state["find_filters"] = SearchFilters(
+        jurisdiction=value(key("jurisdiction")),
+        modalities=value(key("modalities")) or [],
+        min_level=value(key("min_level")) or 1,
+        format=value(key("format")) or "any",
+        city=value(key("city")) or "",
+        languages=value(key("languages")) or [],
+        max_fee=value(key("max_fee")),
+        sliding_ok=bool(value(key("sliding_ok"))),
+        accepting_only=bool(value(key("accepting_only"))),
+        times=value(key("times")) or [],
+    )
+    st.session_state[FILTERS_OPEN] = False
+
+
+def filters_label(filters: SearchFilters) -> str:
+    """The folded filters say what the search asks, so nobody needs to open them to know."""
+    if not filters.jurisdiction:
+        return "Filters"
+    more = len([name for name in narrowing(filters) if name != "capacity"])
+    where = jurisdictions.get(filters.jurisdiction, filters.jurisdiction)
+    return f"Filters: {where}" + (f" and {more} more" if more else "")
+
+
+with (
+    st.expander(
+        filters_label(filters),
+        expanded=True,  # until the seeker presses Search (run_search folds them)
+        key=FILTERS_OPEN,
+        on_change="rerun",
+        icon=":material/tune:",
+    ),
+    st.form(f"find_form_{generation}", border=False),
+):
     where, what = st.columns(2)
     codes = list(jurisdictions)
-    jurisdiction = where.selectbox(
+    where.selectbox(
         "Where you live",
         options=codes,
         format_func=jurisdictions.get,
@@ -60,7 +102,7 @@ with st.form(f"find_form_{generation}", border=True):
         index=codes.index(filters.jurisdiction) if filters.jurisdiction in codes else None,
         help="Consultants must hold a current licence here.",
     )
-    wanted = what.multiselect(
+    what.multiselect(
         "Modalities",
         options=list(modalities),
         default=filters.modalities,
@@ -69,14 +111,14 @@ with st.form(f"find_form_{generation}", border=True):
         help="Consultants must be competent in every modality you choose.",
     )
     level_col, format_col = st.columns(2)
-    min_level = level_col.selectbox(
+    level_col.selectbox(
         "Minimum level",
         options=list(LEVELS),
         index=filters.min_level - 1,
         format_func=lambda n: f"{n} · {LEVELS[n]}",
         key=key("min_level"),
     )
-    form_choice = format_col.selectbox(
+    format_col.selectbox(
         "Format",
         options=list(FORMATS),
         index=list(FORMATS).index(filters.format),
@@ -84,8 +126,8 @@ with st.form(f"find_form_{generation}", border=True):
         key=key("format"),
     )
     city_col, langs_col = st.columns(2)
-    city = city_col.text_input("City (in person)", value=filters.city, key=key("city"))
-    langs = langs_col.multiselect(
+    city_col.text_input("City (in person)", value=filters.city, key=key("city"))
+    langs_col.multiselect(
         "Languages",
         options=list(languages),
         default=filters.languages,
@@ -94,36 +136,19 @@ with st.form(f"find_form_{generation}", border=True):
         help="Consultants who speak any one of them.",
     )
     fee_col, times_col = st.columns(2)
-    max_fee = fee_col.number_input(
+    fee_col.number_input(
         "Maximum fee (USD)", min_value=0, max_value=1000, step=10, value=filters.max_fee, key=key("max_fee")
     )
-    times = times_col.multiselect(
+    times_col.multiselect(
         "Preferred times",
         options=list(TIME_BUCKETS),
         default=filters.times,
         key=key("times"),
         help="Consultants with weekly hours in any of them.",
     )
-    sliding_ok = st.checkbox(
-        "Include sliding-scale fees above my maximum", value=filters.sliding_ok, key=key("sliding_ok")
-    )
-    accepting_only = st.checkbox(
-        "Only consultants with room for a new client", value=filters.accepting_only, key=key("accepting_only")
-    )
-    if st.form_submit_button("Search", type="primary", key=key("submit"), icon=":material/search:"):
-        filters = SearchFilters(
-            jurisdiction=jurisdiction,
-            modalities=wanted,
-            min_level=min_level,
-            format=form_choice,
-            city=city,
-            languages=langs,
-            max_fee=max_fee,
-            sliding_ok=sliding_ok,
-            accepting_only=accepting_only,
-            times=times,
-        )
-        st.session_state["find_filters"] = filters
+    st.checkbox("Include sliding-scale fees above my maximum", value=filters.sliding_ok, key=key("sliding_ok"))
+    st.checkbox("Only consultants with room for a new client", value=filters.accepting_only, key=key("accepting_only"))
+    st.form_submit_button("Search", type="primary", key=key("submit"), icon=":material/search:", on_click=run_search)
 
 if not filters.jurisdiction:
     st.info("Choose the state or province where you live to start.", icon=":material/location_on:")
@@ -185,7 +210,7 @@ for result in page.results:
             st.caption(":material/hourglass: Not taking new clients right now.")
         conflict_flag(result["conflict"])
         with st.expander("Why this score"):
-            score_breakdown(result["breakdown"])
+            score_breakdown(score_parts(result, filters, modalities, languages))
         if st.button("View profile", key=f"find_view_{result['consultant_id']}"):
             st.session_state["view_consultant"] = result["consultant_id"]
             st.switch_page("views/consultant.py")

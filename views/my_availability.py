@@ -7,6 +7,8 @@ refused next to it and a refused save lose nothing. Saving sends the same Availa
 database's rules and sentences are the same; its refusals are shown next to the section they concern.
 """
 
+from datetime import UTC, datetime
+
 import streamlit as st
 
 from components import availability_editor as parts
@@ -15,6 +17,7 @@ from components.errors import database_errors_as_messages
 from components.formstate import FormGeneration
 from portal.availability import coming_busy_times, load_my_availability
 from portal.availability import save_my_availability as save
+from portal.consultants import NoticeRule, notice_hours
 from portal.db import DatabaseUnavailable, friendly_message
 from portal.refusal import Refusal
 from portal.weekly_ranges import AvailabilityEditor
@@ -23,9 +26,20 @@ user = context.require_user()
 backend = context.backend()
 st.title("My availability")
 st.caption("Your weekly hours, exceptions and rules for booking. Colleagues see open times in their own zone.")
+if not user.is_consultant:  # a seeker reaches the address too (a bookmark, a link): say who it is for, draw no editor
+    st.info(
+        "My availability is for consultants: the hours colleagues can book with you. You do not offer consultation "
+        "yet. To offer it, turn on “I offer consultation to colleagues” on My profile and set your intake and "
+        "competencies on My practice; then your hours are set here.",
+        icon=":material/info:",
+    )
+    st.page_link("views/my_practice.py", label="Go to My practice", icon=":material/workspace_premium:")
+    st.page_link("views/my_profile.py", label="Go to My profile", icon=":material/badge:")
+    st.stop()
 
 EDITOR, OWNER = "availability_editor", "availability_owner"
 ERRORS, NOTICE = "availability_errors", "availability_notice"
+NOTICE_HOURS = "availability_notice_hours"  # the saved minimum notice, as the database applies it to bookings
 
 
 def load(doc: dict) -> None:
@@ -34,6 +48,7 @@ def load(doc: dict) -> None:
         FormGeneration("availability").renew()
     st.session_state[EDITOR] = AvailabilityEditor.from_saved(doc)
     st.session_state[OWNER] = user.id
+    st.session_state[NOTICE_HOURS] = notice_hours(backend, user.claims, user.id)  # read again with each save
     st.session_state[ERRORS] = {}
     parts.messages().clear()
     context.remember_my_timezone(user.id, doc["timezone"])  # Notifications and Requests show times in it
@@ -77,6 +92,9 @@ def load_latest() -> None:
         st.session_state[ERRORS] = {"form": friendly_message(exc)}
 
 
+# The preview marks the hours the saved notice already closes (None, unreadable: the hours alone).
+hours_of_notice = st.session_state.get(NOTICE_HOURS)
+parts.remember_notice_rule(None if hours_of_notice is None else NoticeRule.at(hours_of_notice, datetime.now(UTC)))
 parts.rules(editor, form, errors)
 parts.weekly_hours(editor, form, errors)
 parts.overrides(editor, form, errors)

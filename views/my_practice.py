@@ -11,6 +11,7 @@ from components.formstate import FormGeneration, cell_date, edited_frame
 from components.reference import modality_names
 from components.waitlist import waiting_count_line
 from portal.db import DatabaseUnavailable, friendly_message
+from portal.plain_text import plain
 from portal.practice import (
     CompetencyInput,
     load_my_practice,
@@ -105,12 +106,16 @@ with st.form("practice_form", border=False):
     # No `required=True` on these columns: Streamlit's grid leaves a new row with an empty required cell out of
     # the widget's value altogether, so an incomplete competency would vanish on Save instead of being refused.
     # Modality and level are required all the same: portal.practice.validate names the row and the missing fields.
+    # Sized to fit the page's column at 1,280 px with nothing cut off (issue 26): short headers with the long name in
+    # their help, the level's short name (the caption above spells each level out), the read-only verification said
+    # under the grid instead of in an eighth column off its edge.
     st.data_editor(
         st.session_state["practice_base"],
         key=form.key("competencies"),
         num_rows="dynamic",
         hide_index=True,
         width="stretch",
+        column_order=COLUMNS[:-1],
         column_config={
             "modality": st.column_config.SelectboxColumn(
                 "Modality",
@@ -118,22 +123,42 @@ with st.form("practice_form", border=False):
                 help="Required.",
                 format_func=lambda code: modalities.get(code, code),
                 pinned=True,
+                width=125,
             ),
             "level": st.column_config.SelectboxColumn(
-                "Level", options=[1, 2, 3, 4], help="Required.", format_func=lambda n: f"{n} · {LEVELS[n]}"
+                "Level",
+                options=[1, 2, 3, 4],
+                help="Required. " + " · ".join(f"{n} {name}" for n, name in LEVELS.items()),
+                format_func=lambda n: f"{n} · {LEVELS[n].split(' / ')[0]}",
+                width=85,
             ),
-            "evidence_body": st.column_config.TextColumn("Certifying body", max_chars=120),
-            "evidence_credential": st.column_config.TextColumn("Credential id", max_chars=60),
+            "evidence_body": st.column_config.TextColumn(
+                "Certified by", help="The certifying body.", max_chars=120, width=115
+            ),
+            "evidence_credential": st.column_config.TextColumn(
+                "Credential", help="Your credential's id.", max_chars=60, width=100
+            ),
             "evidence_year": st.column_config.NumberColumn(
-                "Year", min_value=1950, max_value=datetime.now(UTC).date().year, step=1, format="%d"
+                "Year", min_value=1950, max_value=datetime.now(UTC).date().year, step=1, format="%d", width=70
             ),
-            "training_hours": st.column_config.NumberColumn("Training hours", min_value=0, step=1),
-            "expires_on": st.column_config.DateColumn("Expires"),
-            "verification_status": st.column_config.TextColumn("Verification", disabled=True),
+            "training_hours": st.column_config.NumberColumn(
+                "Hours", help="Training hours.", min_value=0, step=1, width=75
+            ),
+            "expires_on": st.column_config.DateColumn("Expires", width=90),
         },
     )
     if errors.get("competencies"):
         st.error(errors["competencies"], icon=":material/error:")
+    # Below the grid's refusal, which stays right under the grid.
+    if len(base := st.session_state["practice_base"]):
+        st.caption(
+            "Verification: "
+            + " · ".join(
+                f"{plain(modalities.get(m, m))} {str(v).lower()}"
+                for m, v in zip(base["modality"], base["verification_status"], strict=True)
+                if isinstance(m, str)
+            )
+        )
     submitted = st.form_submit_button("Save practice", type="primary", key="practice_save")
 
 
