@@ -36,7 +36,7 @@ from tests.app_server import (
     sign_in,
     wait_for_sign_in_form,
 )
-from tests.test_app import make_account, make_consultant
+from tests.people_support import make_account, make_consultant
 
 try:
     from playwright.sync_api import Browser, Page

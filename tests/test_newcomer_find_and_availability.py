@@ -16,7 +16,8 @@ from portal.db import SERVICE, Claims
 from portal.passwords import password_problems
 from portal.search import SearchFilters, score_parts
 from tests.care_parties import engage, register
-from tests.test_app import PAGES, app, keyed, make_account, make_consultant, no_exceptions, texts
+from tests.page_support import PAGES, app, keyed, no_exceptions, texts
+from tests.people_support import make_account, make_consultant
 
 
 def user_id(backend, username: str) -> str:
