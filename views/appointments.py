@@ -40,7 +40,6 @@ from portal.ics import my_calendar_file
 from portal.local_times import times_caption
 from portal.mydata import plural
 from portal.plain_text import plain
-from portal.profiles import load_my_profile
 from portal.requests import my_engagements
 from portal.week_grid import HORIZON
 
@@ -74,12 +73,11 @@ st.title("Appointments")
 st.caption("Your sessions, in your time zone. Book with colleagues you work with; every change notifies the other.")
 
 with database_errors_as_messages():
-    me = load_my_profile(backend, user.claims)
+    my_tz = context.my_timezone(backend, user)  # kept in this session under the member's id, not read every rerun
     engagements = [e for e in my_engagements(backend, user.claims) if e["status"] == "active"]
     now = datetime.now(UTC)
     # As far ahead as the week view books ("Go to week of"), so what was booked is listed.
     appointments = my_appointments(backend, user.claims, now - timedelta(days=60), now + HORIZON + timedelta(days=8))
-my_tz = me["timezone"]
 zone = ZoneInfo(my_tz)
 
 # The one-shot notice goes into a slot that is drawn on every run, so the tabs below keep their place in the page
