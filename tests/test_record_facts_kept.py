@@ -208,7 +208,7 @@ def test_many_rows_at_once_deletions_and_departures_are_kept(api, people):
             "from public.engagements e cross join generate_series(20, 40) d where e.consultant_id = %s",
             (consultant.sub,),
         )
-        assert kept(owner, consultant, "consultant")["sessions"] == 30  # 2 clients x 15 held (their 6 absences are theirs)
+        assert kept(owner, consultant, "consultant")["sessions"] == 30  # 2 clients x 15 held (absences are theirs)
         assert differences(owner, consultant, client, other) == []
         # Many changed in one statement: every missed session becomes a held one.
         conn.execute(
