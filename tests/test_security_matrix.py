@@ -70,6 +70,12 @@ TABLES: dict[str, dict[str, dict[str, Any]]] = {
     "private.credentials": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
     "private.search_facts": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
     "private.search_rank": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
+    "private.record_facts_kept": {
+        "select": ALL_DENIED,
+        "insert": ALL_DENIED,
+        "update": ALL_DENIED,
+        "delete": ALL_DENIED,
+    },
     "private.retired_usernames": {
         "select": ALL_DENIED,
         "insert": ALL_DENIED,
@@ -265,6 +271,12 @@ TABLE_SQL: dict[str, TableSQL] = {
         "offers_in_person, languages, sliding_scale, open_to_new, time_buckets, experience_score, valid_until) "
         "values (%(fresh_profile)s, 'Forged', '{NY}', true, false, '{en}', false, true, 15, 20, 'infinity')",
         "experience_score = 20",
+    ),
+    "private.record_facts_kept": TableSQL(
+        "member_id = %(owner)s",
+        "insert into private.record_facts_kept (member_id, side, facts) "
+        "values (%(owner)s, 'client', '{\"enough_events\": true}')",
+        "facts = facts",
     ),
     "private.search_rank": TableSQL(
         "(jurisdiction, modality, consultant_id) = (select r.jurisdiction, r.modality, r.consultant_id "

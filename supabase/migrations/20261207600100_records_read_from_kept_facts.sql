@@ -168,18 +168,31 @@ create trigger requests_record_facts_update after update on public.consultation_
 create trigger requests_record_facts_delete after delete on public.consultation_requests
   referencing old table as old_rows for each statement execute function private.record_facts_note_requests();
 
--- The first fill: every member and side with something on record.
-select private.refresh_record_facts(array_agg(m), array_agg(s))
-from (
-  select a.consultant_id as m, 'consultant' as s from public.appointments a
-  where private.appointment_counts_on_record('consultant', a.status, a.late, a.cancelled_by, a.consultant_id)
-  union
-  select a.client_id, 'client' from public.appointments a
-  where private.appointment_counts_on_record('client', a.status, a.late, a.cancelled_by, a.client_id)
-  union
-  select r.consultant_id, 'consultant' from public.consultation_requests r
-  where r.responded_at is not null and r.status in ('accepted', 'declined')
-) everyone;
+-- Every member's and side's facts made afresh: the first fill below, and a bulk load that switched the triggers
+-- off (bench/slots.py, as bench/generate.py does for the search facts).
+create function private.refresh_all_record_facts()
+returns void
+language sql
+volatile
+security definer
+set search_path = ''
+as $$
+  delete from private.record_facts_kept;
+  select private.refresh_record_facts(array_agg(m), array_agg(s))
+  from (
+    select a.consultant_id as m, 'consultant' as s from public.appointments a
+    where private.appointment_counts_on_record('consultant', a.status, a.late, a.cancelled_by, a.consultant_id)
+    union
+    select a.client_id, 'client' from public.appointments a
+    where private.appointment_counts_on_record('client', a.status, a.late, a.cancelled_by, a.client_id)
+    union
+    select r.consultant_id, 'consultant' from public.consultation_requests r
+    where r.responded_at is not null and r.status in ('accepted', 'declined')
+  ) everyone;
+$$;
+revoke all on function private.refresh_all_record_facts() from public, anon, authenticated;
+
+select private.refresh_all_record_facts();
 
 -- A member's record in their own role, read from the kept facts (none kept: nothing on record yet, the same zeros
 -- private.record_facts answers).
