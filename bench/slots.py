@@ -532,7 +532,6 @@ def _build(world: World, name: str, log=print) -> tuple[list[BusyConsultant], di
                 rows,
             )
         conn.execute("alter table public.engagements enable trigger engagements_count_active")
-        switch_record_facts_triggers(conn, "enable")
         conn.execute(
             """update public.availability_settings s
                         set active_clients = (select count(*) from public.engagements e
@@ -552,6 +551,8 @@ def _build(world: World, name: str, log=print) -> tuple[list[BusyConsultant], di
             " public.notifications, public.weekly_hours, public.date_overrides, public.time_off,"
             " public.availability_settings, public.licenses"
         )
+        # On again once the load is committed (deferred rules' events are pending until then), then filled once.
+        switch_record_facts_triggers(conn, "enable")
         t0 = time.perf_counter()
         conn.execute("select private.refresh_all_record_facts()")
         counts["record_facts_kept"] = conn.execute("select count(*) from private.record_facts_kept").fetchone()[0]

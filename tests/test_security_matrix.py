@@ -273,9 +273,9 @@ TABLE_SQL: dict[str, TableSQL] = {
         "experience_score = 20",
     ),
     "private.record_facts_kept": TableSQL(
-        "member_id = %(owner)s",
+        "member_id = %(owner)s and side = 'client'",
         "insert into private.record_facts_kept (member_id, side, facts) "
-        "values (%(owner)s, 'client', '{\"enough_events\": true}')",
+        "values (%(owner)s, 'consultant', '{\"enough_events\": true}')",
         "facts = facts",
     ),
     "private.search_rank": TableSQL(
@@ -910,6 +910,12 @@ class World:
             "insert into public.termination_checklist_progress (plan_id, item, done_by) "
             "values (%s, 'pre_termination_discussion', %s)",
             (ids["plan"], owner),
+        )
+        # The owner's kept record facts, as the triggers keep them for a member with something on record.
+        self.conn.execute(
+            "insert into private.record_facts_kept (member_id, side, facts) "
+            "values (%s, 'client', private.record_facts(%s, 'client')) on conflict do nothing",
+            (owner, owner),
         )
         week = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=7)
         ids.update({"today": datetime.now(UTC).date(), "in_a_week_date": week.date(), "in_a_week": week})
