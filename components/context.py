@@ -11,7 +11,7 @@ import time
 import streamlit as st
 
 from portal.auth import CurrentUser, DatabaseCredentials
-from portal.config import Settings
+from portal.config import Settings, environment_key
 from portal.db import Backend, open_backend
 from portal.profiles import load_my_profile
 
@@ -20,11 +20,20 @@ TIMEZONE_REFRESH_SECONDS = 300  # a zone changed from another browser shows here
 
 
 def settings() -> Settings:
+    """The portal's settings, read once per process for each environment and secrets file (app.py asks several
+    times per rerun; reading them resolves paths on disk). Not per user: the same for every session."""
     try:
         secrets = dict(st.secrets)
     except Exception:  # no secrets.toml: local mode reads the environment
         secrets = {}
-    return Settings.load(secrets)
+    return _settings_for(environment_key(), repr(sorted(secrets.items())), secrets)
+
+
+@st.cache_resource(show_spinner=False)
+def _settings_for(environment: tuple[str | None, ...], secrets_key: str, _secrets: dict) -> Settings:
+    """`environment` and `secrets_key` are only the cache key: a changed environment (tests) or secrets file is
+    read again."""
+    return Settings.load(_secrets)
 
 
 @st.cache_resource(show_spinner="Starting the portal's database…")

@@ -840,3 +840,58 @@ def test_download_my_data_and_delete_my_account(backend):
     no_exceptions(ghost)
     assert "portal_user" not in ghost.session_state and not ghost.session_state["authentication_status"]
     assert texts(ghost, "title") == ["Sign in"]
+
+
+# --- a rerun re-reads nothing that did not change (issue 25.3) --------------------------------------------------
+
+
+def test_appointments_reads_each_members_zone_once_per_session_not_on_every_rerun(backend, embedded_db, monkeypatch):
+    import psycopg
+
+    from portal.db.local import LocalBackend
+
+    consultant_username, client_username = engaged_pair(backend, embedded_db)
+    with psycopg.connect(embedded_db.owner_conninfo, autocommit=True) as conn:
+        conn.execute(
+            "update public.profiles p set timezone = case when c.username = %s then 'Asia/Tokyo' "
+            "else 'America/Denver' end from private.credentials c where c.user_id = p.id and c.username in (%s, %s)",
+            (consultant_username, consultant_username, client_username),
+        )
+    asked: list[str] = []
+    real_rpc = LocalBackend.rpc
+
+    def counting_rpc(self, fn, params=None, *, as_user):
+        asked.append(fn)
+        return real_rpc(self, fn, params, as_user=as_user)
+
+    monkeypatch.setattr(LocalBackend, "rpc", counting_rpc)
+    for username, zone in ((consultant_username, "Asia/Tokyo"), (client_username, "America/Denver")):
+        at = app(username).run()  # Home, which shows the whole profile
+        asked.clear()
+        at.switch_page(PAGES["appointments"]).run()
+        no_exceptions(at)
+        assert asked.count("get_my_profile") == 1, asked  # read once, for this member
+        asked.clear()
+        at.run()  # a rerun (any click): the zone is not read again
+        no_exceptions(at)
+        assert "get_my_profile" not in asked and "my_appointments" in asked, asked
+        assert at.session_state["portal_my_timezone"]["zone"] == zone  # each session holds its own member's
+        asked.clear()
+
+
+def test_settings_are_read_once_per_environment_and_again_when_it_changes(monkeypatch):
+    from components import context
+
+    monkeypatch.setenv("PORTAL_DEMO_DATA", "0")
+    first = context.settings()
+    assert context.settings() is first and not first.load_demo_data
+    monkeypatch.setenv("PORTAL_DEMO_DATA", "1")
+    changed = context.settings()
+    assert changed is not first and changed.load_demo_data
+
+
+def test_no_full_garbage_collection_holds_every_session_after_each_run():
+    from streamlit import config
+
+    # .streamlit/config.toml: a full collection after every rerun stalled every other session (bench/app.py).
+    assert config.get_option("runner.postScriptGC") is False

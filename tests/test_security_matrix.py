@@ -70,6 +70,12 @@ TABLES: dict[str, dict[str, dict[str, Any]]] = {
     "private.credentials": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
     "private.search_facts": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
     "private.search_rank": {"select": ALL_DENIED, "insert": ALL_DENIED, "update": ALL_DENIED, "delete": ALL_DENIED},
+    "private.record_facts_kept": {
+        "select": ALL_DENIED,
+        "insert": ALL_DENIED,
+        "update": ALL_DENIED,
+        "delete": ALL_DENIED,
+    },
     "private.retired_usernames": {
         "select": ALL_DENIED,
         "insert": ALL_DENIED,
@@ -273,6 +279,12 @@ TABLE_SQL: dict[str, TableSQL] = {
         "offers_in_person, languages, sliding_scale, open_to_new, time_buckets, experience_score, valid_until) "
         "values (%(fresh_profile)s, 'Forged', '{NY}', true, false, '{en}', false, true, 15, 20, 'infinity')",
         "experience_score = 20",
+    ),
+    "private.record_facts_kept": TableSQL(
+        "member_id = %(owner)s and side = 'client'",
+        "insert into private.record_facts_kept (member_id, side, facts) "
+        "values (%(owner)s, 'consultant', '{\"enough_events\": true}')",
+        "facts = facts",
     ),
     "private.search_rank": TableSQL(
         "(jurisdiction, modality, consultant_id) = (select r.jurisdiction, r.modality, r.consultant_id "
@@ -921,6 +933,12 @@ class World:
             "insert into public.termination_checklist_progress (plan_id, item, done_by) "
             "values (%s, 'pre_termination_discussion', %s)",
             (ids["plan"], owner),
+        )
+        # The owner's kept record facts, as the triggers keep them for a member with something on record.
+        self.conn.execute(
+            "insert into private.record_facts_kept (member_id, side, facts) "
+            "values (%s, 'client', private.record_facts(%s, 'client')) on conflict do nothing",
+            (owner, owner),
         )
         week = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=7)
         ids.update({"today": datetime.now(UTC).date(), "in_a_week_date": week.date(), "in_a_week": week})

@@ -28,7 +28,6 @@ from portal.appointments import (
 from portal.ics import my_calendar_file
 from portal.mydata import plural
 from portal.plain_text import plain
-from portal.profiles import load_my_profile
 from portal.requests import my_engagements
 
 user = context.require_user()
@@ -38,11 +37,10 @@ st.title("Appointments")
 st.caption("Your sessions, in your time zone. Book with colleagues you work with; every change notifies the other.")
 
 with database_errors_as_messages():
-    me = load_my_profile(backend, user.claims)
+    my_tz = context.my_timezone(backend, user)  # kept in this session under the member's id, not read every rerun
     engagements = [e for e in my_engagements(backend, user.claims) if e["status"] == "active"]
     now = datetime.now(UTC)
     appointments = my_appointments(backend, user.claims, *listing_window(now))
-my_tz = me["timezone"]
 
 # The one-shot notice goes into a slot that is drawn on every run, so the tabs below keep their place in the page
 # whether or not a notice shows (a notice drawn only on some runs moved them, and the browser reset the tab).

@@ -134,6 +134,7 @@ class LocalBackend:
         self._conninfo = conninfo
         self._sizes = (min_size, max_size)
         self._functions: dict[str, FunctionInfo] = {}
+        self._statements: dict[tuple[FunctionInfo, tuple[str, ...]], str] = {}
         self._lock = threading.Lock()
         self._unreachable = False  # set while the server is down: fail fast, probe directly
         self._pool = self._open_pool()
@@ -209,6 +210,16 @@ class LocalBackend:
         return info
 
     # -- the call ----------------------------------------------------------
+    def _statement_for(self, conn: psycopg.Connection, info: FunctionInfo, given: tuple[str, ...]) -> str:
+        """The call's statement, composed once per function and set of arguments (not on every call)."""
+        key = (info, given)
+        stmt = self._statements.get(key)
+        if stmt is None:
+            stmt = self._statement(info, list(given)).as_string(conn)
+            with self._lock:
+                self._statements[key] = stmt
+        return stmt
+
     @staticmethod
     def _statement(info: FunctionInfo, given: list[str]) -> sql.Composed:
         fn = sql.Identifier("public", info.name)
@@ -257,10 +268,10 @@ class LocalBackend:
                 info = self._function(conn, fn)
                 if info is None or not set(params) <= set(info.arg_names) or not info.required <= set(params):
                     raise _not_found(fn, params, _suggestion(conn, fn))
-                given = [n for n in info.arg_names if n in params]
+                given = tuple(n for n in info.arg_names if n in params)
+                # BEGIN READ ONLY for STABLE/IMMUTABLE functions: one round trip instead of BEGIN, then SET.
+                conn.read_only = info.read_only
                 with conn.transaction():
-                    if info.read_only:
-                        conn.execute("set transaction read only")
                     conn.execute(
                         "select set_config('role', %s, true),"
                         " set_config('request.jwt.claims', %s, true),"
@@ -269,7 +280,7 @@ class LocalBackend:
                         " set_config('request.path', %s, true)",
                         (role, json.dumps(claims), SEARCH_PATH, f"/rpc/{fn}"),
                     )
-                    stmt = self._statement(info, given)
+                    stmt = self._statement_for(conn, info, given)
                     args = (json.dumps({n: params[n] for n in given}),) if given else ()
                     started[0] = True
                     row = conn.execute(stmt, args).fetchone()

@@ -89,7 +89,8 @@ RULES: list[tuple[str, str]] = [
     # attendance and records
     (
         r"attendance_.*|mark_appointment|record_attendance|consultant_records|professionalism_.*|my_home"
-        r"|export_my_data|record_facts",
+        r"|export_my_data|record_facts|record_facts_kept|refresh_record_facts|refresh_all_record_facts"
+        r"|record_facts_note_.*|appointment_counts_on_record",
         "50_attendance_and_records",
     ),
     # availability and booking

@@ -1,0 +1,242 @@
+"""The app tier: the real Streamlit server, driven by concurrent sessions speaking its websocket protocol (issue 25.3).
+
+    python bench/app.py                 # 1, 10 and 30 sessions, 30 s each, on the demo world
+    python bench/app.py --quick         # 1 and 3 sessions, 2 rounds each (seconds; .ci/run runs it)
+    python bench/app.py --sessions 10 --duration 60 --think-ms 500
+
+Starts `streamlit run app.py` as tests/app_server.py does (a fresh data directory, the demo world, its embedded
+Postgres), then for each session count opens that many sessions (bench/streamlit_client.py: one websocket each,
+as a browser tab holds one), each signed in by the sign-in form as one of the demo seekers. Then every session,
+with no think time unless --think-ms, repeats a round of what a member does: open Find a consultant (a run of
+the page, which searches), press Search (the form submitted), open Appointments. Each is one press: the time from
+the request for a run to the run's end (`script_finished`), which is what a person waits for between a click and
+a drawn page. Reported per kind of press (p50, p95, max), and the presses per second the process sustained
+(every press of every session over the wall time).
+
+Checks (bench/checks.py; exits 1 on a miss): no press failed (no run error, no exception or error drawn, no
+timeout), every Search press showed its results ("… consultants match"), every Appointments run drew its title,
+and each session count made presses. Writes app_* keys into bench/results.json, keeping the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.checks import Checks  # noqa: E402
+from bench.page import latency_stats  # noqa: E402
+from bench.slots import RESULTS_PATH, merge_results  # noqa: E402
+from bench.streamlit_client import Drawn, RunFailed, StreamlitSession  # noqa: E402
+from portal.demo import DEMO_PASSWORD, SEEKERS  # noqa: E402
+from tests.app_server import AppServer  # noqa: E402
+
+FULL_LEVELS = (1, 10, 30)
+QUICK_LEVELS = (1, 3)
+KINDS = ("find_open", "find_search", "appointments_open")
+MAX_SESSIONS = 60  # bounded: each session is a thread here and a script thread in the app
+
+
+@dataclass
+class Level:
+    """One session count's presses: seconds per kind, failures as sentences."""
+
+    sessions: int
+    presses: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in KINDS})
+    failures: list[str] = field(default_factory=list)
+    empty: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    began: float = 0.0  # when every session was signed in and the pressing began
+    ended: float = 0.0  # when the last press ended
+
+    def note(self, kind: str, seconds: float, problem: str | None) -> None:
+        with self.lock:
+            self.presses[kind].append(seconds)
+            self.ended = max(self.ended, time.monotonic())
+            if problem:
+                self.empty.append(f"{kind}: {problem}")
+
+    def fail(self, what: str) -> None:
+        with self.lock:
+            self.failures.append(what)
+
+
+def what_is_missing(kind: str, drawn: Drawn) -> str | None:
+    """None when the press showed what it is for; otherwise what was missing, in a sentence."""
+    if drawn.errors:
+        return f"an error was shown: {drawn.errors[0][:160]}"
+    if kind in ("find_open", "find_search") and not drawn.has_text("consultants match"):
+        return f"no results were shown (headings {drawn.headings[:4]}, alerts {drawn.alerts[:2]})"
+    if kind == "appointments_open" and "Appointments" not in drawn.headings:
+        return f"the page's title was not drawn (headings {drawn.headings[:4]})"
+    return None
+
+
+def signed_in_session(url: str, number: int, timeout: float) -> StreamlitSession:
+    """A session signed in as demo seeker `number` (1-based, round-robin over the demo's seekers)."""
+    session = StreamlitSession(url, timeout=timeout)
+    session.open()
+    username = f"seeker{(number - 1) % SEEKERS + 1:02d}"
+    _, drawn = session.submit("Sign in", {"Username": username, "Password": DEMO_PASSWORD})
+    if "find" not in session.pages or not session.pages:
+        raise RunFailed(f"{username} was not signed in (alerts: {drawn.alerts[:2]})")
+    return session
+
+
+def one_session(url: str, number: int, level: Level, start: threading.Barrier, args: argparse.Namespace) -> None:
+    try:
+        session = signed_in_session(url, number, args.timeout)
+    except Exception as exc:  # noqa: BLE001 - every failure is counted and named
+        level.fail(f"session {number} could not sign in: {type(exc).__name__}: {exc}")
+        start.abort()
+        return
+    try:
+        start.wait(timeout=args.timeout * 4)
+        stop_at = time.monotonic() + args.duration
+        rounds = 0
+        while (rounds < args.rounds) if args.rounds else (time.monotonic() < stop_at):
+            for kind, press in (
+                ("find_open", lambda: session.open_page("find")),
+                ("find_search", lambda: session.submit("Search")),
+                ("appointments_open", lambda: session.open_page("appointments")),
+            ):
+                started = time.perf_counter()
+                try:
+                    seconds, drawn = press()
+                except Exception as exc:  # noqa: BLE001 - counted as a failed press
+                    level.fail(f"{kind} (session {number}): {type(exc).__name__}: {str(exc)[:160]}")
+                    level.note(kind, time.perf_counter() - started, None)
+                    return
+                level.note(kind, seconds, what_is_missing(kind, drawn))
+                if args.think_ms:
+                    time.sleep(args.think_ms / 1000 * (0.5 + (number * 7919 + rounds) % 100 / 100))
+            rounds += 1
+    except threading.BrokenBarrierError:
+        level.fail(f"session {number}: another session failed to start")
+    finally:
+        session.close()
+
+
+def run_level(url: str, sessions: int, args: argparse.Namespace) -> dict[str, Any]:
+    level = Level(sessions)
+    start = threading.Barrier(sessions, action=lambda: setattr(level, "began", time.monotonic()))
+    threads = [
+        threading.Thread(target=one_session, args=(url, n, level, start, args), daemon=True)
+        for n in range(1, sessions + 1)
+    ]
+    load_before = os.getloadavg()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=args.duration + args.timeout * (6 + sessions))
+    presses = sum(len(v) for v in level.presses.values())
+    # Signing in comes before the barrier: the time counted is the pressing, from the barrier to the last press.
+    busy = max(level.ended - level.began, 1e-9)
+    return {
+        "sessions": sessions,
+        "presses": presses,
+        "presses_per_s": round(presses / busy, 2),
+        "by_kind": {kind: latency_stats([s * 1000 for s in ms]) for kind, ms in level.presses.items()},
+        "failures": level.failures,
+        "empty": level.empty,
+        "stuck_threads": sum(t.is_alive() for t in threads),
+        "loadavg_before": [round(x, 2) for x in load_before],
+        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def print_level(r: dict[str, Any]) -> None:
+    print(
+        f"\n{r['sessions']} session(s): {r['presses']} presses, {r['presses_per_s']} presses/s "
+        f"(load {r['loadavg_before'][0]} -> {r['loadavg_after'][0]})"
+    )
+    print(f"  {'press':<20}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}")
+    for kind, s in r["by_kind"].items():
+        if s["n"]:
+            print(f"  {kind:<20}{s['n']:>6}{s['p50_ms']:>10.1f}{s['p95_ms']:>10.1f}{s['max_ms']:>10.1f}")
+    for what in (r["failures"] + r["empty"])[:5]:
+        print(f"  ! {what}")
+
+
+def check(checks: Checks, levels: list[dict[str, Any]]) -> None:
+    for r in levels:
+        n = r["sessions"]
+        checks.expect(r["presses"] > 0, f"{n} session(s) made presses")
+        checks.expect(not r["failures"], f"no press failed with {n} session(s) ({r['failures'][:2]})")
+        checks.expect(not r["empty"], f"every press showed what it is for with {n} session(s) ({r['empty'][:2]})")
+        checks.expect(r["stuck_threads"] == 0, f"every session ended with {n} session(s)")
+        for kind in KINDS:
+            checks.expect(r["by_kind"][kind]["n"] > 0, f"{kind} was pressed with {n} session(s)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Drive the real Streamlit server with concurrent sessions.")
+    parser.add_argument("--quick", action="store_true", help="1 and 3 sessions, 2 rounds each")
+    parser.add_argument("--sessions", help="session counts, e.g. 1,10,30 (the default)")
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds of pressing per session count")
+    parser.add_argument("--rounds", type=int, help="rounds per session instead of a duration (quick: 2)")
+    parser.add_argument("--think-ms", type=float, default=0, help="mean pause after each press (default none)")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds one run may take")
+    parser.add_argument("--out", type=Path, default=RESULTS_PATH)
+    args = parser.parse_args(argv)
+    if args.quick and args.rounds is None:
+        args.rounds = 2
+    counts = (
+        [int(x) for x in args.sessions.split(",")]
+        if args.sessions
+        else list(QUICK_LEVELS if args.quick else FULL_LEVELS)
+    )
+    if max(counts) > MAX_SESSIONS or min(counts) < 1:
+        parser.error(f"session counts are between 1 and {MAX_SESSIONS}")
+    server = AppServer(log_name="bench-app-server.log")
+    print(f"starting the app (demo world) on {server.url} ...")
+    server.start(timeout=180)
+    levels: list[dict[str, Any]] = []
+    try:
+        warm = signed_in_session(server.url, 1, 180)  # the first run builds the database: not a press
+        warm.open_page("find")
+        warm.close()
+        for n in counts:
+            print(
+                f"{n} session(s): signing in, then pressing "
+                + (f"{args.rounds} rounds" if args.rounds else f"for {args.duration:.0f} s")
+            )
+            levels.append(run_level(server.url, n, args))
+            print_level(levels[-1])
+    finally:
+        server.stop()
+    checks = Checks("bench/app.py")
+    check(checks, levels)
+    last = levels[-1]
+    results = {
+        "app_sessions": last["sessions"],
+        "app_presses_per_s": last["presses_per_s"],
+        "app_find_search_p50_ms": last["by_kind"]["find_search"].get("p50_ms"),
+        "app_find_search_p95_ms": last["by_kind"]["find_search"].get("p95_ms"),
+        "app_appointments_p50_ms": last["by_kind"]["appointments_open"].get("p50_ms"),
+        "app_appointments_p95_ms": last["by_kind"]["appointments_open"].get("p95_ms"),
+        "app": {
+            "levels": levels,
+            "think_ms": args.think_ms,
+            "quick": args.quick,
+            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "checks": checks.as_dict(),
+        },
+    }
+    merge_results(args.out, results)
+    print(f"\nwrote {args.out}")
+    return checks.report()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
