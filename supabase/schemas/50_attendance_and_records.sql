@@ -5,6 +5,18 @@
 
 set check_function_bodies = off;
 
+-- function: private.appointment_counts_on_record(text, text, boolean, uuid, uuid)
+-- Whether an appointment counts on the record of its consultant or client (private.record_facts' own lists).
+-- (latest definition in the migrations: 20261207600100_records_read_from_kept_facts.sql)
+CREATE FUNCTION private.appointment_counts_on_record(p_side text, p_status text, p_late boolean, p_cancelled_by uuid, p_member uuid) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select p_status = 'completed'
+      or p_status = case p_side when 'consultant' then 'consultant_no_show' else 'no_show' end
+      or (p_cancelled_by = p_member and (p_status = 'cancelled' or (p_status = 'moved' and p_late)))
+$$;
+
 -- function: private.attendance_status(text)
 -- The status a statement stands for, and how a statement reads.
 -- (latest definition in the migrations: 20261129000600_attendance_from_both_sides.sql)
@@ -28,14 +40,17 @@ CREATE FUNCTION private.attendance_words(p_outcome text) RETURNS text
 $$;
 
 -- function: private.professionalism_facts(uuid)
--- A member's record in their own role: a consultant's as consultant, anyone else's as client.
--- (latest definition in the migrations: 20261206100100_the_record_blames_only_who_missed.sql)
+-- A member's record in their own role, read from the kept facts (none kept: nothing on record yet, the same zeros
+-- private.record_facts answers).
+-- (latest definition in the migrations: 20261207600100_records_read_from_kept_facts.sql)
 CREATE FUNCTION private.professionalism_facts(p_member uuid) RETURNS jsonb
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO ''
     AS $$
-  select private.record_facts(p_member, case when p.is_consultant then 'consultant' else 'client' end)
+  select coalesce((select k.facts from private.record_facts_kept k where k.member_id = p.id and k.side = s.side),
+                  private.record_facts(p_member, s.side))
   from public.profiles p
+  cross join lateral (select case when p.is_consultant then 'consultant' else 'client' end as side) s
   where p.id = p_member
 $$;
 
@@ -87,8 +102,140 @@ CREATE FUNCTION private.record_facts(p_member uuid, p_side text) RETURNS jsonb
   from facts f
 $$;
 
+-- function: private.record_facts_note_appointments()
+-- After each statement on appointments: the sides whose rows counted before or count after it.
+-- (latest definition in the migrations: 20261207600100_records_read_from_kept_facts.sql)
+CREATE FUNCTION private.record_facts_note_appointments() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  members uuid[];
+  sides text[];
+begin
+  if tg_op = 'INSERT' then
+    select array_agg(c.m), array_agg(c.s) into members, sides
+    from new_rows r
+    cross join lateral (values (r.consultant_id, 'consultant'), (r.client_id, 'client')) as c(m, s)
+    where private.appointment_counts_on_record(c.s, r.status, r.late, r.cancelled_by, c.m);
+  elsif tg_op = 'DELETE' then
+    select array_agg(c.m), array_agg(c.s) into members, sides
+    from old_rows r
+    cross join lateral (values (r.consultant_id, 'consultant'), (r.client_id, 'client')) as c(m, s)
+    where private.appointment_counts_on_record(c.s, r.status, r.late, r.cancelled_by, c.m);
+  else
+    with changed as (
+      select o.status as o_status, o.late as o_late, o.cancelled_by as o_by,
+             o.consultant_id as o_consultant, o.client_id as o_client,
+             n.status as n_status, n.late as n_late, n.cancelled_by as n_by,
+             n.consultant_id as n_consultant, n.client_id as n_client
+      from old_rows o join new_rows n on n.id = o.id
+      where (o.status, o.late, o.cancelled_by, o.consultant_id, o.client_id)
+            is distinct from (n.status, n.late, n.cancelled_by, n.consultant_id, n.client_id)
+    )
+    select array_agg(c.m), array_agg(c.s) into members, sides
+    from changed r
+    cross join lateral (values (r.o_consultant, 'consultant', r.o_status, r.o_late, r.o_by),
+                               (r.o_client, 'client', r.o_status, r.o_late, r.o_by),
+                               (r.n_consultant, 'consultant', r.n_status, r.n_late, r.n_by),
+                               (r.n_client, 'client', r.n_status, r.n_late, r.n_by)) as c(m, s, status, late, by_whom)
+    where private.appointment_counts_on_record(c.s, c.status, c.late, c.by_whom, c.m);
+  end if;
+  perform private.refresh_record_facts(members, sides);
+  return null;
+end;
+$$;
+
+-- function: private.record_facts_note_requests()
+-- After each statement on consultation requests: the consultants whose answered requests it added, changed or
+-- removed (private.record_facts' `answered`).
+-- (latest definition in the migrations: 20261207600100_records_read_from_kept_facts.sql)
+CREATE FUNCTION private.record_facts_note_requests() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  members uuid[];
+begin
+  if tg_op = 'INSERT' then
+    select array_agg(r.consultant_id) into members
+    from new_rows r where r.responded_at is not null and r.status in ('accepted', 'declined');
+  elsif tg_op = 'DELETE' then
+    select array_agg(r.consultant_id) into members
+    from old_rows r where r.responded_at is not null and r.status in ('accepted', 'declined');
+  else
+    select array_agg(c.m) into members
+    from old_rows o join new_rows n on n.id = o.id
+    cross join lateral (values (o.consultant_id, o.status, o.responded_at),
+                               (n.consultant_id, n.status, n.responded_at)) as c(m, status, responded_at)
+    where (o.status, o.responded_at, o.created_at, o.consultant_id)
+          is distinct from (n.status, n.responded_at, n.created_at, n.consultant_id)
+      and c.responded_at is not null and c.status in ('accepted', 'declined');
+  end if;
+  if members is not null then
+    perform private.refresh_record_facts(members, array_fill('consultant'::text, array[cardinality(members)]));
+  end if;
+  return null;
+end;
+$$;
+
+-- function: private.refresh_all_record_facts()
+-- Every member's and side's facts made afresh: the first fill below, and a bulk load that switched the triggers
+-- off (bench/slots.py, as bench/generate.py does for the search facts).
+-- (latest definition in the migrations: 20261207600100_records_read_from_kept_facts.sql)
+CREATE FUNCTION private.refresh_all_record_facts() RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  delete from private.record_facts_kept;
+  select private.refresh_record_facts(array_agg(m), array_agg(s))
+  from (
+    select a.consultant_id as m, 'consultant' as s from public.appointments a
+    where private.appointment_counts_on_record('consultant', a.status, a.late, a.cancelled_by, a.consultant_id)
+    union
+    select a.client_id, 'client' from public.appointments a
+    where private.appointment_counts_on_record('client', a.status, a.late, a.cancelled_by, a.client_id)
+    union
+    select r.consultant_id, 'consultant' from public.consultation_requests r
+    where r.responded_at is not null and r.status in ('accepted', 'declined')
+  ) everyone;
+$$;
+
+-- function: private.refresh_record_facts(uuid[], text[])
+-- Recompute these members' facts on these sides (arrays of one length, pair by pair). Locks first, so every
+-- statement after it reads what other transactions committed by then; many at once (a bulk load, the first fill)
+-- take one lock over all facts instead of thousands. Members who no longer exist keep no row.
+-- (latest definition in the migrations: 20261207600100_records_read_from_kept_facts.sql)
+CREATE FUNCTION private.refresh_record_facts(p_members uuid[], p_sides text[]) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  many boolean := cardinality(p_members) > 500;
+begin
+  if coalesce(cardinality(p_members), 0) = 0 then
+    return;
+  end if;
+  if many then
+    perform pg_advisory_xact_lock(hashtextextended('record_facts', 0));
+  else
+    perform pg_advisory_xact_lock_shared(hashtextextended('record_facts', 0));
+    perform pg_advisory_xact_lock(keys.k)
+    from (select distinct hashtextextended('record_facts:' || t.m::text || ':' || t.s, 0) as k
+          from unnest(p_members, p_sides) as t(m, s) order by 1) keys;
+  end if;
+  insert into private.record_facts_kept as f (member_id, side, facts)
+  select t.m, t.s, private.record_facts(t.m, t.s)
+  from (select distinct m, s from unnest(p_members, p_sides) as t(m, s)) t
+  where exists (select 1 from public.profiles p where p.id = t.m)
+  on conflict (member_id, side) do update set facts = excluded.facts
+  where f.facts is distinct from excluded.facts;
+end;
+$$;
+
 -- function: public.consultant_records(uuid[])
--- (latest definition in the migrations: 20261129001000_bounds_on_every_input.sql)
+-- The cards' records: one index probe per card into the kept facts.
+-- (latest definition in the migrations: 20261207600100_records_read_from_kept_facts.sql)
 CREATE FUNCTION public.consultant_records(p_consultants uuid[]) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO ''
@@ -98,10 +245,10 @@ begin
     raise exception 'Ask for at most 50 consultants'' records at once.' using detail = 'consultants';
   end if;
   return (
-    select coalesce(jsonb_object_agg(p.id, f.facts), '{}')
+    select coalesce(jsonb_object_agg(p.id, k.facts), '{}')
     from public.profiles p
-    cross join lateral (select private.professionalism_facts(p.id) as facts) f
-    where p.id = any (p_consultants[1:50]) and p.is_consultant and (f.facts ->> 'enough_events')::boolean);
+    join private.record_facts_kept k on k.member_id = p.id and k.side = 'consultant'
+    where p.id = any (p_consultants[1:50]) and p.is_consultant and (k.facts ->> 'enough_events')::boolean);
 end;
 $$;
 
@@ -354,6 +501,15 @@ begin
 end;
 $$;
 
+-- table: private.record_facts_kept
+-- (latest definition in the migrations: 20261207600100_records_read_from_kept_facts.sql)
+CREATE TABLE private.record_facts_kept (
+    member_id uuid NOT NULL,
+    side text NOT NULL,
+    facts jsonb NOT NULL,
+    CONSTRAINT record_facts_kept_side_check CHECK ((side = ANY (ARRAY['consultant'::text, 'client'::text])))
+);
+
 -- table: public.attendance_statements
 -- (latest definition in the migrations: 20261129000600_attendance_from_both_sides.sql)
 CREATE TABLE public.attendance_statements (
@@ -366,13 +522,51 @@ CREATE TABLE public.attendance_statements (
     CONSTRAINT attendance_statements_outcome_check CHECK ((outcome = ANY (ARRAY['held'::text, 'client_absent'::text, 'consultant_absent'::text, 'ended_early'::text])))
 );
 
+-- constraint: private.record_facts_kept record_facts_kept_pkey
+ALTER TABLE ONLY private.record_facts_kept
+    ADD CONSTRAINT record_facts_kept_pkey PRIMARY KEY (member_id, side);
+
 -- constraint: public.attendance_statements attendance_statements_pkey
 ALTER TABLE ONLY public.attendance_statements
     ADD CONSTRAINT attendance_statements_pkey PRIMARY KEY (appointment_id, party_id);
 
+-- trigger: public.appointments appointments_record_facts_delete
+-- (latest definition in the migrations: 20261207600100_records_read_from_kept_facts.sql)
+-- Stated here rather than in 40_availability_and_booking.sql: it needs private.record_facts_note_appointments from this file.
+CREATE TRIGGER appointments_record_facts_delete AFTER DELETE ON public.appointments REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION private.record_facts_note_appointments();
+
+-- trigger: public.appointments appointments_record_facts_insert
+-- (latest definition in the migrations: 20261207600100_records_read_from_kept_facts.sql)
+-- Stated here rather than in 40_availability_and_booking.sql: it needs private.record_facts_note_appointments from this file.
+CREATE TRIGGER appointments_record_facts_insert AFTER INSERT ON public.appointments REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION private.record_facts_note_appointments();
+
+-- trigger: public.appointments appointments_record_facts_update
+-- (latest definition in the migrations: 20261207600100_records_read_from_kept_facts.sql)
+-- Stated here rather than in 40_availability_and_booking.sql: it needs private.record_facts_note_appointments from this file.
+CREATE TRIGGER appointments_record_facts_update AFTER UPDATE ON public.appointments REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION private.record_facts_note_appointments();
+
 -- trigger: public.attendance_statements attendance_fields_in_sentences
 -- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
 CREATE TRIGGER attendance_fields_in_sentences BEFORE INSERT OR UPDATE ON public.attendance_statements FOR EACH ROW EXECUTE FUNCTION private.session_fields_in_sentences();
+
+-- trigger: public.consultation_requests requests_record_facts_delete
+-- (latest definition in the migrations: 20261207600100_records_read_from_kept_facts.sql)
+-- Stated here rather than in 30_requests_and_screening.sql: it needs private.record_facts_note_requests from this file.
+CREATE TRIGGER requests_record_facts_delete AFTER DELETE ON public.consultation_requests REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION private.record_facts_note_requests();
+
+-- trigger: public.consultation_requests requests_record_facts_insert
+-- (latest definition in the migrations: 20261207600100_records_read_from_kept_facts.sql)
+-- Stated here rather than in 30_requests_and_screening.sql: it needs private.record_facts_note_requests from this file.
+CREATE TRIGGER requests_record_facts_insert AFTER INSERT ON public.consultation_requests REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION private.record_facts_note_requests();
+
+-- trigger: public.consultation_requests requests_record_facts_update
+-- (latest definition in the migrations: 20261207600100_records_read_from_kept_facts.sql)
+-- Stated here rather than in 30_requests_and_screening.sql: it needs private.record_facts_note_requests from this file.
+CREATE TRIGGER requests_record_facts_update AFTER UPDATE ON public.consultation_requests REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION private.record_facts_note_requests();
+
+-- fk constraint: private.record_facts_kept record_facts_kept_member_id_fkey
+ALTER TABLE ONLY private.record_facts_kept
+    ADD CONSTRAINT record_facts_kept_member_id_fkey FOREIGN KEY (member_id) REFERENCES public.profiles(id) ON DELETE CASCADE;
 
 -- fk constraint: public.attendance_statements attendance_statements_appointment_id_fkey
 ALTER TABLE ONLY public.attendance_statements
@@ -382,6 +576,9 @@ ALTER TABLE ONLY public.attendance_statements
 ALTER TABLE ONLY public.attendance_statements
     ADD CONSTRAINT attendance_statements_party_id_fkey FOREIGN KEY (party_id) REFERENCES public.profiles(id) ON DELETE CASCADE;
 
+-- row security: private.record_facts_kept
+ALTER TABLE private.record_facts_kept ENABLE ROW LEVEL SECURITY;
+
 -- row security: public.attendance_statements
 ALTER TABLE public.attendance_statements ENABLE ROW LEVEL SECURITY;
 
@@ -390,6 +587,9 @@ ALTER TABLE public.attendance_statements ENABLE ROW LEVEL SECURITY;
 CREATE POLICY "parties read the statements on their sessions" ON public.attendance_statements FOR SELECT TO portal_member USING ((EXISTS ( SELECT 1
    FROM public.appointments a
   WHERE (a.id = attendance_statements.appointment_id))));
+
+-- acl: private.FUNCTION appointment_counts_on_record(p_side text, p_status text, p_late boolean, p_cancelled_by uuid, p_member uuid)
+REVOKE ALL ON FUNCTION private.appointment_counts_on_record(p_side text, p_status text, p_late boolean, p_cancelled_by uuid, p_member uuid) FROM PUBLIC;
 
 -- acl: private.FUNCTION attendance_status(p_outcome text)
 REVOKE ALL ON FUNCTION private.attendance_status(p_outcome text) FROM PUBLIC;
@@ -402,6 +602,18 @@ REVOKE ALL ON FUNCTION private.professionalism_facts(p_member uuid) FROM PUBLIC;
 
 -- acl: private.FUNCTION record_facts(p_member uuid, p_side text)
 REVOKE ALL ON FUNCTION private.record_facts(p_member uuid, p_side text) FROM PUBLIC;
+
+-- acl: private.FUNCTION record_facts_note_appointments()
+REVOKE ALL ON FUNCTION private.record_facts_note_appointments() FROM PUBLIC;
+
+-- acl: private.FUNCTION record_facts_note_requests()
+REVOKE ALL ON FUNCTION private.record_facts_note_requests() FROM PUBLIC;
+
+-- acl: private.FUNCTION refresh_all_record_facts()
+REVOKE ALL ON FUNCTION private.refresh_all_record_facts() FROM PUBLIC;
+
+-- acl: private.FUNCTION refresh_record_facts(p_members uuid[], p_sides text[])
+REVOKE ALL ON FUNCTION private.refresh_record_facts(p_members uuid[], p_sides text[]) FROM PUBLIC;
 
 -- acl: public.FUNCTION consultant_records(p_consultants uuid[])
 REVOKE ALL ON FUNCTION public.consultant_records(p_consultants uuid[]) FROM PUBLIC;

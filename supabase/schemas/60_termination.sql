@@ -291,7 +291,7 @@ end;
 $$;
 
 -- function: public.complete_termination_plan(uuid)
--- (latest definition in the migrations: 20261126000600_termination_plans.sql)
+-- (latest definition in the migrations: 20261207800100_a_refusal_says_its_date_in_words.sql)
 CREATE FUNCTION public.complete_termination_plan(p_plan uuid) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
@@ -303,14 +303,15 @@ declare
 begin
   select * into plan from public.termination_plans where id = p_plan for update;
   if plan.id is null or me not in (plan.seeker_id, plan.consultant_id) then
-    raise exception 'No such plan.' using errcode = 'PT404';
+    raise exception 'No such plan.' using errcode = 'P0002';
   end if;
   if plan.status <> 'agreed' then
     raise exception 'Only an agreed plan can be completed.' using detail = 'status';
   end if;
   select * into terms from public.termination_plan_versions where plan_id = plan.id and version = plan.current_version;
   if terms.final_session_on > current_date then
-    raise exception 'The final session is planned for %; complete the plan after it.', terms.final_session_on
+    raise exception 'The final session is planned for %; complete the plan after it.',
+      to_char(terms.final_session_on, 'FMDay FMDD FMMonth YYYY')
       using detail = 'final_session_on';
   end if;
   update public.termination_plans set status = 'completed', closed_at = now(), updated_at = now()
