@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from components.sessions import SESSION_KEY
+from components.sign_in_sessions import SESSION_KEY
 from portal.db import SERVICE
 from portal.demo import DEMO_PASSWORD
 from tests.page_support import PAGES, app, keyed, no_exceptions, open_profile, sign_in, texts

@@ -492,7 +492,7 @@ def test_my_availability_connects_a_calendar_shows_it_masked_and_busy_times_with
 ):
     from streamlit.testing.v1 import AppTest
 
-    from components.sessions import SESSION_KEY
+    from components.sign_in_sessions import SESSION_KEY
     from portal.auth import SignInSession
 
     backend, consultant_claims, _, username = consultant
