@@ -6,11 +6,11 @@ import pandas as pd
 import streamlit as st
 
 from components import context
-from components.errors import database_errors_as_messages, show_refusal
+from components.errors import as_refusal, database_errors_as_messages, show_notice, show_refusal, succeed
 from components.formstate import FormGeneration, cell_date, edited_frame
 from components.reference import modality_names
 from components.waitlist import waiting_count_line
-from portal.db import DatabaseUnavailable, friendly_message
+from portal.db import DatabaseUnavailable
 from portal.practice import (
     CompetencyInput,
     load_my_practice,
@@ -61,7 +61,7 @@ def load_into_form(doc: dict) -> None:
     if "practice_owner" in st.session_state:
         form.renew()  # new values: draw the widgets afresh
     st.session_state["practice_owner"] = user.id
-    st.session_state["practice_errors"] = {}
+    st.session_state["practice_refusal"] = None
 
 
 form = FormGeneration("practice")
@@ -73,7 +73,9 @@ elif "practice_reload_doc" in st.session_state:
 
 form = FormGeneration("practice")
 values = st.session_state["practice_values"]
-errors = st.session_state.setdefault("practice_errors", {})
+# The last refusal of this form (its own checks or the database's), shown next to its fields until a save.
+refusal: Refusal | None = st.session_state.get("practice_refusal")
+errors = refusal.fields if refusal else {}  # the competencies grid still reads the sentences by field
 if not user.is_consultant:
     st.info("Turn on “I offer consultation to colleagues” on My profile to appear in search.", icon=":material/info:")
 waiting_count_line(backend, user)
@@ -92,8 +94,7 @@ with st.form("practice_form", border=False):
         f"Active clients now: {st.session_state['practice_active']}. Capacity can't be lower; to stop "
         "taking new clients, turn off “Accepting new clients”."
     )
-    if errors.get("capacity"):
-        st.error(errors["capacity"], icon=":material/error:")
+    show_refusal(refusal, "capacity")
     st.header("Competencies")
     st.caption(
         "Levels: "
@@ -172,39 +173,34 @@ if submitted:
         saved_rows=saved_rows,
         active_clients=st.session_state["practice_active"],
     )
-    st.session_state["practice_errors"] = found
-    if not found:
-        try:
-            saved = save_my_practice(
-                backend,
-                user.claims,
-                rows,
-                accepting=form.value("accepting"),
-                capacity=capacity,
-                expected_version=st.session_state["practice_version"],
-                saved_rows=saved_rows,
-            )
-        except Refusal as exc:
-            st.session_state["practice_errors"] = {**exc.fields, "form": exc.message}
-        except DatabaseUnavailable as exc:
-            st.session_state["practice_errors"] = {"form": friendly_message(exc)}
-        else:
-            st.session_state["practice_reload_doc"] = saved
-            st.session_state["practice_notice"] = "Practice saved."
-    st.rerun()
+    if found:
+        st.session_state["practice_refusal"] = Refusal(
+            "Some fields need attention; see the messages above.", fields=found
+        )
+        st.rerun()
+    try:
+        saved = save_my_practice(
+            backend,
+            user.claims,
+            rows,
+            accepting=form.value("accepting"),
+            capacity=capacity,
+            expected_version=st.session_state["practice_version"],
+            saved_rows=saved_rows,
+        )
+    except (Refusal, DatabaseUnavailable) as exc:
+        st.session_state["practice_refusal"] = as_refusal(exc)
+        st.rerun()
+    st.session_state["practice_reload_doc"] = saved
+    succeed("practice_notice", "Practice saved.")
 
-if errors.get("form"):
-    st.error(errors["form"], icon=":material/error:")
-    if "changed elsewhere" in errors["form"] and st.button(
-        "Load the latest saved version (replaces what is in the form)", key="practice_load_latest"
-    ):
+show_refusal(refusal)  # the refusal's sentence for the form as a whole, under Save
+if refusal is not None and refusal.stale:
+    if st.button("Load the latest saved version (replaces what is in the form)", key="practice_load_latest"):
         with database_errors_as_messages():
             st.session_state["practice_reload_doc"] = load_my_practice(backend, user.claims)
         st.rerun()
-elif errors:
-    st.error("Some fields need attention; see the messages above.", icon=":material/error:")
-elif notice := st.session_state.pop("practice_notice", None):
-    st.success(notice, icon=":material/check_circle:")
+show_notice("practice_notice")
 
 st.header("Where sessions happen")
 st.caption(
