@@ -6,7 +6,7 @@ import streamlit as st
 import streamlit_authenticator as stauth
 from streamlit_authenticator.utilities import LoginError
 
-from components import context, sessions
+from components import context, sign_in_sessions
 from components.errors import database_errors_as_messages
 from components.mail_sender import local_mail_settings, local_sender_wanted, start_local_sender
 from components.notifications import unread_badge
@@ -14,7 +14,7 @@ from components.registration import PortalValidator
 from portal.auth import DatabaseCredentials, current_user_from
 from portal.config import ConfigurationError, environment_key
 from portal.plain_text import plain
-from portal.sessions import COOKIE_NAME, SESSION_DAYS
+from portal.sign_in_sessions import COOKIE_NAME, SESSION_DAYS
 
 # A local icon: a Material-symbol favicon would be fetched from a font CDN.
 st.set_page_config(
@@ -56,7 +56,7 @@ with database_errors_as_messages():
         login_sleep_time=0,
     )
     # The cookie also names the account and a server-side session; it opens nothing once that session ended.
-    sessions.bind_cookie(authenticator, credentials, backend)
+    sign_in_sessions.bind_cookie(authenticator, credentials, backend)
     # Every door that takes a password (sign-in, Change password) checks it in one place: failures counted, the
     # lock honoured (portal.auth.check_password).
     authenticator.authentication_controller.authentication_model.check_credentials = credentials.users.check_credentials
@@ -72,7 +72,7 @@ with database_errors_as_messages():
     username = st.session_state.get("username") if st.session_state.get("authentication_status") else None
     # Every run: the session this browser holds must still be open (sign-out elsewhere, a new password or a
     # closed account end it at once, in every open tab too).
-    if not sessions.gate(authenticator, backend, username):
+    if not sign_in_sessions.gate(authenticator, backend, username):
         username = None
     user = context.current_user()
     if username and (user is None or user.username != username):
@@ -93,7 +93,7 @@ PAGES = [  # (script, title, icon, address, in the menu of)
     ("views/termination.py", "Termination plans", ":material/flag:", "termination", "Portal"),
     ("views/notifications.py", "Notifications", ":material/notifications:", "notifications", None),  # the badge
     ("views/my_profile.py", "My profile", ":material/badge:", "profile", "You"),
-    ("views/relationships.py", "My relationships", ":material/diversity_3:", "relationships", "You"),
+    ("views/screening.py", "My relationships", ":material/diversity_3:", "relationships", "You"),
     ("views/my_practice.py", "My practice", ":material/workspace_premium:", "practice", "Consultants"),
     ("views/my_availability.py", "My availability", ":material/schedule:", "availability", "Consultants"),
     ("views/account.py", "Account", ":material/lock:", "account", "You"),

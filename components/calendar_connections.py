@@ -10,23 +10,27 @@ from __future__ import annotations
 import streamlit as st
 
 from components import context
+from components.errors import as_refusal, show_notice, show_refusal
 from portal import calendar_sync
 from portal.config import ConfigurationError
-from portal.db import APIError, DatabaseUnavailable, friendly_message
+from portal.db import APIError, DatabaseUnavailable
 from portal.plain_text import plain
+from portal.refusal import Refusal
 
 KINDS = {
     "ics_url": "A secret iCalendar address (Google, Outlook, Apple)",
     "caldav": "A CalDAV account (iCloud, Fastmail, Nextcloud)",
 }
-NOTICE, ERROR = "calendars_notice", "calendars_error"
+# The buttons answer in callbacks (before the rerun draws the page): their refusal or notice waits under these
+# keys and is shown once, below the form.
+NOTICE, REFUSAL = "calendars_notice", "calendars_refusal"
 
 
 def _key() -> bytes | None:
     try:
         return context.settings().resolved_calendar_key()
     except ConfigurationError as exc:
-        st.session_state[ERROR] = str(exc)
+        st.session_state[REFUSAL] = Refusal(str(exc))
         return None
 
 
@@ -39,7 +43,7 @@ def _read_now(backend, user) -> None:
             backend, key, consultant_id=user.id, limits=calendar_sync.ReadLimits.from_environment()
         )
     except (APIError, DatabaseUnavailable) as exc:
-        st.session_state[ERROR] = friendly_message(exc)
+        st.session_state[REFUSAL] = as_refusal(exc)
         return
     failed = outcome["failed"]
     st.session_state[NOTICE] = f"Read {outcome['read']} calendar{'s' if outcome['read'] != 1 else ''}" + (
@@ -58,26 +62,17 @@ def _add(backend, user) -> None:
             st.session_state.get("calendar_password", ""),
             allow_loopback=calendar_sync.ReadLimits.from_environment().allow_loopback,
         )
-    except ValueError as exc:
-        st.session_state[ERROR] = str(exc)
+    except ValueError as exc:  # the sentence names the field
+        st.session_state[REFUSAL] = Refusal(str(exc))
         return
     key = _key()
     if key is None:
         return
     try:
-        backend.rpc(
-            "add_my_calendar",
-            {
-                "p_kind": secret.kind,
-                "p_label": label,
-                "p_sealed_secret": calendar_sync.seal(key, secret),
-                "p_masked_secret": calendar_sync.mask(secret),
-                "p_write_sessions": secret.kind == "caldav" and bool(st.session_state.get("calendar_write_sessions")),
-            },
-            as_user=user.claims,
-        )
+        write_sessions = bool(st.session_state.get("calendar_write_sessions"))
+        calendar_sync.connect_calendar(backend, user.claims, key, secret, label, write_sessions=write_sessions)
     except (APIError, DatabaseUnavailable) as exc:
-        st.session_state[ERROR] = friendly_message(exc)
+        st.session_state[REFUSAL] = as_refusal(exc)
         return
     for field in (
         "calendar_url",
@@ -92,9 +87,9 @@ def _add(backend, user) -> None:
 
 def _remove(backend, user, calendar_id: str) -> None:
     try:
-        backend.rpc("remove_my_calendar", {"p_calendar": calendar_id}, as_user=user.claims)
+        calendar_sync.remove_calendar(backend, user.claims, calendar_id)
     except (APIError, DatabaseUnavailable) as exc:
-        st.session_state[ERROR] = friendly_message(exc)
+        st.session_state[REFUSAL] = as_refusal(exc)
         return
     st.session_state[NOTICE] = "Calendar removed; its busy times are gone."
 
@@ -106,9 +101,9 @@ def section(backend, user) -> None:
         "end), never what, where or with whom; colleagues see those times simply as not open."
     )
     try:
-        calendars = backend.rpc("my_calendars", {}, as_user=user.claims) or []
+        calendars = calendar_sync.my_calendars(backend, user.claims)
     except (APIError, DatabaseUnavailable) as exc:
-        st.error(friendly_message(exc), icon=":material/error:")
+        show_refusal(as_refusal(exc))
         return
     for row in calendars:
         with st.container(border=True):
@@ -151,7 +146,7 @@ def section(backend, user) -> None:
                 key="calendar_write_sessions",
             )
         st.button("Connect", key="calendar_add", on_click=_add, args=(backend, user), icon=":material/add:")
-    if error := st.session_state.pop(ERROR, None):
-        st.error(error, icon=":material/error:")
-    elif notice := st.session_state.pop(NOTICE, None):
-        st.success(notice, icon=":material/check_circle:")
+    if refusal := st.session_state.pop(REFUSAL, None):
+        st.session_state.pop(NOTICE, None)  # a refusal outranks a notice from the same click
+        show_refusal(refusal)
+    show_notice(NOTICE)

@@ -7,7 +7,7 @@ in the signed cookie) through a service-role function and remembers it for
 the run. What the authenticator changes is written back field by field:
 a new user (registration), a new password hash, a failed attempt (counted
 atomically in the database, so lockout holds across sessions), a reset of
-the count on success (which opens a server-side session: portal.sessions).
+the count on success (which opens a server-side session: portal.sign_in_sessions).
 
 While the sign-in form runs (`DatabaseUsers.answering_every_name`), every
 typed name has a record: an account's, or one for a name without an account

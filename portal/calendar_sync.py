@@ -29,7 +29,7 @@ import recurring_ical_events
 from cryptography.fernet import Fernet, InvalidToken
 from icalendar import Calendar, Event
 
-from portal.db import SERVICE, APIError, Backend, DatabaseUnavailable
+from portal.db import SERVICE, APIError, Backend, Claims, DatabaseUnavailable
 from portal.email_messages import UID_DOMAIN  # one UID per session: invitations, .ics file, own calendar
 from portal.week_grid import HORIZON
 
@@ -417,6 +417,34 @@ class CalendarSweep:
 
 
 # --- for the owner's page -----------------------------------------------------------------------
+
+
+def my_calendars(backend: Backend, claims: Claims) -> list[dict]:
+    """The member's own calendars, each with its mask and how its last read went (never the secret)."""
+    return backend.rpc("my_calendars", {}, as_user=claims) or []
+
+
+def connect_calendar(
+    backend: Backend, claims: Claims, key: bytes, secret: CalendarSecret, label: str, *, write_sessions: bool
+) -> None:
+    """Keep `secret` sealed under the server's `key`, with the mask its owner sees; a CalDAV calendar may also
+    take the member's sessions (an iCalendar address is read-only)."""
+    backend.rpc(
+        "add_my_calendar",
+        {
+            "p_kind": secret.kind,
+            "p_label": label,
+            "p_sealed_secret": seal(key, secret),
+            "p_masked_secret": mask(secret),
+            "p_write_sessions": secret.kind == "caldav" and write_sessions,
+        },
+        as_user=claims,
+    )
+
+
+def remove_calendar(backend: Backend, claims: Claims, calendar_id: str) -> None:
+    """Forget one of the member's calendars and the busy times read from it."""
+    backend.rpc("remove_my_calendar", {"p_calendar": calendar_id}, as_user=claims)
 
 
 def status_sentence(row: dict, now: datetime | None = None) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from components.sessions import SESSION_KEY
+from components.sign_in_sessions import SESSION_KEY
 from portal.auth import SignInSession
 from portal.db import SERVICE, Backend
 
@@ -28,7 +28,7 @@ PAGES = {
     "consultant": "views/consultant.py",
     "requests": "views/requests.py",
     "practice": "views/my_practice.py",
-    "relationships": "views/relationships.py",
+    "relationships": "views/screening.py",
     "appointments": "views/appointments.py",
     "notifications": "views/notifications.py",
     "availability": "views/my_availability.py",

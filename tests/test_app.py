@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from components.sessions import SESSION_KEY
+from components.sign_in_sessions import SESSION_KEY
 from portal.db import SERVICE
 from portal.demo import DEMO_PASSWORD
 from tests.page_support import PAGES, app, keyed, no_exceptions, open_profile, sign_in, texts
@@ -588,6 +588,24 @@ def test_practice_page_saves_competencies_and_capacity(backend, embedded_db):
     from portal.db import Claims
 
     assert backend.rpc("get_my_practice", {}, as_user=Claims.user(consultant_id))["intake"]["capacity"] == 6
+
+
+def test_practice_saved_elsewhere_is_refused_keeps_what_was_typed_and_loads_the_latest(backend, embedded_db):
+    consultant_username, _ = make_consultant(backend, embedded_db)
+    first, second = (app(consultant_username).run() for _ in range(2))
+    for at in (first, second):
+        at.switch_page(PAGES["practice"]).run()
+    keyed(first, "number_input", "practice_capacity").set_value(7)
+    first.button(key="practice_save").click().run()
+    assert "Practice saved." in texts(first, "success")
+
+    keyed(second, "number_input", "practice_capacity").set_value(9)
+    second.button(key="practice_save").click().run()
+    no_exceptions(second)
+    assert any("changed elsewhere" in e for e in texts(second, "error")) and not texts(second, "success")
+    assert keyed(second, "number_input", "practice_capacity").value == 9
+    second.button(key="practice_load_latest").click().run()
+    assert keyed(second, "number_input", "practice_capacity").value == 7 and not texts(second, "error")
 
 
 def test_admin_verifies_a_competency_from_the_queue(backend, embedded_db):

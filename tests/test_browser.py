@@ -172,7 +172,7 @@ def test_a_cookie_signed_with_another_key_is_refused(warm_app: AppServer, browse
     finally:
         context.close()
     # The same claims signed with the app's own key are refused too: a cookie opens an account only while the
-    # server-side session it names is open (portal.sessions); the key alone mints nothing.
+    # server-side session it names is open (portal.sign_in_sessions); the key alone mints nothing.
     key = (warm_app.data_dir / "cookie_key").read_text().strip()
     signed = jwt.encode({"username": "seeker02", "exp_date": expires}, key, algorithm="HS256")
     made_up_session = jwt.encode(

@@ -492,7 +492,7 @@ def test_my_availability_connects_a_calendar_shows_it_masked_and_busy_times_with
 ):
     from streamlit.testing.v1 import AppTest
 
-    from components.sessions import SESSION_KEY
+    from components.sign_in_sessions import SESSION_KEY
     from portal.auth import SignInSession
 
     backend, consultant_claims, _, username = consultant
@@ -507,6 +507,11 @@ def test_my_availability_connects_a_calendar_shows_it_masked_and_busy_times_with
     assert not at.exception
     at.radio(key="calendar_kind").set_value("ics_url").run()
     at.text_input(key="calendar_label").input("Private life")
+    at.text_input(key="calendar_url").input("calendar.example.org/private.ics")
+    at.button(key="calendar_add").click().run()
+    # Refused in a sentence naming the field, below the form; what was typed stays.
+    assert [e.value for e in at.error] == ["Calendar address must be a full https:// address."] and not at.success
+    assert at.text_input(key="calendar_label").value == "Private life"
     at.text_input(key="calendar_url").input(events["calendar_url"])
     at.button(key="calendar_add").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]

@@ -10,7 +10,7 @@ import bcrypt
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from components.sessions import SESSION_KEY
+from components.sign_in_sessions import SESSION_KEY
 from portal.auth import MAX_FAILED_ATTEMPTS, AccountLocked, DatabaseUsers, SignInSession
 from portal.db import SERVICE
 

@@ -15,8 +15,8 @@ import bcrypt
 import pytest
 import streamlit_authenticator.utilities.hasher as hasher
 
-from components.sessions import SESSION_KEY
-from portal import sessions
+from components.sign_in_sessions import SESSION_KEY
+from portal import sign_in_sessions
 from portal.auth import DUMMY_PASSWORD_HASH, MAX_FAILED_ATTEMPTS, DatabaseUsers, SignInSession, sign_in_refusal
 from portal.db import SERVICE, Claims
 from tests.page_support import PAGES, app, no_exceptions, sign_in, texts
@@ -167,22 +167,22 @@ def test_the_page_has_one_sentence_for_wrong_and_unknown_and_one_for_locked():
 def test_a_counted_success_opens_a_session_for_that_account_and_username_only(backend):
     username = real_name(backend)
     session = open_session(backend, username)
-    assert sessions.is_alive(backend, session)
+    assert sign_in_sessions.is_alive(backend, session)
     other = real_name(backend)
-    assert not sessions.is_alive(backend, SignInSession(user_id(backend, other), session.session_id, username))
-    assert not sessions.is_alive(backend, SignInSession(session.user_id, session.session_id, other))
-    assert not sessions.is_alive(backend, SignInSession(session.user_id, str(uuid.uuid4()), username))
-    assert not sessions.is_alive(backend, None)
+    assert not sign_in_sessions.is_alive(backend, SignInSession(user_id(backend, other), session.session_id, username))
+    assert not sign_in_sessions.is_alive(backend, SignInSession(session.user_id, session.session_id, other))
+    assert not sign_in_sessions.is_alive(backend, SignInSession(session.user_id, str(uuid.uuid4()), username))
+    assert not sign_in_sessions.is_alive(backend, None)
 
 
 def test_sign_out_ends_one_session_and_sign_out_everywhere_ends_all(backend):
     username = real_name(backend)
     here, there, elsewhere = (open_session(backend, username) for _ in range(3))
-    sessions.close(backend, here)
-    assert not sessions.is_alive(backend, here)
-    assert sessions.is_alive(backend, there) and sessions.is_alive(backend, elsewhere)
-    assert sessions.close_everywhere(backend, there.user_id) == 2
-    assert not sessions.is_alive(backend, there) and not sessions.is_alive(backend, elsewhere)
+    sign_in_sessions.close(backend, here)
+    assert not sign_in_sessions.is_alive(backend, here)
+    assert sign_in_sessions.is_alive(backend, there) and sign_in_sessions.is_alive(backend, elsewhere)
+    assert sign_in_sessions.close_everywhere(backend, there.user_id) == 2
+    assert not sign_in_sessions.is_alive(backend, there) and not sign_in_sessions.is_alive(backend, elsewhere)
 
 
 def test_a_new_password_ends_every_session(backend):
@@ -190,7 +190,7 @@ def test_a_new_password_ends_every_session(backend):
     session = open_session(backend, username)
     new_hash = bcrypt.hashpw(b"N3w-secret!", bcrypt.gensalt(rounds=4)).decode()
     DatabaseUsers(backend)[username]["password"] = new_hash
-    assert not sessions.is_alive(backend, session)
+    assert not sign_in_sessions.is_alive(backend, session)
 
 
 @pytest.mark.parametrize("closed_by", ["owner", "admin"])
@@ -206,16 +206,16 @@ def test_a_closed_account_has_no_session(backend, closed_by):
             {"p_user": session.user_id, "p_reason": "A test closes this account for good."},
             as_user=Claims.user(admin),
         )
-    assert not sessions.is_alive(backend, session)
+    assert not sign_in_sessions.is_alive(backend, session)
 
 
 def test_the_cookie_names_the_account_and_the_session():
     session = SignInSession(str(uuid.uuid4()), str(uuid.uuid4()), "casey")
-    claims = sessions.cookie_claims("Casey", 1.0, session)
+    claims = sign_in_sessions.cookie_claims("Casey", 1.0, session)
     assert claims == {"username": "Casey", "exp_date": 1.0, "uid": session.user_id, "sid": session.session_id}
-    assert sessions.session_from_claims(claims) == session
+    assert sign_in_sessions.session_from_claims(claims) == session
     # A session opened for another name is never written into this one's cookie.
-    assert sessions.cookie_claims("other", 1.0, session) == {"username": "other", "exp_date": 1.0}
+    assert sign_in_sessions.cookie_claims("other", 1.0, session) == {"username": "other", "exp_date": 1.0}
     # What streamlit-authenticator alone writes, and malformed claims, name no session.
     for claims in (
         {"username": "casey", "exp_date": 1.0},
@@ -224,7 +224,7 @@ def test_the_cookie_names_the_account_and_the_session():
         None,
         False,
     ):
-        assert sessions.session_from_claims(claims) is None
+        assert sign_in_sessions.session_from_claims(claims) is None
 
 
 # --- item 8, through the pages (AppTest): the gate checks on every run -------------------------------
@@ -235,11 +235,11 @@ def test_signing_in_opens_a_session_the_gate_checks_on_every_run(backend):
     at = sign_in(app().run(), username, PASSWORD)
     no_exceptions(at)
     session = at.session_state[SESSION_KEY]
-    assert session.username == username and sessions.is_alive(backend, session)
+    assert session.username == username and sign_in_sessions.is_alive(backend, session)
     at.run()
     assert texts(at, "title") != ["Sign in"]
     # Ended from elsewhere (another browser's "Sign out everywhere"): the next run of this one is signed out.
-    sessions.close_everywhere(backend, session.user_id)
+    sign_in_sessions.close_everywhere(backend, session.user_id)
     at.run()
     no_exceptions(at)
     assert not at.session_state["authentication_status"] and "portal_user" not in at.session_state
@@ -252,7 +252,7 @@ def test_sign_out_ends_the_session_on_the_server(backend):
     at.switch_page(PAGES["account"]).run()
     at.button(key="sign_out").click().run()
     no_exceptions(at)
-    assert not sessions.is_alive(backend, session)
+    assert not sign_in_sessions.is_alive(backend, session)
     assert SESSION_KEY not in at.session_state
 
 
@@ -264,7 +264,7 @@ def test_sign_out_everywhere_ends_every_session_of_the_account(backend):
     at.switch_page(PAGES["account"]).run()
     at.button(key="sign_out_everywhere").click().run()
     no_exceptions(at)
-    assert not sessions.is_alive(backend, session) and not sessions.is_alive(backend, other_browser)
+    assert not sign_in_sessions.is_alive(backend, session) and not sign_in_sessions.is_alive(backend, other_browser)
     at.run()
     assert texts(at, "title") == ["Sign in"]
 
@@ -284,7 +284,7 @@ def test_changing_the_password_ends_other_sessions_and_keeps_this_one_signed_in(
     no_exceptions(at)
     assert any("Your password was changed." in s for s in texts(at, "success")), texts(at, "error")
     new = at.session_state[SESSION_KEY]
-    assert not sessions.is_alive(backend, old) and not sessions.is_alive(backend, other_browser)
-    assert new.session_id != old.session_id and sessions.is_alive(backend, new)
+    assert not sign_in_sessions.is_alive(backend, old) and not sign_in_sessions.is_alive(backend, other_browser)
+    assert new.session_id != old.session_id and sign_in_sessions.is_alive(backend, new)
     at.run()
     assert texts(at, "title") == ["Account"]

@@ -4,7 +4,7 @@ download your data, delete your account."""
 import streamlit as st
 from streamlit_authenticator.utilities import CredentialsError, ResetError
 
-from components import context, sessions
+from components import context, sign_in_sessions
 from components.errors import database_errors_as_messages, show_refusal
 from components.registration import refusal_field
 from portal.account_links import VERIFY_HOURS, my_email, request_my_verification
@@ -62,7 +62,7 @@ with database_errors_as_messages():
         ):
             # The change ended every session of the account (any other browser is signed out); this one goes on
             # with the session the change opened, in a new cookie.
-            sessions.reissue_cookie(authenticator, context.credentials())
+            sign_in_sessions.reissue_cookie(authenticator, context.credentials())
             # Kept, not one-shot: setting the new cookie reruns the page, which would wipe a message drawn once.
             st.session_state["account_password_notice"] = (
                 "Your password was changed. Every other browser signed in to your account was signed out."
@@ -114,7 +114,7 @@ with st.expander("Delete my account"):
         except Refusal as exc:
             show_refusal(exc)
         else:
-            sessions.sign_out_here(authenticator)  # the account's sessions went with its credentials
+            sign_in_sessions.sign_out_here(authenticator)  # the account's sessions went with its credentials
             # Removing the cookie reruns the app, now signed out: the sign-in page says it too.
             st.session_state["sign_in_notice"] = "Your account was deleted."
             st.success("Your account was deleted.")
@@ -128,9 +128,9 @@ st.caption(
 left, right = st.columns(2)
 if left.button("Sign out", key="sign_out", icon=":material/logout:"):
     with database_errors_as_messages():
-        sessions.sign_out(authenticator, context.backend())
+        sign_in_sessions.sign_out(authenticator, context.backend())
         st.rerun()
 if right.button("Sign out everywhere", key="sign_out_everywhere", icon=":material/devices:"):
     with database_errors_as_messages():
-        sessions.sign_out(authenticator, context.backend(), everywhere_for=user.id)
+        sign_in_sessions.sign_out(authenticator, context.backend(), everywhere_for=user.id)
         st.rerun()

@@ -6,9 +6,9 @@ import streamlit as st
 
 from components import context
 from components.cards import competency_badges, conflict_flag, fee, formats
-from components.conflicts import conflict_panel, forget_check
 from components.errors import database_errors_as_messages, show_refusal
 from components.reference import modality_names, reference_lists
+from components.screening_check import forget_screening_check, screening_check_panel
 from components.slots import booked_from_picker, picked_time_gone, slot_label, slot_picker
 from components.waitlist import waitlist_offer
 from portal.appointments import (
@@ -127,7 +127,7 @@ else:
 
 st.header("Dual relationships")
 st.caption("Screens your private declarations and theirs. You only ever see reasons drawn from what you entered.")
-conflict_panel(backend, user.claims, consultant_id, key=f"profile_{consultant_id}")
+screening_check_panel(backend, user.claims, consultant_id, key=f"profile_{consultant_id}")
 
 st.header("Ask for a consultation")
 if doc.get("active_engagement"):
@@ -239,6 +239,6 @@ else:
             st.session_state.pop("request_message", None)
             st.session_state["consultant_refresh"] = True
             # The request's screening is now the latest answer: a green check from before it would contradict it.
-            forget_check(f"profile_{consultant_id}")
+            forget_screening_check(f"profile_{consultant_id}")
             st.session_state["request_sent_notice"] = sent.get("conflict") or "none"
             st.rerun()

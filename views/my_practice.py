@@ -5,19 +5,17 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from components import context
-from components.errors import database_errors_as_messages, show_refusal
+from components import context, session_location
+from components.errors import as_refusal, database_errors_as_messages, show_notice, show_refusal, succeed
 from components.formstate import FormGeneration, cell_date, edited_frame
 from components.reference import modality_names
 from components.waitlist import waiting_count_line
-from portal.db import DatabaseUnavailable, friendly_message
+from portal.db import DatabaseUnavailable
 from portal.plain_text import plain
 from portal.practice import (
     CompetencyInput,
     load_my_practice,
-    load_session_location,
     save_my_practice,
-    save_session_location,
     validate,
 )
 from portal.profiles import saved_rows_kept
@@ -62,7 +60,7 @@ def load_into_form(doc: dict) -> None:
     if "practice_owner" in st.session_state:
         form.renew()  # new values: draw the widgets afresh
     st.session_state["practice_owner"] = user.id
-    st.session_state["practice_errors"] = {}
+    st.session_state["practice_refusal"] = None
 
 
 form = FormGeneration("practice")
@@ -74,7 +72,8 @@ elif "practice_reload_doc" in st.session_state:
 
 form = FormGeneration("practice")
 values = st.session_state["practice_values"]
-errors = st.session_state.setdefault("practice_errors", {})
+# The last refusal of this form (its own checks or the database's), shown next to its fields until a save.
+refusal: Refusal | None = st.session_state.get("practice_refusal")
 if not user.is_consultant:
     st.info("Turn on “I offer consultation to colleagues” on My profile to appear in search.", icon=":material/info:")
 waiting_count_line(backend, user)
@@ -93,8 +92,7 @@ with st.form("practice_form", border=False):
         f"Active clients now: {st.session_state['practice_active']}. Capacity can't be lower; to stop "
         "taking new clients, turn off “Accepting new clients”."
     )
-    if errors.get("capacity"):
-        st.error(errors["capacity"], icon=":material/error:")
+    show_refusal(refusal, "capacity")
     st.header("Competencies")
     st.caption(
         "Levels: "
@@ -147,8 +145,7 @@ with st.form("practice_form", border=False):
             "expires_on": st.column_config.DateColumn("Expires", width=90),
         },
     )
-    if errors.get("competencies"):
-        st.error(errors["competencies"], icon=":material/error:")
+    show_refusal(refusal, "competencies")
     # Below the grid's refusal, which stays right under the grid.
     if len(base := st.session_state["practice_base"]):
         st.caption(
@@ -197,63 +194,33 @@ if submitted:
         saved_rows=saved_rows,
         active_clients=st.session_state["practice_active"],
     )
-    st.session_state["practice_errors"] = found
-    if not found:
-        try:
-            saved = save_my_practice(
-                backend,
-                user.claims,
-                rows,
-                accepting=form.value("accepting"),
-                capacity=capacity,
-                expected_version=st.session_state["practice_version"],
-                saved_rows=saved_rows,
-            )
-        except Refusal as exc:
-            st.session_state["practice_errors"] = {**exc.fields, "form": exc.message}
-        except DatabaseUnavailable as exc:
-            st.session_state["practice_errors"] = {"form": friendly_message(exc)}
-        else:
-            st.session_state["practice_reload_doc"] = saved
-            st.session_state["practice_notice"] = "Practice saved."
-    st.rerun()
+    if found:
+        st.session_state["practice_refusal"] = Refusal(
+            "Some fields need attention; see the messages above.", fields=found
+        )
+        st.rerun()
+    try:
+        saved = save_my_practice(
+            backend,
+            user.claims,
+            rows,
+            accepting=form.value("accepting"),
+            capacity=capacity,
+            expected_version=st.session_state["practice_version"],
+            saved_rows=saved_rows,
+        )
+    except (Refusal, DatabaseUnavailable) as exc:
+        st.session_state["practice_refusal"] = as_refusal(exc)
+        st.rerun()
+    st.session_state["practice_reload_doc"] = saved
+    succeed("practice_notice", "Practice saved.")
 
-if errors.get("form"):
-    st.error(errors["form"], icon=":material/error:")
-    if "changed elsewhere" in errors["form"] and st.button(
-        "Load the latest saved version (replaces what is in the form)", key="practice_load_latest"
-    ):
+show_refusal(refusal)  # the refusal's sentence for the form as a whole, under Save
+if refusal is not None and refusal.stale:
+    if st.button("Load the latest saved version (replaces what is in the form)", key="practice_load_latest"):
         with database_errors_as_messages():
             st.session_state["practice_reload_doc"] = load_my_practice(backend, user.claims)
         st.rerun()
-elif errors:
-    st.error("Some fields need attention; see the messages above.", icon=":material/error:")
-elif notice := st.session_state.pop("practice_notice", None):
-    st.success(notice, icon=":material/check_circle:")
+show_notice("practice_notice")
 
-st.header("Where sessions happen")
-st.caption(
-    "A telehealth link or an office address. It goes only into your sessions' calendar invitations, to you and "
-    "that session's client; no one else sees it."
-)
-with st.form("session_location_form", border=False):
-    if "session_location_saved" not in st.session_state:
-        with database_errors_as_messages():
-            st.session_state["session_location_saved"] = load_session_location(backend, user.claims)
-    typed = st.text_input(
-        "Telehealth link or office address",
-        value=st.session_state.get("session_location_saved", ""),
-        max_chars=300,
-        key="session_location",
-    )
-    show_refusal(st.session_state.pop("session_location_refusal", None))
-    if st.form_submit_button("Save where sessions happen", key="session_location_save"):
-        try:
-            st.session_state["session_location_saved"] = save_session_location(backend, user.claims, typed)
-        except Refusal as exc:
-            st.session_state["session_location_refusal"] = exc
-        else:
-            st.session_state["session_location_notice"] = "Saved. Invitations from now on say where to go."
-        st.rerun()
-if location_notice := st.session_state.pop("session_location_notice", None):
-    st.success(location_notice, icon=":material/check_circle:")
+session_location.section(backend, user)

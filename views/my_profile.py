@@ -8,10 +8,10 @@ import streamlit as st
 
 from components import context
 from components.email_choices import email_choices_section
-from components.errors import database_errors_as_messages
+from components.errors import as_refusal, database_errors_as_messages, show_notice, show_refusal, succeed
 from components.formstate import FormGeneration, cell_date, edited_frame
 from components.reference import reference_lists
-from portal.db import DatabaseUnavailable, friendly_message
+from portal.db import DatabaseUnavailable
 from portal.profiles import (
     LICENSE_TYPES,
     PROFILE_FIELDS,
@@ -39,6 +39,7 @@ with database_errors_as_messages():
 FIELDS = PROFILE_FIELDS  # the form's fields are the profile's, one list for both
 LICENSE_COLUMNS = ["jurisdiction", "license_type", "license_number", "expires_on"]
 form = FormGeneration("profile")
+CHECK_FIELDS = "Some fields need attention; see the messages above."
 
 
 def load_into_form(doc: dict, *, redraw: bool) -> None:
@@ -52,7 +53,7 @@ def load_into_form(doc: dict, *, redraw: bool) -> None:
     st.session_state["profile_version"] = doc["version"]
     st.session_state["profile_owner"] = user.id
     context.remember_my_timezone(user.id, doc["timezone"])  # Notifications and Requests show times in it
-    st.session_state["profile_errors"] = {}
+    st.session_state["profile_refusal"] = None
     if redraw:
         form.renew()
 
@@ -64,12 +65,12 @@ elif "profile_reload_doc" in st.session_state:
     load_into_form(st.session_state.pop("profile_reload_doc"), redraw=True)
 form = FormGeneration("profile")
 values = st.session_state["profile_values"]
-errors: dict[str, str] = st.session_state.setdefault("profile_errors", {})
+# The last refusal of this form (the form's own checks or the database's), shown next to its fields until a save.
+refusal: Refusal | None = st.session_state.get("profile_refusal")
 
 
 def field_error(name: str) -> None:
-    if name in errors:
-        st.error(errors[name], icon=":material/error:")
+    show_refusal(refusal, name)
 
 
 timezones = sorted(known_timezones())
@@ -214,42 +215,27 @@ if submitted:
     )
     found = validate(profile, jurisdictions=set(jurisdictions), languages=set(languages))
     if found:
-        st.session_state["profile_errors"] = found
+        st.session_state["profile_refusal"] = Refusal(CHECK_FIELDS, fields=found)
         st.rerun()
     try:
         saved = save_my_profile(backend, user.claims, profile, expected_version=st.session_state["profile_version"])
-    except Refusal as exc:
-        st.session_state["profile_errors"] = exc.fields
-        st.session_state["profile_form_error"] = exc.message
-        st.session_state["profile_stale"] = exc.stale
+    except (Refusal, DatabaseUnavailable) as exc:
+        st.session_state["profile_refusal"] = as_refusal(exc)
         st.rerun()
-    except DatabaseUnavailable as exc:
-        st.session_state["profile_form_error"] = friendly_message(exc)
-        st.rerun()
-    else:
-        st.session_state["profile_reload_doc"] = saved
-        # The navigation shows "My practice" to consultants: keep the session's view of that current.
-        st.session_state["portal_user"] = replace(
-            user, is_consultant=saved["is_consultant"], display_name=saved["display_name"]
-        )
-        st.session_state["profile_form_error"] = None
-        st.session_state["profile_stale"] = False
-        st.session_state["profile_saved_notice"] = True
-        st.rerun()
+    st.session_state["profile_reload_doc"] = saved
+    # The navigation shows "My practice" to consultants: keep the session's view of that current.
+    st.session_state["portal_user"] = replace(
+        user, is_consultant=saved["is_consultant"], display_name=saved["display_name"]
+    )
+    succeed("profile_notice", "Profile saved.")
 
-if st.session_state.get("profile_form_error"):
-    with form_message.container():
-        st.error(st.session_state["profile_form_error"], icon=":material/error:")
-        if st.session_state.get("profile_stale"):
-            if st.button("Load the latest saved version (replaces what is in the form)", key="profile_load_latest"):
-                with database_errors_as_messages():
-                    st.session_state["profile_reload_doc"] = load_my_profile(backend, user.claims)
-                st.session_state["profile_form_error"] = None
-                st.session_state["profile_stale"] = False
-                st.rerun()
-elif errors:
-    form_message.error("Some fields need attention; see the messages above.", icon=":material/error:")
-elif st.session_state.pop("profile_saved_notice", False):
-    form_message.success("Profile saved.", icon=":material/check_circle:")
+with form_message.container():
+    show_refusal(refusal)  # the refusal's sentence for the form as a whole, under the Save button
+    show_notice("profile_notice")
+    if refusal is not None and refusal.stale:
+        if st.button("Load the latest saved version (replaces what is in the form)", key="profile_load_latest"):
+            with database_errors_as_messages():
+                st.session_state["profile_reload_doc"] = load_my_profile(backend, user.claims)
+            st.rerun()
 
 email_choices_section(backend, user)  # its own form: saving it leaves the profile form as typed

@@ -3,9 +3,9 @@
 import streamlit as st
 
 from components import context
-from components.conflicts import conflict_panel
 from components.errors import database_errors_as_messages, show_notice, show_refusal, succeed
 from components.reference import modality_names
+from components.screening_check import screening_check_panel
 from portal.local_times import local_day, times_caption
 from portal.plain_text import plain
 from portal.refusal import Refusal
@@ -64,7 +64,7 @@ if user.is_consultant or received:
             if row["status"] != "pending":
                 continue
             with st.expander("Check for conflicts before you answer"):
-                conflict_panel(backend, user.claims, row["other_id"], key=f"request_{row['id']}")
+                screening_check_panel(backend, user.claims, row["other_id"], key=f"request_{row['id']}")
             error_key = f"request_error_{row['id']}"
             accept_col, decline_col = st.columns([1, 2])
             if accept_col.button("Accept", key=f"request_accept_{row['id']}", type="primary"):

@@ -8,7 +8,7 @@ tell a stranger which usernames exist.
 import streamlit as st
 from streamlit_authenticator.utilities import LoginError
 
-from components import context, sessions
+from components import context, sign_in_sessions
 from components.addresses import home_with_a_note
 from components.errors import database_errors_as_messages
 from portal.auth import MAX_FAILED_ATTEMPTS, portal_has_accounts, sign_in_refusal
@@ -59,7 +59,7 @@ if st.session_state.get("authentication_status"):
         authenticator.logout(location="unrendered")
         st.session_state["authentication_status"] = False
     else:
-        sessions.remember(opened)
+        sign_in_sessions.remember(opened)
         st.session_state.pop("sign_in_notice", None)
 status = st.session_state.get("authentication_status")
 if status:

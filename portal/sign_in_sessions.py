@@ -1,4 +1,5 @@
-"""Server-side sessions: a sign-in cookie opens the portal only while its session is open.
+"""Sign-in sessions (server-side; not the therapy sessions of portal.appointments): a sign-in cookie opens the
+portal only while its session is open.
 
 streamlit-authenticator 0.4.2 keeps the sign-in in a cookie holding a JWT (HS256, signed with the
 cookie key) of {"username", "exp_date"}: whoever held it was signed in until exp_date, whatever

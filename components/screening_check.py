@@ -1,4 +1,5 @@
-"""The conflict check and waiver panel, shown on a profile or next to a request."""
+"""The screening check-and-waiver panel, shown on a profile or next to a request: a "Check for conflicts" button,
+the level and reasons the check found (portal.screening), and the waiver both parties sign for a potential conflict."""
 
 from __future__ import annotations
 
@@ -13,12 +14,12 @@ from portal.screening import LEVEL_TEXT, check, declared_sentence, sign_waiver
 LEVEL_STYLE = {"none": st.success, "waived": st.info, "potential": st.warning, "blocking": st.error}
 
 
-def forget_check(key: str) -> None:
+def forget_screening_check(key: str) -> None:
     """Drop the panel's last answer: after a request's screening, an earlier check is no longer the latest."""
     st.session_state.pop(f"conflict_result_{key}", None)
 
 
-def conflict_panel(backend: Backend, claims: Claims, other_id: str, *, key: str) -> None:
+def screening_check_panel(backend: Backend, claims: Claims, other_id: str, *, key: str) -> None:
     """A 'Check for conflicts' button; after a check, the result and (for potential ones) the waiver."""
     state_key = f"conflict_result_{key}"
     if st.button("Check for conflicts", key=f"conflict_check_{key}", icon=":material/policy:"):

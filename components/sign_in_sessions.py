@@ -1,4 +1,4 @@
-"""The sign-in cookie bound to a server-side session (portal.sessions), wired into streamlit-authenticator.
+"""The sign-in cookie bound to a server-side session (portal.sign_in_sessions), wired into streamlit-authenticator.
 
 streamlit-authenticator 0.4.2 (pinned in requirements.txt) builds its cookie in
 `CookieModel._token_encode` and reads it back in `CookieModel.get_cookie`. `bind_cookie` replaces
@@ -12,7 +12,7 @@ from __future__ import annotations
 import jwt
 import streamlit as st
 
-from portal import sessions
+from portal import sign_in_sessions
 from portal.auth import DatabaseCredentials, SignInSession
 from portal.db import Backend, DatabaseUnavailable
 
@@ -25,7 +25,7 @@ def bind_cookie(authenticator, credentials: DatabaseCredentials, backend: Backen
     read_signed_cookie = model.get_cookie  # checks the signature and exp_date; None or False when it fails
 
     def encode() -> str:  # called by CookieModel.set_cookie after a counted success
-        claims = sessions.cookie_claims(
+        claims = sign_in_sessions.cookie_claims(
             st.session_state["username"], model.exp_date, credentials.users.opened_session()
         )
         return jwt.encode(claims, model.cookie_key, algorithm="HS256")
@@ -34,8 +34,8 @@ def bind_cookie(authenticator, credentials: DatabaseCredentials, backend: Backen
         claims = read_signed_cookie()
         if not claims:
             return claims
-        session = sessions.session_from_claims(claims)
-        if not sessions.is_alive(backend, session):
+        session = sign_in_sessions.session_from_claims(claims)
+        if not sign_in_sessions.is_alive(backend, session):
             return None  # signed out, password changed, account closed, or a cookie from before sessions
         remember(session)
         return claims
@@ -63,7 +63,7 @@ def gate(authenticator, backend: Backend, username: str | None) -> bool:
     session = current()
     if session is not None and session.username == username.lower().strip():
         try:
-            if sessions.is_alive(backend, session):
+            if sign_in_sessions.is_alive(backend, session):
                 return True
         except DatabaseUnavailable:
             # The database cannot be reached: nothing can be read or written this run either, and the page says
@@ -85,9 +85,9 @@ def sign_out(authenticator, backend: Backend, *, everywhere_for: str | None = No
     """Sign out: this browser's session ends on the server (every session of the account with
     `everywhere_for`, the account's id), then here."""
     if everywhere_for:
-        sessions.close_everywhere(backend, everywhere_for)
+        sign_in_sessions.close_everywhere(backend, everywhere_for)
     else:
-        sessions.close(backend, current())
+        sign_in_sessions.close(backend, current())
     sign_out_here(authenticator)
 
 

@@ -1,4 +1,5 @@
-"""My relationships: what you declare privately so the portal can screen for dual relationships."""
+"""My relationships (the screening feature's page, at /relationships): what you declare privately so the portal can
+screen for dual relationships."""
 
 from datetime import date
 
@@ -44,8 +45,8 @@ with database_errors_as_messages():
     doc = my_declarations(backend, user.claims)
     kinds = relationship_kinds(backend, user.claims)
 
-show_notice("relationships_notice")
-errors = st.session_state.setdefault("relationships_errors", {})
+show_notice("screening_notice")
+errors = st.session_state.setdefault("screening_errors", {})
 # A successful add starts a new generation of widget keys: the next entry begins from a blank form.
 # A refused one keeps the keys, so everything typed stays for correcting.
 person_form = FormGeneration("relationship")
@@ -90,7 +91,7 @@ with people_tab:
         if remove.button("Remove", key=f"relationship_remove_{item['id']}"):
             with database_errors_as_messages():
                 remove_declaration(backend, user.claims, item["id"])
-            succeed("relationships_notice", "Removed.")
+            succeed("screening_notice", "Removed.")
 
     st.header("Add a person")
     # Whether the next person is on the portal is a choice of form, not an entry: it stays after adding.
@@ -152,12 +153,12 @@ with people_tab:
                 with database_errors_as_messages():
                     add_relationship(backend, user.claims, item, set(kinds))
             except Refusal as exc:
-                st.session_state["relationships_errors"] = refusal("person", exc, PERSON_FIELDS)
+                st.session_state["screening_errors"] = refusal("person", exc, PERSON_FIELDS)
                 st.rerun()  # drawn again with the refusal next to its field
             else:
-                st.session_state["relationships_errors"] = {}
+                st.session_state["screening_errors"] = {}
                 person_form.renew()
-                succeed("relationships_notice", "Added. It will be used in every screening.")
+                succeed("screening_notice", "Added. It will be used in every screening.")
 
 with places_tab:
     st.markdown(
@@ -171,7 +172,7 @@ with places_tab:
         if remove.button("Remove", key=f"affiliation_remove_{item['id']}"):
             with database_errors_as_messages():
                 remove_declaration(backend, user.claims, item["id"])
-            succeed("relationships_notice", "Removed.")
+            succeed("screening_notice", "Removed.")
     with st.form(f"affiliation_form_{place_form.generation}"):
         st.header("Add an organisation")
         organisation = st.text_input(
@@ -204,12 +205,12 @@ with places_tab:
                 with database_errors_as_messages():
                     add_affiliation(backend, user.claims, item)
             except Refusal as exc:
-                st.session_state["relationships_errors"] = refusal("place", exc, PLACE_FIELDS)
+                st.session_state["screening_errors"] = refusal("place", exc, PLACE_FIELDS)
                 st.rerun()  # drawn again with the refusal next to its field
             else:
-                st.session_state["relationships_errors"] = {}
+                st.session_state["screening_errors"] = {}
                 place_form.renew()
-                succeed("relationships_notice", "Added. It will be used in every screening.")
+                succeed("screening_notice", "Added. It will be used in every screening.")
 
 with log_tab:
     st.markdown(
