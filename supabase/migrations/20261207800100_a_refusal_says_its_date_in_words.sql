@@ -3,7 +3,8 @@
 -- "Mark completed" on a plan whose final session is still ahead was refused with the date in ISO form
 -- ("The final session is planned for 2027-01-15; ..."). The date is now worded ("Friday 15 January 2027").
 -- This was the only refusal printing a bare date: the others word theirs with to_char already.
--- complete_termination_plan: 20261126000600's definition, only the refusal's date changed (CREATE OR REPLACE keeps
+-- complete_termination_plan: its current definition (20261126000600's, with PT404 for not found since
+-- 20261129001900), only the refusal's date changed (CREATE OR REPLACE keeps
 -- its grants).
 
 create or replace function public.complete_termination_plan(p_plan uuid)
@@ -20,7 +21,7 @@ declare
 begin
   select * into plan from public.termination_plans where id = p_plan for update;
   if plan.id is null or me not in (plan.seeker_id, plan.consultant_id) then
-    raise exception 'No such plan.' using errcode = 'P0002';
+    raise exception 'No such plan.' using errcode = 'PT404';
   end if;
   if plan.status <> 'agreed' then
     raise exception 'Only an agreed plan can be completed.' using detail = 'status';

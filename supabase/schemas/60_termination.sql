@@ -303,7 +303,7 @@ declare
 begin
   select * into plan from public.termination_plans where id = p_plan for update;
   if plan.id is null or me not in (plan.seeker_id, plan.consultant_id) then
-    raise exception 'No such plan.' using errcode = 'P0002';
+    raise exception 'No such plan.' using errcode = 'PT404';
   end if;
   if plan.status <> 'agreed' then
     raise exception 'Only an agreed plan can be completed.' using detail = 'status';
