@@ -11,9 +11,7 @@ REPO = Path(__file__).resolve().parents[1]
 MAX_VIEW_LINES = 250
 
 # Files that may still call `.rpc(` for now, each with the reason; remove an entry once its calls moved to portal/.
-RPC_ALLOWED = {
-    "components/reference.py": "its cached reference lists are being reworked by another change (#24 caching)",
-}
+RPC_ALLOWED: dict[str, str] = {}
 
 
 def rpc_calls(source: str) -> list[int]:
