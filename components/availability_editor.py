@@ -474,7 +474,7 @@ def week_preview(editor: AvailabilityEditor, busy: list[dict] | None = None) -> 
                 scale=alt.Scale(
                     domain=[WEEKLY, OVERRIDE, TOO_SOON, BUSY], range=["#2f6f73", "#8a4b08", "#c9c9c9", "#6b6b6b"]
                 ),
-                legend=alt.Legend(orient="bottom", title=None),
+                legend=alt.Legend(orient="bottom", title=None, labelLimit=0),  # 0: no label cut off
             ),
             tooltip=["Day", "Hours", "Your hours", "Kind"],
         )

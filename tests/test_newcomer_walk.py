@@ -1,0 +1,91 @@
+"""What a fresh walk of the three roles found (issue 26's "Done when"), each checked on the page as a person meets it:
+the admin's dates in words, My practice for someone who does not offer consultation, the availability legend whole."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+
+import psycopg
+
+from portal.db import SERVICE, Claims
+from portal.local_times import date_words
+from tests.page_support import PAGES, app, no_exceptions, texts
+from tests.people_support import make_account, make_consultant
+
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+DAY_IN_WORDS = r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{1,2} [A-Z][a-z]{2} \d{4}"
+ADMIN_ZONE = "America/New_York"  # the demo administrator's zone
+
+
+def admin_page():
+    at = app("admin").run()
+    at.switch_page(PAGES["admin"]).run()
+    no_exceptions(at)
+    return at
+
+
+def test_date_words_reads_a_stored_date_and_an_instant_in_the_readers_zone():
+    assert date_words("2027-01-15", ADMIN_ZONE) == "Fri 15 Jan 2027"
+    # 03:00 UTC on the 6th is still the 5th in New York
+    assert date_words("2026-12-06T03:00:00+00:00", ADMIN_ZONE) == "Sat 5 Dec 2026"
+    assert date_words(date(2026, 12, 6), ADMIN_ZONE) == "Sun 6 Dec 2026"
+
+
+def test_the_verification_queue_says_its_dates_in_words_and_an_expired_one_as_expired(backend, embedded_db):
+    username, consultant = make_consultant(backend, embedded_db)  # a licence expiring in 300 days
+    with psycopg.connect(embedded_db.owner_conninfo) as conn:
+        conn.execute(
+            "update public.competencies set expires_on = current_date - 30 where consultant_id = %s", (consultant,)
+        )
+    admin = Claims.user(backend.rpc("auth_get_login", {"p_username": "admin"}, as_user=SERVICE)["id"])
+    queue = backend.rpc("admin_verification_queue", {"p_limit": 500}, as_user=admin)
+    mine = {i["kind"]: i for i in queue if i["member_id"] == consultant}
+    at = admin_page()
+    at.text_input(key="verify_filter").input(username).run()
+    no_exceptions(at)
+    captions = [c.replace("\\", "") for c in texts(at, "caption") if c.startswith("Evidence:")]
+    assert len(captions) == 2, captions
+    assert not [c for c in captions if ISO_DATE.search(c)], captions
+    for item, verb in ((mine["competency"], "expired"), (mine["license"], "expires")):
+        submitted = date_words(item["submitted_at"], ADMIN_ZONE)
+        wanted = (
+            f"Evidence: {item['detail']} · {verb} {date_words(item['expires_on'], ADMIN_ZONE)} · submitted {submitted}"
+        )
+        assert wanted in captions, (wanted, captions)
+
+
+def test_the_accounts_table_says_when_each_member_joined_in_words(backend):
+    at = admin_page()
+    [table] = [t for t in at.dataframe if "Joined" in t.value.columns]
+    joined = list(table.value["Joined"])
+    assert joined and not [d for d in joined if ISO_DATE.search(d)], joined
+    assert all(re.fullmatch(DAY_IN_WORDS, d) for d in joined), joined
+
+
+def test_my_practice_for_someone_not_offering_consultation_names_no_waitlist_and_links_to_my_profile(backend):
+    at = app(make_account(backend)).run()
+    at.switch_page(PAGES["practice"]).run()
+    no_exceptions(at)
+    assert not [c for c in texts(at, "caption") if "waiting to be told" in c]
+    assert "Go to My profile" in [link.proto.label for link in at.get("page_link")]
+
+
+def test_my_practice_tells_a_consultant_how_many_wait(backend, embedded_db):
+    username, _ = make_consultant(backend, embedded_db)
+    at = app(username).run()
+    at.switch_page(PAGES["practice"]).run()
+    no_exceptions(at)
+    assert [c for c in texts(at, "caption") if "Nobody is waiting to be told when you have room" in c]
+
+
+def test_the_availability_previews_legend_shows_every_label_whole(backend, embedded_db):
+    # Vega-Lite cuts a legend label at 160 px by default: "Too soon to book (your n…" at 1,280 px.
+    username, _ = make_consultant(backend, embedded_db)
+    at = app(username).run()
+    at.switch_page(PAGES["availability"]).run()
+    no_exceptions(at)
+    [chart] = at.get("vega_lite_chart")
+    spec = json.loads(chart.proto.spec)
+    assert spec["encoding"]["color"]["legend"].get("labelLimit") == 0, spec["encoding"]["color"]
