@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from datetime import date
 
 import psycopg
@@ -92,3 +93,18 @@ def test_the_availability_previews_legend_shows_every_label_whole(backend, embed
     assert legend.get("labelLimit") == 0, legend
     # Four labels in one row run past a 390 px screen ("Busy (your calendar)" was never seen): two a row.
     assert legend.get("columns") == 2, legend
+
+
+def test_a_profile_link_to_no_one_still_says_so_after_the_next_rerun(backend):
+    # In Chromium the sign-in cookie's report reruns the page a moment after it is drawn: the "not available"
+    # warning was replaced by "Pick a consultant from Find a consultant.", as if no profile had been asked for.
+    for asked in ("garbage", str(uuid.uuid4())):
+        at = app("seeker01").run()
+        at.session_state["view_consultant"] = asked
+        at.switch_page(PAGES["consultant"]).run()
+        first = texts(at, "warning")
+        assert any("not available to you" in w for w in first), first
+        at.run()
+        no_exceptions(at)
+        assert texts(at, "warning") == first and not texts(at, "info"), (texts(at, "warning"), texts(at, "info"))
+        assert [str(link.proto.label) for link in at.main.get("page_link")] == ["Find a consultant"]

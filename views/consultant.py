@@ -39,6 +39,21 @@ if not consultant_id:
     st.page_link("views/find.py", label="Find a consultant", icon=":material/search:")
     st.stop()
 
+
+def not_available(message: str) -> None:
+    """A link to someone who left, or whom a conflict keeps from you: the same page either way (which one is not
+    said), with the way back. The address keeps its id, so the next rerun (a component's report, a click) says
+    the same instead of "Pick a consultant" (a refusal writes nothing: asking again costs one read)."""
+    st.title("Consultant profile")
+    st.warning(
+        f"{message} They may have left the portal, or a conflict may rule out working together; the portal does "
+        "not say which.",
+        icon=":material/person_off:",
+    )
+    st.page_link("views/find.py", label="Find a consultant", icon=":material/search:")
+    st.stop()
+
+
 with database_errors_as_messages():
     # One profile view per visit: reruns on this page reuse it, so the screening log records one view.
     cached = st.session_state.get("consultant_doc")
@@ -48,18 +63,7 @@ with database_errors_as_messages():
         except APIError as exc:
             if not is_not_found(exc):
                 raise
-            # A link to someone who left, or whom a conflict keeps from you: the same page either way (which
-            # one is not said), with the way back.
-            st.title("Consultant profile")
-            st.warning(
-                f"{exc.message} They may have left the portal, or a conflict may rule out working "
-                "together; the portal does not say which.",
-                icon=":material/person_off:",
-            )
-            st.page_link("views/find.py", label="Find a consultant", icon=":material/search:")
-            st.query_params.pop("id", None)
-            st.session_state.pop("view_consultant", None)
-            st.stop()
+            not_available(exc.message)
         st.session_state["consultant_doc"] = cached
     doc = cached
     _, languages = reference_lists(backend, user.claims)
