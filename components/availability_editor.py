@@ -474,8 +474,8 @@ def week_preview(editor: AvailabilityEditor, busy: list[dict] | None = None) -> 
                 scale=alt.Scale(
                     domain=[WEEKLY, OVERRIDE, TOO_SOON, BUSY], range=["#2f6f73", "#8a4b08", "#c9c9c9", "#6b6b6b"]
                 ),
-                # Whole labels (Vega-Lite cuts them at 160 px), two a row: four in one row run off a phone's screen.
-                legend=alt.Legend(orient="bottom", title=None, labelLimit=0, columns=2),
+                # Whole labels (Vega-Lite cuts them at 160 px), one a row: even two a row run off a phone's screen.
+                legend=alt.Legend(orient="bottom", title=None, labelLimit=0, columns=1),
             ),
             tooltip=["Day", "Hours", "Your hours", "Kind"],
         )
