@@ -12,6 +12,8 @@ import psycopg
 
 from portal.db import SERVICE, Claims
 from portal.local_times import date_words
+from portal.profiles import load_my_profile
+from portal.search import SearchFilters, search
 from tests.page_support import PAGES, app, no_exceptions, texts
 from tests.people_support import make_account, make_consultant
 
@@ -108,3 +110,28 @@ def test_a_profile_link_to_no_one_still_says_so_after_the_next_rerun(backend):
         no_exceptions(at)
         assert texts(at, "warning") == first and not texts(at, "info"), (texts(at, "warning"), texts(at, "info"))
         assert [str(link.proto.label) for link in at.main.get("page_link")] == ["Find a consultant"]
+
+
+def test_a_consultants_profile_says_its_dates_in_words(backend):
+    # Seen by a seeker: "verified 2026-12-06", "expires 2028-02-10" under Competencies and Licences.
+    seeker = Claims.user(backend.rpc("auth_get_login", {"p_username": "seeker02"}, as_user=SERVICE)["id"])
+    zone = load_my_profile(backend, seeker)["timezone"]
+    found = search(backend, seeker, SearchFilters(jurisdiction="NY", accepting_only=False)).results
+    doc = next(
+        d
+        for d in (
+            backend.rpc("get_consultant_profile", {"p_consultant": r["consultant_id"]}, as_user=seeker) for r in found
+        )
+        if any(c.get("verified") for c in d["competencies"]) and d["licenses"]
+    )
+    at = app("seeker02").run()
+    at.session_state["view_consultant"] = doc["id"]
+    at.switch_page(PAGES["consultant"]).run()
+    no_exceptions(at)
+    captions = [c.replace("\\", "") for c in texts(at, "caption")]
+    assert not [c for c in captions if ISO_DATE.search(c)], captions
+    verified = next(c for c in doc["competencies"] if c.get("verified"))
+    assert any(f"verified {date_words(verified['verified_at'], zone)}" in c for c in captions), captions
+    licence = doc["licenses"][0]
+    verb = "expired" if licence["expired"] else "expires"
+    assert any(f"{verb} {date_words(licence['expires_on'], zone)}" in c for c in captions), captions

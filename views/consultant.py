@@ -23,6 +23,7 @@ from portal.availability import open_slots
 from portal.consultants import availability_summary, get_consultant
 from portal.db import APIError
 from portal.db.errors import is_not_found
+from portal.local_times import date_words
 from portal.plain_text import plain
 from portal.refusal import Refusal
 from portal.requests import request_consultation
@@ -83,6 +84,8 @@ if doc.get("bio"):
 
 st.header("Competencies")
 st.markdown(competency_badges(doc["competencies"]))
+with database_errors_as_messages():
+    viewer_zone = context.my_timezone(backend, user)  # the dates below are the reader's days
 for c in doc["competencies"]:
     evidence = ", ".join(
         str(x)
@@ -94,7 +97,7 @@ for c in doc["competencies"]:
         if x
     )
     status = (
-        f"verified {c['verified_at'][:10]}"
+        f"verified {date_words(c['verified_at'], viewer_zone)}"
         if c.get("verified")
         else "credential expired"
         if c.get("expired")
@@ -107,10 +110,10 @@ for c in doc["competencies"]:
 
 st.header("Licences")
 for lic in doc["licenses"]:
-    status = "expired" if lic["expired"] else "verified" if lic["verified"] else "self-attested"
+    expiry = f"{'expired' if lic['expired'] else 'expires'} {date_words(lic['expires_on'], viewer_zone)}"
+    status = "" if lic["expired"] else " · verified" if lic["verified"] else " · self-attested"
     st.caption(
-        f"{plain(lic['license_type'])} in {lic['jurisdiction']} · no. {plain(lic['license_number'])} · "
-        f"expires {lic['expires_on']} · {status}"
+        f"{plain(lic['license_type'])} in {lic['jurisdiction']} · no. {plain(lic['license_number'])} · {expiry}{status}"
     )
 
 st.header("Availability")
