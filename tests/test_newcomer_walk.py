@@ -13,6 +13,7 @@ import psycopg
 from portal.db import SERVICE, Claims
 from portal.local_times import date_words
 from portal.profiles import load_my_profile
+from portal.screening import rule_sentence
 from portal.search import SearchFilters, search
 from tests.page_support import PAGES, app, no_exceptions, texts
 from tests.people_support import make_account, make_consultant
@@ -135,3 +136,14 @@ def test_a_consultants_profile_says_its_dates_in_words(backend):
     licence = doc["licenses"][0]
     verb = "expired" if licence["expired"] else "expires"
     assert any(f"{verb} {date_words(licence['expires_on'], zone)}" in c for c in captions), captions
+
+
+def test_the_admins_conflict_rules_are_whole_sentences(backend):
+    # Seen at Admin → Conflict rules: "This person I evaluate or evaluated them".
+    assert rule_sentence("I evaluate or evaluated them") == "I evaluate or evaluated this person"
+    assert rule_sentence("is my business partner") == "This person is my business partner"
+    at = admin_page()
+    [rules] = [t for t in at.dataframe if "label" in t.value.columns]
+    labels = list(rules.value["label"])
+    assert "I evaluate or evaluated this person" in labels, labels
+    assert not [label for label in labels if label.startswith("This person I ")], labels
