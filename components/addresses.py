@@ -10,7 +10,7 @@ import streamlit as st
 from components import context
 from portal.plain_text import plain
 
-HOME_NOTE_KEY = "portal_home_note"
+NOTE_PARAM = "note"  # Home's query parameter naming why a member was brought there
 NOTES = {
     "signed_in": "You are signed in as **{name}**. To use another account, sign out first (Account page).",
     "registered": "You have an account already: you are signed in as **{name}**. To create another account, sign "
@@ -19,15 +19,17 @@ NOTES = {
 
 
 def home_with_a_note(reason: str) -> None:
-    """For a signed-in member: keep the note for Home and open Home (nothing happens for a visitor)."""
-    user = context.current_user()
-    if user is None:
+    """For a signed-in member: open Home with the reason in its address (nothing happens for a visitor).
+
+    In the address, not in the session: a rerun just after Home is drawn (the sign-in cookie component reports
+    then) would draw Home again without a note kept for one run; a link to Home drops it."""
+    if context.current_user() is None:
         return
-    st.session_state[HOME_NOTE_KEY] = NOTES[reason].format(name=plain(user.display_name))
-    st.switch_page("views/home.py")
+    st.switch_page("views/home.py", query_params={NOTE_PARAM: reason})
 
 
 def show_home_note() -> None:
-    """Home shows the note once."""
-    if note := st.session_state.pop(HOME_NOTE_KEY, None):
-        st.info(note, icon=":material/info:")
+    """Home shows the note while its address names a reason."""
+    user = context.current_user()
+    if user is not None and (reason := st.query_params.get(NOTE_PARAM)) in NOTES:
+        st.info(NOTES[reason].format(name=plain(user.display_name)), icon=":material/info:")

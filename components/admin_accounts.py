@@ -18,6 +18,7 @@ from portal.admin import (
     list_accounts,
     unlock_account,
 )
+from portal.local_times import date_words, local_time, zone_words
 from portal.mydata import plural
 from portal.plain_text import plain
 
@@ -43,19 +44,20 @@ def accounts_tab(backend, user, admin_zone: str) -> None:
     verb = "matches" if total == 1 else "match"
     st.caption(f"{plural(total, 'account')} {verb} · page {min(int(page), pages)} of {pages}.")
     if rows:
-        st.dataframe(pd.DataFrame([_account_row(r) for r in rows]), hide_index=True, width="stretch")
+        st.dataframe(pd.DataFrame([_account_row(r, admin_zone) for r in rows]), hide_index=True, width="stretch")
         _unlock(backend, user, [r for r in rows if r["locked_until"]])
     _close_an_account(backend, user, admin_zone)
 
 
-def _account_row(r: dict[str, Any]) -> dict[str, Any]:
+def _account_row(r: dict[str, Any], admin_zone: str) -> dict[str, Any]:
+    locked = r["locked_until"]
     return {
         "Name": r["display_name"],
         "Username": r["username"],
         "Role": "Admin" if r["is_admin"] else "Consultant" if r["is_consultant"] else "Member",
         "Licences": r["license_count"],
-        "Locked until": r["locked_until"][:16].replace("T", " ") + " UTC" if r["locked_until"] else "—",
-        "Joined": r["created_at"][:10],
+        "Locked until": f"{local_time(locked, admin_zone)} {zone_words(admin_zone)}" if locked else "—",
+        "Joined": date_words(r["created_at"], admin_zone),
     }
 
 

@@ -10,6 +10,7 @@ from components.reference import modality_names
 from portal.admin import add_modality, conflict_rules, update_rule
 from portal.db import APIError, friendly_message
 from portal.mydata import plural
+from portal.screening import rule_sentence
 
 
 def modalities_tab(backend, user) -> None:
@@ -46,7 +47,7 @@ def rules_tab(backend, user) -> None:
         rules = conflict_rules(backend, user.claims)
     frame = pd.DataFrame(rules)[["kind", "label", "severity", "window_years", "waivable", "derived"]]
     frame["label"] = [
-        ("Computed: " if d else "This person ") + label
+        f"Computed: {label}" if d else rule_sentence(label)
         for label, d in zip(frame["label"], frame["derived"], strict=True)
     ]
     edited = st.data_editor(

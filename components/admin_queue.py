@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import streamlit as st
 
@@ -19,11 +21,12 @@ from portal.admin import (
 )
 from portal.db import APIError, friendly_message
 from portal.db.errors import is_not_found
+from portal.local_times import date_words
 from portal.mydata import plural
 from portal.plain_text import plain
 
 
-def queue_tab(backend, user) -> None:
+def queue_tab(backend, user, admin_zone: str) -> None:
     if notice := st.session_state.pop("verify_notice", None):  # shown after the rerun that follows a decision
         st.success(notice, icon=":material/check_circle:")
     refresh = st.button("Refresh the queue", key="verify_refresh", icon=":material/refresh:")
@@ -51,21 +54,30 @@ def queue_tab(backend, user) -> None:
     elif len(matching) > len(shown):
         st.caption(f"Showing the oldest {len(shown)} of {len(matching)}.")
     for item in shown:
-        _card(backend, user, item)
+        _card(backend, user, item, admin_zone)
     if len(matching) > len(shown):
         if st.button(f"Show more ({len(matching) - len(shown)} more)", key="verify_show_more"):
             st.session_state["verify_shown"] = len(shown) + QUEUE_PAGE_SIZE
             st.rerun()
 
 
-def _card(backend, user, item: dict[str, Any]) -> None:
+def _expiry_words(expires_on: str | None, admin_zone: str) -> str:
+    """' · expired Fri 6 Nov 2026' or ' · expires Wed 9 Jun 2027': a date in words, in the tense it has today."""
+    if not expires_on:
+        return ""
+    today = datetime.now(ZoneInfo(admin_zone)).date()
+    verb = "expired" if date.fromisoformat(expires_on) < today else "expires"
+    return f" · {verb} {date_words(expires_on, admin_zone)}"
+
+
+def _card(backend, user, item: dict[str, Any], admin_zone: str) -> None:
     with st.container(border=True, key=f"verify_card_{item['id']}"):
         kind = "Competency" if item["kind"] == "competency" else "Licence"
         st.markdown(f"**{plain(item['member_name'])}** · {kind}: {plain(level_names(item['item']))}")
         st.caption(
             f"Evidence: {plain(item['detail']) or 'none given'}"
-            + (f" · expires {item['expires_on']}" if item.get("expires_on") else "")
-            + f" · submitted {item['submitted_at'][:10]}"
+            + _expiry_words(item.get("expires_on"), admin_zone)
+            + f" · submitted {date_words(item['submitted_at'], admin_zone)}"
         )
         note = st.text_input("Note (required to reject)", key=f"verify_note_{item['id']}")
         approve_col, reject_col = st.columns(2)

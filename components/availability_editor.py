@@ -474,11 +474,12 @@ def week_preview(editor: AvailabilityEditor, busy: list[dict] | None = None) -> 
                 scale=alt.Scale(
                     domain=[WEEKLY, OVERRIDE, TOO_SOON, BUSY], range=["#2f6f73", "#8a4b08", "#c9c9c9", "#6b6b6b"]
                 ),
-                legend=alt.Legend(orient="bottom", title=None),
+                # Whole labels (Vega-Lite cuts them at 160 px), one a row: even two a row run off a phone's screen.
+                legend=alt.Legend(orient="bottom", title=None, labelLimit=0, columns=1),
             ),
             tooltip=["Day", "Hours", "Your hours", "Kind"],
         )
-        .properties(height=360)
+        .properties(height=360, padding={"left": 5, "top": 5, "bottom": 5, "right": 24})  # the last day's label whole
     )
     st.altair_chart(
         chart, width="stretch", alt=f"Open hours over the coming week, {zone_words(shown)}: listed day by day below."

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 
 from portal.db import APIError, Backend, Claims, Refusal, friendly_message
-from portal.local_times import local_time, zone_words
+from portal.local_times import in_zone, local_day, zone_words
 from portal.plain_text import plain
 from portal.week_grid import HORIZON, monday_of
 
@@ -196,8 +196,8 @@ def late_rule(
     *,
     now: datetime | None = None,
 ) -> str:
-    """What counts as late, in a sentence: 'Cancelling or moving it less than 24 hours before it starts (after
-    Mon 11 Jan, 16:00 New York time) counts as a late cancellation on the record.' When that moment has already
+    """What counts as late, in a sentence: 'Cancelling or moving it less than 24 hours before it starts (from
+    Mon 11 Jan at 16:00 New York time) counts as a late cancellation on the record.' When that moment has already
     passed, it says so plainly: from now on, cancelling or moving this session counts as late."""
     if late_cancel_hours is None:
         return "Cancelling or moving a session is recorded with the notice given."
@@ -215,7 +215,8 @@ def late_rule(
             )
         if zone is not None:
             cutoff = start - timedelta(hours=late_cancel_hours)
-            after = f" (after {local_time(cutoff, zone)} {zone_words(zone)})"
+            # 'from tomorrow at 09:00', never 'after Tomorrow, 09:00' (read as the day after tomorrow)
+            after = f" (from {local_day(cutoff, zone, now=now)} at {in_zone(cutoff, zone):%H:%M} {zone_words(zone)})"
     return (
         f"Cancelling or moving it less than {hours} before it starts{after} counts as a late cancellation "
         "on the record."

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -33,6 +33,14 @@ def local_day(value: str | datetime, zone: str, *, now: datetime | None = None) 
     """The reader's calendar day of a stored instant, to sit inside a sentence ('sent today', 'since Tue 03 Mar')."""
     day = _day(in_zone(value, zone), now)
     return day.lower() if day in ("Today", "Yesterday", "Tomorrow") else day
+
+
+def date_words(value: str | date | datetime, zone: str) -> str:
+    """'Sun 6 Dec 2026': a stored date (ISO text or a date) as it is, or a stored instant's day in `zone`."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value) if "T" in value or " " in value else date.fromisoformat(value)
+    day = in_zone(value, zone).date() if isinstance(value, datetime) else value
+    return f"{day:%a} {day.day} {day:%b %Y}"
 
 
 def zone_words(zone: str) -> str:

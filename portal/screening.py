@@ -54,6 +54,15 @@ def declared_sentence(label: str, when: str = "") -> str:
     return f"You declared that {core} ({when})." if when else f"You declared that {core}."
 
 
+def rule_sentence(label: str) -> str:
+    """A rule as the admin's list reads it, a whole sentence in the declarer's voice: 'This person is my business
+    partner', and for what the declarer does, 'I evaluate or evaluated this person' (never 'This person I
+    evaluate or evaluated them')."""
+    if label.startswith("I "):
+        return "I " + re.sub(r"\bthem\b", "this person", label[2:])
+    return "This person " + label
+
+
 CONTEXT_TEXT = {
     "search": "Search pre-screen",
     "profile": "Profile viewed",

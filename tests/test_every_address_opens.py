@@ -14,7 +14,7 @@ import pytest
 from portal.account_links import LINK_PAGES
 from portal.email_messages import build_link_message, item_link
 from tests.address_support import at_address
-from tests.page_support import app, no_exceptions, texts
+from tests.page_support import PAGES, app, no_exceptions, texts
 
 APP_SOURCE = (Path(__file__).resolve().parents[1] / "app.py").read_text()
 BASE = "https://portal.example"
@@ -47,6 +47,7 @@ def addresses_the_app_registers() -> set[str]:
 
 ADDRESSES = sorted(addresses_the_app_registers() | addresses_in_emails() | set(LINK_PAGES.values()) | {""})
 ROLES = [None, "seeker01", "consultant01", "admin"]
+NOTE_REASONS = {"sign-in": "signed_in", "register": "registered"}  # why Home says it was opened
 FOR_VISITORS = {"", "sign-in", "register", "forgot-password", "verify-email", "reset-password"}
 
 
@@ -82,6 +83,11 @@ def test_a_visitors_address_takes_a_member_home_with_a_note(address):
     assert title.startswith("Welcome, ")
     [note] = [i for i in texts(at, "info") if "you are signed in as" in i.lower()]
     assert "sign out first" in note
-    # Once: Home opened again says nothing more.
+    # A rerun keeps it (in Chromium the sign-in cookie's report reruns Home a moment after it is drawn: a note
+    # kept for one run was gone before anyone read it); Home opened again, by its own address, says nothing more.
     at.run()
+    assert [i for i in texts(at, "info") if "you are signed in as" in i.lower()] == [note]
+    assert dict(at.query_params) == {"note": NOTE_REASONS[address]}, dict(at.query_params)
+    at.query_params.clear()  # what following a link to Home does
+    at.switch_page(PAGES["home"]).run()
     assert not [i for i in texts(at, "info") if "you are signed in as" in i.lower()]

@@ -75,8 +75,12 @@ def test_the_week_opened_is_the_one_asked_for_else_the_picked_times_else_the_fir
 
 def test_the_late_rule_says_what_counts_and_from_when():
     assert late_rule(24, "2027-01-12T21:00:00+00:00", NEW_YORK) == (
-        "Cancelling or moving it less than 24 hours before it starts (after Mon 11 Jan 2027, 16:00 New York time) "
+        "Cancelling or moving it less than 24 hours before it starts (from Mon 11 Jan 2027 at 16:00 New York time) "
         "counts as a late cancellation on the record."
+    )
+    # A cut-off tomorrow reads "from tomorrow at 16:00", never "after Tomorrow, 16:00" (the day after tomorrow?)
+    assert "(from tomorrow at 16:00 New York time)" in late_rule(
+        24, "2027-01-12T21:00:00+00:00", NEW_YORK, now=datetime(2027, 1, 10, 21, 0, tzinfo=UTC)
     )
     assert "never counted as late" in late_rule(0)
     # The window has already begun (#26.3): said plainly, with the time left in hours and minutes.

@@ -25,7 +25,7 @@ queue, modalities, rules, accounts, disputes, outbox = st.tabs(
     ["Verification queue", "Modalities", "Conflict rules", "Accounts", "Disputed sessions", "Outbox"]
 )
 with queue:
-    queue_tab(backend, user)
+    queue_tab(backend, user, admin_zone)
 with modalities:
     modalities_tab(backend, user)
 with rules:

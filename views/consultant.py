@@ -23,6 +23,7 @@ from portal.availability import open_slots
 from portal.consultants import availability_summary, get_consultant
 from portal.db import APIError
 from portal.db.errors import is_not_found
+from portal.local_times import date_words
 from portal.plain_text import plain
 from portal.refusal import Refusal
 from portal.requests import request_consultation
@@ -39,6 +40,21 @@ if not consultant_id:
     st.page_link("views/find.py", label="Find a consultant", icon=":material/search:")
     st.stop()
 
+
+def not_available(message: str) -> None:
+    """A link to someone who left, or whom a conflict keeps from you: the same page either way (which one is not
+    said), with the way back. The address keeps its id, so the next rerun (a component's report, a click) says
+    the same instead of "Pick a consultant" (a refusal writes nothing: asking again costs one read)."""
+    st.title("Consultant profile")
+    st.warning(
+        f"{message} They may have left the portal, or a conflict may rule out working together; the portal does "
+        "not say which.",
+        icon=":material/person_off:",
+    )
+    st.page_link("views/find.py", label="Find a consultant", icon=":material/search:")
+    st.stop()
+
+
 with database_errors_as_messages():
     # One profile view per visit: reruns on this page reuse it, so the screening log records one view.
     cached = st.session_state.get("consultant_doc")
@@ -48,18 +64,7 @@ with database_errors_as_messages():
         except APIError as exc:
             if not is_not_found(exc):
                 raise
-            # A link to someone who left, or whom a conflict keeps from you: the same page either way (which
-            # one is not said), with the way back.
-            st.title("Consultant profile")
-            st.warning(
-                f"{exc.message} They may have left the portal, or a conflict may rule out working "
-                "together; the portal does not say which.",
-                icon=":material/person_off:",
-            )
-            st.page_link("views/find.py", label="Find a consultant", icon=":material/search:")
-            st.query_params.pop("id", None)
-            st.session_state.pop("view_consultant", None)
-            st.stop()
+            not_available(exc.message)
         st.session_state["consultant_doc"] = cached
     doc = cached
     _, languages = reference_lists(backend, user.claims)
@@ -79,6 +84,8 @@ if doc.get("bio"):
 
 st.header("Competencies")
 st.markdown(competency_badges(doc["competencies"]))
+with database_errors_as_messages():
+    viewer_zone = context.my_timezone(backend, user)  # the dates below are the reader's days
 for c in doc["competencies"]:
     evidence = ", ".join(
         str(x)
@@ -90,7 +97,7 @@ for c in doc["competencies"]:
         if x
     )
     status = (
-        f"verified {c['verified_at'][:10]}"
+        f"verified {date_words(c['verified_at'], viewer_zone)}"
         if c.get("verified")
         else "credential expired"
         if c.get("expired")
@@ -103,10 +110,10 @@ for c in doc["competencies"]:
 
 st.header("Licences")
 for lic in doc["licenses"]:
-    status = "expired" if lic["expired"] else "verified" if lic["verified"] else "self-attested"
+    expiry = f"{'expired' if lic['expired'] else 'expires'} {date_words(lic['expires_on'], viewer_zone)}"
+    status = "" if lic["expired"] else " · verified" if lic["verified"] else " · self-attested"
     st.caption(
-        f"{plain(lic['license_type'])} in {lic['jurisdiction']} · no. {plain(lic['license_number'])} · "
-        f"expires {lic['expires_on']} · {status}"
+        f"{plain(lic['license_type'])} in {lic['jurisdiction']} · no. {plain(lic['license_number'])} · {expiry}{status}"
     )
 
 st.header("Availability")

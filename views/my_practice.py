@@ -76,7 +76,9 @@ values = st.session_state["practice_values"]
 refusal: Refusal | None = st.session_state.get("practice_refusal")
 if not user.is_consultant:
     st.info("Turn on “I offer consultation to colleagues” on My profile to appear in search.", icon=":material/info:")
-waiting_count_line(backend, user)
+    st.page_link("views/my_profile.py", label="Go to My profile", icon=":material/badge:")
+else:  # only someone seekers can find has a waitlist
+    waiting_count_line(backend, user)
 
 with st.form("practice_form", border=False):
     st.header("Intake")
