@@ -54,6 +54,16 @@ def declared_sentence(label: str, when: str = "") -> str:
     return f"You declared that {core} ({when})." if when else f"You declared that {core}."
 
 
+def declared_about(who: str, label: str) -> str:
+    """A declared relationship as one sentence about the person named: 'Dr X is my business partner', and for what
+    the declarer does, 'I evaluate or evaluated Dr X' (never 'Dr X I evaluate or evaluated them')."""
+    if label.startswith("I "):
+        if re.search(r"\bthem\b", label):
+            return "I " + re.sub(r"\bthem\b", lambda _: who, label[2:])
+        return f"{label}: {who}"
+    return f"{who} {label}"
+
+
 def rule_sentence(label: str) -> str:
     """A rule as the admin's list reads it, a whole sentence in the declarer's voice: 'This person is my business
     partner', and for what the declarer does, 'I evaluate or evaluated this person' (never 'This person I

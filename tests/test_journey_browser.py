@@ -412,7 +412,7 @@ def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) ->
             search.press("Enter")
             wait_until_idle(seeker)
             choose(seeker, "Consultant", person.display_name)
-            choose(seeker, "This person…", kind)
+            choose(seeker, "Relationship", f"This person {kind}")  # the kinds read as sentences (rule_sentence)
             if since:
                 type_date(seeker, "From (optional)", since)
             if until:

@@ -13,10 +13,10 @@ import psycopg
 from portal.db import SERVICE, Claims
 from portal.local_times import date_words
 from portal.profiles import load_my_profile
-from portal.screening import rule_sentence
+from portal.screening import RelationshipInput, add_relationship, declared_about, relationship_kinds, rule_sentence
 from portal.search import SearchFilters, search
 from tests.page_support import PAGES, app, no_exceptions, texts
-from tests.people_support import make_account, make_consultant
+from tests.people_support import make_account, make_consultant, member_id
 
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 DAY_IN_WORDS = r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{1,2} [A-Z][a-z]{2} \d{4}"
@@ -147,3 +147,26 @@ def test_the_admins_conflict_rules_are_whole_sentences(backend):
     labels = list(rules.value["label"])
     assert "I evaluate or evaluated this person" in labels, labels
     assert not [label for label in labels if label.startswith("This person I ")], labels
+
+
+def test_a_declared_person_reads_as_a_sentence_about_them():
+    """My relationships lists each person in one sentence: never "Dr X I evaluate or evaluated them"."""
+    assert declared_about("**Dr X**", "I evaluate or evaluated them") == "I evaluate or evaluated **Dr X**"
+    assert declared_about("Ana", "is or was a friend") == "Ana is or was a friend"
+    assert declared_about("Ana", "I once treated") == "I once treated: Ana"
+
+
+def test_my_relationships_lists_each_person_in_a_sentence_with_dates_in_words(backend):
+    username = make_account(backend)
+    claims = Claims.user(member_id(backend, username))
+    kinds = set(relationship_kinds(backend, claims))
+    item = RelationshipInput(
+        kind="evaluatee", counterpart_name="Dr Vera Lind", starts_on=date(2016, 12, 6), ends_on=date(2019, 6, 30)
+    )
+    add_relationship(backend, claims, item, kinds)
+    at = app(username).run()
+    at.switch_page(PAGES["relationships"]).run()
+    no_exceptions(at)
+    listed = [m for m in texts(at, "markdown") if "Vera Lind" in m]
+    assert listed == ["I evaluate or evaluated **Dr Vera Lind** · Tue 6 Dec 2016 – Sun 30 Jun 2019"], listed
+    assert "Relationship" in [s.label for s in at.selectbox]

@@ -8,7 +8,7 @@ import streamlit as st
 from components import context
 from components.errors import database_errors_as_messages, show_notice, succeed
 from components.formstate import FormGeneration
-from portal.local_times import local_time, times_caption
+from portal.local_times import date_words, local_time, times_caption
 from portal.plain_text import plain
 from portal.refusal import Refusal
 from portal.screening import (
@@ -18,10 +18,12 @@ from portal.screening import (
     RelationshipInput,
     add_affiliation,
     add_relationship,
+    declared_about,
     find_consultants,
     my_declarations,
     relationship_kinds,
     remove_declaration,
+    rule_sentence,
     screening_log,
 )
 from portal.search import count_words
@@ -72,7 +74,7 @@ def period(item: dict) -> str:
     start, end = item.get("starts_on"), item.get("ends_on")
     if not start and not end:
         return "dates not given"
-    return f"{start or '…'} – {end or 'now'}"
+    return f"{date_words(start, 'UTC') if start else '…'} – {date_words(end, 'UTC') if end else 'now'}"
 
 
 people_tab, places_tab, log_tab = st.tabs(["People", "Organisations", "Screening log"])
@@ -87,7 +89,7 @@ with people_tab:
         row, remove = st.columns([5, 1])
         label = kinds.get(item["kind"], {}).get("label", item["kind"])
         who = plain(item.get("counterpart_display") or item.get("counterpart_email")) or "someone"
-        row.markdown(f"**{who}** {label} · {period(item)}")
+        row.markdown(f"{declared_about(f'**{who}**', label)} · {period(item)}")
         if remove.button("Remove", key=f"relationship_remove_{item['id']}"):
             with database_errors_as_messages():
                 remove_declaration(backend, user.claims, item["id"])
@@ -124,9 +126,9 @@ with people_tab:
             )
             show_error("person_counterpart_email")
         kind = st.selectbox(
-            "This person…",
+            "Relationship",
             options=list(kinds),
-            format_func=lambda k: kinds[k]["label"],
+            format_func=lambda k: rule_sentence(kinds[k]["label"]),
             index=None,
             placeholder="Choose the relationship",
             key=person_form.key("kind"),
