@@ -387,11 +387,13 @@ def fee_words(result: dict[str, Any], filters: SearchFilters) -> str:
         base = "no maximum fee set, and their fee is not stated, so it counts as $300 or more (0)"
     elif fee >= FEE_CEILING:
         base = f"no maximum fee set; ${fee} is $300 or more, which counts 0"
-    else:
+    elif sliding:  # the fee's own points, then what the sliding scale adds to them
         base = (
             f"no maximum fee set, so the fee is scored on its own, from 10 at $0 to 0 at $300: "
             f"${fee} counts {points_text(10 * (1 - fee / FEE_CEILING))}"
         )
+    else:  # the points follow ("…: 4.7 of 10"): not said twice
+        return f"no maximum fee set, so the fee is scored on its own, from 10 at $0 to 0 at $300; theirs is ${fee}"
     return base + (f"; a sliding scale adds {SLIDING_POINTS} (at most 10 in all)" if sliding else "")
 
 

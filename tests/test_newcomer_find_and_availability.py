@@ -14,7 +14,7 @@ from postgrest.exceptions import APIError
 
 from portal.db import SERVICE, Claims
 from portal.passwords import password_problems
-from portal.search import SearchFilters, score_parts
+from portal.search import ScorePart, SearchFilters, fee_words, score_parts
 from tests.care_parties import engage, register
 from tests.page_support import PAGES, app, keyed, no_exceptions, texts
 from tests.people_support import make_account, make_consultant
@@ -113,6 +113,16 @@ def test_each_part_of_the_score_is_explained_in_words_for_every_branch(scored):
     )
     assert why(scored, max_fee=100, sliding_ok=True)["fee"] == (
         "Fee: $140 is above your $100 maximum, but they offer a sliding scale, which counts 3: 3 of 10"
+    )
+
+
+def test_a_fee_without_a_sliding_scale_says_its_points_once():
+    """ "$160 counts 4.7: 4.7 of 10" said the points twice: the words name the fee, the points follow once."""
+    no_maximum = SearchFilters(jurisdiction="NY")
+    part = ScorePart("fee", 4.7, 10, fee_words({"fee_usd": 160, "sliding_scale": False}, no_maximum))
+    assert part.sentence() == (
+        "Fee: no maximum fee set, so the fee is scored on its own, from 10 at $0 to 0 at $300; theirs is $160: "
+        "4.7 of 10"
     )
 
 
