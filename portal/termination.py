@@ -235,6 +235,24 @@ def refresh_reminders(backend: Backend, claims: Claims) -> int:
     return backend.rpc("refresh_termination_reminders", {}, as_user=claims)
 
 
+def termination_policy(backend: Backend, claims: Claims) -> dict[str, int]:
+    """The guardrails on a consultant's ending, as the database enforces them (public.termination_policy states
+    them once): notice_days, closing_sessions, referrals, safety_justification_chars. The same for every member;
+    read when a page draws, never cached with anyone's identity."""
+    return backend.rpc("termination_policy", {}, as_user=claims)
+
+
+def guardrails_sentence(policy: dict[str, int]) -> str:
+    """What a consultant who ends the work owes the client, in the numbers the database enforces."""
+    referrals = policy["referrals"]
+    referral_words = "one referral" if referrals == 1 else f"{referrals} referrals"
+    return (
+        f"As the consultant you give at least {policy['notice_days']} days' and {policy['closing_sessions']} "
+        f"sessions' notice from the first discussion, and at least {referral_words}. Only an ending for safety is "
+        "exempt, with a written justification."
+    )
+
+
 def my_plans(backend: Backend, claims: Claims, *, refresh: bool = True) -> list[dict[str, Any]]:
     """The caller's plans; first refreshes their reminders unless `refresh` is False (a page that
     refreshes them only when `reminder_state` changes)."""
