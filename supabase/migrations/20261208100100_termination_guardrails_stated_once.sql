@@ -5,7 +5,9 @@
 -- read these numbers from public.termination_policy(), instead of restating them.
 -- One public function rather than a private helper behind a public one: members have no USAGE on schema private,
 -- so an invoker wrapper could not read a private helper, and a definer one is not worth it for four constants.
--- SECURITY INVOKER; granted like public.cancellation_policy.
+-- SECURITY INVOKER; granted like public.cancellation_policy. private.derive_plan_initiator and
+-- private.plan_terms_in_sentences (redefined below from their current text, only the numbers changed) fire inside
+-- the plan functions, SECURITY DEFINER as the owner, who may execute it.
 create function public.termination_policy()
 returns jsonb
 language sql
@@ -17,8 +19,6 @@ $$;
 revoke all on function public.termination_policy() from public, anon, authenticated;
 grant execute on function public.termination_policy() to portal_member;
 
--- The two functions below are their current definitions with the numbers read from termination_policy(); both
--- run inside the plan functions (SECURITY DEFINER, as the owner), which may execute it. Grants unchanged.
 -- Each version: the plan's initiator copied for the record, and the guardrails by author.
 create or replace function private.derive_plan_initiator()
 returns trigger
