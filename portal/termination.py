@@ -46,11 +46,9 @@ FIELD_LABELS = {
 }
 DATE_FIELDS = ("discussed_on", "final_session_on", "follow_up_on")
 # What the form itself checks, in the database's own words (its trigger on plan versions states the same rules
-# and names the field; the guardrails, which depend on who wrote the version, are the database's alone).
+# and names the field; the guardrails, which depend on who wrote the version, are the database's alone, and so is
+# the length of a safety justification: public.termination_policy states it).
 FIELD_RULES = {
-    "safety_justification": (
-        "Ending for safety needs a written justification (at least 20 characters); both of you will see it flagged."
-    ),
     "final_session_on": "The final session cannot be before the ending was first discussed.",
     "follow_up_on": "The follow-up comes after the final session.",
     "closing_sessions": "Closing sessions are part of the sessions remaining.",
@@ -106,8 +104,6 @@ class PlanTerms:
             errors["reason"] = "Choose a reason."
         if self.final_session_on < self.discussed_on:
             errors["final_session_on"] = FIELD_RULES["final_session_on"]
-        if self.reason == "safety" and len(self.safety_justification.strip()) < 20:
-            errors["safety_justification"] = FIELD_RULES["safety_justification"]
         if not 0 <= self.sessions_remaining <= 52:
             errors["sessions_remaining"] = "Sessions remaining is 0 to 52."
         if self.closing_sessions > self.sessions_remaining:
