@@ -46,11 +46,9 @@ FIELD_LABELS = {
 }
 DATE_FIELDS = ("discussed_on", "final_session_on", "follow_up_on")
 # What the form itself checks, in the database's own words (its trigger on plan versions states the same rules
-# and names the field; the guardrails, which depend on who wrote the version, are the database's alone).
+# and names the field; the guardrails, which depend on who wrote the version, are the database's alone, and so is
+# the length of a safety justification: public.termination_policy states it).
 FIELD_RULES = {
-    "safety_justification": (
-        "Ending for safety needs a written justification (at least 20 characters); both of you will see it flagged."
-    ),
     "final_session_on": "The final session cannot be before the ending was first discussed.",
     "follow_up_on": "The follow-up comes after the final session.",
     "closing_sessions": "Closing sessions are part of the sessions remaining.",
@@ -106,8 +104,6 @@ class PlanTerms:
             errors["reason"] = "Choose a reason."
         if self.final_session_on < self.discussed_on:
             errors["final_session_on"] = FIELD_RULES["final_session_on"]
-        if self.reason == "safety" and len(self.safety_justification.strip()) < 20:
-            errors["safety_justification"] = FIELD_RULES["safety_justification"]
         if not 0 <= self.sessions_remaining <= 52:
             errors["sessions_remaining"] = "Sessions remaining is 0 to 52."
         if self.closing_sessions > self.sessions_remaining:
@@ -233,6 +229,24 @@ def tick(backend: Backend, claims: Claims, plan_id: str, item: str, done: bool) 
 def refresh_reminders(backend: Backend, claims: Claims) -> int:
     """Write the reminders the caller's plans call for (each once: the database skips duplicates)."""
     return backend.rpc("refresh_termination_reminders", {}, as_user=claims)
+
+
+def termination_policy(backend: Backend, claims: Claims) -> dict[str, int]:
+    """The guardrails on a consultant's ending, as the database enforces them (public.termination_policy states
+    them once): notice_days, closing_sessions, referrals, safety_justification_chars. The same for every member;
+    read when a page draws, never cached with anyone's identity."""
+    return backend.rpc("termination_policy", {}, as_user=claims)
+
+
+def guardrails_sentence(policy: dict[str, int]) -> str:
+    """What a consultant who ends the work owes the client, in the numbers the database enforces."""
+    referrals = policy["referrals"]
+    referral_words = "one referral" if referrals == 1 else f"{referrals} referrals"
+    return (
+        f"As the consultant you give at least {policy['notice_days']} days' and {policy['closing_sessions']} "
+        f"sessions' notice from the first discussion, and at least {referral_words}. Only an ending for safety is "
+        "exempt, with a written justification."
+    )
 
 
 def my_plans(backend: Backend, claims: Claims, *, refresh: bool = True) -> list[dict[str, Any]]:

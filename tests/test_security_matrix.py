@@ -713,6 +713,7 @@ FUNCTIONS: dict[str, Fn] = {
     "withdraw_termination_plan": Fn(MEMBERS, {"p_plan": "@plan", "p_reason": "Matrix"}),
     "tick_termination_checklist": Fn(MEMBERS, {"p_plan": "@plan", "p_item": "summary_shared", "p_done": True}),
     "my_termination_plans": Fn(MEMBERS),
+    "termination_policy": Fn(MEMBERS),  # the guardrails, the same for every member
     "refresh_termination_reminders": Fn(MEMBERS),
     "referral_candidates": Fn(MEMBERS, {"p_engagement": "@engagement", "p_query": "Matrix"}),
     # admin

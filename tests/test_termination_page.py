@@ -4,6 +4,7 @@ plan's checklist reads as steps to include, not steps done."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -24,6 +25,7 @@ from portal.termination import (
     revise,
     start,
     summary_html,
+    termination_policy,
     tick,
 )
 from tests.engagement_support import consultant_terms
@@ -337,6 +339,36 @@ def test_a_new_plan_starts_from_the_members_today_not_the_servers(backend, embed
     at = open_page(consultant_username)
     discussed = next(d for d in at.date_input if d.label == "Ending first discussed")
     assert discussed.value == datetime.now(ZoneInfo(zone)).date()
+
+
+def test_the_guardrails_sentence_shows_the_numbers_the_database_holds(backend, embedded_db):
+    """Issue 24, item 2: the page states no number of its own. With the policy changed in the database, the
+    consultant's sentence says the new numbers; the policy is then put back exactly as it was."""
+    consultant_username, _ = engaged_pair(backend, embedded_db)
+    policy = "public.termination_policy()"
+    with psycopg.connect(embedded_db.owner_conninfo, autocommit=True) as conn:
+        definition = conn.execute("select pg_get_functiondef(%s::regprocedure)", (policy,)).fetchone()[0]
+        today = termination_policy(backend, Claims.user(user_id(backend, consultant_username)))
+        changed = {key: value + 3 for key, value in today.items()}
+        conn.execute(
+            f"create or replace function {policy} returns jsonb language sql stable set search_path = '' "
+            f"as $$ select '{json.dumps(changed)}'::jsonb $$"
+        )
+        try:
+            at = open_page(consultant_username)
+        finally:
+            conn.execute(definition)
+    sentence = next(i.value for i in at.info if "As the consultant" in i.value)
+    assert (
+        f"at least {changed['notice_days']} days' and {changed['closing_sessions']} sessions' notice "
+        f"from the first discussion, and at least {changed['referrals']} referrals." in sentence
+    )
+    at = open_page(consultant_username)  # and today's, in today's words
+    assert next(i.value for i in at.info if "As the consultant" in i.value) == (
+        f"As the consultant you give at least {today['notice_days']} days' and {today['closing_sessions']} sessions' "
+        "notice from the first discussion, and at least one referral. Only an ending for safety is exempt, with a "
+        "written justification."
+    )
 
 
 def username_of(embedded_db, claims: Claims) -> str:

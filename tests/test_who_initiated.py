@@ -143,3 +143,53 @@ def test_no_caller_writes_who_initiated(backend, deployed, pair):
     with psycopg.connect(deployed.owner_conninfo, autocommit=True) as conn:  # even the owner's write is derived
         conn.execute("update public.termination_plans set initiated_by = 'client' where id = %s", (plan_id,))
     assert plan(backend, consultant, plan_id)["initiated_by"] == "consultant"
+
+
+def colleagues(count: int) -> list[dict]:
+    return [{"name": f"Dr. External Colleague {n}"} for n in range(1, count + 1)]
+
+
+def test_the_guardrails_members_read_are_the_ones_the_database_enforces(backend, pair):
+    """Issue 24, item 2: termination_policy states the numbers once and the Termination page reads them; the
+    guardrails refuse a consultant's ending one short of each number and accept each met exactly."""
+    consultant, client, engagement = pair
+    policy = backend.rpc("termination_policy", {}, as_user=client)
+    assert policy == backend.rpc("termination_policy", {}, as_user=consultant)  # the same for every member
+    days, sessions, referrals = policy["notice_days"], policy["closing_sessions"], policy["referrals"]
+    exactly = terms(days, sessions, referrals=colleagues(referrals))
+
+    def start(version_terms: dict):
+        params = {"p_engagement": engagement, "p_terms": version_terms}
+        return backend.rpc("start_termination_plan", params, as_user=consultant)
+
+    short_of = {
+        "final_session_on": {"final_session_on": str(TODAY + timedelta(days=days - 1))},
+        "sessions_remaining": {"sessions_remaining": sessions - 1, "closing_sessions": min(1, sessions - 1)},
+        "referrals": {"referrals": colleagues(referrals - 1)},
+    }
+    for field, short in short_of.items():
+        fields, _ = refused_fields(lambda short=short: start({**exactly, **short}))
+        assert list(fields) == [field]
+    assert f"at least {days} days after" in fields_of(lambda: start({**exactly, **short_of["final_session_on"]}))
+    plan_id = start(exactly)  # each number met exactly: accepted
+
+    # Safety is exempt, with a written justification of at least safety_justification_chars characters.
+    chars = policy["safety_justification_chars"]
+    safety = terms(0, 0, closing=0, referral=False, reason="safety")
+    fields, _ = refused_fields(
+        lambda: revise(backend, consultant, plan_id, {**safety, "safety_justification": "x" * (chars - 1)}, 1)
+    )
+    assert list(fields) == ["safety_justification"]
+    assert f"at least {chars} characters" in fields["safety_justification"]
+    assert revise(backend, consultant, plan_id, {**safety, "safety_justification": "x" * chars}, 1) == 2
+
+
+def fields_of(call) -> str:
+    """The sentences of a refusal, one after another."""
+    return " ".join(refused_fields(call)[0].values())
+
+
+def test_only_members_read_the_termination_policy(backend):
+    with pytest.raises(APIError) as refused:
+        backend.rpc("termination_policy", {}, as_user=None)
+    assert refused.value.code == "42501"

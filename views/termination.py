@@ -14,7 +14,16 @@ from components.termination_parts import ENDED, NO_SUCH_PLAN, conflict_notice, c
 from portal.db import DatabaseUnavailable
 from portal.refusal import Refusal
 from portal.requests import my_engagements
-from portal.termination import PlanTerms, my_plans, refresh_reminders, reminder_state, save_terms, start
+from portal.termination import (
+    PlanTerms,
+    guardrails_sentence,
+    my_plans,
+    refresh_reminders,
+    reminder_state,
+    save_terms,
+    start,
+    termination_policy,
+)
 
 user = context.require_user()
 backend = context.backend()
@@ -36,6 +45,7 @@ with database_errors_as_messages():
         st.session_state[reminders_key] = state
     engagements = [e for e in my_engagements(backend, user.claims) if e["status"] == "active"]
     zone = context.my_timezone(backend, user)  # kept per session, not the whole profile per run
+    policy = termination_policy(backend, user.claims)  # the guardrails the database enforces, stated there once
 today_here = datetime.now(ZoneInfo(zone)).date()  # the member's today, not the server's (UTC)
 working_together = {e["id"] for e in engagements}
 
@@ -166,12 +176,7 @@ with start_tab:
         chosen = st.selectbox("Engagement", options=list(names), format_func=names.get, key="plan_new_engagement")
         engagement = next(e for e in candidates if e["id"] == chosen)
         if engagement["my_role"] == "consultant":
-            st.info(
-                "As the consultant you give at least 21 days' and 2 sessions' notice from the first "
-                "discussion, and at least one referral. Only an ending for safety is exempt, with a written "
-                "justification.",
-                icon=":material/gavel:",
-            )
+            st.info(guardrails_sentence(policy), icon=":material/gavel:")
         refusal = st.session_state.get("plan_new_refusal")
         show_refusal(refusal)
         submitted = terms_form(
