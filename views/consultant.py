@@ -21,7 +21,6 @@ from portal.appointments import (
 )
 from portal.availability import open_slots
 from portal.consultants import availability_summary, get_consultant
-from portal.db import APIError
 from portal.db.errors import is_not_found
 from portal.local_times import date_words
 from portal.plain_text import plain
@@ -61,7 +60,7 @@ with database_errors_as_messages():
     if not cached or cached["id"] != consultant_id or st.session_state.pop("consultant_refresh", False):
         try:
             cached = get_consultant(backend, user.claims, consultant_id)
-        except APIError as exc:
+        except Refusal as exc:  # both backends raise every database error as a Refusal
             if not is_not_found(exc):
                 raise
             not_available(exc.message)

@@ -75,7 +75,7 @@ $$;
 
 -- function: private.derive_plan_initiator()
 -- Each version: the plan's initiator copied for the record, and the guardrails by author.
--- (latest definition in the migrations: 20261206200100_who_initiated_is_a_fact_of_the_plan.sql)
+-- (latest definition in the migrations: 20261208100100_termination_guardrails_stated_once.sql)
 CREATE FUNCTION private.derive_plan_initiator() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO ''
@@ -84,6 +84,10 @@ declare
   plan public.termination_plans;
   asked public.termination_plan_versions;  -- the client's latest version on this plan
   earliest date;
+  policy constant jsonb := public.termination_policy();
+  min_notice_days constant int := (policy ->> 'notice_days')::int;
+  min_sessions constant int := (policy ->> 'closing_sessions')::int;
+  min_referrals constant int := (policy ->> 'referrals')::int;
   problems jsonb := '{}';
   hint text := 'Only the reason "Safety", justified in writing, is exempt. The client may propose an earlier '
                'ending, which you may sign.';
@@ -112,20 +116,22 @@ begin
     end if;
   end if;
 
-  earliest := new.discussed_on + 21;
+  earliest := new.discussed_on + min_notice_days;
   if new.final_session_on < earliest then
     problems := problems || jsonb_build_object('final_session_on', format(
-      'When you end the work, the final session is at least 21 days after the ending was first discussed '
-      '(%s): %s or later.', to_char(new.discussed_on, 'FMDD Mon YYYY'), to_char(earliest, 'FMDD Mon YYYY')));
+      'When you end the work, the final session is at least %s days after the ending was first discussed '
+      '(%s): %s or later.', min_notice_days, to_char(new.discussed_on, 'FMDD Mon YYYY'),
+      to_char(earliest, 'FMDD Mon YYYY')));
   end if;
-  if new.sessions_remaining < 2 then
+  if new.sessions_remaining < min_sessions then
     problems := problems || jsonb_build_object('sessions_remaining', format(
-      'When you end the work, at least 2 sessions remain to process the ending (this plan has %s).',
-      new.sessions_remaining));
+      'When you end the work, at least %s sessions remain to process the ending (this plan has %s).',
+      min_sessions, new.sessions_remaining));
   end if;
-  if jsonb_array_length(new.referrals) < 1 then
-    problems := problems || jsonb_build_object('referrals',
-      'When you end the work, name at least one colleague the client can continue with.');
+  if jsonb_array_length(new.referrals) < min_referrals then
+    problems := problems || jsonb_build_object('referrals', format(
+      'When you end the work, name at least %s the client can continue with.',
+      case when min_referrals = 1 then 'one colleague' else min_referrals || ' colleagues' end));
   end if;
   if problems <> '{}' then
     raise exception 'This plan ends the work sooner than the guardrails allow: %',
@@ -169,25 +175,25 @@ end;
 $$;
 
 -- function: private.plan_terms_in_sentences()
--- --- termination plans: triggers of their own (the plan functions are not redefined here) ----------------------
 -- Named to fire before termination_versions_derive_initiator (BEFORE triggers fire in name order), whose
 -- guardrails read the referrals as an array.
--- (latest definition in the migrations: 20261206100300_refusals_name_their_field.sql)
+-- (latest definition in the migrations: 20261208100100_termination_guardrails_stated_once.sql)
 CREATE FUNCTION private.plan_terms_in_sentences() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
 declare
   problems jsonb := '{}';
+  justification_chars constant int := (public.termination_policy() ->> 'safety_justification_chars')::int;
 begin
   if new.reason is null or new.reason not in ('goals_met', 'client_choice', 'consultant_capacity', 'relocation',
                                               'conflict_emerged', 'specialist_referral', 'financial', 'safety',
                                               'other') then
     problems := problems || jsonb_build_object('reason', 'Choose a reason.');
   end if;
-  if new.reason = 'safety' and char_length(btrim(coalesce(new.safety_justification, ''))) < 20 then
-    problems := problems || jsonb_build_object('safety_justification', 'Ending for safety needs a written '
-                'justification (at least 20 characters); both of you will see it flagged.');
+  if new.reason = 'safety' and char_length(btrim(coalesce(new.safety_justification, ''))) < justification_chars then
+    problems := problems || jsonb_build_object('safety_justification', format('Ending for safety needs a written '
+                'justification (at least %s characters); both of you will see it flagged.', justification_chars));
   elsif char_length(new.safety_justification) > 2000 then
     problems := problems || jsonb_build_object('safety_justification',
                 'The safety justification can be at most 2,000 characters.');
@@ -552,6 +558,25 @@ exception when unique_violation then
 end;
 $$;
 
+-- function: public.termination_policy()
+-- The termination guardrails stated once (issue 24, item 2): a consultant who ends the work gives at least
+-- notice_days from the first discussion to the final session, leaves at least closing_sessions sessions and names
+-- at least `referrals` colleagues; an ending for safety is exempt with a written justification of at least
+-- safety_justification_chars characters. The guardrail trigger, the plan's sentences and the Termination page all
+-- read these numbers from public.termination_policy(), instead of restating them.
+-- One public function rather than a private helper behind a public one: members have no USAGE on schema private,
+-- so an invoker wrapper could not read a private helper, and a definer one is not worth it for four constants.
+-- SECURITY INVOKER; granted like public.cancellation_policy. private.derive_plan_initiator and
+-- private.plan_terms_in_sentences (redefined below from their current text, only the numbers changed) fire inside
+-- the plan functions, SECURITY DEFINER as the owner, who may execute it.
+-- (latest definition in the migrations: 20261208100100_termination_guardrails_stated_once.sql)
+CREATE FUNCTION public.termination_policy() RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select jsonb_build_object('notice_days', 21, 'closing_sessions', 2, 'referrals', 1, 'safety_justification_chars', 20)
+$$;
+
 -- function: public.tick_termination_checklist(uuid, text, boolean)
 -- (latest definition in the migrations: 20261126000600_termination_plans.sql)
 CREATE FUNCTION public.tick_termination_checklist(p_plan uuid, p_item text, p_done boolean) RETURNS void
@@ -844,6 +869,11 @@ GRANT ALL ON FUNCTION public.sign_termination_plan(p_plan uuid, p_version intege
 REVOKE ALL ON FUNCTION public.start_termination_plan(p_engagement uuid, p_terms jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.start_termination_plan(p_engagement uuid, p_terms jsonb) TO service_role;
 GRANT ALL ON FUNCTION public.start_termination_plan(p_engagement uuid, p_terms jsonb) TO portal_member;
+
+-- acl: public.FUNCTION termination_policy()
+REVOKE ALL ON FUNCTION public.termination_policy() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.termination_policy() TO service_role;
+GRANT ALL ON FUNCTION public.termination_policy() TO portal_member;
 
 -- acl: public.FUNCTION tick_termination_checklist(p_plan uuid, p_item text, p_done boolean)
 REVOKE ALL ON FUNCTION public.tick_termination_checklist(p_plan uuid, p_item text, p_done boolean) FROM PUBLIC;
