@@ -43,27 +43,28 @@ def app(username: str | None = None) -> AppTest:
     return at
 
 
-def signed_in_as(at: AppTest, username: str) -> AppTest:
+def signed_in_as(at: AppTest, username: str, backend: Backend | None = None) -> AppTest:
     """A browser session signed in as `username`, as a counted sign-in leaves one: the authenticator's state and
     an open server-side session (app.py's gate checks it on every run)."""
     at.session_state["authentication_status"] = True
     at.session_state["username"] = username
-    at.session_state[SESSION_KEY] = open_session(username)
+    at.session_state[SESSION_KEY] = open_session(username, backend)
     return at
 
 
 _SERVICE_BACKEND = []
 
 
-def open_session(username: str) -> SignInSession:
-    """What a right password does in the database: auth_record_successful_login opens a session."""
-    if not _SERVICE_BACKEND:  # the test session's own server (tests/conftest.py started it under PORTAL_DATA_DIR)
+def open_session(username: str, backend: Backend | None = None) -> SignInSession:
+    """What a right password does in the database: auth_record_successful_login opens a session (through
+    `backend`, or the test session's own server)."""
+    if backend is None and not _SERVICE_BACKEND:  # tests/conftest.py started it under PORTAL_DATA_DIR
         from portal.db.bootstrap import start_embedded
         from portal.db.local import LocalBackend
 
         db = start_embedded(Path(os.environ["PORTAL_DATA_DIR"]), cleanup_mode=None)
         _SERVICE_BACKEND.append(LocalBackend(db.api_conninfo, max_size=2))
-    backend = _SERVICE_BACKEND[0]
+    backend = backend or _SERVICE_BACKEND[0]
     state = backend.rpc("auth_record_successful_login", {"p_username": username}, as_user=SERVICE)
     assert state["signed_in"], f"{username} could not sign in: {state}"
     user_id = backend.rpc("auth_get_login", {"p_username": username}, as_user=SERVICE)["id"]
@@ -154,16 +155,8 @@ def pick_time(at, prefix: str = "book_slot_", index: int = 0) -> str:
 
 
 def signed_in_app(backend: Backend, username: str) -> AppTest:
-    """The app as a browser session that signed in as `username` leaves it: the authenticator's state and an open
-    server-side session (what a right password does: auth_record_successful_login)."""
-    state = backend.rpc("auth_record_successful_login", {"p_username": username}, as_user=SERVICE)
-    assert state["signed_in"], f"{username} could not sign in: {state}"
-    user_id = backend.rpc("auth_get_login", {"p_username": username}, as_user=SERVICE)["id"]
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["authentication_status"] = True
-    at.session_state["username"] = username
-    at.session_state[SESSION_KEY] = SignInSession(str(user_id), state["session"], username)
-    return at
+    """The app as a browser session that signed in as `username` leaves it, the session opened through `backend`."""
+    return signed_in_as(AppTest.from_file(APP, default_timeout=60), username, backend)
 
 
 def all_text(at: AppTest) -> str:
