@@ -455,11 +455,7 @@ def commit_typing(page) -> None:
     wait_until_idle(page)
 
 
-class TargetGone(AssertionError):
-    """What click() was asked to press left the page with a rerun before it could be pressed."""
-
-
-def click(page, target, *, once: bool = False, vanishes: bool = False, timeout: float = STEP_TIMEOUT) -> None:
+def click(page, target, *, once: bool = False, timeout: float = STEP_TIMEOUT) -> None:
     """Click `target` once the app is idle, know the app received it, and wait out what it started.
 
     A field still being typed into is committed first (its rerun would redraw the page under the pointer). The
@@ -469,19 +465,13 @@ def click(page, target, *, once: bool = False, vanishes: bool = False, timeout: 
     answered first). Whether the app did what the click asked is the caller's expectation.
 
     `once` is for a toggle that acts on mouse-down (opening a list): its element may be redrawn before the click
-    event, and a second click would close what the first opened, so it is clicked once and the caller checks.
-
-    `vanishes` is for an element a rerun removes (an option of an open list, closed by a rerun such as the
-    sidebar's notification fragment ticking): gone once the app is idle, it raises TargetGone at once, for the
-    caller to open the list again, instead of waiting the step's timeout for it to come back."""
+    event, and a second click would close what the first opened, so it is clicked once and the caller checks."""
     from playwright.sync_api import Error as PlaywrightError
 
     for _ in range(2):
         if page.evaluate(BLUR_TYPING):
             wait_until_idle(page, timeout)
         wait_until_idle(page, timeout)
-        if vanishes and not target.count():
-            raise TargetGone(f"{target} left the page with a rerun before it was pressed; {activity(page)}")
         element = target.element_handle(timeout=timeout)
         element.evaluate(ARM_CLICK)
         try:
