@@ -455,7 +455,7 @@ def commit_typing(page) -> None:
     wait_until_idle(page)
 
 
-def click(page, target, *, once: bool = False, timeout: float = STEP_TIMEOUT) -> None:
+def click(page, target, *, once: bool = False, vanishes: bool = False, timeout: float = STEP_TIMEOUT) -> bool:
     """Click `target` once the app is idle, know the app received it, and wait out what it started.
 
     A field still being typed into is committed first (its rerun would redraw the page under the pointer). The
@@ -465,16 +465,26 @@ def click(page, target, *, once: bool = False, timeout: float = STEP_TIMEOUT) ->
     answered first). Whether the app did what the click asked is the caller's expectation.
 
     `once` is for a toggle that acts on mouse-down (opening a list): its element may be redrawn before the click
-    event, and a second click would close what the first opened, so it is clicked once and the caller checks."""
+    event, and a second click would close what the first opened, so it is clicked once and the caller checks.
+
+    `vanishes` is for an element a rerun may take away (an option of an open list, which the sidebar's
+    notification tick closes): when it is not on the page once the app is idle, click() answers False at once,
+    for the caller to bring it back, instead of waiting the step's timeout for it. Otherwise it answers True."""
     from playwright.sync_api import Error as PlaywrightError
 
     for _ in range(2):
         if page.evaluate(BLUR_TYPING):
             wait_until_idle(page, timeout)
         wait_until_idle(page, timeout)
-        element = target.element_handle(timeout=timeout)
-        element.evaluate(ARM_CLICK)
+        if vanishes:
+            present = target.element_handles()  # no waiting: what is on the page now
+            if not present:
+                return False
+            element = present[0]
+        else:
+            element = target.element_handle(timeout=timeout)
         try:
+            element.evaluate(ARM_CLICK)
             element.click(timeout=timeout)
         except PlaywrightError as failure:  # detached while Playwright waited for it to be still and on top
             if "not attached" not in str(failure):
@@ -482,8 +492,70 @@ def click(page, target, *, once: bool = False, timeout: float = STEP_TIMEOUT) ->
             continue
         if once or element.evaluate("(element) => element.__portalClicked === true"):
             wait_until_idle(page, timeout)
-            return
+            return True
+    if vanishes:
+        return False
     raise AssertionError(f"two clicks on {target} never reached it (redrawn under the pointer); {activity(page)}")
+
+
+def pick_option(
+    page, box, option: str, chosen, *, multiple: bool = False, typed: str | None = None, timeout: float = STEP_TIMEOUT
+) -> None:
+    """Choose `option` in the list of a selectbox or multiselect (`box`, its combobox), and know it is chosen:
+    `chosen()` says so with the app idle.
+
+    A list is opened by typing into its box (`typed`, or the option itself), never by clicking it: typing opens
+    the list and filters it to the option however long it is (a long list draws its options only as they
+    scroll into view), and doing it again is harmless, where a second click on the box would close the list
+    the first one opened. A rerun can close the list at any moment (the sidebar's notification tick does), so
+    each try starts from what the page shows, and tries go on until `timeout`: the only bound."""
+    wanted = page.get_by_role("option", name=option, exact=True)
+    deadline = time.monotonic() + timeout / 1000
+    tries: list[str] = []
+    while True:
+        wait_until_idle(page, timeout)
+        if chosen():
+            return
+        if time.monotonic() >= deadline:
+            break
+        if not wanted.is_visible():
+            # Keystrokes open the list (or keep it open) and filter it. Not fill(): the list it opens ignores a
+            # press on its option.
+            box.focus()
+            page.keyboard.press("ControlOrMeta+A")
+            page.keyboard.type(typed or option)
+            tries.append("typed into the box")
+            continue
+        if not click(page, wanted, once=True, vanishes=True):  # chosen() tells; a second click could undo it
+            tries.append("the option left with a rerun before it was pressed")
+            continue
+        tries.append("pressed the option")
+        if multiple:  # a multiselect keeps its list open (Escape on a selectbox would clear the choice)
+            page.keyboard.press("Escape")
+    raise AssertionError(
+        f"could not choose {option!r} within {timeout / 1000:.0f}s; tries: {', '.join(tries[-12:])}; {activity(page)}"
+    )
+
+
+def choose(page, label: str, option: str, *, typed: str | None = None) -> None:
+    """Pick an option of a selectbox: its list closed, the combobox shows it as its value (while the list is
+    open, the box shows what was typed)."""
+    box = page.get_by_role("combobox", name=label, exact=True).filter(visible=True)
+    pick_option(
+        page,
+        box,
+        option,
+        lambda: box.get_attribute("aria-expanded") != "true" and box.input_value() == option,
+        typed=typed,
+    )
+
+
+def choose_many(page, label: str, option: str) -> None:
+    """Add an option to a multiselect: it then shows among the selected values."""
+    box = page.get_by_role("combobox", name=label, exact=True).filter(visible=True)
+    field = page.get_by_test_id("stMultiSelect").filter(has=box)
+    selected = field.get_by_role("group", name="Selected values")
+    pick_option(page, box, option, lambda: selected.filter(has_text=option).count() > 0, multiple=True)
 
 
 def title(page, text):

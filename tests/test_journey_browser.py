@@ -28,7 +28,7 @@ import re
 import time
 import uuid
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -41,6 +41,8 @@ from tests.app_server import (
     Shots,
     activity,
     card,
+    choose,
+    choose_many,
     click,
     expect_drawn,
     fill_sign_in,
@@ -91,50 +93,6 @@ def reopen_page(page: Page, link: str, heading: str | re.Pattern) -> None:
     """Show a page afresh (its data reloaded) by passing through Home."""
     open_page(page, "Home", re.compile(r"^Welcome, "))
     open_page(page, link, heading)
-
-
-def pick_option(
-    page: Page, label: str, option: str, chosen: Callable[[], bool], *, multiple: bool = False, typed: str | None = None
-) -> None:
-    """Open the list of a selectbox or multiselect (a combobox named by its label), click the option, and
-    check with `chosen` that the widget shows it, the app idle.
-
-    click() makes sure each click reaches its element; a list that a rerun closed (the sidebar's notification
-    fragment ticking), or a choice it undid, is made once more. `typed` filters a long list first (its
-    options are drawn only as they scroll into view).
-    """
-    box = page.get_by_role("combobox", name=label, exact=True).filter(visible=True)
-    wanted = page.get_by_role("option", name=option, exact=True)
-    for _ in range(3):
-        if not page.get_by_role("option").count():  # the list is closed: open it
-            click(page, box, once=True)
-            if typed:
-                page.keyboard.type(typed)
-                wait_until_idle(page)
-        if wanted.is_visible():
-            click(page, wanted, once=True)  # chosen() tells; a second click would undo a multiselect's choice
-            if multiple:  # a multiselect keeps its list open (Escape on a selectbox would clear the choice)
-                page.keyboard.press("Escape")
-                wait_until_idle(page)
-            if chosen():
-                return
-        elif page.get_by_role("option").count():  # open, but not offering it: close it and start again
-            page.keyboard.press("Escape")
-            wait_until_idle(page)
-    raise AssertionError(f"could not choose {option!r} in {label!r}; {activity(page)}")
-
-
-def choose(page: Page, label: str, option: str, *, typed: str | None = None) -> None:
-    """Pick an option of a selectbox: the combobox then shows it as its value."""
-    box = page.get_by_role("combobox", name=label, exact=True).filter(visible=True)
-    pick_option(page, label, option, lambda: box.input_value() == option, typed=typed)
-
-
-def choose_many(page: Page, label: str, option: str) -> None:
-    """Add an option to a multiselect: it then shows among the selected values."""
-    field = page.get_by_test_id("stMultiSelect").filter(has=page.get_by_role("combobox", name=label, exact=True))
-    selected = field.get_by_role("group", name="Selected values")
-    pick_option(page, label, option, lambda: selected.filter(has_text=option).count() > 0, multiple=True)
 
 
 def registration_token(app: AppServer, address: str) -> str:
