@@ -1,7 +1,8 @@
 """Local backend: call Postgres functions exactly as PostgREST would.
 
-Per call: one transaction (READ ONLY for STABLE/IMMUTABLE functions), the
-caller's role and JWT claims set with set_config(..., true), the function
+Per call: one transaction (READ ONLY for STABLE/IMMUTABLE functions) in one
+round trip (pipelined), the caller's role and JWT claims set with
+set_config(..., true), the function
 called with named arguments decoded from one JSON object by Postgres
 (json_to_record, as PostgREST does), the result built as JSON by Postgres,
 and Postgres errors raised as postgrest.APIError with the same fields.
@@ -56,6 +57,17 @@ join pg_catalog.pg_namespace n on n.oid = p.pronamespace
 join pg_catalog.pg_type rt on rt.oid = p.prorettype
 where n.nspname = 'public' and p.proname = %s
 """
+
+
+# A call's settings, local to its transaction, as PostgREST makes them; STABLE and IMMUTABLE functions run read-only.
+_SETTINGS = (
+    "select set_config('role', %s, true),"
+    " set_config('request.jwt.claims', %s, true),"
+    " set_config('search_path', %s, true),"
+    " set_config('request.method', 'POST', true),"
+    " set_config('request.path', %s, true),"
+    " set_config('transaction_read_only', %s, true)"
+)
 
 
 def _api_error(exc: psycopg.Error) -> APIError:
@@ -269,21 +281,20 @@ class LocalBackend:
                 if info is None or not set(params) <= set(info.arg_names) or not info.required <= set(params):
                     raise _not_found(fn, params, _suggestion(conn, fn))
                 given = tuple(n for n in info.arg_names if n in params)
-                # BEGIN READ ONLY for STABLE/IMMUTABLE functions: one round trip instead of BEGIN, then SET.
-                conn.read_only = info.read_only
-                with conn.transaction():
+                stmt = self._statement_for(conn, info, given)
+                args = (json.dumps({n: params[n] for n in given}),) if given else ()
+                # One round trip: the settings and the call are pipelined and run as the one implicit
+                # transaction the extended protocol gives every statement up to the Sync (committed there, or
+                # rolled back whole on an error), instead of BEGIN, SET, call and COMMIT each waiting for its
+                # answer. Under load each wait is a wake-up and a turn at the GIL (bench/load.py).
+                started[0] = True
+                with conn.pipeline():
                     conn.execute(
-                        "select set_config('role', %s, true),"
-                        " set_config('request.jwt.claims', %s, true),"
-                        " set_config('search_path', %s, true),"
-                        " set_config('request.method', 'POST', true),"
-                        " set_config('request.path', %s, true)",
-                        (role, json.dumps(claims), SEARCH_PATH, f"/rpc/{fn}"),
+                        _SETTINGS,
+                        (role, json.dumps(claims), SEARCH_PATH, f"/rpc/{fn}", "on" if info.read_only else "off"),
                     )
-                    stmt = self._statement_for(conn, info, given)
-                    args = (json.dumps({n: params[n] for n in given}),) if given else ()
-                    started[0] = True
-                    row = conn.execute(stmt, args).fetchone()
+                    answer = conn.execute(stmt, args)
+                row = answer.fetchone()
                 if info.returns_void:
                     return []  # PostgREST answers 204 with no body; supabase-py reads that as []
                 return row[0] if row else None
