@@ -42,7 +42,9 @@ component has reported and nothing has happened for a moment; `click` clicks onc
 the element got the click (clicking again, once idle, if it was redrawn under the pointer), then waits for the
 run it asked for to begin and end; `open_page` follows a link and checks the address and the page's title,
 following it again when a rerun undid the navigation; `goto` and `reload` open an address and wait for the title
-and idleness. Every wait is a condition bounded by a timeout; none sleeps.
+and idleness; `pick_option` (`choose`, `choose_many`) opens a list by typing into its box and presses the option,
+trying again from what the page shows until it is chosen (a rerun, such as the sidebar's notification tick, can
+close an open list between seeing an option and pressing it). Every wait is a condition bounded by a timeout; none sleeps.
 """
 
 from __future__ import annotations
