@@ -25,11 +25,6 @@ START_TIMEOUT_S = 120  # the first start creates the embedded Postgres and appli
 STOP_TIMEOUT_S = 30
 
 
-def _ignoring_stop_signals() -> None:
-    for stopping in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(stopping, signal.SIG_IGN)
-
-
 def _environment(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "SUPABASE_", "SMTP_"))}
     env.update({"PORTAL_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"})
@@ -59,15 +54,15 @@ def _read_until(process: subprocess.Popen, text: str, timeout_s: float) -> str:
 @pytest.mark.parametrize("stopping", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_the_sender_stops_on_its_signal_even_when_started_with_it_ignored(tmp_path_factory, stopping):
     data_dir = tmp_path_factory.getbasetemp() / "mailer-process"  # one Postgres for both signals
+    # A shell that ignores both signals, then becomes the sender (exec keeps ignored signals ignored).
     process = subprocess.Popen(
-        unit_command("portal-mailer@.service"),
+        ["/bin/sh", "-c", 'trap "" INT TERM; exec "$@"', "sh", *unit_command("portal-mailer@.service")],
         cwd=REPO,
         env=_environment(data_dir),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        preexec_fn=_ignoring_stop_signals,  # the state a background shell job starts in
     )
     try:
         _read_until(process, STARTED, START_TIMEOUT_S)
