@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from portal.db import SERVICE, Claims, DatabaseUnavailable
+from portal.db.local import LocalBackend
 from tests.page_support import APP, PAGES, keyed, signed_in_as, texts
 from tests.people_support import make_account
 
@@ -54,3 +56,22 @@ def test_database_down_shows_a_sentence_keeps_the_form_and_recovers(backend, sto
     stop()
     start()
     assert backend.rpc("get_my_profile", {}, as_user=Claims.user(user_id))["pronouns"] == "they/them"
+
+
+def test_a_connection_the_server_ended_is_not_lent_again(embedded_db):
+    # The pool checks a connection before lending it without a round trip (local._check_before_lending): one the
+    # server ended while it sat in the pool (an administrator, a failover, a restart) is readable, so it is asked,
+    # found dead and replaced; the member's call goes through on a fresh one.
+    with psycopg.connect(embedded_db.owner_conninfo) as owner:
+        member = Claims.user(str(owner.execute("select id from public.profiles limit 1").fetchone()[0]))
+    backend = LocalBackend(embedded_db.api_conninfo, min_size=1, max_size=1)
+    try:
+        assert backend.rpc("list_modalities", {}, as_user=member)
+        with backend._pool.connection() as pooled:  # the one connection the next call would be lent
+            pid = pooled.info.backend_pid
+        with psycopg.connect(embedded_db.superuser_uri, autocommit=True) as server:
+            ended = server.execute("select pg_terminate_backend(%s)", (pid,)).fetchall()
+        assert ended and all(row[0] for row in ended)
+        assert backend.rpc("list_modalities", {}, as_user=member)
+    finally:
+        backend.close()

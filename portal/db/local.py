@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import select
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -132,6 +133,17 @@ def _suggestion(conn: psycopg.Connection, fn: str) -> str | None:
     return f"Perhaps you meant to call the function public.{target}" + (f"({', '.join(args)})" if args else "")
 
 
+def _check_before_lending(conn: psycopg.Connection) -> None:
+    """Raise if a pooled connection is unusable, without a round trip while it looks well: an idle connection has
+    nothing to read, so one that is readable was closed by the server (a restart: EOF or a termination notice), or
+    holds a notification; only then is it asked (ConnectionPool.check_connection)."""
+    if conn.closed or conn.broken:
+        raise psycopg.OperationalError("the pooled connection is closed")
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        ConnectionPool.check_connection(conn)
+
+
 class _ConnectionLost(Exception):
     """No usable connection before the call began; the call can be retried."""
 
@@ -160,11 +172,10 @@ class LocalBackend:
             # How long a call waits for a connection before the user is told the database is
             # unreachable (the page keeps what they typed).
             timeout=5,
-            # A pooled connection can die with the server; check before lending it.
-            check=ConnectionPool.check_connection,
+            # A pooled connection can die with the server; check before lending it (without a round trip).
+            check=_check_before_lending,
             name="portal-local",
-            # Autocommit, so that each call opens its own explicit transaction and
-            # `set transaction read only` is its first statement.
+            # Autocommit: each call is its own (implicit) transaction, pipelined in one round trip.
             kwargs={"autocommit": True},
         )
         try:
