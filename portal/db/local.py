@@ -139,8 +139,9 @@ def _check_before_lending(conn: psycopg.Connection) -> None:
     holds a notification; only then is it asked (ConnectionPool.check_connection)."""
     if conn.closed or conn.broken:
         raise psycopg.OperationalError("the pooled connection is closed")
-    readable, _, _ = select.select([conn.fileno()], [], [], 0)
-    if readable:
+    waiting = select.poll()  # poll, not select: a busy app server's descriptors pass select()'s 1024
+    waiting.register(conn.fileno(), select.POLLIN)
+    if waiting.poll(0):
         ConnectionPool.check_connection(conn)
 
 
