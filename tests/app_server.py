@@ -549,10 +549,15 @@ def pick_option(
     )
 
 
+def combobox(page, label: str):
+    """A selectbox's or multiselect's box, named by its label (the visible one: a folded form keeps its own)."""
+    return page.get_by_role("combobox", name=label, exact=True).filter(visible=True)
+
+
 def choose(page, label: str, option: str, *, typed: str | None = None) -> None:
     """Pick an option of a selectbox: its list closed, the combobox shows it as its value (while the list is
     open, the box shows what was typed)."""
-    box = page.get_by_role("combobox", name=label, exact=True).filter(visible=True)
+    box = combobox(page, label)
     pick_option(
         page,
         box,
@@ -564,7 +569,7 @@ def choose(page, label: str, option: str, *, typed: str | None = None) -> None:
 
 def choose_many(page, label: str, option: str) -> None:
     """Add an option to a multiselect: it then shows among the selected values."""
-    box = page.get_by_role("combobox", name=label, exact=True).filter(visible=True)
+    box = combobox(page, label)
     field = page.get_by_test_id("stMultiSelect").filter(has=box)
     selected = field.get_by_role("group", name="Selected values")
     pick_option(page, box, option, lambda: selected.filter(has_text=option).count() > 0, multiple=True)

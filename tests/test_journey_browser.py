@@ -44,6 +44,7 @@ from tests.app_server import (
     choose,
     choose_many,
     click,
+    combobox,
     expect_drawn,
     fill_sign_in,
     goto,
@@ -221,11 +222,6 @@ def plan_card(page: Page, *texts: str) -> Locator:
     return card(page, "plan_", *texts, key_suffix="_card")
 
 
-def selectbox(page: Page, label: str) -> Locator:
-    """A selectbox: a combobox named by its label, whose value is the option shown."""
-    return page.get_by_role("combobox", name=label, exact=True).filter(visible=True)
-
-
 def download_my_data(page: Page, shots: Shots, who: str) -> dict:
     open_page(page, "Account", "Account")
     click(page, page.get_by_role("button", name="Prepare my data"))
@@ -384,7 +380,7 @@ def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) ->
         # 3. Search: the friend is flagged, the former supervisor is hidden -------------------------------------
         open_page(seeker, "Find a consultant", "Find a consultant")
         # The jurisdiction comes from the licence just saved.
-        expect(selectbox(seeker, "Where you live")).to_have_value(f"{HOME} — New York")
+        expect(combobox(seeker, "Where you live")).to_have_value(f"{HOME} — New York")
         summary = notice(seeker, re.compile(r"consultants? match(?:es)? · page 1 of \d+"))
         pages = int(re.search(r"page 1 of (\d+)", summary.inner_text()).group(1))
         shots(seeker, "seeker-find-results")
@@ -464,7 +460,7 @@ def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) ->
 
         open_page(seeker, "Appointments", "Appointments")
         expect(seeker.get_by_role("tab", name="Book")).to_have_attribute("aria-selected", "true")
-        expect(selectbox(seeker, "With")).to_have_value(f"{CHOSEN.display_name} (your consultant)")
+        expect(combobox(seeker, "With")).to_have_value(f"{CHOSEN.display_name} (your consultant)")
         # The week view: one click picks a time; the confirmation names the zones and the late rule first.
         first_time = seeker.locator("[class*='st-key-book_slot_'][class*='_pick_'] button").first
         expect(first_time).to_be_visible(timeout=STEP_TIMEOUT)
@@ -554,7 +550,7 @@ def test_seeker_and_consultant_journey(warm_app: AppServer, browser: Browser) ->
         # 7. Termination plan: started and proposed by the consultant, changed by the seeker, signed ------------
         open_page(consultant, "Termination plans", "Termination plans")
         click(consultant, consultant.get_by_role("tab", name="Start a plan"))
-        expect(selectbox(consultant, "Engagement")).to_have_value(f"{seeker_name} (your client)")
+        expect(combobox(consultant, "Engagement")).to_have_value(f"{seeker_name} (your client)")
         notice(consultant, "As the consultant you give at least 21 days' and 2 sessions' notice")
         choose(consultant, "Reason", "Consultant's capacity")
         consultant.get_by_label("Other referrals (names, separated by semicolons)").fill(EXTERNAL_REFERRAL)
