@@ -3,6 +3,7 @@
     python bench/app.py                 # 1, 10 and 30 sessions, 30 s each, on the demo world
     python bench/app.py --quick         # 1 and 3 sessions, 2 rounds each (seconds; .ci/run runs it)
     python bench/app.py --sessions 10 --duration 60 --think-ms 500
+    python bench/app.py --sessions 30,60,90 --duration 90 --think-ms 3000   # capacity with think time
 
 Starts `streamlit run app.py` as tests/app_server.py does (a fresh data directory, the demo world, its embedded
 Postgres), then for each session count opens that many sessions (bench/streamlit_client.py: one websocket each,
@@ -44,7 +45,7 @@ from tests.app_server import AppServer  # noqa: E402
 FULL_LEVELS = (1, 10, 30)
 QUICK_LEVELS = (1, 3)
 KINDS = ("find_open", "find_search", "appointments_open")
-MAX_SESSIONS = 60  # bounded: each session is a thread here and a script thread in the app
+MAX_SESSIONS = 200  # bounded: each session is a thread here and a session (a script thread when running) there
 
 
 @dataclass
@@ -58,6 +59,7 @@ class Level:
     lock: threading.Lock = field(default_factory=threading.Lock)
     began: float = 0.0  # when every session was signed in and the pressing began
     ended: float = 0.0  # when the last press ended
+    thought: float = 0.0  # seconds all sessions spent thinking (--think-ms), for the Little's-law check
 
     def note(self, kind: str, seconds: float, problem: str | None) -> None:
         with self.lock:
@@ -119,7 +121,10 @@ def one_session(url: str, number: int, level: Level, start: threading.Barrier, a
                     return
                 level.note(kind, seconds, what_is_missing(kind, drawn))
                 if args.think_ms:
-                    time.sleep(args.think_ms / 1000 * (0.5 + (number * 7919 + rounds) % 100 / 100))
+                    pause = args.think_ms / 1000 * (0.5 + (number * 7919 + rounds) % 100 / 100)
+                    time.sleep(pause)
+                    with level.lock:
+                        level.thought += pause
             rounds += 1
     except threading.BrokenBarrierError:
         level.fail(f"session {number}: another session failed to start")
@@ -142,10 +147,17 @@ def run_level(url: str, sessions: int, args: argparse.Namespace) -> dict[str, An
     presses = sum(len(v) for v in level.presses.values())
     # Signing in comes before the barrier: the time counted is the pressing, from the barrier to the last press.
     busy = max(level.ended - level.began, 1e-9)
+    mean_press = sum(sum(v) for v in level.presses.values()) / max(presses, 1)
+    mean_think = level.thought / max(presses, 1)
     return {
         "sessions": sessions,
         "presses": presses,
         "presses_per_s": round(presses / busy, 2),
+        "mean_press_ms": round(mean_press * 1000, 1),
+        "mean_think_ms": round(mean_think * 1000, 1),
+        # Little's law: sessions = throughput x (think + press). Close to `sessions` when nothing else (signing
+        # in, the client's own work) took the sessions' time, which is what licenses README's capacity table.
+        "littles_law_sessions": round(presses / busy * (mean_press + mean_think), 1),
         "by_kind": {kind: latency_stats([s * 1000 for s in ms]) for kind, ms in level.presses.items()},
         "failures": level.failures,
         "empty": level.empty,
@@ -160,6 +172,11 @@ def print_level(r: dict[str, Any]) -> None:
         f"\n{r['sessions']} session(s): {r['presses']} presses, {r['presses_per_s']} presses/s "
         f"(load {r['loadavg_before'][0]} -> {r['loadavg_after'][0]})"
     )
+    if r["mean_think_ms"]:
+        print(
+            f"  mean think {r['mean_think_ms']:.0f} ms, mean press {r['mean_press_ms']:.0f} ms: "
+            f"presses/s x (think + press) = {r['littles_law_sessions']} sessions (Little's law; {r['sessions']} ran)"
+        )
     print(f"  {'press':<20}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}")
     for kind, s in r["by_kind"].items():
         if s["n"]:

@@ -4,6 +4,7 @@
     python bench/load.py --quick    # 20 users for 10 s on the 2,000-consultant world
     python bench/load.py --users 20 --duration 120 --pool 8      # other settings (--users 1,4,20: a curve)
     python bench/load.py --apply fix.sql                          # with a proposed SQL fix applied
+    python bench/load.py --users 20 --duration 30 --profile       # and where the time goes (bench/time_split.py)
 
 Loopback only (the embedded Postgres's Unix socket), bounded in users (at most 60), time (at most
 600 s) and by a join timeout. One LocalBackend for the process, its pool shared by every user
@@ -61,6 +62,7 @@ from bench.generate import FULL, QUICK, World, WorldSpec, ensure_world  # noqa: 
 from bench.page import find_page, latency_stats  # noqa: E402
 from bench.run import load_seekers, make_queries  # noqa: E402
 from bench.slots import RESERVED, RESULTS_PATH, BusySetup, copy_database, ensure_busy, merge_results  # noqa: E402
+from bench.time_split import ThreadProfiles, print_split  # noqa: E402
 from portal.appointments import book  # noqa: E402
 from portal.availability import open_slots  # noqa: E402
 from portal.db.bootstrap import OWNER  # noqa: E402
@@ -265,6 +267,7 @@ def run_load(
     think_ms: float,
     apply: list[Path] | None,
     keep: bool,
+    profile: bool = False,
     log=print,
 ) -> dict[str, Any]:
     database = copy_database(world, setup.database, LOAD_DATABASE, apply, log=log)
@@ -308,10 +311,13 @@ def run_load(
     load_before = os.getloadavg()
     log(f"running {users} users ({bookers} booking) for {duration:g} s, pool max {pool}")
     threads = []
+    profiles = ThreadProfiles()
     shared.t0 = time.perf_counter()
     shared.deadline = shared.t0 + duration
     for k, p in enumerate(people):
         target = p.book_rounds if k < bookers else p.browse
+        if profile:
+            target = profiles.wrap(target)
         threads.append(threading.Thread(target=target, name=f"user-{k}", daemon=True))
     for t in threads:
         t.start()
@@ -429,6 +435,8 @@ def run_load(
             "errors_by_kind": dict(Counter(error_kinds).most_common(10)),
             "searches_with_cards": shared.searches_with_cards,
             "threads_still_running": hung,
+            "profiled": profile,
+            "time_split": profiles.split() if not hung else {},
             "barrier_broken_early": shared.barrier_broken_early,
             "loadavg_before": [round(x, 2) for x in load_before],
             "loadavg_after": [round(x, 2) for x in load_after],
@@ -489,6 +497,7 @@ def print_table(r: dict[str, Any]) -> None:
         f"   queued {ps.get('requests_queued', 0)}, waited {ps.get('requests_wait_ms', 0)} ms in all,"
         f" errors {ps.get('requests_errors', 0)}, replaced {d['pool']['replaced_during_run']}"
     )
+    print_split(d["time_split"])
     print()
     print(f"  {'operation':<22}{'n':>7}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}")
     for op, s in d["by_op"].items():
@@ -525,6 +534,10 @@ def check_load(checks: Checks, r: dict[str, Any]) -> None:
     checks.expect(not d["barrier_broken_early"] and not d["threads_still_running"], f"{n}: every user finished")
     if d["by_op"]["search"].get("n"):
         checks.expect(d["searches_with_cards"] > 0, f"{n}: the searches showed cards")
+    if d["profiled"]:
+        # A psycopg or pool upgrade that renamed what time_split matches would leave it all in "python".
+        seen = d["time_split"].get("seconds", {})
+        checks.expect(seen.get("postgres", 0) > 0, f"{n}: the profile saw the waits on Postgres ({seen})")
 
 
 def curve_entry(r: dict[str, Any]) -> dict[str, Any]:
@@ -583,6 +596,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SQL",
         help="run on a copy with these SQL files applied (a proposed fix)",
     )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="run each user under cProfile and print where the time goes (postgres, pool, json, python)",
+    )
     parser.add_argument("--keep", action="store_true", help=f"keep the {LOAD_DATABASE} database afterwards")
     parser.add_argument("--out", type=Path, default=RESULTS_PATH, help="results file (default bench/results.json)")
     args = parser.parse_args(argv)
@@ -615,6 +633,7 @@ def main(argv: list[str] | None = None) -> int:
             think_ms=args.think_ms,
             apply=args.apply,
             keep=args.keep,
+            profile=args.profile,
         )
         results["load"]["mode"] = "quick" if args.quick else "full" if spec == FULL else "custom"
         print_table(results)
