@@ -84,7 +84,11 @@ def stack(browser: Browser, supabase_stack: dict) -> dict:
 @pytest.fixture(scope="module")
 def balancer(stack: dict) -> Iterator[Balancer]:
     """Two replicas with one environment (the cookie keys too, as deploy/portal.env.example says) behind nginx."""
-    environment = {**stack["app_environment"], "STREAMLIT_SERVER_COOKIE_SECRET": secrets.token_urlsafe(32)}
+    environment = {
+        **stack["app_environment"],
+        "STREAMLIT_SERVER_COOKIE_SECRET": secrets.token_urlsafe(32),
+        "PORTAL_BEHIND_GATEWAY": "1",
+    }
     with ExitStack() as running:
         replicas = {
             name: running.enter_context(running_app(f"app-server-{name}.log", f"replicas {name}", environment))
