@@ -4,6 +4,7 @@
     python bench/app.py --quick         # 1 and 3 sessions, 2 rounds each (seconds; .ci/run runs it)
     python bench/app.py --sessions 10 --duration 60 --think-ms 500
     python bench/app.py --sessions 30,60,90 --duration 90 --think-ms 3000   # capacity with think time
+    python bench/app.py --sessions 60 --think-ms 3000 --replicas 2           # two app processes, one database
 
 Starts `streamlit run app.py` as tests/app_server.py does (a fresh data directory, the demo world, its embedded
 Postgres), then for each session count opens that many sessions (bench/streamlit_client.py: one websocket each,
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 import threading
 import time
@@ -95,7 +97,22 @@ def signed_in_session(url: str, number: int, timeout: float) -> StreamlitSession
     return session
 
 
-def one_session(url: str, number: int, level: Level, start: threading.Barrier, args: argparse.Namespace) -> None:
+def machine_cpu_s() -> float:
+    """Seconds of CPU every process on the machine has used (busy time in /proc/stat, all cores)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def driver_cpu_s() -> float:
+    """Seconds of CPU this process (the sessions' clients) has used."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def one_session(urls: list[str], number: int, level: Level, start: threading.Barrier, args: argparse.Namespace) -> None:
+    # Sessions are dealt to the replicas in turn and stay on theirs, as the balancer's affinity keeps a member.
+    url = urls[(number - 1) % len(urls)]
     try:
         session = signed_in_session(url, number, args.timeout)
     except Exception as exc:  # noqa: BLE001 - every failure is counted and named
@@ -105,6 +122,13 @@ def one_session(url: str, number: int, level: Level, start: threading.Barrier, a
     try:
         start.wait(timeout=args.timeout * 4)
         stop_at = time.monotonic() + args.duration
+        if args.think_ms:
+            # People do not all click at the same instant: with think time each session starts somewhere within
+            # one mean pause, or the barrier's burst would be most of the slow presses.
+            pause = args.think_ms / 1000 * ((number * 7919) % 100 / 100)
+            time.sleep(pause)
+            with level.lock:
+                level.thought += pause
         rounds = 0
         while (rounds < args.rounds) if args.rounds else (time.monotonic() < stop_at):
             for kind, press in (
@@ -132,18 +156,21 @@ def one_session(url: str, number: int, level: Level, start: threading.Barrier, a
         session.close()
 
 
-def run_level(url: str, sessions: int, args: argparse.Namespace) -> dict[str, Any]:
+def run_level(urls: list[str], sessions: int, args: argparse.Namespace) -> dict[str, Any]:
     level = Level(sessions)
     start = threading.Barrier(sessions, action=lambda: setattr(level, "began", time.monotonic()))
+    started = time.monotonic()
     threads = [
-        threading.Thread(target=one_session, args=(url, n, level, start, args), daemon=True)
+        threading.Thread(target=one_session, args=(urls, n, level, start, args), daemon=True)
         for n in range(1, sessions + 1)
     ]
     load_before = os.getloadavg()
+    cpu_before = machine_cpu_s(), driver_cpu_s()
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=args.duration + args.timeout * (6 + sessions))
+    machine_cpu, driver_cpu = machine_cpu_s() - cpu_before[0], driver_cpu_s() - cpu_before[1]
     presses = sum(len(v) for v in level.presses.values())
     # Signing in comes before the barrier: the time counted is the pressing, from the barrier to the last press.
     busy = max(level.ended - level.began, 1e-9)
@@ -162,6 +189,12 @@ def run_level(url: str, sessions: int, args: argparse.Namespace) -> dict[str, An
         "failures": level.failures,
         "empty": level.empty,
         "stuck_threads": sum(t.is_alive() for t in threads),
+        # Signing in included: the machine's cores busy over the level, and how much of that was this driver (its
+        # websocket clients decode every message), so a figure near saturation says whose CPU it was.
+        "cpu": {
+            "machine_busy_cores": round(machine_cpu / max(level.ended - started, 1e-9), 2),
+            "driver_share": round(driver_cpu / machine_cpu, 3) if machine_cpu > 0 else None,
+        },
         "loadavg_before": [round(x, 2) for x in load_before],
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],
     }
@@ -171,6 +204,13 @@ def print_level(r: dict[str, Any]) -> None:
     print(
         f"\n{r['sessions']} session(s): {r['presses']} presses, {r['presses_per_s']} presses/s "
         f"(load {r['loadavg_before'][0]} -> {r['loadavg_after'][0]})"
+    )
+    cpu = r["cpu"]
+    print(
+        f"  cores busy {cpu['machine_busy_cores']} of {os.cpu_count()}, "
+        f"of which this driver's clients {cpu['driver_share']:.0%}"
+        if cpu["driver_share"] is not None
+        else "  cores busy: not measured"
     )
     if r["mean_think_ms"]:
         print(
@@ -204,8 +244,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, help="rounds per session instead of a duration (quick: 2)")
     parser.add_argument("--think-ms", type=float, default=0, help="mean pause after each press (default none)")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds one run may take")
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="app processes on one database, sessions dealt to them in turn (default 1; a Python process uses"
+        " about one core)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS_PATH)
     args = parser.parse_args(argv)
+    if not 1 <= args.replicas <= 4:
+        parser.error("--replicas is between 1 and 4")
     if args.quick and args.rounds is None:
         args.rounds = 2
     counts = (
@@ -218,20 +267,30 @@ def main(argv: list[str] | None = None) -> int:
     server = AppServer(log_name="bench-app-server.log")
     print(f"starting the app (demo world) on {server.url} ...")
     server.start(timeout=180)
+    # More replicas share the first one's data directory, so its embedded Postgres: one database, as deployed.
+    servers = [server] + [
+        AppServer(log_name=f"bench-app-server-{k}.log", data_dir=server.data_dir) for k in range(2, args.replicas + 1)
+    ]
     levels: list[dict[str, Any]] = []
     try:
-        warm = signed_in_session(server.url, 1, 180)  # the first run builds the database: not a press
-        warm.open_page("find")
-        warm.close()
+        for extra in servers[1:]:
+            print(f"starting replica on {extra.url} (the same database) ...")
+            extra.start(timeout=180)
+        urls = [s.url for s in servers]
+        for url in urls:
+            warm = signed_in_session(url, 1, 180)  # the first run builds the database: not a press
+            warm.open_page("find")
+            warm.close()
         for n in counts:
             print(
                 f"{n} session(s): signing in, then pressing "
                 + (f"{args.rounds} rounds" if args.rounds else f"for {args.duration:.0f} s")
             )
-            levels.append(run_level(server.url, n, args))
+            levels.append(run_level(urls, n, args))
             print_level(levels[-1])
     finally:
-        server.stop()
+        for each in reversed(servers):
+            each.stop()
     checks = Checks("bench/app.py")
     check(checks, levels)
     last = levels[-1]
@@ -245,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         "app": {
             "levels": levels,
             "think_ms": args.think_ms,
+            "replicas": args.replicas,
             "quick": args.quick,
             "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "checks": checks.as_dict(),
