@@ -47,6 +47,7 @@ from tests.app_server import AppServer  # noqa: E402
 FULL_LEVELS = (1, 10, 30)
 QUICK_LEVELS = (1, 3)
 KINDS = ("find_open", "find_search", "appointments_open")
+TICK = "badge_tick"  # the sidebar's unread badge rerunning itself every 30 s in every open tab: no person waits on it
 MAX_SESSIONS = 200  # bounded: each session is a thread here and a session (a script thread when running) there
 
 
@@ -55,7 +56,7 @@ class Level:
     """One session count's presses: seconds per kind, failures as sentences."""
 
     sessions: int
-    presses: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in KINDS})
+    presses: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in (*KINDS, TICK)})
     failures: list[str] = field(default_factory=list)
     empty: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -110,6 +111,24 @@ def driver_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def think(session: StreamlitSession, seconds: float, number: int, level: Level) -> None:
+    """The person's pause; their open tab meanwhile sends each timed fragment's rerun when it falls due."""
+    with level.lock:
+        level.thought += seconds
+    until = time.monotonic() + seconds
+    while (due := session.due_fragment()) and due[1] < until:
+        time.sleep(max(0.0, due[1] - time.monotonic()))
+        started = time.perf_counter()
+        try:
+            elapsed, _ = session.run_fragment(due[0])
+        except Exception as exc:  # noqa: BLE001 - counted as a failed tick
+            level.fail(f"{TICK} (session {number}): {type(exc).__name__}: {str(exc)[:160]}")
+            level.note(TICK, time.perf_counter() - started, None)
+            return
+        level.note(TICK, elapsed, None)
+    time.sleep(max(0.0, until - time.monotonic()))
+
+
 def one_session(urls: list[str], number: int, level: Level, start: threading.Barrier, args: argparse.Namespace) -> None:
     # Sessions are dealt to the replicas in turn and stay on theirs, as the balancer's affinity keeps a member.
     url = urls[(number - 1) % len(urls)]
@@ -126,9 +145,7 @@ def one_session(urls: list[str], number: int, level: Level, start: threading.Bar
             # People do not all click at the same instant: with think time each session starts somewhere within
             # one mean pause, or the barrier's burst would be most of the slow presses.
             pause = args.think_ms / 1000 * ((number * 7919) % 100 / 100)
-            time.sleep(pause)
-            with level.lock:
-                level.thought += pause
+            think(session, pause, number, level)
         rounds = 0
         while (rounds < args.rounds) if args.rounds else (time.monotonic() < stop_at):
             for kind, press in (
@@ -145,10 +162,7 @@ def one_session(urls: list[str], number: int, level: Level, start: threading.Bar
                     return
                 level.note(kind, seconds, what_is_missing(kind, drawn))
                 if args.think_ms:
-                    pause = args.think_ms / 1000 * (0.5 + (number * 7919 + rounds) % 100 / 100)
-                    time.sleep(pause)
-                    with level.lock:
-                        level.thought += pause
+                    think(session, args.think_ms / 1000 * (0.5 + (number * 7919 + rounds) % 100 / 100), number, level)
             rounds += 1
     except threading.BrokenBarrierError:
         level.fail(f"session {number}: another session failed to start")
@@ -171,15 +185,17 @@ def run_level(urls: list[str], sessions: int, args: argparse.Namespace) -> dict[
     for t in threads:
         t.join(timeout=args.duration + args.timeout * (6 + sessions))
     machine_cpu, driver_cpu = machine_cpu_s() - cpu_before[0], driver_cpu_s() - cpu_before[1]
-    presses = sum(len(v) for v in level.presses.values())
+    presses = sum(len(level.presses[kind]) for kind in KINDS)
+    ticks = len(level.presses[TICK])
     # Signing in comes before the barrier: the time counted is the pressing, from the barrier to the last press.
     busy = max(level.ended - level.began, 1e-9)
-    mean_press = sum(sum(v) for v in level.presses.values()) / max(presses, 1)
+    mean_press = sum(sum(level.presses[kind]) for kind in KINDS) / max(presses, 1)
     mean_think = level.thought / max(presses, 1)
     return {
         "sessions": sessions,
         "presses": presses,
         "presses_per_s": round(presses / busy, 2),
+        "badge_ticks_per_s": round(ticks / busy, 2),
         "mean_press_ms": round(mean_press * 1000, 1),
         "mean_think_ms": round(mean_think * 1000, 1),
         # Little's law: sessions = throughput x (think + press). Close to `sessions` when nothing else (signing
@@ -202,8 +218,8 @@ def run_level(urls: list[str], sessions: int, args: argparse.Namespace) -> dict[
 
 def print_level(r: dict[str, Any]) -> None:
     print(
-        f"\n{r['sessions']} session(s): {r['presses']} presses, {r['presses_per_s']} presses/s "
-        f"(load {r['loadavg_before'][0]} -> {r['loadavg_after'][0]})"
+        f"\n{r['sessions']} session(s): {r['presses']} presses, {r['presses_per_s']} presses/s, "
+        f"{r['badge_ticks_per_s']} badge ticks/s (load {r['loadavg_before'][0]} -> {r['loadavg_after'][0]})"
     )
     cpu = r["cpu"]
     print(

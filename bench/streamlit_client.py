@@ -5,9 +5,12 @@ runs with `BackMsg.rerun_script` (the page's hash, the widgets' values, a button
 `ForwardMsg`s until the run's `script_finished`. It keeps what the last run drew (headings, texts, alerts,
 exceptions, widgets by label) so a caller can press a button or fill a form by its label, and check what came back.
 
+Fragments' timed reruns (the sidebar's unread badge, `st.fragment(run_every=30)`) are kept as the frontend keeps
+them: each `auto_rerun` message schedules its fragment, `stop_auto_rerun` drops it, and `due_fragment()` /
+`run_fragment()` let the caller send the tick while its person is thinking, as an open tab does.
+
 What it does not do: run custom components (the sign-in cookie's iframe never reports, so a session is signed in
-by its form and stays so in its server-side state, as a browser tab does between reloads), nor fragments' timed
-reruns (the sidebar's unread badge).
+by its form and stays so in its server-side state, as a browser tab does between reloads).
 """
 
 from __future__ import annotations
@@ -74,6 +77,7 @@ class StreamlitSession:
         self.page_hash = ""
         self.pages: dict[str, str] = {}  # url path -> page script hash (from the navigation message)
         self.last = Drawn()
+        self.timed_fragments: dict[str, tuple[float, float]] = {}  # fragment id -> (interval s, next tick due)
 
     def close(self) -> None:
         self.socket.close()
@@ -84,6 +88,7 @@ class StreamlitSession:
         page_hash: str | None = None,
         states: list[WidgetState] | None = None,
         path: str = "",
+        fragment_id: str = "",
     ) -> tuple[float, Drawn]:
         """Ask for a run (of `page_hash`, or the current page) and wait for it to finish; (seconds, what it drew).
 
@@ -93,6 +98,8 @@ class StreamlitSession:
             page_script_hash=self.page_hash if page_hash is None else page_hash,
             widget_states=WidgetStates(widgets=states or []),
             context_info=ContextInfo(timezone="UTC", timezone_offset=0, locale="en-US", url=path),
+            fragment_id=fragment_id,
+            is_auto_rerun=bool(fragment_id),
         )
         message = BackMsg(rerun_script=client)
         started = time.perf_counter()
@@ -126,8 +133,16 @@ class StreamlitSession:
             elif kind == "navigation":
                 self.page_hash = msg.navigation.page_script_hash or self.page_hash
                 self.pages = {p.url_pathname: p.page_script_hash for p in msg.navigation.app_pages}
+            elif kind == "auto_rerun":
+                known = self.timed_fragments.get(msg.auto_rerun.fragment_id)
+                # A rerun of the page registers the fragment again; its timer keeps running, as in the frontend.
+                due = known[1] if known else time.monotonic() + msg.auto_rerun.interval
+                self.timed_fragments[msg.auto_rerun.fragment_id] = (msg.auto_rerun.interval, due)
+            elif kind == "stop_auto_rerun":
+                for fragment_id in msg.stop_auto_rerun.fragment_ids:
+                    self.timed_fragments.pop(fragment_id, None)
             elif kind == "script_finished":
-                if msg.script_finished == FINISHED.FINISHED_SUCCESSFULLY:
+                if msg.script_finished in (FINISHED.FINISHED_SUCCESSFULLY, FINISHED.FINISHED_FRAGMENT_RUN_SUCCESSFULLY):
                     return drawn
                 if msg.script_finished == FINISHED.FINISHED_WITH_COMPILE_ERROR:
                     raise RunFailed("the page did not compile")
@@ -155,6 +170,23 @@ class StreamlitSession:
                     drawn.errors.append(body.body)
         elif hasattr(body, "id") and hasattr(body, "label") and body.id:
             drawn.widgets.append(Widget(kind, body.id, body.label, getattr(body, "form_id", ""), body))
+
+    def due_fragment(self) -> tuple[str, float] | None:
+        """The timed fragment whose tick comes first, with when it is due (time.monotonic()); None if none."""
+        if not self.timed_fragments:
+            return None
+        fragment_id, (_, due) = min(self.timed_fragments.items(), key=lambda item: item[1][1])
+        return fragment_id, due
+
+    def run_fragment(self, fragment_id: str) -> tuple[float, Drawn]:
+        """The fragment's timed rerun, as the open tab sends it; its next tick is one interval after this one."""
+        interval, _ = self.timed_fragments[fragment_id]
+        self.timed_fragments[fragment_id] = (interval, time.monotonic() + interval)
+        last = self.last
+        try:
+            return self.run(fragment_id=fragment_id)
+        finally:
+            self.last = last  # the fragment drew only itself: the page's widgets stay what the last run drew
 
     # -- what people do --------------------------------------------------------------------------------------
     def open(self) -> tuple[float, Drawn]:
