@@ -48,7 +48,7 @@ FULL_LEVELS = (1, 10, 30)
 QUICK_LEVELS = (1, 3)
 KINDS = ("find_open", "find_search", "appointments_open")
 TICK = "badge_tick"  # the sidebar's unread badge rerunning itself every 30 s in every open tab: no person waits on it
-MAX_SESSIONS = 200  # bounded: each session is a thread here and a session (a script thread when running) there
+MAX_SESSIONS = 400  # bounded: each session is a thread here and a session (a script thread when running) there
 
 
 @dataclass
