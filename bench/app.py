@@ -173,13 +173,12 @@ def one_session(urls: list[str], number: int, level: Level, start: threading.Bar
 def run_level(urls: list[str], sessions: int, args: argparse.Namespace) -> dict[str, Any]:
     level = Level(sessions)
     start = threading.Barrier(sessions, action=lambda: setattr(level, "began", time.monotonic()))
-    started = time.monotonic()
     threads = [
         threading.Thread(target=one_session, args=(urls, n, level, start, args), daemon=True)
         for n in range(1, sessions + 1)
     ]
     load_before = os.getloadavg()
-    cpu_before = machine_cpu_s(), driver_cpu_s()
+    started, cpu_before = time.monotonic(), (machine_cpu_s(), driver_cpu_s())  # one window for time and CPU
     for t in threads:
         t.start()
     for t in threads:

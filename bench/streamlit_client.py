@@ -106,7 +106,8 @@ class StreamlitSession:
         self.socket.send(message.SerializeToString())
         drawn = self._read_until_finished()
         elapsed = time.perf_counter() - started
-        self.last = drawn
+        if not fragment_id:  # a fragment draws only itself: the page's widgets stay what the last full run drew
+            self.last = drawn
         if drawn.exceptions:
             raise RunFailed(f"the run drew an exception: {drawn.exceptions[0][:200]}")
         return elapsed, drawn
@@ -182,11 +183,7 @@ class StreamlitSession:
         """The fragment's timed rerun, as the open tab sends it; its next tick is one interval after this one."""
         interval, _ = self.timed_fragments[fragment_id]
         self.timed_fragments[fragment_id] = (interval, time.monotonic() + interval)
-        last = self.last
-        try:
-            return self.run(fragment_id=fragment_id)
-        finally:
-            self.last = last  # the fragment drew only itself: the page's widgets stay what the last run drew
+        return self.run(fragment_id=fragment_id)
 
     # -- what people do --------------------------------------------------------------------------------------
     def open(self) -> tuple[float, Drawn]:

@@ -379,6 +379,16 @@ def test_every_table_has_rls_and_anon_has_no_table_privileges(embedded_db):
     assert anon_grants == []
 
 
+def security_definer_names(conn: psycopg.Connection) -> set[str]:
+    """The names of the SECURITY DEFINER functions in `public` and `private`."""
+    return {
+        r[0]
+        for r in conn.execute("""
+        select p.proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+        where n.nspname in ('public', 'private') and p.prosecdef""").fetchall()
+    }
+
+
 def test_every_function_pins_search_path_and_definers_are_not_public(embedded_db):
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
         mutable = conn.execute("""
@@ -393,12 +403,7 @@ def test_every_function_pins_search_path_and_definers_are_not_public(embedded_db
                    or exists (select 1 from aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
                               where a.grantee = 0 and a.privilege_type = 'EXECUTE'))
         """).fetchall()
-        definers = {
-            r[0]
-            for r in conn.execute("""
-            select p.proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-            where n.nspname in ('public', 'private') and p.prosecdef""").fetchall()
-        }
+        definers = security_definer_names(conn)
     assert mutable == []
     assert exposed_definers == []
     # The short, documented list (README, "SECURITY DEFINER functions").
@@ -542,17 +547,12 @@ def test_every_function_pins_search_path_and_definers_are_not_public(embedded_db
 
 def test_readme_names_every_security_definer_function(embedded_db):
     """README's "SECURITY DEFINER functions" section says why each one must look across users: a definer it does
-    not name is one whose reason nobody wrote down (the section had fallen 29 behind before this test)."""
+    not name is one whose reason nobody wrote down (the section had fallen 27 behind before this test)."""
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     section = readme.split("### SECURITY DEFINER functions", 1)[1].split("\n#", 1)[0]
     named = set(re.findall(r"`(?:private\.)?([a-z_]+)", section))
     with psycopg.connect(embedded_db.owner_conninfo) as conn:
-        definers = {
-            r[0]
-            for r in conn.execute("""
-            select p.proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-            where n.nspname in ('public', 'private') and p.prosecdef""").fetchall()
-        }
+        definers = security_definer_names(conn)
     assert definers, "no SECURITY DEFINER function was found: the query reads the wrong catalogue"
     assert sorted(definers - named) == []
 
